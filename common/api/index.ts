@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './users.js';
+export * from './auth.js';
+export * from './health.js';
+export * from './audit.js';
+export * from './events.js';

@@ -1,0 +1,48 @@
+import type { FastifyError } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { ApiError } from '../../../common/api/errors.js';
+import { CatalogUnavailableError } from '../db/catalog.js';
+import { AppError } from '../errors.js';
+import type { ZodApp } from './zod-app.js';
+
+/** Maps every error to `{ error, message, field? }`; only genuine bugs become 500. */
+export function registerErrorHandler(app: ZodApp): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const first = err.validation[0]!;
+      const where = err.validationContext ?? 'body';
+      const field = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
+      const message = field ? `${where} field "${field}": ${first.message}` : `${where}: ${first.message ?? 'invalid'}`;
+      return reply.code(400).send({ error: 'VALIDATION_FAILED', message, ...(field ? { field } : {}) } satisfies ApiError);
+    }
+    if (err instanceof AppError) {
+      if (err.headers) void reply.headers(err.headers);
+      return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } satisfies ApiError);
+    }
+    if (err instanceof CatalogUnavailableError) {
+      request.log.error({ err }, 'catalog unavailable');
+      return reply.code(503).send({ error: 'CATALOG_UNAVAILABLE', message: 'the catalog database is not reachable right now; try again in a moment' });
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      // Fastify's own client errors: bad JSON, wrong content type, body too large…
+      return reply.code(status).send({ error: err.code ?? 'BAD_REQUEST', message: clientMessage(err) } satisfies ApiError);
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.code(500).send({ error: 'INTERNAL', message: 'the server hit an unexpected error; details are in the server log' } satisfies ApiError);
+  });
+}
+
+function clientMessage(err: FastifyError): string {
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return `the request body is not valid JSON: ${err.message}`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'send the request body as application/json';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'the request body is too large';
+    default:
+      return err.message;
+  }
+}

@@ -1,0 +1,299 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import mariadb from 'mariadb';
+import type { Logger } from 'pino';
+
+const execFileAsync = promisify(execFile);
+
+export class MariaDbMissingError extends Error {
+  readonly code = 'MARIADB_MISSING';
+  constructor(missing: string[]) {
+    super(
+      `the MariaDB server binaries (${missing.join(', ')}) are not installed; ` +
+        'install them with "sudo apt-get install mariadb-server", or point the server at a remote MariaDB with --db-url',
+    );
+  }
+}
+
+export class MariaDbStartError extends Error {
+  readonly code = 'MARIADB_START_FAILED';
+}
+
+export interface ManagedMariaDbOptions {
+  /** Everything of this instance lives here: data/, run/, mariadb.log. */
+  baseDir: string;
+  logger: Logger;
+  /** Listen on 127.0.0.1:PORT as well as the private socket; off unless asked. */
+  tcpPort?: number;
+  readyTimeoutMs?: number;
+  /** Where to look for the binaries; PATH plus the Debian sbin dirs by default. */
+  searchPath?: string[];
+}
+
+type State = 'stopped' | 'starting' | 'running' | 'restarting' | 'stopping';
+
+/**
+ * The catalog's own MariaDB: a private data directory initialised once with
+ * mariadb-install-db and a mariadbd child on a private socket. It is
+ * supervised: if it dies it is restarted with backoff, and it is stopped
+ * cleanly (SIGTERM, then SIGKILL after a timeout) when the server exits.
+ *
+ * Events: 'down' (exit info), 'up' (after a restart).
+ */
+export class ManagedMariaDb extends EventEmitter {
+  readonly dataDir: string;
+  readonly socketPath: string;
+  readonly pidFile: string;
+  readonly errorLog: string;
+  private child: ChildProcess | undefined;
+  private state: State = 'stopped';
+  private restartAttempts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ManagedMariaDbOptions) {
+    super();
+    this.dataDir = path.join(options.baseDir, 'data');
+    // Unix socket paths are limited to ~107 bytes; keep this one short and inside the base dir.
+    this.socketPath = path.join(options.baseDir, 'run', 'mysqld.sock');
+    this.pidFile = path.join(options.baseDir, 'run', 'mysqld.pid');
+    this.errorLog = path.join(options.baseDir, 'mariadb.log');
+  }
+
+  /** The OS account mariadbd runs as, which unix_socket authentication maps to a MariaDB account. */
+  get user(): string {
+    return os.userInfo().username;
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  async start(): Promise<void> {
+    const binaries = this.findBinaries();
+    await fs.promises.mkdir(path.dirname(this.socketPath), { recursive: true, mode: 0o700 });
+    if (!fs.existsSync(path.join(this.dataDir, 'mysql'))) await this.install(binaries.installDb);
+    await this.stopStaleInstance();
+    this.state = 'starting';
+    await this.spawnAndWait(binaries.mariadbd);
+    this.state = 'running';
+  }
+
+  async stop(timeoutMs = 30_000): Promise<void> {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const child = this.child;
+    this.state = 'stopping';
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        this.options.logger.warn('mariadbd did not stop within %ds; killing it', timeoutMs / 1000);
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.child = undefined;
+    this.state = 'stopped';
+  }
+
+  /** The process id of the running mariadbd, for diagnostics and tests. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private findBinaries(): { mariadbd: string; installDb: string } {
+    const dirs = this.options.searchPath ?? [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin', '/usr/local/sbin'];
+    const find = (names: string[]): string | undefined => {
+      for (const dir of dirs) {
+        for (const name of names) {
+          const candidate = path.join(dir, name);
+          try {
+            fs.accessSync(candidate, fs.constants.X_OK);
+            return candidate;
+          } catch {
+            // not in this directory; keep looking
+          }
+        }
+      }
+      return undefined;
+    };
+    const mariadbd = find(['mariadbd', 'mysqld']);
+    const installDb = find(['mariadb-install-db', 'mysql_install_db']);
+    const missing = [!mariadbd && 'mariadbd', !installDb && 'mariadb-install-db'].filter((x): x is string => !!x);
+    if (!mariadbd || !installDb) throw new MariaDbMissingError(missing);
+    return { mariadbd, installDb };
+  }
+
+  private async install(installDb: string): Promise<void> {
+    const { logger } = this.options;
+    logger.info({ dataDir: this.dataDir }, 'initialising the managed MariaDB data directory');
+    // Initialise into a temp dir and rename, so an interrupted install never looks complete.
+    const tmp = `${this.dataDir}.init-${process.pid}`;
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+    await fs.promises.mkdir(tmp, { recursive: true, mode: 0o700 });
+    try {
+      await execFileAsync(
+        installDb,
+        [
+          '--no-defaults',
+          `--datadir=${tmp}`,
+          '--auth-root-authentication-method=socket',
+          `--auth-root-socket-user=${this.user}`,
+          '--skip-test-db',
+          `--user=${this.user}`,
+        ],
+        { maxBuffer: 16 * 1024 * 1024 },
+      );
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new MariaDbStartError(`mariadb-install-db failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-3).join(' ')}`);
+    }
+    await fs.promises.rm(this.dataDir, { recursive: true, force: true });
+    await fs.promises.rename(tmp, this.dataDir);
+  }
+
+  /** A mariadbd left behind by a server that was killed still holds our data dir; stop it first. */
+  private async stopStaleInstance(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number.parseInt(await fs.promises.readFile(this.pidFile, 'utf8'), 10);
+    } catch {
+      return;
+    }
+    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+    let cmdline = '';
+    try {
+      cmdline = (await fs.promises.readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+    } catch {
+      return;
+    }
+    if (!cmdline.includes(this.dataDir)) return;
+    this.options.logger.warn({ pid }, 'stopping a leftover mariadbd that still holds the catalog data directory');
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 30_000;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(200);
+    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  }
+
+  private args(): string[] {
+    const args = [
+      '--no-defaults',
+      `--datadir=${this.dataDir}`,
+      `--socket=${this.socketPath}`,
+      `--pid-file=${this.pidFile}`,
+      `--log-error=${this.errorLog}`,
+      `--user=${this.user}`,
+      '--character-set-server=utf8mb4',
+      '--collation-server=utf8mb4_unicode_ci',
+      '--innodb-buffer-pool-size=64M',
+    ];
+    if (this.options.tcpPort) args.push(`--port=${this.options.tcpPort}`, '--bind-address=127.0.0.1');
+    else args.push('--skip-networking');
+    return args;
+  }
+
+  private async spawnAndWait(binary: string): Promise<void> {
+    const { logger } = this.options;
+    await fs.promises.rm(this.socketPath, { force: true });
+    const child = spawn(binary, this.args(), { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    let exited = false;
+    child.once('exit', (code, signal) => {
+      exited = true;
+      this.onExit(child, code, signal);
+    });
+    child.once('error', (err) => logger.error({ err }, 'could not start mariadbd'));
+
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 60_000);
+    while (Date.now() < deadline) {
+      if (exited) break;
+      if (await this.ping()) {
+        logger.info({ pid: child.pid, socket: this.socketPath }, 'managed MariaDB is ready');
+        return;
+      }
+      await sleep(100);
+    }
+    if (!exited) child.kill('SIGKILL');
+    throw new MariaDbStartError(`mariadbd did not become ready: ${(await this.logTail()) || stderr.trim() || 'no output'} (log: ${this.errorLog})`);
+  }
+
+  private async ping(): Promise<boolean> {
+    if (!fs.existsSync(this.socketPath)) return false;
+    try {
+      const conn = await mariadb.createConnection({ socketPath: this.socketPath, user: this.user, connectTimeout: 1000 });
+      await conn.end();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child) return;
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (this.state === 'starting' || this.state === 'restarting') return; // spawnAndWait reports it / already scheduled
+    const { logger } = this.options;
+    this.state = 'restarting';
+    const delay = Math.min(30_000, 500 * 2 ** this.restartAttempts);
+    this.restartAttempts += 1;
+    logger.error({ code, signal, restartInMs: delay }, 'managed MariaDB exited unexpectedly; restarting it');
+    this.emit('down', { code, signal });
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.restart();
+    }, delay);
+  }
+
+  private async restart(): Promise<void> {
+    if (this.state !== 'restarting') return;
+    try {
+      const { mariadbd } = this.findBinaries();
+      this.state = 'starting';
+      await this.spawnAndWait(mariadbd);
+      if (this.state !== 'starting') return;
+      this.state = 'running';
+      this.restartAttempts = 0;
+      this.emit('up');
+    } catch (err) {
+      if (this.state !== 'starting') return;
+      this.options.logger.error({ err }, 'restarting the managed MariaDB failed; trying again');
+      this.state = 'running';
+      // Re-enter the backoff path as if it had died again.
+      this.onExit(this.child!, null, null);
+    }
+  }
+
+  private async logTail(): Promise<string> {
+    try {
+      const text = await fs.promises.readFile(this.errorLog, 'utf8');
+      return text
+        .split('\n')
+        .filter((l) => /\[(ERROR|Warning)\]/.test(l) && !/max_open_files/.test(l))
+        .slice(-3)
+        .join(' ');
+    } catch {
+      return '';
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+/** Paths that may carry secrets; pino replaces them before anything is written. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'secret',
+  '*.secret',
+  'dbUrl',
+  '*.dbUrl',
+];
+
+export interface LoggerOptions {
+  level: string;
+  /** Also append JSON logs here (the desktop app has no terminal). */
+  file?: string;
+  pretty?: boolean;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const streams: pino.StreamEntry[] = [];
+  if (options.level !== 'silent') {
+    streams.push({
+      level: options.level as pino.Level,
+      // pino-pretty runs in-process: a worker-thread transport would outlive short CLI runs.
+      stream: options.pretty ? pretty({ colorize: true, sync: true, ignore: 'pid,hostname,app' }) : pino.destination(1),
+    });
+    if (options.file) {
+      fs.mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+      streams.push({ level: options.level as pino.Level, stream: pino.destination({ dest: options.file, mkdir: true, sync: false }) });
+    }
+  }
+  return pino(
+    { level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { app: 'vplus-server' } },
+    streams.length > 0 ? pino.multistream(streams) : undefined,
+  );
+}

@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { registerAuditRoutes } from './api/audit.routes.js';
+import { registerAuthRoutes } from './api/auth.routes.js';
+import { registerEventRoutes } from './api/events.routes.js';
+import { registerHealthRoutes } from './api/health.routes.js';
+import { createHttpServer } from './api/http-server.js';
+import { registerUserRoutes } from './api/users.routes.js';
+import { readAppInfo } from './app-info.js';
+import { AuditRepository } from './auth/audit.repository.js';
+import { AuditService } from './auth/audit.service.js';
+import { AuthService } from './auth/auth.service.js';
+import { LoginThrottle } from './auth/login-throttle.js';
+import { SessionsRepository } from './auth/sessions.repository.js';
+import { UsersRepository } from './auth/users.repository.js';
+import { UsersService } from './auth/users.service.js';
+import type { BootConfig } from './boot-config.js';
+import { openCatalog, type OpenedCatalog } from './db/catalog-factory.js';
+import { MIGRATIONS } from './db/migrations/index.js';
+import { Migrator } from './db/migrator.js';
+import { systemClock } from './clock.js';
+import { EventBus } from './events/event-bus.js';
+import { createLogger } from './logger.js';
+import { ensureServerTls } from './security/certificates.js';
+import { SecretBox } from './security/secret-box.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** SHA-256 of the server certificate, colon-separated hex. */
+  fingerprint: string;
+  dataDir: string;
+  /** Present when the catalog is the managed local MariaDB. */
+  managedDbPid(): number | undefined;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+/**
+ * The composition root: builds every service once, in order, and wires them.
+ * Runs in plain Node (the CLI's `server start`) or inside Electron's main process.
+ */
+export async function startServer(config: BootConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const startedAt = new Date();
+  await fs.promises.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const logger =
+    options.logger ??
+    createLogger({ level: config.logLevel, file: path.join(config.dataDir, 'logs', 'server.log'), pretty: process.stdout.isTTY });
+  const app = readAppInfo();
+  const cleanups: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => logger.error({ err }, 'error while shutting down'));
+    cleanups.length = 0;
+  };
+
+  try {
+    const opened: OpenedCatalog = await openCatalog({
+      dataDir: config.dataDir,
+      logger,
+      ...(config.dbUrl ? { dbUrl: config.dbUrl } : {}),
+      ...(config.managedDbTcpPort ? { tcpPort: config.managedDbTcpPort } : {}),
+    });
+    cleanups.push(() => opened.close());
+    const { catalog } = opened;
+
+    const migrator = new Migrator(catalog, MIGRATIONS, logger.child({ module: 'migrator' }));
+    const applied = await migrator.migrate();
+    if (applied.length) logger.info({ applied }, 'catalog migrated');
+
+    // Created now so the key exists from the first start; domain services that store secrets get it injected.
+    await SecretBox.open(path.join(config.dataDir, 'secret.key'));
+    const tls = await ensureServerTls(path.join(config.dataDir, 'tls'));
+
+    const bus = new EventBus();
+    const usersRepo = new UsersRepository(catalog);
+    const sessionsRepo = new SessionsRepository(catalog);
+    const auditRepo = new AuditRepository(catalog);
+    const audit = new AuditService(auditRepo, bus, logger.child({ module: 'audit' }));
+    const auth = new AuthService(catalog, usersRepo, sessionsRepo, audit, new LoginThrottle(systemClock), logger.child({ module: 'auth' }));
+    const users = new UsersService(catalog, usersRepo, sessionsRepo, audit, bus, logger.child({ module: 'users' }));
+
+    if (config.adminPasswordFile && (await users.bootstrapAdminFromFile(config.adminPasswordFile))) {
+      logger.info('created the first administrator "admin" from the admin password file');
+    }
+
+    if (opened.managed) {
+      const managed = opened.managed;
+      const announce = (): void => void catalog.info().then((info) => bus.publish({ type: 'catalog', catalog: info }));
+      managed.on('down', announce);
+      managed.on('up', announce);
+    }
+
+    const http = await createHttpServer(
+      { logger, tls, auth, version: app.version, uiDir: config.uiDir ?? path.join(app.root, 'dist', 'renderer') },
+      (api) => {
+        registerHealthRoutes(api, { version: app.version, fingerprint: tls.fingerprint, dataDir: config.dataDir, startedAt, catalog, auth, users: usersRepo, migrator });
+        registerAuthRoutes(api, auth);
+        registerUserRoutes(api, users);
+        registerAuditRoutes(api, auditRepo);
+        registerEventRoutes(api, bus);
+      },
+    );
+    cleanups.push(() => http.close());
+    await http.listen({ port: config.port, host: config.bind });
+    const address = http.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+
+    const purge = setInterval(() => void auth.purgeExpiredSessions().catch(() => undefined), 3600_000);
+    purge.unref();
+    cleanups.push(async () => clearInterval(purge));
+
+    const url = `https://localhost:${port}`;
+    logger.info({ url, fingerprint: tls.fingerprint, catalog: opened.catalog.options.mode }, 'vPlus server ready');
+    return {
+      url,
+      port,
+      fingerprint: tls.fingerprint,
+      dataDir: config.dataDir,
+      managedDbPid: () => opened.managed?.pid,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
