@@ -11,7 +11,7 @@ import { readAppInfo } from './app-info.js';
 import { AuditRepository } from './auth/audit.repository.js';
 import { AuditService } from './auth/audit.service.js';
 import { AuthService } from './auth/auth.service.js';
-import { LoginThrottle } from './auth/login-throttle.js';
+import { ADDRESS_THROTTLE, LoginThrottle, USER_THROTTLE } from './auth/login-throttle.js';
 import { SessionsRepository } from './auth/sessions.repository.js';
 import { UsersRepository } from './auth/users.repository.js';
 import { UsersService } from './auth/users.service.js';
@@ -80,7 +80,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     const sessionsRepo = new SessionsRepository(catalog);
     const auditRepo = new AuditRepository(catalog);
     const audit = new AuditService(auditRepo, bus, logger.child({ module: 'audit' }));
-    const auth = new AuthService(catalog, usersRepo, sessionsRepo, audit, new LoginThrottle(systemClock), logger.child({ module: 'auth' }));
+    const auth = new AuthService(catalog, usersRepo, sessionsRepo, audit, { user: new LoginThrottle(systemClock, USER_THROTTLE), ip: new LoginThrottle(systemClock, ADDRESS_THROTTLE) }, logger.child({ module: 'auth' }));
     const users = new UsersService(catalog, usersRepo, sessionsRepo, audit, bus, logger.child({ module: 'users' }));
 
     if (config.adminPasswordFile && (await users.bootstrapAdminFromFile(config.adminPasswordFile))) {

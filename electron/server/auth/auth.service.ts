@@ -38,7 +38,8 @@ export class AuthService {
     private readonly users: UsersRepository,
     private readonly sessions: SessionsRepository,
     private readonly audit: AuditService,
-    private readonly throttle: LoginThrottle,
+    /** Per username (strict) and per client address (looser: an office shares one address). */
+    private readonly throttles: { user: LoginThrottle; ip: LoginThrottle },
     private readonly logger: Logger,
   ) {}
 
@@ -64,8 +65,9 @@ export class AuthService {
   }
 
   async login(username: string, password: string, kind: SessionKind, ctx: ClientContext): Promise<IssuedSession> {
-    const keys = [`user:${username.toLowerCase()}`, ...(ctx.ip ? [`ip:${ctx.ip}`] : [])];
-    const wait = this.throttle.retryAfterMs(keys);
+    const userKey = [username.toLowerCase()];
+    const ipKey = ctx.ip ? [ctx.ip] : [];
+    const wait = Math.max(this.throttles.user.retryAfterMs(userKey), this.throttles.ip.retryAfterMs(ipKey));
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);
       throw new AppError(429, 'TOO_MANY_ATTEMPTS', `too many failed sign-in attempts; try again in ${seconds} seconds`, undefined, {
@@ -76,11 +78,12 @@ export class AuthService {
     // Verify against a dummy hash for unknown users so response time does not reveal who exists.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_HASH_PROMISE));
     if (!user || !ok) {
-      this.throttle.fail(keys);
+      this.throttles.user.fail(userKey);
+      this.throttles.ip.fail(ipKey);
       await this.audit.record({ actor: username.slice(0, 64), action: 'auth.login_failed', ip: ctx.ip ?? null });
       throw new AppError(401, 'INVALID_CREDENTIALS', 'wrong username or password');
     }
-    this.throttle.succeed(keys);
+    this.throttles.user.succeed(userKey);
     await this.users.touchLogin(user.id);
     await this.audit.record({ actor: user.username, action: 'auth.login', details: { via: kind }, ip: ctx.ip ?? null });
     return this.issue(publicUser({ ...user, lastLoginAt: new Date().toISOString() }), kind, ctx);

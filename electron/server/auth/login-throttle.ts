@@ -12,12 +12,22 @@ interface Bucket {
  * lock time that doubles with every further failure (capped). In memory: a
  * restart resets it, which is acceptable for a single-server product.
  */
+export interface ThrottleOptions {
+  freeAttempts: number;
+  windowMs: number;
+  baseLockMs: number;
+  maxLockMs: number;
+}
+
+export const USER_THROTTLE: ThrottleOptions = { freeAttempts: 5, windowMs: 15 * 60_000, baseLockMs: 30_000, maxLockMs: 15 * 60_000 };
+export const ADDRESS_THROTTLE: ThrottleOptions = { freeAttempts: 30, windowMs: 15 * 60_000, baseLockMs: 30_000, maxLockMs: 15 * 60_000 };
+
 export class LoginThrottle {
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     private readonly clock: Clock,
-    private readonly opts = { freeAttempts: 5, windowMs: 15 * 60_000, baseLockMs: 30_000, maxLockMs: 15 * 60_000 },
+    private readonly opts: ThrottleOptions = USER_THROTTLE,
   ) {}
 
   /** Milliseconds until another attempt is allowed for any of these keys, or 0. */

@@ -19,6 +19,12 @@ export interface OpenedCatalog {
 export async function openCatalog(opts: { dataDir: string; dbUrl?: string; tcpPort?: number; logger: Logger }): Promise<OpenedCatalog> {
   if (opts.dbUrl) {
     const catalog = new Catalog({ mode: 'remote', pool: poolConfigFromUrl(opts.dbUrl) });
+    try {
+      await catalog.probe();
+    } catch (err) {
+      await catalog.close();
+      throw err;
+    }
     return { catalog, close: () => catalog.close() };
   }
   const managed = new ManagedMariaDb({

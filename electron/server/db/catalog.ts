@@ -81,6 +81,23 @@ export class Catalog implements Sql {
     }
   }
 
+  /**
+   * Opens one direct connection to surface the real reason a catalog is
+   * unreachable (wrong password, refused, unknown database): the pool would
+   * only report a timeout.
+   */
+  async probe(): Promise<void> {
+    const { host, port, user, socketPath, database } = this.options.pool;
+    const where = socketPath ? `socket ${socketPath}` : `${host ?? 'localhost'}:${port ?? 3306}`;
+    try {
+      const conn = await mariadb.createConnection({ ...this.options.pool, connectTimeout: 5_000 });
+      await conn.end();
+    } catch (err) {
+      const reason = ((err as { text?: string }).text ?? (err as Error).message).split('\n')[0];
+      throw new CatalogUnavailableError(`the catalog database is not reachable at ${where} (user ${user ?? '?'}, database ${database ?? '?'}): ${reason}`);
+    }
+  }
+
   async info(): Promise<CatalogInfo> {
     try {
       const rows = await this.query<{ v: string }>('SELECT VERSION() AS v');

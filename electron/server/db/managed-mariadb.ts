@@ -49,6 +49,8 @@ export class ManagedMariaDb extends EventEmitter {
   readonly socketPath: string;
   readonly pidFile: string;
   readonly errorLog: string;
+  /** Private temp dir: instances sharing /tmp collide on temporary table names. */
+  readonly tmpDir: string;
   private child: ChildProcess | undefined;
   private state: State = 'stopped';
   private restartAttempts = 0;
@@ -61,6 +63,7 @@ export class ManagedMariaDb extends EventEmitter {
     this.socketPath = path.join(options.baseDir, 'run', 'mysqld.sock');
     this.pidFile = path.join(options.baseDir, 'run', 'mysqld.pid');
     this.errorLog = path.join(options.baseDir, 'mariadb.log');
+    this.tmpDir = path.join(options.baseDir, 'tmp');
   }
 
   /** The OS account mariadbd runs as, which unix_socket authentication maps to a MariaDB account. */
@@ -75,6 +78,7 @@ export class ManagedMariaDb extends EventEmitter {
   async start(): Promise<void> {
     const binaries = this.findBinaries();
     await fs.promises.mkdir(path.dirname(this.socketPath), { recursive: true, mode: 0o700 });
+    await fs.promises.mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     if (!fs.existsSync(path.join(this.dataDir, 'mysql'))) await this.install(binaries.installDb);
     await this.stopStaleInstance();
     this.state = 'starting';
@@ -141,12 +145,13 @@ export class ManagedMariaDb extends EventEmitter {
         [
           '--no-defaults',
           `--datadir=${tmp}`,
+          `--tmpdir=${this.tmpDir}`,
           '--auth-root-authentication-method=socket',
           `--auth-root-socket-user=${this.user}`,
           '--skip-test-db',
           `--user=${this.user}`,
         ],
-        { maxBuffer: 16 * 1024 * 1024 },
+        { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, TMPDIR: this.tmpDir } },
       );
     } catch (err) {
       const e = err as { stderr?: string; message: string };
@@ -183,6 +188,7 @@ export class ManagedMariaDb extends EventEmitter {
     const args = [
       '--no-defaults',
       `--datadir=${this.dataDir}`,
+      `--tmpdir=${this.tmpDir}`,
       `--socket=${this.socketPath}`,
       `--pid-file=${this.pidFile}`,
       `--log-error=${this.errorLog}`,
