@@ -9,7 +9,8 @@ import type { ZodApp } from './zod-app.js';
 export function registerErrorHandler(app: ZodApp): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const first = err.validation[0]!;
+      // The plugin's issue type references fastify internals that do not resolve under NodeNext; name what we read.
+      const first = (err.validation as unknown as { instancePath: string; message?: string }[])[0]!;
       const where = err.validationContext ?? 'body';
       const field = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
       const message = field ? `${where} field "${field}": ${first.message}` : `${where}: ${first.message ?? 'invalid'}`;

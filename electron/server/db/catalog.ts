@@ -42,12 +42,12 @@ export class Catalog implements Sql {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params?: SqlValue[] | Record<string, SqlValue>): Promise<T[]> {
-    const rows = (await this.run((c) => c.query({ sql, namedPlaceholders: isNamed(params) }, params))) as T[];
+    const rows = await this.run((c) => c.query<T[]>({ sql, namedPlaceholders: isNamed(params) }, params));
     return Array.from(rows);
   }
 
   async execute(sql: string, params?: SqlValue[] | Record<string, SqlValue>): Promise<{ affectedRows: number; insertId: number }> {
-    const res = (await this.run((c) => c.query({ sql, namedPlaceholders: isNamed(params) }, params))) as { affectedRows: number; insertId: number };
+    const res = await this.run((c) => c.query<{ affectedRows: number; insertId: number }>({ sql, namedPlaceholders: isNamed(params) }, params));
     return { affectedRows: res.affectedRows, insertId: res.insertId };
   }
 
@@ -120,10 +120,10 @@ export class Catalog implements Sql {
 function connectionSql(conn: PoolConnection): Sql {
   return {
     async query<T>(sql: string, params?: SqlValue[] | Record<string, SqlValue>): Promise<T[]> {
-      return Array.from((await conn.query({ sql, namedPlaceholders: isNamed(params) }, params)) as T[]);
+      return Array.from(await conn.query<T[]>({ sql, namedPlaceholders: isNamed(params) }, params));
     },
     async execute(sql: string, params?: SqlValue[] | Record<string, SqlValue>) {
-      const res = (await conn.query({ sql, namedPlaceholders: isNamed(params) }, params)) as { affectedRows: number; insertId: number };
+      const res = await conn.query<{ affectedRows: number; insertId: number }>({ sql, namedPlaceholders: isNamed(params) }, params);
       return { affectedRows: res.affectedRows, insertId: res.insertId };
     },
   };

@@ -30,7 +30,7 @@ export class Migrator {
   /** Returns the ids applied by this call. */
   async migrate(): Promise<string[]> {
     return this.catalog.withConnection(async (conn) => {
-      const [lock] = (await conn.query('SELECT GET_LOCK(?, ?) AS got', [LOCK_NAME, LOCK_TIMEOUT_S])) as { got: number | null }[];
+      const [lock] = await conn.query<{ got: number | null }[]>('SELECT GET_LOCK(?, ?) AS got', [LOCK_NAME, LOCK_TIMEOUT_S]);
       if (lock?.got !== 1) {
         throw new MigrationError(`another server has held the migration lock for ${LOCK_TIMEOUT_S}s; is a migration stuck?`);
       }
@@ -41,7 +41,7 @@ export class Migrator {
             applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
           ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
         );
-        const rows = (await conn.query('SELECT id FROM schema_migrations')) as { id: string }[];
+        const rows = await conn.query<{ id: string }[]>('SELECT id FROM schema_migrations');
         const done = new Set(rows.map((r) => r.id));
         const applied: string[] = [];
         for (const m of this.migrations) {

@@ -36,7 +36,7 @@ export async function ensureServerTls(tlsDir: string, extraNames: string[] = [])
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const subtle = webcrypto.subtle;
   const now = new Date(Date.now() - 5 * 60_000); // tolerate small clock skew
-  const caKeys = (await subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const caKeys = (await subtle.generateKey(ALG, true, ['sign', 'verify']));
   const caCert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomBytes(16).toString('hex'),
     name: `CN=vPlus server CA (${os.hostname()}), O=vPlus`,
@@ -50,7 +50,7 @@ export async function ensureServerTls(tlsDir: string, extraNames: string[] = [])
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
-  const keys = (await subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await subtle.generateKey(ALG, true, ['sign', 'verify']));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomBytes(16).toString('hex'),
     subject: `CN=${os.hostname()}, O=vPlus`,

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Sets up vPlus on a Debian/Ubuntu machine: the system packages it needs (only
+# those missing), the npm packages, and the build. Safe to run again.
+#   bash build/setup.sh          # to run the product
+#   bash build/setup.sh --test   # plus what the test suite needs (Chromium, …)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=run
+[ "${1:-}" = "--test" ] && mode=test
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[setup]\033[0m %s\n' "$*" >&2; exit 1; }
+
+# --- Node.js ---------------------------------------------------------------
+command -v node >/dev/null || die "Node.js 20.19+ is required (with npm): install it first, e.g. from https://nodejs.org or your distribution"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || die "Node.js $(node -v) is too old: vPlus needs 20.19 or newer"
+
+# --- System packages -------------------------------------------------------
+# mariadb-server: the managed catalog. python3/make/g++: native npm modules.
+packages=(mariadb-server python3 make g++ ca-certificates openssl)
+if [ "$mode" = test ]; then
+  # chromium: UI end-to-end tests (driven by playwright-core, no browser download).
+  packages+=(chromium)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  command -v apt-get >/dev/null || die "missing system packages (${missing[*]}) and no apt-get to install them"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "missing system packages (${missing[*]}); run as root or install sudo"
+    sudo="sudo"
+  fi
+  say "installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# --- npm packages ----------------------------------------------------------
+# Electron's binary is fetched separately below (it is not always downloadable);
+# native modules build against the system's Node headers.
+export ELECTRON_SKIP_BINARY_DOWNLOAD=1
+export npm_config_nodedir=/usr
+export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.vplus-lock-sha256
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-fund --no-audit
+  echo "$lock_hash" > "$stamp"
+else
+  say "npm packages are up to date"
+fi
+
+# The desktop app needs Electron's binary; without it `npm start` runs the
+# server headless. Try once, but never fail setup over it.
+if [ "$mode" = run ] && [ -z "${VPLUS_SKIP_ELECTRON:-}" ]; then
+  if ! node -e 'require("fs").statSync(require("electron"))' >/dev/null 2>&1; then
+    say "fetching Electron's binary for the desktop app (skip with VPLUS_SKIP_ELECTRON=1)"
+    if ! ELECTRON_SKIP_BINARY_DOWNLOAD= timeout 180 node node_modules/electron/install.js >/dev/null 2>&1; then
+      say "Electron's binary could not be downloaded here; npm start will run the server headless"
+    fi
+  fi
+fi
+
+# --- Build -----------------------------------------------------------------
+say "building"
+npm run build --silent
+say "done"

@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, requireBuiltUi } from '../support/browser.js';
+import { createUser, startTestServer, type TestServer } from '../support/test-server.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const SHOTS = path.join(ROOT, 'test-results');
+
+/** A new admin's first minutes, in a real Chromium against a real server and MariaDB. */
+describe('admin UI in Chromium', () => {
+  let t: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const password = 'first-admin-pass-1';
+
+  beforeAll(async () => {
+    requireBuiltUi(ROOT);
+    t = await startTestServer();
+    browser = await launchChromium(t.server.url);
+    page = await browser.newPage();
+    fs.mkdirSync(SHOTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.destroy();
+  });
+
+  async function signIn(username: string, pw: string): Promise<void> {
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password', { exact: true }).fill(pw);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  it('walks through first-run setup to the dashboard, which shows the catalog version', async () => {
+    await page.goto(t.server.url);
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByLabel('Confirm password').fill(password);
+    await page.getByRole('button', { name: 'Create administrator' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Dashboard', level: 1 }).isVisible(), { timeout: 20_000 }).toBe(true);
+    const health = await t.api.request<{ catalog: { engine: string; version: string } }>('GET', '/api/health');
+    const catalog = `${health.body.catalog.engine} ${health.body.catalog.version}`;
+    expect(catalog).toMatch(/^MariaDB \d+\.\d+\.\d+$/);
+    await expect.poll(() => page.getByText(catalog).first().isVisible(), { timeout: 20_000 }).toBe(true);
+    await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
+  });
+
+  it('signs out and back in, and rejects a wrong password with a message', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Sign in' }).isVisible(), { timeout: 20_000 }).toBe(true);
+    await signIn('admin', 'not-the-password');
+    await expect.poll(() => page.getByText('wrong username or password').isVisible(), { timeout: 20_000 }).toBe(true);
+    await signIn('admin', password);
+    await expect.poll(() => page.getByRole('heading', { name: 'Dashboard', level: 1 }).isVisible(), { timeout: 20_000 }).toBe(true);
+    for (const link of ['Dashboard', 'Nodes', 'Virtual machines', 'Backups', 'Tasks', 'Policies', 'Destinations', 'Settings', 'Audit log']) {
+      expect(await page.getByRole('link', { name: link, exact: true }).count(), link).toBeGreaterThan(0);
+    }
+  });
+
+  it('lets an admin add a user from user management and shows it in the audit log', async () => {
+    await page.goto(`${t.server.url}/settings/users`);
+    await page.getByRole('button', { name: 'Add user' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Username').fill('olivia');
+    await dialog.getByLabel('Password', { exact: true }).fill('olivia-password-1');
+    await dialog.getByRole('textbox', { name: 'Role' }).click();
+    await page.getByRole('option', { name: /operator/i }).click();
+    await dialog.getByRole('button', { name: /add|create/i }).click();
+    await expect.poll(() => page.getByRole('cell', { name: 'olivia' }).isVisible(), { timeout: 20_000 }).toBe(true);
+    await page.getByRole('link', { name: 'Audit log', exact: true }).click();
+    await expect.poll(() => page.getByText('user.create').first().isVisible(), { timeout: 20_000 }).toBe(true);
+  });
+
+  it('does not offer user management actions to a viewer', async () => {
+    const adminToken = await t.api.login('admin', password);
+    await createUser(t.api, adminToken, 'victor', 'viewer', 'victor-password-1');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Sign in' }).isVisible(), { timeout: 20_000 }).toBe(true);
+    await signIn('victor', 'victor-password-1');
+    await expect.poll(() => page.getByRole('heading', { name: 'Dashboard', level: 1 }).isVisible(), { timeout: 20_000 }).toBe(true);
+    await page.goto(`${t.server.url}/settings/users`);
+    await expect.poll(() => page.getByText(/administrators only|admin-only|only administrators/i).first().isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(await page.getByRole('button', { name: 'Add user' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /delete|remove|reset password|change role/i }).count()).toBe(0);
+    await page.screenshot({ path: path.join(SHOTS, 'viewer-users.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Sign in' }).isVisible(), { timeout: 20_000 }).toBe(true);
+    // Signed out for real: the session cookie no longer opens the API.
+    const me = await page.evaluate(async () => (await fetch('/api/auth/me')).status);
+    expect(me).toBe(401);
+  });
+});
