@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { AuditEntrySchema } from './audit.js';
 import { CatalogInfoSchema } from './health.js';
+import { NodeSchema } from './nodes.js';
+import { TaskSchema } from './tasks.js';
 
 /** Messages the server pushes on the WebSocket at /api/events. */
 export const ServerEventSchema = z.discriminatedUnion('type', [
@@ -8,5 +10,10 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('audit'), entry: AuditEntrySchema }),
   z.object({ type: z.literal('users.changed') }),
   z.object({ type: z.literal('catalog'), catalog: CatalogInfoSchema }),
+  /** A task was created or changed state/progress (progress updates are throttled). */
+  z.object({ type: z.literal('task'), task: TaskSchema }),
+  z.object({ type: z.literal('task.log'), taskId: z.number().int(), line: z.object({ at: z.string(), level: z.string(), message: z.string() }) }),
+  z.object({ type: z.literal('node'), node: NodeSchema }),
+  z.object({ type: z.literal('node.removed'), nodeId: z.number().int() }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEventSchema>;

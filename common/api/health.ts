@@ -24,5 +24,7 @@ export const StatusSchema = HealthSchema.extend({
   dataDir: z.string(),
   users: z.number().int(),
   migrations: z.array(z.string()),
+  nodes: z.object({ total: z.number().int(), online: z.number().int() }),
+  tasks: z.object({ queued: z.number().int(), running: z.number().int() }),
 });
 export type Status = z.infer<typeof StatusSchema>;

@@ -23,6 +23,10 @@ export const BootConfigSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Managed MariaDB listens on TCP only when asked (for diagnostics). */
   managedDbTcpPort: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Nodes send a heartbeat this often; three missed ones end the connection. */
+  nodeHeartbeatSeconds: z.coerce.number().min(0.2).max(300).default(10),
+  /** A node gone this long loses its running tasks (they fail, or retry where allowed). */
+  nodeLossTimeoutSeconds: z.coerce.number().min(0.5).max(3600).default(60),
 });
 export type BootConfig = z.infer<typeof BootConfigSchema>;
 export type BootConfigInput = z.input<typeof BootConfigSchema>;

@@ -24,6 +24,17 @@ import { EventBus } from './events/event-bus.js';
 import { createLogger } from './logger.js';
 import { ensureServerTls } from './security/certificates.js';
 import { SecretBox } from './security/secret-box.js';
+import { SecretsRepository } from './security/secrets.repository.js';
+import { registerNodeAgentRoutes } from './api/node-agent.routes.js';
+import { registerNodeRoutes } from './api/nodes.routes.js';
+import { registerTaskRoutes } from './api/tasks.routes.js';
+import { hashToken } from './auth/sessions.repository.js';
+import { EnrollmentService } from './nodes/enrollment.service.js';
+import { NodeSessions } from './nodes/node-sessions.js';
+import { NodesRepository } from './nodes/nodes.repository.js';
+import { NodesService, type NodeInstallers } from './nodes/nodes.service.js';
+import { TaskEngine } from './tasks/task-engine.service.js';
+import { TasksRepository } from './tasks/tasks.repository.js';
 
 export interface RunningServer {
   url: string;
@@ -38,6 +49,19 @@ export interface RunningServer {
 
 export interface StartOptions {
   logger?: Logger;
+}
+
+/** Until the installer module lands every install fails with this explanation. */
+function installersFor(_ctx: { dataDir: string; appRoot: string }): NodeInstallers {
+  const unavailable = (): never => {
+    throw new Error('node installation is not available in this build');
+  };
+  const none = { install: unavailable, upgrade: unavailable, restart: unavailable, uninstall: unavailable, showLog: unavailable };
+  return { local: none, ssh: none };
+}
+
+async function probeHostKey(_host: string, _port: number): Promise<{ hostKeyFingerprint: string; keyType: string }> {
+  throw new Error('SSH probing is not available in this build');
 }
 
 /**
@@ -71,8 +95,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     const applied = await migrator.migrate();
     if (applied.length) logger.info({ applied }, 'catalog migrated');
 
-    // Created now so the key exists from the first start; domain services that store secrets get it injected.
-    await SecretBox.open(path.join(config.dataDir, 'secret.key'));
+    const secretBox = await SecretBox.open(path.join(config.dataDir, 'secret.key'));
     const tls = await ensureServerTls(path.join(config.dataDir, 'tls'));
 
     const bus = new EventBus();
@@ -80,12 +103,42 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     const sessionsRepo = new SessionsRepository(catalog);
     const auditRepo = new AuditRepository(catalog);
     const audit = new AuditService(auditRepo, bus, logger.child({ module: 'audit' }));
+    const secrets = new SecretsRepository(catalog, secretBox);
     const auth = new AuthService(catalog, usersRepo, sessionsRepo, audit, { user: new LoginThrottle(systemClock, USER_THROTTLE), ip: new LoginThrottle(systemClock, ADDRESS_THROTTLE) }, logger.child({ module: 'auth' }));
     const users = new UsersService(catalog, usersRepo, sessionsRepo, audit, bus, logger.child({ module: 'users' }));
 
     if (config.adminPasswordFile && (await users.bootstrapAdminFromFile(config.adminPasswordFile))) {
       logger.info('created the first administrator "admin" from the admin password file');
     }
+
+    let listeningPort = config.port;
+    // Nodes and the task engine.
+    const nodesRepo = new NodesRepository(catalog);
+    const tasksRepo = new TasksRepository(catalog);
+    await nodesRepo.markAllOffline();
+    const sessions = new NodeSessions(nodesRepo, tasksRepo, bus, logger.child({ module: 'node-sessions' }), {
+      heartbeatMs: config.nodeHeartbeatSeconds * 1000,
+      lossTimeoutMs: config.nodeLossTimeoutSeconds * 1000,
+    });
+    cleanups.push(() => sessions.closeAll());
+    const enrollment = new EnrollmentService(catalog, nodesRepo, audit);
+    const nodes = new NodesService(
+      nodesRepo,
+      tasksRepo,
+      sessions,
+      enrollment,
+      secrets,
+      installersFor({ dataDir: config.dataDir, appRoot: app.root }),
+      audit,
+      bus,
+      logger.child({ module: 'nodes' }),
+      { fingerprint: tls.fingerprint, port: () => listeningPort, onlineTimeoutMs: 120_000 },
+    );
+    const engine = new TaskEngine(catalog, tasksRepo, sessions, nodes.serverTaskHandlers(), bus, logger.child({ module: 'tasks' }));
+    sessions.bindEngine(engine);
+    nodes.bindEngine(engine);
+    await engine.recoverAfterRestart(config.nodeLossTimeoutSeconds * 1000);
+    cleanups.push(() => engine.stop());
 
     if (opened.managed) {
       const managed = opened.managed;
@@ -95,23 +148,39 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     }
 
     const http = await createHttpServer(
-      { logger, tls, auth, version: app.version, uiDir: config.uiDir ?? path.join(app.root, 'dist', 'renderer') },
+      {
+        logger,
+        tls,
+        auth,
+        version: app.version,
+        uiDir: config.uiDir ?? path.join(app.root, 'dist', 'renderer'),
+        authenticateNode: async (token) => {
+          const row = await nodesRepo.byCredentialHash(hashToken(token));
+          return row ? { nodeId: row.id, name: row.name } : undefined;
+        },
+      },
       (api) => {
-        registerHealthRoutes(api, { version: app.version, fingerprint: tls.fingerprint, dataDir: config.dataDir, startedAt, catalog, auth, users: usersRepo, migrator });
+        registerHealthRoutes(api, { version: app.version, fingerprint: tls.fingerprint, dataDir: config.dataDir, startedAt, catalog, auth, users: usersRepo, migrator, nodes: nodesRepo, tasks: tasksRepo });
         registerAuthRoutes(api, auth);
         registerUserRoutes(api, users);
         registerAuditRoutes(api, auditRepo);
         registerEventRoutes(api, bus);
+        registerNodeRoutes(api, { nodes, enrollment, fingerprint: tls.fingerprint, probeHostKey });
+        registerTaskRoutes(api, { engine, tasks: tasksRepo, nodes: nodesRepo });
+        registerNodeAgentRoutes(api, { enrollment, sessions });
       },
     );
     cleanups.push(() => http.close());
     await http.listen({ port: config.port, host: config.bind });
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
+    listeningPort = port;
 
     const purge = setInterval(() => void auth.purgeExpiredSessions().catch(() => undefined), 3600_000);
     purge.unref();
     cleanups.push(async () => clearInterval(purge));
+
+    engine.start();
 
     const url = `https://localhost:${port}`;
     logger.info({ url, fingerprint: tls.fingerprint, catalog: opened.catalog.options.mode }, 'vPlus server ready');

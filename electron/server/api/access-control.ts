@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Role } from '../../../common/api/users.js';
 import { AuthService, type Principal } from '../auth/auth.service.js';
-import { forbidden } from '../errors.js';
+import { forbidden, unauthorized } from '../errors.js';
 import type { ZodApp } from './zod-app.js';
 
 /**
@@ -9,7 +9,14 @@ import type { ZodApp } from './zod-app.js';
  * `public`, or the lowest role allowed. A route without a declaration is a
  * startup error, so no route can be added without an access decision.
  */
-export type Access = 'public' | { role: Role };
+export type Access = 'public' | 'node' | { role: Role };
+
+/** Resolves a bearer token to an enrolled node, if it is a node credential. */
+export type NodeAuthenticator = (token: string) => Promise<NodePrincipal | undefined>;
+export interface NodePrincipal {
+  nodeId: number;
+  name: string;
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -17,6 +24,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal?: Principal;
+    nodePrincipal?: NodePrincipal;
     sessionToken?: string;
   }
 }
@@ -38,7 +46,7 @@ export function tokenFrom(request: FastifyRequest): string | undefined {
   return request.cookies[SESSION_COOKIE];
 }
 
-export function registerAccessControl(app: ZodApp, auth: AuthService): void {
+export function registerAccessControl(app: ZodApp, auth: AuthService, authenticateNode: NodeAuthenticator): void {
   app.addHook('onRoute', (route) => {
     const isApi = route.url.startsWith('/api/') && !route.url.startsWith('/api/docs');
     if (isApi && !route.config?.access) {
@@ -51,8 +59,18 @@ export function registerAccessControl(app: ZodApp, auth: AuthService): void {
     const access = request.routeOptions.config.access;
     if (!access || access === 'public') return;
     const token = tokenFrom(request);
+    if (access === 'node') {
+      const node = token ? await authenticateNode(token) : undefined;
+      if (!node) throw unauthorized('this endpoint is for enrolled nodes: the node credential is missing or revoked');
+      request.nodePrincipal = node;
+      return;
+    }
     const principal = token ? await auth.authenticate(token) : undefined;
-    if (!principal) throw AuthService.unauthenticated();
+    if (!principal) {
+      // A node credential is authentic but may never act as a user.
+      if (token && (await authenticateNode(token))) throw forbidden('node credentials may only call node endpoints');
+      throw AuthService.unauthenticated();
+    }
     if (!roleAtLeast(principal.user.role, access.role)) {
       throw forbidden(`your role (${principal.user.role}) may not do this; it needs ${access.role} or higher`);
     }

@@ -4,6 +4,8 @@ import type { AuthService } from '../auth/auth.service.js';
 import type { UsersRepository } from '../auth/users.repository.js';
 import type { Catalog } from '../db/catalog.js';
 import type { Migrator } from '../db/migrator.js';
+import type { NodesRepository } from '../nodes/nodes.repository.js';
+import type { TasksRepository } from '../tasks/tasks.repository.js';
 import type { ZodApp } from './zod-app.js';
 
 export interface HealthDeps {
@@ -15,6 +17,8 @@ export interface HealthDeps {
   auth: AuthService;
   users: UsersRepository;
   migrator: Migrator;
+  nodes: NodesRepository;
+  tasks: TasksRepository;
 }
 
 export async function health(deps: HealthDeps): Promise<Health> {
@@ -55,6 +59,8 @@ export function registerHealthRoutes(app: ZodApp, deps: HealthDeps): void {
         dataDir: deps.dataDir,
         users: await deps.users.count(),
         migrations: await deps.migrator.applied(),
+        nodes: await deps.nodes.countOnline(),
+        tasks: await deps.tasks.counts(),
       };
     },
   );

@@ -9,7 +9,7 @@ import Fastify from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { AuthService } from '../auth/auth.service.js';
-import { registerAccessControl } from './access-control.js';
+import { registerAccessControl, type NodeAuthenticator } from './access-control.js';
 import { registerErrorHandler } from './error-handler.js';
 import type { ZodApp } from './zod-app.js';
 
@@ -17,6 +17,7 @@ export interface HttpServerOptions {
   logger: Logger;
   tls: { key: string; cert: string };
   auth: AuthService;
+  authenticateNode: NodeAuthenticator;
   version: string;
   /** Built admin UI (index.html + assets); a hint page is served when it is missing. */
   uiDir: string;
@@ -68,7 +69,7 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
 
-  registerAccessControl(app, options.auth);
+  registerAccessControl(app, options.auth, options.authenticateNode);
 
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-content-type-options', 'nosniff');

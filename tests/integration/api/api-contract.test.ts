@@ -6,7 +6,8 @@ import { createUser, setupAdmin, startTestServer, type TestServer } from '../../
  * is covered without editing this file: anonymous calls get 401, viewers get
  * 403 on anything that changes state, and junk input never produces a 500.
  */
-const PUBLIC = new Set(['GET /api/health', 'POST /api/setup', 'POST /api/auth/login']);
+/** Public by design; enroll is authenticated by its one-time token instead. */
+const PUBLIC = new Set(['GET /api/health', 'POST /api/setup', 'POST /api/auth/login', 'POST /api/node/enroll']);
 /** Changes a viewer may make to their own session. */
 const SELF_SERVICE = new Set(['POST /api/auth/logout']);
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+export const TASK_STATES = ['QUEUED', 'RUNNING', 'FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'] as const;
+export const TaskStateSchema = z.enum(TASK_STATES);
+export type TaskState = z.infer<typeof TaskStateSchema>;
+export const FINAL_TASK_STATES: readonly TaskState[] = ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'];
+export const isFinalState = (s: TaskState): boolean => FINAL_TASK_STATES.includes(s);
+
+/** Task types from the seed (data movement) plus maintenance types. */
+export const TASK_TYPES = [
+  'EXPORT',
+  'STORE',
+  'RESTORE',
+  'IMPORT',
+  'MOUNT',
+  'SNAPSHOT',
+  'NODE_CHECK',
+  // Run by the server itself (no node yet, or about a node):
+  'NODE_INSTALL',
+  'NODE_UPGRADE',
+  'NODE_REMOVE',
+  'INVENTORY_SYNC',
+  'VERIFY',
+  'PRUNE',
+  'GC',
+  'REIMPORT',
+] as const;
+export const TaskTypeSchema = z.enum(TASK_TYPES);
+export type TaskType = z.infer<typeof TaskTypeSchema>;
+
+export const TaskProgressSchema = z.object({
+  bytesDone: z.number().nonnegative(),
+  bytesTotal: z.number().nonnegative().nullable(),
+  /** 0–100, derived from bytes when a total is known. */
+  percent: z.number().min(0).max(100).nullable(),
+  /** Bytes per second, smoothed. */
+  rate: z.number().nonnegative().nullable(),
+  etaSeconds: z.number().nonnegative().nullable(),
+  message: z.string().nullable(),
+});
+export type TaskProgress = z.infer<typeof TaskProgressSchema>;
+
+export const TaskSchema = z.object({
+  id: z.number().int(),
+  type: TaskTypeSchema,
+  state: TaskStateSchema,
+  priority: z.number().int().min(0).max(100),
+  workflowId: z.number().int().nullable(),
+  nodeId: z.number().int().nullable(),
+  node: z.string().nullable().describe('node name'),
+  /** What the task acts on, for people: "vm:prod-db", "node:office-1". */
+  subject: z.string().nullable(),
+  params: z.record(z.string(), z.unknown()),
+  progress: TaskProgressSchema,
+  attempt: z.number().int(),
+  maxAttempts: z.number().int(),
+  cancelRequested: z.boolean(),
+  error: z.string().nullable(),
+  warnings: z.array(z.string()),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  createdBy: z.string().nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+export type Task = z.infer<typeof TaskSchema>;
+
+export const TaskLogLineSchema = z.object({
+  id: z.number().int(),
+  at: z.string(),
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  message: z.string(),
+});
+export type TaskLogLine = z.infer<typeof TaskLogLineSchema>;
+
+export const TaskDetailsSchema = TaskSchema.extend({ log: z.array(TaskLogLineSchema) });
+export type TaskDetails = z.infer<typeof TaskDetailsSchema>;
+
+export const TaskListQuerySchema = z.object({
+  state: TaskStateSchema.optional(),
+  type: TaskTypeSchema.optional(),
+  node: z.string().max(128).optional().describe('node id or name'),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+export type TaskListQuery = z.infer<typeof TaskListQuerySchema>;
+
+export const TaskPageSchema = z.object({ total: z.number().int(), tasks: z.array(TaskSchema) });
+export type TaskPage = z.infer<typeof TaskPageSchema>;
+
+export const TaskIdParamsSchema = z.object({ id: z.coerce.number().int().positive() });
+
+export const CancelTaskSchema = z.object({
+  /** A second cancel of a task already being cancelled forces it. */
+  force: z.boolean().optional(),
+});
+
+/** The only task a user creates directly so far; other types come from workflows. */
+export const CreateNodeCheckSchema = z.object({
+  node: z.string().min(1).max(128).describe('node id or name'),
+  /** Bytes to write when measuring staging write speed. */
+  sampleBytes: z.number().int().min(1024 * 1024).max(4 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+});

@@ -1,0 +1,92 @@
+import type { Migration } from './migration.js';
+
+const STATES = "'QUEUED','RUNNING','FINISHED','FINISHED_WITH_WARNINGS','FAILED','CANCELLED'";
+
+export const migration: Migration = {
+  id: '2026-11-25-0003-nodes-tasks',
+  statements: [
+    `CREATE TABLE IF NOT EXISTS nodes (
+      id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      name VARCHAR(64) NOT NULL,
+      host VARCHAR(255) NOT NULL,
+      status ENUM('online','offline','installing','error') NOT NULL DEFAULT 'offline',
+      status_message VARCHAR(1000) NULL,
+      version VARCHAR(64) NULL,
+      install_method ENUM('local-systemd','local-supervised','ssh-systemd','ssh-supervised','manual') NOT NULL,
+      capabilities JSON NULL,
+      credential_hash CHAR(64) NULL,
+      ssh_host VARCHAR(255) NULL,
+      ssh_port INT NULL,
+      ssh_user VARCHAR(64) NULL,
+      ssh_host_key_fingerprint VARCHAR(128) NULL,
+      ssh_auth ENUM('password','key') NULL,
+      server_address VARCHAR(255) NULL,
+      last_seen_at DATETIME(3) NULL,
+      created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+      updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+      UNIQUE KEY uq_nodes_name (name),
+      UNIQUE KEY uq_nodes_credential (credential_hash)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    `CREATE TABLE IF NOT EXISTS enrollment_tokens (
+      id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      token_hash CHAR(64) NOT NULL,
+      created_by VARCHAR(128) NOT NULL,
+      node_id BIGINT UNSIGNED NULL COMMENT 'set for installer-made tokens: the node row it enrols',
+      created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+      expires_at DATETIME(3) NOT NULL,
+      used_at DATETIME(3) NULL,
+      UNIQUE KEY uq_enrollment_token (token_hash),
+      CONSTRAINT fk_enrollment_node FOREIGN KEY (node_id) REFERENCES nodes (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    `CREATE TABLE IF NOT EXISTS workflows (
+      id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      type VARCHAR(32) NOT NULL,
+      state ENUM(${STATES}) NOT NULL DEFAULT 'QUEUED',
+      subject VARCHAR(255) NULL,
+      created_by VARCHAR(128) NULL,
+      created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+      finished_at DATETIME(3) NULL
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    `CREATE TABLE IF NOT EXISTS tasks (
+      id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      workflow_id BIGINT UNSIGNED NULL,
+      seq INT NOT NULL DEFAULT 0,
+      depends_on BIGINT UNSIGNED NULL COMMENT 'runs after this task finished',
+      type VARCHAR(32) NOT NULL,
+      state ENUM(${STATES}) NOT NULL DEFAULT 'QUEUED',
+      priority TINYINT UNSIGNED NOT NULL DEFAULT 50,
+      node_id BIGINT UNSIGNED NULL COMMENT 'the node running or that ran it',
+      required_node_id BIGINT UNSIGNED NULL COMMENT 'may only run on this node',
+      subject VARCHAR(255) NULL,
+      params JSON NOT NULL,
+      result JSON NULL,
+      error TEXT NULL,
+      warnings JSON NULL,
+      bytes_done BIGINT UNSIGNED NOT NULL DEFAULT 0,
+      bytes_total BIGINT UNSIGNED NULL,
+      rate DOUBLE NULL,
+      progress_message VARCHAR(500) NULL,
+      attempt INT NOT NULL DEFAULT 0,
+      max_attempts INT NOT NULL DEFAULT 1,
+      not_before DATETIME(3) NULL,
+      cancel_requested TINYINT(1) NOT NULL DEFAULT 0,
+      created_by VARCHAR(128) NULL,
+      created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+      started_at DATETIME(3) NULL,
+      finished_at DATETIME(3) NULL,
+      KEY ix_tasks_dispatch (state, priority, id),
+      KEY ix_tasks_node (node_id, state),
+      KEY ix_tasks_workflow (workflow_id, seq),
+      CONSTRAINT fk_tasks_workflow FOREIGN KEY (workflow_id) REFERENCES workflows (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    `CREATE TABLE IF NOT EXISTS task_logs (
+      id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      task_id BIGINT UNSIGNED NOT NULL,
+      at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+      level ENUM('debug','info','warn','error') NOT NULL,
+      message TEXT NOT NULL,
+      KEY ix_task_logs_task (task_id, id),
+      CONSTRAINT fk_task_logs_task FOREIGN KEY (task_id) REFERENCES tasks (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+  ],
+};

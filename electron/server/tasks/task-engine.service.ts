@@ -1,0 +1,378 @@
+import type { Logger } from 'pino';
+import { isFinalState, type Task, type TaskState } from '../../../common/api/tasks.js';
+import type { Catalog, Sql } from '../db/catalog.js';
+import { conflict, notFound } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import { progressView, RateEstimator } from './progress-tracker.js';
+import { toTask, type NewTask, type TaskRow, type TasksRepository } from './tasks.repository.js';
+import {
+  DEFAULT_TASK_TIMING,
+  SERVER_TASK_TYPES,
+  type NodeChannel,
+  type NodeDirectory,
+  type ServerTaskHandler,
+  type TaskTiming,
+} from './task-types.js';
+
+interface LiveProgress {
+  estimator: RateEstimator;
+  bytesDone: number;
+  bytesTotal: number | null;
+  rate: number | null;
+  message: string | null;
+  persistedAt: number;
+  publishedAt: number;
+}
+
+export interface Outcome {
+  state: Exclude<TaskState, 'QUEUED' | 'RUNNING'>;
+  error?: string | null;
+  warnings?: string[];
+  result?: Record<string, unknown> | null;
+}
+
+/**
+ * The task queue: creates tasks and workflows, hands QUEUED tasks to nodes
+ * (or runs server tasks itself), tracks progress and logs, applies outcomes,
+ * retries, cancels, and keeps workflows consistent. State lives in the
+ * catalog; this class holds only what is live (progress, abort handles).
+ */
+export class TaskEngine {
+  private readonly live = new Map<number, LiveProgress>();
+  private readonly serverRuns = new Map<number, AbortController>();
+  private dispatching: Promise<void> | undefined;
+  private again = false;
+  private poll: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly tasks: TasksRepository,
+    private readonly nodes: NodeDirectory,
+    private readonly serverHandlers: Map<string, ServerTaskHandler>,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+    private readonly timing: TaskTiming = DEFAULT_TASK_TIMING,
+  ) {}
+
+  start(): void {
+    this.poll = setInterval(() => this.kick(), this.timing.pollMs);
+    this.poll.unref();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    for (const ac of this.serverRuns.values()) ac.abort(new Error('the server is shutting down'));
+    await this.dispatching;
+  }
+
+  // ---- creating ---------------------------------------------------------
+
+  async create(t: NewTask): Promise<Task> {
+    const id = await this.tasks.insert(t);
+    const task = await this.publish(id);
+    this.kick();
+    return task;
+  }
+
+  /** A workflow runs its tasks in order; each waits for the previous one to finish. */
+  async createWorkflow(type: string, subject: string | null, createdBy: string | null, steps: NewTask[]): Promise<{ workflowId: number; taskIds: number[] }> {
+    const result = await this.catalog.transaction(async (tx) => {
+      const workflowId = await this.tasks.insertWorkflow({ type, subject, createdBy }, tx);
+      const taskIds: number[] = [];
+      for (const [seq, step] of steps.entries()) {
+        taskIds.push(await this.tasks.insert({ ...step, subject: step.subject ?? subject, createdBy, workflowId, seq, dependsOn: taskIds.at(-1) ?? null }, tx));
+      }
+      return { workflowId, taskIds };
+    });
+    for (const id of result.taskIds) await this.publish(id);
+    this.kick();
+    return result;
+  }
+
+  async get(id: number): Promise<Task> {
+    const row = await this.tasks.get(id);
+    if (!row) throw notFound(`there is no task ${id}`);
+    return this.withLive(toTask(row));
+  }
+
+  // ---- dispatching ------------------------------------------------------
+
+  /** Ask for a dispatch pass soon; passes never overlap. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.dispatching) {
+      this.again = true;
+      return;
+    }
+    this.dispatching = this.dispatchLoop().finally(() => {
+      this.dispatching = undefined;
+    });
+  }
+
+  private async dispatchLoop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.dispatchOnce();
+      } catch (err) {
+        this.logger.error({ err }, 'dispatch pass failed');
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async dispatchOnce(): Promise<void> {
+    const assigned: { task: TaskRow; node: NodeChannel | null }[] = [];
+    await this.catalog.transaction(async (tx) => {
+      const candidates = await this.tasks.lockDispatchable(50, tx);
+      if (!candidates.length) return;
+      const running = await this.tasks.runningCounts(tx);
+      for (const task of candidates) {
+        if (SERVER_TASK_TYPES.has(task.type)) {
+          if (await this.tasks.markRunning(task.id, null, tx)) assigned.push({ task, node: null });
+          continue;
+        }
+        const node = this.pickNode(task, running);
+        if (!node) continue;
+        if (await this.tasks.markRunning(task.id, node.nodeId, tx)) {
+          running.set(node.nodeId, (running.get(node.nodeId) ?? 0) + 1);
+          assigned.push({ task, node });
+        }
+      }
+    });
+    for (const { task, node } of assigned) {
+      this.live.set(task.id, { estimator: new RateEstimator(), bytesDone: 0, bytesTotal: null, rate: null, message: null, persistedAt: 0, publishedAt: 0 });
+      const current = await this.publish(task.id);
+      if (node === null) {
+        this.runOnServer(current);
+      } else if (!node.send({ type: 'task.assign', task: { id: task.id, type: task.type, params: current.params, attempt: current.attempt } })) {
+        // The node vanished between choosing it and sending: put the task back.
+        await this.tasks.requeue(task.id, 0, null);
+        this.live.delete(task.id);
+        await this.publish(task.id);
+      } else {
+        this.logger.info({ taskId: task.id, type: task.type, node: node.name }, 'task dispatched');
+      }
+    }
+  }
+
+  private pickNode(task: TaskRow, running: Map<number, number>): NodeChannel | undefined {
+    const able = this.nodes
+      .connected()
+      .filter((n) => (task.required_node_id === null || n.nodeId === task.required_node_id) && n.capabilities.taskTypes.includes(task.type))
+      .filter((n) => (running.get(n.nodeId) ?? 0) < n.capabilities.maxConcurrentTasks);
+    able.sort((a, b) => (running.get(a.nodeId) ?? 0) - (running.get(b.nodeId) ?? 0));
+    return able[0];
+  }
+
+  private runOnServer(task: Task): void {
+    const handler = this.serverHandlers.get(task.type);
+    const ac = new AbortController();
+    this.serverRuns.set(task.id, ac);
+    const run = async (): Promise<Outcome> => {
+      if (!handler) return { state: 'FAILED', error: `this server cannot run ${task.type} tasks` };
+      try {
+        const r = await handler({
+          taskId: task.id,
+          params: task.params,
+          signal: ac.signal,
+          log: (level, message) => void this.appendLog(task.id, level, message),
+          progress: (done, total, message) => this.progress(task.id, done, total, message ?? null),
+        });
+        if (ac.signal.aborted) return { state: 'CANCELLED', error: 'cancelled' };
+        return { state: r?.warnings?.length ? 'FINISHED_WITH_WARNINGS' : 'FINISHED', warnings: r?.warnings ?? [], result: r?.result ?? null };
+      } catch (err) {
+        if (ac.signal.aborted) return { state: 'CANCELLED', error: (ac.signal.reason as Error | undefined)?.message ?? 'cancelled' };
+        return { state: 'FAILED', error: (err as Error).message };
+      }
+    };
+    void run()
+      .then((outcome) => this.complete(task.id, null, outcome))
+      .catch((err: unknown) => this.logger.error({ err, taskId: task.id }, 'could not record a server task outcome'))
+      .finally(() => this.serverRuns.delete(task.id));
+  }
+
+  // ---- reports from nodes ----------------------------------------------
+
+  progress(taskId: number, bytesDone: number, bytesTotal: number | null, message: string | null): void {
+    const p = this.live.get(taskId);
+    if (!p) return;
+    const now = Date.now();
+    p.rate = p.estimator.sample(bytesDone, now);
+    p.bytesDone = bytesDone;
+    p.bytesTotal = bytesTotal;
+    if (message !== null) p.message = message;
+    if (now - p.persistedAt >= this.timing.progressPersistMs) {
+      p.persistedAt = now;
+      void this.tasks.saveProgress(taskId, p).catch((err: unknown) => this.logger.warn({ err, taskId }, 'could not save progress'));
+    }
+    if (now - p.publishedAt >= this.timing.progressPublishMs) {
+      p.publishedAt = now;
+      void this.publish(taskId).catch(() => undefined);
+    }
+  }
+
+  async appendLog(taskId: number, level: 'debug' | 'info' | 'warn' | 'error', message: string): Promise<void> {
+    try {
+      const line = await this.tasks.appendLog(taskId, level, message);
+      this.bus.publish({ type: 'task.log', taskId, line: { at: line.at, level, message } });
+    } catch (err) {
+      this.logger.warn({ err, taskId }, 'could not store a task log line');
+    }
+  }
+
+  /**
+   * Applies a task's outcome. `fromNodeId` must be the node the task runs on
+   * (null for server tasks): a late report from a node that lost the task is ignored.
+   */
+  async complete(taskId: number, fromNodeId: number | null, outcome: Outcome): Promise<void> {
+    const touched = await this.catalog.transaction(async (tx) => {
+      const row = await this.tasks.lock(taskId, tx);
+      if (!row || row.state !== 'RUNNING' || row.node_id !== fromNodeId) return [];
+      const live = this.live.get(taskId);
+      if (live) await this.tasks.saveProgress(taskId, live);
+      if (outcome.state === 'FAILED' && row.attempt < row.max_attempts && row.cancel_requested === 0) {
+        const delay = Math.min(this.timing.retryMaxMs, this.timing.retryBaseMs * 2 ** (row.attempt - 1));
+        await this.tasks.requeue(taskId, delay, outcome.error ?? null, tx);
+        await this.logIn(tx, taskId, 'warn', `attempt ${row.attempt} of ${row.max_attempts} failed: ${outcome.error ?? 'unknown error'}; retrying in ${Math.round(delay / 1000)}s`);
+        return [taskId];
+      }
+      await this.tasks.finish(taskId, outcome, tx);
+      return [taskId, ...(await this.settleWorkflow(row, outcome.state, tx))];
+    });
+    this.live.delete(taskId);
+    for (const id of touched) await this.publish(id);
+    this.kick();
+  }
+
+  // ---- cancel --------------------------------------------------------------
+
+  /** First request: graceful. A second request (or force) stops it at once. */
+  async cancel(taskId: number, force: boolean, by: string): Promise<Task> {
+    const { row, forced, touched } = await this.catalog.transaction(async (tx) => {
+      const row = await this.tasks.lock(taskId, tx);
+      if (!row) throw notFound(`there is no task ${taskId}`);
+      if (isFinalState(row.state)) throw conflict(`task ${taskId} already ended (${row.state})`);
+      const forced = force || row.cancel_requested === 1;
+      await this.tasks.requestCancel(taskId, tx);
+      await this.logIn(tx, taskId, 'warn', `${forced ? 'forced cancel' : 'cancel'} requested by ${by}`);
+      if (row.state === 'QUEUED' || forced) {
+        await this.tasks.finish(taskId, { state: 'CANCELLED', error: `cancelled by ${by}` }, tx);
+        return { row, forced, touched: [taskId, ...(await this.settleWorkflow(row, 'CANCELLED', tx))] };
+      }
+      return { row, forced, touched: [taskId] };
+    });
+    if (row.state === 'RUNNING') {
+      if (row.node_id === null) this.serverRuns.get(taskId)?.abort(new Error(`cancelled by ${by}`));
+      else this.nodes.get(row.node_id)?.send({ type: 'task.cancel', taskId, force: forced });
+      if (forced) this.live.delete(taskId);
+    }
+    for (const id of touched) await this.publish(id);
+    this.kick();
+    return this.get(taskId);
+  }
+
+  // ---- crash safety ---------------------------------------------------------
+
+  /**
+   * A node connected (again) and says what it still runs. Tasks the catalog
+   * thinks it runs but it does not were lost with its restart; tasks it runs
+   * that already ended here (timed out, cancelled) are stopped on the node.
+   */
+  async nodeConnected(nodeId: number, runningOnNode: number[]): Promise<void> {
+    const claimed = new Set(runningOnNode);
+    for (const row of await this.tasks.runningOnNode(nodeId)) {
+      if (claimed.has(row.id)) {
+        if (!this.live.has(row.id)) {
+          this.live.set(row.id, { estimator: new RateEstimator(), bytesDone: Number(row.bytes_done), bytesTotal: row.bytes_total, rate: null, message: row.progress_message, persistedAt: 0, publishedAt: 0 });
+        }
+        continue;
+      }
+      await this.complete(row.id, nodeId, { state: 'FAILED', error: 'node lost: the node restarted and no longer runs this task' });
+    }
+    for (const id of claimed) {
+      const row = await this.tasks.get(id);
+      if (!row || row.state !== 'RUNNING' || row.node_id !== nodeId) this.nodes.get(nodeId)?.send({ type: 'task.cancel', taskId: id, force: true });
+    }
+    this.kick();
+  }
+
+  /** The node did not come back in time: its running tasks fail (or retry, where allowed). */
+  async nodeLost(nodeId: number, reason: string): Promise<void> {
+    for (const row of await this.tasks.runningOnNode(nodeId)) {
+      await this.appendLog(row.id, 'error', `node lost: ${reason}`);
+      await this.complete(row.id, nodeId, { state: 'FAILED', error: `node lost: ${reason}` });
+    }
+  }
+
+  /**
+   * At server start: server tasks that were running died with the old
+   * process; node tasks are given to their nodes to claim (nodeConnected) and
+   * fail as lost if their node does not return within `graceMs`.
+   */
+  async recoverAfterRestart(graceMs: number): Promise<void> {
+    const running = await this.tasks.running();
+    for (const row of running.filter((r) => r.node_id === null)) {
+      await this.appendLog(row.id, 'error', 'the server restarted while this task was running');
+      await this.complete(row.id, null, { state: 'FAILED', error: 'the server restarted while this task was running; run it again' });
+    }
+    const nodeIds = new Set(running.filter((r) => r.node_id !== null).map((r) => r.node_id!));
+    if (!nodeIds.size) return;
+    const timer = setTimeout(() => {
+      for (const nodeId of nodeIds) {
+        if (this.nodes.get(nodeId)) continue;
+        void this.nodeLost(nodeId, `its node did not reconnect within ${Math.round(graceMs / 1000)}s after the server restarted`).catch((err: unknown) =>
+          this.logger.error({ err }, 'could not fail the tasks of a lost node'),
+        );
+      }
+    }, graceMs);
+    timer.unref();
+  }
+
+  // ---- helpers ----------------------------------------------------------------
+
+  /** When a workflow step ends: cancel the rest after a failure, or pin the next step to the same node. */
+  private async settleWorkflow(row: TaskRow, state: TaskState, tx: Sql): Promise<number[]> {
+    if (row.workflow_id === null) return [];
+    const steps = await this.tasks.workflowTasks(row.workflow_id, tx);
+    const touched: number[] = [];
+    if (state === 'FAILED' || state === 'CANCELLED') {
+      for (const s of steps) {
+        if (s.id === row.id || isFinalState(s.state)) continue;
+        await this.tasks.finish(s.id, { state: 'CANCELLED', error: `an earlier step (${row.type} task ${row.id}) ${state === 'FAILED' ? 'failed' : 'was cancelled'}` }, tx);
+        touched.push(s.id);
+      }
+      await this.tasks.setWorkflowState(row.workflow_id, state, tx);
+      return touched;
+    }
+    const next = steps.find((s) => s.depends_on === row.id);
+    if (next && row.node_id !== null && next.required_node_id === null && !SERVER_TASK_TYPES.has(next.type)) {
+      await this.tasks.setRequiredNode(next.id, row.node_id, tx);
+    }
+    const states = steps.map((s) => (s.id === row.id ? state : s.state));
+    if (states.every((s) => isFinalState(s))) {
+      await this.tasks.setWorkflowState(row.workflow_id, states.includes('FINISHED_WITH_WARNINGS') ? 'FINISHED_WITH_WARNINGS' : 'FINISHED', tx);
+    } else {
+      await this.tasks.setWorkflowState(row.workflow_id, 'RUNNING', tx);
+    }
+    return touched;
+  }
+
+  private async logIn(tx: Sql, taskId: number, level: 'info' | 'warn' | 'error', message: string): Promise<void> {
+    await tx.execute('INSERT INTO task_logs (task_id, level, message) VALUES (?, ?, ?)', [taskId, level, message]);
+  }
+
+  private withLive(task: Task): Task {
+    const p = this.live.get(task.id);
+    if (!p || task.state !== 'RUNNING') return task;
+    return { ...task, progress: progressView(p, task.state) };
+  }
+
+  private async publish(taskId: number): Promise<Task> {
+    const task = await this.get(taskId);
+    this.bus.publish({ type: 'task', task });
+    return task;
+  }
+}

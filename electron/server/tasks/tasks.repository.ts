@@ -1,0 +1,233 @@
+import type { Task, TaskListQuery, TaskLogLine, TaskPage, TaskState, TaskType } from '../../../common/api/tasks.js';
+import type { Sql } from '../db/catalog.js';
+import { progressView } from './progress-tracker.js';
+
+export interface TaskRow {
+  id: number;
+  workflow_id: number | null;
+  seq: number;
+  depends_on: number | null;
+  type: TaskType;
+  state: TaskState;
+  priority: number;
+  node_id: number | null;
+  node_name?: string | null;
+  required_node_id: number | null;
+  subject: string | null;
+  params: string | Record<string, unknown>;
+  result: string | Record<string, unknown> | null;
+  error: string | null;
+  warnings: string | string[] | null;
+  bytes_done: number;
+  bytes_total: number | null;
+  rate: number | null;
+  progress_message: string | null;
+  attempt: number;
+  max_attempts: number;
+  not_before: Date | null;
+  cancel_requested: number;
+  created_by: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface NewTask {
+  type: TaskType;
+  params: Record<string, unknown>;
+  priority?: number;
+  subject?: string | null;
+  requiredNodeId?: number | null;
+  maxAttempts?: number;
+  createdBy?: string | null;
+  workflowId?: number | null;
+  seq?: number;
+  dependsOn?: number | null;
+}
+
+const json = <T>(v: string | T | null): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+export function toTask(r: TaskRow): Task {
+  return {
+    id: r.id,
+    type: r.type,
+    state: r.state,
+    priority: r.priority,
+    workflowId: r.workflow_id,
+    nodeId: r.node_id,
+    node: r.node_name ?? null,
+    subject: r.subject,
+    params: json<Record<string, unknown>>(r.params) ?? {},
+    progress: progressView({ bytesDone: Number(r.bytes_done), bytesTotal: r.bytes_total === null ? null : Number(r.bytes_total), rate: r.rate, message: r.progress_message }, r.state),
+    attempt: r.attempt,
+    maxAttempts: r.max_attempts,
+    cancelRequested: r.cancel_requested === 1,
+    error: r.error,
+    warnings: json<string[]>(r.warnings) ?? [],
+    result: json<Record<string, unknown>>(r.result),
+    createdBy: r.created_by,
+    createdAt: r.created_at.toISOString(),
+    startedAt: iso(r.started_at),
+    finishedAt: iso(r.finished_at),
+  };
+}
+
+const SELECT = 'SELECT t.*, n.name AS node_name FROM tasks t LEFT JOIN nodes n ON n.id = t.node_id';
+
+export class TasksRepository {
+  constructor(private readonly sql: Sql) {}
+
+  async insert(t: NewTask, sql: Sql = this.sql): Promise<number> {
+    const res = await sql.execute(
+      `INSERT INTO tasks (type, params, priority, subject, required_node_id, max_attempts, created_by, workflow_id, seq, depends_on)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        t.type,
+        JSON.stringify(t.params),
+        t.priority ?? 50,
+        t.subject ?? null,
+        t.requiredNodeId ?? null,
+        t.maxAttempts ?? 1,
+        t.createdBy ?? null,
+        t.workflowId ?? null,
+        t.seq ?? 0,
+        t.dependsOn ?? null,
+      ],
+    );
+    return res.insertId;
+  }
+
+  async insertWorkflow(w: { type: string; subject: string | null; createdBy: string | null }, sql: Sql = this.sql): Promise<number> {
+    return (await sql.execute('INSERT INTO workflows (type, subject, created_by) VALUES (?, ?, ?)', [w.type, w.subject, w.createdBy])).insertId;
+  }
+
+  async get(id: number, sql: Sql = this.sql): Promise<TaskRow | undefined> {
+    return (await sql.query<TaskRow>(`${SELECT} WHERE t.id = ?`, [id]))[0];
+  }
+
+  async lock(id: number, sql: Sql): Promise<TaskRow | undefined> {
+    return (await sql.query<TaskRow>('SELECT * FROM tasks WHERE id = ? FOR UPDATE', [id]))[0];
+  }
+
+  async page(q: TaskListQuery & { nodeId?: number }): Promise<TaskPage> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.state) (where.push('t.state = ?'), params.push(q.state));
+    if (q.type) (where.push('t.type = ?'), params.push(q.type));
+    if (q.nodeId !== undefined) (where.push('t.node_id = ?'), params.push(q.nodeId));
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = await this.sql.query<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks t ${clause}`, params);
+    const rows = await this.sql.query<TaskRow>(`${SELECT} ${clause} ORDER BY t.id DESC LIMIT ? OFFSET ?`, [...params, q.limit, q.offset]);
+    return { total: Number(total[0]?.n ?? 0), tasks: rows.map(toTask) };
+  }
+
+  /**
+   * Tasks ready to run, locked for this dispatcher; rows another dispatcher
+   * holds are skipped, so no task is handed out twice.
+   */
+  async lockDispatchable(limit: number, sql: Sql): Promise<TaskRow[]> {
+    return sql.query<TaskRow>(
+      `SELECT t.* FROM tasks t
+        WHERE t.state = 'QUEUED' AND t.cancel_requested = 0
+          AND (t.not_before IS NULL OR t.not_before <= CURRENT_TIMESTAMP(3))
+          AND (t.depends_on IS NULL OR EXISTS (
+                SELECT 1 FROM tasks d WHERE d.id = t.depends_on AND d.state IN ('FINISHED','FINISHED_WITH_WARNINGS')))
+        ORDER BY t.priority DESC, t.id ASC
+        LIMIT ?
+        FOR UPDATE SKIP LOCKED`,
+      [limit],
+    );
+  }
+
+  async runningCounts(sql: Sql = this.sql): Promise<Map<number, number>> {
+    const rows = await sql.query<{ node_id: number; n: number }>(
+      "SELECT node_id, COUNT(*) AS n FROM tasks WHERE state = 'RUNNING' AND node_id IS NOT NULL GROUP BY node_id",
+    );
+    return new Map(rows.map((r) => [r.node_id, Number(r.n)]));
+  }
+
+  async markRunning(id: number, nodeId: number | null, sql: Sql): Promise<boolean> {
+    const res = await sql.execute(
+      `UPDATE tasks SET state = 'RUNNING', node_id = ?, started_at = CURRENT_TIMESTAMP(3), finished_at = NULL,
+              attempt = attempt + 1, bytes_done = 0, bytes_total = NULL, rate = NULL, progress_message = NULL
+        WHERE id = ? AND state = 'QUEUED'`,
+      [nodeId, id],
+    );
+    return res.affectedRows === 1;
+  }
+
+  async requeue(id: number, delayMs: number, error: string | null, sql: Sql = this.sql): Promise<void> {
+    await sql.execute(
+      `UPDATE tasks SET state = 'QUEUED', node_id = NULL, error = ?, not_before = DATE_ADD(CURRENT_TIMESTAMP(3), INTERVAL ? MICROSECOND)
+        WHERE id = ?`,
+      [error, delayMs * 1000, id],
+    );
+  }
+
+  async finish(
+    id: number,
+    f: { state: TaskState; error?: string | null; warnings?: string[]; result?: Record<string, unknown> | null },
+    sql: Sql = this.sql,
+  ): Promise<void> {
+    await sql.execute(
+      `UPDATE tasks SET state = ?, error = ?, warnings = ?, result = COALESCE(?, result), finished_at = CURRENT_TIMESTAMP(3)
+        WHERE id = ?`,
+      [f.state, f.error ?? null, f.warnings?.length ? JSON.stringify(f.warnings) : null, f.result ? JSON.stringify(f.result) : null, id],
+    );
+  }
+
+  async saveProgress(id: number, p: { bytesDone: number; bytesTotal: number | null; rate: number | null; message: string | null }): Promise<void> {
+    await this.sql.execute("UPDATE tasks SET bytes_done = ?, bytes_total = ?, rate = ?, progress_message = ? WHERE id = ? AND state = 'RUNNING'", [
+      Math.round(p.bytesDone),
+      p.bytesTotal === null ? null : Math.round(p.bytesTotal),
+      p.rate,
+      p.message?.slice(0, 500) ?? null,
+      id,
+    ]);
+  }
+
+  async requestCancel(id: number, sql: Sql = this.sql): Promise<void> {
+    await sql.execute('UPDATE tasks SET cancel_requested = 1 WHERE id = ?', [id]);
+  }
+
+  async running(sql: Sql = this.sql): Promise<TaskRow[]> {
+    return sql.query<TaskRow>("SELECT * FROM tasks WHERE state = 'RUNNING'");
+  }
+
+  async runningOnNode(nodeId: number, sql: Sql = this.sql): Promise<TaskRow[]> {
+    return sql.query<TaskRow>("SELECT * FROM tasks WHERE state = 'RUNNING' AND node_id = ?", [nodeId]);
+  }
+
+  async workflowTasks(workflowId: number, sql: Sql = this.sql): Promise<TaskRow[]> {
+    return sql.query<TaskRow>('SELECT * FROM tasks WHERE workflow_id = ? ORDER BY seq, id FOR UPDATE', [workflowId]);
+  }
+
+  async setWorkflowState(workflowId: number, state: TaskState, sql: Sql = this.sql): Promise<void> {
+    const final = state !== 'QUEUED' && state !== 'RUNNING';
+    await sql.execute(`UPDATE workflows SET state = ?, finished_at = ${final ? 'CURRENT_TIMESTAMP(3)' : 'NULL'} WHERE id = ?`, [state, workflowId]);
+  }
+
+  async setRequiredNode(id: number, nodeId: number, sql: Sql): Promise<void> {
+    await sql.execute('UPDATE tasks SET required_node_id = ? WHERE id = ?', [nodeId, id]);
+  }
+
+  async appendLog(taskId: number, level: TaskLogLine['level'], message: string): Promise<TaskLogLine> {
+    const res = await this.sql.execute('INSERT INTO task_logs (task_id, level, message) VALUES (?, ?, ?)', [taskId, level, message]);
+    return { id: res.insertId, at: new Date().toISOString(), level, message };
+  }
+
+  async log(taskId: number, limit = 1000): Promise<TaskLogLine[]> {
+    const rows = await this.sql.query<{ id: number; at: Date; level: TaskLogLine['level']; message: string }>(
+      'SELECT * FROM (SELECT id, at, level, message FROM task_logs WHERE task_id = ? ORDER BY id DESC LIMIT ?) x ORDER BY id',
+      [taskId, limit],
+    );
+    return rows.map((r) => ({ id: r.id, at: r.at.toISOString(), level: r.level, message: r.message }));
+  }
+
+  async counts(): Promise<{ queued: number; running: number }> {
+    const rows = await this.sql.query<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM tasks WHERE state IN ('QUEUED','RUNNING') GROUP BY state");
+    const get = (s: string): number => Number(rows.find((r) => r.state === s)?.n ?? 0);
+    return { queued: get('QUEUED'), running: get('RUNNING') };
+  }
+}

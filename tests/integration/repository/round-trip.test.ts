@@ -1,0 +1,231 @@
+import { createHash } from 'node:crypto';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Repository, alignToChunks, openFileSource } from '../../../node-service/repository/index.js';
+import type { DiskExtent } from '../../../node-service/repository/index.js';
+import { KIB, MIB, TempDirs, makeImage, memorySource, randomImage, readAll } from '../../unit/repository/helpers.js';
+
+const dirs = new TempDirs();
+const repos: Repository[] = [];
+afterEach(async () => {
+  await Promise.all(repos.splice(0).map((r) => r.close()));
+  await dirs.cleanup();
+});
+
+async function newRepo(options: Parameters<typeof Repository.init>[1] = {}): Promise<Repository> {
+  const root = await dirs.make();
+  const repo = await Repository.init(path.join(root, 'repo'), { chunkSize: 256 * KIB, ...options }, { threads: 2 });
+  repos.push(repo);
+  return repo;
+}
+
+async function chunkFiles(repo: Repository): Promise<string[]> {
+  const out: string[] = [];
+  for (const shard of await readdir(path.join(repo.path, 'chunks'))) {
+    for (const f of await readdir(path.join(repo.path, 'chunks', shard))) out.push(f);
+  }
+  return out;
+}
+
+function sha(buf: Buffer): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+describe('repository round trip', () => {
+  it('restores a sparse image with zeros, repeats and an odd size bit-exact, through every read path', async () => {
+    const repo = await newRepo();
+    const size = 5 * MIB + 12345; // not a multiple of the chunk size
+    const img = makeImage(size, [
+      { kind: 'random', offset: 100, length: 700 * KIB, seed: 1 },
+      { kind: 'text', offset: 2 * MIB, length: 900 * KIB, seed: 2 },
+      { kind: 'copy', offset: 3 * MIB, length: 700 * KIB, from: 100 },
+      { kind: 'random', offset: size - 5000, length: 5000, seed: 3 }, // data in the short last chunk
+    ]);
+    const w = await repo.startBackup({ group: 'vm:a', source: { vm: 'a', xml: '<domain/>' } });
+    const disk = await w.writeDisk('vda', size, memorySource(img));
+    const manifest = await w.commit();
+
+    // Zero chunks are runs, not ids; the 1 MiB hole at 1..2 MiB is a run of 4.
+    expect(disk.chunks.some((e) => typeof e === 'number' && e >= 3)).toBe(true);
+    expect(manifest.summary.logicalBytes).toBe(size);
+    expect(manifest.kind).toBe('full');
+    expect(manifest.source).toEqual({ vm: 'a', xml: '<domain/>' });
+
+    const reader = await repo.openBackup(manifest.id);
+    const streamed = await readAll(reader.readDisk('vda'));
+    expect(streamed.length).toBe(size);
+    expect(sha(streamed)).toBe(sha(img));
+
+    const target = path.join(await dirs.make(), 'restored.raw');
+    const result = await reader.restoreToFile('vda', target);
+    expect(result.size).toBe(size);
+    const restored = await readFile(target);
+    expect(sha(restored)).toBe(sha(img));
+    // Holes stay holes: fewer blocks allocated than the apparent size.
+    const st = await stat(target);
+    expect(st.blocks * 512).toBeLessThan(size);
+
+    for (const [off, len] of [
+      [0, 10],
+      [100, 700 * KIB],
+      [256 * KIB - 3, 7],
+      [MIB + 5, 300 * KIB],
+      [size - 6000, 6000],
+      [size - 10, 100],
+    ] as const) {
+      const got = await reader.readRange('vda', off, len);
+      expect(got.equals(img.subarray(off, Math.min(size, off + len)))).toBe(true);
+    }
+
+    const extents: DiskExtent[] = [];
+    for await (const e of reader.readExtents('vda')) extents.push(e);
+    const rebuilt = Buffer.alloc(size);
+    for (const e of extents) rebuilt.set(e.data, e.offset);
+    expect(rebuilt.equals(img)).toBe(true);
+  });
+
+  it('accepts stream and extent sources and a file source, all giving the same chunk ids', async () => {
+    const repo = await newRepo();
+    const size = 3 * MIB + 777;
+    const img = makeImage(size, [
+      { kind: 'random', offset: 0, length: 300 * KIB, seed: 9 },
+      { kind: 'text', offset: 2 * MIB + 100, length: MIB, seed: 10 },
+    ]);
+    const w = await repo.startBackup();
+    // Odd-sized stream pieces cross chunk boundaries.
+    const pieces: Buffer[] = [];
+    for (let o = 0; o < size; o += 100_003) pieces.push(img.subarray(o, Math.min(size, o + 100_003)));
+    const viaStream = await w.writeDisk('stream', size, Readable.from(pieces));
+    const extents: DiskExtent[] = [
+      { offset: 0, data: img.subarray(0, 300 * KIB) },
+      { offset: 2 * MIB + 100, data: img.subarray(2 * MIB + 100, size) },
+    ];
+    const viaExtents = await w.writeDisk('extents', size, { kind: 'extents', extents });
+    const file = path.join(await dirs.make(), 'disk.raw');
+    await writeFile(file, img);
+    const src = await openFileSource(file);
+    const viaFile = await w.writeDisk('file', src.size, src.source);
+    await src.close();
+    const m = await w.commit();
+    expect(viaStream.chunks).toEqual(viaExtents.chunks);
+    expect(viaFile.chunks).toEqual(viaExtents.chunks);
+    const r = await repo.openBackup(m.id);
+    for (const d of ['stream', 'extents', 'file']) expect((await readAll(r.readDisk(d))).equals(img)).toBe(true);
+  });
+
+  it('rejects a stream that is shorter than the disk size and leaves no backup', async () => {
+    const repo = await newRepo();
+    const w = await repo.startBackup();
+    await expect(w.writeDisk('vda', MIB, Readable.from([Buffer.alloc(1000, 1)]))).rejects.toMatchObject({ code: 'SOURCE_ERROR' });
+    await expect(w.commit()).rejects.toMatchObject({ code: 'WRITER_CLOSED' });
+    expect(await repo.listBackups()).toEqual([]);
+  });
+
+  it('deduplicates across backups and disks: a second identical backup stores no new chunk', async () => {
+    const repo = await newRepo();
+    const img = randomImage(42, 4 * MIB + 1);
+    const w1 = await repo.startBackup({ group: 'vm:a' });
+    await w1.writeDisk('vda', img.length, memorySource(img));
+    const m1 = await w1.commit();
+    const filesAfterFirst = (await chunkFiles(repo)).length;
+    expect(m1.summary.newChunks).toBe(filesAfterFirst);
+
+    const w2 = await repo.startBackup({ group: 'vm:b' });
+    await w2.writeDisk('sda', img.length, memorySource(img));
+    await w2.writeDisk('sdb', img.length, memorySource(img));
+    const m2 = await w2.commit();
+    expect(m2.summary.newChunks).toBe(0);
+    expect(m2.summary.newBytes).toBe(0);
+    expect(m2.summary.reusedBytes).toBe(2 * m1.summary.dataBytes);
+    expect((await chunkFiles(repo)).length).toBe(filesAfterFirst);
+
+    const stats = await repo.stats();
+    expect(stats.backups).toBe(2);
+    expect(stats.logicalBytes).toBe(3 * img.length);
+    expect(stats.dedupRatio).toBeCloseTo(3, 5);
+    expect(stats.unreferencedChunks).toBe(0);
+  });
+
+  it('incremental: clean chunks are reused without reading, and the new image restores exactly', async () => {
+    const repo = await newRepo();
+    const size = 8 * MIB;
+    const v1 = randomImage(7, size);
+    const w1 = await repo.startBackup({ group: 'vm:a' });
+    await w1.writeDisk('vda', size, memorySource(v1));
+    const m1 = await w1.commit();
+
+    const v2 = Buffer.from(v1);
+    const dirty = [
+      { offset: 10, length: 4 * KIB },
+      { offset: 3 * MIB + 100, length: 300 * KIB },
+      { offset: size - 1, length: 1 },
+    ];
+    for (const d of dirty) for (let i = 0; i < d.length; i++) v2[d.offset + i] = (v2[d.offset + i]! + 1) & 0xff;
+
+    const reads: number[] = [];
+    const source = {
+      kind: 'random-access' as const,
+      read: async (into: Buffer, position: number) => {
+        reads.push(position);
+        v2.copy(into, 0, position, position + into.length);
+        return Math.min(into.length, size - position);
+      },
+    };
+    const w2 = await repo.startBackup({ group: 'vm:a' });
+    await w2.writeDisk('vda', size, source, { changes: { previous: m1, dirty } });
+    const m2 = await w2.commit();
+
+    const expectedChunks = alignToChunks(dirty, size, 256 * KIB).reduce((n, r) => n + r.length / (256 * KIB), 0);
+    expect(reads.length).toBe(expectedChunks);
+    expect(m2.kind).toBe('incremental');
+    expect(m2.parent).toBe(m1.id);
+    expect(m2.summary.readBytes).toBe(expectedChunks * 256 * KIB);
+
+    const r2 = await repo.openBackup(m2.id);
+    expect((await readAll(r2.readDisk('vda'))).equals(v2)).toBe(true);
+    const r1 = await repo.openBackup(m1.id);
+    expect((await readAll(r1.readDisk('vda'))).equals(v1)).toBe(true);
+
+    // An incremental with an all-clean dirty map reads nothing and is a complete index.
+    reads.length = 0;
+    const w3 = await repo.startBackup({ group: 'vm:a' });
+    const d3 = await w3.writeDisk('vda', size, source, { changes: { previous: m2, dirty: [] } });
+    const m3 = await w3.commit();
+    expect(reads).toEqual([]);
+    expect(d3.chunks).toEqual(m2.disks[0]?.chunks);
+    expect((await readAll((await repo.openBackup(m3.id)).readDisk('vda'))).equals(v2)).toBe(true);
+  });
+
+  it('incremental over a grown disk reads the new tail and the old partial last chunk', async () => {
+    const repo = await newRepo();
+    const v1 = randomImage(11, MIB + 1000);
+    const w1 = await repo.startBackup();
+    await w1.writeDisk('vda', v1.length, memorySource(v1));
+    const m1 = await w1.commit();
+    const v2 = Buffer.concat([v1, randomImage(12, MIB)]);
+    const w2 = await repo.startBackup();
+    await w2.writeDisk('vda', v2.length, memorySource(v2), { changes: { previous: m1, dirty: [] } });
+    const m2 = await w2.commit();
+    expect((await readAll((await repo.openBackup(m2.id)).readDisk('vda'))).equals(v2)).toBe(true);
+  });
+
+  it('reports progress up to the disk size', async () => {
+    const repo = await newRepo();
+    const img = randomImage(5, 2 * MIB);
+    const seen: number[] = [];
+    const w = await repo.startBackup();
+    await w.writeDisk('vda', img.length, memorySource(img), {
+      onProgress: (p) => {
+        expect(p.bytesTotal).toBe(img.length);
+        seen.push(p.bytesDone);
+      },
+      progressIntervalMs: 0,
+    });
+    await w.commit();
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen[seen.length - 1]).toBe(img.length);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+  });
+});
