@@ -53,7 +53,7 @@ export const NodeToServerSchema = z.discriminatedUnion('type', [
 export type NodeToServer = z.infer<typeof NodeToServerSchema>;
 
 export const ServerToNodeSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('welcome'), nodeId: z.number().int(), name: z.string(), heartbeatSeconds: z.number().int() }),
+  z.object({ type: z.literal('welcome'), nodeId: z.number().int(), name: z.string(), heartbeatSeconds: z.number().positive() }),
   z.object({ type: z.literal('task.assign'), task: AssignedTaskSchema }),
   /** Graceful first; `force` on a second request: stop now, report CANCELLED. */
   z.object({ type: z.literal('task.cancel'), taskId: z.number().int(), force: z.boolean() }),

@@ -100,4 +100,5 @@ export const CreateNodeCheckSchema = z.object({
   node: z.string().min(1).max(128).describe('node id or name'),
   /** Bytes to write when measuring staging write speed. */
   sampleBytes: z.number().int().min(1024 * 1024).max(4 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+  priority: z.number().int().min(0).max(100).default(60),
 });

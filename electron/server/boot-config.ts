@@ -27,6 +27,8 @@ export const BootConfigSchema = z.object({
   nodeHeartbeatSeconds: z.coerce.number().min(0.2).max(300).default(10),
   /** A node gone this long loses its running tasks (they fail, or retry where allowed). */
   nodeLossTimeoutSeconds: z.coerce.number().min(0.5).max(3600).default(60),
+  /** First retry delay of a retryable task; doubles per attempt. */
+  taskRetryBaseSeconds: z.coerce.number().min(0.1).max(3600).default(10),
 });
 export type BootConfig = z.infer<typeof BootConfigSchema>;
 export type BootConfigInput = z.input<typeof BootConfigSchema>;
@@ -43,7 +45,13 @@ export class BootConfigError extends Error {
 }
 
 export function parseBootConfig(input: Partial<BootConfigInput>): BootConfig {
-  const result = BootConfigSchema.safeParse({ dataDir: defaultDataDir(), ...stripUndefined(input) });
+  // Timing knobs are for operators (and tests) who know why; they come from the environment only.
+  const fromEnv = stripUndefined({
+    nodeHeartbeatSeconds: process.env.VPLUS_NODE_HEARTBEAT_SECONDS,
+    nodeLossTimeoutSeconds: process.env.VPLUS_NODE_LOSS_TIMEOUT_SECONDS,
+    taskRetryBaseSeconds: process.env.VPLUS_TASK_RETRY_BASE_SECONDS,
+  });
+  const result = BootConfigSchema.safeParse({ dataDir: defaultDataDir(), ...fromEnv, ...stripUndefined(input) });
   if (!result.success) {
     const issue = result.error.issues[0]!;
     throw new BootConfigError(`invalid ${issue.path.join('.') || 'setting'}: ${issue.message}`);

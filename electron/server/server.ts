@@ -35,6 +35,7 @@ import { NodesRepository } from './nodes/nodes.repository.js';
 import { NodesService, type NodeInstallers } from './nodes/nodes.service.js';
 import { TaskEngine } from './tasks/task-engine.service.js';
 import { TasksRepository } from './tasks/tasks.repository.js';
+import { DEFAULT_TASK_TIMING } from './tasks/task-types.js';
 
 export interface RunningServer {
   url: string;
@@ -134,7 +135,10 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
       logger.child({ module: 'nodes' }),
       { fingerprint: tls.fingerprint, port: () => listeningPort, onlineTimeoutMs: 120_000 },
     );
-    const engine = new TaskEngine(catalog, tasksRepo, sessions, nodes.serverTaskHandlers(), bus, logger.child({ module: 'tasks' }));
+    const engine = new TaskEngine(catalog, tasksRepo, sessions, nodes.serverTaskHandlers(), bus, logger.child({ module: 'tasks' }), {
+      ...DEFAULT_TASK_TIMING,
+      retryBaseMs: config.taskRetryBaseSeconds * 1000,
+    });
     sessions.bindEngine(engine);
     nodes.bindEngine(engine);
     await engine.recoverAfterRestart(config.nodeLossTimeoutSeconds * 1000);

@@ -23,7 +23,7 @@ export function registerTaskRoutes(app: ZodApp, deps: { engine: TaskEngine; task
       }
       const page = await deps.tasks.page({ ...q, ...(nodeId !== undefined ? { nodeId } : {}) });
       // Running tasks carry live progress that is not in the catalog yet.
-      return { ...page, tasks: await Promise.all(page.tasks.map((t) => (t.state === 'RUNNING' ? deps.engine.get(t.id) : t))) };
+      return { ...page, tasks: await Promise.all(page.tasks.map(async (t) => (t.state === 'RUNNING' ? deps.engine.get(t.id) : t))) };
     },
   );
 
@@ -56,7 +56,9 @@ export function registerTaskRoutes(app: ZodApp, deps: { engine: TaskEngine; task
         params: { sampleBytes: request.body.sampleBytes },
         requiredNodeId: node.id,
         subject: `node:${node.name}`,
-        priority: 60,
+        priority: request.body.priority,
+        // A check can hit a passing hiccup (a busy disk); one retry is cheap.
+        maxAttempts: 2,
         createdBy: principalOf(request).user.username,
       });
       return reply.code(201).send(task);

@@ -230,9 +230,12 @@ export class TaskEngine {
   async complete(taskId: number, fromNodeId: number | null, outcome: Outcome): Promise<void> {
     const touched = await this.catalog.transaction(async (tx) => {
       const row = await this.tasks.lock(taskId, tx);
-      if (!row || row.state !== 'RUNNING' || row.node_id !== fromNodeId) return [];
+      if (!row || row.state !== 'RUNNING' || row.node_id !== fromNodeId) {
+        this.logger.info({ taskId, fromNodeId, state: row?.state, nodeId: row?.node_id, outcome: outcome.state }, 'ignoring an outcome for a task that no longer runs there');
+        return [];
+      }
       const live = this.live.get(taskId);
-      if (live) await this.tasks.saveProgress(taskId, live);
+      if (live) await this.tasks.saveProgress(taskId, live, tx);
       if (outcome.state === 'FAILED' && row.attempt < row.max_attempts && row.cancel_requested === 0) {
         const delay = Math.min(this.timing.retryMaxMs, this.timing.retryBaseMs * 2 ** (row.attempt - 1));
         await this.tasks.requeue(taskId, delay, outcome.error ?? null, tx);

@@ -113,9 +113,16 @@ export class TasksRepository {
   async page(q: TaskListQuery & { nodeId?: number }): Promise<TaskPage> {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (q.state) (where.push('t.state = ?'), params.push(q.state));
-    if (q.type) (where.push('t.type = ?'), params.push(q.type));
-    if (q.nodeId !== undefined) (where.push('t.node_id = ?'), params.push(q.nodeId));
+    const filters: [string, string | number | undefined][] = [
+      ['t.state = ?', q.state],
+      ['t.type = ?', q.type],
+      ['t.node_id = ?', q.nodeId],
+    ];
+    for (const [condition, value] of filters) {
+      if (value === undefined) continue;
+      where.push(condition);
+      params.push(value);
+    }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = await this.sql.query<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks t ${clause}`, params);
     const rows = await this.sql.query<TaskRow>(`${SELECT} ${clause} ORDER BY t.id DESC LIMIT ? OFFSET ?`, [...params, q.limit, q.offset]);
@@ -177,8 +184,8 @@ export class TasksRepository {
     );
   }
 
-  async saveProgress(id: number, p: { bytesDone: number; bytesTotal: number | null; rate: number | null; message: string | null }): Promise<void> {
-    await this.sql.execute("UPDATE tasks SET bytes_done = ?, bytes_total = ?, rate = ?, progress_message = ? WHERE id = ? AND state = 'RUNNING'", [
+  async saveProgress(id: number, p: { bytesDone: number; bytesTotal: number | null; rate: number | null; message: string | null }, sql: Sql = this.sql): Promise<void> {
+    await sql.execute("UPDATE tasks SET bytes_done = ?, bytes_total = ?, rate = ?, progress_message = ? WHERE id = ? AND state = 'RUNNING'", [
       Math.round(p.bytesDone),
       p.bytesTotal === null ? null : Math.round(p.bytesTotal),
       p.rate,

@@ -96,6 +96,9 @@ export interface ExecOptions {
  */
 export class SshConnection {
   private sudo = false;
+  closed = false;
+  /** The connection went away without our asking (network, sshd restart). */
+  private lost = false;
 
   private constructor(
     private readonly client: Client,
@@ -104,7 +107,11 @@ export class SshConnection {
     /** Our address on this connection: the target reaches the server there. */
     readonly localAddress: string,
     private readonly signal: AbortSignal | undefined,
-  ) {}
+  ) {
+    client.on('close', () => {
+      if (!this.closed) this.lost = true;
+    });
+  }
 
   /**
    * Opens the TCP connection ourselves (so its local address is known),
@@ -188,7 +195,10 @@ export class SshConnection {
     return this.sudo;
   }
 
+  /** Idempotent; an abort of the install's signal closes the connection too. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.client.end();
     this.sock.destroy();
   }
@@ -260,6 +270,7 @@ export class SshConnection {
           clearTimeout(timer);
           this.signal?.removeEventListener('abort', onAbort);
           if (this.signal?.aborted) reject(cancelledError());
+          else if (code === null && this.lost) reject(new InstallerError('CONNECT_FAILED', `the SSH connection to ${host} was lost`));
           else if (inputError && code === null) reject(new InstallerError('UPLOAD_FAILED', `sending data to ${host} failed: ${inputError.message}`));
           else resolve({ code, signal, stdout, stderr });
         });

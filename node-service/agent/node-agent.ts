@@ -1,0 +1,159 @@
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import { NODE_PROTOCOL_VERSION, ServerToNodeSchema, type NodeToServer, type ServerToNode } from '../../common/node-protocol.js';
+import { PinnedAgent } from '../../common/net/pinned-agent.js';
+import { collectCapabilities } from './capabilities.js';
+import type { NodeConfig } from './node-config.js';
+import type { TaskHandler } from './task-handler.js';
+import { TaskRunner } from './task-runner.js';
+
+export interface NodeAgentOptions {
+  config: NodeConfig;
+  version: string;
+  handlers: TaskHandler[];
+  logger: Logger;
+  /** Reconnect backoff bounds. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/**
+ * The node's side of the server connection: connects out (so NAT is fine),
+ * pins the server certificate, says hello with capabilities and running
+ * tasks, sends heartbeats, runs assigned tasks, and reconnects with backoff.
+ * Task outcomes are kept until the server acknowledges them, so a result
+ * reached while disconnected is delivered after reconnecting.
+ */
+export class NodeAgent {
+  private socket: WebSocket | undefined;
+  private readonly runner: TaskRunner;
+  private readonly unacked = new Map<number, NodeToServer>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private backoffMs: number;
+  private stopped = false;
+  private readonly agent: PinnedAgent;
+  private onlineResolvers: (() => void)[] = [];
+
+  constructor(private readonly o: NodeAgentOptions) {
+    this.backoffMs = o.minBackoffMs ?? 1000;
+    this.agent = new PinnedAgent(o.config.fingerprint, { keepAlive: false });
+    this.runner = new TaskRunner({
+      stagingDir: o.config.stagingDir,
+      handlers: o.handlers,
+      logger: o.logger,
+      send: (m) => this.send(m),
+    });
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** Resolves when the server has welcomed this node (for tests and `--wait`). */
+  online(): Promise<void> {
+    return new Promise((resolve) => this.onlineResolvers.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.runner.stopAll();
+    const s = this.socket;
+    if (s && s.readyState === WebSocket.OPEN) {
+      await new Promise<void>((resolve) => {
+        s.once('close', () => resolve());
+        s.close(1001, 'node stopping');
+        setTimeout(resolve, 2000).unref();
+      });
+    }
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const url = `${this.o.config.serverUrl.replace(/^https:/, 'wss:')}/api/node/connect`;
+    const ws = new WebSocket(url, { agent: this.agent, headers: { authorization: `Bearer ${this.o.config.credential}` }, handshakeTimeout: 15_000 });
+    this.socket = ws;
+    ws.on('open', () => void this.hello(ws));
+    ws.on('message', (data: Buffer) => this.onMessage(data));
+    ws.on('unexpected-response', (_req, res) => {
+      this.o.logger.error({ status: res.statusCode }, res.statusCode === 401 ? 'the server refused this node credential; enrol the node again' : 'the server refused the connection');
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      if (this.socket === ws) this.socket = undefined;
+      if (this.stopped) return;
+      this.o.logger.warn({ code, reason: reason.toString(), retryInMs: this.backoffMs }, 'disconnected from the server; reconnecting');
+      this.scheduleReconnect();
+    });
+    ws.on('error', (err) => this.o.logger.warn({ err: err.message }, 'server connection error'));
+  }
+
+  private scheduleReconnect(): void {
+    const jitter = Math.random() * 0.3 * this.backoffMs;
+    this.reconnectTimer = setTimeout(() => this.connect(), this.backoffMs + jitter);
+    this.backoffMs = Math.min(this.o.maxBackoffMs ?? 30_000, this.backoffMs * 2);
+  }
+
+  private async hello(ws: WebSocket): Promise<void> {
+    const capabilities = await collectCapabilities(this.o.config.stagingDir, this.runner.taskTypes, this.o.config.maxConcurrentTasks);
+    if (ws.readyState !== WebSocket.OPEN) return;
+    this.raw(ws, { type: 'hello', protocol: NODE_PROTOCOL_VERSION, version: this.o.version, capabilities, runningTaskIds: this.runner.runningIds() });
+    for (const m of this.unacked.values()) this.raw(ws, m);
+  }
+
+  private onMessage(data: Buffer): void {
+    let msg: ServerToNode;
+    try {
+      const parsed = ServerToNodeSchema.safeParse(JSON.parse(data.toString('utf8')));
+      if (!parsed.success) return;
+      msg = parsed.data;
+    } catch {
+      return;
+    }
+    switch (msg.type) {
+      case 'welcome':
+        this.backoffMs = this.o.minBackoffMs ?? 1000;
+        this.o.logger.info({ nodeId: msg.nodeId, name: msg.name }, 'connected to the server');
+        this.startHeartbeat(msg.heartbeatSeconds * 1000);
+        for (const r of this.onlineResolvers.splice(0)) r();
+        return;
+      case 'task.assign':
+        this.runner.start(msg.task);
+        return;
+      case 'task.cancel':
+        this.runner.cancel(msg.taskId, msg.force);
+        return;
+      case 'task.ack':
+        this.unacked.delete(msg.taskId);
+        return;
+    }
+  }
+
+  private startHeartbeat(everyMs: number): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    let beats = 0;
+    this.heartbeat = setInterval(() => {
+      beats += 1;
+      // Refresh capabilities (free staging space) about once a minute.
+      if (beats % Math.max(1, Math.round(60_000 / everyMs)) === 0) {
+        void collectCapabilities(this.o.config.stagingDir, this.runner.taskTypes, this.o.config.maxConcurrentTasks).then((capabilities) =>
+          this.send({ type: 'heartbeat', capabilities }),
+        );
+      } else {
+        this.send({ type: 'heartbeat' });
+      }
+    }, everyMs);
+  }
+
+  private send(message: NodeToServer): void {
+    if (message.type === 'task.finished') this.unacked.set(message.taskId, message);
+    const ws = this.socket;
+    if (ws && ws.readyState === WebSocket.OPEN) this.raw(ws, message);
+  }
+
+  private raw(ws: WebSocket, message: NodeToServer): void {
+    ws.send(JSON.stringify(message));
+  }
+}

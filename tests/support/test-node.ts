@@ -1,0 +1,41 @@
+import path from 'node:path';
+import pino from 'pino';
+import { enrollNode } from '../../node-service/agent/enroll.js';
+import { NodeAgent } from '../../node-service/agent/node-agent.js';
+import type { TaskHandler } from '../../node-service/agent/task-handler.js';
+import type { NodeConfig } from '../../node-service/agent/node-config.js';
+import type { ApiClient } from './api-client.js';
+import { makeTempDir } from './test-server.js';
+
+export interface TestNode {
+  agent: NodeAgent;
+  config: NodeConfig;
+  configPath: string;
+  stop(): Promise<void>;
+}
+
+/** Enrols a real node agent (in this process) with a token from the admin API, and connects it. */
+export async function enrollTestNode(
+  api: ApiClient,
+  adminToken: string,
+  opts: { name: string; handlers: TaskHandler[]; maxConcurrentTasks?: number; serverUrl: string; fingerprint: string },
+): Promise<TestNode> {
+  const dir = makeTempDir(`node-${opts.name}`);
+  const token = await api.request<{ token: string }>('POST', '/api/nodes/tokens', undefined, { token: adminToken });
+  if (token.status !== 201) throw new Error(`creating an enrollment token failed: ${token.text}`);
+  const configPath = path.join(dir, 'node.json');
+  const config = await enrollNode({
+    server: opts.serverUrl,
+    token: token.body.token,
+    fingerprint: opts.fingerprint,
+    configPath,
+    name: opts.name,
+    version: 'test',
+    maxConcurrentTasks: opts.maxConcurrentTasks ?? 2,
+  });
+  const agent = new NodeAgent({ config, version: 'test', handlers: opts.handlers, logger: pino({ level: process.env.VPLUS_TEST_LOG ?? 'silent' }), minBackoffMs: 200, maxBackoffMs: 1000 });
+  const online = agent.online();
+  agent.start();
+  await online;
+  return { agent, config, configPath, stop: () => agent.stop() };
+}
