@@ -22,7 +22,7 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 packages=(mariadb-server python3 make g++ ca-certificates openssl)
 if [ "$mode" = test ]; then
   # chromium: UI end-to-end tests (driven by playwright-core, no browser download).
-  packages+=(chromium)
+  packages+=(chromium openssh-server iproute2)
 fi
 
 missing=()

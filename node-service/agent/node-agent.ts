@@ -99,7 +99,9 @@ export class NodeAgent {
   private async hello(ws: WebSocket): Promise<void> {
     const capabilities = await collectCapabilities(this.o.config.stagingDir, this.runner.taskTypes, this.o.config.maxConcurrentTasks);
     if (ws.readyState !== WebSocket.OPEN) return;
-    this.raw(ws, { type: 'hello', protocol: NODE_PROTOCOL_VERSION, version: this.o.version, capabilities, runningTaskIds: this.runner.runningIds() });
+    // Finished-but-unacknowledged tasks are still ours: claim them, then deliver their outcomes.
+    const held = [...new Set([...this.runner.runningIds(), ...this.unacked.keys()])];
+    this.raw(ws, { type: 'hello', protocol: NODE_PROTOCOL_VERSION, version: this.o.version, capabilities, runningTaskIds: held });
     for (const m of this.unacked.values()) this.raw(ws, m);
   }
 

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { nodeCheckHandler } from './handlers/node-check.handler.js';
 import { NodeAgent } from './node-agent.js';
@@ -12,7 +14,22 @@ export function defaultHandlers(): TaskHandler[] {
 /** Composition root of the node daemon (`vplus node-service run`). */
 export async function runNodeService(configPath: string, version: string, logger: Logger): Promise<NodeAgent> {
   const config = await loadNodeConfig(configPath);
+  await removeLeftovers(config.stagingDir, logger);
   const agent = new NodeAgent({ config, version, handlers: defaultHandlers(), logger: logger.child({ node: config.name }) });
   agent.start();
   return agent;
+}
+
+/** Scratch files of tasks that died with a previous run of this node (a crash, a kill). */
+async function removeLeftovers(stagingDir: string, logger: Logger): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(stagingDir);
+  } catch {
+    return;
+  }
+  for (const name of names.filter((n) => n.startsWith('.node-check-'))) {
+    await fs.promises.rm(path.join(stagingDir, name), { force: true });
+    logger.info({ file: name }, 'removed a scratch file left by an interrupted task');
+  }
 }

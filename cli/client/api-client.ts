@@ -1,0 +1,234 @@
+import https from 'node:https';
+import type { z } from 'zod';
+import {
+  ApiErrorSchema,
+  LoginResponseSchema,
+  StatusSchema,
+  UserListSchema,
+  UserSchema,
+  type CreateUser,
+  type Login,
+  type LoginResponse,
+  type Status,
+  type User,
+} from '../../common/api/index.js';
+import { PinnedAgent } from '../../common/net/pinned-agent.js';
+import { CliError, errorMessage } from '../errors.js';
+
+export const NOT_LOGGED_IN = 'not logged in or the session expired; run vplus login';
+
+export interface ApiClientOptions {
+  /** Origin, e.g. https://backup.example:8181 */
+  server: string;
+  /** The pinned SHA-256 of the server certificate (any accepted spelling). */
+  fingerprint: string;
+  token?: string | undefined;
+  timeoutMs?: number;
+}
+
+export interface RequestOptions<T> {
+  body?: unknown;
+  schema?: z.ZodType<T>;
+  /**
+   * What a 401 means: normally that the session is missing or expired; for
+   * login it means wrong credentials, and the server's message says so.
+   */
+  unauthorized?: 'session' | 'server-message';
+}
+
+/** A 4xx/5xx answer from the API, carrying the server's code and message. */
+export class ApiRequestError extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | undefined,
+  ) {
+    super(message, 1);
+    this.name = 'ApiRequestError';
+  }
+}
+
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The REST API, over a connection pinned to one certificate. Every failure
+ * becomes a CliError whose message tells the user what to do.
+ */
+export class ApiClient {
+  private readonly agent: PinnedAgent;
+  private readonly origin: URL;
+
+  constructor(private readonly options: ApiClientOptions) {
+    this.agent = new PinnedAgent(options.fingerprint);
+    this.origin = new URL(options.server);
+  }
+
+  get server(): string {
+    return this.origin.origin;
+  }
+
+  status(): Promise<Status> {
+    return this.request('GET', '/api/status', { schema: StatusSchema });
+  }
+
+  login(credentials: Login): Promise<LoginResponse> {
+    return this.request('POST', '/api/auth/login', {
+      body: credentials,
+      schema: LoginResponseSchema,
+      unauthorized: 'server-message',
+    });
+  }
+
+  async logout(): Promise<void> {
+    await this.request('POST', '/api/auth/logout');
+  }
+
+  listUsers(): Promise<User[]> {
+    return this.request('GET', '/api/users', { schema: UserListSchema });
+  }
+
+  createUser(user: CreateUser): Promise<User> {
+    return this.request('POST', '/api/users', { body: user, schema: UserSchema });
+  }
+
+  /** By id or username. */
+  async deleteUser(ref: string): Promise<void> {
+    await this.request('DELETE', `/api/users/${encodeURIComponent(ref)}`);
+  }
+
+  /** Drops the kept-alive connection so the process can exit. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  request<T>(method: string, path: string, options: RequestOptions<T> & { schema: z.ZodType<T> }): Promise<T>;
+  request(method: string, path: string, options?: RequestOptions<unknown>): Promise<unknown>;
+  async request<T>(method: string, path: string, options: RequestOptions<T> = {}): Promise<unknown> {
+    const what = `${method} ${path}`;
+    let response: RawResponse;
+    try {
+      response = await this.send(method, path, options.body);
+    } catch (err) {
+      throw new CliError(describeRequestFailure(err, this.server));
+    }
+    const body = parseJson(response.body);
+    if (response.status >= 200 && response.status < 300) {
+      if (!options.schema) return body;
+      const parsed = options.schema.safeParse(body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue ? ` (${issue.path.join('.') || 'body'}: ${issue.message})` : '';
+        throw new CliError(
+          `the server's answer to ${what} is not what this CLI expects${where}; are the CLI and the server the same version?`,
+        );
+      }
+      return parsed.data;
+    }
+    throw apiError(response.status, body, what, options.unauthorized ?? 'session');
+  }
+
+  private send(method: string, path: string, body: unknown): Promise<RawResponse> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
+
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        {
+          agent: this.agent,
+          method,
+          protocol: 'https:',
+          hostname: this.origin.hostname.replace(/^\[(.*)\]$/, '$1'),
+          port: this.origin.port || 443,
+          path,
+          headers,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_RESPONSE_BYTES) {
+              req.destroy(new Error(`the answer to ${method} ${path} is larger than ${MAX_RESPONSE_BYTES} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.setTimeout(timeoutMs, () => {
+        req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' }));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+}
+
+interface RawResponse {
+  status: number;
+  body: string;
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function apiError(status: number, body: unknown, what: string, unauthorized: 'session' | 'server-message'): ApiRequestError {
+  const parsed = ApiErrorSchema.safeParse(body);
+  const code = parsed.success ? parsed.data.error : undefined;
+  const serverMessage = parsed.success ? parsed.data.message : undefined;
+  if (status === 401 && unauthorized === 'session') return new ApiRequestError(NOT_LOGGED_IN, status, code);
+  if (serverMessage) return new ApiRequestError(serverMessage, status, code);
+  if (status === 401) return new ApiRequestError('the server refused the credentials', status, code);
+  if (status === 403) return new ApiRequestError('your account is not allowed to do this', status, code);
+  if (status === 404) {
+    return new ApiRequestError(`the server does not know ${what}; are the CLI and the server the same version?`, status, code);
+  }
+  return new ApiRequestError(`the server answered ${what} with HTTP ${status}`, status, code);
+}
+
+/**
+ * A failed connection, as an actionable sentence naming the server:
+ * "cannot reach the server at https://h:8181: connection refused; is it running?"
+ */
+export function describeRequestFailure(err: unknown, server: string): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const prefix = `cannot reach the server at ${server}`;
+  switch (code) {
+    case 'CERT_FINGERPRINT_MISMATCH':
+      return `${server}: ${errorMessage(err)}`;
+    case 'ECONNREFUSED':
+      return `${prefix}: connection refused; is it running?`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return `${prefix}: the host name does not resolve; check the address`;
+    case 'ETIMEDOUT':
+      return `${prefix}: the connection timed out; check the address and any firewall in between`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${prefix}: no route to the host; check the address and the network`;
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return `${prefix}: the connection was closed; is that the vPlus HTTPS port?`;
+    default:
+      break;
+  }
+  if (typeof code === 'string' && (code.startsWith('ERR_SSL') || code === 'EPROTO' || code.startsWith('ERR_TLS'))) {
+    return `${prefix}: the TLS handshake failed (${errorMessage(err)}); is that the vPlus HTTPS port?`;
+  }
+  return `${prefix}: ${errorMessage(err)}`;
+}
