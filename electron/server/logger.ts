@@ -35,7 +35,7 @@ export function createLogger(options: LoggerOptions): Logger {
     });
     if (options.file) {
       fs.mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
-      streams.push({ level: options.level as pino.Level, stream: pino.destination({ dest: options.file, mkdir: true, sync: false }) });
+      streams.push({ level: options.level as pino.Level, stream: pino.destination({ dest: options.file, mkdir: true, sync: true }) });
     }
   }
   return pino(

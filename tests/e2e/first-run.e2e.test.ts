@@ -65,10 +65,10 @@ describe('admin UI in Chromium', () => {
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('Username').fill('olivia');
     await dialog.getByLabel('Password', { exact: true }).fill('olivia-password-1');
-    await dialog.getByRole('textbox', { name: 'Role' }).click();
+    await dialog.getByLabel('Role', { exact: true }).click();
     await page.getByRole('option', { name: /operator/i }).click();
     await dialog.getByRole('button', { name: /add|create/i }).click();
-    await expect.poll(() => page.getByRole('cell', { name: 'olivia' }).isVisible(), { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => page.getByRole('cell', { name: 'olivia', exact: true }).first().isVisible(), { timeout: 20_000 }).toBe(true);
     await page.getByRole('link', { name: 'Audit log', exact: true }).click();
     await expect.poll(() => page.getByText('user.create').first().isVisible(), { timeout: 20_000 }).toBe(true);
   });

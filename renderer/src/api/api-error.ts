@@ -1,0 +1,35 @@
+import type { ApiError } from '@common/api/index.js';
+
+/** A failed API call, carrying the server's {error, message, field} body. */
+export class ApiRequestError extends Error {
+  override readonly name = 'ApiRequestError';
+  /** HTTP status; 0 when the server could not be reached at all. */
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | undefined;
+
+  constructor(status: number, body: ApiError, options?: ErrorOptions) {
+    super(body.message, options);
+    this.status = status;
+    this.code = body.error;
+    this.field = body.field;
+  }
+}
+
+export function isApiError(error: unknown, status?: number): error is ApiRequestError {
+  return error instanceof ApiRequestError && (status === undefined || error.status === status);
+}
+
+/**
+ * Only an unreachable server (0) or a server error (5xx) might go away on retry; a 4xx or a
+ * response that does not match the contract will not.
+ */
+export function isRetryable(error: unknown): boolean {
+  if (!(error instanceof ApiRequestError)) return false;
+  return error.status === 0 || error.status >= 500;
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error && error.message !== '') return error.message;
+  return 'Something went wrong. Try again.';
+}

@@ -1,0 +1,23 @@
+import type { AuditQuery, TaskListQuery } from '@common/api/index.js';
+
+/** Every cache key in one place, so WebSocket events can update exactly what changed. */
+export const queryKeys = {
+  health: ['health'] as const,
+  me: ['auth', 'me'] as const,
+  /** Client-side marker, never fetched: see useSessionEnd. */
+  sessionEnd: ['auth', 'session-end'] as const,
+  status: ['status'] as const,
+  users: ['users'] as const,
+  nodes: ['nodes'] as const,
+  nodeList: ['nodes', 'list'] as const,
+  nodeDetails: ['nodes', 'detail'] as const,
+  /** By the reference in the URL (id or name); events match on the node's id inside. */
+  node: (ref: string) => ['nodes', 'detail', ref] as const,
+  nodeLog: (ref: string) => ['nodes', 'log', ref] as const,
+  tasks: ['tasks'] as const,
+  taskLists: ['tasks', 'list'] as const,
+  taskList: (query: TaskListQuery) => ['tasks', 'list', query] as const,
+  task: (id: number) => ['tasks', 'detail', id] as const,
+  auditAll: ['audit'] as const,
+  audit: (query: AuditQuery) => ['audit', query] as const,
+};

@@ -1,0 +1,119 @@
+import type { Task, TaskDetails, TaskListQuery, TaskLogLine, TaskPage } from '@common/api/index.js';
+import type { QueryClient } from '@tanstack/react-query';
+import { invalidateNodes } from './node-cache.js';
+import { queryKeys } from './query-keys.js';
+
+/** Mirrors the server's filters of GET /api/tasks, so a pushed task lands in the lists that show it. */
+export function taskMatchesQuery(task: Task, query: TaskListQuery): boolean {
+  if (query.state !== undefined && task.state !== query.state) return false;
+  if (query.type !== undefined && task.type !== query.type) return false;
+  if (query.node !== undefined && String(task.nodeId) !== query.node && task.node !== query.node) return false;
+  return true;
+}
+
+export type PageUpdate =
+  | { kind: 'unchanged' }
+  | { kind: 'updated'; page: TaskPage }
+  /** The page cannot be patched locally; `refetch` says whether it is on screen-worthy enough to fetch now. */
+  | { kind: 'stale'; refetch: boolean };
+
+/**
+ * How one pushed task changes one cached page of the task list (newest first). Pure: the
+ * list's live behaviour is decided here, not scattered over components.
+ */
+export function applyTaskToPage(page: TaskPage, query: TaskListQuery, task: Task): PageUpdate {
+  const index = page.tasks.findIndex((candidate) => candidate.id === task.id);
+  const matches = taskMatchesQuery(task, query);
+  if (index !== -1) {
+    // It left the filter (say, it finished while the list shows running tasks): the server
+    // knows what fills the gap.
+    if (!matches) return { kind: 'stale', refetch: true };
+    const tasks = page.tasks.slice();
+    tasks[index] = task;
+    return { kind: 'updated', page: { ...page, tasks } };
+  }
+  if (!matches) return { kind: 'unchanged' };
+  // A later page shifts when a task appears before it; refetch when it is next looked at.
+  if (query.offset > 0) return { kind: 'stale', refetch: false };
+  const full = page.tasks.length >= query.limit;
+  const oldest = page.tasks.at(-1);
+  // Older than everything on a full first page: it belongs on a later page.
+  if (full && oldest !== undefined && task.id < oldest.id) return { kind: 'unchanged' };
+  const tasks = [...page.tasks, task].sort((a, b) => b.id - a.id).slice(0, query.limit);
+  return { kind: 'updated', page: { total: page.total + 1, tasks } };
+}
+
+/** The last version of a task any cache holds, to tell a state change from a progress tick. */
+function cachedTask(queryClient: QueryClient, id: number): Task | undefined {
+  const details = queryClient.getQueryData<TaskDetails>(queryKeys.task(id));
+  if (details !== undefined) return details;
+  for (const [, page] of queryClient.getQueriesData<TaskPage>({ queryKey: queryKeys.taskLists })) {
+    const found = page?.tasks.find((task) => task.id === id);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Writes a task from an event or a mutation answer into every cache that shows it. */
+export function upsertTask(queryClient: QueryClient, task: Task): void {
+  const previous = cachedTask(queryClient, task.id);
+
+  queryClient.setQueryData<TaskDetails>(queryKeys.task(task.id), (old) => (old === undefined ? old : { ...old, ...task }));
+
+  for (const query of queryClient.getQueryCache().findAll({ queryKey: queryKeys.taskLists })) {
+    const page = query.state.data as TaskPage | undefined;
+    const listQuery = query.queryKey[2] as TaskListQuery | undefined;
+    if (page === undefined || listQuery === undefined) continue;
+    const update = applyTaskToPage(page, listQuery, task);
+    if (update.kind === 'updated') queryClient.setQueryData<TaskPage>(query.queryKey, update.page);
+    else if (update.kind === 'stale') {
+      void queryClient.invalidateQueries({ queryKey: query.queryKey, exact: true, refetchType: update.refetch ? 'active' : 'none' });
+    }
+  }
+
+  // Progress ticks change nothing else; a new task or a new state changes the counters.
+  if (previous === undefined || previous.state !== task.state) {
+    void queryClient.invalidateQueries({ queryKey: queryKeys.status });
+    // Nodes show how many tasks they run.
+    if (task.nodeId !== null || previous?.nodeId != null) invalidateNodes(queryClient);
+  }
+}
+
+/** A task just created by this UI: known at once, so its page opens without a spinner. */
+export function seedTask(queryClient: QueryClient, task: Task): void {
+  upsertTask(queryClient, task);
+  if (queryClient.getQueryData(queryKeys.task(task.id)) === undefined) {
+    queryClient.setQueryData<TaskDetails>(queryKeys.task(task.id), { ...task, log: [] });
+  }
+}
+
+/** The details page keeps at most this many lines; the server keeps them all. */
+export const MAX_LOG_LINES = 5_000;
+const LOG_LEVELS: ReadonlySet<string> = new Set<TaskLogLine['level']>(['debug', 'info', 'warn', 'error']);
+let nextLocalLineId = -1;
+
+export interface PushedLogLine {
+  at: string;
+  level: string;
+  message: string;
+}
+
+/**
+ * Appends a pushed line to a task's log. Pushed lines carry no id, so a line that the last
+ * fetch already returned is recognised by its content among the last few lines.
+ */
+export function appendLogLine(log: readonly TaskLogLine[], line: PushedLogLine): TaskLogLine[] | null {
+  const level = (LOG_LEVELS.has(line.level) ? line.level : 'info') as TaskLogLine['level'];
+  const recent = log.slice(-50);
+  if (recent.some((old) => old.at === line.at && old.level === level && old.message === line.message)) return null;
+  const appended = [...log, { id: nextLocalLineId--, at: line.at, level, message: line.message }];
+  return appended.length > MAX_LOG_LINES ? appended.slice(-MAX_LOG_LINES) : appended;
+}
+
+export function appendTaskLog(queryClient: QueryClient, taskId: number, line: PushedLogLine): void {
+  queryClient.setQueryData<TaskDetails>(queryKeys.task(taskId), (old) => {
+    if (old === undefined) return old;
+    const log = appendLogLine(old.log, line);
+    return log === null ? old : { ...old, log };
+  });
+}

@@ -1,0 +1,53 @@
+import { Route, Routes } from 'react-router-dom';
+import { BootGate } from './auth/boot-gate.js';
+import { RequireSession } from './auth/require-session.js';
+import { AuditPage } from './pages/audit-page.js';
+import { BackupsPage } from './pages/backups-page.js';
+import { DashboardPage } from './pages/dashboard-page.js';
+import { DestinationsPage } from './pages/destinations-page.js';
+import { InstallNodePage } from './pages/install-node-page.js';
+import { NodeDetailsPage } from './pages/node-details-page.js';
+import { NodesPage } from './pages/nodes-page.js';
+import { NotFoundPage } from './pages/not-found-page.js';
+import { PoliciesPage } from './pages/policies-page.js';
+import { ServerInfoPanel } from './pages/settings/server-info-panel.js';
+import { SettingsPage } from './pages/settings-page.js';
+import { SetupPage } from './pages/setup-page.js';
+import { SignInPage } from './pages/sign-in-page.js';
+import { TaskDetailsPage } from './pages/task-details-page.js';
+import { TasksPage } from './pages/tasks-page.js';
+import { UsersPanel } from './pages/users/users-panel.js';
+import { VirtualMachinesPage } from './pages/vms-page.js';
+
+/**
+ * BootGate (health: first-run setup?) → RequireSession (signed in?) → the app shell.
+ * The server falls back to index.html for every one of these paths.
+ */
+export function AppRoutes() {
+  return (
+    <Routes>
+      <Route element={<BootGate />}>
+        <Route path="/setup" element={<SetupPage />} />
+        <Route path="/signin" element={<SignInPage />} />
+        <Route element={<RequireSession />}>
+          <Route index element={<DashboardPage />} />
+          <Route path="nodes" element={<NodesPage />} />
+          <Route path="nodes/install" element={<InstallNodePage />} />
+          <Route path="nodes/:node" element={<NodeDetailsPage />} />
+          <Route path="vms" element={<VirtualMachinesPage />} />
+          <Route path="backups" element={<BackupsPage />} />
+          <Route path="tasks" element={<TasksPage />} />
+          <Route path="tasks/:id" element={<TaskDetailsPage />} />
+          <Route path="policies" element={<PoliciesPage />} />
+          <Route path="destinations" element={<DestinationsPage />} />
+          <Route path="settings" element={<SettingsPage />}>
+            <Route index element={<ServerInfoPanel />} />
+            <Route path="users" element={<UsersPanel />} />
+          </Route>
+          <Route path="audit" element={<AuditPage />} />
+          <Route path="*" element={<NotFoundPage />} />
+        </Route>
+      </Route>
+    </Routes>
+  );
+}

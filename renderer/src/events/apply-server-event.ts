@@ -1,0 +1,47 @@
+import type { Health, ServerEvent, Status } from '@common/api/index.js';
+import type { QueryClient } from '@tanstack/react-query';
+import { removeNode, upsertNode } from '../api/node-cache.js';
+import { queryKeys } from '../api/query-keys.js';
+import { appendTaskLog, upsertTask } from '../api/task-cache.js';
+
+/** Turns a pushed event into cache updates; the pages re-render from the cache. */
+export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): void {
+  switch (event.type) {
+    case 'hello':
+      return;
+    case 'audit':
+      // Invalidate rather than prepend: the visible page may be filtered or not the first one.
+      void queryClient.invalidateQueries({ queryKey: queryKeys.auditAll });
+      return;
+    case 'users.changed':
+      void queryClient.invalidateQueries({ queryKey: queryKeys.users });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.status });
+      // The change may be our own role, which decides what this UI shows.
+      void queryClient.invalidateQueries({ queryKey: queryKeys.me });
+      return;
+    case 'catalog':
+      // Show the new catalog state at once, then refetch the rest of the status.
+      queryClient.setQueryData<Status>(queryKeys.status, (old) => (old ? { ...old, catalog: event.catalog } : old));
+      queryClient.setQueryData<Health>(queryKeys.health, (old) => (old ? { ...old, catalog: event.catalog } : old));
+      void queryClient.invalidateQueries({ queryKey: queryKeys.status });
+      return;
+    // Tasks and nodes are patched in place: progress ticks (~2/s per task) must not refetch.
+    case 'task':
+      upsertTask(queryClient, event.task);
+      return;
+    case 'task.log':
+      appendTaskLog(queryClient, event.taskId, event.line);
+      return;
+    case 'node':
+      upsertNode(queryClient, event.node);
+      return;
+    case 'node.removed':
+      removeNode(queryClient, event.nodeId);
+      return;
+    default: {
+      // A new event type in common/api/events.ts fails the renderer typecheck here until handled.
+      const unhandled: never = event;
+      return unhandled;
+    }
+  }
+}

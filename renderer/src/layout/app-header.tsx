@@ -1,0 +1,48 @@
+import { AppShell, Badge, Burger, Button, Group, Text, VisuallyHidden } from '@mantine/core';
+import { IconLogout, IconShieldCheck } from '@tabler/icons-react';
+import { useLogoutMutation } from '../api/auth.queries.js';
+import { useSession } from '../auth/session-context.js';
+import { ColorSchemeToggle } from './color-scheme-toggle.js';
+import { ConnectionIndicator } from './connection-indicator.js';
+
+interface AppHeaderProps {
+  navbarOpened: boolean;
+  onToggleNavbar: () => void;
+}
+
+export function AppHeader({ navbarOpened, onToggleNavbar }: AppHeaderProps) {
+  const { user } = useSession();
+  const logout = useLogoutMutation();
+  // RequireSession notices the ended session and shows the sign-in page.
+  const signOut = () => logout.mutate();
+
+  return (
+    <AppShell.Header>
+      <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+        <Group gap="sm" wrap="nowrap">
+          <Burger opened={navbarOpened} onClick={onToggleNavbar} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
+          <IconShieldCheck size={24} aria-hidden />
+          <Text fw={700} size="lg">
+            vPlus
+          </Text>
+        </Group>
+        <Group gap="sm" wrap="nowrap">
+          <ConnectionIndicator />
+          <ColorSchemeToggle />
+          <Group gap={6} wrap="nowrap" visibleFrom="xs">
+            <VisuallyHidden>Signed in as</VisuallyHidden>
+            <Text size="sm" fw={500} data-testid="current-user">
+              {user.username}
+            </Text>
+            <Badge variant="light" size="sm" data-testid="current-role">
+              {user.role}
+            </Badge>
+          </Group>
+          <Button variant="default" size="xs" leftSection={<IconLogout size={16} />} loading={logout.isPending} onClick={signOut}>
+            Sign out
+          </Button>
+        </Group>
+      </Group>
+    </AppShell.Header>
+  );
+}

@@ -1,0 +1,37 @@
+import {
+  IconArchive,
+  IconCalendarTime,
+  IconDatabase,
+  IconDeviceDesktop,
+  IconGauge,
+  IconHistory,
+  IconListCheck,
+  IconServer,
+  IconSettings,
+  type Icon,
+} from '@tabler/icons-react';
+
+export interface NavItem {
+  label: string;
+  to: string;
+  icon: Icon;
+}
+
+/** Order matches how an admin works: infrastructure, then what runs on it, then configuration. */
+export const NAV_ITEMS: readonly NavItem[] = [
+  { label: 'Dashboard', to: '/', icon: IconGauge },
+  { label: 'Nodes', to: '/nodes', icon: IconServer },
+  { label: 'Virtual machines', to: '/vms', icon: IconDeviceDesktop },
+  { label: 'Backups', to: '/backups', icon: IconArchive },
+  { label: 'Tasks', to: '/tasks', icon: IconListCheck },
+  { label: 'Policies', to: '/policies', icon: IconCalendarTime },
+  { label: 'Destinations', to: '/destinations', icon: IconDatabase },
+  { label: 'Settings', to: '/settings', icon: IconSettings },
+  { label: 'Audit log', to: '/audit', icon: IconHistory },
+];
+
+/** "/" is active only on itself; other items also own their sub-routes (/settings/users). */
+export function isNavItemActive(item: NavItem, pathname: string): boolean {
+  if (item.to === '/') return pathname === '/';
+  return pathname === item.to || pathname.startsWith(`${item.to}/`);
+}

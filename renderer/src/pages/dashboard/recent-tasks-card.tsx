@@ -1,0 +1,65 @@
+import { isFinalState, type Task } from '@common/api/index.js';
+import { Anchor, Group, Paper, Skeleton, Stack, Text } from '@mantine/core';
+import { Link } from 'react-router-dom';
+import { useTasksQuery } from '../../api/tasks.queries.js';
+import { QueryErrorAlert } from '../../components/query-error-alert.js';
+import { RelativeTime } from '../../components/relative-time.js';
+import { TaskProgressBar } from '../../components/task-progress-bar.js';
+import { TaskStateBadge } from '../../components/task-state-badge.js';
+import { TASK_TYPE_LABELS } from '../../utils/task-labels.js';
+
+const RECENT = 5;
+
+function RecentTask({ task }: { task: Task }) {
+  return (
+    <Stack gap={4} component="li" style={{ listStyle: 'none' }}>
+      <Group justify="space-between" wrap="nowrap" gap="xs">
+        <Anchor component={Link} to={`/tasks/${task.id}`} size="sm" fw={500} lineClamp={1}>
+          {`${TASK_TYPE_LABELS[task.type]}${task.subject === null ? '' : ` · ${task.subject}`}`}
+        </Anchor>
+        <TaskStateBadge task={task} />
+      </Group>
+      {isFinalState(task.state) ? (
+        <Group gap={4}>
+          <Text size="xs" c="dimmed">
+            Ended
+          </Text>
+          <RelativeTime iso={task.finishedAt} />
+        </Group>
+      ) : (
+        <TaskProgressBar progress={task.progress} state={task.state} label={`Progress of task ${task.id}`} />
+      )}
+    </Stack>
+  );
+}
+
+/** The last few tasks, moving live, so the dashboard answers "is anything happening?". */
+export function RecentTasksCard() {
+  const tasks = useTasksQuery({ limit: RECENT, offset: 0 });
+  return (
+    <Paper withBorder p="md" radius="md" role="group" aria-labelledby="recent-tasks-heading">
+      <Group justify="space-between" mb="sm">
+        <Text id="recent-tasks-heading" size="xs" c="dimmed" tt="uppercase" fw={700}>
+          Recent tasks
+        </Text>
+        <Anchor component={Link} to="/tasks" size="sm">
+          All tasks
+        </Anchor>
+      </Group>
+      {tasks.isPending && <Skeleton h={120} />}
+      {tasks.isError && <QueryErrorAlert title="Could not load tasks" error={tasks.error} onRetry={() => void tasks.refetch()} />}
+      {tasks.isSuccess && tasks.data.tasks.length === 0 && (
+        <Text size="sm" c="dimmed">
+          No tasks yet. Installs, checks and backups show up here.
+        </Text>
+      )}
+      {tasks.isSuccess && tasks.data.tasks.length > 0 && (
+        <Stack gap="md" component="ul" p={0} m={0}>
+          {tasks.data.tasks.map((task) => (
+            <RecentTask key={task.id} task={task} />
+          ))}
+        </Stack>
+      )}
+    </Paper>
+  );
+}

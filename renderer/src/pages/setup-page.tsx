@@ -1,0 +1,77 @@
+import { SetupSchema } from '@common/api/index.js';
+import { Button, PasswordInput, Stack, TextInput } from '@mantine/core';
+import { schemaResolver, useForm } from '@mantine/form';
+import { z } from 'zod';
+import { isApiError } from '../api/api-error.js';
+import { useSetupMutation } from '../api/auth.queries.js';
+import { AuthCard } from '../components/auth-card.js';
+import { FormError } from '../components/form-error.js';
+
+// Same rules the server applies (common/api), plus the confirmation only a person needs.
+const SetupFormSchema = SetupSchema.extend({ confirmPassword: z.string() }).refine(
+  (values) => values.password === values.confirmPassword,
+  { path: ['confirmPassword'], message: 'The passwords do not match' },
+);
+type SetupForm = z.infer<typeof SetupFormSchema>;
+
+export function SetupPage() {
+  const setup = useSetupMutation();
+  const form = useForm<SetupForm>({
+    mode: 'uncontrolled',
+    initialValues: { username: '', password: '', confirmPassword: '' },
+    validate: schemaResolver(SetupFormSchema, { sync: true }),
+  });
+
+  const submit = form.onSubmit(({ username, password }) => {
+    setup.mutate(
+      { username, password },
+      {
+        // Success needs no handler: fresh health (setup done) makes BootGate leave /setup.
+        onError: (error) => {
+          if (isApiError(error) && (error.field === 'username' || error.field === 'password')) {
+            form.setFieldError(error.field, error.message);
+          }
+        },
+      },
+    );
+  });
+  // A field error is shown on its field; anything else (e.g. setup already done) above the form.
+  const formLevelError = isApiError(setup.error) && setup.error.field !== undefined ? null : setup.error;
+
+  return (
+    <AuthCard
+      title="Create the first administrator"
+      description="This server has no users yet. The account you create here can add everyone else."
+    >
+      <form onSubmit={submit} noValidate>
+        <Stack>
+          <FormError error={formLevelError} />
+          <TextInput
+            label="Username"
+            placeholder="admin"
+            autoComplete="username"
+            autoFocus
+            key={form.key('username')}
+            {...form.getInputProps('username')}
+          />
+          <PasswordInput
+            label="Password"
+            description="At least 8 characters"
+            autoComplete="new-password"
+            key={form.key('password')}
+            {...form.getInputProps('password')}
+          />
+          <PasswordInput
+            label="Confirm password"
+            autoComplete="new-password"
+            key={form.key('confirmPassword')}
+            {...form.getInputProps('confirmPassword')}
+          />
+          <Button type="submit" loading={setup.isPending} fullWidth>
+            Create administrator
+          </Button>
+        </Stack>
+      </form>
+    </AuthCard>
+  );
+}

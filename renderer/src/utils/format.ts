@@ -1,0 +1,116 @@
+import { formatFingerprint } from '@common/fingerprint.js';
+
+/** "3d 4h 12m"; seconds only matter in the first minute after a restart. */
+export function formatDuration(totalSeconds: number): string {
+  const seconds = Math.max(0, Math.floor(totalSeconds));
+  if (seconds < 60) return `${seconds}s`;
+  const days = Math.floor(seconds / 86_400);
+  const hours = Math.floor((seconds % 86_400) / 3_600);
+  const minutes = Math.floor((seconds % 3_600) / 60);
+  const parts = [days > 0 ? `${days}d` : '', days > 0 || hours > 0 ? `${hours}h` : '', `${minutes}m`];
+  return parts.filter((part) => part !== '').join(' ');
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+export function formatDateTime(iso: string | null, never = 'Never'): string {
+  if (iso === null) return never;
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : dateTime.format(date);
+}
+
+/** The server sends colon-separated hex already; normalise case, and show what came if it is odd. */
+export function displayFingerprint(fingerprint: string): string {
+  try {
+    return formatFingerprint(fingerprint);
+  } catch {
+    return fingerprint;
+  }
+}
+
+/** Audit details as "key: value" pairs on one line, for a table cell. */
+export function formatDetails(details: Record<string, unknown> | null): string {
+  if (details === null) return '';
+  return Object.entries(details)
+    .map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(', ');
+}
+
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'] as const;
+
+/**
+ * 1536 → "1.50 KiB". Binary units and three significant digits, exactly as the CLI
+ * (cli/format.ts) and the node's log lines print them, so the same task reads the same
+ * everywhere.
+ */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '—';
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  // 1023.96 KiB would round to "1024 KiB"; show it as the next unit instead.
+  if (value >= 999.95 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${value.toFixed(digits)} ${BYTE_UNITS[unit]}`;
+}
+
+/** 117e6 → "112 MiB/s". */
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(bytesPerSecond)}/s`;
+}
+
+/**
+ * Short, for ETAs and task durations, in the CLI's style: "45s", "2m 10s", "1h 05m", "3d 04h".
+ * Seconds round up, so an ETA never says "0s" while work remains.
+ */
+export function formatShortDuration(totalSeconds: number): string {
+  if (!Number.isFinite(totalSeconds) || totalSeconds < 0) return '—';
+  const total = Math.ceil(totalSeconds);
+  const days = Math.floor(total / 86_400);
+  const hours = Math.floor((total % 86_400) / 3_600);
+  const minutes = Math.floor((total % 3_600) / 60);
+  const seconds = total % 60;
+  const pad = (value: number): string => String(value).padStart(2, '0');
+  if (days > 0) return `${days}d ${pad(hours)}h`;
+  if (hours > 0) return `${hours}h ${pad(minutes)}m`;
+  if (minutes > 0) return `${minutes}m ${pad(seconds)}s`;
+  return `${seconds}s`;
+}
+
+/** Seconds between two instants; an open end counts up to `nowMs`. Null when never started. */
+export function elapsedSeconds(startIso: string | null, endIso: string | null, nowMs: number): number | null {
+  if (startIso === null) return null;
+  const start = Date.parse(startIso);
+  const end = endIso === null ? nowMs : Date.parse(endIso);
+  if (Number.isNaN(start) || Number.isNaN(end)) return null;
+  return Math.max(0, (end - start) / 1000);
+}
+
+/** "just now", "5 min ago", "in 15 min", "2 days ago"; the exact time belongs in a tooltip. */
+export function formatRelativeTime(iso: string | null, nowMs: number, never = 'Never'): string {
+  if (iso === null) return never;
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return iso;
+  const delta = Math.round((nowMs - at) / 1000);
+  const seconds = Math.abs(delta);
+  if (seconds < 10) return 'just now';
+  let span: string;
+  if (seconds < 60) span = `${seconds}s`;
+  else if (seconds < 3_600) span = `${Math.floor(seconds / 60)} min`;
+  else if (seconds < 86_400) span = `${Math.floor(seconds / 3_600)} h`;
+  else span = Math.floor(seconds / 86_400) === 1 ? '1 day' : `${Math.floor(seconds / 86_400)} days`;
+  return delta > 0 ? `${span} ago` : `in ${span}`;
+}
+
+/** "42%" with one decimal below 10%, where a whole number would sit at 0% for a long time. */
+export function formatPercent(percent: number): string {
+  const clamped = Math.min(100, Math.max(0, percent));
+  return clamped < 10 && clamped > 0 ? `${Number(clamped.toFixed(1))}%` : `${Math.floor(clamped)}%`;
+}
