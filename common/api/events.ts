@@ -12,7 +12,7 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('catalog'), catalog: CatalogInfoSchema }),
   /** A task was created or changed state/progress (progress updates are throttled). */
   z.object({ type: z.literal('task'), task: TaskSchema }),
-  z.object({ type: z.literal('task.log'), taskId: z.number().int(), line: z.object({ at: z.string(), level: z.string(), message: z.string() }) }),
+  z.object({ type: z.literal('task.log'), taskId: z.number().int(), line: z.object({ id: z.number().int(), at: z.string(), level: z.string(), message: z.string() }) }),
   z.object({ type: z.literal('node'), node: NodeSchema }),
   z.object({ type: z.literal('node.removed'), nodeId: z.number().int() }),
 ]);

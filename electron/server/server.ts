@@ -32,7 +32,8 @@ import { hashToken } from './auth/sessions.repository.js';
 import { EnrollmentService } from './nodes/enrollment.service.js';
 import { NodeSessions } from './nodes/node-sessions.js';
 import { NodesRepository } from './nodes/nodes.repository.js';
-import { NodesService, type NodeInstallers } from './nodes/nodes.service.js';
+import { NodesService } from './nodes/nodes.service.js';
+import { createNodeInstallers } from './nodes/installer/node-installers.js';
 import { TaskEngine } from './tasks/task-engine.service.js';
 import { TasksRepository } from './tasks/tasks.repository.js';
 import { DEFAULT_TASK_TIMING } from './tasks/task-types.js';
@@ -52,23 +53,6 @@ export interface StartOptions {
   logger?: Logger;
 }
 
-/** Until the installer module lands every install fails with this explanation. */
-function installersFor(_ctx: { dataDir: string; appRoot: string }): NodeInstallers {
-  const unavailable = (): never => {
-    throw new Error('node installation is not available in this build');
-  };
-  const none = { install: unavailable, upgrade: unavailable, restart: unavailable, uninstall: unavailable, showLog: unavailable };
-  return { local: none, ssh: none };
-}
-
-async function probeHostKey(_host: string, _port: number): Promise<{ hostKeyFingerprint: string; keyType: string }> {
-  throw new Error('SSH probing is not available in this build');
-}
-
-/**
- * The composition root: builds every service once, in order, and wires them.
- * Runs in plain Node (the CLI's `server start`) or inside Electron's main process.
- */
 export async function startServer(config: BootConfig, options: StartOptions = {}): Promise<RunningServer> {
   const startedAt = new Date();
   await fs.promises.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -123,13 +107,15 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     });
     cleanups.push(() => sessions.closeAll());
     const enrollment = new EnrollmentService(catalog, nodesRepo, audit);
+    const installers = createNodeInstallers({ dataDir: config.dataDir, appRoot: app.root, logger: logger.child({ module: 'installer' }) });
+    cleanups.push(() => installers.close());
     const nodes = new NodesService(
       nodesRepo,
       tasksRepo,
       sessions,
       enrollment,
       secrets,
-      installersFor({ dataDir: config.dataDir, appRoot: app.root }),
+      installers,
       audit,
       bus,
       logger.child({ module: 'nodes' }),
@@ -169,7 +155,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerUserRoutes(api, users);
         registerAuditRoutes(api, auditRepo);
         registerEventRoutes(api, bus);
-        registerNodeRoutes(api, { nodes, enrollment, fingerprint: tls.fingerprint, probeHostKey });
+        registerNodeRoutes(api, { nodes, enrollment, fingerprint: tls.fingerprint, probeHostKey: installers.probeHostKey });
         registerTaskRoutes(api, { engine, tasks: tasksRepo, nodes: nodesRepo });
         registerNodeAgentRoutes(api, { enrollment, sessions });
       },
@@ -185,6 +171,8 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     cleanups.push(async () => clearInterval(purge));
 
     engine.start();
+    // Local nodes this server supervises (no systemd) come back with it; running ones are taken over, not restarted.
+    await installers.local.reattach((await nodesRepo.list()).filter((n) => n.install_method === 'local-supervised').map((n) => n.name));
 
     const url = `https://localhost:${port}`;
     logger.info({ url, fingerprint: tls.fingerprint, catalog: opened.catalog.options.mode }, 'vPlus server ready');

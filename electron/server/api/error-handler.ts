@@ -3,6 +3,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { ApiError } from '../../../common/api/errors.js';
 import { CatalogUnavailableError } from '../db/catalog.js';
 import { AppError } from '../errors.js';
+import { InstallerError } from '../nodes/installer/installer.js';
 import type { ZodApp } from './zod-app.js';
 
 /** Maps every error to `{ error, message, field? }`; only genuine bugs become 500. */
@@ -19,6 +20,11 @@ export function registerErrorHandler(app: ZodApp): void {
     if (err instanceof AppError) {
       if (err.headers) void reply.headers(err.headers);
       return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } satisfies ApiError);
+    }
+    if (err instanceof InstallerError) {
+      // The remote host or the node service said no: not our bug, and the message says what to fix.
+      const status = err.code === 'HOST_KEY_MISMATCH' || err.code === 'AUTH_FAILED' || err.code === 'SUDO_PASSWORD_REQUIRED' ? 400 : 502;
+      return reply.code(status).send({ error: err.code, message: err.message } satisfies ApiError);
     }
     if (err instanceof CatalogUnavailableError) {
       request.log.error({ err }, 'catalog unavailable');

@@ -80,8 +80,17 @@ export function registerNodeRoutes(app: ZodApp, deps: NodeRouteDeps): void {
 
   app.delete(
     '/api/nodes/:node',
-    { config: { access: { role: 'admin' } }, schema: { tags: ['nodes'], summary: 'Uninstall and remove a node (task)', params: NodeRefParamsSchema, response: { 202: TaskSchema, ...errors } } },
-    async (request, reply) => reply.code(202).send(await nodes.remove(request.params.node, principalOf(request))),
+    {
+      config: { access: { role: 'admin' } },
+      schema: {
+        tags: ['nodes'],
+        summary: 'Uninstall and remove a node (task); force=true forgets it even if its host cannot be reached',
+        params: NodeRefParamsSchema,
+        querystring: z.object({ force: z.enum(['true', 'false']).optional() }),
+        response: { 202: TaskSchema, ...errors },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await nodes.remove(request.params.node, principalOf(request), request.query.force === 'true')),
   );
 
   app.get(

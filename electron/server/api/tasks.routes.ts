@@ -15,13 +15,13 @@ export function registerTaskRoutes(app: ZodApp, deps: { engine: TaskEngine; task
     { config: { access: { role: 'viewer' } }, schema: { tags: ['tasks'], summary: 'Tasks, newest first', querystring: TaskListQuerySchema, response: { 200: TaskPageSchema, ...errors } } },
     async (request) => {
       const { node, ...q } = request.query;
-      let nodeId: number | undefined;
+      let filter: { id: number; name: string } | undefined;
       if (node) {
         const row = await deps.nodes.byRef(node);
         if (!row) throw notFound(`there is no node "${node}"`);
-        nodeId = row.id;
+        filter = { id: row.id, name: row.name };
       }
-      const page = await deps.tasks.page({ ...q, ...(nodeId !== undefined ? { nodeId } : {}) });
+      const page = await deps.tasks.page({ ...q, ...(filter ? { node: filter } : {}) });
       // Running tasks carry live progress that is not in the catalog yet.
       return { ...page, tasks: await Promise.all(page.tasks.map(async (t) => (t.state === 'RUNNING' ? deps.engine.get(t.id) : t))) };
     },

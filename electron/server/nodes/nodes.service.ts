@@ -103,11 +103,12 @@ export class NodesService {
     return this.engine.create({ type: 'NODE_UPGRADE', params: { nodeId: row.id }, priority: 90, subject: `node:${row.name}`, createdBy: by.user.username });
   }
 
-  async remove(ref: string, by: Principal): Promise<Task> {
+  /** `force` forgets the node even when its host cannot be reached to uninstall it. */
+  async remove(ref: string, by: Principal, force = false): Promise<Task> {
     const row = await this.require(ref);
     if ((await this.tasks.runningCounts()).get(row.id)) throw conflict(`node "${row.name}" is running tasks; cancel them or wait until they end`);
-    await this.audit.record({ actor: by.user.username, action: 'node.remove', target: `node:${row.name}` });
-    return this.engine.create({ type: 'NODE_REMOVE', params: { nodeId: row.id }, priority: 90, subject: `node:${row.name}`, createdBy: by.user.username });
+    await this.audit.record({ actor: by.user.username, action: 'node.remove', target: `node:${row.name}`, details: { force } });
+    return this.engine.create({ type: 'NODE_REMOVE', params: { nodeId: row.id, force }, priority: 90, subject: `node:${row.name}`, createdBy: by.user.username });
   }
 
   async restart(ref: string, by: Principal): Promise<void> {
@@ -159,7 +160,12 @@ export class NodesService {
     const row = await this.taskNode(ctx);
     if (row.install_method !== 'manual') {
       ctx.log('info', `uninstalling the node service from ${row.host}`);
-      await this.installerFor(row).uninstall(await this.targetFor(row), ctx);
+      try {
+        await this.installerFor(row).uninstall(await this.targetFor(row), ctx);
+      } catch (err) {
+        if (ctx.params.force !== true) throw new Error(`${(err as Error).message}; to forget the node anyway, remove it with force`);
+        ctx.log('warn', `could not uninstall (${(err as Error).message}); forgetting the node anyway, its files may remain on ${row.host}`);
+      }
     } else {
       ctx.log('warn', 'this node was enrolled by hand; its files stay on its host');
     }

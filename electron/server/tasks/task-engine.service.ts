@@ -217,7 +217,7 @@ export class TaskEngine {
   async appendLog(taskId: number, level: 'debug' | 'info' | 'warn' | 'error', message: string): Promise<void> {
     try {
       const line = await this.tasks.appendLog(taskId, level, message);
-      this.bus.publish({ type: 'task.log', taskId, line: { at: line.at, level, message } });
+      this.bus.publish({ type: 'task.log', taskId, line });
     } catch (err) {
       this.logger.warn({ err, taskId }, 'could not store a task log line');
     }

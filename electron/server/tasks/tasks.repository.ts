@@ -110,14 +110,18 @@ export class TasksRepository {
     return (await sql.query<TaskRow>('SELECT * FROM tasks WHERE id = ? FOR UPDATE', [id]))[0];
   }
 
-  async page(q: TaskListQuery & { nodeId?: number }): Promise<TaskPage> {
+  /** `node` matches tasks that ran on it, must run on it, or are about it (install, upgrade, remove). */
+  async page(q: Omit<TaskListQuery, 'node'> & { node?: { id: number; name: string } }): Promise<TaskPage> {
     const where: string[] = [];
     const params: (string | number)[] = [];
     const filters: [string, string | number | undefined][] = [
       ['t.state = ?', q.state],
       ['t.type = ?', q.type],
-      ['t.node_id = ?', q.nodeId],
     ];
+    if (q.node) {
+      where.push('(t.node_id = ? OR t.required_node_id = ? OR t.subject = ?)');
+      params.push(q.node.id, q.node.id, `node:${q.node.name}`);
+    }
     for (const [condition, value] of filters) {
       if (value === undefined) continue;
       where.push(condition);

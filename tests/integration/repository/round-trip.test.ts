@@ -211,6 +211,24 @@ describe('repository round trip', () => {
     expect((await readAll((await repo.openBackup(m2.id)).readDisk('vda'))).equals(v2)).toBe(true);
   });
 
+  it('refuses an incremental against a backup that was pruned meanwhile (its chunks may be gone)', async () => {
+    const repo = await newRepo();
+    const img = randomImage(13, MIB);
+    const w1 = await repo.startBackup({ group: 'g' });
+    await w1.writeDisk('vda', img.length, memorySource(img));
+    const m1 = await w1.commit();
+    await new Promise((r) => setTimeout(r, 5)); // a later createdAt
+    const w2 = await repo.startBackup({ group: 'g' });
+    await w2.writeDisk('vda', img.length, memorySource(img));
+    await w2.commit();
+    expect((await repo.prune({ keepLast: 1 })).removed.map((r) => r.id)).toEqual([m1.id]);
+    const w3 = await repo.startBackup({ group: 'g' });
+    await expect(w3.writeDisk('vda', img.length, memorySource(img), { changes: { previous: m1, dirty: [] } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/no longer exists/),
+    });
+  });
+
   it('reports progress up to the disk size', async () => {
     const repo = await newRepo();
     const img = randomImage(5, 2 * MIB);

@@ -93,31 +93,3 @@ export interface NodeInstaller {
   /** The last lines of the node service's log. */
   showLog(target: InstallTarget, lines: number): Promise<string[]>;
 }
-
-/** One NodeInstaller for the server: hands each target to the installer of its kind. */
-export class NodeInstallerDispatcher implements NodeInstaller {
-  constructor(
-    private readonly local: NodeInstaller,
-    private readonly ssh: NodeInstaller,
-  ) {}
-
-  private pick(target: InstallTarget): NodeInstaller {
-    return target.kind === 'local' ? this.local : this.ssh;
-  }
-
-  install(target: InstallTarget, enrollment: EnrollmentInfo, ctx: InstallContext): Promise<InstallOutcome> {
-    return this.pick(target).install(target, enrollment, ctx);
-  }
-  upgrade(target: InstallTarget, ctx: InstallContext): Promise<void> {
-    return this.pick(target).upgrade(target, ctx);
-  }
-  restart(target: InstallTarget, ctx: InstallContext): Promise<void> {
-    return this.pick(target).restart(target, ctx);
-  }
-  uninstall(target: InstallTarget, ctx: InstallContext): Promise<void> {
-    return this.pick(target).uninstall(target, ctx);
-  }
-  showLog(target: InstallTarget, lines: number): Promise<string[]> {
-    return this.pick(target).showLog(target, lines);
-  }
-}

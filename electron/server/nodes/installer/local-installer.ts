@@ -136,6 +136,8 @@ export class LocalNodeInstaller implements NodeInstaller {
         await this.options.supervisor.stop(p.name, this.supervisedNode(p.name)).catch(() => undefined);
         await fs.promises.rm(p.dir, { recursive: true, force: true });
         ctx.log('warn', `The install failed; removed ${p.dir}`);
+      } else if (!fresh && !ctx.signal.aborted) {
+        await this.restartPrevious(p, ctx);
       }
       throw err;
     }
@@ -199,6 +201,18 @@ export class LocalNodeInstaller implements NodeInstaller {
     if (this.options.supervisor.isSupervised(p.name) || fs.existsSync(p.pidFile)) {
       ctx.log('info', 'Stopping the running node; it is enrolled again');
       await this.options.supervisor.stop(p.name, this.supervisedNode(p.name));
+    }
+  }
+
+  /** A reinstall that failed: the node that was there runs again, with its previous configuration. */
+  private async restartPrevious(p: LocalPaths, ctx: InstallContext): Promise<void> {
+    ctx.log('warn', 'The reinstall failed; starting the node that was installed before again');
+    try {
+      const unit = this.installedUnit(p);
+      if (unit) await this.startUnit(p, unit, ctx, false);
+      else this.startSupervised(p, ctx);
+    } catch (err) {
+      ctx.log('error', `Starting the previous node again failed: ${(err as Error).message}`);
     }
   }
 

@@ -189,6 +189,9 @@ export function stopSupervisorScript(p: Pick<SupervisorPaths, 'stateDir'>, grace
     'fi',
     // A node left behind (supervisor killed hard, or a stop during its restart backoff).
     'if is_process "$node" node-service; then kill -KILL "$node" 2>/dev/null || true; [ "$result" = not-running ] && result=forced; fi',
+    // SIGKILL is not instant: report only once both are gone.
+    'i=0',
+    'while { is_process "$pid" vplus-node-supervisor || is_process "$node" node-service; } && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done',
     `rm -f ${shq(pidFile)} ${shq(nodePidFile)}`,
     'echo "$result"',
   ].join('\n');

@@ -187,7 +187,12 @@ export class SshConnection {
 
     const conn = new SshConnection(client, sock, target, localAddress, options.signal);
     options.signal?.addEventListener('abort', () => conn.close(), { once: true });
-    await conn.checkPrivileges();
+    try {
+      await conn.checkPrivileges();
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
     return conn;
   }
 

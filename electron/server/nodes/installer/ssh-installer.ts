@@ -83,11 +83,14 @@ export class SshNodeInstaller implements NodeInstaller {
         await this.swapInNewVersion(ssh, ctx);
         await this.enroll(ssh, t, enrollment, ctx);
         await this.startService(ssh, kind, ctx, { rewriteUnit: true });
+        await this.removeOldVersion(ssh);
       } catch (err) {
         if (ctx.signal.aborted) {
           ctx.log('warn', `Cancelled; the connection is closed, so files already sent may remain in ${REMOTE.newDir} or ${REMOTE.installDir} (uninstall removes them)`);
         } else if (!facts.installed) {
           await this.rollBackFreshInstall(ssh, ctx);
+        } else {
+          await this.restartPrevious(ssh, facts.installedKind ?? kind, ctx);
         }
         throw err;
       }
@@ -108,6 +111,7 @@ export class SshNodeInstaller implements NodeInstaller {
       await this.stopService(ssh, kind, ctx);
       await this.swapInNewVersion(ssh, ctx);
       await this.startService(ssh, kind, ctx, { rewriteUnit: true });
+      await this.removeOldVersion(ssh);
       ctx.log('info', `The node on ${facts.hostname} now runs version ${bundle.version}`);
     });
   }
@@ -273,7 +277,9 @@ export class SshNodeInstaller implements NodeInstaller {
   /**
    * Puts /opt/vplus-node.new in place of /opt/vplus-node. The old version is
    * kept until the new one is in place (two renames, a moment apart) and is
-   * put back if the second rename fails.
+   * put back if the second rename fails. It stays in /opt/vplus-node.old
+   * until removeOldVersion: deleting ~150 MB takes seconds on slow disks, and
+   * the node should not wait for that.
    */
   private async swapInNewVersion(ssh: SshConnection, ctx: InstallContext): Promise<void> {
     const [dir, next, old] = [shq(REMOTE.installDir), shq(REMOTE.newDir), shq(REMOTE.oldDir)];
@@ -283,12 +289,15 @@ export class SshNodeInstaller implements NodeInstaller {
         `rm -rf ${old}`,
         `if [ -e ${dir} ]; then mv ${dir} ${old}; fi`,
         `if ! mv ${next} ${dir}; then [ -e ${old} ] && mv ${old} ${dir}; exit 1; fi`,
-        `rm -rf ${old}`,
       ].join('\n'),
       `moving the node program into ${REMOTE.installDir}`,
       { code: 'UPLOAD_FAILED' },
     );
     ctx.log('info', `Installed the program in ${REMOTE.installDir}`);
+  }
+
+  private async removeOldVersion(ssh: SshConnection): Promise<void> {
+    await ssh.run(`rm -rf ${shq(REMOTE.oldDir)}`, 'removing the previous version', { timeoutMs: 10 * 60_000 });
   }
 
   private async enroll(ssh: SshConnection, t: SshTarget, enrollment: EnrollmentInfo, ctx: InstallContext): Promise<void> {
@@ -397,6 +406,16 @@ export class SshNodeInstaller implements NodeInstaller {
       'info',
       `Removed ${REMOTE.installDir} (program), ${REMOTE.configDir} (configuration and credential), ${REMOTE.stateDir} (staging and state) and ${REMOTE.logDir} (logs)`,
     );
+  }
+
+  /** A reinstall that failed: the node that was there runs again, with its previous configuration. */
+  private async restartPrevious(ssh: SshConnection, kind: ServiceKind, ctx: InstallContext): Promise<void> {
+    try {
+      ctx.log('warn', 'The reinstall failed; starting the node that was installed before again');
+      await this.startService(ssh, kind, ctx, { rewriteUnit: false });
+    } catch (err) {
+      ctx.log('error', `Starting the previous node again failed: ${(err as Error).message}`);
+    }
   }
 
   /** A first install that failed leaves nothing behind. */

@@ -1,0 +1,193 @@
+/**
+ * Reading one backup: a disk as an ordered byte stream, as data extents (zero chunks
+ * skipped), restored into a sparse file, or by random-access ranges through a small chunk
+ * cache (the mount feature). Every backup is a complete index, so none of this looks at
+ * any other backup.
+ */
+import { Readable } from 'node:stream';
+import type { ChunkReader } from './chunk-store.js';
+import { mapOrdered, runBounded } from './concurrency.js';
+import { DiskNotFoundError, InvalidArgumentError, RestoreTargetError } from './errors.js';
+import type { RepositoryFileSystem } from './file-system.js';
+import { chunkLength, expandChunks, forEachDataChunk, type BackupManifest, type DiskManifest } from './format.js';
+
+export interface ReaderContext {
+  fs: RepositoryFileSystem;
+  chunks: ChunkReader;
+  /** Chunks fetched concurrently when streaming or restoring. */
+  readAhead: number;
+  /** Decoded chunks kept for readRange. */
+  cacheChunks: number;
+}
+
+export interface RestoreProgress {
+  disk: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface RestoreResult {
+  size: number;
+  /** Bytes actually written (non-zero chunks); the rest is left as holes. */
+  dataBytes: number;
+}
+
+export class BackupReader {
+  private readonly cache = new Map<string, Buffer>();
+  private readonly loading = new Map<string, Promise<Buffer>>();
+  private readonly slotsByDisk = new Map<string, (string | null)[]>();
+
+  constructor(
+    readonly manifest: BackupManifest,
+    private readonly ctx: ReaderContext,
+  ) {}
+
+  get id(): string {
+    return this.manifest.id;
+  }
+
+  disk(name: string): DiskManifest {
+    const d = this.manifest.disks.find((x) => x.name === name);
+    if (!d) throw new DiskNotFoundError(this.manifest.id, name);
+    return d;
+  }
+
+  /** The whole disk as a byte stream, zero regions included (generated, not read). */
+  readDisk(name: string): Readable {
+    const disk = this.disk(name);
+    const slots = this.slots(disk);
+    const indices = slots.keys();
+    const chunks = this.ctx.chunks;
+    const fetch = async (i: number): Promise<Buffer> => {
+      const id = slots[i];
+      const length = chunkLength(disk.size, disk.chunkSize, i);
+      if (id === null || id === undefined) return Buffer.alloc(length);
+      return (await chunks.fetch(id, length)).plain;
+    };
+    return Readable.from(mapOrdered(indices, this.ctx.readAhead, fetch), { objectMode: false, highWaterMark: disk.chunkSize });
+  }
+
+  /** The disk's non-zero chunks in order, as (offset, data) extents. */
+  async *readExtents(name: string): AsyncGenerator<{ offset: number; data: Buffer }> {
+    const disk = this.disk(name);
+    const list: { id: string; offset: number; length: number }[] = [];
+    forEachDataChunk(disk, (id, _index, offset, length) => list.push({ id, offset, length }));
+    yield* mapOrdered(list, this.ctx.readAhead, async (c) => ({
+      offset: c.offset,
+      data: (await this.ctx.chunks.fetch(c.id, c.length)).plain,
+    }));
+  }
+
+  /**
+   * Restores a disk into a raw image file, leaving zero chunks as holes (the file is
+   * truncated first). Writes in parallel, fsyncs before returning.
+   */
+  async restoreToFile(name: string, file: string, onProgress?: (p: RestoreProgress) => void): Promise<RestoreResult> {
+    const disk = this.disk(name);
+    const list: { id: string; offset: number; length: number }[] = [];
+    forEachDataChunk(disk, (id, _index, offset, length) => list.push({ id, offset, length }));
+    const where = `restoring disk ${name} to ${file}`;
+    const out = await this.ctx.fs.openWrite(file).catch((err: unknown) => {
+      throw new RestoreTargetError(file, where, err);
+    });
+    let dataBytes = 0;
+    try {
+      try {
+        await out.truncate(0);
+        await out.truncate(disk.size);
+      } catch (err) {
+        throw new RestoreTargetError(file, where, err);
+      }
+      let done = disk.size - list.reduce((s, c) => s + c.length, 0);
+      const fd = out.fd;
+      await runBounded(list, this.ctx.readAhead, async (c) => {
+        if (fd !== undefined) {
+          // Decoded and written by a worker thread: the data never crosses to this thread.
+          await this.ctx.chunks.writeTo(c.id, c.length, fd, c.offset, file);
+        } else {
+          const { plain } = await this.ctx.chunks.fetch(c.id, c.length);
+          try {
+            await out.write(plain, c.offset);
+          } catch (err) {
+            throw new RestoreTargetError(file, where, err);
+          }
+        }
+        dataBytes += c.length;
+        done += c.length;
+        onProgress?.({ disk: name, bytesDone: done, bytesTotal: disk.size });
+      });
+      try {
+        await out.sync();
+      } catch (err) {
+        throw new RestoreTargetError(file, where, err);
+      }
+    } finally {
+      await out.close();
+    }
+    return { size: disk.size, dataBytes };
+  }
+
+  /** Random access: `length` bytes at `offset` (shorter only at the end of the disk). */
+  async readRange(name: string, offset: number, length: number): Promise<Buffer> {
+    const disk = this.disk(name);
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new InvalidArgumentError(`invalid range ${offset}+${length}`);
+    }
+    const endPos = Math.min(disk.size, offset + length);
+    if (endPos <= offset) return Buffer.alloc(0);
+    const out = Buffer.alloc(endPos - offset);
+    const slots = this.slots(disk);
+    const first = Math.floor(offset / disk.chunkSize);
+    const last = Math.floor((endPos - 1) / disk.chunkSize);
+    const parts: Promise<void>[] = [];
+    for (let i = first; i <= last; i++) {
+      const id = slots[i];
+      if (id === null || id === undefined) continue; // zero chunk: `out` is already zero there
+      const chunkStart = i * disk.chunkSize;
+      const from = Math.max(offset, chunkStart);
+      const to = Math.min(endPos, chunkStart + disk.chunkSize);
+      parts.push(
+        this.cached(id, chunkLength(disk.size, disk.chunkSize, i)).then((plain) => {
+          plain.copy(out, from - offset, from - chunkStart, to - chunkStart);
+        }),
+      );
+    }
+    await Promise.all(parts);
+    return out;
+  }
+
+  private slots(disk: DiskManifest): (string | null)[] {
+    let s = this.slotsByDisk.get(disk.name);
+    if (!s) {
+      s = expandChunks(disk);
+      this.slotsByDisk.set(disk.name, s);
+    }
+    return s;
+  }
+
+  private async cached(id: string, length: number): Promise<Buffer> {
+    const hit = this.cache.get(id);
+    if (hit) {
+      // Map order is insertion order: re-insert to mark as most recently used.
+      this.cache.delete(id);
+      this.cache.set(id, hit);
+      return hit;
+    }
+    const inflight = this.loading.get(id);
+    if (inflight) return inflight;
+    const load = this.ctx.chunks.fetch(id, length).then((c) => c.plain);
+    this.loading.set(id, load);
+    try {
+      const plain = await load;
+      this.cache.set(id, plain);
+      while (this.cache.size > this.ctx.cacheChunks) {
+        const oldest = this.cache.keys().next().value;
+        if (oldest === undefined) break;
+        this.cache.delete(oldest);
+      }
+      return plain;
+    } finally {
+      this.loading.delete(id);
+    }
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * Writes one backup: disks chunk by chunk (zero chunks skipped, known chunks deduplicated,
+ * clean chunks of an incremental reused from the previous manifest without reading), then
+ * the manifest, last. Until commit() the backup does not exist; chunks it wrote before a
+ * crash or abort() are orphans that garbage collection removes after its grace period.
+ */
+import * as path from 'node:path';
+import type { ChunkCodecPool } from './chunk-codec.pool.js';
+import type { Clock } from './clock.js';
+import {
+  GcRaceError,
+  InvalidArgumentError,
+  WriterClosedError,
+  isErrno,
+  toRepositoryError,
+} from './errors.js';
+import { runBounded } from './concurrency.js';
+import type { RepositoryFileSystem } from './file-system.js';
+import { dirtyChunkMap, planChunks, type BufferPool, type ChunkTask, type DiskSource } from './disk-source.js';
+import {
+  ALLOWED_CHUNK_SIZES,
+  FORMAT_VERSION,
+  MANIFEST_FORMAT,
+  chunkCount,
+  chunkLength,
+  chunkRelPath,
+  compactChunks,
+  expandChunks,
+  type BackupManifest,
+  type BackupSummary,
+  type ByteRange,
+  type DiskManifest,
+  type JsonValue,
+} from './format.js';
+import type { Lease } from './locks.js';
+import type { RepositoryLogger } from './logger.js';
+import type { ManifestStore } from './manifest-store.js';
+
+export interface WriterContext {
+  repoPath: string;
+  repositoryId: string;
+  defaultChunkSize: number;
+  fs: RepositoryFileSystem;
+  clock: Clock;
+  logger: RepositoryLogger;
+  pool: ChunkCodecPool;
+  manifests: ManifestStore;
+  readGcEpoch(): Promise<string | null>;
+}
+
+export interface BackupWriterOptions {
+  id: string;
+  group: string;
+  source: JsonValue;
+  /** Chunks processed concurrently (bounds memory: about 2 × this × chunk size). */
+  maxInFlight: number;
+  gcEpoch: string | null;
+}
+
+export interface DiskProgress {
+  disk: string;
+  /** Bytes of the disk accounted for so far (read, skipped as zero, or reused). */
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes actually read from the source. */
+  readBytes: number;
+  /** Plaintext bytes of new chunks stored. */
+  newBytes: number;
+}
+
+export interface IncrementalChanges {
+  /** The previous backup of this disk, from this repository. */
+  previous: BackupManifest;
+  /** Byte ranges written since `previous` (e.g. a dirty bitmap); everything else is reused unread. */
+  dirty: readonly ByteRange[];
+  /** The disk's name in `previous`, if it differs. */
+  previousDisk?: string;
+}
+
+export interface WriteDiskOptions {
+  changes?: IncrementalChanges;
+  /** Chunk size for a disk without `changes` (default: the repository's). */
+  chunkSize?: number;
+  /** Called as chunks complete, at most every `progressIntervalMs` and once at the end. */
+  onProgress?: (progress: DiskProgress) => void;
+  progressIntervalMs?: number;
+}
+
+type WriterState = 'open' | 'writing' | 'committing' | 'committed' | 'aborted' | 'failed';
+
+class ChunkBuffers implements BufferPool {
+  private readonly free: Buffer[] = [];
+  constructor(
+    private readonly size: number,
+    private readonly keep: number,
+  ) {}
+
+  take(length: number, zeroed: boolean): Buffer {
+    const buf = length === this.size ? this.free.pop() : undefined;
+    if (buf) {
+      if (zeroed) buf.fill(0);
+      return buf;
+    }
+    // Own ArrayBuffer per chunk: it is transferred to a worker thread, not copied.
+    const fresh = Buffer.allocUnsafeSlow(length);
+    if (zeroed) fresh.fill(0);
+    return fresh;
+  }
+
+  release(buf: Buffer): void {
+    if (buf.length === this.size && this.free.length < this.keep) this.free.push(buf);
+  }
+}
+
+let zeroBuffer = Buffer.alloc(0);
+function isZero(buf: Buffer): boolean {
+  if (zeroBuffer.length < buf.length) zeroBuffer = Buffer.alloc(buf.length);
+  return buf.equals(zeroBuffer.subarray(0, buf.length));
+}
+
+export class BackupWriter {
+  readonly id: string;
+  private state: WriterState = 'open';
+  private readonly disks: DiskManifest[] = [];
+  private readonly written = new Set<string>();
+  private readonly storing = new Map<string, Promise<void>>();
+  private readonly touchedShards = new Set<string>();
+  private parent: string | null = null;
+  private readonly startedMs: number;
+  private readonly totals = { logical: 0, data: 0, newBytes: 0, newStored: 0, newChunks: 0, reused: 0, read: 0 };
+  private readonly log: RepositoryLogger;
+
+  constructor(
+    private readonly ctx: WriterContext,
+    private readonly lease: Lease,
+    private readonly options: BackupWriterOptions,
+  ) {
+    this.id = options.id;
+    this.startedMs = ctx.clock.now();
+    this.log = ctx.logger.child({ backup: options.id });
+  }
+
+  /**
+   * Stores one disk. `size` is the disk's size in bytes; `source` supplies its content.
+   * With `changes`, chunks no dirty range touches are taken from the previous backup.
+   */
+  async writeDisk(name: string, size: number, source: DiskSource, options: WriteDiskOptions = {}): Promise<DiskManifest> {
+    if (this.state !== 'open') {
+      throw this.state === 'writing'
+        ? new InvalidArgumentError('writeDisk() was called while another disk of the same backup is being written; write disks one after another')
+        : new WriterClosedError(this.id, this.state);
+    }
+    if (!Number.isSafeInteger(size) || size < 0) throw new InvalidArgumentError(`disk "${name}": invalid size ${size}`);
+    if (name.length === 0 || name.length > 255) throw new InvalidArgumentError('disk names must be 1 to 255 characters');
+    if (this.disks.some((d) => d.name === name)) throw new InvalidArgumentError(`disk "${name}" was already written to this backup`);
+    this.state = 'writing';
+    try {
+      const disk = await this.storeDisk(name, size, source, options);
+      this.disks.push(disk);
+      this.state = 'open';
+      return disk;
+    } catch (err) {
+      // A failed backup is over: release the lease now so it does not block GC.
+      this.state = 'failed';
+      await this.lease.release();
+      throw err;
+    }
+  }
+
+  /** Makes the backup visible: flushes directories, then writes the manifest (last). */
+  async commit(): Promise<BackupManifest> {
+    if (this.state !== 'open') throw new WriterClosedError(this.id, this.state);
+    this.state = 'committing';
+    try {
+      await Promise.all(
+        [...this.touchedShards].map((dir) =>
+          this.ctx.fs.syncDir(dir).catch((err: unknown) => {
+            throw toRepositoryError(err, this.ctx.repoPath, 'flushing chunk directories');
+          }),
+        ),
+      );
+      await this.checkNoGcRace();
+      const manifest: BackupManifest = {
+        format: MANIFEST_FORMAT,
+        version: FORMAT_VERSION,
+        id: this.id,
+        repositoryId: this.ctx.repositoryId,
+        createdAt: new Date(this.startedMs).toISOString(),
+        group: this.options.group,
+        kind: this.parent === null ? 'full' : 'incremental',
+        parent: this.parent,
+        source: this.options.source,
+        disks: this.disks,
+        summary: this.summary(),
+      };
+      await this.ctx.manifests.write(manifest);
+      this.state = 'committed';
+      this.log.info({ summary: manifest.summary }, 'backup committed');
+      return manifest;
+    } catch (err) {
+      this.state = 'failed';
+      throw err;
+    } finally {
+      await this.lease.release();
+    }
+  }
+
+  /** Abandons the backup. Chunks already written stay until GC (another backup may share them). */
+  async abort(): Promise<void> {
+    if (this.state === 'committed' || this.state === 'aborted') return;
+    this.state = 'aborted';
+    await this.lease.release();
+    this.log.info({}, 'backup aborted');
+  }
+
+  get status(): WriterState {
+    return this.state;
+  }
+
+  private summary(): BackupSummary {
+    return {
+      logicalBytes: this.totals.logical,
+      dataBytes: this.totals.data,
+      newBytes: this.totals.newBytes,
+      newStoredBytes: this.totals.newStored,
+      newChunks: this.totals.newChunks,
+      reusedBytes: this.totals.reused,
+      readBytes: this.totals.read,
+      durationMs: Math.max(0, this.ctx.clock.now() - this.startedMs),
+    };
+  }
+
+  private async storeDisk(name: string, size: number, source: DiskSource, options: WriteDiskOptions): Promise<DiskManifest> {
+    const { changes } = options;
+    let chunkSize = options.chunkSize ?? this.ctx.defaultChunkSize;
+    let reuse: (index: number) => string | null | undefined = () => undefined;
+    if (changes) {
+      const prev = changes.previous;
+      if (prev.repositoryId !== this.ctx.repositoryId) {
+        throw new InvalidArgumentError(`the previous backup ${prev.id} belongs to another repository; run a full backup`);
+      }
+      // Our lease keeps GC away from now on, but a backup pruned and collected before we
+      // started may have lost its chunks: only a backup that still exists protects them.
+      if (!(await this.ctx.manifests.exists(prev.id))) {
+        throw new InvalidArgumentError(`the previous backup ${prev.id} no longer exists (pruned); run a full backup instead`);
+      }
+      const prevDisk = prev.disks.find((d) => d.name === (changes.previousDisk ?? name));
+      if (prevDisk) {
+        chunkSize = prevDisk.chunkSize;
+        const prevSlots = expandChunks(prevDisk);
+        const dirty = dirtyChunkMap(changes.dirty, size, chunkSize);
+        reuse = (index) => {
+          if (dirty[index] || index >= prevSlots.length) return undefined;
+          // A chunk whose length changed (disk resized) is re-read.
+          if (chunkLength(prevDisk.size, chunkSize, index) !== chunkLength(size, chunkSize, index)) return undefined;
+          return prevSlots[index];
+        };
+        this.parent ??= prev.id;
+      } else {
+        this.log.info({ disk: name }, 'disk not in the previous backup; reading it in full');
+      }
+    }
+    if (!ALLOWED_CHUNK_SIZES.includes(chunkSize)) throw new InvalidArgumentError(`unsupported chunk size ${chunkSize}`);
+
+    const n = chunkCount(size, chunkSize);
+    const slots: (string | null)[] = new Array<string | null>(n).fill(null);
+    const buffers = new ChunkBuffers(chunkSize, this.options.maxInFlight + 2);
+    const progress: DiskProgress = { disk: name, bytesDone: 0, bytesTotal: size, readBytes: 0, newBytes: 0 };
+    const interval = options.progressIntervalMs ?? 250;
+    let lastReport = -Infinity;
+    const report = (force: boolean): void => {
+      if (!options.onProgress) return;
+      const now = this.ctx.clock.now();
+      if (!force && now - lastReport < interval) return;
+      lastReport = now;
+      options.onProgress({ ...progress });
+    };
+
+    const handle = async (task: ChunkTask): Promise<void> => {
+      if (task.kind === 'reuse') {
+        slots[task.index] = task.id;
+        if (task.id !== null) {
+          this.totals.reused += task.length;
+          this.totals.data += task.length;
+        }
+      } else if (task.kind === 'data') {
+        const buf = await task.load();
+        progress.readBytes += task.length;
+        this.totals.read += task.length;
+        if (isZero(buf)) {
+          buffers.release(buf);
+        } else {
+          const enc = await this.ctx.pool.encode(buf, true);
+          buffers.release(enc.plain);
+          slots[task.index] = enc.id;
+          this.totals.data += task.length;
+          const stored = enc.payload ? await this.storeChunk(enc.id, enc.payload, task.length) : false;
+          if (stored) progress.newBytes += task.length;
+          else this.totals.reused += task.length;
+        }
+      }
+      progress.bytesDone += task.length;
+      report(false);
+    };
+
+    await runBounded(planChunks(name, source, { size, chunkSize, reuse }, buffers), this.options.maxInFlight, handle);
+    report(true);
+    this.totals.logical += size;
+    return { name, size, chunkSize, chunks: compactChunks(slots) };
+  }
+
+  /** Writes a chunk file unless this backup already has; returns whether it wrote it. */
+  private async storeChunk(id: string, payload: Buffer, plainLength: number): Promise<boolean> {
+    if (this.written.has(id)) return false;
+    const pending = this.storing.get(id);
+    if (pending) {
+      await pending;
+      return false;
+    }
+    const file = path.join(this.ctx.repoPath, chunkRelPath(id));
+    const write = this.ctx.fs.writeFileAtomic(file, payload).catch((err: unknown) => {
+      throw toRepositoryError(err, this.ctx.repoPath, `writing chunk ${id.slice(0, 12)}… of backup ${this.id}`);
+    });
+    this.storing.set(id, write);
+    try {
+      await write;
+    } finally {
+      this.storing.delete(id);
+    }
+    this.written.add(id);
+    this.touchedShards.add(path.dirname(file));
+    this.totals.newChunks += 1;
+    this.totals.newBytes += plainLength;
+    this.totals.newStored += payload.length;
+    return true;
+  }
+
+  /**
+   * The lease keeps GC away; if GC ran anyway (our lease lapsed, e.g. the process was
+   * suspended), make sure every chunk we reuse without having written it still exists.
+   */
+  private async checkNoGcRace(): Promise<void> {
+    const epoch = await this.ctx.readGcEpoch();
+    if (epoch === this.options.gcEpoch && !this.lease.lapsed) return;
+    const ids = new Set<string>();
+    for (const d of this.disks) for (const e of d.chunks) if (typeof e === 'string' && !this.written.has(e)) ids.add(e);
+    let missing = 0;
+    await runBounded(ids.values(), 16, async (id) => {
+      try {
+        await this.ctx.fs.stat(path.join(this.ctx.repoPath, chunkRelPath(id)));
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw toRepositoryError(err, this.ctx.repoPath, 'checking reused chunks');
+        missing++;
+      }
+    });
+    if (missing > 0) throw new GcRaceError(this.id, missing);
+    this.log.warn({ epoch }, 'garbage collection ran during this backup; all reused chunks are still present');
+  }
+}

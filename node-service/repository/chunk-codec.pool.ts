@@ -1,0 +1,187 @@
+/**
+ * A small pool of worker threads doing the CPU work on chunks (hash + zstd + AES-GCM one
+ * way, the reverse plus a re-hash the other), so a backup or restore uses every core while
+ * the main thread only moves bytes. Buffers are transferred, not copied.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { CHUNK_WORKER_SOURCE } from './chunk-worker.source.js';
+import type { RepositoryKeys } from './keys.js';
+
+export interface EncodedChunk {
+  id: string;
+  /** True when a chunk file with this id already exists: nothing was compressed or encrypted. */
+  exists: boolean;
+  /** The chunk file's bytes (absent when `exists`). */
+  payload?: Buffer;
+  /** The plaintext buffer, handed back so the caller can reuse it. */
+  plain: Buffer;
+}
+
+export class ChunkDecodeError extends Error {
+  constructor(
+    message: string,
+    readonly corrupt: boolean,
+    /** Set when reading the chunk file ('read') or writing the output ('write') failed. */
+    readonly where?: 'read' | 'write',
+    /** The errno code of that failure, e.g. ENOENT. */
+    readonly errno?: string,
+  ) {
+    super(message);
+    this.name = 'ChunkDecodeError';
+  }
+}
+
+export interface LoadedChunk {
+  /** The plaintext, unless it was written to a file descriptor. */
+  plain?: Buffer;
+  /** Size of the chunk file. */
+  storedBytes: number;
+}
+
+export interface ChunkCodecPoolOptions {
+  threads: number;
+  chunksDir: string;
+  keys: RepositoryKeys | null;
+  compressionLevel: number;
+}
+
+interface Pending {
+  resolve: (msg: WorkerReply) => void;
+  reject: (err: Error) => void;
+}
+
+interface WorkerReply {
+  seq: number;
+  id?: string;
+  exists?: boolean;
+  payload?: Uint8Array;
+  plain?: Uint8Array;
+  storedBytes?: number;
+  error?: { corrupt: boolean; message: string; where?: 'read' | 'write'; errno?: string };
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+function asBuffer(u8: Uint8Array): Buffer {
+  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
+/** A buffer that owns its whole (non-shared) ArrayBuffer can be transferred without a copy. */
+function transferable(buf: Buffer): Buffer {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer) return buf;
+  const copy = Buffer.allocUnsafeSlow(buf.length);
+  buf.copy(copy);
+  return copy;
+}
+
+const zstdBindingPath = createRequire(import.meta.url).resolve('zstd-napi/binding');
+
+export class ChunkCodecPool {
+  private readonly slots: Slot[] = [];
+  private seq = 0;
+  private closed = false;
+
+  constructor(private readonly options: ChunkCodecPoolOptions) {
+    const threads = Math.max(1, Math.floor(options.threads));
+    for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+  }
+
+  get threads(): number {
+    return this.slots.length;
+  }
+
+  /** Hashes `plain` and, unless a chunk with that id is already stored, compresses and encrypts it. The buffer is transferred. */
+  async encode(plain: Buffer, checkExisting: boolean): Promise<EncodedChunk> {
+    const data = transferable(plain);
+    const reply = await this.call({ op: 'encode', data, checkExisting }, [data.buffer as ArrayBuffer]);
+    if (reply.id === undefined || reply.plain === undefined) throw new Error('chunk worker sent an incomplete reply');
+    return {
+      id: reply.id,
+      exists: reply.exists === true,
+      ...(reply.payload ? { payload: asBuffer(reply.payload) } : {}),
+      plain: asBuffer(reply.plain),
+    };
+  }
+
+  /** Decrypts and decompresses a chunk file; with `verify` also re-hashes it against its id. The buffer is transferred. */
+  async decode(id: string, payload: Buffer, verify: boolean): Promise<Buffer> {
+    const data = transferable(payload);
+    const reply = await this.call({ op: 'decode', id, data, verify }, [data.buffer as ArrayBuffer]);
+    if (reply.plain === undefined) throw new Error('chunk worker sent an incomplete reply');
+    return asBuffer(reply.plain);
+  }
+
+  /**
+   * Reads chunk `id` from the repository in the worker thread, decodes it (re-hashing with
+   * `verify`), checks its length, and either returns the plaintext or, with `fd`, writes it
+   * at `position` there (restore without copying through the main thread).
+   */
+  async load(
+    id: string,
+    options: { verify: boolean; expectedLength: number; fd?: number; position?: number; discard?: boolean },
+  ): Promise<LoadedChunk> {
+    const reply = await this.call({ op: 'load', id, ...options }, []);
+    if (reply.storedBytes === undefined) throw new Error('chunk worker sent an incomplete reply');
+    return { storedBytes: reply.storedBytes, ...(reply.plain ? { plain: asBuffer(reply.plain) } : {}) };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private spawn(): Slot {
+    const { keys } = this.options;
+    const worker = new Worker(CHUNK_WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        zstdBindingPath,
+        chunkIdKey: keys?.chunkIdKey ?? null,
+        chunkKey: keys?.chunkKey ?? null,
+        level: this.options.compressionLevel,
+        chunksDir: this.options.chunksDir,
+      },
+    });
+    // An idle pool must not keep the process alive; a busy one must (see call()).
+    worker.unref();
+    const slot: Slot = { worker, pending: new Map() };
+    worker.on('message', (msg: WorkerReply) => {
+      const p = slot.pending.get(msg.seq);
+      if (!p) return;
+      slot.pending.delete(msg.seq);
+      if (slot.pending.size === 0) worker.unref();
+      if (msg.error) p.reject(new ChunkDecodeError(msg.error.message, msg.error.corrupt, msg.error.where, msg.error.errno));
+      else p.resolve(msg);
+    });
+    const failAll = (err: Error): void => {
+      for (const p of slot.pending.values()) p.reject(err);
+      slot.pending.clear();
+      const i = this.slots.indexOf(slot);
+      if (i >= 0 && !this.closed) this.slots[i] = this.spawn();
+    };
+    worker.on('error', (err) => failAll(err));
+    worker.on('exit', (code) => {
+      if (!this.closed) failAll(new Error(`chunk worker exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  private call(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<WorkerReply> {
+    if (this.closed) return Promise.reject(new Error('chunk codec pool is closed'));
+    let best = this.slots[0];
+    for (const s of this.slots) if (best === undefined || s.pending.size < best.pending.size) best = s;
+    if (best === undefined) return Promise.reject(new Error('chunk codec pool has no workers'));
+    const slot = best;
+    const seq = ++this.seq;
+    return new Promise<WorkerReply>((resolve, reject) => {
+      if (slot.pending.size === 0) slot.worker.ref();
+      slot.pending.set(seq, { resolve, reject });
+      slot.worker.postMessage({ ...msg, seq }, transfer);
+    });
+  }
+}

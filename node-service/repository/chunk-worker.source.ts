@@ -1,0 +1,211 @@
+/**
+ * Source of the chunk codec worker thread: hash, compress, encrypt (encode) and decrypt,
+ * decompress, re-hash (decode). It is plain CommonJS evaluated with `new Worker(src, { eval:
+ * true })`, so the same code runs from the TypeScript sources (tests) and from dist/, with no
+ * loader. This is the only implementation of the chunk file layout (FORMAT.md "Chunk files");
+ * keep the two in step. Everything it needs arrives in workerData.
+ */
+export const CHUNK_WORKER_SOURCE = String.raw`
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const zstd = require(workerData.zstdBindingPath);
+
+const MAGIC = Buffer.from('VPCK', 'latin1');
+const VERSION = 1;
+const HEADER = 12;
+const NONCE = 12;
+const TAG = 16;
+const F_ZSTD = 1;
+const F_ENC = 2;
+
+const idKey = workerData.chunkIdKey ? Buffer.from(workerData.chunkIdKey) : null;
+const encKey = workerData.chunkKey ? Buffer.from(workerData.chunkKey) : null;
+const level = workerData.level;
+const chunksDir = workerData.chunksDir;
+const cctx = new zstd.CCtx();
+const dctx = new zstd.DCtx();
+let scratch = Buffer.alloc(0);
+
+class Corrupt extends Error {}
+
+function asBuffer(u8) {
+  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
+// A buffer that owns its whole ArrayBuffer can be transferred back without a copy.
+function owned(buf) {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf;
+  const copy = Buffer.allocUnsafeSlow(buf.length);
+  buf.copy(copy);
+  return copy;
+}
+
+function idOf(buf) {
+  const h = idKey ? crypto.createHmac('sha256', idKey) : crypto.createHash('sha256');
+  return h.update(buf).digest();
+}
+
+function header(flags, plainLength) {
+  const h = Buffer.alloc(HEADER);
+  MAGIC.copy(h, 0);
+  h[4] = VERSION;
+  h[5] = flags;
+  h.writeUInt32LE(plainLength, 8);
+  return h;
+}
+
+function encode(plain, checkExisting) {
+  const idBuf = idOf(plain);
+  const id = idBuf.toString('hex');
+  if (checkExisting && fs.existsSync(path.join(chunksDir, id.slice(0, 2), id))) {
+    return { id, exists: true, plain };
+  }
+  let body = plain;
+  let flags = 0;
+  if (level > 0) {
+    const bound = zstd.compressBound(plain.length);
+    if (scratch.length < bound) scratch = Buffer.allocUnsafeSlow(bound);
+    const n = cctx.compress(scratch, plain, level);
+    // Incompressible data is stored raw: restore then skips decompression.
+    if (n < plain.length) {
+      body = scratch.subarray(0, n);
+      flags |= F_ZSTD;
+    }
+  }
+  if (encKey) flags |= F_ENC;
+  const h = header(flags, plain.length);
+  let out;
+  if (encKey) {
+    const nonce = crypto.randomBytes(NONCE);
+    const c = crypto.createCipheriv('aes-256-gcm', encKey, nonce);
+    c.setAAD(Buffer.concat([h, idBuf]));
+    out = Buffer.allocUnsafeSlow(HEADER + NONCE + body.length + TAG);
+    h.copy(out, 0);
+    nonce.copy(out, HEADER);
+    let off = HEADER + NONCE;
+    const ct = c.update(body);
+    off += ct.copy(out, off);
+    const fin = c.final();
+    off += fin.copy(out, off);
+    c.getAuthTag().copy(out, off);
+  } else {
+    out = Buffer.allocUnsafeSlow(HEADER + body.length);
+    h.copy(out, 0);
+    body.copy(out, HEADER);
+  }
+  return { id, exists: false, payload: out, plain };
+}
+
+function decode(id, payload, verify) {
+  if (payload.length < HEADER || !payload.subarray(0, 4).equals(MAGIC)) throw new Corrupt('not a chunk file');
+  if (payload[4] !== VERSION) throw new Corrupt('unknown chunk format version ' + payload[4]);
+  const flags = payload[5];
+  if ((flags & ~(F_ZSTD | F_ENC)) !== 0) throw new Corrupt('unknown flags');
+  const plainLength = payload.readUInt32LE(8);
+  const encrypted = (flags & F_ENC) !== 0;
+  if (encrypted !== (encKey !== null)) {
+    throw new Corrupt(encrypted ? 'encrypted chunk in an unencrypted repository' : 'unencrypted chunk in an encrypted repository');
+  }
+  const idBuf = Buffer.from(id, 'hex');
+  let body;
+  if (encrypted) {
+    if (payload.length < HEADER + NONCE + TAG) throw new Corrupt('truncated');
+    const d = crypto.createDecipheriv('aes-256-gcm', encKey, payload.subarray(HEADER, HEADER + NONCE));
+    d.setAAD(Buffer.concat([payload.subarray(0, HEADER), idBuf]));
+    d.setAuthTag(payload.subarray(payload.length - TAG));
+    body = d.update(payload.subarray(HEADER + NONCE, payload.length - TAG));
+    try {
+      d.final();
+    } catch (err) {
+      throw new Corrupt('authentication failed (damaged, tampered with, or stored under the wrong id)');
+    }
+  } else {
+    body = payload.subarray(HEADER);
+  }
+  let plain;
+  if ((flags & F_ZSTD) !== 0) {
+    plain = Buffer.allocUnsafeSlow(plainLength);
+    let n;
+    try {
+      n = dctx.decompress(plain, body);
+    } catch (err) {
+      throw new Corrupt('decompression failed: ' + err.message);
+    }
+    if (n !== plainLength) throw new Corrupt('decompressed length ' + n + ', header says ' + plainLength);
+  } else {
+    if (body.length !== plainLength) throw new Corrupt('length ' + body.length + ', header says ' + plainLength);
+    plain = owned(body);
+  }
+  if (verify && !idOf(plain).equals(idBuf)) throw new Corrupt('content does not match its id');
+  return plain;
+}
+
+class IoError extends Error {
+  constructor(where, err) {
+    super(err && err.message ? err.message : String(err));
+    this.where = where;
+    this.errno = err && err.code;
+  }
+}
+
+// Reads a chunk file here rather than on the main thread (no copy, no round trips), decodes
+// it, and writes the plaintext to msg.fd at msg.position (restore), drops it (msg.discard:
+// verify), or hands it back.
+function load(msg) {
+  const file = path.join(chunksDir, msg.id.slice(0, 2), msg.id);
+  let payload;
+  try {
+    payload = fs.readFileSync(file);
+  } catch (err) {
+    throw new IoError('read', err);
+  }
+  const plain = decode(msg.id, payload, msg.verify);
+  if (plain.length !== msg.expectedLength) {
+    throw new Corrupt('it holds ' + plain.length + ' bytes where ' + msg.expectedLength + ' are expected');
+  }
+  if (typeof msg.fd === 'number') {
+    try {
+      let off = 0;
+      while (off < plain.length) off += fs.writeSync(msg.fd, plain, off, plain.length - off, msg.position + off);
+    } catch (err) {
+      throw new IoError('write', err);
+    }
+    parentPort.postMessage({ seq: msg.seq, storedBytes: payload.length });
+  } else if (msg.discard) {
+    parentPort.postMessage({ seq: msg.seq, storedBytes: payload.length });
+  } else {
+    parentPort.postMessage({ seq: msg.seq, storedBytes: payload.length, plain }, [plain.buffer]);
+  }
+}
+
+parentPort.on('message', (msg) => {
+  try {
+    if (msg.op === 'encode') {
+      const r = encode(asBuffer(msg.data), msg.checkExisting);
+      const transfer = [r.plain.buffer];
+      if (r.payload) transfer.push(r.payload.buffer);
+      parentPort.postMessage({ seq: msg.seq, id: r.id, exists: r.exists, payload: r.payload, plain: r.plain }, transfer);
+    } else if (msg.op === 'decode') {
+      const plain = decode(msg.id, asBuffer(msg.data), msg.verify);
+      parentPort.postMessage({ seq: msg.seq, plain }, [plain.buffer]);
+    } else if (msg.op === 'load') {
+      load(msg);
+    } else {
+      parentPort.postMessage({ seq: msg.seq, error: { corrupt: false, message: 'unknown op ' + msg.op } });
+    }
+  } catch (err) {
+    parentPort.postMessage({
+      seq: msg.seq,
+      error: {
+        corrupt: err instanceof Corrupt,
+        message: err && err.message ? err.message : String(err),
+        where: err instanceof IoError ? err.where : undefined,
+        errno: err instanceof IoError ? err.errno : undefined,
+      },
+    });
+  }
+});
+`;

@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { isErrno } from './errors.js';
+
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+export interface ReadableFile {
+  /** Reads up to `into.length` bytes at `position`; returns the count (short only at end of file). */
+  read(into: Buffer, position: number): Promise<number>;
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface WritableFile {
+  /** The OS file descriptor, when there is one: restore lets worker threads write to it directly. */
+  readonly fd?: number;
+  write(data: Uint8Array, position: number): Promise<void>;
+  truncate(size: number): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Prefix of temporary files; garbage collection removes old ones. */
+export const TEMP_PREFIX = '.tmp-';
+
+/**
+ * Every filesystem side effect of the repository goes through this adapter, so tests can
+ * inject faults (ENOSPC, EIO) and the logic stays readable. Errors are raw errno errors;
+ * callers turn them into typed errors that name the destination.
+ */
+export interface RepositoryFileSystem {
+  readFile(file: string): Promise<Buffer>;
+  /**
+   * Crash-safe write: a fresh temp file in the same directory, fsync, rename over `file`.
+   * The directory itself is not fsynced (callers batch that with `syncDir`).
+   */
+  writeFileAtomic(file: string, data: Uint8Array): Promise<void>;
+  syncDir(dir: string): Promise<void>;
+  stat(file: string): Promise<FileStat>;
+  readdir(dir: string): Promise<string[]>;
+  /** Creates one directory level; an existing directory is not an error. */
+  mkdir(dir: string): Promise<void>;
+  unlink(file: string): Promise<void>;
+  setMtime(file: string, mtimeMs: number): Promise<void>;
+  openRead(file: string): Promise<ReadableFile>;
+  /** Opens (creating if needed) a file for positional writes. */
+  openWrite(file: string): Promise<WritableFile>;
+}
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+export class NodeFileSystem implements RepositoryFileSystem {
+  async readFile(file: string): Promise<Buffer> {
+    return fsp.readFile(file);
+  }
+
+  async writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
+    const tmp = path.join(path.dirname(file), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    let renamed = false;
+    try {
+      const fh = await fsp.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, FILE_MODE);
+      try {
+        let off = 0;
+        while (off < data.length) {
+          const { bytesWritten } = await fh.write(data, off, data.length - off, off);
+          off += bytesWritten;
+        }
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await fsp.rename(tmp, file);
+      renamed = true;
+    } finally {
+      if (!renamed) await removeTempFile(tmp);
+    }
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    const fh = await fsp.open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+    try {
+      await fh.sync();
+    } catch (err) {
+      // Some network filesystems refuse fsync on a directory; their renames are synchronous.
+      if (!isErrno(err, 'EINVAL', 'ENOTSUP', 'EBADF')) throw err;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async stat(file: string): Promise<FileStat> {
+    const st = await fsp.stat(file);
+    return { size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile(), isDirectory: st.isDirectory() };
+  }
+
+  async readdir(dir: string): Promise<string[]> {
+    return fsp.readdir(dir);
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    try {
+      await fsp.mkdir(dir, { mode: DIR_MODE });
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+  }
+
+  async unlink(file: string): Promise<void> {
+    await fsp.unlink(file);
+  }
+
+  async setMtime(file: string, mtimeMs: number): Promise<void> {
+    const t = new Date(mtimeMs);
+    await fsp.utimes(file, t, t);
+  }
+
+  async openRead(file: string): Promise<ReadableFile> {
+    const fh = await fsp.open(file, 'r');
+    return {
+      read: async (into, position) => {
+        let done = 0;
+        while (done < into.length) {
+          const { bytesRead } = await fh.read(into, done, into.length - done, position + done);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+        return done;
+      },
+      size: async () => (await fh.stat()).size,
+      close: () => fh.close(),
+    };
+  }
+
+  async openWrite(file: string): Promise<WritableFile> {
+    const fh = await fsp.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT, FILE_MODE);
+    return {
+      fd: fh.fd,
+      write: async (data, position) => {
+        let off = 0;
+        while (off < data.length) {
+          const { bytesWritten } = await fh.write(data, off, data.length - off, position + off);
+          off += bytesWritten;
+        }
+      },
+      truncate: (size) => fh.truncate(size),
+      sync: () => fh.sync(),
+      close: () => fh.close(),
+    };
+  }
+}
+
+/** Best-effort removal of a temp file after a failed write. */
+async function removeTempFile(file: string): Promise<void> {
+  // A temp file that cannot be removed now (ENOENT, or the disk just failed) is harmless:
+  // nothing refers to it and garbage collection removes temp files older than its grace.
+  await fsp.unlink(file).catch(() => undefined);
+}

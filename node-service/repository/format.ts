@@ -1,0 +1,216 @@
+/**
+ * Repository format v1: names, layout and the JSON documents (config, manifest).
+ * FORMAT.md is the human description of the same thing; keep them in step.
+ */
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { z } from 'zod';
+
+export const FORMAT_NAME = 'vplus-repository';
+export const FORMAT_VERSION = 1;
+export const MANIFEST_FORMAT = 'vplus-backup';
+
+export const MIB = 1024 * 1024;
+/** Chosen by measurement, see FORMAT.md "Chunk size". */
+export const DEFAULT_CHUNK_SIZE = 1 * MIB;
+export const ALLOWED_CHUNK_SIZES: readonly number[] = [256 * 1024, 512 * 1024, 1 * MIB, 2 * MIB, 4 * MIB, 8 * MIB];
+/** Chosen by measurement, see FORMAT.md "Compression". */
+export const DEFAULT_COMPRESSION_LEVEL = 1;
+
+/** scrypt defaults: 64 MiB of memory, about 0.2 s on a current core. */
+export const DEFAULT_KDF = { N: 2 ** 16, r: 8, p: 1 } as const;
+
+export const CHUNK_ID_RE = /^[0-9a-f]{64}$/;
+export const BACKUP_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export const LAYOUT = {
+  config: 'config.json',
+  chunks: 'chunks',
+  backups: 'backups',
+  locks: 'locks',
+  state: 'state',
+  lastGc: path.join('state', 'last-gc.json'),
+} as const;
+
+export const MANIFEST_SUFFIX = '.manifest';
+
+export function chunkRelPath(id: string): string {
+  return path.join(LAYOUT.chunks, id.slice(0, 2), id);
+}
+
+export function shardNames(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 256; i++) out.push(i.toString(16).padStart(2, '0'));
+  return out;
+}
+
+/** Time-sortable unique backup id: 20250102T030405Z-a1b2c3d4e5. */
+export function newBackupId(nowMs: number): string {
+  const iso = new Date(nowMs).toISOString(); // 2025-01-02T03:04:05.678Z
+  const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  return `${stamp}-${randomBytes(5).toString('hex')}`;
+}
+
+const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
+
+export const kdfParamsSchema = z.object({
+  algorithm: z.literal('scrypt'),
+  // Bounded so a hostile config cannot make open() allocate gigabytes.
+  N: z
+    .number()
+    .int()
+    .min(2 ** 10)
+    .max(2 ** 22)
+    .refine((n) => (n & (n - 1)) === 0, 'N must be a power of two'),
+  r: z.number().int().min(1).max(32),
+  p: z.number().int().min(1).max(16),
+  salt: b64,
+});
+export type KdfParams = z.infer<typeof kdfParamsSchema>;
+
+export const repositoryConfigSchema = z.object({
+  format: z.literal(FORMAT_NAME),
+  version: z.number().int(),
+  id: z.string().regex(/^[0-9a-f]{32}$/),
+  createdAt: z.string(),
+  chunkSize: z.number().int().refine((n) => ALLOWED_CHUNK_SIZES.includes(n), 'unsupported chunk size'),
+  compression: z.object({ algorithm: z.literal('zstd'), level: z.number().int().min(0).max(19) }),
+  encryption: z
+    .object({
+      algorithm: z.literal('aes-256-gcm'),
+      chunkId: z.literal('hmac-sha256'),
+      kdf: kdfParamsSchema,
+      /** The 32-byte master key, AES-256-GCM-encrypted with the password key: nonce(12) | ct(32) | tag(16). */
+      wrappedKey: b64,
+    })
+    .nullable(),
+});
+export type RepositoryConfig = z.infer<typeof repositoryConfigSchema>;
+
+/** A chunk list entry: a chunk id (hex), or a positive count of consecutive all-zero chunks. */
+export type ChunkEntry = string | number;
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+const jsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValueSchema), z.record(z.string(), jsonValueSchema)]),
+);
+
+export const diskManifestSchema = z.object({
+  name: z.string().min(1).max(255),
+  size: z.number().int().nonnegative(),
+  chunkSize: z.number().int().refine((n) => ALLOWED_CHUNK_SIZES.includes(n), 'unsupported chunk size'),
+  // Validated by validateChunkList (a zod union per element is slow on a million entries).
+  chunks: z.array(z.union([z.string(), z.number()])),
+});
+export type DiskManifest = z.infer<typeof diskManifestSchema>;
+
+export const backupSummarySchema = z.object({
+  /** Sum of disk sizes. */
+  logicalBytes: z.number().nonnegative(),
+  /** Bytes in non-zero chunks (what a restore has to write). */
+  dataBytes: z.number().nonnegative(),
+  /** Plaintext bytes of chunks this backup added to the repository. */
+  newBytes: z.number().nonnegative(),
+  /** On-disk bytes of the chunk files this backup added. */
+  newStoredBytes: z.number().nonnegative(),
+  newChunks: z.number().int().nonnegative(),
+  /** Bytes of chunks that were already stored (dedup) or reused from the previous backup without reading. */
+  reusedBytes: z.number().nonnegative(),
+  /** Bytes of the source that were actually read. */
+  readBytes: z.number().nonnegative(),
+  durationMs: z.number().nonnegative(),
+});
+export type BackupSummary = z.infer<typeof backupSummarySchema>;
+
+export const backupManifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  version: z.literal(FORMAT_VERSION),
+  id: z.string().regex(BACKUP_ID_RE),
+  repositoryId: z.string(),
+  createdAt: z.string().datetime(),
+  /** Retention groups backups by this key (e.g. "vm:<uuid>"); prune applies a policy per group. */
+  group: z.string().min(1).max(255),
+  kind: z.enum(['full', 'incremental']),
+  /** The backup whose chunk list an incremental reused (informational: every backup is a complete index). */
+  parent: z.string().nullable(),
+  /** Opaque metadata for re-import into a catalog: VM definition, names, policy, etc. */
+  source: jsonValueSchema,
+  disks: z.array(diskManifestSchema),
+  summary: backupSummarySchema,
+});
+export type BackupManifest = z.infer<typeof backupManifestSchema>;
+
+/** Returns a description of the first problem in a disk's chunk list, or null if it is consistent. */
+export function validateChunkList(disk: DiskManifest): string | null {
+  const expected = chunkCount(disk.size, disk.chunkSize);
+  let count = 0;
+  for (const e of disk.chunks) {
+    if (typeof e === 'string') {
+      if (!CHUNK_ID_RE.test(e)) return `disk ${disk.name}: invalid chunk id`;
+      count += 1;
+    } else {
+      if (!Number.isSafeInteger(e) || e < 1) return `disk ${disk.name}: invalid zero run`;
+      count += e;
+    }
+  }
+  if (count !== expected) return `disk ${disk.name}: ${count} chunks listed, ${expected} expected for its size`;
+  return null;
+}
+
+export function chunkCount(size: number, chunkSize: number): number {
+  return Math.ceil(size / chunkSize);
+}
+
+/** Length of chunk `index` of a disk (the last one may be short). */
+export function chunkLength(size: number, chunkSize: number, index: number): number {
+  return Math.min(chunkSize, size - index * chunkSize);
+}
+
+/** Expands a chunk list to one slot per chunk: the id, or null for a zero chunk. */
+export function expandChunks(disk: Pick<DiskManifest, 'chunks'>): (string | null)[] {
+  const out: (string | null)[] = [];
+  for (const e of disk.chunks) {
+    if (typeof e === 'string') out.push(e);
+    else for (let i = 0; i < e; i++) out.push(null);
+  }
+  return out;
+}
+
+/** The inverse of expandChunks: consecutive zero chunks collapse into a run count. */
+export function compactChunks(slots: readonly (string | null)[]): ChunkEntry[] {
+  const out: ChunkEntry[] = [];
+  let zeros = 0;
+  for (const s of slots) {
+    if (s === null) {
+      zeros++;
+      continue;
+    }
+    if (zeros > 0) out.push(zeros);
+    zeros = 0;
+    out.push(s);
+  }
+  if (zeros > 0) out.push(zeros);
+  return out;
+}
+
+/** Calls `fn` for every non-zero chunk of a disk with its index, offset and length. */
+export function forEachDataChunk(
+  disk: DiskManifest,
+  fn: (id: string, index: number, offset: number, length: number) => void,
+): void {
+  let index = 0;
+  for (const e of disk.chunks) {
+    if (typeof e === 'string') {
+      fn(e, index, index * disk.chunkSize, chunkLength(disk.size, disk.chunkSize, index));
+      index += 1;
+    } else {
+      index += e;
+    }
+  }
+}
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}

@@ -1,0 +1,34 @@
+/** Public API of the repository library (backup destination format v1, see FORMAT.md). */
+export { Repository } from './repository.js';
+export type {
+  BackupInfo,
+  InitOptions,
+  OpenOptions,
+  PruneItem,
+  PruneOptions,
+  PruneReport,
+  RepositoryDeps,
+  StartBackupOptions,
+} from './repository.js';
+export { BackupWriter } from './backup-writer.js';
+export type { DiskProgress, IncrementalChanges, WriteDiskOptions } from './backup-writer.js';
+export { BackupReader } from './backup-reader.js';
+export type { RestoreProgress, RestoreResult } from './backup-reader.js';
+export { alignToChunks, dirtyChunkMap, openFileSource } from './disk-source.js';
+export type { DiskExtent, DiskSource, ExtentSource, FileSource, RandomAccessSource, StreamSource } from './disk-source.js';
+export type { VerifyOptions, VerifyProblem, VerifyProgress, VerifyReport } from './verify.js';
+export { DEFAULT_GC_GRACE_MS } from './gc.js';
+export type { GcOptions, GcReport } from './gc.js';
+export type { RepositoryStats } from './stats.js';
+export { applyRetention, parseRetentionSpec } from './retention.js';
+export type { RetentionDecision, RetentionPolicy } from './retention.js';
+export { checkDestination } from './destination-check.js';
+export type { DestinationCheck } from './destination-check.js';
+export { systemClock } from './clock.js';
+export type { Clock } from './clock.js';
+export { NodeFileSystem } from './file-system.js';
+export type { FileStat, ReadableFile, RepositoryFileSystem, WritableFile } from './file-system.js';
+export type { RepositoryLogger } from './logger.js';
+export { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION_LEVEL, FORMAT_VERSION } from './format.js';
+export type { BackupManifest, BackupSummary, ByteRange, ChunkEntry, DiskManifest, JsonValue } from './format.js';
+export * from './errors.js';

@@ -1,0 +1,60 @@
+/**
+ * Key handling for encrypted repositories: a random 32-byte master key, wrapped
+ * (AES-256-GCM) by a key derived from the password with scrypt. Purpose keys are derived
+ * from the master key with HKDF so the id key never encrypts and the encryption key never ids.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt } from 'node:crypto';
+import type { KdfParams } from './format.js';
+
+export interface RepositoryKeys {
+  /** HMAC-SHA-256 key for chunk ids (so ids reveal nothing about the plaintext). */
+  chunkIdKey: Buffer;
+  /** AES-256-GCM key for chunk files. */
+  chunkKey: Buffer;
+  /** AES-256-GCM key for manifests. */
+  manifestKey: Buffer;
+}
+
+const WRAP_AAD_PREFIX = 'vplus-repository-key/v1:';
+
+export function deriveKeys(masterKey: Buffer, repositoryId: string): RepositoryKeys {
+  const salt = Buffer.from(repositoryId, 'utf8');
+  const sub = (info: string): Buffer => Buffer.from(hkdfSync('sha256', masterKey, salt, `vplus/v1/${info}`, 32));
+  return { chunkIdKey: sub('chunk-id'), chunkKey: sub('chunk-encryption'), manifestKey: sub('manifest-encryption') };
+}
+
+export async function passwordKey(password: string, kdf: Omit<KdfParams, 'algorithm'>): Promise<Buffer> {
+  const salt = Buffer.from(kdf.salt, 'base64');
+  return new Promise((resolve, reject) => {
+    scrypt(
+      Buffer.from(password, 'utf8'),
+      salt,
+      32,
+      { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 128 * kdf.N * kdf.r * kdf.p + 32 * 1024 * 1024 },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    );
+  });
+}
+
+export function wrapMasterKey(masterKey: Buffer, kek: Buffer, repositoryId: string): string {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', kek, nonce);
+  cipher.setAAD(Buffer.from(WRAP_AAD_PREFIX + repositoryId, 'utf8'));
+  const ct = Buffer.concat([cipher.update(masterKey), cipher.final()]);
+  return Buffer.concat([nonce, ct, cipher.getAuthTag()]).toString('base64');
+}
+
+/** Returns the master key, or null if the password key does not open it (wrong password). */
+export function unwrapMasterKey(wrapped: string, kek: Buffer, repositoryId: string): Buffer | null {
+  const raw = Buffer.from(wrapped, 'base64');
+  if (raw.length !== 12 + 32 + 16) return null;
+  const decipher = createDecipheriv('aes-256-gcm', kek, raw.subarray(0, 12));
+  decipher.setAAD(Buffer.from(WRAP_AAD_PREFIX + repositoryId, 'utf8'));
+  decipher.setAuthTag(raw.subarray(44));
+  try {
+    return Buffer.concat([decipher.update(raw.subarray(12, 44)), decipher.final()]);
+  } catch {
+    // GCM authentication failed: the only expected cause is a wrong password.
+    return null;
+  }
+}

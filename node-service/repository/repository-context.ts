@@ -1,0 +1,19 @@
+import type { ChunkReader } from './chunk-store.js';
+import type { Clock } from './clock.js';
+import type { RepositoryFileSystem } from './file-system.js';
+import type { LeaseManager } from './locks.js';
+import type { RepositoryLogger } from './logger.js';
+import type { ManifestStore } from './manifest-store.js';
+
+/** What the maintenance operations (verify, gc, stats) need from an open repository. */
+export interface RepositoryContext {
+  repoPath: string;
+  fs: RepositoryFileSystem;
+  clock: Clock;
+  logger: RepositoryLogger;
+  manifests: ManifestStore;
+  chunks: ChunkReader;
+  leases: LeaseManager;
+  /** Worker threads doing chunk CPU work. */
+  threads: number;
+}

@@ -1,0 +1,443 @@
+/**
+ * A backup repository on a destination directory (FORMAT.md): create or open it, write
+ * backups, read them back, and the maintenance operations (verify, prune, gc, stats).
+ * Side effects go through the injected filesystem, clock and logger.
+ */
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
+import { BackupReader } from './backup-reader.js';
+import { BackupWriter } from './backup-writer.js';
+import { ChunkCodecPool } from './chunk-codec.pool.js';
+import { ChunkReader } from './chunk-store.js';
+import { systemClock, type Clock } from './clock.js';
+import {
+  BackupExistsError,
+  InvalidArgumentError,
+  NotARepositoryError,
+  NotEncryptedError,
+  PasswordRequiredError,
+  RepositoryError,
+  RepositoryExistsError,
+  RepositoryPathMissingError,
+  UnsupportedVersionError,
+  WrongPasswordError,
+  isErrno,
+  toRepositoryError,
+} from './errors.js';
+import { NodeFileSystem, type RepositoryFileSystem } from './file-system.js';
+import {
+  ALLOWED_CHUNK_SIZES,
+  BACKUP_ID_RE,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_COMPRESSION_LEVEL,
+  DEFAULT_KDF,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  LAYOUT,
+  newBackupId,
+  repositoryConfigSchema,
+  shardNames,
+  type BackupManifest,
+  type BackupSummary,
+  type JsonValue,
+  type RepositoryConfig,
+} from './format.js';
+import { collectGarbage, readGcEpoch, type GcOptions, type GcReport } from './gc.js';
+import { deriveKeys, passwordKey, unwrapMasterKey, wrapMasterKey, type RepositoryKeys } from './keys.js';
+import { DEFAULT_LEASE_OPTIONS, LeaseManager, type LeaseOptions } from './locks.js';
+import { silentLogger, type RepositoryLogger } from './logger.js';
+import { ManifestStore } from './manifest-store.js';
+import type { RepositoryContext } from './repository-context.js';
+import { applyRetention, type RetentionPolicy } from './retention.js';
+import { repositoryStats, type RepositoryStats } from './stats.js';
+import { verifyRepository, type VerifyOptions, type VerifyReport } from './verify.js';
+
+export interface RepositoryDeps {
+  fs?: RepositoryFileSystem;
+  clock?: Clock;
+  logger?: RepositoryLogger;
+  /** Worker threads for hashing, compression and encryption (default: the number of cores, at most 8). */
+  threads?: number;
+  leases?: Partial<LeaseOptions>;
+}
+
+export interface InitOptions {
+  /** Encrypts the repository when given. */
+  password?: string;
+  chunkSize?: number;
+  compressionLevel?: number;
+  /** scrypt cost; the defaults suit production, tests may lower N. */
+  kdf?: { N?: number; r?: number; p?: number };
+}
+
+export interface OpenOptions {
+  password?: string;
+}
+
+export interface StartBackupOptions {
+  /** Retention group, e.g. "vm:<uuid>" (default "default"). */
+  group?: string;
+  /** Opaque JSON stored in the manifest for re-import (VM definition, names, policy...). */
+  source?: JsonValue;
+  /** Backup id (default: time-sortable random id). */
+  id?: string;
+  /** Chunks in flight while writing (bounds memory). */
+  maxInFlight?: number;
+}
+
+export interface BackupInfo {
+  id: string;
+  createdAt: string;
+  group: string;
+  kind: 'full' | 'incremental';
+  parent: string | null;
+  source: JsonValue;
+  disks: { name: string; size: number; chunkSize: number }[];
+  summary: BackupSummary;
+}
+
+export interface PruneOptions {
+  dryRun?: boolean;
+  /** Only these groups (default: all). */
+  groups?: readonly string[];
+  utcOffsetMinutes?: number;
+}
+
+export interface PruneItem {
+  id: string;
+  group: string;
+  createdAt: string;
+  reasons: string[];
+}
+
+export interface PruneReport {
+  dryRun: boolean;
+  kept: PruneItem[];
+  removed: PruneItem[];
+  /** Backups whose manifest cannot be read: never removed by prune. */
+  damaged: string[];
+}
+
+interface Resolved {
+  fs: RepositoryFileSystem;
+  clock: Clock;
+  logger: RepositoryLogger;
+  threads: number;
+  leases: LeaseOptions;
+}
+
+function resolveDeps(deps: RepositoryDeps): Resolved {
+  const staleMs = deps.leases?.staleMs ?? DEFAULT_LEASE_OPTIONS.staleMs;
+  return {
+    fs: deps.fs ?? new NodeFileSystem(),
+    clock: deps.clock ?? systemClock,
+    logger: deps.logger ?? silentLogger,
+    // Each worker costs ~15 MiB; beyond 8 the destination's I/O is the limit, not the CPU.
+    threads: Math.max(1, Math.floor(deps.threads ?? Math.min(8, availableParallelism()))),
+    leases: { staleMs, refreshMs: deps.leases?.refreshMs ?? Math.max(1000, Math.floor(staleMs / 6)) },
+  };
+}
+
+export class Repository {
+  private pool: ChunkCodecPool | undefined;
+  private readonly manifests: ManifestStore;
+  private readonly leases: LeaseManager;
+  private readonly chunkReader: ChunkReader;
+  private readonly log: RepositoryLogger;
+
+  private constructor(
+    readonly path: string,
+    readonly config: RepositoryConfig,
+    private readonly keys: RepositoryKeys | null,
+    private readonly deps: Resolved,
+  ) {
+    this.log = deps.logger.child({ module: 'repository', repository: path });
+    this.manifests = new ManifestStore(path, deps.fs, keys?.manifestKey ?? null);
+    this.leases = new LeaseManager(path, deps.fs, deps.clock, deps.leases, this.log);
+    this.chunkReader = new ChunkReader(path, () => this.codec(), keys !== null);
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  get encrypted(): boolean {
+    return this.config.encryption !== null;
+  }
+
+  /**
+   * Creates a repository in `repoPath`: the directory must be missing or empty, and its
+   * parent must exist (a missing parent usually means a share that is not mounted).
+   */
+  static async init(repoPath: string, options: InitOptions = {}, deps: RepositoryDeps = {}): Promise<Repository> {
+    const d = resolveDeps(deps);
+    const abs = path.resolve(repoPath);
+    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!ALLOWED_CHUNK_SIZES.includes(chunkSize)) {
+      throw new InvalidArgumentError(`chunk size ${chunkSize} is not one of ${ALLOWED_CHUNK_SIZES.join(', ')}`);
+    }
+    const level = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
+    if (!Number.isInteger(level) || level < 0 || level > 19) throw new InvalidArgumentError('compression level must be 0..19');
+    if (options.password !== undefined && options.password.length === 0) throw new InvalidArgumentError('the password is empty');
+
+    await prepareEmptyDirectory(abs, d.fs);
+    const id = randomBytes(16).toString('hex');
+    let keys: RepositoryKeys | null = null;
+    let encryption: RepositoryConfig['encryption'] = null;
+    if (options.password !== undefined) {
+      const kdf = {
+        algorithm: 'scrypt' as const,
+        N: options.kdf?.N ?? DEFAULT_KDF.N,
+        r: options.kdf?.r ?? DEFAULT_KDF.r,
+        p: options.kdf?.p ?? DEFAULT_KDF.p,
+        salt: randomBytes(16).toString('base64'),
+      };
+      const master = randomBytes(32);
+      const kek = await passwordKey(options.password, kdf);
+      encryption = {
+        algorithm: 'aes-256-gcm',
+        chunkId: 'hmac-sha256',
+        kdf,
+        wrappedKey: wrapMasterKey(master, kek, id),
+      };
+      keys = deriveKeys(master, id);
+    }
+    const config: RepositoryConfig = {
+      format: FORMAT_NAME,
+      version: FORMAT_VERSION,
+      id,
+      createdAt: new Date(d.clock.now()).toISOString(),
+      chunkSize,
+      compression: { algorithm: 'zstd', level },
+      encryption,
+    };
+    const parsed = repositoryConfigSchema.safeParse(config);
+    if (!parsed.success) throw new InvalidArgumentError(`invalid repository settings: ${parsed.error.issues[0]?.message ?? ''}`);
+    try {
+      for (const dir of [LAYOUT.chunks, LAYOUT.backups, LAYOUT.locks, LAYOUT.state]) await d.fs.mkdir(path.join(abs, dir));
+      const chunksDir = path.join(abs, LAYOUT.chunks);
+      for (const shard of shardNames()) await d.fs.mkdir(path.join(chunksDir, shard));
+      await d.fs.syncDir(chunksDir);
+      // The config is written last: a directory without it is not a repository.
+      await d.fs.writeFileAtomic(path.join(abs, LAYOUT.config), Buffer.from(JSON.stringify(config, null, 2) + '\n'));
+      await d.fs.syncDir(abs);
+    } catch (err) {
+      throw toRepositoryError(err, abs, 'creating the repository');
+    }
+    d.logger.info({ repository: abs, encrypted: keys !== null }, 'repository created');
+    return new Repository(abs, config, keys, d);
+  }
+
+  /** Opens an existing repository; an encrypted one needs its password. Writes nothing. */
+  static async open(repoPath: string, options: OpenOptions = {}, deps: RepositoryDeps = {}): Promise<Repository> {
+    const d = resolveDeps(deps);
+    const abs = path.resolve(repoPath);
+    try {
+      const st = await d.fs.stat(abs);
+      if (!st.isDirectory) throw new NotARepositoryError(abs, 'it is not a directory');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new RepositoryPathMissingError(abs, err);
+      throw toRepositoryError(err, abs, 'opening the repository');
+    }
+    let raw: Buffer;
+    try {
+      raw = await d.fs.readFile(path.join(abs, LAYOUT.config));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new NotARepositoryError(abs, `no ${LAYOUT.config}`);
+      throw toRepositoryError(err, abs, 'reading the repository configuration');
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new RepositoryError('REPO_CONFIG_CORRUPT', `The repository configuration ${path.join(abs, LAYOUT.config)} is not valid JSON; restore it from a copy.`, {
+        path: abs,
+      });
+    }
+    const head = json as { format?: unknown; version?: unknown };
+    if (typeof json !== 'object' || json === null || head.format !== FORMAT_NAME) {
+      throw new NotARepositoryError(abs, `${LAYOUT.config} is not a vPlus repository configuration`);
+    }
+    if (head.version !== FORMAT_VERSION) throw new UnsupportedVersionError(abs, head.version);
+    const parsed = repositoryConfigSchema.safeParse(json);
+    if (!parsed.success) {
+      throw new RepositoryError(
+        'REPO_CONFIG_CORRUPT',
+        `The repository configuration ${path.join(abs, LAYOUT.config)} is damaged (${parsed.error.issues[0]?.message ?? 'invalid'}); restore it from a copy.`,
+        { path: abs },
+      );
+    }
+    const config = parsed.data;
+    let keys: RepositoryKeys | null = null;
+    if (config.encryption) {
+      if (options.password === undefined) throw new PasswordRequiredError(abs);
+      const kek = await passwordKey(options.password, config.encryption.kdf);
+      const master = unwrapMasterKey(config.encryption.wrappedKey, kek, config.id);
+      if (!master) throw new WrongPasswordError(abs);
+      keys = deriveKeys(master, config.id);
+    } else if (options.password !== undefined) {
+      throw new NotEncryptedError(abs);
+    }
+    return new Repository(abs, config, keys, d);
+  }
+
+  /** Starts a backup. Takes a shared lease, so an unwritable destination fails here, before any source is read. */
+  async startBackup(options: StartBackupOptions = {}): Promise<BackupWriter> {
+    const id = options.id ?? newBackupId(this.deps.clock.now());
+    if (!BACKUP_ID_RE.test(id)) throw new InvalidArgumentError(`invalid backup id "${id}" (letters, digits, . _ - only)`);
+    const group = options.group ?? 'default';
+    if (group.length === 0 || group.length > 255) throw new InvalidArgumentError('the backup group must be 1 to 255 characters');
+    if (await this.manifests.exists(id)) throw new BackupExistsError(this.path, id);
+    const lease = await this.leases.acquire('shared', 'backup', id);
+    try {
+      const gcEpoch = await readGcEpoch({ repoPath: this.path, fs: this.deps.fs });
+      const pool = this.codec();
+      return new BackupWriter(
+        {
+          repoPath: this.path,
+          repositoryId: this.id,
+          defaultChunkSize: this.config.chunkSize,
+          fs: this.deps.fs,
+          clock: this.deps.clock,
+          logger: this.log,
+          pool,
+          manifests: this.manifests,
+          readGcEpoch: () => readGcEpoch({ repoPath: this.path, fs: this.deps.fs }),
+        },
+        lease,
+        {
+          id,
+          group,
+          source: options.source ?? null,
+          maxInFlight: Math.max(1, options.maxInFlight ?? pool.threads * 4 + 4),
+          gcEpoch,
+        },
+      );
+    } catch (err) {
+      await lease.release();
+      throw err;
+    }
+  }
+
+  /** Every readable backup, oldest first (damaged manifests are logged and left out; verify reports them). */
+  async listBackups(): Promise<BackupInfo[]> {
+    const { headers, damaged } = await this.manifests.headers();
+    for (const d of damaged) this.log.warn({ backup: d.id, err: d.error }, 'backup manifest cannot be read');
+    return headers.map((m) => ({
+      id: m.id,
+      createdAt: m.createdAt,
+      group: m.group,
+      kind: m.kind,
+      parent: m.parent,
+      source: m.source,
+      disks: m.disks.map((d) => ({ ...d })),
+      summary: m.summary,
+    }));
+  }
+
+  async loadManifest(backupId: string): Promise<BackupManifest> {
+    return this.manifests.load(backupId);
+  }
+
+  /** The newest backup of a group, e.g. the base for the next incremental. */
+  async latestBackup(group: string): Promise<BackupManifest | null> {
+    const list = (await this.listBackups()).filter((b) => b.group === group);
+    const last = list[list.length - 1];
+    return last ? this.manifests.load(last.id) : null;
+  }
+
+  async openBackup(backupId: string, options: { cacheChunks?: number; readAhead?: number } = {}): Promise<BackupReader> {
+    const manifest = await this.manifests.load(backupId);
+    return new BackupReader(manifest, {
+      fs: this.deps.fs,
+      chunks: this.chunkReader,
+      readAhead: Math.max(1, options.readAhead ?? this.deps.threads * 4),
+      cacheChunks: Math.max(1, options.cacheChunks ?? 16),
+    });
+  }
+
+  verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    return verifyRepository(this.context(), options);
+  }
+
+  /** Applies a retention policy per group; with dryRun only reports. Chunks are freed by gc(). */
+  async prune(policy: RetentionPolicy, options: PruneOptions = {}): Promise<PruneReport> {
+    const dryRun = options.dryRun ?? false;
+    const { headers, damaged } = await this.manifests.headers();
+    const candidates = headers.filter((m) => !options.groups || options.groups.includes(m.group));
+    const decisions = applyRetention(candidates, policy, this.deps.clock.now(), {
+      utcOffsetMinutes: options.utcOffsetMinutes ?? 0,
+    });
+    const item = (x: (typeof decisions)[number]): PruneItem => ({ id: x.id, group: x.group, createdAt: x.createdAt, reasons: x.reasons });
+    const kept = decisions.filter((x) => x.keep).map(item);
+    const removed = decisions.filter((x) => !x.keep).map(item);
+    if (!dryRun && removed.length > 0) await this.manifests.remove(removed.map((r) => r.id));
+    this.log.info({ dryRun, kept: kept.length, removed: removed.length }, 'prune finished');
+    return { dryRun, kept, removed, damaged: damaged.map((d) => d.id) };
+  }
+
+  gc(options: GcOptions = {}): Promise<GcReport> {
+    return collectGarbage(this.context(), options);
+  }
+
+  stats(): Promise<RepositoryStats> {
+    return repositoryStats(this.context());
+  }
+
+  /** Stops the worker threads. The repository must not be used afterwards. */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
+  }
+
+  private codec(): ChunkCodecPool {
+    this.pool ??= new ChunkCodecPool({
+      threads: this.deps.threads,
+      chunksDir: path.join(this.path, LAYOUT.chunks),
+      keys: this.keys,
+      compressionLevel: this.config.compression.level,
+    });
+    return this.pool;
+  }
+
+  private context(): RepositoryContext {
+    return {
+      repoPath: this.path,
+      fs: this.deps.fs,
+      clock: this.deps.clock,
+      logger: this.log,
+      manifests: this.manifests,
+      chunks: this.chunkReader,
+      leases: this.leases,
+      threads: this.deps.threads,
+    };
+  }
+}
+
+async function prepareEmptyDirectory(abs: string, fs: RepositoryFileSystem): Promise<void> {
+  const parent = path.dirname(abs);
+  try {
+    const st = await fs.stat(parent);
+    if (!st.isDirectory) throw new RepositoryPathMissingError(parent);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new RepositoryPathMissingError(parent, err);
+    throw toRepositoryError(err, abs, 'creating the repository');
+  }
+  try {
+    const st = await fs.stat(abs);
+    if (!st.isDirectory) throw new RepositoryExistsError(abs, 'a file with that name is in the way');
+    const entries = await fs.readdir(abs);
+    if (entries.includes(LAYOUT.config)) throw new RepositoryExistsError(abs, 'a repository already exists there');
+    if (entries.length > 0) throw new RepositoryExistsError(abs, 'the directory is not empty');
+  } catch (err) {
+    if (err instanceof RepositoryError) throw err;
+    if (!isErrno(err, 'ENOENT')) throw toRepositoryError(err, abs, 'creating the repository');
+    try {
+      await fs.mkdir(abs);
+    } catch (mkErr) {
+      throw toRepositoryError(mkErr, abs, 'creating the repository directory');
+    }
+  }
+}
