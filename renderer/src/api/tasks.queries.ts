@@ -44,6 +44,8 @@ export function useCancelTaskMutation() {
     mutationFn: ({ id, force }: { id: number; force: boolean }) =>
       api.json('POST', `/api/tasks/${id}/cancel`, TaskSchema, { body: force ? { force: true } : {} }),
     onSuccess: (task) => upsertTask(queryClient, task),
+    // Usually "already ended": the task changed under us, so fetch what it is now.
+    onError: (_error, { id }) => queryClient.invalidateQueries({ queryKey: queryKeys.task(id) }),
     // The button shows the server's reason next to itself.
     meta: { inlineErrors: true },
   });

@@ -7,6 +7,8 @@ import { NODE_STATUS_COLORS, NODE_STATUS_LABELS } from '../utils/task-labels.js'
 export function NodeStatusBadge({ node, size = 'sm' }: { node: Pick<Node, 'status' | 'statusMessage'>; size?: 'sm' | 'lg' }) {
   const badge = (
     <Badge
+      // A span, so the badge may sit inside running text (a page's description line).
+      component="span"
       color={NODE_STATUS_COLORS[node.status]}
       variant={node.status === 'online' ? 'light' : 'outline'}
       size={size}

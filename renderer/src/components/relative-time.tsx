@@ -3,18 +3,18 @@ import { useNow } from '../hooks/use-now.js';
 import { formatDateTime, formatRelativeTime } from '../utils/format.js';
 
 /** "5 min ago", kept fresh, with the exact time in a tooltip and in the <time> element. */
-export function RelativeTime({ iso, never = 'Never' }: { iso: string | null; never?: string }) {
+export function RelativeTime({ iso, never = 'Never', size = 'sm' }: { iso: string | null; never?: string; size?: 'xs' | 'sm' }) {
   const now = useNow(15_000, iso !== null);
   if (iso === null) {
     return (
-      <Text size="sm" c="dimmed">
+      <Text size={size} c="dimmed">
         {never}
       </Text>
     );
   }
   return (
     <Tooltip label={formatDateTime(iso)} openDelay={300}>
-      <Text size="sm" component="time" dateTime={iso} style={{ whiteSpace: 'nowrap' }}>
+      <Text size={size} component="time" dateTime={iso} style={{ whiteSpace: 'nowrap' }}>
         {formatRelativeTime(iso, now, never)}
       </Text>
     </Tooltip>

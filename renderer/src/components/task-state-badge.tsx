@@ -5,7 +5,7 @@ import { taskStateColor, taskStateLabel } from '../utils/task-labels.js';
 
 export function TaskStateBadge({ task, size = 'sm' }: { task: Pick<Task, 'state' | 'cancelRequested'>; size?: 'sm' | 'lg' }) {
   return (
-    <Badge color={taskStateColor(task)} variant="light" size={size} style={NO_SHRINK} data-state={task.state}>
+    <Badge component="span" color={taskStateColor(task)} variant="light" size={size} style={NO_SHRINK} data-state={task.state}>
       {taskStateLabel(task)}
     </Badge>
   );

@@ -1,7 +1,7 @@
 import { Button, Paper, Skeleton } from '@mantine/core';
 import { IconPlus, IconServer } from '@tabler/icons-react';
 import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
-import { Link, useNavigate } from 'react-router-dom';
+import { useNavigate } from 'react-router-dom';
 import { useNodesQuery } from '../api/nodes.queries.js';
 import { useSession } from '../auth/session-context.js';
 import { DataTable } from '../components/data-table.js';
@@ -10,9 +10,11 @@ import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { nodesColumns } from './nodes/nodes-columns.js';
 
+/** A button (it starts the install flow), which navigates to the wizard's own page. */
 function InstallNodeButton() {
+  const navigate = useNavigate();
   return (
-    <Button component={Link} to="/nodes/install" leftSection={<IconPlus size={16} aria-hidden />}>
+    <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={() => void navigate('/nodes/install')}>
       Install node
     </Button>
   );

@@ -16,7 +16,8 @@ export const TASK_STATE_COLORS: Record<TaskState, string> = {
   FINISHED: 'green',
   FINISHED_WITH_WARNINGS: 'yellow',
   FAILED: 'red',
-  CANCELLED: 'dark',
+  // Not 'dark': it vanishes on the dark theme's background.
+  CANCELLED: 'gray',
 };
 
 export const TASK_TYPE_LABELS: Record<TaskType, string> = {

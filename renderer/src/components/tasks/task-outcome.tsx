@@ -10,7 +10,8 @@ export function TaskOutcome({ task, errorTitle }: { task: Task; errorTitle?: str
     <Stack gap="sm">
       {showError && (
         <Alert
-          color="red"
+          // A cancel is someone's decision, not a fault; red is for failures.
+          color={task.state === 'CANCELLED' ? 'gray' : 'red'}
           icon={<IconAlertCircle />}
           title={errorTitle ?? (task.state === 'CANCELLED' ? 'Cancelled' : 'Failed')}
           role="alert"

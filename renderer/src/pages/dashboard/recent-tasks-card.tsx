@@ -24,7 +24,7 @@ function RecentTask({ task }: { task: Task }) {
           <Text size="xs" c="dimmed">
             Ended
           </Text>
-          <RelativeTime iso={task.finishedAt} />
+          <RelativeTime iso={task.finishedAt} size="xs" />
         </Group>
       ) : (
         <TaskProgressBar progress={task.progress} state={task.state} label={`Progress of task ${task.id}`} />

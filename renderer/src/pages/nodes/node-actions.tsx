@@ -1,7 +1,7 @@
 import type { Node } from '@common/api/index.js';
 import { ActionIcon, Button, Group, Tooltip } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconActivityHeartbeat, IconArrowUpCircle, IconFileText, IconRefresh, IconTrash, type Icon } from '@tabler/icons-react';
+import { IconActivityHeartbeat, IconCircleArrowUp, IconFileText, IconRefresh, IconTrash, type Icon } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { useRestartNodeMutation, useUpgradeNodeMutation } from '../../api/nodes.queries.js';
@@ -14,7 +14,7 @@ import { RemoveNodeModal } from './remove-node-modal.js';
 const LOOK: Record<NodeAction, { label: string; icon: Icon; color?: string }> = {
   check: { label: 'Check', icon: IconActivityHeartbeat },
   log: { label: 'Show log', icon: IconFileText },
-  upgrade: { label: 'Upgrade', icon: IconArrowUpCircle },
+  upgrade: { label: 'Upgrade', icon: IconCircleArrowUp },
   restart: { label: 'Restart', icon: IconRefresh },
   remove: { label: 'Remove', icon: IconTrash, color: 'red' },
 };

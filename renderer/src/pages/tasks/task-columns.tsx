@@ -30,6 +30,7 @@ export const taskColumns = [
   }),
   column.accessor('subject', { header: 'Subject', cell: (info) => info.getValue() ?? '—' }),
   column.accessor('node', {
+    id: 'node',
     header: 'Node',
     cell: ({ row }) =>
       row.original.nodeId === null ? (
@@ -53,15 +54,15 @@ export const taskColumns = [
     header: 'Duration',
     cell: ({ row }) => <LiveDuration start={row.original.startedAt} end={row.original.finishedAt} />,
   }),
-  column.accessor('error', { header: 'Error', cell: (info) => <ErrorCell error={info.getValue()} /> }),
+  column.accessor('error', { header: 'Error', cell: ({ row }) => <ErrorCell error={row.original.error} cancelled={row.original.state === 'CANCELLED'} /> }),
 ];
 
-function ErrorCell({ error }: { error: string | null }) {
+function ErrorCell({ error, cancelled }: { error: string | null; cancelled: boolean }) {
   if (error === null || error === '') return null;
   // Long messages would stretch the table; the whole text is one hover away and on the task's page.
   return (
     <Tooltip label={error} multiline maw={480} openDelay={300}>
-      <Text size="sm" c="red" lineClamp={1} maw={280}>
+      <Text size="sm" c={cancelled ? 'dimmed' : 'red'} lineClamp={1} maw={280}>
         {error}
       </Text>
     </Tooltip>

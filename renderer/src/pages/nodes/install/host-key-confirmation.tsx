@@ -25,8 +25,8 @@ export function HostKeyConfirmation({ host, keyType, fingerprint, trusted, onTru
         </Text>
         <CopyableCode value={fingerprint} copyLabel="Copy host key fingerprint" testId="host-key-fingerprint" />
         <Text size="sm">
-          Compare it with what <Code>{command}</Code> prints on the host itself (on its console, not over this network). Only
-          go on if they are the same: a different fingerprint means you are not talking to the host you think.
+          Compare it with what <Code>{command}</Code> prints on the host itself, for example at its console. Go on only if
+          they are the same: a different fingerprint means you may not be talking to the host you think.
         </Text>
         <Checkbox
           label="I trust this host key"

@@ -3,6 +3,7 @@ import { Button, Group, Stepper } from '@mantine/core';
 import { useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { useInstallNodeMutation } from '../../../api/nodes.queries.js';
+import { useTaskQuery } from '../../../api/tasks.queries.js';
 import { InstallProgress } from './install-progress.js';
 import type { LocalFormValues, SshFormValues } from './install-request.js';
 import { LocalInstallForm } from './local-install-form.js';
@@ -27,6 +28,9 @@ export function InstallWizard() {
   const [sshValues, setSshValues] = useState<SshFormValues | null>(null);
   const [localValues, setLocalValues] = useState<LocalFormValues | null>(null);
   const install = useInstallNodeMutation();
+  // Once the node is online every step is done; the stepper shows all three ticked.
+  const installTask = useTaskQuery(running?.taskId ?? 0, running !== null);
+  const succeeded = installTask.data?.state === 'FINISHED' || installTask.data?.state === 'FINISHED_WITH_WARNINGS';
 
   const start = (request: InstallNode, remember: () => void) => {
     remember();
@@ -42,13 +46,14 @@ export function InstallWizard() {
     setParams({}, { replace: true });
     setStep(target === null ? STEP.choose : STEP.settings);
   };
+  const progress = running !== null && <InstallProgress taskId={running.taskId} nodeId={running.nodeId} onRetry={retry} />;
   const back = () => {
     install.reset();
     setStep(STEP.choose);
   };
 
   return (
-    <Stepper active={step} onStepClick={(next) => step !== STEP.install && next < step && setStep(next)} allowNextStepsSelect={false}>
+    <Stepper active={succeeded ? STEP.install + 1 : step} onStepClick={(next) => step !== STEP.install && next < step && setStep(next)} allowNextStepsSelect={false}>
       <Stepper.Step label="Where" description="This computer or SSH">
         <TargetChoice value={target} onChange={setTarget} />
         <Group justify="flex-end" mt="lg">
@@ -77,8 +82,9 @@ export function InstallWizard() {
         )}
       </Stepper.Step>
       <Stepper.Step label="Install" description="Live progress and log">
-        {running !== null && <InstallProgress taskId={running.taskId} nodeId={running.nodeId} onRetry={retry} />}
+        {progress}
       </Stepper.Step>
+      <Stepper.Completed>{progress}</Stepper.Completed>
     </Stepper>
   );
 }

@@ -35,7 +35,7 @@ export function LocalInstallForm({ initialValues, installing, installError, onIn
 
   return (
     <form onSubmit={submit} noValidate>
-      <Stack>
+      <Stack maw={760}>
         <FormError error={formLevelError(installError, FIELDS)} />
         <Text size="sm">The server installs the node service on this computer:</Text>
         <List size="sm" spacing={4}>

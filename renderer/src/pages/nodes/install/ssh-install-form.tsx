@@ -50,8 +50,10 @@ export function SshInstallForm({ initialValues, installing, installError, onInst
   const trusted = probed !== null && trustedFingerprint === probed.hostKeyFingerprint;
 
   const checkHostKey = () => {
-    const invalid = form.validateField('host').hasError || form.validateField('port').hasError;
-    if (invalid) return;
+    // Both validated (no short-circuit), so both fields show what is wrong at once.
+    const hostInvalid = form.validateField('host').hasError;
+    const portInvalid = form.validateField('port').hasError;
+    if (hostInvalid || portInvalid) return;
     setTrustedFingerprint(null);
     probe.mutate(target);
   };
@@ -73,24 +75,37 @@ export function SshInstallForm({ initialValues, installing, installError, onInst
 
   return (
     <form onSubmit={submit} noValidate>
-      <Stack>
+      <Stack maw={760}>
         <FormError error={formLevelError(installError, FIELDS)} />
         <Grid>
           <Grid.Col span={{ base: 12, sm: 9 }}>
-          <TextInput
-            label="Host"
-            description="Name or IP address"
-            placeholder="kvm1.example.lan"
-            autoComplete="off"
-            data-autofocus
-            {...form.getInputProps('host')}
-          />
+            <TextInput
+              label="Host"
+              description="Name or IP address"
+              placeholder="kvm1.example.lan"
+              autoComplete="off"
+              data-autofocus
+              {...form.getInputProps('host')}
+            />
           </Grid.Col>
           <Grid.Col span={{ base: 12, sm: 3 }}>
-            <NumberInput label="Port" min={1} max={65535} allowDecimal={false} allowNegative={false} {...form.getInputProps('port')} />
+            <NumberInput
+              label="Port"
+              description="Usually 22"
+              min={1}
+              max={65535}
+              allowDecimal={false}
+              allowNegative={false}
+              {...form.getInputProps('port')}
+            />
           </Grid.Col>
         </Grid>
-        <TextInput label="User" description="A user that may install system services; usually root" autoComplete="off" {...form.getInputProps('user')} />
+        <TextInput
+          label="User"
+          description="A user that may install system services; usually root"
+          autoComplete="off"
+          {...form.getInputProps('user')}
+        />
         <Stack gap={6}>
           <Text size="sm" fw={500} id="ssh-auth-label">
             Authentication
