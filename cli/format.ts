@@ -57,6 +57,21 @@ export function formatTimestamp(iso: string | null | undefined): string {
   );
 }
 
+/** ISO 8601 → "14:03:05" in local time, for log lines of a running task. */
+export function formatClock(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+/** ISO 8601 → "2025-01-31 14:03:05" in local time, for stored log lines. */
+export function formatDateTime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return `${formatTimestamp(iso).slice(0, 10)} ${formatClock(iso)}`;
+}
+
 /** Left-aligned columns separated by two spaces; no trailing blanks. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

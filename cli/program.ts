@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerLoginCommands } from './commands/login.command.js';
+import { registerNodeCommands } from './commands/node.command.js';
 import { registerNodeServiceCommands } from './commands/node-service.command.js';
 import { registerServerCommands } from './commands/server.command.js';
 import { registerStatusCommand } from './commands/status.command.js';
+import { registerTaskCommands } from './commands/task.command.js';
 import { registerUserCommands } from './commands/user.command.js';
 import type { CliContext } from './context.js';
 import { CliError, errorMessage } from './errors.js';
@@ -29,7 +31,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerLoginCommands(program, ctx);
   registerStatusCommand(program, ctx);
   registerUserCommands(program, ctx);
+  registerNodeCommands(program, ctx);
   registerNodeServiceCommands(program, ctx);
+  registerTaskCommands(program, ctx);
   return program;
 }
 

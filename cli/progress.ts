@@ -132,6 +132,7 @@ export class ProgressRenderer {
   private lastLine = '';
   private state: ProgressState;
   private finished = false;
+  private started = false;
 
   constructor(private readonly options: ProgressRendererOptions) {
     this.tty = options.tty ?? options.stream.isTTY === true;
@@ -139,20 +140,50 @@ export class ProgressRenderer {
     this.state = { doneBytes: 0, totalBytes: null, rate: null, ...(options.label ? { label: options.label } : {}) };
   }
 
-  update(doneBytes: number, totalBytes?: number | null): void {
+  /**
+   * `rate` is the producer's own measure when it has one (the server smooths
+   * a task's rate over every progress report, not only the ones we see);
+   * null when the producer knows none; without it (undefined) the renderer
+   * measures the rate from its updates.
+   */
+  update(doneBytes: number, totalBytes?: number | null, rate?: number | null): void {
     if (this.finished) return;
     const at = this.now();
     this.meter.add(at, doneBytes);
-    this.state = { ...this.state, doneBytes, totalBytes: totalBytes ?? this.state.totalBytes ?? null, rate: this.meter.rate() };
+    this.started = true;
+    this.state = {
+      ...this.state,
+      doneBytes,
+      totalBytes: totalBytes ?? this.state.totalBytes ?? null,
+      rate: rate === undefined ? this.meter.rate() : rate,
+    };
     const complete = !!this.state.totalBytes && doneBytes >= this.state.totalBytes;
     const interval = this.tty ? (this.options.ttyIntervalMs ?? 100) : (this.options.plainIntervalMs ?? 5_000);
     if (at - this.lastWriteAt >= interval || (complete && !this.tty)) this.draw(at);
+  }
+
+  /**
+   * Writes a line of other output (a task's log line, a note) without
+   * tearing the bar: on a terminal the bar is erased, the line written to
+   * `target` (default: the progress stream, which may be another stream on
+   * the same terminal), and the bar drawn again below it.
+   */
+  interject(text: string, target: OutputStream = this.options.stream): void {
+    const barShown = this.tty && this.started && !this.finished;
+    if (barShown) this.options.stream.write('\r\x1b[K');
+    target.write(`${text}\n`);
+    if (barShown) this.options.stream.write(`\r${this.lastLine}\x1b[K`);
   }
 
   /** Leaves the last state on screen (or prints it) and, if given, a final message. */
   finish(message?: string): void {
     if (this.finished) return;
     this.finished = true;
+    if (!this.started) {
+      // Nothing was ever drawn (no byte progress): no empty bar to leave behind.
+      if (message) this.options.stream.write(`${message}\n`);
+      return;
+    }
     if (this.tty) {
       this.draw(this.now());
       this.options.stream.write('\n');
@@ -165,7 +196,8 @@ export class ProgressRenderer {
   private draw(at: number): void {
     this.lastWriteAt = at;
     if (this.tty) {
-      const line = formatProgressLine(this.state, this.options.stream.columns ?? 80);
+      // A pty without a size reports 0 columns: use 80 then.
+      const line = formatProgressLine(this.state, this.options.stream.columns || 80);
       // \r back to column 0, \x1b[K clears what a longer previous line left.
       this.options.stream.write(`\r${line}\x1b[K`);
       this.lastLine = line;

@@ -1,19 +1,35 @@
 import https from 'node:https';
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   ApiErrorSchema,
+  EnrollmentTokenSchema,
+  InstallNodeResponseSchema,
   LoginResponseSchema,
+  NodeSchema,
+  SshProbeResponseSchema,
   StatusSchema,
+  TaskDetailsSchema,
+  TaskPageSchema,
+  TaskSchema,
   UserListSchema,
   UserSchema,
   type CreateUser,
+  type EnrollmentToken,
+  type InstallNode,
   type Login,
   type LoginResponse,
+  type Node,
   type Status,
+  type Task,
+  type TaskDetails,
+  type TaskPage,
+  type TaskState,
+  type TaskType,
   type User,
 } from '../../common/api/index.js';
 import { PinnedAgent } from '../../common/net/pinned-agent.js';
 import { CliError, errorMessage } from '../errors.js';
+import { eventsUrl, openEventStream, type EventStream } from './event-stream.js';
 
 export const NOT_LOGGED_IN = 'not logged in or the session expired; run vplus login';
 
@@ -45,6 +61,17 @@ export class ApiRequestError extends CliError {
   ) {
     super(message, 1);
     this.name = 'ApiRequestError';
+  }
+}
+
+/**
+ * The server could not be reached at all (refused, timed out, reset). A
+ * caller that follows a long task may retry; everyone else reports it.
+ */
+export class ApiConnectionError extends CliError {
+  constructor(message: string) {
+    super(message, 1);
+    this.name = 'ApiConnectionError';
   }
 }
 
@@ -96,6 +123,79 @@ export class ApiClient {
     await this.request('DELETE', `/api/users/${encodeURIComponent(ref)}`);
   }
 
+  // ---- nodes -------------------------------------------------------------
+
+  listNodes(): Promise<Node[]> {
+    return this.request('GET', '/api/nodes', { schema: z.array(NodeSchema) });
+  }
+
+  /** By id or name. */
+  getNode(ref: string): Promise<Node> {
+    return this.request('GET', `/api/nodes/${encodeURIComponent(ref)}`, { schema: NodeSchema });
+  }
+
+  createEnrollmentToken(): Promise<EnrollmentToken> {
+    return this.request('POST', '/api/nodes/tokens', { schema: EnrollmentTokenSchema });
+  }
+
+  /** The host key the server sees at host:port, before anything is sent there. */
+  probeSshHostKey(host: string, port: number): Promise<{ hostKeyFingerprint: string; keyType: string }> {
+    return this.request('POST', '/api/nodes/ssh-probe', { body: { host, port }, schema: SshProbeResponseSchema });
+  }
+
+  installNode(request: InstallNode): Promise<{ node: Node; taskId: number }> {
+    return this.request('POST', '/api/nodes/install', { body: request, schema: InstallNodeResponseSchema });
+  }
+
+  upgradeNode(ref: string): Promise<Task> {
+    return this.request('POST', `/api/nodes/${encodeURIComponent(ref)}/upgrade`, { schema: TaskSchema });
+  }
+
+  async restartNode(ref: string): Promise<void> {
+    await this.request('POST', `/api/nodes/${encodeURIComponent(ref)}/restart`);
+  }
+
+  /** force: forget the node even when its host cannot be reached to uninstall it. */
+  removeNode(ref: string, force = false): Promise<Task> {
+    return this.request('DELETE', `/api/nodes/${encodeURIComponent(ref)}${force ? '?force=true' : ''}`, { schema: TaskSchema });
+  }
+
+  async nodeLog(ref: string, lines: number): Promise<string[]> {
+    const page = await this.request('GET', `/api/nodes/${encodeURIComponent(ref)}/log?lines=${lines}`, {
+      schema: z.object({ lines: z.array(z.string()) }),
+    });
+    return page.lines;
+  }
+
+  // ---- tasks -------------------------------------------------------------
+
+  listTasks(query: { state?: TaskState; type?: TaskType; node?: string; limit?: number; offset?: number } = {}): Promise<TaskPage> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    const qs = params.toString();
+    return this.request('GET', `/api/tasks${qs ? `?${qs}` : ''}`, { schema: TaskPageSchema });
+  }
+
+  getTask(id: number): Promise<TaskDetails> {
+    return this.request('GET', `/api/tasks/${id}`, { schema: TaskDetailsSchema });
+  }
+
+  cancelTask(id: number, force: boolean): Promise<Task> {
+    return this.request('POST', `/api/tasks/${id}/cancel`, { body: force ? { force: true } : {}, schema: TaskSchema });
+  }
+
+  createNodeCheck(request: { node: string; sampleBytes?: number; priority?: number }): Promise<Task> {
+    return this.request('POST', '/api/tasks/node-check', { body: request, schema: TaskSchema });
+  }
+
+  /**
+   * The live event stream, over the same pinned agent and token as the REST
+   * calls. Rejects when the server (or something in between) refuses it.
+   */
+  openEvents(): Promise<EventStream> {
+    return openEventStream({ url: eventsUrl(this.server), agent: this.agent, token: this.options.token });
+  }
+
   /** Drops the kept-alive connection so the process can exit. */
   close(): void {
     this.agent.destroy();
@@ -109,7 +209,10 @@ export class ApiClient {
     try {
       response = await this.send(method, path, options.body);
     } catch (err) {
-      throw new CliError(describeRequestFailure(err, this.server));
+      const message = describeRequestFailure(err, this.server);
+      // A certificate that stopped matching is not a hiccup to wait out.
+      const pinMismatch = (err as { code?: unknown } | null)?.code === 'CERT_FINGERPRINT_MISMATCH';
+      throw pinMismatch ? new CliError(message) : new ApiConnectionError(message);
     }
     const body = parseJson(response.body);
     if (response.status >= 200 && response.status < 300) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AuditEntrySchema } from './audit.js';
+import { DestinationSchema } from './destinations.js';
 import { CatalogInfoSchema } from './health.js';
 import { NodeSchema } from './nodes.js';
 import { TaskSchema } from './tasks.js';
@@ -15,5 +16,8 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('task.log'), taskId: z.number().int(), line: z.object({ id: z.number().int(), at: z.string(), level: z.string(), message: z.string() }) }),
   z.object({ type: z.literal('node'), node: NodeSchema }),
   z.object({ type: z.literal('node.removed'), nodeId: z.number().int() }),
+  z.object({ type: z.literal('destination'), destination: DestinationSchema }),
+  z.object({ type: z.literal('destination.removed'), destinationId: z.number().int() }),
+  z.object({ type: z.literal('backups.changed'), destinationId: z.number().int() }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEventSchema>;

@@ -6,3 +6,5 @@ export * from './audit.js';
 export * from './events.js';
 export * from './tasks.js';
 export * from './nodes.js';
+export * from './destinations.js';
+export * from './backups.js';

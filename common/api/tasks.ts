@@ -15,6 +15,7 @@ export const TASK_TYPES = [
   'MOUNT',
   'SNAPSHOT',
   'NODE_CHECK',
+  'DESTINATION_CHECK',
   // Run by the server itself (no node yet, or about a node):
   'NODE_INSTALL',
   'NODE_UPGRADE',

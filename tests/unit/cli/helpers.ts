@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { CliContext, ServerModule } from '../../../cli/context.js';
+import type { Node, Task, TaskLogLine } from '../../../common/api/index.js';
 import { runCli } from '../../../cli/program.js';
 import type { Terminal } from '../../../cli/terminal.js';
 import { ensureServerTls } from '../../../electron/server/security/certificates.js';
@@ -50,8 +52,9 @@ export interface FakeCliOptions {
   env?: Record<string, string | undefined>;
   /** Piped stdin content; stdin is not a TTY. */
   stdin?: string;
-  /** When set, stdin is a TTY and this terminal answers. */
+  /** When set, this terminal answers; stdin is that terminal unless stdinIsTTY is false (/dev/tty with piped stdin). */
   terminal?: FakeTerminal | null;
+  stdinIsTTY?: boolean;
   loadServer?: () => Promise<ServerModule>;
 }
 
@@ -80,7 +83,7 @@ export function startVplus(argv: string[], options: FakeCliOptions = {}): Starte
   const stdin = Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]) as Readable & {
     isTTY?: boolean;
   };
-  if (terminal) stdin.isTTY = true;
+  if (terminal && options.stdinIsTTY !== false) stdin.isTTY = true;
   const ctx: CliContext = {
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s) },
@@ -126,7 +129,16 @@ type Route = (req: { method: string; url: string; authorization: string | undefi
  * server makes, answering with canned JSON. Enough to exercise pinning,
  * status codes and the CLI's messages without MariaDB.
  */
-export async function startFakeApi(route: Route): Promise<FakeApiServer> {
+export interface FakeApiOptions {
+  /**
+   * Accepts WebSocket connections at /api/events (authenticated like the
+   * routes: a bearer token the callback approves). Without it, the upgrade
+   * is refused with 404, as by a proxy that does not pass WebSockets.
+   */
+  events?: { token: string; onConnection(socket: WebSocket): void };
+}
+
+export async function startFakeApi(route: Route, options: FakeApiOptions = {}): Promise<FakeApiServer> {
   const tls = await ensureServerTls(path.join(tempDir('tls'), 'tls'));
   const requests: FakeApiServer['requests'] = [];
   const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
@@ -148,6 +160,17 @@ export async function startFakeApi(route: Route): Promise<FakeApiServer> {
       }
     });
   });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    const refuse = (status: number): void => {
+      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    requests.push({ method: 'UPGRADE', url: req.url ?? '', authorization: req.headers.authorization, body: '' });
+    const events = options.events;
+    if (!events || req.url !== '/api/events') return refuse(404);
+    if (req.headers.authorization !== `Bearer ${events.token}`) return refuse(401);
+    wss.handleUpgrade(req, socket, head, (ws) => events.onConnection(ws));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -157,6 +180,8 @@ export async function startFakeApi(route: Route): Promise<FakeApiServer> {
     requests,
     close: () =>
       new Promise((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
@@ -181,3 +206,64 @@ export const SAMPLE_USER = {
   createdAt: '2025-01-31T10:00:00.000Z',
   lastLoginAt: null,
 } as const;
+
+/** A task as the API returns it, with the fields a test does not care about filled in. */
+export function sampleTask(overrides: Partial<Task> = {}): Task {
+  return {
+    id: 7,
+    type: 'NODE_CHECK',
+    state: 'QUEUED',
+    priority: 60,
+    workflowId: null,
+    nodeId: 1,
+    node: 'n1',
+    subject: 'node:n1',
+    params: {},
+    progress: { bytesDone: 0, bytesTotal: null, percent: null, rate: null, etaSeconds: null, message: null },
+    // The server counts an attempt when it starts one.
+    attempt: (overrides.state ?? 'QUEUED') === 'QUEUED' ? 0 : 1,
+    maxAttempts: 2,
+    cancelRequested: false,
+    error: null,
+    warnings: [],
+    result: null,
+    createdBy: 'admin',
+    createdAt: '2025-01-31T10:00:00.000Z',
+    startedAt: null,
+    finishedAt: null,
+    ...overrides,
+  };
+}
+
+export function sampleLog(id: number, message: string, level: TaskLogLine['level'] = 'info'): TaskLogLine {
+  return { id, at: '2025-01-31T10:00:0' + String(id % 10) + '.000Z', level, message };
+}
+
+export function sampleNode(overrides: Partial<Node> = {}): Node {
+  return {
+    id: 1,
+    name: 'n1',
+    host: 'backup-host',
+    status: 'online',
+    version: '0.1.0',
+    installMethod: 'ssh-supervised',
+    capabilities: {
+      os: 'Debian GNU/Linux 12 (bookworm)',
+      arch: 'x64',
+      kernel: '6.1.0',
+      nodeVersion: 'v20.19.0',
+      hostname: 'backup-host',
+      libvirt: { available: true, version: '9.0.0' },
+      qemuImg: { available: false, version: null },
+      staging: { path: '/var/lib/vplus-node/staging', freeBytes: 120 * 1024 ** 3, totalBytes: 500 * 1024 ** 3 },
+      taskTypes: ['NODE_CHECK'],
+      maxConcurrentTasks: 2,
+    },
+    runningTasks: 0,
+    lastSeenAt: '2025-01-31T10:00:00.000Z',
+    statusMessage: null,
+    ssh: { host: 'backup-host', port: 22, user: 'root', hostKeyFingerprint: `SHA256:${'A'.repeat(43)}`, auth: 'password' },
+    createdAt: '2025-01-31T09:00:00.000Z',
+    ...overrides,
+  };
+}

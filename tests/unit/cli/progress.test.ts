@@ -198,4 +198,42 @@ describe('ProgressRenderer', () => {
     expect(stream.text.trimEnd().split('\n').at(-1)).toMatch(/^100%, 10 B of 10 B/);
     expect(stream.text.match(/100%/g)).toHaveLength(1);
   });
+
+  it("uses the producer's rate when given one, and measures its own otherwise", () => {
+    let now = 0;
+    const stream = fakeStream(false);
+    const r = new ProgressRenderer({ stream, now: () => now, plainIntervalMs: 0 });
+    r.update(0, 100 * MiB, 7 * MiB);
+    now = 1000;
+    r.update(50 * MiB, 100 * MiB, null);
+    now = 2000;
+    r.update(60 * MiB, 100 * MiB);
+    expect(stream.text.trimEnd().split('\n')).toEqual([
+      '0%, 0 B of 100 MiB, 7.00 MiB/s, ETA 15s',
+      '50%, 50.0 MiB of 100 MiB, rate unknown, ETA --',
+      '60%, 60.0 MiB of 100 MiB, 30.0 MiB/s, ETA 2s',
+    ]);
+  });
+
+  it('writes other lines above the bar on a terminal and draws the bar again', () => {
+    const stream = fakeStream(true);
+    const other = fakeStream(true);
+    const r = new ProgressRenderer({ stream, label: 'task 3', now: () => 0 });
+    r.interject('before any progress', other);
+    expect(stream.text).toBe('');
+    r.update(5, 10);
+    const bar = stream.text;
+    r.interject('a log line', other);
+    expect(other.text).toBe('before any progress\na log line\n');
+    expect(stream.text).toBe(`${bar}\r\x1b[K${bar}`);
+    r.finish();
+    r.interject('after the end', other);
+    expect(stream.text.endsWith('\n')).toBe(true);
+  });
+
+  it('leaves nothing behind when no progress was ever shown', () => {
+    const stream = fakeStream(true);
+    new ProgressRenderer({ stream }).finish('Done.');
+    expect(stream.text).toBe('Done.\n');
+  });
 });

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+
+export const RetentionSchema = z
+  .object({
+    keepLast: z.number().int().min(0).max(10_000).optional(),
+    daily: z.number().int().min(0).max(10_000).optional(),
+    weekly: z.number().int().min(0).max(10_000).optional(),
+    monthly: z.number().int().min(0).max(10_000).optional(),
+    yearly: z.number().int().min(0).max(10_000).optional(),
+    maxAgeDays: z.number().int().min(1).max(100_000).optional(),
+  })
+  .refine((r) => Object.values(r).some((v) => v !== undefined), { message: 'give at least one retention rule (keepLast, daily, weekly, monthly, yearly or maxAgeDays)' });
+export type Retention = z.infer<typeof RetentionSchema>;
+
+/** Repository numbers as the node reports them after any destination task. */
+export const RepositoryStatsSchema = z.object({
+  backups: z.number().int(),
+  logicalBytes: z.number(),
+  storedBytes: z.number(),
+  dedupRatio: z.number().nullable(),
+  compressionRatio: z.number().nullable(),
+});
+export type RepositoryStatsView = z.infer<typeof RepositoryStatsSchema>;
+
+/** One backup as stored on a destination (what re-import reads). */
+export const RepoBackupSchema = z.object({
+  id: z.string(),
+  createdAt: z.string(),
+  /** What the backup is of, e.g. a VM's UUID. */
+  group: z.string(),
+  logicalBytes: z.number(),
+  disks: z.array(z.object({ name: z.string(), size: z.number() })),
+  /** Opaque metadata written by the backup (VM definition, type, …). */
+  source: z.unknown().optional(),
+});
+export type RepoBackup = z.infer<typeof RepoBackupSchema>;
+
+export const DestinationSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  nodeId: z.number().int(),
+  node: z.string(),
+  path: z.string(),
+  encrypted: z.boolean(),
+  status: z.enum(['ok', 'error', 'unknown']),
+  statusMessage: z.string().nullable(),
+  backups: z.number().int(),
+  logicalBytes: z.number(),
+  storedBytes: z.number(),
+  dedupRatio: z.number().nullable(),
+  compressionRatio: z.number().nullable(),
+  freeBytes: z.number().nullable(),
+  totalBytes: z.number().nullable(),
+  lastCheckedAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type Destination = z.infer<typeof DestinationSchema>;
+
+export const DestinationNameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'destination names may contain letters, digits, ".", "_" and "-"');
+
+export const CreateDestinationSchema = z.object({
+  name: DestinationNameSchema,
+  node: z.string().min(1).max(128).describe('node id or name'),
+  path: z.string().min(2).max(1024).regex(/^\//, 'the path must be absolute, e.g. /mnt/nas/vplus'),
+  /** Encrypts the repository; without it backups are stored unencrypted. Kept encrypted in the catalog. */
+  password: z.string().min(8, 'the encryption password must be at least 8 characters').max(1024).optional(),
+});
+export type CreateDestination = z.infer<typeof CreateDestinationSchema>;
+
+export const UpdateDestinationSchema = z.object({ name: DestinationNameSchema });
+
+export const DestinationRefParamsSchema = z.object({ destination: z.string().min(1).max(128) });
+
+export const DestinationUsagePointSchema = z.object({ at: z.string(), storedBytes: z.number(), logicalBytes: z.number(), backups: z.number().int() });
+
+export const VerifyRequestSchema = z.object({
+  /** Check only part `part` of `of` (rotating subsets complete a full pass every `of` runs). */
+  subset: z.object({ part: z.number().int().min(0), of: z.number().int().min(1).max(1000) }).refine((s) => s.part < s.of, { message: 'part must be below of' }).optional(),
+});
+
+export const PruneRequestSchema = z.object({
+  retention: RetentionSchema,
+  dryRun: z.boolean().default(true),
+});
+
+export const GcRequestSchema = z.object({
+  /** Unreferenced chunks younger than this stay (a running backup may need them). */
+  graceHours: z.number().min(0).max(24 * 365).default(24),
+});
+
+// ---- results of destination tasks (node → server, in task.result) ----------------------------
+
+export const DestinationCheckResultSchema = z.object({
+  created: z.boolean(),
+  encrypted: z.boolean(),
+  freeBytes: z.number(),
+  totalBytes: z.number(),
+  stats: RepositoryStatsSchema,
+});
+
+export const VerifyResultSchema = z.object({
+  checkedChunks: z.number().int(),
+  checkedBytes: z.number(),
+  problems: z.array(z.object({ chunk: z.string(), problem: z.string(), backups: z.array(z.string()) })),
+  affectedBackups: z.array(z.string()),
+  stats: RepositoryStatsSchema,
+});
+
+export const PruneResultSchema = z.object({
+  dryRun: z.boolean(),
+  kept: z.array(z.object({ id: z.string(), createdAt: z.string(), group: z.string(), reasons: z.array(z.string()) })),
+  removed: z.array(z.object({ id: z.string(), createdAt: z.string(), group: z.string() })),
+  stats: RepositoryStatsSchema,
+});
+
+export const GcResultSchema = z.object({
+  removedChunks: z.number().int(),
+  freedBytes: z.number(),
+  stats: RepositoryStatsSchema,
+});
+
+export const ReimportResultSchema = z.object({
+  backups: z.array(RepoBackupSchema),
+  stats: RepositoryStatsSchema,
+});
