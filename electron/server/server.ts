@@ -35,6 +35,9 @@ import { NodesRepository } from './nodes/nodes.repository.js';
 import { NodesService } from './nodes/nodes.service.js';
 import { createNodeInstallers } from './nodes/installer/node-installers.js';
 import { TaskEngine } from './tasks/task-engine.service.js';
+import { registerDestinationRoutes } from './api/destinations.routes.js';
+import { DestinationsRepository } from './destinations/destinations.repository.js';
+import { DestinationsService } from './destinations/destinations.service.js';
 import { TasksRepository } from './tasks/tasks.repository.js';
 import { DEFAULT_TASK_TIMING } from './tasks/task-types.js';
 
@@ -127,6 +130,8 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     });
     sessions.bindEngine(engine);
     nodes.bindEngine(engine);
+    const destinationsRepo = new DestinationsRepository(catalog);
+    const destinations = new DestinationsService(destinationsRepo, nodesRepo, sessions, secrets, engine, audit, bus, logger.child({ module: 'destinations' }));
     await engine.recoverAfterRestart(config.nodeLossTimeoutSeconds * 1000);
     cleanups.push(() => engine.stop());
 
@@ -158,6 +163,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerNodeRoutes(api, { nodes, enrollment, fingerprint: tls.fingerprint, probeHostKey: installers.probeHostKey });
         registerTaskRoutes(api, { engine, tasks: tasksRepo, nodes: nodesRepo });
         registerNodeAgentRoutes(api, { enrollment, sessions });
+        registerDestinationRoutes(api, { destinations, repo: destinationsRepo });
       },
     );
     cleanups.push(() => http.close());

@@ -121,6 +121,11 @@ export class NodesRepository {
     await this.sql.execute("UPDATE nodes SET status = 'offline', status_message = 'waiting for the node to connect' WHERE status = 'online'");
   }
 
+  /** Destinations live on a node; it cannot go while any does. */
+  async destinationNames(id: number): Promise<string[]> {
+    return (await this.sql.query<{ name: string }>('SELECT name FROM destinations WHERE node_id = ? ORDER BY name', [id])).map((r) => r.name);
+  }
+
   async countOnline(): Promise<{ total: number; online: number }> {
     const rows = await this.sql.query<{ total: number; online: number }>("SELECT COUNT(*) AS total, COALESCE(SUM(status = 'online'), 0) AS online FROM nodes");
     return { total: Number(rows[0]?.total ?? 0), online: Number(rows[0]?.online ?? 0) };

@@ -107,6 +107,8 @@ export class NodesService {
   async remove(ref: string, by: Principal, force = false): Promise<Task> {
     const row = await this.require(ref);
     if ((await this.tasks.runningCounts()).get(row.id)) throw conflict(`node "${row.name}" is running tasks; cancel them or wait until they end`);
+    const destinations = await this.nodes.destinationNames(row.id);
+    if (destinations.length) throw conflict(`node "${row.name}" holds destinations (${destinations.join(', ')}); remove them first`);
     await this.audit.record({ actor: by.user.username, action: 'node.remove', target: `node:${row.name}`, details: { force } });
     return this.engine.create({ type: 'NODE_REMOVE', params: { nodeId: row.id, force }, priority: 90, subject: `node:${row.name}`, createdBy: by.user.username });
   }

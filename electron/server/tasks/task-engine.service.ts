@@ -24,6 +24,8 @@ interface LiveProgress {
   publishedAt: number;
 }
 
+export type ParamsEnricher = (task: Task) => Promise<Record<string, unknown>>;
+
 export interface Outcome {
   state: Exclude<TaskState, 'QUEUED' | 'RUNNING'>;
   error?: string | null;
@@ -44,6 +46,8 @@ export class TaskEngine {
   private again = false;
   private poll: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly enrichers: ParamsEnricher[] = [];
+  private readonly finishedListeners: ((task: Task) => Promise<void>)[] = [];
 
   constructor(
     private readonly catalog: Catalog,
@@ -66,6 +70,40 @@ export class TaskEngine {
     if (this.poll) clearInterval(this.poll);
     for (const ac of this.serverRuns.values()) ac.abort(new Error('the server is shutting down'));
     await this.dispatching;
+  }
+
+  /**
+   * Adds what a node needs but the catalog must not keep in a task's params
+   * (a repository password, say): applied only to the message sent to the node.
+   */
+  addParamsEnricher(enricher: ParamsEnricher): void {
+    this.enrichers.push(enricher);
+  }
+
+  /** Called once per task when it reaches a final state (after retries). */
+  onFinished(listener: (task: Task) => Promise<void>): void {
+    this.finishedListeners.push(listener);
+  }
+
+  /** Resolves with the task once it has ended, or rejects after the timeout. */
+  async waitForEnd(taskId: number, timeoutMs: number, signal?: AbortSignal): Promise<Task> {
+    return new Promise<Task>((resolve, reject) => {
+      const finish = (fn: () => void): void => {
+        clearTimeout(timer);
+        unsubscribe();
+        signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      const onAbort = (): void => finish(() => reject(signal?.reason as Error));
+      const timer = setTimeout(() => finish(() => reject(new Error(`task ${taskId} did not end within ${Math.round(timeoutMs / 1000)}s`))), timeoutMs);
+      const unsubscribe = this.bus.subscribe((e) => {
+        if (e.type === 'task' && e.task.id === taskId && isFinalState(e.task.state)) finish(() => resolve(e.task));
+      });
+      signal?.addEventListener('abort', onAbort);
+      void this.get(taskId).then((t) => {
+        if (isFinalState(t.state)) finish(() => resolve(t));
+      }, (err: unknown) => finish(() => reject(err as Error)));
+    });
   }
 
   // ---- creating ---------------------------------------------------------
@@ -147,7 +185,7 @@ export class TaskEngine {
       const current = await this.publish(task.id);
       if (node === null) {
         this.runOnServer(current);
-      } else if (!node.send({ type: 'task.assign', task: { id: task.id, type: task.type, params: current.params, attempt: current.attempt } })) {
+      } else if (!node.send({ type: 'task.assign', task: { id: task.id, type: task.type, params: await this.paramsForNode(current), attempt: current.attempt } })) {
         // The node vanished between choosing it and sending: put the task back.
         await this.tasks.requeue(task.id, 0, null);
         this.live.delete(task.id);
@@ -156,6 +194,12 @@ export class TaskEngine {
         this.logger.info({ taskId: task.id, type: task.type, node: node.name }, 'task dispatched');
       }
     }
+  }
+
+  private async paramsForNode(task: Task): Promise<Record<string, unknown>> {
+    let params = task.params;
+    for (const enrich of this.enrichers) params = { ...params, ...(await enrich(task)) };
+    return params;
   }
 
   private pickNode(task: TaskRow, running: Map<number, number>): NodeChannel | undefined {
@@ -246,8 +290,17 @@ export class TaskEngine {
       return [taskId, ...(await this.settleWorkflow(row, outcome.state, tx))];
     });
     this.live.delete(taskId);
-    for (const id of touched) await this.publish(id);
+    for (const id of touched) {
+      const task = await this.publish(id);
+      if (isFinalState(task.state)) await this.notifyFinished(task);
+    }
     this.kick();
+  }
+
+  private async notifyFinished(task: Task): Promise<void> {
+    for (const listener of this.finishedListeners) {
+      await listener(task).catch((err: unknown) => this.logger.error({ err, taskId: task.id }, 'a task-finished listener failed'));
+    }
   }
 
   // ---- cancel --------------------------------------------------------------
@@ -272,7 +325,10 @@ export class TaskEngine {
       else this.nodes.get(row.node_id)?.send({ type: 'task.cancel', taskId, force: forced });
       if (forced) this.live.delete(taskId);
     }
-    for (const id of touched) await this.publish(id);
+    for (const id of touched) {
+      const task = await this.publish(id);
+      if (isFinalState(task.state)) await this.notifyFinished(task);
+    }
     this.kick();
     return this.get(taskId);
   }

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { BackupListQuerySchema, BackupSchema } from '../../../common/api/backups.js';
+import {
+  CreateDestinationSchema,
+  DestinationRefParamsSchema,
+  DestinationSchema,
+  DestinationUsagePointSchema,
+  GcRequestSchema,
+  PruneRequestSchema,
+  UpdateDestinationSchema,
+  VerifyRequestSchema,
+} from '../../../common/api/destinations.js';
+import { ApiErrorSchema } from '../../../common/api/errors.js';
+import { TaskSchema } from '../../../common/api/tasks.js';
+import type { DestinationsRepository } from '../destinations/destinations.repository.js';
+import type { DestinationsService } from '../destinations/destinations.service.js';
+import { notFound } from '../errors.js';
+import { principalOf } from './access-control.js';
+import type { ZodApp } from './zod-app.js';
+
+const errors = { 400: ApiErrorSchema, 401: ApiErrorSchema, 403: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema };
+const params = DestinationRefParamsSchema;
+
+export function registerDestinationRoutes(app: ZodApp, deps: { destinations: DestinationsService; repo: DestinationsRepository }): void {
+  const svc = deps.destinations;
+  app.get('/api/destinations', { config: { access: { role: 'viewer' } }, schema: { tags: ['destinations'], summary: 'Backup destinations', response: { 200: z.array(DestinationSchema), ...errors } } }, async () =>
+    svc.list(),
+  );
+
+  app.get(
+    '/api/destinations/:destination',
+    { config: { access: { role: 'viewer' } }, schema: { tags: ['destinations'], summary: 'One destination', params, response: { 200: DestinationSchema, ...errors } } },
+    async (request) => svc.get(request.params.destination),
+  );
+
+  app.post(
+    '/api/destinations',
+    {
+      config: { access: { role: 'admin' } },
+      schema: {
+        tags: ['destinations'],
+        summary: 'Add a destination: checks the path on its node and creates (or opens) the repository there',
+        body: CreateDestinationSchema,
+        response: { 201: DestinationSchema, ...errors },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await svc.create(request.body, principalOf(request))),
+  );
+
+  app.patch(
+    '/api/destinations/:destination',
+    { config: { access: { role: 'admin' } }, schema: { tags: ['destinations'], summary: 'Rename a destination', params, body: UpdateDestinationSchema, response: { 200: DestinationSchema, ...errors } } },
+    async (request) => svc.rename(request.params.destination, request.body.name, principalOf(request)),
+  );
+
+  app.delete(
+    '/api/destinations/:destination',
+    {
+      config: { access: { role: 'admin' } },
+      schema: {
+        tags: ['destinations'],
+        summary: 'Forget a destination (its data stays); force=true also forgets the backups the catalog lists on it',
+        params,
+        querystring: z.object({ force: z.enum(['true', 'false']).optional() }),
+        response: { 204: z.null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await svc.remove(request.params.destination, request.query.force === 'true', principalOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/destinations/:destination/usage',
+    { config: { access: { role: 'viewer' } }, schema: { tags: ['destinations'], summary: 'Stored and logical size over time', params, response: { 200: z.array(DestinationUsagePointSchema), ...errors } } },
+    async (request) => svc.usage(request.params.destination),
+  );
+
+  const task = { 202: TaskSchema, ...errors };
+  app.post(
+    '/api/destinations/:destination/verify',
+    { config: { access: { role: 'operator' } }, schema: { tags: ['destinations'], summary: 'Verify every stored chunk (task)', params, body: VerifyRequestSchema, response: task } },
+    async (request, reply) => reply.code(202).send(await svc.verify(request.params.destination, request.body.subset, principalOf(request))),
+  );
+  app.post(
+    '/api/destinations/:destination/prune',
+    { config: { access: { role: 'operator' } }, schema: { tags: ['destinations'], summary: 'Apply retention; dryRun shows what would go (task)', params, body: PruneRequestSchema, response: task } },
+    async (request, reply) => reply.code(202).send(await svc.prune(request.params.destination, request.body.retention, request.body.dryRun, principalOf(request))),
+  );
+  app.post(
+    '/api/destinations/:destination/gc',
+    { config: { access: { role: 'operator' } }, schema: { tags: ['destinations'], summary: 'Remove chunks no backup references (task)', params, body: GcRequestSchema, response: task } },
+    async (request, reply) => reply.code(202).send(await svc.gc(request.params.destination, request.body.graceHours, principalOf(request))),
+  );
+  app.post(
+    '/api/destinations/:destination/import',
+    { config: { access: { role: 'operator' } }, schema: { tags: ['destinations'], summary: 'Re-import the backups found on the destination into the catalog (task)', params, body: z.object({}).optional(), response: task } },
+    async (request, reply) => reply.code(202).send(await svc.reimport(request.params.destination, principalOf(request))),
+  );
+  app.post(
+    '/api/destinations/:destination/refresh',
+    { config: { access: { role: 'operator' } }, schema: { tags: ['destinations'], summary: 'Re-check the path and refresh the numbers (task)', params, body: z.object({}).optional(), response: task } },
+    async (request, reply) => reply.code(202).send(await svc.refresh(request.params.destination, principalOf(request))),
+  );
+
+  app.get(
+    '/api/backups',
+    { config: { access: { role: 'viewer' } }, schema: { tags: ['backups'], summary: 'Backups in the catalog, newest first', querystring: BackupListQuerySchema, response: { 200: z.array(BackupSchema), ...errors } } },
+    async (request) => {
+      const { destination, ...q } = request.query;
+      let destinationId: number | undefined;
+      if (destination) {
+        const row = await deps.repo.byRef(destination);
+        if (!row) throw notFound(`there is no destination "${destination}"`);
+        destinationId = row.id;
+      }
+      return deps.repo.listBackups({ ...q, ...(destinationId !== undefined ? { destinationId } : {}) });
+    },
+  );
+}

@@ -1,0 +1,194 @@
+import type { Destination, RepoBackup, RepositoryStatsView } from '../../../common/api/destinations.js';
+import type { Backup } from '../../../common/api/backups.js';
+import type { Sql } from '../db/catalog.js';
+
+export interface DestinationRow {
+  id: number;
+  name: string;
+  node_id: number;
+  node_name: string;
+  path: string;
+  encrypted: number;
+  status: Destination['status'];
+  status_message: string | null;
+  backups: number;
+  logical_bytes: number;
+  stored_bytes: number;
+  dedup_ratio: number | null;
+  compression_ratio: number | null;
+  free_bytes: number | null;
+  total_bytes: number | null;
+  last_checked_at: Date | null;
+  created_at: Date;
+}
+
+export function toDestination(r: DestinationRow): Destination {
+  return {
+    id: r.id,
+    name: r.name,
+    nodeId: r.node_id,
+    node: r.node_name,
+    path: r.path,
+    encrypted: r.encrypted === 1,
+    status: r.status,
+    statusMessage: r.status_message,
+    backups: r.backups,
+    logicalBytes: Number(r.logical_bytes),
+    storedBytes: Number(r.stored_bytes),
+    dedupRatio: r.dedup_ratio,
+    compressionRatio: r.compression_ratio,
+    freeBytes: r.free_bytes === null ? null : Number(r.free_bytes),
+    totalBytes: r.total_bytes === null ? null : Number(r.total_bytes),
+    lastCheckedAt: r.last_checked_at ? r.last_checked_at.toISOString() : null,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
+const SELECT = 'SELECT d.*, n.name AS node_name FROM destinations d JOIN nodes n ON n.id = d.node_id';
+
+interface BackupRow {
+  id: number;
+  destination_id: number;
+  destination_name: string;
+  repo_backup_id: string;
+  vm: string;
+  type: 'full' | 'incremental' | null;
+  status: 'available' | 'removed';
+  created_at: Date;
+  logical_bytes: number;
+  stored_bytes: number | null;
+}
+
+function toBackup(r: BackupRow): Backup {
+  return {
+    id: r.id,
+    destinationId: r.destination_id,
+    destination: r.destination_name,
+    repoBackupId: r.repo_backup_id,
+    vm: r.vm,
+    type: r.type,
+    status: r.status,
+    createdAt: r.created_at.toISOString(),
+    logicalBytes: Number(r.logical_bytes),
+    storedBytes: r.stored_bytes === null ? null : Number(r.stored_bytes),
+  };
+}
+
+export class DestinationsRepository {
+  constructor(private readonly sql: Sql) {}
+
+  async list(): Promise<DestinationRow[]> {
+    return this.sql.query<DestinationRow>(`${SELECT} ORDER BY d.name`);
+  }
+
+  async byRef(ref: string): Promise<DestinationRow | undefined> {
+    if (/^\d+$/.test(ref)) {
+      const rows = await this.sql.query<DestinationRow>(`${SELECT} WHERE d.id = ?`, [Number(ref)]);
+      if (rows[0]) return rows[0];
+    }
+    return (await this.sql.query<DestinationRow>(`${SELECT} WHERE d.name = ?`, [ref]))[0];
+  }
+
+  async byId(id: number): Promise<DestinationRow | undefined> {
+    return (await this.sql.query<DestinationRow>(`${SELECT} WHERE d.id = ?`, [id]))[0];
+  }
+
+  async onNode(nodeId: number): Promise<DestinationRow[]> {
+    return this.sql.query<DestinationRow>(`${SELECT} WHERE d.node_id = ?`, [nodeId]);
+  }
+
+  async insert(d: { name: string; nodeId: number; path: string; encrypted: boolean }): Promise<number> {
+    return (await this.sql.execute('INSERT INTO destinations (name, node_id, path, encrypted) VALUES (?, ?, ?, ?)', [d.name, d.nodeId, d.path, d.encrypted ? 1 : 0])).insertId;
+  }
+
+  async rename(id: number, name: string): Promise<void> {
+    await this.sql.execute('UPDATE destinations SET name = ? WHERE id = ?', [name, id]);
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.sql.execute('DELETE FROM destinations WHERE id = ?', [id]);
+  }
+
+  async setStatus(id: number, status: Destination['status'], message: string | null): Promise<void> {
+    await this.sql.execute('UPDATE destinations SET status = ?, status_message = ? WHERE id = ?', [status, message?.slice(0, 1000) ?? null, id]);
+  }
+
+  /** Records fresh numbers from the node and a point of the usage history. */
+  async recordStats(id: number, stats: RepositoryStatsView, space?: { freeBytes: number; totalBytes: number }): Promise<void> {
+    await this.sql.execute(
+      `UPDATE destinations SET status = 'ok', status_message = NULL, backups = ?, logical_bytes = ?, stored_bytes = ?, dedup_ratio = ?, compression_ratio = ?,
+              free_bytes = COALESCE(?, free_bytes), total_bytes = COALESCE(?, total_bytes), last_checked_at = CURRENT_TIMESTAMP(3)
+        WHERE id = ?`,
+      [stats.backups, Math.round(stats.logicalBytes), Math.round(stats.storedBytes), stats.dedupRatio, stats.compressionRatio, space?.freeBytes ?? null, space?.totalBytes ?? null, id],
+    );
+    await this.sql.execute('INSERT INTO destination_usage (destination_id, stored_bytes, logical_bytes, backups) VALUES (?, ?, ?, ?)', [
+      id,
+      Math.round(stats.storedBytes),
+      Math.round(stats.logicalBytes),
+      stats.backups,
+    ]);
+  }
+
+  async usage(id: number): Promise<{ at: string; storedBytes: number; logicalBytes: number; backups: number }[]> {
+    const rows = await this.sql.query<{ at: Date; stored_bytes: number; logical_bytes: number; backups: number }>(
+      'SELECT at, stored_bytes, logical_bytes, backups FROM destination_usage WHERE destination_id = ? ORDER BY at, id LIMIT 5000',
+      [id],
+    );
+    return rows.map((r) => ({ at: r.at.toISOString(), storedBytes: Number(r.stored_bytes), logicalBytes: Number(r.logical_bytes), backups: r.backups }));
+  }
+
+  // ---- backups known to the catalog ----
+
+  /** Catalog entries for backups found on the destination (re-import); existing ones are refreshed, none duplicated. */
+  async upsertBackups(destinationId: number, backups: RepoBackup[]): Promise<number> {
+    let added = 0;
+    for (const b of backups) {
+      const source = (b.source ?? null) as { type?: unknown; vm?: { name?: unknown } } | null;
+      const type = source?.type === 'full' || source?.type === 'incremental' ? source.type : null;
+      const res = await this.sql.execute(
+        `INSERT INTO backups (destination_id, repo_backup_id, vm, type, status, created_at, logical_bytes, source)
+         VALUES (?, ?, ?, ?, 'available', ?, ?, ?)
+         ON DUPLICATE KEY UPDATE status = 'available', logical_bytes = VALUES(logical_bytes)`,
+        [destinationId, b.id, b.group, type, new Date(b.createdAt), Math.round(b.logicalBytes), b.source === undefined ? null : JSON.stringify(b.source)],
+      );
+      if (res.affectedRows === 1) added += 1;
+    }
+    return added;
+  }
+
+  async markRemoved(destinationId: number, repoBackupIds: string[]): Promise<void> {
+    if (!repoBackupIds.length) return;
+    await this.sql.execute(`UPDATE backups SET status = 'removed' WHERE destination_id = ? AND repo_backup_id IN (${repoBackupIds.map(() => '?').join(',')})`, [
+      destinationId,
+      ...repoBackupIds,
+    ]);
+  }
+
+  async countBackups(destinationId: number): Promise<number> {
+    const rows = await this.sql.query<{ n: number }>("SELECT COUNT(*) AS n FROM backups WHERE destination_id = ? AND status = 'available'", [destinationId]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async listBackups(q: { destinationId?: number; vm?: string; status?: string; limit: number; offset: number }): Promise<Backup[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.destinationId !== undefined) {
+      where.push('b.destination_id = ?');
+      params.push(q.destinationId);
+    }
+    if (q.vm) {
+      where.push('b.vm = ?');
+      params.push(q.vm);
+    }
+    if (q.status) {
+      where.push('b.status = ?');
+      params.push(q.status);
+    }
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const rows = await this.sql.query<BackupRow>(
+      `SELECT b.*, d.name AS destination_name FROM backups b JOIN destinations d ON d.id = b.destination_id ${clause} ORDER BY b.created_at DESC, b.id DESC LIMIT ? OFFSET ?`,
+      [...params, q.limit, q.offset],
+    );
+    return rows.map(toBackup);
+  }
+}

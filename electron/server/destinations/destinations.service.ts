@@ -1,0 +1,230 @@
+import type { Logger } from 'pino';
+import type { ZodType } from 'zod';
+import {
+  DestinationCheckResultSchema,
+  GcResultSchema,
+  PruneResultSchema,
+  ReimportResultSchema,
+  VerifyResultSchema,
+  type CreateDestination,
+  type Destination,
+  type Retention,
+} from '../../../common/api/destinations.js';
+import type { Task, TaskType } from '../../../common/api/tasks.js';
+import type { AuditService } from '../auth/audit.service.js';
+import type { Principal } from '../auth/auth.service.js';
+import { AppError, conflict, notFound } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { NodeSessions } from '../nodes/node-sessions.js';
+import type { NodesRepository } from '../nodes/nodes.repository.js';
+import type { SecretsRepository } from '../security/secrets.repository.js';
+import type { TaskEngine } from '../tasks/task-engine.service.js';
+import { toDestination, type DestinationRow, type DestinationsRepository } from './destinations.repository.js';
+
+const secretName = (id: number): string => `destination:${id}`;
+const CHECK_TIMEOUT_MS = 120_000;
+
+/** Task types that act on a destination and report its numbers. */
+const DESTINATION_TASKS: ReadonlySet<TaskType> = new Set<TaskType>(['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPORT']);
+
+/**
+ * Backup destinations: a directory on a node holding a repository. The server
+ * never touches the data; every operation is a task on the destination's node.
+ * The repository password is kept encrypted in the catalog and only travels in
+ * the message that assigns a task to that node.
+ */
+export class DestinationsService {
+  constructor(
+    private readonly destinations: DestinationsRepository,
+    private readonly nodes: NodesRepository,
+    private readonly sessions: NodeSessions,
+    private readonly secrets: SecretsRepository,
+    private readonly engine: TaskEngine,
+    private readonly audit: AuditService,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+  ) {
+    engine.addParamsEnricher((task) => this.repositoryParams(task));
+    engine.onFinished((task) => this.onTaskFinished(task));
+  }
+
+  async list(): Promise<Destination[]> {
+    return (await this.destinations.list()).map(toDestination);
+  }
+
+  async get(ref: string): Promise<Destination> {
+    return toDestination(await this.require(ref));
+  }
+
+  /** Checks the path on the node (and creates or opens the repository there) before the destination exists. */
+  async create(req: CreateDestination, by: Principal): Promise<Destination> {
+    const node = await this.nodes.byRef(req.node);
+    if (!node) throw notFound(`there is no node "${req.node}"`);
+    if (!this.sessions.get(node.id)) throw conflict(`node "${node.name}" is offline; the path can only be checked on a running node`, 'node');
+    if ((await this.destinations.list()).some((d) => d.name === req.name)) throw conflict(`a destination named "${req.name}" already exists`, 'name');
+    if ((await this.destinations.onNode(node.id)).some((d) => d.path === req.path)) throw conflict(`node "${node.name}" already has a destination at ${req.path}`, 'path');
+
+    const id = await this.destinations.insert({ name: req.name, nodeId: node.id, path: req.path, encrypted: req.password !== undefined });
+    if (req.password) await this.secrets.put(secretName(id), req.password);
+    try {
+      const task = await this.engine.create({ type: 'DESTINATION_CHECK', params: { destinationId: id, create: true }, requiredNodeId: node.id, subject: `destination:${req.name}`, priority: 95, createdBy: by.user.username });
+      const done = await this.engine.waitForEnd(task.id, CHECK_TIMEOUT_MS).catch(async (err: unknown) => {
+        await this.engine.cancel(task.id, true, 'system').catch(() => undefined);
+        throw err;
+      });
+      if (done.state !== 'FINISHED' && done.state !== 'FINISHED_WITH_WARNINGS') {
+        throw new AppError(400, 'DESTINATION_CHECK_FAILED', done.error ?? `checking ${req.path} on node "${node.name}" did not succeed`, /password/i.test(done.error ?? '') ? 'password' : 'path');
+      }
+    } catch (err) {
+      await this.secrets.delete(secretName(id));
+      await this.destinations.delete(id);
+      throw err;
+    }
+    await this.audit.record({ actor: by.user.username, action: 'destination.create', target: `destination:${req.name}`, details: { node: node.name, path: req.path, encrypted: req.password !== undefined } });
+    return this.publish(id);
+  }
+
+  async rename(ref: string, name: string, by: Principal): Promise<Destination> {
+    const row = await this.require(ref);
+    if (row.name !== name && (await this.destinations.list()).some((d) => d.name === name)) throw conflict(`a destination named "${name}" already exists`, 'name');
+    await this.destinations.rename(row.id, name);
+    await this.audit.record({ actor: by.user.username, action: 'destination.rename', target: `destination:${row.name}`, details: { to: name } });
+    return this.publish(row.id);
+  }
+
+  /** Forgets the destination; the repository and its data stay where they are. */
+  async remove(ref: string, force: boolean, by: Principal): Promise<void> {
+    const row = await this.require(ref);
+    const backups = await this.destinations.countBackups(row.id);
+    if (backups > 0 && !force) {
+      throw conflict(`the catalog lists ${backups} backups on "${row.name}"; remove it with force to forget them too (the data on the destination stays)`);
+    }
+    await this.secrets.delete(secretName(row.id));
+    await this.destinations.delete(row.id);
+    await this.audit.record({ actor: by.user.username, action: 'destination.remove', target: `destination:${row.name}`, details: { force, backups } });
+    this.bus.publish({ type: 'destination.removed', destinationId: row.id });
+  }
+
+  async usage(ref: string): Promise<{ at: string; storedBytes: number; logicalBytes: number; backups: number }[]> {
+    return this.destinations.usage((await this.require(ref)).id);
+  }
+
+  verify(ref: string, subset: { part: number; of: number } | undefined, by: Principal): Promise<Task> {
+    return this.run(ref, 'VERIFY', subset ? { subset } : {}, by, 40);
+  }
+
+  prune(ref: string, retention: Retention, dryRun: boolean, by: Principal): Promise<Task> {
+    return this.run(ref, 'PRUNE', { retention, dryRun }, by, 50);
+  }
+
+  gc(ref: string, graceHours: number, by: Principal): Promise<Task> {
+    return this.run(ref, 'GC', { graceHours }, by, 30);
+  }
+
+  reimport(ref: string, by: Principal): Promise<Task> {
+    return this.run(ref, 'REIMPORT', {}, by, 60);
+  }
+
+  refresh(ref: string, by: Principal): Promise<Task> {
+    return this.run(ref, 'DESTINATION_CHECK', { create: false }, by, 60);
+  }
+
+  private async run(ref: string, type: TaskType, params: Record<string, unknown>, by: Principal, priority: number): Promise<Task> {
+    const row = await this.require(ref);
+    const task = await this.engine.create({
+      type,
+      params: { destinationId: row.id, ...params },
+      requiredNodeId: row.node_id,
+      subject: `destination:${row.name}`,
+      priority,
+      createdBy: by.user.username,
+    });
+    await this.audit.record({ actor: by.user.username, action: `destination.${type.toLowerCase()}`, target: `destination:${row.name}`, details: { taskId: task.id, ...params } });
+    return task;
+  }
+
+  /** Adds the repository location and password to a destination task's message to its node. */
+  private async repositoryParams(task: Task): Promise<Record<string, unknown>> {
+    const id = task.params.destinationId;
+    if (typeof id !== 'number') return {};
+    const row = await this.destinations.byId(id);
+    if (!row) return {};
+    const password = row.encrypted === 1 ? await this.secrets.get(secretName(row.id)) : undefined;
+    return { repository: { path: row.path, ...(password !== undefined ? { password } : {}) } };
+  }
+
+  /** Keeps the catalog in step with what destination tasks found. */
+  private async onTaskFinished(task: Task): Promise<void> {
+    const id = task.params.destinationId;
+    if (!DESTINATION_TASKS.has(task.type) || typeof id !== 'number' || !(await this.destinations.byId(id))) return;
+    const ok = task.state === 'FINISHED' || task.state === 'FINISHED_WITH_WARNINGS';
+    switch (task.type) {
+      case 'DESTINATION_CHECK': {
+        const r = this.parse(task, DestinationCheckResultSchema);
+        if (r) await this.destinations.recordStats(id, r.stats, { freeBytes: r.freeBytes, totalBytes: r.totalBytes });
+        break;
+      }
+      case 'VERIFY': {
+        const r = this.parse(task, VerifyResultSchema);
+        if (r) await this.destinations.recordStats(id, r.stats);
+        if (task.state === 'FAILED') await this.destinations.setStatus(id, 'error', task.error);
+        break;
+      }
+      case 'PRUNE': {
+        const r = this.parse(task, PruneResultSchema);
+        if (r) {
+          await this.destinations.recordStats(id, r.stats);
+          if (!r.dryRun) {
+            await this.destinations.markRemoved(id, r.removed.map((b) => b.id));
+            this.bus.publish({ type: 'backups.changed', destinationId: id });
+          }
+        }
+        break;
+      }
+      case 'GC': {
+        const r = this.parse(task, GcResultSchema);
+        if (r) await this.destinations.recordStats(id, r.stats);
+        break;
+      }
+      case 'REIMPORT': {
+        const r = this.parse(task, ReimportResultSchema);
+        if (r) {
+          await this.destinations.recordStats(id, r.stats);
+          const added = await this.destinations.upsertBackups(id, r.backups);
+          this.logger.info({ destinationId: id, found: r.backups.length, added }, 're-imported backups');
+          this.bus.publish({ type: 'backups.changed', destinationId: id });
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    if (!ok && task.type !== 'VERIFY' && task.state === 'FAILED') await this.destinations.setStatus(id, 'error', task.error);
+    // A destination whose creation check failed is gone by now.
+    if (await this.destinations.byId(id)) await this.publish(id);
+  }
+
+  private parse<T>(task: Task, schema: ZodType<T>): T | undefined {
+    if (!task.result) return undefined;
+    const parsed = schema.safeParse(task.result);
+    if (!parsed.success) {
+      this.logger.warn({ taskId: task.id, issue: parsed.error.issues[0] }, 'a destination task reported a result of the wrong shape');
+      return undefined;
+    }
+    return parsed.data;
+  }
+
+  private async require(ref: string): Promise<DestinationRow> {
+    const row = await this.destinations.byRef(ref);
+    if (!row) throw notFound(`there is no destination "${ref}"`);
+    return row;
+  }
+
+  private async publish(id: number): Promise<Destination> {
+    const row = await this.destinations.byId(id);
+    if (!row) throw notFound(`there is no destination ${id}`);
+    const destination = toDestination(row);
+    this.bus.publish({ type: 'destination', destination });
+    return destination;
+  }
+}
