@@ -2,15 +2,21 @@
 # Sets up vPlus on a Debian/Ubuntu machine: the system packages it needs (only
 # those missing), the npm packages, and the build. Safe to run again.
 #   bash build/setup.sh          # to run the product
-#   bash build/setup.sh --test   # plus what the test suite needs (Chromium, …)
+#   bash build/setup.sh --test   # plus what the test suite needs (Chromium, sshd, …)
+#   bash build/setup.sh --bench  # plus restic and borg, to benchmark against
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mode=run
-[ "${1:-}" = "--test" ] && mode=test
-
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31m[setup]\033[0m %s\n' "$*" >&2; exit 1; }
+
+mode=run
+case "${1:-}" in
+  --test) mode=test ;;
+  --bench) mode=bench ;;
+  "") ;;
+  *) die "unknown option $1 (use --test or --bench)" ;;
+esac
 
 # --- Node.js ---------------------------------------------------------------
 command -v node >/dev/null || die "Node.js 20.19+ is required (with npm): install it first, e.g. from https://nodejs.org or your distribution"
@@ -20,6 +26,9 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 # --- System packages -------------------------------------------------------
 # mariadb-server: the managed catalog. python3/make/g++: native npm modules.
 packages=(mariadb-server python3 make g++ ca-certificates openssl)
+if [ "$mode" = bench ]; then
+  packages+=(restic borgbackup)
+fi
 if [ "$mode" = test ]; then
   # chromium: UI end-to-end tests (driven by playwright-core, no browser download).
   packages+=(chromium openssh-server iproute2)
