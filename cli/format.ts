@@ -82,3 +82,28 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
       .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
+
+/** 3.24 → "3.2×", 142.6 → "143×"; "-" while there is nothing to compare (null). */
+export function formatRatio(ratio: number | null | undefined): string {
+  if (ratio === null || ratio === undefined || !Number.isFinite(ratio) || ratio <= 0) return '-';
+  return `${ratio >= 99.95 ? Math.round(ratio) : ratio.toFixed(1)}×`;
+}
+
+const SPARK_LEVELS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const;
+
+/**
+ * Values → "▁▂▃▅▇█", one character each, at most `width` characters: longer
+ * series are split into that many equal stretches, each shown by its last
+ * value. The scale runs from the series' minimum to its maximum; a flat
+ * series is a flat line (at the bottom when it is all zeros).
+ */
+export function sparkline(values: readonly number[], width = 40): string {
+  if (values.length === 0) return '';
+  const n = Math.min(values.length, Math.max(1, width));
+  const sampled = Array.from({ length: n }, (_, i) => values[Math.floor(((i + 1) * values.length) / n) - 1]!);
+  const min = Math.min(...sampled);
+  const max = Math.max(...sampled);
+  const top = SPARK_LEVELS.length - 1;
+  const flat = max > 0 ? 3 : 0;
+  return sampled.map((v) => SPARK_LEVELS[max === min ? flat : Math.round(((v - min) / (max - min)) * top)]).join('');
+}

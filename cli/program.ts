@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerBackupCommands } from './commands/backup.command.js';
+import { registerDestinationCommands } from './commands/destination.command.js';
 import { registerLoginCommands } from './commands/login.command.js';
 import { registerNodeCommands } from './commands/node.command.js';
 import { registerNodeServiceCommands } from './commands/node-service.command.js';
@@ -33,6 +35,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerUserCommands(program, ctx);
   registerNodeCommands(program, ctx);
   registerNodeServiceCommands(program, ctx);
+  registerDestinationCommands(program, ctx);
+  registerBackupCommands(program, ctx);
   registerTaskCommands(program, ctx);
   return program;
 }

@@ -5,6 +5,7 @@ import type { CliContext, OutputStream } from './context.js';
 import { CliError, errorMessage } from './errors.js';
 import { formatClock, formatDuration } from './format.js';
 import { ProgressRenderer } from './progress.js';
+import { formatTaskResult } from './task-results.js';
 
 /**
  * `--wait` and `vplus task wait`: follow one task until it ends. Live over
@@ -86,14 +87,25 @@ export function taskOutcome(task: Task): TaskOutcome {
 
 /**
  * Prints an ended task's outcome: warnings to stderr, the result sentence to
- * stdout; a failed or cancelled task becomes a CliError (exit 1) carrying
- * the task's error as its reason.
+ * stdout followed by what the task found (its type's result formatter); a
+ * failed or cancelled task becomes a CliError (exit 1) carrying the task's
+ * error as its reason. A task that failed with a result (a verify that found
+ * damage) still prints the result first: it says what is damaged.
  */
-export function reportTaskOutcome(ctx: Pick<CliContext, 'stdout' | 'stderr'>, task: Task): void {
+export function reportTaskOutcome(
+  ctx: Pick<CliContext, 'stdout' | 'stderr'>,
+  task: Task,
+  formatResult: (task: Task) => string | null = formatTaskResult,
+): void {
   const outcome = taskOutcome(task);
   for (const warning of outcome.warnings) ctx.stderr.write(`warning: ${warning}\n`);
-  if (outcome.exitCode !== 0) throw new CliError(outcome.message, 1);
+  const result = task.state === 'CANCELLED' ? null : formatResult(task);
+  if (outcome.exitCode !== 0) {
+    if (result) ctx.stdout.write(`${result}\n`);
+    throw new CliError(outcome.message, 1);
+  }
   ctx.stdout.write(`${outcome.message}\n`);
+  if (result) ctx.stdout.write(`${result}\n`);
 }
 
 /** Follows the task to its end, then reports the outcome (exit 1 when it failed). */

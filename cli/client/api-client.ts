@@ -2,6 +2,9 @@ import https from 'node:https';
 import { z } from 'zod';
 import {
   ApiErrorSchema,
+  BackupSchema,
+  DestinationSchema,
+  DestinationUsagePointSchema,
   EnrollmentTokenSchema,
   InstallNodeResponseSchema,
   LoginResponseSchema,
@@ -13,12 +16,16 @@ import {
   TaskSchema,
   UserListSchema,
   UserSchema,
+  type Backup,
+  type CreateDestination,
   type CreateUser,
+  type Destination,
   type EnrollmentToken,
   type InstallNode,
   type Login,
   type LoginResponse,
   type Node,
+  type Retention,
   type Status,
   type Task,
   type TaskDetails,
@@ -50,7 +57,21 @@ export interface RequestOptions<T> {
    * login it means wrong credentials, and the server's message says so.
    */
   unauthorized?: 'session' | 'server-message';
+  /** How long the server may take to answer this request (default: the client's timeout). */
+  timeoutMs?: number;
 }
+
+export type DestinationUsagePoint = z.infer<typeof DestinationUsagePointSchema>;
+
+export interface BackupQuery {
+  destination?: string;
+  vm?: string;
+  status?: Backup['status'];
+  limit?: number;
+}
+
+/** The server checks a new destination's path on its node before answering (up to 2 minutes). */
+const CREATE_DESTINATION_TIMEOUT_MS = 150_000;
 
 /** A 4xx/5xx answer from the API, carrying the server's code and message. */
 export class ApiRequestError extends CliError {
@@ -167,6 +188,68 @@ export class ApiClient {
     return page.lines;
   }
 
+  // ---- destinations and backups ----------------------------------------
+
+  listDestinations(): Promise<Destination[]> {
+    return this.request('GET', '/api/destinations', { schema: z.array(DestinationSchema) });
+  }
+
+  /** By id or name. */
+  getDestination(ref: string): Promise<Destination> {
+    return this.request('GET', `/api/destinations/${encodeURIComponent(ref)}`, { schema: DestinationSchema });
+  }
+
+  /** Answers once the node has checked the path (and created or opened the repository there). */
+  createDestination(request: CreateDestination): Promise<Destination> {
+    return this.request('POST', '/api/destinations', { body: request, schema: DestinationSchema, timeoutMs: CREATE_DESTINATION_TIMEOUT_MS });
+  }
+
+  renameDestination(ref: string, name: string): Promise<Destination> {
+    return this.request('PATCH', `/api/destinations/${encodeURIComponent(ref)}`, { body: { name }, schema: DestinationSchema });
+  }
+
+  /** Forgets the destination (its data stays); force also forgets the backups the catalog lists on it. */
+  async deleteDestination(ref: string, force = false): Promise<void> {
+    await this.request('DELETE', `/api/destinations/${encodeURIComponent(ref)}${force ? '?force=true' : ''}`);
+  }
+
+  destinationUsage(ref: string): Promise<DestinationUsagePoint[]> {
+    return this.request('GET', `/api/destinations/${encodeURIComponent(ref)}/usage`, { schema: z.array(DestinationUsagePointSchema) });
+  }
+
+  /** subset.part is 0-based, below subset.of. */
+  verifyDestination(ref: string, subset?: { part: number; of: number }): Promise<Task> {
+    return this.destinationTask(ref, 'verify', subset ? { subset } : {});
+  }
+
+  pruneDestination(ref: string, retention: Retention, dryRun: boolean): Promise<Task> {
+    return this.destinationTask(ref, 'prune', { retention, dryRun });
+  }
+
+  gcDestination(ref: string, graceHours?: number): Promise<Task> {
+    return this.destinationTask(ref, 'gc', graceHours === undefined ? {} : { graceHours });
+  }
+
+  importDestination(ref: string): Promise<Task> {
+    return this.destinationTask(ref, 'import', {});
+  }
+
+  refreshDestination(ref: string): Promise<Task> {
+    return this.destinationTask(ref, 'refresh', {});
+  }
+
+  private destinationTask(ref: string, action: string, body: Record<string, unknown>): Promise<Task> {
+    return this.request('POST', `/api/destinations/${encodeURIComponent(ref)}/${action}`, { body, schema: TaskSchema });
+  }
+
+  /** Newest first. */
+  listBackups(query: BackupQuery = {}): Promise<Backup[]> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    const qs = params.toString();
+    return this.request('GET', `/api/backups${qs ? `?${qs}` : ''}`, { schema: z.array(BackupSchema) });
+  }
+
   // ---- tasks -------------------------------------------------------------
 
   listTasks(query: { state?: TaskState; type?: TaskType; node?: string; limit?: number; offset?: number } = {}): Promise<TaskPage> {
@@ -207,7 +290,7 @@ export class ApiClient {
     const what = `${method} ${path}`;
     let response: RawResponse;
     try {
-      response = await this.send(method, path, options.body);
+      response = await this.send(method, path, options.body, options.timeoutMs);
     } catch (err) {
       const message = describeRequestFailure(err, this.server);
       // A certificate that stopped matching is not a hiccup to wait out.
@@ -230,7 +313,7 @@ export class ApiClient {
     throw apiError(response.status, body, what, options.unauthorized ?? 'session');
   }
 
-  private send(method: string, path: string, body: unknown): Promise<RawResponse> {
+  private send(method: string, path: string, body: unknown, timeout?: number): Promise<RawResponse> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const headers: Record<string, string> = { accept: 'application/json' };
     if (payload) {
@@ -238,7 +321,7 @@ export class ApiClient {
       headers['content-length'] = String(payload.length);
     }
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    const timeoutMs = timeout ?? this.options.timeoutMs ?? 30_000;
 
     return new Promise((resolve, reject) => {
       const req = https.request(

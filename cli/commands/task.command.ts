@@ -14,6 +14,7 @@ import type { CliContext } from '../context.js';
 import { formatBytes, formatDateTime, formatDuration, formatRate, formatTable, formatTimestamp } from '../format.js';
 import { Output, formatFields } from '../output.js';
 import { describeTask, waitForTask } from '../task-follower.js';
+import { formatTaskResult } from '../task-results.js';
 
 interface TaskListOptions {
   json?: boolean;
@@ -171,12 +172,15 @@ export function formatTaskDetails(task: TaskDetails): string {
   ];
   if (task.error) fields.push(['Error', task.error]);
   for (const warning of task.warnings) fields.push(['Warning', warning]);
-  if (task.result && Object.keys(task.result).length > 0) fields.push(['Result', formatResult(task.result)]);
+  // A type with its own formatter gets a block of its own below the fields; others one line of key=value.
+  const described = formatTaskResult(task);
+  if (!described && task.result && Object.keys(task.result).length > 0) fields.push(['Result', formatResult(task.result)]);
+  const result = described ? `\nResult:\n${described.split('\n').map((l) => `  ${l}`).join('\n')}` : '';
   const log =
     task.log.length === 0
       ? 'Log: (empty)'
       : ['Log:', ...task.log.map((l) => `  ${formatDateTime(l.at)} ${l.level.toUpperCase().padEnd(5)} ${l.message}`)].join('\n');
-  return `${formatFields(fields)}\n${log}`;
+  return `${formatFields(fields)}${result}\n${log}`;
 }
 
 /** A task's result for people: byte counts and rates in units, the rest as JSON values. */

@@ -1,21 +1,23 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { destinationHandlers } from './handlers/destination.handlers.js';
 import { nodeCheckHandler } from './handlers/node-check.handler.js';
 import { NodeAgent } from './node-agent.js';
 import { loadNodeConfig } from './node-config.js';
 import type { TaskHandler } from './task-handler.js';
 
 /** Every task type this node build can run. Platform issues add theirs here. */
-export function defaultHandlers(): TaskHandler[] {
-  return [nodeCheckHandler];
+export function defaultHandlers(node: { name: string } = { name: os.hostname() }): TaskHandler[] {
+  return [nodeCheckHandler, ...destinationHandlers({ nodeName: node.name })];
 }
 
 /** Composition root of the node daemon (`vplus node-service run`). */
 export async function runNodeService(configPath: string, version: string, logger: Logger): Promise<NodeAgent> {
   const config = await loadNodeConfig(configPath);
   await removeLeftovers(config.stagingDir, logger);
-  const agent = new NodeAgent({ config, version, handlers: defaultHandlers(), logger: logger.child({ node: config.name }) });
+  const agent = new NodeAgent({ config, version, handlers: defaultHandlers(config), logger: logger.child({ node: config.name }) });
   agent.start();
   return agent;
 }

@@ -15,6 +15,12 @@ export interface TaskRunContext {
 export interface TaskRunResult {
   warnings?: string[];
   result?: Record<string, unknown>;
+  /**
+   * Ends the task FAILED with this message while still delivering `result` and `warnings`
+   * (a verify that found damage: the failure, plus the report of what is damaged). A thrown
+   * error carries no result.
+   */
+  failed?: string;
 }
 
 export interface TaskHandler {

@@ -74,7 +74,8 @@ export class TaskRunner {
         (r): Outcome => ({
           type: 'task.finished',
           taskId: task.id,
-          state: r?.warnings?.length ? 'FINISHED_WITH_WARNINGS' : 'FINISHED',
+          state: r?.failed !== undefined ? 'FAILED' : r?.warnings?.length ? 'FINISHED_WITH_WARNINGS' : 'FINISHED',
+          ...(r?.failed !== undefined ? { error: r.failed } : {}),
           warnings: r?.warnings ?? [],
           result: r?.result ?? null,
         }),

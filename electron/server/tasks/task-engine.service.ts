@@ -290,11 +290,15 @@ export class TaskEngine {
       return [taskId, ...(await this.settleWorkflow(row, outcome.state, tx))];
     });
     this.live.delete(taskId);
-    for (const id of touched) {
-      const task = await this.publish(id);
-      if (isFinalState(task.state)) await this.notifyFinished(task);
-    }
+    for (const id of touched) await this.announce(id);
     this.kick();
+  }
+
+  /** Publishes a task's new state; for a final state, listeners update what depends on it first, so watchers see consistent data. */
+  private async announce(taskId: number): Promise<void> {
+    const task = await this.get(taskId);
+    if (isFinalState(task.state)) await this.notifyFinished(task);
+    this.bus.publish({ type: 'task', task });
   }
 
   private async notifyFinished(task: Task): Promise<void> {
@@ -325,10 +329,7 @@ export class TaskEngine {
       else this.nodes.get(row.node_id)?.send({ type: 'task.cancel', taskId, force: forced });
       if (forced) this.live.delete(taskId);
     }
-    for (const id of touched) {
-      const task = await this.publish(id);
-      if (isFinalState(task.state)) await this.notifyFinished(task);
-    }
+    for (const id of touched) await this.announce(id);
     this.kick();
     return this.get(taskId);
   }

@@ -93,7 +93,8 @@ describe('destinations', () => {
     expect(clean.result).toMatchObject({ problems: [], affectedBackups: [] });
 
     const chunkDir = path.join(repoPath, 'chunks');
-    const shard = fs.readdirSync(chunkDir).sort()[0]!;
+    // Shard directories exist from init; take the first chunk file in any of them.
+    const shard = fs.readdirSync(chunkDir).sort().find((d) => fs.readdirSync(path.join(chunkDir, d)).length > 0)!;
     const chunkFile = path.join(chunkDir, shard, fs.readdirSync(path.join(chunkDir, shard))[0]!);
     const bytes = fs.readFileSync(chunkFile);
     bytes[bytes.length - 1]! ^= 0xff;

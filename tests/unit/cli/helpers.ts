@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CliContext, ServerModule } from '../../../cli/context.js';
-import type { Node, Task, TaskLogLine } from '../../../common/api/index.js';
+import type { Backup, Destination, Node, Task, TaskLogLine } from '../../../common/api/index.js';
 import { runCli } from '../../../cli/program.js';
 import type { Terminal } from '../../../cli/terminal.js';
 import { ensureServerTls } from '../../../electron/server/security/certificates.js';
@@ -267,3 +267,45 @@ export function sampleNode(overrides: Partial<Node> = {}): Node {
     ...overrides,
   };
 }
+
+export function sampleDestination(overrides: Partial<Destination> = {}): Destination {
+  return {
+    id: 3,
+    name: 'nas',
+    nodeId: 1,
+    node: 'n1',
+    path: '/mnt/nas/vplus',
+    encrypted: true,
+    status: 'ok',
+    statusMessage: null,
+    backups: 4,
+    logicalBytes: 40 * 1024 ** 3,
+    storedBytes: 12.5 * 1024 ** 3,
+    dedupRatio: 3.24,
+    compressionRatio: 1.5,
+    freeBytes: 120 * 1024 ** 3,
+    totalBytes: 500 * 1024 ** 3,
+    lastCheckedAt: '2025-01-31T10:00:00.000Z',
+    createdAt: '2025-01-30T09:00:00.000Z',
+    ...overrides,
+  };
+}
+
+export function sampleBackup(overrides: Partial<Backup> = {}): Backup {
+  return {
+    id: 11,
+    destinationId: 3,
+    destination: 'nas',
+    repoBackupId: '2025-01-31T100000Z-ab12',
+    vm: 'prod-db',
+    type: 'full',
+    status: 'available',
+    createdAt: '2025-01-31T10:00:00.000Z',
+    logicalBytes: 10 * 1024 ** 3,
+    storedBytes: 3 * 1024 ** 3,
+    ...overrides,
+  };
+}
+
+/** The numbers every destination task reports. */
+export const SAMPLE_STATS = { backups: 2, logicalBytes: 24 * 1024 ** 2, storedBytes: 12 * 1024 ** 2, dedupRatio: 1.84, compressionRatio: 1.1 };

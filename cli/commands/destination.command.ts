@@ -1,0 +1,367 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { CreateDestinationSchema, DestinationNameSchema, type Destination, type Retention, type Task } from '../../common/api/index.js';
+import { ApiRequestError, type DestinationUsagePoint } from '../client/api-client.js';
+import { withClient } from '../client/session.js';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { formatBytes, formatRatio, formatTable, formatTimestamp, sparkline } from '../format.js';
+import { Output, formatFields } from '../output.js';
+import { formatRetention, parseRetentionSpec, RETENTION_EXAMPLE } from '../retention.js';
+import { readSecret } from '../secrets.js';
+import { destinationOf } from '../task-results.js';
+import { followStartedTask, intParser } from './task.command.js';
+
+/** GcRequestSchema's limit: a year. */
+const MAX_GRACE_HOURS = 24 * 365;
+/** VerifyRequestSchema's limit on the number of parts. */
+const MAX_PARTS = 1000;
+/** Usage points `destination show` lists under the sparkline. */
+const USAGE_POINTS_SHOWN = 5;
+
+export interface DestinationAddOptions {
+  node: string;
+  path: string;
+  passwordStdin?: boolean;
+  json?: boolean;
+}
+
+export interface VerifyOptions {
+  part?: number;
+  of?: number;
+  wait?: boolean;
+}
+
+export interface PruneOptions {
+  retention: string;
+  dryRun?: boolean;
+  wait?: boolean;
+}
+
+export function registerDestinationCommands(program: Command, ctx: CliContext): void {
+  const destination = program.command('destination').description('backup destinations: repositories in a directory on a node');
+
+  destination
+    .command('add')
+    .description("add a destination: the server checks the path on the node and creates (or opens) the repository there")
+    .argument('<name>', 'destination name')
+    .requiredOption('--node <node>', 'the node that reads and writes it (name or id)')
+    .requiredOption('--path <dir>', 'absolute directory on that node: a local disk, or an NFS/SMB share mounted there')
+    .option('--password-stdin', 'encrypt it with a password from stdin (asked twice without echo on a terminal); without it, backups are stored unencrypted')
+    .option('--json', 'print the added destination as JSON only')
+    .action((name: string, options: DestinationAddOptions) => addDestination(ctx, name, options));
+
+  destination
+    .command('list')
+    .description('list destinations with their usage')
+    .option('--json', 'print JSON only')
+    .action((options: { json?: boolean }) => listDestinations(ctx, options));
+
+  destination
+    .command('show')
+    .description('show a destination: status, space, ratios and stored size over time')
+    .argument('<name>', 'destination name or id')
+    .option('--json', 'print JSON only (with the usage history)')
+    .action((ref: string, options: { json?: boolean }) => showDestination(ctx, ref, options));
+
+  destination
+    .command('rename')
+    .description('rename a destination')
+    .argument('<name>', 'destination name or id')
+    .argument('<new-name>', 'its new name')
+    .action((ref: string, newName: string) => renameDestination(ctx, ref, newName));
+
+  destination
+    .command('remove')
+    .description('forget a destination; the repository and its data stay where they are')
+    .argument('<name>', 'destination name or id')
+    .option('--force', 'also forget the backups the catalog lists on it')
+    .action((ref: string, options: { force?: boolean }) => removeDestination(ctx, ref, options));
+
+  destination
+    .command('verify')
+    .description('re-read and check every stored chunk (a VERIFY task); exits 1 when it finds damage')
+    .argument('<name>', 'destination name or id')
+    .option('--part <p>', `check only part P of N (1 to N); parts 1..N in turn cover everything`, intParser('--part', 1, MAX_PARTS))
+    .option('--of <n>', `the number of parts, 1 to ${MAX_PARTS} (with --part)`, intParser('--of', 1, MAX_PARTS))
+    .option('--wait', 'follow the verify and print what is damaged')
+    .action((ref: string, options: VerifyOptions) => verifyDestination(ctx, ref, options));
+
+  destination
+    .command('prune')
+    .description('remove backups the retention rules do not keep (a PRUNE task); garbage collection then frees their space')
+    .argument('<name>', 'destination name or id')
+    .requiredOption('--retention <spec>', `what to keep, e.g. "${RETENTION_EXAMPLE}" (maxage in days)`)
+    .option('--dry-run', 'only show what would be removed')
+    .option('--wait', 'follow the prune and print what was kept (and why) and removed')
+    .action((ref: string, options: PruneOptions) => pruneDestination(ctx, ref, options));
+
+  destination
+    .command('gc')
+    .description('remove chunks no backup references any more (a GC task)')
+    .argument('<name>', 'destination name or id')
+    .option('--grace-hours <h>', `keep unreferenced chunks younger than this, 0 to ${MAX_GRACE_HOURS} (default: 24; a running backup may need them)`, hoursParser)
+    .option('--wait', 'follow the collection and print the space freed')
+    .action((ref: string, options: { graceHours?: number; wait?: boolean }) => gcDestination(ctx, ref, options));
+
+  destination
+    .command('import')
+    .description('re-import the backups found on the destination into the catalog (a REIMPORT task)')
+    .argument('<name>', 'destination name or id')
+    .option('--wait', 'follow the import and print how many backups were found')
+    .action((ref: string, options: { wait?: boolean }) => importDestination(ctx, ref, options));
+
+  destination
+    .command('refresh')
+    .description('check the path again and refresh the numbers (a DESTINATION_CHECK task)')
+    .argument('<name>', 'destination name or id')
+    .option('--wait', 'follow the check until it ends')
+    .action((ref: string, options: { wait?: boolean }) => refreshDestination(ctx, ref, options));
+}
+
+// ---- arguments ---------------------------------------------------------------
+
+export function validateDestinationName(name: string, what = 'destination name'): string {
+  const result = DestinationNameSchema.safeParse(name);
+  if (result.success) return result.data;
+  throw new UsageError(`invalid ${what} "${name}": ${result.error.issues[0]?.message ?? 'not accepted'}`);
+}
+
+export function validateDestinationPath(dir: string): string {
+  const result = CreateDestinationSchema.shape.path.safeParse(dir);
+  if (result.success) return result.data;
+  throw new UsageError(`--path "${dir}": ${result.error.issues[0]?.message ?? 'not accepted'}`);
+}
+
+/** --part P --of N (1-based, as people count) → the API's 0-based subset; undefined for everything. */
+export function verifySubset(options: Pick<VerifyOptions, 'part' | 'of'>): { part: number; of: number } | undefined {
+  const { part, of } = options;
+  if (part === undefined && of === undefined) return undefined;
+  if (part === undefined || of === undefined) throw new UsageError('--part and --of go together: --part P --of N checks the P-th of N parts');
+  if (part > of) throw new UsageError(`--part ${part} is beyond --of ${of}; give a part from 1 to ${of}`);
+  return { part: part - 1, of };
+}
+
+function hoursParser(value: string): number {
+  const hours = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(hours) || hours > MAX_GRACE_HOURS) {
+    throw new InvalidArgumentError(`--grace-hours must be a number of hours from 0 to ${MAX_GRACE_HOURS}.`);
+  }
+  return hours;
+}
+
+// ---- add, list, show, rename, remove -------------------------------------------
+
+export function encryptionWarning(name: string): string {
+  return `warning: keep a copy of this password somewhere safe: the backups on "${name}" cannot be restored or re-imported without it; losing the password loses the backups`;
+}
+
+async function addDestination(ctx: CliContext, name: string, options: DestinationAddOptions): Promise<void> {
+  const out = new Output(ctx);
+  const destinationName = validateDestinationName(name);
+  const dir = validateDestinationPath(options.path);
+  if (options.node.trim() === '') throw new UsageError('--node needs a node name or id, as vplus node list shows it');
+  // Connect first: no point typing a password twice only to hear "not logged in".
+  await withClient(ctx, async (client) => {
+    let password: string | undefined;
+    if (options.passwordStdin) {
+      out.note(encryptionWarning(destinationName));
+      password = validatePassword(await readSecret(ctx, { prompt: `Encryption password for ${destinationName}: `, confirm: true }));
+    } else {
+      out.note(`note: "${destinationName}" stores backups unencrypted; encryption cannot be turned on later (add it with --password-stdin to encrypt).`);
+    }
+    out.note(`Checking ${dir} on node ${options.node}…`);
+    const created = await client.createDestination({ name: destinationName, node: options.node, path: dir, ...(password !== undefined ? { password } : {}) });
+    if (options.json) {
+      out.json(created);
+      return;
+    }
+    const space = formatSpace(created);
+    out.line(
+      `Added destination "${created.name}" on node ${created.node} at ${created.path} (${created.encrypted ? 'encrypted' : 'not encrypted'})` +
+        `${created.backups > 0 ? `, holding ${created.backups} backups already` : ''}${space ? `; ${space}` : ''}.`,
+    );
+    if (created.backups > 0) out.line(`Bring them into the catalog with: vplus destination import ${created.name}`);
+  });
+}
+
+function validatePassword(password: string): string {
+  const result = CreateDestinationSchema.shape.password.safeParse(password);
+  if (result.success && result.data !== undefined) return result.data;
+  throw new UsageError(`invalid encryption password: ${result.error?.issues[0]?.message ?? 'not accepted'}`);
+}
+
+async function listDestinations(ctx: CliContext, options: { json?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const destinations = await client.listDestinations();
+    if (options.json) out.json(destinations);
+    else out.line(formatDestinations(destinations));
+  });
+}
+
+async function showDestination(ctx: CliContext, ref: string, options: { json?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const destination = await client.getDestination(ref);
+    const usage = await client.destinationUsage(String(destination.id));
+    if (options.json) out.json({ ...destination, usage });
+    else out.line(formatDestination(destination, usage));
+  });
+}
+
+async function renameDestination(ctx: CliContext, ref: string, newName: string): Promise<void> {
+  const out = new Output(ctx);
+  const name = validateDestinationName(newName, 'new name');
+  await withClient(ctx, async (client) => {
+    const renamed = await client.renameDestination(ref, name);
+    out.line(`Renamed destination ${ref} to "${renamed.name}".`);
+  });
+}
+
+async function removeDestination(ctx: CliContext, ref: string, options: { force?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const destination = await client.getDestination(ref);
+    try {
+      await client.deleteDestination(String(destination.id), options.force ?? false);
+    } catch (err) {
+      if (err instanceof ApiRequestError && err.status === 409 && !options.force) {
+        throw new ApiRequestError(`${err.message.replace(/\.$/, '')}; to do so, run vplus destination remove ${ref} --force`, err.status, err.code);
+      }
+      throw err;
+    }
+    out.line(
+      `Removed destination "${destination.name}"; its data stays at ${destination.path} on node ${destination.node} ` +
+        `(to use it again, add it with the same path and run vplus destination import).`,
+    );
+  });
+}
+
+// ---- tasks ---------------------------------------------------------------------
+
+async function verifyDestination(ctx: CliContext, ref: string, options: VerifyOptions): Promise<void> {
+  const subset = verifySubset(options);
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const task = await client.verifyDestination(ref, subset);
+    const part = subset ? ` (part ${subset.part + 1} of ${subset.of})` : '';
+    out.line(`Verifying destination ${nameOf(task, ref)}${part}: task ${task.id}.`);
+    await followStartedTask(ctx, client, task.id, options);
+  });
+}
+
+async function pruneDestination(ctx: CliContext, ref: string, options: PruneOptions): Promise<void> {
+  const retention: Retention = parseRetentionSpec(options.retention);
+  const dryRun = options.dryRun ?? false;
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    // The API's dryRun defaults to true: say what is meant either way.
+    const task = await client.pruneDestination(ref, retention, dryRun);
+    out.line(`Pruning destination ${nameOf(task, ref)} to ${formatRetention(retention)}${dryRun ? ' (dry run)' : ''}: task ${task.id}.`);
+    await followStartedTask(ctx, client, task.id, options);
+  });
+}
+
+async function gcDestination(ctx: CliContext, ref: string, options: { graceHours?: number; wait?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const task = await client.gcDestination(ref, options.graceHours);
+    out.line(`Collecting garbage on destination ${nameOf(task, ref)}: task ${task.id}.`);
+    await followStartedTask(ctx, client, task.id, options);
+  });
+}
+
+async function importDestination(ctx: CliContext, ref: string, options: { wait?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const task = await client.importDestination(ref);
+    out.line(`Importing the backups on destination ${nameOf(task, ref)}: task ${task.id}.`);
+    await followStartedTask(ctx, client, task.id, options);
+  });
+}
+
+async function refreshDestination(ctx: CliContext, ref: string, options: { wait?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const task = await client.refreshDestination(ref);
+    out.line(`Checking destination ${nameOf(task, ref)}: task ${task.id}.`);
+    await followStartedTask(ctx, client, task.id, options);
+  });
+}
+
+/** The destination's name from the task's subject; what the user typed otherwise. */
+function nameOf(task: Task, fallback: string): string {
+  return destinationOf(task) ?? fallback;
+}
+
+// ---- formatting ------------------------------------------------------------------
+
+/** "120 GiB free of 500 GiB", or null before the first check measured it. */
+function formatSpace(d: Pick<Destination, 'freeBytes' | 'totalBytes'>): string | null {
+  if (d.freeBytes === null || d.totalBytes === null) return null;
+  return `${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}`;
+}
+
+export function formatDestinations(destinations: readonly Destination[]): string {
+  if (destinations.length === 0) return 'No destinations. Add one with vplus destination add NAME --node NODE --path DIR.';
+  return formatTable(
+    ['ID', 'NAME', 'NODE', 'PATH', 'ENCRYPTED', 'STATUS', 'BACKUPS', 'STORED', 'LOGICAL', 'DEDUP', 'COMPRESSION', 'FREE'],
+    destinations.map((d) => [
+      String(d.id),
+      d.name,
+      d.node,
+      d.path,
+      d.encrypted ? 'yes' : 'no',
+      d.status,
+      String(d.backups),
+      formatBytes(d.storedBytes),
+      formatBytes(d.logicalBytes),
+      formatRatio(d.dedupRatio),
+      formatRatio(d.compressionRatio),
+      d.freeBytes === null ? '-' : formatBytes(d.freeBytes),
+    ]),
+  );
+}
+
+const STATUS_WORDS: Record<Destination['status'], string> = { ok: 'ok', error: 'error', unknown: 'not checked yet' };
+
+export function formatDestination(d: Destination, usage: readonly DestinationUsagePoint[]): string {
+  const fields: [string, string][] = [
+    ['ID', String(d.id)],
+    ['Name', d.name],
+    ['Node', d.node],
+    ['Path', d.path],
+    ['Encrypted', d.encrypted ? 'yes' : 'no'],
+    ['Status', d.statusMessage ? `${STATUS_WORDS[d.status]} (${d.statusMessage})` : STATUS_WORDS[d.status]],
+    ['Backups', String(d.backups)],
+    ['Stored', formatBytes(d.storedBytes)],
+    ['Logical', `${formatBytes(d.logicalBytes)} of disks`],
+    ['Dedup', formatRatio(d.dedupRatio)],
+    ['Compression', formatRatio(d.compressionRatio)],
+    ['Free space', formatSpace(d) ?? '-'],
+    ['Last checked', formatTimestamp(d.lastCheckedAt)],
+    ['Created', formatTimestamp(d.createdAt)],
+  ];
+  return `${formatFields(fields)}\n${formatUsage(usage)}`;
+}
+
+/** The stored size over time: a sparkline, then the last few points. */
+export function formatUsage(usage: readonly DestinationUsagePoint[]): string {
+  if (usage.length === 0) return 'Usage: no history yet (every destination task adds a point).';
+  const first = usage[0]!;
+  const last = usage.at(-1)!;
+  const line =
+    usage.length === 1
+      ? `Stored over time: ${formatBytes(last.storedBytes)} (${formatTimestamp(last.at)}), one point so far`
+      : `Stored over time: ${sparkline(usage.map((p) => p.storedBytes))}  ${formatBytes(first.storedBytes)} (${formatTimestamp(first.at)}) → ` +
+        `${formatBytes(last.storedBytes)} (${formatTimestamp(last.at)}), ${usage.length} points`;
+  const recent = usage.slice(-USAGE_POINTS_SHOWN).reverse();
+  const table = formatTable(
+    ['AT', 'STORED', 'LOGICAL', 'BACKUPS'],
+    recent.map((p) => [formatTimestamp(p.at), formatBytes(p.storedBytes), formatBytes(p.logicalBytes), String(p.backups)]),
+  );
+  return `${line}\n${table
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n')}`;
+}

@@ -1,0 +1,145 @@
+/**
+ * What the destination task handlers (DESTINATION_CHECK, VERIFY, PRUNE, GC, REIMPORT) share:
+ * their common parameters, opening the repository, turning failures into one sentence an
+ * admin can act on (naming the path and this node), and the stats every result carries.
+ */
+import * as path from 'node:path';
+import { z } from 'zod';
+import type { RepositoryStatsView } from '../../../common/api/destinations.js';
+import { Repository, RepositoryError, type InitOptions, type RepositoryDeps, type RepositoryStats } from '../../repository/index.js';
+import { TaskError, type TaskRunContext } from '../task-handler.js';
+
+export interface DestinationHandlerDeps {
+  /** This node's name, for messages such as "… does not exist on node office-1". */
+  nodeName: string;
+  /** Repository library dependencies (worker threads, clock, filesystem); each task adds its own logger. */
+  repository?: Omit<RepositoryDeps, 'logger'>;
+  /** Settings for repositories this node creates (tests lower the scrypt cost). */
+  init?: Pick<InitOptions, 'kdf' | 'chunkSize' | 'compressionLevel'>;
+}
+
+/**
+ * Injected by the server into every destination task at dispatch: the path on this node and
+ * the decrypted password. The password is never logged.
+ */
+export const DestinationTaskParamsSchema = z.object({
+  destinationId: z.union([z.number().int(), z.string()]),
+  repository: z.object({
+    path: z.string().min(1).refine((p) => path.isAbsolute(p), 'the destination path must be absolute'),
+    password: z.string().min(1).nullish(),
+  }),
+});
+
+export interface DestinationTarget {
+  destinationId: number | string;
+  path: string;
+  password: string | undefined;
+  node: string;
+}
+
+/** Parses the common parameters plus the task's own (`schema`); a bad parameter fails the task. */
+export function parseParams<S extends z.ZodType>(ctx: TaskRunContext, deps: DestinationHandlerDeps, schema: S): { target: DestinationTarget; params: z.output<S> } {
+  const common = DestinationTaskParamsSchema.safeParse(ctx.params);
+  if (!common.success) throw invalidParams(common.error);
+  const own = schema.safeParse(ctx.params);
+  if (!own.success) throw invalidParams(own.error);
+  const { destinationId, repository } = common.data;
+  return {
+    target: { destinationId, path: path.resolve(repository.path), password: repository.password ?? undefined, node: deps.nodeName },
+    params: own.data,
+  };
+}
+
+function invalidParams(error: z.ZodError): TaskError {
+  const issue = error.issues[0];
+  const where = issue ? `${issue.path.join('.') || 'params'}: ${issue.message}` : 'unknown problem';
+  return new TaskError(`the task's parameters are invalid (${where}); this is a server bug, please report it`, 'INVALID_PARAMS');
+}
+
+export function repositoryDeps(ctx: TaskRunContext, deps: DestinationHandlerDeps): RepositoryDeps {
+  return { ...deps.repository, logger: ctx.logger };
+}
+
+/** Opens the destination's repository, runs `fn`, and always closes it (stops its worker threads). */
+export async function withRepository<T>(ctx: TaskRunContext, deps: DestinationHandlerDeps, target: DestinationTarget, fn: (repo: Repository) => Promise<T>): Promise<T> {
+  ctx.signal.throwIfAborted();
+  let repo: Repository;
+  try {
+    repo = await Repository.open(target.path, { password: target.password }, repositoryDeps(ctx, deps));
+  } catch (err) {
+    throw destinationError(ctx, target, err, 'opening the repository');
+  }
+  try {
+    return await fn(repo);
+  } catch (err) {
+    throw destinationError(ctx, target, err, 'working on the repository');
+  } finally {
+    await repo.close();
+  }
+}
+
+const errnoOf = (err: unknown): string | undefined =>
+  typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+
+/**
+ * One sentence the admin can act on. A cancel passes through unchanged (the runner reports
+ * it as CANCELLED); TaskErrors pass through; library and errno errors are rephrased to name
+ * the destination and this node.
+ */
+export function destinationError(ctx: TaskRunContext, target: DestinationTarget, err: unknown, action: string): unknown {
+  if (ctx.signal.aborted || err instanceof TaskError) return err;
+  const { path: p, node } = target;
+  const code = err instanceof RepositoryError ? err.code : errnoOf(err);
+  switch (code) {
+    case 'REPO_PATH_MISSING':
+    case 'ENOENT':
+      return new TaskError(`destination ${p} does not exist on node ${node}; is the share mounted?`, 'DESTINATION_MISSING');
+    case 'ENOTDIR':
+      return new TaskError(`destination ${p} on node ${node} is not a directory (a part of the path is a file); check the path`, 'DESTINATION_NOT_A_DIRECTORY');
+    case 'REPO_NOT_A_REPOSITORY':
+      return new TaskError(`destination ${p} on node ${node} holds no vPlus repository; is the share mounted, and is this the right path?`, 'DESTINATION_NO_REPOSITORY');
+    case 'REPO_READ_ONLY':
+    case 'EROFS':
+      return new TaskError(`destination ${p} on node ${node} is read-only; remount it read-write`, 'DESTINATION_READ_ONLY');
+    case 'REPO_NO_SPACE':
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new TaskError(`destination ${p} on node ${node} is full; prune and garbage-collect old backups there, or choose a larger destination`, 'DESTINATION_FULL');
+    case 'REPO_PERMISSION_DENIED':
+    case 'EACCES':
+    case 'EPERM':
+      return new TaskError(`node ${node} may not write to destination ${p} (permission denied); give the node service's user read and write access to it`, 'DESTINATION_PERMISSION_DENIED');
+  }
+  // The library's other messages already say what to do (wrong password, busy, damaged config, ...).
+  if (err instanceof RepositoryError) return new TaskError(err.message, err.code);
+  ctx.logger.error({ err, destination: p, action }, 'destination task failed unexpectedly');
+  return new TaskError(`${action} at ${p} on node ${node} failed: ${err instanceof Error ? err.message : String(err)}`, code ?? 'DESTINATION_ERROR');
+}
+
+/** Ratios are null while there is nothing to compare (an empty repository). */
+export function statsView(s: RepositoryStats): RepositoryStatsView {
+  const ratio = (value: number, defined: boolean): number | null => (defined && Number.isFinite(value) ? value : null);
+  return {
+    backups: s.backups,
+    logicalBytes: s.logicalBytes,
+    storedBytes: s.storedBytes,
+    dedupRatio: ratio(s.dedupRatio, s.uniqueBytes > 0),
+    compressionRatio: ratio(s.compressionRatio, s.referencedStoredBytes > 0),
+  };
+}
+
+/** "3 backups" / "1 backup". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,14 @@
+import type { TaskHandler } from '../task-handler.js';
+import { destinationCheckHandler } from './destination-check.handler.js';
+import type { DestinationHandlerDeps } from './destination-task.js';
+import { gcHandler } from './gc.handler.js';
+import { pruneHandler } from './prune.handler.js';
+import { reimportHandler } from './reimport.handler.js';
+import { verifyHandler } from './verify.handler.js';
+
+export type { DestinationHandlerDeps } from './destination-task.js';
+
+/** The backup destination tasks this node runs for the server: check, verify, prune, GC, re-import. */
+export function destinationHandlers(deps: DestinationHandlerDeps): TaskHandler[] {
+  return [destinationCheckHandler(deps), verifyHandler(deps), pruneHandler(deps), gcHandler(deps), reimportHandler(deps)];
+}

@@ -1,0 +1,51 @@
+import type { z } from 'zod';
+import { PruneRequestSchema, type PruneResultSchema } from '../../../common/api/destinations.js';
+import type { TaskHandler, TaskRunContext } from '../task-handler.js';
+import { parseParams, plural, statsView, withRepository, type DestinationHandlerDeps } from './destination-task.js';
+
+type PruneResult = z.infer<typeof PruneResultSchema>;
+
+/**
+ * PRUNE: applies a retention policy to every group of backups (one group per VM). A dry run
+ * only reports what would go. Pruning removes manifests; GC frees the chunks afterwards.
+ */
+export function pruneHandler(deps: DestinationHandlerDeps): TaskHandler {
+  return {
+    type: 'PRUNE',
+    async run(ctx: TaskRunContext) {
+      const { target, params } = parseParams(ctx, deps, PruneRequestSchema);
+      const { retention, dryRun } = params;
+      return withRepository(ctx, deps, target, async (repo) => {
+        ctx.log('info', `${dryRun ? 'dry run: ' : ''}applying retention ${describeRetention(retention)} to ${target.path}`);
+        // Calendar buckets (daily, weekly, ...) follow this node's time zone.
+        const report = await repo.prune(retention, { dryRun, utcOffsetMinutes: -new Date().getTimezoneOffset() });
+        for (const r of report.removed) {
+          ctx.log('info', `${dryRun ? 'would remove' : 'removed'} backup ${r.id} of ${r.group} from ${r.createdAt}`);
+        }
+        const warnings = report.damaged.map((id) => `backup ${id} was left alone: its manifest cannot be read (run verify)`);
+        for (const w of warnings) ctx.log('warn', w);
+        const stats = statsView(await repo.stats());
+        ctx.log(
+          'info',
+          dryRun
+            ? `dry run: would remove ${plural(report.removed.length, 'backup')} and keep ${report.kept.length}`
+            : `removed ${plural(report.removed.length, 'backup')}, kept ${report.kept.length}${report.removed.length > 0 ? '; garbage collection frees their space' : ''}`,
+        );
+        const result: PruneResult = {
+          dryRun: report.dryRun,
+          kept: report.kept.map((k) => ({ id: k.id, createdAt: k.createdAt, group: k.group, reasons: k.reasons })),
+          removed: report.removed.map((r) => ({ id: r.id, createdAt: r.createdAt, group: r.group })),
+          stats,
+        };
+        return { warnings, result };
+      });
+    },
+  };
+}
+
+function describeRetention(r: z.infer<typeof PruneRequestSchema>['retention']): string {
+  const parts = Object.entries(r)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${String(v)}`);
+  return parts.join(', ');
+}
