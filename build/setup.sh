@@ -31,7 +31,7 @@ if [ "$mode" = bench ]; then
 fi
 if [ "$mode" = test ]; then
   # chromium: UI end-to-end tests (driven by playwright-core, no browser download).
-  packages+=(chromium openssh-server iproute2)
+  packages+=(chromium openssh-server iproute2 libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libnbd-bin)
 fi
 
 missing=()

@@ -29,7 +29,15 @@ export default defineConfig({
         codeSplitting: {
           groups: [
             { name: 'react', test: /node_modules[\\/](react|react-dom|react-router|react-router-dom|scheduler)[\\/]/, priority: 30 },
-            { name: 'mantine', test: /node_modules[\\/](@mantine|@floating-ui)[\\/]/, priority: 20 },
+            // clsx is shared with the chart library; here it stays out of the lazily loaded chunk.
+            { name: 'mantine', test: /node_modules[\\/](@mantine|@floating-ui|clsx)[\\/]/, priority: 20 },
+            // Only the destination page draws a chart; it loads this chunk when opened.
+            {
+              name: 'charts',
+              test: /node_modules[\\/](recharts|@reduxjs|react-redux|redux|redux-thunk|reselect|immer|es-toolkit|decimal\.js-light|eventemitter3|victory-vendor|d3-[a-z-]+|internmap)[\\/]/,
+              // Below the groups the first page needs, so modules they share stay with them.
+              priority: 15,
+            },
             { name: 'vendor', test: /node_modules[\\/]/, priority: 10 },
           ],
         },

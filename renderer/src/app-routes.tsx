@@ -4,6 +4,7 @@ import { RequireSession } from './auth/require-session.js';
 import { AuditPage } from './pages/audit-page.js';
 import { BackupsPage } from './pages/backups-page.js';
 import { DashboardPage } from './pages/dashboard-page.js';
+import { DestinationDetailsPage } from './pages/destination-details-page.js';
 import { DestinationsPage } from './pages/destinations-page.js';
 import { InstallNodePage } from './pages/install-node-page.js';
 import { NodeDetailsPage } from './pages/node-details-page.js';
@@ -40,6 +41,7 @@ export function AppRoutes() {
           <Route path="tasks/:id" element={<TaskDetailsPage />} />
           <Route path="policies" element={<PoliciesPage />} />
           <Route path="destinations" element={<DestinationsPage />} />
+          <Route path="destinations/:destination" element={<DestinationDetailsPage />} />
           <Route path="settings" element={<SettingsPage />}>
             <Route index element={<ServerInfoPanel />} />
             <Route path="users" element={<UsersPanel />} />

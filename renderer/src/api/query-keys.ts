@@ -1,5 +1,13 @@
 import type { AuditQuery, TaskListQuery } from '@common/api/index.js';
 
+/** The filters of GET /api/backups this UI uses. */
+export interface BackupListFilter {
+  /** Destination id or name. */
+  destination?: string;
+  vm?: string;
+  status?: 'available' | 'removed';
+}
+
 /** Every cache key in one place, so WebSocket events can update exactly what changed. */
 export const queryKeys = {
   health: ['health'] as const,
@@ -18,6 +26,16 @@ export const queryKeys = {
   taskLists: ['tasks', 'list'] as const,
   taskList: (query: TaskListQuery) => ['tasks', 'list', query] as const,
   task: (id: number) => ['tasks', 'detail', id] as const,
+  destinations: ['destinations'] as const,
+  destinationList: ['destinations', 'list'] as const,
+  destinationDetails: ['destinations', 'detail'] as const,
+  /** By the reference in the URL (id or name); events match on the destination's id inside. */
+  destination: (ref: string) => ['destinations', 'detail', ref] as const,
+  /** By id: a point is added per destination task, and events carry the id. */
+  destinationUsage: (id: number) => ['destinations', 'usage', id] as const,
+  backups: ['backups'] as const,
+  backupLists: ['backups', 'list'] as const,
+  backupList: (filter: BackupListFilter) => ['backups', 'list', filter] as const,
   auditAll: ['audit'] as const,
   audit: (query: AuditQuery) => ['audit', query] as const,
 };

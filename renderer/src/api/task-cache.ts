@@ -1,4 +1,4 @@
-import type { Task, TaskDetails, TaskListQuery, TaskLogLine, TaskPage } from '@common/api/index.js';
+import { isFinalState, type Task, type TaskDetails, type TaskListQuery, type TaskLogLine, type TaskPage } from '@common/api/index.js';
 import type { QueryClient } from '@tanstack/react-query';
 import { invalidateNodes } from './node-cache.js';
 import { queryKeys } from './query-keys.js';
@@ -69,6 +69,14 @@ export function upsertTask(queryClient: QueryClient, task: Task): void {
     else if (update.kind === 'stale') {
       void queryClient.invalidateQueries({ queryKey: query.queryKey, exact: true, refetchType: update.refetch ? 'active' : 'none' });
     }
+  }
+
+  // Pushed log lines reach only a details cache that already holds data: a line pushed while
+  // the first GET was on its way is dropped, and one pushed between the server reading the log
+  // and the answer arriving is overwritten by that answer. Once the task has ended no line
+  // follows, so one more fetch makes the log complete (and the result final).
+  if (isFinalState(task.state) && (previous === undefined || !isFinalState(previous.state))) {
+    void queryClient.invalidateQueries({ queryKey: queryKeys.task(task.id), exact: true });
   }
 
   // Progress ticks change nothing else; a new task or a new state changes the counters.

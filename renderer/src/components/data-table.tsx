@@ -14,9 +14,14 @@ interface DataTableProps<Row> {
   minWidth?: number;
 }
 
-/** Clicks on a row's own links and buttons do their own thing, not the row's. */
+/**
+ * Clicks on a row's own links and buttons do their own thing, not the row's. So do clicks in a
+ * dialog a row's action opened: React bubbles them through the portal to the row, though in
+ * the page they are nowhere near it.
+ */
 function isFromControl(event: MouseEvent): boolean {
   const target = event.target as HTMLElement;
+  if (!(event.currentTarget as HTMLElement).contains(target)) return true;
   return target.closest('a, button, input, select, textarea, label, [role="button"], [role="menuitem"]') !== null;
 }
 

@@ -1,5 +1,6 @@
 import type { Health, ServerEvent, Status } from '@common/api/index.js';
 import type { QueryClient } from '@tanstack/react-query';
+import { invalidateBackups, removeDestination, upsertDestination } from '../api/destination-cache.js';
 import { removeNode, upsertNode } from '../api/node-cache.js';
 import { queryKeys } from '../api/query-keys.js';
 import { appendTaskLog, upsertTask } from '../api/task-cache.js';
@@ -37,6 +38,15 @@ export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): 
       return;
     case 'node.removed':
       removeNode(queryClient, event.nodeId);
+      return;
+    case 'destination':
+      upsertDestination(queryClient, event.destination);
+      return;
+    case 'destination.removed':
+      removeDestination(queryClient, event.destinationId);
+      return;
+    case 'backups.changed':
+      invalidateBackups(queryClient);
       return;
     default: {
       // A new event type in common/api/events.ts fails the renderer typecheck here until handled.

@@ -114,3 +114,19 @@ export function formatPercent(percent: number): string {
   const clamped = Math.min(100, Math.max(0, percent));
   return clamped < 10 && clamped > 0 ? `${Number(clamped.toFixed(1))}%` : `${Math.floor(clamped)}%`;
 }
+
+/**
+ * Axis ticks for a byte scale on whole binary units: 0, 512 MiB, 1 GiB, 1.5 GiB… rather than
+ * the decimal steps a chart library picks (which print as 1.86 GiB). About `count` ticks.
+ */
+export function binaryByteTicks(max: number, count = 5): number[] {
+  if (!Number.isFinite(max) || max <= 0) return [0];
+  let unit = 1;
+  while (max / unit >= 1024) unit *= 1024;
+  const raw = max / unit / Math.max(1, count - 1);
+  const steps = [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+  const step = (steps.find((candidate) => candidate >= raw) ?? 1024) * unit;
+  const ticks: number[] = [];
+  for (let value = 0; value < max + step; value += step) ticks.push(value);
+  return ticks;
+}

@@ -28,6 +28,7 @@ export const TASK_TYPE_LABELS: Record<TaskType, string> = {
   MOUNT: 'Mount',
   SNAPSHOT: 'Snapshot',
   NODE_CHECK: 'Node check',
+  DESTINATION_CHECK: 'Destination check',
   NODE_INSTALL: 'Node install',
   NODE_UPGRADE: 'Node upgrade',
   NODE_REMOVE: 'Node removal',

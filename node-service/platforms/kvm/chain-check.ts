@@ -1,0 +1,53 @@
+/**
+ * Decides whether an incremental backup is safe: its base checkpoint must still exist in
+ * libvirt with a consistent bitmap in every disk, cover the same disks, and match the
+ * repository's previous backup. Any doubt means a full backup with the reason as a warning —
+ * a silently wrong incremental is the one outcome a backup product must never produce.
+ */
+import type { BackupManifest, Repository } from '../../repository/index.js';
+import { checkpointBitmapDisks, type DomainDiskXml } from './domain-xml.js';
+import type { Virsh } from './virsh.adapter.js';
+
+export interface PreviousBackup {
+  checkpoint: string;
+  backupId: string;
+}
+
+export type ChainVerdict = { ok: true; manifest: BackupManifest } | { ok: false; reason: string };
+
+export async function checkChain(
+  deps: { virsh: Virsh },
+  domain: string,
+  disks: readonly DomainDiskXml[],
+  previous: PreviousBackup,
+  repository: Repository,
+): Promise<ChainVerdict> {
+  const { checkpoint, backupId } = previous;
+  let manifest: BackupManifest;
+  try {
+    manifest = await repository.loadManifest(backupId);
+  } catch (err) {
+    return { ok: false, reason: `the previous backup ${backupId} cannot be loaded (${(err as Error).message})` };
+  }
+  const recorded = (manifest.source as { checkpoint?: unknown } | null)?.checkpoint;
+  if (recorded !== checkpoint) {
+    return { ok: false, reason: `the previous backup ${backupId} was taken at checkpoint ${String(recorded)}, not ${checkpoint}` };
+  }
+  const names = disks.map((d) => d.target).sort();
+  const before = manifest.disks.map((d) => d.name).sort();
+  if (names.join(',') !== before.join(',')) {
+    return { ok: false, reason: `the disk set changed since the previous backup (${before.join(', ')} → ${names.join(', ')})` };
+  }
+  if (!(await deps.virsh.checkpoints(domain)).includes(checkpoint)) {
+    return { ok: false, reason: `checkpoint ${checkpoint} no longer exists in libvirt` };
+  }
+  // The qcow2 header is not the truth for a running VM (QEMU writes new bitmaps there only
+  // when it closes the image); ask QEMU through libvirt instead.
+  const covered = checkpointBitmapDisks(await deps.virsh.checkpointXml(domain, checkpoint, true));
+  for (const name of names) {
+    const disk = covered.find((c) => c.name === name);
+    if (!disk) return { ok: false, reason: `checkpoint ${checkpoint} does not track disk ${name}` };
+    if (!disk.usable) return { ok: false, reason: `disk ${name} has no usable bitmap for checkpoint ${checkpoint} (removed or damaged outside vPlus)` };
+  }
+  return { ok: true, manifest };
+}

@@ -1,0 +1,93 @@
+/**
+ * One libvirt pull-mode backup job: a new checkpoint plus an NBD server (unix socket) that
+ * exports every included disk as of the job's start, while the VM keeps running. QEMU writes
+ * the socket and the scratch files (copy-before-write of blocks the guest overwrites), so
+ * they live in a private directory owned by the user QEMU runs as.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { backupXml, checkpointXml } from './domain-xml.js';
+import { KvmError } from './errors.js';
+import type { Virsh } from './virsh.adapter.js';
+
+export interface PullJobOptions {
+  domain: string;
+  include: readonly string[];
+  exclude: readonly string[];
+  /** Checkpoint to read changes since; null for a full backup. */
+  incremental: string | null;
+  workDir: string;
+  /** False when a disk cannot hold a persistent bitmap (raw): a full backup with no checkpoint. */
+  checkpoint: boolean;
+  qemuOwner: { uid: number; gid: number } | null;
+}
+
+export class PullBackupJob {
+  private ended = false;
+
+  private constructor(
+    private readonly virsh: Virsh,
+    readonly domain: string,
+    readonly checkpoint: string | null,
+    readonly socket: string,
+    private readonly dir: string,
+  ) {}
+
+  /** Starts the job; on failure nothing is left behind (libvirt creates the checkpoint atomically with the job). */
+  static async begin(virsh: Virsh, o: PullJobOptions): Promise<PullBackupJob> {
+    const dir = await mkdtemp(path.join(o.workDir, 'nbd-'));
+    try {
+      if (o.qemuOwner) await chown(dir, o.qemuOwner.uid, o.qemuOwner.gid);
+      await chmod(dir, 0o700);
+      const socket = path.join(dir, 'nbd.sock');
+      // A unix socket path is limited to 107 bytes; fail with the reason rather than QEMU's.
+      if (Buffer.byteLength(socket) > 107) throw new KvmError('KVM_BACKUP_JOB', `the work directory ${o.workDir} is too deep for an NBD socket; choose a shorter path`);
+      const checkpoint = o.checkpoint ? newCheckpointName() : null;
+      await virsh.backupBegin(
+        o.domain,
+        backupXml({ socket, scratchDir: dir, include: o.include, exclude: o.exclude, incremental: o.incremental }),
+        checkpoint ? checkpointXml(checkpoint, o.include, o.exclude) : null,
+        dir,
+      );
+      return new PullBackupJob(virsh, o.domain, checkpoint, socket, dir);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Ends the job. After a committed backup the checkpoint stays as the next incremental's
+   * base; after a failure it is deleted, which merges its bitmap into its parent, so the
+   * previous checkpoint still covers every change and the next incremental stays correct.
+   */
+  async end(succeeded: boolean): Promise<string[]> {
+    if (this.ended) return [];
+    this.ended = true;
+    const problems: string[] = [];
+    try {
+      if (await this.virsh.hasActiveJob(this.domain)) await this.virsh.abortJob(this.domain);
+      // domjobabort only asks; the next backup-begin fails while QEMU is still tearing down.
+      const deadline = Date.now() + 30_000;
+      while ((await this.virsh.hasActiveJob(this.domain)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    } catch (err) {
+      problems.push(`ending the backup job of ${this.domain} failed: ${(err as Error).message}`);
+    }
+    if (!succeeded && this.checkpoint) {
+      try {
+        await this.virsh.deleteCheckpoint(this.domain, this.checkpoint);
+      } catch (err) {
+        problems.push(`removing checkpoint ${this.checkpoint} of the failed backup failed: ${(err as Error).message}`);
+      }
+    }
+    await rm(this.dir, { recursive: true, force: true });
+    return problems;
+  }
+}
+
+/** Time-sortable, so `checkpoint-list` shows the chain in order. */
+function newCheckpointName(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `vplus-${t}-${randomBytes(3).toString('hex')}`;
+}

@@ -1,0 +1,106 @@
+/**
+ * libvirt through `virsh`: the node talks to the local hypervisor with the same tool an admin
+ * would use, so every failure is reproducible by hand. One method per virsh command we need.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CommandRunner, RunOptions } from './command-runner.js';
+import { CommandError, KvmError } from './errors.js';
+
+export type DomainState = 'running' | 'paused' | 'shut off' | 'shutdown' | 'crashed' | 'pmsuspended' | 'idle' | 'in shutdown' | 'blocked' | 'unknown';
+
+export interface BlockInfo {
+  capacity: number;
+  allocation: number;
+  physical: number;
+}
+
+export class Virsh {
+  constructor(
+    private readonly runner: CommandRunner,
+    readonly uri = 'qemu:///system',
+    private readonly timeoutMs = 60_000,
+  ) {}
+
+  private async virsh(args: string[], options: RunOptions = {}): Promise<string> {
+    try {
+      const { stdout } = await this.runner.run('virsh', ['-c', this.uri, ...args], { timeoutMs: this.timeoutMs, ...options });
+      return stdout;
+    } catch (err) {
+      if (err instanceof CommandError && /failed to get domain|Domain not found/i.test(err.stderr)) {
+        throw new KvmError('KVM_DOMAIN_NOT_FOUND', `virtual machine "${args[1] ?? ''}" does not exist on ${this.uri}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async listDomains(): Promise<string[]> {
+    const out = await this.virsh(['list', '--all', '--uuid']);
+    return lines(out);
+  }
+
+  /** The live definition, or with `inactive` the persistent one (what a restore should define). */
+  dumpXml(domain: string, inactive = false): Promise<string> {
+    return this.virsh(['dumpxml', domain, ...(inactive ? ['--inactive'] : [])]);
+  }
+
+  async state(domain: string): Promise<DomainState> {
+    const s = (await this.virsh(['domstate', domain])).trim();
+    return (s || 'unknown') as DomainState;
+  }
+
+  async blockInfo(domain: string, target: string): Promise<BlockInfo> {
+    const out = await this.virsh(['domblkinfo', domain, target]);
+    const num = (key: string): number => Number(new RegExp(`^${key}:\\s*(\\d+)`, 'm').exec(out)?.[1] ?? NaN);
+    return { capacity: num('Capacity'), allocation: num('Allocation'), physical: num('Physical') };
+  }
+
+  start(domain: string): Promise<string> {
+    return this.virsh(['start', domain]);
+  }
+
+  async checkpoints(domain: string): Promise<string[]> {
+    return lines(await this.virsh(['checkpoint-list', domain, '--name']));
+  }
+
+  /** With `withSize` (running VMs only) QEMU reports each disk's bitmap size: proof the bitmap exists. */
+  checkpointXml(domain: string, checkpoint: string, withSize = false): Promise<string> {
+    return this.virsh(['checkpoint-dumpxml', domain, checkpoint, ...(withSize ? ['--size'] : [])]);
+  }
+
+  /** Deletes a checkpoint; libvirt merges its bitmap into the parent so later checkpoints stay valid. */
+  async deleteCheckpoint(domain: string, checkpoint: string, metadataOnly = false): Promise<void> {
+    await this.virsh(['checkpoint-delete', domain, checkpoint, ...(metadataOnly ? ['--metadata'] : [])]);
+  }
+
+  /** Starts a backup job; the XML documents go through files because virsh takes only paths. */
+  async backupBegin(domain: string, backupXml: string, checkpointXml: string | null, xmlDir: string): Promise<void> {
+    const b = path.join(xmlDir, 'backup.xml');
+    const c = path.join(xmlDir, 'checkpoint.xml');
+    await writeFile(b, backupXml, { mode: 0o600 });
+    if (checkpointXml) await writeFile(c, checkpointXml, { mode: 0o600 });
+    await this.virsh(['backup-begin', domain, '--backupxml', b, ...(checkpointXml ? ['--checkpointxml', c] : [])]);
+  }
+
+  backupXml(domain: string): Promise<string> {
+    return this.virsh(['backup-dumpxml', domain]);
+  }
+
+  /** Ends the domain's active job (for a pull backup: the normal way to finish it). */
+  async abortJob(domain: string): Promise<void> {
+    await this.virsh(['domjobabort', domain]);
+  }
+
+  /** Whether a job (e.g. our backup) is still active: "None" when idle. */
+  async hasActiveJob(domain: string): Promise<boolean> {
+    const out = await this.virsh(['domjobinfo', domain]);
+    return !/^Job type:\s*None/m.test(out);
+  }
+}
+
+function lines(out: string): string[] {
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+}

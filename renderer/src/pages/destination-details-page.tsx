@@ -1,0 +1,229 @@
+import type { Destination } from '@common/api/index.js';
+import { Alert, Anchor, Badge, Button, Group, Paper, SimpleGrid, Skeleton, Stack, Text, Title } from '@mantine/core';
+import {
+  IconAlertCircle,
+  IconArchive,
+  IconArrowLeft,
+  IconArrowsMinimize,
+  IconCopy,
+  IconDatabase,
+  IconDeviceFloppy,
+  IconInfoCircle,
+  IconLock,
+  IconLockOpen,
+  IconMapOff,
+  IconStack2,
+} from '@tabler/icons-react';
+import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
+import { lazy, Suspense, useMemo } from 'react';
+import { Link, useNavigate, useParams } from 'react-router-dom';
+import { isApiError } from '../api/api-error.js';
+import { useBackupsQuery } from '../api/backups.queries.js';
+import { useDestinationQuery } from '../api/destinations.queries.js';
+import { useTasksQuery } from '../api/tasks.queries.js';
+import { DataTable } from '../components/data-table.js';
+import { DestinationStatusBadge } from '../components/destination-status-badge.js';
+import { EmptyState } from '../components/empty-state.js';
+import { PageHeader } from '../components/page-header.js';
+import { QueryErrorAlert } from '../components/query-error-alert.js';
+import { RelativeTime } from '../components/relative-time.js';
+import { StatTile } from '../components/stat-tile.js';
+import { describeFreeSpace, formatRatio, isTaskOfDestination } from '../utils/destination-format.js';
+import { formatBytes } from '../utils/format.js';
+import { backupColumns } from './backups/backup-columns.js';
+import { DestinationActions } from './destinations/destination-actions.js';
+import { FreeSpace } from './destinations/destination-columns.js';
+import { taskColumns } from './tasks/task-columns.js';
+
+// The chart library is most of the UI's weight; it loads when a destination's page opens.
+const UsageChart = lazy(async () => ({ default: (await import('./destinations/usage-chart.js')).UsageChart }));
+
+const RECENT_TASKS = 10;
+/** Destination tasks are picked from the newest tasks of all kinds (the API has no destination filter). */
+const TASK_WINDOW = 200;
+// The destination is the page's subject; columns repeating it would be noise.
+const recentTaskColumns = taskColumns.filter((column) => column.id !== 'subject');
+const destinationBackupColumns = backupColumns.filter((column) => column.id !== 'destination');
+
+function BackToDestinations() {
+  return (
+    <Anchor component={Link} to="/destinations" size="sm">
+      <Group gap={4} component="span">
+        <IconArrowLeft size={14} aria-hidden />
+        All destinations
+      </Group>
+    </Anchor>
+  );
+}
+
+export function DestinationDetailsPage() {
+  const ref = useParams().destination ?? '';
+  const destination = useDestinationQuery(ref);
+
+  if (isApiError(destination.error, 404)) {
+    return (
+      <>
+        <BackToDestinations />
+        <PageHeader title="Destination not found" />
+        <EmptyState
+          icon={IconMapOff}
+          title={`There is no destination "${ref}"`}
+          description="It may have been removed from the catalog (its data stays where it was), or the link is wrong."
+          actions={
+            <Button component={Link} to="/destinations" variant="default">
+              Go to destinations
+            </Button>
+          }
+        />
+      </>
+    );
+  }
+  if (destination.data === undefined) {
+    if (destination.isError) {
+      return <QueryErrorAlert title="Could not load the destination" error={destination.error} onRetry={() => void destination.refetch()} />;
+    }
+    return <Skeleton h={320} radius="md" aria-label="Loading the destination" />;
+  }
+  return <DestinationDetails destination={destination.data} />;
+}
+
+function DestinationDetails({ destination }: { destination: Destination }) {
+  const navigate = useNavigate();
+  const free = describeFreeSpace(destination);
+  return (
+    <>
+      <BackToDestinations />
+      <PageHeader
+        title={destination.name}
+        description={
+          <Group gap="xs" component="span">
+            <DestinationStatusBadge destination={destination} />
+            <Badge
+              component="span"
+              variant="outline"
+              color={destination.encrypted ? 'teal' : 'gray'}
+              leftSection={destination.encrypted ? <IconLock size={12} aria-hidden /> : <IconLockOpen size={12} aria-hidden />}
+            >
+              {destination.encrypted ? 'Encrypted' : 'Not encrypted'}
+            </Badge>
+            <span>
+              {destination.path} on{' '}
+              <Anchor component={Link} to={`/nodes/${destination.nodeId}`} size="sm">
+                {destination.node}
+              </Anchor>
+            </span>
+          </Group>
+        }
+        actions={<DestinationActions destination={destination} onRemoved={() => void navigate('/destinations')} />}
+      />
+      <Stack>
+        {destination.status === 'error' && destination.statusMessage !== null && (
+          <Alert color="red" icon={<IconAlertCircle />} title="The destination has a problem" role="alert">
+            {destination.statusMessage}
+          </Alert>
+        )}
+        <SimpleGrid cols={{ base: 1, xs: 2, md: 3, xl: 6 }}>
+          <StatTile label="Backups" value={destination.backups} icon={IconArchive} />
+          <StatTile label="Stored" value={formatBytes(destination.storedBytes)} icon={IconDeviceFloppy} detail={<Text size="xs" c="dimmed">on disk, after dedup and compression</Text>} />
+          <StatTile label="Logical" value={formatBytes(destination.logicalBytes)} icon={IconDatabase} detail={<Text size="xs" c="dimmed">backed-up data, all backups</Text>} />
+          <StatTile label="Dedup ratio" value={formatRatio(destination.dedupRatio)} icon={IconCopy} />
+          <StatTile label="Compression ratio" value={formatRatio(destination.compressionRatio)} icon={IconArrowsMinimize} />
+          <StatTile
+            label="Free space"
+            value={destination.freeBytes === null ? '—' : formatBytes(destination.freeBytes)}
+            icon={IconStack2}
+            detail={
+              free === null ? (
+                <Text size="xs" c="dimmed">Not measured yet</Text>
+              ) : (
+                <FreeSpace destination={destination} width={140} />
+              )
+            }
+          />
+        </SimpleGrid>
+        <Group gap={4}>
+          <Text size="xs" c="dimmed">
+            Numbers as of the last task on this destination:
+          </Text>
+          <RelativeTime iso={destination.lastCheckedAt} size="xs" never="never checked" />
+        </Group>
+        <Paper withBorder radius="md" p="md">
+          <Title order={2} size="h4" mb="sm">
+            Stored size over time
+          </Title>
+          <Suspense fallback={<Skeleton h={280} aria-label="Loading the chart" />}>
+            <UsageChart destinationId={destination.id} />
+          </Suspense>
+        </Paper>
+        <DestinationRecentTasks destination={destination} />
+        <DestinationBackups destination={destination} />
+      </Stack>
+    </>
+  );
+}
+
+function DestinationRecentTasks({ destination }: { destination: Destination }) {
+  const navigate = useNavigate();
+  const tasks = useTasksQuery({ limit: TASK_WINDOW, offset: 0 });
+  const rows = useMemo(
+    () => (tasks.data?.tasks ?? []).filter((task) => isTaskOfDestination(task, destination)).slice(0, RECENT_TASKS),
+    [tasks.data, destination],
+  );
+  const table = useReactTable({
+    data: rows,
+    columns: recentTaskColumns,
+    getCoreRowModel: getCoreRowModel(),
+    getRowId: (task) => String(task.id),
+  });
+  return (
+    <Paper withBorder radius="md" p="md">
+      <Title order={2} size="h4" mb="sm">
+        Recent tasks
+      </Title>
+      {tasks.isPending && <Skeleton h={120} />}
+      {tasks.isError && <QueryErrorAlert title="Could not load the destination's tasks" error={tasks.error} onRetry={() => void tasks.refetch()} />}
+      {tasks.isSuccess && rows.length === 0 && (
+        <Alert color="gray" variant="light" icon={<IconInfoCircle />}>
+          No recent task on this destination.
+        </Alert>
+      )}
+      {rows.length > 0 && (
+        <DataTable table={table} label={`Recent tasks of ${destination.name}`} minWidth={900} onRowClick={(task) => void navigate(`/tasks/${task.id}`)} />
+      )}
+    </Paper>
+  );
+}
+
+function DestinationBackups({ destination }: { destination: Destination }) {
+  const backups = useBackupsQuery({ destination: String(destination.id) });
+  const rows = useMemo(() => [...(backups.data ?? [])].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)), [backups.data]);
+  const table = useReactTable({
+    data: rows,
+    columns: destinationBackupColumns,
+    getCoreRowModel: getCoreRowModel(),
+    getRowId: (backup) => String(backup.id),
+  });
+  return (
+    <Paper withBorder radius="md" p="md">
+      <Group justify="space-between" mb="sm">
+        <Title order={2} size="h4">
+          Backups
+        </Title>
+        {rows.length > 0 && (
+          <Anchor component={Link} to={`/backups?destination=${destination.id}`} size="sm">
+            Open in Backups
+          </Anchor>
+        )}
+      </Group>
+      {backups.isPending && <Skeleton h={120} />}
+      {backups.isError && <QueryErrorAlert title="Could not load the backups" error={backups.error} onRetry={() => void backups.refetch()} />}
+      {backups.isSuccess && rows.length === 0 && (
+        <Alert color="gray" variant="light" icon={<IconInfoCircle />}>
+          The catalog lists no backup on this destination. Backups appear after a backup to it, or after a re-import of the backups it
+          already holds.
+        </Alert>
+      )}
+      {rows.length > 0 && <DataTable table={table} label={`Backups on ${destination.name}`} minWidth={800} />}
+    </Paper>
+  );
+}

@@ -1,0 +1,169 @@
+import { CreateDestinationSchema, DestinationNameSchema, type CreateDestination, type Node } from '@common/api/index.js';
+import { Alert, Anchor, Button, Group, Modal, PasswordInput, Select, Stack, Switch, Text, TextInput } from '@mantine/core';
+import { schemaResolver, useForm } from '@mantine/form';
+import { notifications } from '@mantine/notifications';
+import { IconAlertTriangle, IconServerOff } from '@tabler/icons-react';
+import { useEffect } from 'react';
+import { Link } from 'react-router-dom';
+import { z } from 'zod';
+import { isApiError } from '../../api/api-error.js';
+import { useCreateDestinationMutation } from '../../api/destinations.queries.js';
+import { useNodesQuery } from '../../api/nodes.queries.js';
+import { FormError } from '../../components/form-error.js';
+import { NODE_STATUS_LABELS } from '../../utils/task-labels.js';
+
+// The server's rules (common/api), plus what only a person needs: the confirmation.
+const AddDestinationFormSchema = z
+  .object({
+    name: DestinationNameSchema,
+    node: z.string().min(1, 'Choose the node that reaches the path'),
+    path: CreateDestinationSchema.shape.path,
+    encrypt: z.boolean(),
+    password: z.string(),
+    confirmPassword: z.string(),
+  })
+  .superRefine((values, ctx) => {
+    if (!values.encrypt) return;
+    const password = CreateDestinationSchema.shape.password.unwrap().safeParse(values.password);
+    if (!password.success) ctx.addIssue({ code: 'custom', path: ['password'], message: password.error.issues[0]?.message ?? 'Invalid password' });
+    else if (values.password !== values.confirmPassword) ctx.addIssue({ code: 'custom', path: ['confirmPassword'], message: 'The passwords do not match' });
+  });
+type AddDestinationForm = z.infer<typeof AddDestinationFormSchema>;
+
+const FIELDS = ['name', 'node', 'path', 'password'] as const;
+type Field = (typeof FIELDS)[number];
+
+/** Online nodes first (a destination is checked on its node at once), the others shown but not choosable. */
+export function nodeOptions(nodes: readonly Node[]) {
+  const online = nodes.filter((node) => node.status === 'online');
+  const others = nodes.filter((node) => node.status !== 'online');
+  const groups = [];
+  if (online.length > 0) groups.push({ group: 'Online', items: online.map((node) => ({ value: String(node.id), label: node.name })) });
+  if (others.length > 0) {
+    groups.push({
+      group: 'Not online',
+      items: others.map((node) => ({ value: String(node.id), label: `${node.name} (${NODE_STATUS_LABELS[node.status].toLowerCase()})`, disabled: true })),
+    });
+  }
+  return groups;
+}
+
+/**
+ * Where a refusal belongs: the field the server names; otherwise a refusal from the node's check
+ * (400, 409, 502: path missing, not writable, not mounted, …) is about the path.
+ */
+function errorField(error: unknown): Field | null {
+  if (!isApiError(error)) return null;
+  const named = FIELDS.find((field) => field === error.field);
+  if (named !== undefined) return named;
+  if (error.field === undefined && [400, 409, 502].includes(error.status)) return 'path';
+  return null;
+}
+
+export function AddDestinationModal({ onClose }: { onClose: () => void }) {
+  const create = useCreateDestinationMutation();
+  const nodes = useNodesQuery();
+  const form = useForm<AddDestinationForm>({
+    mode: 'controlled',
+    initialValues: { name: '', node: '', path: '', encrypt: false, password: '', confirmPassword: '' },
+    validate: schemaResolver(AddDestinationFormSchema, { sync: true }),
+  });
+
+  // One online node: it is the only choice, so choose it.
+  const onlineNodes = (nodes.data ?? []).filter((node) => node.status === 'online');
+  const onlyNode = onlineNodes.length === 1 ? String(onlineNodes[0]?.id) : null;
+  const nodeChosen = form.values.node !== '';
+  useEffect(() => {
+    if (onlyNode !== null && !nodeChosen) form.setFieldValue('node', onlyNode);
+    // Only when the choice appears, not on every edit: it must not fight the user's own choice.
+  }, [onlyNode]);
+
+  const chosenNode = nodes.data?.find((node) => String(node.id) === form.values.node);
+
+  const submit = form.onSubmit(({ name, node, path, encrypt, password }) => {
+    const request: CreateDestination = { name, node, path, ...(encrypt ? { password } : {}) };
+    create.mutate(request, {
+      onSuccess: (destination) => {
+        notifications.show({
+          color: 'green',
+          message: `Destination ${destination.name} added${destination.encrypted ? ', encrypted' : ''}. Backups can be stored there now.`,
+        });
+        onClose();
+      },
+      onError: (error) => {
+        const field = errorField(error);
+        if (field !== null) form.setFieldError(field, isApiError(error) ? error.message : String(error));
+      },
+    });
+  });
+
+  const noNodes = nodes.isSuccess && nodes.data.length === 0;
+
+  return (
+    <Modal opened onClose={onClose} title="Add destination" size="lg" closeOnClickOutside={!create.isPending}>
+      <form onSubmit={submit} noValidate>
+        <Stack>
+          <FormError error={errorField(create.error) === null ? create.error : null} />
+          {noNodes && (
+            <Alert color="yellow" icon={<IconServerOff />} title="No node yet">
+              A destination is a directory on a node. <Anchor component={Link} to="/nodes/install">Install a node</Anchor> first.
+            </Alert>
+          )}
+          <TextInput
+            label="Name"
+            description="How backups and policies refer to it, e.g. office-nas"
+            autoComplete="off"
+            data-autofocus
+            {...form.getInputProps('name')}
+          />
+          <Select
+            label="Node"
+            description="The node that writes the backups there and reads them for restores"
+            placeholder={nodes.isPending ? 'Loading nodes…' : 'Choose a node'}
+            data={nodeOptions(nodes.data ?? [])}
+            allowDeselect={false}
+            searchable
+            nothingFoundMessage="No node with that name"
+            {...form.getInputProps('node')}
+          />
+          <TextInput
+            label="Path"
+            description="A directory on that node, on a local disk or on an NFS/SMB share already mounted there, e.g. /mnt/nas/vplus. Empty (or missing, under an existing directory): a repository is created. Holding a vPlus repository: it is opened."
+            placeholder="/mnt/nas/vplus"
+            autoComplete="off"
+            spellCheck={false}
+            {...form.getInputProps('path')}
+          />
+          <Switch
+            label="Encrypt backups"
+            description="AES-256 with a key protected by this password. It cannot be turned on or off later."
+            {...form.getInputProps('encrypt', { type: 'checkbox' })}
+          />
+          {form.values.encrypt && (
+            <>
+              <Alert color="yellow" icon={<IconAlertTriangle />} title="Keep the password somewhere safe">
+                Without this password the backups on this destination cannot be read by anyone, including you: if it is lost together with
+                this server&apos;s catalog (for example when rebuilding the server and re-importing), the backups are lost too.
+              </Alert>
+              <PasswordInput label="Password" description="At least 8 characters" autoComplete="new-password" {...form.getInputProps('password')} />
+              <PasswordInput label="Confirm password" autoComplete="new-password" {...form.getInputProps('confirmPassword')} />
+            </>
+          )}
+          {create.isPending && (
+            <Text size="sm" c="dimmed" role="status">
+              {`Checking ${form.values.path} on ${chosenNode?.name ?? 'the node'}: that it exists, is writable and has free space…`}
+            </Text>
+          )}
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose} disabled={create.isPending}>
+              Cancel
+            </Button>
+            <Button type="submit" loading={create.isPending}>
+              Add destination
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}

@@ -1,0 +1,137 @@
+import type { Destination } from '@common/api/index.js';
+import { ActionIcon, Button, Group, Menu, Tooltip } from '@mantine/core';
+import {
+  IconChecklist,
+  IconCut,
+  IconDatabaseImport,
+  IconDots,
+  IconEdit,
+  IconRecycle,
+  IconRefresh,
+  IconTrash,
+  type Icon,
+} from '@tabler/icons-react';
+import { useState } from 'react';
+import { useDestinationActionMutation } from '../../api/destinations.queries.js';
+import { useSession } from '../../auth/session-context.js';
+import { GcDialog, RefreshDialog, ReimportDialog, VerifyDialog } from './action-dialogs.js';
+import { PruneDialog } from './prune-dialog.js';
+import { RemoveDestinationModal } from './remove-destination-modal.js';
+import { RenameDestinationModal } from './rename-destination-modal.js';
+
+export type DestinationActionKey = 'verify' | 'prune' | 'gc' | 'import' | 'refresh' | 'rename' | 'remove';
+
+const LOOK: Record<DestinationActionKey, { label: string; icon: Icon; color?: string; admin: boolean }> = {
+  verify: { label: 'Verify', icon: IconChecklist, admin: false },
+  prune: { label: 'Prune', icon: IconCut, admin: false },
+  gc: { label: 'Collect garbage', icon: IconRecycle, admin: false },
+  import: { label: 'Re-import', icon: IconDatabaseImport, admin: false },
+  refresh: { label: 'Refresh', icon: IconRefresh, admin: false },
+  rename: { label: 'Rename', icon: IconEdit, admin: true },
+  remove: { label: 'Remove', icon: IconTrash, color: 'red', admin: true },
+};
+const ORDER: readonly DestinationActionKey[] = ['verify', 'prune', 'gc', 'import', 'refresh', 'rename', 'remove'];
+
+type Dialog = { kind: Exclude<DestinationActionKey, 'refresh'> } | { kind: 'refresh'; taskId: number };
+
+interface DestinationActionsProps {
+  destination: Destination;
+  /** Icons with tooltips in table rows; labelled buttons on the destination's own page. */
+  variant?: 'icons' | 'buttons';
+  /** After a removal from the destination's own page, leave it. */
+  onRemoved?: () => void;
+}
+
+/**
+ * A destination's actions, each shown only to roles that may use it: maintenance (a task,
+ * followed live in its dialog) for operators, rename and removal for administrators.
+ */
+export function DestinationActions({ destination, variant = 'buttons', onRemoved }: DestinationActionsProps) {
+  const { isAdmin, canChange } = useSession();
+  const [dialog, setDialog] = useState<Dialog | null>(null);
+  // Refresh has nothing to ask: it starts at once and its dialog follows the task.
+  const refresh = useDestinationActionMutation(false);
+
+  const run = (action: DestinationActionKey) => {
+    if (action === 'refresh') {
+      refresh.mutate(
+        { destinationId: destination.id, request: { action: 'refresh', body: {} } },
+        { onSuccess: (task) => setDialog({ kind: 'refresh', taskId: task.id }) },
+      );
+    } else {
+      setDialog({ kind: action });
+    }
+  };
+
+  const visible = ORDER.filter((action) => (LOOK[action].admin ? isAdmin : canChange));
+  if (visible.length === 0) return null;
+  const close = () => setDialog(null);
+
+  // In a table row, the rarely used administrator actions wait behind a menu to keep the row short.
+  const inMenu = variant === 'icons' ? visible.filter((action) => LOOK[action].admin) : [];
+  const shown = visible.filter((action) => !inMenu.includes(action));
+
+  return (
+    <>
+      <Group gap={variant === 'icons' ? 2 : 'xs'} wrap={variant === 'icons' ? 'nowrap' : 'wrap'} justify={variant === 'icons' ? 'flex-end' : undefined}>
+        {shown.map((action) => {
+          const { label, icon: Glyph, color } = LOOK[action];
+          const pending = action === 'refresh' && refresh.isPending;
+          if (variant === 'icons') {
+            return (
+              <Tooltip key={action} label={label}>
+                <ActionIcon
+                  variant="subtle"
+                  color={color ?? 'gray'}
+                  aria-label={`${label} ${destination.name}`}
+                  loading={pending}
+                  onClick={() => run(action)}
+                >
+                  <Glyph size={18} aria-hidden />
+                </ActionIcon>
+              </Tooltip>
+            );
+          }
+          return (
+            <Button
+              key={action}
+              variant={action === 'remove' ? 'light' : 'default'}
+              color={color}
+              leftSection={<Glyph size={16} aria-hidden />}
+              loading={pending}
+              onClick={() => run(action)}
+            >
+              {label}
+            </Button>
+          );
+        })}
+        {inMenu.length > 0 && (
+          <Menu position="bottom-end" withinPortal>
+            <Menu.Target>
+              <ActionIcon variant="subtle" color="gray" aria-label={`More actions for ${destination.name}`}>
+                <IconDots size={18} aria-hidden />
+              </ActionIcon>
+            </Menu.Target>
+            <Menu.Dropdown>
+              {inMenu.map((action) => {
+                const { label, icon: Glyph, color } = LOOK[action];
+                return (
+                  <Menu.Item key={action} color={color} leftSection={<Glyph size={16} aria-hidden />} onClick={() => run(action)}>
+                    {label}
+                  </Menu.Item>
+                );
+              })}
+            </Menu.Dropdown>
+          </Menu>
+        )}
+      </Group>
+      {dialog?.kind === 'verify' && <VerifyDialog destination={destination} onClose={close} />}
+      {dialog?.kind === 'prune' && <PruneDialog destination={destination} onClose={close} />}
+      {dialog?.kind === 'gc' && <GcDialog destination={destination} onClose={close} />}
+      {dialog?.kind === 'import' && <ReimportDialog destination={destination} onClose={close} />}
+      {dialog?.kind === 'refresh' && <RefreshDialog destination={destination} taskId={dialog.taskId} onClose={close} />}
+      {dialog?.kind === 'rename' && <RenameDestinationModal destination={destination} onClose={close} />}
+      {dialog?.kind === 'remove' && <RemoveDestinationModal destination={destination} onClose={close} onRemoved={onRemoved} />}
+    </>
+  );
+}

@@ -1,0 +1,93 @@
+import type { Destination } from '@common/api/index.js';
+import { Anchor, Progress, Stack, Text, Tooltip, VisuallyHidden } from '@mantine/core';
+import { IconLock, IconLockOpen } from '@tabler/icons-react';
+import { createColumnHelper } from '@tanstack/react-table';
+import { Link } from 'react-router-dom';
+import { DestinationStatusBadge } from '../../components/destination-status-badge.js';
+import { describeFreeSpace, formatRatio } from '../../utils/destination-format.js';
+import { formatBytes } from '../../utils/format.js';
+import { DestinationActions } from './destination-actions.js';
+
+const column = createColumnHelper<Destination>();
+
+export function EncryptedIcon({ encrypted }: { encrypted: boolean }) {
+  const label = encrypted ? 'Encrypted' : 'Not encrypted';
+  return (
+    <Tooltip label={label}>
+      {encrypted ? (
+        <IconLock size={18} role="img" aria-label={label} color="var(--mantine-color-teal-6)" />
+      ) : (
+        <IconLockOpen size={18} role="img" aria-label={label} color="var(--mantine-color-dimmed)" />
+      )}
+    </Tooltip>
+  );
+}
+
+export function FreeSpace({ destination, width = 130 }: { destination: Destination; width?: number }) {
+  const view = describeFreeSpace(destination);
+  if (view === null) {
+    return (
+      <Text size="sm" c="dimmed">
+        —
+      </Text>
+    );
+  }
+  return (
+    <Stack gap={4} miw={width} maw={width * 1.5}>
+      <Progress value={view.usedPercent} size="sm" color={view.color} aria-label={`Space used on ${destination.name}`} aria-valuetext={view.text} />
+      <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+        {view.text}
+      </Text>
+    </Stack>
+  );
+}
+
+const nowrap = { whiteSpace: 'nowrap' } as const;
+
+export const destinationColumns = [
+  column.accessor('name', {
+    header: 'Name',
+    cell: (info) => (
+      <Anchor component={Link} to={`/destinations/${info.row.original.id}`} size="sm" fw={500} style={{ whiteSpace: 'nowrap' }}>
+        {info.getValue()}
+      </Anchor>
+    ),
+  }),
+  column.accessor('node', {
+    header: 'Node',
+    cell: ({ row }) => (
+      <Anchor component={Link} to={`/nodes/${row.original.nodeId}`} size="sm">
+        {row.original.node}
+      </Anchor>
+    ),
+  }),
+  column.accessor('path', {
+    header: 'Path',
+    cell: (info) => (
+      <Text size="sm" ff="monospace" style={{ overflowWrap: 'anywhere' }} maw={260}>
+        {info.getValue()}
+      </Text>
+    ),
+  }),
+  column.accessor('encrypted', {
+    header: () => (
+      <>
+        <IconLock size={16} aria-hidden />
+        <VisuallyHidden>Encrypted</VisuallyHidden>
+      </>
+    ),
+    cell: (info) => <EncryptedIcon encrypted={info.getValue()} />,
+  }),
+  column.accessor('status', { header: 'Status', cell: ({ row }) => <DestinationStatusBadge destination={row.original} /> }),
+  column.accessor('backups', { header: 'Backups' }),
+  column.accessor('storedBytes', { header: 'Stored', cell: (info) => <Text size="sm" style={nowrap}>{formatBytes(info.getValue())}</Text> }),
+  column.accessor('logicalBytes', { header: 'Logical', cell: (info) => <Text size="sm" style={nowrap}>{formatBytes(info.getValue())}</Text> }),
+  column.accessor('dedupRatio', { header: 'Dedup', cell: (info) => formatRatio(info.getValue()) }),
+  column.accessor('compressionRatio', { header: 'Compression', cell: (info) => formatRatio(info.getValue()) }),
+  column.display({ id: 'free', header: 'Free space', cell: ({ row }) => <FreeSpace destination={row.original} /> }),
+  column.display({
+    id: 'actions',
+    header: () => <VisuallyHidden>Actions</VisuallyHidden>,
+    cell: ({ row }) => <DestinationActions destination={row.original} variant="icons" />,
+  }),
+];
