@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AuditEntrySchema } from './audit.js';
 import { DestinationSchema } from './destinations.js';
+import { HypervisorSchema, VmSchema } from './hypervisors.js';
 import { CatalogInfoSchema } from './health.js';
 import { NodeSchema } from './nodes.js';
 import { TaskSchema } from './tasks.js';
@@ -19,5 +20,7 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('destination'), destination: DestinationSchema }),
   z.object({ type: z.literal('destination.removed'), destinationId: z.number().int() }),
   z.object({ type: z.literal('backups.changed'), destinationId: z.number().int() }),
+  z.object({ type: z.literal('hypervisor'), hypervisor: HypervisorSchema }),
+  z.object({ type: z.literal('vm'), vm: VmSchema }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEventSchema>;

@@ -8,3 +8,4 @@ export * from './tasks.js';
 export * from './nodes.js';
 export * from './destinations.js';
 export * from './backups.js';
+export * from './hypervisors.js';

@@ -47,6 +47,8 @@ export const TaskSchema = z.object({
   state: TaskStateSchema,
   priority: z.number().int().min(0).max(100),
   workflowId: z.number().int().nullable(),
+  /** The workflow step this one waits for. */
+  dependsOn: z.number().int().nullable(),
   nodeId: z.number().int().nullable(),
   node: z.string().nullable().describe('node name'),
   /** What the task acts on, for people: "vm:prod-db", "node:office-1". */

@@ -198,6 +198,8 @@ export class TaskEngine {
 
   private async paramsForNode(task: Task): Promise<Record<string, unknown>> {
     let params = task.params;
+    // A workflow step builds on the one before it (STORE reads what EXPORT exposed).
+    if (task.dependsOn !== null) params = { ...params, previousResult: (await this.get(task.dependsOn)).result };
     for (const enrich of this.enrichers) params = { ...params, ...(await enrich(task)) };
     return params;
   }

@@ -55,6 +55,7 @@ export function toTask(r: TaskRow): Task {
     state: r.state,
     priority: r.priority,
     workflowId: r.workflow_id,
+    dependsOn: r.depends_on,
     nodeId: r.node_id,
     node: r.node_name ?? null,
     subject: r.subject,

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+export const HypervisorSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  nodeId: z.number().int(),
+  node: z.string(),
+  uri: z.string(),
+  status: z.enum(['ok', 'error', 'unknown']),
+  statusMessage: z.string().nullable(),
+  vms: z.number().int(),
+  lastSyncAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type Hypervisor = z.infer<typeof HypervisorSchema>;
+
+export const CreateHypervisorSchema = z.object({
+  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'hypervisor names may contain letters, digits, ".", "_" and "-"'),
+  node: z.string().min(1).max(128).describe('the node running on this KVM host (id or name)'),
+  uri: z.string().min(1).max(255).regex(/^qemu(\+\w+)?:\/\//, 'a libvirt URI such as qemu:///system').default('qemu:///system'),
+});
+
+export const HypervisorRefParamsSchema = z.object({ hypervisor: z.string().min(1).max(128) });
+
+export const VmDiskSchema = z.object({
+  target: z.string().describe('e.g. vda'),
+  path: z.string().nullable(),
+  format: z.string().nullable(),
+  virtualBytes: z.number(),
+  allocatedBytes: z.number().nullable(),
+  excluded: z.boolean(),
+});
+
+export const VmSchema = z.object({
+  id: z.number().int(),
+  hypervisorId: z.number().int(),
+  hypervisor: z.string(),
+  name: z.string(),
+  uuid: z.string(),
+  state: z.string().describe('running, shut off, paused, … or missing when it vanished from the host'),
+  present: z.boolean(),
+  vcpus: z.number().int(),
+  memoryBytes: z.number(),
+  disks: z.array(VmDiskSchema),
+  lastBackupAt: z.string().nullable(),
+  lastBackupType: z.enum(['full', 'incremental']).nullable(),
+  backups: z.number().int(),
+  policy: z.string().nullable(),
+  updatedAt: z.string(),
+});
+export type Vm = z.infer<typeof VmSchema>;
+
+export const VmRefParamsSchema = z.object({ vm: z.string().min(1).max(255).describe('id, name or UUID') });
+
+export const UpdateVmSchema = z.object({
+  /** Disk targets (vda, vdb…) left out of backups. */
+  excludedDisks: z.array(z.string().min(1).max(32)).max(64),
+});
+
+export const RunBackupSchema = z.object({
+  vm: z.string().min(1).max(255),
+  destination: z.string().min(1).max(128),
+  /** Force a full backup even when the checkpoint chain allows an incremental. */
+  full: z.boolean().default(false),
+});
+
+export const RunBackupResponseSchema = z.object({ workflowId: z.number().int(), taskIds: z.array(z.number().int()) });
+
+export const RestoreSchema = z.discriminatedUnion('mode', [
+  z.object({
+    mode: z.literal('files'),
+    backup: z.number().int().positive(),
+    node: z.string().min(1).max(128),
+    path: z.string().regex(/^\//, 'the path must be absolute').max(1024),
+    format: z.enum(['qcow2', 'raw']).default('qcow2'),
+    disks: z.array(z.string().min(1).max(32)).optional(),
+    overwrite: z.boolean().default(false),
+  }),
+  z.object({
+    mode: z.literal('import'),
+    backup: z.number().int().positive(),
+    hypervisor: z.string().min(1).max(128),
+    name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'VM names may contain letters, digits, ".", "_" and "-"'),
+    /** Where the disks go on the host; default: the directory of the original disks' pool, else /var/lib/libvirt/images. */
+    storageDir: z.string().regex(/^\//).max(1024).optional(),
+    start: z.boolean().default(false),
+    overwrite: z.boolean().default(false),
+  }),
+]);
+export type Restore = z.infer<typeof RestoreSchema>;

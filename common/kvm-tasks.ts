@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/**
+ * Parameters and results of the KVM task types, shared by the server (which
+ * creates the tasks and records their results) and the node (which runs
+ * them). Repository access comes in `repository` (path + password), which the
+ * server adds at dispatch for tasks whose params carry `destinationId`; a
+ * workflow step receives the result of the step before it in `previousResult`.
+ */
+export const DomainDiskSchema = z.object({
+  target: z.string(),
+  path: z.string().nullable(),
+  format: z.string().nullable(),
+  virtualBytes: z.number(),
+  allocatedBytes: z.number().nullable(),
+});
+
+export const DomainSchema = z.object({
+  name: z.string(),
+  uuid: z.string(),
+  state: z.string(),
+  vcpus: z.number().int(),
+  memoryBytes: z.number(),
+  disks: z.array(DomainDiskSchema),
+});
+
+export const InventorySyncParamsSchema = z.object({ uri: z.string() });
+export const InventorySyncResultSchema = z.object({ domains: z.array(DomainSchema), libvirtVersion: z.string().nullable().optional() });
+
+export const ChainSchema = z.object({ checkpoint: z.string(), backupId: z.string() });
+
+/** EXPORT: make a point-in-time image available (checkpoint + pull-mode backup job, or the files of a shut-off VM). */
+export const ExportParamsSchema = z.object({
+  uri: z.string(),
+  vm: z.object({ uuid: z.string(), name: z.string() }),
+  destinationId: z.number().int(),
+  mode: z.enum(['auto', 'full']),
+  previous: ChainSchema.nullable(),
+  excludeDisks: z.array(z.string()),
+});
+export const ExportResultSchema = z.object({
+  /** Handle of the export kept open on the node until STORE ends it. */
+  exportId: z.string(),
+  type: z.enum(['full', 'incremental']),
+  disks: z.array(z.object({ target: z.string(), size: z.number() })),
+  warnings: z.array(z.string()),
+});
+
+/** STORE: read the export (only dirty extents for an incremental), write the repository, commit, end the export. */
+export const StoreParamsSchema = z.object({ destinationId: z.number().int(), vm: z.object({ uuid: z.string(), name: z.string() }) });
+export const StoreResultSchema = z.object({
+  backupId: z.string(),
+  type: z.enum(['full', 'incremental']),
+  /** The checkpoint the next incremental starts from (null for a shut-off VM without bitmaps). */
+  checkpoint: z.string().nullable(),
+  bytesRead: z.number(),
+  logicalBytes: z.number(),
+  disks: z.array(z.object({ target: z.string(), size: z.number(), changedBytes: z.number().nullable(), bytesRead: z.number() })),
+});
+
+/** RESTORE: write a backup's disks (qcow2 or raw) plus the domain XML into a directory on the node. */
+export const RestoreParamsSchema = z.object({
+  destinationId: z.number().int(),
+  backupId: z.string(),
+  directory: z.string(),
+  format: z.enum(['qcow2', 'raw']),
+  disks: z.array(z.string()).optional(),
+  overwrite: z.boolean(),
+});
+export const RestoreResultSchema = z.object({
+  directory: z.string(),
+  files: z.array(z.object({ target: z.string(), path: z.string(), format: z.string(), size: z.number() })),
+  domainXmlPath: z.string().nullable(),
+});
+
+/** IMPORT: define the restored VM as a new domain (new name, UUID, MACs), optionally start it. */
+export const ImportParamsSchema = z.object({ uri: z.string(), name: z.string(), start: z.boolean(), overwrite: z.boolean() });
+export const ImportResultSchema = z.object({ name: z.string(), uuid: z.string(), started: z.boolean() });
