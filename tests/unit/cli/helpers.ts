@@ -215,6 +215,7 @@ export function sampleTask(overrides: Partial<Task> = {}): Task {
     state: 'QUEUED',
     priority: 60,
     workflowId: null,
+    dependsOn: null,
     nodeId: 1,
     node: 'n1',
     subject: 'node:n1',
