@@ -38,6 +38,10 @@ import { TaskEngine } from './tasks/task-engine.service.js';
 import { registerDestinationRoutes } from './api/destinations.routes.js';
 import { DestinationsRepository } from './destinations/destinations.repository.js';
 import { DestinationsService } from './destinations/destinations.service.js';
+import { registerInventoryRoutes } from './api/inventory.routes.js';
+import { InventoryRepository } from './inventory/inventory.repository.js';
+import { InventoryService } from './inventory/inventory.service.js';
+import { VmBackupsService } from './inventory/vm-backups.service.js';
 import { TasksRepository } from './tasks/tasks.repository.js';
 import { DEFAULT_TASK_TIMING } from './tasks/task-types.js';
 
@@ -132,6 +136,10 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     nodes.bindEngine(engine);
     const destinationsRepo = new DestinationsRepository(catalog);
     const destinations = new DestinationsService(destinationsRepo, nodesRepo, sessions, secrets, engine, audit, bus, logger.child({ module: 'destinations' }));
+    const inventoryRepo = new InventoryRepository(catalog);
+    const inventory = new InventoryService(inventoryRepo, nodesRepo, sessions, engine, audit, bus, logger.child({ module: 'inventory' }));
+    cleanups.push(async () => inventory.stop());
+    const vmBackups = new VmBackupsService(inventoryRepo, inventory, destinationsRepo, nodesRepo, engine, audit, bus, logger.child({ module: 'backups' }));
     await engine.recoverAfterRestart(config.nodeLossTimeoutSeconds * 1000);
     cleanups.push(() => engine.stop());
 
@@ -164,6 +172,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerTaskRoutes(api, { engine, tasks: tasksRepo, nodes: nodesRepo });
         registerNodeAgentRoutes(api, { enrollment, sessions });
         registerDestinationRoutes(api, { destinations, repo: destinationsRepo });
+        registerInventoryRoutes(api, { inventory, backups: vmBackups });
       },
     );
     cleanups.push(() => http.close());

@@ -169,9 +169,13 @@ export class DestinationsRepository {
     return Number(rows[0]?.n ?? 0);
   }
 
-  async listBackups(q: { destinationId?: number; vm?: string; status?: string; limit: number; offset: number }): Promise<Backup[]> {
+  async listBackups(q: { id?: number; destinationId?: number; vm?: string; status?: string; limit: number; offset: number }): Promise<Backup[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];
+    if (q.id !== undefined) {
+      where.push('b.id = ?');
+      params.push(q.id);
+    }
     if (q.destinationId !== undefined) {
       where.push('b.destination_id = ?');
       params.push(q.destinationId);

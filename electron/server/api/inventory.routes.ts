@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { ApiErrorSchema } from '../../../common/api/errors.js';
+import {
+  CreateHypervisorSchema,
+  HypervisorRefParamsSchema,
+  HypervisorSchema,
+  RestoreSchema,
+  RunBackupResponseSchema,
+  RunBackupSchema,
+  UpdateVmSchema,
+  VmRefParamsSchema,
+  VmSchema,
+} from '../../../common/api/hypervisors.js';
+import { TaskSchema } from '../../../common/api/tasks.js';
+import type { InventoryService } from '../inventory/inventory.service.js';
+import type { VmBackupsService } from '../inventory/vm-backups.service.js';
+import { principalOf } from './access-control.js';
+import type { ZodApp } from './zod-app.js';
+
+const errors = { 400: ApiErrorSchema, 401: ApiErrorSchema, 403: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema };
+
+export function registerInventoryRoutes(app: ZodApp, deps: { inventory: InventoryService; backups: VmBackupsService }): void {
+  const { inventory } = deps;
+  app.get('/api/hypervisors', { config: { access: { role: 'viewer' } }, schema: { tags: ['inventory'], summary: 'Hypervisor hosts', response: { 200: z.array(HypervisorSchema), ...errors } } }, async () =>
+    inventory.hypervisors(),
+  );
+  app.post(
+    '/api/hypervisors',
+    {
+      config: { access: { role: 'admin' } },
+      schema: { tags: ['inventory'], summary: 'Add a libvirt host served by a node (lists its VMs first)', body: CreateHypervisorSchema, response: { 201: HypervisorSchema, ...errors } },
+    },
+    async (request, reply) => reply.code(201).send(await inventory.addHypervisor(request.body, principalOf(request))),
+  );
+  app.post(
+    '/api/hypervisors/:hypervisor/sync',
+    { config: { access: { role: 'operator' } }, schema: { tags: ['inventory'], summary: 'Refresh the VM inventory (task)', params: HypervisorRefParamsSchema, body: z.object({}).optional(), response: { 202: TaskSchema, ...errors } } },
+    async (request, reply) => reply.code(202).send(await inventory.sync(request.params.hypervisor, principalOf(request).user.username)),
+  );
+  app.delete(
+    '/api/hypervisors/:hypervisor',
+    { config: { access: { role: 'admin' } }, schema: { tags: ['inventory'], summary: 'Forget a hypervisor and its VM inventory (backups stay)', params: HypervisorRefParamsSchema, response: { 204: z.null(), ...errors } } },
+    async (request, reply) => {
+      await inventory.removeHypervisor(request.params.hypervisor, principalOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/vms',
+    {
+      config: { access: { role: 'viewer' } },
+      schema: { tags: ['inventory'], summary: 'Virtual machines', querystring: z.object({ hypervisor: z.string().max(128).optional() }), response: { 200: z.array(VmSchema), ...errors } },
+    },
+    async (request) => inventory.vms(request.query.hypervisor),
+  );
+  app.get(
+    '/api/vms/:vm',
+    { config: { access: { role: 'viewer' } }, schema: { tags: ['inventory'], summary: 'One VM (by id, name or UUID)', params: VmRefParamsSchema, response: { 200: VmSchema, ...errors } } },
+    async (request) => inventory.vm(request.params.vm),
+  );
+  app.patch(
+    '/api/vms/:vm',
+    { config: { access: { role: 'operator' } }, schema: { tags: ['inventory'], summary: 'Choose the disks left out of backups', params: VmRefParamsSchema, body: UpdateVmSchema, response: { 200: VmSchema, ...errors } } },
+    async (request) => inventory.setExcludedDisks(request.params.vm, request.body.excludedDisks, principalOf(request)),
+  );
+
+  app.post(
+    '/api/backups/run',
+    { config: { access: { role: 'operator' } }, schema: { tags: ['backups'], summary: 'Back up a VM now (EXPORT → STORE workflow)', body: RunBackupSchema, response: { 202: RunBackupResponseSchema, ...errors } } },
+    async (request, reply) => reply.code(202).send(await deps.backups.run(request.body, principalOf(request))),
+  );
+  app.post(
+    '/api/restores',
+    {
+      config: { access: { role: 'operator' } },
+      schema: { tags: ['backups'], summary: 'Restore a backup to files on a node, or as a new VM on a hypervisor', body: RestoreSchema, response: { 202: RunBackupResponseSchema, ...errors } },
+    },
+    async (request, reply) => reply.code(202).send(await deps.backups.restore(request.body, principalOf(request))),
+  );
+}

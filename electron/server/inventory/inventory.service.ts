@@ -1,0 +1,142 @@
+import type { Logger } from 'pino';
+import type { Hypervisor, Vm } from '../../../common/api/hypervisors.js';
+import type { Task } from '../../../common/api/tasks.js';
+import { InventorySyncResultSchema } from '../../../common/kvm-tasks.js';
+import type { AuditService } from '../auth/audit.service.js';
+import type { Principal } from '../auth/auth.service.js';
+import { AppError, conflict, notFound } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { NodeSessions } from '../nodes/node-sessions.js';
+import type { NodesRepository } from '../nodes/nodes.repository.js';
+import type { TaskEngine } from '../tasks/task-engine.service.js';
+import { toHypervisor, toVm, type HypervisorRow, type InventoryRepository, type VmRow } from './inventory.repository.js';
+
+const SYNC_TIMEOUT_MS = 120_000;
+const PERIODIC_SYNC_MS = 15 * 60_000;
+
+/** Hypervisor hosts (each served by the node running on it) and the VMs they hold. */
+export class InventoryService {
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly inventory: InventoryRepository,
+    private readonly nodes: NodesRepository,
+    private readonly sessions: NodeSessions,
+    private readonly engine: TaskEngine,
+    private readonly audit: AuditService,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+  ) {
+    engine.onFinished((task) => this.onTaskFinished(task));
+    // The inventory is refreshed on demand and periodically, so VMs created on the host show up.
+    this.timer = setInterval(() => void this.syncAll().catch((err: unknown) => this.logger.warn({ err }, 'periodic inventory sync failed')), PERIODIC_SYNC_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  async hypervisors(): Promise<Hypervisor[]> {
+    return (await this.inventory.hypervisors()).map(toHypervisor);
+  }
+
+  async addHypervisor(req: { name: string; node: string; uri: string }, by: Principal): Promise<Hypervisor> {
+    const node = await this.nodes.byRef(req.node);
+    if (!node) throw notFound(`there is no node "${req.node}"`);
+    if (!this.sessions.get(node.id)) throw conflict(`node "${node.name}" is offline; start it first`, 'node');
+    if (await this.inventory.hypervisor(req.name)) throw conflict(`a hypervisor named "${req.name}" already exists`, 'name');
+    const id = await this.inventory.insertHypervisor({ name: req.name, nodeId: node.id, uri: req.uri });
+    try {
+      const task = await this.syncTask(id, node.id, req.uri, req.name, by.user.username);
+      const done = await this.engine.waitForEnd(task.id, SYNC_TIMEOUT_MS);
+      if (done.state !== 'FINISHED' && done.state !== 'FINISHED_WITH_WARNINGS') {
+        throw new AppError(400, 'HYPERVISOR_UNREACHABLE', done.error ?? `node "${node.name}" could not list the VMs of ${req.uri}`, 'uri');
+      }
+    } catch (err) {
+      await this.inventory.deleteHypervisor(id);
+      throw err;
+    }
+    await this.audit.record({ actor: by.user.username, action: 'hypervisor.create', target: `hypervisor:${req.name}`, details: { node: node.name, uri: req.uri } });
+    return this.publish(id);
+  }
+
+  async sync(ref: string, actor: string): Promise<Task> {
+    const h = await this.requireHypervisor(ref);
+    return this.syncTask(h.id, h.node_id, h.uri, h.name, actor);
+  }
+
+  async removeHypervisor(ref: string, by: Principal): Promise<void> {
+    const h = await this.requireHypervisor(ref);
+    await this.inventory.deleteHypervisor(h.id);
+    await this.audit.record({ actor: by.user.username, action: 'hypervisor.remove', target: `hypervisor:${h.name}` });
+  }
+
+  async vms(hypervisor?: string): Promise<Vm[]> {
+    const h = hypervisor ? await this.requireHypervisor(hypervisor) : undefined;
+    return (await this.inventory.vms(h?.id)).map(toVm);
+  }
+
+  async vm(ref: string): Promise<Vm> {
+    return toVm(await this.requireVm(ref));
+  }
+
+  async requireVm(ref: string): Promise<VmRow> {
+    const found = await this.inventory.vm(ref);
+    if (!found) throw notFound(`there is no VM "${ref}"`);
+    if (Array.isArray(found)) throw conflict(`${found.length} VMs are named "${ref}" (on ${found.map((v) => v.hypervisor_name).join(', ')}); use the UUID`);
+    return found;
+  }
+
+  async setExcludedDisks(ref: string, disks: string[], by: Principal): Promise<Vm> {
+    const vm = await this.requireVm(ref);
+    const known = new Set(toVm(vm).disks.map((d) => d.target));
+    const unknown = disks.filter((d) => !known.has(d));
+    if (unknown.length) throw new AppError(400, 'VALIDATION_FAILED', `VM "${vm.name}" has no disk ${unknown.join(', ')}; its disks are ${[...known].join(', ')}`, 'excludedDisks');
+    await this.inventory.setExcludedDisks(vm.id, [...new Set(disks)]);
+    await this.audit.record({ actor: by.user.username, action: 'vm.exclude_disks', target: `vm:${vm.name}`, details: { excludedDisks: disks } });
+    const updated = toVm((await this.inventory.vmById(vm.id))!);
+    this.bus.publish({ type: 'vm', vm: updated });
+    return updated;
+  }
+
+  private async syncAll(): Promise<void> {
+    for (const h of await this.inventory.hypervisors()) {
+      if (this.sessions.get(h.node_id)) await this.syncTask(h.id, h.node_id, h.uri, h.name, 'scheduler');
+    }
+  }
+
+  private syncTask(hypervisorId: number, nodeId: number, uri: string, name: string, by: string): Promise<Task> {
+    return this.engine.create({ type: 'INVENTORY_SYNC', params: { uri, hypervisorId }, requiredNodeId: nodeId, subject: `hypervisor:${name}`, priority: 70, createdBy: by });
+  }
+
+  private async onTaskFinished(task: Task): Promise<void> {
+    if (task.type !== 'INVENTORY_SYNC' || typeof task.params.hypervisorId !== 'number') return;
+    const id = task.params.hypervisorId;
+    if (!(await this.inventory.hypervisor(String(id)))) return;
+    const parsed = InventorySyncResultSchema.safeParse(task.result);
+    if (task.state === 'FAILED' || !parsed.success) {
+      await this.inventory.setHypervisorStatus(id, 'error', task.error ?? 'the node reported an inventory of the wrong shape');
+    } else {
+      const vmIds = await this.inventory.applyInventory(id, parsed.data.domains);
+      await this.inventory.setHypervisorStatus(id, 'ok', null);
+      for (const vmId of vmIds) {
+        const row = await this.inventory.vmById(vmId);
+        if (row) this.bus.publish({ type: 'vm', vm: toVm(row) });
+      }
+    }
+    await this.publish(id);
+  }
+
+  private async requireHypervisor(ref: string): Promise<HypervisorRow> {
+    const h = await this.inventory.hypervisor(ref);
+    if (!h) throw notFound(`there is no hypervisor "${ref}"`);
+    return h;
+  }
+
+  private async publish(id: number): Promise<Hypervisor> {
+    const h = toHypervisor((await this.inventory.hypervisor(String(id)))!);
+    this.bus.publish({ type: 'hypervisor', hypervisor: h });
+    return h;
+  }
+}

@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import type { Restore } from '../../../common/api/hypervisors.js';
+import type { Task } from '../../../common/api/tasks.js';
+import { StoreResultSchema } from '../../../common/kvm-tasks.js';
+import type { AuditService } from '../auth/audit.service.js';
+import type { Principal } from '../auth/auth.service.js';
+import type { DestinationsRepository } from '../destinations/destinations.repository.js';
+import { conflict, notFound } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { NodesRepository } from '../nodes/nodes.repository.js';
+import type { TaskEngine } from '../tasks/task-engine.service.js';
+import { excludedOf, toVm, type InventoryRepository } from './inventory.repository.js';
+import type { InventoryService } from './inventory.service.js';
+
+/**
+ * Backup and restore of VMs as workflows: EXPORT → STORE on the node serving
+ * the VM's host, RESTORE (→ IMPORT) on the chosen node. Keeps the checkpoint
+ * chain per VM and destination, so the next backup can be incremental.
+ */
+export class VmBackupsService {
+  constructor(
+    private readonly inventory: InventoryRepository,
+    private readonly inventoryService: InventoryService,
+    private readonly destinations: DestinationsRepository,
+    private readonly nodes: NodesRepository,
+    private readonly engine: TaskEngine,
+    private readonly audit: AuditService,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+  ) {
+    engine.onFinished((task) => this.onTaskFinished(task));
+  }
+
+  async run(req: { vm: string; destination: string; full: boolean }, by: Principal | 'scheduler', priority = 50): Promise<{ workflowId: number; taskIds: number[] }> {
+    const vm = await this.inventoryService.requireVm(req.vm);
+    if (vm.present !== 1) throw conflict(`VM "${vm.name}" is no longer on its host; sync the hypervisor if it came back`);
+    const dest = await this.destinations.byRef(req.destination);
+    if (!dest) throw notFound(`there is no destination "${req.destination}"`);
+    if (dest.node_id !== vm.node_id) {
+      throw conflict(
+        `destination "${dest.name}" is on node "${dest.node_name}", but VM "${vm.name}" is on a host served by another node; add a destination on that node (for example the same share mounted there)`,
+        'destination',
+      );
+    }
+    const previous = req.full ? null : ((await this.inventory.chain(vm.id, dest.id)) ?? null);
+    const actor = by === 'scheduler' ? 'scheduler' : by.user.username;
+    const subject = `vm:${vm.name}`;
+    const vmRef = { uuid: vm.uuid, name: vm.name };
+    const result = await this.engine.createWorkflow('BACKUP', subject, actor, [
+      {
+        type: 'EXPORT',
+        params: { uri: vm.uri, vm: vmRef, destinationId: dest.id, mode: req.full ? 'full' : 'auto', previous, excludeDisks: excludedOf(vm), vmId: vm.id },
+        requiredNodeId: vm.node_id,
+        priority,
+      },
+      { type: 'STORE', params: { destinationId: dest.id, vm: vmRef, vmId: vm.id }, requiredNodeId: vm.node_id, priority },
+    ]);
+    if (by !== 'scheduler') await this.audit.record({ actor, action: 'backup.run', target: subject, details: { destination: dest.name, full: req.full, workflowId: result.workflowId } });
+    return result;
+  }
+
+  async restore(req: Restore, by: Principal): Promise<{ workflowId: number; taskIds: number[] }> {
+    const backups = await this.destinations.listBackups({ limit: 1, offset: 0, id: req.backup });
+    const backup = backups[0];
+    if (!backup) throw notFound(`there is no backup ${req.backup}`);
+    if (backup.status !== 'available') throw conflict(`backup ${req.backup} was removed by retention`);
+    const dest = (await this.destinations.byId(backup.destinationId))!;
+    const actor = by.user.username;
+    if (req.mode === 'files') {
+      const node = await this.nodes.byRef(req.node);
+      if (!node) throw notFound(`there is no node "${req.node}"`);
+      const result = await this.engine.createWorkflow('RESTORE', `backup:${backup.id}`, actor, [
+        {
+          type: 'RESTORE',
+          params: { destinationId: dest.id, backupId: backup.repoBackupId, directory: req.path, format: req.format, ...(req.disks ? { disks: req.disks } : {}), overwrite: req.overwrite },
+          requiredNodeId: node.id,
+          priority: 80,
+        },
+      ]);
+      await this.audit.record({ actor, action: 'restore.files', target: `backup:${backup.id}`, details: { node: node.name, path: req.path, format: req.format } });
+      return result;
+    }
+    const h = await this.inventory.hypervisor(req.hypervisor);
+    if (!h) throw notFound(`there is no hypervisor "${req.hypervisor}"`);
+    const directory = `${(req.storageDir ?? '/var/lib/libvirt/images').replace(/\/+$/, '')}/${req.name}`;
+    const result = await this.engine.createWorkflow('RESTORE', `backup:${backup.id}`, actor, [
+      { type: 'RESTORE', params: { destinationId: dest.id, backupId: backup.repoBackupId, directory, format: 'qcow2', overwrite: req.overwrite }, requiredNodeId: h.node_id, priority: 80 },
+      { type: 'IMPORT', params: { uri: h.uri, name: req.name, start: req.start, overwrite: req.overwrite, hypervisorId: h.id }, requiredNodeId: h.node_id, priority: 80 },
+    ]);
+    await this.audit.record({ actor, action: 'restore.import', target: `backup:${backup.id}`, details: { hypervisor: h.name, name: req.name, start: req.start } });
+    return result;
+  }
+
+  /** A finished STORE is a backup: record it and move the chain forward. */
+  private async onTaskFinished(task: Task): Promise<void> {
+    if (task.type === 'IMPORT' && typeof task.params.hypervisorId === 'number' && task.state.startsWith('FINISHED')) {
+      // Show the new VM without waiting for the next periodic sync.
+      const h = await this.inventory.hypervisor(String(task.params.hypervisorId));
+      if (h) await this.inventoryService.sync(h.name, 'system');
+      return;
+    }
+    if (task.type !== 'STORE' || typeof task.params.destinationId !== 'number' || typeof task.params.vmId !== 'number') return;
+    const destinationId = task.params.destinationId;
+    const vmId = task.params.vmId;
+    if (!task.state.startsWith('FINISHED')) return;
+    const parsed = StoreResultSchema.safeParse(task.result);
+    if (!parsed.success) {
+      this.logger.warn({ taskId: task.id, issue: parsed.error.issues[0] }, 'STORE reported a result of the wrong shape');
+      return;
+    }
+    const r = parsed.data;
+    const vm = await this.inventory.vmById(vmId);
+    if (!vm || !(await this.destinations.byId(destinationId))) return;
+    await this.destinations.upsertBackups(destinationId, [
+      { id: r.backupId, createdAt: task.startedAt ?? new Date().toISOString(), group: vm.uuid, logicalBytes: r.logicalBytes, disks: r.disks.map((d) => ({ name: d.target, size: d.size })), source: { type: r.type, vm: { name: vm.name, uuid: vm.uuid } } },
+    ]);
+    await this.inventory.setChain(vmId, destinationId, r.checkpoint ? { checkpoint: r.checkpoint, backupId: r.backupId } : null);
+    this.bus.publish({ type: 'backups.changed', destinationId });
+    const updated = await this.inventory.vmById(vmId);
+    if (updated) this.bus.publish({ type: 'vm', vm: toVm(updated) });
+  }
+}
