@@ -187,7 +187,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
 
     engine.start();
     // Local nodes this server supervises (no systemd) come back with it; running ones are taken over, not restarted.
-    await installers.local.reattach((await nodesRepo.list()).filter((n) => n.install_method === 'local-supervised').map((n) => n.name));
+    installers.local.reattach((await nodesRepo.list()).filter((n) => n.install_method === 'local-supervised').map((n) => n.name));
 
     const url = `https://localhost:${port}`;
     logger.info({ url, fingerprint: tls.fingerprint, catalog: opened.catalog.options.mode }, 'vPlus server ready');

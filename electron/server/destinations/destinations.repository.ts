@@ -143,8 +143,8 @@ export class DestinationsRepository {
   async upsertBackups(destinationId: number, backups: RepoBackup[]): Promise<number> {
     let added = 0;
     for (const b of backups) {
-      const source = (b.source ?? null) as { type?: unknown; vm?: { name?: unknown } } | null;
-      const type = source?.type === 'full' || source?.type === 'incremental' ? source.type : null;
+      const declared = typeof b.source === 'object' && b.source !== null ? (b.source as Record<string, unknown>).type : undefined;
+      const type = declared === 'full' || declared === 'incremental' ? declared : null;
       const res = await this.sql.execute(
         `INSERT INTO backups (destination_id, repo_backup_id, vm, type, status, created_at, logical_bytes, source)
          VALUES (?, ?, ?, ?, 'available', ?, ?, ?)

@@ -102,7 +102,7 @@ export class TaskEngine {
       signal?.addEventListener('abort', onAbort);
       void this.get(taskId).then((t) => {
         if (isFinalState(t.state)) finish(() => resolve(t));
-      }, (err: unknown) => finish(() => reject(err as Error)));
+      }, (err: unknown) => finish(() => reject(err instanceof Error ? err : new Error(String(err)))));
     });
   }
 
