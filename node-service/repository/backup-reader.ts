@@ -79,15 +79,17 @@ export class BackupReader {
   }
 
   /**
-   * Restores a disk into a raw image file, leaving zero chunks as holes (the file is
-   * truncated first). Writes in parallel, fsyncs before returning.
+   * Restores a disk into a raw image file, leaving zero chunks and all-zero 4 KiB blocks as
+   * holes (the file is truncated first). Chunks are read, decoded and written by the worker
+   * threads in parallel, bypassing the page cache where the filesystem allows (O_DIRECT);
+   * fsyncs before returning.
    */
   async restoreToFile(name: string, file: string, onProgress?: (p: RestoreProgress) => void): Promise<RestoreResult> {
     const disk = this.disk(name);
     const list: { id: string; offset: number; length: number }[] = [];
     forEachDataChunk(disk, (id, _index, offset, length) => list.push({ id, offset, length }));
     const where = `restoring disk ${name} to ${file}`;
-    const out = await this.ctx.fs.openWrite(file).catch((err: unknown) => {
+    const out = await this.ctx.fs.openWrite(file, { direct: true }).catch((err: unknown) => {
       throw new RestoreTargetError(file, where, err);
     });
     let dataBytes = 0;
@@ -99,11 +101,11 @@ export class BackupReader {
         throw new RestoreTargetError(file, where, err);
       }
       let done = disk.size - list.reduce((s, c) => s + c.length, 0);
-      const fd = out.fd;
+      const { fd, directFd } = out;
       await runBounded(list, this.ctx.readAhead, async (c) => {
         if (fd !== undefined) {
           // Decoded and written by a worker thread: the data never crosses to this thread.
-          await this.ctx.chunks.writeTo(c.id, c.length, fd, c.offset, file);
+          await this.ctx.chunks.writeTo(c.id, c.length, { fd, directFd, position: c.offset, target: file });
         } else {
           const { plain } = await this.ctx.chunks.fetch(c.id, c.length);
           try {

@@ -117,12 +117,13 @@ export class ChunkCodecPool {
 
   /**
    * Reads chunk `id` from the repository in the worker thread, decodes it (re-hashing with
-   * `verify`), checks its length, and either returns the plaintext or, with `fd`, writes it
-   * at `position` there (restore without copying through the main thread).
+   * `verify`), checks its length, and either returns the plaintext or, with `fd`, writes its
+   * non-zero blocks at `position` there (restore without copying through the main thread;
+   * `directFd`, the same file opened O_DIRECT, takes the block-aligned part).
    */
   async load(
     id: string,
-    options: { verify: boolean; expectedLength: number; fd?: number; position?: number; discard?: boolean },
+    options: { verify: boolean; expectedLength: number; fd?: number; directFd?: number; position?: number; discard?: boolean },
   ): Promise<LoadedChunk> {
     const reply = await this.call({ op: 'load', id, ...options }, []);
     if (reply.storedBytes === undefined) throw new Error('chunk worker sent an incomplete reply');

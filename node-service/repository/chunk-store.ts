@@ -40,9 +40,9 @@ export class ChunkReader {
     return (await this.load(id, expectedLength, true, undefined, true)).storedBytes;
   }
 
-  /** Decodes a chunk straight into `fd` at `position` (restore). */
-  async writeTo(id: string, expectedLength: number, fd: number, position: number, target: string): Promise<number> {
-    return (await this.load(id, expectedLength, false, { fd, position, target })).storedBytes;
+  /** Decodes a chunk straight into the restore target at `position`, skipping all-zero blocks (the target must read as zeros there). */
+  async writeTo(id: string, expectedLength: number, out: { fd: number; directFd?: number | undefined; position: number; target: string }): Promise<number> {
+    return (await this.load(id, expectedLength, false, out)).storedBytes;
   }
 
   /** Reading and decoding happen in a worker thread; its errors become typed errors here. */
@@ -50,7 +50,7 @@ export class ChunkReader {
     id: string,
     expectedLength: number,
     verify: boolean,
-    out?: { fd: number; position: number; target: string },
+    out?: { fd: number; directFd?: number | undefined; position: number; target: string },
     discard = false,
   ): Promise<LoadedChunk> {
     const file = this.fileOf(id);
@@ -58,7 +58,7 @@ export class ChunkReader {
       return await this.pool().load(id, {
         verify: verify || !this.authenticated,
         expectedLength,
-        ...(out ? { fd: out.fd, position: out.position } : {}),
+        ...(out ? { fd: out.fd, position: out.position, ...(out.directFd === undefined ? {} : { directFd: out.directFd }) } : {}),
         discard,
       });
     } catch (err) {

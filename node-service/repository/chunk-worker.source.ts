@@ -28,6 +28,13 @@ const chunksDir = workerData.chunksDir;
 const cctx = new zstd.CCtx();
 const dctx = new zstd.DCtx();
 let scratch = Buffer.alloc(0);
+// Reused by load() when the plaintext stays in this thread (restore, verify): no fresh
+// memory, so no page faults, per chunk.
+let readBuf = Buffer.alloc(0);
+let alignedBuf = Buffer.alloc(0);
+// O_DIRECT wants block-aligned memory; a WebAssembly memory starts on a page boundary.
+const BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
 class Corrupt extends Error {}
 
@@ -99,7 +106,17 @@ function encode(plain, checkExisting) {
   return { id, exists: false, payload: out, plain };
 }
 
-function decode(id, payload, verify) {
+function alignedBuffer(n) {
+  if (alignedBuf.length < n) {
+    const pages = Math.ceil(n / 65536);
+    alignedBuf = Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer, 0, pages * 65536);
+  }
+  return alignedBuf.subarray(0, n);
+}
+
+// With 'into' (n => Buffer), the plaintext goes into memory this thread reuses and may alias
+// 'payload'; without, it is a buffer of its own that can be transferred.
+function decode(id, payload, verify, into) {
   if (payload.length < HEADER || !payload.subarray(0, 4).equals(MAGIC)) throw new Corrupt('not a chunk file');
   if (payload[4] !== VERSION) throw new Corrupt('unknown chunk format version ' + payload[4]);
   const flags = payload[5];
@@ -127,7 +144,7 @@ function decode(id, payload, verify) {
   }
   let plain;
   if ((flags & F_ZSTD) !== 0) {
-    plain = Buffer.allocUnsafeSlow(plainLength);
+    plain = into ? into(plainLength) : Buffer.allocUnsafeSlow(plainLength);
     let n;
     try {
       n = dctx.decompress(plain, body);
@@ -137,7 +154,7 @@ function decode(id, payload, verify) {
     if (n !== plainLength) throw new Corrupt('decompressed length ' + n + ', header says ' + plainLength);
   } else {
     if (body.length !== plainLength) throw new Corrupt('length ' + body.length + ', header says ' + plainLength);
-    plain = owned(body);
+    plain = into ? body : owned(body);
   }
   if (verify && !idOf(plain).equals(idBuf)) throw new Corrupt('content does not match its id');
   return plain;
@@ -151,33 +168,104 @@ class IoError extends Error {
   }
 }
 
+// The whole chunk file, into readBuf (reused: the caller is done with it before the next read).
+function readChunkFile(file) {
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    if (readBuf.length < size) readBuf = Buffer.allocUnsafeSlow(size + 65536);
+    let off = 0;
+    while (off < size) {
+      const n = fs.readSync(fd, readBuf, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return readBuf.subarray(0, off);
+  } catch (err) {
+    throw new IoError('read', err);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function isZeroBlock(buf, at) {
+  const end = Math.min(buf.length, at + BLOCK);
+  return buf.compare(ZERO_BLOCK, 0, end - at, at, end) === 0;
+}
+
+function pwriteAll(fd, buf, from, length, position) {
+  let off = 0;
+  while (off < length) off += fs.writeSync(fd, buf, from + off, length - off, position + off);
+}
+
+// Writes the plaintext of a chunk at msg.position of a restore target that was truncated to its
+// size, so all-zero blocks are skipped and stay holes (sparse output). With msg.directFd (the same
+// file opened O_DIRECT) whole blocks bypass the page cache: a multi-GB restore neither waits for
+// dirty-page writeback nor evicts the host's cache. A filesystem that refuses a direct write
+// (EINVAL) gets that range through msg.fd.
+function writeOut(msg, plain) {
+  const direct = typeof msg.directFd === 'number' && msg.position % BLOCK === 0;
+  if (direct && plain.buffer !== alignedBuf.buffer) {
+    const a = alignedBuffer(plain.length);
+    plain.copy(a);
+    plain = a;
+  }
+  const n = plain.length;
+  let b = 0;
+  while (b < n) {
+    while (b < n && isZeroBlock(plain, b)) b += BLOCK;
+    if (b >= n) break;
+    let e = b;
+    while (e < n && !isZeroBlock(plain, e)) e += BLOCK;
+    e = Math.min(e, n);
+    let viaCache = b;
+    if (direct) {
+      const whole = b + Math.floor((e - b) / BLOCK) * BLOCK;
+      try {
+        if (whole > b) pwriteAll(msg.directFd, plain, b, whole - b, msg.position + b);
+        viaCache = whole;
+      } catch (err) {
+        if (!err || err.code !== 'EINVAL') throw err;
+      }
+    }
+    if (viaCache < e) pwriteAll(msg.fd, plain, viaCache, e - viaCache, msg.position + viaCache);
+    b = e;
+  }
+}
+
 // Reads a chunk file here rather than on the main thread (no copy, no round trips), decodes
 // it, and writes the plaintext to msg.fd at msg.position (restore), drops it (msg.discard:
 // verify), or hands it back.
 function load(msg) {
   const file = path.join(chunksDir, msg.id.slice(0, 2), msg.id);
+  const keep = typeof msg.fd !== 'number' && !msg.discard;
   let payload;
-  try {
-    payload = fs.readFileSync(file);
-  } catch (err) {
-    throw new IoError('read', err);
+  if (keep) {
+    try {
+      payload = fs.readFileSync(file);
+    } catch (err) {
+      throw new IoError('read', err);
+    }
+  } else {
+    payload = readChunkFile(file);
   }
-  const plain = decode(msg.id, payload, msg.verify);
+  const storedBytes = payload.length;
+  const plain = decode(msg.id, payload, msg.verify, keep ? undefined : alignedBuffer);
   if (plain.length !== msg.expectedLength) {
     throw new Corrupt('it holds ' + plain.length + ' bytes where ' + msg.expectedLength + ' are expected');
   }
   if (typeof msg.fd === 'number') {
     try {
-      let off = 0;
-      while (off < plain.length) off += fs.writeSync(msg.fd, plain, off, plain.length - off, msg.position + off);
+      writeOut(msg, plain);
     } catch (err) {
       throw new IoError('write', err);
     }
-    parentPort.postMessage({ seq: msg.seq, storedBytes: payload.length });
+    parentPort.postMessage({ seq: msg.seq, storedBytes });
   } else if (msg.discard) {
-    parentPort.postMessage({ seq: msg.seq, storedBytes: payload.length });
+    parentPort.postMessage({ seq: msg.seq, storedBytes });
   } else {
-    parentPort.postMessage({ seq: msg.seq, storedBytes: payload.length, plain }, [plain.buffer]);
+    parentPort.postMessage({ seq: msg.seq, storedBytes, plain }, [plain.buffer]);
   }
 }
 

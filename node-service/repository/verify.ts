@@ -16,12 +16,16 @@ export interface VerifyOptions {
    */
   subset?: { part: number; of: number };
   onProgress?: (p: VerifyProgress) => void;
+  /** Stops verifying at the next chunk; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface VerifyProgress {
   chunksDone: number;
   chunksTotal: number;
   bytesDone: number;
+  /** Plaintext bytes of the selected chunks. */
+  bytesTotal: number;
 }
 
 export interface VerifyProblem {
@@ -79,11 +83,15 @@ export async function verifyRepository(ctx: RepositoryContext, options: VerifyOp
       }
     });
     const selected = [...index.entries()].filter(([id]) => !subset || inSubset(id, subset));
+    let bytesTotal = 0;
+    for (const [, e] of selected) bytesTotal += e.length;
     const problems: VerifyProblem[] = [];
     let bytesChecked = 0;
     let storedBytesRead = 0;
     let chunksDone = 0;
     await runBounded(selected, parallelism, async ([id, e]) => {
+      // Outside the try: a cancel is not a problem with the chunk.
+      options.signal?.throwIfAborted();
       try {
         const stored = await ctx.chunks.check(id, e.length);
         storedBytesRead += stored;
@@ -99,7 +107,7 @@ export async function verifyRepository(ctx: RepositoryContext, options: VerifyOp
         });
       }
       chunksDone++;
-      options.onProgress?.({ chunksDone, chunksTotal: selected.length, bytesDone: bytesChecked });
+      options.onProgress?.({ chunksDone, chunksTotal: selected.length, bytesDone: bytesChecked, bytesTotal });
     });
     problems.sort((a, b) => a.chunkId.localeCompare(b.chunkId));
     const affected = new Set<string>();
