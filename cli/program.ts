@@ -2,13 +2,16 @@ import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBackupCommands } from './commands/backup.command.js';
 import { registerDestinationCommands } from './commands/destination.command.js';
+import { registerHypervisorCommands } from './commands/hypervisor.command.js';
 import { registerLoginCommands } from './commands/login.command.js';
 import { registerNodeCommands } from './commands/node.command.js';
 import { registerNodeServiceCommands } from './commands/node-service.command.js';
+import { registerRestoreCommand } from './commands/restore.command.js';
 import { registerServerCommands } from './commands/server.command.js';
 import { registerStatusCommand } from './commands/status.command.js';
 import { registerTaskCommands } from './commands/task.command.js';
 import { registerUserCommands } from './commands/user.command.js';
+import { registerVmCommands } from './commands/vm.command.js';
 import type { CliContext } from './context.js';
 import { CliError, errorMessage } from './errors.js';
 
@@ -36,7 +39,10 @@ export function buildProgram(ctx: CliContext): Command {
   registerNodeCommands(program, ctx);
   registerNodeServiceCommands(program, ctx);
   registerDestinationCommands(program, ctx);
+  registerHypervisorCommands(program, ctx);
+  registerVmCommands(program, ctx);
   registerBackupCommands(program, ctx);
+  registerRestoreCommand(program, ctx);
   registerTaskCommands(program, ctx);
   return program;
 }

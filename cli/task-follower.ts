@@ -5,7 +5,7 @@ import type { CliContext, OutputStream } from './context.js';
 import { CliError, errorMessage } from './errors.js';
 import { formatClock, formatDuration } from './format.js';
 import { ProgressRenderer } from './progress.js';
-import { formatTaskResult } from './task-results.js';
+import { formatTaskResult, resultWarnings } from './task-results.js';
 
 /**
  * `--wait` and `vplus task wait`: follow one task until it ends. Live over
@@ -98,7 +98,7 @@ export function reportTaskOutcome(
   formatResult: (task: Task) => string | null = formatTaskResult,
 ): void {
   const outcome = taskOutcome(task);
-  for (const warning of outcome.warnings) ctx.stderr.write(`warning: ${warning}\n`);
+  for (const warning of [...outcome.warnings, ...resultWarnings(task)]) ctx.stderr.write(`warning: ${warning}\n`);
   const result = task.state === 'CANCELLED' ? null : formatResult(task);
   if (outcome.exitCode !== 0) {
     if (result) ctx.stdout.write(`${result}\n`);
@@ -113,6 +113,23 @@ export async function waitForTask(ctx: FollowContext, source: TaskSource, taskId
   const task = await followTask(ctx, source, taskId, options);
   reportTaskOutcome(ctx, task);
   return task;
+}
+
+/**
+ * Follows the tasks of a workflow in the order they run (EXPORT then STORE,
+ * RESTORE then IMPORT), reporting each as it ends. The first that fails or
+ * is cancelled ends the waiting with exit 1: the server cancels the steps
+ * after it. Returns the ended tasks.
+ */
+export async function waitForTasks(
+  ctx: FollowContext,
+  source: TaskSource,
+  taskIds: readonly number[],
+  options: FollowOptions = {},
+): Promise<TaskDetails[]> {
+  const ended: TaskDetails[] = [];
+  for (const id of taskIds) ended.push(await waitForTask(ctx, source, id, options));
+  return ended;
 }
 
 /** What the user is told for Ctrl-C while waiting: the task itself goes on. */

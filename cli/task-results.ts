@@ -9,6 +9,7 @@ import {
   type Task,
   type TaskType,
 } from '../common/api/index.js';
+import { ExportResultSchema, ImportResultSchema, InventorySyncResultSchema, RestoreResultSchema, StoreResultSchema } from '../common/kvm-tasks.js';
 import { formatBytes, formatRatio, formatTable, formatTimestamp } from './format.js';
 
 /**
@@ -26,6 +27,11 @@ const FORMATTERS: Partial<Record<TaskType, ResultFormatter>> = {
   PRUNE: parsed(PruneResultSchema, formatPruneResult),
   GC: parsed(GcResultSchema, formatGcResult),
   REIMPORT: parsed(ReimportResultSchema, formatReimportResult),
+  INVENTORY_SYNC: parsed(InventorySyncResultSchema, formatInventoryResult),
+  EXPORT: parsed(ExportResultSchema, formatExportResult),
+  STORE: parsed(StoreResultSchema, formatStoreResult),
+  RESTORE: parsed(RestoreResultSchema, formatRestoreResult),
+  IMPORT: parsed(ImportResultSchema, formatImportResult),
 };
 
 /** The task's result as lines for people, or null when its type has no formatter or it has no result. */
@@ -43,7 +49,25 @@ function parsed<S extends z.ZodType>(schema: S, format: (result: z.output<S>, ta
 
 /** "destination:nas" → "nas"; null for a task about something else. */
 export function destinationOf(task: Pick<Task, 'subject'>): string | null {
-  return task.subject?.startsWith('destination:') ? task.subject.slice('destination:'.length) : null;
+  return subjectOf(task, 'destination');
+}
+
+/** The name in a subject of that kind ("hypervisor:kvm1" → "kvm1"), or null. */
+export function subjectOf(task: Pick<Task, 'subject'>, kind: 'destination' | 'hypervisor' | 'vm' | 'backup'): string | null {
+  const prefix = `${kind}:`;
+  return task.subject?.startsWith(prefix) ? task.subject.slice(prefix.length) : null;
+}
+
+/**
+ * Warnings a task's result carries that its own list does not (an EXPORT
+ * reports why it fell back to a full backup in both, normally): printed
+ * with the task's warnings, so none is lost.
+ */
+export function resultWarnings(task: Task): string[] {
+  if (task.type !== 'EXPORT' || !task.result) return [];
+  const result = ExportResultSchema.safeParse(task.result);
+  if (!result.success) return [];
+  return result.data.warnings.filter((w) => !task.warnings.includes(w));
 }
 
 export function plural(n: number, word: string, many = `${word}s`): string {
@@ -135,4 +159,75 @@ function formatReimportResult(r: z.output<typeof ReimportResultSchema>, task: Ta
   if (r.backups.length > 0 && name) lines.push(`See them with: vplus backup list --destination ${name}`);
   lines.push(formatStatsLine(r.stats));
   return lines.join('\n');
+}
+
+// ---- KVM ---------------------------------------------------------------------------
+
+/** "2 running, 1 shut off" */
+function countStates(states: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const state of states) counts.set(state, (counts.get(state) ?? 0) + 1);
+  return [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
+}
+
+function formatInventoryResult(r: z.output<typeof InventorySyncResultSchema>, task: Task): string {
+  const libvirt = r.libvirtVersion ? ` (libvirt ${r.libvirtVersion})` : '';
+  const name = subjectOf(task, 'hypervisor');
+  if (r.domains.length === 0) return `Found no VMs${libvirt}.`;
+  const lines = [
+    `Found ${plural(r.domains.length, 'VM')}${libvirt}: ${countStates(r.domains.map((d) => d.state))}.`,
+    indent(
+      formatTable(
+        ['NAME', 'STATE', 'VCPUS', 'MEMORY', 'DISKS'],
+        r.domains.map((d) => [
+          d.name,
+          d.state,
+          String(d.vcpus),
+          formatBytes(d.memoryBytes),
+          d.disks.length === 0 ? '-' : d.disks.map((disk) => `${disk.target} ${formatBytes(disk.virtualBytes)}`).join(', '),
+        ]),
+      ),
+    ),
+  ];
+  if (name) lines.push(`See them with: vplus vm list --hypervisor ${name}`);
+  return lines.join('\n');
+}
+
+function diskTotal(disks: readonly { size: number }[]): number {
+  return disks.reduce((sum, d) => sum + d.size, 0);
+}
+
+function formatExportResult(r: z.output<typeof ExportResultSchema>): string {
+  return `Exported ${plural(r.disks.length, 'disk')} (${formatBytes(diskTotal(r.disks))}) for ${r.type === 'full' ? 'a full' : 'an incremental'} backup.`;
+}
+
+function formatStoreResult(r: z.output<typeof StoreResultSchema>, task: Task): string {
+  const vm = subjectOf(task, 'vm');
+  const lines = [
+    `Stored ${r.type === 'full' ? 'a full' : 'an incremental'} backup${vm ? ` of ${vm}` : ''}: ` +
+      `read ${formatBytes(r.bytesRead)} of ${formatBytes(r.logicalBytes)} of disks; backup ${r.backupId} in the repository.`,
+  ];
+  if (r.disks.length > 0) {
+    lines.push(
+      indent(
+        formatTable(
+          ['DISK', 'SIZE', 'CHANGED', 'READ'],
+          r.disks.map((d) => [d.target, formatBytes(d.size), d.changedBytes === null ? '-' : formatBytes(d.changedBytes), formatBytes(d.bytesRead)]),
+        ),
+      ),
+    );
+  }
+  if (!r.checkpoint) lines.push('There is no checkpoint to build on: the next backup of this VM is a full one.');
+  return lines.join('\n');
+}
+
+function formatRestoreResult(r: z.output<typeof RestoreResultSchema>): string {
+  const lines = [`Wrote ${plural(r.files.length, 'disk image')} (${formatBytes(diskTotal(r.files))}) to ${r.directory}:`];
+  for (const f of r.files) lines.push(`  ${f.target} → ${f.path} (${f.format}, ${formatBytes(f.size)})`);
+  if (r.domainXmlPath) lines.push(`  VM definition → ${r.domainXmlPath}`);
+  return lines.join('\n');
+}
+
+function formatImportResult(r: z.output<typeof ImportResultSchema>): string {
+  return `Defined the new VM ${r.name} (UUID ${r.uuid}); ${r.started ? 'it is running' : 'it is not started'}.`;
 }

@@ -6,9 +6,11 @@ import {
   DestinationSchema,
   DestinationUsagePointSchema,
   EnrollmentTokenSchema,
+  HypervisorSchema,
   InstallNodeResponseSchema,
   LoginResponseSchema,
   NodeSchema,
+  RunBackupResponseSchema,
   SshProbeResponseSchema,
   StatusSchema,
   TaskDetailsSchema,
@@ -16,15 +18,18 @@ import {
   TaskSchema,
   UserListSchema,
   UserSchema,
+  VmSchema,
   type Backup,
   type CreateDestination,
   type CreateUser,
   type Destination,
   type EnrollmentToken,
+  type Hypervisor,
   type InstallNode,
   type Login,
   type LoginResponse,
   type Node,
+  type Restore,
   type Retention,
   type Status,
   type Task,
@@ -33,6 +38,7 @@ import {
   type TaskState,
   type TaskType,
   type User,
+  type Vm,
 } from '../../common/api/index.js';
 import { PinnedAgent } from '../../common/net/pinned-agent.js';
 import { CliError, errorMessage } from '../errors.js';
@@ -70,8 +76,25 @@ export interface BackupQuery {
   limit?: number;
 }
 
+export interface CreateHypervisorRequest {
+  name: string;
+  node: string;
+  uri?: string;
+}
+
+export interface RunBackupRequest {
+  vm: string;
+  destination: string;
+  full: boolean;
+}
+
+/** What starting a backup or a restore answers: its workflow and its tasks, in the order they run. */
+export type StartedWorkflow = z.infer<typeof RunBackupResponseSchema>;
+
 /** The server checks a new destination's path on its node before answering (up to 2 minutes). */
 const CREATE_DESTINATION_TIMEOUT_MS = 150_000;
+/** The server lists the new hypervisor's domains on its node (an INVENTORY_SYNC task) before answering. */
+const CREATE_HYPERVISOR_TIMEOUT_MS = 150_000;
 
 /** A 4xx/5xx answer from the API, carrying the server's code and message. */
 export class ApiRequestError extends CliError {
@@ -248,6 +271,55 @@ export class ApiClient {
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
     const qs = params.toString();
     return this.request('GET', `/api/backups${qs ? `?${qs}` : ''}`, { schema: z.array(BackupSchema) });
+  }
+
+  /** Starts an EXPORT → STORE workflow; taskIds are [export, store]. */
+  runBackup(request: RunBackupRequest): Promise<StartedWorkflow> {
+    return this.request('POST', '/api/backups/run', { body: request, schema: RunBackupResponseSchema });
+  }
+
+  /** Starts a RESTORE (files) or RESTORE → IMPORT (import) workflow; taskIds in that order. */
+  restore(request: Restore): Promise<StartedWorkflow> {
+    return this.request('POST', '/api/restores', { body: request, schema: RunBackupResponseSchema });
+  }
+
+  // ---- hypervisors and VMs -----------------------------------------------
+
+  listHypervisors(): Promise<Hypervisor[]> {
+    return this.request('GET', '/api/hypervisors', { schema: z.array(HypervisorSchema) });
+  }
+
+  /** Answers once the node has listed the host's domains (or with the node's reason why it cannot). */
+  createHypervisor(request: CreateHypervisorRequest): Promise<Hypervisor> {
+    return this.request('POST', '/api/hypervisors', { body: request, schema: HypervisorSchema, timeoutMs: CREATE_HYPERVISOR_TIMEOUT_MS });
+  }
+
+  /** By id or name. */
+  async deleteHypervisor(ref: string): Promise<void> {
+    await this.request('DELETE', `/api/hypervisors/${encodeURIComponent(ref)}`);
+  }
+
+  /** Starts an INVENTORY_SYNC task. */
+  syncHypervisor(ref: string): Promise<Task> {
+    return this.request('POST', `/api/hypervisors/${encodeURIComponent(ref)}/sync`, { body: {}, schema: TaskSchema });
+  }
+
+  /** hypervisor: only the VMs of this one (id or name). */
+  listVms(hypervisor?: string): Promise<Vm[]> {
+    const qs = hypervisor === undefined ? '' : `?${new URLSearchParams({ hypervisor }).toString()}`;
+    return this.request('GET', `/api/vms${qs}`, { schema: z.array(VmSchema) });
+  }
+
+  /** By id, name or UUID. */
+  getVm(ref: string): Promise<Vm> {
+    return this.request('GET', `/api/vms/${encodeURIComponent(ref)}`, { schema: VmSchema });
+  }
+
+  /** Sets the disks left out of backups; the VM as it is now, when the server answers with it. */
+  async updateVm(ref: string, update: { excludedDisks: string[] }): Promise<Vm | null> {
+    const body = await this.request('PATCH', `/api/vms/${encodeURIComponent(ref)}`, { body: update });
+    const parsed = VmSchema.safeParse(body);
+    return parsed.success ? parsed.data : null;
   }
 
   // ---- tasks -------------------------------------------------------------

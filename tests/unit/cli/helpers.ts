@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CliContext, ServerModule } from '../../../cli/context.js';
-import type { Backup, Destination, Node, Task, TaskLogLine } from '../../../common/api/index.js';
+import type { Backup, Destination, Hypervisor, Node, Task, TaskLogLine, Vm } from '../../../common/api/index.js';
 import { runCli } from '../../../cli/program.js';
 import type { Terminal } from '../../../cli/terminal.js';
 import { ensureServerTls } from '../../../electron/server/security/certificates.js';
@@ -310,3 +310,45 @@ export function sampleBackup(overrides: Partial<Backup> = {}): Backup {
 
 /** The numbers every destination task reports. */
 export const SAMPLE_STATS = { backups: 2, logicalBytes: 24 * 1024 ** 2, storedBytes: 12 * 1024 ** 2, dedupRatio: 1.84, compressionRatio: 1.1 };
+
+export function sampleHypervisor(overrides: Partial<Hypervisor> = {}): Hypervisor {
+  return {
+    id: 2,
+    name: 'kvm1',
+    nodeId: 1,
+    node: 'n1',
+    uri: 'qemu:///system',
+    status: 'ok',
+    statusMessage: null,
+    vms: 2,
+    lastSyncAt: '2025-01-31T10:00:00.000Z',
+    createdAt: '2025-01-30T09:00:00.000Z',
+    ...overrides,
+  };
+}
+
+export const VM_UUID = '6f1c2b7e-3d4a-4b8e-9c0d-1e2f3a4b5c6d';
+
+export function sampleVm(overrides: Partial<Vm> = {}): Vm {
+  return {
+    id: 5,
+    hypervisorId: 2,
+    hypervisor: 'kvm1',
+    name: 'prod-db',
+    uuid: VM_UUID,
+    state: 'running',
+    present: true,
+    vcpus: 2,
+    memoryBytes: 4 * 1024 ** 3,
+    disks: [
+      { target: 'vda', path: '/var/lib/libvirt/images/prod-db.qcow2', format: 'qcow2', virtualBytes: 40 * 1024 ** 3, allocatedBytes: 12 * 1024 ** 3, excluded: false },
+      { target: 'vdb', path: '/var/lib/libvirt/images/prod-db-data.raw', format: 'raw', virtualBytes: 100 * 1024 ** 3, allocatedBytes: null, excluded: false },
+    ],
+    lastBackupAt: '2025-01-31T10:00:00.000Z',
+    lastBackupType: 'incremental',
+    backups: 3,
+    policy: null,
+    updatedAt: '2025-01-31T10:05:00.000Z',
+    ...overrides,
+  };
+}
