@@ -6,12 +6,16 @@
  */
 import type { BackupManifest, Repository } from '../../repository/index.js';
 import { checkpointBitmapDisks, type DomainDiskXml } from './domain-xml.js';
+import type { CommandRunner } from './command-runner.js';
 import type { Virsh } from './virsh.adapter.js';
 
 export interface PreviousBackup {
   checkpoint: string;
   backupId: string;
 }
+
+/** Which disks hold a consistent bitmap for a checkpoint (see `runningBitmaps`, `offlineBitmaps`). */
+export type BitmapProbe = (checkpoint: string) => Promise<{ name: string; usable: boolean }[]>;
 
 export type ChainVerdict = { ok: true; manifest: BackupManifest } | { ok: false; reason: string };
 
@@ -21,6 +25,7 @@ export async function checkChain(
   disks: readonly DomainDiskXml[],
   previous: PreviousBackup,
   repository: Repository,
+  bitmaps: BitmapProbe = async (cp) => checkpointBitmapDisks(await deps.virsh.checkpointXml(domain, cp, true)),
 ): Promise<ChainVerdict> {
   const { checkpoint, backupId } = previous;
   let manifest: BackupManifest;
@@ -42,12 +47,31 @@ export async function checkChain(
     return { ok: false, reason: `checkpoint ${checkpoint} no longer exists in libvirt` };
   }
   // The qcow2 header is not the truth for a running VM (QEMU writes new bitmaps there only
-  // when it closes the image); ask QEMU through libvirt instead.
-  const covered = checkpointBitmapDisks(await deps.virsh.checkpointXml(domain, checkpoint, true));
+  // when it closes the image), so the default asks QEMU through libvirt; a shut-off VM's
+  // images are read directly (see offlineBitmaps).
+  const covered = await bitmaps(checkpoint);
   for (const name of names) {
     const disk = covered.find((c) => c.name === name);
     if (!disk) return { ok: false, reason: `checkpoint ${checkpoint} does not track disk ${name}` };
     if (!disk.usable) return { ok: false, reason: `disk ${name} has no usable bitmap for checkpoint ${checkpoint} (removed or damaged outside vPlus)` };
   }
   return { ok: true, manifest };
+}
+
+/**
+ * A shut-off VM's bitmaps, from the qcow2 headers: libvirt names each bitmap after its
+ * checkpoint; a bitmap flagged `in-use` was not saved cleanly (QEMU crashed) and is unusable.
+ */
+export function offlineBitmaps(runner: CommandRunner, disks: readonly DomainDiskXml[]): BitmapProbe {
+  return async (checkpoint) => {
+    const out: { name: string; usable: boolean }[] = [];
+    for (const d of disks) {
+      if (!d.path || d.format !== 'qcow2') continue;
+      const { stdout } = await runner.run('qemu-img', ['info', '-U', '--output=json', '-f', 'qcow2', d.path]);
+      const info = JSON.parse(stdout) as { 'format-specific'?: { data?: { bitmaps?: { name: string; flags: string[] }[] } } };
+      const bitmap = info['format-specific']?.data?.bitmaps?.find((b) => b.name === checkpoint);
+      if (bitmap) out.push({ name: d.target, usable: !bitmap.flags.includes('in-use') });
+    }
+    return out;
+  };
 }

@@ -61,3 +61,45 @@ export class ChildProcessRunner implements CommandRunner {
     });
   }
 }
+
+/** A long-running child (qemu-nbd) the caller stops when done. */
+export interface StartedProcess {
+  readonly pid: number | undefined;
+  /** Resolves with the exit code once the process is gone (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  /** The stderr it printed so far (for a failure message). */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+export interface ProcessStarter {
+  start(file: string, args: readonly string[]): StartedProcess;
+}
+
+export class ChildProcessStarter implements ProcessStarter {
+  start(file: string, args: readonly string[]): StartedProcess {
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      if (err.length < 64 * 1024) err += d.toString('utf8');
+    });
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('error', (e) => {
+        err += e.message;
+        resolve(null);
+      });
+      child.once('close', (code) => resolve(code));
+    });
+    return {
+      pid: child.pid,
+      exited,
+      stderr: () => err,
+      stop: async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(killer);
+      },
+    };
+  }
+}

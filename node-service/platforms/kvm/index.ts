@@ -1,12 +1,17 @@
-/** Public API of the KVM/libvirt platform: inventory, backup of running VMs, restore to files. */
-export { ChildProcessRunner } from './command-runner.js';
-export type { CommandRunner, RunOptions, RunResult } from './command-runner.js';
+/** Public API of the KVM/libvirt platform: inventory, backup (export + store), restore to files, import as a new VM. */
+export { ChildProcessRunner, ChildProcessStarter } from './command-runner.js';
+export type { CommandRunner, ProcessStarter, RunOptions, RunResult, StartedProcess } from './command-runner.js';
 export { Virsh } from './virsh.adapter.js';
 export type { BlockInfo, DomainState } from './virsh.adapter.js';
 export { KvmInventory } from './inventory.service.js';
 export type { InventoryDisk, InventoryVm } from './inventory.service.js';
 export { KvmBackup } from './kvm-backup.service.js';
-export type { KvmBackupOptions, KvmBackupResult, KvmDiskResult, LogFn } from './kvm-backup.service.js';
+export type { KvmBackupOptions, KvmBackupResult, KvmBeginOptions, KvmDiskResult, KvmStoreOptions, LogFn } from './kvm-backup.service.js';
+export type { ExportedDisk, KvmExport } from './kvm-export.js';
+export { KvmExportRegistry } from './export-registry.js';
+export { recoverStaleExports } from './stale-exports.js';
+export { importDomainXml, randomMac } from './domain-import.js';
+export type { ImportedDisk, ImportXml } from './domain-import.js';
 export type { PreviousBackup } from './chain-check.js';
 export { restoreToDirectory } from './kvm-restore.service.js';
 export type { RestoredDisk, RestoreToDirectoryOptions, RestoreToDirectoryResult } from './kvm-restore.service.js';

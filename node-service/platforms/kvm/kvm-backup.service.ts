@@ -1,17 +1,21 @@
 /**
- * Backs up a running libvirt VM into a repository: a pull-mode backup job exports each disk
- * over NBD at one point in time; we read only allocated, non-zero blocks (full) or only the
+ * Backs up a libvirt VM into a repository in two phases, `begin` (the EXPORT task) and
+ * `store` (STORE): a pull-mode backup job (running VM) or qemu-nbd (shut-off VM) exports each
+ * disk over NBD at one point in time; we read only allocated, non-zero blocks (full) or only the
  * blocks the checkpoint's dirty bitmap marks (incremental), and the repository reuses the
  * previous backup's chunks for everything else. The manifest is committed before the job
  * ends, so the new checkpoint becomes the base only for a backup that exists.
  */
+import { randomBytes } from 'node:crypto';
 import type { BackupManifest, ByteRange, IncrementalChanges, Repository } from '../../repository/index.js';
-import { checkChain, type PreviousBackup } from './chain-check.js';
-import { ChildProcessRunner, type CommandRunner } from './command-runner.js';
+import { checkChain, offlineBitmaps, type PreviousBackup } from './chain-check.js';
+import { ChildProcessRunner, ChildProcessStarter, type CommandRunner, type ProcessStarter } from './command-runner.js';
 import { backupCandidates, parseDomainXml, type DomainDiskXml } from './domain-xml.js';
 import { KvmError } from './errors.js';
+import { writeExportRecord, type ExportTransport, type KvmExport } from './kvm-export.js';
 import { NbdClient, type Extent } from './nbd-client.js';
 import { PullBackupJob } from './pull-backup-job.js';
+import { QemuNbdExport } from './qemu-nbd-export.js';
 import { Virsh } from './virsh.adapter.js';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
@@ -31,6 +35,12 @@ export interface KvmBackupOptions {
   signal?: AbortSignal;
   log?: LogFn;
 }
+
+/** EXPORT: what to expose; the repository is only read (the chain check loads the previous manifest). */
+export type KvmBeginOptions = Pick<KvmBackupOptions, 'domain' | 'repository' | 'mode' | 'previous' | 'excludeDisks' | 'workDir' | 'signal' | 'log'>;
+
+/** STORE: where to write an open export. */
+export type KvmStoreOptions = Pick<KvmBackupOptions, 'repository' | 'onProgress' | 'signal' | 'log'>;
 
 export interface KvmDiskResult {
   name: string;
@@ -59,14 +69,28 @@ const DIRTY = 1; // qemu:dirty-bitmap: changed since the checkpoint
 
 export class KvmBackup {
   private readonly runner: CommandRunner;
+  private readonly starter: ProcessStarter;
   private readonly virsh: Virsh;
 
-  constructor(deps: { runner?: CommandRunner; virsh?: Virsh; uri?: string } = {}) {
+  constructor(deps: { runner?: CommandRunner; starter?: ProcessStarter; virsh?: Virsh; uri?: string } = {}) {
     this.runner = deps.runner ?? new ChildProcessRunner();
+    this.starter = deps.starter ?? new ChildProcessStarter();
     this.virsh = deps.virsh ?? new Virsh(this.runner, deps.uri);
   }
 
+  /** A whole backup in one call: `begin` then `store`. */
   async run(o: KvmBackupOptions): Promise<KvmBackupResult> {
+    const exp = await this.begin(o);
+    return this.store(exp, o);
+  }
+
+  /**
+   * Exposes the VM's disks at one point in time. A running VM gets a pull-mode backup job with
+   * a new checkpoint; a shut-off VM's disk files are served read-only by qemu-nbd, incremental
+   * through the previous checkpoint's qcow2 bitmap (libvirt cannot create checkpoints for a
+   * shut-off VM, so that checkpoint, which keeps recording, stays the base).
+   */
+  async begin(o: KvmBeginOptions): Promise<KvmExport> {
     const log: LogFn = o.log ?? (() => undefined);
     const warnings: string[] = [];
     const warn = (m: string): void => {
@@ -74,8 +98,9 @@ export class KvmBackup {
       log('warn', m);
     };
     const state = await this.virsh.state(o.domain);
-    if (state !== 'running' && state !== 'paused') {
-      throw new KvmError('KVM_DOMAIN_STATE', `virtual machine ${o.domain} is ${state}; this version backs up running VMs only — start it or wait for offline backup support`);
+    const running = state === 'running' || state === 'paused';
+    if (!running && state !== 'shut off') {
+      throw new KvmError('KVM_DOMAIN_STATE', `virtual machine ${o.domain} is ${state}; back it up when it is running or shut off`);
     }
     const live = parseDomainXml(await this.virsh.dumpXml(o.domain));
     const domainXml = await this.virsh.dumpXml(o.domain, true);
@@ -87,68 +112,139 @@ export class KvmBackup {
     const trackable = disks.every((d) => d.format === 'qcow2');
     if (!trackable) warn(`disk ${disks.filter((d) => d.format !== 'qcow2').map((d) => d.target).join(', ')} of ${live.name} is not qcow2: changes cannot be tracked, every backup is full`);
 
-    let previous: BackupManifest | null = null;
+    let base: PreviousBackup | null = null;
     if (o.mode === 'auto' && o.previous && trackable) {
-      const verdict = await checkChain({ virsh: this.virsh }, o.domain, disks, o.previous, o.repository);
-      if (verdict.ok) previous = verdict.manifest;
+      const probe = running ? undefined : offlineBitmaps(this.runner, disks);
+      const verdict = await checkChain({ virsh: this.virsh }, o.domain, disks, o.previous, o.repository, probe);
+      if (verdict.ok) base = o.previous;
       else warn(`taking a full backup instead of an incremental: ${verdict.reason}`);
     }
-    const begin = (incremental: string | null): Promise<PullBackupJob> =>
-      PullBackupJob.begin(this.virsh, {
-        domain: o.domain,
-        include: disks.map((d) => d.target),
-        exclude: others,
-        incremental,
-        workDir: o.workDir,
-        checkpoint: trackable,
-        qemuOwner: live.qemuOwner,
-      });
-    let job: PullBackupJob;
-    try {
-      job = await begin(previous ? o.previous!.checkpoint : null);
-    } catch (err) {
-      if (!previous) throw err;
-      // libvirt validates the bitmaps itself; believe it over our pre-check.
-      warn(`taking a full backup instead of an incremental: libvirt refused checkpoint ${o.previous!.checkpoint} (${(err as Error).message})`);
-      previous = null;
-      job = await begin(null);
-    }
-    log('info', `backup job of ${live.name} started (${previous ? `incremental since ${o.previous!.checkpoint}` : 'full'}), new checkpoint ${job.checkpoint ?? 'none'}`);
+    o.signal?.throwIfAborted();
 
-    const type = previous ? 'incremental' : 'full';
+    let transport: ExportTransport;
+    let checkpoint: string | null;
+    let createdCheckpoint: string | null = null;
+    if (running) {
+      const begin = (incremental: string | null): Promise<PullBackupJob> =>
+        PullBackupJob.begin(this.virsh, {
+          domain: o.domain,
+          include: disks.map((d) => d.target),
+          exclude: others,
+          incremental,
+          workDir: o.workDir,
+          checkpoint: trackable,
+          qemuOwner: live.qemuOwner,
+        });
+      let job: PullBackupJob;
+      try {
+        job = await begin(base?.checkpoint ?? null);
+      } catch (err) {
+        if (!base) throw err;
+        // libvirt validates the bitmaps itself; believe it over our pre-check.
+        warn(`taking a full backup instead of an incremental: libvirt refused checkpoint ${base.checkpoint} (${(err as Error).message})`);
+        base = null;
+        job = await begin(null);
+      }
+      transport = { dir: job.dir, socket: () => job.socket, dirtyContext: (t) => (base ? `qemu:dirty-bitmap:backup-${t}` : null), end: (ok) => job.end(ok) };
+      checkpoint = createdCheckpoint = job.checkpoint;
+      log('info', `backup job of ${live.name} started (${base ? `incremental since ${base.checkpoint}` : 'full'}), new checkpoint ${job.checkpoint ?? 'none'}`);
+    } else {
+      const start = (bitmap: string | null): Promise<QemuNbdExport> => QemuNbdExport.start(this.starter, { disks, bitmap, workDir: o.workDir });
+      let served: QemuNbdExport;
+      try {
+        served = await start(base?.checkpoint ?? null);
+      } catch (err) {
+        if (!base) throw err;
+        warn(`taking a full backup instead of an incremental: qemu-nbd cannot use bitmap ${base.checkpoint} (${(err as Error).message})`);
+        base = null;
+        served = await start(null);
+      }
+      transport = { dir: served.dir, socket: (t) => served.socket(t), dirtyContext: () => served.dirtyContext(), end: () => served.end() };
+      // The base checkpoint keeps recording, so it covers every change after this backup too.
+      checkpoint = base?.checkpoint ?? null;
+      log('info', `disks of shut-off ${live.name} exported read-only (${base ? `incremental since ${base.checkpoint}` : 'full'})`);
+    }
+    const id = randomBytes(12).toString('hex');
+    try {
+      await writeExportRecord(transport.dir, { id, kind: running ? 'pull' : 'offline', uri: this.virsh.uri, domain: live.uuid, createdCheckpoint, ownerPid: process.pid });
+      // The export's own sizes: what STORE will read.
+      const sized: KvmExport['disks'] = [];
+      for (const d of disks) {
+        const c = await NbdClient.connect(transport.socket(d.target), d.target);
+        sized.push({ ...d, size: c.size });
+        await c.close();
+      }
+      o.signal?.throwIfAborted();
+      return {
+        id,
+        kind: running ? 'pull' : 'offline',
+        vm: { name: live.name, uuid: live.uuid },
+        type: base ? 'incremental' : 'full',
+        disks: sized,
+        domainXml,
+        base,
+        checkpoint,
+        warnings,
+        createdAt: Date.now(),
+        transport,
+      };
+    } catch (err) {
+      for (const p of await transport.end(false)) log('warn', p);
+      throw err;
+    }
+  }
+
+  /**
+   * Reads an export into the repository and ends it. The manifest is committed before the
+   * export ends, so a new checkpoint becomes the base only for a backup that exists; on any
+   * failure the writer is aborted and the export ended as failed (its new checkpoint deleted).
+   */
+  async store(exp: KvmExport, o: KvmStoreOptions): Promise<KvmBackupResult> {
+    const log: LogFn = o.log ?? (() => undefined);
+    const warnings = [...exp.warnings];
     const clients: NbdClient[] = [];
     let ok = false;
     try {
-      for (const d of disks) {
-        const contexts = ['base:allocation', ...(previous ? [`qemu:dirty-bitmap:backup-${d.target}`] : [])];
-        clients.push(await NbdClient.connect(job.socket, d.target, contexts));
+      let previous: BackupManifest | null = null;
+      if (exp.base) {
+        try {
+          previous = await o.repository.loadManifest(exp.base.backupId);
+        } catch (err) {
+          throw new KvmError('KVM_BACKUP_JOB', `the previous backup ${exp.base.backupId} this incremental builds on cannot be read (${(err as Error).message}); run the backup again, it will be a full one`);
+        }
+      }
+      for (const d of exp.disks) {
+        const dirty = exp.transport.dirtyContext(d.target);
+        clients.push(await NbdClient.connect(exp.transport.socket(d.target), d.target, ['base:allocation', ...(dirty ? [dirty] : [])]));
       }
       const total = clients.reduce((s, c) => s + c.size, 0);
       const writer = await o.repository.startBackup({
-        group: live.uuid,
+        group: exp.vm.uuid,
         source: {
-          type,
-          vm: { name: live.name, uuid: live.uuid },
-          domainXml,
-          checkpoint: job.checkpoint,
-          disks: disks.map((d, i) => ({ name: d.target, path: d.path, format: d.format, size: clients[i]!.size })),
+          type: exp.type,
+          vm: { name: exp.vm.name, uuid: exp.vm.uuid },
+          domainXml: exp.domainXml,
+          checkpoint: exp.checkpoint,
+          disks: exp.disks.map((d, i) => ({ name: d.target, path: d.path, format: d.format, size: clients[i]!.size })),
         },
       });
       const results: KvmDiskResult[] = [];
       let done = 0;
       try {
-        for (const [i, d] of disks.entries()) {
-          const r = await this.storeDisk(writer, d, clients[i]!, previous, o.signal, (bytes) => o.onProgress?.(done + bytes, total, d.target));
+        for (const [i, d] of exp.disks.entries()) {
+          o.signal?.throwIfAborted();
+          const r = await this.storeDisk(writer, d, clients[i]!, previous, exp.transport.dirtyContext(d.target), o.signal, (bytes) => o.onProgress?.(done + bytes, total, d.target));
           results.push(r);
           done += r.size;
           log('info', `disk ${d.target}: ${r.changedBytes} bytes ${previous ? 'changed' : 'allocated'}, ${r.bytesRead} read`);
         }
+        o.signal?.throwIfAborted();
         const manifest = await writer.commit();
         ok = true;
         return {
           backupId: manifest.id,
-          type,
-          checkpoint: job.checkpoint,
+          type: exp.type,
+          checkpoint: exp.checkpoint,
           bytesRead: results.reduce((s, r) => s + r.bytesRead, 0),
           bytesTransferred: clients.reduce((s, c) => s + c.bytesRead, 0),
           disks: results,
@@ -160,7 +256,10 @@ export class KvmBackup {
       }
     } finally {
       await Promise.all(clients.map((c) => c.close()));
-      for (const p of await job.end(ok)) warn(p);
+      for (const p of await exp.transport.end(ok)) {
+        warnings.push(p);
+        log('warn', p);
+      }
     }
   }
 
@@ -169,6 +268,7 @@ export class KvmBackup {
     disk: DomainDiskXml,
     nbd: NbdClient,
     previous: BackupManifest | null,
+    dirtyContext: string | null,
     signal: AbortSignal | undefined,
     progress: (bytesDone: number) => void,
   ): Promise<KvmDiskResult> {
@@ -176,8 +276,8 @@ export class KvmBackup {
     const allocated = ranges(allocation, (f) => (f & ZERO) === 0);
     let changes: IncrementalChanges | undefined;
     let changedBytes = sum(allocated);
-    if (previous) {
-      const dirty = ranges(await nbd.blockStatus(`qemu:dirty-bitmap:backup-${disk.target}`), (f) => (f & DIRTY) !== 0);
+    if (previous && dirtyContext) {
+      const dirty = ranges(await nbd.blockStatus(dirtyContext), (f) => (f & DIRTY) !== 0);
       changes = { previous, dirty };
       changedBytes = sum(dirty);
     }

@@ -31,7 +31,8 @@ export class PullBackupJob {
     readonly domain: string,
     readonly checkpoint: string | null,
     readonly socket: string,
-    private readonly dir: string,
+    /** The job's private directory (socket, scratch files) under the work directory. */
+    readonly dir: string,
   ) {}
 
   /** Starts the job; on failure nothing is left behind (libvirt creates the checkpoint atomically with the job). */

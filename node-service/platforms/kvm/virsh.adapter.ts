@@ -39,6 +39,11 @@ export class Virsh {
     return lines(out);
   }
 
+  /** UUIDs of the running (and paused) domains. */
+  async listActive(): Promise<string[]> {
+    return lines(await this.virsh(['list', '--uuid']));
+  }
+
   /** The live definition, or with `inactive` the persistent one (what a restore should define). */
   dumpXml(domain: string, inactive = false): Promise<string> {
     return this.virsh(['dumpxml', domain, ...(inactive ? ['--inactive'] : [])]);
@@ -82,6 +87,7 @@ export class Virsh {
     await this.virsh(['backup-begin', domain, '--backupxml', b, ...(checkpointXml ? ['--checkpointxml', c] : [])]);
   }
 
+  /** The active job's backup XML (its NBD socket tells whether the job is ours). */
   backupXml(domain: string): Promise<string> {
     return this.virsh(['backup-dumpxml', domain]);
   }
@@ -89,6 +95,40 @@ export class Virsh {
   /** Ends the domain's active job (for a pull backup: the normal way to finish it). */
   async abortJob(domain: string): Promise<void> {
     await this.virsh(['domjobabort', domain]);
+  }
+
+  /** "libvirt 9.0.0, QEMU 7.2.22" from `virsh version`, or null when virsh does not say. */
+  async version(): Promise<string | null> {
+    const out = await this.virsh(['version']);
+    const lib = /Using library:\s*(\S+\s+\S+)/.exec(out)?.[1];
+    const hv = /Running hypervisor:\s*(\S+\s+\S+)/.exec(out)?.[1];
+    return [lib, hv].filter((x) => x !== undefined).join(', ') || null;
+  }
+
+  /** Whether a domain of this name (or UUID) is defined. */
+  async exists(domain: string): Promise<boolean> {
+    try {
+      await this.virsh(['domuuid', domain]);
+      return true;
+    } catch (err) {
+      if (err instanceof KvmError && err.code === 'KVM_DOMAIN_NOT_FOUND') return false;
+      throw err;
+    }
+  }
+
+  /** Defines a persistent domain from an XML file; returns its UUID. */
+  async define(xmlFile: string): Promise<void> {
+    await this.virsh(['define', xmlFile]);
+  }
+
+  /** Removes the definition only (never storage), with its checkpoint and snapshot metadata and NVRAM. */
+  async undefine(domain: string): Promise<void> {
+    await this.virsh(['undefine', domain, '--checkpoints-metadata', '--snapshots-metadata', '--nvram']);
+  }
+
+  /** Powers a running domain off at once. */
+  async destroy(domain: string): Promise<void> {
+    await this.virsh(['destroy', domain]);
   }
 
   /** Whether a job (e.g. our backup) is still active: "None" when idle. */

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { z } from 'zod';
+import { ImportParamsSchema, RestoreResultSchema, type ImportResultSchema } from '../../../common/kvm-tasks.js';
+import { importDomainXml, Virsh } from '../../platforms/kvm/index.js';
+import { TaskError, type TaskHandler, type TaskRunContext } from '../task-handler.js';
+import { kvmStep, parseOwn, type KvmHandlerDeps } from './kvm-task.js';
+
+type ImportResult = z.infer<typeof ImportResultSchema>;
+
+const ImportTaskParamsSchema = ImportParamsSchema.extend({ previousResult: RestoreResultSchema });
+
+/**
+ * IMPORT: defines the VM a RESTORE wrote on this host as a new domain (new name, UUID, MACs;
+ * disks pointing at the restored files), optionally starting it. An existing domain of that
+ * name is replaced only with `overwrite`, and then only its definition is removed: `virsh
+ * undefine` never deletes storage, so its disks stay where they are.
+ */
+export function kvmImportHandler(deps: KvmHandlerDeps): TaskHandler {
+  return {
+    type: 'IMPORT',
+    async run(ctx: TaskRunContext) {
+      const params = parseOwn(ctx, ImportTaskParamsSchema);
+      const restored = params.previousResult;
+      const name = params.name.trim();
+      if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/.test(name)) {
+        throw new TaskError(`"${params.name}" cannot be a VM name; use letters, digits, '.', '_', '+' and '-' (at most 64)`, 'KVM_IMPORT_NAME');
+      }
+      if (!restored.domainXmlPath) {
+        throw new TaskError('the restored backup has no domain XML, so there is nothing to define; restore a VM backup, not a file backup', 'KVM_IMPORT_NO_XML');
+      }
+      for (const f of restored.files) {
+        await access(f.path).catch(() => {
+          throw new TaskError(`restored disk ${f.path} is missing on node ${deps.nodeName}; restore the backup again`, 'KVM_IMPORT_MISSING_DISK');
+        });
+      }
+      const original = await readFile(restored.domainXmlPath, 'utf8').catch(() => {
+        throw new TaskError(`restored domain XML ${restored.domainXmlPath ?? ''} is missing on node ${deps.nodeName}; restore the backup again`, 'KVM_IMPORT_NO_XML');
+      });
+      const virsh = new Virsh(deps.runner!, params.uri);
+      return kvmStep(ctx, deps, async () => {
+        if (await virsh.exists(name)) {
+          if (!params.overwrite) {
+            throw new TaskError(`a virtual machine named ${name} already exists on ${params.uri}; choose another name or allow overwriting it`, 'KVM_IMPORT_EXISTS');
+          }
+          if ((await virsh.state(name)) !== 'shut off') await virsh.destroy(name);
+          await virsh.undefine(name);
+          ctx.log('warn', `removed the definition of the existing VM ${name} (its disk files were left in place)`);
+        }
+        ctx.signal.throwIfAborted();
+        const uuid = randomUUID();
+        const { xml, dropped, macs } = importDomainXml(original, {
+          name,
+          uuid,
+          disks: restored.files.map((f) => ({ target: f.target, path: f.path, format: f.format })),
+        });
+        const warnings = dropped.length > 0 ? [`disk ${dropped.join(', ')} was not restored and is left out of ${name}`] : [];
+        const tmp = await mkdtemp(path.join(ctx.stagingDir, '.kvm-import-'));
+        try {
+          const file = path.join(tmp, 'domain.xml');
+          await writeFile(file, xml, { mode: 0o600 });
+          await virsh.define(file);
+        } finally {
+          await rm(tmp, { recursive: true, force: true });
+        }
+        ctx.log('info', `defined ${name} (${uuid}) with disks ${restored.files.map((f) => f.path).join(', ')}${macs.length ? ` and new MAC ${macs.join(', ')}` : ''}`);
+        let started = false;
+        if (params.start) {
+          ctx.signal.throwIfAborted();
+          await virsh.start(name);
+          started = (await virsh.state(name)) === 'running';
+          ctx.log('info', `started ${name}`);
+        }
+        for (const w of warnings) ctx.log('warn', w);
+        const result: ImportResult = { name, uuid, started };
+        return { warnings, result };
+      });
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * A point-in-time image of a VM's disks, open on this node between the EXPORT task (which
+ * creates it) and the STORE task (which reads and ends it): a libvirt pull-mode backup job for
+ * a running VM, or qemu-nbd servers over the files of a shut-off VM. `export.json` in its
+ * directory lets a restarted node find and end what a dead process left open.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { PreviousBackup } from './chain-check.js';
+import type { DomainDiskXml } from './domain-xml.js';
+
+export interface ExportedDisk extends DomainDiskXml {
+  /** Virtual size as the NBD server reports it. */
+  size: number;
+}
+
+export interface ExportTransport {
+  /** Private directory of this export under the work directory. */
+  readonly dir: string;
+  socket(target: string): string;
+  /** Metadata context naming the blocks changed since the base; null for a full export. */
+  dirtyContext(target: string): string | null;
+  /** Ends the export; `succeeded` false also discards a checkpoint it created. Returns problems as warnings. */
+  end(succeeded: boolean): Promise<string[]>;
+}
+
+export interface KvmExport {
+  id: string;
+  kind: 'pull' | 'offline';
+  vm: { name: string; uuid: string };
+  type: 'full' | 'incremental';
+  disks: ExportedDisk[];
+  /** The persistent (inactive) domain XML, kept in the manifest for restore and import. */
+  domainXml: string;
+  /** The backup an incremental builds on; null for a full. */
+  base: PreviousBackup | null;
+  /** The checkpoint the next incremental will start from (null: none, the next backup is full). */
+  checkpoint: string | null;
+  warnings: string[];
+  createdAt: number;
+  transport: ExportTransport;
+}
+
+/** What a restarted node needs to end an export left open by its dead predecessor. */
+export interface ExportRecord {
+  id: string;
+  kind: 'pull' | 'offline';
+  uri: string;
+  domain: string;
+  /** A checkpoint this export created (deleted on recovery: its backup was never reported). */
+  createdCheckpoint: string | null;
+  /** The node process that opened it; a live other process (a second node on this host) keeps it. */
+  ownerPid: number;
+}
+
+export const EXPORT_RECORD = 'export.json';
+
+export async function writeExportRecord(dir: string, record: ExportRecord): Promise<void> {
+  await writeFile(path.join(dir, EXPORT_RECORD), JSON.stringify(record) + '\n', { mode: 0o600 });
+}

@@ -1,0 +1,134 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backup } from '../../../common/api/backups.js';
+import type { Vm } from '../../../common/api/hypervisors.js';
+import type { TaskDetails } from '../../../common/api/tasks.js';
+import { defaultHandlers } from '../../../node-service/agent/node-service.js';
+import { ensureLibvirt, LibvirtTestHost, MiB, sh, virsh, type TestVm } from '../../support/libvirt-host.js';
+import { enrollTestNode, type TestNode } from '../../support/test-node.js';
+import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+
+/**
+ * The product's main job through the server: a hypervisor added via the API,
+ * its inventory, backup now (EXPORT → STORE workflows, full then
+ * incremental), restore to files compared with the truth, and restore as a new
+ * VM that starts — real MariaDB, real node agent, real libvirtd + QEMU (TCG).
+ */
+describe('KVM workflows through the server', () => {
+  let t: TestServer;
+  let admin: string;
+  let node: TestNode;
+  let host: LibvirtTestHost;
+  let vm: TestVm;
+  const expected: Record<number, Record<string, string>> = {};
+
+  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
+  const task = async (id: number): Promise<TaskDetails> =>
+    waitFor(`task ${id}`, async () => {
+      const d = (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
+      return ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'].includes(d.state) ? d : undefined;
+    }, 120_000);
+  const runWorkflow = async (p: string, body: unknown): Promise<TaskDetails[]> => {
+    const res = await api<{ taskIds: number[]; message?: string }>('POST', p, body);
+    expect(res.status, res.body.message).toBe(202);
+    const out: TaskDetails[] = [];
+    for (const id of res.body.taskIds) out.push(await task(id));
+    return out;
+  };
+  const snapshot = async (label: string): Promise<Record<string, string>> => {
+    const out: Record<string, string> = {};
+    for (const d of vm.disks) {
+      out[d.target] = path.join(host.dir, `expected-${label}-${d.target}.raw`);
+      await sh('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', d.path, out[d.target]!]);
+    }
+    return out;
+  };
+
+  beforeAll(async () => {
+    await ensureLibvirt();
+    host = new LibvirtTestHost('server');
+    const vda = await host.createDisk('vda.qcow2', 32, [{ pattern: 0x11, offset: 0, length: 2 * MiB }]);
+    const vdb = await host.createDisk('vdb.qcow2', 32, [{ pattern: 0x22, offset: 4 * MiB, length: MiB }]);
+    vm = await host.defineVm([{ target: 'vda', path: vda }, { target: 'vdb', path: vdb }]);
+    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
+    admin = await setupAdmin(t.api);
+    node = await enrollTestNode(t.api, admin, { name: 'kvm-node', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    const dest = await api<{ message?: string }>('POST', '/api/destinations', { name: 'local', node: 'kvm-node', path: host.subdir('repo') + '/vplus' });
+    expect(dest.status, dest.body.message).toBe(201);
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await t?.destroy();
+    await host?.cleanup();
+  });
+
+  it('adds the hypervisor and lists its VMs with disks', async () => {
+    expected[0] = await snapshot('first');
+    await host.start(vm);
+    const h = await api<{ name: string; vms: number; message?: string }>('POST', '/api/hypervisors', { name: 'kvm1', node: 'kvm-node' });
+    expect(h.status, h.body.message).toBe(201);
+    const vms = (await api<Vm[]>('GET', '/api/vms')).body;
+    const found = vms.find((v) => v.uuid === vm.uuid)!;
+    expect(found).toMatchObject({ name: vm.name, state: 'running', present: true, hypervisor: 'kvm1' });
+    expect(found.disks.map((d) => d.target)).toEqual(['vda', 'vdb']);
+  });
+
+  it('backs up fully, then incrementally reading only what changed', async () => {
+    const [exp1, store1] = await runWorkflow('/api/backups/run', { vm: vm.name, destination: 'local' });
+    expect(exp1!.state).toMatch(/^FINISHED/);
+    expect(store1!.state).toBe('FINISHED');
+    expect(store1!.result).toMatchObject({ type: 'full' });
+
+    await host.destroy(vm);
+    await host.write(vm.disks[0]!.path, [{ pattern: 0x33, offset: 8 * MiB, length: 64 * 1024 }]);
+    expected[1] = await snapshot('second');
+    await host.start(vm);
+    const [, store2] = await runWorkflow('/api/backups/run', { vm: vm.name, destination: 'local' });
+    expect(store2!.state).toBe('FINISHED');
+    expect(store2!.result).toMatchObject({ type: 'incremental' });
+    expect(Number(store2!.result!.bytesRead)).toBeLessThanOrEqual(2 * MiB);
+
+    const backups = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    expect(backups.map((b) => b.type)).toEqual(['incremental', 'full']);
+    const v = (await api<Vm>('GET', `/api/vms/${vm.uuid}`)).body;
+    expect(v.backups).toBe(2);
+    expect(v.lastBackupType).toBe('incremental');
+  });
+
+  it('restores every backup point to files that equal the disks at that time', async () => {
+    const backups = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body.reverse();
+    for (const [i, b] of backups.entries()) {
+      const dir = host.subdir(`restore-${i}`);
+      const [restore] = await runWorkflow('/api/restores', { mode: 'files', backup: b.id, node: 'kvm-node', path: dir, format: 'raw' });
+      expect(restore!.state, restore!.error ?? '').toBe('FINISHED');
+      const files = (restore!.result as { files: { target: string; path: string }[] }).files;
+      for (const f of files) await sh('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', f.path, expected[i]![f.target]!]);
+      expect(files.map((f) => f.target).sort()).toEqual(['vda', 'vdb']);
+    }
+  });
+
+  it('restores a backup as a new VM with a new identity, which starts', async () => {
+    const [latest] = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const name = `${vm.name}-restored`;
+    const [restore, imported] = await runWorkflow('/api/restores', { mode: 'import', backup: latest!.id, hypervisor: 'kvm1', name, storageDir: host.subdir('images'), start: true });
+    expect(restore!.state, restore!.error ?? '').toBe('FINISHED');
+    expect(imported!.state, imported!.error ?? '').toBe('FINISHED');
+    const newUuid = (imported!.result as { uuid: string }).uuid;
+    expect(newUuid).not.toBe(vm.uuid);
+    expect((await virsh('domstate', name)).trim()).toBe('running');
+    const vms = await waitFor('the new VM in the inventory', async () => (await api<Vm[]>('GET', '/api/vms')).body.find((v) => v.name === name));
+    expect(vms.uuid).toBe(newUuid);
+    await virsh('destroy', name).catch(() => undefined);
+    await virsh('undefine', name).catch(() => undefined);
+  });
+
+  it('leaves excluded disks out of the backup', async () => {
+    expect((await api('PATCH', `/api/vms/${vm.uuid}`, { excludedDisks: ['vdb'] })).status).toBe(200);
+    const [, store] = await runWorkflow('/api/backups/run', { vm: vm.uuid, destination: 'local', full: true });
+    expect(store!.state).toBe('FINISHED');
+    expect((store!.result as { disks: { target: string }[] }).disks.map((d) => d.target)).toEqual(['vda']);
+    const bad = await api<{ field: string }>('PATCH', `/api/vms/${vm.uuid}`, { excludedDisks: ['vdz'] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.field).toBe('excludedDisks');
+  });
+});
