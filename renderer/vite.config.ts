@@ -16,7 +16,7 @@ export default defineConfig({
   resolve: {
     // Only the browser-safe parts of common/ get an alias (same list as tsconfig "paths"), so
     // '@common/net/…' (node-only) fails to resolve in both tsc and the build.
-    alias: [{ find: /^@common\/(api\/.+|fingerprint\.js)$/, replacement: `${fromHere('../common')}/$1` }],
+    alias: [{ find: /^@common\/(api\/.+|fingerprint\.js|kvm-tasks\.js)$/, replacement: `${fromHere('../common')}/$1` }],
   },
   build: {
     outDir: fromHere('../dist/renderer'),
@@ -31,7 +31,7 @@ export default defineConfig({
             { name: 'react', test: /node_modules[\\/](react|react-dom|react-router|react-router-dom|scheduler)[\\/]/, priority: 30 },
             // clsx is shared with the chart library; here it stays out of the lazily loaded chunk.
             { name: 'mantine', test: /node_modules[\\/](@mantine|@floating-ui|clsx)[\\/]/, priority: 20 },
-            // Only the destination page draws a chart; it loads this chunk when opened.
+            // Only the destination and VM pages draw charts; they load this chunk when opened.
             {
               name: 'charts',
               test: /node_modules[\\/](recharts|@reduxjs|react-redux|redux|redux-thunk|reselect|immer|es-toolkit|decimal\.js-light|eventemitter3|victory-vendor|d3-[a-z-]+|internmap)[\\/]/,

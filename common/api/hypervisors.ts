@@ -81,7 +81,7 @@ export const RestoreSchema = z.discriminatedUnion('mode', [
     backup: z.number().int().positive(),
     hypervisor: z.string().min(1).max(128),
     name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'VM names may contain letters, digits, ".", "_" and "-"'),
-    /** Where the disks go on the host; default: the directory of the original disks' pool, else /var/lib/libvirt/images. */
+    /** Where the disks go on the host: <storageDir>/<name>/; default /var/lib/libvirt/images. */
     storageDir: z.string().regex(/^\//).max(1024).optional(),
     start: z.boolean().default(false),
     overwrite: z.boolean().default(false),

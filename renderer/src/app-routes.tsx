@@ -18,6 +18,7 @@ import { SignInPage } from './pages/sign-in-page.js';
 import { TaskDetailsPage } from './pages/task-details-page.js';
 import { TasksPage } from './pages/tasks-page.js';
 import { UsersPanel } from './pages/users/users-panel.js';
+import { VmDetailsPage } from './pages/vm-details-page.js';
 import { VirtualMachinesPage } from './pages/vms-page.js';
 
 /**
@@ -36,6 +37,7 @@ export function AppRoutes() {
           <Route path="nodes/install" element={<InstallNodePage />} />
           <Route path="nodes/:node" element={<NodeDetailsPage />} />
           <Route path="vms" element={<VirtualMachinesPage />} />
+          <Route path="vms/:vm" element={<VmDetailsPage />} />
           <Route path="backups" element={<BackupsPage />} />
           <Route path="tasks" element={<TasksPage />} />
           <Route path="tasks/:id" element={<TaskDetailsPage />} />

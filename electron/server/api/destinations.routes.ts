@@ -95,12 +95,12 @@ export function registerDestinationRoutes(app: ZodApp, deps: { destinations: Des
   );
   app.post(
     '/api/destinations/:destination/import',
-    { config: { access: { role: 'operator' } }, schema: { tags: ['destinations'], summary: 'Re-import the backups found on the destination into the catalog (task)', params, body: z.object({}).optional(), response: task } },
+    { config: { access: { role: 'operator' } }, schema: { tags: ['destinations'], summary: 'Re-import the backups found on the destination into the catalog (task)', params, body: z.object({}).nullish(), response: task } },
     async (request, reply) => reply.code(202).send(await svc.reimport(request.params.destination, principalOf(request))),
   );
   app.post(
     '/api/destinations/:destination/refresh',
-    { config: { access: { role: 'operator' } }, schema: { tags: ['destinations'], summary: 'Re-check the path and refresh the numbers (task)', params, body: z.object({}).optional(), response: task } },
+    { config: { access: { role: 'operator' } }, schema: { tags: ['destinations'], summary: 'Re-check the path and refresh the numbers (task)', params, body: z.object({}).nullish(), response: task } },
     async (request, reply) => reply.code(202).send(await svc.refresh(request.params.destination, principalOf(request))),
   );
 

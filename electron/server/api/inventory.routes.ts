@@ -34,7 +34,7 @@ export function registerInventoryRoutes(app: ZodApp, deps: { inventory: Inventor
   );
   app.post(
     '/api/hypervisors/:hypervisor/sync',
-    { config: { access: { role: 'operator' } }, schema: { tags: ['inventory'], summary: 'Refresh the VM inventory (task)', params: HypervisorRefParamsSchema, body: z.object({}).optional(), response: { 202: TaskSchema, ...errors } } },
+    { config: { access: { role: 'operator' } }, schema: { tags: ['inventory'], summary: 'Refresh the VM inventory (task)', params: HypervisorRefParamsSchema, body: z.object({}).nullish(), response: { 202: TaskSchema, ...errors } } },
     async (request, reply) => reply.code(202).send(await inventory.sync(request.params.hypervisor, principalOf(request).user.username)),
   );
   app.delete(

@@ -1,5 +1,5 @@
-import { BackupSchema } from '@common/api/index.js';
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { BackupSchema, RunBackupResponseSchema, type Restore } from '@common/api/index.js';
+import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
 import { z } from 'zod';
 import { useApiClient } from './api-client-context.js';
 import { queryKeys, type BackupListFilter } from './query-keys.js';
@@ -22,5 +22,34 @@ export function useBackupsQuery(filter: BackupListFilter, enabled = true) {
     placeholderData: keepPreviousData,
     refetchInterval: 60_000,
     enabled,
+  });
+}
+
+export interface RunBackupRequest {
+  /** VM id, name or UUID. */
+  vm: string;
+  /** Destination id or name. */
+  destination: string;
+  full: boolean;
+}
+
+/** A started workflow: its tasks in order (backup: EXPORT, STORE; restore: RESTORE[, IMPORT]). */
+export type StartedWorkflow = z.infer<typeof RunBackupResponseSchema>;
+
+/** 202 with the workflow's tasks, which the caller follows; 'task' events move them. */
+export function useRunBackupMutation() {
+  const api = useApiClient();
+  return useMutation({
+    mutationFn: (request: RunBackupRequest) => api.json('POST', '/api/backups/run', RunBackupResponseSchema, { body: request }),
+    // The dialog says why the server refused (no such destination, a backup already running…).
+    meta: { inlineErrors: true },
+  });
+}
+
+export function useStartRestoreMutation() {
+  const api = useApiClient();
+  return useMutation({
+    mutationFn: (request: Restore) => api.json('POST', '/api/restores', RunBackupResponseSchema, { body: request }),
+    meta: { inlineErrors: true },
   });
 }

@@ -36,6 +36,14 @@ export const queryKeys = {
   backups: ['backups'] as const,
   backupLists: ['backups', 'list'] as const,
   backupList: (filter: BackupListFilter) => ['backups', 'list', filter] as const,
+  hypervisors: ['hypervisors'] as const,
+  hypervisorList: ['hypervisors', 'list'] as const,
+  vms: ['vms'] as const,
+  /** Every VM of every hypervisor: the pages filter it themselves, so one cache serves them all. */
+  vmList: ['vms', 'list'] as const,
+  vmDetails: ['vms', 'detail'] as const,
+  /** By the reference in the URL (id, name or UUID); events match on the VM's id inside. */
+  vm: (ref: string) => ['vms', 'detail', ref] as const,
   auditAll: ['audit'] as const,
   audit: (query: AuditQuery) => ['audit', query] as const,
 };

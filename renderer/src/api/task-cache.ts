@@ -44,7 +44,7 @@ export function applyTaskToPage(page: TaskPage, query: TaskListQuery, task: Task
 }
 
 /** The last version of a task any cache holds, to tell a state change from a progress tick. */
-function cachedTask(queryClient: QueryClient, id: number): Task | undefined {
+export function cachedTask(queryClient: QueryClient, id: number): Task | undefined {
   const details = queryClient.getQueryData<TaskDetails>(queryKeys.task(id));
   if (details !== undefined) return details;
   for (const [, page] of queryClient.getQueriesData<TaskPage>({ queryKey: queryKeys.taskLists })) {
@@ -76,7 +76,18 @@ export function upsertTask(queryClient: QueryClient, task: Task): void {
   // and the answer arriving is overwritten by that answer. Once the task has ended no line
   // follows, so one more fetch makes the log complete (and the result final).
   if (isFinalState(task.state) && (previous === undefined || !isFinalState(previous.state))) {
-    void queryClient.invalidateQueries({ queryKey: queryKeys.task(task.id), exact: true });
+    const details = queryClient.getQueryCache().find<TaskDetails>({ queryKey: queryKeys.task(task.id), exact: true });
+    if (details !== undefined && details.state.data === undefined && details.state.fetchStatus === 'fetching') {
+      // The first GET is on its way and may have been answered before the task ended (a task
+      // that fails at once, while the UI that started it is still mounting). An invalidation
+      // would only join that fetch, since nothing is cached to show meanwhile, and the end,
+      // which no later event repeats, would be lost: cancel it and ask again.
+      void details
+        .cancel({ revert: true })
+        .then(() => queryClient.invalidateQueries({ queryKey: queryKeys.task(task.id), exact: true }));
+    } else {
+      void queryClient.invalidateQueries({ queryKey: queryKeys.task(task.id), exact: true });
+    }
   }
 
   // Progress ticks change nothing else; a new task or a new state changes the counters.

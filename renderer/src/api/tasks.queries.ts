@@ -1,5 +1,5 @@
 import { isFinalState, TaskDetailsSchema, TaskPageSchema, TaskSchema, type TaskDetails, type TaskListQuery } from '@common/api/index.js';
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useConnectionState } from '../events/connection-state-context.js';
 import { useApiClient } from './api-client-context.js';
 import { queryKeys } from './query-keys.js';
@@ -34,6 +34,22 @@ export function useTaskQuery(id: number, enabled = true) {
       const task: TaskDetails | undefined = query.state.data;
       return live || (task !== undefined && isFinalState(task.state)) ? false : FALLBACK_POLL_MS;
     },
+  });
+}
+
+/** Several tasks followed together (a workflow's steps), in the order given. */
+export function useTaskQueries(ids: readonly number[]) {
+  const api = useApiClient();
+  const live = useConnectionState() === 'open';
+  return useQueries({
+    queries: ids.map((id) => ({
+      queryKey: queryKeys.task(id),
+      queryFn: ({ signal }: { signal: AbortSignal }) => api.json('GET', `/api/tasks/${id}`, TaskDetailsSchema, { signal }),
+      refetchInterval: (query: { state: { data: TaskDetails | undefined } }) => {
+        const task = query.state.data;
+        return live || (task !== undefined && isFinalState(task.state)) ? false : FALLBACK_POLL_MS;
+      },
+    })),
   });
 }
 

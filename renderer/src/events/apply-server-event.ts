@@ -1,9 +1,10 @@
 import type { Health, ServerEvent, Status } from '@common/api/index.js';
 import type { QueryClient } from '@tanstack/react-query';
 import { invalidateBackups, removeDestination, upsertDestination } from '../api/destination-cache.js';
+import { refreshInventoryAfterTask, upsertHypervisor, upsertVm } from '../api/inventory-cache.js';
 import { removeNode, upsertNode } from '../api/node-cache.js';
 import { queryKeys } from '../api/query-keys.js';
-import { appendTaskLog, upsertTask } from '../api/task-cache.js';
+import { appendTaskLog, cachedTask, upsertTask } from '../api/task-cache.js';
 
 /** Turns a pushed event into cache updates; the pages re-render from the cache. */
 export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): void {
@@ -27,9 +28,12 @@ export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): 
       void queryClient.invalidateQueries({ queryKey: queryKeys.status });
       return;
     // Tasks and nodes are patched in place: progress ticks (~2/s per task) must not refetch.
-    case 'task':
+    case 'task': {
+      const previous = cachedTask(queryClient, event.task.id);
       upsertTask(queryClient, event.task);
+      refreshInventoryAfterTask(queryClient, event.task, previous);
       return;
+    }
     case 'task.log':
       appendTaskLog(queryClient, event.taskId, event.line);
       return;
@@ -47,6 +51,13 @@ export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): 
       return;
     case 'backups.changed':
       invalidateBackups(queryClient);
+      return;
+    // A sync pushes every VM it saw; each is patched in place, never a refetch per VM.
+    case 'hypervisor':
+      upsertHypervisor(queryClient, event.hypervisor);
+      return;
+    case 'vm':
+      upsertVm(queryClient, event.vm);
       return;
     default: {
       // A new event type in common/api/events.ts fails the renderer typecheck here until handled.

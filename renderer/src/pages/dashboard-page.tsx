@@ -3,6 +3,7 @@ import { Badge, Paper, SimpleGrid, Skeleton, Stack, Text } from '@mantine/core';
 import {
   IconClock,
   IconDatabase,
+  IconDeviceDesktop,
   IconListCheck,
   IconLock,
   IconServer,
@@ -11,12 +12,14 @@ import {
   IconUsers,
 } from '@tabler/icons-react';
 import { useStatusQuery } from '../api/health.queries.js';
+import { useVmsQuery } from '../api/vms.queries.js';
 import { FingerprintValue } from '../components/fingerprint-value.js';
 import { HealthBadge } from '../components/health-badge.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { StatTile } from '../components/stat-tile.js';
 import { formatDateTime, formatDuration } from '../utils/format.js';
+import { countVms } from '../utils/vm-format.js';
 import { RecentTasksCard } from './dashboard/recent-tasks-card.js';
 
 export function DashboardPage() {
@@ -33,6 +36,28 @@ export function DashboardPage() {
       )}
       {status.data && <StatusTiles status={status.data} />}
     </>
+  );
+}
+
+/** Shown once there are VMs: how many, and how many no policy protects. */
+function VmsTile() {
+  const vms = useVmsQuery();
+  if (!vms.isSuccess) return null;
+  const { total, unprotected } = countVms(vms.data);
+  if (total === 0) return null;
+  return (
+    <StatTile
+      label="Virtual machines"
+      icon={IconDeviceDesktop}
+      value={total}
+      detail={
+        <Text size="sm" c={unprotected > 0 ? 'orange' : 'dimmed'}>
+          {unprotected === 0 ? 'All protected by a policy' : `${unprotected} unprotected`}
+        </Text>
+      }
+      to="/vms"
+      linkLabel={`Virtual machines: ${total} (${unprotected} unprotected)`}
+    />
   );
 }
 
@@ -82,6 +107,7 @@ function StatusTiles({ status }: { status: Status }) {
           to="/tasks"
           linkLabel={`Tasks: ${status.tasks.running} running, ${status.tasks.queued} queued`}
         />
+        <VmsTile />
         <StatTile label="Users" icon={IconUsers} value={status.users} />
         <StatTile
           label="Migrations"

@@ -1,12 +1,56 @@
-import type { Backup } from '@common/api/index.js';
-import { Anchor, Badge, Text } from '@mantine/core';
+import type { Backup, Vm } from '@common/api/index.js';
+import { Anchor, Badge, Button, Text, VisuallyHidden } from '@mantine/core';
+import { IconRestore } from '@tabler/icons-react';
 import { createColumnHelper } from '@tanstack/react-table';
-import { Link } from 'react-router-dom';
+import { Link, useNavigate } from 'react-router-dom';
+import { useVmsQuery } from '../../api/vms.queries.js';
+import { useSession } from '../../auth/session-context.js';
 import { RelativeTime } from '../../components/relative-time.js';
 import { formatBytes } from '../../utils/format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
 
 const column = createColumnHelper<Backup>();
+
+/** The inventory's VM a backup is of (the catalog names it by UUID, or by name for older backups). */
+function useInventoryVm(ref: string): Vm | undefined {
+  const vms = useVmsQuery();
+  return vms.data?.find((vm) => vm.uuid === ref) ?? vms.data?.find((vm) => vm.name === ref);
+}
+
+function VmCell({ backup }: { backup: Backup }) {
+  const vm = useInventoryVm(backup.vm);
+  if (vm === undefined) {
+    return (
+      <Text size="sm" fw={500} style={{ overflowWrap: 'anywhere' }}>
+        {backup.vm}
+      </Text>
+    );
+  }
+  return (
+    <Anchor component={Link} to={`/vms/${vm.id}`} size="sm" fw={500} style={{ overflowWrap: 'anywhere' }} title={vm.uuid}>
+      {vm.name}
+    </Anchor>
+  );
+}
+
+/** Opens the restore wizard on the VM's page, on this backup; VMs no longer in the inventory have none here. */
+function RestoreCell({ backup }: { backup: Backup }) {
+  const { canChange } = useSession();
+  const navigate = useNavigate();
+  const vm = useInventoryVm(backup.vm);
+  if (!canChange || vm === undefined || backup.status !== 'available') return null;
+  return (
+    <Button
+      size="xs"
+      variant="default"
+      leftSection={<IconRestore size={14} aria-hidden />}
+      onClick={() => void navigate(`/vms/${vm.id}?restore=${backup.id}`)}
+      style={NO_SHRINK}
+    >
+      Restore
+    </Button>
+  );
+}
 
 const TYPE_LABELS: Record<NonNullable<Backup['type']>, string> = { full: 'Full', incremental: 'Incremental' };
 
@@ -20,14 +64,7 @@ export const backupColumns = [
       </Anchor>
     ),
   }),
-  column.accessor('vm', {
-    header: 'VM',
-    cell: (info) => (
-      <Text size="sm" fw={500} style={{ overflowWrap: 'anywhere' }}>
-        {info.getValue()}
-      </Text>
-    ),
-  }),
+  column.accessor('vm', { header: 'VM', cell: ({ row }) => <VmCell backup={row.original} /> }),
   column.accessor('type', { header: 'Type', cell: (info) => (info.getValue() === null ? '—' : TYPE_LABELS[info.getValue() ?? 'full']) }),
   column.accessor('createdAt', { header: 'Created', cell: (info) => <RelativeTime iso={info.getValue()} /> }),
   column.accessor('logicalBytes', {
@@ -53,5 +90,10 @@ export const backupColumns = [
         {info.getValue()}
       </Text>
     ),
+  }),
+  column.display({
+    id: 'actions',
+    header: () => <VisuallyHidden>Actions</VisuallyHidden>,
+    cell: ({ row }) => <RestoreCell backup={row.original} />,
   }),
 ];

@@ -1,0 +1,107 @@
+import { isFinalState, type Hypervisor } from '@common/api/index.js';
+import { ActionIcon, Button, Group, Menu, Modal, Stack, Text } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import { IconDots, IconRefresh, IconTrash } from '@tabler/icons-react';
+import { useEffect, useState } from 'react';
+import { useRemoveHypervisorMutation, useSyncHypervisorMutation } from '../../api/hypervisors.queries.js';
+import { useTaskQuery } from '../../api/tasks.queries.js';
+import { useSession } from '../../auth/session-context.js';
+import { FormError } from '../../components/form-error.js';
+
+/**
+ * "Sync" lists the host's VMs now (an INVENTORY_SYNC task). The button spins until the task
+ * ends, then says how it went; 'hypervisor' and 'vm' events update the tables meanwhile.
+ */
+function SyncButton({ hypervisor }: { hypervisor: Hypervisor }) {
+  const sync = useSyncHypervisorMutation();
+  const [taskId, setTaskId] = useState<number | null>(null);
+  const task = useTaskQuery(taskId ?? 0, taskId !== null);
+  const state = taskId === null ? null : (task.data?.state ?? null);
+  const running = taskId !== null && (state === null || !isFinalState(state));
+
+  useEffect(() => {
+    const done = task.data;
+    if (taskId === null || done === undefined || !isFinalState(done.state)) return;
+    if (done.state === 'FINISHED' || done.state === 'FINISHED_WITH_WARNINGS') {
+      notifications.show({ color: 'green', message: `Inventory of ${hypervisor.name} synced.` });
+    } else {
+      notifications.show({
+        color: done.state === 'CANCELLED' ? 'gray' : 'red',
+        title: `Sync of ${hypervisor.name} ${done.state === 'CANCELLED' ? 'cancelled' : 'failed'}`,
+        message: done.error ?? `See task ${done.id}.`,
+      });
+    }
+    setTaskId(null);
+  }, [task.data?.state, taskId]);
+
+  return (
+    <Button
+      size="xs"
+      variant="default"
+      leftSection={<IconRefresh size={14} aria-hidden />}
+      loading={sync.isPending || running}
+      onClick={() => sync.mutate(hypervisor.id, { onSuccess: (started) => setTaskId(started.id) })}
+      title={`List the VMs on ${hypervisor.name} now`}
+    >
+      Sync
+    </Button>
+  );
+}
+
+function RemoveHypervisorModal({ hypervisor, onClose }: { hypervisor: Hypervisor; onClose: () => void }) {
+  const remove = useRemoveHypervisorMutation();
+  const confirm = () =>
+    remove.mutate(hypervisor.id, {
+      onSuccess: () => {
+        notifications.show({ color: 'green', message: `Hypervisor ${hypervisor.name} removed.` });
+        onClose();
+      },
+    });
+  return (
+    <Modal opened onClose={onClose} title={`Remove hypervisor ${hypervisor.name}?`} size="lg">
+      <Stack>
+        <Text size="sm">
+          {`Its ${hypervisor.vms} ${hypervisor.vms === 1 ? 'VM leaves' : 'VMs leave'} the inventory, and policies no longer back them up. The VMs on the host are not touched, and backups already stored stay in their destinations.`}
+        </Text>
+        <FormError error={remove.error} />
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose} data-autofocus>
+            Keep hypervisor
+          </Button>
+          <Button color="red" loading={remove.isPending} onClick={confirm}>
+            Remove hypervisor
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
+/** Sync for operators; removal, rarely used, behind a menu for administrators. */
+export function HypervisorActions({ hypervisor }: { hypervisor: Hypervisor }) {
+  const { isAdmin, canChange } = useSession();
+  const [removing, setRemoving] = useState(false);
+  if (!canChange) return null;
+  return (
+    <>
+      <Group gap={4} wrap="nowrap" justify="flex-end">
+        <SyncButton hypervisor={hypervisor} />
+        {isAdmin && (
+          <Menu position="bottom-end" withinPortal>
+            <Menu.Target>
+              <ActionIcon variant="subtle" color="gray" aria-label={`More actions for ${hypervisor.name}`}>
+                <IconDots size={18} aria-hidden />
+              </ActionIcon>
+            </Menu.Target>
+            <Menu.Dropdown>
+              <Menu.Item color="red" leftSection={<IconTrash size={16} aria-hidden />} onClick={() => setRemoving(true)}>
+                Remove
+              </Menu.Item>
+            </Menu.Dropdown>
+          </Menu>
+        )}
+      </Group>
+      {removing && <RemoveHypervisorModal hypervisor={hypervisor} onClose={() => setRemoving(false)} />}
+    </>
+  );
+}
