@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backup } from '../../../common/api/backups.js';
+import type { Task, TaskDetails } from '../../../common/api/tasks.js';
+import { ensureLibvirt, LibvirtTestHost, MiB, sh, virsh, type TestVm } from '../../support/libvirt-host.js';
+import { vplus, vplusOk, type Proc } from '../../support/processes.js';
+import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+
+/** Random (incompressible) data, so STORE of the running VM takes seconds and can be killed in the middle. */
+const DATA_MIB = 768;
+const DISK_MIB = 1024;
+const NODE = 'kvm-victim';
+const ENDED = ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'];
+
+/**
+ * The node is SIGKILLed while STORE streams a running VM's disk into the repository: the
+ * task fails as "node lost", no backup is listed, the restarted node ends the libvirt backup
+ * job the dead process left, and the next backup succeeds and restores bit-exact.
+ * A real server, the node as a real `vplus node-service run` process, libvirtd + QEMU (TCG).
+ */
+describe('a node killed during STORE', () => {
+  let t: TestServer;
+  let admin: string;
+  let host: LibvirtTestHost;
+  let vm: TestVm;
+  let config: string;
+  let expectedRaw: string;
+  const procs: Proc[] = [];
+
+  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
+  const getTask = async (id: number): Promise<TaskDetails> => (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
+  const ended = (id: number, timeoutMs = 120_000): Promise<TaskDetails> =>
+    waitFor(`task ${id} to end`, async () => {
+      const d = await getTask(id);
+      return ENDED.includes(d.state) ? d : undefined;
+    }, timeoutMs);
+  const startBackup = async (): Promise<number[]> => {
+    const res = await api<{ taskIds: number[]; message?: string }>('POST', '/api/backups/run', { vm: vm.uuid, destination: 'local' });
+    expect(res.status, res.body.message).toBe(202);
+    expect(res.body.taskIds).toHaveLength(2); // EXPORT, STORE
+    return res.body.taskIds;
+  };
+  const nodeStatus = async (): Promise<string | undefined> =>
+    (await api<{ name: string; status: string }[]>('GET', '/api/nodes')).body.find((n) => n.name === NODE)?.status;
+  const runNode = async (): Promise<Proc> => {
+    const p = vplus(['node-service', 'run', '--config', config, '--log-level', 'warn']);
+    procs.push(p);
+    await waitFor(`node ${NODE} online`, async () => ((await nodeStatus()) === 'online' ? true : undefined), 60_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; node output: ${p.output()}`);
+    });
+    return p;
+  };
+  const backupJobActive = async (): Promise<boolean> => !/^Job type:\s*None/m.test(await virsh('domjobinfo', vm.name));
+
+  beforeAll(async () => {
+    await ensureLibvirt();
+    host = new LibvirtTestHost('nodekill');
+    // The disk: DATA_MIB of random data at the start of a DISK_MIB disk, then a raw copy of it (the VM is off).
+    const source = path.join(host.dir, 'source.raw');
+    const fd = fs.openSync(source, 'w');
+    for (let i = 0; i < DATA_MIB / 16; i++) fs.writeSync(fd, randomBytes(16 * MiB));
+    fs.ftruncateSync(fd, DISK_MIB * MiB);
+    fs.closeSync(fd);
+    const vda = path.join(host.dir, 'vda.qcow2');
+    await sh('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', source, vda], 120_000);
+    fs.rmSync(source);
+    expectedRaw = path.join(host.dir, 'expected-vda.raw');
+    await sh('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', vda, expectedRaw], 120_000);
+    vm = await host.defineVm([{ target: 'vda', path: vda }]);
+
+    t = await startTestServer({ nodeHeartbeatSeconds: 0.5, nodeLossTimeoutSeconds: 3 });
+    admin = await setupAdmin(t.api);
+    // Enrolled with the built CLI; its staging dir (0755, under /var/tmp) lets QEMU reach the NBD sockets.
+    const token = await api<{ token: string }>('POST', '/api/nodes/tokens');
+    config = path.join(host.subdir('node'), 'node.json');
+    const staging = host.subdir('staging');
+    await vplusOk(['node-service', 'enroll', '--server', t.server.url, '--token', token.body.token, '--fingerprint', t.server.fingerprint, '--config', config, '--name', NODE, '--staging', staging]);
+    await runNode();
+    const dest = await api<{ message?: string }>('POST', '/api/destinations', { name: 'local', node: NODE, path: host.subdir('repo') + '/vplus' });
+    expect(dest.status, dest.body.message).toBe(201);
+    await host.start(vm);
+    const h = await api<{ message?: string }>('POST', '/api/hypervisors', { name: 'kvm1', node: NODE });
+    expect(h.status, h.body.message).toBe(201);
+  });
+
+  afterAll(async () => {
+    for (const p of procs) {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
+      p.child.kill('SIGTERM');
+      const stopped = await Promise.race([p.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      if (!stopped) p.child.kill('SIGKILL');
+    }
+    await t?.destroy();
+    await host?.cleanup();
+  });
+
+  it('fails the STORE as "node lost", lists no backup, and the restarted node ends the stale backup job', async () => {
+    const [exportId, storeId] = await startBackup();
+    const exp = await ended(exportId!);
+    expect(exp.state, exp.error ?? '').toMatch(/^FINISHED/);
+    await waitFor('STORE to be reading', async () => {
+      const s = (await api<Task>('GET', `/api/tasks/${storeId}`)).body;
+      if (ENDED.includes(s.state)) throw new Error(`STORE ended (${s.state}) before it could be killed; make the disk bigger`);
+      return s.state === 'RUNNING' && s.progress.bytesDone > 0 ? true : undefined;
+    }, 60_000);
+    const before = (await api<Task>('GET', `/api/tasks/${storeId}`)).body;
+    expect(before.progress.bytesDone).toBeLessThan(before.progress.bytesTotal ?? Infinity);
+
+    const victim = procs.at(-1)!;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const killedAt = Date.now();
+    const store = await ended(storeId!, 30_000);
+    expect(Date.now() - killedAt).toBeLessThan(20_000);
+    expect(['FAILED', 'CANCELLED']).toContain(store.state);
+    expect(store.error).toMatch(/node lost/);
+    expect(store.log.some((l) => /node lost: .*did not reconnect within 3s/.test(l.message))).toBe(true);
+
+    expect((await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body).toEqual([]);
+    expect((await api<Backup[]>('GET', '/api/backups')).body).toEqual([]);
+    // Nobody ended the pull-mode job: the dead process cannot, and the server does not talk to libvirt.
+    expect(await backupJobActive()).toBe(true);
+
+    await runNode(); // recovers stale exports before it connects
+    expect(await backupJobActive()).toBe(false);
+    expect((await virsh('domstate', vm.name)).trim()).toBe('running');
+    // The failed store's checkpoint was deleted with the job: the chain did not advance.
+    expect((await virsh('checkpoint-list', vm.name, '--name')).trim()).toBe('');
+  });
+
+  it('then backs up and restores bit-exact', async () => {
+    const [exportId, storeId] = await startBackup();
+    const exp = await ended(exportId!);
+    expect(exp.state, exp.error ?? '').toMatch(/^FINISHED/);
+    const store = await ended(storeId!, 180_000);
+    expect(store.state, store.error ?? '').toMatch(/^FINISHED/);
+    expect(store.result).toMatchObject({ type: 'full' }); // the killed run never advanced the chain
+
+    const backups = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    expect(backups).toHaveLength(1);
+    expect((await api<Backup[]>('GET', '/api/backups')).body).toHaveLength(1);
+    expect(backups[0]).toMatchObject({ type: 'full', status: 'available', logicalBytes: DISK_MIB * MiB });
+
+    const res = await api<{ taskIds: number[]; message?: string }>('POST', '/api/restores', { mode: 'files', backup: backups[0]!.id, node: NODE, path: host.subdir('restore'), format: 'raw' });
+    expect(res.status, res.body.message).toBe(202);
+    const [restore] = await Promise.all(res.body.taskIds.map((id) => ended(id, 180_000)));
+    expect(restore!.state, restore!.error ?? '').toBe('FINISHED');
+    const files = (restore!.result as { files: { target: string; path: string }[] }).files;
+    expect(files.map((f) => f.target)).toEqual(['vda']);
+    await sh('qemu-img', ['compare', '-q', '-f', 'raw', '-F', 'raw', files[0]!.path, expectedRaw], 180_000);
+  }, 300_000);
+});
