@@ -8,6 +8,7 @@ import { registerNodeCommands } from './commands/node.command.js';
 import { registerNodeServiceCommands } from './commands/node-service.command.js';
 import { registerRestoreCommand } from './commands/restore.command.js';
 import { registerServerCommands } from './commands/server.command.js';
+import { registerSnapshotCommands } from './commands/snapshot.command.js';
 import { registerStatusCommand } from './commands/status.command.js';
 import { registerTaskCommands } from './commands/task.command.js';
 import { registerUserCommands } from './commands/user.command.js';
@@ -41,6 +42,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerDestinationCommands(program, ctx);
   registerHypervisorCommands(program, ctx);
   registerVmCommands(program, ctx);
+  registerSnapshotCommands(program, ctx);
   registerBackupCommands(program, ctx);
   registerRestoreCommand(program, ctx);
   registerTaskCommands(program, ctx);

@@ -76,3 +76,21 @@ export const RestoreResultSchema = z.object({
 /** IMPORT: define the restored VM as a new domain (new name, UUID, MACs), optionally start it. */
 export const ImportParamsSchema = z.object({ uri: z.string(), name: z.string(), start: z.boolean(), overwrite: z.boolean() });
 export const ImportResultSchema = z.object({ name: z.string(), uuid: z.string(), started: z.boolean() });
+
+/** SNAPSHOT: libvirt internal snapshots (qcow2 disks) of one VM; every op answers with the VM's snapshots afterwards. */
+export const SnapshotParamsSchema = z.object({
+  uri: z.string(),
+  vm: z.object({ uuid: z.string(), name: z.string() }),
+  op: z.enum(['create', 'list', 'revert', 'delete']),
+  /** Required for revert and delete; for create the node picks `vplus-<UTC time>` when absent. */
+  name: z.string().min(1).max(64).optional(),
+});
+export const SnapshotInfoSchema = z.object({
+  name: z.string(),
+  /** ISO 8601 (libvirt's creation time). */
+  createdAt: z.string(),
+  /** The domain state the snapshot captured: running (with memory), shutoff, paused… */
+  state: z.string(),
+  current: z.boolean(),
+});
+export const SnapshotResultSchema = z.object({ snapshots: z.array(SnapshotInfoSchema) });

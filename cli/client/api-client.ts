@@ -11,6 +11,7 @@ import {
   LoginResponseSchema,
   NodeSchema,
   RunBackupResponseSchema,
+  SnapshotSchema,
   SshProbeResponseSchema,
   StatusSchema,
   TaskDetailsSchema,
@@ -30,6 +31,7 @@ import {
   type LoginResponse,
   type Node,
   type Restore,
+  type Snapshot,
   type Retention,
   type Status,
   type Task,
@@ -95,6 +97,8 @@ export type StartedWorkflow = z.infer<typeof RunBackupResponseSchema>;
 const CREATE_DESTINATION_TIMEOUT_MS = 150_000;
 /** The server lists the new hypervisor's domains on its node (an INVENTORY_SYNC task) before answering. */
 const CREATE_HYPERVISOR_TIMEOUT_MS = 150_000;
+/** The server waits up to 60 s for the node to list a VM's snapshots. */
+const LIST_SNAPSHOTS_TIMEOUT_MS = 90_000;
 
 /** A 4xx/5xx answer from the API, carrying the server's code and message. */
 export class ApiRequestError extends CliError {
@@ -320,6 +324,26 @@ export class ApiClient {
     const body = await this.request('PATCH', `/api/vms/${encodeURIComponent(ref)}`, { body: update });
     const parsed = VmSchema.safeParse(body);
     return parsed.success ? parsed.data : null;
+  }
+
+  // ---- snapshots ---------------------------------------------------------
+
+  /** The VM's libvirt snapshots, oldest first (the server asks the VM's node and waits). */
+  listSnapshots(vm: string): Promise<Snapshot[]> {
+    return this.request('GET', `/api/vms/${encodeURIComponent(vm)}/snapshots`, { schema: z.array(SnapshotSchema), timeoutMs: LIST_SNAPSHOTS_TIMEOUT_MS });
+  }
+
+  /** Starts a SNAPSHOT task; without a name the node picks vplus-<UTC time>-<hex>. */
+  createSnapshot(vm: string, name?: string): Promise<Task> {
+    return this.request('POST', `/api/vms/${encodeURIComponent(vm)}/snapshots`, { body: name === undefined ? {} : { name }, schema: TaskSchema });
+  }
+
+  revertSnapshot(vm: string, name: string): Promise<Task> {
+    return this.request('POST', `/api/vms/${encodeURIComponent(vm)}/snapshots/${encodeURIComponent(name)}/revert`, { body: {}, schema: TaskSchema });
+  }
+
+  deleteSnapshot(vm: string, name: string): Promise<Task> {
+    return this.request('DELETE', `/api/vms/${encodeURIComponent(vm)}/snapshots/${encodeURIComponent(name)}`, { schema: TaskSchema });
   }
 
   // ---- tasks -------------------------------------------------------------

@@ -88,3 +88,23 @@ export const RestoreSchema = z.discriminatedUnion('mode', [
   }),
 ]);
 export type Restore = z.infer<typeof RestoreSchema>;
+
+/** A VM's internal snapshot (libvirt), as the node listed it. */
+export const SnapshotSchema = z.object({
+  name: z.string(),
+  createdAt: z.string(),
+  state: z.string().describe('the VM state the snapshot captured: running (memory included), shutoff, paused…'),
+  current: z.boolean().describe("libvirt's current snapshot (the last one taken or reverted to)"),
+});
+export type Snapshot = z.infer<typeof SnapshotSchema>;
+
+const SnapshotNameSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'snapshot names may contain letters, digits, ".", "_" and "-"');
+
+export const CreateSnapshotSchema = z
+  .object({
+    /** Default: vplus-<UTC time>-<hex>, chosen by the node. */
+    name: SnapshotNameSchema.optional(),
+  })
+  .nullish();
+
+export const SnapshotRefParamsSchema = z.object({ vm: z.string().min(1).max(255).describe('id, name or UUID'), name: z.string().min(1).max(64) });

@@ -41,6 +41,7 @@ import { DestinationsService } from './destinations/destinations.service.js';
 import { registerInventoryRoutes } from './api/inventory.routes.js';
 import { InventoryRepository } from './inventory/inventory.repository.js';
 import { InventoryService } from './inventory/inventory.service.js';
+import { SnapshotsService } from './inventory/snapshots.service.js';
 import { VmBackupsService } from './inventory/vm-backups.service.js';
 import { TasksRepository } from './tasks/tasks.repository.js';
 import { DEFAULT_TASK_TIMING } from './tasks/task-types.js';
@@ -140,6 +141,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     const inventory = new InventoryService(inventoryRepo, nodesRepo, sessions, engine, audit, bus, logger.child({ module: 'inventory' }));
     cleanups.push(async () => inventory.stop());
     const vmBackups = new VmBackupsService(inventoryRepo, inventory, destinationsRepo, nodesRepo, engine, audit, bus, logger.child({ module: 'backups' }));
+    const snapshots = new SnapshotsService(inventory, sessions, engine, audit);
     await engine.recoverAfterRestart(config.nodeLossTimeoutSeconds * 1000);
     cleanups.push(() => engine.stop());
 
@@ -172,7 +174,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerTaskRoutes(api, { engine, tasks: tasksRepo, nodes: nodesRepo });
         registerNodeAgentRoutes(api, { enrollment, sessions });
         registerDestinationRoutes(api, { destinations, repo: destinationsRepo });
-        registerInventoryRoutes(api, { inventory, backups: vmBackups });
+        registerInventoryRoutes(api, { inventory, backups: vmBackups, snapshots });
       },
     );
     cleanups.push(() => http.close());

@@ -2,24 +2,28 @@ import { z } from 'zod';
 import { ApiErrorSchema } from '../../../common/api/errors.js';
 import {
   CreateHypervisorSchema,
+  CreateSnapshotSchema,
   HypervisorRefParamsSchema,
   HypervisorSchema,
   RestoreSchema,
   RunBackupResponseSchema,
   RunBackupSchema,
+  SnapshotRefParamsSchema,
+  SnapshotSchema,
   UpdateVmSchema,
   VmRefParamsSchema,
   VmSchema,
 } from '../../../common/api/hypervisors.js';
 import { TaskSchema } from '../../../common/api/tasks.js';
 import type { InventoryService } from '../inventory/inventory.service.js';
+import type { SnapshotsService } from '../inventory/snapshots.service.js';
 import type { VmBackupsService } from '../inventory/vm-backups.service.js';
 import { principalOf } from './access-control.js';
 import type { ZodApp } from './zod-app.js';
 
 const errors = { 400: ApiErrorSchema, 401: ApiErrorSchema, 403: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema };
 
-export function registerInventoryRoutes(app: ZodApp, deps: { inventory: InventoryService; backups: VmBackupsService }): void {
+export function registerInventoryRoutes(app: ZodApp, deps: { inventory: InventoryService; backups: VmBackupsService; snapshots: SnapshotsService }): void {
   const { inventory } = deps;
   app.get('/api/hypervisors', { config: { access: { role: 'viewer' } }, schema: { tags: ['inventory'], summary: 'Hypervisor hosts', response: { 200: z.array(HypervisorSchema), ...errors } } }, async () =>
     inventory.hypervisors(),
@@ -63,6 +67,42 @@ export function registerInventoryRoutes(app: ZodApp, deps: { inventory: Inventor
     '/api/vms/:vm',
     { config: { access: { role: 'operator' } }, schema: { tags: ['inventory'], summary: 'Choose the disks left out of backups', params: VmRefParamsSchema, body: UpdateVmSchema, response: { 200: VmSchema, ...errors } } },
     async (request) => inventory.setExcludedDisks(request.params.vm, request.body.excludedDisks, principalOf(request)),
+  );
+
+  app.get(
+    '/api/vms/:vm/snapshots',
+    {
+      config: { access: { role: 'viewer' } },
+      schema: { tags: ['inventory'], summary: "The VM's libvirt snapshots, oldest first (asks its node; waits for the SNAPSHOT task)", params: VmRefParamsSchema, response: { 200: z.array(SnapshotSchema), ...errors } },
+    },
+    async (request) => deps.snapshots.list(request.params.vm, principalOf(request)),
+  );
+  app.post(
+    '/api/vms/:vm/snapshots',
+    {
+      config: { access: { role: 'operator' } },
+      schema: { tags: ['inventory'], summary: 'Take an internal snapshot of the VM (SNAPSHOT task)', params: VmRefParamsSchema, body: CreateSnapshotSchema, response: { 202: TaskSchema, ...errors } },
+    },
+    async (request, reply) => reply.code(202).send(await deps.snapshots.create(request.params.vm, request.body?.name, principalOf(request))),
+  );
+  app.post(
+    '/api/vms/:vm/snapshots/:name/revert',
+    {
+      config: { access: { role: 'operator' } },
+      schema: {
+        tags: ['inventory'],
+        summary: 'Revert the VM to a snapshot (SNAPSHOT task; refused while the VM has backup checkpoints)',
+        params: SnapshotRefParamsSchema,
+        body: z.object({}).nullish(),
+        response: { 202: TaskSchema, ...errors },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await deps.snapshots.revert(request.params.vm, request.params.name, principalOf(request))),
+  );
+  app.delete(
+    '/api/vms/:vm/snapshots/:name',
+    { config: { access: { role: 'operator' } }, schema: { tags: ['inventory'], summary: 'Delete a snapshot of the VM (SNAPSHOT task)', params: SnapshotRefParamsSchema, response: { 202: TaskSchema, ...errors } } },
+    async (request, reply) => reply.code(202).send(await deps.snapshots.remove(request.params.vm, request.params.name, principalOf(request))),
   );
 
   app.post(

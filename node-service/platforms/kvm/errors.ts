@@ -12,6 +12,8 @@ export type KvmErrorCode =
   | 'KVM_BACKUP_JOB'
   | 'KVM_NBD'
   | 'KVM_RESTORE_TARGET'
+  | 'KVM_SNAPSHOT'
+  | 'KVM_SNAPSHOT_NOT_FOUND'
   | 'KVM_CANCELLED';
 
 export class KvmError extends Error {

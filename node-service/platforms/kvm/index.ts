@@ -19,3 +19,5 @@ export { NbdClient } from './nbd-client.js';
 export type { Extent } from './nbd-client.js';
 export { CommandError, KvmError } from './errors.js';
 export type { KvmErrorCode } from './errors.js';
+export { KvmSnapshots } from './snapshots.js';
+export type { SnapshotInfo } from './snapshots.js';

@@ -78,6 +78,38 @@ export class Virsh {
     await this.virsh(['checkpoint-delete', domain, checkpoint, ...(metadataOnly ? ['--metadata'] : [])]);
   }
 
+  /** Internal snapshots' names (libvirt metadata; includes snapshots of a shut-off VM). */
+  async snapshotNames(domain: string): Promise<string[]> {
+    return lines(await this.virsh(['snapshot-list', domain, '--name']));
+  }
+
+  snapshotXml(domain: string, snapshot: string): Promise<string> {
+    return this.virsh(['snapshot-dumpxml', domain, snapshot]);
+  }
+
+  /** The current snapshot's name, or null when there is none. */
+  async currentSnapshot(domain: string): Promise<string | null> {
+    try {
+      return (await this.virsh(['snapshot-current', domain, '--name'])).trim() || null;
+    } catch (err) {
+      if (err instanceof CommandError && /no current snapshot|does not have a current snapshot/i.test(err.stderr)) return null;
+      throw err;
+    }
+  }
+
+  /** An internal snapshot (disks, and memory when the VM runs); can take long for a big VM's memory. */
+  async snapshotCreate(domain: string, name: string, description?: string): Promise<void> {
+    await this.virsh(['snapshot-create-as', domain, '--name', name, ...(description ? ['--description', description] : [])], { timeoutMs: SNAPSHOT_TIMEOUT_MS });
+  }
+
+  async snapshotRevert(domain: string, name: string): Promise<void> {
+    await this.virsh(['snapshot-revert', domain, '--snapshotname', name], { timeoutMs: SNAPSHOT_TIMEOUT_MS });
+  }
+
+  async snapshotDelete(domain: string, name: string): Promise<void> {
+    await this.virsh(['snapshot-delete', domain, '--snapshotname', name], { timeoutMs: SNAPSHOT_TIMEOUT_MS });
+  }
+
   /** Starts a backup job; the XML documents go through files because virsh takes only paths. */
   async backupBegin(domain: string, backupXml: string, checkpointXml: string | null, xmlDir: string): Promise<void> {
     const b = path.join(xmlDir, 'backup.xml');
@@ -137,6 +169,9 @@ export class Virsh {
     return !/^Job type:\s*None/m.test(out);
   }
 }
+
+/** Saving or loading a VM's memory runs at disk speed; a big VM takes minutes. */
+const SNAPSHOT_TIMEOUT_MS = 30 * 60_000;
 
 function lines(out: string): string[] {
   return out

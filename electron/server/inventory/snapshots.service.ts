@@ -1,0 +1,78 @@
+import type { Snapshot } from '../../../common/api/hypervisors.js';
+import type { Task } from '../../../common/api/tasks.js';
+import { SnapshotResultSchema } from '../../../common/kvm-tasks.js';
+import type { AuditService } from '../auth/audit.service.js';
+import type { Principal } from '../auth/auth.service.js';
+import { AppError, conflict } from '../errors.js';
+import type { NodeSessions } from '../nodes/node-sessions.js';
+import type { TaskEngine } from '../tasks/task-engine.service.js';
+import type { VmRow } from './inventory.repository.js';
+import type { InventoryService } from './inventory.service.js';
+
+/** How long GET …/snapshots waits for the node to list them. */
+const LIST_TIMEOUT_MS = 60_000;
+
+/**
+ * A VM's libvirt snapshots, each operation a SNAPSHOT task on the node serving the VM's host.
+ * Listing waits for its task (snapshots live in libvirt, not in the catalog); create, revert
+ * and delete answer with the task to follow.
+ */
+export class SnapshotsService {
+  constructor(
+    private readonly inventory: InventoryService,
+    private readonly sessions: NodeSessions,
+    private readonly engine: TaskEngine,
+    private readonly audit: AuditService,
+  ) {}
+
+  async list(ref: string, by: Principal): Promise<Snapshot[]> {
+    const vm = await this.requireVm(ref);
+    if (!this.sessions.get(vm.node_id)) throw conflict(`the node serving hypervisor "${vm.hypervisor_name}" is offline, so the snapshots of VM "${vm.name}" cannot be listed; start it first`);
+    const task = await this.task(vm, 'list', undefined, by.user.username, 80);
+    const done = await this.engine.waitForEnd(task.id, LIST_TIMEOUT_MS);
+    if (done.state !== 'FINISHED' && done.state !== 'FINISHED_WITH_WARNINGS') {
+      throw new AppError(409, 'SNAPSHOT_LIST_FAILED', done.error ?? `the node could not list the snapshots of VM "${vm.name}" (task ${task.id} ${done.state.toLowerCase()})`);
+    }
+    const parsed = SnapshotResultSchema.safeParse(done.result);
+    if (!parsed.success) throw new AppError(409, 'SNAPSHOT_LIST_FAILED', `the node reported the snapshots of VM "${vm.name}" in the wrong shape (task ${task.id}); update the node`);
+    return parsed.data.snapshots;
+  }
+
+  async create(ref: string, name: string | undefined, by: Principal): Promise<Task> {
+    const vm = await this.requireVm(ref);
+    const task = await this.task(vm, 'create', name, by.user.username);
+    await this.audit.record({ actor: by.user.username, action: 'snapshot.create', target: `vm:${vm.name}`, details: { name: name ?? null, taskId: task.id } });
+    return task;
+  }
+
+  async revert(ref: string, name: string, by: Principal): Promise<Task> {
+    const vm = await this.requireVm(ref);
+    const task = await this.task(vm, 'revert', name, by.user.username);
+    await this.audit.record({ actor: by.user.username, action: 'snapshot.revert', target: `vm:${vm.name}`, details: { name, taskId: task.id } });
+    return task;
+  }
+
+  async remove(ref: string, name: string, by: Principal): Promise<Task> {
+    const vm = await this.requireVm(ref);
+    const task = await this.task(vm, 'delete', name, by.user.username);
+    await this.audit.record({ actor: by.user.username, action: 'snapshot.delete', target: `vm:${vm.name}`, details: { name, taskId: task.id } });
+    return task;
+  }
+
+  private async requireVm(ref: string): Promise<VmRow> {
+    const vm = await this.inventory.requireVm(ref);
+    if (vm.present !== 1) throw conflict(`VM "${vm.name}" is no longer on its host; sync the hypervisor if it came back`);
+    return vm;
+  }
+
+  private task(vm: VmRow, op: 'create' | 'list' | 'revert' | 'delete', name: string | undefined, by: string, priority = 60): Promise<Task> {
+    return this.engine.create({
+      type: 'SNAPSHOT',
+      params: { uri: vm.uri, vm: { uuid: vm.uuid, name: vm.name }, op, ...(name !== undefined ? { name } : {}), vmId: vm.id },
+      requiredNodeId: vm.node_id,
+      subject: `vm:${vm.name}`,
+      priority,
+      createdBy: by,
+    });
+  }
+}

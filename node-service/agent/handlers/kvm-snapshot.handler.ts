@@ -1,0 +1,55 @@
+import type { z } from 'zod';
+import { SnapshotParamsSchema, type SnapshotResultSchema } from '../../../common/kvm-tasks.js';
+import { KvmError, KvmSnapshots, Virsh } from '../../platforms/kvm/index.js';
+import { TaskError, type TaskHandler, type TaskRunContext } from '../task-handler.js';
+import { kvmStep, parseOwn, type KvmHandlerDeps } from './kvm-task.js';
+
+type SnapshotResult = z.infer<typeof SnapshotResultSchema>;
+
+/**
+ * SNAPSHOT: create, list, revert to or delete a VM's internal (libvirt) snapshot. Every op
+ * answers with the VM's snapshots afterwards, so the server can show the list at once.
+ */
+export function kvmSnapshotHandler(deps: KvmHandlerDeps): TaskHandler {
+  return {
+    type: 'SNAPSHOT',
+    async run(ctx: TaskRunContext) {
+      const params = parseOwn(ctx, SnapshotParamsSchema);
+      const snapshots = new KvmSnapshots(new Virsh(deps.runner!, params.uri));
+      const domain = params.vm.uuid;
+      const label = params.vm.name;
+      const needName = (): string => {
+        if (params.name) return params.name;
+        throw new TaskError(`a snapshot ${params.op} needs the snapshot's name; this is a server bug, please report it`, 'INVALID_PARAMS');
+      };
+      return kvmStep(ctx, deps, async () => {
+        try {
+          switch (params.op) {
+            case 'create': {
+              const name = await snapshots.create(domain, params.name, label);
+              ctx.log('info', `${label}: snapshot "${name}" created on node ${deps.nodeName}`);
+              break;
+            }
+            case 'revert':
+              await snapshots.revert(domain, needName(), label);
+              ctx.log('info', `${label}: reverted to snapshot "${params.name}" on node ${deps.nodeName}`);
+              break;
+            case 'delete':
+              await snapshots.delete(domain, needName(), label);
+              ctx.log('info', `${label}: snapshot "${params.name}" deleted on node ${deps.nodeName}`);
+              break;
+            case 'list':
+              break;
+          }
+          const result: SnapshotResult = { snapshots: await snapshots.list(domain, label) };
+          return { result };
+        } catch (err) {
+          if (err instanceof KvmError && err.code === 'KVM_DOMAIN_NOT_FOUND') {
+            throw new TaskError(`virtual machine ${label} (${domain}) does not exist on ${params.uri}; sync the inventory of this host`, err.code);
+          }
+          throw err;
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Snapshot } from '../../../common/api/hypervisors.js';
+import type { Task, TaskDetails } from '../../../common/api/tasks.js';
+import { defaultHandlers } from '../../../node-service/agent/node-service.js';
+import { ensureLibvirt, LibvirtTestHost, MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
+import { enrollTestNode, type TestNode } from '../../support/test-node.js';
+import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+
+/**
+ * VM snapshots through the server: SNAPSHOT tasks on the node serving the VM's host (real
+ * MariaDB, an in-process node with the default handlers, real libvirtd + QEMU TCG).
+ */
+describe('VM snapshots through the server', () => {
+  let t: TestServer;
+  let admin: string;
+  let node: TestNode;
+  let host: LibvirtTestHost;
+  let vm: TestVm;
+
+  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
+  const ended = async (id: number): Promise<TaskDetails> =>
+    waitFor(`task ${id}`, async () => {
+      const d = (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
+      return ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'].includes(d.state) ? d : undefined;
+    }, 120_000);
+
+  beforeAll(async () => {
+    await ensureLibvirt();
+    host = new LibvirtTestHost('snapshots-api');
+    const vda = await host.createDisk('vda.qcow2', 16, [{ pattern: 0x11, offset: 0, length: MiB }]);
+    vm = await host.defineVm([{ target: 'vda', path: vda }]);
+    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
+    admin = await setupAdmin(t.api);
+    node = await enrollTestNode(t.api, admin, { name: 'snap-node', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    await host.start(vm);
+    const h = await api<{ message?: string }>('POST', '/api/hypervisors', { name: 'kvm1', node: 'snap-node' });
+    expect(h.status, h.body.message).toBe(201);
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await t?.destroy();
+    await host?.cleanup();
+  });
+
+  it('creates a snapshot, lists it, deletes it, and the list is empty again', async () => {
+    expect((await api<Snapshot[]>('GET', `/api/vms/${vm.name}/snapshots`)).body).toEqual([]);
+
+    const created = await api<Task & { message?: string }>('POST', `/api/vms/${vm.name}/snapshots`, { name: 'before-upgrade' });
+    expect(created.status, created.body.message).toBe(202);
+    expect(created.body).toMatchObject({ type: 'SNAPSHOT', subject: `vm:${vm.name}` });
+    const done = await ended(created.body.id);
+    expect(done.state, done.error ?? '').toBe('FINISHED');
+
+    const listed = await api<Snapshot[]>('GET', `/api/vms/${vm.uuid}/snapshots`);
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual([{ name: 'before-upgrade', createdAt: expect.stringMatching(/^\d{4}-/), state: 'running', current: true }]);
+    expect((await virsh('snapshot-list', vm.name, '--name')).trim()).toBe('before-upgrade');
+
+    // A revert to a snapshot that is not there fails as a task, with the node's sentence.
+    const bad = await api<Task>('POST', `/api/vms/${vm.name}/snapshots/nope/revert`, {});
+    expect(bad.status).toBe(202);
+    const failed = await ended(bad.body.id);
+    expect(failed.state).toBe('FAILED');
+    expect(failed.error).toMatch(/has no snapshot "nope"; its snapshots are before-upgrade/);
+
+    const deleted = await api<Task>('DELETE', `/api/vms/${vm.name}/snapshots/before-upgrade`);
+    expect(deleted.status).toBe(202);
+    expect((await ended(deleted.body.id)).state).toBe('FINISHED');
+    expect((await api<Snapshot[]>('GET', `/api/vms/${vm.name}/snapshots`)).body).toEqual([]);
+
+    const badName = await api<{ field?: string }>('POST', `/api/vms/${vm.name}/snapshots`, { name: '../x' });
+    expect(badName.status).toBe(400);
+    expect((await api('GET', '/api/vms/no-such-vm/snapshots')).status).toBe(404);
+  });
+});
