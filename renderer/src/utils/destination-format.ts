@@ -33,12 +33,6 @@ export const DESTINATION_STATUS_LABELS: Record<Destination['status'], string> = 
   unknown: 'Not checked',
 };
 
-export const DESTINATION_STATUS_COLORS: Record<Destination['status'], string> = {
-  ok: 'green',
-  error: 'red',
-  unknown: 'gray',
-};
-
 /** Tasks about a destination carry its id in their parameters and its name in their subject. */
 export function isTaskOfDestination(task: { params: Record<string, unknown>; subject: string | null }, destination: Pick<Destination, 'id' | 'name'>): boolean {
   const id = task.params['destinationId'];

@@ -1,4 +1,4 @@
-import type { Backup, Hypervisor, Vm } from '@common/api/index.js';
+import type { Backup, Vm } from '@common/api/index.js';
 import { formatBytes } from './format.js';
 
 export interface VmStateView {
@@ -32,18 +32,6 @@ export function describeVmState(vm: Pick<Vm, 'state' | 'present'>): VmStateView 
     }
   }
 }
-
-export const HYPERVISOR_STATUS_LABELS: Record<Hypervisor['status'], string> = {
-  ok: 'OK',
-  error: 'Error',
-  unknown: 'Not synced',
-};
-
-export const HYPERVISOR_STATUS_COLORS: Record<Hypervisor['status'], string> = {
-  ok: 'green',
-  error: 'red',
-  unknown: 'gray',
-};
 
 export const BACKUP_TYPE_LABELS: Record<NonNullable<Backup['type']>, string> = { full: 'Full', incremental: 'Incremental' };
 
