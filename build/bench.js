@@ -2,6 +2,8 @@
 // `npm run bench`: builds the repository library (it imports nothing else of ours, so this
 // works while other parts are mid-change) and runs its benchmark against restic and borg.
 // `npm run bench -- format` runs the chunk-size / zstd-level measurements behind FORMAT.md.
+// `npm run bench -- vm` backs up a running VM against virtnbdbackup and restic (root, libvirt;
+// see node-service/platforms/kvm/bench/vm-bench.ts).
 // Settings: see node-service/repository/bench/repository-bench.ts (VPLUS_BENCH_*).
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -10,17 +12,20 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-const built = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'node-service/repository/tsconfig.standalone.json')], {
+const mode = process.argv[2] ?? 'tools';
+const project = mode === 'vm' ? 'node-service/platforms/kvm/bench/tsconfig.standalone.json' : 'node-service/repository/tsconfig.standalone.json';
+const built = spawnSync(process.execPath, [tsc, '-p', path.join(root, project)], {
   stdio: 'inherit',
 });
 if (built.status !== 0) {
-  process.stderr.write('bench: compiling the repository library failed (see above)\n');
+  process.stderr.write('bench: compiling the benchmark failed (see above)\n');
   process.exit(1);
 }
-const mode = process.argv[2] ?? 'tools';
 const entry =
   mode === 'format'
     ? 'dist/node-service/repository/bench/format-measurement.js'
-    : 'dist/node-service/repository/bench/repository-bench.js';
+    : mode === 'vm'
+      ? 'dist/node-service/platforms/kvm/bench/vm-bench.js'
+      : 'dist/node-service/repository/bench/repository-bench.js';
 const mod = await import(pathToFileURL(path.join(root, entry)).href);
-await (mode === 'format' ? mod.measureFormat() : mod.runBenchmark());
+await (mode === 'format' ? mod.measureFormat() : mode === 'vm' ? mod.runVmBenchmark() : mod.runBenchmark());

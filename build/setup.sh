@@ -3,7 +3,7 @@
 # those missing), the npm packages, and the build. Safe to run again.
 #   bash build/setup.sh          # to run the product
 #   bash build/setup.sh --test   # plus what the test suite needs (Chromium, sshd, …)
-#   bash build/setup.sh --bench  # plus restic and borg, to benchmark against
+#   bash build/setup.sh --bench  # plus restic, borg and virtnbdbackup, to benchmark against
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +27,7 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 # mariadb-server: the managed catalog. python3/make/g++: native npm modules.
 packages=(mariadb-server python3 make g++ ca-certificates openssl)
 if [ "$mode" = bench ]; then
-  packages+=(restic borgbackup)
+  packages+=(restic borgbackup virtnbdbackup)
 fi
 if [ "$mode" = test ]; then
   # chromium: UI end-to-end tests (driven by playwright-core, no browser download).
