@@ -47,7 +47,12 @@ export const ExportResultSchema = z.object({
 });
 
 /** STORE: read the export (only dirty extents for an incremental), write the repository, commit, end the export. */
-export const StoreParamsSchema = z.object({ destinationId: z.number().int(), vm: z.object({ uuid: z.string(), name: z.string() }) });
+export const StoreParamsSchema = z.object({
+  destinationId: z.number().int(),
+  vm: z.object({ uuid: z.string(), name: z.string() }),
+  /** Checkpoints other destinations' chains start from: the cleanup after the backup keeps them. */
+  keepCheckpoints: z.array(z.string()).default([]),
+});
 export const StoreResultSchema = z.object({
   backupId: z.string(),
   type: z.enum(['full', 'incremental']),

@@ -183,6 +183,12 @@ export class InventoryRepository {
     return rows[0] ? { checkpoint: rows[0].checkpoint, backupId: rows[0].repo_backup_id } : undefined;
   }
 
+  /** The checkpoints this VM's chains on other destinations start from. */
+  async otherChainCheckpoints(vmId: number, destinationId: number): Promise<string[]> {
+    const rows = await this.sql.query<{ checkpoint: string }>('SELECT checkpoint FROM vm_chains WHERE vm_id = ? AND destination_id <> ? ORDER BY destination_id', [vmId, destinationId]);
+    return rows.map((r) => r.checkpoint);
+  }
+
   async setChain(vmId: number, destinationId: number, chain: { checkpoint: string; backupId: string } | null): Promise<void> {
     if (!chain) {
       await this.sql.execute('DELETE FROM vm_chains WHERE vm_id = ? AND destination_id = ?', [vmId, destinationId]);

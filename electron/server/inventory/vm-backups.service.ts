@@ -43,6 +43,8 @@ export class VmBackupsService {
       );
     }
     const previous = req.full ? null : ((await this.inventory.chain(vm.id, dest.id)) ?? null);
+    // Each destination has its own chain: the checkpoint cleanup after STORE must keep their bases.
+    const keepCheckpoints = await this.inventory.otherChainCheckpoints(vm.id, dest.id);
     const actor = by === 'scheduler' ? 'scheduler' : by.user.username;
     const subject = `vm:${vm.name}`;
     const vmRef = { uuid: vm.uuid, name: vm.name };
@@ -53,7 +55,7 @@ export class VmBackupsService {
         requiredNodeId: vm.node_id,
         priority,
       },
-      { type: 'STORE', params: { destinationId: dest.id, vm: vmRef, vmId: vm.id }, requiredNodeId: vm.node_id, priority },
+      { type: 'STORE', params: { destinationId: dest.id, vm: vmRef, keepCheckpoints, vmId: vm.id }, requiredNodeId: vm.node_id, priority },
     ]);
     if (by !== 'scheduler') await this.audit.record({ actor, action: 'backup.run', target: subject, details: { destination: dest.name, full: req.full, workflowId: result.workflowId } });
     return result;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ExportResultSchema, StoreParamsSchema, type StoreResultSchema } from '../../../common/kvm-tasks.js';
-import { KvmBackup } from '../../platforms/kvm/index.js';
+import { KvmBackup, pruneCheckpoints, Virsh } from '../../platforms/kvm/index.js';
 import { TaskError, type TaskHandler, type TaskRunContext } from '../task-handler.js';
 import { formatBytes, parseParams, withRepository } from './destination-task.js';
 import { kvmStep, type KvmHandlerDeps } from './kvm-task.js';
@@ -13,7 +13,9 @@ const StoreTaskParamsSchema = StoreParamsSchema.extend({ previousResult: ExportR
  * STORE: reads the export EXPORT left open on this node (allocated extents for a full, dirty
  * ones for an incremental), writes the repository, commits, and ends the export so its new
  * checkpoint becomes the next base. On failure or cancel the writer is aborted and the export
- * ended as failed (its new checkpoint deleted, the previous one stays the base).
+ * ended as failed (its new checkpoint deleted, the previous one stays the base). After a
+ * committed backup of a running VM the older vPlus checkpoints are deleted, except the ones in
+ * `keepCheckpoints` (other destinations' bases); failing to delete one is only a warning.
  */
 export function kvmStoreHandler(deps: KvmHandlerDeps): TaskHandler {
   return {
@@ -53,7 +55,17 @@ export function kvmStoreHandler(deps: KvmHandlerDeps): TaskHandler {
         };
         ctx.log('info', `backup ${r.backupId} of ${exp.vm.name} stored (${r.type}, ${formatBytes(r.bytesRead)} read)`);
         // The export's own warnings were reported by the EXPORT task.
-        return { warnings: r.warnings.slice(exp.warnings.length), result };
+        const warnings = r.warnings.slice(exp.warnings.length);
+        // A shut-off VM's export creates no checkpoint (and libvirt cannot delete one of an inactive domain).
+        if (exp.kind === 'pull' && r.checkpoint) {
+          const pruned = await pruneCheckpoints(new Virsh(deps.runner!, exp.uri), exp.vm.uuid, r.checkpoint, params.keepCheckpoints);
+          if (pruned.removed.length) ctx.log('info', `removed ${pruned.removed.length} old checkpoint(s) of ${exp.vm.name}: ${pruned.removed.join(', ')}`);
+          for (const w of pruned.warnings) {
+            ctx.log('warn', w);
+            warnings.push(w);
+          }
+        }
+        return { warnings, result };
       } finally {
         // A no-op after store() ended it; ends it as failed when we never got that far.
         for (const p of await exp.transport.end(false)) ctx.log('warn', p);

@@ -10,6 +10,8 @@ export type { KvmBackupOptions, KvmBackupResult, KvmBeginOptions, KvmDiskResult,
 export type { ExportedDisk, KvmExport } from './kvm-export.js';
 export { KvmExportRegistry } from './export-registry.js';
 export { recoverStaleExports } from './stale-exports.js';
+export { pruneCheckpoints } from './checkpoint-cleanup.js';
+export type { PruneCheckpointsResult } from './checkpoint-cleanup.js';
 export { importDomainXml, randomMac } from './domain-import.js';
 export type { ImportedDisk, ImportXml } from './domain-import.js';
 export type { PreviousBackup } from './chain-check.js';

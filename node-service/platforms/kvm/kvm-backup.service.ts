@@ -178,6 +178,7 @@ export class KvmBackup {
       return {
         id,
         kind: running ? 'pull' : 'offline',
+        uri: this.virsh.uri,
         vm: { name: live.name, uuid: live.uuid },
         type: base ? 'incremental' : 'full',
         disks: sized,

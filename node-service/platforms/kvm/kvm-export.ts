@@ -27,6 +27,8 @@ export interface ExportTransport {
 export interface KvmExport {
   id: string;
   kind: 'pull' | 'offline';
+  /** The libvirt connection the export was made on. */
+  uri: string;
   vm: { name: string; uuid: string };
   type: 'full' | 'incremental';
   disks: ExportedDisk[];

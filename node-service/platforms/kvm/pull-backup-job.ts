@@ -87,8 +87,11 @@ export class PullBackupJob {
   }
 }
 
+/** Every checkpoint vPlus creates starts with this (how the cleanup after a backup recognises ours). */
+export const CHECKPOINT_PREFIX = 'vplus-';
+
 /** Time-sortable, so `checkpoint-list` shows the chain in order. */
 function newCheckpointName(): string {
   const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `vplus-${t}-${randomBytes(3).toString('hex')}`;
+  return `${CHECKPOINT_PREFIX}${t}-${randomBytes(3).toString('hex')}`;
 }

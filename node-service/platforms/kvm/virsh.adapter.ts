@@ -73,6 +73,16 @@ export class Virsh {
     return this.virsh(['checkpoint-dumpxml', domain, checkpoint, ...(withSize ? ['--size'] : [])]);
   }
 
+  /** The checkpoint's parent (the one created before it), or null for a root. */
+  async checkpointParent(domain: string, checkpoint: string): Promise<string | null> {
+    try {
+      return (await this.virsh(['checkpoint-parent', domain, '--checkpointname', checkpoint])).trim() || null;
+    } catch (err) {
+      if (err instanceof CommandError && /has no parent/i.test(err.stderr)) return null;
+      throw err;
+    }
+  }
+
   /** Deletes a checkpoint; libvirt merges its bitmap into the parent so later checkpoints stay valid. */
   async deleteCheckpoint(domain: string, checkpoint: string, metadataOnly = false): Promise<void> {
     await this.virsh(['checkpoint-delete', domain, checkpoint, ...(metadataOnly ? ['--metadata'] : [])]);

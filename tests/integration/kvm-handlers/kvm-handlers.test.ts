@@ -216,7 +216,8 @@ describe('KVM task handlers', () => {
     ]);
     // Only the 1 MiB chunks holding changed data: vda 20M and 40M, vdb 0.
     expect(incremental.bytesRead).toBe(3 * MiB);
-    expect(await checkpoints()).toEqual([full.checkpoint, incremental.checkpoint]);
+    // The STORE removed the full's checkpoint: only the new base is left.
+    expect(await checkpoints()).toEqual([incremental.checkpoint]);
   });
 
   it('RESTORE writes every backup point bit-exact, as sparse qcow2 and as raw, plus the domain XML', async () => {
