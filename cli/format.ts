@@ -1,49 +1,13 @@
 /** Pure formatting helpers shared by the commands and the progress renderer. */
 
-const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'] as const;
+import { formatBytes as bytes, formatRate as rate, formatShortDuration } from '../common/format.js';
 
-/** 1536 → "1.5 KiB". Three significant digits, binary units as disk tools print them. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '?';
-  if (bytes < 1024) return `${Math.round(bytes)} B`;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  // 1023.96 KiB would round to "1024 KiB"; show it as the next unit instead.
-  if (value >= 999.95 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${value.toFixed(digits)} ${BYTE_UNITS[unit]}`;
-}
-
+/** 1536 → "1.5 KiB"; "?" for a value that cannot be shown. */
+export const formatBytes = (n: number): string => bytes(n);
 /** Bytes per second → "45.3 MiB/s". */
-export function formatRate(bytesPerSecond: number): string {
-  if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) return '?/s';
-  return `${formatBytes(bytesPerSecond)}/s`;
-}
-
-/**
- * A duration in the two largest units: "45s", "3m 05s", "1h 02m", "2d 03h".
- * Seconds are rounded up so an ETA never shows "0s" while work remains.
- */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const total = Math.ceil(seconds);
-  const d = Math.floor(total / 86_400);
-  const h = Math.floor((total % 86_400) / 3_600);
-  const m = Math.floor((total % 3_600) / 60);
-  const s = total % 60;
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  if (d > 0) return `${d}d ${pad(h)}h`;
-  if (h > 0) return `${h}h ${pad(m)}m`;
-  if (m > 0) return `${m}m ${pad(s)}s`;
-  return `${s}s`;
-}
+export const formatRate = (n: number): string => rate(n);
+/** "45s", "3m 05s", "1h 02m", "2d 03h"; rounds up so an ETA never shows "0s" while work remains. */
+export const formatDuration = (seconds: number): string => formatShortDuration(seconds);
 
 /** ISO 8601 → "2025-01-31 14:03" in local time; "never" for null. */
 export function formatTimestamp(iso: string | null | undefined): string {

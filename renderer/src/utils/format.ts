@@ -1,3 +1,4 @@
+import { formatBytes as sharedBytes, formatRate as sharedRate, formatShortDuration as sharedDuration } from '@common/format.js';
 import { formatFingerprint } from '@common/fingerprint.js';
 
 /** "3d 4h 12m"; seconds only matter in the first minute after a restart. */
@@ -36,53 +37,15 @@ export function formatDetails(details: Record<string, unknown> | null): string {
     .join(', ');
 }
 
-const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'] as const;
 
-/**
- * 1536 → "1.50 KiB". Binary units and three significant digits, exactly as the CLI
- * (cli/format.ts) and the node's log lines print them, so the same task reads the same
- * everywhere.
- */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '—';
-  if (bytes < 1024) return `${Math.round(bytes)} B`;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  // 1023.96 KiB would round to "1024 KiB"; show it as the next unit instead.
-  if (value >= 999.95 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${value.toFixed(digits)} ${BYTE_UNITS[unit]}`;
-}
+/** 1536 → "1.50 KiB", as the CLI and the node's log lines print it ("—" when unknown). */
+export const formatBytes = (bytes: number): string => sharedBytes(bytes, '—');
 
 /** 117e6 → "112 MiB/s". */
-export function formatRate(bytesPerSecond: number): string {
-  return `${formatBytes(bytesPerSecond)}/s`;
-}
+export const formatRate = (bytesPerSecond: number): string => sharedRate(bytesPerSecond, '—');
 
-/**
- * Short, for ETAs and task durations, in the CLI's style: "45s", "2m 10s", "1h 05m", "3d 04h".
- * Seconds round up, so an ETA never says "0s" while work remains.
- */
-export function formatShortDuration(totalSeconds: number): string {
-  if (!Number.isFinite(totalSeconds) || totalSeconds < 0) return '—';
-  const total = Math.ceil(totalSeconds);
-  const days = Math.floor(total / 86_400);
-  const hours = Math.floor((total % 86_400) / 3_600);
-  const minutes = Math.floor((total % 3_600) / 60);
-  const seconds = total % 60;
-  const pad = (value: number): string => String(value).padStart(2, '0');
-  if (days > 0) return `${days}d ${pad(hours)}h`;
-  if (hours > 0) return `${hours}h ${pad(minutes)}m`;
-  if (minutes > 0) return `${minutes}m ${pad(seconds)}s`;
-  return `${seconds}s`;
-}
+/** Short, for ETAs and task durations: "45s", "2m 10s", "1h 05m", "3d 04h". */
+export const formatShortDuration = (totalSeconds: number): string => sharedDuration(totalSeconds, '—');
 
 /** Seconds between two instants; an open end counts up to `nowMs`. Null when never started. */
 export function elapsedSeconds(startIso: string | null, endIso: string | null, nowMs: number): number | null {
