@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { readAppInfo } from '../electron/server/app-info.js';
 import { registerBackupCommands } from './commands/backup.command.js';
 import { registerDestinationCommands } from './commands/destination.command.js';
 import { registerHypervisorCommands } from './commands/hypervisor.command.js';
@@ -74,18 +74,11 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
   }
 }
 
-/** The version in package.json, found from both cli/ (tests) and dist/cli/ (built). */
+/** The version in package.json (the server's own lookup, so both always agree). */
 export function packageVersion(): string {
-  for (const relative of ['../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(new URL(relative, import.meta.url), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === 'vplus-desktop' && pkg.version) return pkg.version;
-    } catch {
-      // Not at this depth; try the next.
-    }
+  try {
+    return readAppInfo().version;
+  } catch {
+    return '0.0.0-unknown';
   }
-  return '0.0.0-unknown';
 }

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, requireBuiltUi } from '../support/browser.js';
+import { launchChromium, requireBuiltUi, signIn } from '../support/browser.js';
 import { requireBuiltCli } from '../support/processes.js';
 import { ADMIN, setupAdmin, startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -23,10 +23,7 @@ describe('nodes and tasks in Chromium', () => {
     browser = await launchChromium(t.server.url);
     page = await browser.newPage();
     await page.goto(t.server.url);
-    await page.getByLabel('Username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor({ timeout: 20_000 });
+    await signIn(page, ADMIN.username, ADMIN.password);
   });
   afterAll(async () => {
     await browser?.close();

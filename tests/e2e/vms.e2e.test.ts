@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup } from '../../common/api/backups.js';
 import { defaultHandlers } from '../../node-service/agent/node-service.js';
-import { launchChromium, requireBuiltUi } from '../support/browser.js';
+import { launchChromium, requireBuiltUi, signIn } from '../support/browser.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, sh, type TestVm } from '../support/libvirt-host.js';
 import { enrollTestNode, type TestNode } from '../support/test-node.js';
 import { ADMIN, setupAdmin, startTestServer, type TestServer } from '../support/test-server.js';
@@ -41,10 +41,7 @@ describe('VM backup and restore in Chromium', () => {
     browser = await launchChromium(t.server.url);
     page = await browser.newPage();
     await page.goto(t.server.url);
-    await page.getByLabel('Username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor({ timeout: 20_000 });
+    await signIn(page, ADMIN.username, ADMIN.password);
   });
   afterAll(async () => {
     await browser?.close();

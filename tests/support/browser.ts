@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { requireChromium } from './requirements.js';
 
 /** SHA-256 of the certificate's public key (SPKI), base64: what Chromium's SPKI allow-list takes. */
@@ -45,4 +45,12 @@ export function requireBuiltUi(root: string): string {
   const dir = path.join(root, 'dist', 'renderer');
   if (!fs.existsSync(path.join(dir, 'index.html'))) throw new Error(`the admin UI is not built in ${dir}; run "npm run build" first`);
   return dir;
+}
+
+/** Signs in through the sign-in page and waits for the dashboard. */
+export async function signIn(page: Page, username: string, password: string): Promise<void> {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor({ timeout: 20_000 });
 }
