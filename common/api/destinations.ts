@@ -85,6 +85,10 @@ export const VerifyRequestSchema = z.object({
 export const PruneRequestSchema = z.object({
   retention: RetentionSchema,
   dryRun: z.boolean().default(true),
+  /** Only these groups (VM UUIDs); default: every group on the destination. */
+  groups: z.array(z.string().min(1).max(128)).max(10_000).optional(),
+  /** Groups whose newest backup may go too (VMs gone from their host); default: none. */
+  unprotectedGroups: z.array(z.string().min(1).max(128)).max(10_000).optional(),
 });
 
 export const GcRequestSchema = z.object({

@@ -102,6 +102,8 @@ export interface PruneOptions {
   /** Only these groups (default: all). */
   groups?: readonly string[];
   utcOffsetMinutes?: number;
+  /** Whether a group's newest backup is always kept (default: yes for every group). */
+  protectNewest?: (group: string) => boolean;
 }
 
 export interface PruneItem {
@@ -368,6 +370,7 @@ export class Repository {
     const candidates = headers.filter((m) => !options.groups || options.groups.includes(m.group));
     const decisions = applyRetention(candidates, policy, this.deps.clock.now(), {
       utcOffsetMinutes: options.utcOffsetMinutes ?? 0,
+      ...(options.protectNewest ? { protectNewest: options.protectNewest } : {}),
     });
     const item = (x: (typeof decisions)[number]): PruneItem => ({ id: x.id, group: x.group, createdAt: x.createdAt, reasons: x.reasons });
     const kept = decisions.filter((x) => x.keep).map(item);

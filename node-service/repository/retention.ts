@@ -1,83 +1,32 @@
 /**
- * Retention selection (pure): which backups a policy keeps, and why. Semantics follow
- * restic's `forget`, per group (one group per VM):
- * - keepLast N keeps the N newest backups.
- * - daily/weekly/monthly/yearly N keep the newest backup of each of the N most recent
- *   days/ISO weeks/months/years that have a backup.
- * - maxAgeDays D: backups older than D days are removed unless keepLast keeps them; with no
- *   daily..yearly rule, every backup younger than D days is kept.
- * - The newest backup of a group is always kept: retention never deletes a VM's last copy.
- * Calendar buckets are computed in UTC shifted by `utcOffsetMinutes` (the site's time zone).
+ * Retention for the repository: the selection itself is shared with the server (common/
+ * retention.ts, so the UI's retention preview and the node's prune agree); here its errors
+ * become the library's InvalidArgumentError.
  */
+import {
+  applyRetention as applyRetentionRules,
+  RetentionRuleError,
+  validatePolicy as validateRules,
+  type RetentionCandidate,
+  type RetentionDecision,
+  type RetentionOptions,
+  type RetentionPolicy,
+} from '../../common/retention.js';
 import { InvalidArgumentError } from './errors.js';
 
-export interface RetentionPolicy {
-  keepLast?: number;
-  daily?: number;
-  weekly?: number;
-  monthly?: number;
-  yearly?: number;
-  maxAgeDays?: number;
-}
+export type { RetentionCandidate, RetentionDecision, RetentionOptions, RetentionPolicy };
 
-export interface RetentionCandidate {
-  id: string;
-  group: string;
-  createdAt: string;
+function libraryErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RetentionRuleError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
 }
-
-export interface RetentionDecision extends RetentionCandidate {
-  keep: boolean;
-  /** Why it is kept (every rule that selects it), or why it goes. */
-  reasons: string[];
-}
-
-export interface RetentionOptions {
-  utcOffsetMinutes?: number;
-}
-
-const DAY_MS = 86_400_000;
-const BUCKETS = ['daily', 'weekly', 'monthly', 'yearly'] as const;
-type Bucket = (typeof BUCKETS)[number];
 
 export function validatePolicy(policy: RetentionPolicy): void {
-  const fields: (keyof RetentionPolicy)[] = ['keepLast', 'daily', 'weekly', 'monthly', 'yearly', 'maxAgeDays'];
-  let any = false;
-  for (const f of fields) {
-    const v = policy[f];
-    if (v === undefined) continue;
-    if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`retention ${f} must be a whole number ≥ 0, got ${String(v)}`);
-    if (v > 0) any = true;
-  }
-  if (!any) {
-    throw new InvalidArgumentError(
-      'the retention policy keeps nothing (no rule set); refusing to prune. Set at least one of last, daily, weekly, monthly, yearly or maxage',
-    );
-  }
-}
-
-function bucketKey(bucket: Bucket, ms: number): string {
-  const d = new Date(ms);
-  const y = d.getUTCFullYear();
-  const m = String(d.getUTCMonth() + 1).padStart(2, '0');
-  switch (bucket) {
-    case 'daily':
-      return `${y}-${m}-${String(d.getUTCDate()).padStart(2, '0')}`;
-    case 'weekly': {
-      // ISO 8601: weeks start on Monday; week 1 holds the year's first Thursday.
-      const thursdayOf = (t: Date): Date =>
-        new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() - ((t.getUTCDay() + 6) % 7) + 3));
-      const thursday = thursdayOf(d);
-      const isoYear = thursday.getUTCFullYear();
-      const firstThursday = thursdayOf(new Date(Date.UTC(isoYear, 0, 4)));
-      const week = 1 + Math.round((thursday.getTime() - firstThursday.getTime()) / (7 * DAY_MS));
-      return `${isoYear}-W${String(week).padStart(2, '0')}`;
-    }
-    case 'monthly':
-      return `${y}-${m}`;
-    case 'yearly':
-      return String(y);
-  }
+  libraryErrors(() => validateRules(policy));
 }
 
 export function applyRetention(
@@ -86,59 +35,7 @@ export function applyRetention(
   nowMs: number,
   options: RetentionOptions = {},
 ): RetentionDecision[] {
-  validatePolicy(policy);
-  const shift = (options.utcOffsetMinutes ?? 0) * 60_000;
-  const groups = new Map<string, RetentionCandidate[]>();
-  for (const b of backups) {
-    const list = groups.get(b.group) ?? [];
-    list.push(b);
-    groups.set(b.group, list);
-  }
-  const decisions: RetentionDecision[] = [];
-  for (const list of groups.values()) {
-    // Newest first; ties broken by id so the result is deterministic.
-    const sorted = [...list].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.id < b.id ? 1 : -1));
-    const reasons = new Map<string, string[]>(sorted.map((b) => [b.id, []]));
-    const add = (id: string, why: string): void => void reasons.get(id)?.push(why);
-
-    sorted.slice(0, policy.keepLast ?? 0).forEach((b, i) => add(b.id, `last ${i + 1}`));
-
-    const maxAgeMs = policy.maxAgeDays ? policy.maxAgeDays * DAY_MS : undefined;
-    const young = (b: RetentionCandidate): boolean => maxAgeMs === undefined || nowMs - Date.parse(b.createdAt) <= maxAgeMs;
-    const hasBucketRule = BUCKETS.some((k) => (policy[k] ?? 0) > 0);
-    for (const bucket of BUCKETS) {
-      const want = policy[bucket] ?? 0;
-      if (want === 0) continue;
-      let seen = 0;
-      let lastKey: string | null = null;
-      for (const b of sorted) {
-        if (seen >= want) break;
-        if (!young(b)) break;
-        const key = bucketKey(bucket, Date.parse(b.createdAt) + shift);
-        if (key === lastKey) continue;
-        lastKey = key;
-        seen++;
-        add(b.id, `${bucket} ${key}`);
-      }
-    }
-    if (maxAgeMs !== undefined && !hasBucketRule) {
-      for (const b of sorted) if (young(b)) add(b.id, `within ${policy.maxAgeDays} days`);
-    }
-    const newest = sorted[0];
-    if (newest && reasons.get(newest.id)?.length === 0) add(newest.id, 'newest backup of its group (always kept)');
-
-    for (const b of sorted) {
-      const why = reasons.get(b.id) ?? [];
-      if (why.length > 0) decisions.push({ ...b, keep: true, reasons: why });
-      else
-        decisions.push({
-          ...b,
-          keep: false,
-          reasons: [young(b) ? 'not selected by any rule' : `older than ${policy.maxAgeDays} days and not among the last ${policy.keepLast ?? 0}`],
-        });
-    }
-  }
-  return decisions;
+  return libraryErrors(() => applyRetentionRules(backups, policy, nowMs, options));
 }
 
 /**

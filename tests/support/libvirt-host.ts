@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { ensureLibvirtDaemons } from '../../node-service/platforms/kvm/libvirt-daemons.js';
 import { requireBinary } from './requirements.js';
 
 const exec = promisify(execFile);
@@ -38,32 +39,14 @@ export function requireKvmTools(): void {
   requireBinary(['/usr/bin/nbdinfo'], INSTALL);
 }
 
-async function libvirtAnswers(): Promise<boolean> {
-  try {
-    await sh('virsh', ['-c', LIBVIRT_URI, 'version'], 10_000);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Makes sure libvirtd (and virtlogd, which QEMU's logs go through) run. Idempotent and safe
- * when several test files race: a second daemon fails on the pid-file lock and exits, and
- * everyone then waits for the one that won to answer.
+ * Makes sure virtlogd and libvirtd run (the tests start them themselves where no init system
+ * does); see ensureLibvirtDaemons for why each is checked by talking to it.
  */
 export async function ensureLibvirt(): Promise<void> {
   requireKvmTools();
   if (process.getuid?.() !== 0) throw new Error('the KVM tests need root (they run the system libvirtd and QEMU as libvirt-qemu)');
-  if (await libvirtAnswers()) return;
-  if (!fs.existsSync('/run/libvirt/virtlogd-sock')) await sh('/usr/sbin/virtlogd', ['-d']).catch(() => undefined);
-  await sh('/usr/sbin/libvirtd', ['-d']).catch(() => undefined);
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (await libvirtAnswers()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`libvirtd did not start; run "libvirtd -d" by hand to see why (packages: ${INSTALL})`);
+  await ensureLibvirtDaemons(LIBVIRT_URI);
 }
 
 export interface PatternWrite {

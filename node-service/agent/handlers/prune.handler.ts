@@ -14,11 +14,17 @@ export function pruneHandler(deps: DestinationHandlerDeps): TaskHandler {
     type: 'PRUNE',
     async run(ctx: TaskRunContext) {
       const { target, params } = parseParams(ctx, deps, PruneRequestSchema);
-      const { retention, dryRun } = params;
+      const { retention, dryRun, groups, unprotectedGroups } = params;
+      const unprotected = new Set(unprotectedGroups ?? []);
       return withRepository(ctx, deps, target, async (repo) => {
         ctx.log('info', `${dryRun ? 'dry run: ' : ''}applying retention ${describeRetention(retention)} to ${target.path}`);
         // Calendar buckets (daily, weekly, ...) follow this node's time zone.
-        const report = await repo.prune(retention, { dryRun, utcOffsetMinutes: -new Date().getTimezoneOffset() });
+        const report = await repo.prune(retention, {
+          dryRun,
+          utcOffsetMinutes: -new Date().getTimezoneOffset(),
+          ...(groups ? { groups } : {}),
+          protectNewest: (group) => !unprotected.has(group),
+        });
         for (const r of report.removed) {
           ctx.log('info', `${dryRun ? 'would remove' : 'removed'} backup ${r.id} of ${r.group} from ${r.createdAt}`);
         }

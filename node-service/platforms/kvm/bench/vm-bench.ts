@@ -29,6 +29,7 @@ import { generateImage, KeyStream, TextGenerator } from '../../../repository/ben
 import { Repository } from '../../../repository/repository.js';
 import { KvmBackup } from '../kvm-backup.service.js';
 import { restoreToDirectory } from '../kvm-restore.service.js';
+import { ensureLibvirtDaemons } from '../libvirt-daemons.js';
 
 const exec = promisify(execFile);
 const URI = 'qemu:///system';
@@ -70,22 +71,6 @@ async function sh(file: string, args: string[], timeoutMs = 600_000): Promise<st
 }
 
 const virsh = (...args: string[]): Promise<string> => sh('virsh', ['-c', URI, ...args]);
-
-async function ensureLibvirt(): Promise<void> {
-  const answers = (): Promise<boolean> =>
-    sh('virsh', ['-c', URI, 'version'], 10_000).then(
-      () => true,
-      () => false,
-    );
-  if (await answers()) return;
-  await sh('/usr/sbin/virtlogd', ['-d']).catch(() => undefined);
-  await sh('/usr/sbin/libvirtd', ['-d']).catch(() => undefined);
-  for (let i = 0; i < 120; i++) {
-    if (await answers()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('libvirtd did not start (run "libvirtd -d" by hand to see why)');
-}
 
 async function defineVm(dir: string, name: string, disk: string): Promise<Vm> {
   const xml = `<domain type='qemu'>
@@ -294,7 +279,7 @@ const ratio = (a: number | null | undefined, b: number | null | undefined): stri
 
 export async function runVmBenchmark(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the VM benchmark needs root (system libvirtd, QEMU as libvirt-qemu)');
-  await ensureLibvirt();
+  await ensureLibvirtDaemons(URI);
   const sizeGib = Number(process.env['VPLUS_BENCH_SIZE_GIB'] ?? 4);
   const changePct = Number(process.env['VPLUS_BENCH_CHANGE_PCT'] ?? 1);
   const size = Math.round(sizeGib * GIB / BLOCK) * BLOCK;
