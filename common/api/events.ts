@@ -4,6 +4,7 @@ import { DestinationSchema } from './destinations.js';
 import { HypervisorSchema, VmSchema } from './hypervisors.js';
 import { CatalogInfoSchema } from './health.js';
 import { NodeSchema } from './nodes.js';
+import { PolicyRunSchema } from './policies.js';
 import { TaskSchema } from './tasks.js';
 
 /** Messages the server pushes on the WebSocket at /api/events. */
@@ -22,5 +23,8 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('backups.changed'), destinationId: z.number().int() }),
   z.object({ type: z.literal('hypervisor'), hypervisor: HypervisorSchema }),
   z.object({ type: z.literal('vm'), vm: VmSchema }),
+  /** A policy was created, changed, removed or its VM set changed: refetch policies. */
+  z.object({ type: z.literal('policies.changed') }),
+  z.object({ type: z.literal('policy.run'), run: PolicyRunSchema }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEventSchema>;

@@ -29,6 +29,8 @@ export const BootConfigSchema = z.object({
   nodeLossTimeoutSeconds: z.coerce.number().min(0.5).max(3600).default(60),
   /** First retry delay of a retryable task; doubles per attempt. */
   taskRetryBaseSeconds: z.coerce.number().min(0.1).max(3600).default(10),
+  /** GC after a policy's prune keeps unreferenced chunks younger than this (an interrupted backup's). */
+  gcGraceHours: z.coerce.number().min(0).max(24 * 365).default(6),
 });
 export type BootConfig = z.infer<typeof BootConfigSchema>;
 export type BootConfigInput = z.input<typeof BootConfigSchema>;
@@ -50,6 +52,7 @@ export function parseBootConfig(input: Partial<BootConfigInput>): BootConfig {
     nodeHeartbeatSeconds: process.env.VPLUS_NODE_HEARTBEAT_SECONDS,
     nodeLossTimeoutSeconds: process.env.VPLUS_NODE_LOSS_TIMEOUT_SECONDS,
     taskRetryBaseSeconds: process.env.VPLUS_TASK_RETRY_BASE_SECONDS,
+    gcGraceHours: process.env.VPLUS_GC_GRACE_HOURS,
   });
   const result = BootConfigSchema.safeParse({ dataDir: defaultDataDir(), ...fromEnv, ...stripUndefined(input) });
   if (!result.success) {

@@ -45,6 +45,15 @@ import { SnapshotsService } from './inventory/snapshots.service.js';
 import { VmBackupsService } from './inventory/vm-backups.service.js';
 import { TasksRepository } from './tasks/tasks.repository.js';
 import { DEFAULT_TASK_TIMING } from './tasks/task-types.js';
+import type { Clock } from './clock.js';
+import { registerNotificationRoutes } from './api/notifications.routes.js';
+import { registerPolicyRoutes } from './api/policies.routes.js';
+import { NotificationsService } from './notifications/notifications.service.js';
+import { DashboardService } from './policies/dashboard.service.js';
+import { PoliciesRepository } from './policies/policies.repository.js';
+import { PoliciesService } from './policies/policies.service.js';
+import { PolicyRunner } from './scheduler/policy-runner.js';
+import { Scheduler } from './scheduler/scheduler.js';
 
 export interface RunningServer {
   url: string;
@@ -54,11 +63,15 @@ export interface RunningServer {
   dataDir: string;
   /** Present when the catalog is the managed local MariaDB. */
   managedDbPid(): number | undefined;
+  /** The embedded scheduler: the Electron main ticks it after the machine wakes up; tests tick it after moving their clock. */
+  scheduler: Scheduler;
   close(): Promise<void>;
 }
 
 export interface StartOptions {
   logger?: Logger;
+  /** Time for schedules, policy runs and the dashboard (tests inject one). */
+  clock?: Clock;
 }
 
 export async function startServer(config: BootConfig, options: StartOptions = {}): Promise<RunningServer> {
@@ -68,6 +81,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     options.logger ??
     createLogger({ level: config.logLevel, file: path.join(config.dataDir, 'logs', 'server.log'), pretty: process.stdout.isTTY });
   const app = readAppInfo();
+  const clock = options.clock ?? systemClock;
   const cleanups: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c().catch((err: unknown) => logger.error({ err }, 'error while shutting down'));
@@ -142,6 +156,25 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     cleanups.push(async () => inventory.stop());
     const vmBackups = new VmBackupsService(inventoryRepo, inventory, destinationsRepo, nodesRepo, engine, audit, bus, logger.child({ module: 'backups' }));
     const snapshots = new SnapshotsService(inventory, sessions, engine, audit);
+    const notifications = new NotificationsService({ catalog, secrets, engine, audit, logger: logger.child({ module: 'notifications' }), clock });
+    const policiesRepo = new PoliciesRepository(catalog);
+    const runner = new PolicyRunner({
+      repo: policiesRepo,
+      vmBackups,
+      engine,
+      tasks: tasksRepo,
+      notifications,
+      bus,
+      logger: logger.child({ module: 'policy-runs' }),
+      clock,
+      gcGraceHours: config.gcGraceHours,
+    });
+    const policies = new PoliciesService({ catalog, repo: policiesRepo, inventory: inventoryRepo, destinations: destinationsRepo, runner, audit, bus, logger: logger.child({ module: 'policies' }), clock });
+    // New VMs join the policies whose rules they match as soon as an inventory sync sees them.
+    inventory.onSynced(() => policies.applyAutoAssignment('backup').then(() => undefined));
+    const scheduler = new Scheduler({ catalog, repo: policiesRepo, runner, notifications, logger: logger.child({ module: 'scheduler' }), clock });
+    policies.bindScheduler(scheduler);
+    const dashboard = new DashboardService(catalog, policies, clock);
     await engine.recoverAfterRestart(config.nodeLossTimeoutSeconds * 1000);
     cleanups.push(() => engine.stop());
 
@@ -175,6 +208,8 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerNodeAgentRoutes(api, { enrollment, sessions });
         registerDestinationRoutes(api, { destinations, repo: destinationsRepo });
         registerInventoryRoutes(api, { inventory, backups: vmBackups, snapshots });
+        registerPolicyRoutes(api, { policies, dashboard });
+        registerNotificationRoutes(api, { notifications });
       },
     );
     cleanups.push(() => http.close());
@@ -188,6 +223,8 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     cleanups.push(async () => clearInterval(purge));
 
     engine.start();
+    await scheduler.start();
+    cleanups.push(() => scheduler.stop());
     // Local nodes this server supervises (no systemd) come back with it; running ones are taken over, not restarted.
     installers.local.reattach((await nodesRepo.list()).filter((n) => n.install_method === 'local-supervised').map((n) => n.name));
 
@@ -199,6 +236,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
       fingerprint: tls.fingerprint,
       dataDir: config.dataDir,
       managedDbPid: () => opened.managed?.pid,
+      scheduler,
       close: closeAll,
     };
   } catch (err) {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { parseBootConfig, type BootConfigInput } from '../../electron/server/boot-config.js';
+import type { Clock } from '../../electron/server/clock.js';
 import { startServer, type RunningServer } from '../../electron/server/server.js';
 import { ApiClient } from './api-client.js';
 import { requireMariaDb } from './requirements.js';
@@ -21,11 +22,11 @@ export function makeTempDir(prefix: string): string {
 }
 
 /** A real server on a random port with its own managed MariaDB (or the given remote URL). */
-export async function startTestServer(input: Partial<BootConfigInput> = {}): Promise<TestServer> {
+export async function startTestServer(input: Partial<BootConfigInput> = {}, options: { clock?: Clock } = {}): Promise<TestServer> {
   if (!input.dbUrl) requireMariaDb();
   const dataDir = input.dataDir ?? makeTempDir('server');
   const logger = pino({ level: process.env.VPLUS_TEST_LOG ?? 'silent' });
-  const server = await startServer(parseBootConfig({ port: 0, bind: '127.0.0.1', ...input, dataDir }), { logger });
+  const server = await startServer(parseBootConfig({ port: 0, bind: '127.0.0.1', ...input, dataDir }), { logger, ...options });
   const api = new ApiClient(server.url, server.fingerprint);
   let stopped = false;
   const stop = async (): Promise<void> => {

@@ -32,6 +32,7 @@ export interface VmRow {
   last_backup_at: Date | null;
   last_backup_type: 'full' | 'incremental' | null;
   backups: number;
+  policy_name: string | null;
 }
 
 export interface DiskInfo {
@@ -88,7 +89,7 @@ export function toVm(r: VmRow): Vm {
     lastBackupAt: r.last_backup_at ? r.last_backup_at.toISOString() : null,
     lastBackupType: r.last_backup_type,
     backups: Number(r.backups),
-    policy: null,
+    policy: r.policy_name,
     updatedAt: r.updated_at.toISOString(),
   };
 }
@@ -99,7 +100,8 @@ const HYPERVISORS = `SELECT h.*, n.name AS node_name, (SELECT COUNT(*) FROM vms 
 const VMS = `SELECT v.*, h.name AS hypervisor_name, h.node_id, h.uri,
     (SELECT MAX(b.created_at) FROM backups b WHERE b.vm = v.uuid AND b.status = 'available') AS last_backup_at,
     (SELECT b.type FROM backups b WHERE b.vm = v.uuid AND b.status = 'available' ORDER BY b.created_at DESC LIMIT 1) AS last_backup_type,
-    (SELECT COUNT(*) FROM backups b WHERE b.vm = v.uuid AND b.status = 'available') AS backups
+    (SELECT COUNT(*) FROM backups b WHERE b.vm = v.uuid AND b.status = 'available') AS backups,
+    (SELECT p.name FROM vm_policies vp JOIN policies p ON p.id = vp.policy_id WHERE vp.vm_id = v.id AND vp.kind = 'backup') AS policy_name
   FROM vms v JOIN hypervisors h ON h.id = v.hypervisor_id`;
 
 export class InventoryRepository {

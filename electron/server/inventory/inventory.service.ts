@@ -18,6 +18,8 @@ const PERIODIC_SYNC_MS = 15 * 60_000;
 export class InventoryService {
   private readonly timer: NodeJS.Timeout;
 
+  private readonly syncedListeners: (() => Promise<void>)[] = [];
+
   constructor(
     private readonly inventory: InventoryRepository,
     private readonly nodes: NodesRepository,
@@ -110,6 +112,11 @@ export class InventoryService {
     return this.engine.create({ type: 'INVENTORY_SYNC', params: { uri, hypervisorId }, requiredNodeId: nodeId, subject: `hypervisor:${name}`, priority: 70, createdBy: by });
   }
 
+  /** Called after every inventory sync that changed the catalog (policy auto-assignment listens). */
+  onSynced(listener: () => Promise<void>): void {
+    this.syncedListeners.push(listener);
+  }
+
   private async onTaskFinished(task: Task): Promise<void> {
     if (task.type !== 'INVENTORY_SYNC' || typeof task.params.hypervisorId !== 'number') return;
     const id = task.params.hypervisorId;
@@ -120,6 +127,7 @@ export class InventoryService {
     } else {
       const vmIds = await this.inventory.applyInventory(id, parsed.data.domains);
       await this.inventory.setHypervisorStatus(id, 'ok', null);
+      for (const listener of this.syncedListeners) await listener().catch((err: unknown) => this.logger.error({ err }, 'a listener of inventory syncs failed'));
       for (const vmId of vmIds) {
         const row = await this.inventory.vmById(vmId);
         if (row) this.bus.publish({ type: 'vm', vm: toVm(row) });

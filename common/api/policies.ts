@@ -1,0 +1,188 @@
+import { z } from 'zod';
+import { RetentionSchema } from './destinations.js';
+
+/**
+ * Backup and snapshot policies. Schedules are written as text, the same way in the CLI, the
+ * API and the UI (see common/schedule.ts and docs/CLI.md), e.g. "incremental mon-fri 22:00",
+ * "full sun 22:00", "incremental every 4h 08:00-20:00 window 1h", "full 1st sun 03:00".
+ * The server validates them with parseScheduleSpec; a bad one is a 400 naming the rule.
+ */
+
+const NameSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'policy names may contain letters, digits, spaces, ".", "_" and "-"');
+
+/** A JavaScript regular expression over VM names, e.g. ^prod-. */
+const VmNamePatternSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine(
+    (s) => {
+      try {
+        new RegExp(s);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'not a valid regular expression' },
+  );
+
+export const PolicyKindSchema = z.enum(['backup', 'snapshot']);
+export type PolicyKind = z.infer<typeof PolicyKindSchema>;
+
+export const AssignModeSchema = z.enum(['assign-only', 'assign-and-remove']).describe('assign-only never takes a VM out of the policy; assign-and-remove also removes auto-assigned VMs that stop matching');
+
+export const PolicyRetentionSchema = RetentionSchema.and(
+  z.object({
+    /** The newest backup of a VM that is still on its host is kept whatever the other rules say. */
+    keepLatestOfExistingVm: z.boolean().default(true),
+  }),
+);
+
+export const AssignmentRulesSchema = z.object({
+  include: z.array(VmNamePatternSchema).max(50).default([]).describe('VM-name regexes; a VM matching any of them is included (empty: none by name)'),
+  exclude: z.array(VmNamePatternSchema).max(50).default([]).describe('VM-name regexes; exclude wins over include'),
+  hypervisors: z.array(z.string().min(1).max(64)).max(50).default([]).describe('hypervisor names; a VM on any of them is included (empty: none by host)'),
+  mode: AssignModeSchema.default('assign-only'),
+});
+export type AssignmentRules = z.infer<typeof AssignmentRulesSchema>;
+
+const ScheduleSpecSchema = z.string().min(1).max(200);
+
+export const CreatePolicySchema = z.object({
+  name: NameSchema,
+  kind: PolicyKindSchema.default('backup'),
+  /** Backup policies: the destination (id or name). Snapshot policies: none. */
+  destination: z.string().min(1).max(128).optional(),
+  priority: z.number().int().min(0).max(100).default(50),
+  enabled: z.boolean().default(true),
+  /** IANA time zone the schedules are read in; default: the server's. */
+  timeZone: z.string().min(1).max(64).optional(),
+  schedules: z.array(ScheduleSpecSchema).max(20).default([]),
+  /** Backup policies: which backups stay; snapshot policies: keepLast = snapshots kept per VM. */
+  retention: PolicyRetentionSchema.optional(),
+  /** When retention (prune + GC) runs besides after each policy run, e.g. "daily 03:00". */
+  retentionSchedule: ScheduleSpecSchema.nullable().optional(),
+  assignment: AssignmentRulesSchema.default({ include: [], exclude: [], hypervisors: [], mode: 'assign-only' }),
+  /** Cancel the rest of a run once more than this share of its VMs failed (percent); null = never. */
+  failRunAbovePercent: z.number().int().min(0).max(100).nullable().default(null),
+});
+export type CreatePolicy = z.infer<typeof CreatePolicySchema>;
+
+export const UpdatePolicySchema = CreatePolicySchema.omit({ kind: true }).partial();
+export type UpdatePolicy = z.infer<typeof UpdatePolicySchema>;
+
+export const PolicyRefParamsSchema = z.object({ policy: z.string().min(1).max(128).describe('id or name') });
+
+export const PolicyRunStateSchema = z.enum(['running', 'finished', 'finished_with_warnings', 'failed', 'cancelled', 'missed']);
+export const PolicyRunTriggerSchema = z.enum(['schedule', 'catch-up', 'manual', 'retention']);
+
+export const PolicyRunSchema = z.object({
+  id: z.number().int(),
+  policyId: z.number().int(),
+  policy: z.string(),
+  trigger: PolicyRunTriggerSchema,
+  /** The backup type the rule asked for (snapshot policies: null). */
+  backupType: z.enum(['full', 'incremental']).nullable(),
+  /** The schedule occurrence this run is for (null for "run now"). */
+  scheduledFor: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  state: PolicyRunStateSchema,
+  vms: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+  message: z.string().nullable(),
+});
+export type PolicyRun = z.infer<typeof PolicyRunSchema>;
+
+export const ScheduledRunSchema = z.object({
+  at: z.string(),
+  backupType: z.enum(['full', 'incremental']).nullable(),
+  rule: z.string(),
+});
+export type ScheduledRun = z.infer<typeof ScheduledRunSchema>;
+
+export const PolicySchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  kind: PolicyKindSchema,
+  destinationId: z.number().int().nullable(),
+  destination: z.string().nullable(),
+  priority: z.number().int(),
+  enabled: z.boolean(),
+  timeZone: z.string(),
+  schedules: z.array(z.string()),
+  retention: PolicyRetentionSchema.nullable(),
+  retentionSchedule: z.string().nullable(),
+  assignment: AssignmentRulesSchema,
+  failRunAbovePercent: z.number().int().nullable(),
+  /** Names of the VMs in the policy now. */
+  vms: z.array(z.object({ id: z.number().int(), name: z.string(), source: z.enum(['auto', 'manual']) })),
+  nextRun: ScheduledRunSchema.nullable(),
+  lastRun: PolicyRunSchema.nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Policy = z.infer<typeof PolicySchema>;
+
+export const AssignVmsSchema = z.object({ vms: z.array(z.string().min(1).max(255)).min(1).max(1000).describe('VM ids, names or UUIDs') });
+
+export const RunPolicySchema = z
+  .object({
+    /** Backup policies: force full or incremental; default: incremental where the chain allows. */
+    backupType: z.enum(['full', 'incremental']).optional(),
+  })
+  .nullish();
+
+/** Preview for the create/edit form: what a policy (saved or not) would do. */
+export const PolicyPreviewRequestSchema = CreatePolicySchema.partial().extend({
+  /** Preview an existing policy's retention against its backups (edit form). */
+  policy: z.string().min(1).max(128).optional(),
+  count: z.number().int().min(1).max(50).default(10),
+});
+
+export const PolicyPreviewSchema = z.object({
+  nextRuns: z.array(ScheduledRunSchema),
+  /** Schedule rules that did not parse, with the reason (so the form can show it per field). */
+  scheduleErrors: z.array(z.object({ index: z.number().int(), message: z.string() })),
+  assignment: z.array(
+    z.object({
+      vm: z.string(),
+      hypervisor: z.string(),
+      matches: z.boolean(),
+      /** Why it matches or not, e.g. 'include ^prod-', 'excluded by -test$', 'in policy "other"'. */
+      reason: z.string(),
+      /** The VM's backup policy now, if any. */
+      currentPolicy: z.string().nullable(),
+    }),
+  ),
+  retention: z.array(
+    z.object({
+      backupId: z.number().int(),
+      vm: z.string(),
+      createdAt: z.string(),
+      keep: z.boolean(),
+      reasons: z.array(z.string()),
+    }),
+  ),
+});
+export type PolicyPreview = z.infer<typeof PolicyPreviewSchema>;
+
+export const PolicyRunsQuerySchema = z.object({
+  policy: z.string().min(1).max(128).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+/** Dashboard numbers. */
+export const DashboardSchema = z.object({
+  nextRuns: z.array(ScheduledRunSchema.extend({ policy: z.string(), policyId: z.number().int() })),
+  /** Backup workflows since 18:00 the previous day (server time zone). */
+  lastNight: z.object({ since: z.string(), succeeded: z.number().int(), failed: z.number().int(), missed: z.number().int(), running: z.number().int() }),
+  /** Per day (server time zone), the last 30 days, oldest first. */
+  daily: z.array(z.object({ day: z.string(), succeeded: z.number().int(), failed: z.number().int(), missed: z.number().int() })),
+  /** Stored and logical bytes over all destinations, one point per day, oldest first. */
+  storage: z.array(z.object({ day: z.string(), storedBytes: z.number(), logicalBytes: z.number() })),
+});
+export type Dashboard = z.infer<typeof DashboardSchema>;

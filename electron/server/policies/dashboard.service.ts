@@ -1,0 +1,86 @@
+import { DateTime } from 'luxon';
+import type { Dashboard } from '../../../common/api/policies.js';
+import { defaultTimeZone } from '../../../common/schedule.js';
+import type { Clock } from '../clock.js';
+import type { Sql } from '../db/catalog.js';
+import type { PoliciesService } from './policies.service.js';
+
+const DAYS = 30;
+
+/** The dashboard's numbers: next runs, last night, backups per day, stored size per day. */
+export class DashboardService {
+  constructor(
+    private readonly sql: Sql,
+    private readonly policies: PoliciesService,
+    private readonly clock: Clock,
+  ) {}
+
+  async get(): Promise<Dashboard> {
+    const zone = defaultTimeZone();
+    const now = DateTime.fromMillis(this.clock.now(), { zone });
+    // "Last night": since 18:00 yesterday (or today, once it is past 18:00).
+    const since = (now.hour >= 18 ? now : now.minus({ days: 1 })).set({ hour: 18, minute: 0, second: 0, millisecond: 0 });
+    const firstDay = now.startOf('day').minus({ days: DAYS - 1 });
+
+    const backups = await this.sql.query<{ state: string; finished_at: Date | null; created_at: Date }>(
+      `SELECT state, finished_at, created_at FROM workflows WHERE type = 'BACKUP' AND created_at >= ?`,
+      [new Date(Math.min(firstDay.toMillis(), since.toMillis()))],
+    );
+    const missed = await this.sql.query<{ scheduled_for: Date | null; created_at: Date }>(
+      `SELECT scheduled_for, created_at FROM policy_runs WHERE state = 'missed' AND created_at >= ?`,
+      [new Date(Math.min(firstDay.toMillis(), since.toMillis()))],
+    );
+    const dayOf = (d: Date): string => DateTime.fromJSDate(d, { zone }).toISODate() ?? '';
+    const daily = new Map<string, { succeeded: number; failed: number; missed: number }>();
+    for (let i = 0; i < DAYS; i++) daily.set(firstDay.plus({ days: i }).toISODate() ?? '', { succeeded: 0, failed: 0, missed: 0 });
+    const lastNight = { since: since.toUTC().toISO() ?? '', succeeded: 0, failed: 0, missed: 0, running: 0 };
+    for (const b of backups) {
+      const at = b.finished_at ?? b.created_at;
+      const ok = b.state === 'FINISHED' || b.state === 'FINISHED_WITH_WARNINGS';
+      const bad = b.state === 'FAILED';
+      const day = daily.get(dayOf(at));
+      if (day && ok) day.succeeded++;
+      if (day && bad) day.failed++;
+      if (at.getTime() >= since.toMillis()) {
+        if (ok) lastNight.succeeded++;
+        else if (bad) lastNight.failed++;
+        else if (b.state === 'QUEUED' || b.state === 'RUNNING') lastNight.running++;
+      }
+    }
+    for (const m of missed) {
+      const at = m.scheduled_for ?? m.created_at;
+      const day = daily.get(dayOf(at));
+      if (day) day.missed++;
+      if (at.getTime() >= since.toMillis()) lastNight.missed++;
+    }
+
+    // Stored size per day: each destination's last reading of the day, summed; days without a
+    // reading carry the previous value forward.
+    const usage = await this.sql.query<{ destination_id: number; at: Date; stored_bytes: number; logical_bytes: number }>(
+      `SELECT destination_id, at, stored_bytes, logical_bytes FROM destination_usage ORDER BY at`,
+    );
+    const latest = new Map<number, { stored: number; logical: number }>();
+    const storage: Dashboard['storage'] = [];
+    let u = 0;
+    for (let i = 0; i < DAYS; i++) {
+      const end = firstDay.plus({ days: i + 1 }).toMillis();
+      for (; u < usage.length && usage[u]!.at.getTime() < end; u++) {
+        const r = usage[u]!;
+        latest.set(r.destination_id, { stored: Number(r.stored_bytes), logical: Number(r.logical_bytes) });
+      }
+      let storedBytes = 0;
+      let logicalBytes = 0;
+      for (const v of latest.values()) {
+        storedBytes += v.stored;
+        logicalBytes += v.logical;
+      }
+      storage.push({ day: firstDay.plus({ days: i }).toISODate() ?? '', storedBytes, logicalBytes });
+    }
+    return {
+      nextRuns: await this.policies.nextRuns(10),
+      lastNight,
+      daily: [...daily.entries()].map(([day, v]) => ({ day, ...v })),
+      storage,
+    };
+  }
+}

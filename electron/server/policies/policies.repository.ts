@@ -1,0 +1,267 @@
+import type { AssignmentRules, PolicyKind, PolicyRun } from '../../../common/api/policies.js';
+import type { Retention } from '../../../common/api/destinations.js';
+import type { Sql, SqlValue } from '../db/catalog.js';
+
+export type PolicyRetention = Retention & { keepLatestOfExistingVm: boolean };
+
+export interface PolicyRow {
+  id: number;
+  name: string;
+  kind: PolicyKind;
+  destination_id: number | null;
+  destination_name: string | null;
+  priority: number;
+  enabled: number;
+  time_zone: string;
+  schedules: string | string[];
+  retention: string | PolicyRetention | null;
+  retention_schedule: string | null;
+  assignment: string | AssignmentRules;
+  fail_run_above_percent: number | null;
+  evaluated_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface PolicyRunRow {
+  id: number;
+  policy_id: number;
+  policy_name: string;
+  purpose: 'run' | 'retention';
+  trigger: PolicyRun['trigger'];
+  backup_type: 'full' | 'incremental' | null;
+  scheduled_for: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  state: PolicyRun['state'];
+  vms: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  message: string | null;
+  workflows: string | number[];
+}
+
+export interface VmAssignmentRow {
+  vm_id: number;
+  vm_name: string;
+  vm_uuid: string;
+  present: number;
+  hypervisor_name: string;
+  policy_id: number;
+  source: 'auto' | 'manual';
+}
+
+export interface PolicyFields {
+  name: string;
+  kind: PolicyKind;
+  destinationId: number | null;
+  priority: number;
+  enabled: boolean;
+  timeZone: string;
+  schedules: string[];
+  retention: PolicyRetention | null;
+  retentionSchedule: string | null;
+  assignment: AssignmentRules;
+  failRunAbovePercent: number | null;
+}
+
+export const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
+
+const POLICIES = `SELECT p.*, d.name AS destination_name FROM policies p LEFT JOIN destinations d ON d.id = p.destination_id`;
+const RUNS = `SELECT r.*, p.name AS policy_name FROM policy_runs r JOIN policies p ON p.id = r.policy_id`;
+
+export function toPolicyRun(r: PolicyRunRow): PolicyRun {
+  const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+  return {
+    id: r.id,
+    policyId: r.policy_id,
+    policy: r.policy_name,
+    trigger: r.trigger,
+    backupType: r.backup_type,
+    scheduledFor: iso(r.scheduled_for),
+    startedAt: iso(r.started_at),
+    finishedAt: iso(r.finished_at),
+    state: r.state,
+    vms: r.vms,
+    succeeded: r.succeeded,
+    failed: r.failed,
+    cancelled: r.cancelled,
+    message: r.message,
+  };
+}
+
+/** Policies, which VM is in which policy, and the record of every policy run (or miss). */
+export class PoliciesRepository {
+  constructor(private readonly sql: Sql) {}
+
+  list(): Promise<PolicyRow[]> {
+    return this.sql.query<PolicyRow>(`${POLICIES} ORDER BY p.kind, p.priority DESC, p.name`);
+  }
+
+  async byRef(ref: string): Promise<PolicyRow | undefined> {
+    if (/^\d+$/.test(ref)) {
+      const byId = await this.byId(Number(ref));
+      if (byId) return byId;
+    }
+    return (await this.sql.query<PolicyRow>(`${POLICIES} WHERE p.name = ?`, [ref]))[0];
+  }
+
+  async byId(id: number): Promise<PolicyRow | undefined> {
+    return (await this.sql.query<PolicyRow>(`${POLICIES} WHERE p.id = ?`, [id]))[0];
+  }
+
+  async insert(f: PolicyFields, evaluatedUntil: Date, sql: Sql = this.sql): Promise<number> {
+    const r = await sql.execute(
+      `INSERT INTO policies (name, kind, destination_id, priority, enabled, time_zone, schedules, retention, retention_schedule, assignment, fail_run_above_percent, evaluated_until)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        f.name,
+        f.kind,
+        f.destinationId,
+        f.priority,
+        f.enabled ? 1 : 0,
+        f.timeZone,
+        JSON.stringify(f.schedules),
+        f.retention ? JSON.stringify(f.retention) : null,
+        f.retentionSchedule,
+        JSON.stringify(f.assignment),
+        f.failRunAbovePercent,
+        evaluatedUntil,
+      ],
+    );
+    return Number(r.insertId);
+  }
+
+  async update(id: number, f: PolicyFields, sql: Sql = this.sql): Promise<void> {
+    await sql.execute(
+      `UPDATE policies SET name = ?, destination_id = ?, priority = ?, enabled = ?, time_zone = ?, schedules = ?, retention = ?, retention_schedule = ?, assignment = ?, fail_run_above_percent = ? WHERE id = ?`,
+      [
+        f.name,
+        f.destinationId,
+        f.priority,
+        f.enabled ? 1 : 0,
+        f.timeZone,
+        JSON.stringify(f.schedules),
+        f.retention ? JSON.stringify(f.retention) : null,
+        f.retentionSchedule,
+        JSON.stringify(f.assignment),
+        f.failRunAbovePercent,
+        id,
+      ],
+    );
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.sql.execute('DELETE FROM policies WHERE id = ?', [id]);
+  }
+
+  async setEvaluatedUntil(id: number, at: Date, sql: Sql = this.sql): Promise<void> {
+    await sql.execute('UPDATE policies SET evaluated_until = ? WHERE id = ? AND (evaluated_until IS NULL OR evaluated_until < ?)', [at, id, at]);
+  }
+
+  // ---- assignments -------------------------------------------------------------------------
+
+  /** Every VM's assignment of the given kind, with what matching needs. */
+  assignments(kind: PolicyKind): Promise<VmAssignmentRow[]> {
+    return this.sql.query<VmAssignmentRow>(
+      `SELECT vp.vm_id, v.name AS vm_name, v.uuid AS vm_uuid, v.present, h.name AS hypervisor_name, vp.policy_id, vp.source
+         FROM vm_policies vp JOIN vms v ON v.id = vp.vm_id JOIN hypervisors h ON h.id = v.hypervisor_id WHERE vp.kind = ?`,
+      [kind],
+    );
+  }
+
+  policyVms(policyId: number): Promise<VmAssignmentRow[]> {
+    return this.sql.query<VmAssignmentRow>(
+      `SELECT vp.vm_id, v.name AS vm_name, v.uuid AS vm_uuid, v.present, h.name AS hypervisor_name, vp.policy_id, vp.source
+         FROM vm_policies vp JOIN vms v ON v.id = vp.vm_id JOIN hypervisors h ON h.id = v.hypervisor_id WHERE vp.policy_id = ? ORDER BY v.name`,
+      [policyId],
+    );
+  }
+
+  async assign(vmId: number, kind: PolicyKind, policyId: number, source: 'auto' | 'manual', sql: Sql = this.sql): Promise<void> {
+    await sql.execute(
+      `INSERT INTO vm_policies (vm_id, kind, policy_id, source) VALUES (?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE policy_id = VALUES(policy_id), source = VALUES(source), assigned_at = CURRENT_TIMESTAMP(3)`,
+      [vmId, kind, policyId, source],
+    );
+  }
+
+  async unassign(vmId: number, kind: PolicyKind, sql: Sql = this.sql): Promise<void> {
+    await sql.execute('DELETE FROM vm_policies WHERE vm_id = ? AND kind = ?', [vmId, kind]);
+  }
+
+  // ---- runs --------------------------------------------------------------------------------
+
+  /**
+   * Records a run for an occurrence. Returns undefined when this occurrence already has one
+   * (another server, or an earlier start, got there first): the unique key decides.
+   */
+  async insertRun(
+    r: { policyId: number; purpose: 'run' | 'retention'; trigger: PolicyRun['trigger']; backupType: 'full' | 'incremental' | null; scheduledFor: Date | null; state: PolicyRun['state']; startedAt: Date | null; message?: string | null; finishedAt?: Date | null },
+    sql: Sql = this.sql,
+  ): Promise<number | undefined> {
+    try {
+      const res = await sql.execute(
+        `INSERT INTO policy_runs (policy_id, purpose, \`trigger\`, backup_type, scheduled_for, started_at, finished_at, state, message, workflows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')`,
+        [r.policyId, r.purpose, r.trigger, r.backupType, r.scheduledFor, r.startedAt, r.finishedAt ?? null, r.state, r.message ?? null],
+      );
+      return Number(res.insertId);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
+      throw err;
+    }
+  }
+
+  async run(id: number): Promise<PolicyRunRow | undefined> {
+    return (await this.sql.query<PolicyRunRow>(`${RUNS} WHERE r.id = ?`, [id]))[0];
+  }
+
+  runningRuns(): Promise<PolicyRunRow[]> {
+    return this.sql.query<PolicyRunRow>(`${RUNS} WHERE r.state = 'running' ORDER BY r.id`);
+  }
+
+  runs(q: { policyId?: number; limit: number }): Promise<PolicyRunRow[]> {
+    return q.policyId === undefined
+      ? this.sql.query<PolicyRunRow>(`${RUNS} ORDER BY r.id DESC LIMIT ?`, [q.limit])
+      : this.sql.query<PolicyRunRow>(`${RUNS} WHERE r.policy_id = ? ORDER BY r.id DESC LIMIT ?`, [q.policyId, q.limit]);
+  }
+
+  async lastRun(policyId: number): Promise<PolicyRunRow | undefined> {
+    return (await this.sql.query<PolicyRunRow>(`${RUNS} WHERE r.policy_id = ? AND r.purpose = 'run' ORDER BY r.id DESC LIMIT 1`, [policyId]))[0];
+  }
+
+  async updateRun(
+    id: number,
+    f: Partial<{ state: PolicyRun['state']; vms: number; succeeded: number; failed: number; cancelled: number; message: string | null; workflows: number[]; finishedAt: Date | null }>,
+  ): Promise<void> {
+    const sets: string[] = [];
+    const values: SqlValue[] = [];
+    const put = (col: string, v: SqlValue): void => {
+      sets.push(`${col} = ?`);
+      values.push(v);
+    };
+    if (f.state !== undefined) put('state', f.state);
+    if (f.vms !== undefined) put('vms', f.vms);
+    if (f.succeeded !== undefined) put('succeeded', f.succeeded);
+    if (f.failed !== undefined) put('failed', f.failed);
+    if (f.cancelled !== undefined) put('cancelled', f.cancelled);
+    if (f.message !== undefined) put('message', f.message?.slice(0, 2000) ?? null);
+    if (f.workflows !== undefined) put('workflows', JSON.stringify(f.workflows));
+    if (f.finishedAt !== undefined) put('finished_at', f.finishedAt);
+    if (sets.length === 0) return;
+    await this.sql.execute(`UPDATE policy_runs SET ${sets.join(', ')} WHERE id = ?`, [...values, id]);
+  }
+
+  async destinationNode(destinationId: number): Promise<number | undefined> {
+    const rows = await this.sql.query<{ node_id: number }>('SELECT node_id FROM destinations WHERE id = ?', [destinationId]);
+    return rows[0]?.node_id;
+  }
+
+  /** Final states of the given workflows (absent ids: the workflow is gone). */
+  async workflowStates(ids: readonly number[]): Promise<Map<number, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.sql.query<{ id: number; state: string }>(`SELECT id, state FROM workflows WHERE id IN (${ids.map(() => '?').join(',')})`, [...ids]);
+    return new Map(rows.map((r) => [Number(r.id), r.state]));
+  }
+}

@@ -1,0 +1,334 @@
+import { DateTime } from 'luxon';
+import type { Logger } from 'pino';
+import type { CreatePolicy, Policy, PolicyKind, PolicyPreview, PolicyRun, ScheduledRun, UpdatePolicy } from '../../../common/api/policies.js';
+import { applyRetention } from '../../../common/retention.js';
+import { defaultTimeZone, isValidTimeZone, nextOccurrences, parseScheduleSpec, type ScheduleRule } from '../../../common/schedule.js';
+import type { AuditService } from '../auth/audit.service.js';
+import type { Principal } from '../auth/auth.service.js';
+import type { Clock } from '../clock.js';
+import type { Catalog } from '../db/catalog.js';
+import type { DestinationsRepository } from '../destinations/destinations.repository.js';
+import { badRequest, conflict, notFound } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { InventoryRepository, VmRow } from '../inventory/inventory.repository.js';
+import type { PolicyRunner } from '../scheduler/policy-runner.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import { matchVm, planAssignments } from './assignment.js';
+import { json, toPolicyRun, type PoliciesRepository, type PolicyFields, type PolicyRetention, type PolicyRow } from './policies.repository.js';
+
+export interface PoliciesServiceDeps {
+  catalog: Catalog;
+  repo: PoliciesRepository;
+  inventory: InventoryRepository;
+  destinations: DestinationsRepository;
+  runner: PolicyRunner;
+  audit: AuditService;
+  bus: EventBus;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** Backup policies: what they are, which VMs are in them, and what they would do (previews). */
+export class PoliciesService {
+  private scheduler: Scheduler | undefined;
+
+  constructor(private readonly d: PoliciesServiceDeps) {}
+
+  bindScheduler(scheduler: Scheduler): void {
+    this.scheduler = scheduler;
+  }
+
+  async list(): Promise<Policy[]> {
+    return Promise.all((await this.d.repo.list()).map((p) => this.toPolicy(p)));
+  }
+
+  async get(ref: string): Promise<Policy> {
+    return this.toPolicy(await this.require(ref));
+  }
+
+  async create(req: CreatePolicy, by: Principal): Promise<Policy> {
+    if (await this.d.repo.byRef(req.name)) throw conflict(`there is already a policy "${req.name}"`, 'name');
+    const fields = await this.validate({ ...req, timeZone: req.timeZone ?? defaultTimeZone() }, req.kind);
+    const id = await this.d.repo.insert(fields, new Date(this.d.clock.now()));
+    await this.d.audit.record({ actor: by.user.username, action: 'policy.create', target: `policy:${req.name}`, details: { ...req } });
+    await this.applyAutoAssignment(req.kind);
+    this.changed();
+    return this.toPolicy((await this.d.repo.byId(id))!);
+  }
+
+  async update(ref: string, req: UpdatePolicy, by: Principal): Promise<Policy> {
+    const row = await this.require(ref);
+    const current = this.fieldsOf(row);
+    if (req.name !== undefined && req.name !== row.name && (await this.d.repo.byRef(req.name))) throw conflict(`there is already a policy "${req.name}"`, 'name');
+    const merged = {
+      name: req.name ?? current.name,
+      destination: req.destination ?? (current.destinationId === null ? undefined : String(current.destinationId)),
+      priority: req.priority ?? current.priority,
+      enabled: req.enabled ?? current.enabled,
+      timeZone: req.timeZone ?? current.timeZone,
+      schedules: req.schedules ?? current.schedules,
+      retention: req.retention === undefined ? (current.retention ?? undefined) : req.retention,
+      retentionSchedule: req.retentionSchedule === undefined ? current.retentionSchedule : req.retentionSchedule,
+      assignment: req.assignment ?? current.assignment,
+      failRunAbovePercent: req.failRunAbovePercent === undefined ? current.failRunAbovePercent : req.failRunAbovePercent,
+    };
+    const fields = await this.validate(merged, row.kind);
+    await this.d.repo.update(row.id, fields);
+    await this.d.audit.record({ actor: by.user.username, action: 'policy.update', target: `policy:${fields.name}`, details: { ...req } });
+    await this.applyAutoAssignment(row.kind);
+    this.changed();
+    return this.toPolicy((await this.d.repo.byId(row.id))!);
+  }
+
+  async remove(ref: string, by: Principal): Promise<void> {
+    const row = await this.require(ref);
+    if ((await this.d.repo.runningRuns()).some((r) => r.policy_id === row.id)) throw conflict(`policy "${row.name}" is running; wait for the run to end or cancel its tasks first`);
+    await this.d.repo.delete(row.id);
+    await this.d.audit.record({ actor: by.user.username, action: 'policy.remove', target: `policy:${row.name}` });
+    // Its VMs may now belong to another policy.
+    await this.applyAutoAssignment(row.kind);
+    this.changed();
+  }
+
+  /** Puts VMs in the policy by hand (a manual assignment is never undone by the rules). */
+  async assign(ref: string, vmRefs: string[], by: Principal): Promise<Policy> {
+    const row = await this.require(ref);
+    const vms = await Promise.all(vmRefs.map((v) => this.requireVm(v)));
+    await this.d.catalog.transaction(async (tx) => {
+      for (const vm of vms) await this.d.repo.assign(vm.id, row.kind, row.id, 'manual', tx);
+    });
+    await this.d.audit.record({ actor: by.user.username, action: 'policy.assign', target: `policy:${row.name}`, details: { vms: vms.map((v) => v.name) } });
+    this.changed();
+    return this.toPolicy(row);
+  }
+
+  async unassign(ref: string, vmRefs: string[], by: Principal): Promise<Policy> {
+    const row = await this.require(ref);
+    const vms = await Promise.all(vmRefs.map((v) => this.requireVm(v)));
+    const inPolicy = new Set((await this.d.repo.policyVms(row.id)).map((v) => v.vm_id));
+    const stray = vms.find((v) => !inPolicy.has(v.id));
+    if (stray) throw conflict(`VM "${stray.name}" is not in policy "${row.name}"`, 'vms');
+    await this.d.catalog.transaction(async (tx) => {
+      for (const vm of vms) await this.d.repo.unassign(vm.id, row.kind, tx);
+    });
+    await this.d.audit.record({ actor: by.user.username, action: 'policy.unassign', target: `policy:${row.name}`, details: { vms: vms.map((v) => v.name) } });
+    this.changed();
+    return this.toPolicy(row);
+  }
+
+  async runNow(ref: string, backupType: 'full' | 'incremental' | undefined, by: Principal): Promise<PolicyRun> {
+    const row = await this.require(ref);
+    if ((await this.d.repo.runningRuns()).some((r) => r.policy_id === row.id && r.purpose === 'run')) throw conflict(`policy "${row.name}" is already running`);
+    const run = await this.d.runner.start(row, { trigger: 'manual', backupType: backupType ?? null, scheduledFor: null }, by.user.username);
+    await this.d.audit.record({ actor: by.user.username, action: 'policy.run', target: `policy:${row.name}`, details: { backupType: backupType ?? null, runId: run?.id ?? null } });
+    return run!;
+  }
+
+  async retentionNow(ref: string, by: Principal): Promise<PolicyRun> {
+    const row = await this.require(ref);
+    if (!row.retention || row.destination_id === null) throw conflict(`policy "${row.name}" has no retention rules`, 'retention');
+    const run = await this.d.runner.retention(row, 'manual', null, by.user.username);
+    await this.d.audit.record({ actor: by.user.username, action: 'policy.retention', target: `policy:${row.name}`, details: { runId: run?.id ?? null } });
+    return run!;
+  }
+
+  async runs(q: { policy?: string; limit: number }): Promise<PolicyRun[]> {
+    const policyId = q.policy === undefined ? undefined : (await this.require(q.policy)).id;
+    return (await this.d.repo.runs({ ...(policyId !== undefined ? { policyId } : {}), limit: q.limit })).map(toPolicyRun);
+  }
+
+  /**
+   * Applies the auto-assignment rules of every policy of a kind to the whole inventory.
+   * Called after an inventory sync and after a policy changes.
+   */
+  async applyAutoAssignment(kind: PolicyKind = 'backup'): Promise<{ assigned: number; removed: number }> {
+    const policies = (await this.d.repo.list()).filter((p) => p.kind === kind).map((p) => ({ id: p.id, name: p.name, priority: p.priority, assignment: json(p.assignment) }));
+    const current = new Map((await this.d.repo.assignments(kind)).map((a) => [a.vm_id, { policyId: a.policy_id, source: a.source }]));
+    const vms = (await this.d.inventory.vms()).map((v) => ({ id: v.id, name: v.name, hypervisor: v.hypervisor_name, present: v.present === 1, current: current.get(v.id) ?? null }));
+    const plan = planAssignments(policies, vms);
+    if (plan.assign.length === 0 && plan.unassign.length === 0) return { assigned: 0, removed: 0 };
+    await this.d.catalog.transaction(async (tx) => {
+      for (const a of plan.assign) await this.d.repo.assign(a.vmId, kind, a.policyId, 'auto', tx);
+      for (const vmId of plan.unassign) await this.d.repo.unassign(vmId, kind, tx);
+    });
+    this.d.logger.info({ kind, assigned: plan.assign.length, removed: plan.unassign.length }, 'policy auto-assignment applied');
+    this.changed();
+    return { assigned: plan.assign.length, removed: plan.unassign.length };
+  }
+
+  async preview(req: Partial<CreatePolicy> & { policy?: string; count: number }): Promise<PolicyPreview> {
+    const existing = req.policy ? await this.require(req.policy) : undefined;
+    const base = existing ? this.fieldsOf(existing) : undefined;
+    const kind = existing?.kind ?? req.kind ?? 'backup';
+    const timeZone = req.timeZone ?? base?.timeZone ?? defaultTimeZone();
+    if (!isValidTimeZone(timeZone)) throw badRequest(`"${timeZone}" is not a time zone; use an IANA name such as Europe/Berlin`, 'timeZone');
+    const scheduleErrors: PolicyPreview['scheduleErrors'] = [];
+    const rules: ScheduleRule[] = [];
+    (req.schedules ?? base?.schedules ?? []).forEach((spec, index) => {
+      try {
+        rules.push(parseScheduleSpec(spec, { backupType: kind === 'backup' ? 'required' : 'forbidden' }));
+      } catch (err) {
+        scheduleErrors.push({ index, message: (err as Error).message });
+      }
+    });
+    const nextRuns: ScheduledRun[] = nextOccurrences(rules, timeZone, this.d.clock.now(), req.count).map((o) => ({ at: new Date(o.at).toISOString(), backupType: o.backupType, rule: o.rule }));
+
+    const assignmentRules = req.assignment ?? base?.assignment;
+    const vms = await this.d.inventory.vms();
+    const current = new Map((await this.d.repo.assignments(kind)).map((a) => [a.vm_id, a]));
+    const names = new Map((await this.d.repo.list()).map((p) => [p.id, p.name]));
+    const assignment: PolicyPreview['assignment'] = vms
+      .filter((v) => v.present === 1)
+      .map((v) => {
+        const cur = current.get(v.id);
+        const currentPolicy = cur ? (names.get(cur.policy_id) ?? null) : null;
+        const m = assignmentRules ? matchVm(assignmentRules, { name: v.name, hypervisor: v.hypervisor_name }) : { matches: false, reason: 'no assignment rules' };
+        if (m.matches && cur && cur.policy_id !== existing?.id && cur.source === 'manual') return { vm: v.name, hypervisor: v.hypervisor_name, matches: false, reason: `assigned by hand to policy "${currentPolicy}"`, currentPolicy };
+        return { vm: v.name, hypervisor: v.hypervisor_name, matches: m.matches, reason: m.reason, currentPolicy };
+      });
+
+    const retention = req.retention ?? base?.retention ?? undefined;
+    const destinationRef = req.destination ?? (base?.destinationId != null ? String(base.destinationId) : undefined);
+    let retentionPreview: PolicyPreview['retention'] = [];
+    if (retention && destinationRef && kind === 'backup') {
+      const dest = await this.d.destinations.byRef(destinationRef);
+      if (!dest) throw notFound(`there is no destination "${destinationRef}"`);
+      // The VMs the policy covers: those in it now, or (for a new policy) those its rules match.
+      const inPolicy = existing ? new Set((await this.d.repo.policyVms(existing.id)).map((v) => v.vm_uuid)) : new Set(vms.filter((v) => assignment.find((a) => a.vm === v.name && a.matches)).map((v) => v.uuid));
+      retentionPreview = await this.retentionPreview(dest.id, retention, inPolicy, vms, timeZone);
+    }
+    return { nextRuns, scheduleErrors, assignment, retention: retentionPreview };
+  }
+
+  /** Dashboard: the next scheduled run of each enabled policy, soonest first. */
+  async nextRuns(limit: number): Promise<(ScheduledRun & { policy: string; policyId: number })[]> {
+    const now = this.d.clock.now();
+    const all = (await this.d.repo.list())
+      .filter((p) => p.enabled === 1)
+      .flatMap((p) => nextOccurrences(this.rules(p), p.time_zone, now, limit).map((o) => ({ at: new Date(o.at).toISOString(), backupType: o.backupType, rule: o.rule, policy: p.name, policyId: p.id })));
+    return all.sort((a, b) => a.at.localeCompare(b.at)).slice(0, limit);
+  }
+
+  private async retentionPreview(destinationId: number, retention: PolicyRetention, groups: Set<string>, vms: VmRow[], timeZone: string): Promise<PolicyPreview['retention']> {
+    const backups = (await this.d.destinations.listBackups({ destinationId, status: 'available', limit: 100_000, offset: 0 })).filter((b) => groups.has(b.vm));
+    const present = new Set(vms.filter((v) => v.present === 1).map((v) => v.uuid));
+    const { keepLatestOfExistingVm, ...rules } = retention;
+    const now = this.d.clock.now();
+    const decisions = applyRetention(
+      backups.map((b) => ({ id: String(b.id), group: b.vm, createdAt: b.createdAt })),
+      rules,
+      now,
+      { utcOffsetMinutes: DateTime.fromMillis(now, { zone: timeZone }).offset, protectNewest: (g) => !keepLatestOfExistingVm || present.has(g) },
+    );
+    const vmName = new Map(vms.map((v) => [v.uuid, v.name]));
+    return decisions
+      .map((d) => ({ backupId: Number(d.id), vm: vmName.get(d.group) ?? d.group, createdAt: d.createdAt, keep: d.keep, reasons: d.reasons }))
+      .sort((a, b) => a.vm.localeCompare(b.vm) || b.createdAt.localeCompare(a.createdAt));
+  }
+
+  private rules(p: PolicyRow): ScheduleRule[] {
+    return this.scheduler ? this.scheduler.rulesOf(p) : [];
+  }
+
+  private async validate(
+    r: Omit<CreatePolicy, 'kind' | 'timeZone'> & { timeZone: string; retention?: PolicyRetention | undefined; retentionSchedule?: string | null | undefined },
+    kind: PolicyKind,
+  ): Promise<PolicyFields> {
+    if (!isValidTimeZone(r.timeZone)) throw badRequest(`"${r.timeZone}" is not a time zone; use an IANA name such as Europe/Berlin`, 'timeZone');
+    r.schedules.forEach((spec, i) => {
+      try {
+        parseScheduleSpec(spec, { backupType: kind === 'backup' ? 'required' : 'forbidden' });
+      } catch (err) {
+        throw badRequest(`schedule ${i + 1} ("${spec}"): ${(err as Error).message}`, `schedules.${i}`);
+      }
+    });
+    if (r.retentionSchedule) {
+      try {
+        parseScheduleSpec(r.retentionSchedule, { backupType: 'forbidden' });
+      } catch (err) {
+        throw badRequest(`retention schedule ("${r.retentionSchedule}"): ${(err as Error).message}`, 'retentionSchedule');
+      }
+    }
+    let destinationId: number | null = null;
+    if (kind === 'backup') {
+      if (!r.destination) throw badRequest('a backup policy needs a destination', 'destination');
+      const dest = await this.d.destinations.byRef(r.destination);
+      if (!dest) throw notFound(`there is no destination "${r.destination}"`);
+      destinationId = dest.id;
+    }
+    if (r.retentionSchedule && !r.retention) throw badRequest('a retention schedule needs retention rules', 'retentionSchedule');
+    return {
+      name: r.name,
+      kind,
+      destinationId,
+      priority: r.priority,
+      enabled: r.enabled,
+      timeZone: r.timeZone,
+      schedules: r.schedules.map((s) => parseScheduleSpec(s).spec),
+      retention: r.retention ?? null,
+      retentionSchedule: r.retentionSchedule ? parseScheduleSpec(r.retentionSchedule).spec : null,
+      assignment: r.assignment,
+      failRunAbovePercent: r.failRunAbovePercent,
+    };
+  }
+
+  private fieldsOf(p: PolicyRow): PolicyFields {
+    return {
+      name: p.name,
+      kind: p.kind,
+      destinationId: p.destination_id,
+      priority: p.priority,
+      enabled: p.enabled === 1,
+      timeZone: p.time_zone,
+      schedules: json<string[]>(p.schedules),
+      retention: p.retention ? json<PolicyRetention>(p.retention) : null,
+      retentionSchedule: p.retention_schedule,
+      assignment: json(p.assignment),
+      failRunAbovePercent: p.fail_run_above_percent,
+    };
+  }
+
+  private async toPolicy(p: PolicyRow): Promise<Policy> {
+    const f = this.fieldsOf(p);
+    const next = p.enabled === 1 ? nextOccurrences(this.rules(p), p.time_zone, this.d.clock.now(), 1)[0] : undefined;
+    const last = await this.d.repo.lastRun(p.id);
+    return {
+      id: p.id,
+      name: p.name,
+      kind: p.kind,
+      destinationId: p.destination_id,
+      destination: p.destination_name,
+      priority: p.priority,
+      enabled: f.enabled,
+      timeZone: p.time_zone,
+      schedules: f.schedules,
+      retention: f.retention,
+      retentionSchedule: f.retentionSchedule,
+      assignment: f.assignment,
+      failRunAbovePercent: f.failRunAbovePercent,
+      vms: (await this.d.repo.policyVms(p.id)).map((v) => ({ id: v.vm_id, name: v.vm_name, source: v.source })),
+      nextRun: next ? { at: new Date(next.at).toISOString(), backupType: next.backupType, rule: next.rule } : null,
+      lastRun: last ? toPolicyRun(last) : null,
+      createdAt: p.created_at.toISOString(),
+      updatedAt: p.updated_at.toISOString(),
+    };
+  }
+
+  private changed(): void {
+    this.d.bus.publish({ type: 'policies.changed' });
+    void this.scheduler?.tick();
+  }
+
+  private async require(ref: string): Promise<PolicyRow> {
+    const row = await this.d.repo.byRef(ref);
+    if (!row) throw notFound(`there is no policy "${ref}"`);
+    return row;
+  }
+
+  private async requireVm(ref: string): Promise<VmRow> {
+    const found = await this.d.inventory.vm(ref);
+    if (!found) throw notFound(`there is no VM "${ref}"`);
+    if (Array.isArray(found)) throw conflict(`more than one VM is called "${ref}"; use its UUID`, 'vms');
+    return found;
+  }
+}

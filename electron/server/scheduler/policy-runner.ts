@@ -1,0 +1,208 @@
+import type { Logger } from 'pino';
+import type { PolicyRun } from '../../../common/api/policies.js';
+import { isFinalState, type Task } from '../../../common/api/tasks.js';
+import type { Clock } from '../clock.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { VmBackupsService } from '../inventory/vm-backups.service.js';
+import type { NotificationsService } from '../notifications/notifications.service.js';
+import { json, toPolicyRun, type PoliciesRepository, type PolicyRetention, type PolicyRow, type PolicyRunRow } from '../policies/policies.repository.js';
+import type { TaskEngine } from '../tasks/task-engine.service.js';
+import type { TasksRepository } from '../tasks/tasks.repository.js';
+
+export interface RunRequest {
+  trigger: PolicyRun['trigger'];
+  backupType: 'full' | 'incremental' | null;
+  /** The schedule occurrence (null for "run now"). */
+  scheduledFor: Date | null;
+}
+
+export interface PolicyRunnerDeps {
+  repo: PoliciesRepository;
+  vmBackups: VmBackupsService;
+  engine: TaskEngine;
+  tasks: TasksRepository;
+  notifications: NotificationsService;
+  bus: EventBus;
+  logger: Logger;
+  clock: Clock;
+  /** Unreferenced chunks younger than this survive a policy's GC. */
+  gcGraceHours: number;
+}
+
+const SUCCEEDED = new Set(['FINISHED', 'FINISHED_WITH_WARNINGS']);
+
+/**
+ * Turns a policy run into work and follows it to the end: one backup workflow (EXPORT →
+ * STORE) per VM in the policy, the "fail the rest above X %" rule, retention (PRUNE + GC on
+ * the destination) after a run that backed something up, and notifications. The run's
+ * record in the catalog is the truth, so a restarted server picks up where it stopped.
+ */
+export class PolicyRunner {
+  constructor(private readonly deps: PolicyRunnerDeps) {
+    deps.engine.onFinished((task) => this.onTaskFinished(task));
+  }
+
+  /** Starts a run; undefined when this occurrence already has a run (another server took it). */
+  async start(policy: PolicyRow, req: RunRequest, actor: string): Promise<PolicyRun | undefined> {
+    const { repo, clock } = this.deps;
+    const runId = await repo.insertRun({
+      policyId: policy.id,
+      purpose: 'run',
+      trigger: req.trigger,
+      backupType: req.backupType,
+      scheduledFor: req.scheduledFor,
+      state: 'running',
+      startedAt: new Date(clock.now()),
+    });
+    if (runId === undefined) return undefined;
+    const vms = (await repo.policyVms(policy.id)).filter((v) => v.present === 1);
+    const workflows: number[] = [];
+    const problems: string[] = [];
+    for (const vm of vms) {
+      try {
+        if (policy.destination_id === null) throw new Error('the policy has no destination');
+        const started = await this.deps.vmBackups.run({ vm: String(vm.vm_id), destination: String(policy.destination_id), full: req.backupType === 'full' }, 'scheduler', policy.priority);
+        workflows.push(started.workflowId);
+      } catch (err) {
+        problems.push(`${vm.vm_name}: ${(err as Error).message}`);
+      }
+    }
+    this.deps.logger.info({ policy: policy.name, runId, trigger: req.trigger, vms: vms.length, started: workflows.length }, 'policy run started');
+    await repo.updateRun(runId, {
+      vms: vms.length,
+      failed: problems.length,
+      workflows,
+      message: vms.length === 0 ? 'no virtual machines are in this policy' : problems.length ? `could not start: ${problems.join('; ')}` : null,
+    });
+    await this.refresh(runId);
+    return this.publish(runId);
+  }
+
+  /** Records that an occurrence did not run, and tells whoever asked to hear about misses. */
+  async recordMissed(policy: PolicyRow, req: RunRequest & { scheduledFor: Date }, message: string): Promise<void> {
+    const now = new Date(this.deps.clock.now());
+    const id = await this.deps.repo.insertRun({
+      policyId: policy.id,
+      purpose: 'run',
+      trigger: req.trigger,
+      backupType: req.backupType,
+      scheduledFor: req.scheduledFor,
+      state: 'missed',
+      startedAt: null,
+      finishedAt: now,
+      message,
+    });
+    if (id === undefined) return;
+    this.deps.logger.warn({ policy: policy.name, scheduledFor: req.scheduledFor.toISOString(), message }, 'policy run missed');
+    const run = await this.publish(id);
+    if (run) await this.deps.notifications.notify({ kind: 'policy.missed', run });
+  }
+
+  /** Prune by the policy's retention, then GC, on its destination. */
+  async retention(policy: PolicyRow, trigger: 'retention' | 'schedule' | 'catch-up' | 'manual', scheduledFor: Date | null, actor: string): Promise<PolicyRun | undefined> {
+    const retention = policy.retention ? json<PolicyRetention>(policy.retention) : null;
+    if (policy.kind !== 'backup' || !retention || policy.destination_id === null) return undefined;
+    const { repo, clock } = this.deps;
+    const runId = await repo.insertRun({ policyId: policy.id, purpose: 'retention', trigger, backupType: null, scheduledFor, state: 'running', startedAt: new Date(clock.now()) });
+    if (runId === undefined) return undefined;
+    const vms = await repo.policyVms(policy.id);
+    if (vms.length === 0) {
+      await repo.updateRun(runId, { state: 'finished', finishedAt: new Date(clock.now()), message: 'no virtual machines are in this policy; nothing to prune' });
+      return this.publish(runId);
+    }
+    const { keepLatestOfExistingVm, ...rules } = retention;
+    // The newest backup of a VM still on its host is always kept; with keepLatestOfExistingVm
+    // off, even deleted VMs keep their newest backup (the repository's own default).
+    const unprotectedGroups = keepLatestOfExistingVm ? vms.filter((v) => v.present !== 1).map((v) => v.vm_uuid) : [];
+    const dest = policy.destination_id;
+    const node = await this.destinationNode(dest);
+    const { workflowId } = await this.deps.engine.createWorkflow('RETENTION', `policy:${policy.name}`, actor, [
+      { type: 'PRUNE', params: { destinationId: dest, retention: rules, dryRun: false, groups: vms.map((v) => v.vm_uuid), unprotectedGroups }, requiredNodeId: node, priority: 30 },
+      { type: 'GC', params: { destinationId: dest, graceHours: this.deps.gcGraceHours }, requiredNodeId: node, priority: 30 },
+    ]);
+    await repo.updateRun(runId, { vms: vms.length, workflows: [workflowId] });
+    return this.publish(runId);
+  }
+
+  /** After a restart: runs whose work ended while the server was down are finished now. */
+  async recover(): Promise<void> {
+    for (const run of await this.deps.repo.runningRuns()) await this.refresh(run.id);
+  }
+
+  private async destinationNode(destinationId: number): Promise<number | null> {
+    const rows = await this.deps.repo.destinationNode(destinationId);
+    return rows ?? null;
+  }
+
+  private async onTaskFinished(task: Task): Promise<void> {
+    if (task.workflowId === null || !isFinalState(task.state)) return;
+    for (const run of await this.deps.repo.runningRuns()) {
+      if (json<number[]>(run.workflows).includes(task.workflowId)) await this.refresh(run.id);
+    }
+  }
+
+  /** Counts the run's workflows; applies the failure threshold; finishes the run when all ended. */
+  private async refresh(runId: number): Promise<void> {
+    const { repo, clock } = this.deps;
+    const run = await repo.run(runId);
+    if (!run || run.state !== 'running') return;
+    const ids = json<number[]>(run.workflows);
+    const states = await repo.workflowStates(ids);
+    const startFailures = run.purpose === 'run' ? run.vms - ids.length : 0;
+    let succeeded = 0;
+    let failed = startFailures;
+    let cancelled = 0;
+    const open: number[] = [];
+    for (const id of ids) {
+      const state = states.get(id) ?? 'CANCELLED';
+      if (SUCCEEDED.has(state)) succeeded++;
+      else if (state === 'FAILED') failed++;
+      else if (state === 'CANCELLED') cancelled++;
+      else open.push(id);
+    }
+    const policy = await repo.byId(run.policy_id);
+    let message = run.message;
+    const limit = policy?.fail_run_above_percent ?? null;
+    if (run.purpose === 'run' && open.length > 0 && limit !== null && run.vms > 0 && (failed * 100) / run.vms > limit) {
+      message = joinMessage(message, `${failed} of ${run.vms} backups failed, more than the policy's ${limit} %: the rest of the run was cancelled`);
+      await repo.updateRun(runId, { message });
+      for (const id of open) await this.cancelWorkflow(id);
+      return; // the cancellations come back through onTaskFinished and finish the run
+    }
+    if (open.length > 0) {
+      await repo.updateRun(runId, { succeeded, failed, cancelled });
+      await this.publish(runId);
+      return;
+    }
+    const total = run.purpose === 'run' ? run.vms : ids.length;
+    const state: PolicyRun['state'] =
+      total === 0 ? 'finished' : failed === total || (message?.includes('the rest of the run was cancelled') ?? false) ? 'failed' : failed > 0 || cancelled > 0 ? 'finished_with_warnings' : 'finished';
+    await repo.updateRun(runId, { succeeded, failed, cancelled, state, finishedAt: new Date(clock.now()), message });
+    const finished = await this.publish(runId);
+    this.deps.logger.info({ policy: run.policy_name, runId, purpose: run.purpose, state, succeeded, failed, cancelled }, 'policy run ended');
+    if (!finished || !policy) return;
+    if (state !== 'finished') await this.deps.notifications.notify({ kind: 'policy.failed', run: finished });
+    if (run.purpose === 'run' && succeeded > 0) {
+      await this.retention(policy, 'retention', null, 'scheduler').catch((err: unknown) => this.deps.logger.error({ err, policy: policy.name }, 'retention after the policy run could not start'));
+    }
+  }
+
+  private async cancelWorkflow(workflowId: number): Promise<void> {
+    for (const t of await this.deps.tasks.workflowTasks(workflowId)) {
+      if (isFinalState(t.state)) continue;
+      await this.deps.engine.cancel(t.id, false, 'scheduler').catch((err: unknown) => this.deps.logger.warn({ err, taskId: t.id }, 'could not cancel a task of a policy run'));
+    }
+  }
+
+  private async publish(runId: number): Promise<PolicyRun | undefined> {
+    const row: PolicyRunRow | undefined = await this.deps.repo.run(runId);
+    if (!row) return undefined;
+    const run = toPolicyRun(row);
+    this.deps.bus.publish({ type: 'policy.run', run });
+    return run;
+  }
+}
+
+function joinMessage(a: string | null, b: string): string {
+  return a ? `${a}; ${b}` : b;
+}
