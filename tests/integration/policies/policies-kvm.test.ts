@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backup } from '../../../common/api/backups.js';
+import type { Destination } from '../../../common/api/destinations.js';
+import type { Vm } from '../../../common/api/hypervisors.js';
+import type { Policy, PolicyPreview, PolicyRun } from '../../../common/api/policies.js';
+import type { Task, TaskDetails } from '../../../common/api/tasks.js';
+import { defaultHandlers } from '../../../node-service/agent/node-service.js';
+import { Repository } from '../../../node-service/repository/repository.js';
+import { ensureLibvirt, LibvirtTestHost, MiB, type TestVm } from '../../support/libvirt-host.js';
+import { enrollTestNode, type TestNode } from '../../support/test-node.js';
+import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+
+/**
+ * Backup policies on a real libvirt inventory, through the server with a real node:
+ * auto-assignment by include/exclude rules (and a VM created later joining at the next
+ * sync), manual assignment, "assign and remove", a policy run that backs up every VM in
+ * the policy, and retention end to end on the real repository: after a simulated sequence
+ * of daily backups exactly the expected ones remain, they all restore, and GC freed the space.
+ */
+describe('backup policies on a real libvirt host', () => {
+  let t: TestServer;
+  let admin: string;
+  let node: TestNode;
+  let host: LibvirtTestHost;
+  let repoPath: string;
+  const tag = Math.random().toString(16).slice(2, 8);
+  const vms: Record<string, TestVm> = {};
+
+  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
+  const policy = async (): Promise<Policy> => (await api<Policy>('GET', '/api/policies/prod')).body;
+  const ours = (names: string[]): string[] => names.filter((n) => n.endsWith(`-${tag}`)).sort();
+  const inPolicy = async (): Promise<string[]> => ours((await policy()).vms.map((v) => v.name));
+  const finished = async (id: number): Promise<Task> =>
+    waitFor(`task ${id}`, async () => {
+      const d = (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
+      return ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'].includes(d.state) ? d : undefined;
+    }, 120_000);
+  const runEnd = async (id: number): Promise<PolicyRun> =>
+    waitFor(`policy run ${id}`, async () => (await api<PolicyRun[]>('GET', '/api/policy-runs?limit=100')).body.find((r) => r.id === id && r.state !== 'running'), 180_000);
+  const sync = async (): Promise<void> => {
+    const task = await api<Task>('POST', '/api/hypervisors/kvm1/sync');
+    expect(task.status).toBe(202);
+    await finished(task.body.id);
+  };
+  const vmNamed = (prefix: string): string => `${prefix}-${tag}`;
+
+  beforeAll(async () => {
+    await ensureLibvirt();
+    host = new LibvirtTestHost('policies');
+    for (const name of ['prod-web', 'prod-db', 'prod-web-test', 'dev-app']) {
+      const disk = await host.createDisk(`${name}.qcow2`, 8, [{ pattern: 0x40 + name.length, offset: 0, length: MiB }]);
+      vms[name] = await host.defineVm([{ target: 'vda', path: disk }], vmNamed(name));
+    }
+    t = await startTestServer({ nodeHeartbeatSeconds: 1, gcGraceHours: 0 });
+    admin = await setupAdmin(t.api);
+    node = await enrollTestNode(t.api, admin, { name: 'kvm-node', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    repoPath = `${host.subdir('repo')}/vplus`;
+    const dest = await api<{ message?: string }>('POST', '/api/destinations', { name: 'nas', node: 'kvm-node', path: repoPath });
+    expect(dest.status, dest.body.message).toBe(201);
+    const h = await api<{ message?: string }>('POST', '/api/hypervisors', { name: 'kvm1', node: 'kvm-node' });
+    expect(h.status, h.body.message).toBe(201);
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await t?.destroy();
+    await host?.cleanup();
+  });
+
+  it('assigns the VMs whose names match the include rule and not the exclude rule', async () => {
+    const preview = await api<PolicyPreview>('POST', '/api/policies/preview', { schedules: ['incremental mon-fri 22:00', 'full sun 22:00', 'incremental mnday 22:00'], assignment: { include: ['^prod-'], exclude: ['-test-'] }, timeZone: 'Europe/Berlin', count: 10 });
+    expect(preview.status).toBe(200);
+    expect(preview.body.nextRuns).toHaveLength(10);
+    expect(preview.body.scheduleErrors).toEqual([{ index: 2, message: expect.stringMatching(/could not read "mnday"/) as unknown as string }]);
+    const matched = preview.body.assignment.filter((a) => a.vm.endsWith(tag));
+    expect(matched.filter((a) => a.matches).map((a) => a.vm).sort()).toEqual([vmNamed('prod-db'), vmNamed('prod-web')]);
+    expect(matched.find((a) => a.vm === vmNamed('prod-web-test'))!.reason).toBe('excluded by -test-');
+
+    const res = await api<Policy & { message?: string }>('POST', '/api/policies', {
+      name: 'prod',
+      destination: 'nas',
+      schedules: ['incremental mon-fri 22:00', 'full sun 22:00'],
+      retention: { keepLast: 2, daily: 7, weekly: 4, monthly: 2 },
+      assignment: { include: ['^prod-'], exclude: ['-test-'] },
+    });
+    expect(res.status, res.body.message).toBe(201);
+    expect(ours(res.body.vms.map((v) => v.name))).toEqual([vmNamed('prod-db'), vmNamed('prod-web')]);
+    expect(res.body.vms.every((v) => v.source === 'auto')).toBe(true);
+    const vm = (await api<Vm>('GET', `/api/vms/${vms['prod-web']!.uuid}`)).body;
+    expect(vm.policy).toBe('prod');
+    expect((await api<Vm>('GET', `/api/vms/${vms['dev-app']!.uuid}`)).body.policy).toBeNull();
+  });
+
+  it('picks up a VM created after the policy at the next inventory sync', async () => {
+    const disk = await host.createDisk('prod-new.qcow2', 8, [{ pattern: 0x77, offset: 0, length: MiB }]);
+    vms['prod-new'] = await host.defineVm([{ target: 'vda', path: disk }], vmNamed('prod-new'));
+    expect(await inPolicy()).not.toContain(vmNamed('prod-new'));
+    await sync();
+    expect(await inPolicy()).toEqual([vmNamed('prod-db'), vmNamed('prod-new'), vmNamed('prod-web')]);
+  });
+
+  it('keeps a VM that stops matching in an assign-only policy, and removes it in assign-and-remove mode', async () => {
+    const exclude = { include: ['^prod-'], exclude: ['-test-', '^prod-db-'] };
+    expect((await api('PATCH', '/api/policies/prod', { assignment: { ...exclude, mode: 'assign-only' } })).status).toBe(200);
+    expect(await inPolicy()).toContain(vmNamed('prod-db'));
+    expect((await api('PATCH', '/api/policies/prod', { assignment: { ...exclude, mode: 'assign-and-remove' } })).status).toBe(200);
+    expect(await inPolicy()).toEqual([vmNamed('prod-new'), vmNamed('prod-web')]);
+    // A second policy takes the VM the first one let go, and a VM is never in two.
+    const other = await api<Policy & { message?: string }>('POST', '/api/policies', { name: 'databases', destination: 'nas', schedules: ['full daily 01:00'], assignment: { include: ['^prod-db-'] } });
+    expect(other.status, other.body.message).toBe(201);
+    expect(ours(other.body.vms.map((v) => v.name))).toEqual([vmNamed('prod-db')]);
+    expect((await api<Vm>('GET', `/api/vms/${vms['prod-db']!.uuid}`)).body.policy).toBe('databases');
+  });
+
+  it('assigns by hand, and the rules never undo it', async () => {
+    const res = await api<Policy>('POST', '/api/policies/prod/assign', { vms: [vmNamed('dev-app')] });
+    expect(res.status).toBe(200);
+    expect(res.body.vms.find((v) => v.name === vmNamed('dev-app'))?.source).toBe('manual');
+    await sync();
+    expect(await inPolicy()).toEqual([vmNamed('dev-app'), vmNamed('prod-new'), vmNamed('prod-web')]);
+    const missing = await api<{ message: string }>('POST', '/api/policies/prod/assign', { vms: ['no-such-vm'] });
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toBe('there is no VM "no-such-vm"');
+  });
+
+  it('a policy run backs up every VM in the policy, then applies retention', async () => {
+    const started = await api<PolicyRun & { message?: string }>('POST', '/api/policies/prod/run', {});
+    expect(started.status, started.body.message).toBe(202);
+    expect(started.body).toMatchObject({ trigger: 'manual', state: 'running', vms: 3 + (await policy()).vms.filter((v) => !v.name.endsWith(tag)).length });
+    const run = await runEnd(started.body.id);
+    expect(run.state, run.message ?? '').toBe('finished');
+    expect(run.succeeded).toBe(run.vms);
+    for (const name of ['dev-app', 'prod-new', 'prod-web']) {
+      const backups = (await api<Backup[]>('GET', `/api/backups?vm=${vms[name]!.uuid}`)).body;
+      expect(backups.map((b) => b.type), name).toEqual(['full']);
+    }
+    expect((await api<Backup[]>('GET', `/api/backups?vm=${vms['prod-db']!.uuid}`)).body).toEqual([]);
+    // Retention ran after the backups (nothing to remove yet: one backup per VM).
+    const retention = await waitFor('the retention run', async () => (await api<PolicyRun[]>('GET', '/api/policies/prod/runs')).body.find((r) => r.trigger === 'retention' && r.state !== 'running'));
+    expect(retention.state, retention.message ?? '').toBe('finished');
+  });
+
+  it('retention end to end: after 40 simulated daily backups exactly the expected ones remain, they restore, and GC freed the space', async () => {
+    // prod-web-test joins the policy by hand; it has no real backups. 40 daily backups of it
+    // at 12:00 UTC, 2026-10-01 … 2026-11-09, are written into the destination's repository as
+    // the node's STORE would, each with 1 MiB of its own data.
+    expect((await api('POST', '/api/policies/prod/assign', { vms: [vmNamed('prod-web-test')] })).status).toBe(200);
+    const group = vms['prod-web-test']!.uuid;
+    const day = (i: number): string => new Date(Date.UTC(2026, 9, 1 + i, 12)).toISOString();
+    let at = 0;
+    const repo = await Repository.open(repoPath, {}, { clock: { now: () => at } });
+    const unique = (i: number): Buffer => {
+      // 1 MiB that does not compress: a keystream of the day's hash.
+      const out = Buffer.alloc(MiB);
+      let block = createHash('sha256').update(`day ${i}`).digest();
+      for (let o = 0; o < MiB; o += 32) {
+        block.copy(out, o);
+        block = createHash('sha256').update(block).digest();
+      }
+      return out;
+    };
+    const image = (i: number): Buffer => Buffer.concat([Buffer.alloc(MiB, 0x5a), unique(i)]);
+    for (let i = 0; i < 40; i++) {
+      at = Date.parse(day(i));
+      const w = await repo.startBackup({ group, source: { type: 'full', vm: { name: vmNamed('prod-web-test'), uuid: group } } });
+      const img = image(i);
+      await w.writeDisk('vda', img.length, Readable.from([img]));
+      await w.commit();
+    }
+    await repo.close();
+    const reimport = await api<Task>('POST', '/api/destinations/nas/import', {});
+    expect((await finished(reimport.body.id)).state).toBe('FINISHED');
+    const before = (await api<Destination>('GET', '/api/destinations/nas')).body;
+    expect((await api<Backup[]>('GET', `/api/backups?vm=${group}`)).body).toHaveLength(40);
+
+    // The preview says what will go, before anything does.
+    const preview = (await api<PolicyPreview>('POST', '/api/policies/preview', { policy: 'prod', count: 1 })).body;
+    const previewKept = preview.retention.filter((r) => r.vm === vmNamed('prod-web-test') && r.keep).map((r) => r.createdAt.slice(0, 10));
+
+    const started = await api<PolicyRun>('POST', '/api/policies/prod/retention');
+    expect(started.status).toBe(202);
+    const run = await runEnd(started.body.id);
+    expect(run.state, run.message ?? '').toBe('finished');
+
+    // last=2: Nov 9, 8; daily=7: Nov 3–9; weekly=4 (ISO weeks, newest of each): Nov 9 (W46),
+    // Nov 8 (W45), Nov 1 (W44), Oct 25 (W43); monthly=2: Nov 9, Oct 31.
+    const expected = ['2026-10-25', '2026-10-31', '2026-11-01', '2026-11-03', '2026-11-04', '2026-11-05', '2026-11-06', '2026-11-07', '2026-11-08', '2026-11-09'];
+    const remaining = (await api<Backup[]>('GET', `/api/backups?vm=${group}&status=available`)).body;
+    expect(remaining.map((b) => b.createdAt.slice(0, 10)).sort()).toEqual(expected);
+    expect(previewKept.sort()).toEqual(expected);
+    const removed = (await api<Backup[]>('GET', `/api/backups?vm=${group}&status=removed`)).body;
+    expect(removed).toHaveLength(40 - expected.length);
+
+    // Every remaining simulated backup restores to exactly what was written that day.
+    for (const b of remaining) {
+      const i = Math.round((Date.parse(b.createdAt) - Date.parse(day(0))) / 86_400_000);
+      const dir = host.subdir(`restore-${i}`);
+      const res = await api<{ taskIds: number[]; message?: string }>('POST', '/api/restores', { mode: 'files', backup: b.id, node: 'kvm-node', path: dir, format: 'raw' });
+      expect(res.status, res.body.message).toBe(202);
+      const done = (await finished(res.body.taskIds[0]!)) as TaskDetails;
+      expect(done.state, done.error ?? '').toBe('FINISHED');
+      const file = (done.result as { files: { path: string }[] }).files[0]!.path;
+      expect(fs.readFileSync(file).equals(image(i)), `backup of day ${i}`).toBe(true);
+    }
+
+    // GC after the prune freed the removed days' own data (30 × 1 MiB that does not compress).
+    const after = (await api<Destination>('GET', '/api/destinations/nas')).body;
+    expect(after.storedBytes).toBeLessThan(before.storedBytes - 28 * MiB);
+    expect(after.backups).toBe(before.backups - removed.length);
+  });
+});
