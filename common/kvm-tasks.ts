@@ -89,6 +89,11 @@ export const SnapshotParamsSchema = z.object({
   op: z.enum(['create', 'list', 'revert', 'delete']),
   /** Required for revert and delete; for create the node picks `vplus-<UTC time>` when absent. */
   name: z.string().min(1).max(64).optional(),
+  /**
+   * Snapshot policies: after a create, delete the oldest snapshots whose names start with
+   * `prefix` until `keep` of them are left (the one just made counts). Others are never touched.
+   */
+  rotate: z.object({ prefix: z.string().min(8).max(48), keep: z.number().int().min(1).max(1000) }).optional(),
 });
 export const SnapshotInfoSchema = z.object({
   name: z.string(),

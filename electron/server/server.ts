@@ -171,7 +171,10 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     });
     const policies = new PoliciesService({ catalog, repo: policiesRepo, inventory: inventoryRepo, destinations: destinationsRepo, runner, audit, bus, logger: logger.child({ module: 'policies' }), clock });
     // New VMs join the policies whose rules they match as soon as an inventory sync sees them.
-    inventory.onSynced(() => policies.applyAutoAssignment('backup').then(() => undefined));
+    inventory.onSynced(async () => {
+      await policies.applyAutoAssignment('backup');
+      await policies.applyAutoAssignment('snapshot');
+    });
     const scheduler = new Scheduler({ catalog, repo: policiesRepo, runner, notifications, logger: logger.child({ module: 'scheduler' }), clock });
     policies.bindScheduler(scheduler);
     const dashboard = new DashboardService(catalog, policies, clock);

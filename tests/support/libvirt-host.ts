@@ -127,7 +127,7 @@ export class LibvirtTestHost {
   async cleanup(): Promise<void> {
     for (const name of this.vms) {
       await virsh('destroy', name).catch(() => undefined); // already off is fine
-      await virsh('undefine', name, '--checkpoints-metadata').catch((err: unknown) => console.error(`cleanup of ${name}: ${String(err)}`));
+      await virsh('undefine', name, '--checkpoints-metadata', '--snapshots-metadata').catch((err: unknown) => console.error(`cleanup of ${name}: ${String(err)}`));
     }
     this.vms.clear();
     fs.rmSync(this.dir, { recursive: true, force: true });

@@ -48,6 +48,8 @@ export interface VmAssignmentRow {
   vm_uuid: string;
   present: number;
   hypervisor_name: string;
+  hypervisor_uri: string;
+  node_id: number;
   policy_id: number;
   source: 'auto' | 'manual';
 }
@@ -165,7 +167,7 @@ export class PoliciesRepository {
   /** Every VM's assignment of the given kind, with what matching needs. */
   assignments(kind: PolicyKind): Promise<VmAssignmentRow[]> {
     return this.sql.query<VmAssignmentRow>(
-      `SELECT vp.vm_id, v.name AS vm_name, v.uuid AS vm_uuid, v.present, h.name AS hypervisor_name, vp.policy_id, vp.source
+      `SELECT vp.vm_id, v.name AS vm_name, v.uuid AS vm_uuid, v.present, h.name AS hypervisor_name, h.uri AS hypervisor_uri, h.node_id, vp.policy_id, vp.source
          FROM vm_policies vp JOIN vms v ON v.id = vp.vm_id JOIN hypervisors h ON h.id = v.hypervisor_id WHERE vp.kind = ?`,
       [kind],
     );
@@ -173,7 +175,7 @@ export class PoliciesRepository {
 
   policyVms(policyId: number): Promise<VmAssignmentRow[]> {
     return this.sql.query<VmAssignmentRow>(
-      `SELECT vp.vm_id, v.name AS vm_name, v.uuid AS vm_uuid, v.present, h.name AS hypervisor_name, vp.policy_id, vp.source
+      `SELECT vp.vm_id, v.name AS vm_name, v.uuid AS vm_uuid, v.present, h.name AS hypervisor_name, h.uri AS hypervisor_uri, h.node_id, vp.policy_id, vp.source
          FROM vm_policies vp JOIN vms v ON v.id = vp.vm_id JOIN hypervisors h ON h.id = v.hypervisor_id WHERE vp.policy_id = ? ORDER BY v.name`,
       [policyId],
     );

@@ -257,6 +257,14 @@ export class PoliciesService {
       destinationId = dest.id;
     }
     if (r.retentionSchedule && !r.retention) throw badRequest('a retention schedule needs retention rules', 'retentionSchedule');
+    if (kind === 'snapshot') {
+      if (r.retentionSchedule) throw badRequest('snapshot policies rotate their snapshots at each run; they have no retention schedule', 'retentionSchedule');
+      const { keepLatestOfExistingVm: _keep, keepLast, ...others } = r.retention ?? { keepLatestOfExistingVm: true };
+      void _keep;
+      if (Object.values(others).some((v) => v !== undefined) || (r.retention && keepLast === undefined)) {
+        throw badRequest('a snapshot policy keeps the last N snapshots of each VM: set retention.keepLast only', 'retention');
+      }
+    }
     return {
       name: r.name,
       kind,

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { VmBackupsService } from '../inventory/vm-backups.service.js';
 import type { NotificationsService } from '../notifications/notifications.service.js';
-import { json, toPolicyRun, type PoliciesRepository, type PolicyRetention, type PolicyRow, type PolicyRunRow } from '../policies/policies.repository.js';
+import { json, toPolicyRun, type PoliciesRepository, type PolicyRetention, type PolicyRow, type PolicyRunRow, type VmAssignmentRow } from '../policies/policies.repository.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
 import type { TasksRepository } from '../tasks/tasks.repository.js';
 
@@ -30,6 +30,10 @@ export interface PolicyRunnerDeps {
 }
 
 const SUCCEEDED = new Set(['FINISHED', 'FINISHED_WITH_WARNINGS']);
+const DEFAULT_SNAPSHOTS_KEPT = 7;
+
+/** Names of a snapshot policy's own snapshots start with this (and only they are rotated). */
+export const snapshotPrefix = (policyId: number): string => `vplus-p${policyId}-`;
 
 /**
  * Turns a policy run into work and follows it to the end: one backup workflow (EXPORT →
@@ -60,9 +64,7 @@ export class PolicyRunner {
     const problems: string[] = [];
     for (const vm of vms) {
       try {
-        if (policy.destination_id === null) throw new Error('the policy has no destination');
-        const started = await this.deps.vmBackups.run({ vm: String(vm.vm_id), destination: String(policy.destination_id), full: req.backupType === 'full' }, 'scheduler', policy.priority);
-        workflows.push(started.workflowId);
+        workflows.push(policy.kind === 'snapshot' ? await this.snapshot(policy, vm, actor) : await this.backup(policy, vm, req));
       } catch (err) {
         problems.push(`${vm.vm_name}: ${(err as Error).message}`);
       }
@@ -76,6 +78,32 @@ export class PolicyRunner {
     });
     await this.refresh(runId);
     return this.publish(runId);
+  }
+
+  private async backup(policy: PolicyRow, vm: VmAssignmentRow, req: RunRequest): Promise<number> {
+    if (policy.destination_id === null) throw new Error('the policy has no destination');
+    const started = await this.deps.vmBackups.run({ vm: String(vm.vm_id), destination: String(policy.destination_id), full: req.backupType === 'full' }, 'scheduler', policy.priority);
+    return started.workflowId;
+  }
+
+  /**
+   * A snapshot policy's run on one VM: a new hypervisor snapshot named after the policy and
+   * the time, then the policy's oldest own snapshots beyond "keep last N" (default 7) are
+   * deleted on the node. Snapshots the policy did not make are never touched.
+   */
+  private async snapshot(policy: PolicyRow, vm: VmAssignmentRow, actor: string): Promise<number> {
+    const retention = policy.retention ? json<PolicyRetention>(policy.retention) : null;
+    const prefix = snapshotPrefix(policy.id);
+    const stamp = new Date(this.deps.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const { workflowId } = await this.deps.engine.createWorkflow('SNAPSHOT', `vm:${vm.vm_name}`, actor, [
+      {
+        type: 'SNAPSHOT',
+        params: { uri: vm.hypervisor_uri, vm: { uuid: vm.vm_uuid, name: vm.vm_name }, op: 'create', name: `${prefix}${stamp}`, rotate: { prefix, keep: retention?.keepLast ?? DEFAULT_SNAPSHOTS_KEPT }, vmId: vm.vm_id },
+        requiredNodeId: vm.node_id,
+        priority: policy.priority,
+      },
+    ]);
+    return workflowId;
   }
 
   /** Records that an occurrence did not run, and tells whoever asked to hear about misses. */

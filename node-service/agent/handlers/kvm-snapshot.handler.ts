@@ -22,12 +22,22 @@ export function kvmSnapshotHandler(deps: KvmHandlerDeps): TaskHandler {
         if (params.name) return params.name;
         throw new TaskError(`a snapshot ${params.op} needs the snapshot's name; this is a server bug, please report it`, 'INVALID_PARAMS');
       };
+      /** Oldest first, so the rolling set keeps the newest `keep` of the policy's own snapshots. */
+      const rotate = async (r: { prefix: string; keep: number }, created: string): Promise<void> => {
+        const own = (await snapshots.list(domain, label)).filter((x) => x.name.startsWith(r.prefix)).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+        for (const old of own.slice(0, Math.max(0, own.length - r.keep))) {
+          if (old.name === created) continue;
+          await snapshots.delete(domain, old.name, label);
+          ctx.log('info', `${label}: snapshot "${old.name}" deleted by rotation (keeping ${r.keep}) on node ${deps.nodeName}`);
+        }
+      };
       return kvmStep(ctx, deps, async () => {
         try {
           switch (params.op) {
             case 'create': {
               const name = await snapshots.create(domain, params.name, label);
               ctx.log('info', `${label}: snapshot "${name}" created on node ${deps.nodeName}`);
+              if (params.rotate) await rotate(params.rotate, name);
               break;
             }
             case 'revert':

@@ -9,7 +9,7 @@ import type { Policy, PolicyPreview, PolicyRun } from '../../../common/api/polic
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { Repository } from '../../../node-service/repository/repository.js';
-import { ensureLibvirt, LibvirtTestHost, MiB, type TestVm } from '../../support/libvirt-host.js';
+import { ensureLibvirt, LibvirtTestHost, MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
 import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
 
@@ -209,5 +209,70 @@ describe('backup policies on a real libvirt host', () => {
     const after = (await api<Destination>('GET', '/api/destinations/nas')).body;
     expect(after.storedBytes).toBeLessThan(before.storedBytes - 28 * MiB);
     expect(after.backups).toBe(before.backups - removed.length);
+  });
+});
+
+describe('snapshot policies on a real libvirt host', () => {
+  let t: TestServer;
+  let admin: string;
+  let node: TestNode;
+  let host: LibvirtTestHost;
+  let vm: TestVm;
+  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
+  const snapshotNames = async (): Promise<string[]> =>
+    (await virsh('snapshot-list', vm.name, '--name'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .sort();
+
+  beforeAll(async () => {
+    await ensureLibvirt();
+    host = new LibvirtTestHost('snap-policy');
+    const disk = await host.createDisk('vda.qcow2', 8, [{ pattern: 0x61, offset: 0, length: MiB }]);
+    vm = await host.defineVm([{ target: 'vda', path: disk }], `snap-${Math.random().toString(16).slice(2, 8)}`);
+    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
+    admin = await setupAdmin(t.api);
+    node = await enrollTestNode(t.api, admin, { name: 'snap-node', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    expect((await api('POST', '/api/hypervisors', { name: 'kvm1', node: 'snap-node' })).status).toBe(201);
+    await virsh('snapshot-create-as', vm.name, 'by-hand');
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await t?.destroy();
+    await host?.cleanup();
+  });
+
+  it('keeps a rolling set of the last N policy snapshots and never touches the others', async () => {
+    const bad = await api<{ message: string; field: string }>('POST', '/api/policies', { name: 'snaps', kind: 'snapshot', schedules: ['incremental daily 12:00'], assignment: { include: [`^${vm.name}$`] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.field).toBe('schedules.0');
+    const res = await api<Policy & { message?: string }>('POST', '/api/policies', {
+      name: 'snaps',
+      kind: 'snapshot',
+      schedules: ['every 4h'],
+      retention: { keepLast: 2 },
+      assignment: { include: [`^${vm.name}$`] },
+    });
+    expect(res.status, res.body.message).toBe(201);
+    expect(res.body.vms.map((v) => v.name)).toEqual([vm.name]);
+    const made: string[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const started = await api<PolicyRun>('POST', '/api/policies/snaps/run', {});
+      expect(started.status).toBe(202);
+      const run = await waitFor('the snapshot run', async () => (await api<PolicyRun[]>('GET', '/api/policies/snaps/runs')).body.find((r) => r.id === started.body.id && r.state !== 'running'), 120_000);
+      expect(run.state, run.message ?? '').toBe('finished');
+      made.push(await snapshotNames());
+      await new Promise((r) => setTimeout(r, 1100)); // snapshot names carry the time to the second
+    }
+    const prefix = `vplus-p${res.body.id}-`;
+    expect(made[0]!.filter((n) => n.startsWith(prefix))).toHaveLength(1);
+    expect(made[1]!.filter((n) => n.startsWith(prefix))).toHaveLength(2);
+    const last = made[2]!;
+    expect(last.filter((n) => n.startsWith(prefix))).toHaveLength(2);
+    // The oldest policy snapshot went; the newest two stayed; the one made by hand stayed.
+    const first = made[0]!.find((n) => n.startsWith(prefix))!;
+    expect(last).not.toContain(first);
+    expect(last).toContain('by-hand');
   });
 });
