@@ -29,6 +29,21 @@ export class VmBackupsService {
     private readonly logger: Logger,
   ) {
     engine.onFinished((task) => this.onTaskFinished(task));
+    engine.addParamsEnricher((task) => this.chainAtDispatch(task));
+  }
+
+  /**
+   * The chain a backup builds on is read again when its task is sent to the node, not only
+   * when the workflow was created: another backup of the same VM (to this or another
+   * destination) may have finished in between, and its checkpoint is then the base to use
+   * (EXPORT) or to keep (STORE's checkpoint cleanup).
+   */
+  private async chainAtDispatch(task: Task): Promise<Record<string, unknown>> {
+    const { vmId, destinationId } = task.params;
+    if (typeof vmId !== 'number' || typeof destinationId !== 'number') return {};
+    if (task.type === 'EXPORT' && task.params.mode === 'auto') return { previous: (await this.inventory.chain(vmId, destinationId)) ?? null };
+    if (task.type === 'STORE') return { keepCheckpoints: await this.inventory.otherChainCheckpoints(vmId, destinationId) };
+    return {};
   }
 
   async run(req: { vm: string; destination: string; full: boolean }, by: Principal | 'scheduler', priority = 50): Promise<{ workflowId: number; taskIds: number[] }> {
