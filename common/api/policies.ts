@@ -69,7 +69,19 @@ export const CreatePolicySchema = z.object({
 });
 export type CreatePolicy = z.infer<typeof CreatePolicySchema>;
 
-export const UpdatePolicySchema = CreatePolicySchema.omit({ kind: true }).partial();
+/** Only the fields given change (no defaults here: a missing field keeps its value). */
+export const UpdatePolicySchema = z.object({
+  name: NameSchema.optional(),
+  destination: z.string().min(1).max(128).optional(),
+  priority: z.number().int().min(0).max(100).optional(),
+  enabled: z.boolean().optional(),
+  timeZone: z.string().min(1).max(64).optional(),
+  schedules: z.array(ScheduleSpecSchema).max(20).optional(),
+  retention: PolicyRetentionSchema.optional(),
+  retentionSchedule: ScheduleSpecSchema.nullable().optional(),
+  assignment: AssignmentRulesSchema.optional(),
+  failRunAbovePercent: z.number().int().min(0).max(100).nullable().optional(),
+});
 export type UpdatePolicy = z.infer<typeof UpdatePolicySchema>;
 
 export const PolicyRefParamsSchema = z.object({ policy: z.string().min(1).max(128).describe('id or name') });
@@ -137,7 +149,8 @@ export const RunPolicySchema = z
   .nullish();
 
 /** Preview for the create/edit form: what a policy (saved or not) would do. */
-export const PolicyPreviewRequestSchema = CreatePolicySchema.partial().extend({
+export const PolicyPreviewRequestSchema = UpdatePolicySchema.extend({
+  kind: PolicyKindSchema.optional(),
   /** Preview an existing policy's retention against its backups (edit form). */
   policy: z.string().min(1).max(128).optional(),
   count: z.number().int().min(1).max(50).default(10),

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Dashboard, Policy, PolicyRun } from '../../../common/api/policies.js';
+import { defaultHandlers } from '../../../node-service/agent/node-service.js';
+import { enrollTestNode, type TestNode } from '../../support/test-node.js';
+import { createUser, makeTempDir, setupAdmin, startTestServer, type TestServer } from '../../support/test-server.js';
+
+/** The policies API's answers to bad input and to roles, on a real server and catalog. */
+describe('policies API: validation and roles', () => {
+  let t: TestServer;
+  let admin: string;
+  let operator: string;
+  let viewer: string;
+  let node: TestNode;
+  const as = <T>(token: string, method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token });
+  const good = { name: 'nightly', destination: 'nas', schedules: ['incremental mon-fri 22:00', 'full sun 22:00'], retention: { daily: 14, weekly: 8 }, assignment: { include: ['^prod-'] } };
+
+  beforeAll(async () => {
+    t = await startTestServer();
+    admin = await setupAdmin(t.api);
+    operator = await createUser(t.api, admin, 'olga', 'operator');
+    viewer = await createUser(t.api, admin, 'victor', 'viewer');
+    node = await enrollTestNode(t.api, admin, { name: 'store', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    expect((await as(admin, 'POST', '/api/destinations', { name: 'nas', node: 'store', path: `${makeTempDir('policies-api')}/vplus` })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await t?.destroy();
+  });
+
+  it.each([
+    [{ ...good, schedules: ['incremental mnday 22:00'] }, 'schedules.0', /^schedule 1 \("incremental mnday 22:00"\): .*could not read "mnday"/],
+    [{ ...good, schedules: ['mon-fri 22:00'] }, 'schedules.0', /backup type/],
+    [{ ...good, destination: undefined }, 'destination', /^a backup policy needs a destination$/],
+    [{ ...good, timeZone: 'Mars/Olympus' }, 'timeZone', /^"Mars\/Olympus" is not a time zone/],
+    [{ ...good, assignment: { include: ['(unclosed'] } }, 'assignment.include.0', /not a valid regular expression/],
+    [{ ...good, priority: 101 }, 'priority', /100/],
+    [{ ...good, retentionSchedule: 'full daily 03:00' }, 'retentionSchedule', /backup type/],
+    [{ ...good, retention: {} }, 'retention', /at least one retention rule/],
+  ])('refuses %j with a 400 naming the field', async (body, field, message) => {
+    const res = await as<{ message: string; field?: string }>(admin, 'POST', '/api/policies', body);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(message);
+    expect(res.body.field ?? '').toContain(field.split('.')[0]);
+  });
+
+  it('a destination that does not exist is a 404; a duplicate name a 409', async () => {
+    const missing = await as<{ message: string }>(admin, 'POST', '/api/policies', { ...good, destination: 'tape' });
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toBe('there is no destination "tape"');
+    expect((await as(admin, 'POST', '/api/policies', good)).status).toBe(201);
+    const dup = await as<{ message: string; field: string }>(admin, 'POST', '/api/policies', good);
+    expect(dup.status).toBe(409);
+    expect(dup.body).toMatchObject({ message: 'there is already a policy "nightly"', field: 'name' });
+  });
+
+  it('viewers read, operators run, only admins change', async () => {
+    expect((await as<Policy[]>(viewer, 'GET', '/api/policies')).body.map((p) => p.name)).toEqual(['nightly']);
+    expect((await as<Dashboard>(viewer, 'GET', '/api/dashboard')).status).toBe(200);
+    const create = await as<{ message: string }>(viewer, 'POST', '/api/policies', { ...good, name: 'other' });
+    expect(create.status).toBe(403);
+    expect(create.body.message).toMatch(/your role \(viewer\) may not do this; it needs admin/);
+    expect((await as(operator, 'PATCH', '/api/policies/nightly', { priority: 10 })).status).toBe(403);
+    expect((await as(viewer, 'POST', '/api/policies/nightly/run', {})).status).toBe(403);
+    const run = await as<PolicyRun>(operator, 'POST', '/api/policies/nightly/run', { backupType: 'full' });
+    expect(run.status).toBe(202);
+    expect(run.body).toMatchObject({ trigger: 'manual', backupType: 'full', policy: 'nightly' });
+    expect((await as(operator, 'DELETE', '/api/policies/nightly')).status).toBe(403);
+  });
+
+  it('edits keep what is not given, and a bad edit changes nothing', async () => {
+    const bad = await as<{ field: string }>(admin, 'PATCH', '/api/policies/nightly', { schedules: ['incremental 25:00'] });
+    expect(bad.status).toBe(400);
+    const ok = await as<Policy>(admin, 'PATCH', '/api/policies/nightly', { priority: 80, enabled: false });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ priority: 80, enabled: false, schedules: ['incremental mon-fri 22:00', 'full sun 22:00'], destination: 'nas', nextRun: null });
+    expect(ok.body.retention).toMatchObject({ daily: 14, weekly: 8, keepLatestOfExistingVm: true });
+    const audit = await as<{ entries: { action: string }[] }>(admin, 'GET', '/api/audit');
+    expect(JSON.stringify(audit.body)).toContain('policy.update');
+    expect((await as(admin, 'DELETE', '/api/policies/nightly')).status).toBe(204);
+    expect((await as(admin, 'GET', '/api/policies/nightly')).status).toBe(404);
+  });
+});
