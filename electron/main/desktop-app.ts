@@ -1,4 +1,4 @@
-import { BrowserWindow, app, dialog, session, type Tray } from 'electron';
+import { BrowserWindow, app, dialog, powerMonitor, session, type Tray } from 'electron';
 import { parseBootConfig } from '../server/boot-config.js';
 import type { RunningServer } from '../server/server.js';
 import type { CatalogChoice } from '../preload/desktop-api.js';
@@ -68,6 +68,9 @@ export class DesktopApp {
     this.tray.setToolTip(`vPlus — ${server.url}`);
     pinServerCertificate(session.defaultSession, { hostname: new URL(server.url).hostname, fingerprint: server.fingerprint });
     this.openWindow(server);
+    // A laptop that slept through a scheduled backup catches it up as soon as it wakes
+    // (inside the policy's window), instead of waiting for the scheduler's next tick.
+    powerMonitor.on('resume', () => void server.scheduler.tick());
   }
 
   /** Stops the server (and its managed MariaDB) before the app goes. */
