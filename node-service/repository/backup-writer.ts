@@ -16,7 +16,7 @@ import {
 } from './errors.js';
 import { runBounded } from './concurrency.js';
 import type { RepositoryFileSystem } from './file-system.js';
-import { dirtyChunkMap, planChunks, type BufferPool, type ChunkTask, type DiskSource } from './disk-source.js';
+import { dirtyChunkMap, dirtyRangesByChunk, planChunks, type BufferPool, type ChunkPatch, type ChunkTask, type DiskSource } from './disk-source.js';
 import {
   ALLOWED_CHUNK_SIZES,
   FORMAT_VERSION,
@@ -234,6 +234,7 @@ export class BackupWriter {
     const { changes } = options;
     let chunkSize = options.chunkSize ?? this.ctx.defaultChunkSize;
     let reuse: (index: number) => string | null | undefined = () => undefined;
+    let patch: ((index: number) => ChunkPatch | undefined) | undefined;
     if (changes) {
       const prev = changes.previous;
       if (prev.repositoryId !== this.ctx.repositoryId) {
@@ -254,6 +255,25 @@ export class BackupWriter {
           // A chunk whose length changed (disk resized) is re-read.
           if (chunkLength(prevDisk.size, chunkSize, index) !== chunkLength(size, chunkSize, index)) return undefined;
           return prevSlots[index];
+        };
+        const inChunk = dirtyRangesByChunk(changes.dirty, size, chunkSize);
+        patch = (index) => {
+          const dirtyHere = inChunk.get(index);
+          if (!dirtyHere || index >= prevSlots.length) return undefined;
+          const length = chunkLength(size, chunkSize, index);
+          if (chunkLength(prevDisk.size, chunkSize, index) !== length) return undefined;
+          // Mostly dirty: reading the whole chunk is as cheap and needs no base.
+          if (dirtyHere.reduce((s, r) => s + r.length, 0) * 2 > length) return undefined;
+          const baseId = prevSlots[index] ?? null;
+          return {
+            ranges: dirtyHere,
+            base: async () => {
+              if (baseId === null) return buffers.take(length, true);
+              const loaded = await this.ctx.pool.load(baseId, { verify: true, expectedLength: length });
+              if (!loaded.plain) throw new Error(`chunk ${baseId} came back without its content`);
+              return loaded.plain;
+            },
+          };
         };
         this.parent ??= prev.id;
       } else {
@@ -285,8 +305,8 @@ export class BackupWriter {
         }
       } else if (task.kind === 'data') {
         const buf = await task.load();
-        progress.readBytes += task.length;
-        this.totals.read += task.length;
+        progress.readBytes += task.sourceBytes ?? task.length;
+        this.totals.read += task.sourceBytes ?? task.length;
         if (isZero(buf)) {
           buffers.release(buf);
         } else {
@@ -303,7 +323,7 @@ export class BackupWriter {
       report(false);
     };
 
-    await runBounded(planChunks(name, source, { size, chunkSize, reuse }, buffers), this.options.maxInFlight, handle);
+    await runBounded(planChunks(name, source, { size, chunkSize, reuse, ...(patch ? { patch } : {}) }, buffers), this.options.maxInFlight, handle);
     report(true);
     this.totals.logical += size;
     return { name, size, chunkSize, chunks: compactChunks(slots) };

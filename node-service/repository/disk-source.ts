@@ -41,13 +41,27 @@ export type DiskSource = RandomAccessSource | ExtentSource | StreamSource | Read
 export type ChunkTask =
   | { index: number; length: number; kind: 'reuse'; id: string | null }
   | { index: number; length: number; kind: 'zero' }
-  | { index: number; length: number; kind: 'data'; load: () => Promise<Buffer> };
+  | { index: number; length: number; kind: 'data'; load: () => Promise<Buffer>; /** Bytes read from the source (default: length). */ sourceBytes?: number };
+
+/**
+ * A dirty chunk of an incremental that changed only in part: its new content is the
+ * previous backup's chunk with the dirty ranges read from the source on top, so only the
+ * changed bytes cross the wire (a scattered 64 KiB write no longer costs a whole chunk).
+ */
+export interface ChunkPatch {
+  /** The previous content of the chunk (its plaintext, or zeroes), in a buffer the task may own. */
+  base: () => Promise<Buffer>;
+  /** Dirty ranges relative to the chunk's start, sorted and merged. */
+  ranges: readonly ByteRange[];
+}
 
 export interface ChunkPlan {
   size: number;
   chunkSize: number;
   /** The previous backup's entry for chunks that are clean (not dirty), else undefined. */
   reuse(index: number): string | null | undefined;
+  /** For a dirty chunk that is cheaper to patch than to read whole (random-access sources only). */
+  patch?(index: number): ChunkPatch | undefined;
 }
 
 /** Hands out chunk buffers; buffers come back through `release` to be reused. */
@@ -106,6 +120,31 @@ async function* planRandomAccess(
         yield { index, length, kind: 'zero' };
         continue;
       }
+    }
+    const patch = plan.patch?.(index);
+    if (patch) {
+      yield {
+        index,
+        length,
+        kind: 'data',
+        sourceBytes: patch.ranges.reduce((s, r) => s + r.length, 0),
+        load: async () => {
+          const buf = await patch.base();
+          for (const r of patch.ranges) {
+            const part = buf.subarray(r.offset, r.offset + r.length);
+            let got: number;
+            try {
+              got = await src.read(part, offset + r.offset);
+            } catch (err) {
+              buffers.release(buf);
+              throw new SourceError(disk, `read at offset ${offset + r.offset} failed: ${errMessage(err)}`, err);
+            }
+            if (got < r.length) part.fill(0, got);
+          }
+          return buf;
+        },
+      };
+      continue;
     }
     yield {
       index,
@@ -248,6 +287,23 @@ export function sortRanges(ranges: readonly ByteRange[]): ByteRange[] {
     const last = out[out.length - 1];
     if (last && r.offset <= end(last)) last.length = Math.max(end(last), end(r)) - last.offset;
     else out.push({ offset: r.offset, length: r.length });
+  }
+  return out;
+}
+
+/** The dirty ranges inside each chunk they touch, relative to the chunk's start. */
+export function dirtyRangesByChunk(ranges: readonly ByteRange[], size: number, chunkSize: number): Map<number, ByteRange[]> {
+  const out = new Map<number, ByteRange[]>();
+  for (const r of sortRanges(ranges)) {
+    const stop = Math.min(end(r), size);
+    for (let pos = r.offset; pos < stop; ) {
+      const c = Math.floor(pos / chunkSize);
+      const chunkEnd = Math.min((c + 1) * chunkSize, stop);
+      const list = out.get(c) ?? [];
+      list.push({ offset: pos - c * chunkSize, length: chunkEnd - pos });
+      out.set(c, list);
+      pos = chunkEnd;
+    }
   }
   return out;
 }

@@ -214,8 +214,8 @@ describe('KVM task handlers', () => {
       ['vda', MiB + 128 * 1024],
       ['vdb', 64 * 1024],
     ]);
-    // Only the 1 MiB chunks holding changed data: vda 20M and 40M, vdb 0.
-    expect(incremental.bytesRead).toBe(3 * MiB);
+    // Only the changed 64 KiB granules: vda 20M and 40M, vdb 0 (chunks are patched, not re-read).
+    expect(incremental.bytesRead).toBe(3 * 64 * 1024);
     // The STORE removed the full's checkpoint: only the new base is left.
     expect(await checkpoints()).toEqual([incremental.checkpoint]);
   });

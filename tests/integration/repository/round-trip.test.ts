@@ -181,7 +181,10 @@ describe('repository round trip', () => {
     expect(reads.length).toBe(expectedChunks);
     expect(m2.kind).toBe('incremental');
     expect(m2.parent).toBe(m1.id);
-    expect(m2.summary.readBytes).toBe(expectedChunks * 256 * KIB);
+    // A chunk changed in less than half is patched: only its dirty bytes are read, the rest
+    // comes from the previous backup. Chunk 0: 4 KiB; chunk 12 (all but 100 bytes dirty) is
+    // read whole: 256 KiB; chunk 13: the 300 KiB run's last 45,156 bytes; chunk 31: 1 byte.
+    expect(m2.summary.readBytes).toBe(4 * KIB + 256 * KIB + (300 * KIB - (256 * KIB - 100)) + 1);
 
     const r2 = await repo.openBackup(m2.id);
     expect((await readAll(r2.readDisk('vda'))).equals(v2)).toBe(true);
@@ -196,6 +199,44 @@ describe('repository round trip', () => {
     expect(reads).toEqual([]);
     expect(d3.chunks).toEqual(m2.disks[0]?.chunks);
     expect((await readAll((await repo.openBackup(m3.id)).readDisk('vda'))).equals(v2)).toBe(true);
+  });
+
+  it('patched chunks: small writes over zero and data chunks read only the written bytes and restore exactly', async () => {
+    const repo = await newRepo();
+    const size = 2 * MIB;
+    // Chunk 0 holds data, chunks 1-7 are zero (not stored at all).
+    const v1 = Buffer.alloc(size);
+    randomImage(21, 256 * KIB).copy(v1, 0);
+    const w1 = await repo.startBackup({ group: 'vm:p' });
+    await w1.writeDisk('vda', size, memorySource(v1));
+    const m1 = await w1.commit();
+
+    const v2 = Buffer.from(v1);
+    // Three scattered writes in chunk 0 (over data) and one in chunk 5 (over zeroes).
+    const dirty = [
+      { offset: 1000, length: 8 * KIB },
+      { offset: 64 * KIB, length: 4 * KIB },
+      { offset: 200 * KIB, length: 16 * KIB },
+      { offset: 5 * 256 * KIB + 123, length: 10 * KIB },
+    ];
+    for (const d of dirty) randomImage(d.offset, d.length).copy(v2, d.offset);
+    const reads: { position: number; length: number }[] = [];
+    const source = {
+      kind: 'random-access' as const,
+      read: async (into: Buffer, position: number) => {
+        reads.push({ position, length: into.length });
+        v2.copy(into, 0, position, position + into.length);
+        return Math.min(into.length, size - position);
+      },
+    };
+    const w2 = await repo.startBackup({ group: 'vm:p' });
+    await w2.writeDisk('vda', size, source, { changes: { previous: m1, dirty } });
+    const m2 = await w2.commit();
+    // Exactly the dirty ranges were read from the source, nothing around them.
+    expect(reads.sort((a, b) => a.position - b.position)).toEqual(dirty.map((d) => ({ position: d.offset, length: d.length })));
+    expect(m2.summary.readBytes).toBe(38 * KIB);
+    expect((await readAll((await repo.openBackup(m2.id)).readDisk('vda'))).equals(v2)).toBe(true);
+    expect((await readAll((await repo.openBackup(m1.id)).readDisk('vda'))).equals(v1)).toBe(true);
   });
 
   it('incremental over a grown disk reads the new tail and the old partial last chunk', async () => {
