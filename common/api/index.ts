@@ -9,3 +9,5 @@ export * from './nodes.js';
 export * from './destinations.js';
 export * from './backups.js';
 export * from './hypervisors.js';
+export * from './policies.js';
+export * from './notifications.js';

@@ -177,6 +177,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     });
     const scheduler = new Scheduler({ catalog, repo: policiesRepo, runner, notifications, logger: logger.child({ module: 'scheduler' }), clock });
     policies.bindScheduler(scheduler);
+    notifications.onDailyReportScheduleChanged(() => void scheduler.tick());
     const dashboard = new DashboardService(catalog, policies, clock);
     await engine.recoverAfterRestart(config.nodeLossTimeoutSeconds * 1000);
     cleanups.push(() => engine.stop());
@@ -228,6 +229,8 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     engine.start();
     await scheduler.start();
     cleanups.push(() => scheduler.stop());
+    // Messages being sent get to finish (each has its own 10 s timeout).
+    cleanups.push(() => notifications.idle());
     // Local nodes this server supervises (no systemd) come back with it; running ones are taken over, not restarted.
     installers.local.reattach((await nodesRepo.list()).filter((n) => n.install_method === 'local-supervised').map((n) => n.name));
 

@@ -35,7 +35,8 @@ export function registerPolicyRoutes(app: ZodApp, deps: { policies: PoliciesServ
   app.post(
     '/api/policies/preview',
     {
-      config: { access: { role: 'viewer' } },
+      // The create/edit form's preview: for those who may create and edit policies.
+      config: { access: { role: 'admin' } },
       schema: { tags, summary: 'What a policy would do: its next runs, which VMs match, which backups its retention keeps', body: PolicyPreviewRequestSchema, response: { 200: PolicyPreviewSchema, ...errors } },
     },
     async (request) => svc.preview(request.body),

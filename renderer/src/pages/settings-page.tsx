@@ -1,11 +1,12 @@
 import { Tabs } from '@mantine/core';
-import { IconServer, IconUsers } from '@tabler/icons-react';
+import { IconBell, IconServer, IconUsers } from '@tabler/icons-react';
 import { Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { PageHeader } from '../components/page-header.js';
 
 const TABS = [
   { value: 'server', label: 'Server', path: '/settings', icon: IconServer },
   { value: 'users', label: 'Users', path: '/settings/users', icon: IconUsers },
+  { value: 'notifications', label: 'Notifications', path: '/settings/notifications', icon: IconBell },
 ] as const;
 
 /** Tabs follow the URL, so /settings/users can be bookmarked and linked to. */
