@@ -94,6 +94,8 @@ export const SnapshotParamsSchema = z.object({
    * `prefix` until `keep` of them are left (the one just made counts). Others are never touched.
    */
   rotate: z.object({ prefix: z.string().min(8).max(48), keep: z.number().int().min(1).max(1000) }).optional(),
+  /** Revert only: delete the VM's vPlus backup checkpoints first (the next backup is then a full one). */
+  discardCheckpoints: z.boolean().optional(),
 });
 export const SnapshotInfoSchema = z.object({
   name: z.string(),

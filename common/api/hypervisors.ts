@@ -107,4 +107,14 @@ export const CreateSnapshotSchema = z
   })
   .nullish();
 
+export const RevertSnapshotSchema = z
+  .object({
+    /**
+     * QEMU cannot load a snapshot while backup checkpoints (dirty bitmaps) exist. With this,
+     * the VM's vPlus checkpoints are deleted first and its next backup is a full one.
+     */
+    discardCheckpoints: z.boolean().default(false),
+  })
+  .nullish();
+
 export const SnapshotRefParamsSchema = z.object({ vm: z.string().min(1).max(255).describe('id, name or UUID'), name: z.string().min(1).max(64) });

@@ -6,6 +6,7 @@ import {
   HypervisorRefParamsSchema,
   HypervisorSchema,
   RestoreSchema,
+  RevertSnapshotSchema,
   RunBackupResponseSchema,
   RunBackupSchema,
   SnapshotRefParamsSchema,
@@ -91,13 +92,13 @@ export function registerInventoryRoutes(app: ZodApp, deps: { inventory: Inventor
       config: { access: { role: 'operator' } },
       schema: {
         tags: ['inventory'],
-        summary: 'Revert the VM to a snapshot (SNAPSHOT task; refused while the VM has backup checkpoints)',
+        summary: 'Revert the VM to a snapshot (SNAPSHOT task; refused while the VM has backup checkpoints unless discardCheckpoints)',
         params: SnapshotRefParamsSchema,
-        body: z.object({}).nullish(),
+        body: RevertSnapshotSchema,
         response: { 202: TaskSchema, ...errors },
       },
     },
-    async (request, reply) => reply.code(202).send(await deps.snapshots.revert(request.params.vm, request.params.name, principalOf(request))),
+    async (request, reply) => reply.code(202).send(await deps.snapshots.revert(request.params.vm, request.params.name, request.body?.discardCheckpoints ?? false, principalOf(request))),
   );
   app.delete(
     '/api/vms/:vm/snapshots/:name',

@@ -191,6 +191,10 @@ export class InventoryRepository {
     return rows.map((r) => r.checkpoint);
   }
 
+  async clearChains(vmId: number): Promise<void> {
+    await this.sql.execute('DELETE FROM vm_chains WHERE vm_id = ?', [vmId]);
+  }
+
   async setChain(vmId: number, destinationId: number, chain: { checkpoint: string; backupId: string } | null): Promise<void> {
     if (!chain) {
       await this.sql.execute('DELETE FROM vm_chains WHERE vm_id = ? AND destination_id = ?', [vmId, destinationId]);

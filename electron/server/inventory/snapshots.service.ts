@@ -45,10 +45,10 @@ export class SnapshotsService {
     return task;
   }
 
-  async revert(ref: string, name: string, by: Principal): Promise<Task> {
+  async revert(ref: string, name: string, discardCheckpoints: boolean, by: Principal): Promise<Task> {
     const vm = await this.requireVm(ref);
-    const task = await this.task(vm, 'revert', name, by.user.username);
-    await this.audit.record({ actor: by.user.username, action: 'snapshot.revert', target: `vm:${vm.name}`, details: { name, taskId: task.id } });
+    const task = await this.task(vm, 'revert', name, by.user.username, 60, discardCheckpoints ? { discardCheckpoints: true } : {});
+    await this.audit.record({ actor: by.user.username, action: 'snapshot.revert', target: `vm:${vm.name}`, details: { name, discardCheckpoints, taskId: task.id } });
     return task;
   }
 
@@ -65,10 +65,10 @@ export class SnapshotsService {
     return vm;
   }
 
-  private task(vm: VmRow, op: 'create' | 'list' | 'revert' | 'delete', name: string | undefined, by: string, priority = 60): Promise<Task> {
+  private task(vm: VmRow, op: 'create' | 'list' | 'revert' | 'delete', name: string | undefined, by: string, priority = 60, extra: Record<string, unknown> = {}): Promise<Task> {
     return this.engine.create({
       type: 'SNAPSHOT',
-      params: { uri: vm.uri, vm: { uuid: vm.uuid, name: vm.name }, op, ...(name !== undefined ? { name } : {}), vmId: vm.id },
+      params: { uri: vm.uri, vm: { uuid: vm.uuid, name: vm.name }, op, ...(name !== undefined ? { name } : {}), vmId: vm.id, ...extra },
       requiredNodeId: vm.node_id,
       subject: `vm:${vm.name}`,
       priority,

@@ -110,6 +110,11 @@ export class VmBackupsService {
 
   /** A finished STORE is a backup: record it and move the chain forward. */
   private async onTaskFinished(task: Task): Promise<void> {
+    if (task.type === 'SNAPSHOT' && task.params.op === 'revert' && task.params.discardCheckpoints === true && typeof task.params.vmId === 'number' && task.state.startsWith('FINISHED')) {
+      // The checkpoints are gone: every chain of this VM starts again with a full backup.
+      await this.inventory.clearChains(task.params.vmId);
+      return;
+    }
     if (task.type === 'IMPORT' && typeof task.params.hypervisorId === 'number' && task.state.startsWith('FINISHED')) {
       // Show the new VM without waiting for the next periodic sync.
       const h = await this.inventory.hypervisor(String(task.params.hypervisorId));

@@ -40,10 +40,12 @@ export function kvmSnapshotHandler(deps: KvmHandlerDeps): TaskHandler {
               if (params.rotate) await rotate(params.rotate, name);
               break;
             }
-            case 'revert':
-              await snapshots.revert(domain, needName(), label);
+            case 'revert': {
+              const discarded = await snapshots.revert(domain, needName(), label, { discardCheckpoints: params.discardCheckpoints ?? false });
+              if (discarded.length > 0) ctx.log('warn', `${label}: deleted backup checkpoints ${discarded.join(', ')}; the next backup of this VM is a full one`);
               ctx.log('info', `${label}: reverted to snapshot "${params.name}" on node ${deps.nodeName}`);
               break;
+            }
             case 'delete':
               await snapshots.delete(domain, needName(), label);
               ctx.log('info', `${label}: snapshot "${params.name}" deleted on node ${deps.nodeName}`);

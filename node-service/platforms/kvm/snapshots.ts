@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CommandError, KvmError } from './errors.js';
+import { CHECKPOINT_PREFIX } from './pull-backup-job.js';
 import type { Virsh } from './virsh.adapter.js';
 
 export interface SnapshotInfo {
@@ -77,17 +78,35 @@ export class KvmSnapshots {
   }
 
   /**
-   * Reverts to a snapshot. Refused while the VM has checkpoints: QEMU will not load a snapshot
+   * Reverts to a snapshot. Refused while the VM has checkpoints (unless `discardCheckpoints`
+   * deletes vPlus's own first; returns those deleted): QEMU will not load a snapshot
    * over persistent dirty bitmaps ("Device has active dirty bitmaps"), and libvirt stops a
    * running VM before it finds out, leaving it shut off with its bitmaps marked in use.
    */
-  async revert(domain: string, name: string, label = domain): Promise<void> {
+  async revert(domain: string, name: string, label = domain, options: { discardCheckpoints?: boolean } = {}): Promise<string[]> {
     await this.requireSnapshot(domain, name, label);
-    const checkpoints = await this.virsh.checkpoints(domain);
+    let checkpoints = await this.virsh.checkpoints(domain);
+    const discarded: string[] = [];
+    if (checkpoints.length > 0 && options.discardCheckpoints) {
+      const foreign = checkpoints.filter((c) => !c.startsWith(CHECKPOINT_PREFIX));
+      if (foreign.length > 0) {
+        throw new KvmError('KVM_SNAPSHOT', `cannot revert VM ${label} to snapshot "${name}": it has checkpoints vPlus did not make (${foreign.join(', ')}); delete them with virsh checkpoint-delete first; nothing was changed`);
+      }
+      // Newest first; deleting a checkpoint of a running VM merges its bitmap into the parent.
+      for (const cp of [...checkpoints].reverse()) {
+        try {
+          await this.virsh.deleteCheckpoint(domain, cp);
+          discarded.push(cp);
+        } catch (err) {
+          throw wrap(err, `deleting backup checkpoint ${cp} of VM ${label} before the revert (${discarded.length} deleted so far; the VM was not reverted)`);
+        }
+      }
+      checkpoints = await this.virsh.checkpoints(domain);
+    }
     if (checkpoints.length > 0) {
       throw new KvmError(
         'KVM_SNAPSHOT',
-        `cannot revert VM ${label} to snapshot "${name}": the VM has ${checkpoints.length === 1 ? 'a backup checkpoint' : `${checkpoints.length} backup checkpoints`} (${checkpoints.join(', ')}), and QEMU refuses to load a snapshot while the dirty bitmaps behind them exist (libvirt would stop the VM first); nothing was changed`,
+        `cannot revert VM ${label} to snapshot "${name}": the VM has ${checkpoints.length === 1 ? 'a backup checkpoint' : `${checkpoints.length} backup checkpoints`} (${checkpoints.join(', ')}), and QEMU refuses to load a snapshot while the dirty bitmaps behind them exist (libvirt would stop the VM first); nothing was changed. Revert with "discard checkpoints" to delete them first (the next backup is then a full one)`,
       );
     }
     try {
@@ -95,6 +114,7 @@ export class KvmSnapshots {
     } catch (err) {
       throw wrap(err, `reverting VM ${label} to snapshot "${name}"`);
     }
+    return discarded;
   }
 
   async delete(domain: string, name: string, label = domain): Promise<void> {

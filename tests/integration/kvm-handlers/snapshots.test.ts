@@ -43,8 +43,8 @@ describe('SNAPSHOT task handler', () => {
   const state = async (): Promise<string> => (await virsh('domstate', vm.name)).trim();
   const checkpoints = async (): Promise<string[]> => (await virsh('checkpoint-list', vm.name, '--name')).split('\n').map((l) => l.trim()).filter(Boolean);
 
-  async function snap(op: 'create' | 'list' | 'revert' | 'delete', name?: string): Promise<SnapshotResult> {
-    const params: z.input<typeof SnapshotParamsSchema> = { uri: LIBVIRT_URI, vm: vmRef(), op, ...(name ? { name } : {}) };
+  async function snap(op: 'create' | 'list' | 'revert' | 'delete', name?: string, extra: { discardCheckpoints?: boolean } = {}): Promise<SnapshotResult> {
+    const params: z.input<typeof SnapshotParamsSchema> = { uri: LIBVIRT_URI, vm: vmRef(), op, ...(name ? { name } : {}), ...extra };
     return (await runTask(h('SNAPSHOT'), { params: SnapshotParamsSchema, result: SnapshotResultSchema }, params, {}, staging)).result;
   }
   const snapFails = (op: string, name?: string) => runFailing(h('SNAPSHOT'), { uri: LIBVIRT_URI, vm: vmRef(), op, ...(name ? { name } : {}) }, staging);
@@ -159,7 +159,7 @@ describe('SNAPSHOT task handler', () => {
     expect(before).toContain(full.checkpoint);
     const err = await snapFails('revert', 'keep');
     expect(err.message).toMatch(
-      new RegExp(`^cannot revert VM ${vm.name} to snapshot "keep": the VM has (?:a backup checkpoint|\\d+ backup checkpoints) \\(.*${full.checkpoint}\\), and QEMU refuses to load a snapshot while the dirty bitmaps behind them exist .*nothing was changed \\(on node ${NODE}\\)$`),
+      new RegExp(`^cannot revert VM ${vm.name} to snapshot "keep": the VM has (?:a backup checkpoint|\\d+ backup checkpoints) \\(.*${full.checkpoint}\\), and QEMU refuses to load a snapshot while the dirty bitmaps behind them exist .*nothing was changed\\. Revert with "discard checkpoints" to delete them first \\(the next backup is then a full one\\) \\(on node ${NODE}\\)$`),
     );
     expect(err.code).toBe('KVM_SNAPSHOT');
     expect(await state()).toBe('running');
@@ -185,5 +185,19 @@ describe('SNAPSHOT task handler', () => {
     expect(warnings).toEqual([]);
     expect(stored.type).toBe('incremental');
     expect(stored.bytesRead).toBeLessThanOrEqual(MiB);
+  });
+
+  it('revert with "discard checkpoints": the backup checkpoints go first, the VM is reverted, and the next backup is a full one that says why', async () => {
+    await snap('create', 'again');
+    expect((await checkpoints()).length).toBeGreaterThan(0);
+    const reverted = await snap('revert', 'again', { discardCheckpoints: true });
+    expect(reverted.snapshots.map((x) => x.name)).toContain('again');
+    expect(await checkpoints()).toEqual([]);
+    expect(await state()).toBe('running');
+    // The chain it was on is gone: the next backup with that base is full, with the reason.
+    const { stored, warnings } = await backupNow(full);
+    expect(stored.type).toBe('full');
+    expect(warnings.join(' ')).toMatch(/checkpoint/);
+    await snap('delete', 'again');
   });
 });
