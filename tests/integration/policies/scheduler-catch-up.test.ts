@@ -111,4 +111,22 @@ describe('scheduler: catch-up and missed runs across a server restart', () => {
       ['2027-01-16T22:00:00.000Z', 'catch-up'],
     ]);
   });
+
+  it('runs retention on its own schedule too', async () => {
+    const res = await api<Policy & { message?: string }>('POST', '/api/policies', {
+      name: 'pruned',
+      destination: 'nas',
+      timeZone: 'UTC',
+      schedules: [],
+      retention: { daily: 7 },
+      retentionSchedule: 'daily 03:00',
+    });
+    expect(res.status, res.body.message).toBe(201);
+    expect(res.body.retentionSchedule).toBe('daily 03:00');
+    now = Date.parse('2027-01-17T03:00:02Z');
+    await t!.server.scheduler.tick();
+    const pruned = await runs('pruned');
+    expect(pruned).toHaveLength(1);
+    expect(pruned[0]).toMatchObject({ trigger: 'schedule', scheduledFor: '2027-01-17T03:00:00.000Z', state: 'finished', message: 'no virtual machines are in this policy; nothing to prune' });
+  });
 });
