@@ -6,6 +6,7 @@ import { registerHypervisorCommands } from './commands/hypervisor.command.js';
 import { registerLoginCommands } from './commands/login.command.js';
 import { registerNodeCommands } from './commands/node.command.js';
 import { registerNodeServiceCommands } from './commands/node-service.command.js';
+import { registerPolicyCommands } from './commands/policy.command.js';
 import { registerRestoreCommand } from './commands/restore.command.js';
 import { registerServerCommands } from './commands/server.command.js';
 import { registerSnapshotCommands } from './commands/snapshot.command.js';
@@ -43,6 +44,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerHypervisorCommands(program, ctx);
   registerVmCommands(program, ctx);
   registerSnapshotCommands(program, ctx);
+  registerPolicyCommands(program, ctx);
   registerBackupCommands(program, ctx);
   registerRestoreCommand(program, ctx);
   registerTaskCommands(program, ctx);

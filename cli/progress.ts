@@ -162,6 +162,11 @@ export class ProgressRenderer {
     if (at - this.lastWriteAt >= interval || (complete && !this.tty)) this.draw(at);
   }
 
+  /** Changes the label in front of the bar (a policy run's VM count); shown from the next draw. */
+  setLabel(label: string): void {
+    this.state = { ...this.state, label };
+  }
+
   /**
    * Writes a line of other output (a task's log line, a note) without
    * tearing the bar: on a terminal the bar is erased, the line written to

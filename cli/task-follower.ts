@@ -305,12 +305,12 @@ export function isNotOlder(a: Task, b: Task): boolean {
   return a.progress.bytesDone >= b.progress.bytesDone || a.cancelRequested !== b.cancelRequested;
 }
 
-function tookSeconds(startIso: string, endIso: string): number | null {
+export function tookSeconds(startIso: string, endIso: string): number | null {
   const ms = new Date(endIso).getTime() - new Date(startIso).getTime();
   return Number.isFinite(ms) && ms >= 0 ? ms / 1000 : null;
 }
 
-function capitalize(text: string): string {
+export function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
@@ -321,7 +321,7 @@ function sentence(text: string | null): string | null {
 }
 
 /** A wake-up call that is not lost when it comes before anyone waits. */
-class Waker {
+export class Waker {
   private pending = false;
   private resolve: (() => void) | undefined;
 

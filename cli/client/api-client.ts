@@ -2,6 +2,8 @@ import https from 'node:https';
 import { z } from 'zod';
 import {
   ApiErrorSchema,
+  type CreatePolicySchema,
+  type UpdatePolicySchema,
   BackupSchema,
   DestinationSchema,
   DestinationUsagePointSchema,
@@ -10,6 +12,8 @@ import {
   InstallNodeResponseSchema,
   LoginResponseSchema,
   NodeSchema,
+  PolicyRunSchema,
+  PolicySchema,
   RunBackupResponseSchema,
   SnapshotSchema,
   SshProbeResponseSchema,
@@ -30,6 +34,8 @@ import {
   type Login,
   type LoginResponse,
   type Node,
+  type Policy,
+  type PolicyRun,
   type Restore,
   type Snapshot,
   type Retention,
@@ -92,6 +98,10 @@ export interface RunBackupRequest {
   destination: string;
   full: boolean;
 }
+
+/** POST /api/policies as the CLI sends it (the server fills in the defaults). */
+export type CreatePolicyRequest = z.input<typeof CreatePolicySchema>;
+export type UpdatePolicyRequest = z.input<typeof UpdatePolicySchema>;
 
 /** What starting a backup or a restore answers: its workflow and its tasks, in the order they run. */
 export type StartedWorkflow = z.infer<typeof RunBackupResponseSchema>;
@@ -304,6 +314,56 @@ export class ApiClient {
     const body = await this.request('PATCH', `/api/vms/${encodeURIComponent(ref)}`, { body: update });
     const parsed = VmSchema.safeParse(body);
     return parsed.success ? parsed.data : null;
+  }
+
+  // ---- policies ----------------------------------------------------------
+
+  listPolicies(): Promise<Policy[]> {
+    return this.request('GET', '/api/policies', { schema: z.array(PolicySchema) });
+  }
+
+  /** By id or name. */
+  getPolicy(ref: string): Promise<Policy> {
+    return this.request('GET', `/api/policies/${encodeURIComponent(ref)}`, { schema: PolicySchema });
+  }
+
+  /** The server applies the new policy's assignment rules before it answers. */
+  createPolicy(request: CreatePolicyRequest): Promise<Policy> {
+    return this.request('POST', '/api/policies', { body: request, schema: PolicySchema });
+  }
+
+  updatePolicy(ref: string, request: UpdatePolicyRequest): Promise<Policy> {
+    return this.request('PATCH', `/api/policies/${encodeURIComponent(ref)}`, { body: request, schema: PolicySchema });
+  }
+
+  /** The policy's backups stay. */
+  async deletePolicy(ref: string): Promise<void> {
+    await this.request('DELETE', `/api/policies/${encodeURIComponent(ref)}`);
+  }
+
+  /** vms: ids, names or UUIDs. */
+  assignVms(ref: string, vms: readonly string[]): Promise<Policy> {
+    return this.request('POST', `/api/policies/${encodeURIComponent(ref)}/assign`, { body: { vms }, schema: PolicySchema });
+  }
+
+  unassignVms(ref: string, vms: readonly string[]): Promise<Policy> {
+    return this.request('POST', `/api/policies/${encodeURIComponent(ref)}/unassign`, { body: { vms }, schema: PolicySchema });
+  }
+
+  /** Starts a run now; without a type, incremental where the chain allows. */
+  runPolicy(ref: string, backupType?: 'full' | 'incremental'): Promise<PolicyRun> {
+    return this.request('POST', `/api/policies/${encodeURIComponent(ref)}/run`, { body: backupType ? { backupType } : {}, schema: PolicyRunSchema });
+  }
+
+  /** Prunes by the policy's retention, then collects garbage, on its destination. */
+  applyPolicyRetention(ref: string): Promise<PolicyRun> {
+    return this.request('POST', `/api/policies/${encodeURIComponent(ref)}/retention`, { schema: PolicyRunSchema });
+  }
+
+  /** Runs and misses, newest first: of one policy, or of all without one. */
+  policyRuns(ref: string | undefined, limit: number): Promise<PolicyRun[]> {
+    const path = ref === undefined ? `/api/policy-runs?limit=${limit}` : `/api/policies/${encodeURIComponent(ref)}/runs?limit=${limit}`;
+    return this.request('GET', path, { schema: z.array(PolicyRunSchema) });
   }
 
   // ---- snapshots ---------------------------------------------------------

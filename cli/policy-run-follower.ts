@@ -1,0 +1,426 @@
+import { isFinalState, type PolicyRun, type ServerEvent, type Task, type TaskDetails, type TaskPage, type TaskState } from '../common/api/index.js';
+import { ApiConnectionError, ApiRequestError } from './client/api-client.js';
+import type { EventStream } from './client/event-stream.js';
+import type { CliContext, OutputStream } from './context.js';
+import { CliError, errorMessage } from './errors.js';
+import { formatDuration } from './format.js';
+import { ProgressRenderer } from './progress.js';
+import { capitalize, describeTask, isNotOlder, taskOutcome, tookSeconds, Waker } from './task-follower.js';
+import { formatTaskResult, plural, resultWarnings } from './task-results.js';
+
+/**
+ * `vplus policy run --wait` (and `policy wait`, `policy retention --wait`):
+ * follow one policy run until it ends. The run itself says how many of its
+ * VMs are done; its tasks (EXPORT and STORE per VM, or PRUNE and GC for
+ * retention) are recognised by what they are about, as the run does not list
+ * them. Live over the event WebSocket (`policy.run` and `task` events), with
+ * a re-read every 10 s in case an event was missed; by polling when there is
+ * no WebSocket. Notes and progress go to stderr, as `task wait` does: one bar
+ * (or a plain line every 5 s) for the bytes of the run's running tasks.
+ */
+
+export interface PolicyRunSource {
+  policyRuns(policy: string, limit: number): Promise<PolicyRun[]>;
+  listTasks(query: { state?: TaskState; limit?: number }): Promise<TaskPage>;
+  getTask(id: number): Promise<TaskDetails>;
+  openEvents(): Promise<EventStream>;
+}
+
+export type PolicyRunKind = 'backup' | 'retention';
+
+export interface FollowedRun {
+  run: PolicyRun;
+  /** The policy's name, as the user addressed it or the server spells it. */
+  policy: string;
+  kind: PolicyRunKind;
+  /** Whether a task is part of this run. */
+  matches(task: Task): boolean;
+}
+
+export interface PolicyRunFollowOptions {
+  /** The stream opened before the run was started, so no task it created is missed; null: poll. */
+  events?: EventStream | null;
+  pollIntervalMs?: number;
+  refreshIntervalMs?: number;
+  offlineToleranceMs?: number;
+  /** Progress on a terminal; defaults to stderr.isTTY. */
+  tty?: boolean;
+  now?: () => number;
+}
+
+type FollowContext = Pick<CliContext, 'stdout' | 'stderr' | 'env' | 'onShutdownSignal'>;
+
+/** Tasks created this long before the run started (clocks of the server and its database) still count. */
+const CLOCK_SLACK_MS = 5_000;
+/** Runs read per refresh: the run followed is among the newest of its policy. */
+const RUNS_READ = 50;
+/** Running tasks read per refresh. */
+const TASKS_READ = 500;
+/** The newest tasks read per refresh, whatever their state. */
+const RECENT_TASKS_READ = 50;
+
+/**
+ * The tasks of a backup run: EXPORT and STORE of the policy's VMs, which the
+ * scheduler creates (as "scheduler") once the run has started.
+ */
+export function backupRunTasks(run: Pick<PolicyRun, 'startedAt'>, vmNames: readonly string[]): (task: Task) => boolean {
+  const subjects = new Set(vmNames.map((n) => `vm:${n}`));
+  const since = startedMs(run);
+  return (task) =>
+    (task.type === 'EXPORT' || task.type === 'STORE') &&
+    task.createdBy === 'scheduler' &&
+    task.subject !== null &&
+    subjects.has(task.subject) &&
+    Date.parse(task.createdAt) >= since - CLOCK_SLACK_MS;
+}
+
+/** The tasks of a retention run: PRUNE then GC with the policy as their subject. */
+export function retentionRunTasks(run: Pick<PolicyRun, 'startedAt' | 'policy'>): (task: Task) => boolean {
+  const since = startedMs(run);
+  return (task) => (task.type === 'PRUNE' || task.type === 'GC') && task.subject === `policy:${run.policy}` && Date.parse(task.createdAt) >= since - CLOCK_SLACK_MS;
+}
+
+function startedMs(run: Pick<PolicyRun, 'startedAt'>): number {
+  const ms = run.startedAt ? Date.parse(run.startedAt) : Number.NaN;
+  return Number.isFinite(ms) ? ms : Number.NEGATIVE_INFINITY;
+}
+
+/** "run 12 of policy "nightly"" */
+export function describeRun(run: Pick<PolicyRun, 'id' | 'policy'>): string {
+  return `run ${run.id} of policy "${run.policy}"`;
+}
+
+const STATE_WORDS: Record<PolicyRun['state'], string> = {
+  running: 'running',
+  finished: 'finished',
+  finished_with_warnings: 'finished with warnings',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  missed: 'missed',
+};
+
+export function runStateWords(state: PolicyRun['state']): string {
+  return STATE_WORDS[state];
+}
+
+/** "2 of 3 VMs backed up, 1 failed" (retention: what it did). */
+export function runCounts(run: Pick<PolicyRun, 'vms' | 'succeeded' | 'failed' | 'cancelled' | 'state'>, kind: PolicyRunKind = 'backup'): string {
+  if (kind === 'retention') return `pruning the backups of ${plural(run.vms, 'VM')}, then collecting garbage`;
+  const parts = [`${run.succeeded} of ${plural(run.vms, 'VM')} backed up`];
+  if (run.failed > 0) parts.push(`${run.failed} failed`);
+  if (run.cancelled > 0) parts.push(`${run.cancelled} cancelled`);
+  const open = run.vms - run.succeeded - run.failed - run.cancelled;
+  if (run.state === 'running' && open > 0) parts.push(`${open} to go`);
+  return parts.join(', ');
+}
+
+export interface RunOutcome {
+  /** The brief: 0 when the run finished cleanly; 1 when it failed, finished with warnings, was cancelled or missed. */
+  exitCode: 0 | 1;
+  /** For exit 0 a sentence for stdout; for exit 1 the reason for stderr. */
+  message: string;
+}
+
+/** The exit code and words for a run that has ended. */
+export function runOutcome(run: PolicyRun, kind: PolicyRunKind = 'backup'): RunOutcome {
+  const what = kind === 'retention' ? `retention ${describeRun(run)}` : describeRun(run);
+  const took = run.startedAt && run.finishedAt ? tookSeconds(run.startedAt, run.finishedAt) : null;
+  const inTime = took === null || took < 0.5 ? '' : ` in ${formatDuration(took)}`;
+  const message = run.message?.trim().replace(/\.$/, '') || null;
+  // A run of no VMs says so in its message, and a retention run in its tasks: counts would only repeat it.
+  const counts = kind === 'retention' || (run.vms === 0 && message) ? null : runCounts(run, kind);
+  const detail = [counts, message].filter((p) => p !== null).join('; ');
+  switch (run.state) {
+    case 'finished':
+      return { exitCode: 0, message: `${capitalize(what)} finished${inTime}${detail ? `: ${detail}` : ''}.` };
+    case 'finished_with_warnings':
+      return { exitCode: 1, message: `${what} finished with warnings${inTime}: ${detail}` };
+    case 'failed':
+      return { exitCode: 1, message: `${what} failed${inTime}: ${detail}` };
+    case 'cancelled':
+      return { exitCode: 1, message: `${what} was cancelled${detail ? `: ${detail}` : ''}` };
+    case 'missed':
+      return { exitCode: 1, message: `${what} was missed${message ? `: ${message}` : ''}` };
+    default:
+      throw new Error(`${what} has not ended`);
+  }
+}
+
+/**
+ * Prints an ended run's outcome: each failed or cancelled task as a warning
+ * (which VM, and why), then the sentence on stdout, or a CliError (exit 1).
+ * `quiet` leaves stdout alone (--json prints the run instead).
+ */
+export function reportRunOutcome(ctx: Pick<CliContext, 'stdout' | 'stderr'>, followed: { run: PolicyRun; kind: PolicyRunKind; tasks?: readonly Task[] }, quiet = false): void {
+  for (const task of followed.tasks ?? []) {
+    if (task.state !== 'FAILED' && task.state !== 'CANCELLED') continue;
+    ctx.stderr.write(`warning: ${taskOutcome(task).message}\n`);
+  }
+  const outcome = runOutcome(followed.run, followed.kind);
+  if (outcome.exitCode !== 0) throw new CliError(outcome.message, 1);
+  if (!quiet) ctx.stdout.write(`${outcome.message}\n`);
+}
+
+/** What the user is told for Ctrl-C: the run goes on. */
+export function stoppedWaitingForRunMessage(run: Pick<PolicyRun, 'id' | 'policy'>): string {
+  return `stopped waiting for ${describeRun(run)}, which goes on; follow it again with vplus policy wait ${quoteArg(run.policy)} ${run.id}`;
+}
+
+/** A policy name as a shell argument: quoted when it has spaces. */
+export function quoteArg(text: string): string {
+  return /^[A-Za-z0-9._-]+$/.test(text) ? text : `"${text}"`;
+}
+
+/** Position of a run in its life: later reads and events never take it back. */
+function runPosition(run: PolicyRun): number {
+  if (run.state !== 'running') return Number.POSITIVE_INFINITY;
+  return run.succeeded + run.failed + run.cancelled;
+}
+
+/**
+ * Follows the run to its end. Returns the run as it ended and the tasks of
+ * it that were seen (each as it ended, when that was seen). Ctrl-C stops the
+ * waiting, not the run.
+ */
+export async function followPolicyRun(
+  ctx: FollowContext,
+  source: PolicyRunSource,
+  followed: FollowedRun,
+  options: PolicyRunFollowOptions = {},
+): Promise<{ run: PolicyRun; tasks: Task[] }> {
+  const now = options.now ?? Date.now;
+  const pollMs = options.pollIntervalMs ?? 1_000;
+  const refreshMs = options.refreshIntervalMs ?? 10_000;
+  const toleranceMs = options.offlineToleranceMs ?? 60_000;
+  const debug = (text: string): void => {
+    if (ctx.env.VPLUS_DEBUG) ctx.stderr.write(`debug: ${text}\n`);
+  };
+
+  const waker = new Waker();
+  let stopped = false;
+  const unsubscribe = ctx.onShutdownSignal(() => {
+    stopped = true;
+    waker.wake();
+  });
+  const view = new RunView(ctx, followed.kind, options.tty ?? ctx.stderr.isTTY === true, now);
+  const tasks = new Map<number, Task>();
+  const queue: ServerEvent[] = [];
+  let live: EventStream | null = options.events ?? null;
+  let run = followed.run;
+  const stop = (): never => {
+    view.abandon();
+    throw new CliError(stoppedWaitingForRunMessage(run), 1);
+  };
+
+  let offlineSince: number | null = null;
+  /** Calls the server; a server that is away is retried for a while. */
+  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        const result = await fn();
+        if (offlineSince !== null) view.note(`The server answers again; still waiting for ${describeRun(run)}.`);
+        offlineSince = null;
+        return result;
+      } catch (err) {
+        const transient = err instanceof ApiConnectionError || (err instanceof ApiRequestError && err.status >= 500);
+        if (!transient) throw err;
+        if (offlineSince === null) {
+          offlineSince = now();
+          view.note(`Lost contact with the server (${errorMessage(err)}); retrying…`);
+        } else if (now() - offlineSince >= toleranceMs) {
+          throw new CliError(`${errorMessage(err)}; gave up waiting for ${describeRun(run)} after ${formatDuration(toleranceMs / 1000)}, run vplus policy wait ${quoteArg(followed.policy)} ${run.id} to follow it again`);
+        }
+        await waker.wait(pollMs);
+        if (stopped) stop();
+      }
+    }
+  };
+
+  const seeRun = (next: PolicyRun): void => {
+    if (next.id !== run.id || runPosition(next) < runPosition(run)) return;
+    run = next;
+    view.run(run);
+  };
+  const seeTask = (task: Task): void => {
+    const known = tasks.get(task.id);
+    if (known && !isNotOlder(task, known)) return;
+    if (!known && !followed.matches(task)) return;
+    tasks.set(task.id, task);
+    view.task(task);
+  };
+
+  /** Reads the run and the tasks running or new; a task that stopped running is read once to see how it ended. */
+  const read = async (): Promise<void> => {
+    const runs = await call(() => source.policyRuns(followed.policy, RUNS_READ));
+    const current = runs.find((r) => r.id === run.id);
+    if (current) seeRun(current);
+    const running = (await call(() => source.listTasks({ state: 'RUNNING', limit: TASKS_READ }))).tasks;
+    // The newest tasks too: one that was queued, or ran and ended, between two reads is seen as well.
+    const recent = (await call(() => source.listTasks({ limit: RECENT_TASKS_READ }))).tasks;
+    const ids = new Set([...running, ...recent].map((t) => t.id));
+    for (const task of [...recent, ...running]) seeTask(task);
+    for (const task of [...tasks.values()]) {
+      if (task.state === 'RUNNING' && !ids.has(task.id)) seeTask(withoutLog(await call(() => source.getTask(task.id))));
+    }
+  };
+
+  try {
+    if (live) {
+      const stream = live;
+      stream.onEvent((event) => {
+        if ((event.type === 'policy.run' && event.run.id === run.id) || event.type === 'task') {
+          queue.push(event);
+          waker.wake();
+        }
+      });
+      stream.onClose((reason) => {
+        debug(`the event stream closed (${reason}); polling every ${pollMs} ms`);
+        if (live === stream) live = null;
+        waker.wake();
+      });
+    } else {
+      debug(`no event stream; polling every ${pollMs} ms`);
+    }
+
+    view.run(run);
+    let lastRead = Number.NEGATIVE_INFINITY;
+    while (run.state === 'running') {
+      for (const event of queue.splice(0)) {
+        if (event.type === 'policy.run') seeRun(event.run);
+        else if (event.type === 'task') seeTask(event.task);
+      }
+      if (run.state !== 'running') break;
+      if (now() - lastRead >= (live ? refreshMs : pollMs)) {
+        await read();
+        lastRead = now();
+        if (run.state !== 'running') break;
+      }
+      await waker.wait(Math.max(0, (live ? refreshMs : pollMs) - (now() - lastRead)));
+      if (stopped) stop();
+    }
+
+    // Every task of an ended run has ended: read those whose end was not seen.
+    for (const task of [...tasks.values()]) {
+      if (isFinalState(task.state)) continue;
+      try {
+        seeTask(withoutLog(await call(() => source.getTask(task.id))));
+      } catch (err) {
+        if (err instanceof CliError && stopped) throw err;
+        debug(`could not re-read ${describeTask(task)} (${errorMessage(err)})`);
+      }
+    }
+    view.finish();
+    return { run, tasks: [...tasks.values()].sort((a, b) => a.id - b.id) };
+  } finally {
+    unsubscribe();
+    live?.close();
+  }
+}
+
+function withoutLog(details: TaskDetails): Task {
+  const { log: _log, ...task } = details;
+  return task;
+}
+
+/** The output of following one run: notes for what changes, one progress bar for the bytes. */
+class RunView {
+  private progress: ProgressRenderer | undefined;
+  private label = '';
+  private lastCounts = '';
+  /** The tasks the bar is about: those running, and those that ended since the last one started. */
+  private readonly shown = new Map<number, Task>();
+  /** What was said of each task last ("RUNNING|1"), so each turn is said once. */
+  private readonly told = new Map<number, string>();
+
+  constructor(
+    private readonly ctx: { stdout: OutputStream; stderr: OutputStream },
+    private readonly kind: PolicyRunKind,
+    private readonly tty: boolean,
+    private readonly now: () => number,
+  ) {}
+
+  run(run: PolicyRun): void {
+    const ended = run.succeeded + run.failed + run.cancelled;
+    this.label = this.kind === 'retention' ? `run ${run.id}` : `run ${run.id}, ${ended}/${run.vms} VMs done${run.failed > 0 ? ` (${run.failed} failed)` : ''}`;
+    this.progress?.setLabel(this.label);
+    const counts = runCounts(run, this.kind);
+    if (run.state === 'running' && counts !== this.lastCounts) {
+      // The first line says what is being waited for; later ones how far it got.
+      this.note(this.lastCounts === '' ? `${capitalize(describeRun(run))} is running: ${counts}.` : `${capitalize(describeRun(run))}: ${counts}.`);
+    }
+    this.lastCounts = counts;
+  }
+
+  task(task: Task): void {
+    const status = `${task.state}|${task.attempt}`;
+    if (this.told.get(task.id) !== status) {
+      this.told.set(task.id, status);
+      if (task.state === 'RUNNING') {
+        const attempt = task.attempt > 1 ? ` (attempt ${task.attempt} of ${task.maxAttempts})` : '';
+        this.note(`${capitalize(describeTask(task))} is running ${task.node ? `on node ${task.node}` : 'on the server'}${attempt}.`);
+      } else if (isFinalState(task.state)) {
+        const outcome = taskOutcome(task);
+        this.note(outcome.exitCode === 0 ? outcome.message : `${capitalize(outcome.message)}.`);
+        for (const warning of [...outcome.warnings, ...resultWarnings(task)]) this.note(`warning: ${warning}`);
+        const result = task.state === 'CANCELLED' ? null : formatTaskResult(task);
+        if (result) this.note(result);
+      }
+    }
+    this.track(task);
+    this.draw();
+  }
+
+  /**
+   * The bar shows the tasks running now. One that ended stays in it, as it
+   * ended (all its bytes when it finished), until another task starts: so
+   * the bar ends full rather than where the last progress report left it.
+   */
+  private track(task: Task): void {
+    if (task.state === 'RUNNING') {
+      if (!this.shown.has(task.id)) for (const [id, t] of this.shown) if (t.state !== 'RUNNING') this.shown.delete(id);
+      this.shown.set(task.id, task);
+    } else if (isFinalState(task.state) && this.shown.has(task.id)) {
+      this.shown.set(task.id, task);
+    } else {
+      this.shown.delete(task.id); // queued again, to retry
+    }
+  }
+
+  /** The bytes of the tasks shown, summed, at their summed rates. */
+  private draw(): void {
+    const shown = [...this.shown.values()];
+    const finished = (t: Task): boolean => t.state === 'FINISHED' || t.state === 'FINISHED_WITH_WARNINGS';
+    const doneOf = (t: Task): number => (finished(t) && t.progress.bytesTotal ? t.progress.bytesTotal : t.progress.bytesDone);
+    const done = shown.reduce((n, t) => n + doneOf(t), 0);
+    const totals = shown.map((t) => t.progress.bytesTotal ?? 0);
+    // A total only when every task shown knows its own; 0 tells the bar "unknown".
+    const total = totals.length > 0 && totals.every((t) => t > 0) ? totals.reduce((a, b) => a + b, 0) : 0;
+    if (done === 0 && total === 0) return;
+    // Running: the server's smoothed rates. All ended: their averages over their whole run.
+    const running = shown.filter((t) => t.state === 'RUNNING');
+    const rates =
+      running.length > 0
+        ? running.map((t) => t.progress.rate)
+        : shown.filter(finished).map((t) => {
+            const took = t.startedAt && t.finishedAt ? tookSeconds(t.startedAt, t.finishedAt) : null;
+            return took ? doneOf(t) / took : null;
+          });
+    const known = rates.filter((r): r is number => r !== null);
+    this.progress ??= new ProgressRenderer({ stream: this.ctx.stderr, tty: this.tty, label: this.label, now: this.now });
+    this.progress.update(done, total, known.length > 0 ? known.reduce((a, b) => a + b, 0) : null);
+  }
+
+  finish(): void {
+    this.progress?.finish();
+  }
+
+  /** Leaves the bar as it is (Ctrl-C). */
+  abandon(): void {
+    this.progress?.finish();
+  }
+
+  note(text: string): void {
+    if (this.progress) this.progress.interject(text, this.ctx.stderr);
+    else this.ctx.stderr.write(`${text}\n`);
+  }
+}
