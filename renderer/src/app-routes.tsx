@@ -11,6 +11,9 @@ import { NodeDetailsPage } from './pages/node-details-page.js';
 import { NodesPage } from './pages/nodes-page.js';
 import { NotFoundPage } from './pages/not-found-page.js';
 import { PoliciesPage } from './pages/policies-page.js';
+import { PolicyDetailsPage } from './pages/policy-details-page.js';
+import { PolicyFormPage } from './pages/policy-form-page.js';
+import { NotificationsPanel } from './pages/settings/notifications-panel.js';
 import { ServerInfoPanel } from './pages/settings/server-info-panel.js';
 import { SettingsPage } from './pages/settings-page.js';
 import { SetupPage } from './pages/setup-page.js';
@@ -42,11 +45,15 @@ export function AppRoutes() {
           <Route path="tasks" element={<TasksPage />} />
           <Route path="tasks/:id" element={<TaskDetailsPage />} />
           <Route path="policies" element={<PoliciesPage />} />
+          <Route path="policies/new" element={<PolicyFormPage />} />
+          <Route path="policies/:policy" element={<PolicyDetailsPage />} />
+          <Route path="policies/:policy/edit" element={<PolicyFormPage />} />
           <Route path="destinations" element={<DestinationsPage />} />
           <Route path="destinations/:destination" element={<DestinationDetailsPage />} />
           <Route path="settings" element={<SettingsPage />}>
             <Route index element={<ServerInfoPanel />} />
             <Route path="users" element={<UsersPanel />} />
+            <Route path="notifications" element={<NotificationsPanel />} />
           </Route>
           <Route path="audit" element={<AuditPage />} />
           <Route path="*" element={<NotFoundPage />} />

@@ -1,4 +1,5 @@
 import type { AuditQuery, TaskListQuery } from '@common/api/index.js';
+import type { PolicyPreviewRequest } from './policies.queries.js';
 
 /** The filters of GET /api/backups this UI uses. */
 export interface BackupListFilter {
@@ -44,6 +45,17 @@ export const queryKeys = {
   vmDetails: ['vms', 'detail'] as const,
   /** By the reference in the URL (id, name or UUID); events match on the VM's id inside. */
   vm: (ref: string) => ['vms', 'detail', ref] as const,
+  policies: ['policies'] as const,
+  policyList: ['policies', 'list'] as const,
+  policyDetails: ['policies', 'detail'] as const,
+  /** By the reference in the URL (id or name). */
+  policy: (ref: string) => ['policies', 'detail', ref] as const,
+  policyRunLists: ['policies', 'runs'] as const,
+  /** By id: 'policy.run' events carry the policy's id and are written straight into these lists. */
+  policyRuns: (policyId: number, limit: number) => ['policies', 'runs', policyId, limit] as const,
+  /** Under 'policies', so a change to any policy (a VM moving between them) refreshes an open preview. */
+  policyPreview: (request: PolicyPreviewRequest) => ['policies', 'preview', request] as const,
+  dashboard: ['dashboard'] as const,
   auditAll: ['audit'] as const,
   audit: (query: AuditQuery) => ['audit', query] as const,
 };

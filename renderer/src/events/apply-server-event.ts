@@ -3,6 +3,7 @@ import type { QueryClient } from '@tanstack/react-query';
 import { invalidateBackups, removeDestination, upsertDestination } from '../api/destination-cache.js';
 import { refreshInventoryAfterTask, upsertHypervisor, upsertVm } from '../api/inventory-cache.js';
 import { removeNode, upsertNode } from '../api/node-cache.js';
+import { applyPolicyRun, invalidatePolicies } from '../api/policy-cache.js';
 import { queryKeys } from '../api/query-keys.js';
 import { appendTaskLog, cachedTask, upsertTask } from '../api/task-cache.js';
 
@@ -51,6 +52,8 @@ export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): 
       return;
     case 'backups.changed':
       invalidateBackups(queryClient);
+      // The dashboard counts backups per day and the stored size.
+      void queryClient.invalidateQueries({ queryKey: queryKeys.dashboard });
       return;
     // A sync pushes every VM it saw; each is patched in place, never a refetch per VM.
     case 'hypervisor':
@@ -58,6 +61,13 @@ export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): 
       return;
     case 'vm':
       upsertVm(queryClient, event.vm);
+      return;
+    case 'policies.changed':
+      invalidatePolicies(queryClient);
+      return;
+    // Sent when a run starts, moves (VMs done) and ends: rare enough to refetch what it changes.
+    case 'policy.run':
+      applyPolicyRun(queryClient, event.run);
       return;
     default: {
       // A new event type in common/api/events.ts fails the renderer typecheck here until handled.

@@ -20,6 +20,7 @@ import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { StatTile } from '../components/stat-tile.js';
 import { formatDateTime, formatDuration } from '../utils/format.js';
 import { countVms } from '../utils/vm-format.js';
+import { BackupOverview } from './dashboard/backup-overview.js';
 import { RecentTasksCard } from './dashboard/recent-tasks-card.js';
 
 export function DashboardPage() {
@@ -30,11 +31,15 @@ export function DashboardPage() {
         title="Dashboard"
         description={status.data ? `Updated ${formatDateTime(new Date(status.dataUpdatedAt).toISOString())}` : undefined}
       />
-      {status.isPending && <DashboardSkeleton />}
-      {status.isError && (
-        <QueryErrorAlert title="Could not load the server status" error={status.error} onRetry={() => void status.refetch()} />
-      )}
-      {status.data && <StatusTiles status={status.data} />}
+      <Stack>
+        {/* What backups did and will do comes first: it is what people open the dashboard for. */}
+        <BackupOverview />
+        {status.isPending && <DashboardSkeleton />}
+        {status.isError && (
+          <QueryErrorAlert title="Could not load the server status" error={status.error} onRetry={() => void status.refetch()} />
+        )}
+        {status.data && <StatusTiles status={status.data} />}
+      </Stack>
     </>
   );
 }

@@ -11,6 +11,8 @@ import {
   IconInfoCircle,
   IconMapOff,
   IconRestore,
+  IconShieldCheck,
+  IconShieldOff,
 } from '@tabler/icons-react';
 import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { lazy, Suspense, useCallback, useMemo, useState } from 'react';
@@ -114,7 +116,7 @@ function VmDetails({ vm }: { vm: Vm }) {
         description={
           <Group gap="xs" component="span">
             <VmStateBadge vm={vm} />
-            <ProtectionBadge vm={vm} />
+            <ProtectionBadge vm={vm} link />
             <span>{`on ${vm.hypervisor}`}</span>
             <Code>{vm.uuid}</Code>
           </Group>
@@ -144,7 +146,8 @@ function VmDetails({ vm }: { vm: Vm }) {
               : `${vm.hypervisor} did not list this VM at its last sync, and it has no backup. It leaves this list when its hypervisor is removed.`}
           </Alert>
         )}
-        <SimpleGrid cols={{ base: 1, xs: 2, md: 3, xl: 5 }}>
+        <SimpleGrid cols={{ base: 1, xs: 2, md: 3, xl: 6 }}>
+          <PolicyTile vm={vm} />
           <StatTile label="vCPUs" value={vm.vcpus} icon={IconCpu} />
           <StatTile label="Memory" value={formatBytes(vm.memoryBytes)} icon={IconDatabase} />
           <StatTile label="Disks" value={describeDisks(vm)} icon={IconDeviceFloppy} />
@@ -163,6 +166,39 @@ function VmDetails({ vm }: { vm: Vm }) {
         <RestoreWizard vm={vm} backups={history} initialBackupId={restore.backupId} onClose={closeRestore} />
       )}
     </>
+  );
+}
+
+/** The backup policy the VM is in, as a way to it; or a plain statement that none protects it. */
+function PolicyTile({ vm }: { vm: Vm }) {
+  const { isAdmin } = useSession();
+  if (vm.policy === null) {
+    return (
+      <StatTile
+        label="Backup policy"
+        value={
+          <Text span size="md" fw={600} c="orange">
+            Not protected by a policy
+          </Text>
+        }
+        icon={IconShieldOff}
+        detail={
+          <Anchor component={Link} to="/policies" size="xs">
+            {isAdmin ? 'Add it to a policy' : 'See the policies'}
+          </Anchor>
+        }
+      />
+    );
+  }
+  return (
+    <StatTile
+      label="Backup policy"
+      value={vm.policy}
+      icon={IconShieldCheck}
+      to={`/policies/${encodeURIComponent(vm.policy)}`}
+      linkLabel={`Backup policy: ${vm.policy}`}
+      detail={<Text size="xs" c="dimmed">Backs this VM up on its schedule</Text>}
+    />
   );
 }
 

@@ -78,7 +78,7 @@ export const vmColumns = [
   column.accessor('memoryBytes', { header: 'Memory', cell: (info) => <Text size="sm" style={nowrap}>{formatBytes(info.getValue())}</Text> }),
   column.display({ id: 'disks', header: 'Disks', cell: ({ row }) => <Text size="sm" style={nowrap}>{describeDisks(row.original)}</Text> }),
   column.accessor('lastBackupAt', { header: 'Last backup', cell: ({ row }) => <LastBackup vm={row.original} /> }),
-  column.accessor('policy', { header: 'Protected', cell: ({ row }) => <ProtectionBadge vm={row.original} /> }),
+  column.accessor('policy', { header: 'Policy', cell: ({ row }) => <ProtectionBadge vm={row.original} link /> }),
   column.display({
     id: 'actions',
     header: () => <VisuallyHidden>Actions</VisuallyHidden>,

@@ -1,0 +1,110 @@
+import type { Policy } from '@common/api/index.js';
+import { Anchor, Badge, Code, Group, Stack, Text, VisuallyHidden } from '@mantine/core';
+import { createColumnHelper } from '@tanstack/react-table';
+import { Link } from 'react-router-dom';
+import { PolicyRunStateBadge } from '../../components/policy-run-state-badge.js';
+import { RelativeTime } from '../../components/relative-time.js';
+import { BACKUP_TYPE_COLORS, backupTypeLabel } from '../../utils/policy-format.js';
+import { NO_SHRINK } from '../../utils/styles.js';
+import { RunNowButton } from './run-now-button.js';
+
+const column = createColumnHelper<Policy>();
+
+export const policyPath = (policy: Pick<Policy, 'id'>): string => `/policies/${policy.id}`;
+
+export function EnabledBadge({ enabled }: { enabled: boolean }) {
+  return (
+    <Badge component="span" variant={enabled ? 'light' : 'outline'} color={enabled ? 'green' : 'gray'} style={NO_SHRINK} data-enabled={enabled}>
+      {enabled ? 'Enabled' : 'Disabled'}
+    </Badge>
+  );
+}
+
+/** When the policy runs next, and which backup that will be. */
+export function NextRun({ policy }: { policy: Pick<Policy, 'nextRun' | 'enabled' | 'schedules'> }) {
+  if (policy.nextRun === null) {
+    return (
+      <Text size="sm" c="dimmed">
+        {!policy.enabled ? 'Disabled' : policy.schedules.length === 0 ? 'Only when run by hand' : '—'}
+      </Text>
+    );
+  }
+  return (
+    <Group gap={6} wrap="nowrap">
+      <RelativeTime iso={policy.nextRun.at} />
+      {policy.nextRun.backupType !== null && (
+        <Badge component="span" size="xs" variant="light" color={BACKUP_TYPE_COLORS[policy.nextRun.backupType]} style={NO_SHRINK}>
+          {backupTypeLabel(policy.nextRun.backupType)}
+        </Badge>
+      )}
+    </Group>
+  );
+}
+
+export const policyColumns = [
+  column.accessor('name', {
+    header: 'Name',
+    cell: ({ row }) => (
+      <Anchor component={Link} to={policyPath(row.original)} size="sm" fw={500} style={{ overflowWrap: 'anywhere' }}>
+        {row.original.name}
+      </Anchor>
+    ),
+  }),
+  column.accessor('destination', {
+    header: 'Destination',
+    cell: ({ row }) =>
+      row.original.destinationId === null ? (
+        <Text size="sm" c="dimmed">
+          —
+        </Text>
+      ) : (
+        <Anchor component={Link} to={`/destinations/${row.original.destinationId}`} size="sm">
+          {row.original.destination ?? `Destination ${row.original.destinationId}`}
+        </Anchor>
+      ),
+  }),
+  column.accessor('schedules', {
+    header: 'Schedules',
+    cell: (info) =>
+      info.getValue().length === 0 ? (
+        <Text size="sm" c="dimmed">
+          None
+        </Text>
+      ) : (
+        <Stack gap={2} align="flex-start">
+          {info.getValue().map((rule) => (
+            <Code key={rule} style={{ whiteSpace: 'nowrap' }}>
+              {rule}
+            </Code>
+          ))}
+        </Stack>
+      ),
+  }),
+  column.display({ id: 'vms', header: 'VMs', cell: ({ row }) => row.original.vms.length }),
+  column.accessor('nextRun', { header: 'Next run', cell: ({ row }) => <NextRun policy={row.original} /> }),
+  column.accessor('lastRun', {
+    header: 'Last run',
+    cell: ({ row }) => {
+      const run = row.original.lastRun;
+      if (run === null) {
+        return (
+          <Text size="sm" c="dimmed">
+            Never
+          </Text>
+        );
+      }
+      return (
+        <Group gap={6} wrap="nowrap">
+          <PolicyRunStateBadge run={run} />
+          <RelativeTime iso={run.finishedAt ?? run.startedAt ?? run.scheduledFor} size="xs" />
+        </Group>
+      );
+    },
+  }),
+  column.accessor('enabled', { header: 'Enabled', cell: (info) => <EnabledBadge enabled={info.getValue()} /> }),
+  column.display({
+    id: 'actions',
+    header: () => <VisuallyHidden>Actions</VisuallyHidden>,
+    cell: ({ row }) => <RunNowButton policy={row.original} size="xs" />,
+  }),
+];

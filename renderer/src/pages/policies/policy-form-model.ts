@@ -1,0 +1,253 @@
+import { CreatePolicySchema, type AssignmentRules, type Policy } from '@common/api/index.js';
+import { randomId } from '@mantine/hooks';
+import type { FormErrors } from '@mantine/form';
+import type { CreatePolicyRequest, PolicyPreviewRequest, UpdatePolicyRequest } from '../../api/policies.queries.js';
+
+/** One line of a list input (schedule rule, name pattern); the key keeps React's rows stable. */
+export interface LineItem {
+  key: string;
+  value: string;
+}
+
+/** Number inputs give '' while empty. */
+type NumberField = number | string;
+
+export const RETENTION_FIELDS = ['keepLast', 'daily', 'weekly', 'monthly', 'yearly', 'maxAgeDays'] as const;
+export type RetentionField = (typeof RETENTION_FIELDS)[number];
+
+export interface PolicyFormValues {
+  name: string;
+  /** Destination id. */
+  destination: string | null;
+  priority: NumberField;
+  enabled: boolean;
+  /** null: the server's time zone (new policies only). */
+  timeZone: string | null;
+  schedules: LineItem[];
+  keepLast: NumberField;
+  daily: NumberField;
+  weekly: NumberField;
+  monthly: NumberField;
+  yearly: NumberField;
+  maxAgeDays: NumberField;
+  keepLatestOfExistingVm: boolean;
+  retentionSchedule: string;
+  include: LineItem[];
+  exclude: LineItem[];
+  hypervisors: string[];
+  mode: AssignmentRules['mode'];
+  /** '' = never. */
+  failRunAbovePercent: NumberField;
+}
+
+export const line = (value = ''): LineItem => ({ key: randomId(), value });
+
+export const SCHEDULE_EXAMPLES: readonly { rule: string; meaning: string }[] = [
+  { rule: 'incremental mon-fri 22:00', meaning: 'weekdays at 22:00' },
+  { rule: 'full sun 22:00', meaning: 'a full backup every Sunday' },
+  { rule: 'incremental every 4h 08:00-20:00 window 1h', meaning: 'every 4 hours in the day, started within an hour or missed' },
+  { rule: 'full 1st sun 03:00', meaning: 'the first Sunday of each month' },
+  { rule: 'incremental last fri 23:00', meaning: 'the last Friday of each month' },
+];
+
+/** A new policy: nightly incrementals need a rule typed in; retention starts at a common 7 daily, 4 weekly, 6 monthly. */
+export function newPolicyValues(): PolicyFormValues {
+  return {
+    name: '',
+    destination: null,
+    priority: 50,
+    enabled: true,
+    timeZone: null,
+    schedules: [line()],
+    keepLast: '',
+    daily: 7,
+    weekly: 4,
+    monthly: 6,
+    yearly: '',
+    maxAgeDays: '',
+    keepLatestOfExistingVm: true,
+    retentionSchedule: '',
+    include: [line()],
+    exclude: [],
+    hypervisors: [],
+    mode: 'assign-only',
+    failRunAbovePercent: '',
+  };
+}
+
+export function policyValues(policy: Policy): PolicyFormValues {
+  const retention = policy.retention;
+  const number = (value: number | undefined): NumberField => value ?? '';
+  return {
+    name: policy.name,
+    destination: policy.destinationId === null ? null : String(policy.destinationId),
+    priority: policy.priority,
+    enabled: policy.enabled,
+    timeZone: policy.timeZone,
+    schedules: policy.schedules.length === 0 ? [line()] : policy.schedules.map((rule) => line(rule)),
+    keepLast: number(retention?.keepLast),
+    daily: number(retention?.daily),
+    weekly: number(retention?.weekly),
+    monthly: number(retention?.monthly),
+    yearly: number(retention?.yearly),
+    maxAgeDays: number(retention?.maxAgeDays),
+    keepLatestOfExistingVm: retention?.keepLatestOfExistingVm ?? true,
+    retentionSchedule: policy.retentionSchedule ?? '',
+    include: policy.assignment.include.map((pattern) => line(pattern)),
+    exclude: policy.assignment.exclude.map((pattern) => line(pattern)),
+    hypervisors: policy.assignment.hypervisors,
+    mode: policy.assignment.mode,
+    failRunAbovePercent: policy.failRunAbovePercent ?? '',
+  };
+}
+
+const numberOf = (value: NumberField): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+
+/** Non-empty lines, trimmed, with the form row each came from (the server numbers what it was sent). */
+export function filledLines(items: readonly LineItem[]): { values: string[]; rows: number[] } {
+  const values: string[] = [];
+  const rows: number[] = [];
+  items.forEach((item, row) => {
+    const value = item.value.trim();
+    if (value === '') return;
+    values.push(value);
+    rows.push(row);
+  });
+  return { values, rows };
+}
+
+export function regexProblem(pattern: string): string | null {
+  try {
+    new RegExp(pattern);
+    return null;
+  } catch (error) {
+    return `Not a regular expression: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+type PolicyRetention = NonNullable<CreatePolicyRequest['retention']>;
+
+/** No number given: no retention rules (backups are kept until removed by hand). */
+export function retentionOf(values: PolicyFormValues): PolicyRetention | undefined {
+  const rules: Partial<Record<RetentionField, number>> = {};
+  for (const field of RETENTION_FIELDS) {
+    const value = numberOf(values[field]);
+    if (value !== undefined) rules[field] = value;
+  }
+  if (Object.keys(rules).length === 0) return undefined;
+  return { ...rules, keepLatestOfExistingVm: values.keepLatestOfExistingVm };
+}
+
+function assignmentOf(values: PolicyFormValues, onlyValid: boolean): NonNullable<CreatePolicyRequest['assignment']> {
+  const patterns = (items: LineItem[]) => filledLines(items).values.filter((pattern) => !onlyValid || regexProblem(pattern) === null);
+  return { include: patterns(values.include), exclude: patterns(values.exclude), hypervisors: values.hypervisors, mode: values.mode };
+}
+
+export function updateRequest(values: PolicyFormValues): UpdatePolicyRequest {
+  const retention = retentionOf(values);
+  const change: UpdatePolicyRequest = {
+    name: values.name.trim(),
+    priority: numberOf(values.priority) ?? 50,
+    enabled: values.enabled,
+    schedules: filledLines(values.schedules).values,
+    retentionSchedule: values.retentionSchedule.trim() === '' ? null : values.retentionSchedule.trim(),
+    assignment: assignmentOf(values, false),
+    failRunAbovePercent: numberOf(values.failRunAbovePercent) ?? null,
+  };
+  if (values.destination !== null) change.destination = values.destination;
+  if (values.timeZone !== null) change.timeZone = values.timeZone;
+  if (retention !== undefined) change.retention = retention;
+  return change;
+}
+
+export function createRequest(values: PolicyFormValues): CreatePolicyRequest {
+  return { ...updateRequest(values), name: values.name.trim(), kind: 'backup' };
+}
+
+/**
+ * The policy as typed so far, in a shape the preview accepts whatever state the form is in:
+ * empty lines, broken patterns and an unnamed policy are left out rather than refused.
+ */
+export function previewRequest(values: PolicyFormValues, policyId: number | undefined): PolicyPreviewRequest {
+  const request: PolicyPreviewRequest = {
+    count: 10,
+    schedules: filledLines(values.schedules).values.filter((rule) => rule.length <= 200),
+    assignment: assignmentOf(values, true),
+  };
+  if (policyId === undefined) request.kind = 'backup';
+  else request.policy = String(policyId);
+  if (values.timeZone !== null) request.timeZone = values.timeZone;
+  if (values.destination !== null) request.destination = values.destination;
+  const retention = retentionOf(values);
+  if (retention !== undefined) request.retention = retention;
+  return request;
+}
+
+const NAME = CreatePolicySchema.shape.name;
+
+function integerProblem(value: NumberField, min: number, max: number, optional: boolean): string | null {
+  if (value === '') return optional ? null : 'Required';
+  if (typeof value !== 'number' || !Number.isInteger(value)) return 'A whole number';
+  if (value < min || value > max) return `Between ${min} and ${max}`;
+  return null;
+}
+
+/** What the form can tell before asking the server; schedule rules are checked by the preview. */
+export function validatePolicyForm(values: PolicyFormValues, hadRetention: boolean): FormErrors {
+  const errors: FormErrors = {};
+  const name = NAME.safeParse(values.name.trim());
+  if (!name.success) errors['name'] = values.name.trim() === '' ? 'Give the policy a name' : (name.error.issues[0]?.message ?? 'Not a valid name');
+  if (values.destination === null) errors['destination'] = 'Choose where the backups are stored';
+  const priority = integerProblem(values.priority, 0, 100, false);
+  if (priority !== null) errors['priority'] = priority;
+  for (const field of RETENTION_FIELDS) {
+    const problem = integerProblem(values[field], field === 'maxAgeDays' ? 1 : 0, field === 'maxAgeDays' ? 100_000 : 10_000, true);
+    if (problem !== null) errors[field] = problem;
+  }
+  const retention = retentionOf(values);
+  if (retention === undefined && hadRetention) errors['keepLast'] = 'This policy has retention rules; keep at least one (the server cannot remove them)';
+  if (retention === undefined && values.retentionSchedule.trim() !== '') errors['retentionSchedule'] = 'A retention schedule needs at least one retention rule above';
+  for (const list of ['include', 'exclude'] as const) {
+    values[list].forEach((item, row) => {
+      const problem = item.value.trim() === '' ? null : regexProblem(item.value.trim());
+      if (problem !== null) errors[`${list}.${row}.value`] = problem;
+    });
+  }
+  values.schedules.forEach((item, row) => {
+    if (item.value.trim().length > 200) errors[`schedules.${row}.value`] = 'At most 200 characters';
+  });
+  const fail = integerProblem(values.failRunAbovePercent, 0, 100, true);
+  if (fail !== null) errors['failRunAbovePercent'] = fail;
+  return errors;
+}
+
+const PLAIN_FIELDS = ['name', 'destination', 'priority', 'enabled', 'timeZone', 'retentionSchedule', 'failRunAbovePercent'] as const;
+
+/**
+ * The form field a server refusal is about ("schedules.2", "retention.daily",
+ * "assignment.include.0", …), in the form's own rows; null when it names none the form has.
+ */
+export function formFieldOf(serverField: string | undefined, values: PolicyFormValues): string | null {
+  if (serverField === undefined) return null;
+  const plain = PLAIN_FIELDS.find((field) => field === serverField);
+  if (plain !== undefined) return plain;
+  const listRow = (items: LineItem[], index: string | undefined): number | undefined => filledLines(items).rows[Number(index)];
+  let match = /^schedules\.(\d+)/.exec(serverField);
+  if (match !== null) {
+    const row = listRow(values.schedules, match[1]);
+    return row === undefined ? null : `schedules.${row}.value`;
+  }
+  match = /^assignment\.(include|exclude)\.(\d+)/.exec(serverField);
+  if (match !== null) {
+    const list = match[1] as 'include' | 'exclude';
+    const row = listRow(values[list], match[2]);
+    return row === undefined ? null : `${list}.${row}.value`;
+  }
+  if (serverField.startsWith('assignment.hypervisors')) return 'hypervisors';
+  if (serverField === 'assignment.mode') return 'mode';
+  if (serverField.startsWith('retention')) {
+    const retentionField = RETENTION_FIELDS.find((field) => serverField === `retention.${field}`);
+    return retentionField ?? 'keepLast';
+  }
+  return null;
+}

@@ -1,0 +1,331 @@
+import type { Policy, Vm } from '@common/api/index.js';
+import {
+  ActionIcon,
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Code,
+  Group,
+  Paper,
+  SimpleGrid,
+  Skeleton,
+  Stack,
+  Table,
+  Text,
+  Title,
+  Tooltip,
+} from '@mantine/core';
+import { IconArrowLeft, IconCut, IconEdit, IconInfoCircle, IconMapOff, IconPlus, IconTrash } from '@tabler/icons-react';
+import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
+import { useMemo, useState, type ReactNode } from 'react';
+import { Link, useNavigate, useParams } from 'react-router-dom';
+import { isApiError } from '../api/api-error.js';
+import { usePolicyQuery, usePolicyRunsQuery } from '../api/policies.queries.js';
+import { useVmsQuery } from '../api/vms.queries.js';
+import { useSession } from '../auth/session-context.js';
+import { DataTable } from '../components/data-table.js';
+import { EmptyState } from '../components/empty-state.js';
+import { PageHeader } from '../components/page-header.js';
+import { QueryErrorAlert } from '../components/query-error-alert.js';
+import { VmStateBadge } from '../components/vm-state-badge.js';
+import { ASSIGN_MODE_LABELS, describeRetention } from '../utils/policy-format.js';
+import { NO_SHRINK } from '../utils/styles.js';
+import { AddVmsModal } from './policies/add-vms-modal.js';
+import { ApplyRetentionModal } from './policies/apply-retention-modal.js';
+import { DeletePolicyModal } from './policies/delete-policy-modal.js';
+import { EnabledBadge, NextRun } from './policies/policy-columns.js';
+import { policyRunColumns } from './policies/policy-run-columns.js';
+import { RemoveVmModal } from './policies/remove-vm-modal.js';
+import { RunNowButton } from './policies/run-now-button.js';
+import { LastBackup } from './vms/vm-columns.js';
+
+const RUN_HISTORY = 50;
+
+function BackToPolicies() {
+  return (
+    <Anchor component={Link} to="/policies" size="sm">
+      <Group gap={4} component="span">
+        <IconArrowLeft size={14} aria-hidden />
+        All policies
+      </Group>
+    </Anchor>
+  );
+}
+
+export function PolicyDetailsPage() {
+  const ref = useParams().policy ?? '';
+  const policy = usePolicyQuery(ref);
+
+  if (isApiError(policy.error, 404)) {
+    return (
+      <>
+        <BackToPolicies />
+        <PageHeader title="Policy not found" />
+        <EmptyState
+          icon={IconMapOff}
+          title={`There is no policy "${ref}"`}
+          description="It may have been deleted (its backups stay), or the link is wrong."
+          actions={
+            <Button component={Link} to="/policies" variant="default">
+              Go to policies
+            </Button>
+          }
+        />
+      </>
+    );
+  }
+  if (policy.data === undefined) {
+    if (policy.isError) return <QueryErrorAlert title="Could not load the policy" error={policy.error} onRetry={() => void policy.refetch()} />;
+    return <Skeleton h={320} radius="md" aria-label="Loading the policy" />;
+  }
+  return <PolicyDetails key={policy.data.id} policy={policy.data} />;
+}
+
+type Dialog = 'delete' | 'retention' | 'add-vms' | null;
+
+function PolicyDetails({ policy }: { policy: Policy }) {
+  const { isAdmin, canChange } = useSession();
+  const navigate = useNavigate();
+  const [dialog, setDialog] = useState<Dialog>(null);
+  const close = () => setDialog(null);
+  const hasRetention = policy.retention !== null && policy.destinationId !== null;
+
+  return (
+    <>
+      <BackToPolicies />
+      <PageHeader
+        title={policy.name}
+        description={
+          <Group gap="xs" component="span">
+            <EnabledBadge enabled={policy.enabled} />
+            {policy.kind === 'snapshot' && (
+              <Badge component="span" variant="outline" color="grape">
+                Snapshot policy
+              </Badge>
+            )}
+            <span>
+              {policy.destinationId === null ? (
+                'Snapshots on the VMs’ hosts'
+              ) : (
+                <>
+                  {'Backs up to '}
+                  <Anchor component={Link} to={`/destinations/${policy.destinationId}`} size="sm">
+                    {policy.destination ?? `destination ${policy.destinationId}`}
+                  </Anchor>
+                </>
+              )}
+            </span>
+          </Group>
+        }
+        actions={
+          <Group gap="xs">
+            <RunNowButton policy={policy} />
+            {canChange && policy.kind === 'backup' && (
+              <Button
+                variant="default"
+                leftSection={<IconCut size={16} aria-hidden />}
+                disabled={!hasRetention}
+                title={hasRetention ? 'Prune by the retention rules, then reclaim space' : 'This policy has no retention rules'}
+                onClick={() => setDialog('retention')}
+              >
+                Apply retention now
+              </Button>
+            )}
+            {isAdmin && (
+              <Button variant="default" component={Link} to={`/policies/${policy.id}/edit`} leftSection={<IconEdit size={16} aria-hidden />}>
+                Edit
+              </Button>
+            )}
+            {isAdmin && (
+              <Button variant="light" color="red" leftSection={<IconTrash size={16} aria-hidden />} onClick={() => setDialog('delete')}>
+                Delete
+              </Button>
+            )}
+          </Group>
+        }
+      />
+      <Stack>
+        <PolicySettings policy={policy} />
+        <PolicyVms policy={policy} onAdd={() => setDialog('add-vms')} />
+        <PolicyRuns policy={policy} />
+      </Stack>
+      {dialog === 'delete' && <DeletePolicyModal policy={policy} onClose={close} onDeleted={() => void navigate('/policies')} />}
+      {dialog === 'retention' && <ApplyRetentionModal policy={policy} onClose={close} />}
+      {dialog === 'add-vms' && <AddVmsModal policy={policy} onClose={close} />}
+    </>
+  );
+}
+
+function Setting({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <Stack gap={2}>
+      <Text size="xs" c="dimmed" tt="uppercase" fw={700} component="dt">
+        {label}
+      </Text>
+      <Text size="sm" component="dd" m={0}>
+        {children}
+      </Text>
+    </Stack>
+  );
+}
+
+function CodeList({ items, none }: { items: readonly string[]; none: string }) {
+  if (items.length === 0) return <Text span size="sm" c="dimmed">{none}</Text>;
+  return (
+    <Group gap={4} component="span">
+      {items.map((item) => (
+        <Code key={item}>{item}</Code>
+      ))}
+    </Group>
+  );
+}
+
+function PolicySettings({ policy }: { policy: Policy }) {
+  const { assignment, retention } = policy;
+  return (
+    <Paper withBorder radius="md" p="md" component="section" aria-labelledby="settings-heading">
+      <Title order={2} size="h4" mb="md" id="settings-heading">
+        Settings
+      </Title>
+      <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }} spacing="lg" verticalSpacing="md" component="dl" m={0}>
+        <Setting label="Schedules">
+          <CodeList items={policy.schedules} none="None: runs only when started by hand" />
+        </Setting>
+        <Setting label="Next run">
+          <NextRun policy={policy} />
+        </Setting>
+        <Setting label="Time zone">{policy.timeZone}</Setting>
+        <Setting label="Retention">
+          {describeRetention(retention)}
+          {retention !== null && (
+            <Text span size="xs" c="dimmed" display="block">
+              {retention.keepLatestOfExistingVm ? 'The latest backup of a VM that still exists is always kept' : 'Deleted VMs’ backups age out too'}
+            </Text>
+          )}
+        </Setting>
+        <Setting label="Retention schedule">{policy.retentionSchedule === null ? 'After each run' : <Code>{policy.retentionSchedule}</Code>}</Setting>
+        <Setting label="Priority">{policy.priority}</Setting>
+        <Setting label="Include VMs named like">
+          <CodeList items={assignment.include} none="None by name" />
+        </Setting>
+        <Setting label="Exclude VMs named like">
+          <CodeList items={assignment.exclude} none="None" />
+        </Setting>
+        <Setting label="Hypervisors">{assignment.hypervisors.length === 0 ? <Text span size="sm" c="dimmed">None</Text> : assignment.hypervisors.join(', ')}</Setting>
+        <Setting label="Assignment mode">{ASSIGN_MODE_LABELS[assignment.mode]}</Setting>
+        <Setting label="Fail the rest of the run above">{policy.failRunAbovePercent === null ? 'Never' : `${policy.failRunAbovePercent} %`}</Setting>
+      </SimpleGrid>
+    </Paper>
+  );
+}
+
+type PolicyVm = Policy['vms'][number];
+
+function PolicyVms({ policy, onAdd }: { policy: Policy; onAdd: () => void }) {
+  const { isAdmin } = useSession();
+  const vms = useVmsQuery();
+  const [removing, setRemoving] = useState<PolicyVm | null>(null);
+  const byId = useMemo(() => new Map((vms.data ?? []).map((vm) => [vm.id, vm])), [vms.data]);
+  const rows = useMemo(() => [...policy.vms].sort((a, b) => a.name.localeCompare(b.name)), [policy.vms]);
+
+  return (
+    <Paper withBorder radius="md" p="md" component="section" aria-labelledby="policy-vms-heading">
+      <Group justify="space-between" mb="sm">
+        <Title order={2} size="h4" id="policy-vms-heading">
+          {`Virtual machines (${policy.vms.length})`}
+        </Title>
+        {isAdmin && (
+          <Button size="xs" variant="default" leftSection={<IconPlus size={14} aria-hidden />} onClick={onAdd}>
+            Add VMs
+          </Button>
+        )}
+      </Group>
+      {rows.length === 0 ? (
+        <Alert color="gray" variant="light" icon={<IconInfoCircle />}>
+          No virtual machine is in this policy. VMs join when their name matches an include pattern or they run on a chosen hypervisor
+          {isAdmin ? ', or when added by hand.' : '.'}
+        </Alert>
+      ) : (
+        <Table.ScrollContainer minWidth={720}>
+          <Table striped verticalSpacing="sm" aria-label={`Virtual machines in ${policy.name}`}>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th scope="col">Name</Table.Th>
+                <Table.Th scope="col">Host</Table.Th>
+                <Table.Th scope="col">State</Table.Th>
+                <Table.Th scope="col">Added</Table.Th>
+                <Table.Th scope="col">Last backup</Table.Th>
+                {isAdmin && <Table.Th scope="col" aria-label="Actions" />}
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {rows.map((member) => (
+                <PolicyVmRow key={member.id} member={member} vm={byId.get(member.id)} canRemove={isAdmin} onRemove={() => setRemoving(member)} />
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+      {removing !== null && <RemoveVmModal policy={policy} vm={removing} onClose={() => setRemoving(null)} />}
+    </Paper>
+  );
+}
+
+function PolicyVmRow({ member, vm, canRemove, onRemove }: { member: PolicyVm; vm: Vm | undefined; canRemove: boolean; onRemove: () => void }) {
+  return (
+    <Table.Tr>
+      <Table.Td>
+        <Anchor component={Link} to={`/vms/${member.id}`} size="sm" fw={500}>
+          {member.name}
+        </Anchor>
+      </Table.Td>
+      <Table.Td>
+        <Text size="sm">{vm?.hypervisor ?? '—'}</Text>
+      </Table.Td>
+      <Table.Td>{vm === undefined ? '—' : <VmStateBadge vm={vm} />}</Table.Td>
+      <Table.Td>
+        <Tooltip label={member.source === 'auto' ? 'Matched by the policy’s rules' : 'Added by hand; the rules never take it out'}>
+          <Badge component="span" variant="light" color={member.source === 'auto' ? 'blue' : 'grape'} style={NO_SHRINK} data-source={member.source} tabIndex={0}>
+            {member.source === 'auto' ? 'By rules' : 'By hand'}
+          </Badge>
+        </Tooltip>
+      </Table.Td>
+      <Table.Td>{vm === undefined ? '—' : <LastBackup vm={vm} />}</Table.Td>
+      {canRemove && (
+        <Table.Td>
+          <Tooltip label="Remove from the policy">
+            <ActionIcon variant="subtle" color="red" aria-label={`Remove ${member.name} from the policy`} onClick={onRemove}>
+              <IconTrash size={16} aria-hidden />
+            </ActionIcon>
+          </Tooltip>
+        </Table.Td>
+      )}
+    </Table.Tr>
+  );
+}
+
+function PolicyRuns({ policy }: { policy: Policy }) {
+  const runs = usePolicyRunsQuery(policy.id, RUN_HISTORY);
+  const table = useReactTable({
+    data: runs.data ?? [],
+    columns: policyRunColumns,
+    getCoreRowModel: getCoreRowModel(),
+    getRowId: (run) => String(run.id),
+  });
+  return (
+    <Paper withBorder radius="md" p="md" component="section" aria-labelledby="runs-heading">
+      <Title order={2} size="h4" mb="sm" id="runs-heading">
+        Runs
+      </Title>
+      {runs.isPending && <Skeleton h={120} />}
+      {runs.isError && <QueryErrorAlert title="Could not load the runs" error={runs.error} onRetry={() => void runs.refetch()} />}
+      {runs.isSuccess && runs.data.length === 0 && (
+        <Alert color="gray" variant="light" icon={<IconInfoCircle />}>
+          This policy has not run yet. Runs appear here as they start, by schedule or by “Run now”, together with runs that were missed.
+        </Alert>
+      )}
+      {runs.isSuccess && runs.data.length > 0 && <DataTable table={table} label={`Runs of ${policy.name}`} minWidth={1000} />}
+    </Paper>
+  );
+}

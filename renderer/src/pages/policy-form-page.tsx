@@ -1,0 +1,434 @@
+import type { Policy } from '@common/api/index.js';
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Checkbox,
+  Grid,
+  Group,
+  MultiSelect,
+  NumberInput,
+  Paper,
+  Radio,
+  Select,
+  SimpleGrid,
+  Skeleton,
+  Stack,
+  Switch,
+  Text,
+  TextInput,
+  Title,
+  Tooltip,
+  UnstyledButton,
+} from '@mantine/core';
+import { useForm } from '@mantine/form';
+import { useDebouncedValue } from '@mantine/hooks';
+import { notifications } from '@mantine/notifications';
+import { IconArrowLeft, IconDatabaseOff, IconLock, IconMapOff } from '@tabler/icons-react';
+import { useEffect, useMemo, type ReactNode } from 'react';
+import { Link, useNavigate, useParams } from 'react-router-dom';
+import { isApiError } from '../api/api-error.js';
+import { useDestinationsQuery } from '../api/destinations.queries.js';
+import { useHypervisorsQuery } from '../api/hypervisors.queries.js';
+import {
+  useCreatePolicyMutation,
+  usePolicyPreviewQuery,
+  usePolicyQuery,
+  useUpdatePolicyMutation,
+  type PolicyPreviewRequest,
+} from '../api/policies.queries.js';
+import { useSession } from '../auth/session-context.js';
+import { EmptyState } from '../components/empty-state.js';
+import { FormError } from '../components/form-error.js';
+import { PageHeader } from '../components/page-header.js';
+import { QueryErrorAlert } from '../components/query-error-alert.js';
+import { knownTimeZones } from '../utils/policy-format.js';
+import { LineListInput } from './policies/line-list-input.js';
+import {
+  createRequest,
+  formFieldOf,
+  line,
+  newPolicyValues,
+  policyValues,
+  previewRequest,
+  retentionOf,
+  SCHEDULE_EXAMPLES,
+  updateRequest,
+  validatePolicyForm,
+  type PolicyFormValues,
+} from './policies/policy-form-model.js';
+import { MatchingVmsPreview, NextRunsPreview, PreviewError, RetentionPreview } from './policies/policy-previews.js';
+
+const PREVIEW_DELAY_MS = 400;
+
+function BackLink({ to, label }: { to: string; label: string }) {
+  return (
+    <Anchor component={Link} to={to} size="sm">
+      <Group gap={4} component="span">
+        <IconArrowLeft size={14} aria-hidden />
+        {label}
+      </Group>
+    </Anchor>
+  );
+}
+
+/** /policies/new and /policies/:policy/edit. */
+export function PolicyFormPage() {
+  const ref = useParams().policy;
+  const { isAdmin } = useSession();
+  if (!isAdmin) {
+    return (
+      <>
+        <BackLink to={ref === undefined ? '/policies' : `/policies/${encodeURIComponent(ref)}`} label={ref === undefined ? 'All policies' : 'Back to the policy'} />
+        <PageHeader title={ref === undefined ? 'Create policy' : 'Edit policy'} />
+        <Alert color="gray" icon={<IconLock />} title="Only administrators create and change policies">
+          You can see every policy and its runs; ask an administrator to change one.
+        </Alert>
+      </>
+    );
+  }
+  return ref === undefined ? <PolicyForm policy={undefined} /> : <EditPolicy ref_={ref} />;
+}
+
+function EditPolicy({ ref_ }: { ref_: string }) {
+  const policy = usePolicyQuery(ref_);
+  if (isApiError(policy.error, 404)) {
+    return (
+      <>
+        <BackLink to="/policies" label="All policies" />
+        <PageHeader title="Policy not found" />
+        <EmptyState
+          icon={IconMapOff}
+          title={`There is no policy "${ref_}"`}
+          description="It may have been removed, or the link is wrong."
+          actions={
+            <Button component={Link} to="/policies" variant="default">
+              Go to policies
+            </Button>
+          }
+        />
+      </>
+    );
+  }
+  // Placeholder data from the list is enough to show the form, but it must start from the real thing.
+  if (policy.data === undefined || policy.isPlaceholderData) {
+    if (policy.isError) return <QueryErrorAlert title="Could not load the policy" error={policy.error} onRetry={() => void policy.refetch()} />;
+    return <Skeleton h={480} radius="md" aria-label="Loading the policy" />;
+  }
+  if (policy.data.kind !== 'backup') {
+    return (
+      <>
+        <BackLink to={`/policies/${policy.data.id}`} label="Back to the policy" />
+        <PageHeader title={`Edit policy ${policy.data.name}`} />
+        <Alert color="gray" title="Snapshot policies are not edited here">
+          This form edits backup policies. Change snapshot policies through the API.
+        </Alert>
+      </>
+    );
+  }
+  // Live updates of the policy (a run, a VM assigned) must not reset what is being typed.
+  return <PolicyForm key={policy.data.id} policy={policy.data} />;
+}
+
+function Section({ title, description, children }: { title: string; description?: ReactNode; children: ReactNode }) {
+  const id = `section-${title.toLowerCase().replace(/[^a-z]+/g, '-')}`;
+  return (
+    <Paper withBorder radius="md" p="md" component="section" aria-labelledby={id}>
+      <Title order={2} size="h4" id={id}>
+        {title}
+      </Title>
+      {description !== undefined && (
+        <Text size="sm" c="dimmed" mt={4}>
+          {description}
+        </Text>
+      )}
+      <Stack mt="md">{children}</Stack>
+    </Paper>
+  );
+}
+
+/** Which rows hold the schedule rules the preview could not read, matched by text so a stale answer never marks a changed rule. */
+function scheduleRowErrors(values: PolicyFormValues, request: PolicyPreviewRequest | undefined, errors: readonly { index: number; message: string }[]): Map<number, string> {
+  const byRow = new Map<number, string>();
+  for (const error of errors) {
+    const spec = request?.schedules?.[error.index];
+    if (spec === undefined) continue;
+    // The server quotes the rule first; under the rule itself that is repetition.
+    const message = error.message.replace(`schedule "${spec}": `, '');
+    values.schedules.forEach((item, row) => {
+      if (item.value.trim() === spec && !byRow.has(row)) byRow.set(row, message);
+    });
+  }
+  return byRow;
+}
+
+function PolicyForm({ policy }: { policy: Policy | undefined }) {
+  const navigate = useNavigate();
+  const destinations = useDestinationsQuery();
+  const hypervisors = useHypervisorsQuery();
+  const create = useCreatePolicyMutation();
+  const update = useUpdatePolicyMutation();
+  const save = policy === undefined ? create : update;
+  const form = useForm<PolicyFormValues>({
+    mode: 'controlled',
+    initialValues: policy === undefined ? newPolicyValues() : policyValues(policy),
+    validate: (values) => validatePolicyForm(values, policy?.retention != null),
+  });
+  const { values } = form;
+
+  // One destination: it is the only choice, so choose it (new policies only).
+  const onlyDestination = destinations.data?.length === 1 ? String(destinations.data[0]?.id) : null;
+  const destinationChosen = values.destination !== null;
+  useEffect(() => {
+    if (policy === undefined && onlyDestination !== null && !destinationChosen) form.setFieldValue('destination', onlyDestination);
+    // Only when the choice appears: it must not fight the user's own choice.
+  }, [onlyDestination]);
+
+  // Debounced as text: an object would be new on every render and restart the timer for ever.
+  const [debounced] = useDebouncedValue(JSON.stringify(previewRequest(values, policy?.id)), PREVIEW_DELAY_MS);
+  const request = useMemo(() => JSON.parse(debounced) as PolicyPreviewRequest, [debounced]);
+  const preview = usePolicyPreviewQuery(request);
+  const answer = preview.data;
+  const scheduleErrors = scheduleRowErrors(values, answer?.request, answer?.preview.scheduleErrors ?? []);
+  const previewFieldError = isApiError(preview.error) && preview.error.field === 'timeZone' ? preview.error.message : null;
+
+  const destinationName = destinations.data?.find((destination) => String(destination.id) === values.destination)?.name ?? policy?.destination ?? null;
+  const showRetentionPreview = policy !== undefined || (values.destination !== null && retentionOf(values) !== undefined);
+
+  const timeZones = useMemo(() => {
+    const zones = knownTimeZones();
+    return values.timeZone !== null && !zones.includes(values.timeZone) ? [values.timeZone, ...zones] : zones;
+  }, [values.timeZone]);
+  const hypervisorOptions = useMemo(() => {
+    const names = (hypervisors.data ?? []).map((hypervisor) => hypervisor.name);
+    // A rule may name a host that has since been removed: it must still show, and be removable.
+    for (const name of values.hypervisors) if (!names.includes(name)) names.push(name);
+    return names;
+  }, [hypervisors.data, values.hypervisors]);
+
+  const addExample = (rule: string) => {
+    const empty = values.schedules.findIndex((item) => item.value.trim() === '');
+    if (empty >= 0) form.setFieldValue(`schedules.${empty}.value`, rule);
+    else form.insertListItem('schedules', line(rule));
+  };
+
+  const refusedField = isApiError(save.error) ? formFieldOf(save.error.field, values) : null;
+  const submit = form.onSubmit((submitted) => {
+    const onError = (error: Error) => {
+      const field = isApiError(error) ? formFieldOf(error.field, submitted) : null;
+      if (field !== null) form.setFieldError(field, error.message);
+    };
+    const onSuccess = (saved: Policy) => {
+      notifications.show({ color: 'green', message: policy === undefined ? `Policy ${saved.name} created.` : `Policy ${saved.name} saved.` });
+      void navigate(`/policies/${saved.id}`);
+    };
+    if (policy === undefined) create.mutate(createRequest(submitted), { onSuccess, onError });
+    else update.mutate({ id: policy.id, change: updateRequest(submitted) }, { onSuccess, onError });
+  });
+
+  const noDestinations = destinations.isSuccess && destinations.data.length === 0;
+  const backTo = policy === undefined ? '/policies' : `/policies/${policy.id}`;
+
+  return (
+    <>
+      <BackLink to={backTo} label={policy === undefined ? 'All policies' : `Back to ${policy.name}`} />
+      <PageHeader
+        title={policy === undefined ? 'Create policy' : `Edit policy ${policy.name}`}
+        description="The previews on the right follow what you type: when the policy runs, which VMs it takes in, which backups it keeps."
+      />
+      <form onSubmit={submit} noValidate aria-label={policy === undefined ? 'New policy' : `Policy ${policy.name}`}>
+        <Grid gap="md" align="flex-start">
+          <Grid.Col span={{ base: 12, lg: 7 }}>
+            <Stack>
+              <FormError error={refusedField === null ? save.error : null} />
+              <Section title="General">
+                <TextInput label="Name" description="How VMs, runs and the CLI refer to it, e.g. nightly-prod" autoComplete="off" data-autofocus {...form.getInputProps('name')} />
+                {noDestinations && (
+                  <Alert color="yellow" icon={<IconDatabaseOff />} title="No destination yet">
+                    Backups are stored in a destination. <Anchor component={Link} to="/destinations">Add a destination</Anchor> first.
+                  </Alert>
+                )}
+                <Select
+                  label="Destination"
+                  description="Where the policy stores its backups"
+                  placeholder={destinations.isPending ? 'Loading destinations…' : 'Choose a destination'}
+                  data={(destinations.data ?? []).map((destination) => ({ value: String(destination.id), label: `${destination.name} (on ${destination.node})` }))}
+                  allowDeselect={false}
+                  searchable
+                  nothingFoundMessage="No destination with that name"
+                  {...form.getInputProps('destination')}
+                />
+                <SimpleGrid cols={{ base: 1, sm: 2 }}>
+                  <NumberInput
+                    label="Priority"
+                    description="0–100. A VM several policies match goes to the highest; their backups also start first."
+                    min={0}
+                    max={100}
+                    allowDecimal={false}
+                    allowNegative={false}
+                    {...form.getInputProps('priority')}
+                  />
+                  <Switch
+                    label="Enabled"
+                    description="A disabled policy keeps its VMs but runs only when started by hand."
+                    mt={{ base: 0, sm: 'lg' }}
+                    {...form.getInputProps('enabled', { type: 'checkbox' })}
+                  />
+                </SimpleGrid>
+              </Section>
+
+              <Section title="Schedule" description="When the policy backs its VMs up. One rule per line; each starts with full or incremental.">
+                <LineListInput
+                  form={form}
+                  path="schedules"
+                  label="Schedule rules"
+                  itemLabel={(row) => `Schedule rule ${row + 1}`}
+                  placeholder="incremental mon-fri 22:00"
+                  addLabel="Add rule"
+                  rowErrors={scheduleErrors}
+                  emptyText={<Text size="sm" c="dimmed">No rule: the policy runs only when started by hand.</Text>}
+                />
+                <Stack gap={4}>
+                  <Text size="xs" c="dimmed">
+                    Examples (click to use):
+                  </Text>
+                  <Group gap={6}>
+                    {SCHEDULE_EXAMPLES.map((example) => (
+                      <Tooltip key={example.rule} label={example.meaning}>
+                        <UnstyledButton onClick={() => addExample(example.rule)} aria-label={`Use example rule ${example.rule}`}>
+                          <Badge variant="default" tt="none" ff="monospace" style={{ cursor: 'pointer' }}>
+                            {example.rule}
+                          </Badge>
+                        </UnstyledButton>
+                      </Tooltip>
+                    ))}
+                  </Group>
+                  <Text size="xs" c="dimmed">
+                    Days: daily, mon … sun, mon-fri, mon,wed,fri, 1st … 4th or last followed by a day. Times: 22:00, 08:00,18:00 or every 4h
+                    08:00-20:00. A run that cannot start within its window (default 4h, or window 1h) is recorded as missed.
+                  </Text>
+                </Stack>
+                <Select
+                  label="Time zone"
+                  description="The clock the rules are read on"
+                  placeholder="The server's time zone"
+                  data={timeZones}
+                  searchable
+                  clearable={policy === undefined}
+                  limit={50}
+                  nothingFoundMessage="No such time zone"
+                  {...form.getInputProps('timeZone')}
+                  error={form.errors['timeZone'] ?? previewFieldError}
+                />
+              </Section>
+
+              <Section
+                title="Retention"
+                description="Which backups stay after each run; the rest are removed and their space reclaimed. Empty fields are not used; with none at all, every backup is kept."
+              >
+                <SimpleGrid cols={{ base: 2, sm: 3 }}>
+                  <NumberInput label="Keep last" description="newest backups" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('keepLast')} />
+                  <NumberInput label="Daily" description="days, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('daily')} />
+                  <NumberInput label="Weekly" description="weeks, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('weekly')} />
+                  <NumberInput label="Monthly" description="months, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('monthly')} />
+                  <NumberInput label="Yearly" description="years, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('yearly')} />
+                  <NumberInput label="Max age (days)" description="older ones go" min={1} allowDecimal={false} allowNegative={false} {...form.getInputProps('maxAgeDays')} />
+                </SimpleGrid>
+                <Checkbox
+                  label="Keep the latest backup of VMs that still exist"
+                  description="Whatever the rules say, a VM still on its host keeps its newest backup. Off: a deleted VM's backups age out like any other."
+                  {...form.getInputProps('keepLatestOfExistingVm', { type: 'checkbox' })}
+                />
+                <TextInput
+                  label="Retention schedule"
+                  description='Also apply retention at these times, not only after each run, e.g. "daily 03:00" (no full/incremental). Empty: after runs only.'
+                  placeholder="daily 03:00"
+                  autoComplete="off"
+                  spellCheck={false}
+                  styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+                  {...form.getInputProps('retentionSchedule')}
+                />
+              </Section>
+
+              <Section
+                title="Virtual machines"
+                description="VMs matching a name pattern or running on a chosen hypervisor join the policy automatically; an exclude pattern wins over both. VMs can also be added by hand on the policy's page."
+              >
+                <LineListInput
+                  form={form}
+                  path="include"
+                  label="Include VMs named like"
+                  description="JavaScript regular expressions, e.g. ^prod- or ^(web|db)[0-9]+$. Empty: none by name."
+                  itemLabel={(row) => `Include pattern ${row + 1}`}
+                  placeholder="^prod-"
+                  addLabel="Add include pattern"
+                />
+                <LineListInput
+                  form={form}
+                  path="exclude"
+                  label="Exclude VMs named like"
+                  itemLabel={(row) => `Exclude pattern ${row + 1}`}
+                  placeholder="-test$"
+                  addLabel="Add exclude pattern"
+                  emptyText={<Text size="sm" c="dimmed">None excluded.</Text>}
+                />
+                <MultiSelect
+                  label="Hypervisors"
+                  description="Every VM on these hosts is included"
+                  placeholder={values.hypervisors.length === 0 ? (hypervisors.isPending ? 'Loading hypervisors…' : 'None') : undefined}
+                  data={hypervisorOptions}
+                  searchable
+                  clearable
+                  nothingFoundMessage="No hypervisor with that name"
+                  {...form.getInputProps('hypervisors')}
+                />
+                <Radio.Group label="Assignment mode" {...form.getInputProps('mode')}>
+                  <Stack gap="xs" mt="xs">
+                    <Radio value="assign-only" label="Assign only" description="VMs that stop matching stay in the policy until taken out by hand." />
+                    <Radio
+                      value="assign-and-remove"
+                      label="Assign and remove"
+                      description="VMs that stop matching leave the policy. VMs added by hand always stay."
+                    />
+                  </Stack>
+                </Radio.Group>
+              </Section>
+
+              <Section title="Failures">
+                <NumberInput
+                  label="Fail the rest of the run above (%)"
+                  description="Once more than this share of a run's VMs failed, the VMs not backed up yet are cancelled (e.g. the destination is full). Empty: never."
+                  placeholder="Never"
+                  min={0}
+                  max={100}
+                  suffix=" %"
+                  allowDecimal={false}
+                  allowNegative={false}
+                  {...form.getInputProps('failRunAbovePercent')}
+                />
+              </Section>
+
+              <Group justify="flex-end">
+                <Button variant="default" component={Link} to={backTo}>
+                  Cancel
+                </Button>
+                <Button type="submit" loading={save.isPending}>
+                  {policy === undefined ? 'Create policy' : 'Save changes'}
+                </Button>
+              </Group>
+            </Stack>
+          </Grid.Col>
+          <Grid.Col span={{ base: 12, lg: 5 }} style={{ position: 'sticky', top: 'calc(var(--app-shell-header-height, 60px) + var(--mantine-spacing-md))' }}>
+            <Stack>
+              {preview.isError && previewFieldError === null && <PreviewError error={preview.error} />}
+              <NextRunsPreview answer={answer} loading={preview.isFetching} policyTimeZone={values.timeZone ?? policy?.timeZone ?? null} />
+              <MatchingVmsPreview answer={answer} loading={preview.isFetching} />
+              {showRetentionPreview && <RetentionPreview answer={answer} loading={preview.isFetching} destination={destinationName} />}
+            </Stack>
+          </Grid.Col>
+        </Grid>
+      </form>
+    </>
+  );
+}

@@ -1,0 +1,158 @@
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultHandlers } from '../../node-service/agent/node-service.js';
+import { launchChromium, requireBuiltUi, signIn } from '../support/browser.js';
+import { enrollTestNode, type TestNode } from '../support/test-node.js';
+import { ADMIN, makeTempDir, setupAdmin, startTestServer, type TestServer } from '../support/test-server.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const SHOTS = path.join(ROOT, 'test-results');
+const POLICY = 'nightly-e2e';
+
+/**
+ * Backup policies in the browser: create one through the form (its schedule preview answers
+ * as rules are typed, a bad rule is marked where it was typed), find it in the list, run it
+ * now and watch the run end, and see its next run on the dashboard. No VM is needed: a
+ * policy without VMs runs and finishes saying so.
+ */
+describe('backup policies in Chromium', () => {
+  let t: TestServer;
+  let node: TestNode;
+  let repoDir: string;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    requireBuiltUi(ROOT);
+    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
+    const admin = await setupAdmin(t.api);
+    node = await enrollTestNode(t.api, admin, { name: 'policy-e2e', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    repoDir = makeTempDir('policy-repo');
+    const destination = await t.api.request('POST', '/api/destinations', { name: 'local', node: 'policy-e2e', path: path.join(repoDir, 'vplus') }, { token: admin });
+    expect(destination.status, destination.text).toBe(201);
+
+    browser = await launchChromium(t.server.url);
+    // en-GB: dates as "Mon, 12 May 2025, 22:00", which the checks below read.
+    page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, locale: 'en-GB' });
+    await page.goto(t.server.url);
+    await signIn(page, ADMIN.username, ADMIN.password);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await node?.stop();
+    await t?.destroy();
+  });
+
+  it('creates a policy through the form, with the next runs previewed as rules are typed', async () => {
+    await page.getByRole('link', { name: 'Policies', exact: true }).click();
+    await page.getByRole('heading', { name: 'No policies yet' }).waitFor();
+    await page.getByRole('link', { name: 'Create policy' }).click();
+    await page.getByRole('heading', { name: 'Create policy', level: 1 }).waitFor();
+
+    await page.getByLabel('Name', { exact: true }).fill(POLICY);
+    // The only destination is chosen already.
+    await expect.poll(() => page.getByRole('combobox', { name: 'Destination' }).inputValue()).toBe('local (on policy-e2e)');
+
+    await page.getByRole('textbox', { name: 'Schedule rule 1' }).fill('incremental mon-fri 22:00');
+    const nextRuns = page.getByTestId('next-runs-preview');
+    await expect.poll(() => nextRuns.locator('tbody tr').count(), { timeout: 10_000 }).toBe(10);
+    // textContent: badges are upper-cased by CSS only.
+    const firstRun = (await nextRuns.locator('tbody tr').first().textContent()) ?? '';
+    expect(firstRun).toContain('Incremental');
+    expect(firstRun).toContain('incremental mon-fri 22:00');
+    // Mondays to Fridays only, at 22:00 on the server's clock (the browser shares it here).
+    const days = await nextRuns.locator('tbody tr time').allInnerTexts();
+    expect(days.every((day) => !/^(Sat|Sun)/.test(day) && day.includes('22:00')), days.join(' | ')).toBe(true);
+
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    const badRule = page.getByRole('textbox', { name: 'Schedule rule 2' });
+    await badRule.fill('full someday 03:00');
+    await expect.poll(() => badRule.getAttribute('aria-invalid'), { timeout: 10_000 }).toBe('true');
+    await page.getByText('could not read "someday" as days').waitFor();
+    // The good rule still previews while the bad one is marked.
+    expect(await nextRuns.locator('tbody tr').count()).toBe(10);
+    await page.screenshot({ path: path.join(SHOTS, 'policy-form-error.png'), fullPage: true });
+
+    await badRule.fill('full sun 03:00');
+    await expect.poll(() => badRule.getAttribute('aria-invalid'), { timeout: 10_000 }).not.toBe('true');
+    await expect.poll(() => nextRuns.innerText(), { timeout: 10_000 }).toContain('full sun 03:00');
+    await page.screenshot({ path: path.join(SHOTS, 'policy-form.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Create policy' }).click();
+    await page.getByRole('heading', { name: POLICY, level: 1 }).waitFor({ timeout: 20_000 });
+    expect(page.url()).toMatch(/\/policies\/\d+$/);
+    const settings = page.getByRole('region', { name: 'Settings' });
+    expect(await settings.innerText()).toContain('incremental mon-fri 22:00');
+    expect(await settings.innerText()).toContain('full sun 03:00');
+  });
+
+  it('lists the policy with its destination, schedules and next run', async () => {
+    await page.getByRole('link', { name: 'Policies', exact: true }).click();
+    const row = page.getByRole('table', { name: 'Policies' }).getByRole('row').filter({ hasText: POLICY });
+    await row.waitFor();
+    const text = (await row.textContent()) ?? '';
+    expect(text).toContain('local');
+    expect(text).toContain('incremental mon-fri 22:00');
+    expect(text).toContain('Enabled');
+    expect(text).toContain('Never');
+    expect(text).toMatch(/in \d+/);
+    await page.screenshot({ path: path.join(SHOTS, 'policies.png'), fullPage: true });
+  });
+
+  it('runs the policy now from its page, and the run appears and ends', async () => {
+    await page.getByRole('link', { name: POLICY, exact: true }).click();
+    await page.getByRole('heading', { name: POLICY, level: 1 }).waitFor();
+    await page.getByText('This policy has not run yet').waitFor();
+
+    await page.getByRole('button', { name: 'Run now' }).click();
+    await page.getByRole('menuitem', { name: /^Incremental backup/ }).click();
+    const runs = page.getByRole('table', { name: `Runs of ${POLICY}` });
+    const run = runs.locator('tbody tr').first();
+    await run.waitFor({ timeout: 20_000 });
+    const badge = run.locator('[data-state]');
+    await expect.poll(() => badge.getAttribute('data-state'), { timeout: 30_000 }).toBe('finished');
+    const text = (await run.textContent()) ?? '';
+    expect(text).toContain('Manual');
+    expect(text).toContain('Incremental');
+    expect(text).toContain('No VMs');
+    expect(text).toContain('no virtual machines are in this policy');
+    await page.screenshot({ path: path.join(SHOTS, 'policy-run.png'), fullPage: true });
+
+    // The list shows it as the last run.
+    await page.getByRole('link', { name: 'All policies' }).click();
+    const row = page.getByRole('table', { name: 'Policies' }).getByRole('row').filter({ hasText: POLICY });
+    await expect.poll(() => row.locator('[data-state]').getAttribute('data-state'), { timeout: 10_000 }).toBe('finished');
+  });
+
+  it('edits the policy: a refusal shows on its field, a change is saved', async () => {
+    const token = await t.api.login(ADMIN.username, ADMIN.password);
+    const other = await t.api.request('POST', '/api/policies', { name: 'other', destination: 'local' }, { token });
+    expect(other.status, other.text).toBe(201);
+
+    await page.getByRole('link', { name: POLICY, exact: true }).click();
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByRole('heading', { name: `Edit policy ${POLICY}`, level: 1 }).waitFor();
+    const name = page.getByLabel('Name', { exact: true });
+    await name.fill('other');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => name.getAttribute('aria-invalid'), { timeout: 10_000 }).toBe('true');
+    await page.getByText('there is already a policy "other"').waitFor();
+
+    await name.fill(POLICY);
+    await page.getByLabel('Priority').fill('70');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: POLICY, level: 1 }).waitFor({ timeout: 20_000 });
+    expect(await page.getByRole('region', { name: 'Settings' }).textContent()).toMatch(/Priority\s*70/);
+  });
+
+  it('shows the next runs on the dashboard', async () => {
+    await page.getByRole('link', { name: 'Dashboard', exact: true }).click();
+    const nextRuns = page.getByTestId('dashboard-next-runs');
+    await nextRuns.waitFor();
+    await expect.poll(() => nextRuns.innerText(), { timeout: 10_000 }).toContain(POLICY);
+    expect(await nextRuns.textContent()).toMatch(/Incremental|Full/);
+    expect(await page.getByTestId('dashboard-last-night').innerText()).toContain('Succeeded');
+    await page.screenshot({ path: path.join(SHOTS, 'dashboard-policies.png'), fullPage: true });
+  });
+});
