@@ -50,8 +50,6 @@ export interface PolicyRunFollowOptions {
 
 type FollowContext = Pick<CliContext, 'stdout' | 'stderr' | 'env' | 'onShutdownSignal'>;
 
-/** Tasks created this long before the run started (clocks of the server and its database) still count. */
-const CLOCK_SLACK_MS = 5_000;
 /** Runs read per refresh: the run followed is among the newest of its policy. */
 const RUNS_READ = 50;
 /** Running tasks read per refresh. */
@@ -59,30 +57,15 @@ const TASKS_READ = 500;
 /** The newest tasks read per refresh, whatever their state. */
 const RECENT_TASKS_READ = 50;
 
-/**
- * The tasks of a backup run: EXPORT and STORE of the policy's VMs, which the
- * scheduler creates (as "scheduler") once the run has started.
- */
-export function backupRunTasks(run: Pick<PolicyRun, 'startedAt'>, vmNames: readonly string[]): (task: Task) => boolean {
-  const subjects = new Set(vmNames.map((n) => `vm:${n}`));
-  const since = startedMs(run);
-  return (task) =>
-    (task.type === 'EXPORT' || task.type === 'STORE') &&
-    task.createdBy === 'scheduler' &&
-    task.subject !== null &&
-    subjects.has(task.subject) &&
-    Date.parse(task.createdAt) >= since - CLOCK_SLACK_MS;
+/** The tasks of a run: those of the workflows it started (backups, snapshots, or prune + GC). */
+export function runTasks(run: Pick<PolicyRun, 'workflowIds'>): (task: Task) => boolean {
+  const ids = new Set(run.workflowIds);
+  return (task) => task.workflowId !== null && ids.has(task.workflowId);
 }
 
-/** The tasks of a retention run: PRUNE then GC with the policy as their subject. */
-export function retentionRunTasks(run: Pick<PolicyRun, 'startedAt' | 'policy'>): (task: Task) => boolean {
-  const since = startedMs(run);
-  return (task) => (task.type === 'PRUNE' || task.type === 'GC') && task.subject === `policy:${run.policy}` && Date.parse(task.createdAt) >= since - CLOCK_SLACK_MS;
-}
-
-function startedMs(run: Pick<PolicyRun, 'startedAt'>): number {
-  const ms = run.startedAt ? Date.parse(run.startedAt) : Number.NaN;
-  return Number.isFinite(ms) ? ms : Number.NEGATIVE_INFINITY;
+/** What the run does, as the follower words it. */
+export function runKind(run: Pick<PolicyRun, 'purpose'>): PolicyRunKind {
+  return run.purpose === 'retention' ? 'retention' : 'backup';
 }
 
 /** "run 12 of policy "nightly"" */

@@ -10,16 +10,15 @@ import { CliError, UsageError, errorMessage } from '../errors.js';
 import { formatTable, formatTimestamp } from '../format.js';
 import { Output, formatFields } from '../output.js';
 import {
-  backupRunTasks,
   describeRun,
   followPolicyRun,
   quoteArg,
   reportRunOutcome,
-  retentionRunTasks,
+  runKind,
+  runTasks,
   runCounts,
   runStateWords,
   type FollowedRun,
-  type PolicyRunKind,
 } from '../policy-run-follower.js';
 import { formatRetention, parseRetentionSpec, RETENTION_EXAMPLE } from '../retention.js';
 import { plural } from '../task-results.js';
@@ -529,7 +528,7 @@ async function runPolicy(ctx: CliContext, ref: string, options: PolicyRunOptions
     const started = `Started ${describeRun(run)} (${kind}): ${plural(run.vms, 'VM')}.`;
     if (options.json) out.note(started);
     else out.line(started);
-    await finishRun(ctx, client, { run, policy: policy.name, kind: 'backup', matches: backupRunTasks(run, policy.vms.map((v) => v.name)) }, options, events);
+    await finishRun(ctx, client, { run, policy: policy.name, kind: 'backup', matches: runTasks(run) }, options, events);
   });
 }
 
@@ -550,14 +549,11 @@ async function waitForPolicy(ctx: CliContext, ref: string, runId: number | undef
           : `policy "${policy.name}" has no run ${runId} among its last ${MAX_RUNS}; see them with vplus policy runs ${quoteArg(policy.name)}`,
       );
     }
-    // Which a run is, only its trigger says; a retention run started by hand looks like a backup run.
-    const kind: PolicyRunKind = run.trigger === 'retention' ? 'retention' : 'backup';
-    const backup = backupRunTasks(run, policy.vms.map((v) => v.name));
-    const retention = retentionRunTasks(run);
+    const kind = runKind(run);
     const out = new Output(ctx);
     if (run.state === 'running') out.note(`Waiting for ${describeRun(run)}, started ${formatTimestamp(run.startedAt)}.`);
     else if (runId === undefined) out.note(`Policy "${policy.name}" is not running; its last run was ${run.id}.`);
-    await finishRun(ctx, client, { run, policy: policy.name, kind, matches: (t) => backup(t) || retention(t) }, { wait: true, ...options }, events);
+    await finishRun(ctx, client, { run, policy: policy.name, kind, matches: runTasks(run) }, { wait: true, ...options }, events);
   });
 }
 
@@ -567,7 +563,7 @@ async function waitForPolicy(ctx: CliContext, ref: string, runId: number | undef
  */
 export function currentRun(runs: readonly PolicyRun[]): PolicyRun | undefined {
   const running = runs.filter((r) => r.state === 'running');
-  const backup = (r: PolicyRun): boolean => r.trigger !== 'retention' && r.state !== 'missed';
+  const backup = (r: PolicyRun): boolean => r.purpose === 'run' && r.state !== 'missed';
   return running.find(backup) ?? running[0] ?? runs.find(backup) ?? runs[0];
 }
 
@@ -587,7 +583,7 @@ async function applyRetention(ctx: CliContext, ref: string, options: { wait?: bo
     const started = `Applying the retention of policy "${policy.name}"${rules} on destination ${policy.destination ?? '-'}: run ${run.id}.`;
     if (options.json) out.note(started);
     else out.line(started);
-    await finishRun(ctx, client, { run, policy: policy.name, kind: 'retention', matches: retentionRunTasks(run) }, options, events);
+    await finishRun(ctx, client, { run, policy: policy.name, kind: 'retention', matches: runTasks(run) }, options, events);
   });
 }
 

@@ -77,7 +77,8 @@ export const UpdatePolicySchema = z.object({
   enabled: z.boolean().optional(),
   timeZone: z.string().min(1).max(64).optional(),
   schedules: z.array(ScheduleSpecSchema).max(20).optional(),
-  retention: PolicyRetentionSchema.optional(),
+  /** null removes the retention rules (backups are then kept until removed by hand). */
+  retention: PolicyRetentionSchema.nullable().optional(),
   retentionSchedule: ScheduleSpecSchema.nullable().optional(),
   assignment: AssignmentRulesSchema.optional(),
   failRunAbovePercent: z.number().int().min(0).max(100).nullable().optional(),
@@ -93,6 +94,8 @@ export const PolicyRunSchema = z.object({
   id: z.number().int(),
   policyId: z.number().int(),
   policy: z.string(),
+  /** A backup (or snapshot) run, or a retention run (prune + GC). */
+  purpose: z.enum(['run', 'retention']),
   trigger: PolicyRunTriggerSchema,
   /** The backup type the rule asked for (snapshot policies: null). */
   backupType: z.enum(['full', 'incremental']).nullable(),
@@ -106,6 +109,8 @@ export const PolicyRunSchema = z.object({
   failed: z.number().int(),
   cancelled: z.number().int(),
   message: z.string().nullable(),
+  /** The workflows this run started (their tasks carry these workflow ids). */
+  workflowIds: z.array(z.number().int()),
 });
 export type PolicyRun = z.infer<typeof PolicyRunSchema>;
 
@@ -155,6 +160,7 @@ export const PolicyPreviewRequestSchema = UpdatePolicySchema.extend({
   policy: z.string().min(1).max(128).optional(),
   count: z.number().int().min(1).max(50).default(10),
 });
+export type PolicyPreviewRequest = z.infer<typeof PolicyPreviewRequestSchema>;
 
 export const PolicyPreviewSchema = z.object({
   nextRuns: z.array(ScheduledRunSchema),

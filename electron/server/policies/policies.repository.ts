@@ -79,6 +79,7 @@ export function toPolicyRun(r: PolicyRunRow): PolicyRun {
     id: r.id,
     policyId: r.policy_id,
     policy: r.policy_name,
+    purpose: r.purpose,
     trigger: r.trigger,
     backupType: r.backup_type,
     scheduledFor: iso(r.scheduled_for),
@@ -90,6 +91,7 @@ export function toPolicyRun(r: PolicyRunRow): PolicyRun {
     failed: r.failed,
     cancelled: r.cancelled,
     message: r.message,
+    workflowIds: json<number[]>(r.workflows),
   };
 }
 

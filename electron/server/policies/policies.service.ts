@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
-import type { CreatePolicy, Policy, PolicyKind, PolicyPreview, PolicyRun, ScheduledRun, UpdatePolicy } from '../../../common/api/policies.js';
+import type { CreatePolicy, Policy, PolicyKind, PolicyPreview, PolicyPreviewRequest, PolicyRun, ScheduledRun, UpdatePolicy } from '../../../common/api/policies.js';
 import { applyRetention } from '../../../common/retention.js';
 import { defaultTimeZone, isValidTimeZone, nextOccurrences, parseScheduleSpec, type ScheduleRule } from '../../../common/schedule.js';
 import type { AuditService } from '../auth/audit.service.js';
@@ -67,7 +67,7 @@ export class PoliciesService {
       enabled: req.enabled ?? current.enabled,
       timeZone: req.timeZone ?? current.timeZone,
       schedules: req.schedules ?? current.schedules,
-      retention: req.retention === undefined ? (current.retention ?? undefined) : req.retention,
+      retention: req.retention === undefined ? (current.retention ?? undefined) : (req.retention ?? undefined),
       retentionSchedule: req.retentionSchedule === undefined ? current.retentionSchedule : req.retentionSchedule,
       assignment: req.assignment ?? current.assignment,
       failRunAbovePercent: req.failRunAbovePercent === undefined ? current.failRunAbovePercent : req.failRunAbovePercent,
@@ -156,7 +156,7 @@ export class PoliciesService {
     return { assigned: plan.assign.length, removed: plan.unassign.length };
   }
 
-  async preview(req: Partial<CreatePolicy> & { policy?: string; count: number }): Promise<PolicyPreview> {
+  async preview(req: PolicyPreviewRequest): Promise<PolicyPreview> {
     const existing = req.policy ? await this.require(req.policy) : undefined;
     const base = existing ? this.fieldsOf(existing) : undefined;
     const kind = existing?.kind ?? req.kind ?? 'backup';
@@ -187,7 +187,7 @@ export class PoliciesService {
         return { vm: v.name, hypervisor: v.hypervisor_name, matches: m.matches, reason: m.reason, currentPolicy };
       });
 
-    const retention = req.retention ?? base?.retention ?? undefined;
+    const retention = req.retention === null ? undefined : (req.retention ?? base?.retention ?? undefined);
     const destinationRef = req.destination ?? (base?.destinationId != null ? String(base.destinationId) : undefined);
     let retentionPreview: PolicyPreview['retention'] = [];
     if (retention && destinationRef && kind === 'backup') {

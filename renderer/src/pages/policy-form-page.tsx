@@ -173,7 +173,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
   const form = useForm<PolicyFormValues>({
     mode: 'controlled',
     initialValues: policy === undefined ? newPolicyValues() : policyValues(policy),
-    validate: (values) => validatePolicyForm(values, policy?.retention != null),
+    validate: (values) => validatePolicyForm(values),
   });
   const { values } = form;
 

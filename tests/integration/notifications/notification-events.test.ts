@@ -169,6 +169,8 @@ describe('notifications of failed tasks, policy runs and the daily report', () =
     id: 41,
     policyId: 7,
     policy: 'nightly',
+    purpose: 'run',
+    workflowIds: [],
     trigger: 'schedule',
     backupType: 'incremental',
     scheduledFor: '2026-11-24T22:00:00.000Z',

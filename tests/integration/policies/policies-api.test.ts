@@ -63,7 +63,10 @@ describe('policies API: validation and roles', () => {
     expect((await as(viewer, 'POST', '/api/policies/nightly/run', {})).status).toBe(403);
     const run = await as<PolicyRun>(operator, 'POST', '/api/policies/nightly/run', { backupType: 'full' });
     expect(run.status).toBe(202);
-    expect(run.body).toMatchObject({ trigger: 'manual', backupType: 'full', policy: 'nightly' });
+    expect(run.body).toMatchObject({ trigger: 'manual', purpose: 'run', backupType: 'full', policy: 'nightly', workflowIds: [] });
+    const retention = await as<PolicyRun>(operator, 'POST', '/api/policies/nightly/retention');
+    expect(retention.status).toBe(202);
+    expect(retention.body).toMatchObject({ trigger: 'manual', purpose: 'retention' });
     expect((await as(operator, 'DELETE', '/api/policies/nightly')).status).toBe(403);
   });
 
@@ -74,6 +77,8 @@ describe('policies API: validation and roles', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ priority: 80, enabled: false, schedules: ['incremental mon-fri 22:00', 'full sun 22:00'], destination: 'nas', nextRun: null });
     expect(ok.body.retention).toMatchObject({ daily: 14, weekly: 8, keepLatestOfExistingVm: true });
+    const cleared = await as<Policy>(admin, 'PATCH', '/api/policies/nightly', { retention: null });
+    expect(cleared.body).toMatchObject({ retention: null, priority: 80 });
     const audit = await as<{ entries: { action: string }[] }>(admin, 'GET', '/api/audit');
     expect(JSON.stringify(audit.body)).toContain('policy.update');
     expect((await as(admin, 'DELETE', '/api/policies/nightly')).status).toBe(204);

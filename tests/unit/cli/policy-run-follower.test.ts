@@ -4,10 +4,10 @@ import type { EventStream } from '../../../cli/client/event-stream.js';
 import { currentRun, formatLastRun, formatNextRun, formatPolicies, formatPolicy, formatRuns } from '../../../cli/commands/policy.command.js';
 import { CliError } from '../../../cli/errors.js';
 import {
-  backupRunTasks,
   followPolicyRun,
   reportRunOutcome,
-  retentionRunTasks,
+  runKind,
+  runTasks,
   runOutcome,
   type FollowedRun,
   type PolicyRunSource,
@@ -23,6 +23,8 @@ function sampleRun(overrides: Partial<PolicyRun> = {}): PolicyRun {
     id: 12,
     policyId: 1,
     policy: 'nightly',
+    purpose: 'run',
+    workflowIds: [9],
     trigger: 'manual',
     backupType: null,
     scheduledFor: null,
@@ -141,7 +143,7 @@ function capture(): { stdout: string; stderr: string; signal(): void; ctx: Param
   return c;
 }
 
-const followed = (run: PolicyRun = sampleRun()): FollowedRun => ({ run, policy: 'nightly', kind: 'backup', matches: backupRunTasks(run, ['prod-db']) });
+const followed = (run: PolicyRun = sampleRun()): FollowedRun => ({ run, policy: 'nightly', kind: 'backup', matches: runTasks(run) });
 const fast = { pollIntervalMs: 5, refreshIntervalMs: 20, offlineToleranceMs: 200, tty: false };
 
 describe('runOutcome: how an ended run maps to the exit code', () => {
@@ -192,21 +194,18 @@ describe('runOutcome: how an ended run maps to the exit code', () => {
 });
 
 describe('which tasks belong to a run', () => {
-  it('a backup run: EXPORT and STORE of its VMs, made by the scheduler since it started', () => {
-    const matches = backupRunTasks(sampleRun(), ['prod-db', 'web']);
+  it("the tasks of the workflows the run started, whoever made them and whatever they are", () => {
+    const matches = runTasks(sampleRun({ workflowIds: [9, 11] }));
     expect(matches(exportTask())).toBe(true);
-    expect(matches(storeTask({ subject: 'vm:web', createdAt: '2025-01-31T09:59:58.000Z' }))).toBe(true);
-    expect(matches(exportTask({ subject: 'vm:other' }))).toBe(false);
-    expect(matches(exportTask({ createdBy: 'admin' }))).toBe(false);
-    expect(matches(exportTask({ createdAt: '2025-01-31T09:00:00.000Z' }))).toBe(false);
-    expect(matches(exportTask({ type: 'PRUNE' }))).toBe(false);
+    expect(matches(storeTask({ workflowId: 11 }))).toBe(true);
+    expect(matches(sampleTask({ type: 'PRUNE', workflowId: 11 }))).toBe(true);
+    expect(matches(exportTask({ workflowId: 10 }))).toBe(false);
+    expect(matches(exportTask({ workflowId: null }))).toBe(false);
   });
 
-  it('a retention run: PRUNE and GC about the policy', () => {
-    const matches = retentionRunTasks(sampleRun());
-    expect(matches(sampleTask({ type: 'PRUNE', subject: 'policy:nightly', createdAt: STARTED }))).toBe(true);
-    expect(matches(sampleTask({ type: 'GC', subject: 'policy:nightly', createdAt: STARTED }))).toBe(true);
-    expect(matches(sampleTask({ type: 'GC', subject: 'destination:nas', createdAt: STARTED }))).toBe(false);
+  it('a run says whether it backs up or applies retention', () => {
+    expect(runKind(sampleRun())).toBe('backup');
+    expect(runKind(sampleRun({ purpose: 'retention', trigger: 'manual' }))).toBe('retention');
   });
 });
 
@@ -215,7 +214,7 @@ describe('followPolicyRun', () => {
     const c = capture();
     const source = new FakeSource([sampleRun()], [[]], new Map(), (n, stream) => {
       if (n !== 0) return;
-      stream.emit({ type: 'task', task: exportTask({ id: 40, subject: 'vm:other', state: 'RUNNING', progress: bytes(MiB, 2 * MiB) }) });
+      stream.emit({ type: 'task', task: exportTask({ id: 40, subject: 'vm:other', workflowId: 77, state: 'RUNNING', progress: bytes(MiB, 2 * MiB) }) });
       stream.emit({ type: 'task', task: exportTask({ state: 'RUNNING', progress: bytes(MiB, 4 * MiB, 2 * MiB) }) });
       stream.emit({ type: 'task', task: exportTask({ state: 'FINISHED', progress: bytes(4 * MiB, 4 * MiB), startedAt: STARTED, finishedAt: '2025-01-31T10:00:04.000Z' }) });
       stream.emit({ type: 'task', task: storeTask({ state: 'RUNNING', progress: bytes(2 * MiB, 4 * MiB, MiB) }) });
@@ -271,7 +270,7 @@ describe('followPolicyRun', () => {
     const failed = exportTask({ state: 'FAILED', error: 'virtual machine prod-db does not exist on qemu:///system', startedAt: STARTED, finishedAt: STARTED });
     const cancelled = storeTask({ state: 'CANCELLED', error: 'an earlier step (EXPORT task 31) failed' });
     const source = new FakeSource([sampleRun(), sampleRun({ state: 'finished_with_warnings', vms: 2, succeeded: 1, failed: 1 })]);
-    source.recent = [cancelled, failed, exportTask({ id: 40, subject: 'vm:other', state: 'FAILED' })];
+    source.recent = [cancelled, failed, exportTask({ id: 40, subject: 'vm:other', workflowId: 77, state: 'FAILED' })];
     const result = await followPolicyRun(c.ctx, source, followed(), { ...fast, events: null });
     expect(result.tasks.map((t) => t.id)).toEqual([31, 32]);
     expect(c.stderr).toContain('Task 31 (EXPORT vm:prod-db) failed: virtual machine prod-db does not exist on qemu:///system.\n');
@@ -310,7 +309,7 @@ describe('followPolicyRun', () => {
 
 describe('policy wait without a run id', () => {
   it('follows the run going on, a backup run before the retention after it; else reports the last backup run', () => {
-    const retention = sampleRun({ id: 14, trigger: 'retention' });
+    const retention = sampleRun({ id: 14, trigger: 'retention', purpose: 'retention' });
     const backup = sampleRun({ id: 13 });
     const done = sampleRun({ id: 12, state: 'finished' });
     expect(currentRun([retention, backup, done])?.id).toBe(13);

@@ -156,12 +156,14 @@ export function updateRequest(values: PolicyFormValues): UpdatePolicyRequest {
   };
   if (values.destination !== null) change.destination = values.destination;
   if (values.timeZone !== null) change.timeZone = values.timeZone;
-  if (retention !== undefined) change.retention = retention;
+  // Every number emptied: the policy keeps its backups until they are removed by hand.
+  change.retention = retention ?? null;
   return change;
 }
 
 export function createRequest(values: PolicyFormValues): CreatePolicyRequest {
-  return { ...updateRequest(values), name: values.name.trim(), kind: 'backup' };
+  const { retention, ...rest } = updateRequest(values);
+  return { ...rest, ...(retention ? { retention } : {}), name: values.name.trim(), kind: 'backup' };
 }
 
 /**
@@ -193,7 +195,7 @@ function integerProblem(value: NumberField, min: number, max: number, optional: 
 }
 
 /** What the form can tell before asking the server; schedule rules are checked by the preview. */
-export function validatePolicyForm(values: PolicyFormValues, hadRetention: boolean): FormErrors {
+export function validatePolicyForm(values: PolicyFormValues): FormErrors {
   const errors: FormErrors = {};
   const name = NAME.safeParse(values.name.trim());
   if (!name.success) errors['name'] = values.name.trim() === '' ? 'Give the policy a name' : (name.error.issues[0]?.message ?? 'Not a valid name');
@@ -205,7 +207,6 @@ export function validatePolicyForm(values: PolicyFormValues, hadRetention: boole
     if (problem !== null) errors[field] = problem;
   }
   const retention = retentionOf(values);
-  if (retention === undefined && hadRetention) errors['keepLast'] = 'This policy has retention rules; keep at least one (the server cannot remove them)';
   if (retention === undefined && values.retentionSchedule.trim() !== '') errors['retentionSchedule'] = 'A retention schedule needs at least one retention rule above';
   for (const list of ['include', 'exclude'] as const) {
     values[list].forEach((item, row) => {

@@ -32,6 +32,13 @@ export const policyRunColumns = [
     header: 'Type',
     cell: (info) => {
       const type = info.getValue();
+      if (info.row.original.purpose === 'retention') {
+        return (
+          <Badge component="span" size="sm" variant="light" color="grape" style={NO_SHRINK}>
+            Retention
+          </Badge>
+        );
+      }
       return type === null ? (
         <Text size="sm" c="dimmed">
           —
