@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AssignModeSchema, CreatePolicySchema, type AssignmentRules, type Policy, type PolicyRun, type Vm } from '../../common/api/index.js';
 import { parseScheduleSpec, ScheduleSpecError, type ParseScheduleOptions } from '../../common/schedule.js';
-import { matchVm } from '../../electron/server/policies/assignment.js';
+import { matchVm } from '../../common/policy-assignment.js';
 import { ApiRequestError, type ApiClient, type CreatePolicyRequest, type UpdatePolicyRequest } from '../client/api-client.js';
 import type { EventStream } from '../client/event-stream.js';
 import { withClient } from '../client/session.js';

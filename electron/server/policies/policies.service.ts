@@ -13,7 +13,7 @@ import type { EventBus } from '../events/event-bus.js';
 import type { InventoryRepository, VmRow } from '../inventory/inventory.repository.js';
 import type { PolicyRunner } from '../scheduler/policy-runner.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import { matchVm, planAssignments } from './assignment.js';
+import { matchVm, planAssignments } from '../../../common/policy-assignment.js';
 import { json, toPolicyRun, type PoliciesRepository, type PolicyFields, type PolicyRetention, type PolicyRow } from './policies.repository.js';
 
 export interface PoliciesServiceDeps {

@@ -5,7 +5,7 @@
  * never changed here. An auto-assigned VM that stops matching stays in an "assign-only"
  * policy and leaves an "assign-and-remove" one (and may then match another policy).
  */
-import type { AssignmentRules } from '../../../common/api/policies.js';
+import type { AssignmentRules } from './api/policies.js';
 
 export interface AssignablePolicy {
   id: number;
