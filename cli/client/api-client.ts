@@ -378,8 +378,8 @@ export class ApiClient {
     return this.request('POST', `/api/vms/${encodeURIComponent(vm)}/snapshots`, { body: name === undefined ? {} : { name }, schema: TaskSchema });
   }
 
-  revertSnapshot(vm: string, name: string): Promise<Task> {
-    return this.request('POST', `/api/vms/${encodeURIComponent(vm)}/snapshots/${encodeURIComponent(name)}/revert`, { body: {}, schema: TaskSchema });
+  revertSnapshot(vm: string, name: string, discardCheckpoints = false): Promise<Task> {
+    return this.request('POST', `/api/vms/${encodeURIComponent(vm)}/snapshots/${encodeURIComponent(name)}/revert`, { body: discardCheckpoints ? { discardCheckpoints } : {}, schema: TaskSchema });
   }
 
   deleteSnapshot(vm: string, name: string): Promise<Task> {

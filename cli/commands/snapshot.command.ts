@@ -33,8 +33,9 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext): voi
     .description('revert a VM to a snapshot (refused while the VM has backup checkpoints: QEMU cannot load a snapshot over dirty bitmaps)')
     .argument('<vm>', 'VM name, UUID or id')
     .argument('<snapshot>', 'snapshot name (vplus snapshot list VM)')
+    .option('--discard-checkpoints', "delete the VM's backup checkpoints first; its next backup is then a full one")
     .option('--wait', 'follow the task to the end; exit 1 when it fails')
-    .action((vm: string, name: string, options: { wait?: boolean }) => changeSnapshot(ctx, 'revert', vm, name, options));
+    .action((vm: string, name: string, options: { wait?: boolean; discardCheckpoints?: boolean }) => changeSnapshot(ctx, 'revert', vm, name, options));
 
   snapshot
     .command('delete')
@@ -69,11 +70,11 @@ async function listSnapshots(ctx: CliContext, vm: string, options: { json?: bool
   });
 }
 
-async function changeSnapshot(ctx: CliContext, op: 'revert' | 'delete', vm: string, name: string, options: { wait?: boolean }): Promise<void> {
+async function changeSnapshot(ctx: CliContext, op: 'revert' | 'delete', vm: string, name: string, options: { wait?: boolean; discardCheckpoints?: boolean }): Promise<void> {
   checkSnapshotName(name);
   const out = new Output(ctx);
   await withClient(ctx, async (client) => {
-    const task = op === 'revert' ? await client.revertSnapshot(vm, name) : await client.deleteSnapshot(vm, name);
+    const task = op === 'revert' ? await client.revertSnapshot(vm, name, options.discardCheckpoints ?? false) : await client.deleteSnapshot(vm, name);
     out.line(`${op === 'revert' ? `Reverting VM ${vm} to snapshot ${name}` : `Deleting snapshot ${name} of VM ${vm}`}: task ${task.id}.`);
     await followStartedTask(ctx, client, task.id, options);
   });

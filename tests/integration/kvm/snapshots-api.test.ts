@@ -72,4 +72,30 @@ describe('VM snapshots through the server', () => {
     expect(badName.status).toBe(400);
     expect((await api('GET', '/api/vms/no-such-vm/snapshots')).status).toBe(404);
   });
+
+  it('revert over a backup checkpoint: refused, or with discardCheckpoints done, and the next backup is full without a warning', async () => {
+    expect((await api('POST', '/api/destinations', { name: 'nas', node: 'snap-node', path: `${host.subdir('repo')}/vplus` })).status).toBe(201);
+    const backup = async (): Promise<TaskDetails[]> => {
+      const res = await api<{ taskIds: number[] }>('POST', '/api/backups/run', { vm: vm.uuid, destination: 'nas' });
+      expect(res.status).toBe(202);
+      return Promise.all(res.body.taskIds.map((id) => ended(id)));
+    };
+    const [, firstStore] = await backup();
+    expect(firstStore!.result).toMatchObject({ type: 'full' });
+    expect((await ended((await api<Task>('POST', `/api/vms/${vm.name}/snapshots`, { name: 'pre' })).body.id)).state).toBe('FINISHED');
+
+    const refused = await ended((await api<Task>('POST', `/api/vms/${vm.name}/snapshots/pre/revert`, {})).body.id);
+    expect(refused.state).toBe('FAILED');
+    expect(refused.error).toMatch(/Revert with "discard checkpoints" to delete them first/);
+
+    const reverted = await ended((await api<Task>('POST', `/api/vms/${vm.name}/snapshots/pre/revert`, { discardCheckpoints: true })).body.id);
+    expect(reverted.state, reverted.error ?? '').toBe('FINISHED');
+    expect((await virsh('checkpoint-list', vm.name, '--name')).trim()).toBe('');
+
+    // The server forgot the chain: a plain full backup, not a broken-chain fallback with a warning.
+    const [exported, stored] = await backup();
+    expect(exported!.warnings).toEqual([]);
+    expect(stored!.result).toMatchObject({ type: 'full' });
+    expect((await ended((await api<Task>('DELETE', `/api/vms/${vm.name}/snapshots/pre`)).body.id)).state).toBe('FINISHED');
+  });
 });
