@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { parseBootConfig, type BootConfigInput } from '../../electron/server/boot-config.js';
+import type { TaskDetails } from '../../common/api/tasks.js';
+import { isFinalState } from '../../common/api/tasks.js';
 import type { Clock } from '../../electron/server/clock.js';
 import { startServer, type RunningServer } from '../../electron/server/server.js';
 import { ApiClient } from './api-client.js';
@@ -74,4 +76,16 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** Waits until a task has ended (any final state) and returns it with its log. */
+export async function taskEnded(api: ApiClient, token: string, id: number, timeoutMs = 120_000): Promise<TaskDetails> {
+  return waitFor(
+    `task ${id} to end`,
+    async () => {
+      const d = (await api.request<TaskDetails>('GET', `/api/tasks/${id}`, undefined, { token })).body;
+      return isFinalState(d.state) ? d : undefined;
+    },
+    timeoutMs,
+  );
 }

@@ -71,6 +71,8 @@ export interface PolicyFields {
 export const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
 
 const POLICIES = `SELECT p.*, d.name AS destination_name FROM policies p LEFT JOIN destinations d ON d.id = p.destination_id`;
+const ASSIGNMENTS = `SELECT vp.vm_id, v.name AS vm_name, v.uuid AS vm_uuid, v.present, h.name AS hypervisor_name, h.uri AS hypervisor_uri, h.node_id, vp.policy_id, vp.source
+  FROM vm_policies vp JOIN vms v ON v.id = vp.vm_id JOIN hypervisors h ON h.id = v.hypervisor_id`;
 const RUNS = `SELECT r.*, p.name AS policy_name FROM policy_runs r JOIN policies p ON p.id = r.policy_id`;
 
 export function toPolicyRun(r: PolicyRunRow): PolicyRun {
@@ -168,19 +170,11 @@ export class PoliciesRepository {
 
   /** Every VM's assignment of the given kind, with what matching needs. */
   assignments(kind: PolicyKind): Promise<VmAssignmentRow[]> {
-    return this.sql.query<VmAssignmentRow>(
-      `SELECT vp.vm_id, v.name AS vm_name, v.uuid AS vm_uuid, v.present, h.name AS hypervisor_name, h.uri AS hypervisor_uri, h.node_id, vp.policy_id, vp.source
-         FROM vm_policies vp JOIN vms v ON v.id = vp.vm_id JOIN hypervisors h ON h.id = v.hypervisor_id WHERE vp.kind = ?`,
-      [kind],
-    );
+    return this.sql.query<VmAssignmentRow>(`${ASSIGNMENTS} WHERE vp.kind = ?`, [kind]);
   }
 
   policyVms(policyId: number): Promise<VmAssignmentRow[]> {
-    return this.sql.query<VmAssignmentRow>(
-      `SELECT vp.vm_id, v.name AS vm_name, v.uuid AS vm_uuid, v.present, h.name AS hypervisor_name, h.uri AS hypervisor_uri, h.node_id, vp.policy_id, vp.source
-         FROM vm_policies vp JOIN vms v ON v.id = vp.vm_id JOIN hypervisors h ON h.id = v.hypervisor_id WHERE vp.policy_id = ? ORDER BY v.name`,
-      [policyId],
-    );
+    return this.sql.query<VmAssignmentRow>(`${ASSIGNMENTS} WHERE vp.policy_id = ? ORDER BY v.name`, [policyId]);
   }
 
   async assign(vmId: number, kind: PolicyKind, policyId: number, source: 'auto' | 'manual', sql: Sql = this.sql): Promise<void> {

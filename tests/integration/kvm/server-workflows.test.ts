@@ -6,7 +6,7 @@ import type { TaskDetails } from '../../../common/api/tasks.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, sh, virsh, type TestVm } from '../../support/libvirt-host.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+import { setupAdmin, startTestServer, waitFor, type TestServer, taskEnded } from '../../support/test-server.js';
 
 /**
  * The product's main job through the server: a hypervisor added via the API,
@@ -23,11 +23,7 @@ describe('KVM workflows through the server', () => {
   const expected: Record<number, Record<string, string>> = {};
 
   const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
-  const task = async (id: number): Promise<TaskDetails> =>
-    waitFor(`task ${id}`, async () => {
-      const d = (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
-      return ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'].includes(d.state) ? d : undefined;
-    }, 120_000);
+  const task = (id: number): Promise<TaskDetails> => taskEnded(t.api, admin, id);
   const runWorkflow = async (p: string, body: unknown): Promise<TaskDetails[]> => {
     const res = await api<{ taskIds: number[]; message?: string }>('POST', p, body);
     expect(res.status, res.body.message).toBe(202);

@@ -4,7 +4,7 @@ import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+import { setupAdmin, startTestServer, type TestServer, taskEnded } from '../../support/test-server.js';
 
 /**
  * VM snapshots through the server: SNAPSHOT tasks on the node serving the VM's host (real
@@ -18,11 +18,7 @@ describe('VM snapshots through the server', () => {
   let vm: TestVm;
 
   const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
-  const ended = async (id: number): Promise<TaskDetails> =>
-    waitFor(`task ${id}`, async () => {
-      const d = (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
-      return ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'].includes(d.state) ? d : undefined;
-    }, 120_000);
+  const ended = (id: number): Promise<TaskDetails> => taskEnded(t.api, admin, id);
 
   beforeAll(async () => {
     await ensureLibvirt();

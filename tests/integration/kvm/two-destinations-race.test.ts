@@ -6,7 +6,7 @@ import { NodeAgent } from '../../../node-service/agent/node-agent.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+import { setupAdmin, startTestServer, waitFor, type TestServer, taskEnded } from '../../support/test-server.js';
 
 /**
  * A VM backed up to two destinations keeps two checkpoint chains. A backup to one that was
@@ -23,11 +23,7 @@ describe('two destinations: a queued backup keeps the chain base another backup 
   let host: LibvirtTestHost;
   let vm: TestVm;
   const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
-  const task = async (id: number): Promise<TaskDetails> =>
-    waitFor(`task ${id}`, async () => {
-      const d = (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
-      return ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'].includes(d.state) ? d : undefined;
-    }, 120_000);
+  const task = (id: number): Promise<TaskDetails> => taskEnded(t.api, admin, id);
   const backup = async (destination: string): Promise<{ ids: number[] }> => {
     const res = await api<{ taskIds: number[]; message?: string }>('POST', '/api/backups/run', { vm: vm.uuid, destination });
     expect(res.status, res.body.message).toBe(202);

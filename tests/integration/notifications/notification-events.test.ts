@@ -17,7 +17,7 @@ import { SecretsRepository } from '../../../electron/server/security/secrets.rep
 import type { TaskHandler } from '../../../node-service/agent/task-handler.js';
 import { TaskError } from '../../../node-service/agent/task-handler.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+import { setupAdmin, startTestServer, type TestServer, taskEnded } from '../../support/test-server.js';
 import { SmtpSink, WebhookReceiver, type ReceivedMail } from './mail-sinks.js';
 
 const HOOK_SECRET = 'events-hook-secret';
@@ -52,11 +52,7 @@ describe('notifications of failed tasks, policy runs and the daily report', () =
   const reportTime = new Date(Date.now() + 12 * HOUR).toISOString().slice(11, 16);
 
   const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
-  const ended = async (id: number): Promise<TaskDetails> =>
-    waitFor(`task ${id} to end`, async () => {
-      const d = (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
-      return ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'].includes(d.state) ? d : undefined;
-    });
+  const ended = (id: number): Promise<TaskDetails> => taskEnded(t.api, admin, id);
   const to = (m: ReceivedMail): string => [...m.to].sort().join(',');
 
   beforeAll(async () => {

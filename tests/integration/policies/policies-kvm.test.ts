@@ -11,7 +11,7 @@ import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { Repository } from '../../../node-service/repository/repository.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+import { setupAdmin, startTestServer, waitFor, type TestServer, taskEnded } from '../../support/test-server.js';
 
 /**
  * Backup policies on a real libvirt inventory, through the server with a real node:
@@ -33,11 +33,7 @@ describe('backup policies on a real libvirt host', () => {
   const policy = async (): Promise<Policy> => (await api<Policy>('GET', '/api/policies/prod')).body;
   const ours = (names: string[]): string[] => names.filter((n) => n.endsWith(`-${tag}`)).sort();
   const inPolicy = async (): Promise<string[]> => ours((await policy()).vms.map((v) => v.name));
-  const finished = async (id: number): Promise<Task> =>
-    waitFor(`task ${id}`, async () => {
-      const d = (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
-      return ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'].includes(d.state) ? d : undefined;
-    }, 120_000);
+  const finished = (id: number): Promise<TaskDetails> => taskEnded(t.api, admin, id);
   const runEnd = async (id: number): Promise<PolicyRun> =>
     waitFor(`policy run ${id}`, async () => (await api<PolicyRun[]>('GET', '/api/policy-runs?limit=100')).body.find((r) => r.id === id && r.state !== 'running'), 180_000);
   const sync = async (): Promise<void> => {
@@ -73,7 +69,7 @@ describe('backup policies on a real libvirt host', () => {
     const preview = await api<PolicyPreview>('POST', '/api/policies/preview', { schedules: ['incremental mon-fri 22:00', 'full sun 22:00', 'incremental mnday 22:00'], assignment: { include: ['^prod-'], exclude: ['-test-'] }, timeZone: 'Europe/Berlin', count: 10 });
     expect(preview.status).toBe(200);
     expect(preview.body.nextRuns).toHaveLength(10);
-    expect(preview.body.scheduleErrors).toEqual([{ index: 2, message: expect.stringMatching(/could not read "mnday"/) as unknown as string }]);
+    expect(preview.body.scheduleErrors).toEqual([{ index: 2, message: expect.stringMatching(/could not read "mnday"/) }]);
     const matched = preview.body.assignment.filter((a) => a.vm.endsWith(tag));
     expect(matched.filter((a) => a.matches).map((a) => a.vm).sort()).toEqual([vmNamed('prod-db'), vmNamed('prod-web')]);
     expect(matched.find((a) => a.vm === vmNamed('prod-web-test'))!.reason).toBe('excluded by -test-');
@@ -199,7 +195,7 @@ describe('backup policies on a real libvirt host', () => {
       const dir = host.subdir(`restore-${i}`);
       const res = await api<{ taskIds: number[]; message?: string }>('POST', '/api/restores', { mode: 'files', backup: b.id, node: 'kvm-node', path: dir, format: 'raw' });
       expect(res.status, res.body.message).toBe(202);
-      const done = (await finished(res.body.taskIds[0]!)) as TaskDetails;
+      const done = (await finished(res.body.taskIds[0]!));
       expect(done.state, done.error ?? '').toBe('FINISHED');
       const file = (done.result as { files: { path: string }[] }).files[0]!.path;
       expect(fs.readFileSync(file).equals(image(i)), `backup of day ${i}`).toBe(true);
