@@ -93,7 +93,14 @@ export const SnapshotParamsSchema = z.object({
    * Snapshot policies: after a create, delete the oldest snapshots whose names start with
    * `prefix` until `keep` of them are left (the one just made counts). Others are never touched.
    */
-  rotate: z.object({ prefix: z.string().min(8).max(48), keep: z.number().int().min(1).max(1000) }).optional(),
+  rotate: z
+    .object({
+      prefix: z.string().min(8).max(48),
+      keep: z.number().int().min(1).max(1000),
+      /** Also delete the policy's snapshots older than this (never the one just made). */
+      maxAgeDays: z.number().int().min(1).max(100_000).optional(),
+    })
+    .optional(),
   /** Revert only: delete the VM's vPlus backup checkpoints first (the next backup is then a full one). */
   discardCheckpoints: z.boolean().optional(),
 });

@@ -259,10 +259,11 @@ export class PoliciesService {
     if (r.retentionSchedule && !r.retention) throw badRequest('a retention schedule needs retention rules', 'retentionSchedule');
     if (kind === 'snapshot') {
       if (r.retentionSchedule) throw badRequest('snapshot policies rotate their snapshots at each run; they have no retention schedule', 'retentionSchedule');
-      const { keepLatestOfExistingVm: _keep, keepLast, ...others } = r.retention ?? { keepLatestOfExistingVm: true };
+      const { keepLatestOfExistingVm: _keep, keepLast, maxAgeDays: _age, ...others } = r.retention ?? { keepLatestOfExistingVm: true };
       void _keep;
+      void _age;
       if (Object.values(others).some((v) => v !== undefined) || (r.retention && keepLast === undefined)) {
-        throw badRequest('a snapshot policy keeps the last N snapshots of each VM: set retention.keepLast only', 'retention');
+        throw badRequest('a snapshot policy keeps the last N snapshots of each VM (keepLast), optionally none older than maxAgeDays; other retention rules do not apply', 'retention');
       }
     }
     return {

@@ -98,7 +98,7 @@ export class PolicyRunner {
     const { workflowId } = await this.deps.engine.createWorkflow('SNAPSHOT', `vm:${vm.vm_name}`, actor, [
       {
         type: 'SNAPSHOT',
-        params: { uri: vm.hypervisor_uri, vm: { uuid: vm.vm_uuid, name: vm.vm_name }, op: 'create', name: `${prefix}${stamp}`, rotate: { prefix, keep: retention?.keepLast ?? DEFAULT_SNAPSHOTS_KEPT }, vmId: vm.vm_id },
+        params: { uri: vm.hypervisor_uri, vm: { uuid: vm.vm_uuid, name: vm.vm_name }, op: 'create', name: `${prefix}${stamp}`, rotate: { prefix, keep: retention?.keepLast ?? DEFAULT_SNAPSHOTS_KEPT, ...(retention?.maxAgeDays ? { maxAgeDays: retention.maxAgeDays } : {}) }, vmId: vm.vm_id },
         requiredNodeId: vm.node_id,
         priority: policy.priority,
       },

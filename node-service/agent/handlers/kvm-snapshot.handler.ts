@@ -22,13 +22,17 @@ export function kvmSnapshotHandler(deps: KvmHandlerDeps): TaskHandler {
         if (params.name) return params.name;
         throw new TaskError(`a snapshot ${params.op} needs the snapshot's name; this is a server bug, please report it`, 'INVALID_PARAMS');
       };
-      /** Oldest first, so the rolling set keeps the newest `keep` of the policy's own snapshots. */
-      const rotate = async (r: { prefix: string; keep: number }, created: string): Promise<void> => {
+      /** Oldest first, so the rolling set keeps the newest `keep` of the policy's own snapshots (none older than maxAgeDays). */
+      const rotate = async (r: { prefix: string; keep: number; maxAgeDays?: number | undefined }, created: string): Promise<void> => {
         const own = (await snapshots.list(domain, label)).filter((x) => x.name.startsWith(r.prefix)).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
-        for (const old of own.slice(0, Math.max(0, own.length - r.keep))) {
+        const tooMany = own.length - r.keep;
+        const oldest = r.maxAgeDays === undefined ? -Infinity : Date.now() - r.maxAgeDays * 86_400_000;
+        for (const [i, old] of own.entries()) {
           if (old.name === created) continue;
+          const why = i < tooMany ? `keeping ${r.keep}` : Date.parse(old.createdAt) < oldest ? `older than ${r.maxAgeDays} days` : null;
+          if (!why) continue;
           await snapshots.delete(domain, old.name, label);
-          ctx.log('info', `${label}: snapshot "${old.name}" deleted by rotation (keeping ${r.keep}) on node ${deps.nodeName}`);
+          ctx.log('info', `${label}: snapshot "${old.name}" deleted by rotation (${why}) on node ${deps.nodeName}`);
         }
       };
       return kvmStep(ctx, deps, async () => {

@@ -230,7 +230,9 @@ describe('snapshot policies on a real libvirt host', () => {
     t = await startTestServer({ nodeHeartbeatSeconds: 1 });
     admin = await setupAdmin(t.api);
     node = await enrollTestNode(t.api, admin, { name: 'snap-node', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    await host.start(vm);
     expect((await api('POST', '/api/hypervisors', { name: 'kvm1', node: 'snap-node' })).status).toBe(201);
+    expect((await api('POST', '/api/destinations', { name: 'nas', node: 'snap-node', path: `${host.subdir('repo')}/vplus` })).status).toBe(201);
     await virsh('snapshot-create-as', vm.name, 'by-hand');
   });
   afterAll(async () => {
@@ -239,7 +241,18 @@ describe('snapshot policies on a real libvirt host', () => {
     await host?.cleanup();
   });
 
-  it('keeps a rolling set of the last N policy snapshots and never touches the others', async () => {
+  const backupNow = async (): Promise<TaskDetails[]> => {
+    const res = await api<{ taskIds: number[]; message?: string }>('POST', '/api/backups/run', { vm: vm.uuid, destination: 'nas' });
+    expect(res.status, res.body.message).toBe(202);
+    const out: TaskDetails[] = [];
+    for (const id of res.body.taskIds) out.push(await taskEnded(t.api, admin, id));
+    return out;
+  };
+
+  it('keeps a rolling set of the last N policy snapshots, never touches the others, and the backup chain goes on', async () => {
+    // A running VM with a backup checkpoint: its chain must survive the snapshot policy.
+    const [, full] = await backupNow();
+    expect(full!.result).toMatchObject({ type: 'full' });
     const bad = await api<{ message: string; field: string }>('POST', '/api/policies', { name: 'snaps', kind: 'snapshot', schedules: ['incremental daily 12:00'], assignment: { include: [`^${vm.name}$`] } });
     expect(bad.status).toBe(400);
     expect(bad.body.field).toBe('schedules.0');
@@ -270,5 +283,9 @@ describe('snapshot policies on a real libvirt host', () => {
     const first = made[0]!.find((n) => n.startsWith(prefix))!;
     expect(last).not.toContain(first);
     expect(last).toContain('by-hand');
+    // The chain is intact: the next backup is incremental, with no warning.
+    const [exported, next] = await backupNow();
+    expect(exported!.warnings).toEqual([]);
+    expect(next!.result).toMatchObject({ type: 'incremental' });
   });
 });
