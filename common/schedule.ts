@@ -129,7 +129,7 @@ export function parseScheduleSpec(spec: string, options: ParseScheduleOptions = 
   if (first === 'full' || first === 'incremental') {
     backupType = first;
     i++;
-    if (typeMode === 'forbidden') fail(`a retention schedule has no backup type, leave out "${first}"; write it like ${example}`);
+    if (typeMode === 'forbidden') fail(`this schedule takes no backup type (retention schedules and snapshot policies run without one), leave out "${first}"; write it like ${example}`);
   } else if (typeMode === 'required') {
     fail(`the backup type is missing; start with "full" or "incremental", e.g. "incremental mon-fri 22:00"`);
   }

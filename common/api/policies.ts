@@ -28,6 +28,9 @@ const VmNamePatternSchema = z
   );
 
 export const PolicyKindSchema = z.enum(['backup', 'snapshot']);
+
+/** Snapshots a snapshot policy keeps per VM when its retention does not say. */
+export const DEFAULT_SNAPSHOTS_KEPT = 7;
 export type PolicyKind = z.infer<typeof PolicyKindSchema>;
 
 export const AssignModeSchema = z.enum(['assign-only', 'assign-and-remove']).describe('assign-only never takes a VM out of the policy; assign-and-remove also removes auto-assigned VMs that stop matching');

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { PolicyRun } from '../../../common/api/policies.js';
+import { DEFAULT_SNAPSHOTS_KEPT, type PolicyRun } from '../../../common/api/policies.js';
 import { isFinalState, type Task } from '../../../common/api/tasks.js';
 import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -30,7 +30,6 @@ export interface PolicyRunnerDeps {
 }
 
 const SUCCEEDED = new Set(['FINISHED', 'FINISHED_WITH_WARNINGS']);
-const DEFAULT_SNAPSHOTS_KEPT = 7;
 
 /** Names of a snapshot policy's own snapshots start with this (and only they are rotated). */
 export const snapshotPrefix = (policyId: number): string => `vplus-p${policyId}-`;

@@ -45,6 +45,11 @@ export const queryKeys = {
   vmDetails: ['vms', 'detail'] as const,
   /** By the reference in the URL (id, name or UUID); events match on the VM's id inside. */
   vm: (ref: string) => ['vms', 'detail', ref] as const,
+  /**
+   * A VM's libvirt snapshots, by UUID (what SNAPSHOT tasks name). Not under 'vms': each fetch
+   * runs a task on the node, so the many invalidations of 'vms' must not refetch it.
+   */
+  vmSnapshots: (vmUuid: string) => ['snapshots', vmUuid] as const,
   policies: ['policies'] as const,
   policyList: ['policies', 'list'] as const,
   policyDetails: ['policies', 'detail'] as const,

@@ -5,6 +5,7 @@ import { refreshInventoryAfterTask, upsertHypervisor, upsertVm } from '../api/in
 import { removeNode, upsertNode } from '../api/node-cache.js';
 import { applyPolicyRun, invalidatePolicies } from '../api/policy-cache.js';
 import { queryKeys } from '../api/query-keys.js';
+import { refreshSnapshotsAfterTask } from '../api/snapshot-cache.js';
 import { appendTaskLog, cachedTask, upsertTask } from '../api/task-cache.js';
 
 /** Turns a pushed event into cache updates; the pages re-render from the cache. */
@@ -33,6 +34,7 @@ export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): 
       const previous = cachedTask(queryClient, event.task.id);
       upsertTask(queryClient, event.task);
       refreshInventoryAfterTask(queryClient, event.task, previous);
+      refreshSnapshotsAfterTask(queryClient, event.task, previous);
       return;
     }
     case 'task.log':

@@ -42,7 +42,7 @@ export function PoliciesPage() {
     <>
       <PageHeader
         title="Policies"
-        description="Which virtual machines are backed up, when, to which destination, and how long their backups are kept."
+        description="Which virtual machines are backed up or snapshotted, when, where to, and how long their backups and snapshots are kept."
         actions={empty ? undefined : createButton}
       />
       {policies.isPending && <Skeleton h={180} radius="md" />}

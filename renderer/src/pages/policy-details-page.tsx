@@ -30,11 +30,12 @@ import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { VmStateBadge } from '../components/vm-state-badge.js';
 import { ASSIGN_MODE_LABELS, describeRetention } from '../utils/policy-format.js';
+import { describeSnapshotRetention } from '../utils/snapshot-format.js';
 import { NO_SHRINK } from '../utils/styles.js';
 import { AddVmsModal } from './policies/add-vms-modal.js';
 import { ApplyRetentionModal } from './policies/apply-retention-modal.js';
 import { DeletePolicyModal } from './policies/delete-policy-modal.js';
-import { EnabledBadge, NextRun } from './policies/policy-columns.js';
+import { EnabledBadge, NextRun, PolicyKindBadge } from './policies/policy-columns.js';
 import { policyRunColumns } from './policies/policy-run-columns.js';
 import { RemoveVmModal } from './policies/remove-vm-modal.js';
 import { RunNowButton } from './policies/run-now-button.js';
@@ -99,11 +100,7 @@ function PolicyDetails({ policy }: { policy: Policy }) {
         description={
           <Group gap="xs" component="span">
             <EnabledBadge enabled={policy.enabled} />
-            {policy.kind === 'snapshot' && (
-              <Badge component="span" variant="outline" color="grape">
-                Snapshot policy
-              </Badge>
-            )}
+            <PolicyKindBadge kind={policy.kind} />
             <span>
               {policy.destinationId === null ? (
                 'Snapshots on the VMs’ hosts'
@@ -196,15 +193,26 @@ function PolicySettings({ policy }: { policy: Policy }) {
           <NextRun policy={policy} />
         </Setting>
         <Setting label="Time zone">{policy.timeZone}</Setting>
-        <Setting label="Retention">
-          {describeRetention(retention)}
-          {retention !== null && (
+        {policy.kind === 'snapshot' ? (
+          <Setting label="Retention">
+            {`${describeSnapshotRetention(retention?.keepLast)} of each VM`}
             <Text span size="xs" c="dimmed" display="block">
-              {retention.keepLatestOfExistingVm ? 'The latest backup of a VM that still exists is always kept' : 'Deleted VMs’ backups age out too'}
+              The oldest of its own snapshots go after each run; others are never touched
             </Text>
-          )}
-        </Setting>
-        <Setting label="Retention schedule">{policy.retentionSchedule === null ? 'After each run' : <Code>{policy.retentionSchedule}</Code>}</Setting>
+          </Setting>
+        ) : (
+          <>
+            <Setting label="Retention">
+              {describeRetention(retention)}
+              {retention !== null && (
+                <Text span size="xs" c="dimmed" display="block">
+                  {retention.keepLatestOfExistingVm ? 'The latest backup of a VM that still exists is always kept' : 'Deleted VMs’ backups age out too'}
+                </Text>
+              )}
+            </Setting>
+            <Setting label="Retention schedule">{policy.retentionSchedule === null ? 'After each run' : <Code>{policy.retentionSchedule}</Code>}</Setting>
+          </>
+        )}
         <Setting label="Priority">{policy.priority}</Setting>
         <Setting label="Include VMs named like">
           <CodeList items={assignment.include} none="None by name" />
@@ -307,9 +315,10 @@ function PolicyVmRow({ member, vm, canRemove, onRemove }: { member: PolicyVm; vm
 
 function PolicyRuns({ policy }: { policy: Policy }) {
   const runs = usePolicyRunsQuery(policy.id, RUN_HISTORY);
+  const columns = useMemo(() => policyRunColumns(policy.kind), [policy.kind]);
   const table = useReactTable({
     data: runs.data ?? [],
-    columns: policyRunColumns,
+    columns,
     getCoreRowModel: getCoreRowModel(),
     getRowId: (run) => String(run.id),
   });

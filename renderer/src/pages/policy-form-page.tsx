@@ -1,4 +1,4 @@
-import type { Policy } from '@common/api/index.js';
+import type { Policy, PolicyKind } from '@common/api/index.js';
 import {
   Alert,
   Anchor,
@@ -7,10 +7,12 @@ import {
   Checkbox,
   Grid,
   Group,
+  Input,
   MultiSelect,
   NumberInput,
   Paper,
   Radio,
+  SegmentedControl,
   Select,
   SimpleGrid,
   Skeleton,
@@ -53,7 +55,7 @@ import {
   policyValues,
   previewRequest,
   retentionOf,
-  SCHEDULE_EXAMPLES,
+  scheduleExamples,
   updateRequest,
   validatePolicyForm,
   type PolicyFormValues,
@@ -116,17 +118,6 @@ function EditPolicy({ ref_ }: { ref_: string }) {
     if (policy.isError) return <QueryErrorAlert title="Could not load the policy" error={policy.error} onRetry={() => void policy.refetch()} />;
     return <Skeleton h={480} radius="md" aria-label="Loading the policy" />;
   }
-  if (policy.data.kind !== 'backup') {
-    return (
-      <>
-        <BackLink to={`/policies/${policy.data.id}`} label="Back to the policy" />
-        <PageHeader title={`Edit policy ${policy.data.name}`} />
-        <Alert color="gray" title="Snapshot policies are not edited here">
-          This form edits backup policies. Change snapshot policies through the API.
-        </Alert>
-      </>
-    );
-  }
   // Live updates of the policy (a run, a VM assigned) must not reset what is being typed.
   return <PolicyForm key={policy.data.id} policy={policy.data} />;
 }
@@ -148,9 +139,13 @@ function Section({ title, description, children }: { title: string; description?
   );
 }
 
-/** Which rows hold the schedule rules the preview could not read, matched by text so a stale answer never marks a changed rule. */
+/**
+ * Which rows hold the schedule rules the preview could not read, matched by text so a stale
+ * answer never marks a changed rule (nor one read for the other kind of policy).
+ */
 function scheduleRowErrors(values: PolicyFormValues, request: PolicyPreviewRequest | undefined, errors: readonly { index: number; message: string }[]): Map<number, string> {
   const byRow = new Map<number, string>();
+  if (request?.kind !== undefined && request.kind !== values.kind) return byRow;
   for (const error of errors) {
     const spec = request?.schedules?.[error.index];
     if (spec === undefined) continue;
@@ -176,6 +171,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
     validate: (values) => validatePolicyForm(values),
   });
   const { values } = form;
+  const snapshots = values.kind === 'snapshot';
 
   // One destination: it is the only choice, so choose it (new policies only).
   const onlyDestination = destinations.data?.length === 1 ? String(destinations.data[0]?.id) : null;
@@ -194,7 +190,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
   const previewFieldError = isApiError(preview.error) && preview.error.field === 'timeZone' ? preview.error.message : null;
 
   const destinationName = destinations.data?.find((destination) => String(destination.id) === values.destination)?.name ?? policy?.destination ?? null;
-  const showRetentionPreview = policy !== undefined || (values.destination !== null && retentionOf(values) !== undefined);
+  const showRetentionPreview = !snapshots && (policy !== undefined || (values.destination !== null && retentionOf(values) !== undefined));
 
   const timeZones = useMemo(() => {
     const zones = knownTimeZones();
@@ -227,7 +223,12 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
     else update.mutate({ id: policy.id, change: updateRequest(submitted) }, { onSuccess, onError });
   });
 
-  const noDestinations = destinations.isSuccess && destinations.data.length === 0;
+  const noDestinations = !snapshots && destinations.isSuccess && destinations.data.length === 0;
+  const chooseKind = (kind: PolicyKind) => {
+    form.setFieldValue('kind', kind);
+    // Errors about fields the other kind does not have would stay on screen, or block the submit.
+    form.clearErrors();
+  };
   const backTo = policy === undefined ? '/policies' : `/policies/${policy.id}`;
 
   return (
@@ -235,7 +236,11 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
       <BackLink to={backTo} label={policy === undefined ? 'All policies' : `Back to ${policy.name}`} />
       <PageHeader
         title={policy === undefined ? 'Create policy' : `Edit policy ${policy.name}`}
-        description="The previews on the right follow what you type: when the policy runs, which VMs it takes in, which backups it keeps."
+        description={
+          snapshots
+            ? 'The previews on the right follow what you type: when the policy runs and which VMs it takes in.'
+            : 'The previews on the right follow what you type: when the policy runs, which VMs it takes in, which backups it keeps.'
+        }
       />
       <form onSubmit={submit} noValidate aria-label={policy === undefined ? 'New policy' : `Policy ${policy.name}`}>
         <Grid gap="md" align="flex-start">
@@ -243,22 +248,50 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
             <Stack>
               <FormError error={refusedField === null ? save.error : null} />
               <Section title="General">
+                <Input.Wrapper
+                  label="Kind"
+                  labelElement="div"
+                  labelProps={{ id: 'policy-kind-label' }}
+                  description={
+                    policy !== undefined
+                      ? 'A policy stays the kind it was created as.'
+                      : snapshots
+                        ? 'Takes snapshots of its VMs on their hosts (libvirt, inside the qcow2 disks) and keeps the last few of each.'
+                        : 'Backs its VMs up to a destination and keeps backups by its retention rules.'
+                  }
+                >
+                  <SegmentedControl
+                    aria-labelledby="policy-kind-label"
+                    data={[
+                      { value: 'backup', label: 'Backup' },
+                      { value: 'snapshot', label: 'Snapshot' },
+                    ]}
+                    value={values.kind}
+                    onChange={(value) => chooseKind(value === 'snapshot' ? 'snapshot' : 'backup')}
+                    disabled={policy !== undefined}
+                    mt={4}
+                    display="flex"
+                    maw={320}
+                  />
+                </Input.Wrapper>
                 <TextInput label="Name" description="How VMs, runs and the CLI refer to it, e.g. nightly-prod" autoComplete="off" data-autofocus {...form.getInputProps('name')} />
                 {noDestinations && (
                   <Alert color="yellow" icon={<IconDatabaseOff />} title="No destination yet">
                     Backups are stored in a destination. <Anchor component={Link} to="/destinations">Add a destination</Anchor> first.
                   </Alert>
                 )}
-                <Select
-                  label="Destination"
-                  description="Where the policy stores its backups"
-                  placeholder={destinations.isPending ? 'Loading destinations…' : 'Choose a destination'}
-                  data={(destinations.data ?? []).map((destination) => ({ value: String(destination.id), label: `${destination.name} (on ${destination.node})` }))}
-                  allowDeselect={false}
-                  searchable
-                  nothingFoundMessage="No destination with that name"
-                  {...form.getInputProps('destination')}
-                />
+                {!snapshots && (
+                  <Select
+                    label="Destination"
+                    description="Where the policy stores its backups"
+                    placeholder={destinations.isPending ? 'Loading destinations…' : 'Choose a destination'}
+                    data={(destinations.data ?? []).map((destination) => ({ value: String(destination.id), label: `${destination.name} (on ${destination.node})` }))}
+                    allowDeselect={false}
+                    searchable
+                    nothingFoundMessage="No destination with that name"
+                    {...form.getInputProps('destination')}
+                  />
+                )}
                 <SimpleGrid cols={{ base: 1, sm: 2 }}>
                   <NumberInput
                     label="Priority"
@@ -278,13 +311,20 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                 </SimpleGrid>
               </Section>
 
-              <Section title="Schedule" description="When the policy backs its VMs up. One rule per line; each starts with full or incremental.">
+              <Section
+                title="Schedule"
+                description={
+                  snapshots
+                    ? 'When the policy takes a snapshot of each of its VMs. One rule per line, with no full or incremental: e.g. daily 12:00.'
+                    : 'When the policy backs its VMs up. One rule per line; each starts with full or incremental.'
+                }
+              >
                 <LineListInput
                   form={form}
                   path="schedules"
                   label="Schedule rules"
                   itemLabel={(row) => `Schedule rule ${row + 1}`}
-                  placeholder="incremental mon-fri 22:00"
+                  placeholder={snapshots ? 'daily 12:00' : 'incremental mon-fri 22:00'}
                   addLabel="Add rule"
                   rowErrors={scheduleErrors}
                   emptyText={<Text size="sm" c="dimmed">No rule: the policy runs only when started by hand.</Text>}
@@ -294,7 +334,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                     Examples (click to use):
                   </Text>
                   <Group gap={6}>
-                    {SCHEDULE_EXAMPLES.map((example) => (
+                    {scheduleExamples(values.kind).map((example) => (
                       <Tooltip key={example.rule} label={example.meaning}>
                         <UnstyledButton onClick={() => addExample(example.rule)} aria-label={`Use example rule ${example.rule}`}>
                           <Badge variant="default" tt="none" ff="monospace" style={{ cursor: 'pointer' }}>
@@ -323,33 +363,51 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                 />
               </Section>
 
-              <Section
-                title="Retention"
-                description="Which backups stay after each run; the rest are removed and their space reclaimed. Empty fields are not used; with none at all, every backup is kept."
-              >
-                <SimpleGrid cols={{ base: 2, sm: 3 }}>
-                  <NumberInput label="Keep last" description="newest backups" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('keepLast')} />
-                  <NumberInput label="Daily" description="days, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('daily')} />
-                  <NumberInput label="Weekly" description="weeks, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('weekly')} />
-                  <NumberInput label="Monthly" description="months, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('monthly')} />
-                  <NumberInput label="Yearly" description="years, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('yearly')} />
-                  <NumberInput label="Max age (days)" description="older ones go" min={1} allowDecimal={false} allowNegative={false} {...form.getInputProps('maxAgeDays')} />
-                </SimpleGrid>
-                <Checkbox
-                  label="Keep the latest backup of VMs that still exist"
-                  description="Whatever the rules say, a VM still on its host keeps its newest backup. Off: a deleted VM's backups age out like any other."
-                  {...form.getInputProps('keepLatestOfExistingVm', { type: 'checkbox' })}
-                />
-                <TextInput
-                  label="Retention schedule"
-                  description='Also apply retention at these times, not only after each run, e.g. "daily 03:00" (no full/incremental). Empty: after runs only.'
-                  placeholder="daily 03:00"
-                  autoComplete="off"
-                  spellCheck={false}
-                  styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
-                  {...form.getInputProps('retentionSchedule')}
-                />
-              </Section>
+              {snapshots ? (
+                <Section
+                  title="Retention"
+                  description="After each run, the policy deletes the oldest of its own snapshots of a VM beyond this number. Snapshots taken by hand or by another policy are never touched."
+                >
+                  <NumberInput
+                    label="Keep last"
+                    description="snapshots of each VM"
+                    min={1}
+                    max={1000}
+                    allowDecimal={false}
+                    allowNegative={false}
+                    maw={240}
+                    {...form.getInputProps('snapshotsKept')}
+                  />
+                </Section>
+              ) : (
+                <Section
+                  title="Retention"
+                  description="Which backups stay after each run; the rest are removed and their space reclaimed. Empty fields are not used; with none at all, every backup is kept."
+                >
+                  <SimpleGrid cols={{ base: 2, sm: 3 }}>
+                    <NumberInput label="Keep last" description="newest backups" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('keepLast')} />
+                    <NumberInput label="Daily" description="days, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('daily')} />
+                    <NumberInput label="Weekly" description="weeks, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('weekly')} />
+                    <NumberInput label="Monthly" description="months, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('monthly')} />
+                    <NumberInput label="Yearly" description="years, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('yearly')} />
+                    <NumberInput label="Max age (days)" description="older ones go" min={1} allowDecimal={false} allowNegative={false} {...form.getInputProps('maxAgeDays')} />
+                  </SimpleGrid>
+                  <Checkbox
+                    label="Keep the latest backup of VMs that still exist"
+                    description="Whatever the rules say, a VM still on its host keeps its newest backup. Off: a deleted VM's backups age out like any other."
+                    {...form.getInputProps('keepLatestOfExistingVm', { type: 'checkbox' })}
+                  />
+                  <TextInput
+                    label="Retention schedule"
+                    description='Also apply retention at these times, not only after each run, e.g. "daily 03:00" (no full/incremental). Empty: after runs only.'
+                    placeholder="daily 03:00"
+                    autoComplete="off"
+                    spellCheck={false}
+                    styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+                    {...form.getInputProps('retentionSchedule')}
+                  />
+                </Section>
+              )}
 
               <Section
                 title="Virtual machines"
@@ -398,7 +456,11 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
               <Section title="Failures">
                 <NumberInput
                   label="Fail the rest of the run above (%)"
-                  description="Once more than this share of a run's VMs failed, the VMs not backed up yet are cancelled (e.g. the destination is full). Empty: never."
+                  description={
+                    snapshots
+                      ? "Once more than this share of a run's VMs failed, the snapshots not taken yet are cancelled. Empty: never."
+                      : "Once more than this share of a run's VMs failed, the VMs not backed up yet are cancelled (e.g. the destination is full). Empty: never."
+                  }
                   placeholder="Never"
                   min={0}
                   max={100}
@@ -422,7 +484,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
           <Grid.Col span={{ base: 12, lg: 5 }} style={{ position: 'sticky', top: 'calc(var(--app-shell-header-height, 60px) + var(--mantine-spacing-md))' }}>
             <Stack>
               {preview.isError && previewFieldError === null && <PreviewError error={preview.error} />}
-              <NextRunsPreview answer={answer} loading={preview.isFetching} policyTimeZone={values.timeZone ?? policy?.timeZone ?? null} />
+              <NextRunsPreview answer={answer} loading={preview.isFetching} policyTimeZone={values.timeZone ?? policy?.timeZone ?? null} kind={values.kind} />
               <MatchingVmsPreview answer={answer} loading={preview.isFetching} />
               {showRetentionPreview && <RetentionPreview answer={answer} loading={preview.isFetching} destination={destinationName} />}
             </Stack>

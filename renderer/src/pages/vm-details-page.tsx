@@ -35,6 +35,7 @@ import { useBackupRuns } from './vms/use-backup-runs.js';
 import { vmBackupColumns } from './vms/vm-backup-columns.js';
 import { BackupNowButton, LastBackup } from './vms/vm-columns.js';
 import { VmDisksTable } from './vms/vm-disks-table.js';
+import { VmSnapshots } from './vms/vm-snapshots.js';
 
 // The chart library is most of the UI's weight; it loads when a VM's page opens.
 const BackupSizeChart = lazy(async () => ({ default: (await import('./vms/backup-size-chart.js')).BackupSizeChart }));
@@ -161,6 +162,7 @@ function VmDetails({ vm }: { vm: Vm }) {
           <VmDisksTable vm={vm} />
         </Paper>
         <BackupHistory vm={vm} history={history} query={backups} onRestore={canChange ? restoreBackup : undefined} />
+        <VmSnapshots vm={vm} />
       </Stack>
       {restore !== null && backups.isSuccess && (
         <RestoreWizard vm={vm} backups={history} initialBackupId={restore.backupId} onClose={closeRestore} />

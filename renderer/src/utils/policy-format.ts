@@ -28,6 +28,9 @@ export const POLICY_RUN_TRIGGER_LABELS: Record<PolicyRun['trigger'], string> = {
   retention: 'Retention',
 };
 
+export const POLICY_KIND_LABELS: Record<Policy['kind'], string> = { backup: 'Backup', snapshot: 'Snapshot' };
+export const POLICY_KIND_COLORS: Record<Policy['kind'], string> = { backup: 'blue', snapshot: 'teal' };
+
 export const ASSIGN_MODE_LABELS: Record<AssignmentRules['mode'], string> = {
   'assign-only': 'Assign only',
   'assign-and-remove': 'Assign and remove',

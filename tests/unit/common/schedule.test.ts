@@ -102,7 +102,7 @@ describe('parseScheduleSpec', () => {
       'schedule "mon-fri 22:00": the backup type is missing; start with "full" or "incremental", e.g. "incremental mon-fri 22:00"',
     );
     expect(() => parseScheduleSpec('full daily 03:00', { backupType: 'forbidden' })).toThrow(
-      'schedule "full daily 03:00": a retention schedule has no backup type, leave out "full"; write it like "daily 03:00" or "sun 04:30"',
+      'schedule "full daily 03:00": this schedule takes no backup type (retention schedules and snapshot policies run without one), leave out "full"; write it like "daily 03:00" or "sun 04:30"',
     );
   });
 

@@ -4,7 +4,8 @@ import { createColumnHelper } from '@tanstack/react-table';
 import { Link } from 'react-router-dom';
 import { PolicyRunStateBadge } from '../../components/policy-run-state-badge.js';
 import { RelativeTime } from '../../components/relative-time.js';
-import { BACKUP_TYPE_COLORS, backupTypeLabel } from '../../utils/policy-format.js';
+import { BACKUP_TYPE_COLORS, backupTypeLabel, POLICY_KIND_COLORS, POLICY_KIND_LABELS } from '../../utils/policy-format.js';
+import { describeSnapshotRetention } from '../../utils/snapshot-format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
 import { RunNowButton } from './run-now-button.js';
 
@@ -16,6 +17,14 @@ export function EnabledBadge({ enabled }: { enabled: boolean }) {
   return (
     <Badge component="span" variant={enabled ? 'light' : 'outline'} color={enabled ? 'green' : 'gray'} style={NO_SHRINK} data-enabled={enabled}>
       {enabled ? 'Enabled' : 'Disabled'}
+    </Badge>
+  );
+}
+
+export function PolicyKindBadge({ kind }: { kind: Policy['kind'] }) {
+  return (
+    <Badge component="span" variant="outline" color={POLICY_KIND_COLORS[kind]} style={NO_SHRINK} data-kind={kind}>
+      {`${POLICY_KIND_LABELS[kind]} policy`}
     </Badge>
   );
 }
@@ -50,10 +59,28 @@ export const policyColumns = [
       </Anchor>
     ),
   }),
+  column.accessor('kind', {
+    header: 'Kind',
+    cell: ({ row }) => (
+      <Badge component="span" size="sm" variant="light" color={POLICY_KIND_COLORS[row.original.kind]} style={NO_SHRINK} data-kind={row.original.kind}>
+        {POLICY_KIND_LABELS[row.original.kind]}
+      </Badge>
+    ),
+  }),
   column.accessor('destination', {
     header: 'Destination',
     cell: ({ row }) =>
-      row.original.destinationId === null ? (
+      row.original.kind === 'snapshot' ? (
+        // Snapshots stay on the VMs' hosts: what matters is how many.
+        <Stack gap={0}>
+          <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
+            On the VMs’ hosts
+          </Text>
+          <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+            {describeSnapshotRetention(row.original.retention?.keepLast).toLowerCase()}
+          </Text>
+        </Stack>
+      ) : row.original.destinationId === null ? (
         <Text size="sm" c="dimmed">
           —
         </Text>

@@ -1,4 +1,4 @@
-import { CreatePolicySchema, type AssignmentRules, type Policy } from '@common/api/index.js';
+import { CreatePolicySchema, DEFAULT_SNAPSHOTS_KEPT, type AssignmentRules, type Policy, type PolicyKind } from '@common/api/index.js';
 import { randomId } from '@mantine/hooks';
 import type { FormErrors } from '@mantine/form';
 import type { CreatePolicyRequest, PolicyPreviewRequest, UpdatePolicyRequest } from '../../api/policies.queries.js';
@@ -16,8 +16,10 @@ export const RETENTION_FIELDS = ['keepLast', 'daily', 'weekly', 'monthly', 'year
 export type RetentionField = (typeof RETENTION_FIELDS)[number];
 
 export interface PolicyFormValues {
+  /** Chosen when the policy is created; it never changes after. */
+  kind: PolicyKind;
   name: string;
-  /** Destination id. */
+  /** Destination id (backup policies). */
   destination: string | null;
   priority: NumberField;
   enabled: boolean;
@@ -32,6 +34,8 @@ export interface PolicyFormValues {
   maxAgeDays: NumberField;
   keepLatestOfExistingVm: boolean;
   retentionSchedule: string;
+  /** Snapshot policies: how many of its own snapshots the policy keeps per VM. */
+  snapshotsKept: NumberField;
   include: LineItem[];
   exclude: LineItem[];
   hypervisors: string[];
@@ -42,7 +46,12 @@ export interface PolicyFormValues {
 
 export const line = (value = ''): LineItem => ({ key: randomId(), value });
 
-export const SCHEDULE_EXAMPLES: readonly { rule: string; meaning: string }[] = [
+export interface ScheduleExample {
+  rule: string;
+  meaning: string;
+}
+
+export const SCHEDULE_EXAMPLES: readonly ScheduleExample[] = [
   { rule: 'incremental mon-fri 22:00', meaning: 'weekdays at 22:00' },
   { rule: 'full sun 22:00', meaning: 'a full backup every Sunday' },
   { rule: 'incremental every 4h 08:00-20:00 window 1h', meaning: 'every 4 hours in the day, started within an hour or missed' },
@@ -50,9 +59,20 @@ export const SCHEDULE_EXAMPLES: readonly { rule: string; meaning: string }[] = [
   { rule: 'incremental last fri 23:00', meaning: 'the last Friday of each month' },
 ];
 
+/** Snapshot policies' rules have no backup type: they always take a snapshot. */
+export const SNAPSHOT_SCHEDULE_EXAMPLES: readonly ScheduleExample[] = [
+  { rule: 'daily 12:00', meaning: 'every day at noon' },
+  { rule: 'every 4h 08:00-20:00', meaning: 'every 4 hours in the day' },
+  { rule: 'mon-fri 07:00', meaning: 'weekdays before work starts' },
+  { rule: 'sun 03:00', meaning: 'every Sunday night' },
+];
+
+export const scheduleExamples = (kind: PolicyKind): readonly ScheduleExample[] => (kind === 'snapshot' ? SNAPSHOT_SCHEDULE_EXAMPLES : SCHEDULE_EXAMPLES);
+
 /** A new policy: nightly incrementals need a rule typed in; retention starts at a common 7 daily, 4 weekly, 6 monthly. */
-export function newPolicyValues(): PolicyFormValues {
+export function newPolicyValues(kind: PolicyKind = 'backup'): PolicyFormValues {
   return {
+    kind,
     name: '',
     destination: null,
     priority: 50,
@@ -67,6 +87,7 @@ export function newPolicyValues(): PolicyFormValues {
     maxAgeDays: '',
     keepLatestOfExistingVm: true,
     retentionSchedule: '',
+    snapshotsKept: DEFAULT_SNAPSHOTS_KEPT,
     include: [line()],
     exclude: [],
     hypervisors: [],
@@ -79,6 +100,7 @@ export function policyValues(policy: Policy): PolicyFormValues {
   const retention = policy.retention;
   const number = (value: number | undefined): NumberField => value ?? '';
   return {
+    kind: policy.kind,
     name: policy.name,
     destination: policy.destinationId === null ? null : String(policy.destinationId),
     priority: policy.priority,
@@ -93,6 +115,8 @@ export function policyValues(policy: Policy): PolicyFormValues {
     maxAgeDays: number(retention?.maxAgeDays),
     keepLatestOfExistingVm: retention?.keepLatestOfExistingVm ?? true,
     retentionSchedule: policy.retentionSchedule ?? '',
+    // A snapshot policy without retention keeps the server's default, so that is what it shows.
+    snapshotsKept: policy.kind === 'snapshot' ? (retention?.keepLast ?? DEFAULT_SNAPSHOTS_KEPT) : DEFAULT_SNAPSHOTS_KEPT,
     include: policy.assignment.include.map((pattern) => line(pattern)),
     exclude: policy.assignment.exclude.map((pattern) => line(pattern)),
     hypervisors: policy.assignment.hypervisors,
@@ -127,8 +151,15 @@ export function regexProblem(pattern: string): string | null {
 
 type PolicyRetention = NonNullable<CreatePolicyRequest['retention']>;
 
-/** No number given: no retention rules (backups are kept until removed by hand). */
+/**
+ * Backup policies: no number given, no retention rules (backups are kept until removed by
+ * hand). Snapshot policies: keepLast only, the snapshots kept per VM.
+ */
 export function retentionOf(values: PolicyFormValues): PolicyRetention | undefined {
+  if (values.kind === 'snapshot') {
+    const kept = numberOf(values.snapshotsKept);
+    return kept === undefined ? undefined : { keepLast: kept };
+  }
   const rules: Partial<Record<RetentionField, number>> = {};
   for (const field of RETENTION_FIELDS) {
     const value = numberOf(values[field]);
@@ -150,20 +181,31 @@ export function updateRequest(values: PolicyFormValues): UpdatePolicyRequest {
     priority: numberOf(values.priority) ?? 50,
     enabled: values.enabled,
     schedules: filledLines(values.schedules).values,
-    retentionSchedule: values.retentionSchedule.trim() === '' ? null : values.retentionSchedule.trim(),
     assignment: assignmentOf(values, false),
     failRunAbovePercent: numberOf(values.failRunAbovePercent) ?? null,
   };
-  if (values.destination !== null) change.destination = values.destination;
   if (values.timeZone !== null) change.timeZone = values.timeZone;
-  // Every number emptied: the policy keeps its backups until they are removed by hand.
+  // Every number emptied: the policy keeps its backups until they are removed by hand (a
+  // snapshot policy, its default number of snapshots).
   change.retention = retention ?? null;
+  // Snapshots stay on the VMs' hosts and rotate at each run: no destination, no retention runs.
+  if (values.kind === 'backup') {
+    if (values.destination !== null) change.destination = values.destination;
+    change.retentionSchedule = values.retentionSchedule.trim() === '' ? null : values.retentionSchedule.trim();
+  }
   return change;
 }
 
 export function createRequest(values: PolicyFormValues): CreatePolicyRequest {
-  const { retention, ...rest } = updateRequest(values);
-  return { ...rest, ...(retention ? { retention } : {}), name: values.name.trim(), kind: 'backup' };
+  const { retention, retentionSchedule, ...rest } = updateRequest(values);
+  return {
+    ...rest,
+    ...(retention ? { retention } : {}),
+    // A new policy without one has none: no need to say so.
+    ...(retentionSchedule ? { retentionSchedule } : {}),
+    name: values.name.trim(),
+    kind: values.kind,
+  };
 }
 
 /**
@@ -176,12 +218,16 @@ export function previewRequest(values: PolicyFormValues, policyId: number | unde
     schedules: filledLines(values.schedules).values.filter((rule) => rule.length <= 200),
     assignment: assignmentOf(values, true),
   };
-  if (policyId === undefined) request.kind = 'backup';
+  // A saved policy's kind is the server's to know; a new one says which it will be.
+  if (policyId === undefined) request.kind = values.kind;
   else request.policy = String(policyId);
   if (values.timeZone !== null) request.timeZone = values.timeZone;
-  if (values.destination !== null) request.destination = values.destination;
-  const retention = retentionOf(values);
-  if (retention !== undefined) request.retention = retention;
+  // Only a backup policy's retention is previewed (against its destination's backups).
+  if (values.kind === 'backup') {
+    if (values.destination !== null) request.destination = values.destination;
+    const retention = retentionOf(values);
+    if (retention !== undefined) request.retention = retention;
+  }
   return request;
 }
 
@@ -199,15 +245,21 @@ export function validatePolicyForm(values: PolicyFormValues): FormErrors {
   const errors: FormErrors = {};
   const name = NAME.safeParse(values.name.trim());
   if (!name.success) errors['name'] = values.name.trim() === '' ? 'Give the policy a name' : (name.error.issues[0]?.message ?? 'Not a valid name');
-  if (values.destination === null) errors['destination'] = 'Choose where the backups are stored';
   const priority = integerProblem(values.priority, 0, 100, false);
   if (priority !== null) errors['priority'] = priority;
-  for (const field of RETENTION_FIELDS) {
-    const problem = integerProblem(values[field], field === 'maxAgeDays' ? 1 : 0, field === 'maxAgeDays' ? 100_000 : 10_000, true);
-    if (problem !== null) errors[field] = problem;
+  if (values.kind === 'snapshot') {
+    // The node rotates between 1 and 1000 of a policy's snapshots per VM.
+    const kept = integerProblem(values.snapshotsKept, 1, 1000, false);
+    if (kept !== null) errors['snapshotsKept'] = kept;
+  } else {
+    if (values.destination === null) errors['destination'] = 'Choose where the backups are stored';
+    for (const field of RETENTION_FIELDS) {
+      const problem = integerProblem(values[field], field === 'maxAgeDays' ? 1 : 0, field === 'maxAgeDays' ? 100_000 : 10_000, true);
+      if (problem !== null) errors[field] = problem;
+    }
+    const retention = retentionOf(values);
+    if (retention === undefined && values.retentionSchedule.trim() !== '') errors['retentionSchedule'] = 'A retention schedule needs at least one retention rule above';
   }
-  const retention = retentionOf(values);
-  if (retention === undefined && values.retentionSchedule.trim() !== '') errors['retentionSchedule'] = 'A retention schedule needs at least one retention rule above';
   for (const list of ['include', 'exclude'] as const) {
     values[list].forEach((item, row) => {
       const problem = item.value.trim() === '' ? null : regexProblem(item.value.trim());
@@ -223,6 +275,8 @@ export function validatePolicyForm(values: PolicyFormValues): FormErrors {
 }
 
 const PLAIN_FIELDS = ['name', 'destination', 'priority', 'enabled', 'timeZone', 'retentionSchedule', 'failRunAbovePercent'] as const;
+/** Fields a snapshot policy's form does not show: a refusal about them goes above the form. */
+const BACKUP_ONLY_FIELDS: ReadonlySet<string> = new Set(['destination', 'retentionSchedule']);
 
 /**
  * The form field a server refusal is about ("schedules.2", "retention.daily",
@@ -230,6 +284,11 @@ const PLAIN_FIELDS = ['name', 'destination', 'priority', 'enabled', 'timeZone', 
  */
 export function formFieldOf(serverField: string | undefined, values: PolicyFormValues): string | null {
   if (serverField === undefined) return null;
+  if (values.kind === 'snapshot') {
+    if (BACKUP_ONLY_FIELDS.has(serverField)) return null;
+    // "retention": a snapshot policy keeps the last N snapshots, and nothing else.
+    if (serverField.startsWith('retention')) return 'snapshotsKept';
+  }
   const plain = PLAIN_FIELDS.find((field) => field === serverField);
   if (plain !== undefined) return plain;
   const listRow = (items: LineItem[], index: string | undefined): number | undefined => filledLines(items).rows[Number(index)];

@@ -1,4 +1,4 @@
-import type { PolicyPreview } from '@common/api/index.js';
+import type { PolicyKind, PolicyPreview } from '@common/api/index.js';
 import { Alert, Badge, Code, Group, Loader, Paper, ScrollArea, Table, Text, Title } from '@mantine/core';
 import { IconAlertCircle, IconCheck, IconInfoCircle, IconX } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
@@ -52,8 +52,12 @@ interface PreviewProps {
   loading: boolean;
 }
 
-/** When the policy as typed would run: the browser's clock, with the type and the rule that fires. */
-export function NextRunsPreview({ answer, loading, policyTimeZone }: PreviewProps & { policyTimeZone: string | null }) {
+/**
+ * When the policy as typed would run: the browser's clock, with the rule that fires and, for a
+ * backup policy, the type of backup (a snapshot policy's runs are all alike).
+ */
+export function NextRunsPreview({ answer, loading, policyTimeZone, kind }: PreviewProps & { policyTimeZone: string | null; kind: PolicyKind }) {
+  const withType = kind === 'backup';
   const preview = answer?.preview;
   const rules = answer?.request.schedules?.length ?? 0;
   const localZone = browserTimeZone();
@@ -70,7 +74,7 @@ export function NextRunsPreview({ answer, loading, policyTimeZone }: PreviewProp
             <Table.Thead>
               <Table.Tr>
                 <Table.Th scope="col">When</Table.Th>
-                <Table.Th scope="col">Type</Table.Th>
+                {withType && <Table.Th scope="col">Type</Table.Th>}
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -84,13 +88,15 @@ export function NextRunsPreview({ answer, loading, policyTimeZone }: PreviewProp
                       {run.rule}
                     </Code>
                   </Table.Td>
-                  <Table.Td>
-                    {run.backupType !== null && (
-                      <Badge component="span" size="sm" variant="light" color={BACKUP_TYPE_COLORS[run.backupType]} style={NO_SHRINK}>
-                        {backupTypeLabel(run.backupType)}
-                      </Badge>
-                    )}
-                  </Table.Td>
+                  {withType && (
+                    <Table.Td>
+                      {run.backupType !== null && (
+                        <Badge component="span" size="sm" variant="light" color={BACKUP_TYPE_COLORS[run.backupType]} style={NO_SHRINK}>
+                          {backupTypeLabel(run.backupType)}
+                        </Badge>
+                      )}
+                    </Table.Td>
+                  )}
                 </Table.Tr>
               ))}
             </Table.Tbody>

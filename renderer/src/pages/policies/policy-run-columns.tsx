@@ -1,4 +1,4 @@
-import type { PolicyRun } from '@common/api/index.js';
+import type { PolicyKind, PolicyRun } from '@common/api/index.js';
 import { Badge, Text } from '@mantine/core';
 import { createColumnHelper } from '@tanstack/react-table';
 import { LiveDuration } from '../../components/live-duration.js';
@@ -19,70 +19,80 @@ export function describeRunVms(run: Pick<PolicyRun, 'vms' | 'succeeded' | 'faile
   return `${parts.join(' · ')} of ${run.vms}`;
 }
 
-export const policyRunColumns = [
-  column.accessor('trigger', {
-    header: 'Trigger',
-    cell: (info) => (
-      <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
-        {POLICY_RUN_TRIGGER_LABELS[info.getValue()]}
-      </Text>
-    ),
-  }),
-  column.accessor('backupType', {
-    header: 'Type',
-    cell: (info) => {
-      const type = info.getValue();
-      if (info.row.original.purpose === 'retention') {
-        return (
-          <Badge component="span" size="sm" variant="light" color="grape" style={NO_SHRINK}>
-            Retention
+/** A policy's runs; a snapshot policy's runs take snapshots, whatever backup type they carry. */
+export function policyRunColumns(kind: PolicyKind) {
+  return [
+    column.accessor('trigger', {
+      header: 'Trigger',
+      cell: (info) => (
+        <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
+          {POLICY_RUN_TRIGGER_LABELS[info.getValue()]}
+        </Text>
+      ),
+    }),
+    column.accessor('backupType', {
+      header: 'Type',
+      cell: (info) => {
+        const type = info.getValue();
+        if (info.row.original.purpose === 'retention') {
+          return (
+            <Badge component="span" size="sm" variant="light" color="grape" style={NO_SHRINK}>
+              Retention
+            </Badge>
+          );
+        }
+        if (kind === 'snapshot') {
+          return (
+            <Badge component="span" size="sm" variant="light" color="teal" style={NO_SHRINK}>
+              Snapshot
+            </Badge>
+          );
+        }
+        return type === null ? (
+          <Text size="sm" c="dimmed">
+            —
+          </Text>
+        ) : (
+          <Badge component="span" size="sm" variant="light" color={BACKUP_TYPE_COLORS[type]} style={NO_SHRINK}>
+            {backupTypeLabel(type)}
           </Badge>
         );
-      }
-      return type === null ? (
-        <Text size="sm" c="dimmed">
-          —
+      },
+    }),
+    column.accessor('scheduledFor', {
+      header: 'Scheduled for',
+      cell: (info) => {
+        const at = info.getValue();
+        return (
+          <Text size="sm" c={at === null ? 'dimmed' : undefined} style={{ whiteSpace: 'nowrap' }}>
+            {at === null ? '—' : formatRunTime(at)}
+          </Text>
+        );
+      },
+    }),
+    column.accessor('startedAt', { header: 'Started', cell: (info) => <RelativeTime iso={info.getValue()} never="Did not start" /> }),
+    column.accessor('state', { header: 'State', cell: ({ row }) => <PolicyRunStateBadge run={row.original} /> }),
+    column.display({
+      id: 'vms',
+      header: 'VMs',
+      cell: ({ row }) => (
+        <Text size="sm" style={{ whiteSpace: 'nowrap' }} c={row.original.failed > 0 ? 'red' : undefined}>
+          {describeRunVms(row.original)}
         </Text>
-      ) : (
-        <Badge component="span" size="sm" variant="light" color={BACKUP_TYPE_COLORS[type]} style={NO_SHRINK}>
-          {backupTypeLabel(type)}
-        </Badge>
-      );
-    },
-  }),
-  column.accessor('scheduledFor', {
-    header: 'Scheduled for',
-    cell: (info) => {
-      const at = info.getValue();
-      return (
-        <Text size="sm" c={at === null ? 'dimmed' : undefined} style={{ whiteSpace: 'nowrap' }}>
-          {at === null ? '—' : formatRunTime(at)}
+      ),
+    }),
+    column.display({
+      id: 'duration',
+      header: 'Duration',
+      cell: ({ row }) => (row.original.startedAt === null ? '—' : <LiveDuration start={row.original.startedAt} end={row.original.finishedAt} />),
+    }),
+    column.accessor('message', {
+      header: 'Message',
+      cell: (info) => (
+        <Text size="sm" c="dimmed" style={{ overflowWrap: 'anywhere' }} maw={420} data-testid="policy-run-message">
+          {info.getValue() ?? ''}
         </Text>
-      );
-    },
-  }),
-  column.accessor('startedAt', { header: 'Started', cell: (info) => <RelativeTime iso={info.getValue()} never="Did not start" /> }),
-  column.accessor('state', { header: 'State', cell: ({ row }) => <PolicyRunStateBadge run={row.original} /> }),
-  column.display({
-    id: 'vms',
-    header: 'VMs',
-    cell: ({ row }) => (
-      <Text size="sm" style={{ whiteSpace: 'nowrap' }} c={row.original.failed > 0 ? 'red' : undefined}>
-        {describeRunVms(row.original)}
-      </Text>
-    ),
-  }),
-  column.display({
-    id: 'duration',
-    header: 'Duration',
-    cell: ({ row }) => (row.original.startedAt === null ? '—' : <LiveDuration start={row.original.startedAt} end={row.original.finishedAt} />),
-  }),
-  column.accessor('message', {
-    header: 'Message',
-    cell: (info) => (
-      <Text size="sm" c="dimmed" style={{ overflowWrap: 'anywhere' }} maw={420} data-testid="policy-run-message">
-        {info.getValue() ?? ''}
-      </Text>
-    ),
-  }),
-];
+      ),
+    }),
+  ];
+}
