@@ -71,6 +71,24 @@ export interface PolicyFields {
 export const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
 
 const POLICIES = `SELECT p.*, d.name AS destination_name FROM policies p LEFT JOIN destinations d ON d.id = p.destination_id`;
+/** The columns an edit may change, in the order editableValues() gives them. */
+const EDITABLE = ['name', 'destination_id', 'priority', 'enabled', 'time_zone', 'schedules', 'retention', 'retention_schedule', 'assignment', 'fail_run_above_percent'] as const;
+
+function editableValues(f: PolicyFields): SqlValue[] {
+  return [
+    f.name,
+    f.destinationId,
+    f.priority,
+    f.enabled ? 1 : 0,
+    f.timeZone,
+    JSON.stringify(f.schedules),
+    f.retention ? JSON.stringify(f.retention) : null,
+    f.retentionSchedule,
+    JSON.stringify(f.assignment),
+    f.failRunAbovePercent,
+  ];
+}
+
 const ASSIGNMENTS = `SELECT vp.vm_id, v.name AS vm_name, v.uuid AS vm_uuid, v.present, h.name AS hypervisor_name, h.uri AS hypervisor_uri, h.node_id, vp.policy_id, vp.source
   FROM vm_policies vp JOIN vms v ON v.id = vp.vm_id JOIN hypervisors h ON h.id = v.hypervisor_id`;
 const RUNS = `SELECT r.*, p.name AS policy_name FROM policy_runs r JOIN policies p ON p.id = r.policy_id`;
@@ -119,43 +137,14 @@ export class PoliciesRepository {
 
   async insert(f: PolicyFields, evaluatedUntil: Date, sql: Sql = this.sql): Promise<number> {
     const r = await sql.execute(
-      `INSERT INTO policies (name, kind, destination_id, priority, enabled, time_zone, schedules, retention, retention_schedule, assignment, fail_run_above_percent, evaluated_until)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        f.name,
-        f.kind,
-        f.destinationId,
-        f.priority,
-        f.enabled ? 1 : 0,
-        f.timeZone,
-        JSON.stringify(f.schedules),
-        f.retention ? JSON.stringify(f.retention) : null,
-        f.retentionSchedule,
-        JSON.stringify(f.assignment),
-        f.failRunAbovePercent,
-        evaluatedUntil,
-      ],
+      `INSERT INTO policies (kind, evaluated_until, ${EDITABLE.join(', ')}) VALUES (?, ?, ${EDITABLE.map(() => '?').join(', ')})`,
+      [f.kind, evaluatedUntil, ...editableValues(f)],
     );
     return Number(r.insertId);
   }
 
   async update(id: number, f: PolicyFields, sql: Sql = this.sql): Promise<void> {
-    await sql.execute(
-      `UPDATE policies SET name = ?, destination_id = ?, priority = ?, enabled = ?, time_zone = ?, schedules = ?, retention = ?, retention_schedule = ?, assignment = ?, fail_run_above_percent = ? WHERE id = ?`,
-      [
-        f.name,
-        f.destinationId,
-        f.priority,
-        f.enabled ? 1 : 0,
-        f.timeZone,
-        JSON.stringify(f.schedules),
-        f.retention ? JSON.stringify(f.retention) : null,
-        f.retentionSchedule,
-        JSON.stringify(f.assignment),
-        f.failRunAbovePercent,
-        id,
-      ],
-    );
+    await sql.execute(`UPDATE policies SET ${EDITABLE.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`, [...editableValues(f), id]);
   }
 
   async delete(id: number): Promise<void> {

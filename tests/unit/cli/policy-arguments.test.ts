@@ -54,7 +54,7 @@ describe('--schedule SPEC', () => {
 
   it('a retention schedule has no backup type', () => {
     expect(parseScheduleOption('daily 03:00', '--retention-schedule', 'forbidden')).toBe('daily 03:00');
-    expect(() => parseScheduleOption('full daily 03:00', '--retention-schedule', 'forbidden')).toThrow(/^--retention-schedule "full daily 03:00": a retention schedule has no backup type, leave out "full"/);
+    expect(() => parseScheduleOption('full daily 03:00', '--retention-schedule', 'forbidden')).toThrow(/^--retention-schedule "full daily 03:00": this schedule takes no backup type \(retention schedules and snapshot policies run without one\), leave out "full"/);
   });
 
   it('at most 20 rules', () => {
