@@ -1,37 +1,26 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, requireBuiltUi } from '../support/browser.js';
-import { createUser, startTestServer, type TestServer } from '../support/test-server.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SHOTS = path.join(ROOT, 'test-results');
+import { submitSignIn } from '../support/browser.js';
+import { SHOTS, startE2e, type E2e } from '../support/e2e-setup.js';
+import { createUser, type TestServer } from '../support/test-server.js';
 
 /** A new admin's first minutes, in a real Chromium against a real server and MariaDB. */
 describe('admin UI in Chromium', () => {
+  let e2e: E2e;
   let t: TestServer;
-  let browser: Browser;
   let page: Page;
   const password = 'first-admin-pass-1';
 
   beforeAll(async () => {
-    requireBuiltUi(ROOT);
-    t = await startTestServer();
-    browser = await launchChromium(t.server.url);
-    page = await browser.newPage();
-    fs.mkdirSync(SHOTS, { recursive: true });
+    e2e = await startE2e();
+    ({ t, page } = e2e);
   });
   afterAll(async () => {
-    await browser?.close();
-    await t?.destroy();
+    await e2e?.close();
   });
 
-  async function signIn(username: string, pw: string): Promise<void> {
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password', { exact: true }).fill(pw);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  }
+  const signIn = (username: string, pw: string): Promise<void> => submitSignIn(page, username, pw);
 
   it('walks through first-run setup to the dashboard, which shows the catalog version', async () => {
     await page.goto(t.server.url);

@@ -1,33 +1,22 @@
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, requireBuiltUi, signIn } from '../support/browser.js';
+import { SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
 import { requireBuiltCli } from '../support/processes.js';
-import { ADMIN, setupAdmin, startTestServer, type TestServer } from '../support/test-server.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SHOTS = path.join(ROOT, 'test-results');
 
 /** Issue 3's user journey: install a node on this computer from the wizard, then watch a real task run on it. */
 describe('nodes and tasks in Chromium', () => {
-  let t: TestServer;
-  let browser: Browser;
+  let e2e: SignedInE2e;
   let page: Page;
 
   beforeAll(async () => {
-    requireBuiltUi(ROOT);
     requireBuiltCli(); // the local node runs the built `vplus node-service`
-    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
-    await setupAdmin(t.api);
-    browser = await launchChromium(t.server.url);
-    page = await browser.newPage();
-    await page.goto(t.server.url);
-    await signIn(page, ADMIN.username, ADMIN.password);
+    e2e = await startSignedInE2e({ server: { nodeHeartbeatSeconds: 1 } });
+    page = e2e.page;
   });
   afterAll(async () => {
-    await browser?.close();
-    await t?.destroy();
+    await e2e?.close();
   });
 
   it('installs a node on this computer from the wizard and shows it online', async () => {

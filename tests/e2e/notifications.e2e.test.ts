@@ -1,48 +1,35 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NotificationSettings } from '../../common/api/notifications.js';
-import { launchChromium, requireBuiltUi, signIn } from '../support/browser.js';
-import { ADMIN, setupAdmin, startTestServer, type TestServer } from '../support/test-server.js';
+import { SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
 import { makeCertificates, SmtpSink, WebhookReceiver } from '../integration/notifications/mail-sinks.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SHOTS = path.join(ROOT, 'test-results');
 const PASSWORD = 'smtp-e2e-password';
 
 /** Settings → Notifications in a real Chromium: set up e-mail, test it against a real SMTP server, add a rule, save. */
 describe('notification settings in the admin UI', () => {
-  let t: TestServer;
-  let admin: string;
-  let browser: Browser;
+  let e2e: SignedInE2e;
   let page: Page;
   let smtp: SmtpSink;
   let hook: WebhookReceiver;
   let caCert: string;
 
   beforeAll(async () => {
-    requireBuiltUi(ROOT);
     const certs = await makeCertificates();
     caCert = certs.caCert;
     [smtp, hook] = await Promise.all([SmtpSink.start({ mode: 'starttls', certificates: certs, users: { mailer: PASSWORD } }), WebhookReceiver.start()]);
-    t = await startTestServer();
-    admin = await setupAdmin(t.api);
-    browser = await launchChromium(t.server.url);
-    page = await browser.newPage();
-    fs.mkdirSync(SHOTS, { recursive: true });
+    e2e = await startSignedInE2e();
+    page = e2e.page;
   });
   afterAll(async () => {
-    await browser?.close();
-    await t?.destroy();
+    await e2e?.close();
     await Promise.all([smtp?.close(), hook?.close()]);
   });
 
   const visible = (text: string | RegExp) => page.getByText(text).first().isVisible();
 
   it('sets up e-mail, shows the SMTP server’s refusal and success under the test button, and saves a rule', async () => {
-    await page.goto(t.server.url);
-    await signIn(page, ADMIN.username, ADMIN.password);
     await page.getByRole('link', { name: 'Settings', exact: true }).click();
     await page.getByRole('tab', { name: 'Notifications' }).click();
     await page.getByLabel('Send e-mail').check({ force: true });
@@ -77,7 +64,7 @@ describe('notification settings in the admin UI', () => {
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => visible('Notification settings saved.'), { timeout: 20_000 }).toBe(true);
 
-    const saved = await t.api.request<NotificationSettings>('GET', '/api/notifications/settings', undefined, { token: admin });
+    const saved = await e2e.api<NotificationSettings>('GET', '/api/notifications/settings');
     expect(saved.body.smtp).toMatchObject({ host: '127.0.0.1', port: smtp.port, security: 'starttls', username: 'mailer', from: 'vplus@example.com', passwordSet: true });
     expect(saved.body.webhook).toEqual({ url: hook.url, secretSet: false });
     expect(saved.body.rules).toEqual([{ events: ['task.failed', 'policy.missed', 'policy.failed'], channel: 'email', recipients: ['ops@example.com'] }]);

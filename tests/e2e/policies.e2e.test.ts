@@ -1,13 +1,9 @@
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultHandlers } from '../../node-service/agent/node-service.js';
-import { launchChromium, requireBuiltUi, signIn } from '../support/browser.js';
-import { enrollTestNode, type TestNode } from '../support/test-node.js';
-import { ADMIN, makeTempDir, setupAdmin, startTestServer, type TestServer } from '../support/test-server.js';
+import { addDestination, SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
+import { makeTempDir } from '../support/test-server.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SHOTS = path.join(ROOT, 'test-results');
 const POLICY = 'nightly-e2e';
 
 /**
@@ -17,31 +13,17 @@ const POLICY = 'nightly-e2e';
  * policy without VMs runs and finishes saying so.
  */
 describe('backup policies in Chromium', () => {
-  let t: TestServer;
-  let node: TestNode;
-  let repoDir: string;
-  let browser: Browser;
+  let e2e: SignedInE2e;
   let page: Page;
 
   beforeAll(async () => {
-    requireBuiltUi(ROOT);
-    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
-    const admin = await setupAdmin(t.api);
-    node = await enrollTestNode(t.api, admin, { name: 'policy-e2e', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
-    repoDir = makeTempDir('policy-repo');
-    const destination = await t.api.request('POST', '/api/destinations', { name: 'local', node: 'policy-e2e', path: path.join(repoDir, 'vplus') }, { token: admin });
-    expect(destination.status, destination.text).toBe(201);
-
-    browser = await launchChromium(t.server.url);
     // en-GB: dates as "Mon, 12 May 2025, 22:00", which the checks below read.
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, locale: 'en-GB' });
-    await page.goto(t.server.url);
-    await signIn(page, ADMIN.username, ADMIN.password);
+    e2e = await startSignedInE2e({ server: { nodeHeartbeatSeconds: 1 }, node: 'policy-e2e', page: { viewport: { width: 1440, height: 1000 }, locale: 'en-GB' } });
+    page = e2e.page;
+    await addDestination(e2e, { name: 'local', node: 'policy-e2e', path: path.join(makeTempDir('policy-repo'), 'vplus') });
   });
   afterAll(async () => {
-    await browser?.close();
-    await node?.stop();
-    await t?.destroy();
+    await e2e?.close();
   });
 
   it('creates a policy through the form, with the next runs previewed as rules are typed', async () => {
@@ -126,8 +108,7 @@ describe('backup policies in Chromium', () => {
   });
 
   it('edits the policy: a refusal shows on its field, a change is saved', async () => {
-    const token = await t.api.login(ADMIN.username, ADMIN.password);
-    const other = await t.api.request('POST', '/api/policies', { name: 'other', destination: 'local' }, { token });
+    const other = await e2e.api('POST', '/api/policies', { name: 'other', destination: 'local' });
     expect(other.status, other.text).toBe(201);
 
     await page.getByRole('link', { name: POLICY, exact: true }).click();

@@ -97,15 +97,20 @@ export function useDashboardQuery() {
  * Mutations update the caches themselves: the 'policies.changed' event does it too, but the
  * WebSocket may be reconnecting at that moment.
  */
+function usePolicySaved() {
+  const queryClient = useQueryClient();
+  return (policy: Policy) => {
+    upsertPolicy(queryClient, policy);
+    invalidatePolicies(queryClient);
+  };
+}
+
 export function useCreatePolicyMutation() {
   const api = useApiClient();
-  const queryClient = useQueryClient();
+  const saved = usePolicySaved();
   return useMutation({
     mutationFn: (policy: CreatePolicyRequest) => api.json('POST', '/api/policies', PolicySchema, { body: policy }),
-    onSuccess: (policy) => {
-      upsertPolicy(queryClient, policy);
-      invalidatePolicies(queryClient);
-    },
+    onSuccess: saved,
     // The form shows a refusal under the field the server names.
     meta: { inlineErrors: true },
   });
@@ -113,13 +118,10 @@ export function useCreatePolicyMutation() {
 
 export function useUpdatePolicyMutation() {
   const api = useApiClient();
-  const queryClient = useQueryClient();
+  const saved = usePolicySaved();
   return useMutation({
     mutationFn: ({ id, change }: { id: number; change: UpdatePolicyRequest }) => api.json('PATCH', policyPath(id), PolicySchema, { body: change }),
-    onSuccess: (policy) => {
-      upsertPolicy(queryClient, policy);
-      invalidatePolicies(queryClient);
-    },
+    onSuccess: saved,
     meta: { inlineErrors: true },
   });
 }
@@ -141,14 +143,11 @@ export function useDeletePolicyMutation() {
 /** Puts VMs in the policy by hand, or takes them out; VMs by id. */
 export function usePolicyVmsMutation() {
   const api = useApiClient();
-  const queryClient = useQueryClient();
+  const saved = usePolicySaved();
   return useMutation({
     mutationFn: ({ id, action, vms }: { id: number; action: 'assign' | 'unassign'; vms: number[] }) =>
       api.json('POST', `${policyPath(id)}/${action}`, PolicySchema, { body: { vms: vms.map(String) } }),
-    onSuccess: (policy) => {
-      upsertPolicy(queryClient, policy);
-      invalidatePolicies(queryClient);
-    },
+    onSuccess: saved,
     // Both dialogs that use it show the refusal themselves.
     meta: { inlineErrors: true },
   });

@@ -1,5 +1,4 @@
-import { Badge, Tooltip } from '@mantine/core';
-import { NO_SHRINK } from '../utils/styles.js';
+import { StatusBadge } from './status-badge.js';
 
 export type CheckStatus = 'ok' | 'error' | 'unknown';
 
@@ -19,27 +18,14 @@ export function CheckStatusBadge({
   unknownLabel: string;
   size?: 'sm' | 'lg';
 }) {
-  const message = item.statusMessage === '' ? null : item.statusMessage;
-  const label = item.status === 'ok' ? 'OK' : item.status === 'error' ? 'Error' : unknownLabel;
-  const badge = (
-    <Badge
-      component="span"
+  return (
+    <StatusBadge
+      label={item.status === 'ok' ? 'OK' : item.status === 'error' ? 'Error' : unknownLabel}
       color={COLORS[item.status]}
       variant={item.status === 'ok' ? 'light' : 'outline'}
       size={size}
-      style={NO_SHRINK}
+      message={item.statusMessage}
       data-status={item.status}
-      // Focusable only when there is a reason to read, so keyboard users reach the tooltip.
-      tabIndex={message === null ? undefined : 0}
-      aria-description={message ?? undefined}
-    >
-      {label}
-    </Badge>
-  );
-  if (message === null) return badge;
-  return (
-    <Tooltip label={message} multiline maw={360} withArrow>
-      {badge}
-    </Tooltip>
+    />
   );
 }

@@ -1,12 +1,7 @@
 import type { Task } from '@common/api/index.js';
-import { Badge } from '@mantine/core';
-import { NO_SHRINK } from '../utils/styles.js';
 import { taskStateColor, taskStateLabel } from '../utils/task-labels.js';
+import { StatusBadge } from './status-badge.js';
 
 export function TaskStateBadge({ task, size = 'sm' }: { task: Pick<Task, 'state' | 'cancelRequested'>; size?: 'sm' | 'lg' }) {
-  return (
-    <Badge component="span" color={taskStateColor(task)} variant="light" size={size} style={NO_SHRINK} data-state={task.state}>
-      {taskStateLabel(task)}
-    </Badge>
-  );
+  return <StatusBadge label={taskStateLabel(task)} color={taskStateColor(task)} size={size} data-state={task.state} />;
 }

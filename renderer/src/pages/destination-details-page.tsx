@@ -1,9 +1,8 @@
 import type { Destination } from '@common/api/index.js';
-import { Alert, Anchor, Badge, Button, Group, Paper, SimpleGrid, Skeleton, Stack, Text, Title } from '@mantine/core';
+import { Alert, Anchor, Badge, Group, Paper, SimpleGrid, Skeleton, Stack, Text, Title } from '@mantine/core';
 import {
   IconAlertCircle,
   IconArchive,
-  IconArrowLeft,
   IconArrowsMinimize,
   IconCopy,
   IconDatabase,
@@ -11,7 +10,6 @@ import {
   IconInfoCircle,
   IconLock,
   IconLockOpen,
-  IconMapOff,
   IconStack2,
 } from '@tabler/icons-react';
 import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
@@ -21,9 +19,10 @@ import { isApiError } from '../api/api-error.js';
 import { useBackupsQuery } from '../api/backups.queries.js';
 import { useDestinationQuery } from '../api/destinations.queries.js';
 import { useTasksQuery } from '../api/tasks.queries.js';
+import { BackLink } from '../components/back-link.js';
 import { DataTable } from '../components/data-table.js';
 import { DestinationStatusBadge } from '../components/destination-status-badge.js';
-import { EmptyState } from '../components/empty-state.js';
+import { NotFoundState } from '../components/not-found-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { RelativeTime } from '../components/relative-time.js';
@@ -45,37 +44,19 @@ const TASK_WINDOW = 200;
 const recentTaskColumns = taskColumns.filter((column) => column.id !== 'subject');
 const destinationBackupColumns = backupColumns.filter((column) => column.id !== 'destination');
 
-function BackToDestinations() {
-  return (
-    <Anchor component={Link} to="/destinations" size="sm">
-      <Group gap={4} component="span">
-        <IconArrowLeft size={14} aria-hidden />
-        All destinations
-      </Group>
-    </Anchor>
-  );
-}
-
 export function DestinationDetailsPage() {
   const ref = useParams().destination ?? '';
   const destination = useDestinationQuery(ref);
 
   if (isApiError(destination.error, 404)) {
     return (
-      <>
-        <BackToDestinations />
-        <PageHeader title="Destination not found" />
-        <EmptyState
-          icon={IconMapOff}
-          title={`There is no destination "${ref}"`}
-          description="It may have been removed from the catalog (its data stays where it was), or the link is wrong."
-          actions={
-            <Button component={Link} to="/destinations" variant="default">
-              Go to destinations
-            </Button>
-          }
-        />
-      </>
+      <NotFoundState
+        pageTitle="Destination not found"
+        title={`There is no destination "${ref}"`}
+        description="It may have been removed from the catalog (its data stays where it was), or the link is wrong."
+        back={{ to: '/destinations', label: 'All destinations' }}
+        goTo={{ to: '/destinations', label: 'Go to destinations' }}
+      />
     );
   }
   if (destination.data === undefined) {
@@ -92,7 +73,7 @@ function DestinationDetails({ destination }: { destination: Destination }) {
   const free = describeFreeSpace(destination);
   return (
     <>
-      <BackToDestinations />
+      <BackLink to="/destinations" label="All destinations" />
       <PageHeader
         title={destination.name}
         description={

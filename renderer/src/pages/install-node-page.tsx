@@ -1,7 +1,7 @@
-import { Alert, Anchor, Group, Paper, Tabs } from '@mantine/core';
-import { IconArrowLeft, IconLock, IconTicket, IconWand } from '@tabler/icons-react';
-import { Link } from 'react-router-dom';
+import { Alert, Paper, Tabs } from '@mantine/core';
+import { IconLock, IconTicket, IconWand } from '@tabler/icons-react';
 import { useSession } from '../auth/session-context.js';
+import { BackLink } from '../components/back-link.js';
 import { PageHeader } from '../components/page-header.js';
 import { InstallWizard } from './nodes/install/install-wizard.js';
 import { ManualEnrollment } from './nodes/install/manual-enrollment.js';
@@ -10,12 +10,7 @@ export function InstallNodePage() {
   const { isAdmin } = useSession();
   return (
     <>
-      <Anchor component={Link} to="/nodes" size="sm">
-        <Group gap={4} component="span">
-          <IconArrowLeft size={14} aria-hidden />
-          All nodes
-        </Group>
-      </Anchor>
+      <BackLink to="/nodes" label="All nodes" />
       <PageHeader title="Install node" description="Put a node on this computer or on a Linux host, and enroll it with this server." />
       {!isAdmin ? (
         <Alert color="gray" icon={<IconLock />} title="Only administrators can install nodes">

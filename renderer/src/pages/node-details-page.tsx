@@ -1,14 +1,15 @@
-import { Alert, Anchor, Button, Grid, Group, Paper, Skeleton, Stack, Title } from '@mantine/core';
-import { IconAlertCircle, IconArrowLeft, IconInfoCircle, IconMapOff } from '@tabler/icons-react';
+import { Alert, Anchor, Grid, Group, Paper, Skeleton, Stack, Title } from '@mantine/core';
+import { IconAlertCircle, IconInfoCircle } from '@tabler/icons-react';
 import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import type { Node } from '@common/api/index.js';
 import { isApiError } from '../api/api-error.js';
 import { useNodeQuery } from '../api/nodes.queries.js';
 import { useTasksQuery } from '../api/tasks.queries.js';
+import { BackLink } from '../components/back-link.js';
 import { DataTable } from '../components/data-table.js';
-import { EmptyState } from '../components/empty-state.js';
 import { NodeStatusBadge } from '../components/node-status-badge.js';
+import { NotFoundState } from '../components/not-found-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { NodeActions } from './nodes/node-actions.js';
@@ -19,37 +20,19 @@ const RECENT_TASKS = 10;
 // The node is the page's subject; a column repeating it would be noise.
 const recentTaskColumns = taskColumns.filter((column) => column.id !== 'node');
 
-function BackToNodes() {
-  return (
-    <Anchor component={Link} to="/nodes" size="sm">
-      <Group gap={4} component="span">
-        <IconArrowLeft size={14} aria-hidden />
-        All nodes
-      </Group>
-    </Anchor>
-  );
-}
-
 export function NodeDetailsPage() {
   const ref = useParams().node ?? '';
   const node = useNodeQuery(ref);
 
   if (isApiError(node.error, 404)) {
     return (
-      <>
-        <BackToNodes />
-        <PageHeader title="Node not found" />
-        <EmptyState
-          icon={IconMapOff}
-          title={`There is no node "${ref}"`}
-          description="It may have been removed, or the link is wrong."
-          actions={
-            <Button component={Link} to="/nodes" variant="default">
-              Go to nodes
-            </Button>
-          }
-        />
-      </>
+      <NotFoundState
+        pageTitle="Node not found"
+        title={`There is no node "${ref}"`}
+        description="It may have been removed, or the link is wrong."
+        back={{ to: '/nodes', label: 'All nodes' }}
+        goTo={{ to: '/nodes', label: 'Go to nodes' }}
+      />
     );
   }
   if (node.data === undefined) {
@@ -62,7 +45,7 @@ export function NodeDetailsPage() {
 function NodeDetails({ node }: { node: Node }) {
   return (
     <>
-      <BackToNodes />
+      <BackLink to="/nodes" label="All nodes" />
       <PageHeader
         title={node.name}
         description={

@@ -16,7 +16,7 @@ import {
   Title,
   Tooltip,
 } from '@mantine/core';
-import { IconArrowLeft, IconCut, IconEdit, IconInfoCircle, IconMapOff, IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconCut, IconEdit, IconInfoCircle, IconPlus, IconTrash } from '@tabler/icons-react';
 import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { useMemo, useState, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
@@ -24,8 +24,9 @@ import { isApiError } from '../api/api-error.js';
 import { usePolicyQuery, usePolicyRunsQuery } from '../api/policies.queries.js';
 import { useVmsQuery } from '../api/vms.queries.js';
 import { useSession } from '../auth/session-context.js';
+import { BackLink } from '../components/back-link.js';
 import { DataTable } from '../components/data-table.js';
-import { EmptyState } from '../components/empty-state.js';
+import { NotFoundState } from '../components/not-found-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { VmStateBadge } from '../components/vm-state-badge.js';
@@ -43,37 +44,19 @@ import { LastBackup } from './vms/vm-columns.js';
 
 const RUN_HISTORY = 50;
 
-function BackToPolicies() {
-  return (
-    <Anchor component={Link} to="/policies" size="sm">
-      <Group gap={4} component="span">
-        <IconArrowLeft size={14} aria-hidden />
-        All policies
-      </Group>
-    </Anchor>
-  );
-}
-
 export function PolicyDetailsPage() {
   const ref = useParams().policy ?? '';
   const policy = usePolicyQuery(ref);
 
   if (isApiError(policy.error, 404)) {
     return (
-      <>
-        <BackToPolicies />
-        <PageHeader title="Policy not found" />
-        <EmptyState
-          icon={IconMapOff}
-          title={`There is no policy "${ref}"`}
-          description="It may have been deleted (its backups stay), or the link is wrong."
-          actions={
-            <Button component={Link} to="/policies" variant="default">
-              Go to policies
-            </Button>
-          }
-        />
-      </>
+      <NotFoundState
+        pageTitle="Policy not found"
+        title={`There is no policy "${ref}"`}
+        description="It may have been deleted (its backups stay), or the link is wrong."
+        back={{ to: '/policies', label: 'All policies' }}
+        goTo={{ to: '/policies', label: 'Go to policies' }}
+      />
     );
   }
   if (policy.data === undefined) {
@@ -94,7 +77,7 @@ function PolicyDetails({ policy }: { policy: Policy }) {
 
   return (
     <>
-      <BackToPolicies />
+      <BackLink to="/policies" label="All policies" />
       <PageHeader
         title={policy.name}
         description={

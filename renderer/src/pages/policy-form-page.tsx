@@ -27,7 +27,7 @@ import {
 import { useForm } from '@mantine/form';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconArrowLeft, IconDatabaseOff, IconLock, IconMapOff } from '@tabler/icons-react';
+import { IconDatabaseOff, IconLock } from '@tabler/icons-react';
 import { useEffect, useMemo, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { isApiError } from '../api/api-error.js';
@@ -41,8 +41,9 @@ import {
   type PolicyPreviewRequest,
 } from '../api/policies.queries.js';
 import { useSession } from '../auth/session-context.js';
-import { EmptyState } from '../components/empty-state.js';
+import { BackLink } from '../components/back-link.js';
 import { FormError } from '../components/form-error.js';
+import { NotFoundState } from '../components/not-found-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { knownTimeZones } from '../utils/policy-format.js';
@@ -63,17 +64,6 @@ import {
 import { MatchingVmsPreview, NextRunsPreview, PreviewError, RetentionPreview } from './policies/policy-previews.js';
 
 const PREVIEW_DELAY_MS = 400;
-
-function BackLink({ to, label }: { to: string; label: string }) {
-  return (
-    <Anchor component={Link} to={to} size="sm">
-      <Group gap={4} component="span">
-        <IconArrowLeft size={14} aria-hidden />
-        {label}
-      </Group>
-    </Anchor>
-  );
-}
 
 /** /policies/new and /policies/:policy/edit. */
 export function PolicyFormPage() {
@@ -97,20 +87,13 @@ function EditPolicy({ ref_ }: { ref_: string }) {
   const policy = usePolicyQuery(ref_);
   if (isApiError(policy.error, 404)) {
     return (
-      <>
-        <BackLink to="/policies" label="All policies" />
-        <PageHeader title="Policy not found" />
-        <EmptyState
-          icon={IconMapOff}
-          title={`There is no policy "${ref_}"`}
-          description="It may have been removed, or the link is wrong."
-          actions={
-            <Button component={Link} to="/policies" variant="default">
-              Go to policies
-            </Button>
-          }
-        />
-      </>
+      <NotFoundState
+        pageTitle="Policy not found"
+        title={`There is no policy "${ref_}"`}
+        description="It may have been removed, or the link is wrong."
+        back={{ to: '/policies', label: 'All policies' }}
+        goTo={{ to: '/policies', label: 'Go to policies' }}
+      />
     );
   }
   // Placeholder data from the list is enough to show the form, but it must start from the real thing.

@@ -1,9 +1,9 @@
-import { Anchor, Button, Grid, Group, Paper, Skeleton, Stack, Title } from '@mantine/core';
-import { IconArrowLeft, IconMapOff } from '@tabler/icons-react';
-import { Link, useParams } from 'react-router-dom';
+import { Grid, Group, Paper, Skeleton, Stack, Title } from '@mantine/core';
+import { useParams } from 'react-router-dom';
 import { isApiError } from '../api/api-error.js';
 import { useTaskQuery } from '../api/tasks.queries.js';
-import { EmptyState } from '../components/empty-state.js';
+import { BackLink } from '../components/back-link.js';
+import { NotFoundState } from '../components/not-found-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { TaskProgressBar } from '../components/task-progress-bar.js';
@@ -14,17 +14,6 @@ import { TaskOutcome } from '../components/tasks/task-outcome.js';
 import { TASK_TYPE_LABELS } from '../utils/task-labels.js';
 import { TaskFields } from './tasks/task-fields.js';
 
-function BackToTasks() {
-  return (
-    <Anchor component={Link} to="/tasks" size="sm">
-      <Group gap={4} component="span">
-        <IconArrowLeft size={14} aria-hidden />
-        All tasks
-      </Group>
-    </Anchor>
-  );
-}
-
 export function TaskDetailsPage() {
   const id = Number.parseInt(useParams().id ?? '', 10);
   const valid = Number.isInteger(id) && id > 0;
@@ -32,19 +21,12 @@ export function TaskDetailsPage() {
 
   if (!valid || isApiError(task.error, 404)) {
     return (
-      <>
-        <PageHeader title="Task not found" />
-        <EmptyState
-          icon={IconMapOff}
-          title={valid ? `There is no task ${id}` : 'This is not a task address'}
-          description="It may have been removed, or the link is wrong."
-          actions={
-            <Button component={Link} to="/tasks" variant="default">
-              Go to tasks
-            </Button>
-          }
-        />
-      </>
+      <NotFoundState
+        pageTitle="Task not found"
+        title={valid ? `There is no task ${id}` : 'This is not a task address'}
+        description="It may have been removed, or the link is wrong."
+        goTo={{ to: '/tasks', label: 'Go to tasks' }}
+      />
     );
   }
   if (task.isPending) return <Skeleton h={320} radius="md" aria-label="Loading the task" />;
@@ -53,7 +35,7 @@ export function TaskDetailsPage() {
   const { data } = task;
   return (
     <>
-      <BackToTasks />
+      <BackLink to="/tasks" label="All tasks" />
       <PageHeader
         title={`Task ${data.id}: ${TASK_TYPE_LABELS[data.type]}`}
         description={data.subject ?? undefined}

@@ -3,13 +3,11 @@ import { Alert, Anchor, Button, Code, Group, Paper, SimpleGrid, Skeleton, Stack,
 import {
   IconAlertTriangle,
   IconArchive,
-  IconArrowLeft,
   IconCpu,
   IconDatabase,
   IconDeviceFloppy,
   IconHistory,
   IconInfoCircle,
-  IconMapOff,
   IconRestore,
   IconShieldCheck,
   IconShieldOff,
@@ -21,8 +19,9 @@ import { isApiError } from '../api/api-error.js';
 import { useBackupsQuery } from '../api/backups.queries.js';
 import { useVmQuery } from '../api/vms.queries.js';
 import { useSession } from '../auth/session-context.js';
+import { BackLink } from '../components/back-link.js';
 import { DataTable } from '../components/data-table.js';
-import { EmptyState } from '../components/empty-state.js';
+import { NotFoundState } from '../components/not-found-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { ProtectionBadge } from '../components/protection-badge.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
@@ -40,37 +39,19 @@ import { VmSnapshots } from './vms/vm-snapshots.js';
 // The chart library is most of the UI's weight; it loads when a VM's page opens.
 const BackupSizeChart = lazy(async () => ({ default: (await import('./vms/backup-size-chart.js')).BackupSizeChart }));
 
-function BackToVms() {
-  return (
-    <Anchor component={Link} to="/vms" size="sm">
-      <Group gap={4} component="span">
-        <IconArrowLeft size={14} aria-hidden />
-        All virtual machines
-      </Group>
-    </Anchor>
-  );
-}
-
 export function VmDetailsPage() {
   const ref = useParams().vm ?? '';
   const vm = useVmQuery(ref);
 
   if (isApiError(vm.error, 404)) {
     return (
-      <>
-        <BackToVms />
-        <PageHeader title="Virtual machine not found" />
-        <EmptyState
-          icon={IconMapOff}
-          title={`There is no virtual machine "${ref}"`}
-          description="Its hypervisor may have been removed, or the link is wrong."
-          actions={
-            <Button component={Link} to="/vms" variant="default">
-              Go to virtual machines
-            </Button>
-          }
-        />
-      </>
+      <NotFoundState
+        pageTitle="Virtual machine not found"
+        title={`There is no virtual machine "${ref}"`}
+        description="Its hypervisor may have been removed, or the link is wrong."
+        back={{ to: '/vms', label: 'All virtual machines' }}
+        goTo={{ to: '/vms', label: 'Go to virtual machines' }}
+      />
     );
   }
   if (vm.data === undefined) {
@@ -111,7 +92,7 @@ function VmDetails({ vm }: { vm: Vm }) {
 
   return (
     <>
-      <BackToVms />
+      <BackLink to="/vms" label="All virtual machines" />
       <PageHeader
         title={vm.name}
         description={

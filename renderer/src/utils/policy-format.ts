@@ -1,4 +1,4 @@
-import type { AssignmentRules, Policy, PolicyRun, ScheduledRun } from '@common/api/index.js';
+import type { AssignmentRules, Policy, PolicyRun } from '@common/api/index.js';
 
 export type PolicyRunState = PolicyRun['state'];
 
@@ -35,12 +35,6 @@ export const ASSIGN_MODE_LABELS: Record<AssignmentRules['mode'], string> = {
   'assign-only': 'Assign only',
   'assign-and-remove': 'Assign and remove',
 };
-
-export function backupTypeLabel(type: ScheduledRun['backupType']): string {
-  return type === null ? '—' : type === 'full' ? 'Full' : 'Incremental';
-}
-
-export const BACKUP_TYPE_COLORS = { full: 'indigo', incremental: 'cyan' } as const;
 
 const RETENTION_WORDS: readonly [keyof NonNullable<Policy['retention']>, (n: number) => string][] = [
   ['keepLast', (n) => `last ${n}`],

@@ -1,12 +1,11 @@
 import { isFinalState, type TaskDetails } from '@common/api/index.js';
-import { Anchor, Group, Skeleton, Stack, Text } from '@mantine/core';
+import { Skeleton, Stack, Text } from '@mantine/core';
 import type { ReactNode } from 'react';
-import { Link } from 'react-router-dom';
 import { useTaskQuery } from '../../api/tasks.queries.js';
 import { QueryErrorAlert } from '../query-error-alert.js';
 import { TaskProgressBar } from '../task-progress-bar.js';
-import { TaskStateBadge } from '../task-state-badge.js';
 import { TaskCancelButton } from './task-cancel-button.js';
+import { TaskHeader } from './task-header.js';
 import { TaskLog } from './task-log.js';
 import { TaskOutcome } from './task-outcome.js';
 
@@ -32,15 +31,7 @@ export function TaskFollow({ taskId, label, renderResult, errorTitle, logHeight 
   const { data } = task;
   return (
     <Stack gap="sm" data-testid="task-follow" data-state={data.state}>
-      <Group justify="space-between" align="flex-start" wrap="nowrap">
-        <Group gap="xs">
-          <TaskStateBadge task={data} />
-          <Anchor component={Link} to={`/tasks/${data.id}`} size="sm">
-            Task {data.id}
-          </Anchor>
-        </Group>
-        <TaskCancelButton task={data} />
-      </Group>
+      <TaskHeader task={data} action={<TaskCancelButton task={data} />} />
       <TaskProgressBar progress={data.progress} state={data.state} size="lg" label={`${label} progress`} />
       <TaskOutcome task={data} errorTitle={errorTitle} />
       {isFinalState(data.state) && data.result !== null && renderResult?.(data)}

@@ -1,13 +1,12 @@
 import { isFinalState, type TaskDetails } from '@common/api/index.js';
-import { Alert, Anchor, Group, Skeleton, Stack, Text } from '@mantine/core';
+import { Alert, Skeleton, Stack, Text } from '@mantine/core';
 import { IconAlertCircle, IconCircleCheck, IconInfoCircle } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
-import { Link } from 'react-router-dom';
 import { errorMessage } from '../../api/api-error.js';
 import { useTaskQueries } from '../../api/tasks.queries.js';
 import { TaskProgressBar } from '../task-progress-bar.js';
-import { TaskStateBadge } from '../task-state-badge.js';
 import { TaskCancelButton } from './task-cancel-button.js';
+import { TaskHeader } from './task-header.js';
 import { TaskLog } from './task-log.js';
 import { TaskOutcome } from './task-outcome.js';
 
@@ -71,18 +70,15 @@ export function WorkflowFollow({ steps, renderSuccess, successTitle, failureTitl
         const showLog = step.log !== false;
         return (
           <Stack key={step.taskId} gap="xs" data-testid={`workflow-step-${index + 1}`} data-state={task.state} role="group" aria-label={step.label}>
-            <Group justify="space-between" align="flex-start" wrap="nowrap">
-              <Group gap="xs">
+            <TaskHeader
+              task={task}
+              title={
                 <Text fw={600} size="sm">
                   {`${index + 1}. ${step.label}`}
                 </Text>
-                <TaskStateBadge task={task} />
-                <Anchor component={Link} to={`/tasks/${task.id}`} size="sm">
-                  Task {task.id}
-                </Anchor>
-              </Group>
-              {index === active && <TaskCancelButton task={task} />}
-            </Group>
+              }
+              action={index === active && <TaskCancelButton task={task} />}
+            />
             <TaskProgressBar progress={task.progress} state={task.state} size={showLog ? 'lg' : 'sm'} label={`${step.label} progress`} />
             {/* The reason of a failure is told once, below, for the whole workflow. */}
             <TaskOutcome task={{ ...task, error: null }} />

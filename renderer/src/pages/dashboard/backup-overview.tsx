@@ -1,7 +1,8 @@
-import { Paper, SimpleGrid, Skeleton, Text } from '@mantine/core';
+import { SimpleGrid, Skeleton } from '@mantine/core';
 import { lazy, Suspense, type ReactNode } from 'react';
 import { useDashboardQuery } from '../../api/policies.queries.js';
 import { QueryErrorAlert } from '../../components/query-error-alert.js';
+import { DashboardCard } from './dashboard-card.js';
 import { LastNightCard } from './last-night-card.js';
 import { NextRunsCard } from './next-runs-card.js';
 
@@ -11,12 +12,9 @@ const StoredSizeChart = lazy(async () => ({ default: (await import('./backup-cha
 
 function ChartCard({ id, title, children }: { id: string; title: string; children: ReactNode }) {
   return (
-    <Paper withBorder p="md" radius="md" role="group" aria-labelledby={id}>
-      <Text id={id} size="xs" c="dimmed" tt="uppercase" fw={700} mb="sm">
-        {title}
-      </Text>
+    <DashboardCard headingId={id} title={title}>
       <Suspense fallback={<Skeleton h={240} aria-label="Loading the chart" />}>{children}</Suspense>
-    </Paper>
+    </DashboardCard>
   );
 }
 

@@ -1,7 +1,7 @@
 import type { Dashboard } from '@common/api/index.js';
-import { Anchor, Group, Paper, SimpleGrid, Stack, Text } from '@mantine/core';
-import { Link } from 'react-router-dom';
+import { SimpleGrid, Stack, Text } from '@mantine/core';
 import { formatDateTime } from '../../utils/format.js';
+import { DashboardCard } from './dashboard-card.js';
 
 const NUMBERS = [
   { key: 'succeeded', label: 'Succeeded', color: 'green' },
@@ -13,15 +13,7 @@ const NUMBERS = [
 /** Backups since 18:00 the evening before: the morning's "did last night work?". */
 export function LastNightCard({ lastNight }: { lastNight: Dashboard['lastNight'] }) {
   return (
-    <Paper withBorder p="md" radius="md" role="group" aria-labelledby="last-night-heading" data-testid="dashboard-last-night">
-      <Group justify="space-between" mb="sm">
-        <Text id="last-night-heading" size="xs" c="dimmed" tt="uppercase" fw={700}>
-          Last night
-        </Text>
-        <Anchor component={Link} to="/tasks" size="sm">
-          All tasks
-        </Anchor>
-      </Group>
+    <DashboardCard headingId="last-night-heading" title="Last night" link={{ to: '/tasks', label: 'All tasks' }} testId="dashboard-last-night">
       <SimpleGrid cols={{ base: 2, xs: 4 }}>
         {NUMBERS.map(({ key, label, color }) => {
           const value = lastNight[key];
@@ -40,6 +32,6 @@ export function LastNightCard({ lastNight }: { lastNight: Dashboard['lastNight']
       <Text size="xs" c="dimmed" mt="sm">
         {`Backups since ${formatDateTime(lastNight.since)}`}
       </Text>
-    </Paper>
+    </DashboardCard>
   );
 }

@@ -1,10 +1,11 @@
 import type { Dashboard } from '@common/api/index.js';
-import { Anchor, Badge, Group, Paper, Stack, Text } from '@mantine/core';
+import { Anchor, Group, Stack, Text } from '@mantine/core';
 import { Link } from 'react-router-dom';
 import { useSession } from '../../auth/session-context.js';
+import { BackupTypeBadge } from '../../components/backup-type-badge.js';
 import { RelativeTime } from '../../components/relative-time.js';
-import { BACKUP_TYPE_COLORS, backupTypeLabel, formatRunTime } from '../../utils/policy-format.js';
-import { NO_SHRINK } from '../../utils/styles.js';
+import { formatRunTime } from '../../utils/policy-format.js';
+import { DashboardCard } from './dashboard-card.js';
 
 /** Enough to see tonight and the next few days; each policy's page has the rest. */
 const SHOWN = 6;
@@ -14,15 +15,7 @@ export function NextRunsCard({ runs: all }: { runs: Dashboard['nextRuns'] }) {
   const runs = all.slice(0, SHOWN);
   const { isAdmin } = useSession();
   return (
-    <Paper withBorder p="md" radius="md" role="group" aria-labelledby="next-runs-heading" data-testid="dashboard-next-runs">
-      <Group justify="space-between" mb="sm">
-        <Text id="next-runs-heading" size="xs" c="dimmed" tt="uppercase" fw={700}>
-          Next runs
-        </Text>
-        <Anchor component={Link} to="/policies" size="sm">
-          All policies
-        </Anchor>
-      </Group>
+    <DashboardCard headingId="next-runs-heading" title="Next runs" link={{ to: '/policies', label: 'All policies' }} testId="dashboard-next-runs">
       {runs.length === 0 ? (
         <Text size="sm" c="dimmed">
           Nothing scheduled. Enabled policies with schedule rules show their next runs here.{' '}
@@ -46,16 +39,12 @@ export function NextRunsCard({ runs: all }: { runs: Dashboard['nextRuns'] }) {
               </Stack>
               <Group gap={6} wrap="nowrap">
                 <RelativeTime iso={run.at} size="xs" />
-                {run.backupType !== null && (
-                  <Badge component="span" size="sm" variant="light" color={BACKUP_TYPE_COLORS[run.backupType]} style={NO_SHRINK}>
-                    {backupTypeLabel(run.backupType)}
-                  </Badge>
-                )}
+                {run.backupType !== null && <BackupTypeBadge type={run.backupType} />}
               </Group>
             </Group>
           ))}
         </Stack>
       )}
-    </Paper>
+    </DashboardCard>
   );
 }

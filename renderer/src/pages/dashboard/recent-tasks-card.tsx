@@ -1,5 +1,5 @@
 import { isFinalState, type Task } from '@common/api/index.js';
-import { Anchor, Group, Paper, Skeleton, Stack, Text } from '@mantine/core';
+import { Anchor, Group, Skeleton, Stack, Text } from '@mantine/core';
 import { Link } from 'react-router-dom';
 import { useTasksQuery } from '../../api/tasks.queries.js';
 import { QueryErrorAlert } from '../../components/query-error-alert.js';
@@ -7,6 +7,7 @@ import { RelativeTime } from '../../components/relative-time.js';
 import { TaskProgressBar } from '../../components/task-progress-bar.js';
 import { TaskStateBadge } from '../../components/task-state-badge.js';
 import { TASK_TYPE_LABELS } from '../../utils/task-labels.js';
+import { DashboardCard } from './dashboard-card.js';
 
 const RECENT = 5;
 
@@ -37,15 +38,7 @@ function RecentTask({ task }: { task: Task }) {
 export function RecentTasksCard() {
   const tasks = useTasksQuery({ limit: RECENT, offset: 0 });
   return (
-    <Paper withBorder p="md" radius="md" role="group" aria-labelledby="recent-tasks-heading">
-      <Group justify="space-between" mb="sm">
-        <Text id="recent-tasks-heading" size="xs" c="dimmed" tt="uppercase" fw={700}>
-          Recent tasks
-        </Text>
-        <Anchor component={Link} to="/tasks" size="sm">
-          All tasks
-        </Anchor>
-      </Group>
+    <DashboardCard headingId="recent-tasks-heading" title="Recent tasks" link={{ to: '/tasks', label: 'All tasks' }}>
       {tasks.isPending && <Skeleton h={120} />}
       {tasks.isError && <QueryErrorAlert title="Could not load tasks" error={tasks.error} onRetry={() => void tasks.refetch()} />}
       {tasks.isSuccess && tasks.data.tasks.length === 0 && (
@@ -60,6 +53,6 @@ export function RecentTasksCard() {
           ))}
         </Stack>
       )}
-    </Paper>
+    </DashboardCard>
   );
 }

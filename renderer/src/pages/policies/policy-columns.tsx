@@ -2,9 +2,10 @@ import type { Policy } from '@common/api/index.js';
 import { Anchor, Badge, Code, Group, Stack, Text, VisuallyHidden } from '@mantine/core';
 import { createColumnHelper } from '@tanstack/react-table';
 import { Link } from 'react-router-dom';
+import { BackupTypeBadge } from '../../components/backup-type-badge.js';
 import { PolicyRunStateBadge } from '../../components/policy-run-state-badge.js';
 import { RelativeTime } from '../../components/relative-time.js';
-import { BACKUP_TYPE_COLORS, backupTypeLabel, POLICY_KIND_COLORS, POLICY_KIND_LABELS } from '../../utils/policy-format.js';
+import { POLICY_KIND_COLORS, POLICY_KIND_LABELS } from '../../utils/policy-format.js';
 import { describeSnapshotRetention } from '../../utils/snapshot-format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
 import { RunNowButton } from './run-now-button.js';
@@ -41,11 +42,7 @@ export function NextRun({ policy }: { policy: Pick<Policy, 'nextRun' | 'enabled'
   return (
     <Group gap={6} wrap="nowrap">
       <RelativeTime iso={policy.nextRun.at} />
-      {policy.nextRun.backupType !== null && (
-        <Badge component="span" size="xs" variant="light" color={BACKUP_TYPE_COLORS[policy.nextRun.backupType]} style={NO_SHRINK}>
-          {backupTypeLabel(policy.nextRun.backupType)}
-        </Badge>
-      )}
+      {policy.nextRun.backupType !== null && <BackupTypeBadge type={policy.nextRun.backupType} size="xs" />}
     </Group>
   );
 }

@@ -4,9 +4,10 @@ import { IconAlertCircle, IconCheck, IconInfoCircle, IconX } from '@tabler/icons
 import type { ReactNode } from 'react';
 import { errorMessage } from '../../api/api-error.js';
 import type { PolicyPreviewAnswer } from '../../api/policies.queries.js';
+import { BackupTypeBadge } from '../../components/backup-type-badge.js';
 import { RelativeTime } from '../../components/relative-time.js';
 import { formatDateTime } from '../../utils/format.js';
-import { BACKUP_TYPE_COLORS, backupTypeLabel, browserTimeZone, formatRunTime } from '../../utils/policy-format.js';
+import { browserTimeZone, formatRunTime } from '../../utils/policy-format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
 
 interface PreviewCardProps {
@@ -44,6 +45,26 @@ function Note({ children }: { children: ReactNode }) {
     <Alert color="gray" variant="light" icon={<IconInfoCircle />}>
       {children}
     </Alert>
+  );
+}
+
+/** A preview's rows under its column headings, scrolling inside the card whose title names it. */
+function PreviewTable({ labelledBy, columns, children }: { labelledBy: string; columns: readonly string[]; children: ReactNode }) {
+  return (
+    <ScrollArea.Autosize mah={420} type="auto">
+      <Table verticalSpacing={6} aria-labelledby={labelledBy}>
+        <Table.Thead>
+          <Table.Tr>
+            {columns.map((heading) => (
+              <Table.Th key={heading} scope="col">
+                {heading}
+              </Table.Th>
+            ))}
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>{children}</Table.Tbody>
+      </Table>
+    </ScrollArea.Autosize>
   );
 }
 
@@ -90,11 +111,7 @@ export function NextRunsPreview({ answer, loading, policyTimeZone, kind }: Previ
                   </Table.Td>
                   {withType && (
                     <Table.Td>
-                      {run.backupType !== null && (
-                        <Badge component="span" size="sm" variant="light" color={BACKUP_TYPE_COLORS[run.backupType]} style={NO_SHRINK}>
-                          {backupTypeLabel(run.backupType)}
-                        </Badge>
-                      )}
+                      {run.backupType !== null && <BackupTypeBadge type={run.backupType} />}
                     </Table.Td>
                   )}
                 </Table.Tr>
@@ -126,49 +143,37 @@ export function MatchingVmsPreview({ answer, loading }: PreviewProps) {
   else if (rows.length === 0) body = <Note>No virtual machine in the inventory yet. VMs appear once a hypervisor is added under Virtual machines.</Note>;
   else {
     body = (
-      <ScrollArea.Autosize mah={420} type="auto">
-        <Table verticalSpacing={6} aria-labelledby="preview-matching-vms">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th scope="col">VM</Table.Th>
-              <Table.Th scope="col">Host</Table.Th>
-              <Table.Th scope="col">Match</Table.Th>
-              <Table.Th scope="col">Policy now</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {rows.map((row) => (
-              <Table.Tr key={`${row.hypervisor}/${row.vm}`} data-matches={row.matches}>
-                <Table.Td>
-                  <Text size="sm" fw={500} style={{ overflowWrap: 'anywhere' }}>
-                    {row.vm}
-                  </Text>
-                </Table.Td>
-                <Table.Td>
-                  <Text size="sm">{row.hypervisor}</Text>
-                </Table.Td>
-                <Table.Td>
-                  <Group gap={4} wrap="nowrap" align="flex-start">
-                    {row.matches ? (
-                      <IconCheck size={16} color="var(--mantine-color-teal-6)" role="img" aria-label="Matches" style={NO_SHRINK} />
-                    ) : (
-                      <IconX size={16} color="var(--mantine-color-dimmed)" role="img" aria-label="Does not match" style={NO_SHRINK} />
-                    )}
-                    <Text size="xs" c="dimmed">
-                      {row.reason}
-                    </Text>
-                  </Group>
-                </Table.Td>
-                <Table.Td>
-                  <Text size="sm" c={row.currentPolicy === null ? 'dimmed' : undefined}>
-                    {row.currentPolicy ?? 'None'}
-                  </Text>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </ScrollArea.Autosize>
+      <PreviewTable labelledBy="preview-matching-vms" columns={['VM', 'Host', 'Match', 'Policy now']}>
+        {rows.map((row) => (
+          <Table.Tr key={`${row.hypervisor}/${row.vm}`} data-matches={row.matches}>
+            <Table.Td>
+              <Text size="sm" fw={500} style={{ overflowWrap: 'anywhere' }}>
+                {row.vm}
+              </Text>
+            </Table.Td>
+            <Table.Td>
+              <Text size="sm">{row.hypervisor}</Text>
+            </Table.Td>
+            <Table.Td>
+              <Group gap={4} wrap="nowrap" align="flex-start">
+                {row.matches ? (
+                  <IconCheck size={16} color="var(--mantine-color-teal-6)" role="img" aria-label="Matches" style={NO_SHRINK} />
+                ) : (
+                  <IconX size={16} color="var(--mantine-color-dimmed)" role="img" aria-label="Does not match" style={NO_SHRINK} />
+                )}
+                <Text size="xs" c="dimmed">
+                  {row.reason}
+                </Text>
+              </Group>
+            </Table.Td>
+            <Table.Td>
+              <Text size="sm" c={row.currentPolicy === null ? 'dimmed' : undefined}>
+                {row.currentPolicy ?? 'None'}
+              </Text>
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </PreviewTable>
     );
   }
   return (
@@ -197,40 +202,28 @@ export function RetentionPreview({ answer, loading, destination }: PreviewProps 
     body = <Note>{`No backup of these VMs on ${destination ?? 'the destination'} yet: nothing to keep or remove.`}</Note>;
   } else {
     body = (
-      <ScrollArea.Autosize mah={420} type="auto">
-        <Table verticalSpacing={6} aria-labelledby="preview-retention">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th scope="col">VM</Table.Th>
-              <Table.Th scope="col">Backup</Table.Th>
-              <Table.Th scope="col">Outcome</Table.Th>
-              <Table.Th scope="col">Why</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {rows.map((row) => (
-              <Table.Tr key={row.backupId} data-keep={row.keep}>
-                <Table.Td>
-                  <Text size="sm">{row.vm}</Text>
-                </Table.Td>
-                <Table.Td>
-                  <RelativeTime iso={row.createdAt} />
-                </Table.Td>
-                <Table.Td>
-                  <Badge component="span" size="sm" variant="light" color={row.keep ? 'teal' : 'red'} style={NO_SHRINK}>
-                    {row.keep ? 'Kept' : 'Removed'}
-                  </Badge>
-                </Table.Td>
-                <Table.Td>
-                  <Text size="xs" c="dimmed" title={formatDateTime(row.createdAt)}>
-                    {row.reasons.join('; ')}
-                  </Text>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </ScrollArea.Autosize>
+      <PreviewTable labelledBy="preview-retention" columns={['VM', 'Backup', 'Outcome', 'Why']}>
+        {rows.map((row) => (
+          <Table.Tr key={row.backupId} data-keep={row.keep}>
+            <Table.Td>
+              <Text size="sm">{row.vm}</Text>
+            </Table.Td>
+            <Table.Td>
+              <RelativeTime iso={row.createdAt} />
+            </Table.Td>
+            <Table.Td>
+              <Badge component="span" size="sm" variant="light" color={row.keep ? 'teal' : 'red'} style={NO_SHRINK}>
+                {row.keep ? 'Kept' : 'Removed'}
+              </Badge>
+            </Table.Td>
+            <Table.Td>
+              <Text size="xs" c="dimmed" title={formatDateTime(row.createdAt)}>
+                {row.reasons.join('; ')}
+              </Text>
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </PreviewTable>
     );
   }
   return (

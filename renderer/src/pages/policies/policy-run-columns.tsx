@@ -1,10 +1,11 @@
 import type { PolicyKind, PolicyRun } from '@common/api/index.js';
 import { Badge, Text } from '@mantine/core';
 import { createColumnHelper } from '@tanstack/react-table';
+import { BackupTypeBadge } from '../../components/backup-type-badge.js';
 import { LiveDuration } from '../../components/live-duration.js';
 import { PolicyRunStateBadge } from '../../components/policy-run-state-badge.js';
 import { RelativeTime } from '../../components/relative-time.js';
-import { BACKUP_TYPE_COLORS, backupTypeLabel, formatRunTime, POLICY_RUN_TRIGGER_LABELS } from '../../utils/policy-format.js';
+import { formatRunTime, POLICY_RUN_TRIGGER_LABELS } from '../../utils/policy-format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
 
 const column = createColumnHelper<PolicyRun>();
@@ -53,9 +54,7 @@ export function policyRunColumns(kind: PolicyKind) {
             —
           </Text>
         ) : (
-          <Badge component="span" size="sm" variant="light" color={BACKUP_TYPE_COLORS[type]} style={NO_SHRINK}>
-            {backupTypeLabel(type)}
-          </Badge>
+          <BackupTypeBadge type={type} />
         );
       },
     }),

@@ -1,12 +1,12 @@
 import { isFinalState, type Hypervisor } from '@common/api/index.js';
-import { ActionIcon, Button, Group, Menu, Modal, Stack, Text } from '@mantine/core';
+import { ActionIcon, Button, Group, Menu, Text } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { IconDots, IconRefresh, IconTrash } from '@tabler/icons-react';
 import { useEffect, useState } from 'react';
 import { useRemoveHypervisorMutation, useSyncHypervisorMutation } from '../../api/hypervisors.queries.js';
 import { useTaskQuery } from '../../api/tasks.queries.js';
 import { useSession } from '../../auth/session-context.js';
-import { FormError } from '../../components/form-error.js';
+import { ConfirmModal } from '../../components/confirm-modal.js';
 
 /**
  * "Sync" lists the host's VMs now (an INVENTORY_SYNC task). The button spins until the task
@@ -50,30 +50,24 @@ function SyncButton({ hypervisor }: { hypervisor: Hypervisor }) {
 
 function RemoveHypervisorModal({ hypervisor, onClose }: { hypervisor: Hypervisor; onClose: () => void }) {
   const remove = useRemoveHypervisorMutation();
-  const confirm = () =>
-    remove.mutate(hypervisor.id, {
-      onSuccess: () => {
-        notifications.show({ color: 'green', message: `Hypervisor ${hypervisor.name} removed.` });
-        onClose();
-      },
-    });
+  const confirm = async () => {
+    await remove.mutateAsync(hypervisor.id);
+    notifications.show({ color: 'green', message: `Hypervisor ${hypervisor.name} removed.` });
+    onClose();
+  };
   return (
-    <Modal opened onClose={onClose} title={`Remove hypervisor ${hypervisor.name}?`} size="lg">
-      <Stack>
-        <Text size="sm">
-          {`Its ${hypervisor.vms} ${hypervisor.vms === 1 ? 'VM leaves' : 'VMs leave'} the inventory, and policies no longer back them up. The VMs on the host are not touched, and backups already stored stay in their destinations.`}
-        </Text>
-        <FormError error={remove.error} />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose} data-autofocus>
-            Keep hypervisor
-          </Button>
-          <Button color="red" loading={remove.isPending} onClick={confirm}>
-            Remove hypervisor
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmModal
+      title={`Remove hypervisor ${hypervisor.name}?`}
+      size="lg"
+      confirmLabel="Remove hypervisor"
+      cancelLabel="Keep hypervisor"
+      onConfirm={confirm}
+      onClose={onClose}
+    >
+      <Text size="sm">
+        {`Its ${hypervisor.vms} ${hypervisor.vms === 1 ? 'VM leaves' : 'VMs leave'} the inventory, and policies no longer back them up. The VMs on the host are not touched, and backups already stored stay in their destinations.`}
+      </Text>
+    </ConfirmModal>
   );
 }
 

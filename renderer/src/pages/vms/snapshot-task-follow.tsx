@@ -1,12 +1,11 @@
 import { isFinalState, type TaskDetails } from '@common/api/index.js';
-import { Anchor, Group, Skeleton, Stack, Text } from '@mantine/core';
+import { Skeleton, Stack, Text } from '@mantine/core';
 import type { ReactNode } from 'react';
-import { Link } from 'react-router-dom';
 import { useTaskQuery } from '../../api/tasks.queries.js';
 import { QueryErrorAlert } from '../../components/query-error-alert.js';
 import { TaskProgressBar } from '../../components/task-progress-bar.js';
-import { TaskStateBadge } from '../../components/task-state-badge.js';
 import { TaskCancelButton } from '../../components/tasks/task-cancel-button.js';
+import { TaskHeader } from '../../components/tasks/task-header.js';
 import { TaskLog } from '../../components/tasks/task-log.js';
 import { TaskOutcome } from '../../components/tasks/task-outcome.js';
 
@@ -37,20 +36,17 @@ export function SnapshotTaskFollow({ taskId, label, errorTitle, title, endAction
   const ended = isFinalState(task.state);
   return (
     <Stack gap="xs" data-testid="task-follow" data-state={task.state}>
-      <Group justify="space-between" align="flex-start" wrap="nowrap">
-        <Group gap="xs">
-          {title !== undefined && (
+      <TaskHeader
+        task={task}
+        title={
+          title !== undefined && (
             <Text size="sm" fw={500}>
               {title}
             </Text>
-          )}
-          <TaskStateBadge task={task} />
-          <Anchor component={Link} to={`/tasks/${task.id}`} size="sm">
-            Task {task.id}
-          </Anchor>
-        </Group>
-        {ended ? endAction : <TaskCancelButton task={task} />}
-      </Group>
+          )
+        }
+        action={ended ? endAction : <TaskCancelButton task={task} />}
+      />
       {!failed(task) && <TaskProgressBar progress={task.progress} state={task.state} label={`${label} progress`} />}
       <TaskOutcome task={task} errorTitle={errorTitle} />
       {task.log.length > 0 && <TaskLog log={task.log} label={`${label} log`} height={100} />}

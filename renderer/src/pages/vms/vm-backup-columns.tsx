@@ -3,10 +3,10 @@ import { Anchor, Badge, Button, Text, VisuallyHidden } from '@mantine/core';
 import { IconRestore } from '@tabler/icons-react';
 import { createColumnHelper } from '@tanstack/react-table';
 import { Link } from 'react-router-dom';
+import { BackupTypeBadge } from '../../components/backup-type-badge.js';
 import { RelativeTime } from '../../components/relative-time.js';
 import { formatBytes, formatShortDuration } from '../../utils/format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
-import { BACKUP_TYPE_LABELS } from '../../utils/vm-format.js';
 import type { BackupRun } from './use-backup-runs.js';
 
 const column = createColumnHelper<Backup>();
@@ -35,11 +35,7 @@ export function vmBackupColumns({ runs, onRestore }: VmBackupColumnsOptions) {
       cell: (info) => {
         const type = info.getValue();
         if (type === null) return '—';
-        return (
-          <Badge component="span" size="sm" variant="light" color={type === 'full' ? 'indigo' : 'cyan'} style={NO_SHRINK}>
-            {BACKUP_TYPE_LABELS[type]}
-          </Badge>
-        );
+        return <BackupTypeBadge type={type} />;
       },
     }),
     column.accessor('destination', {

@@ -1,16 +1,17 @@
 import type { Vm } from '@common/api/index.js';
-import { Anchor, Badge, Button, Group, Stack, Text, VisuallyHidden } from '@mantine/core';
+import { Anchor, Button, Group, Stack, Text, VisuallyHidden } from '@mantine/core';
 import { IconPlayerPlay } from '@tabler/icons-react';
 import { createColumnHelper } from '@tanstack/react-table';
 import { useState } from 'react';
 import { Link } from 'react-router-dom';
 import { useSession } from '../../auth/session-context.js';
+import { BackupTypeBadge } from '../../components/backup-type-badge.js';
 import { ProtectionBadge } from '../../components/protection-badge.js';
 import { RelativeTime } from '../../components/relative-time.js';
 import { VmStateBadge } from '../../components/vm-state-badge.js';
 import { formatBytes } from '../../utils/format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
-import { BACKUP_TYPE_LABELS, describeDisks } from '../../utils/vm-format.js';
+import { describeDisks } from '../../utils/vm-format.js';
 import { BackupNowModal } from './backup-now-modal.js';
 
 const column = createColumnHelper<Vm>();
@@ -50,11 +51,7 @@ export function LastBackup({ vm }: { vm: Pick<Vm, 'lastBackupAt' | 'lastBackupTy
   return (
     <Group gap={6} wrap="nowrap">
       <RelativeTime iso={vm.lastBackupAt} />
-      {vm.lastBackupType !== null && (
-        <Badge component="span" size="xs" variant="light" color={vm.lastBackupType === 'full' ? 'indigo' : 'cyan'} style={NO_SHRINK}>
-          {BACKUP_TYPE_LABELS[vm.lastBackupType]}
-        </Badge>
-      )}
+      {vm.lastBackupType !== null && <BackupTypeBadge type={vm.lastBackupType} size="xs" />}
     </Group>
   );
 }

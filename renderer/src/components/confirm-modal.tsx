@@ -1,0 +1,63 @@
+import { Button, Group, Modal, Stack, type MantineColor, type ModalProps } from '@mantine/core';
+import { useState, type ReactNode } from 'react';
+import { FormError } from './form-error.js';
+
+export interface ConfirmModalProps {
+  title: string;
+  /** What confirming does, in plain words. */
+  children: ReactNode;
+  confirmLabel: string;
+  confirmColor?: MantineColor;
+  cancelLabel?: string;
+  size?: ModalProps['size'];
+  /** Does the change; the caller closes the dialog once it resolves. A rejection keeps it open, to try again. */
+  onConfirm: () => Promise<unknown>;
+  /** False where the mutation cache toasts the failure already (meta.errorTitle). */
+  showError?: boolean;
+  onClose: () => void;
+}
+
+/** A yes/no question before a change. Cancel has the focus, so Enter never confirms by accident. */
+export function ConfirmModal({
+  title,
+  children,
+  confirmLabel,
+  confirmColor = 'red',
+  cancelLabel = 'Cancel',
+  size,
+  onConfirm,
+  showError = true,
+  onClose,
+}: ConfirmModalProps) {
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const confirm = async () => {
+    setPending(true);
+    setError(null);
+    try {
+      await onConfirm();
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setPending(false);
+    }
+  };
+
+  return (
+    <Modal opened onClose={onClose} title={title} size={size}>
+      <Stack>
+        {children}
+        {showError && <FormError error={error} />}
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose} data-autofocus>
+            {cancelLabel}
+          </Button>
+          <Button color={confirmColor} loading={pending} onClick={() => void confirm()}>
+            {confirmLabel}
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
