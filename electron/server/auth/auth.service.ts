@@ -57,7 +57,7 @@ export class AuthService {
       if (Number(rows[0]?.n) > 0) throw conflict('the first administrator already exists; sign in instead');
       await this.users.insert({ username, passwordHash, role: 'admin' }, tx);
       return this.audit.record({ actor, action: 'setup.first_admin', target: `user:${username}`, ip: ctx.ip ?? null }, tx);
-    });
+    }, { retryDeadlock: true });
     this.audit.announce(entry);
     this.setupDone = true;
     const user = await this.users.byUsername(username);

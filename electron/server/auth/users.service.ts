@@ -95,7 +95,7 @@ export class UsersService {
       if (Number(rows[0]?.n) > 0) return undefined;
       await this.users.insert({ username: 'admin', passwordHash, role: 'admin' }, tx);
       return this.audit.record({ actor: 'system', action: 'setup.first_admin', target: 'user:admin', details: { from: 'admin-password-file' } }, tx);
-    });
+    }, { retryDeadlock: true });
     if (!entry) {
       this.logger.info('users already exist; --admin-password-file ignored');
       return false;

@@ -52,7 +52,23 @@ export class Catalog implements Sql {
   }
 
   /** Runs fn in a transaction on one connection; commits on success, rolls back on error. */
-  async transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction. With `retryDeadlock`, a transaction InnoDB chose as a deadlock
+   * victim (1213) is run again, up to 3 times: for work whose only effects are in the database,
+   * such as "check, then insert" under FOR UPDATE, where two racing callers take compatible
+   * gap locks and then block each other's inserts.
+   */
+  async transaction<T>(fn: (sql: Sql) => Promise<T>, options: { retryDeadlock?: boolean } = {}): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transactionOnce(fn);
+      } catch (err) {
+        if (!options.retryDeadlock || attempt >= 3 || (err as { errno?: number }).errno !== 1213) throw err;
+      }
+    }
+  }
+
+  private async transactionOnce<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     return this.withConnection(async (conn) => {
       await conn.beginTransaction();
       try {

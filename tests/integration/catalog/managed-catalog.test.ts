@@ -130,4 +130,51 @@ describe('managed MariaDB catalog', () => {
       await b.close();
     }
   });
+
+  it('runs a deadlock victim again when asked: two racing "check, then insert" transactions end with one row and one refusal', async () => {
+    requireMariaDb();
+    const baseDir = makeTempDir('deadlock');
+    const db = new ManagedMariaDb({ baseDir, logger: silent });
+    await db.start();
+    const admin = new Catalog({ mode: 'managed', pool: { socketPath: db.socketPath, user: db.user } });
+    await admin.execute('CREATE DATABASE dl');
+    await admin.execute('CREATE TABLE dl.t (id INT PRIMARY KEY AUTO_INCREMENT, who VARCHAR(8)) ENGINE=InnoDB');
+    const c = new Catalog({ mode: 'managed', pool: { socketPath: db.socketPath, user: db.user, database: 'dl' } });
+    cleanups.push(async () => {
+      await c.close();
+      await admin.close();
+      await db.stop();
+      fs.rmSync(baseDir, { recursive: true, force: true });
+    });
+    // Both take the (compatible) gap lock of the empty table before either inserts: InnoDB
+    // must then pick a deadlock victim. Retried, the victim sees the winner's row.
+    let arrived = 0;
+    let release: () => void = () => undefined;
+    let bothLocked = new Promise<void>((r) => (release = r));
+    const attempts: string[] = [];
+    const claim = (who: string, retryDeadlock: boolean) =>
+      c.transaction(
+        async (tx) => {
+          attempts.push(who);
+          const [row] = await tx.query<{ n: number }>('SELECT COUNT(*) AS n FROM t FOR UPDATE');
+          if (Number(row?.n) > 0) return 'refused';
+          if (++arrived === 2) release();
+          await Promise.race([bothLocked, new Promise((r) => setTimeout(r, 2000))]);
+          await tx.execute('INSERT INTO t (who) VALUES (?)', [who]);
+          return 'inserted';
+        },
+        { retryDeadlock },
+      );
+    const results = await Promise.all([claim('a', true), claim('b', true)]);
+    expect(results.sort()).toEqual(['inserted', 'refused']);
+    expect(attempts.length).toBe(3); // the victim ran a second time
+    expect(await c.query('SELECT who FROM t')).toHaveLength(1);
+
+    // Without the retry the victim's error reaches the caller.
+    await c.execute('DELETE FROM t');
+    arrived = 0;
+    bothLocked = new Promise<void>((r) => (release = r));
+    const outcome = await Promise.allSettled([claim('c', false), claim('d', false)]);
+    expect(outcome.filter((o) => o.status === 'rejected').map((o) => (o).reason as { errno?: number }).map((e) => e.errno)).toEqual([1213]);
+  });
 });
