@@ -59,6 +59,7 @@ echo "fake node $$ started: $*"
 mode=$(cat "$root/mode" 2>/dev/null || echo run)
 if [ "$mode" = crash ]; then exit 5; fi
 if [ "$mode" = stubborn ]; then trap 'echo "ignoring TERM"' TERM; else trap 'echo "got TERM"; exit 0' TERM; fi
+echo "fake node $$ ready"
 while :; do sleep 0.1; done
 `;
   const supervisors = (): number[] => processesMatching('vplus-node-supervisor', dir);
@@ -92,7 +93,11 @@ while :; do sleep 0.1; done
     expect(log()).toContain(`node-service run --config ${paths.config}`);
 
     process.kill(first!, 'SIGKILL');
-    await waitFor('a new node', async () => nodes().length === 1 && nodes()[0] !== first);
+    // Ready, not only started: a TERM before its trap is set would kill it without a word.
+    await waitFor('a new node', async () => {
+      const [next] = nodes();
+      return nodes().length === 1 && next !== first && log().includes(`fake node ${next} ready`);
+    });
     expect(log()).toMatch(/supervisor: the node service exited with code 137; restarting it in 1s/);
 
     expect(await sh(stopSupervisorScript(paths))).toBe('stopped');
@@ -118,8 +123,7 @@ while :; do sleep 0.1; done
   it('kills a node that ignores SIGTERM once the grace time is over', async () => {
     fs.writeFileSync(path.join(paths.root, 'mode'), 'stubborn');
     await sh(startSupervisorScript(paths));
-    await waitFor('the node', async () => nodes().length === 1 && log().includes('fake node'));
-    await new Promise((r) => setTimeout(r, 300)); // its trap is set
+    await waitFor('the node, its trap set', async () => nodes().length === 1 && / ready\n/.test(log()));
     expect(await sh(stopSupervisorScript(paths, 1))).toBe('forced');
     expect(supervisors()).toEqual([]);
     await waitFor('the node to be gone', async () => nodes().length === 0, 5000);
