@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import type { Dashboard } from '../../../common/api/policies.js';
-import { defaultTimeZone } from '../../../common/schedule.js';
+import { defaultTimeZone } from '../../../common/schedule-occurrences.js';
 import type { Clock } from '../clock.js';
 import type { Sql } from '../db/catalog.js';
 import type { PoliciesService } from './policies.service.js';

@@ -1,6 +1,7 @@
 import schedule from 'node-schedule';
 import type { Logger } from 'pino';
-import { nextOccurrences, occurrencesBetween, parseScheduleSpec, type Occurrence, type ScheduleRule } from '../../../common/schedule.js';
+import { parseScheduleSpec, type Occurrence, type ScheduleRule } from '../../../common/schedule.js';
+import { nextOccurrences, occurrencesBetween } from '../../../common/schedule-occurrences.js';
 import type { Clock } from '../clock.js';
 import type { Catalog } from '../db/catalog.js';
 import type { NotificationsService } from '../notifications/notifications.service.js';

@@ -1,16 +1,7 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import {
-  ScheduleSpecError,
-  defaultTimeZone,
-  formatScheduleRule,
-  isValidTimeZone,
-  nextOccurrences,
-  occurrencesBetween,
-  parseScheduleSpec,
-  type Occurrence,
-  type ScheduleRule,
-} from '../../../common/schedule.js';
+import { ScheduleSpecError, formatScheduleRule, parseScheduleSpec, type Occurrence, type ScheduleRule } from '../../../common/schedule.js';
+import { defaultTimeZone, isValidTimeZone, nextOccurrences, occurrencesBetween } from '../../../common/schedule-occurrences.js';
 
 const BERLIN = 'Europe/Berlin';
 const NEW_YORK = 'America/New_York';
