@@ -2,8 +2,6 @@ import https from 'node:https';
 import { z } from 'zod';
 import {
   ApiErrorSchema,
-  type CreatePolicySchema,
-  type UpdatePolicySchema,
   BackupSchema,
   DestinationSchema,
   DestinationUsagePointSchema,
@@ -53,58 +51,22 @@ import { CliError } from '../errors.js';
 import { ApiConnectionError, ApiRequestError, describeRequestFailure } from './api-errors.js';
 
 export { ApiConnectionError, ApiRequestError, describeRequestFailure } from './api-errors.js';
+import type { ApiClientOptions, BackupQuery, CreateHypervisorRequest, CreatePolicyRequest, DestinationUsagePoint, RequestOptions, RunBackupRequest, StartedWorkflow, UpdatePolicyRequest } from './api-types.js';
 import { eventsUrl, openEventStream, type EventStream } from './event-stream.js';
 
 export const NOT_LOGGED_IN = 'not logged in or the session expired; run vplus login';
 
-export interface ApiClientOptions {
-  /** Origin, e.g. https://backup.example:8181 */
-  server: string;
-  /** The pinned SHA-256 of the server certificate (any accepted spelling). */
-  fingerprint: string;
-  token?: string | undefined;
-  timeoutMs?: number;
-}
-
-export interface RequestOptions<T> {
-  body?: unknown;
-  schema?: z.ZodType<T>;
-  /**
-   * What a 401 means: normally that the session is missing or expired; for
-   * login it means wrong credentials, and the server's message says so.
-   */
-  unauthorized?: 'session' | 'server-message';
-  /** How long the server may take to answer this request (default: the client's timeout). */
-  timeoutMs?: number;
-}
-
-export type DestinationUsagePoint = z.infer<typeof DestinationUsagePointSchema>;
-
-export interface BackupQuery {
-  destination?: string;
-  vm?: string;
-  status?: Backup['status'];
-  limit?: number;
-}
-
-export interface CreateHypervisorRequest {
-  name: string;
-  node: string;
-  uri?: string;
-}
-
-export interface RunBackupRequest {
-  vm: string;
-  destination: string;
-  full: boolean;
-}
-
-/** POST /api/policies as the CLI sends it (the server fills in the defaults). */
-export type CreatePolicyRequest = z.input<typeof CreatePolicySchema>;
-export type UpdatePolicyRequest = z.input<typeof UpdatePolicySchema>;
-
-/** What starting a backup or a restore answers: its workflow and its tasks, in the order they run. */
-export type StartedWorkflow = z.infer<typeof RunBackupResponseSchema>;
+export type {
+  ApiClientOptions,
+  BackupQuery,
+  CreateHypervisorRequest,
+  CreatePolicyRequest,
+  DestinationUsagePoint,
+  RequestOptions,
+  RunBackupRequest,
+  StartedWorkflow,
+  UpdatePolicyRequest,
+} from './api-types.js';
 
 /** The server checks a new destination's path on its node before answering (up to 2 minutes). */
 const CREATE_DESTINATION_TIMEOUT_MS = 150_000;

@@ -1,80 +1,36 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { AssignModeSchema, CreatePolicySchema, type AssignmentRules, type Policy, type PolicyRun, type Vm } from '../../common/api/index.js';
-import { parseScheduleSpec, ScheduleSpecError, type ParseScheduleOptions } from '../../common/schedule.js';
+import { Option, type Command } from 'commander';
+import type { PolicyRun, Vm } from '../../common/api/index.js';
 import { matchVm } from '../../common/policy-assignment.js';
-import { ApiRequestError, type ApiClient, type CreatePolicyRequest, type UpdatePolicyRequest } from '../client/api-client.js';
+import { ApiRequestError, type ApiClient } from '../client/api-client.js';
 import type { EventStream } from '../client/event-stream.js';
 import { withClient } from '../client/session.js';
 import type { CliContext } from '../context.js';
-import { CliError, UsageError, errorMessage } from '../errors.js';
-import { formatTable, formatTimestamp } from '../format.js';
-import { Output, formatFields } from '../output.js';
-import {
-  describeRun,
-  followPolicyRun,
-  quoteArg,
-  reportRunOutcome,
-  runKind,
-  runTasks,
-  runCounts,
-  runStateWords,
-  type FollowedRun,
-} from '../policy-run-follower.js';
-import { formatRetention, parseRetentionSpec, RETENTION_EXAMPLE } from '../retention.js';
+import { CliError, errorMessage } from '../errors.js';
+import { formatTimestamp } from '../format.js';
+import { Output } from '../output.js';
+import { describeRun, followPolicyRun, quoteArg, reportRunOutcome, runKind, runTasks, type FollowedRun } from '../policy-run-follower.js';
+import { formatRetention, RETENTION_EXAMPLE } from '../retention.js';
 import { plural } from '../task-results.js';
 import { intParser } from './task.command.js';
+import {
+  ASSIGN_MODES,
+  SCHEDULE_EXAMPLE,
+  collect,
+  createPolicyRequest,
+  parseFailAbove,
+  parseRunId,
+  parseVmRefs,
+  policyChanges,
+  runBackupType,
+  updatePolicyRequest,
+  type PolicyCreateOptions,
+  type PolicyRunOptions,
+  type PolicyUpdateOptions,
+} from '../policy-arguments.js';
+import { formatPolicies, formatPolicy, formatRuns, summary } from '../policy-format.js';
 
-type AssignMode = AssignmentRules['mode'];
-const ASSIGN_MODES = AssignModeSchema.options;
-
-/** CreatePolicySchema's limits. */
-const MAX_SCHEDULES = 20;
-const MAX_RULES = 50;
-const MAX_PATTERN = 255;
-const MAX_HYPERVISOR_NAME = 64;
 const MAX_RUNS = 500;
 const DEFAULT_RUNS = 20;
-
-export const SCHEDULE_EXAMPLE = 'incremental mon-fri 22:00';
-
-/** Options create and update share; list options (repeatable) arrive as arrays. */
-export interface PolicyFieldOptions {
-  destination?: string;
-  schedule?: string[];
-  retention?: string;
-  retentionSchedule?: string;
-  include?: string[];
-  exclude?: string[];
-  hypervisor?: string[];
-  assignMode?: AssignMode;
-  priority?: number;
-  timeZone?: string;
-  failAbove?: number | null;
-  json?: boolean;
-}
-
-export interface PolicyCreateOptions extends PolicyFieldOptions {
-  destination: string;
-  disabled?: boolean;
-}
-
-export interface PolicyUpdateOptions extends PolicyFieldOptions {
-  name?: string;
-  enable?: boolean;
-  disable?: boolean;
-  clearSchedules?: boolean;
-  clearRetentionSchedule?: boolean;
-  clearInclude?: boolean;
-  clearExclude?: boolean;
-  clearHypervisors?: boolean;
-}
-
-export interface PolicyRunOptions {
-  full?: boolean;
-  incremental?: boolean;
-  wait?: boolean;
-  json?: boolean;
-}
 
 export function registerPolicyCommands(program: Command, ctx: CliContext): void {
   const policy = program.command('policy').description('backup policies: which VMs are backed up, when, where to, and for how long');
@@ -193,184 +149,6 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
 }
 
 // ---- arguments ---------------------------------------------------------------
-
-/** Commander collector for a repeatable option. */
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function parseRunId(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new InvalidArgumentError('a run id is a positive whole number, as vplus policy runs shows it.');
-  }
-  return Number(value);
-}
-
-/** "--fail-above 20" or "20%" → 20; "never" → null. */
-export function parseFailAbove(value: string): number | null {
-  const text = value.trim().toLowerCase();
-  if (text === 'never') return null;
-  const m = /^(\d{1,3})\s*%?$/.exec(text);
-  if (!m || Number(m[1]) > 100) throw new InvalidArgumentError('--fail-above must be a percentage from 0 to 100, or "never".');
-  return Number(m[1]);
-}
-
-export function validatePolicyName(name: string, what = 'policy name'): string {
-  const result = CreatePolicySchema.shape.name.safeParse(name);
-  if (result.success) return result.data;
-  throw new UsageError(`invalid ${what} "${name}": ${result.error.issues[0]?.message ?? 'not accepted'}`);
-}
-
-/**
- * A schedule as the server reads it (common/schedule.ts), checked here so a
- * typo is a usage error (exit 2) naming the part that is wrong. Returns the
- * spec with its blanks tidied; the server stores its canonical form.
- */
-export function parseScheduleOption(spec: string, flag = '--schedule', backupType: ParseScheduleOptions['backupType'] = 'required'): string {
-  try {
-    parseScheduleSpec(spec, { backupType });
-  } catch (err) {
-    if (!(err instanceof ScheduleSpecError)) throw err;
-    // 'schedule "x": problem' reads best as '--schedule "x": problem'.
-    throw new UsageError(err.message.startsWith('schedule "') ? `${flag} ${err.message.slice('schedule '.length)}` : `${flag}: ${err.message}`);
-  }
-  return spec.trim().replace(/\s+/g, ' ');
-}
-
-export function parseSchedules(specs: readonly string[], backupType: ParseScheduleOptions['backupType'] = 'required'): string[] {
-  if (specs.length > MAX_SCHEDULES) throw new UsageError(`at most ${MAX_SCHEDULES} --schedule rules per policy`);
-  return unique(specs.map((s) => parseScheduleOption(s, '--schedule', backupType)));
-}
-
-/** A VM-name pattern: a JavaScript regular expression, as the server applies it. */
-export function parseVmPattern(pattern: string, flag: '--include' | '--exclude'): string {
-  if (pattern === '') throw new UsageError(`${flag} needs a regular expression over VM names, e.g. ${flag} "^prod-"`);
-  if (pattern.length > MAX_PATTERN) throw new UsageError(`${flag} "${pattern.slice(0, 20)}…" is longer than ${MAX_PATTERN} characters`);
-  try {
-    new RegExp(pattern);
-  } catch (err) {
-    throw new UsageError(`${flag} "${pattern}" is not a valid regular expression (${errorMessage(err)}); e.g. ${flag} "^prod-" matches names starting with prod-`);
-  }
-  return pattern;
-}
-
-function parseRules(values: readonly string[], flag: '--include' | '--exclude' | '--hypervisor'): string[] {
-  if (values.length > MAX_RULES) throw new UsageError(`at most ${MAX_RULES} ${flag} rules per policy`);
-  return unique(
-    values.map((v) => {
-      if (flag !== '--hypervisor') return parseVmPattern(v, flag);
-      const name = v.trim();
-      if (name === '' || name.length > MAX_HYPERVISOR_NAME) throw new UsageError(`--hypervisor needs a hypervisor name (1 to ${MAX_HYPERVISOR_NAME} characters), as vplus hypervisor list shows it`);
-      return name;
-    }),
-  );
-}
-
-function unique(values: readonly string[]): string[] {
-  return [...new Set(values)];
-}
-
-function parseRetentionSchedule(spec: string): string {
-  return parseScheduleOption(spec, '--retention-schedule', 'forbidden');
-}
-
-/** The body of POST /api/policies; every mistake a usage error (exit 2). */
-export function createPolicyRequest(name: string, options: PolicyCreateOptions): CreatePolicyRequest {
-  const destination = options.destination.trim();
-  if (destination === '') throw new UsageError('--destination needs a destination name or id, as vplus destination list shows it');
-  const retention = options.retention === undefined ? undefined : parseRetentionSpec(options.retention);
-  const retentionSchedule = options.retentionSchedule === undefined ? undefined : parseRetentionSchedule(options.retentionSchedule);
-  if (retentionSchedule !== undefined && retention === undefined) {
-    throw new UsageError(`--retention-schedule needs --retention: say which backups stay, e.g. --retention "${RETENTION_EXAMPLE}"`);
-  }
-  return {
-    name: validatePolicyName(name),
-    kind: 'backup',
-    destination,
-    schedules: parseSchedules(options.schedule ?? []),
-    ...(retention !== undefined ? { retention } : {}),
-    ...(retentionSchedule !== undefined ? { retentionSchedule } : {}),
-    assignment: {
-      include: parseRules(options.include ?? [], '--include'),
-      exclude: parseRules(options.exclude ?? [], '--exclude'),
-      hypervisors: parseRules(options.hypervisor ?? [], '--hypervisor'),
-      mode: options.assignMode ?? 'assign-only',
-    },
-    ...(options.priority !== undefined ? { priority: options.priority } : {}),
-    ...(options.timeZone !== undefined ? { timeZone: options.timeZone.trim() } : {}),
-    ...(options.failAbove !== undefined ? { failRunAbovePercent: options.failAbove } : {}),
-    enabled: !options.disabled,
-  };
-}
-
-/** What `policy update` changes: the PATCH body, and changes to the assignment rules to merge into the current ones. */
-export interface PolicyChanges {
-  request: Omit<UpdatePolicyRequest, 'assignment'>;
-  assignment: Partial<AssignmentRules>;
-}
-
-/**
- * Reads `policy update`'s options before anything is sent. A list option
- * replaces that list; --clear-… empties it. Giving nothing to change, or an
- * option with its --clear-…, is a usage error.
- */
-export function policyChanges(options: PolicyUpdateOptions): PolicyChanges {
-  const request: PolicyChanges['request'] = {};
-  const assignment: Partial<AssignmentRules> = {};
-  const both = (a: string, b: string): UsageError => new UsageError(`${a} and ${b} exclude each other; give one`);
-
-  if (options.name !== undefined) request.name = validatePolicyName(options.name, 'new name');
-  if (options.destination !== undefined) {
-    if (options.destination.trim() === '') throw new UsageError('--destination needs a destination name or id, as vplus destination list shows it');
-    request.destination = options.destination.trim();
-  }
-  if (options.schedule !== undefined && options.clearSchedules) throw both('--schedule', '--clear-schedules');
-  // The policy's kind decides whether a schedule needs a backup type; the server checks that.
-  if (options.schedule !== undefined) request.schedules = parseSchedules(options.schedule, 'optional');
-  if (options.clearSchedules) request.schedules = [];
-  if (options.retention !== undefined) request.retention = parseRetentionSpec(options.retention);
-  if (options.retentionSchedule !== undefined && options.clearRetentionSchedule) throw both('--retention-schedule', '--clear-retention-schedule');
-  if (options.retentionSchedule !== undefined) request.retentionSchedule = parseRetentionSchedule(options.retentionSchedule);
-  if (options.clearRetentionSchedule) request.retentionSchedule = null;
-  for (const [values, clear, flag, key] of [
-    [options.include, options.clearInclude, '--include', 'include'],
-    [options.exclude, options.clearExclude, '--exclude', 'exclude'],
-    [options.hypervisor, options.clearHypervisors, '--hypervisor', 'hypervisors'],
-  ] as const) {
-    const clearFlag = `--clear-${key}`;
-    if (values !== undefined && clear) throw both(flag, clearFlag);
-    if (values !== undefined) assignment[key] = parseRules(values, flag);
-    if (clear) assignment[key] = [];
-  }
-  if (options.assignMode !== undefined) assignment.mode = options.assignMode;
-  if (options.priority !== undefined) request.priority = options.priority;
-  if (options.timeZone !== undefined) request.timeZone = options.timeZone.trim();
-  if (options.failAbove !== undefined) request.failRunAbovePercent = options.failAbove;
-  if (options.enable) request.enabled = true;
-  if (options.disable) request.enabled = false;
-  if (Object.keys(request).length === 0 && Object.keys(assignment).length === 0) {
-    throw new UsageError('nothing to change; give what to change, e.g. --schedule "full sun 22:00" or --disable (see vplus policy update --help)');
-  }
-  return { request, assignment };
-}
-
-/** The PATCH body: the assignment rules are sent whole, so the changed ones are merged into the current ones. */
-export function updatePolicyRequest(changes: PolicyChanges, current: Pick<Policy, 'assignment'>): UpdatePolicyRequest {
-  if (Object.keys(changes.assignment).length === 0) return changes.request;
-  return { ...changes.request, assignment: { ...current.assignment, ...changes.assignment } };
-}
-
-/** --full / --incremental → the run's backup type; neither: incremental where the chain allows. */
-export function runBackupType(options: Pick<PolicyRunOptions, 'full' | 'incremental'>): 'full' | 'incremental' | undefined {
-  if (options.full && options.incremental) throw new UsageError('--full and --incremental exclude each other; give one');
-  return options.full ? 'full' : options.incremental ? 'incremental' : undefined;
-}
-
-export function parseVmRefs(refs: readonly string[]): string[] {
-  const vms = unique(refs.map((r) => r.trim()).filter((r) => r !== ''));
-  if (vms.length === 0) throw new UsageError('give the VMs by name, UUID or id, as vplus vm list shows them');
-  return vms;
-}
 
 // ---- create, update, list, show, remove --------------------------------------------
 
@@ -598,133 +376,3 @@ async function listRuns(ctx: CliContext, ref: string | undefined, options: { lim
   });
 }
 
-// ---- formatting ---------------------------------------------------------------------------
-
-/** "destination nas, 2 schedules, keeps last=3 daily=14, 3 VMs" */
-function summary(p: Policy): string {
-  const parts = [
-    `destination ${p.destination ?? '-'}`,
-    p.schedules.length === 0 ? 'no schedule' : p.schedules.map((s) => `"${s}"`).join(', '),
-    p.retention ? `keeps ${formatRetention(p.retention)}` : 'keeps every backup',
-    plural(p.vms.length, 'VM'),
-  ];
-  if (!p.enabled) parts.push('disabled');
-  else if (p.nextRun) parts.push(`next run ${formatNextRun(p)}`);
-  return parts.join(', ');
-}
-
-/** "2025-02-03 22:00 (incremental)"; "-" when there is none, "disabled" for a policy switched off. */
-export function formatNextRun(p: Pick<Policy, 'nextRun' | 'enabled'>): string {
-  if (!p.enabled) return 'disabled';
-  if (!p.nextRun) return '-';
-  return `${formatTimestamp(p.nextRun.at)}${p.nextRun.backupType ? ` (${p.nextRun.backupType})` : ''}`;
-}
-
-/** "finished 2025-01-31 22:00", "running since …", "missed 2025-01-31 22:00"; "never". */
-export function formatLastRun(run: PolicyRun | null): string {
-  if (!run) return 'never';
-  if (run.state === 'running') return `running since ${formatTimestamp(run.startedAt)}`;
-  return `${runStateWords(run.state)} ${formatTimestamp(run.finishedAt ?? run.startedAt ?? run.scheduledFor)}`;
-}
-
-export function formatPolicies(policies: readonly Policy[]): string {
-  if (policies.length === 0) return 'No policies. Create one with vplus policy create NAME --destination DEST --schedule "incremental mon-fri 22:00".';
-  return formatTable(
-    ['ID', 'NAME', 'DESTINATION', 'SCHEDULES', 'RETENTION', 'VMS', 'NEXT RUN', 'LAST RUN'],
-    policies.map((p) => [
-      String(p.id),
-      p.name,
-      p.destination ?? '-',
-      p.schedules.join('; ') || '-',
-      p.retention ? formatRetention(p.retention) : '-',
-      String(p.vms.length),
-      formatNextRun(p),
-      formatLastRun(p.lastRun),
-    ]),
-  );
-}
-
-function formatRules(p: Policy): [string, string][] {
-  const a = p.assignment;
-  return [
-    ['Include', a.include.length > 0 ? a.include.map((r) => `"${r}"`).join(' ') : '-'],
-    ['Exclude', a.exclude.length > 0 ? a.exclude.map((r) => `"${r}"`).join(' ') : '-'],
-    ['Hypervisors', a.hypervisors.length > 0 ? a.hypervisors.join(', ') : '-'],
-    ['Assign mode', a.mode === 'assign-only' ? 'assign-only (a VM the rules put in stays when it stops matching)' : 'assign-and-remove (a VM the rules put in leaves when it stops matching)'],
-  ];
-}
-
-export function formatPolicy(p: Policy): string {
-  const retention = p.retention
-    ? `${formatRetention(p.retention)}${p.retention.keepLatestOfExistingVm ? ' (the newest backup of a VM still on its host is always kept)' : ''}`
-    : 'none (every backup is kept)';
-  const fields: [string, string][] = [
-    ['ID', String(p.id)],
-    ['Name', p.name],
-    ['Enabled', p.enabled ? 'yes' : 'no (its schedules do not run)'],
-    ['Destination', p.destination ?? '-'],
-    ['Schedules', p.schedules.length > 0 ? p.schedules.join('; ') : 'none (runs only when started by hand)'],
-    ['Time zone', p.timeZone],
-    ['Retention', retention],
-    ['Retention runs', p.retentionSchedule ? `after each run and ${p.retentionSchedule}` : p.retention ? 'after each run' : '-'],
-    ...formatRules(p),
-    ['Priority', String(p.priority)],
-    ['Fail run above', p.failRunAbovePercent === null ? 'never (every VM is tried)' : `${p.failRunAbovePercent} % of its VMs failed`],
-    ['Next run', p.nextRun ? `${formatNextRun(p)}, by "${p.nextRun.rule}"` : formatNextRun(p)],
-    ['Last run', p.lastRun ? `${formatLastRun(p.lastRun)}: ${runSummary(p.lastRun)}` : 'never'],
-    ['Created', formatTimestamp(p.createdAt)],
-    ['Updated', formatTimestamp(p.updatedAt)],
-  ];
-  const vms =
-    p.vms.length === 0
-      ? `VMs: none; add them with --include/--hypervisor rules (vplus policy update) or by hand (vplus policy assign ${quoteArg(p.name)} VM…)`
-      : `VMs:\n${indent(formatTable(['ID', 'NAME', 'ASSIGNED'], p.vms.map((v) => [String(v.id), v.name, v.source === 'auto' ? 'by its rules' : 'by hand'])))}`;
-  return `${formatFields(fields)}\n${vms}`;
-}
-
-/** "3 of 3 VMs backed up" / the run's message when it has no VMs. */
-function runSummary(run: PolicyRun): string {
-  const message = run.message ? `; ${run.message}` : '';
-  if (run.vms === 0 && run.message) return run.message;
-  return `${runCounts(run)}${message}`;
-}
-
-export function formatRuns(runs: readonly PolicyRun[], policy?: string): string {
-  if (runs.length === 0) return policy === undefined ? 'No policy has run yet.' : `Policy "${policy}" has not run yet; run it with vplus policy run ${quoteArg(policy)}.`;
-  const withPolicy = policy === undefined;
-  return formatTable(
-    ['ID', ...(withPolicy ? ['POLICY'] : []), 'TRIGGER', 'TYPE', 'SCHEDULED', 'STARTED', 'FINISHED', 'STATE', 'VMS', 'MESSAGE'],
-    runs.map((r) => [
-      String(r.id),
-      ...(withPolicy ? [r.policy] : []),
-      r.trigger,
-      r.backupType ?? '-',
-      r.scheduledFor ? formatTimestamp(r.scheduledFor) : '-',
-      r.startedAt ? formatTimestamp(r.startedAt) : '-',
-      r.finishedAt ? formatTimestamp(r.finishedAt) : '-',
-      runStateWords(r.state),
-      formatRunVms(r),
-      truncate(r.message ?? '', 60),
-    ]),
-  );
-}
-
-/** "2/3 ok, 1 failed" */
-export function formatRunVms(run: Pick<PolicyRun, 'vms' | 'succeeded' | 'failed' | 'cancelled'>): string {
-  const parts = [`${run.succeeded}/${run.vms} ok`];
-  if (run.failed > 0) parts.push(`${run.failed} failed`);
-  if (run.cancelled > 0) parts.push(`${run.cancelled} cancelled`);
-  return parts.join(', ');
-}
-
-function truncate(text: string, width: number): string {
-  const oneLine = text.replace(/\s+/g, ' ');
-  return oneLine.length <= width ? oneLine : `${oneLine.slice(0, width - 1)}…`;
-}
-
-function indent(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => `  ${l}`)
-    .join('\n');
-}

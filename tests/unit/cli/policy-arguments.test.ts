@@ -10,7 +10,7 @@ import {
   runBackupType,
   updatePolicyRequest,
   validatePolicyName,
-} from '../../../cli/commands/policy.command.js';
+} from '../../../cli/policy-arguments.js';
 import { UsageError } from '../../../cli/errors.js';
 import { CreatePolicySchema, UpdatePolicySchema, type AssignmentRules } from '../../../common/api/index.js';
 import { removeTempDirs, runVplus, unusedPort } from './helpers.js';

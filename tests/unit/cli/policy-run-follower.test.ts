@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ApiConnectionError } from '../../../cli/client/api-client.js';
 import type { EventStream } from '../../../cli/client/event-stream.js';
-import { currentRun, formatLastRun, formatNextRun, formatPolicies, formatPolicy, formatRuns } from '../../../cli/commands/policy.command.js';
+import { currentRun } from '../../../cli/commands/policy.command.js';
+import { formatLastRun, formatNextRun, formatPolicies, formatPolicy, formatRuns } from '../../../cli/policy-format.js';
 import { CliError } from '../../../cli/errors.js';
 import {
   followPolicyRun,
