@@ -121,45 +121,27 @@ async function* planRandomAccess(
         continue;
       }
     }
-    const patch = plan.patch?.(index);
-    if (patch) {
-      yield {
-        index,
-        length,
-        kind: 'data',
-        sourceBytes: patch.ranges.reduce((s, r) => s + r.length, 0),
-        load: async () => {
-          const buf = await patch.base();
-          for (const r of patch.ranges) {
-            const part = buf.subarray(r.offset, r.offset + r.length);
-            let got: number;
-            try {
-              got = await src.read(part, offset + r.offset);
-            } catch (err) {
-              buffers.release(buf);
-              throw new SourceError(disk, `read at offset ${offset + r.offset} failed: ${errMessage(err)}`, err);
-            }
-            if (got < r.length) part.fill(0, got);
-          }
-          return buf;
-        },
-      };
-      continue;
-    }
+    // A whole chunk is read as one range over a fresh buffer; a patched one as its dirty
+    // ranges over the previous backup's content.
+    const patch: ChunkPatch = plan.patch?.(index) ?? { base: () => Promise.resolve(buffers.take(length, false)), ranges: [{ offset: 0, length }] };
     yield {
       index,
       length,
       kind: 'data',
+      sourceBytes: patch.ranges.reduce((sum, r) => sum + r.length, 0),
       load: async () => {
-        const buf = buffers.take(length, false);
-        let got: number;
-        try {
-          got = await src.read(buf, offset);
-        } catch (err) {
-          buffers.release(buf);
-          throw new SourceError(disk, `read at offset ${offset} failed: ${errMessage(err)}`, err);
+        const buf = await patch.base();
+        for (const r of patch.ranges) {
+          const part = buf.subarray(r.offset, r.offset + r.length);
+          let got: number;
+          try {
+            got = await src.read(part, offset + r.offset);
+          } catch (err) {
+            buffers.release(buf);
+            throw new SourceError(disk, `read at offset ${offset + r.offset} failed: ${errMessage(err)}`, err);
+          }
+          if (got < r.length) part.fill(0, got);
         }
-        if (got < length) buf.fill(0, got);
         return buf;
       },
     };

@@ -33,3 +33,14 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error && error.message !== '') return error.message;
   return 'Something went wrong. Try again.';
 }
+
+/**
+ * An onError for forms: a refusal that `fieldOf` places on a field is shown under it; the
+ * rest stays for the form's own error line (which shows what `fieldOf` does not place).
+ */
+export function showOnField<F extends string>(form: { setFieldError: (field: F, message: string) => void }, fieldOf: (error: unknown) => F | null): (error: unknown) => void {
+  return (error) => {
+    const field = fieldOf(error);
+    if (field !== null) form.setFieldError(field, isApiError(error) ? error.message : String(error));
+  };
+}

@@ -1,16 +1,15 @@
-import { CreateDestinationSchema, DestinationNameSchema, type CreateDestination, type Node } from '@common/api/index.js';
-import { Alert, Anchor, Button, Group, Modal, PasswordInput, Select, Stack, Switch, Text, TextInput } from '@mantine/core';
+import { CreateDestinationSchema, DestinationNameSchema, type CreateDestination } from '@common/api/index.js';
+import { Alert, Button, Group, Modal, PasswordInput, Stack, Switch, Text, TextInput } from '@mantine/core';
 import { schemaResolver, useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
-import { IconAlertTriangle, IconServerOff } from '@tabler/icons-react';
+import { IconAlertTriangle } from '@tabler/icons-react';
 import { useEffect } from 'react';
-import { Link } from 'react-router-dom';
 import { z } from 'zod';
-import { isApiError } from '../../api/api-error.js';
+import { isApiError, showOnField } from '../../api/api-error.js';
 import { useCreateDestinationMutation } from '../../api/destinations.queries.js';
 import { useNodesQuery } from '../../api/nodes.queries.js';
 import { FormError } from '../../components/form-error.js';
-import { NODE_STATUS_LABELS } from '../../utils/task-labels.js';
+import { NodeSelect, NoNodeAlert } from '../../components/node-select.js';
 
 // The server's rules (common/api), plus what only a person needs: the confirmation.
 const AddDestinationFormSchema = z
@@ -32,21 +31,6 @@ type AddDestinationForm = z.infer<typeof AddDestinationFormSchema>;
 
 const FIELDS = ['name', 'node', 'path', 'password'] as const;
 type Field = (typeof FIELDS)[number];
-
-/** Online nodes first (a destination is checked on its node at once), the others shown but not choosable. */
-export function nodeOptions(nodes: readonly Node[]) {
-  const online = nodes.filter((node) => node.status === 'online');
-  const others = nodes.filter((node) => node.status !== 'online');
-  const groups = [];
-  if (online.length > 0) groups.push({ group: 'Online', items: online.map((node) => ({ value: String(node.id), label: node.name })) });
-  if (others.length > 0) {
-    groups.push({
-      group: 'Not online',
-      items: others.map((node) => ({ value: String(node.id), label: `${node.name} (${NODE_STATUS_LABELS[node.status].toLowerCase()})`, disabled: true })),
-    });
-  }
-  return groups;
-}
 
 /**
  * Where a refusal belongs: the field the server names; otherwise a refusal from the node's check
@@ -90,10 +74,7 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
         });
         onClose();
       },
-      onError: (error) => {
-        const field = errorField(error);
-        if (field !== null) form.setFieldError(field, isApiError(error) ? error.message : String(error));
-      },
+      onError: showOnField(form, errorField),
     });
   });
 
@@ -104,11 +85,7 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
       <form onSubmit={submit} noValidate>
         <Stack>
           <FormError error={errorField(create.error) === null ? create.error : null} />
-          {noNodes && (
-            <Alert color="yellow" icon={<IconServerOff />} title="No node yet">
-              A destination is a directory on a node. <Anchor component={Link} to="/nodes/install">Install a node</Anchor> first.
-            </Alert>
-          )}
+          {noNodes && <NoNodeAlert>A destination is a directory on a node.</NoNodeAlert>}
           <TextInput
             label="Name"
             description="How backups and policies refer to it, e.g. office-nas"
@@ -116,14 +93,10 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
             data-autofocus
             {...form.getInputProps('name')}
           />
-          <Select
-            label="Node"
+          <NodeSelect
+            nodes={nodes.data}
+            loading={nodes.isPending}
             description="The node that writes the backups there and reads them for restores"
-            placeholder={nodes.isPending ? 'Loading nodes…' : 'Choose a node'}
-            data={nodeOptions(nodes.data ?? [])}
-            allowDeselect={false}
-            searchable
-            nothingFoundMessage="No node with that name"
             {...form.getInputProps('node')}
           />
           <TextInput

@@ -1,16 +1,14 @@
 import { CreateHypervisorSchema } from '@common/api/index.js';
-import { Alert, Anchor, Button, Group, Modal, Select, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
 import { schemaResolver, useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
-import { IconServerOff } from '@tabler/icons-react';
 import { useEffect } from 'react';
-import { Link } from 'react-router-dom';
 import { z } from 'zod';
-import { isApiError } from '../../api/api-error.js';
+import { isApiError, showOnField } from '../../api/api-error.js';
 import { useCreateHypervisorMutation } from '../../api/hypervisors.queries.js';
 import { useNodesQuery } from '../../api/nodes.queries.js';
 import { FormError } from '../../components/form-error.js';
-import { nodeOptions } from '../destinations/add-destination-modal.js';
+import { NodeSelect, NoNodeAlert } from '../../components/node-select.js';
 
 export const DEFAULT_LIBVIRT_URI = 'qemu:///system';
 
@@ -68,10 +66,7 @@ export function AddHypervisorModal({ onClose }: { onClose: () => void }) {
           });
           onClose();
         },
-        onError: (error) => {
-          const field = errorField(error);
-          if (field !== null) form.setFieldError(field, isApiError(error) ? error.message : String(error));
-        },
+        onError: showOnField(form, errorField),
       },
     );
   });
@@ -83,23 +78,9 @@ export function AddHypervisorModal({ onClose }: { onClose: () => void }) {
       <form onSubmit={submit} noValidate>
         <Stack>
           <FormError error={errorField(create.error) === null ? create.error : null} />
-          {noNodes && (
-            <Alert color="yellow" icon={<IconServerOff />} title="No node yet">
-              A KVM host is reached through a node installed on it. <Anchor component={Link} to="/nodes/install">Install a node</Anchor> on
-              the host first.
-            </Alert>
-          )}
+          {noNodes && <NoNodeAlert>A KVM host is reached through a node installed on it.</NoNodeAlert>}
           <TextInput label="Name" description="How the UI and the CLI refer to this host, e.g. kvm-office" autoComplete="off" data-autofocus {...form.getInputProps('name')} />
-          <Select
-            label="Node"
-            description="The node installed on the KVM host; it talks to libvirt there"
-            placeholder={nodes.isPending ? 'Loading nodes…' : 'Choose a node'}
-            data={nodeOptions(nodes.data ?? [])}
-            allowDeselect={false}
-            searchable
-            nothingFoundMessage="No node with that name"
-            {...form.getInputProps('node')}
-          />
+          <NodeSelect nodes={nodes.data} loading={nodes.isPending} description="The node installed on the KVM host; it talks to libvirt there" {...form.getInputProps('node')} />
           <TextInput
             label="URI"
             description="The libvirt connection on that host; qemu:///system for the system's VMs"

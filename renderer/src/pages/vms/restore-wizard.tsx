@@ -14,7 +14,7 @@ import { FormError } from '../../components/form-error.js';
 import { WorkflowFollow, type WorkflowStep } from '../../components/tasks/workflow-follow.js';
 import { formatBytes, formatDateTime } from '../../utils/format.js';
 import { BACKUP_TYPE_LABELS } from '../../utils/vm-format.js';
-import { nodeOptions } from '../destinations/add-destination-modal.js';
+import { NodeSelect } from '../../components/node-select.js';
 
 type Mode = Restore['mode'];
 
@@ -300,14 +300,10 @@ export function RestoreWizard({ vm, backups, initialBackupId, onClose }: Restore
                 </Radio.Group>
                 {form.values.mode === 'files' ? (
                   <>
-                    <Select
-                      label="Node"
+                    <NodeSelect
+                      nodes={nodes.data}
+                      loading={nodes.isPending}
                       description="The node that writes the disk images and the VM's XML"
-                      placeholder={nodes.isPending ? 'Loading nodes…' : 'Choose a node'}
-                      data={nodeOptions(nodes.data ?? [])}
-                      allowDeselect={false}
-                      searchable
-                      nothingFoundMessage="No node with that name"
                       {...form.getInputProps('node')}
                     />
                     <TextInput
