@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ensureLibvirtDaemons } from '../../node-service/platforms/kvm/libvirt-daemons.js';
+import { scratchDomainXml } from '../../node-service/platforms/kvm/scratch-domain.js';
 import { requireBinary } from './requirements.js';
 
 const exec = promisify(execFile);
@@ -90,23 +91,7 @@ export class LibvirtTestHost {
 
   /** Defines (not starts) a VM over the given disks, in TCG mode, with no network or display. */
   async defineVm(disks: { target: string; path: string; format?: string }[], name = `vplus-test-${randomBytes(4).toString('hex')}`): Promise<TestVm> {
-    const diskXml = disks
-      .map((d) => `<disk type='file' device='disk'><driver name='qemu' type='${d.format ?? 'qcow2'}'/><source file='${d.path}'/><target dev='${d.target}' bus='virtio'/></disk>`)
-      .join('\n    ');
-    const xml = `<domain type='qemu'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <on_reboot>destroy</on_reboot>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    ${diskXml}
-    <serial type='null'/>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>`;
+    const xml = scratchDomainXml(name, disks);
     const file = path.join(this.dir, `${name}.xml`);
     fs.writeFileSync(file, xml);
     await virsh('define', file);

@@ -30,6 +30,7 @@ import { Repository } from '../../../repository/repository.js';
 import { KvmBackup } from '../kvm-backup.service.js';
 import { restoreToDirectory } from '../kvm-restore.service.js';
 import { ensureLibvirtDaemons } from '../libvirt-daemons.js';
+import { scratchDomainXml } from '../scratch-domain.js';
 
 const exec = promisify(execFile);
 const URI = 'qemu:///system';
@@ -73,20 +74,7 @@ async function sh(file: string, args: string[], timeoutMs = 600_000): Promise<st
 const virsh = (...args: string[]): Promise<string> => sh('virsh', ['-c', URI, ...args]);
 
 async function defineVm(dir: string, name: string, disk: string): Promise<Vm> {
-  const xml = `<domain type='qemu'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <on_reboot>destroy</on_reboot>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>
-    <serial type='null'/>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>`;
+  const xml = scratchDomainXml(name, [{ target: 'vda', path: disk }]);
   const file = path.join(dir, `${name}.xml`);
   await writeFile(file, xml);
   await virsh('define', file);
