@@ -4,7 +4,7 @@ import type { EventStream } from './client/event-stream.js';
 import type { CliContext, OutputStream } from './context.js';
 import { CliError, errorMessage } from './errors.js';
 import { formatDuration } from './format.js';
-import { ProgressRenderer } from './progress.js';
+import { BarView } from './progress.js';
 import { capitalize, describeTask, isNotOlder, taskOutcome, tookSeconds, Waker } from './task-follower.js';
 import { formatTaskResult, plural, resultWarnings } from './task-results.js';
 
@@ -306,8 +306,7 @@ function withoutLog(details: TaskDetails): Task {
 }
 
 /** The output of following one run: notes for what changes, one progress bar for the bytes. */
-class RunView {
-  private progress: ProgressRenderer | undefined;
+class RunView extends BarView {
   private label = '';
   private lastCounts = '';
   /** The tasks the bar is about: those running, and those that ended since the last one started. */
@@ -316,11 +315,13 @@ class RunView {
   private readonly told = new Map<number, string>();
 
   constructor(
-    private readonly ctx: { stdout: OutputStream; stderr: OutputStream },
+    ctx: { stdout: OutputStream; stderr: OutputStream },
     private readonly kind: PolicyRunKind,
-    private readonly tty: boolean,
-    private readonly now: () => number,
-  ) {}
+    tty: boolean,
+    now: () => number,
+  ) {
+    super(ctx, tty, now);
+  }
 
   run(run: PolicyRun): void {
     const ended = run.succeeded + run.failed + run.cancelled;
@@ -389,21 +390,10 @@ class RunView {
             return took ? doneOf(t) / took : null;
           });
     const known = rates.filter((r): r is number => r !== null);
-    this.progress ??= new ProgressRenderer({ stream: this.ctx.stderr, tty: this.tty, label: this.label, now: this.now });
-    this.progress.update(done, total, known.length > 0 ? known.reduce((a, b) => a + b, 0) : null);
+    this.bar(this.label).update(done, total, known.length > 0 ? known.reduce((a, b) => a + b, 0) : null);
   }
 
   finish(): void {
     this.progress?.finish();
-  }
-
-  /** Leaves the bar as it is (Ctrl-C). */
-  abandon(): void {
-    this.progress?.finish();
-  }
-
-  note(text: string): void {
-    if (this.progress) this.progress.interject(text, this.ctx.stderr);
-    else this.ctx.stderr.write(`${text}\n`);
   }
 }

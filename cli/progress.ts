@@ -214,3 +214,37 @@ export class ProgressRenderer {
     }
   }
 }
+
+/**
+ * What a follower prints: notes (stderr) and lines (stdout) said above one progress bar,
+ * which appears once there are bytes to show. Ctrl-C leaves the bar as it is.
+ */
+export class BarView {
+  protected progress: ProgressRenderer | undefined;
+
+  constructor(
+    protected readonly ctx: { stdout: OutputStream; stderr: OutputStream },
+    protected readonly tty: boolean,
+    protected readonly now: () => number,
+  ) {}
+
+  /** The bar, made on first use with this label. */
+  protected bar(label: string): ProgressRenderer {
+    this.progress ??= new ProgressRenderer({ stream: this.ctx.stderr, tty: this.tty, label, now: this.now });
+    return this.progress;
+  }
+
+  abandon(): void {
+    this.progress?.finish();
+  }
+
+  note(text: string): void {
+    if (this.progress) this.progress.interject(text, this.ctx.stderr);
+    else this.ctx.stderr.write(`${text}\n`);
+  }
+
+  protected print(text: string): void {
+    if (this.progress) this.progress.interject(text, this.ctx.stdout);
+    else this.ctx.stdout.write(`${text}\n`);
+  }
+}

@@ -4,7 +4,7 @@ import type { EventStream } from './client/event-stream.js';
 import type { CliContext, OutputStream } from './context.js';
 import { CliError, errorMessage } from './errors.js';
 import { formatClock, formatDuration } from './format.js';
-import { ProgressRenderer } from './progress.js';
+import { BarView } from './progress.js';
 import { formatTaskResult, resultWarnings } from './task-results.js';
 
 /**
@@ -366,18 +366,19 @@ export class TaskLogTracker {
 }
 
 /** The output of following one task. */
-class TaskView {
+class TaskView extends BarView {
   private readonly logs = new TaskLogTracker();
-  private progress: ProgressRenderer | undefined;
   private lastStatus = '';
   private lastMessage: string | null = null;
 
   constructor(
-    private readonly ctx: { stdout: OutputStream; stderr: OutputStream },
+    ctx: { stdout: OutputStream; stderr: OutputStream },
     private readonly taskId: number,
-    private readonly tty: boolean,
-    private readonly now: () => number,
-  ) {}
+    tty: boolean,
+    now: () => number,
+  ) {
+    super(ctx, tty, now);
+  }
 
   /** A read of the task: its state (unless events already showed a later one), then its new log lines. */
   snapshot(details: TaskDetails, current: boolean): void {
@@ -412,33 +413,18 @@ class TaskView {
 
     const { bytesDone, bytesTotal, rate } = task.progress;
     if (bytesDone > 0 || bytesTotal) {
-      this.progress ??= new ProgressRenderer({ stream: this.ctx.stderr, tty: this.tty, label: `task ${this.taskId}`, now: this.now });
+      const progress = this.bar(`task ${this.taskId}`);
       const done = task.state === 'FINISHED' || task.state === 'FINISHED_WITH_WARNINGS';
       const doneBytes = done && bytesTotal ? bytesTotal : bytesDone;
       // Running: the server's smoothed rate. Ended: the average over the whole task.
       const took = task.startedAt && task.finishedAt ? tookSeconds(task.startedAt, task.finishedAt) : null;
       const shownRate = task.state === 'RUNNING' ? rate : took ? doneBytes / took : null;
-      this.progress.update(doneBytes, bytesTotal, shownRate);
+      progress.update(doneBytes, bytesTotal, shownRate);
     }
   }
 
   finish(details: TaskDetails): void {
     this.update(details);
     this.progress?.finish();
-  }
-
-  /** Leaves the bar as it is (Ctrl-C). */
-  abandon(): void {
-    this.progress?.finish();
-  }
-
-  note(text: string): void {
-    if (this.progress) this.progress.interject(text, this.ctx.stderr);
-    else this.ctx.stderr.write(`${text}\n`);
-  }
-
-  private print(text: string): void {
-    if (this.progress) this.progress.interject(text, this.ctx.stdout);
-    else this.ctx.stdout.write(`${text}\n`);
   }
 }
