@@ -56,8 +56,16 @@ export class DashboardService {
 
     // Stored size per day: each destination's last reading of the day, summed; days without a
     // reading carry the previous value forward.
+    // The readings of the window, plus each destination's last one before it (carried in).
+    const from = new Date(firstDay.toMillis());
     const usage = await this.sql.query<{ destination_id: number; at: Date; stored_bytes: number; logical_bytes: number }>(
-      `SELECT destination_id, at, stored_bytes, logical_bytes FROM destination_usage ORDER BY at`,
+      `SELECT destination_id, at, stored_bytes, logical_bytes FROM destination_usage WHERE at >= ?
+       UNION ALL
+       SELECT u.destination_id, u.at, u.stored_bytes, u.logical_bytes FROM destination_usage u
+         JOIN (SELECT destination_id, MAX(at) AS at FROM destination_usage WHERE at < ? GROUP BY destination_id) l
+           ON l.destination_id = u.destination_id AND l.at = u.at
+       ORDER BY at`,
+      [from, from],
     );
     const latest = new Map<number, { stored: number; logical: number }>();
     const storage: Dashboard['storage'] = [];

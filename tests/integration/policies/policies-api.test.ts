@@ -55,7 +55,11 @@ describe('policies API: validation and roles', () => {
 
   it('viewers read, operators run, only admins change', async () => {
     expect((await as<Policy[]>(viewer, 'GET', '/api/policies')).body.map((p) => p.name)).toEqual(['nightly']);
-    expect((await as<Dashboard>(viewer, 'GET', '/api/dashboard')).status).toBe(200);
+    const dash = await as<Dashboard>(viewer, 'GET', '/api/dashboard');
+    expect(dash.status).toBe(200);
+    expect(dash.body.daily).toHaveLength(30);
+    expect(dash.body.storage).toHaveLength(30);
+    expect(dash.body.nextRuns[0]).toMatchObject({ policy: 'nightly', rule: expect.stringMatching(/22:00$/) });
     const create = await as<{ message: string }>(viewer, 'POST', '/api/policies', { ...good, name: 'other' });
     expect(create.status).toBe(403);
     expect(create.body.message).toMatch(/your role \(viewer\) may not do this; it needs admin/);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup } from '../../../common/api/backups.js';
 import type { Destination } from '../../../common/api/destinations.js';
 import type { Vm } from '../../../common/api/hypervisors.js';
-import type { Policy, PolicyPreview, PolicyRun } from '../../../common/api/policies.js';
+import type { Dashboard, Policy, PolicyPreview, PolicyRun } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { Repository } from '../../../node-service/repository/repository.js';
@@ -205,6 +205,10 @@ describe('backup policies on a real libvirt host', () => {
     const after = (await api<Destination>('GET', '/api/destinations/nas')).body;
     expect(after.storedBytes).toBeLessThan(before.storedBytes - 28 * MiB);
     expect(after.backups).toBe(before.backups - removed.length);
+    // The dashboard's stored-size chart ends with the destination's latest reading.
+    const dash = (await api<Dashboard>('GET', '/api/dashboard')).body;
+    expect(after.storedBytes).toBeGreaterThan(0);
+    expect(dash.storage.at(-1)!.storedBytes).toBe(after.storedBytes);
   });
 });
 
