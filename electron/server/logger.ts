@@ -18,6 +18,31 @@ export const REDACT_PATHS = [
   '*.dbUrl',
 ];
 
+/** A request's URL without its query string, which may carry a token or other secrets. */
+export function pathOnly(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const cut = url.search(/[?#]/);
+  return cut === -1 ? url : url.slice(0, cut);
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
+/**
+ * Replaces Fastify's request serializer, which logs the full URL: method, path (no query
+ * string), host and peer address only.
+ */
+export const LOG_SERIALIZERS = {
+  req(req: LoggedRequest): Record<string, unknown> {
+    return { method: req.method, url: pathOnly(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+  },
+};
+
 export interface LoggerOptions {
   level: string;
   /** Also append JSON logs here (the desktop app has no terminal). */
@@ -39,7 +64,7 @@ export function createLogger(options: LoggerOptions): Logger {
     }
   }
   return pino(
-    { level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { app: 'vplus-server' } },
+    { level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { app: 'vplus-server' }, serializers: LOG_SERIALIZERS },
     streams.length > 0 ? pino.multistream(streams) : undefined,
   );
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { parseBootConfig, type BootConfigInput } from '../../electron/server/boot-config.js';
 import type { TaskDetails } from '../../common/api/tasks.js';
 import { isFinalState } from '../../common/api/tasks.js';
@@ -24,7 +24,7 @@ export function makeTempDir(prefix: string): string {
 }
 
 /** A real server on a random port with its own managed MariaDB (or the given remote URL). */
-export async function startTestServer(input: Partial<BootConfigInput> = {}, options: { clock?: Clock } = {}): Promise<TestServer> {
+export async function startTestServer(input: Partial<BootConfigInput> = {}, options: { clock?: Clock; logger?: Logger } = {}): Promise<TestServer> {
   if (!input.dbUrl) requireMariaDb();
   const dataDir = input.dataDir ?? makeTempDir('server');
   const logger = pino({ level: process.env.VPLUS_TEST_LOG ?? 'silent' });

@@ -9,6 +9,7 @@ import Fastify from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { AuthService } from '../auth/auth.service.js';
+import { LOG_SERIALIZERS } from '../logger.js';
 import { registerAccessControl, type NodeAuthenticator } from './access-control.js';
 import { registerErrorHandler } from './error-handler.js';
 import type { ZodApp } from './zod-app.js';
@@ -21,6 +22,8 @@ export interface HttpServerOptions {
   version: string;
   /** Built admin UI (index.html + assets); a hint page is served when it is missing. */
   uiDir: string;
+  /** False once the server is stopping: every new request (and WebSocket) is refused with 503. */
+  accepting?: () => boolean;
 }
 
 const UI_CSP = [
@@ -42,7 +45,8 @@ const UI_CSP = [
  */
 export async function createHttpServer(options: HttpServerOptions, routes: (app: ZodApp) => void): Promise<ZodApp> {
   const app = Fastify({
-    loggerInstance: options.logger.child({ module: 'http' }),
+    // Whatever logger we are given, requests are logged without their query strings.
+    loggerInstance: options.logger.child({ module: 'http' }, { serializers: LOG_SERIALIZERS }),
     https: { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' },
     trustProxy: false,
     bodyLimit: 1024 * 1024,
@@ -69,6 +73,14 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
 
+  const accepting = options.accepting;
+  if (accepting) {
+    app.addHook('onRequest', async (_request, reply) => {
+      if (accepting()) return;
+      void reply.header('connection', 'close');
+      return reply.code(503).send({ error: 'SERVER_STOPPING', message: 'the server is stopping' });
+    });
+  }
   registerAccessControl(app, options.auth, options.authenticateNode);
 
   app.addHook('onSend', async (request, reply) => {
