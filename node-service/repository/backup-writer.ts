@@ -5,7 +5,7 @@
  * crash or abort() are orphans that garbage collection removes after its grace period.
  */
 import * as path from 'node:path';
-import type { ChunkCodecPool } from './chunk-codec.pool.js';
+import { ChunkDecodeError, type ChunkCodecPool } from './chunk-codec.pool.js';
 import type { Clock } from './clock.js';
 import {
   GcRaceError,
@@ -46,6 +46,8 @@ export interface WriterContext {
   pool: ChunkCodecPool;
   manifests: ManifestStore;
   readGcEpoch(): Promise<string | null>;
+  /** Chunks verify found damaged or missing: never reused, re-stored when their data comes again. */
+  damaged: ReadonlySet<string>;
 }
 
 export interface BackupWriterOptions {
@@ -129,6 +131,10 @@ export class BackupWriter {
   private readonly startedMs: number;
   private readonly totals = { logical: 0, data: 0, newBytes: 0, newStored: 0, newChunks: 0, reused: 0, read: 0 };
   private readonly log: RepositoryLogger;
+  /** Damaged chunks this backup stored again from the source (healing older backups too). */
+  private readonly healed = new Set<string>();
+  /** Chunks of the previous backup found damaged while patching (not on the damaged list yet). */
+  private readonly foundDamaged = new Set<string>();
 
   constructor(
     private readonly ctx: WriterContext,
@@ -195,7 +201,7 @@ export class BackupWriter {
       };
       await this.ctx.manifests.write(manifest);
       this.state = 'committed';
-      this.log.info({ summary: manifest.summary }, 'backup committed');
+      this.log.info({ summary: manifest.summary, healedChunks: this.healed.size }, 'backup committed');
       return manifest;
     } catch (err) {
       this.state = 'failed';
@@ -215,6 +221,16 @@ export class BackupWriter {
 
   get status(): WriterState {
     return this.state;
+  }
+
+  /** Damaged chunks this backup stored again, healing the older backups that use them. */
+  get healedChunks(): string[] {
+    return [...this.healed].sort();
+  }
+
+  /** Chunks of the previous backup that turned out damaged (read whole from the source instead); run verify. */
+  get damagedChunksFound(): string[] {
+    return [...this.foundDamaged].sort();
   }
 
   private summary(): BackupSummary {
@@ -250,11 +266,15 @@ export class BackupWriter {
         chunkSize = prevDisk.chunkSize;
         const prevSlots = expandChunks(prevDisk);
         const dirty = dirtyChunkMap(changes.dirty, size, chunkSize);
+        const damaged = this.ctx.damaged;
         reuse = (index) => {
           if (dirty[index] || index >= prevSlots.length) return undefined;
           // A chunk whose length changed (disk resized) is re-read.
           if (chunkLength(prevDisk.size, chunkSize, index) !== chunkLength(size, chunkSize, index)) return undefined;
-          return prevSlots[index];
+          const id = prevSlots[index];
+          // A known-bad chunk is read from the source again, never carried over.
+          if (typeof id === 'string' && damaged.has(id)) return undefined;
+          return id;
         };
         const inChunk = dirtyRangesByChunk(changes.dirty, size, chunkSize);
         patch = (index) => {
@@ -265,13 +285,22 @@ export class BackupWriter {
           // Mostly dirty: reading the whole chunk is as cheap and needs no base.
           if (dirtyHere.reduce((s, r) => s + r.length, 0) * 2 > length) return undefined;
           const baseId = prevSlots[index] ?? null;
+          if (baseId !== null && damaged.has(baseId)) return undefined;
           return {
             ranges: dirtyHere,
             base: async () => {
               if (baseId === null) return buffers.take(length, true);
-              const loaded = await this.ctx.pool.load(baseId, { verify: true, expectedLength: length });
-              if (!loaded.plain) throw new Error(`chunk ${baseId} came back without its content`);
-              return loaded.plain;
+              try {
+                const loaded = await this.ctx.pool.load(baseId, { verify: true, expectedLength: length });
+                if (!loaded.plain) throw new Error(`chunk ${baseId} came back without its content`);
+                return loaded.plain;
+              } catch (err) {
+                // A damaged base is no reason to fail: read the whole chunk from the source.
+                if (!(err instanceof ChunkDecodeError) || (!err.corrupt && err.errno !== 'ENOENT')) throw err;
+                this.foundDamaged.add(baseId);
+                this.log.warn({ chunk: baseId, err: err.message }, 'a chunk of the previous backup is damaged; reading the whole chunk from the source');
+                return null;
+              }
             },
           };
         };
@@ -310,7 +339,12 @@ export class BackupWriter {
         if (isZero(buf)) {
           buffers.release(buf);
         } else {
-          const enc = await this.ctx.pool.encode(buf, true);
+          let enc = await this.ctx.pool.encode(buf, true);
+          // Never deduplicate against a known-bad chunk: store it again (same id, new file).
+          if (enc.exists && this.ctx.damaged.has(enc.id) && !this.written.has(enc.id)) {
+            enc = await this.ctx.pool.encode(enc.plain, false);
+            this.healed.add(enc.id);
+          }
           buffers.release(enc.plain);
           slots[task.index] = enc.id;
           this.totals.data += task.length;

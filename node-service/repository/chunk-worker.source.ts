@@ -67,7 +67,7 @@ function header(flags, plainLength) {
 function encode(plain, checkExisting) {
   const idBuf = idOf(plain);
   const id = idBuf.toString('hex');
-  if (checkExisting && fs.existsSync(path.join(chunksDir, id.slice(0, 2), id))) {
+  if (checkExisting && existingLooksValid(path.join(chunksDir, id.slice(0, 2), id), plain.length)) {
     return { id, exists: true, plain };
   }
   let body = plain;
@@ -104,6 +104,33 @@ function encode(plain, checkExisting) {
     body.copy(out, HEADER);
   }
   return { id, exists: false, payload: out, plain };
+}
+
+// Before deduplicating against an existing chunk file: its header and size must fit the
+// plaintext (catches truncated, zeroed or foreign files for the cost of a 12-byte read).
+// A file that does not fit is written again under the same id (rename over it).
+function existingLooksValid(file, plainLength) {
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const h = Buffer.alloc(HEADER);
+    if (fs.readSync(fd, h, 0, HEADER, 0) !== HEADER) return false;
+    if (!h.subarray(0, 4).equals(MAGIC) || h[4] !== VERSION) return false;
+    const flags = h[5];
+    if ((flags & ~(F_ZSTD | F_ENC)) !== 0 || Boolean(flags & F_ENC) !== Boolean(encKey)) return false;
+    if (h.readUInt32LE(8) !== plainLength) return false;
+    const overhead = HEADER + (encKey ? NONCE + TAG : 0);
+    return flags & F_ZSTD ? size > overhead && size < overhead + plainLength : size === overhead + plainLength;
+  } catch {
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function alignedBuffer(n) {

@@ -49,8 +49,11 @@ export type ChunkTask =
  * changed bytes cross the wire (a scattered 64 KiB write no longer costs a whole chunk).
  */
 export interface ChunkPatch {
-  /** The previous content of the chunk (its plaintext, or zeroes), in a buffer the task may own. */
-  base: () => Promise<Buffer>;
+  /**
+   * The previous content of the chunk (its plaintext, or zeroes), in a buffer the task may
+   * own; null when it cannot be had (a damaged chunk): the chunk is then read whole.
+   */
+  base: () => Promise<Buffer | null>;
   /** Dirty ranges relative to the chunk's start, sorted and merged. */
   ranges: readonly ByteRange[];
 }
@@ -123,15 +126,22 @@ async function* planRandomAccess(
     }
     // A whole chunk is read as one range over a fresh buffer; a patched one as its dirty
     // ranges over the previous backup's content.
-    const patch: ChunkPatch = plan.patch?.(index) ?? { base: () => Promise.resolve(buffers.take(length, false)), ranges: [{ offset: 0, length }] };
-    yield {
+    const whole: readonly ByteRange[] = [{ offset: 0, length }];
+    const patch: ChunkPatch = plan.patch?.(index) ?? { base: () => Promise.resolve(buffers.take(length, false)), ranges: whole };
+    const task: Extract<ChunkTask, { kind: 'data' }> = {
       index,
       length,
       kind: 'data',
       sourceBytes: patch.ranges.reduce((sum, r) => sum + r.length, 0),
       load: async () => {
-        const buf = await patch.base();
-        for (const r of patch.ranges) {
+        let buf = await patch.base();
+        let ranges = patch.ranges;
+        if (buf === null) {
+          buf = buffers.take(length, false);
+          ranges = whole;
+          task.sourceBytes = length;
+        }
+        for (const r of ranges) {
           const part = buf.subarray(r.offset, r.offset + r.length);
           let got: number;
           try {
@@ -145,6 +155,7 @@ async function* planRandomAccess(
         return buf;
       },
     };
+    yield task;
   }
 }
 

@@ -110,7 +110,7 @@ export class NoSpaceError extends RepositoryError {
   constructor(repoPath: string, action: string, cause?: unknown) {
     super(
       'REPO_NO_SPACE',
-      `No space left on the backup destination ${repoPath} while ${action}. Free space there (prune and garbage-collect old backups) or choose a larger destination.`,
+      `No space left on the backup destination ${repoPath} while ${action}. Earlier backups are intact. Garbage-collect the destination to free at once what failed and pruned backups left (vplus destination gc <destination> --wait, or Destinations → Garbage collect); prune old backups first if that is not enough, or choose a larger destination.`,
       { path: repoPath, cause },
     );
   }

@@ -30,6 +30,7 @@ export const LAYOUT = {
   locks: 'locks',
   state: 'state',
   lastGc: path.join('state', 'last-gc.json'),
+  damagedChunks: path.join('state', 'damaged-chunks.json'),
 } as const;
 
 export const MANIFEST_SUFFIX = '.manifest';

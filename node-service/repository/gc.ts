@@ -1,8 +1,10 @@
 /**
- * Garbage collection: mark every chunk the manifests reference, sweep the rest — but only
- * chunk files older than the grace period, so chunks of a backup still being written are
- * never taken. Runs under an exclusive lease (no backup or verify at the same time) and
- * records an epoch that a backup checks before committing (see BackupWriter).
+ * Garbage collection: mark every chunk the manifests reference, sweep the rest. It runs
+ * under an exclusive lease, so no backup is writing: every unreferenced chunk is garbage at
+ * once, including what a crashed or failed backup left. The one exception is a backup whose
+ * lease expired without its process being known to be gone (another host, a suspended
+ * process): chunks written since it started are kept. GC also records an epoch that a
+ * backup checks before committing (see BackupWriter), the second line of defence.
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
@@ -12,10 +14,15 @@ import { TEMP_PREFIX } from './file-system.js';
 import { CHUNK_ID_RE, LAYOUT, forEachDataChunk, shardNames } from './format.js';
 import type { RepositoryContext } from './repository-context.js';
 
-export const DEFAULT_GC_GRACE_MS = 24 * 60 * 60_000;
+/** No fixed grace by default: the exclusive lease already keeps running backups out. */
+export const DEFAULT_GC_GRACE_MS = 0;
+/** Margin for clock skew between this node and the destination (file mtimes are the destination's). */
+export const CLOCK_SKEW_MARGIN_MS = 10 * 60_000;
+/** Temp files of leases and state younger than this may belong to a party taking a lease right now. */
+const METADATA_TEMP_GRACE_MS = 10 * 60_000;
 
 export interface GcOptions {
-  /** Unreferenced chunks younger than this are kept (default 24 h). */
+  /** Unreferenced chunks younger than this are kept in any case (default 0). */
   graceMs?: number;
   /** Report what would be freed without deleting anything. */
   dryRun?: boolean;
@@ -31,7 +38,10 @@ export interface GcReport {
   missingChunks: number;
   removedChunks: number;
   freedBytes: number;
-  /** Unreferenced but younger than the grace period: kept this time. */
+  /**
+   * Unreferenced but kept this time: younger than the grace period, or written since a
+   * backup started whose lease expired while its process may still run.
+   */
   keptRecentChunks: number;
   keptRecentBytes: number;
   removedTempFiles: number;
@@ -83,7 +93,21 @@ export async function collectGarbage(ctx: RepositoryContext, options: GcOptions 
       );
     }
 
-    const cutoff = ctx.clock.now() - graceMs;
+    const now = ctx.clock.now();
+    // Backups whose leases expired but whose processes may live on (not known dead):
+    // whatever they wrote since they started must stay.
+    const maybeAlive = (await ctx.leases.list()).filter((l) => l.staleReason === 'expired' && l.info.purpose === 'backup');
+    // No fixed grace and no writer that may live: every unreferenced file goes, whatever
+    // its mtime says (the destination's clock may run ahead of ours).
+    let cutoff = graceMs > 0 ? now - graceMs : Number.POSITIVE_INFINITY;
+    for (const l of maybeAlive) {
+      const since = Date.parse(l.info.createdAt);
+      cutoff = Math.min(cutoff, (Number.isFinite(since) ? since : l.refreshedMs - 30 * 24 * 3_600_000) - CLOCK_SKEW_MARGIN_MS);
+    }
+    if (maybeAlive.length > 0) {
+      ctx.logger.warn({ leases: maybeAlive.map((l) => l.info.id), keepSince: new Date(cutoff).toISOString() }, 'expired backup leases whose holders may still run: keeping what they may have written');
+    }
+    const metadataCutoff = Math.min(cutoff, now - METADATA_TEMP_GRACE_MS);
     const report: GcReport = {
       dryRun,
       referencedChunks: referenced.size,
@@ -109,7 +133,7 @@ export async function collectGarbage(ctx: RepositoryContext, options: GcOptions 
         throw toRepositoryError(err, ctx.repoPath, 'removing unreferenced chunks');
       }
     };
-    const sweepDir = async (dir: string, chunkDir: boolean): Promise<void> => {
+    const sweepDir = async (dir: string, chunkDir: boolean, dirCutoff: number): Promise<void> => {
       let names: string[];
       try {
         names = await ctx.fs.readdir(dir);
@@ -134,7 +158,7 @@ export async function collectGarbage(ctx: RepositoryContext, options: GcOptions 
           if (isErrno(err, 'ENOENT')) return;
           throw toRepositoryError(err, ctx.repoPath, 'inspecting chunks');
         }
-        if (st.mtimeMs >= cutoff) {
+        if (st.mtimeMs >= dirCutoff) {
           if (isChunk) {
             report.keptRecentChunks++;
             report.keptRecentBytes += st.size;
@@ -159,12 +183,13 @@ export async function collectGarbage(ctx: RepositoryContext, options: GcOptions 
     };
     for (const shard of shards) {
       options.signal?.throwIfAborted();
-      await sweepDir(path.join(ctx.repoPath, LAYOUT.chunks, shard), true);
+      await sweepDir(path.join(ctx.repoPath, LAYOUT.chunks, shard), true, cutoff);
       shardsDone++;
       options.onProgress?.({ shardsDone, shardsTotal: shards.length, freedBytes: report.freedBytes });
     }
     // Temp files of interrupted manifest, lease and state writes.
-    for (const dir of [LAYOUT.backups, LAYOUT.locks, LAYOUT.state]) await sweepDir(path.join(ctx.repoPath, dir), false);
+    await sweepDir(path.join(ctx.repoPath, LAYOUT.backups), false, cutoff);
+    for (const dir of [LAYOUT.locks, LAYOUT.state]) await sweepDir(path.join(ctx.repoPath, dir), false, metadataCutoff);
     report.missingChunks = referenced.size - present;
     if (!dryRun) report.removedStaleLeases = await ctx.leases.removeStale();
     report.durationMs = Math.max(0, ctx.clock.now() - started);

@@ -1,11 +1,12 @@
 /**
  * Leases in locks/: backups and verify hold shared leases, garbage collection an exclusive
  * one. Each side writes its own lease file first and then looks for conflicting ones, so
- * of two racing parties at least one sees the other. A lease is refreshed (mtime) while its
- * holder lives; one not refreshed for `staleMs` belongs to a dead process and is ignored.
+ * of two racing parties at least one sees the other. A lease names its holder's process;
+ * one whose process is gone from this very machine is stale at once. Otherwise a lease is
+ * refreshed (mtime) while its holder lives, and one not refreshed for `staleMs` is presumed
+ * abandoned and ignored.
  */
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import * as path from 'node:path';
 import type { Clock } from './clock.js';
 import { RepositoryLockedError, isErrno, toRepositoryError } from './errors.js';
@@ -13,6 +14,7 @@ import type { RepositoryFileSystem } from './file-system.js';
 import { TEMP_PREFIX } from './file-system.js';
 import { LAYOUT } from './format.js';
 import type { RepositoryLogger } from './logger.js';
+import { currentProcessIdentity, holderLiveness } from './process-identity.js';
 
 export type LeaseKind = 'shared' | 'exclusive';
 export type LeasePurpose = 'backup' | 'verify' | 'gc';
@@ -23,6 +25,10 @@ export interface LeaseInfo {
   purpose: LeasePurpose;
   host: string;
   pid: number;
+  /** Boot id and PID namespace of the holder's machine (absent in leases of older versions). */
+  machine?: string | null;
+  /** The holder's start time in clock ticks since boot, so a recycled pid is not taken for it. */
+  startTicks?: number | null;
   createdAt: string;
   /** Free text, e.g. the backup id. */
   detail?: string;
@@ -33,6 +39,11 @@ export interface LeaseState {
   file: string;
   refreshedMs: number;
   stale: boolean;
+  /**
+   * Why it is stale: its process is gone from this machine ('holder-gone', certain), or it
+   * was not refreshed in time ('expired': the holder may still run, e.g. suspended).
+   */
+  staleReason?: 'holder-gone' | 'expired';
 }
 
 export interface LeaseOptions {
@@ -107,12 +118,15 @@ export class LeaseManager {
 
   async acquire(kind: LeaseKind, purpose: LeasePurpose, detail?: string): Promise<Lease> {
     const id = `${kind}-${randomBytes(8).toString('hex')}`;
+    const me = currentProcessIdentity();
     const info: LeaseInfo = {
       id,
       kind,
       purpose,
-      host: hostname(),
-      pid: process.pid,
+      host: me.host,
+      pid: me.pid,
+      machine: me.machine,
+      startTicks: me.startTicks,
       createdAt: new Date(this.clock.now()).toISOString(),
       ...(detail === undefined ? {} : { detail }),
     };
@@ -156,7 +170,7 @@ export class LeaseManager {
         if (isErrno(err, 'ENOENT')) continue;
         throw toRepositoryError(err, this.repoPath, 'reading leases');
       }
-      const stale = now - refreshedMs > this.options.staleMs;
+      const expired = now - refreshedMs > this.options.staleMs;
       let info: LeaseInfo;
       try {
         info = JSON.parse(raw.toString('utf8')) as LeaseInfo;
@@ -165,7 +179,9 @@ export class LeaseManager {
         this.logger.warn({ err, file }, 'unreadable lease file');
         info = { id: name, kind: 'exclusive', purpose: 'gc', host: '?', pid: 0, createdAt: '?' };
       }
-      out.push({ info, file, refreshedMs, stale });
+      const gone = holderLiveness(info) === 'dead';
+      const staleReason = gone ? 'holder-gone' : expired ? 'expired' : undefined;
+      out.push({ info, file, refreshedMs, stale: staleReason !== undefined, ...(staleReason ? { staleReason } : {}) });
     }
     return out;
   }

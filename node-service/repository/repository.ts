@@ -43,6 +43,7 @@ import {
   type JsonValue,
   type RepositoryConfig,
 } from './format.js';
+import { readDamagedChunks } from './damaged-chunks.js';
 import { collectGarbage, readGcEpoch, type GcOptions, type GcReport } from './gc.js';
 import { deriveKeys, passwordKey, unwrapMasterKey, wrapMasterKey, type RepositoryKeys } from './keys.js';
 import { DEFAULT_LEASE_OPTIONS, LeaseManager, type LeaseOptions } from './locks.js';
@@ -294,6 +295,8 @@ export class Repository {
     const lease = await this.leases.acquire('shared', 'backup', id);
     try {
       const gcEpoch = await readGcEpoch({ repoPath: this.path, fs: this.deps.fs });
+      const damaged = await readDamagedChunks({ repoPath: this.path, fs: this.deps.fs });
+      if (damaged.unreadable) this.log.warn({}, 'the list of damaged chunks is unreadable; the next verify rewrites it');
       const pool = this.codec();
       return new BackupWriter(
         {
@@ -306,6 +309,7 @@ export class Repository {
           pool,
           manifests: this.manifests,
           readGcEpoch: () => readGcEpoch({ repoPath: this.path, fs: this.deps.fs }),
+          damaged: new Set(damaged.chunks.keys()),
         },
         lease,
         {

@@ -3,6 +3,7 @@
  * rotating subset), in parallel, and report exactly which backups each bad chunk affects.
  */
 import { runBounded } from './concurrency.js';
+import { readDamagedChunks, writeDamagedChunks, type DamagedChunk } from './damaged-chunks.js';
 import { ChunkCorruptError, ChunkMissingError, InvalidArgumentError, RepositoryError } from './errors.js';
 import { forEachDataChunk } from './format.js';
 import type { RepositoryContext } from './repository-context.js';
@@ -34,6 +35,11 @@ export interface VerifyProblem {
   detail: string;
   /** Every backup that references the chunk, oldest first. */
   backups: string[];
+  /**
+   * False for damage an earlier verify found in a part of the chunks this (subset) run did
+   * not check: it is still on the list of damaged chunks and still affects those backups.
+   */
+  checkedNow: boolean;
 }
 
 export interface VerifyReport {
@@ -48,10 +54,15 @@ export interface VerifyReport {
   storedBytesRead: number;
   durationMs: number;
   subset: { part: number; of: number } | null;
+  /** Damaged chunks still referenced: found now, or by an earlier run in a part not checked now. */
   problems: VerifyProblem[];
   damagedManifests: { backupId: string; detail: string }[];
   /** Every backup that cannot be restored in full, sorted. */
   affectedBackups: string[];
+  /** Every backup whose manifest was read, sorted (with damagedManifests: every backup on the destination). */
+  backups: string[];
+  /** Chunks on the damaged list before this run that were found intact now (re-stored by a backup since). */
+  healedChunks: number;
 }
 
 export function inSubset(chunkId: string, subset: { part: number; of: number }): boolean {
@@ -86,6 +97,8 @@ export async function verifyRepository(ctx: RepositoryContext, options: VerifyOp
     let bytesTotal = 0;
     for (const [, e] of selected) bytesTotal += e.length;
     const problems: VerifyProblem[] = [];
+    const known = await readDamagedChunks(ctx);
+    if (known.unreadable) ctx.logger.warn({}, 'the list of damaged chunks was unreadable; this verify rewrites it');
     let bytesChecked = 0;
     let storedBytesRead = 0;
     let chunksDone = 0;
@@ -104,11 +117,13 @@ export async function verifyRepository(ctx: RepositoryContext, options: VerifyOp
           kind,
           detail: err instanceof Error ? err.message : String(err),
           backups: e.backups.map((bi) => headers[bi]?.id ?? '?'),
+          checkedNow: true,
         });
       }
       chunksDone++;
       options.onProgress?.({ chunksDone, chunksTotal: selected.length, bytesDone: bytesChecked, bytesTotal });
     });
+    const healedChunks = await recordDamage(ctx, known.chunks, problems, selected.map(([id]) => id), index, (bi) => headers[bi]?.id ?? '?');
     problems.sort((a, b) => a.chunkId.localeCompare(b.chunkId));
     const affected = new Set<string>();
     for (const p of problems) for (const b of p.backups) affected.add(b);
@@ -125,10 +140,56 @@ export async function verifyRepository(ctx: RepositoryContext, options: VerifyOp
       problems,
       damagedManifests: damaged.map((d) => ({ backupId: d.id, detail: d.error.message })),
       affectedBackups: [...affected].sort(),
+      backups: headers.map((h) => h.id).sort(),
+      healedChunks,
     };
     ctx.logger.info({ ok: report.ok, chunks: report.chunksChecked, problems: problems.length }, 'verify finished');
     return report;
   } finally {
     await lease?.release();
   }
+}
+
+/**
+ * Brings the damaged-chunk list up to date: what this run checked replaces what the list
+ * said about those chunks; damage found earlier in parts not checked now stays (and is
+ * added to `problems`, so the report tells the whole truth); chunks no backup references
+ * any more leave the list. Returns how many listed chunks were found intact. A read-only
+ * destination keeps its list as it is.
+ */
+async function recordDamage(
+  ctx: RepositoryContext,
+  before: ReadonlyMap<string, DamagedChunk>,
+  problems: VerifyProblem[],
+  checked: readonly string[],
+  index: ReadonlyMap<string, { backups: number[] }>,
+  backupId: (bi: number) => string,
+): Promise<number> {
+  const now = new Date(ctx.clock.now()).toISOString();
+  const after = new Map<string, DamagedChunk>();
+  const checkedSet = new Set(checked);
+  const foundNow = new Set(problems.map((p) => p.chunkId));
+  let healed = 0;
+  for (const [id, entry] of before) {
+    const e = index.get(id);
+    if (!e) continue;
+    if (checkedSet.has(id)) {
+      if (!foundNow.has(id)) healed++;
+      continue;
+    }
+    after.set(id, entry);
+    problems.push({ chunkId: id, kind: entry.kind, detail: entry.detail, backups: e.backups.map(backupId), checkedNow: false });
+  }
+  for (const p of problems) {
+    if (!p.checkedNow) continue;
+    after.set(p.chunkId, { kind: p.kind, detail: p.detail.slice(0, 500), foundAt: before.get(p.chunkId)?.foundAt ?? now });
+  }
+  const unchanged = after.size === before.size && [...after.keys()].every((id) => before.has(id) && before.get(id)?.kind === after.get(id)?.kind);
+  if (unchanged) return healed;
+  try {
+    await writeDamagedChunks(ctx, after, ctx.clock.now());
+  } catch (err) {
+    if (!(err instanceof RepositoryError && err.code === 'REPO_READ_ONLY')) throw err;
+  }
+  return healed;
 }

@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeFileSystem } from '../../../node-service/repository/file-system.js';
 import { LeaseManager } from '../../../node-service/repository/locks.js';
 import { silentLogger } from '../../../node-service/repository/logger.js';
+import { currentProcessIdentity, holderLiveness } from '../../../node-service/repository/process-identity.js';
 import { FakeClock, TempDirs } from './helpers.js';
 
 const dirs = new TempDirs();
@@ -49,6 +51,33 @@ describe('repository leases', () => {
     await gc.release();
     expect(await m.removeStale()).toBe(1);
     expect(await readdir(locks)).toEqual([]);
+  });
+
+  it('a lease whose process is gone from this machine is stale at once; one of another machine or a live process is not', async () => {
+    const clock = new FakeClock();
+    const { m, locks } = await manager(clock);
+    const me = currentProcessIdentity();
+    // A real process that has exited: its pid is free (or reused by another start time).
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadPid = Number(dead.stdout);
+    expect(deadPid).toBeGreaterThan(0);
+    const lease = (id: string, extra: object) => ({ id, kind: 'shared', purpose: 'backup', createdAt: new Date(clock.now()).toISOString(), ...extra });
+    const write = async (id: string, body: object) => {
+      const file = path.join(locks, `${id}.json`);
+      await writeFile(file, JSON.stringify(body));
+      await utimes(file, new Date(clock.now()), new Date(clock.now()));
+    };
+    await write('shared-dead', lease('shared-dead', { host: me.host, machine: me.machine, pid: deadPid, startTicks: 1 }));
+    await write('shared-recycled', lease('shared-recycled', { host: me.host, machine: me.machine, pid: process.pid, startTicks: (me.startTicks ?? 0) + 1 }));
+    await write('shared-alive', lease('shared-alive', { host: me.host, machine: me.machine, pid: process.pid, startTicks: me.startTicks }));
+    await write('shared-elsewhere', lease('shared-elsewhere', { host: me.host, machine: 'another-boot/pid:[1]', pid: deadPid, startTicks: 1 }));
+    await write('shared-old', lease('shared-old', { host: me.host, pid: deadPid }));
+    const state = Object.fromEntries((await m.list()).map((l) => [l.info.id, l.staleReason ?? 'live']));
+    expect(state).toEqual({ 'shared-dead': 'holder-gone', 'shared-recycled': 'holder-gone', 'shared-alive': 'live', 'shared-elsewhere': 'live', 'shared-old': 'live' });
+    // Only the live ones keep GC out.
+    await expect(m.acquire('exclusive', 'gc')).rejects.toMatchObject({ message: expect.not.stringMatching(/shared-dead|shared-recycled/) });
+    expect(holderLiveness({ host: me.host, machine: me.machine, pid: deadPid })).toBe('dead');
+    expect(holderLiveness({ host: 'other-host', machine: me.machine, pid: deadPid })).toBe('unknown');
   });
 
   it('treats a garbled lease file as a live exclusive lease until it goes stale', async () => {

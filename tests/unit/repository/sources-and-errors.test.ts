@@ -89,7 +89,7 @@ describe('filesystem error mapping', () => {
     const nospc = toRepositoryError(Object.assign(new Error('x'), { code: 'ENOSPC' }), '/mnt/nas/vplus', 'writing chunk ab12');
     expect(nospc).toBeInstanceOf(NoSpaceError);
     expect(nospc.message).toBe(
-      'No space left on the backup destination /mnt/nas/vplus while writing chunk ab12. Free space there (prune and garbage-collect old backups) or choose a larger destination.',
+      'No space left on the backup destination /mnt/nas/vplus while writing chunk ab12. Earlier backups are intact. Garbage-collect the destination to free at once what failed and pruned backups left (vplus destination gc <destination> --wait, or Destinations → Garbage collect); prune old backups first if that is not enough, or choose a larger destination.',
     );
     expect(toRepositoryError(Object.assign(new Error('x'), { code: 'EROFS' }), '/r', 'a').code).toBe('REPO_READ_ONLY');
     expect(toRepositoryError(Object.assign(new Error('x'), { code: 'EACCES' }), '/r', 'a').code).toBe('REPO_PERMISSION_DENIED');

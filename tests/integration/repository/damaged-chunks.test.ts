@@ -1,0 +1,146 @@
+/**
+ * A damaged chunk is never reused by a new backup: verify records it, the next backup of
+ * the same data stores it again from the source (healing older backups), a later verify
+ * confirms the heal. Reproduces issue 9's first finding against the real library.
+ */
+import { existsSync } from 'node:fs';
+import { open, readFile, truncate } from 'node:fs/promises';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Repository, type BackupManifest } from '../../../node-service/repository/index.js';
+import { chunkRelPath, expandChunks } from '../../../node-service/repository/format.js';
+import { FakeClock, KIB, MIB, TEST_KDF, TempDirs, makeImage, memorySource, readAll } from '../../unit/repository/helpers.js';
+
+const CHUNK = 256 * KIB;
+
+/** Random bytes throughout: every chunk holds data, no two alike. */
+function randomImage(seed: number, size: number): Buffer {
+  return makeImage(size, [{ kind: 'random', offset: 0, length: size, seed }]);
+}
+const dirs = new TempDirs();
+const repos: Repository[] = [];
+afterEach(async () => {
+  await Promise.all(repos.splice(0).map((r) => r.close()));
+  await dirs.cleanup();
+});
+
+async function setup(): Promise<Repository> {
+  const repo = await Repository.init(path.join(await dirs.make(), 'repo'), { chunkSize: CHUNK, password: 'pw-damaged', kdf: TEST_KDF }, { clock: new FakeClock(), threads: 2 });
+  repos.push(repo);
+  return repo;
+}
+
+async function backup(repo: Repository, img: Buffer, previous?: BackupManifest, dirty?: { offset: number; length: number }[]) {
+  const w = await repo.startBackup({ group: 'vm' });
+  await w.writeDisk('vda', img.length, memorySource(img), previous ? { changes: { previous, dirty: dirty ?? [] } } : {});
+  const manifest = await w.commit();
+  return { manifest, healed: w.healedChunks, found: w.damagedChunksFound };
+}
+
+async function restored(repo: Repository, id: string): Promise<Buffer> {
+  return readAll((await repo.openBackup(id)).readDisk('vda'));
+}
+
+async function flipByte(repo: Repository, chunkId: string, at = 40): Promise<void> {
+  const fh = await open(path.join(repo.path, chunkRelPath(chunkId)), 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, at);
+    b[0] = b[0]! ^ 0x5a;
+    await fh.write(b, 0, 1, at);
+  } finally {
+    await fh.close();
+  }
+}
+
+function chunkAt(m: BackupManifest, index: number): string {
+  const id = expandChunks(m.disks[0]!)[index];
+  if (typeof id !== 'string') throw new Error(`chunk ${index} is a zero chunk`);
+  return id;
+}
+
+/** Image A with chunk `index` rewritten. */
+function changeChunk(img: Buffer, index: number, seed: number): Buffer {
+  const out = Buffer.from(img);
+  randomImage(seed, CHUNK).copy(out, index * CHUNK);
+  return out;
+}
+
+describe('damaged chunks', () => {
+  it('verify names a flipped byte; the next backup of the same data re-stores the chunk; both backups then restore bit-exact', async () => {
+    const repo = await setup();
+    const imgA = randomImage(1, 2 * MIB);
+    const b1 = await backup(repo, imgA);
+    const imgB = changeChunk(imgA, 3, 2);
+    const b2 = await backup(repo, imgB, b1.manifest, [{ offset: 3 * CHUNK, length: CHUNK }]);
+    const only2 = chunkAt(b2.manifest, 3);
+    expect(expandChunks(b1.manifest.disks[0]!)).not.toContain(only2);
+
+    await flipByte(repo, only2);
+    const v1 = await repo.verify();
+    expect(v1.ok).toBe(false);
+    expect(v1.problems).toMatchObject([{ chunkId: only2, kind: 'corrupt', backups: [b2.manifest.id], checkedNow: true }]);
+    expect(v1.affectedBackups).toEqual([b2.manifest.id]);
+    expect(v1.backups).toEqual([b1.manifest.id, b2.manifest.id].sort());
+    expect(existsSync(path.join(repo.path, 'state', 'damaged-chunks.json'))).toBe(true);
+
+    // Nothing changed in the VM: an incremental with no dirty range. Before the fix it reused
+    // the damaged chunk unread and "succeeded"; now it reads that chunk from the source.
+    const b3 = await backup(repo, imgB, b2.manifest, []);
+    expect(b3.healed).toEqual([only2]);
+    expect(chunkAt(b3.manifest, 3)).toBe(only2);
+    expect(b3.manifest.summary.readBytes).toBe(CHUNK);
+
+    const v2 = await repo.verify();
+    expect(v2).toMatchObject({ ok: true, problems: [], healedChunks: 1, affectedBackups: [] });
+    expect(existsSync(path.join(repo.path, 'state', 'damaged-chunks.json'))).toBe(false);
+    expect((await restored(repo, b2.manifest.id)).equals(imgB)).toBe(true);
+    expect((await restored(repo, b3.manifest.id)).equals(imgB)).toBe(true);
+    expect((await restored(repo, b1.manifest.id)).equals(imgA)).toBe(true);
+  });
+
+  it('a subset verify keeps damage found earlier in other parts on the list and in its report', async () => {
+    const repo = await setup();
+    const img = randomImage(5, 2 * MIB);
+    const b1 = await backup(repo, img);
+    const bad = chunkAt(b1.manifest, 2);
+    await flipByte(repo, bad);
+    expect((await repo.verify()).problems.map((p) => p.chunkId)).toEqual([bad]);
+    // A part of 4 that does not contain the bad chunk.
+    const part = (Number.parseInt(bad.slice(0, 8), 16) % 4 + 1) % 4;
+    const v = await repo.verify({ subset: { part, of: 4 } });
+    expect(v.ok).toBe(false);
+    expect(v.problems).toMatchObject([{ chunkId: bad, checkedNow: false, backups: [b1.manifest.id] }]);
+    expect(v.affectedBackups).toEqual([b1.manifest.id]);
+    const list = JSON.parse(await readFile(path.join(repo.path, 'state', 'damaged-chunks.json'), 'utf8')) as { chunks: Record<string, unknown> };
+    expect(Object.keys(list.chunks)).toEqual([bad]);
+  });
+
+  it('a chunk file whose header does not fit (truncated) is written again by the next backup, without a verify first', async () => {
+    const repo = await setup();
+    const img = randomImage(7, 2 * MIB);
+    const b1 = await backup(repo, img);
+    const victim = chunkAt(b1.manifest, 5);
+    await truncate(path.join(repo.path, chunkRelPath(victim)), 6);
+    await expect(restored(repo, b1.manifest.id)).rejects.toMatchObject({ code: 'CHUNK_CORRUPT' });
+    const b2 = await backup(repo, img);
+    expect(b2.manifest.summary.newChunks).toBe(1);
+    expect((await repo.verify()).ok).toBe(true);
+    expect((await restored(repo, b1.manifest.id)).equals(img)).toBe(true);
+  });
+
+  it('an incremental whose base chunk turns out damaged while patching reads that chunk whole and says so', async () => {
+    const repo = await setup();
+    const img = randomImage(9, 2 * MIB);
+    const b1 = await backup(repo, img);
+    const base = chunkAt(b1.manifest, 1);
+    await flipByte(repo, base);
+    // 4 KiB changed inside chunk 1: normally patched over the previous chunk's content.
+    const changed = Buffer.from(img);
+    randomImage(10, 4 * KIB).copy(changed, CHUNK + 8 * KIB);
+    const b2 = await backup(repo, changed, b1.manifest, [{ offset: CHUNK + 8 * KIB, length: 4 * KIB }]);
+    expect(b2.found).toEqual([base]);
+    expect(b2.manifest.summary.readBytes).toBe(CHUNK);
+    expect((await restored(repo, b2.manifest.id)).equals(changed)).toBe(true);
+  });
+});
