@@ -1,4 +1,4 @@
-import type { Retention } from '../common/api/index.js';
+import { RETENTION_LIMITS, type Retention } from '../common/api/index.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -20,10 +20,6 @@ const RULES: readonly (readonly [string, RetentionField])[] = [
   ['maxage', 'maxAgeDays'],
 ];
 
-/** RetentionSchema's limits. */
-const MAX_COUNT = 10_000;
-const MAX_AGE_DAYS = 100_000;
-
 /**
  * "last=3 daily=14" → { keepLast: 3, daily: 14 }. Every mistake is a usage
  * error (exit 2) naming the token that is wrong.
@@ -43,15 +39,12 @@ export function parseRetentionSpec(spec: string): Retention {
     if (retention[field] !== undefined) throw wrong(`"${token}": ${word} is given twice`);
     const isAge = field === 'maxAgeDays';
     const value = isAge ? m[2]!.replace(/d$/i, '') : m[2]!;
-    const [min, max] = isAge ? [1, MAX_AGE_DAYS] : [0, MAX_COUNT];
+    // The API's limits: every rule keeps at least 1 (a 0 is refused, not read as "no rule").
+    const { min, max } = RETENTION_LIMITS[field];
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
       throw wrong(`"${token}": ${word} must be a whole number from ${min} to ${max}${isAge ? ' (days)' : ''}`);
     }
     retention[field] = Number(value);
-  }
-  // A policy of zeros keeps nothing at all; the node refuses to prune with it.
-  if (!Object.values(retention).some((v) => v !== undefined && v > 0)) {
-    throw wrong(`"${spec.trim()}" keeps nothing; give at least one rule above 0`);
   }
   return retention;
 }

@@ -1,13 +1,45 @@
 import { z } from 'zod';
 
+/**
+ * Each retention rule keeps at least one backup (a count) or one day (maxAgeDays): a 0 would
+ * keep nothing by that rule, so the rule is left out instead. The API, the CLI and the UI
+ * all check these limits, with these words.
+ */
+export const RETENTION_LIMITS = {
+  keepLast: { min: 1, max: 10_000 },
+  daily: { min: 1, max: 10_000 },
+  weekly: { min: 1, max: 10_000 },
+  monthly: { min: 1, max: 10_000 },
+  yearly: { min: 1, max: 10_000 },
+  maxAgeDays: { min: 1, max: 100_000 },
+} as const;
+export type RetentionRule = keyof typeof RETENTION_LIMITS;
+export const RETENTION_RULES = Object.keys(RETENTION_LIMITS) as RetentionRule[];
+
+function retentionRuleSchema(rule: RetentionRule) {
+  const { min, max } = RETENTION_LIMITS[rule];
+  const unit = rule === 'maxAgeDays' ? ' day' : '';
+  return z
+    .number()
+    .int(`${rule} must be a whole number`)
+    .min(min, `${rule} must be at least ${min}${unit}; leave the rule out to not use it`)
+    .max(max, `${rule} must be at most ${max}`);
+}
+
+/** Why `value` cannot be the `rule` of a retention policy, in the API's words; null when it can. */
+export function retentionRuleProblem(rule: RetentionRule, value: number): string | null {
+  const parsed = retentionRuleSchema(rule).safeParse(value);
+  return parsed.success ? null : (parsed.error.issues[0]?.message ?? `${rule} is not valid`);
+}
+
 export const RetentionSchema = z
   .object({
-    keepLast: z.number().int().min(0).max(10_000).optional(),
-    daily: z.number().int().min(0).max(10_000).optional(),
-    weekly: z.number().int().min(0).max(10_000).optional(),
-    monthly: z.number().int().min(0).max(10_000).optional(),
-    yearly: z.number().int().min(0).max(10_000).optional(),
-    maxAgeDays: z.number().int().min(1).max(100_000).optional(),
+    keepLast: retentionRuleSchema('keepLast').optional(),
+    daily: retentionRuleSchema('daily').optional(),
+    weekly: retentionRuleSchema('weekly').optional(),
+    monthly: retentionRuleSchema('monthly').optional(),
+    yearly: retentionRuleSchema('yearly').optional(),
+    maxAgeDays: retentionRuleSchema('maxAgeDays').optional(),
   })
   .refine((r) => Object.values(r).some((v) => v !== undefined), { message: 'give at least one retention rule (keepLast, daily, weekly, monthly, yearly or maxAgeDays)' });
 export type Retention = z.infer<typeof RetentionSchema>;

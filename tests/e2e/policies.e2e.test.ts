@@ -61,6 +61,16 @@ describe('backup policies in Chromium', () => {
     await expect.poll(() => nextRuns.innerText(), { timeout: 10_000 }).toContain('full sun 03:00');
     await page.screenshot({ path: path.join(SHOTS, 'policy-form.png'), fullPage: true });
 
+    // A retention rule of 0 is refused under its field: an empty field is how a rule is not used.
+    const daily = page.getByLabel('Daily', { exact: true });
+    await daily.fill('0');
+    await page.getByRole('button', { name: 'Create policy' }).click();
+    await expect.poll(() => daily.getAttribute('aria-invalid'), { timeout: 10_000 }).toBe('true');
+    await page.getByText('At least 1; leave it empty to not use this rule').waitFor();
+    expect(page.url()).toMatch(/\/policies\/new$/);
+    await daily.fill('7');
+    await expect.poll(() => daily.getAttribute('aria-invalid'), { timeout: 10_000 }).not.toBe('true');
+
     await page.getByRole('button', { name: 'Create policy' }).click();
     await page.getByRole('heading', { name: POLICY, level: 1 }).waitFor({ timeout: 20_000 });
     expect(page.url()).toMatch(/\/policies\/\d+$/);

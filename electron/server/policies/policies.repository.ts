@@ -1,5 +1,5 @@
 import type { AssignmentRules, PolicyKind, PolicyRun } from '../../../common/api/policies.js';
-import type { Retention } from '../../../common/api/destinations.js';
+import { RETENTION_RULES, type Retention } from '../../../common/api/destinations.js';
 import type { Sql, SqlValue } from '../db/catalog.js';
 
 export type PolicyRetention = Retention & { keepLatestOfExistingVm: boolean };
@@ -69,6 +69,21 @@ export interface PolicyFields {
 }
 
 export const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
+
+/**
+ * A policy's retention rules as stored. A rule of 0 (accepted by older versions, where it
+ * meant "not used") is left out; a policy left with no rule has no retention.
+ */
+export function storedRetention(v: PolicyRow['retention']): PolicyRetention | null {
+  if (!v) return null;
+  const stored = json<PolicyRetention>(v);
+  const retention: PolicyRetention = { keepLatestOfExistingVm: stored.keepLatestOfExistingVm };
+  for (const rule of RETENTION_RULES) {
+    const value = stored[rule];
+    if (typeof value === 'number' && value > 0) retention[rule] = value;
+  }
+  return RETENTION_RULES.some((rule) => retention[rule] !== undefined) ? retention : null;
+}
 
 const POLICIES = `SELECT p.*, d.name AS destination_name FROM policies p LEFT JOIN destinations d ON d.id = p.destination_id`;
 /** The columns an edit may change, in the order editableValues() gives them. */

@@ -15,7 +15,7 @@ import type { InventoryRepository, VmRow } from '../inventory/inventory.reposito
 import type { PolicyRunner } from '../scheduler/policy-runner.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { matchVm, planAssignments } from '../../../common/policy-assignment.js';
-import { json, toPolicyRun, type PoliciesRepository, type PolicyFields, type PolicyRetention, type PolicyRow } from './policies.repository.js';
+import { json, storedRetention, toPolicyRun, type PoliciesRepository, type PolicyFields, type PolicyRetention, type PolicyRow } from './policies.repository.js';
 
 export interface PoliciesServiceDeps {
   catalog: Catalog;
@@ -127,7 +127,7 @@ export class PoliciesService {
 
   async retentionNow(ref: string, by: Principal): Promise<PolicyRun> {
     const row = await this.require(ref);
-    if (!row.retention || row.destination_id === null) throw conflict(`policy "${row.name}" has no retention rules`, 'retention');
+    if (!storedRetention(row.retention) || row.destination_id === null) throw conflict(`policy "${row.name}" has no retention rules`, 'retention');
     const run = await this.d.runner.retention(row, 'manual', null, by.user.username);
     await this.d.audit.record({ actor: by.user.username, action: 'policy.retention', target: `policy:${row.name}`, details: { runId: run?.id ?? null } });
     return run!;
@@ -291,7 +291,7 @@ export class PoliciesService {
       enabled: p.enabled === 1,
       timeZone: p.time_zone,
       schedules: json<string[]>(p.schedules),
-      retention: p.retention ? json<PolicyRetention>(p.retention) : null,
+      retention: storedRetention(p.retention),
       retentionSchedule: p.retention_schedule,
       assignment: json(p.assignment),
       failRunAbovePercent: p.fail_run_above_percent,

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { VmBackupsService } from '../inventory/vm-backups.service.js';
 import type { NotificationsService } from '../notifications/notifications.service.js';
-import { json, toPolicyRun, type PoliciesRepository, type PolicyRetention, type PolicyRow, type PolicyRunRow, type VmAssignmentRow } from '../policies/policies.repository.js';
+import { json, storedRetention, toPolicyRun, type PoliciesRepository, type PolicyRow, type PolicyRunRow, type VmAssignmentRow } from '../policies/policies.repository.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
 import type { TasksRepository } from '../tasks/tasks.repository.js';
 
@@ -91,7 +91,7 @@ export class PolicyRunner {
    * deleted on the node. Snapshots the policy did not make are never touched.
    */
   private async snapshot(policy: PolicyRow, vm: VmAssignmentRow, actor: string): Promise<number> {
-    const retention = policy.retention ? json<PolicyRetention>(policy.retention) : null;
+    const retention = storedRetention(policy.retention);
     const prefix = snapshotPrefix(policy.id);
     const stamp = new Date(this.deps.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
     const { workflowId } = await this.deps.engine.createWorkflow('SNAPSHOT', `vm:${vm.vm_name}`, actor, [
@@ -127,7 +127,7 @@ export class PolicyRunner {
 
   /** Prune by the policy's retention, then GC, on its destination. */
   async retention(policy: PolicyRow, trigger: 'retention' | 'schedule' | 'catch-up' | 'manual', scheduledFor: Date | null, actor: string): Promise<PolicyRun | undefined> {
-    const retention = policy.retention ? json<PolicyRetention>(policy.retention) : null;
+    const retention = storedRetention(policy.retention);
     if (policy.kind !== 'backup' || !retention || policy.destination_id === null) return undefined;
     const { repo, clock } = this.deps;
     const runId = await repo.insertRun({ policyId: policy.id, purpose: 'retention', trigger, backupType: null, scheduledFor, state: 'running', startedAt: new Date(clock.now()) });
@@ -142,12 +142,18 @@ export class PolicyRunner {
     // off, even deleted VMs keep their newest backup (the repository's own default).
     const unprotectedGroups = keepLatestOfExistingVm ? vms.filter((v) => v.present !== 1).map((v) => v.vm_uuid) : [];
     const dest = policy.destination_id;
-    const node = await this.destinationNode(dest);
-    const { workflowId } = await this.deps.engine.createWorkflow('RETENTION', `policy:${policy.name}`, actor, [
-      { type: 'PRUNE', params: { destinationId: dest, retention: rules, dryRun: false, groups: vms.map((v) => v.vm_uuid), unprotectedGroups }, requiredNodeId: node, priority: 30 },
-      { type: 'GC', params: { destinationId: dest, graceHours: this.deps.gcGraceHours }, requiredNodeId: node, priority: 30 },
-    ]);
-    await repo.updateRun(runId, { vms: vms.length, workflows: [workflowId] });
+    try {
+      const node = await this.destinationNode(dest);
+      const { workflowId } = await this.deps.engine.createWorkflow('RETENTION', `policy:${policy.name}`, actor, [
+        { type: 'PRUNE', params: { destinationId: dest, retention: rules, dryRun: false, groups: vms.map((v) => v.vm_uuid), unprotectedGroups }, requiredNodeId: node, priority: 30 },
+        { type: 'GC', params: { destinationId: dest, graceHours: this.deps.gcGraceHours }, requiredNodeId: node, priority: 30 },
+      ]);
+      await repo.updateRun(runId, { vms: vms.length, workflows: [workflowId] });
+    } catch (err) {
+      // A run that could not even start still ends, and says why.
+      this.deps.logger.error({ err, policy: policy.name }, 'retention could not start');
+      await repo.updateRun(runId, { state: 'failed', finishedAt: new Date(clock.now()), message: `retention could not start: ${(err as Error).message}` });
+    }
     return this.publish(runId);
   }
 
@@ -204,6 +210,9 @@ export class PolicyRunner {
     const total = run.purpose === 'run' ? run.vms : ids.length;
     const state: PolicyRun['state'] =
       total === 0 ? 'finished' : failed === total || (message?.includes('the rest of the run was cancelled') ?? false) ? 'failed' : failed > 0 || cancelled > 0 ? 'finished_with_warnings' : 'finished';
+    // A failed retention run says why (its steps' errors); any failed run at least how much failed.
+    if (run.purpose === 'retention' && failed > 0) message = joinMessage(message, await this.failureReasons(ids));
+    if (state === 'failed' && !message) message = `${failed} of ${total} ${run.purpose === 'run' ? 'backups' : 'retention steps'} failed`;
     await repo.updateRun(runId, { succeeded, failed, cancelled, state, finishedAt: new Date(clock.now()), message });
     const finished = await this.publish(runId);
     this.deps.logger.info({ policy: run.policy_name, runId, purpose: run.purpose, state, succeeded, failed, cancelled }, 'policy run ended');
@@ -212,6 +221,17 @@ export class PolicyRunner {
     if (run.purpose === 'run' && succeeded > 0) {
       await this.retention(policy, 'retention', null, 'scheduler').catch((err: unknown) => this.deps.logger.error({ err, policy: policy.name }, 'retention after the policy run could not start'));
     }
+  }
+
+  /** "PRUNE failed: <its error>" for every failed task of these workflows. */
+  private async failureReasons(workflowIds: number[]): Promise<string> {
+    const reasons: string[] = [];
+    for (const id of workflowIds) {
+      for (const t of await this.deps.tasks.workflowTasks(id)) {
+        if (t.state === 'FAILED') reasons.push(`${t.type} failed: ${t.error?.trim() || 'the node gave no reason; see the task log'}`);
+      }
+    }
+    return reasons.length > 0 ? reasons.join('; ') : 'a retention step failed; see its task';
   }
 
   private async cancelWorkflow(workflowId: number): Promise<void> {

@@ -65,7 +65,11 @@ import { MatchingVmsPreview, NextRunsPreview, PreviewError, RetentionPreview } f
 
 const PREVIEW_DELAY_MS = 400;
 
+/** A 0 is refused under the field (not clamped to 1 behind the admin's back): leaving a rule empty is how it is not used. */
+const RULE_INPUT = { min: 1, allowDecimal: false, allowNegative: false, clampBehavior: 'none' } as const;
+
 /** /policies/new and /policies/:policy/edit. */
+
 export function PolicyFormPage() {
   const ref = useParams().policy;
   const { isAdmin } = useSession();
@@ -368,12 +372,12 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                   description="Which backups stay after each run; the rest are removed and their space reclaimed. Empty fields are not used; with none at all, every backup is kept."
                 >
                   <SimpleGrid cols={{ base: 2, sm: 3 }}>
-                    <NumberInput label="Keep last" description="newest backups" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('keepLast')} />
-                    <NumberInput label="Daily" description="days, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('daily')} />
-                    <NumberInput label="Weekly" description="weeks, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('weekly')} />
-                    <NumberInput label="Monthly" description="months, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('monthly')} />
-                    <NumberInput label="Yearly" description="years, newest of each" min={0} allowDecimal={false} allowNegative={false} {...form.getInputProps('yearly')} />
-                    <NumberInput label="Max age (days)" description="older ones go" min={1} allowDecimal={false} allowNegative={false} {...form.getInputProps('maxAgeDays')} />
+                    <NumberInput label="Keep last" description="newest backups" {...RULE_INPUT} {...form.getInputProps('keepLast')} />
+                    <NumberInput label="Daily" description="days, newest of each" {...RULE_INPUT} {...form.getInputProps('daily')} />
+                    <NumberInput label="Weekly" description="weeks, newest of each" {...RULE_INPUT} {...form.getInputProps('weekly')} />
+                    <NumberInput label="Monthly" description="months, newest of each" {...RULE_INPUT} {...form.getInputProps('monthly')} />
+                    <NumberInput label="Yearly" description="years, newest of each" {...RULE_INPUT} {...form.getInputProps('yearly')} />
+                    <NumberInput label="Max age (days)" description="older ones go" {...RULE_INPUT} {...form.getInputProps('maxAgeDays')} />
                   </SimpleGrid>
                   <Checkbox
                     label="Keep the latest backup of VMs that still exist"

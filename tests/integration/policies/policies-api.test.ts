@@ -1,8 +1,13 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dashboard, Policy, PolicyRun } from '../../../common/api/policies.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { createUser, makeTempDir, setupAdmin, startTestServer, type TestServer } from '../../support/test-server.js';
+import { Catalog } from '../../../electron/server/db/catalog.js';
+import { createUser, makeTempDir, setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
 
 /** The policies API's answers to bad input and to roles, on a real server and catalog. */
 describe('policies API: validation and roles', () => {
@@ -11,6 +16,7 @@ describe('policies API: validation and roles', () => {
   let operator: string;
   let viewer: string;
   let node: TestNode;
+  let repoPath: string;
   const as = <T>(token: string, method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token });
   const good = { name: 'nightly', destination: 'nas', schedules: ['incremental mon-fri 22:00', 'full sun 22:00'], retention: { daily: 14, weekly: 8 }, assignment: { include: ['^prod-'] } };
 
@@ -20,7 +26,8 @@ describe('policies API: validation and roles', () => {
     operator = await createUser(t.api, admin, 'olga', 'operator');
     viewer = await createUser(t.api, admin, 'victor', 'viewer');
     node = await enrollTestNode(t.api, admin, { name: 'store', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
-    expect((await as(admin, 'POST', '/api/destinations', { name: 'nas', node: 'store', path: `${makeTempDir('policies-api')}/vplus` })).status).toBe(201);
+    repoPath = `${makeTempDir('policies-api')}/vplus`;
+    expect((await as(admin, 'POST', '/api/destinations', { name: 'nas', node: 'store', path: repoPath })).status).toBe(201);
   });
   afterAll(async () => {
     await node?.stop();
@@ -36,11 +43,24 @@ describe('policies API: validation and roles', () => {
     [{ ...good, priority: 101 }, 'priority', /100/],
     [{ ...good, retentionSchedule: 'full daily 03:00' }, 'retentionSchedule', /backup type/],
     [{ ...good, retention: {} }, 'retention', /at least one retention rule/],
+    [{ ...good, retention: { daily: 0, weekly: 8 } }, 'retention.daily', /^body field "retention\.daily": daily must be at least 1/],
+    [{ ...good, retention: { keepLast: 0 } }, 'retention.keepLast', /keepLast must be at least 1/],
+    [{ ...good, retention: { daily: 7, maxAgeDays: 0 } }, 'retention.maxAgeDays', /maxAgeDays must be at least 1 day/],
   ])('refuses %j with a 400 naming the field', async (body, field, message) => {
     const res = await as<{ message: string; field?: string }>(admin, 'POST', '/api/policies', body);
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(message);
     expect(res.body.field ?? '').toContain(field.split('.')[0]);
+    if (field.startsWith('retention.')) expect(res.body.field).toBe(field);
+  });
+
+  it('refuses a retention rule of 0 in the preview and in a destination prune too, naming the field', async () => {
+    const preview = await as<{ message: string; field?: string }>(admin, 'POST', '/api/policies/preview', { destination: 'nas', retention: { keepLast: 0, daily: 3 } });
+    expect(preview.status, preview.text).toBe(400);
+    expect(preview.body.field).toBe('retention.keepLast');
+    const prune = await as<{ message: string; field?: string }>(admin, 'POST', '/api/destinations/nas/prune', { retention: { weekly: 0, daily: 3 }, dryRun: true });
+    expect(prune.status, prune.text).toBe(400);
+    expect(prune.body).toMatchObject({ field: 'retention.weekly', message: expect.stringMatching(/weekly must be at least 1/) });
   });
 
   it('a destination that does not exist is a 404; a duplicate name a 409', async () => {
@@ -87,5 +107,31 @@ describe('policies API: validation and roles', () => {
     expect(JSON.stringify(audit.body)).toContain('policy.update');
     expect((await as(admin, 'DELETE', '/api/policies/nightly')).status).toBe(204);
     expect((await as(admin, 'GET', '/api/policies/nightly')).status).toBe(404);
+  });
+
+  it('a retention run that fails says why', async () => {
+    // A VM in the policy (straight into the catalog: no hypervisor is needed to prune).
+    const catalog = new Catalog({ mode: 'managed', pool: { socketPath: path.join(t.dataDir, 'mariadb', 'run', 'mysqld.sock'), user: os.userInfo().username, database: 'vplus' } });
+    try {
+      const nodeId = (await catalog.query<{ id: number }>("SELECT id FROM nodes WHERE name = 'store'"))[0]!.id;
+      const hv = await catalog.execute("INSERT INTO hypervisors (name, node_id, uri, status) VALUES ('kvm-r', ?, 'qemu:///system', 'ok')", [nodeId]);
+      await catalog.execute("INSERT INTO vms (hypervisor_id, uuid, name, state, disks, excluded_disks) VALUES (?, ?, 'prod-r', 'running', '[]', '[]')", [hv.insertId, randomUUID()]);
+    } finally {
+      await catalog.close();
+    }
+    expect((await as(admin, 'POST', '/api/policies', { ...good, name: 'keeper' })).status).toBe(201);
+    expect((await as(admin, 'POST', '/api/policies/keeper/assign', { vms: ['prod-r'] })).status).toBe(200);
+    // The destination's repository is gone (a disk that was not mounted): PRUNE fails.
+    fs.rmSync(repoPath, { recursive: true, force: true });
+    const started = await as<PolicyRun>(operator, 'POST', '/api/policies/keeper/retention');
+    expect(started.status, started.text).toBe(202);
+    const run = await waitFor('the retention run to end', async () => {
+      const runs = await as<PolicyRun[]>(admin, 'GET', '/api/policies/keeper/runs');
+      const r = runs.body.find((x) => x.id === started.body.id);
+      return r && r.state !== 'running' ? r : undefined;
+    });
+    expect(run.state).toBe('failed');
+    expect(run.message ?? '').toMatch(/^PRUNE failed: .+/);
+    expect(run.message).toContain(repoPath);
   });
 });

@@ -14,7 +14,7 @@ describe('--retention SPEC', () => {
     ['last=3 daily=14 weekly=8 monthly=12', { keepLast: 3, daily: 14, weekly: 8, monthly: 12 }],
     ['  daily=7   weekly=4 ', { daily: 7, weekly: 4 }],
     ['maxage=90d', { maxAgeDays: 90 }],
-    ['Last=1 DAILY=0', { keepLast: 1, daily: 0 }],
+    ['Last=1 DAILY=2', { keepLast: 1, daily: 2 }],
     ['yearly=10000', { yearly: 10_000 }],
   ])('%s', (spec, retention) => {
     const parsed = parseRetentionSpec(spec);
@@ -31,15 +31,16 @@ describe('--retention SPEC', () => {
     ['last=3 keep=2', /"keep=2": there is no rule "keep"/],
     ['last=3 daily', /"daily" is not RULE=N/],
     ['last:3', /"last:3" is not RULE=N/],
-    ['daily=-1', /"daily=-1": daily must be a whole number from 0 to 10000/],
-    ['daily=1.5', /"daily=1\.5": daily must be a whole number from 0 to 10000/],
+    ['daily=-1', /"daily=-1": daily must be a whole number from 1 to 10000/],
+    ['daily=1.5', /"daily=1\.5": daily must be a whole number from 1 to 10000/],
+    ['last=3 daily=0', /"daily=0": daily must be a whole number from 1 to 10000/],
     ['weekly=x', /"weekly=x": weekly must be a whole number/],
-    ['monthly=10001', /"monthly=10001": monthly must be a whole number from 0 to 10000/],
+    ['monthly=10001', /"monthly=10001": monthly must be a whole number from 1 to 10000/],
     ['last=3d', /"last=3d": last must be a whole number/],
     ['maxage=0', /"maxage=0": maxage must be a whole number from 1 to 100000 \(days\)/],
     ['maxage=1y', /"maxage=1y": maxage must be/],
     ['last=3 daily=2 last=4', /"last=4": last is given twice/],
-    ['last=0 daily=0', /"last=0 daily=0" keeps nothing; give at least one rule above 0/],
+    ['last=0 daily=0', /"last=0": last must be a whole number from 1 to 10000/],
   ])('refuses %j, naming the bad token', (spec, message) => {
     expect(() => parseRetentionSpec(spec)).toThrow(UsageError);
     expect(() => parseRetentionSpec(spec)).toThrow(message);

@@ -1,4 +1,4 @@
-import { CreatePolicySchema, DEFAULT_SNAPSHOTS_KEPT, type AssignmentRules, type Policy, type PolicyKind } from '@common/api/index.js';
+import { CreatePolicySchema, DEFAULT_SNAPSHOTS_KEPT, RETENTION_LIMITS, type AssignmentRules, type Policy, type PolicyKind } from '@common/api/index.js';
 import { randomId } from '@mantine/hooks';
 import type { FormErrors } from '@mantine/form';
 import type { CreatePolicyRequest, PolicyPreviewRequest, UpdatePolicyRequest } from '../../api/policies.queries.js';
@@ -153,9 +153,10 @@ type PolicyRetention = NonNullable<CreatePolicyRequest['retention']>;
 
 /**
  * Backup policies: no number given, no retention rules (backups are kept until removed by
- * hand). Snapshot policies: keepLast only, the snapshots kept per VM.
+ * hand). Snapshot policies: keepLast only, the snapshots kept per VM. `onlyValid` leaves
+ * out numbers the server would refuse (the preview shows what the valid rules keep).
  */
-export function retentionOf(values: PolicyFormValues): PolicyRetention | undefined {
+export function retentionOf(values: PolicyFormValues, onlyValid = false): PolicyRetention | undefined {
   if (values.kind === 'snapshot') {
     const kept = numberOf(values.snapshotsKept);
     return kept === undefined ? undefined : { keepLast: kept };
@@ -163,7 +164,7 @@ export function retentionOf(values: PolicyFormValues): PolicyRetention | undefin
   const rules: Partial<Record<RetentionField, number>> = {};
   for (const field of RETENTION_FIELDS) {
     const value = numberOf(values[field]);
-    if (value !== undefined) rules[field] = value;
+    if (value !== undefined && (!onlyValid || retentionProblem(field, value) === null)) rules[field] = value;
   }
   if (Object.keys(rules).length === 0) return undefined;
   return { ...rules, keepLatestOfExistingVm: values.keepLatestOfExistingVm };
@@ -225,7 +226,7 @@ export function previewRequest(values: PolicyFormValues, policyId: number | unde
   // Only a backup policy's retention is previewed (against its destination's backups).
   if (values.kind === 'backup') {
     if (values.destination !== null) request.destination = values.destination;
-    const retention = retentionOf(values);
+    const retention = retentionOf(values, true);
     if (retention !== undefined) request.retention = retention;
   }
   return request;
@@ -237,6 +238,16 @@ function integerProblem(value: NumberField, min: number, max: number, optional: 
   if (value === '') return optional ? null : 'Required';
   if (typeof value !== 'number' || !Number.isInteger(value)) return 'A whole number';
   if (value < min || value > max) return `Between ${min} and ${max}`;
+  return null;
+}
+
+/** The API's limits for a retention rule; an empty field is no rule. */
+function retentionProblem(field: RetentionField, value: NumberField): string | null {
+  if (value === '') return null;
+  if (typeof value !== 'number' || !Number.isInteger(value)) return 'A whole number';
+  const { min, max } = RETENTION_LIMITS[field];
+  if (value < min) return `At least ${min}${field === 'maxAgeDays' ? ' day' : ''}; leave it empty to not use this rule`;
+  if (value > max) return `At most ${max}`;
   return null;
 }
 
@@ -254,7 +265,7 @@ export function validatePolicyForm(values: PolicyFormValues): FormErrors {
   } else {
     if (values.destination === null) errors['destination'] = 'Choose where the backups are stored';
     for (const field of RETENTION_FIELDS) {
-      const problem = integerProblem(values[field], field === 'maxAgeDays' ? 1 : 0, field === 'maxAgeDays' ? 100_000 : 10_000, true);
+      const problem = retentionProblem(field, values[field]);
       if (problem !== null) errors[field] = problem;
     }
     const retention = retentionOf(values);
