@@ -52,7 +52,14 @@ export class DesktopApp {
         void this.quit();
       }
     });
+    // Quit from the tray, logging out and a system shutdown all take the server's one stop path (quit()).
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void this.quit());
+    // Logging out or shutting down: preventDefault (typed without its event, but documented) makes
+    // Electron hold a logind delay inhibitor while the server stops; quit() ends with app.quit().
+    powerMonitor.on('shutdown', (...args: unknown[]) => {
+      (args[0] as { preventDefault?: () => void } | undefined)?.preventDefault?.();
+      void this.quit();
+    });
 
     this.tray = createTray({ iconPath: this.paths.icon, onOpen: () => this.focus(), onQuit: () => void this.quit() });
     this.tray.setToolTip('vPlus — starting the server…');

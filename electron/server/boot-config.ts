@@ -31,6 +31,8 @@ export const BootConfigSchema = z.object({
   taskRetryBaseSeconds: z.coerce.number().min(0.1).max(3600).default(10),
   /** GC after a policy's prune keeps unreferenced chunks younger than this (an interrupted backup's). */
   gcGraceHours: z.coerce.number().min(0).max(24 * 365).default(6),
+  /** A stop gets this long; then what is left (supervised nodes, then mariadbd) is killed. Keep it under systemd's TimeoutStopSec. */
+  stopTimeoutSeconds: z.coerce.number().min(5).max(3600).default(20),
 });
 export type BootConfig = z.infer<typeof BootConfigSchema>;
 export type BootConfigInput = z.input<typeof BootConfigSchema>;
@@ -53,6 +55,7 @@ export function parseBootConfig(input: Partial<BootConfigInput>): BootConfig {
     nodeLossTimeoutSeconds: process.env.VPLUS_NODE_LOSS_TIMEOUT_SECONDS,
     taskRetryBaseSeconds: process.env.VPLUS_TASK_RETRY_BASE_SECONDS,
     gcGraceHours: process.env.VPLUS_GC_GRACE_HOURS,
+    stopTimeoutSeconds: process.env.VPLUS_STOP_TIMEOUT_SECONDS,
   });
   const result = BootConfigSchema.safeParse({ dataDir: defaultDataDir(), ...fromEnv, ...stripUndefined(input) });
   if (!result.success) {

@@ -54,6 +54,7 @@ import { PoliciesRepository } from './policies/policies.repository.js';
 import { PoliciesService } from './policies/policies.service.js';
 import { PolicyRunner } from './scheduler/policy-runner.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { serverShutdown, type ServerParts } from './lifecycle/server-shutdown.js';
 
 export interface RunningServer {
   url: string;
@@ -65,6 +66,7 @@ export interface RunningServer {
   managedDbPid(): number | undefined;
   /** The embedded scheduler: the Electron main ticks it after the machine wakes up; tests tick it after moving their clock. */
   scheduler: Scheduler;
+  /** The one way the server stops (see lifecycle/server-shutdown.ts); always finishes, within the boot config's stop timeout. */
   close(): Promise<void>;
 }
 
@@ -82,11 +84,9 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     createLogger({ level: config.logLevel, file: path.join(config.dataDir, 'logs', 'server.log'), pretty: process.stdout.isTTY });
   const app = readAppInfo();
   const clock = options.clock ?? systemClock;
-  const cleanups: (() => Promise<void>)[] = [];
-  const closeAll = async (): Promise<void> => {
-    for (const c of cleanups.reverse()) await c().catch((err: unknown) => logger.error({ err }, 'error while shutting down'));
-    cleanups.length = 0;
-  };
+  // Filled in as the parts start: a start that fails half-way is undone by the same stop path.
+  const parts: ServerParts = { timers: [] };
+  const shutdown = serverShutdown(parts, logger, config.stopTimeoutSeconds * 1000);
 
   try {
     const opened: OpenedCatalog = await openCatalog({
@@ -95,7 +95,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
       ...(config.dbUrl ? { dbUrl: config.dbUrl } : {}),
       ...(config.managedDbTcpPort ? { tcpPort: config.managedDbTcpPort } : {}),
     });
-    cleanups.push(() => opened.close());
+    parts.catalog = opened;
     const { catalog } = opened;
 
     const migrator = new Migrator(catalog, MIGRATIONS, logger.child({ module: 'migrator' }));
@@ -122,15 +122,16 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     // Nodes and the task engine.
     const nodesRepo = new NodesRepository(catalog);
     const tasksRepo = new TasksRepository(catalog);
+    parts.nodes = nodesRepo;
     await nodesRepo.markAllOffline();
     const sessions = new NodeSessions(nodesRepo, tasksRepo, bus, logger.child({ module: 'node-sessions' }), {
       heartbeatMs: config.nodeHeartbeatSeconds * 1000,
       lossTimeoutMs: config.nodeLossTimeoutSeconds * 1000,
     });
-    cleanups.push(() => sessions.closeAll());
+    parts.sessions = sessions;
     const enrollment = new EnrollmentService(catalog, nodesRepo, audit);
     const installers = createNodeInstallers({ dataDir: config.dataDir, appRoot: app.root, logger: logger.child({ module: 'installer' }) });
-    cleanups.push(() => installers.close());
+    parts.supervisor = installers.supervisor;
     const nodes = new NodesService(
       nodesRepo,
       tasksRepo,
@@ -153,7 +154,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     const destinations = new DestinationsService(destinationsRepo, nodesRepo, sessions, secrets, engine, audit, bus, logger.child({ module: 'destinations' }));
     const inventoryRepo = new InventoryRepository(catalog);
     const inventory = new InventoryService(inventoryRepo, nodesRepo, sessions, engine, audit, bus, logger.child({ module: 'inventory' }));
-    cleanups.push(async () => inventory.stop());
+    parts.timers.push(() => inventory.stop());
     const vmBackups = new VmBackupsService(inventoryRepo, inventory, destinationsRepo, nodesRepo, engine, audit, bus, logger.child({ module: 'backups' }));
     const snapshots = new SnapshotsService(inventory, sessions, engine, audit);
     const notifications = new NotificationsService({ catalog, secrets, engine, audit, logger: logger.child({ module: 'notifications' }), clock });
@@ -180,7 +181,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     notifications.onDailyReportScheduleChanged(() => void scheduler.tick());
     const dashboard = new DashboardService(catalog, policies, clock);
     await engine.recoverAfterRestart(config.nodeLossTimeoutSeconds * 1000);
-    cleanups.push(() => engine.stop());
+    parts.engine = engine;
 
     if (opened.managed) {
       const managed = opened.managed;
@@ -196,6 +197,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         auth,
         version: app.version,
         uiDir: config.uiDir ?? path.join(app.root, 'dist', 'renderer'),
+        accepting: shutdown.accepting,
         authenticateNode: async (token) => {
           const row = await nodesRepo.byCredentialHash(hashToken(token));
           return row ? { nodeId: row.id, name: row.name } : undefined;
@@ -216,7 +218,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerNotificationRoutes(api, { notifications });
       },
     );
-    cleanups.push(() => http.close());
+    parts.http = http;
     await http.listen({ port: config.port, host: config.bind });
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -224,13 +226,12 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
 
     const purge = setInterval(() => void auth.purgeExpiredSessions().catch(() => undefined), 3600_000);
     purge.unref();
-    cleanups.push(async () => clearInterval(purge));
+    parts.timers.push(() => clearInterval(purge));
 
     engine.start();
     await scheduler.start();
-    cleanups.push(() => scheduler.stop());
-    // Messages being sent get to finish (each has its own 10 s timeout).
-    cleanups.push(() => notifications.idle());
+    parts.scheduler = scheduler;
+    parts.notifications = notifications;
     // Local nodes this server supervises (no systemd) come back with it; running ones are taken over, not restarted.
     installers.local.reattach((await nodesRepo.list()).filter((n) => n.install_method === 'local-supervised').map((n) => n.name));
 
@@ -243,10 +244,10 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
       dataDir: config.dataDir,
       managedDbPid: () => opened.managed?.pid,
       scheduler,
-      close: closeAll,
+      close: shutdown.run,
     };
   } catch (err) {
-    await closeAll();
+    await shutdown.run();
     throw err;
   }
 }

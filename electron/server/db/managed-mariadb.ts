@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import mariadb from 'mariadb';
 import type { Logger } from 'pino';
+import { startLifeline, type Lifeline } from '../lifecycle/lifeline.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -32,6 +33,8 @@ export interface ManagedMariaDbOptions {
   readyTimeoutMs?: number;
   /** Where to look for the binaries; PATH plus the Debian sbin dirs by default. */
   searchPath?: string[];
+  /** When the server is gone, its watchdog gives mariadbd this long to shut down cleanly before SIGKILL. */
+  orphanGraceSeconds?: number;
 }
 
 type State = 'stopped' | 'starting' | 'running' | 'restarting' | 'stopping';
@@ -41,6 +44,12 @@ type State = 'stopped' | 'starting' | 'running' | 'restarting' | 'stopping';
  * mariadb-install-db and a mariadbd child on a private socket. It is
  * supervised: if it dies it is restarted with backoff, and it is stopped
  * cleanly (SIGTERM, then SIGKILL after a timeout) when the server exits.
+ * Once beginShutdown() is called nothing restarts it any more.
+ *
+ * mariadbd runs in a session and process group of its own, so a Ctrl-C or a
+ * SIGTERM to the server's group reaches only the server, which stops it last,
+ * after the catalog is closed. A lifeline watchdog (lifecycle/lifeline.ts)
+ * stops it cleanly if the server dies without doing so (SIGKILL, a crash).
  *
  * Events: 'down' (exit info), 'up' (after a restart).
  */
@@ -55,6 +64,8 @@ export class ManagedMariaDb extends EventEmitter {
   private state: State = 'stopped';
   private restartAttempts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  private lifeline: Lifeline | undefined;
+  private shuttingDown = false;
 
   constructor(private readonly options: ManagedMariaDbOptions) {
     super();
@@ -86,8 +97,25 @@ export class ManagedMariaDb extends EventEmitter {
     this.state = 'running';
   }
 
-  async stop(timeoutMs = 30_000): Promise<void> {
+  /** The server is stopping: mariadbd is not restarted any more, whatever happens to it. */
+  beginShutdown(): void {
+    this.shuttingDown = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+  }
+
+  /** The last resort of a stop that ran out of time: SIGKILL; returns the pid signalled. */
+  kill(): number[] {
+    this.beginShutdown();
+    const child = this.child;
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return [];
+    this.options.logger.error({ pid: child.pid }, 'killing mariadbd');
+    child.kill('SIGKILL');
+    return [child.pid];
+  }
+
+  async stop(timeoutMs = 30_000): Promise<void> {
+    this.beginShutdown();
     const child = this.child;
     this.state = 'stopping';
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -205,8 +233,15 @@ export class ManagedMariaDb extends EventEmitter {
   private async spawnAndWait(binary: string): Promise<void> {
     const { logger } = this.options;
     await fs.promises.rm(this.socketPath, { force: true });
-    const child = spawn(binary, this.args(), { stdio: ['ignore', 'ignore', 'pipe'] });
+    // detached: its own session and process group (see the class comment).
+    const child = spawn(binary, this.args(), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
+    this.lifeline?.retire();
+    this.lifeline =
+      child.pid === undefined
+        ? undefined
+        : startLifeline({ pid: child.pid, mark: `--datadir=${this.dataDir}`, graceSeconds: this.options.orphanGraceSeconds ?? 30, logger });
+    const lifeline = this.lifeline;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
@@ -214,6 +249,7 @@ export class ManagedMariaDb extends EventEmitter {
     let exited = false;
     child.once('exit', (code, signal) => {
       exited = true;
+      lifeline?.retire();
       this.onExit(child, code, signal);
     });
     child.once('error', (err) => logger.error({ err }, 'could not start mariadbd'));
@@ -245,6 +281,12 @@ export class ManagedMariaDb extends EventEmitter {
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.child !== child) return;
     if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (this.shuttingDown) {
+      this.options.logger.warn({ code, signal }, 'managed MariaDB exited while the server is stopping; not restarting it');
+      this.state = 'stopped';
+      this.emit('down', { code, signal });
+      return;
+    }
     if (this.state === 'starting' || this.state === 'restarting') return; // spawnAndWait reports it / already scheduled
     const { logger } = this.options;
     this.state = 'restarting';
@@ -259,7 +301,7 @@ export class ManagedMariaDb extends EventEmitter {
   }
 
   private async restart(): Promise<void> {
-    if (this.state !== 'restarting') return;
+    if (this.state !== 'restarting' || this.shuttingDown) return;
     try {
       const { mariadbd } = this.findBinaries();
       this.state = 'starting';

@@ -24,6 +24,15 @@ interface LiveProgress {
   publishedAt: number;
 }
 
+/** How a task ends that the server's stop interrupted (the same words as a restart after a crash). */
+const SHUTDOWN_ERROR = 'the server stopped while this task was running; run it again';
+
+/** A server task whose signal was aborted: cancelled by a user, or failed because the server is stopping. */
+function abortedOutcome(signal: AbortSignal, otherwise: string): Outcome {
+  const message = (signal.reason as Error | undefined)?.message;
+  return message === SHUTDOWN_ERROR ? { state: 'FAILED', error: message } : { state: 'CANCELLED', error: otherwise };
+}
+
 export type ParamsEnricher = (task: Task) => Promise<Record<string, unknown>>;
 
 export interface Outcome {
@@ -42,6 +51,9 @@ export interface Outcome {
 export class TaskEngine {
   private readonly live = new Map<number, LiveProgress>();
   private readonly serverRuns = new Map<number, AbortController>();
+  private readonly serverRunsDone = new Set<Promise<void>>();
+  /** Tasks stopped because the server is stopping: a CANCELLED report from their node is recorded as FAILED. */
+  private readonly shutdownStops = new Set<number>();
   private dispatching: Promise<void> | undefined;
   private again = false;
   private poll: NodeJS.Timeout | undefined;
@@ -65,11 +77,48 @@ export class TaskEngine {
     this.kick();
   }
 
-  async stop(): Promise<void> {
+  /** Shutdown, first step: nothing new is dispatched (synchronous, so it holds even when the catalog is down). */
+  halt(): void {
     this.stopped = true;
     if (this.poll) clearInterval(this.poll);
-    for (const ac of this.serverRuns.values()) ac.abort(new Error('the server is shutting down'));
+  }
+
+  /** Shutdown: stops dispatching, stops the server's own tasks and waits until their outcomes are recorded. */
+  async stop(): Promise<void> {
+    this.halt();
+    for (const ac of this.serverRuns.values()) ac.abort(new Error(SHUTDOWN_ERROR));
     await this.dispatching;
+    await Promise.allSettled(this.serverRunsDone);
+  }
+
+  /**
+   * Shutdown: the tasks running on nodes that stop with the server (the ones
+   * it supervises) are asked to stop, so they clean up and report; each ends
+   * FAILED ("the server stopped…"; re-queued where a retry is allowed). A
+   * task whose node does not report within `timeoutMs` is failed here.
+   */
+  async endTasksOnNodes(nodeIds: readonly number[], timeoutMs: number): Promise<void> {
+    const rows = (await Promise.all(nodeIds.map((id) => this.tasks.runningOnNode(id)))).flat();
+    await Promise.all(
+      rows.map(async (row) => {
+        this.shutdownStops.add(row.id);
+        await this.appendLog(row.id, 'warn', 'the server is stopping; asking the node to stop this task');
+        const ended = this.waitUntilNotRunning(row.id, timeoutMs);
+        this.nodes.get(row.node_id!)?.send({ type: 'task.cancel', taskId: row.id, force: false });
+        if (!(await ended)) {
+          await this.complete(row.id, row.node_id, { state: 'FAILED', error: `${SHUTDOWN_ERROR}; the node did not stop it within ${Math.round(timeoutMs / 1000)}s` });
+          this.nodes.get(row.node_id!)?.send({ type: 'task.cancel', taskId: row.id, force: true });
+        }
+      }),
+    );
+  }
+
+  private waitUntilNotRunning(taskId: number, timeoutMs: number): Promise<boolean> {
+    let unsubscribe = (): void => undefined;
+    const ended = new Promise<boolean>((resolve) => {
+      unsubscribe = this.bus.subscribe((e) => e.type === 'task' && e.task.id === taskId && e.task.state !== 'RUNNING' && resolve(true));
+    });
+    return Promise.race([ended, sleep(timeoutMs).then(() => false)]).finally(unsubscribe);
   }
 
   /**
@@ -227,17 +276,21 @@ export class TaskEngine {
           log: (level, message) => void this.appendLog(task.id, level, message),
           progress: (done, total, message) => this.progress(task.id, done, total, message ?? null),
         });
-        if (ac.signal.aborted) return { state: 'CANCELLED', error: 'cancelled' };
+        if (ac.signal.aborted) return abortedOutcome(ac.signal, 'cancelled');
         return { state: r?.warnings?.length ? 'FINISHED_WITH_WARNINGS' : 'FINISHED', warnings: r?.warnings ?? [], result: r?.result ?? null };
       } catch (err) {
-        if (ac.signal.aborted) return { state: 'CANCELLED', error: (ac.signal.reason as Error | undefined)?.message ?? 'cancelled' };
+        if (ac.signal.aborted) return abortedOutcome(ac.signal, (ac.signal.reason as Error | undefined)?.message ?? 'cancelled');
         return { state: 'FAILED', error: (err as Error).message };
       }
     };
-    void run()
+    const done = run()
       .then((outcome) => this.complete(task.id, null, outcome))
       .catch((err: unknown) => this.logger.error({ err, taskId: task.id }, 'could not record a server task outcome'))
-      .finally(() => this.serverRuns.delete(task.id));
+      .finally(() => {
+        this.serverRuns.delete(task.id);
+        this.serverRunsDone.delete(done);
+      });
+    this.serverRunsDone.add(done);
   }
 
   // ---- reports from nodes ----------------------------------------------
@@ -273,7 +326,8 @@ export class TaskEngine {
    * Applies a task's outcome. `fromNodeId` must be the node the task runs on
    * (null for server tasks): a late report from a node that lost the task is ignored.
    */
-  async complete(taskId: number, fromNodeId: number | null, outcome: Outcome): Promise<void> {
+  async complete(taskId: number, fromNodeId: number | null, reported: Outcome): Promise<void> {
+    const outcome: Outcome = this.shutdownStops.has(taskId) && reported.state === 'CANCELLED' ? { state: 'FAILED', error: SHUTDOWN_ERROR } : reported;
     const touched = await this.catalog.transaction(async (tx) => {
       const row = await this.tasks.lock(taskId, tx);
       if (!row || row.state !== 'RUNNING' || row.node_id !== fromNodeId) {
@@ -437,4 +491,8 @@ export class TaskEngine {
     this.bus.publish({ type: 'task', task });
     return task;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }

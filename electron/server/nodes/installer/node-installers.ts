@@ -31,7 +31,8 @@ export interface NodeInstallers {
  */
 export function createNodeInstallers(o: NodeInstallersOptions): NodeInstallers {
   const cliEntry = path.join(o.appRoot, 'bin', 'vplus.js');
-  const supervisor = new NodeSupervisor({ cliEntry, logger: o.logger.child({ module: 'node-supervisor' }) });
+  // A node gets 6 s to stop on SIGTERM: inside the server stop's step for it (lifecycle/server-shutdown.ts).
+  const supervisor = new NodeSupervisor({ cliEntry, logger: o.logger.child({ module: 'node-supervisor' }), stopTimeoutMs: 6_000 });
   const bundle = new NodeBundle({
     appRoot: o.appRoot,
     cacheDir: path.join(o.dataDir, 'cache', 'node-bundle'),

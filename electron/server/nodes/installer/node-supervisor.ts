@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { startLifeline } from '../../lifecycle/lifeline.js';
 
 /** A node on this computer that the server runs itself (no systemd). */
 export interface SupervisedNode {
@@ -72,6 +73,11 @@ interface Entry {
  * its log file, stops it (SIGTERM, then SIGKILL) on uninstall or server
  * shutdown. At server start, startAll() re-attaches: a node still running from
  * the previous server (found by its pid file) is taken over, not duplicated.
+ *
+ * A supervised node does not outlive the server: it runs in a process group
+ * of its own (the server stops it in order), and a lifeline watchdog
+ * (lifecycle/lifeline.ts) stops it when the server dies without doing so. A
+ * node installed as a systemd service is not a child and is not affected.
  */
 export class NodeSupervisor {
   private readonly entries = new Map<string, Entry>();
@@ -161,10 +167,33 @@ export class NodeSupervisor {
     this.start(node);
   }
 
+  /** The server is stopping: no node is started or restarted any more. */
+  beginShutdown(): void {
+    this.closed = true;
+    for (const e of this.entries.values()) {
+      if (e.restartTimer) clearTimeout(e.restartTimer);
+      e.restartTimer = null;
+    }
+  }
+
   /** Server shutdown: stops every node, in parallel. */
   async stopAll(): Promise<void> {
-    this.closed = true;
+    this.beginShutdown();
     await Promise.all([...this.entries.keys()].map((name) => this.stop(name)));
+  }
+
+  /** The last resort of a stop that ran out of time: SIGKILL to every node's process group; returns the pids. */
+  killAll(): number[] {
+    this.beginShutdown();
+    const pids: number[] = [];
+    for (const e of this.entries.values()) {
+      const pid = e.child?.pid ?? e.adoptedPid;
+      if (pid == null) continue;
+      this.options.logger.error({ node: e.node.name, pid }, 'killing the node');
+      killGroup(pid, 'SIGKILL');
+      pids.push(pid);
+    }
+    return pids;
   }
 
   // ---------------------------------------------------------------------------
@@ -195,6 +224,8 @@ export class NodeSupervisor {
       env: { ...process.env, ...(process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {}) },
     });
     entry.child = child;
+    const lifeline =
+      child.pid === undefined ? undefined : startLifeline({ pid: child.pid, mark: node.configFile, graceSeconds: this.stopTimeoutMs / 1000, logger: log });
     let fdOpen = true;
     const closeFd = (): void => {
       if (fdOpen) fs.closeSync(fd);
@@ -202,6 +233,7 @@ export class NodeSupervisor {
     };
     entry.exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
+        lifeline?.retire();
         closeFd();
         entry.child = null;
         entry.lastExit = { code, signal, at: new Date() };
