@@ -177,17 +177,20 @@ export function formatBackups(
     const on = query.destination !== undefined ? ` on destination ${query.destination}` : '';
     return `No backups${of}${on}.`;
   }
-  return formatTable(
+  const table = formatTable(
     ['ID', 'VM', 'TYPE', 'CREATED', 'STATUS', 'LOGICAL', 'STORED', 'DESTINATION'],
     backups.map((b) => [
       String(b.id),
       names.get(b.vm) ?? b.vm,
       b.type ?? '-',
       formatTimestamp(b.createdAt),
-      b.status,
+      b.status === 'damaged' || b.status === 'missing' ? b.status.toUpperCase() : b.status,
       formatBytes(b.logicalBytes),
       b.storedBytes === null ? '-' : formatBytes(b.storedBytes),
       b.destination,
     ]),
   );
+  // Damage is said in words under the table, where the admin is looking.
+  const problems = backups.filter((b) => b.status === 'damaged' || b.status === 'missing').map((b) => `backup ${b.id} is ${b.status}: ${b.statusDetail ?? 'see the last verify'}`);
+  return problems.length > 0 ? `${table}\n\n${problems.join('\n')}` : table;
 }

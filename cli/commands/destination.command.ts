@@ -99,7 +99,7 @@ export function registerDestinationCommands(program: Command, ctx: CliContext): 
     .command('gc')
     .description('remove chunks no backup references any more (a GC task)')
     .argument('<name>', 'destination name or id')
-    .option('--grace-hours <h>', `keep unreferenced chunks younger than this, 0 to ${MAX_GRACE_HOURS} (default: 24; a running backup may need them)`, hoursParser)
+    .option('--grace-hours <h>', `keep unreferenced chunks younger than this, 0 to ${MAX_GRACE_HOURS} (default: 0: GC runs alone and keeps what a backup that may still run could need)`, hoursParser)
     .option('--wait', 'follow the collection and print the space freed')
     .action((ref: string, options: { graceHours?: number; wait?: boolean }) => gcDestination(ctx, ref, options));
 

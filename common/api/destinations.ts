@@ -124,8 +124,12 @@ export const PruneRequestSchema = z.object({
 });
 
 export const GcRequestSchema = z.object({
-  /** Unreferenced chunks younger than this stay (a running backup may need them). */
-  graceHours: z.number().min(0).max(24 * 365).default(24),
+  /**
+   * Unreferenced chunks younger than this stay in any case. Not needed for safety: garbage
+   * collection runs alone on the destination, and keeps what a backup whose process may still
+   * run could need; the default 0 frees what failed backups left at once.
+   */
+  graceHours: z.number().min(0).max(24 * 365).default(0),
 });
 
 // ---- results of destination tasks (node → server, in task.result) ----------------------------
@@ -141,8 +145,15 @@ export const DestinationCheckResultSchema = z.object({
 export const VerifyResultSchema = z.object({
   checkedChunks: z.number().int(),
   checkedBytes: z.number(),
-  problems: z.array(z.object({ chunk: z.string(), problem: z.string(), backups: z.array(z.string()) })),
+  /** Damaged chunks still referenced; `checkedNow: false` = found by an earlier (subset) verify, not re-checked this time. */
+  problems: z.array(z.object({ chunk: z.string(), problem: z.string(), backups: z.array(z.string()), checkedNow: z.boolean().optional() })),
   affectedBackups: z.array(z.string()),
+  /** Every backup whose manifest was read (absent from nodes of older versions: then the catalog is not reconciled). */
+  backups: z.array(z.string()).optional(),
+  damagedManifests: z.array(z.object({ backup: z.string(), detail: z.string() })).optional(),
+  /** Chunks on the damaged list found intact again (a backup re-stored them). */
+  healedChunks: z.number().int().optional(),
+  subset: z.object({ part: z.number().int(), of: z.number().int() }).nullable().optional(),
   stats: RepositoryStatsSchema,
 });
 

@@ -30,7 +30,7 @@ export const BootConfigSchema = z.object({
   /** First retry delay of a retryable task; doubles per attempt. */
   taskRetryBaseSeconds: z.coerce.number().min(0.1).max(3600).default(10),
   /** GC after a policy's prune keeps unreferenced chunks younger than this (an interrupted backup's). */
-  gcGraceHours: z.coerce.number().min(0).max(24 * 365).default(6),
+  gcGraceHours: z.coerce.number().min(0).max(24 * 365).default(0),
   /** A stop gets this long; then what is left (supervised nodes, then mariadbd) is killed. Keep it under systemd's TimeoutStopSec. */
   stopTimeoutSeconds: z.coerce.number().min(5).max(3600).default(20),
 });

@@ -1,5 +1,5 @@
 import type { Destination, RepoBackup, RepositoryStatsView } from '../../../common/api/destinations.js';
-import type { Backup } from '../../../common/api/backups.js';
+import type { Backup, BackupStatus } from '../../../common/api/backups.js';
 import type { Sql } from '../db/catalog.js';
 
 export interface DestinationRow {
@@ -53,10 +53,13 @@ interface BackupRow {
   repo_backup_id: string;
   vm: string;
   type: 'full' | 'incremental' | null;
-  status: 'available' | 'removed';
+  status: BackupStatus;
   created_at: Date;
   logical_bytes: number;
   stored_bytes: number | null;
+  verified_at: Date | null;
+  damaged_chunks: number | null;
+  status_detail: string | null;
 }
 
 function toBackup(r: BackupRow): Backup {
@@ -71,7 +74,23 @@ function toBackup(r: BackupRow): Backup {
     createdAt: r.created_at.toISOString(),
     logicalBytes: Number(r.logical_bytes),
     storedBytes: r.stored_bytes === null ? null : Number(r.stored_bytes),
+    verifiedAt: r.verified_at ? r.verified_at.toISOString() : null,
+    damagedChunks: r.damaged_chunks === null ? null : Number(r.damaged_chunks),
+    statusDetail: r.status_detail,
   };
+}
+
+/** What one verify said about the backups of a destination (see reconcileVerify). */
+export interface VerifyFindings {
+  /** Every backup whose manifest verify read. */
+  present: ReadonlySet<string>;
+  /** Backups with damaged or missing chunks, and how many. */
+  damagedChunks: ReadonlyMap<string, number>;
+  /** Backups whose manifest cannot be read, and why. */
+  damagedManifests: ReadonlyMap<string, string>;
+  /** A full verify (not a subset): intact backups get a new verified_at. */
+  complete: boolean;
+  at: Date;
 }
 
 export class DestinationsRepository {
@@ -148,7 +167,7 @@ export class DestinationsRepository {
       const res = await this.sql.execute(
         `INSERT INTO backups (destination_id, repo_backup_id, vm, type, status, created_at, logical_bytes, source)
          VALUES (?, ?, ?, ?, 'available', ?, ?, ?)
-         ON DUPLICATE KEY UPDATE status = 'available', logical_bytes = VALUES(logical_bytes)`,
+         ON DUPLICATE KEY UPDATE status = IF(status = 'missing' OR status = 'removed', 'available', status), logical_bytes = VALUES(logical_bytes)`,
         [destinationId, b.id, b.group, type, new Date(b.createdAt), Math.round(b.logicalBytes), b.source === undefined ? null : JSON.stringify(b.source)],
       );
       if (res.affectedRows === 1) added += 1;
@@ -162,6 +181,56 @@ export class DestinationsRepository {
       destinationId,
       ...repoBackupIds,
     ]);
+  }
+
+  /**
+   * Writes what a verify found into the catalog: each backup of the destination the catalog
+   * still lists becomes damaged, missing or available (verified at `at` after a full verify).
+   * Returns the repository ids verify found that the catalog does not know.
+   */
+  async reconcileVerify(destinationId: number, f: VerifyFindings): Promise<{ unknown: string[]; damaged: string[]; missing: string[]; intact: number }> {
+    const rows = await this.sql.query<{ id: number; repo_backup_id: string; status: BackupStatus }>(
+      'SELECT id, repo_backup_id, status FROM backups WHERE destination_id = ?',
+      [destinationId],
+    );
+    const known = new Set(rows.map((r) => r.repo_backup_id));
+    const out = { unknown: [...f.present, ...f.damagedManifests.keys()].filter((id) => !known.has(id)).sort(), damaged: [] as string[], missing: [] as string[], intact: 0 };
+    const intact: number[] = [];
+    for (const r of rows) {
+      if (r.status === 'removed') continue;
+      const manifestProblem = f.damagedManifests.get(r.repo_backup_id);
+      const chunks = f.damagedChunks.get(r.repo_backup_id);
+      if (manifestProblem !== undefined || chunks !== undefined) {
+        const detail = manifestProblem !== undefined ? `its manifest cannot be read: ${manifestProblem}` : `${chunks} damaged or missing chunk${chunks === 1 ? '' : 's'} (verify ${f.at.toISOString()})`;
+        await this.sql.execute("UPDATE backups SET status = 'damaged', damaged_chunks = ?, status_detail = ? WHERE id = ?", [chunks ?? null, detail.slice(0, 1000), r.id]);
+        out.damaged.push(r.repo_backup_id);
+      } else if (!f.present.has(r.repo_backup_id)) {
+        await this.sql.execute("UPDATE backups SET status = 'missing', damaged_chunks = NULL, status_detail = ? WHERE id = ?", [
+          `its manifest is gone from the destination (verify ${f.at.toISOString()})`,
+          r.id,
+        ]);
+        out.missing.push(r.repo_backup_id);
+      } else {
+        intact.push(r.id);
+      }
+    }
+    for (let i = 0; i < intact.length; i += 1000) {
+      const ids = intact.slice(i, i + 1000);
+      await this.sql.execute(
+        `UPDATE backups SET status = 'available', damaged_chunks = NULL, status_detail = NULL${f.complete ? ', verified_at = ?' : ''} WHERE id IN (${ids.map(() => '?').join(',')})`,
+        [...(f.complete ? [f.at] : []), ...ids],
+      );
+    }
+    out.intact = intact.length;
+    return out;
+  }
+
+  /** The destination's backup count from the catalog (after a backup, a prune or a verify), without waiting for its next check. */
+  async refreshBackupCount(destinationId: number): Promise<void> {
+    await this.sql.execute(
+      "UPDATE destinations SET backups = (SELECT COUNT(*) FROM backups WHERE destination_id = ? AND status IN ('available','damaged')) WHERE id = ?",
+      [destinationId, destinationId],
+    );
   }
 
   async countBackups(destinationId: number): Promise<number> {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ZodType } from 'zod';
+import type { z, ZodType } from 'zod';
 import {
   DestinationCheckResultSchema,
   GcResultSchema,
@@ -166,7 +166,10 @@ export class DestinationsService {
       }
       case 'VERIFY': {
         const r = this.parse(task, VerifyResultSchema);
-        if (r) await this.destinations.recordStats(id, r.stats);
+        if (r) {
+          await this.destinations.recordStats(id, r.stats);
+          await this.reconcile(id, task, r);
+        }
         if (task.state === 'FAILED') await this.destinations.setStatus(id, 'error', task.error);
         break;
       }
@@ -176,6 +179,7 @@ export class DestinationsService {
           await this.destinations.recordStats(id, r.stats);
           if (!r.dryRun) {
             await this.destinations.markRemoved(id, r.removed.map((b) => b.id));
+            await this.destinations.refreshBackupCount(id);
             this.bus.publish({ type: 'backups.changed', destinationId: id });
           }
         }
@@ -202,6 +206,33 @@ export class DestinationsService {
     if (!ok && task.type !== 'VERIFY' && task.state === 'FAILED') await this.destinations.setStatus(id, 'error', task.error);
     // A destination whose creation check failed is gone by now.
     if (await this.destinations.byId(id)) await this.publish(id);
+  }
+
+  /**
+   * Verify tells the truth about every backup: catalog entries become damaged, missing or
+   * available again; backups on the destination the catalog does not know are re-imported.
+   */
+  private async reconcile(id: number, task: Task, r: z.infer<typeof VerifyResultSchema>): Promise<void> {
+    if (!r.backups) return; // a node of an older version: nothing to reconcile with
+    const damagedChunks = new Map<string, number>();
+    for (const p of r.problems) for (const b of p.backups) damagedChunks.set(b, (damagedChunks.get(b) ?? 0) + 1);
+    const outcome = await this.destinations.reconcileVerify(id, {
+      present: new Set(r.backups),
+      damagedChunks,
+      damagedManifests: new Map((r.damagedManifests ?? []).map((m) => [m.backup, m.detail])),
+      complete: !r.subset,
+      at: task.finishedAt ? new Date(task.finishedAt) : new Date(),
+    });
+    this.logger.info({ destinationId: id, taskId: task.id, damaged: outcome.damaged.length, missing: outcome.missing.length, intact: outcome.intact, unknown: outcome.unknown.length }, 'verify reconciled with the catalog');
+    if (outcome.unknown.length > 0) {
+      // Backups the catalog lost (or another server made): take them in.
+      const row = await this.destinations.byId(id);
+      if (row) {
+        await this.engine.create({ type: 'REIMPORT', params: { destinationId: id }, requiredNodeId: row.node_id, subject: `destination:${row.name}`, priority: 60, createdBy: 'system' });
+      }
+    }
+    await this.destinations.refreshBackupCount(id);
+    this.bus.publish({ type: 'backups.changed', destinationId: id });
   }
 
   private parse<T>(task: Task, schema: ZodType<T>): T | undefined {

@@ -80,7 +80,13 @@ export class VmBackupsService {
     const backups = await this.destinations.listBackups({ limit: 1, offset: 0, id: req.backup });
     const backup = backups[0];
     if (!backup) throw notFound(`there is no backup ${req.backup}`);
-    if (backup.status !== 'available') throw conflict(`backup ${req.backup} was removed by retention`);
+    if (backup.status === 'removed') throw conflict(`backup ${req.backup} was removed by retention`);
+    if (backup.status === 'missing') throw conflict(`backup ${req.backup} is missing from destination ${backup.destination}: ${backup.statusDetail ?? 'its manifest is gone'}`);
+    if (backup.status === 'damaged') {
+      throw conflict(
+        `backup ${req.backup} is damaged (${backup.statusDetail ?? 'verify found damaged chunks'}); back up the VM again (that stores the damaged chunks again from the VM), verify destination ${backup.destination}, then restore, or restore another backup`,
+      );
+    }
     const dest = (await this.destinations.byId(backup.destinationId))!;
     const actor = by.user.username;
     if (req.mode === 'files') {
@@ -137,6 +143,7 @@ export class VmBackupsService {
       { id: r.backupId, createdAt: task.startedAt ?? new Date().toISOString(), group: vm.uuid, logicalBytes: r.logicalBytes, disks: r.disks.map((d) => ({ name: d.target, size: d.size })), source: { type: r.type, vm: { name: vm.name, uuid: vm.uuid } } },
     ]);
     await this.inventory.setChain(vmId, destinationId, r.checkpoint ? { checkpoint: r.checkpoint, backupId: r.backupId } : null);
+    await this.destinations.refreshBackupCount(destinationId);
     this.bus.publish({ type: 'backups.changed', destinationId });
     const updated = await this.inventory.vmById(vmId);
     if (updated) this.bus.publish({ type: 'vm', vm: toVm(updated) });

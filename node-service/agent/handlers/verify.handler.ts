@@ -37,13 +37,18 @@ export function verifyHandler(deps: DestinationHandlerDeps): TaskHandler {
         const result: VerifyResult = {
           checkedChunks: report.chunksChecked,
           checkedBytes: report.bytesChecked,
-          problems: report.problems.slice(0, MAX_RESULT_PROBLEMS).map((p) => ({ chunk: p.chunkId, problem: describeProblem(p), backups: p.backups })),
+          problems: report.problems.slice(0, MAX_RESULT_PROBLEMS).map((p) => ({ chunk: p.chunkId, problem: describeProblem(p), backups: p.backups, checkedNow: p.checkedNow })),
           affectedBackups: report.affectedBackups,
+          backups: report.backups,
+          damagedManifests: report.damagedManifests.map((m) => ({ backup: m.backupId, detail: m.detail.slice(0, 1000) })),
+          healedChunks: report.healedChunks,
+          subset: report.subset,
           stats,
         };
         const seconds = report.durationMs / 1000;
         const rate = seconds > 0 ? `, ${formatBytes(report.bytesChecked / seconds)}/s` : '';
         ctx.log('info', `checked ${plural(report.chunksChecked, 'chunk')} (${formatBytes(report.bytesChecked)}) of ${plural(report.backupsChecked, 'backup')} in ${seconds.toFixed(1)} s${rate}`);
+        if (report.healedChunks > 0) ctx.log('info', `${plural(report.healedChunks, 'chunk')} found damaged earlier ${report.healedChunks === 1 ? 'is' : 'are'} intact again (re-stored by a later backup)`);
         if (report.ok) return { result };
 
         const warnings = problemWarnings(report);
@@ -67,7 +72,8 @@ function listIds(ids: readonly string[], max = MAX_LISTED_BACKUPS): string {
 function problemWarnings(report: VerifyReport): string[] {
   const out = report.problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => {
     const used = p.backups.length > 0 ? `used by ${plural(p.backups.length, 'backup')}: ${listIds(p.backups)}` : 'used by no backup';
-    return `chunk ${p.chunkId} is ${p.kind === 'missing' ? 'missing' : p.kind === 'corrupt' ? 'damaged' : 'unreadable'}; ${used}`.slice(0, 2000);
+    const earlier = p.checkedNow ? '' : ' (found by an earlier verify; not in the part checked now)';
+    return `chunk ${p.chunkId} is ${p.kind === 'missing' ? 'missing' : p.kind === 'corrupt' ? 'damaged' : 'unreadable'}${earlier}; ${used}`.slice(0, 2000);
   });
   if (report.problems.length > MAX_LISTED_PROBLEMS) out.push(`and ${report.problems.length - MAX_LISTED_PROBLEMS} more damaged chunks; the task result lists them`);
   for (const m of report.damagedManifests.slice(0, MAX_LISTED_PROBLEMS)) out.push(`the manifest of backup ${m.backupId} cannot be read: ${m.detail}`.slice(0, 2000));
@@ -95,5 +101,7 @@ function failureSentence(report: VerifyReport, readableBackups: number): string 
   const others = Math.max(0, total - report.affectedBackups.length);
   const scope = report.subset ? ` in the part checked (${report.subset.part + 1} of ${report.subset.of})` : '';
   const tail = others === 0 ? 'no backup is intact' : `the other ${plural(others, 'backup')} ${others === 1 ? 'is' : 'are'} intact${scope}`;
-  return `${parts.join('; ')}; ${tail}`.slice(0, 4000);
+  // A backup of the same data heals them: it stores the listed chunks again from the source.
+  const advice = report.problems.length > 0 ? '. The next backup of the affected VMs stores the damaged chunks again (run one now), then verify again' : '';
+  return `${parts.join('; ')}; ${tail}${advice}`.slice(0, 4000);
 }

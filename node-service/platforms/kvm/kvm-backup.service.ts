@@ -12,8 +12,10 @@ import { checkChain, offlineBitmaps, type PreviousBackup } from './chain-check.j
 import { ChildProcessRunner, ChildProcessStarter, type CommandRunner, type ProcessStarter } from './command-runner.js';
 import { backupCandidates, parseDomainXml, type DomainDiskXml } from './domain-xml.js';
 import { KvmError } from './errors.js';
-import { writeExportRecord, type ExportTransport, type KvmExport } from './kvm-export.js';
+import type { ExportDraft, ExportOwner } from './export-record.js';
+import type { ExportTransport, KvmExport } from './kvm-export.js';
 import { NbdClient, type Extent } from './nbd-client.js';
+import { currentProcess } from './process-identity.js';
 import { PullBackupJob } from './pull-backup-job.js';
 import { QemuNbdExport } from './qemu-nbd-export.js';
 import { Virsh } from './virsh.adapter.js';
@@ -71,11 +73,14 @@ export class KvmBackup {
   private readonly runner: CommandRunner;
   private readonly starter: ProcessStarter;
   private readonly virsh: Virsh;
+  private readonly owner: ExportOwner;
 
-  constructor(deps: { runner?: CommandRunner; starter?: ProcessStarter; virsh?: Virsh; uri?: string } = {}) {
+  /** @param deps.owner whom export records name (the node and this process); default this process, node ''. */
+  constructor(deps: { runner?: CommandRunner; starter?: ProcessStarter; virsh?: Virsh; uri?: string; owner?: ExportOwner } = {}) {
     this.runner = deps.runner ?? new ChildProcessRunner();
     this.starter = deps.starter ?? new ChildProcessStarter();
     this.virsh = deps.virsh ?? new Virsh(this.runner, deps.uri);
+    this.owner = deps.owner ?? { node: '', ...currentProcess() };
   }
 
   /** A whole backup in one call: `begin` then `store`. */
@@ -121,9 +126,11 @@ export class KvmBackup {
     }
     o.signal?.throwIfAborted();
 
+    const id = randomBytes(12).toString('hex');
+    // Recorded before it starts, so a crash at any later point leaves a record the restarted node acts on.
+    const record: ExportDraft = { id, uri: this.virsh.uri, domain: live.uuid, owner: this.owner };
     let transport: ExportTransport;
     let checkpoint: string | null;
-    let createdCheckpoint: string | null = null;
     if (running) {
       const begin = (incremental: string | null): Promise<PullBackupJob> =>
         PullBackupJob.begin(this.virsh, {
@@ -134,6 +141,7 @@ export class KvmBackup {
           workDir: o.workDir,
           checkpoint: trackable,
           qemuOwner: live.qemuOwner,
+          record,
         });
       let job: PullBackupJob;
       try {
@@ -146,10 +154,10 @@ export class KvmBackup {
         job = await begin(null);
       }
       transport = { dir: job.dir, socket: () => job.socket, dirtyContext: (t) => (base ? `qemu:dirty-bitmap:backup-${t}` : null), end: (ok) => job.end(ok) };
-      checkpoint = createdCheckpoint = job.checkpoint;
+      checkpoint = job.checkpoint;
       log('info', `backup job of ${live.name} started (${base ? `incremental since ${base.checkpoint}` : 'full'}), new checkpoint ${job.checkpoint ?? 'none'}`);
     } else {
-      const start = (bitmap: string | null): Promise<QemuNbdExport> => QemuNbdExport.start(this.starter, { disks, bitmap, workDir: o.workDir });
+      const start = (bitmap: string | null): Promise<QemuNbdExport> => QemuNbdExport.start(this.starter, { disks, bitmap, workDir: o.workDir, record });
       let served: QemuNbdExport;
       try {
         served = await start(base?.checkpoint ?? null);
@@ -164,9 +172,7 @@ export class KvmBackup {
       checkpoint = base?.checkpoint ?? null;
       log('info', `disks of shut-off ${live.name} exported read-only (${base ? `incremental since ${base.checkpoint}` : 'full'})`);
     }
-    const id = randomBytes(12).toString('hex');
     try {
-      await writeExportRecord(transport.dir, { id, kind: running ? 'pull' : 'offline', uri: this.virsh.uri, domain: live.uuid, createdCheckpoint, ownerPid: process.pid });
       // The export's own sizes: what STORE will read.
       const sized: KvmExport['disks'] = [];
       for (const d of disks) {
@@ -242,6 +248,17 @@ export class KvmBackup {
         o.signal?.throwIfAborted();
         const manifest = await writer.commit();
         ok = true;
+        if (writer.healedChunks.length > 0) {
+          log('info', `stored ${writer.healedChunks.length} chunk(s) again that verify had found damaged; older backups that use them are whole again (verify confirms it)`);
+        }
+        if (writer.damagedChunksFound.length > 0) {
+          const w = `${writer.damagedChunksFound.length} chunk(s) of the previous backup ${exp.base?.backupId ?? ''} are damaged (${writer.damagedChunksFound
+            .slice(0, 3)
+            .map((c) => c.slice(0, 12))
+            .join(', ')}…); this backup read that data from the VM instead and is whole, but run verify on the destination to see which older backups are affected`;
+          warnings.push(w);
+          log('warn', w);
+        }
         return {
           backupId: manifest.id,
           type: exp.type,

@@ -1,4 +1,4 @@
-import type { AuditQuery, TaskListQuery } from '@common/api/index.js';
+import type { AuditQuery, Backup, TaskListQuery } from '@common/api/index.js';
 import type { PolicyPreviewRequest } from './policies.queries.js';
 
 /** The filters of GET /api/backups this UI uses. */
@@ -6,7 +6,7 @@ export interface BackupListFilter {
   /** Destination id or name. */
   destination?: string;
   vm?: string;
-  status?: 'available' | 'removed';
+  status?: Backup['status'];
 }
 
 /** Every cache key in one place, so WebSocket events can update exactly what changed. */

@@ -108,10 +108,10 @@ describe('VERIFY', () => {
 
     const { out, seen } = await run(verify, dir, {}, PASSWORD);
     const result = VerifyResultSchema.parse(out.result);
-    expect(result.problems).toEqual([{ chunk, problem: expect.stringMatching(/^corrupt: /), backups: [a1.id, a2.id] }]);
+    expect(result.problems).toEqual([{ chunk, problem: expect.stringMatching(/^corrupt: /), backups: [a1.id, a2.id], checkedNow: true }]);
     expect(result.affectedBackups).toEqual([a1.id, a2.id].sort());
     expect(result.checkedChunks).toBe(8);
-    expect(out.failed).toBe(`1 damaged chunk affects backups ${[a1.id, a2.id].sort().join(', ')}; the other 1 backup is intact`);
+    expect(out.failed).toBe(`1 damaged chunk affects backups ${[a1.id, a2.id].sort().join(', ')}; the other 1 backup is intact. The next backup of the affected VMs stores the damaged chunks again (run one now), then verify again`);
     expect(out.warnings).toEqual([`chunk ${chunk} is damaged; used by 2 backups: ${a1.id}, ${a2.id}`]);
     expect(seen.logs.filter((l) => l.level === 'error').map((l) => l.message)).toEqual(out.warnings);
     expect(out.failed).not.toContain(c1.id);
@@ -124,7 +124,7 @@ describe('VERIFY', () => {
     const r2 = VerifyResultSchema.parse(again.out.result);
     expect(r2.problems.map((p) => [p.chunk, p.problem.split(':')[0]]).sort()).toEqual([[chunk, 'corrupt'], [cOnly, 'missing']].sort());
     expect(r2.affectedBackups).toEqual([a1.id, a2.id, c1.id].sort());
-    expect(again.out.failed).toMatch(/^2 damaged chunks affect backups .+; no backup is intact$/);
+    expect(again.out.failed).toMatch(/^2 damaged chunks affect backups .+; no backup is intact\. The next backup of the affected VMs stores the damaged chunks again/);
   });
 
   it('a subset checks only its part, and the parts together cover every chunk', async () => {

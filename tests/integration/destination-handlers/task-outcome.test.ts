@@ -80,9 +80,11 @@ describe('task outcomes', () => {
     const { outcome, sent } = runner(destinationHandlers(handlerDeps()));
     const done = await outcome(10, 'VERIFY', { destinationId: 3, repository: { path: dir, password: 'pw-123456' } });
     expect(done.state).toBe('FAILED');
-    expect(done.error).toBe(`1 damaged chunk affects backup ${m.id}; no backup is intact`);
+    expect(done.error).toBe(
+      `1 damaged chunk affects backup ${m.id}; no backup is intact. The next backup of the affected VMs stores the damaged chunks again (run one now), then verify again`,
+    );
     const result = VerifyResultSchema.parse(done.result);
-    expect(result.problems).toEqual([{ chunk, problem: expect.stringMatching(/^corrupt/), backups: [m.id] }]);
+    expect(result.problems).toEqual([{ chunk, problem: expect.stringMatching(/^corrupt/), backups: [m.id], checkedNow: true }]);
     expect(sent.some((s) => s.type === 'task.progress')).toBe(true);
     expect(JSON.stringify(sent)).not.toContain('pw-123456');
   });

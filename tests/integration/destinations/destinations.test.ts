@@ -108,8 +108,24 @@ describe('destinations', () => {
     expect(result.problems[0]!.backups.length).toBeGreaterThan(0);
     const dest = (await api<Destination>('GET', '/api/destinations/nas')).body;
     expect(dest.status).toBe('error');
+    // The catalog says what verify found: the affected backups are damaged, the rest verified.
+    const after = (await api<Backup[]>('GET', '/api/backups?destination=nas')).body;
+    const affected = new Set(result.affectedBackups);
+    expect(affected.size).toBeGreaterThan(0);
+    for (const b of after) {
+      if (affected.has(b.repoBackupId)) expect(b).toMatchObject({ status: 'damaged', damagedChunks: 1, statusDetail: expect.stringMatching(/1 damaged or missing chunk/) });
+      else expect(b).toMatchObject({ status: 'available', verifiedAt: expect.any(String) });
+    }
+    expect((await api<Backup[]>('GET', '/api/backups?destination=nas&status=damaged')).body).toHaveLength(affected.size);
+
     bytes[bytes.length - 1]! ^= 0xff;
-    fs.writeFileSync(chunkFile, bytes); // repaired for the next tests
+    fs.writeFileSync(chunkFile, bytes); // repaired (as a backup of the same data would) …
+    const again = await finished((await api<Task>('POST', '/api/destinations/nas/verify', {})).body);
+    expect(again.state).toBe('FINISHED');
+    expect(again.result).toMatchObject({ healedChunks: 1 });
+    // … and the next verify takes the backups back.
+    const healed = (await api<Backup[]>('GET', '/api/backups?destination=nas')).body;
+    expect(healed.every((b) => b.status === 'available' && b.verifiedAt !== null && b.statusDetail === null)).toBe(true);
   });
 
   it('previews and applies retention, records the removal, and GC frees the space', async () => {
@@ -127,6 +143,33 @@ describe('destinations', () => {
     const usage = (await api<{ storedBytes: number; backups: number }[]>('GET', '/api/destinations/nas/usage')).body;
     expect(usage.length).toBeGreaterThanOrEqual(5);
     expect(usage.at(-1)!.backups).toBe(1);
+  });
+
+  it('verify reconciles: a backup whose manifest is gone becomes missing, one the catalog lacks is imported', async () => {
+    const kept = (await api<Backup[]>('GET', '/api/backups?destination=nas&status=available')).body;
+    expect(kept).toHaveLength(1);
+    const repo = await Repository.open(repoPath, { password: PASSWORD });
+    const w = await repo.startBackup({ group: 'vm-43', source: { type: 'full', vm: { name: 'file-srv' } } });
+    const image = randomBytes(1048576);
+    await w.writeDisk('vda', image.length, Readable.from([image]));
+    const stranger = await w.commit();
+    await repo.close();
+    fs.rmSync(path.join(repoPath, 'backups', `${kept[0]!.repoBackupId}.manifest`));
+
+    const v = await finished((await api<Task>('POST', '/api/destinations/nas/verify', {})).body);
+    expect(v.state).toBe('FINISHED');
+    expect(v.result).toMatchObject({ backups: [stranger.id] });
+    const missing = (await api<Backup[]>('GET', '/api/backups?destination=nas&status=missing')).body;
+    expect(missing).toHaveLength(1);
+    expect(missing[0]).toMatchObject({ status: 'missing', statusDetail: expect.stringMatching(/manifest is gone/) });
+    // The stranger arrives through a REIMPORT the verify started.
+    const imported = await waitFor('the re-imported backup', async () => (await api<Backup[]>('GET', '/api/backups?destination=nas')).body.find((b) => b.repoBackupId === stranger.id));
+    expect(imported).toMatchObject({ vm: 'vm-43', status: 'available' });
+    const dest = await waitFor('the destination count', async () => {
+      const d = (await api<Destination>('GET', '/api/destinations/nas')).body;
+      return d.backups === 1 ? d : undefined;
+    });
+    expect(dest.backups).toBe(1);
   });
 
   it('will not check a path on an offline node, and keeps the node while it holds a destination', async () => {

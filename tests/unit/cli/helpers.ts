@@ -304,6 +304,9 @@ export function sampleBackup(overrides: Partial<Backup> = {}): Backup {
     createdAt: '2025-01-31T10:00:00.000Z',
     logicalBytes: 10 * 1024 ** 3,
     storedBytes: 3 * 1024 ** 3,
+    verifiedAt: null,
+    damagedChunks: null,
+    statusDetail: null,
     ...overrides,
   };
 }

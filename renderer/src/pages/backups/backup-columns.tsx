@@ -1,11 +1,12 @@
 import type { Backup, Vm } from '@common/api/index.js';
-import { Anchor, Badge, Button, Text, VisuallyHidden } from '@mantine/core';
+import { Anchor, Button, Text, VisuallyHidden } from '@mantine/core';
 import { IconRestore } from '@tabler/icons-react';
 import { createColumnHelper } from '@tanstack/react-table';
 import { Link, useNavigate } from 'react-router-dom';
 import { useVmsQuery } from '../../api/vms.queries.js';
 import { useSession } from '../../auth/session-context.js';
 import { RelativeTime } from '../../components/relative-time.js';
+import { StatusBadge } from '../../components/status-badge.js';
 import { formatBytes } from '../../utils/format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
 
@@ -52,6 +53,21 @@ function RestoreCell({ backup }: { backup: Backup }) {
   );
 }
 
+const STATUS_LOOK: Record<Backup['status'], { label: string; color: string }> = {
+  available: { label: 'Available', color: 'green' },
+  damaged: { label: 'Damaged', color: 'red' },
+  missing: { label: 'Missing', color: 'red' },
+  removed: { label: 'Removed', color: 'gray' },
+};
+
+/** Status with verify's findings: why a backup is damaged or missing, and when it was last verified intact. */
+export function BackupStatusBadge({ backup }: { backup: Backup }) {
+  const look = STATUS_LOOK[backup.status];
+  const verified = backup.verifiedAt === null ? null : `Verified intact ${new Date(backup.verifiedAt).toLocaleString()}`;
+  const message = backup.status === 'damaged' || backup.status === 'missing' ? backup.statusDetail : verified;
+  return <StatusBadge label={look.label} color={look.color} message={message} data-status={backup.status} />;
+}
+
 const TYPE_LABELS: Record<NonNullable<Backup['type']>, string> = { full: 'Full', incremental: 'Incremental' };
 
 export const backupColumns = [
@@ -77,11 +93,7 @@ export const backupColumns = [
   }),
   column.accessor('status', {
     header: 'Status',
-    cell: (info) => (
-      <Badge component="span" size="sm" variant="light" color={info.getValue() === 'available' ? 'green' : 'gray'} style={NO_SHRINK}>
-        {info.getValue() === 'available' ? 'Available' : 'Removed'}
-      </Badge>
-    ),
+    cell: ({ row }) => <BackupStatusBadge backup={row.original} />,
   }),
   column.accessor('repoBackupId', {
     header: 'Backup ID',

@@ -101,7 +101,7 @@ export function VerifyDialog({ destination, onClose }: DialogProps) {
 
 export function GcDialog({ destination, onClose }: DialogProps) {
   const task = useDestinationTask(destination);
-  const [grace, setGrace] = useState<string | number>(24);
+  const [grace, setGrace] = useState<string | number>(0);
   const graceNumber = typeof grace === 'number' ? grace : Number.parseFloat(grace);
   const graceError = !Number.isFinite(graceNumber) || graceNumber < 0 || graceNumber > 24 * 365 ? 'Between 0 and 8760 hours' : null;
 
@@ -121,7 +121,7 @@ export function GcDialog({ destination, onClose }: DialogProps) {
           </Text>
           <NumberInput
             label="Grace period (hours)"
-            description="Unreferenced chunks younger than this stay: a backup running right now may be about to reference them."
+            description="Optional. Garbage collection runs alone on the destination and already keeps what a backup that may still run could need; unreferenced chunks younger than this stay in any case."
             min={0}
             max={24 * 365}
             allowNegative={false}
