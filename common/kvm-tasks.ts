@@ -71,6 +71,9 @@ export const RestoreParamsSchema = z.object({
   format: z.enum(['qcow2', 'raw']),
   disks: z.array(z.string()).optional(),
   overwrite: z.boolean(),
+  /** Permission bits of the restored files (default 0600) and of directories the restore creates (default 0700). */
+  fileMode: z.number().int().min(0).max(0o777).optional(),
+  dirMode: z.number().int().min(0).max(0o777).optional(),
 });
 export const RestoreResultSchema = z.object({
   directory: z.string(),

@@ -4,7 +4,10 @@
  * cache (the mount feature). Every backup is a complete index, so none of this looks at
  * any other backup.
  */
+import { fchmod } from 'node:fs';
+import { chmod } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import type { ChunkReader } from './chunk-store.js';
 import { mapOrdered, runBounded } from './concurrency.js';
 import { DiskNotFoundError, InvalidArgumentError, RestoreTargetError } from './errors.js';
@@ -25,6 +28,16 @@ export interface RestoreProgress {
   bytesDone: number;
   bytesTotal: number;
 }
+
+/** Restored images hold a whole VM's data: readable by their owner only unless the admin says otherwise. */
+export const RESTORED_FILE_MODE = 0o600;
+
+export interface RestoreFileOptions {
+  /** Permission bits of the restored file (default RESTORED_FILE_MODE), also when it existed before. */
+  mode?: number;
+}
+
+const fchmodAsync = promisify(fchmod);
 
 export interface RestoreResult {
   size: number;
@@ -82,9 +95,9 @@ export class BackupReader {
    * Restores a disk into a raw image file, leaving zero chunks and all-zero 4 KiB blocks as
    * holes (the file is truncated first). Chunks are read, decoded and written by the worker
    * threads in parallel, bypassing the page cache where the filesystem allows (O_DIRECT);
-   * fsyncs before returning.
+   * fsyncs before returning. The file gets `options.mode` (0600) before any data is written.
    */
-  async restoreToFile(name: string, file: string, onProgress?: (p: RestoreProgress) => void): Promise<RestoreResult> {
+  async restoreToFile(name: string, file: string, onProgress?: (p: RestoreProgress) => void, options: RestoreFileOptions = {}): Promise<RestoreResult> {
     const disk = this.disk(name);
     const list: { id: string; offset: number; length: number }[] = [];
     forEachDataChunk(disk, (id, _index, offset, length) => list.push({ id, offset, length }));
@@ -95,6 +108,9 @@ export class BackupReader {
     let dataBytes = 0;
     try {
       try {
+        // An existing file keeps its mode through open(O_CREAT): set it before writing a byte.
+        const mode = options.mode ?? RESTORED_FILE_MODE;
+        await (out.fd !== undefined ? fchmodAsync(out.fd, mode) : chmod(file, mode));
         await out.truncate(0);
         await out.truncate(disk.size);
       } catch (err) {

@@ -107,7 +107,8 @@ export class VmBackupsService {
     if (!h) throw notFound(`there is no hypervisor "${req.hypervisor}"`);
     const directory = `${(req.storageDir ?? '/var/lib/libvirt/images').replace(/\/+$/, '')}/${req.name}`;
     const result = await this.engine.createWorkflow('RESTORE', `backup:${backup.id}`, actor, [
-      { type: 'RESTORE', params: { destinationId: dest.id, backupId: backup.repoBackupId, directory, format: 'qcow2', overwrite: req.overwrite }, requiredNodeId: h.node_id, priority: 80 },
+      // dirMode 0711: QEMU (another user) must pass through the directories made for the new VM's disks.
+      { type: 'RESTORE', params: { destinationId: dest.id, backupId: backup.repoBackupId, directory, format: 'qcow2', overwrite: req.overwrite, dirMode: 0o711 }, requiredNodeId: h.node_id, priority: 80 },
       { type: 'IMPORT', params: { uri: h.uri, name: req.name, start: req.start, overwrite: req.overwrite, hypervisorId: h.id }, requiredNodeId: h.node_id, priority: 80 },
     ]);
     await this.audit.record({ actor, action: 'restore.import', target: `backup:${backup.id}`, details: { hypervisor: h.name, name: req.name, start: req.start } });

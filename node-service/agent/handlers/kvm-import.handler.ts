@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ImportParamsSchema, RestoreResultSchema, type ImportResultSchema } from '../../../common/kvm-tasks.js';
@@ -34,6 +34,13 @@ export function kvmImportHandler(deps: KvmHandlerDeps): TaskHandler {
         await access(f.path).catch(() => {
           throw new TaskError(`restored disk ${f.path} is missing on node ${deps.nodeName}; restore the backup again`, 'KVM_IMPORT_MISSING_DISK');
         });
+      }
+      // A restore makes its directories private (0700), but QEMU runs as another user: it must
+      // be able to pass through the disks' directory. libvirt hands it the files themselves
+      // (dynamic ownership), so search permission (0711) is all it needs; nothing is listable.
+      for (const dir of new Set(restored.files.map((f) => path.dirname(f.path)))) {
+        const { mode } = await stat(dir);
+        if ((mode & 0o011) !== 0o011) await chmod(dir, (mode & 0o7777) | 0o011);
       }
       const original = await readFile(restored.domainXmlPath, 'utf8').catch(() => {
         throw new TaskError(`restored domain XML ${restored.domainXmlPath ?? ''} is missing on node ${deps.nodeName}; restore the backup again`, 'KVM_IMPORT_NO_XML');

@@ -38,6 +38,8 @@ export function kvmRestoreHandler(deps: KvmHandlerDeps): TaskHandler {
               format: params.format,
               disks: params.disks,
               overwrite: params.overwrite,
+              ...(params.fileMode !== undefined ? { fileMode: params.fileMode } : {}),
+              ...(params.dirMode !== undefined ? { dirMode: params.dirMode } : {}),
               signal: ctx.signal,
               onProgress: (p) => ctx.progress((before.get(p.disk) ?? 0) + p.bytesDone, total, `disk ${p.disk}`),
             },

@@ -2,10 +2,12 @@
  * Restores a VM backup into a directory: each disk as a sparse raw or qcow2 file plus the
  * domain XML as it was backed up. Every backup is a complete index, so any point restores
  * directly, without replaying a chain. Files appear under their final names only when
- * complete (written as *.partial, then renamed).
+ * complete (written as *.partial, then renamed). They hold a whole VM's data, so they are
+ * the owner's only (0600, directories made here 0700) unless the caller asks otherwise.
  */
-import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { RESTORED_FILE_MODE } from '../../repository/backup-reader.js';
 import type { Repository, RestoreProgress } from '../../repository/index.js';
 import { ChildProcessRunner, type CommandRunner } from './command-runner.js';
 import { KvmError } from './errors.js';
@@ -21,7 +23,13 @@ export interface RestoreToDirectoryOptions {
   overwrite?: boolean;
   onProgress?: (p: RestoreProgress) => void;
   signal?: AbortSignal;
+  /** Permission bits of the restored files (default 0600). */
+  fileMode?: number;
+  /** Permission bits of directories the restore creates (default 0700); existing ones are left alone. */
+  dirMode?: number;
 }
+
+export const RESTORED_DIR_MODE = 0o700;
 
 export interface RestoredDisk {
   disk: string;
@@ -49,7 +57,8 @@ export async function restoreToDirectory(o: RestoreToDirectoryOptions, runner: C
   const chosen = o.disks ?? all;
   const unknown = chosen.filter((d) => !all.includes(d));
   if (unknown.length > 0) throw new KvmError('KVM_RESTORE_TARGET', `backup ${o.backupId} has no disk ${unknown.join(', ')} (it has ${all.join(', ')})`);
-  await mkdir(o.directory, { recursive: true });
+  const fileMode = o.fileMode ?? RESTORED_FILE_MODE;
+  await mkdir(o.directory, { recursive: true, mode: o.dirMode ?? RESTORED_DIR_MODE });
   const source = (reader.manifest.source ?? {}) as VmSource;
   const xmlPath = source.domainXml ? path.join(o.directory, `${safeName(source.vm?.name ?? 'domain')}.xml`) : null;
   const targets = chosen.map((d) => path.join(o.directory, `${safeName(d)}.${o.format}`));
@@ -64,11 +73,15 @@ export async function restoreToDirectory(o: RestoreToDirectoryOptions, runner: C
     const target = targets[i]!;
     const raw = o.format === 'raw' ? `${target}.partial` : path.join(o.directory, `.${safeName(disk)}.raw.partial`);
     try {
-      const r = await reader.restoreToFile(disk, raw, o.onProgress);
+      const r = await reader.restoreToFile(disk, raw, o.onProgress, { mode: fileMode });
       if (o.format === 'qcow2') {
+        // qemu-img creates its output by the umask (0644): it writes into a file made private first.
+        await writeFile(`${target}.partial`, '', { mode: fileMode });
+        await chmod(`${target}.partial`, fileMode);
         // qemu-img detects zero blocks and leaves them unallocated: the qcow2 stays sparse.
         await runner.run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, `${target}.partial`], { signal: o.signal });
         await rm(raw, { force: true });
+        await chmod(`${target}.partial`, fileMode);
       }
       await rename(`${target}.partial`, target);
       restored.push({ disk, path: target, format: o.format, size: r.size, dataBytes: r.dataBytes });
@@ -79,7 +92,8 @@ export async function restoreToDirectory(o: RestoreToDirectoryOptions, runner: C
     }
   }
   if (xmlPath && source.domainXml) {
-    await writeFile(`${xmlPath}.partial`, source.domainXml, { mode: 0o644 });
+    await writeFile(`${xmlPath}.partial`, source.domainXml, { mode: fileMode });
+    await chmod(`${xmlPath}.partial`, fileMode);
     await rename(`${xmlPath}.partial`, xmlPath);
   }
   return { disks: restored, domainXmlPath: xmlPath };

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvmBackup, KvmInventory, restoreToDirectory, Virsh, ChildProcessRunner, type KvmBackupResult } from '../../../node-service/platforms/kvm/index.js';
@@ -125,8 +126,16 @@ describe('KVM backup and restore', () => {
         expect(r.disks.map((d) => d.disk)).toEqual(['vda', 'vdb']);
         for (const d of r.disks) await sh('qemu-img', ['compare', '-f', 'raw', '-F', format, p.expected[d.disk]!, d.path]);
         expect(r.domainXmlPath).toBe(path.join(dir, `${vm.name}.xml`));
+        // Restored disks and the domain XML are the owner's only.
+        for (const f of [...r.disks.map((d) => d.path), r.domainXmlPath!]) expect(fs.statSync(f).mode & 0o777, f).toBe(0o600);
       }
     }
+    // A directory the restore creates is private too.
+    const created = path.join(host.dir, 'restore-new', 'vm');
+    const r = await restoreToDirectory({ repository: repo, backupId: points[0]!.id, directory: created, format: 'qcow2' });
+    expect(fs.statSync(created).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(host.dir, 'restore-new')).mode & 0o777).toBe(0o700);
+    for (const d of r.disks) expect(fs.statSync(d.path).mode & 0o777).toBe(0o600);
     // Sparse: a 64 MiB disk with 3 MiB of data takes about 3 MiB.
     const info = JSON.parse(await sh('qemu-img', ['info', '--output=json', path.join(host.dir, 'restore-1-qcow2', 'vda.qcow2')])) as { 'actual-size': number };
     expect(info['actual-size']).toBeLessThan(8 * MiB);

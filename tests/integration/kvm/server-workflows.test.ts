@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup } from '../../../common/api/backups.js';
@@ -100,6 +101,7 @@ describe('KVM workflows through the server', () => {
       const files = (restore!.result as { files: { target: string; path: string }[] }).files;
       for (const f of files) await sh('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', f.path, expected[i]![f.target]!]);
       expect(files.map((f) => f.target).sort()).toEqual(['vda', 'vdb']);
+      for (const f of files) expect(fs.statSync(f.path).mode & 0o777, f.path).toBe(0o600);
     }
   });
 
@@ -112,6 +114,10 @@ describe('KVM workflows through the server', () => {
     const newUuid = (imported!.result as { uuid: string }).uuid;
     expect(newUuid).not.toBe(vm.uuid);
     expect((await virsh('domstate', name)).trim()).toBe('running');
+    // The new VM's disks are private to their owner (libvirt hands them to QEMU); their directory is only passable.
+    const restoredFiles = (restore!.result as { directory: string; files: { path: string }[] });
+    for (const f of restoredFiles.files) expect(fs.statSync(f.path).mode & 0o077, f.path).toBe(0);
+    expect(fs.statSync(restoredFiles.directory).mode & 0o777).toBe(0o711);
     const vms = await waitFor('the new VM in the inventory', async () => (await api<Vm[]>('GET', '/api/vms')).body.find((v) => v.name === name));
     expect(vms.uuid).toBe(newUuid);
     await virsh('destroy', name).catch(() => undefined);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, stat, statfs } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, statfs, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeFileSystem, Repository } from '../../../node-service/repository/index.js';
@@ -79,5 +79,31 @@ describe('restore target', () => {
     const file = path.join(root, 'big.raw');
     await (await repo.openBackup(m.id)).restoreToFile('vda', file);
     expect((await readFile(file)).equals(img)).toBe(true);
+  });
+
+  it('writes the restored image readable by its owner only, also over an existing file, unless told another mode', async () => {
+    const root = await dirs.make();
+    const repo = await Repository.init(path.join(root, 'repo'), { chunkSize: 256 * KIB }, { threads: 2 });
+    repos.push(repo);
+    const img = image();
+    const w = await repo.startBackup();
+    await w.writeDisk('vda', img.length, memorySource(img));
+    const reader = await repo.openBackup((await w.commit()).id);
+    const mode = async (f: string): Promise<number> => (await stat(f)).mode & 0o777;
+
+    const fresh = path.join(root, 'fresh.raw');
+    await reader.restoreToFile('vda', fresh);
+    expect(await mode(fresh)).toBe(0o600);
+    // A world-readable file of the same name is replaced by a private one.
+    const existing = path.join(root, 'existing.raw');
+    await writeFile(existing, 'old contents');
+    await chmod(existing, 0o644);
+    await reader.restoreToFile('vda', existing);
+    expect(await mode(existing)).toBe(0o600);
+    expect((await readFile(existing)).equals(img)).toBe(true);
+    // The admin may choose a group-readable mode.
+    const shared = path.join(root, 'shared.raw');
+    await reader.restoreToFile('vda', shared, undefined, { mode: 0o640 });
+    expect(await mode(shared)).toBe(0o640);
   });
 });
