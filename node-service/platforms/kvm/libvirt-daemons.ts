@@ -30,7 +30,9 @@ function socketAnswers(socketPath: string): Promise<boolean> {
 
 async function libvirtdAnswers(uri: string): Promise<boolean> {
   try {
-    await exec('virsh', ['-c', uri, 'version'], { timeout: 10_000, env: { ...process.env, LC_ALL: 'C' } });
+    // Connecting is the question; `virsh version` also probes QEMU's capabilities, which
+    // took up to 10 s on a loaded 2-core machine and made a running daemon look dead.
+    await exec('virsh', ['-c', uri, 'uri'], { timeout: 20_000, env: { ...process.env, LC_ALL: 'C' } });
     return true;
   } catch {
     return false;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup } from '../../../common/api/backups.js';
+import type { PolicyRun } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, sh, virsh, type TestVm } from '../../support/libvirt-host.js';
 import { vplus, vplusOk, type Proc } from '../../support/processes.js';
@@ -128,6 +129,34 @@ describe('a node killed during STORE', () => {
     expect((await virsh('domstate', vm.name)).trim()).toBe('running');
     // The failed store's checkpoint was deleted with the job: the chain did not advance.
     expect((await virsh('checkpoint-list', vm.name, '--name')).trim()).toBe('');
+  });
+
+  it('GC and a policy\'s retention run at once, not held up by the dead node\'s lease, and GC frees what the killed backup wrote', async () => {
+    // The killed STORE left its lease in the repository; it names a process gone from this host.
+    const leases = fs.readdirSync(path.join(host.subdir('repo'), 'vplus', 'locks')).filter((f) => f.endsWith('.json'));
+    expect(leases).toHaveLength(1);
+    const res = await api<Task>('POST', '/api/destinations/local/gc', {});
+    expect(res.status).toBe(202);
+    const gc = await ended(res.body.id);
+    expect(gc.state, gc.error ?? '').toBe('FINISHED');
+    const freed = gc.result as { removedChunks: number; freedBytes: number };
+    // The STORE had written part of 768 MiB of random data before it was killed.
+    expect(freed.removedChunks).toBeGreaterThan(0);
+    expect(freed.freedBytes).toBeGreaterThan(freed.removedChunks * 512 * 1024);
+    expect(fs.readdirSync(path.join(host.subdir('repo'), 'vplus', 'locks')).filter((f) => f.endsWith('.json'))).toEqual([]);
+
+    const policy = await api<{ message?: string }>('POST', '/api/policies', {
+      name: 'after-kill',
+      destination: 'local',
+      schedules: ['full daily 01:00'],
+      retention: { keepLast: 1 },
+      assignment: { include: [`^${vm.name}$`] },
+    });
+    expect(policy.status, policy.body.message).toBe(201);
+    const started = await api<PolicyRun>('POST', '/api/policies/after-kill/retention');
+    expect(started.status).toBe(202);
+    const run = await waitFor('the retention run', async () => (await api<PolicyRun[]>('GET', '/api/policies/after-kill/runs')).body.find((r) => r.id === started.body.id && r.state !== 'running'), 120_000);
+    expect(run.state, run.message ?? '').toBe('finished');
   });
 
   it('then backs up and restores bit-exact', async () => {

@@ -71,6 +71,15 @@ export class ChildRepository {
     });
   }
 
+  /** Adds another child script (an ES module beside the compiled library, which it imports as './node-service/repository/index.js'). */
+  async addScript(name: string, source: string): Promise<void> {
+    await writeFile(path.join(this.dir, name), source);
+  }
+
+  spawnScript(name: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+    return spawn(process.execPath, [path.join(this.dir, name), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  }
+
   async cleanup(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
   }
