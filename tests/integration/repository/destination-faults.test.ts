@@ -142,15 +142,29 @@ describe('destination problems', () => {
       code: 'REPO_NO_SPACE',
       message: expect.stringContaining(`No space left on the backup destination ${repoPath}`),
     });
+    // The message says what to run …
+    await expect(w2.commit()).rejects.toMatchObject({ code: 'WRITER_CLOSED' });
+    const w2b = await repo.startBackup();
+    const failure = await w2b.writeDisk('vda', big.length, memorySource(big)).then(
+      () => null,
+      (err: unknown) => err as Error,
+    );
+    expect(failure?.message).toMatch(/Garbage-collect the destination .*\(vplus destination gc <destination> --wait/);
     expect((await repo.listBackups()).map((b) => b.id)).toEqual([m1.id]);
     expect((await repo.verify()).ok).toBe(true);
     // No temp file of the failed write is left behind.
     for (const shard of await readdir(path.join(repoPath, 'chunks'))) {
       expect((await readdir(path.join(repoPath, 'chunks', shard))).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
     }
-    clock.advance(60_000);
-    const gc = await repo.gc({ graceMs: 1000 });
-    expect(gc.freedBytes).toBeGreaterThan(MIB);
+    // … and that command frees what the failed backups wrote at once, with no grace to wait out:
+    // a 4 MiB backup that could not fit before fits now.
+    const gc = await repo.gc();
+    expect(gc.freedBytes).toBeGreaterThan(4 * MIB);
+    const medium = makeImage(4 * MIB, [{ kind: 'random', offset: 0, length: 4 * MIB, seed: 5 }]);
+    const w4 = await repo.startBackup();
+    await w4.writeDisk('vda', medium.length, memorySource(medium));
+    const m4 = await w4.commit();
+    expect((await readAll((await repo.openBackup(m4.id)).readDisk('vda'))).equals(medium)).toBe(true);
 
     // A restore target that fills up names the target, not the repository.
     const small2 = await dirs.make('vplus-tmpfs-');
