@@ -5,6 +5,8 @@ import type { Backup } from '../../../common/api/backups.js';
 import type { Vm } from '../../../common/api/hypervisors.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
+import { chunkRelPath, expandChunks } from '../../../node-service/repository/format.js';
+import { Repository } from '../../../node-service/repository/index.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, sh, virsh, type TestVm } from '../../support/libvirt-host.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
 import { setupAdmin, startTestServer, waitFor, type TestServer, taskEnded } from '../../support/test-server.js';
@@ -102,6 +104,49 @@ describe('KVM workflows through the server', () => {
       for (const f of files) await sh('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', f.path, expected[i]![f.target]!]);
       expect(files.map((f) => f.target).sort()).toEqual(['vda', 'vdb']);
       for (const f of files) expect(fs.statSync(f.path).mode & 0o777, f.path).toBe(0o600);
+    }
+  });
+
+  it('a damaged chunk: verify marks the backup damaged, restore refuses it, the next backup heals it, and both restore bit-exact', async () => {
+    const [incr, full] = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const repoPath = host.subdir('repo') + '/vplus';
+    const repo = await Repository.open(repoPath);
+    const chunksOf = async (id: string): Promise<Set<string>> => new Set((await repo.loadManifest(id)).disks.flatMap((d) => expandChunks(d)).filter((c): c is string => typeof c === 'string'));
+    const inFull = await chunksOf(full!.repoBackupId);
+    const onlyIncr = [...(await chunksOf(incr!.repoBackupId))].filter((c) => !inFull.has(c));
+    await repo.close();
+    expect(onlyIncr.length).toBeGreaterThan(0);
+    const file = path.join(repoPath, chunkRelPath(onlyIncr[0]!));
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 1]! ^= 0x01;
+    fs.writeFileSync(file, bytes);
+
+    const verify = await api<TaskDetails>('POST', '/api/destinations/local/verify', {});
+    const found = await task(verify.body.id);
+    expect(found.state).toBe('FAILED');
+    expect(found.error).toContain(incr!.repoBackupId);
+    const marked = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    expect(marked.find((b) => b.id === incr!.id)).toMatchObject({ status: 'damaged', damagedChunks: 1 });
+    expect(marked.find((b) => b.id === full!.id)).toMatchObject({ status: 'available' });
+    const refused = await api<{ message: string }>('POST', '/api/restores', { mode: 'files', backup: incr!.id, node: 'kvm-node', path: host.subdir('refused'), format: 'raw' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/is damaged .*back up the VM again/);
+
+    // Nothing changed in the VM: the incremental reads the damaged chunk's data again.
+    const [, store] = await runWorkflow('/api/backups/run', { vm: vm.name, destination: 'local' });
+    expect(store!.state, store!.error ?? '').toBe('FINISHED');
+    expect(store!.result).toMatchObject({ type: 'incremental' });
+    expect(store!.log.some((l) => /stored 1 chunk\(s\) again that verify had found damaged/.test(l.message))).toBe(true);
+    const healed = await task((await api<TaskDetails>('POST', '/api/destinations/local/verify', {})).body.id);
+    expect(healed.state, healed.error ?? '').toBe('FINISHED');
+    const after = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    expect(after.map((b) => b.status)).toEqual(['available', 'available', 'available']);
+    for (const b of after.slice(0, 2)) {
+      const [restore] = await runWorkflow('/api/restores', { mode: 'files', backup: b.id, node: 'kvm-node', path: host.subdir(`healed-${b.id}`), format: 'raw' });
+      expect(restore!.state, restore!.error ?? '').toBe('FINISHED');
+      for (const f of (restore!.result as { files: { target: string; path: string }[] }).files) {
+        await sh('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', f.path, expected[1]![f.target]!]);
+      }
     }
   });
 
