@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ID_LIKE_NAME_MESSAGE, notIdLike, unicodeNamePattern } from '../names.js';
 
 /**
  * Each retention rule keeps at least one backup (a count) or one day (maxAgeDays): a 0 would
@@ -92,7 +93,8 @@ export const DestinationNameSchema = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'destination names may contain letters, digits, ".", "_" and "-"');
+  .regex(unicodeNamePattern('._-'), 'destination names may contain letters, digits, ".", "_" and "-"')
+  .refine(notIdLike, ID_LIKE_NAME_MESSAGE);
 
 export const CreateDestinationSchema = z.object({
   name: DestinationNameSchema,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ID_LIKE_NAME_MESSAGE, notIdLike } from '../names.js';
 
 export const HypervisorSchema = z.object({
   id: z.number().int(),
@@ -15,7 +16,7 @@ export const HypervisorSchema = z.object({
 export type Hypervisor = z.infer<typeof HypervisorSchema>;
 
 export const CreateHypervisorSchema = z.object({
-  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'hypervisor names may contain letters, digits, ".", "_" and "-"'),
+  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'hypervisor names may contain letters, digits, ".", "_" and "-"').refine(notIdLike, ID_LIKE_NAME_MESSAGE),
   node: z.string().min(1).max(128).describe('the node running on this KVM host (id or name)'),
   uri: z.string().min(1).max(255).regex(/^qemu(\+\w+)?:\/\//, 'a libvirt URI such as qemu:///system').default('qemu:///system'),
 });

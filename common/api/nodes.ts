@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ID_LIKE_NAME_MESSAGE, notIdLike } from '../names.js';
 
 export const NODE_STATUSES = ['online', 'offline', 'installing', 'error'] as const;
 export const NodeStatusSchema = z.enum(NODE_STATUSES);
@@ -54,7 +55,8 @@ export const NodeNameSchema = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'node names may contain letters, digits, ".", "_" and "-"');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'node names may contain letters, digits, ".", "_" and "-"')
+  .refine(notIdLike, ID_LIKE_NAME_MESSAGE);
 
 /** Node → server (public route, authenticated by the one-time token). */
 export const EnrollRequestSchema = z.object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ID_LIKE_NAME_MESSAGE, notIdLike, unicodeNamePattern } from '../names.js';
 import { RetentionSchema } from './destinations.js';
 
 /**
@@ -8,7 +9,12 @@ import { RetentionSchema } from './destinations.js';
  * The server validates them with parseScheduleSpec; a bad one is a 400 naming the rule.
  */
 
-const NameSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'policy names may contain letters, digits, spaces, ".", "_" and "-"');
+const NameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(unicodeNamePattern(' ._-'), 'policy names may contain letters, digits, spaces, ".", "_" and "-"')
+  .refine(notIdLike, ID_LIKE_NAME_MESSAGE);
 
 /** A JavaScript regular expression over VM names, e.g. ^prod-. */
 const VmNamePatternSchema = z

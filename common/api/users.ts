@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ID_LIKE_NAME_MESSAGE, notIdLike, unicodeNamePattern } from '../names.js';
 
 export const ROLES = ['admin', 'operator', 'viewer'] as const;
 export const RoleSchema = z.enum(ROLES);
@@ -8,7 +9,8 @@ export const UsernameSchema = z
   .string()
   .min(1, 'username is required')
   .max(64, 'username must be at most 64 characters')
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'username may contain letters, digits, ".", "_", "@" and "-" and must start with a letter or digit');
+  .regex(unicodeNamePattern('._@-'), 'username may contain letters, digits, ".", "_", "@" and "-" and must start with a letter or digit')
+  .refine(notIdLike, ID_LIKE_NAME_MESSAGE);
 
 export const PasswordSchema = z
   .string()

@@ -26,6 +26,8 @@ export function registerErrorHandler(app: ZodApp): void {
       const status = err.code === 'HOST_KEY_MISMATCH' || err.code === 'AUTH_FAILED' || err.code === 'SUDO_PASSWORD_REQUIRED' ? 400 : 502;
       return reply.code(status).send({ error: err.code, message: err.message } satisfies ApiError);
     }
+    const duplicate = duplicateName(err);
+    if (duplicate) return reply.code(409).send(duplicate);
     if (err instanceof CatalogUnavailableError) {
       request.log.error({ err }, 'catalog unavailable');
       return reply.code(503).send({ error: 'CATALOG_UNAVAILABLE', message: 'the catalog database is not reachable right now; try again in a moment' });
@@ -38,6 +40,33 @@ export function registerErrorHandler(app: ZodApp): void {
     request.log.error({ err }, 'unhandled error');
     return reply.code(500).send({ error: 'INTERNAL', message: 'the server hit an unexpected error; details are in the server log' } satisfies ApiError);
   });
+}
+
+/** Unique name indexes (migrations 0001–0006): the field each one is about, and what it names. */
+const NAME_INDEXES: Record<string, { field: string; what: string }> = {
+  uq_users_username: { field: 'username', what: 'user' },
+  uq_nodes_name: { field: 'name', what: 'node' },
+  uq_destinations_name: { field: 'name', what: 'destination' },
+  uq_hypervisors_name: { field: 'name', what: 'hypervisor' },
+  uq_policies_name: { field: 'name', what: 'policy' },
+};
+
+/**
+ * A second row of the same name that a check before the insert did not catch (a race, or a
+ * name the catalog's collation takes as the same one, e.g. "cœur" and "coeur") is a 409 on
+ * the name's field, not a 500.
+ */
+function duplicateName(err: unknown): ApiError | undefined {
+  const e = err as { code?: string; sqlMessage?: string | null };
+  if (e.code !== 'ER_DUP_ENTRY') return undefined;
+  const index = /for key '(?:[^'.]*\.)?([^']+)'/.exec(e.sqlMessage ?? '')?.[1];
+  const known = index ? NAME_INDEXES[index] : undefined;
+  if (!known) return undefined;
+  return {
+    error: 'CONFLICT',
+    message: `a ${known.what} of the same name already exists (names ignore case, accents and surrounding spaces)`,
+    field: known.field,
+  };
 }
 
 function clientMessage(err: FastifyError): string {

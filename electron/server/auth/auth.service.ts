@@ -3,7 +3,7 @@ import type { User } from '../../../common/api/users.js';
 import type { Catalog } from '../db/catalog.js';
 import { AppError, conflict, unauthorized } from '../errors.js';
 import type { AuditService } from './audit.service.js';
-import type { LoginThrottle } from './login-throttle.js';
+import { loginThrottleKey, type LoginThrottle } from './login-throttle.js';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './password-hasher.js';
 import type { SessionKind, SessionsRepository } from './sessions.repository.js';
 import { publicUser, type UsersRepository } from './users.repository.js';
@@ -65,7 +65,9 @@ export class AuthService {
   }
 
   async login(username: string, password: string, kind: SessionKind, ctx: ClientContext): Promise<IssuedSession> {
-    const userKey = [username.toLowerCase()];
+    // The user the catalog resolves the name to, whatever its spelling (case, accents, spaces).
+    const user = await this.users.byUsername(username);
+    const userKey = [loginThrottleKey(username, user?.id)];
     const ipKey = ctx.ip ? [ctx.ip] : [];
     const wait = Math.max(this.throttles.user.retryAfterMs(userKey), this.throttles.ip.retryAfterMs(ipKey));
     if (wait > 0) {
@@ -74,7 +76,6 @@ export class AuthService {
         'retry-after': String(seconds),
       });
     }
-    const user = await this.users.byUsername(username);
     // Verify against a dummy hash for unknown users so response time does not reveal who exists.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_HASH_PROMISE));
     if (!user || !ok) {

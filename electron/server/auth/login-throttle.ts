@@ -1,3 +1,4 @@
+import { nameKey } from '../../../common/names.js';
 import type { Clock } from '../clock.js';
 
 interface Bucket {
@@ -21,6 +22,14 @@ export interface ThrottleOptions {
 
 export const USER_THROTTLE: ThrottleOptions = { freeAttempts: 5, windowMs: 15 * 60_000, baseLockMs: 30_000, maxLockMs: 15 * 60_000 };
 export const ADDRESS_THROTTLE: ThrottleOptions = { freeAttempts: 30, windowMs: 15 * 60_000, baseLockMs: 30_000, maxLockMs: 15 * 60_000 };
+
+/**
+ * The per-user throttle key: the account the name resolves to, so every spelling the catalog
+ * takes for it (case, accents, spaces) shares one count; an unknown name by its name key.
+ */
+export function loginThrottleKey(username: string, userId: number | undefined): string {
+  return userId === undefined ? `name:${nameKey(username)}` : `user:${userId}`;
+}
 
 export class LoginThrottle {
   private readonly buckets = new Map<string, Bucket>();

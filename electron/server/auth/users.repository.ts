@@ -1,4 +1,5 @@
 import type { Role, User } from '../../../common/api/users.js';
+import { canonicalName, looksLikeId, sameName } from '../../../common/names.js';
 import type { Sql } from '../db/catalog.js';
 
 interface UserRow {
@@ -52,14 +53,19 @@ export class UsersRepository {
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
+  /**
+   * The user of this name (common/names.ts): the catalog's collation finds candidates, and
+   * only one whose name is the same name is taken, never a merely similar one.
+   */
   async byUsername(username: string, sql: Sql = this.sql): Promise<UserRecord | undefined> {
-    const rows = await sql.query<UserRow>('SELECT * FROM users WHERE username = ?', [username]);
-    return rows[0] ? toRecord(rows[0]) : undefined;
+    const rows = await sql.query<UserRow>('SELECT * FROM users WHERE username = ?', [canonicalName(username)]);
+    const row = rows.find((r) => sameName(r.username, username));
+    return row ? toRecord(row) : undefined;
   }
 
-  /** Numeric refs are ids; anything else a username (usernames may not be all digits… but may start with one, so try both). */
+  /** Numeric refs are ids (a username is never all digits); anything else a username. */
   async byRef(ref: string, sql: Sql = this.sql): Promise<UserRecord | undefined> {
-    if (/^\d+$/.test(ref)) {
+    if (looksLikeId(ref)) {
       const byId = await this.byId(Number(ref), sql);
       if (byId) return byId;
     }
@@ -67,7 +73,7 @@ export class UsersRepository {
   }
 
   async insert(u: { username: string; passwordHash: string; role: Role }, sql: Sql = this.sql): Promise<number> {
-    const res = await sql.execute('INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?)', [u.username, u.passwordHash, u.role]);
+    const res = await sql.execute('INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?)', [canonicalName(u.username), u.passwordHash, u.role]);
     return res.insertId;
   }
 

@@ -1,5 +1,6 @@
 import type { Destination, RepoBackup, RepositoryStatsView } from '../../../common/api/destinations.js';
 import type { Backup, BackupStatus } from '../../../common/api/backups.js';
+import { canonicalName, looksLikeId, sameName } from '../../../common/names.js';
 import type { Sql } from '../db/catalog.js';
 
 export interface DestinationRow {
@@ -100,12 +101,13 @@ export class DestinationsRepository {
     return this.sql.query<DestinationRow>(`${SELECT} ORDER BY d.name`);
   }
 
+  /** By id, or by name (common/names.ts): never a destination whose name merely collates alike. */
   async byRef(ref: string): Promise<DestinationRow | undefined> {
-    if (/^\d+$/.test(ref)) {
+    if (looksLikeId(ref)) {
       const rows = await this.sql.query<DestinationRow>(`${SELECT} WHERE d.id = ?`, [Number(ref)]);
       if (rows[0]) return rows[0];
     }
-    return (await this.sql.query<DestinationRow>(`${SELECT} WHERE d.name = ?`, [ref]))[0];
+    return (await this.sql.query<DestinationRow>(`${SELECT} WHERE d.name = ?`, [canonicalName(ref)])).find((r) => sameName(r.name, ref));
   }
 
   async byId(id: number): Promise<DestinationRow | undefined> {
@@ -117,11 +119,11 @@ export class DestinationsRepository {
   }
 
   async insert(d: { name: string; nodeId: number; path: string; encrypted: boolean }): Promise<number> {
-    return (await this.sql.execute('INSERT INTO destinations (name, node_id, path, encrypted) VALUES (?, ?, ?, ?)', [d.name, d.nodeId, d.path, d.encrypted ? 1 : 0])).insertId;
+    return (await this.sql.execute('INSERT INTO destinations (name, node_id, path, encrypted) VALUES (?, ?, ?, ?)', [canonicalName(d.name), d.nodeId, d.path, d.encrypted ? 1 : 0])).insertId;
   }
 
   async rename(id: number, name: string): Promise<void> {
-    await this.sql.execute('UPDATE destinations SET name = ? WHERE id = ?', [name, id]);
+    await this.sql.execute('UPDATE destinations SET name = ? WHERE id = ?', [canonicalName(name), id]);
   }
 
   async delete(id: number): Promise<void> {

@@ -11,6 +11,7 @@ import {
   type Retention,
 } from '../../../common/api/destinations.js';
 import type { Task, TaskType } from '../../../common/api/tasks.js';
+import { sameName } from '../../../common/names.js';
 import type { AuditService } from '../auth/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
 import { AppError, conflict, notFound } from '../errors.js';
@@ -61,7 +62,8 @@ export class DestinationsService {
     const node = await this.nodes.byRef(req.node);
     if (!node) throw notFound(`there is no node "${req.node}"`);
     if (!this.sessions.get(node.id)) throw conflict(`node "${node.name}" is offline; the path can only be checked on a running node`, 'node');
-    if ((await this.destinations.list()).some((d) => d.name === req.name)) throw conflict(`a destination named "${req.name}" already exists`, 'name');
+    const same = (await this.destinations.list()).find((d) => sameName(d.name, req.name));
+    if (same) throw conflict(`a destination named "${same.name}" already exists`, 'name');
     if ((await this.destinations.onNode(node.id)).some((d) => d.path === req.path)) throw conflict(`node "${node.name}" already has a destination at ${req.path}`, 'path');
 
     const id = await this.destinations.insert({ name: req.name, nodeId: node.id, path: req.path, encrypted: req.password !== undefined });
@@ -86,7 +88,8 @@ export class DestinationsService {
 
   async rename(ref: string, name: string, by: Principal): Promise<Destination> {
     const row = await this.require(ref);
-    if (row.name !== name && (await this.destinations.list()).some((d) => d.name === name)) throw conflict(`a destination named "${name}" already exists`, 'name');
+    const same = (await this.destinations.list()).find((d) => d.id !== row.id && sameName(d.name, name));
+    if (same) throw conflict(`a destination named "${same.name}" already exists`, 'name');
     await this.destinations.rename(row.id, name);
     await this.audit.record({ actor: by.user.username, action: 'destination.rename', target: `destination:${row.name}`, details: { to: name } });
     return this.publish(row.id);

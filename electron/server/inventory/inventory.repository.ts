@@ -1,4 +1,5 @@
 import type { Hypervisor, Vm } from '../../../common/api/hypervisors.js';
+import { canonicalName, looksLikeId, sameName } from '../../../common/names.js';
 import type { Sql } from '../db/catalog.js';
 
 export interface HypervisorRow {
@@ -111,16 +112,17 @@ export class InventoryRepository {
     return this.sql.query<HypervisorRow>(`${HYPERVISORS} ORDER BY h.name`);
   }
 
+  /** By id, or by name (common/names.ts): never a hypervisor whose name merely collates alike. */
   async hypervisor(ref: string): Promise<HypervisorRow | undefined> {
-    if (/^\d+$/.test(ref)) {
+    if (looksLikeId(ref)) {
       const byId = (await this.sql.query<HypervisorRow>(`${HYPERVISORS} WHERE h.id = ?`, [Number(ref)]))[0];
       if (byId) return byId;
     }
-    return (await this.sql.query<HypervisorRow>(`${HYPERVISORS} WHERE h.name = ?`, [ref]))[0];
+    return (await this.sql.query<HypervisorRow>(`${HYPERVISORS} WHERE h.name = ?`, [canonicalName(ref)])).find((r) => sameName(r.name, ref));
   }
 
   async insertHypervisor(h: { name: string; nodeId: number; uri: string }): Promise<number> {
-    return (await this.sql.execute('INSERT INTO hypervisors (name, node_id, uri) VALUES (?, ?, ?)', [h.name, h.nodeId, h.uri])).insertId;
+    return (await this.sql.execute('INSERT INTO hypervisors (name, node_id, uri) VALUES (?, ?, ?)', [canonicalName(h.name), h.nodeId, h.uri])).insertId;
   }
 
   async deleteHypervisor(id: number): Promise<void> {
@@ -163,17 +165,24 @@ export class InventoryRepository {
     return (await this.sql.query<VmRow>(`${VMS} WHERE v.id = ?`, [id]))[0];
   }
 
-  /** By id, UUID or name (a name must be unambiguous). */
+  /**
+   * By id, UUID or name (a name must be unambiguous). Names follow common/names.ts, but libvirt
+   * tells "web" from "Web": a VM named exactly as asked wins over one that is only the same
+   * name; several left are ambiguous (the caller lists them), never one picked at random.
+   */
   async vm(ref: string): Promise<VmRow | VmRow[] | undefined> {
-    if (/^\d+$/.test(ref)) {
+    if (looksLikeId(ref)) {
       const byId = await this.vmById(Number(ref));
       if (byId) return byId;
     }
-    const rows = await this.sql.query<VmRow>(`${VMS} WHERE v.uuid = ? OR v.name = ? ORDER BY v.present DESC`, [ref.toLowerCase(), ref]);
-    const byUuid = rows.find((r) => r.uuid === ref.toLowerCase());
+    const name = canonicalName(ref);
+    const rows = await this.sql.query<VmRow>(`${VMS} WHERE v.uuid = ? OR v.name = ? ORDER BY v.present DESC`, [ref.trim().toLowerCase(), name]);
+    const byUuid = rows.find((r) => r.uuid === ref.trim().toLowerCase());
     if (byUuid) return byUuid;
-    if (rows.length > 1) return rows;
-    return rows[0];
+    const same = rows.filter((r) => sameName(r.name, ref));
+    const exact = same.filter((r) => canonicalName(r.name) === name);
+    const found = exact.length > 0 ? exact : same;
+    return found.length > 1 ? found : found[0];
   }
 
   async setExcludedDisks(id: number, disks: string[]): Promise<void> {

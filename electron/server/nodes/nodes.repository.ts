@@ -1,4 +1,5 @@
 import type { InstallMethod, Node, NodeCapabilities, NodeStatus } from '../../../common/api/nodes.js';
+import { canonicalName, looksLikeId, sameName } from '../../../common/names.js';
 import type { Sql } from '../db/catalog.js';
 
 export interface NodeRow {
@@ -60,12 +61,13 @@ export class NodesRepository {
     return (await sql.query<NodeRow>('SELECT * FROM nodes WHERE id = ?', [id]))[0];
   }
 
+  /** The node of this name (common/names.ts), never one whose name merely collates alike. */
   async byName(name: string, sql: Sql = this.sql): Promise<NodeRow | undefined> {
-    return (await sql.query<NodeRow>('SELECT * FROM nodes WHERE name = ?', [name]))[0];
+    return (await sql.query<NodeRow>('SELECT * FROM nodes WHERE name = ?', [canonicalName(name)])).find((r) => sameName(r.name, name));
   }
 
   async byRef(ref: string, sql: Sql = this.sql): Promise<NodeRow | undefined> {
-    if (/^\d+$/.test(ref)) {
+    if (looksLikeId(ref)) {
       const byId = await this.byId(Number(ref), sql);
       if (byId) return byId;
     }
@@ -80,7 +82,7 @@ export class NodesRepository {
     const res = await sql.execute(
       `INSERT INTO nodes (name, host, status, install_method, ssh_host, ssh_port, ssh_user, ssh_host_key_fingerprint, ssh_auth, server_address)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [n.name, n.host, n.status, n.installMethod, n.ssh?.host ?? null, n.ssh?.port ?? null, n.ssh?.user ?? null, n.ssh?.hostKeyFingerprint ?? null, n.ssh?.auth ?? null, n.ssh?.serverAddress ?? null],
+      [canonicalName(n.name), n.host, n.status, n.installMethod, n.ssh?.host ?? null, n.ssh?.port ?? null, n.ssh?.user ?? null, n.ssh?.hostKeyFingerprint ?? null, n.ssh?.auth ?? null, n.ssh?.serverAddress ?? null],
     );
     return res.insertId;
   }

@@ -1,5 +1,6 @@
 import type { AssignmentRules, PolicyKind, PolicyRun } from '../../../common/api/policies.js';
 import { RETENTION_RULES, type Retention } from '../../../common/api/destinations.js';
+import { canonicalName, looksLikeId, sameName } from '../../../common/names.js';
 import type { Sql, SqlValue } from '../db/catalog.js';
 
 export type PolicyRetention = Retention & { keepLatestOfExistingVm: boolean };
@@ -91,7 +92,7 @@ const EDITABLE = ['name', 'destination_id', 'priority', 'enabled', 'time_zone', 
 
 function editableValues(f: PolicyFields): SqlValue[] {
   return [
-    f.name,
+    canonicalName(f.name),
     f.destinationId,
     f.priority,
     f.enabled ? 1 : 0,
@@ -138,12 +139,13 @@ export class PoliciesRepository {
     return this.sql.query<PolicyRow>(`${POLICIES} ORDER BY p.kind, p.priority DESC, p.name`);
   }
 
+  /** By id, or by name (common/names.ts): never a policy whose name merely collates alike. */
   async byRef(ref: string): Promise<PolicyRow | undefined> {
-    if (/^\d+$/.test(ref)) {
+    if (looksLikeId(ref)) {
       const byId = await this.byId(Number(ref));
       if (byId) return byId;
     }
-    return (await this.sql.query<PolicyRow>(`${POLICIES} WHERE p.name = ?`, [ref]))[0];
+    return (await this.sql.query<PolicyRow>(`${POLICIES} WHERE p.name = ?`, [canonicalName(ref)])).find((r) => sameName(r.name, ref));
   }
 
   async byId(id: number): Promise<PolicyRow | undefined> {

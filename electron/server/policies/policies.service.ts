@@ -48,7 +48,8 @@ export class PoliciesService {
   }
 
   async create(req: CreatePolicy, by: Principal): Promise<Policy> {
-    if (await this.d.repo.byRef(req.name)) throw conflict(`there is already a policy "${req.name}"`, 'name');
+    const same = await this.d.repo.byRef(req.name);
+    if (same) throw conflict(`there is already a policy "${same.name}"`, 'name');
     const fields = await this.validate({ ...req, timeZone: req.timeZone ?? defaultTimeZone() }, req.kind);
     const id = await this.d.repo.insert(fields, new Date(this.d.clock.now()));
     await this.d.audit.record({ actor: by.user.username, action: 'policy.create', target: `policy:${req.name}`, details: { ...req } });
@@ -60,7 +61,9 @@ export class PoliciesService {
   async update(ref: string, req: UpdatePolicy, by: Principal): Promise<Policy> {
     const row = await this.require(ref);
     const current = this.fieldsOf(row);
-    if (req.name !== undefined && req.name !== row.name && (await this.d.repo.byRef(req.name))) throw conflict(`there is already a policy "${req.name}"`, 'name');
+    // Renaming to another spelling of its own name (case, accents) is fine; to another policy's name is not.
+    const same = req.name === undefined ? undefined : await this.d.repo.byRef(req.name);
+    if (same && same.id !== row.id) throw conflict(`there is already a policy "${same.name}"`, 'name');
     const merged = {
       name: req.name ?? current.name,
       destination: req.destination ?? (current.destinationId === null ? undefined : String(current.destinationId)),

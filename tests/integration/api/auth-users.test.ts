@@ -84,6 +84,39 @@ describe('users, roles, sessions and audit', () => {
     expect(locked.body.message).toMatch(/try again in \d+ seconds/);
   });
 
+  it('counts failed sign-ins for every spelling of a name together: case, accents, spaces, ignorable characters', async () => {
+    await createUser(t.api, admin, 'victim', 'viewer', 'victim-password-1');
+    // The catalog takes each of these for "victim", so each reaches the same account.
+    const spellings = ['victim ', 'VICTIM', 'vïctim', ' Víctim', 'vic\u200Btim', 'ｖｉｃｔｉｍ'];
+    // Five failures (the free attempts), each with another spelling…
+    for (const name of spellings.slice(0, 5)) {
+      const res = await t.api.request('POST', '/api/auth/login', { username: name, password: 'wrong-password' });
+      expect(res.status, JSON.stringify(name)).toBe(401);
+    }
+    // …lock the account under every spelling, the right password included.
+    for (const name of ['victim', ...spellings]) {
+      const res = await t.api.request<{ message: string }>('POST', '/api/auth/login', { username: name, password: 'victim-password-1' });
+      expect(res.status, `${JSON.stringify(name)}: ${res.text}`).toBe(429);
+    }
+  });
+
+  it('refuses a user whose name differs from an existing one only by case, accents or spaces, naming the field', async () => {
+    await createUser(t.api, admin, 'zoë', 'viewer');
+    for (const username of ['ZOË', 'zoe', 'Zoé']) {
+      const res = await t.api.request<{ message: string; field: string }>('POST', '/api/users', { username, password: 'some-password-1', role: 'viewer' }, { token: admin });
+      expect(res.status, username).toBe(409);
+      expect(res.body).toMatchObject({ field: 'username', message: expect.stringMatching(/already exists/) });
+    }
+    // The stored name is the one typed (NFC), and every spelling signs in to it.
+    const decomposed = await t.api.login('ZOE\u0308', 'zoë-password-1');
+    const me = await t.api.request<{ user: { username: string } }>('GET', '/api/auth/me', undefined, { token: decomposed });
+    expect(me.body.user.username).toBe('zoë');
+    // A name of digits only would read as an id.
+    const digits = await t.api.request<{ field: string }>('POST', '/api/users', { username: '42', password: 'some-password-1', role: 'viewer' }, { token: admin });
+    expect(digits.status).toBe(400);
+    expect(digits.body.field).toBe('username');
+  });
+
   it('lets an operator read status and audit but not manage users', async () => {
     const op = await createUser(t.api, admin, 'olga', 'operator');
     expect((await t.api.request('GET', '/api/status', undefined, { token: op })).status).toBe(200);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatFingerprint, normalizeFingerprint } from '../../../common/fingerprint.js';
 import { hashPassword, verifyPassword } from '../../../electron/server/auth/password-hasher.js';
-import { LoginThrottle, USER_THROTTLE } from '../../../electron/server/auth/login-throttle.js';
+import { LoginThrottle, loginThrottleKey, USER_THROTTLE } from '../../../electron/server/auth/login-throttle.js';
 import { BootConfigError, parseBootConfig } from '../../../electron/server/boot-config.js';
 import { parseVersion, poolConfigFromUrl } from '../../../electron/server/db/catalog.js';
 import { SecretBox, SecretKeyError } from '../../../electron/server/security/secret-box.js';
@@ -43,6 +43,13 @@ describe('password hashing', () => {
 });
 
 describe('login throttle', () => {
+  it('counts by account for a known user, and by name key for an unknown name', () => {
+    expect(loginThrottleKey('VÍCTIM ', 7)).toBe('user:7');
+    expect(loginThrottleKey('victim', 7)).toBe('user:7');
+    expect(loginThrottleKey(' Vïctim', undefined)).toBe(loginThrottleKey('victim', undefined));
+    expect(loginThrottleKey('victim2', undefined)).not.toBe(loginThrottleKey('victim', undefined));
+  });
+
   it('locks after the free attempts, doubles the lock, and forgets after success', () => {
     let now = 1_000_000;
     const throttle = new LoginThrottle({ now: () => now }, USER_THROTTLE);
