@@ -18,6 +18,15 @@ export class NodeConfigError extends Error {
   readonly code = 'NODE_CONFIG_INVALID';
 }
 
+/**
+ * What names this node's runtime directories (KVM export sockets and records), so two nodes on
+ * one host never share them: its id, plus the start of its server's certificate fingerprint
+ * (ids are per server; two nodes of two servers can both be node 1).
+ */
+export function nodeRuntimeKey(config: Pick<NodeConfig, 'nodeId' | 'fingerprint'>): string {
+  return `node-${config.nodeId}-${config.fingerprint.replace(/[^0-9a-fA-F]/g, '').slice(0, 8).toLowerCase()}`;
+}
+
 export const DEFAULT_NODE_CONFIG = '/etc/vplus-node/node.json';
 
 export async function loadNodeConfig(file: string): Promise<NodeConfig> {

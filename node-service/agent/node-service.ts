@@ -8,7 +8,7 @@ import { kvmHandlers, type KvmHandlerDeps } from './handlers/kvm.handlers.js';
 import { kvmWorkDirs } from './handlers/kvm-task.js';
 import { nodeCheckHandler } from './handlers/node-check.handler.js';
 import { NodeAgent } from './node-agent.js';
-import { loadNodeConfig } from './node-config.js';
+import { loadNodeConfig, nodeRuntimeKey } from './node-config.js';
 import type { TaskHandler } from './task-handler.js';
 
 /** Every task type this node build can run. Platform issues add theirs here. */
@@ -23,12 +23,14 @@ export async function runNodeService(configPath: string, version: string, logger
   const kvmLog = logger.child({ module: 'kvm' });
   const log = (level: 'info' | 'warn', message: string): void => kvmLog[level](message);
   const runner = new ChildProcessRunner();
-  // Backup jobs and qemu-nbd servers a previous run left open (it died between EXPORT and STORE).
-  for (const workDir of kvmWorkDirs(config.stagingDir)) {
-    await recoverStaleExports({ workDir, runner, log }).catch((err: unknown) => kvmLog.warn({ err, workDir }, 'recovering stale KVM exports failed'));
+  const runtimeKey = nodeRuntimeKey(config);
+  // Backup jobs and qemu-nbd servers a previous run of this node left open (it died between
+  // EXPORT and STORE); other nodes on this host keep theirs (their own directories and records).
+  for (const workDir of kvmWorkDirs(config.stagingDir, runtimeKey)) {
+    await recoverStaleExports({ workDir, node: runtimeKey, runner, log }).catch((err: unknown) => kvmLog.warn({ err, workDir }, 'recovering stale KVM exports failed'));
   }
   const registry = new KvmExportRegistry(undefined, log);
-  const agent = new NodeAgent({ config, version, handlers: defaultHandlers(config, { runner, registry }), logger: logger.child({ node: config.name }) });
+  const agent = new NodeAgent({ config, version, handlers: defaultHandlers(config, { runner, registry, runtimeKey }), logger: logger.child({ node: config.name }) });
   agent.start();
   return agent;
 }

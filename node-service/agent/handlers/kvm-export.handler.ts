@@ -21,7 +21,7 @@ export function kvmExportHandler(deps: KvmHandlerDeps): TaskHandler {
       for (const id of await deps.registry.endForVm(params.vm.uuid)) {
         ctx.log('warn', `ended an earlier export of ${params.vm.name} (${id}) that no STORE task read`);
       }
-      const backup = new KvmBackup({ runner: deps.runner, starter: deps.starter, virsh: new Virsh(deps.runner!, params.uri) });
+      const backup = new KvmBackup({ runner: deps.runner, starter: deps.starter, virsh: new Virsh(deps.runner!, params.uri), owner: deps.owner });
       const exp = await withRepository(ctx, deps, target, (repository) =>
         kvmStep(ctx, deps, async () => {
           try {

@@ -3,16 +3,29 @@
  * dependencies, the exports open on this node, and turning platform failures into one
  * sentence an admin can act on.
  */
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { ChildProcessRunner, ChildProcessStarter, KvmError, KvmExportRegistry, type CommandRunner, type ProcessStarter } from '../../platforms/kvm/index.js';
+import {
+  ChildProcessRunner,
+  ChildProcessStarter,
+  currentProcess,
+  KvmError,
+  KvmExportRegistry,
+  type CommandRunner,
+  type ExportOwner,
+  type ProcessStarter,
+} from '../../platforms/kvm/index.js';
 import { TaskError, type TaskRunContext } from '../task-handler.js';
 import type { DestinationHandlerDeps } from './destination-task.js';
 
 export interface KvmHandlerDeps extends DestinationHandlerDeps {
-  /** NBD sockets and scratch files; default `<stagingDir>/kvm`. QEMU's user must be able to traverse its parents. */
+  /** NBD sockets and scratch files; default one of kvmWorkDirs(). QEMU's user must be able to traverse its parents. */
   workDir?: string;
+  /** This node's runtime key (`nodeRuntimeKey`): names its work directories and its export records. */
+  runtimeKey: string;
+  /** Whom this node's export records name: this process under runtimeKey. */
+  owner: ExportOwner;
   runner?: CommandRunner;
   starter?: ProcessStarter;
   /** Shared by EXPORT and STORE; one per node process. */
@@ -20,27 +33,37 @@ export interface KvmHandlerDeps extends DestinationHandlerDeps {
 }
 
 export function withDefaults(deps: Partial<KvmHandlerDeps> & Pick<KvmHandlerDeps, 'nodeName'>): KvmHandlerDeps {
-  return { ...deps, runner: deps.runner ?? new ChildProcessRunner(), starter: deps.starter ?? new ChildProcessStarter(), registry: deps.registry ?? new KvmExportRegistry() };
+  const runtimeKey = deps.runtimeKey ?? `node-${deps.nodeName.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  return {
+    ...deps,
+    runtimeKey,
+    owner: deps.owner ?? { node: runtimeKey, ...currentProcess() },
+    runner: deps.runner ?? new ChildProcessRunner(),
+    starter: deps.starter ?? new ChildProcessStarter(),
+    registry: deps.registry ?? new KvmExportRegistry(),
+  };
 }
 
 /**
- * Where exports keep their NBD sockets and scratch files. QEMU runs as another user and must
- * reach them: `<stagingDir>/kvm` when every directory above it lets others traverse, else
- * FALLBACK_KVM_WORK_DIR (/var/tmp exists on every Linux, on disk, and is world-traversable).
+ * Where exports keep their NBD sockets, scratch files and records: this node's own directory
+ * (named by its runtime key, so nodes sharing a host never see each other's exports). QEMU
+ * runs as another user and must reach them: `<stagingDir>/kvm-<key>` when every directory
+ * above it lets others traverse, else `/var/tmp/vplus-kvm-<key>` (/var/tmp exists on every
+ * Linux, on disk, and is world-traversable).
  */
 export async function kvmWorkDir(ctx: TaskRunContext, deps: KvmHandlerDeps): Promise<string> {
   if (deps.workDir) return deps.workDir;
-  const preferred = path.join(ctx.stagingDir, 'kvm');
+  const [preferred, fallback] = kvmWorkDirs(ctx.stagingDir, deps.runtimeKey);
   if (await othersCanTraverse(ctx.stagingDir)) return preferred;
-  ctx.logger.debug({ stagingDir: ctx.stagingDir }, `QEMU cannot traverse the staging directory; NBD sockets go to ${FALLBACK_KVM_WORK_DIR}`);
-  return FALLBACK_KVM_WORK_DIR;
+  ctx.logger.debug({ stagingDir: ctx.stagingDir }, `QEMU cannot traverse the staging directory; NBD sockets go to ${fallback}`);
+  return fallback;
 }
 
-export const FALLBACK_KVM_WORK_DIR = '/var/tmp/vplus-node-kvm';
+export const FALLBACK_KVM_PARENT = '/var/tmp';
 
-/** Both places exports may live, for the recovery at node start. */
-export function kvmWorkDirs(stagingDir: string): string[] {
-  return [path.join(stagingDir, 'kvm'), FALLBACK_KVM_WORK_DIR];
+/** Both places this node's exports may live (preferred, fallback), for the recovery at node start. */
+export function kvmWorkDirs(stagingDir: string, runtimeKey: string): [string, string] {
+  return [path.join(stagingDir, `kvm-${runtimeKey}`), path.join(FALLBACK_KVM_PARENT, `vplus-kvm-${runtimeKey}`)];
 }
 
 async function othersCanTraverse(dir: string): Promise<boolean> {
@@ -51,9 +74,18 @@ async function othersCanTraverse(dir: string): Promise<boolean> {
   }
 }
 
-/** Creates the work directory; 0711 so QEMU (another user) reaches the per-job directories inside. */
+/**
+ * Creates the work directory; 0711 so QEMU (another user) reaches the per-job directories
+ * inside without listing them. It may sit in world-writable /var/tmp, so one that is a
+ * symlink or belongs to another user is refused rather than used.
+ */
 export async function ensureWorkDir(dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  const st = await lstat(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
+    throw new TaskError(`the KVM work directory ${dir} is not a directory owned by the node's user; remove it and run the task again`, 'KVM_WORK_DIR');
+  }
   await chmod(dir, 0o711);
   return dir;
 }

@@ -10,6 +10,10 @@ export type { KvmBackupOptions, KvmBackupResult, KvmBeginOptions, KvmDiskResult,
 export type { ExportedDisk, KvmExport } from './kvm-export.js';
 export { KvmExportRegistry } from './export-registry.js';
 export { recoverStaleExports } from './stale-exports.js';
+export type { RecoverOptions, RecoveryLog } from './stale-exports.js';
+export type { ExportOwner } from './export-record.js';
+export { currentProcess, identifyProcess, isAlive } from './process-identity.js';
+export type { ProcessIdentity } from './process-identity.js';
 export { pruneCheckpoints } from './checkpoint-cleanup.js';
 export type { PruneCheckpointsResult } from './checkpoint-cleanup.js';
 export { importDomainXml, randomMac } from './domain-import.js';

@@ -1,11 +1,9 @@
 /**
  * A point-in-time image of a VM's disks, open on this node between the EXPORT task (which
  * creates it) and the STORE task (which reads and ends it): a libvirt pull-mode backup job for
- * a running VM, or qemu-nbd servers over the files of a shut-off VM. `export.json` in its
- * directory lets a restarted node find and end what a dead process left open.
+ * a running VM, or qemu-nbd servers over the files of a shut-off VM. Its record (export-record.ts)
+ * lets a restarted node find and end what a dead process left open.
  */
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { PreviousBackup } from './chain-check.js';
 import type { DomainDiskXml } from './domain-xml.js';
 
@@ -41,22 +39,4 @@ export interface KvmExport {
   warnings: string[];
   createdAt: number;
   transport: ExportTransport;
-}
-
-/** What a restarted node needs to end an export left open by its dead predecessor. */
-export interface ExportRecord {
-  id: string;
-  kind: 'pull' | 'offline';
-  uri: string;
-  domain: string;
-  /** A checkpoint this export created (deleted on recovery: its backup was never reported). */
-  createdCheckpoint: string | null;
-  /** The node process that opened it; a live other process (a second node on this host) keeps it. */
-  ownerPid: number;
-}
-
-export const EXPORT_RECORD = 'export.json';
-
-export async function writeExportRecord(dir: string, record: ExportRecord): Promise<void> {
-  await writeFile(path.join(dir, EXPORT_RECORD), JSON.stringify(record) + '\n', { mode: 0o600 });
 }

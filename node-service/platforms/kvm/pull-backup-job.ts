@@ -5,10 +5,11 @@
  * they live in a private directory owned by the user QEMU runs as.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown } from 'node:fs/promises';
 import path from 'node:path';
 import { backupXml, checkpointXml } from './domain-xml.js';
 import { KvmError } from './errors.js';
+import { createExportDir, type ExportDir, type ExportDraft } from './export-record.js';
 import type { Virsh } from './virsh.adapter.js';
 
 export interface PullJobOptions {
@@ -21,6 +22,8 @@ export interface PullJobOptions {
   /** False when a disk cannot hold a persistent bitmap (raw): a full backup with no checkpoint. */
   checkpoint: boolean;
   qemuOwner: { uid: number; gid: number } | null;
+  /** Recorded (with the checkpoint the job will create) before the job starts. */
+  record: ExportDraft;
 }
 
 export class PullBackupJob {
@@ -31,29 +34,34 @@ export class PullBackupJob {
     readonly domain: string,
     readonly checkpoint: string | null,
     readonly socket: string,
-    /** The job's private directory (socket, scratch files) under the work directory. */
-    readonly dir: string,
+    private readonly exportDir: ExportDir,
   ) {}
+
+  /** The job's private directory (socket, scratch files) under the work directory. */
+  get dir(): string {
+    return this.exportDir.path;
+  }
 
   /** Starts the job; on failure nothing is left behind (libvirt creates the checkpoint atomically with the job). */
   static async begin(virsh: Virsh, o: PullJobOptions): Promise<PullBackupJob> {
-    const dir = await mkdtemp(path.join(o.workDir, 'nbd-'));
+    const checkpoint = o.checkpoint ? newCheckpointName() : null;
+    const exportDir = await createExportDir(o.workDir, { ...o.record, kind: 'pull', createdCheckpoint: checkpoint });
+    const dir = exportDir.path;
     try {
       if (o.qemuOwner) await chown(dir, o.qemuOwner.uid, o.qemuOwner.gid);
       await chmod(dir, 0o700);
       const socket = path.join(dir, 'nbd.sock');
       // A unix socket path is limited to 107 bytes; fail with the reason rather than QEMU's.
       if (Buffer.byteLength(socket) > 107) throw new KvmError('KVM_BACKUP_JOB', `the work directory ${o.workDir} is too deep for an NBD socket; choose a shorter path`);
-      const checkpoint = o.checkpoint ? newCheckpointName() : null;
       await virsh.backupBegin(
         o.domain,
         backupXml({ socket, scratchDir: dir, include: o.include, exclude: o.exclude, incremental: o.incremental }),
         checkpoint ? checkpointXml(checkpoint, o.include, o.exclude) : null,
         dir,
       );
-      return new PullBackupJob(virsh, o.domain, checkpoint, socket, dir);
+      return new PullBackupJob(virsh, o.domain, checkpoint, socket, exportDir);
     } catch (err) {
-      await rm(dir, { recursive: true, force: true });
+      await exportDir.release();
       throw err;
     }
   }
@@ -68,10 +76,11 @@ export class PullBackupJob {
     this.ended = true;
     const problems: string[] = [];
     try {
-      if (await this.virsh.hasActiveJob(this.domain)) await this.virsh.abortJob(this.domain);
+      // Only our job: if ours is gone (the VM was restarted), the domain's job is someone else's.
+      if (await this.ownJobActive()) await this.virsh.abortJob(this.domain);
       // domjobabort only asks; the next backup-begin fails while QEMU is still tearing down.
       const deadline = Date.now() + 30_000;
-      while ((await this.virsh.hasActiveJob(this.domain)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while ((await this.ownJobActive()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     } catch (err) {
       problems.push(`ending the backup job of ${this.domain} failed: ${(err as Error).message}`);
     }
@@ -82,8 +91,12 @@ export class PullBackupJob {
         problems.push(`removing checkpoint ${this.checkpoint} of the failed backup failed: ${(err as Error).message}`);
       }
     }
-    await rm(this.dir, { recursive: true, force: true });
+    await this.exportDir.release();
     return problems;
+  }
+
+  private async ownJobActive(): Promise<boolean> {
+    return (await this.virsh.backupSocket(this.domain)) === this.socket;
   }
 }
 

@@ -5,16 +5,19 @@
  * point in time. With `bitmap`, each server also offers the qcow2 persistent bitmap of that
  * name as `qemu:dirty-bitmap:<name>` (the blocks changed since that checkpoint).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessStarter, StartedProcess } from './command-runner.js';
 import type { DomainDiskXml } from './domain-xml.js';
 import { KvmError, oneSentence } from './errors.js';
+import { createExportDir, type ExportDir, type ExportDraft } from './export-record.js';
 
 export interface QemuNbdExportOptions {
   disks: readonly DomainDiskXml[];
   bitmap: string | null;
   workDir: string;
+  /** Recorded before the first server starts. */
+  record: ExportDraft;
   /** How long a server may take to create its socket. */
   startTimeoutMs?: number;
 }
@@ -23,15 +26,16 @@ export class QemuNbdExport {
   private ended = false;
 
   private constructor(
-    readonly dir: string,
+    private readonly exportDir: ExportDir,
     private readonly servers: Map<string, { socket: string; process: StartedProcess }>,
     readonly bitmap: string | null,
   ) {}
 
   static async start(starter: ProcessStarter, o: QemuNbdExportOptions): Promise<QemuNbdExport> {
-    const dir = await mkdtemp(path.join(o.workDir, 'off-'));
+    const exportDir = await createExportDir(o.workDir, { ...o.record, kind: 'offline', createdCheckpoint: null });
+    const dir = exportDir.path;
     const servers = new Map<string, { socket: string; process: StartedProcess }>();
-    const exp = new QemuNbdExport(dir, servers, o.bitmap);
+    const exp = new QemuNbdExport(exportDir, servers, o.bitmap);
     try {
       for (const [i, d] of o.disks.entries()) {
         const socket = path.join(dir, `${i}.sock`);
@@ -58,6 +62,11 @@ export class QemuNbdExport {
     }
   }
 
+  /** The export's private directory (sockets, pid files) under the work directory. */
+  get dir(): string {
+    return this.exportDir.path;
+  }
+
   socket(target: string): string {
     const s = this.servers.get(target);
     if (!s) throw new KvmError('KVM_NBD', `disk ${target} is not part of this export`);
@@ -73,7 +82,7 @@ export class QemuNbdExport {
     if (this.ended) return [];
     this.ended = true;
     await Promise.all([...this.servers.values()].map((s) => s.process.stop()));
-    await rm(this.dir, { recursive: true, force: true });
+    await this.exportDir.release();
     return [];
   }
 }

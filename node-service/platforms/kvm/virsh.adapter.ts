@@ -134,6 +134,21 @@ export class Virsh {
     return this.virsh(['backup-dumpxml', domain]);
   }
 
+  /**
+   * The NBD socket of the domain's active pull-mode backup job: whose job it is (every export
+   * has its own directory). Null when the domain runs no backup job.
+   */
+  async backupSocket(domain: string): Promise<string | null> {
+    try {
+      if (!(await this.hasActiveJob(domain))) return null;
+    } catch (err) {
+      if (err instanceof CommandError && /not running/i.test(err.stderr)) return null; // shut off: no job
+      throw err;
+    }
+    const xml = await this.backupXml(domain).catch(() => null); // another kind of job (a migration)
+    return xml ? (/<server\b[^>]*\bsocket=['"]([^'"]+)['"]/.exec(xml)?.[1] ?? null) : null;
+  }
+
   /** Ends the domain's active job (for a pull backup: the normal way to finish it). */
   async abortJob(domain: string): Promise<void> {
     await this.virsh(['domjobabort', domain]);

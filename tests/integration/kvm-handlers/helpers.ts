@@ -1,7 +1,9 @@
 /** Calls KVM task handlers the way the node's task runner does: a TaskRunContext with a real AbortController, progress and log captured. */
+import { spawn } from 'node:child_process';
 import pino from 'pino';
 import type { z } from 'zod';
 import type { TaskHandler, TaskRunContext, TaskRunResult } from '../../../node-service/agent/task-handler.js';
+import { identifyProcess, type ProcessIdentity } from '../../../node-service/platforms/kvm/index.js';
 
 export interface Captured {
   progress: { bytesDone: number; bytesTotal: number | null; message: string | undefined }[];
@@ -60,4 +62,18 @@ export async function runFailing(handler: TaskHandler, params: Record<string, un
     () => new Error('expected the task to fail'),
     (e: unknown) => e as Error & { code?: string },
   );
+}
+
+/**
+ * The identity of a process that has exited: the owner a killed node process leaves in its
+ * export records (its pid is gone, or reused by a process with another start time).
+ */
+export async function deadProcess(): Promise<ProcessIdentity> {
+  const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const identity = identifyProcess(child.pid!);
+  child.kill('SIGKILL');
+  await exited;
+  if (!identity) throw new Error('cannot read /proc for a child process');
+  return identity;
 }

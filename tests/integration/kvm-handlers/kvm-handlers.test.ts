@@ -20,13 +20,14 @@ import { ChildProcessRunner, KvmExportRegistry, recoverStaleExports } from '../.
 import { Repository } from '../../../node-service/repository/index.js';
 import { ensureLibvirt, LIBVIRT_URI, LibvirtTestHost, MiB, sh, virsh, type TestVm } from '../../support/libvirt-host.js';
 import { TEST_KDF } from '../../unit/repository/helpers.js';
-import { runFailing, runTask } from './helpers.js';
+import { deadProcess, runFailing, runTask } from './helpers.js';
 
 type ExportResult = z.infer<typeof ExportResultSchema>;
 type StoreResult = z.infer<typeof StoreResultSchema>;
 type RestoreResult = z.infer<typeof RestoreResultSchema>;
 
 const NODE = 'kvm-1';
+const RUNTIME_KEY = 'node-1-handlers';
 const PASSWORD = 'kvm handlers test';
 
 /**
@@ -121,7 +122,7 @@ describe('KVM task handlers', () => {
     await virsh('attach-device', vm.name, nic, '--config');
     repoPath = path.join(host.subdir('repo'), 'r');
     await (await Repository.init(repoPath, { password: PASSWORD, kdf: TEST_KDF })).close();
-    handlers = new Map(kvmHandlers({ nodeName: NODE, workDir, repository: { threads: 2 } }).map((x) => [x.type, x]));
+    handlers = new Map(kvmHandlers({ nodeName: NODE, runtimeKey: RUNTIME_KEY, workDir, repository: { threads: 2 } }).map((x) => [x.type, x]));
   });
 
   afterAll(async () => {
@@ -322,13 +323,14 @@ describe('KVM task handlers', () => {
   });
 
   it('a STORE whose export is gone (the node restarted after EXPORT) fails clearly, and the restarted node ends the stale job', async () => {
-    // The "dead" node process: its own registry, which the restart loses.
-    const dead = new Map(kvmHandlers({ nodeName: NODE, workDir, repository: { threads: 2 }, registry: new KvmExportRegistry() }).map((x) => [x.type, x]));
+    // The "dead" node process: its own registry, which the restart loses, and an owner process that is gone.
+    const owner = { node: RUNTIME_KEY, ...(await deadProcess()) };
+    const dead = new Map(kvmHandlers({ nodeName: NODE, runtimeKey: RUNTIME_KEY, owner, workDir, repository: { threads: 2 }, registry: new KvmExportRegistry() }).map((x) => [x.type, x]));
     const exported = await exportTask(null, { handler: dead.get('EXPORT')! });
     expect(await jobIdle()).toBe(false);
     const before = await checkpoints();
     const logs: string[] = [];
-    const recovered = await recoverStaleExports({ workDir, runner: new ChildProcessRunner(), log: (_l, m) => logs.push(m) });
+    const recovered = await recoverStaleExports({ workDir, node: RUNTIME_KEY, runner: new ChildProcessRunner(), log: (_l, m) => logs.push(m) });
     expect(recovered).toBe(1);
     expect(await jobIdle()).toBe(true);
     expect(logs.join('\n')).toMatch(/aborted the backup job a previous run of this node left on domain/);
