@@ -1,9 +1,14 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup } from '../../common/api/backups.js';
+import type { Task } from '../../common/api/tasks.js';
+import { chunkRelPath, expandChunks } from '../../node-service/repository/format.js';
+import { Repository } from '../../node-service/repository/index.js';
 import { addDestination, addHypervisor, SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, sh, type TestVm } from '../support/libvirt-host.js';
+import { waitFor } from '../support/test-server.js';
 
 /** Issue 5 in the browser: back up a running VM now, then restore it to files that equal its disk. */
 describe('VM backup and restore in Chromium', () => {
@@ -62,5 +67,28 @@ describe('VM backup and restore in Chromium', () => {
     // The default format is qcow2; qemu-img compares across formats.
     expect(restored.endsWith('.qcow2')).toBe(true);
     await sh('qemu-img', ['compare', '-F', 'raw', restored, expected]);
+  });
+  it('shows a backup verify found damaged as Damaged, with why, and offers no restore of it', async () => {
+    const [backup] = (await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const repoPath = path.join(host.subdir('repo'), 'vplus');
+    const repo = await Repository.open(repoPath);
+    const chunk = (await repo.loadManifest(backup!.repoBackupId)).disks.flatMap((d) => expandChunks(d)).find((c): c is string => typeof c === 'string')!;
+    await repo.close();
+    const file = path.join(repoPath, chunkRelPath(chunk));
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 1]! ^= 0x01;
+    fs.writeFileSync(file, bytes);
+    const verify = await e2e.api<Task>('POST', '/api/destinations/local/verify', {});
+    expect(verify.status).toBe(202);
+    await waitFor('verify to mark the backup', async () => ((await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body[0]?.status === 'damaged' ? true : undefined));
+
+    await page.goto(`${e2e.t.server.url}/backups`);
+    const row = page.getByRole('row').filter({ hasText: backup!.repoBackupId });
+    const badge = row.locator('[data-status="damaged"]');
+    await badge.waitFor();
+    expect(await badge.innerText()).toMatch(/damaged/i);
+    expect(await badge.getAttribute('aria-description')).toMatch(/1 damaged or missing chunk/);
+    expect(await row.getByRole('button', { name: 'Restore' }).count()).toBe(0);
+    await page.screenshot({ path: path.join(SHOTS, 'backup-damaged.png'), fullPage: true });
   });
 });
