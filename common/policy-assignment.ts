@@ -6,6 +6,7 @@
  * policy and leaves an "assign-and-remove" one (and may then match another policy).
  */
 import type { AssignmentRules } from './api/policies.js';
+import { sameName } from './names.js';
 
 export interface AssignablePolicy {
   id: number;
@@ -30,7 +31,8 @@ export interface Match {
 export function matchVm(rules: AssignmentRules, vm: { name: string; hypervisor: string }): Match {
   const excludedBy = rules.exclude.find((re) => new RegExp(re).test(vm.name));
   const includedBy = rules.include.find((re) => new RegExp(re).test(vm.name));
-  const onHost = rules.hypervisors.includes(vm.hypervisor);
+  // Hypervisor names as names are compared everywhere (common/names.ts): "KVM1" is kvm1.
+  const onHost = rules.hypervisors.some((h) => sameName(h, vm.hypervisor));
   if (excludedBy !== undefined && (includedBy !== undefined || onHost)) return { matches: false, reason: `excluded by ${excludedBy}` };
   if (includedBy !== undefined) return { matches: true, reason: `name matches ${includedBy}` };
   if (onHost) return { matches: true, reason: `on hypervisor ${vm.hypervisor}` };

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { CreateHypervisorSchema, type Hypervisor } from '../../common/api/index.js';
+import { sameName } from '../../common/names.js';
 import { withClient } from '../client/session.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -96,7 +97,7 @@ async function syncHypervisor(ctx: CliContext, ref: string, options: { wait?: bo
 async function removeHypervisor(ctx: CliContext, ref: string): Promise<void> {
   const out = new Output(ctx);
   await withClient(ctx, async (client) => {
-    const known = (await client.listHypervisors()).find((h) => h.name === ref || String(h.id) === ref);
+    const known = (await client.listHypervisors()).find((h) => String(h.id) === ref.trim() || sameName(h.name, ref));
     await client.deleteHypervisor(ref);
     const what = known ? `"${known.name}" and its ${plural(known.vms, 'VM')}` : ref;
     out.line(`Removed hypervisor ${what} from the inventory; backups already taken stay on their destinations (vplus backup list shows them).`);

@@ -10,6 +10,8 @@ describe('matchVm', () => {
   it('includes by name or by host, and an exclude always wins', () => {
     expect(matchVm(rules({ include: ['^prod-'] }), { name: 'prod-db', hypervisor: 'kvm1' })).toEqual({ matches: true, reason: 'name matches ^prod-' });
     expect(matchVm(rules({ hypervisors: ['kvm2'] }), { name: 'x', hypervisor: 'kvm2' })).toEqual({ matches: true, reason: 'on hypervisor kvm2' });
+    // A hypervisor's name is the same name in any case.
+    expect(matchVm(rules({ hypervisors: ['KVM2 '] }), { name: 'x', hypervisor: 'kvm2' })).toEqual({ matches: true, reason: 'on hypervisor kvm2' });
     expect(matchVm(rules({ include: ['^prod-'], exclude: ['-test$'] }), { name: 'prod-db-test', hypervisor: 'kvm1' })).toEqual({ matches: false, reason: 'excluded by -test$' });
     expect(matchVm(rules({ hypervisors: ['kvm1'], exclude: ['^tmp'] }), { name: 'tmp1', hypervisor: 'kvm1' })).toEqual({ matches: false, reason: 'excluded by ^tmp' });
     expect(matchVm(rules({ include: ['^prod-'] }), { name: 'dev-db', hypervisor: 'kvm1' })).toEqual({ matches: false, reason: 'matches no include rule' });
