@@ -75,8 +75,15 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
 
   const accepting = options.accepting;
   if (accepting) {
-    app.addHook('onRequest', async (_request, reply) => {
+    app.addHook('onRequest', async (request, reply) => {
       if (accepting()) return;
+      if (request.headers.upgrade) {
+        // A WebSocket (a node reconnecting): the connection is refused as by a closed port, which
+        // every client retries, rather than answered with a status some treat as final.
+        reply.hijack();
+        request.raw.socket.destroy();
+        return;
+      }
       void reply.header('connection', 'close');
       return reply.code(503).send({ error: 'SERVER_STOPPING', message: 'the server is stopping' });
     });

@@ -37,6 +37,9 @@ export interface ManagedMariaDbOptions {
   orphanGraceSeconds?: number;
 }
 
+/** How often a stop repeats SIGTERM until mariadbd is gone. */
+const TERM_REPEAT_MS = 1_000;
+
 type State = 'stopped' | 'starting' | 'running' | 'restarting' | 'stopping';
 
 /**
@@ -121,11 +124,15 @@ export class ManagedMariaDb extends EventEmitter {
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
+      // mariadbd loses a SIGTERM that arrives early in its start (before its signal thread runs);
+      // once it is shutting down, more are ignored. So repeat it until mariadbd is gone.
+      const repeat = setInterval(() => child.kill('SIGTERM'), TERM_REPEAT_MS);
       const timer = setTimeout(() => {
         this.options.logger.warn('mariadbd did not stop within %ds; killing it', timeoutMs / 1000);
         child.kill('SIGKILL');
       }, timeoutMs);
       await exited;
+      clearInterval(repeat);
       clearTimeout(timer);
     }
     this.child = undefined;
@@ -206,9 +213,14 @@ export class ManagedMariaDb extends EventEmitter {
     }
     if (!cmdline.includes(this.dataDir)) return;
     this.options.logger.warn({ pid }, 'stopping a leftover mariadbd that still holds the catalog data directory');
-    process.kill(pid, 'SIGTERM');
     const deadline = Date.now() + 30_000;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(200);
+    // SIGTERM again every second: one that arrives early in mariadbd's start is lost (see stop()).
+    for (let lastTerm = 0; isAlive(pid) && Date.now() < deadline; await sleep(200)) {
+      if (Date.now() - lastTerm >= TERM_REPEAT_MS) {
+        process.kill(pid, 'SIGTERM');
+        lastTerm = Date.now();
+      }
+    }
     if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   }
 
@@ -233,6 +245,8 @@ export class ManagedMariaDb extends EventEmitter {
   private async spawnAndWait(binary: string): Promise<void> {
     const { logger } = this.options;
     await fs.promises.rm(this.socketPath, { force: true });
+    // A restart that was under way when the stop began: no new mariadbd.
+    if (this.shuttingDown) throw new MariaDbStartError('the server is stopping');
     // detached: its own session and process group (see the class comment).
     const child = spawn(binary, this.args(), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
@@ -240,7 +254,7 @@ export class ManagedMariaDb extends EventEmitter {
     this.lifeline =
       child.pid === undefined
         ? undefined
-        : startLifeline({ pid: child.pid, mark: `--datadir=${this.dataDir}`, graceSeconds: this.options.orphanGraceSeconds ?? 30, logger });
+        : startLifeline({ pid: child.pid, mark: `--datadir=${this.dataDir}`, graceSeconds: this.options.orphanGraceSeconds ?? 30, repeatTerm: true, logger });
     const lifeline = this.lifeline;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
@@ -311,6 +325,7 @@ export class ManagedMariaDb extends EventEmitter {
       this.restartAttempts = 0;
       this.emit('up');
     } catch (err) {
+      if (this.shuttingDown && this.state === 'starting') this.state = 'stopped';
       if (this.state !== 'starting') return;
       this.options.logger.error({ err }, 'restarting the managed MariaDB failed; trying again');
       this.state = 'running';

@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
  * its own or is stopped by the server, the server retires the watchdog.
  */
 const WATCHDOG = `
-pid=$1 mark=$2 grace=$3
+pid=$1 mark=$2 grace=$3 repeat=$4
 while read -r _; do :; done
 alive() { [ -r "/proc/$pid/cmdline" ] && tr '\\0' '\\n' < "/proc/$pid/cmdline" | grep -qxF -- "$mark"; }
 alive || exit 0
@@ -30,6 +30,7 @@ ticks=$((grace * 5))
 while alive; do
   if [ "$ticks" -le 0 ]; then kill -KILL "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null; exit 0; fi
   ticks=$((ticks - 1))
+  if [ "$repeat" = 1 ] && [ $((ticks % 5)) -eq 0 ]; then kill -TERM "$pid" 2>/dev/null; fi
   sleep 0.2
 done
 `;
@@ -44,6 +45,8 @@ export interface LifelineOptions {
   mark: string;
   /** SIGTERM, then SIGKILL after this long. Whole seconds, at least 1. */
   graceSeconds: number;
+  /** SIGTERM again every second until the child is gone (mariadbd loses one sent early in its start; a node must not get two). */
+  repeatTerm?: boolean;
   logger: Logger;
   /** The shell; /bin/sh by default. */
   shell?: string;
@@ -58,7 +61,7 @@ export interface Lifeline {
 /** Starts the watchdog for a child the server has just spawned. */
 export function startLifeline(o: LifelineOptions): Lifeline {
   const grace = Math.max(1, Math.ceil(o.graceSeconds));
-  const watchdog: ChildProcess = spawn(o.shell ?? '/bin/sh', ['-c', WATCHDOG, LIFELINE_PROCESS_NAME, String(o.pid), o.mark, String(grace)], {
+  const watchdog: ChildProcess = spawn(o.shell ?? '/bin/sh', ['-c', WATCHDOG, LIFELINE_PROCESS_NAME, String(o.pid), o.mark, String(grace), o.repeatTerm ? '1' : '0'], {
     // stdin: the lifeline. stderr: where the watchdog says why it acts, which only matters when nobody reads it.
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,

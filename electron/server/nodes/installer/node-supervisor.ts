@@ -149,7 +149,8 @@ export class NodeSupervisor {
       const child = e.child;
       child.kill('SIGTERM');
       const exited = e.exited ?? Promise.resolve();
-      const timedOut = await Promise.race([exited.then(() => false), sleep(this.stopTimeoutMs).then(() => true)]);
+      // An unref'd timer: once the node is gone, a pending timeout must not keep a stopped server's process alive.
+      const timedOut = await Promise.race([exited.then(() => false), sleep(this.stopTimeoutMs, { unref: true }).then(() => true)]);
       if (timedOut) {
         this.options.logger.warn({ node: name, pid: child.pid }, 'the node did not stop in time; killing it');
         killGroup(child.pid, 'SIGKILL');
@@ -242,6 +243,12 @@ export class NodeSupervisor {
           return;
         }
         removeQuietly(node.pidFile);
+        if (this.closed) {
+          // The server is stopping: nothing is restarted.
+          log.info({ code, signal }, 'the node exited while the server is stopping');
+          resolve();
+          return;
+        }
         log.warn({ code, signal }, 'the node exited; restarting it');
         this.appendToLog(node, `supervisor: the node service exited (${signal ?? `code ${code}`}); restarting it in ${Math.round(this.nextDelay(entry) / 1000)} s`);
         this.scheduleRestart(entry);
@@ -382,6 +389,9 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+function sleep(ms: number, o: { unref?: boolean } = {}): Promise<void> {
+  return new Promise((r) => {
+    const t = setTimeout(r, ms);
+    if (o.unref) t.unref();
+  });
 }
