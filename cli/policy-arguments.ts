@@ -27,6 +27,8 @@ export interface PolicyFieldOptions {
   schedule?: string[];
   retention?: string;
   retentionSchedule?: string;
+  verifySchedule?: string;
+  verifyParts?: number;
   include?: string[];
   exclude?: string[];
   hypervisor?: string[];
@@ -48,6 +50,7 @@ export interface PolicyUpdateOptions extends PolicyFieldOptions {
   disable?: boolean;
   clearSchedules?: boolean;
   clearRetentionSchedule?: boolean;
+  clearVerifySchedule?: boolean;
   clearInclude?: boolean;
   clearExclude?: boolean;
   clearHypervisors?: boolean;
@@ -156,6 +159,8 @@ export function createPolicyRequest(name: string, options: PolicyCreateOptions):
     schedules: parseSchedules(options.schedule ?? []),
     ...(retention !== undefined ? { retention } : {}),
     ...(retentionSchedule !== undefined ? { retentionSchedule } : {}),
+    ...(options.verifySchedule !== undefined ? { verifySchedule: parseScheduleOption(options.verifySchedule, '--verify-schedule', 'forbidden') } : {}),
+    ...(options.verifyParts !== undefined ? { verifyParts: options.verifyParts } : {}),
     assignment: {
       include: parseRules(options.include ?? [], '--include'),
       exclude: parseRules(options.exclude ?? [], '--exclude'),
@@ -198,6 +203,10 @@ export function policyChanges(options: PolicyUpdateOptions): PolicyChanges {
   if (options.retentionSchedule !== undefined && options.clearRetentionSchedule) throw both('--retention-schedule', '--clear-retention-schedule');
   if (options.retentionSchedule !== undefined) request.retentionSchedule = parseRetentionSchedule(options.retentionSchedule);
   if (options.clearRetentionSchedule) request.retentionSchedule = null;
+  if (options.verifySchedule !== undefined && options.clearVerifySchedule) throw both('--verify-schedule', '--clear-verify-schedule');
+  if (options.verifySchedule !== undefined) request.verifySchedule = parseScheduleOption(options.verifySchedule, '--verify-schedule', 'forbidden');
+  if (options.clearVerifySchedule) request.verifySchedule = null;
+  if (options.verifyParts !== undefined) request.verifyParts = options.verifyParts;
   for (const [values, clear, flag, key] of [
     [options.include, options.clearInclude, '--include', 'include'],
     [options.exclude, options.clearExclude, '--exclude', 'exclude'],

@@ -73,6 +73,7 @@ export function formatPolicy(p: Policy): string {
     ['Time zone', p.timeZone],
     ['Retention', retention],
     ['Retention runs', p.retentionSchedule ? `after each run and ${p.retentionSchedule}` : p.retention ? 'after each run' : '-'],
+    ['Verify', p.verifySchedule ? `${p.verifySchedule}${p.verifyParts > 1 ? `, one of ${p.verifyParts} parts of the chunks each time` : ', every chunk'}` : '-'],
     ...formatRules(p),
     ['Priority', String(p.priority)],
     ['Fail run above', p.failRunAbovePercent === null ? 'never (every VM is tried)' : `${p.failRunAbovePercent} % of its VMs failed`],

@@ -26,7 +26,7 @@ export interface PolicyRunSource {
   openEvents(): Promise<EventStream>;
 }
 
-export type PolicyRunKind = 'backup' | 'retention';
+export type PolicyRunKind = 'backup' | 'retention' | 'verify';
 
 export interface FollowedRun {
   run: PolicyRun;
@@ -65,7 +65,7 @@ export function runTasks(run: Pick<PolicyRun, 'workflowIds'>): (task: Task) => b
 
 /** What the run does, as the follower words it. */
 export function runKind(run: Pick<PolicyRun, 'purpose'>): PolicyRunKind {
-  return run.purpose === 'retention' ? 'retention' : 'backup';
+  return run.purpose === 'run' ? 'backup' : run.purpose;
 }
 
 /** "run 12 of policy "nightly"" */
@@ -89,6 +89,7 @@ export function runStateWords(state: PolicyRun['state']): string {
 /** "2 of 3 VMs backed up, 1 failed" (retention: what it did). */
 export function runCounts(run: Pick<PolicyRun, 'vms' | 'succeeded' | 'failed' | 'cancelled' | 'state'>, kind: PolicyRunKind = 'backup'): string {
   if (kind === 'retention') return `pruning the backups of ${plural(run.vms, 'VM')}, then collecting garbage`;
+  if (kind === 'verify') return 'verifying the destination';
   const parts = [`${run.succeeded} of ${plural(run.vms, 'VM')} backed up`];
   if (run.failed > 0) parts.push(`${run.failed} failed`);
   if (run.cancelled > 0) parts.push(`${run.cancelled} cancelled`);
@@ -106,12 +107,12 @@ export interface RunOutcome {
 
 /** The exit code and words for a run that has ended. */
 export function runOutcome(run: PolicyRun, kind: PolicyRunKind = 'backup'): RunOutcome {
-  const what = kind === 'retention' ? `retention ${describeRun(run)}` : describeRun(run);
+  const what = kind === 'backup' ? describeRun(run) : `${kind} ${describeRun(run)}`;
   const took = run.startedAt && run.finishedAt ? tookSeconds(run.startedAt, run.finishedAt) : null;
   const inTime = took === null || took < 0.5 ? '' : ` in ${formatDuration(took)}`;
   const message = run.message?.trim().replace(/\.$/, '') || null;
   // A run of no VMs says so in its message, and a retention run in its tasks: counts would only repeat it.
-  const counts = kind === 'retention' || (run.vms === 0 && message) ? null : runCounts(run, kind);
+  const counts = kind !== 'backup' || (run.vms === 0 && message) ? null : runCounts(run, kind);
   const detail = [counts, message].filter((p) => p !== null).join('; ');
   switch (run.state) {
     case 'finished':

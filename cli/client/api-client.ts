@@ -322,6 +322,10 @@ export class ApiClient {
     return this.request('POST', `/api/policies/${encodeURIComponent(ref)}/retention`, { schema: PolicyRunSchema });
   }
 
+  verifyPolicyDestination(ref: string): Promise<PolicyRun> {
+    return this.request('POST', `/api/policies/${encodeURIComponent(ref)}/verify`, { schema: PolicyRunSchema });
+  }
+
   /** Runs and misses, newest first: of one policy, or of all without one. */
   policyRuns(ref: string | undefined, limit: number): Promise<PolicyRun[]> {
     const path = ref === undefined ? `/api/policy-runs?limit=${limit}` : `/api/policies/${encodeURIComponent(ref)}/runs?limit=${limit}`;

@@ -41,6 +41,8 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
       .option('--schedule <spec>', `when it runs, e.g. "${SCHEDULE_EXAMPLE}", "full sun 22:00" or "incremental every 4h 08:00-20:00"; repeatable${list}`, collect)
       .option('--retention <spec>', `which backups stay, e.g. "${RETENTION_EXAMPLE}"`)
       .option('--retention-schedule <spec>', 'when retention (prune, then GC) also runs, besides after each run, e.g. "daily 03:00"')
+      .option('--verify-schedule <spec>', 'when the destination is verified, e.g. "sun 04:00"; damaged backups are marked and the run fails')
+      .option('--verify-parts <n>', 'each scheduled verify checks one of N parts of the chunks in turn, 1 to 1000 (default: 1, everything each time)', intParser('--verify-parts', 1, 1000))
       .option('--include <regex>', `VMs whose name matches this regular expression are in the policy, e.g. "^prod-"; repeatable${list}`, collect)
       .option('--exclude <regex>', `VMs whose name matches are not, even when an --include or --hypervisor takes them; repeatable${list}`, collect)
       .option('--hypervisor <name>', `the VMs on this hypervisor are in the policy; repeatable${list}`, collect)
@@ -73,6 +75,7 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
   )
     .option('--clear-schedules', 'remove every schedule: it then runs only when started by hand')
     .option('--clear-retention-schedule', 'apply retention only after each run')
+    .option('--clear-verify-schedule', 'no scheduled verify any more')
     .option('--clear-include', 'remove every --include rule')
     .option('--clear-exclude', 'remove every --exclude rule')
     .option('--clear-hypervisors', 'remove every --hypervisor rule')
@@ -138,6 +141,14 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
     .option('--wait', 'follow it to its end and print what was kept and removed')
     .option('--json', 'print the run as JSON only')
     .action((ref: string, options: { wait?: boolean; json?: boolean }) => applyRetention(ctx, ref, options));
+
+  policy
+    .command('verify')
+    .description("verify the policy's destination now: the next part of its rotation (a VERIFY task); damaged backups are marked in the catalog")
+    .argument('<name>', 'policy name or id')
+    .option('--wait', 'follow it to its end; exit 1 when it found damage')
+    .option('--json', 'print the run as JSON only')
+    .action((ref: string, options: { wait?: boolean; json?: boolean }) => verifyNow(ctx, ref, options));
 
   policy
     .command('runs')
@@ -362,6 +373,25 @@ async function applyRetention(ctx: CliContext, ref: string, options: { wait?: bo
     if (options.json) out.note(started);
     else out.line(started);
     await finishRun(ctx, client, { run, policy: policy.name, kind: 'retention', matches: runTasks(run) }, options, events);
+  });
+}
+
+async function verifyNow(ctx: CliContext, ref: string, options: { wait?: boolean; json?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const policy = await client.getPolicy(ref);
+    const events = options.wait ? await openEvents(ctx, client) : null;
+    let run: PolicyRun;
+    try {
+      run = await client.verifyPolicyDestination(String(policy.id));
+    } catch (err) {
+      events?.close();
+      throw err;
+    }
+    const started = `Verifying destination ${policy.destination ?? '-'} of policy "${policy.name}" (${run.message ?? 'every chunk'}): run ${run.id}.`;
+    if (options.json) out.note(started);
+    else out.line(started);
+    await finishRun(ctx, client, { run, policy: policy.name, kind: 'verify', matches: runTasks(run) }, options, events);
   });
 }
 

@@ -57,6 +57,7 @@ export const AssignmentRulesSchema = z.object({
 export type AssignmentRules = z.infer<typeof AssignmentRulesSchema>;
 
 const ScheduleSpecSchema = z.string().min(1).max(200);
+const VerifyPartsSchema = z.number().int().min(1, 'verifyParts must be at least 1 (1 checks everything at each run)').max(1000);
 
 export const CreatePolicySchema = z.object({
   name: NameSchema,
@@ -72,6 +73,10 @@ export const CreatePolicySchema = z.object({
   retention: PolicyRetentionSchema.optional(),
   /** When retention (prune + GC) runs besides after each policy run, e.g. "daily 03:00". */
   retentionSchedule: ScheduleSpecSchema.nullable().optional(),
+  /** Backup policies: when the destination is verified, e.g. "sun 04:00"; null = never by this policy. */
+  verifySchedule: ScheduleSpecSchema.nullable().optional(),
+  /** Each scheduled verify checks one of this many parts of the chunks, in turn (1 = all at once). */
+  verifyParts: VerifyPartsSchema.default(1),
   assignment: AssignmentRulesSchema.default({ include: [], exclude: [], hypervisors: [], mode: 'assign-only' }),
   /** Cancel the rest of a run once more than this share of its VMs failed (percent); null = never. */
   failRunAbovePercent: z.number().int().min(0).max(100).nullable().default(null),
@@ -89,6 +94,8 @@ export const UpdatePolicySchema = z.object({
   /** null removes the retention rules (backups are then kept until removed by hand). */
   retention: PolicyRetentionSchema.nullable().optional(),
   retentionSchedule: ScheduleSpecSchema.nullable().optional(),
+  verifySchedule: ScheduleSpecSchema.nullable().optional(),
+  verifyParts: VerifyPartsSchema.optional(),
   assignment: AssignmentRulesSchema.optional(),
   failRunAbovePercent: z.number().int().min(0).max(100).nullable().optional(),
 });
@@ -103,8 +110,8 @@ export const PolicyRunSchema = z.object({
   id: z.number().int(),
   policyId: z.number().int(),
   policy: z.string(),
-  /** A backup (or snapshot) run, or a retention run (prune + GC). */
-  purpose: z.enum(['run', 'retention']),
+  /** A backup (or snapshot) run, a retention run (prune + GC), or a scheduled verify of the destination. */
+  purpose: z.enum(['run', 'retention', 'verify']),
   trigger: PolicyRunTriggerSchema,
   /** The backup type the rule asked for (snapshot policies: null). */
   backupType: z.enum(['full', 'incremental']).nullable(),
@@ -142,6 +149,8 @@ export const PolicySchema = z.object({
   schedules: z.array(z.string()),
   retention: PolicyRetentionSchema.nullable(),
   retentionSchedule: z.string().nullable(),
+  verifySchedule: z.string().nullable(),
+  verifyParts: z.number().int(),
   assignment: AssignmentRulesSchema,
   failRunAbovePercent: z.number().int().nullable(),
   /** Names of the VMs in the policy now. */

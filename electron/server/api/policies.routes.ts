@@ -88,6 +88,11 @@ export function registerPolicyRoutes(app: ZodApp, deps: { policies: PoliciesServ
   );
 
   app.post(
+    '/api/policies/:policy/verify',
+    { config: { access: { role: 'operator' } }, schema: { tags, summary: "Verify the policy's destination now (the next part of its rotation)", params, response: { 202: PolicyRunSchema, ...errors } } },
+    async (request, reply) => reply.code(202).send(await svc.verifyNow(request.params.policy, principalOf(request))),
+  );
+  app.post(
     '/api/policies/:policy/retention',
     { config: { access: { role: 'operator' } }, schema: { tags, summary: "Apply the policy's retention now (prune, then GC)", params, response: { 202: PolicyRunSchema, ...errors } } },
     async (request, reply) => reply.code(202).send(await svc.retentionNow(request.params.policy, principalOf(request))),

@@ -17,6 +17,10 @@ export interface PolicyRow {
   schedules: string | string[];
   retention: string | PolicyRetention | null;
   retention_schedule: string | null;
+  verify_schedule: string | null;
+  verify_parts: number;
+  /** Scheduled verifies so far: the next one checks part verify_runs mod verify_parts. */
+  verify_runs: number;
   assignment: string | AssignmentRules;
   fail_run_above_percent: number | null;
   evaluated_until: Date | null;
@@ -28,7 +32,7 @@ export interface PolicyRunRow {
   id: number;
   policy_id: number;
   policy_name: string;
-  purpose: 'run' | 'retention';
+  purpose: PolicyRun['purpose'];
   trigger: PolicyRun['trigger'];
   backup_type: 'full' | 'incremental' | null;
   scheduled_for: Date | null;
@@ -65,6 +69,8 @@ export interface PolicyFields {
   schedules: string[];
   retention: PolicyRetention | null;
   retentionSchedule: string | null;
+  verifySchedule: string | null;
+  verifyParts: number;
   assignment: AssignmentRules;
   failRunAbovePercent: number | null;
 }
@@ -88,7 +94,7 @@ export function storedRetention(v: PolicyRow['retention']): PolicyRetention | nu
 
 const POLICIES = `SELECT p.*, d.name AS destination_name FROM policies p LEFT JOIN destinations d ON d.id = p.destination_id`;
 /** The columns an edit may change, in the order editableValues() gives them. */
-const EDITABLE = ['name', 'destination_id', 'priority', 'enabled', 'time_zone', 'schedules', 'retention', 'retention_schedule', 'assignment', 'fail_run_above_percent'] as const;
+const EDITABLE = ['name', 'destination_id', 'priority', 'enabled', 'time_zone', 'schedules', 'retention', 'retention_schedule', 'verify_schedule', 'verify_parts', 'assignment', 'fail_run_above_percent'] as const;
 
 function editableValues(f: PolicyFields): SqlValue[] {
   return [
@@ -100,6 +106,8 @@ function editableValues(f: PolicyFields): SqlValue[] {
     JSON.stringify(f.schedules),
     f.retention ? JSON.stringify(f.retention) : null,
     f.retentionSchedule,
+    f.verifySchedule,
+    f.verifyParts,
     JSON.stringify(f.assignment),
     f.failRunAbovePercent,
   ];
@@ -168,6 +176,18 @@ export class PoliciesRepository {
     await this.sql.execute('DELETE FROM policies WHERE id = ?', [id]);
   }
 
+  /** Takes the next verify part of the policy (0-based, rotating through verify_parts); a racing taker retries. */
+  async nextVerifyPart(id: number): Promise<{ part: number; of: number }> {
+    for (;;) {
+      const row = (await this.sql.query<{ verify_runs: number; verify_parts: number }>('SELECT verify_runs, verify_parts FROM policies WHERE id = ?', [id]))[0];
+      if (!row) throw new Error(`policy ${id} is gone`);
+      const taken = Number(row.verify_runs);
+      const res = await this.sql.execute('UPDATE policies SET verify_runs = verify_runs + 1 WHERE id = ? AND verify_runs = ?', [id, taken]);
+      const of = Math.max(1, Number(row.verify_parts));
+      if (res.affectedRows === 1) return { part: taken % of, of };
+    }
+  }
+
   async setEvaluatedUntil(id: number, at: Date, sql: Sql = this.sql): Promise<void> {
     await sql.execute('UPDATE policies SET evaluated_until = ? WHERE id = ? AND (evaluated_until IS NULL OR evaluated_until < ?)', [at, id, at]);
   }
@@ -202,7 +222,7 @@ export class PoliciesRepository {
    * (another server, or an earlier start, got there first): the unique key decides.
    */
   async insertRun(
-    r: { policyId: number; purpose: 'run' | 'retention'; trigger: PolicyRun['trigger']; backupType: 'full' | 'incremental' | null; scheduledFor: Date | null; state: PolicyRun['state']; startedAt: Date | null; message?: string | null; finishedAt?: Date | null },
+    r: { policyId: number; purpose: PolicyRun['purpose']; trigger: PolicyRun['trigger']; backupType: 'full' | 'incremental' | null; scheduledFor: Date | null; state: PolicyRun['state']; startedAt: Date | null; message?: string | null; finishedAt?: Date | null },
     sql: Sql = this.sql,
   ): Promise<number | undefined> {
     try {

@@ -73,6 +73,8 @@ export class PoliciesService {
       schedules: req.schedules ?? current.schedules,
       retention: req.retention === undefined ? (current.retention ?? undefined) : (req.retention ?? undefined),
       retentionSchedule: req.retentionSchedule === undefined ? current.retentionSchedule : req.retentionSchedule,
+      verifySchedule: req.verifySchedule === undefined ? current.verifySchedule : req.verifySchedule,
+      verifyParts: req.verifyParts ?? current.verifyParts,
       assignment: req.assignment ?? current.assignment,
       failRunAbovePercent: req.failRunAbovePercent === undefined ? current.failRunAbovePercent : req.failRunAbovePercent,
     };
@@ -133,6 +135,15 @@ export class PoliciesService {
     if (!storedRetention(row.retention) || row.destination_id === null) throw conflict(`policy "${row.name}" has no retention rules`, 'retention');
     const run = await this.d.runner.retention(row, 'manual', null, by.user.username);
     await this.d.audit.record({ actor: by.user.username, action: 'policy.retention', target: `policy:${row.name}`, details: { runId: run?.id ?? null } });
+    return run!;
+  }
+
+  /** Verifies the policy's destination now: the next part of its rotation (all of it with one part). */
+  async verifyNow(ref: string, by: Principal): Promise<PolicyRun> {
+    const row = await this.require(ref);
+    if (row.kind !== 'backup' || row.destination_id === null) throw conflict(`policy "${row.name}" keeps no backups to verify`, 'kind');
+    const run = await this.d.runner.verify(row, 'manual', null, by.user.username);
+    await this.d.audit.record({ actor: by.user.username, action: 'policy.verify', target: `policy:${row.name}`, details: { runId: run?.id ?? null } });
     return run!;
   }
 
@@ -235,7 +246,7 @@ export class PoliciesService {
   }
 
   private async validate(
-    r: Omit<CreatePolicy, 'kind' | 'timeZone'> & { timeZone: string; retention?: PolicyRetention | undefined; retentionSchedule?: string | null | undefined },
+    r: Omit<CreatePolicy, 'kind' | 'timeZone'> & { timeZone: string; retention?: PolicyRetention | undefined; retentionSchedule?: string | null | undefined; verifySchedule?: string | null | undefined },
     kind: PolicyKind,
   ): Promise<PolicyFields> {
     if (!isValidTimeZone(r.timeZone)) throw badRequest(`"${r.timeZone}" is not a time zone; use an IANA name such as Europe/Berlin`, 'timeZone');
@@ -252,6 +263,14 @@ export class PoliciesService {
       } catch (err) {
         throw badRequest(`retention schedule ("${r.retentionSchedule}"): ${(err as Error).message}`, 'retentionSchedule');
       }
+    }
+    if (r.verifySchedule) {
+      try {
+        parseScheduleSpec(r.verifySchedule, { backupType: 'forbidden' });
+      } catch (err) {
+        throw badRequest(`verify schedule ("${r.verifySchedule}"): ${(err as Error).message}`, 'verifySchedule');
+      }
+      if (kind === 'snapshot') throw badRequest('snapshot policies keep no backups to verify; they have no verify schedule', 'verifySchedule');
     }
     let destinationId: number | null = null;
     if (kind === 'backup') {
@@ -280,6 +299,8 @@ export class PoliciesService {
       schedules: r.schedules.map((s) => parseScheduleSpec(s).spec),
       retention: r.retention ?? null,
       retentionSchedule: r.retentionSchedule ? parseScheduleSpec(r.retentionSchedule).spec : null,
+      verifySchedule: r.verifySchedule ? parseScheduleSpec(r.verifySchedule).spec : null,
+      verifyParts: r.verifyParts,
       assignment: r.assignment,
       failRunAbovePercent: r.failRunAbovePercent,
     };
@@ -296,6 +317,8 @@ export class PoliciesService {
       schedules: json<string[]>(p.schedules),
       retention: storedRetention(p.retention),
       retentionSchedule: p.retention_schedule,
+      verifySchedule: p.verify_schedule,
+      verifyParts: p.verify_parts,
       assignment: json(p.assignment),
       failRunAbovePercent: p.fail_run_above_percent,
     };
@@ -317,6 +340,8 @@ export class PoliciesService {
       schedules: f.schedules,
       retention: f.retention,
       retentionSchedule: f.retentionSchedule,
+      verifySchedule: f.verifySchedule,
+      verifyParts: f.verifyParts,
       assignment: f.assignment,
       failRunAbovePercent: f.failRunAbovePercent,
       vms: (await this.d.repo.policyVms(p.id)).map((v) => ({ id: v.vm_id, name: v.vm_name, source: v.source })),

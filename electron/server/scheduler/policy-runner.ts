@@ -157,6 +157,32 @@ export class PolicyRunner {
     return this.publish(runId);
   }
 
+  /**
+   * Verifies the policy's destination: one VERIFY task checking the next part of the policy's
+   * rotation (every chunk with one part). What it finds marks the catalog's backups; damage
+   * fails the run (and notifies, as any failed run does).
+   */
+  async verify(policy: PolicyRow, trigger: 'schedule' | 'catch-up' | 'manual', scheduledFor: Date | null, actor: string): Promise<PolicyRun | undefined> {
+    if (policy.kind !== 'backup' || policy.destination_id === null) return undefined;
+    const { repo, clock } = this.deps;
+    const runId = await repo.insertRun({ policyId: policy.id, purpose: 'verify', trigger, backupType: null, scheduledFor, state: 'running', startedAt: new Date(clock.now()) });
+    if (runId === undefined) return undefined;
+    const dest = policy.destination_id;
+    try {
+      const node = await this.destinationNode(dest);
+      const subset = await repo.nextVerifyPart(policy.id);
+      const { workflowId } = await this.deps.engine.createWorkflow('VERIFY', `policy:${policy.name}`, actor, [
+        { type: 'VERIFY', params: { destinationId: dest, ...(subset.of > 1 ? { subset } : {}) }, requiredNodeId: node, priority: 40 },
+      ]);
+      const part = subset.of > 1 ? `part ${subset.part + 1} of ${subset.of} of the chunks` : 'every chunk';
+      await repo.updateRun(runId, { workflows: [workflowId], message: `verifying ${part}` });
+    } catch (err) {
+      this.deps.logger.error({ err, policy: policy.name }, 'verify could not start');
+      await repo.updateRun(runId, { state: 'failed', finishedAt: new Date(clock.now()), message: `verify could not start: ${(err as Error).message}` });
+    }
+    return this.publish(runId);
+  }
+
   /** After a restart: runs whose work ended while the server was down are finished now. */
   async recover(): Promise<void> {
     for (const run of await this.deps.repo.runningRuns()) await this.refresh(run.id);
@@ -211,8 +237,8 @@ export class PolicyRunner {
     const state: PolicyRun['state'] =
       total === 0 ? 'finished' : failed === total || (message?.includes('the rest of the run was cancelled') ?? false) ? 'failed' : failed > 0 || cancelled > 0 ? 'finished_with_warnings' : 'finished';
     // A failed retention run says why (its steps' errors); any failed run at least how much failed.
-    if (run.purpose === 'retention' && failed > 0) message = joinMessage(message, await this.failureReasons(ids));
-    if (state === 'failed' && !message) message = `${failed} of ${total} ${run.purpose === 'run' ? 'backups' : 'retention steps'} failed`;
+    if (run.purpose !== 'run' && failed > 0) message = joinMessage(message, await this.failureReasons(ids));
+    if (state === 'failed' && !message) message = `${failed} of ${total} ${run.purpose === 'run' ? 'backups' : `${run.purpose} steps`} failed`;
     await repo.updateRun(runId, { succeeded, failed, cancelled, state, finishedAt: new Date(clock.now()), message });
     const finished = await this.publish(runId);
     this.deps.logger.info({ policy: run.policy_name, runId, purpose: run.purpose, state, succeeded, failed, cancelled }, 'policy run ended');
@@ -231,7 +257,7 @@ export class PolicyRunner {
         if (t.state === 'FAILED') reasons.push(`${t.type} failed: ${t.error?.trim() || 'the node gave no reason; see the task log'}`);
       }
     }
-    return reasons.length > 0 ? reasons.join('; ') : 'a retention step failed; see its task';
+    return reasons.length > 0 ? reasons.join('; ') : 'a step failed; see its task';
   }
 
   private async cancelWorkflow(workflowId: number): Promise<void> {

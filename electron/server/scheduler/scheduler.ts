@@ -107,12 +107,11 @@ export class Scheduler {
   }
 
   private retentionRules(policy: PolicyRow): ScheduleRule[] {
-    if (!policy.retention_schedule) return [];
-    try {
-      return [parseScheduleSpec(policy.retention_schedule)];
-    } catch {
-      return [];
-    }
+    return optionalRule(policy.retention_schedule);
+  }
+
+  private verifyRules(policy: PolicyRow): ScheduleRule[] {
+    return policy.kind === 'backup' ? optionalRule(policy.verify_schedule) : [];
   }
 
   private async pass(): Promise<void> {
@@ -125,6 +124,10 @@ export class Scheduler {
         for (const occ of latestPerRule(occurrencesBetween(this.retentionRules(policy), policy.time_zone, from, now))) {
           if (now - occ.at > occ.windowMinutes * 60_000) continue; // retention simply waits for its next time
           await this.o.runner.retention(policy, now - occ.at > LATE_MS ? 'catch-up' : 'schedule', new Date(occ.at), 'scheduler');
+        }
+        for (const occ of latestPerRule(occurrencesBetween(this.verifyRules(policy), policy.time_zone, from, now))) {
+          if (now - occ.at > occ.windowMinutes * 60_000) continue; // like retention, verify waits for its next time
+          await this.o.runner.verify(policy, now - occ.at > LATE_MS ? 'catch-up' : 'schedule', new Date(occ.at), 'scheduler');
         }
       }
       await this.o.repo.setEvaluatedUntil(policy.id, new Date(now));
@@ -186,7 +189,7 @@ export class Scheduler {
     let best: number | undefined;
     for (const p of await this.o.repo.list()) {
       if (p.enabled !== 1) continue;
-      const next = nextOccurrences([...this.rulesOf(p), ...this.retentionRules(p)], p.time_zone, now, 1)[0];
+      const next = nextOccurrences([...this.rulesOf(p), ...this.retentionRules(p), ...this.verifyRules(p)], p.time_zone, now, 1)[0];
       if (next && (best === undefined || next.at < best)) best = next.at;
     }
     const report = await this.o.notifications.dailyReportSchedule();
@@ -241,4 +244,14 @@ function latestPerRule(occurrences: Occurrence[]): Occurrence[] {
 
 function formatWindow(minutes: number): string {
   return minutes % 60 === 0 ? `${minutes / 60} h` : `${minutes} min`;
+}
+
+/** A policy's optional extra schedule (retention, verify); one that does not parse is skipped. */
+function optionalRule(spec: string | null): ScheduleRule[] {
+  if (!spec) return [];
+  try {
+    return [parseScheduleSpec(spec)];
+  } catch {
+    return [];
+  }
 }

@@ -194,6 +194,16 @@ function PolicySettings({ policy }: { policy: Policy }) {
               )}
             </Setting>
             <Setting label="Retention schedule">{policy.retentionSchedule === null ? 'After each run' : <Code>{policy.retentionSchedule}</Code>}</Setting>
+            <Setting label="Verify">
+              {policy.verifySchedule === null ? (
+                'Not scheduled'
+              ) : (
+                <>
+                  <Code>{policy.verifySchedule}</Code>
+                  {policy.verifyParts > 1 ? `, one of ${policy.verifyParts} parts each time` : ', every chunk'}
+                </>
+              )}
+            </Setting>
           </>
         )}
         <Setting label="Priority">{policy.priority}</Setting>

@@ -48,6 +48,7 @@ import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { knownTimeZones } from '../utils/policy-format.js';
 import { LineListInput } from './policies/line-list-input.js';
+import { VerifyFields } from './policies/verify-fields.js';
 import {
   createRequest,
   formFieldOf,
@@ -393,6 +394,12 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                     styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
                     {...form.getInputProps('retentionSchedule')}
                   />
+                </Section>
+              )}
+
+              {!snapshots && (
+                <Section title="Verify" description="Re-read the destination's backups on a schedule, so damage is found before a restore needs them. Damaged backups are marked, and the run fails (and notifies).">
+                  <VerifyFields form={form} />
                 </Section>
               )}
 

@@ -54,6 +54,8 @@ function samplePolicy(overrides: Partial<Policy> = {}): Policy {
     schedules: ['incremental mon-fri 22:00', 'full sun 22:00'],
     retention: { keepLast: 3, daily: 14, keepLatestOfExistingVm: true },
     retentionSchedule: null,
+    verifySchedule: null,
+    verifyParts: 1,
     assignment: { include: ['^prod-'], exclude: ['-test$'], hypervisors: [], mode: 'assign-only' },
     failRunAbovePercent: null,
     vms: [{ id: 5, name: 'prod-db', source: 'auto' }],

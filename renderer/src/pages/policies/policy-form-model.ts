@@ -34,6 +34,9 @@ export interface PolicyFormValues {
   maxAgeDays: NumberField;
   keepLatestOfExistingVm: boolean;
   retentionSchedule: string;
+  /** Backup policies: when the destination is verified ('' = never) and in how many parts. */
+  verifySchedule: string;
+  verifyParts: NumberField;
   /** Snapshot policies: how many of its own snapshots the policy keeps per VM. */
   snapshotsKept: NumberField;
   include: LineItem[];
@@ -87,6 +90,8 @@ export function newPolicyValues(kind: PolicyKind = 'backup'): PolicyFormValues {
     maxAgeDays: '',
     keepLatestOfExistingVm: true,
     retentionSchedule: '',
+    verifySchedule: '',
+    verifyParts: 1,
     snapshotsKept: DEFAULT_SNAPSHOTS_KEPT,
     include: [line()],
     exclude: [],
@@ -115,6 +120,8 @@ export function policyValues(policy: Policy): PolicyFormValues {
     maxAgeDays: number(retention?.maxAgeDays),
     keepLatestOfExistingVm: retention?.keepLatestOfExistingVm ?? true,
     retentionSchedule: policy.retentionSchedule ?? '',
+    verifySchedule: policy.verifySchedule ?? '',
+    verifyParts: policy.verifyParts,
     // A snapshot policy without retention keeps the server's default, so that is what it shows.
     snapshotsKept: policy.kind === 'snapshot' ? (retention?.keepLast ?? DEFAULT_SNAPSHOTS_KEPT) : DEFAULT_SNAPSHOTS_KEPT,
     include: policy.assignment.include.map((pattern) => line(pattern)),
@@ -193,17 +200,20 @@ export function updateRequest(values: PolicyFormValues): UpdatePolicyRequest {
   if (values.kind === 'backup') {
     if (values.destination !== null) change.destination = values.destination;
     change.retentionSchedule = values.retentionSchedule.trim() === '' ? null : values.retentionSchedule.trim();
+    change.verifySchedule = values.verifySchedule.trim() === '' ? null : values.verifySchedule.trim();
+    change.verifyParts = numberOf(values.verifyParts) ?? 1;
   }
   return change;
 }
 
 export function createRequest(values: PolicyFormValues): CreatePolicyRequest {
-  const { retention, retentionSchedule, ...rest } = updateRequest(values);
+  const { retention, retentionSchedule, verifySchedule, ...rest } = updateRequest(values);
   return {
     ...rest,
     ...(retention ? { retention } : {}),
     // A new policy without one has none: no need to say so.
     ...(retentionSchedule ? { retentionSchedule } : {}),
+    ...(verifySchedule ? { verifySchedule } : {}),
     name: values.name.trim(),
     kind: values.kind,
   };

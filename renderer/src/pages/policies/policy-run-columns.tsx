@@ -35,10 +35,11 @@ export function policyRunColumns(kind: PolicyKind) {
       header: 'Type',
       cell: (info) => {
         const type = info.getValue();
-        if (info.row.original.purpose === 'retention') {
+        const purpose = info.row.original.purpose;
+        if (purpose === 'retention' || purpose === 'verify') {
           return (
-            <Badge component="span" size="sm" variant="light" color="grape" style={NO_SHRINK}>
-              Retention
+            <Badge component="span" size="sm" variant="light" color={purpose === 'retention' ? 'grape' : 'cyan'} style={NO_SHRINK}>
+              {purpose === 'retention' ? 'Retention' : 'Verify'}
             </Badge>
           );
         }
