@@ -210,6 +210,6 @@ describe('PRUNE and GC', () => {
   it('refuses an empty retention policy', async () => {
     const { dir } = await threeBackups();
     expect((await runFailing(prune, dir, { retention: {}, dryRun: false })).message).toMatch(/^the task's parameters are invalid \(retention: give at least one retention rule/);
-    expect((await runFailing(prune, dir, { retention: { keepLast: 0 }, dryRun: false })).message).toMatch(/keeps nothing/);
+    expect((await runFailing(prune, dir, { retention: { keepLast: 0 }, dryRun: false })).message).toMatch(/retention.keepLast: keepLast must be at least 1/);
   });
 });
