@@ -14,7 +14,7 @@ import type { RepositoryFileSystem } from './file-system.js';
 import { TEMP_PREFIX } from './file-system.js';
 import { LAYOUT } from './format.js';
 import type { RepositoryLogger } from './logger.js';
-import { currentProcessIdentity, holderLiveness } from './process-identity.js';
+import { currentLeaseHolder, holderLiveness } from './process-identity.js';
 
 export type LeaseKind = 'shared' | 'exclusive';
 export type LeasePurpose = 'backup' | 'verify' | 'gc';
@@ -118,7 +118,7 @@ export class LeaseManager {
 
   async acquire(kind: LeaseKind, purpose: LeasePurpose, detail?: string): Promise<Lease> {
     const id = `${kind}-${randomBytes(8).toString('hex')}`;
-    const me = currentProcessIdentity();
+    const me = currentLeaseHolder();
     const info: LeaseInfo = {
       id,
       kind,

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NodeFileSystem } from '../../../node-service/repository/file-system.js';
 import { LeaseManager } from '../../../node-service/repository/locks.js';
 import { silentLogger } from '../../../node-service/repository/logger.js';
-import { currentProcessIdentity, holderLiveness } from '../../../node-service/repository/process-identity.js';
+import { currentLeaseHolder, holderLiveness } from '../../../node-service/repository/process-identity.js';
 import { FakeClock, TempDirs } from './helpers.js';
 
 const dirs = new TempDirs();
@@ -56,7 +56,7 @@ describe('repository leases', () => {
   it('a lease whose process is gone from this machine is stale at once; one of another machine or a live process is not', async () => {
     const clock = new FakeClock();
     const { m, locks } = await manager(clock);
-    const me = currentProcessIdentity();
+    const me = currentLeaseHolder();
     // A real process that has exited: its pid is free (or reused by another start time).
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const deadPid = Number(dead.stdout);
