@@ -84,7 +84,7 @@ describe('stop stress: SIGTERM, SIGINT and SIGKILL to the server process group',
       const s = server;
       const logFrom = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
       await prepare(s, trial.moment);
-      await provoke(s, trial.moment, dataDir);
+      const longTask = await provoke(s, trial.moment, dataDir);
 
       const signalledAt = Date.now();
       process.kill(-s.pgid, trial.signal);
@@ -109,7 +109,7 @@ describe('stop stress: SIGTERM, SIGINT and SIGKILL to the server process group',
 
       const restartedAt = Date.now();
       server = await start();
-      await assertConsistentCatalog(server, trial, label, restartedAt);
+      await assertConsistentCatalog(server, trial, label, restartedAt, longTask);
       results.push({ ...trial, exitMs, leftoversGoneMs });
     }
 
@@ -136,8 +136,8 @@ async function prepare(s: ServerProcess, moment: Moment): Promise<void> {
   expect(await waitOnline(s)).toBe(true);
 }
 
-/** Starts what the moment is about and returns at a random point in it. */
-async function provoke(s: ServerProcess, moment: Moment, dataDir: string): Promise<void> {
+/** Starts what the moment is about and returns at a random point in it (with the long task's id). */
+async function provoke(s: ServerProcess, moment: Moment, dataDir: string): Promise<number | undefined> {
   const { api, token } = s;
   switch (moment) {
     case 'idle':
@@ -150,7 +150,7 @@ async function provoke(s: ServerProcess, moment: Moment, dataDir: string): Promi
         return t.state === 'RUNNING' && t.progress.bytesDone > 0;
       });
       await pause(randomMs(1000));
-      return;
+      return task.id;
     }
     case 'install': {
       const res = await api.request<{ taskId: number }>('POST', '/api/nodes/install', { method: 'local', name: NODE }, { token });
@@ -188,13 +188,19 @@ async function provoke(s: ServerProcess, moment: Moment, dataDir: string): Promi
  * the stop path already ended them; after SIGKILL the restart reconciles them
  * (server tasks at once, node tasks when the node reconnects and reports).
  */
-async function assertConsistentCatalog(s: ServerProcess, trial: Trial, label: string, restartedAt: number): Promise<void> {
+async function assertConsistentCatalog(s: ServerProcess, trial: Trial, label: string, restartedAt: number, longTask: number | undefined): Promise<void> {
   const stuck = async (): Promise<string[]> =>
     (await s.api.request<TaskPage>('GET', '/api/tasks?state=RUNNING', undefined, { token: s.token })).body.tasks
       .filter((t) => t.startedAt === null || Date.parse(t.startedAt) < restartedAt)
       .map((t) => `${t.id} ${t.type} started ${t.startedAt}`);
   if (trial.signal !== 'SIGKILL' && trial.moment !== 'mariadb-restart') {
     expect(await stuck(), `${label}: tasks still RUNNING at the next start`).toEqual([]);
+    if (longTask !== undefined) {
+      // The supervised node stopped it and it failed cleanly (a check is retryable: re-queued).
+      const t = (await s.api.request<Task>('GET', `/api/tasks/${longTask}`, undefined, { token: s.token })).body;
+      expect(t.state, `${label}: task ${longTask}`).toMatch(/^(QUEUED|FAILED)$/);
+      expect(t.error, `${label}: task ${longTask}`).toMatch(/^the server stopped while this task was running/);
+    }
   } else {
     // (With its catalog down at the stop, a server leaves node tasks to the next start too.)
     await waitFor(`${label}: no task left RUNNING after the restart`, async () => (await stuck()).length === 0, 30_000);
