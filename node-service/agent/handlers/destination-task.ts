@@ -72,7 +72,9 @@ export async function withRepository<T>(ctx: TaskRunContext, deps: DestinationHa
   try {
     return await fn(repo);
   } catch (err) {
-    throw destinationError(ctx, target, err, 'working on the repository');
+    // The library names its own filesystem errors (REPO_…); a bare errno here comes from
+    // something else the task used (an NBD socket, qemu-img) and must not be blamed on the path.
+    throw destinationError(ctx, target, err, 'working on the repository', { bareErrnoIsDestination: false });
   } finally {
     await repo.close();
   }
@@ -86,10 +88,10 @@ const errnoOf = (err: unknown): string | undefined =>
  * it as CANCELLED); TaskErrors pass through; library and errno errors are rephrased to name
  * the destination and this node.
  */
-export function destinationError(ctx: TaskRunContext, target: DestinationTarget, err: unknown, action: string): unknown {
+export function destinationError(ctx: TaskRunContext, target: DestinationTarget, err: unknown, action: string, options: { bareErrnoIsDestination?: boolean } = {}): unknown {
   if (ctx.signal.aborted || err instanceof TaskError) return err;
   const { path: p, node } = target;
-  const code = err instanceof RepositoryError ? err.code : errnoOf(err);
+  const code = err instanceof RepositoryError ? err.code : options.bareErrnoIsDestination === false ? undefined : errnoOf(err);
   switch (code) {
     case 'REPO_PATH_MISSING':
     case 'ENOENT':
@@ -104,7 +106,10 @@ export function destinationError(ctx: TaskRunContext, target: DestinationTarget,
     case 'REPO_NO_SPACE':
     case 'ENOSPC':
     case 'EDQUOT':
-      return new TaskError(`destination ${p} on node ${node} is full; prune and garbage-collect old backups there, or choose a larger destination`, 'DESTINATION_FULL');
+      return new TaskError(
+        `destination ${p} on node ${node} is full; earlier backups are intact. Garbage-collect it (vplus destination gc <destination> --wait, or Destinations → Garbage collect) to free at once what failed and pruned backups left; prune old backups first if that is not enough, or choose a larger destination`,
+        'DESTINATION_FULL',
+      );
     case 'REPO_PERMISSION_DENIED':
     case 'EACCES':
     case 'EPERM':
@@ -113,7 +118,7 @@ export function destinationError(ctx: TaskRunContext, target: DestinationTarget,
   // The library's other messages already say what to do (wrong password, busy, damaged config, ...).
   if (err instanceof RepositoryError) return new TaskError(err.message, err.code);
   ctx.logger.error({ err, destination: p, action }, 'destination task failed unexpectedly');
-  return new TaskError(`${action} at ${p} on node ${node} failed: ${err instanceof Error ? err.message : String(err)}`, code ?? 'DESTINATION_ERROR');
+  return new TaskError(`${action} at ${p} on node ${node} failed: ${err instanceof Error ? err.message : String(err)}`, code ?? errnoOf(err) ?? 'DESTINATION_ERROR');
 }
 
 /** Ratios are null while there is nothing to compare (an empty repository). */

@@ -5,6 +5,7 @@ import { GcResultSchema, PruneResultSchema, ReimportResultSchema, VerifyResultSc
 import { gcHandler } from '../../../node-service/agent/handlers/gc.handler.js';
 import { pruneHandler } from '../../../node-service/agent/handlers/prune.handler.js';
 import { reimportHandler } from '../../../node-service/agent/handlers/reimport.handler.js';
+import { withRepository } from '../../../node-service/agent/handlers/destination-task.js';
 import { verifyHandler } from '../../../node-service/agent/handlers/verify.handler.js';
 import { Repository, type BackupManifest } from '../../../node-service/repository/index.js';
 import { chunkRelPath } from '../../../node-service/repository/format.js';
@@ -211,5 +212,22 @@ describe('PRUNE and GC', () => {
     const { dir } = await threeBackups();
     expect((await runFailing(prune, dir, { retention: {}, dryRun: false })).message).toMatch(/^the task's parameters are invalid \(retention: give at least one retention rule/);
     expect((await runFailing(prune, dir, { retention: { keepLast: 0 }, dryRun: false })).message).toMatch(/retention.keepLast: keepLast must be at least 1/);
+  });
+});
+
+describe('errors while working on an open repository', () => {
+  it('a bare ENOENT from something else the task uses (an NBD socket) is not blamed on the destination path', async () => {
+    const { dir } = await threeBackups();
+    const { ctx } = makeContext({});
+    const target = { destinationId: 7, path: dir, password: undefined, node: NODE };
+    const err = await withRepository(ctx, handlerDeps(), target, async () => {
+      throw Object.assign(new Error('connect ENOENT /var/tmp/vplus-kvm-x/0.sock'), { code: 'ENOENT' });
+    }).then(
+      () => new Error('expected a failure'),
+      (e: unknown) => e as Error & { code?: string },
+    );
+    expect(err.message).not.toMatch(/does not exist on node/);
+    expect(err.message).toBe(`working on the repository at ${dir} on node ${NODE} failed: connect ENOENT /var/tmp/vplus-kvm-x/0.sock`);
+    expect(err.code).toBe('ENOENT');
   });
 });
