@@ -51,6 +51,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# Debian's udev rule gives /dev/kvm to group kvm (0660). Where no udev runs (containers,
+# CI machines) it can stay root-only; libvirt then re-probes QEMU's capabilities on every
+# call (seconds each, over a minute for `virsh define` on a loaded machine).
+if [ "$mode" = test ] && [ -c /dev/kvm ] && getent group kvm >/dev/null 2>&1 && [ "$(stat -c %G:%a /dev/kvm)" != "kvm:660" ]; then
+  as_root=""
+  [ "$(id -u)" -ne 0 ] && as_root="sudo"
+  if $as_root chgrp kvm /dev/kvm && $as_root chmod 0660 /dev/kvm; then
+    say "gave /dev/kvm to group kvm (0660), as Debian's udev rule does"
+  else
+    say "could not give /dev/kvm to group kvm; the KVM tests may be slow"
+  fi
+fi
+
 # --- npm packages ----------------------------------------------------------
 # Electron's binary is fetched separately below (it is not always downloadable);
 # native modules build against the system's Node headers.
