@@ -79,6 +79,10 @@ export class NodeAgent {
     ws.on('message', (data: Buffer) => this.onMessage(data));
     ws.on('unexpected-response', (_req, res) => {
       this.o.logger.error({ status: res.statusCode }, res.statusCode === 401 ? 'the server refused this node credential; enrol the node again' : 'the server refused the connection');
+      // With this listener ws leaves the handshake open; end it, so 'close' schedules the retry
+      // (left open, nothing keeps the event loop alive and the node process just exits).
+      res.resume();
+      ws.terminate();
     });
     ws.on('close', (code: number, reason: Buffer) => {
       if (this.heartbeat) clearInterval(this.heartbeat);
