@@ -1,11 +1,11 @@
-import { isFinalState, type PolicyRun, type ServerEvent, type Task, type TaskDetails, type TaskPage, type TaskState } from '../common/api/index.js';
-import { ApiConnectionError, ApiRequestError } from './client/api-client.js';
+import { isFinalState, type PolicyRun, type Task, type TaskDetails, type TaskPage, type TaskState } from '../common/api/index.js';
 import type { EventStream } from './client/event-stream.js';
 import type { CliContext, OutputStream } from './context.js';
-import { CliError, errorMessage } from './errors.js';
+import { CliError } from './errors.js';
+import { follow, type FollowContext, type FollowOptions } from './follower.js';
 import { formatDuration } from './format.js';
 import { BarView } from './progress.js';
-import { capitalize, describeTask, isNotOlder, taskOutcome, tookSeconds, Waker } from './task-follower.js';
+import { capitalize, describeTask, isNotOlder, taskOutcome, tookSeconds } from './task-follower.js';
 import { formatTaskResult, plural, resultWarnings } from './task-results.js';
 
 /**
@@ -15,8 +15,9 @@ import { formatTaskResult, plural, resultWarnings } from './task-results.js';
  * retention) are recognised by what they are about, as the run does not list
  * them. Live over the event WebSocket (`policy.run` and `task` events), with
  * a re-read every 10 s in case an event was missed; by polling when there is
- * no WebSocket. Notes and progress go to stderr, as `task wait` does: one bar
- * (or a plain line every 5 s) for the bytes of the run's running tasks.
+ * no WebSocket (follower.ts, as `task wait`). Notes and progress go to stderr,
+ * as `task wait` does: one bar (or a plain line every 5 s) for the bytes of
+ * the run's running tasks.
  */
 
 export interface PolicyRunSource {
@@ -37,18 +38,10 @@ export interface FollowedRun {
   matches(task: Task): boolean;
 }
 
-export interface PolicyRunFollowOptions {
+export interface PolicyRunFollowOptions extends FollowOptions {
   /** The stream opened before the run was started, so no task it created is missed; null: poll. */
   events?: EventStream | null;
-  pollIntervalMs?: number;
-  refreshIntervalMs?: number;
-  offlineToleranceMs?: number;
-  /** Progress on a terminal; defaults to stderr.isTTY. */
-  tty?: boolean;
-  now?: () => number;
 }
-
-type FollowContext = Pick<CliContext, 'stdout' | 'stderr' | 'env' | 'onShutdownSignal'>;
 
 /** Runs read per refresh: the run followed is among the newest of its policy. */
 const RUNS_READ = 50;
@@ -173,51 +166,13 @@ export async function followPolicyRun(
   options: PolicyRunFollowOptions = {},
 ): Promise<{ run: PolicyRun; tasks: Task[] }> {
   const now = options.now ?? Date.now;
-  const pollMs = options.pollIntervalMs ?? 1_000;
-  const refreshMs = options.refreshIntervalMs ?? 10_000;
-  const toleranceMs = options.offlineToleranceMs ?? 60_000;
-  const debug = (text: string): void => {
-    if (ctx.env.VPLUS_DEBUG) ctx.stderr.write(`debug: ${text}\n`);
-  };
-
-  const waker = new Waker();
-  let stopped = false;
-  const unsubscribe = ctx.onShutdownSignal(() => {
-    stopped = true;
-    waker.wake();
-  });
   const view = new RunView(ctx, followed.kind, options.tty ?? ctx.stderr.isTTY === true, now);
   const tasks = new Map<number, Task>();
-  const queue: ServerEvent[] = [];
-  let live: EventStream | null = options.events ?? null;
   let run = followed.run;
-  const stop = (): never => {
-    view.abandon();
-    throw new CliError(stoppedWaitingForRunMessage(run), 1);
-  };
-
-  let offlineSince: number | null = null;
-  /** Calls the server; a server that is away is retried for a while. */
-  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
-    for (;;) {
-      try {
-        const result = await fn();
-        if (offlineSince !== null) view.note(`The server answers again; still waiting for ${describeRun(run)}.`);
-        offlineSince = null;
-        return result;
-      } catch (err) {
-        const transient = err instanceof ApiConnectionError || (err instanceof ApiRequestError && err.status >= 500);
-        if (!transient) throw err;
-        if (offlineSince === null) {
-          offlineSince = now();
-          view.note(`Lost contact with the server (${errorMessage(err)}); retrying…`);
-        } else if (now() - offlineSince >= toleranceMs) {
-          throw new CliError(`${errorMessage(err)}; gave up waiting for ${describeRun(run)} after ${formatDuration(toleranceMs / 1000)}, run vplus policy wait ${quoteArg(followed.policy)} ${run.id} to follow it again`);
-        }
-        await waker.wait(pollMs);
-        if (stopped) stop();
-      }
-    }
+  const words = {
+    name: () => describeRun(run),
+    resume: () => `vplus policy wait ${quoteArg(followed.policy)} ${run.id}`,
+    stopped: () => stoppedWaitingForRunMessage(run),
   };
 
   const seeRun = (next: PolicyRun): void => {
@@ -233,72 +188,40 @@ export async function followPolicyRun(
     view.task(task);
   };
 
-  /** Reads the run and the tasks running or new; a task that stopped running is read once to see how it ended. */
-  const read = async (): Promise<void> => {
-    const runs = await call(() => source.policyRuns(followed.policy, RUNS_READ));
-    const current = runs.find((r) => r.id === run.id);
-    if (current) seeRun(current);
-    const running = (await call(() => source.listTasks({ state: 'RUNNING', limit: TASKS_READ }))).tasks;
-    // The newest tasks too: one that was queued, or ran and ended, between two reads is seen as well.
-    const recent = (await call(() => source.listTasks({ limit: RECENT_TASKS_READ }))).tasks;
-    const ids = new Set([...running, ...recent].map((t) => t.id));
-    for (const task of [...recent, ...running]) seeTask(task);
-    for (const task of [...tasks.values()]) {
-      if (task.state === 'RUNNING' && !ids.has(task.id)) seeTask(withoutLog(await call(() => source.getTask(task.id))));
-    }
-  };
-
-  try {
-    if (live) {
-      const stream = live;
-      stream.onEvent((event) => {
-        if ((event.type === 'policy.run' && event.run.id === run.id) || event.type === 'task') {
-          queue.push(event);
-          waker.wake();
-        }
-      });
-      stream.onClose((reason) => {
-        debug(`the event stream closed (${reason}); polling every ${pollMs} ms`);
-        if (live === stream) live = null;
-        waker.wake();
-      });
-    } else {
-      debug(`no event stream; polling every ${pollMs} ms`);
-    }
-
+  return follow(ctx, view, words, { ...options, now }, async (follower) => {
+    await follower.listen(options.events ?? null, (event) => (event.type === 'policy.run' && event.run.id === run.id) || event.type === 'task');
     view.run(run);
-    let lastRead = Number.NEGATIVE_INFINITY;
-    while (run.state === 'running') {
-      for (const event of queue.splice(0)) {
+    await follower.run({
+      ended: () => run.state !== 'running',
+      /** Reads the run and the tasks running or new; a task that stopped running is read once to see how it ended. */
+      read: async () => {
+        const runs = await follower.call(() => source.policyRuns(followed.policy, RUNS_READ));
+        const current = runs.find((r) => r.id === run.id);
+        if (current) seeRun(current);
+        const running = (await follower.call(() => source.listTasks({ state: 'RUNNING', limit: TASKS_READ }))).tasks;
+        // The newest tasks too: one that was queued, or ran and ended, between two reads is seen as well.
+        const recent = (await follower.call(() => source.listTasks({ limit: RECENT_TASKS_READ }))).tasks;
+        const ids = new Set([...running, ...recent].map((t) => t.id));
+        for (const task of [...recent, ...running]) seeTask(task);
+        for (const task of [...tasks.values()]) {
+          if (task.state === 'RUNNING' && !ids.has(task.id)) seeTask(withoutLog(await follower.call(() => source.getTask(task.id))));
+        }
+      },
+      take: (event) => {
         if (event.type === 'policy.run') seeRun(event.run);
         else if (event.type === 'task') seeTask(event.task);
-      }
-      if (run.state !== 'running') break;
-      if (now() - lastRead >= (live ? refreshMs : pollMs)) {
-        await read();
-        lastRead = now();
-        if (run.state !== 'running') break;
-      }
-      await waker.wait(Math.max(0, (live ? refreshMs : pollMs) - (now() - lastRead)));
-      if (stopped) stop();
-    }
+      },
+    });
 
     // Every task of an ended run has ended: read those whose end was not seen.
     for (const task of [...tasks.values()]) {
       if (isFinalState(task.state)) continue;
-      try {
-        seeTask(withoutLog(await call(() => source.getTask(task.id))));
-      } catch (err) {
-        if (err instanceof CliError && stopped) throw err;
-        debug(`could not re-read ${describeTask(task)} (${errorMessage(err)})`);
-      }
+      const read = await follower.tryCall(() => source.getTask(task.id), describeTask(task));
+      if (read) seeTask(withoutLog(read));
     }
     view.finish();
     return { run, tasks: [...tasks.values()].sort((a, b) => a.id - b.id) };
-  } finally {
-    unsubscribe();
-    live?.close();
-  }
+  });
 }
 
 function withoutLog(details: TaskDetails): Task {

@@ -1,17 +1,20 @@
-import { isFinalState, type ServerEvent, type Task, type TaskDetails, type TaskLogLine } from '../common/api/index.js';
-import { ApiConnectionError, ApiRequestError } from './client/api-client.js';
+import { isFinalState, type Task, type TaskDetails, type TaskLogLine } from '../common/api/index.js';
 import type { EventStream } from './client/event-stream.js';
 import type { CliContext, OutputStream } from './context.js';
-import { CliError, errorMessage } from './errors.js';
+import { CliError } from './errors.js';
+import { follow, type FollowContext, type FollowOptions } from './follower.js';
 import { formatClock, formatDuration } from './format.js';
 import { BarView } from './progress.js';
 import { formatTaskResult, resultWarnings } from './task-results.js';
 
+export type { FollowOptions } from './follower.js';
+
 /**
  * `--wait` and `vplus task wait`: follow one task until it ends. Live over
  * the server's event WebSocket when it can be had, by polling GET
- * /api/tasks/:id every second when not. Log lines go to stdout as they
- * arrive (for an install the log is the point); progress and notes to
+ * /api/tasks/:id every second when not (the core of following, with the
+ * offline tolerance and Ctrl-C, is follower.ts). Log lines go to stdout as
+ * they arrive (for an install the log is the point); progress and notes to
  * stderr, as a bar on a terminal and plain lines otherwise.
  */
 
@@ -20,20 +23,6 @@ export interface TaskSource {
   getTask(id: number): Promise<TaskDetails>;
   openEvents(): Promise<EventStream>;
 }
-
-export interface FollowOptions {
-  /** Polling interval without the event stream. */
-  pollIntervalMs?: number;
-  /** With the event stream, still re-read the task this often (events are not stored; one may be missed). */
-  refreshIntervalMs?: number;
-  /** How long the server may be unreachable (restarting) before giving up. */
-  offlineToleranceMs?: number;
-  /** Progress on a terminal; defaults to stderr.isTTY. */
-  tty?: boolean;
-  now?: () => number;
-}
-
-type FollowContext = Pick<CliContext, 'stdout' | 'stderr' | 'env' | 'onShutdownSignal'>;
 
 type TaskName = Pick<Task, 'id'> & Partial<Pick<Task, 'type' | 'subject'>>;
 
@@ -144,147 +133,59 @@ export function stoppedWaitingMessage(task: TaskName): string {
  */
 export async function followTask(ctx: FollowContext, source: TaskSource, taskId: number, options: FollowOptions = {}): Promise<TaskDetails> {
   const now = options.now ?? Date.now;
-  const pollMs = options.pollIntervalMs ?? 1_000;
-  const refreshMs = options.refreshIntervalMs ?? 10_000;
-  const toleranceMs = options.offlineToleranceMs ?? 60_000;
-  const debug = (text: string): void => {
-    if (ctx.env.VPLUS_DEBUG) ctx.stderr.write(`debug: ${text}\n`);
-  };
-
-  const waker = new Waker();
-  let stopResolve: (() => void) | undefined;
-  const stopSignal = new Promise<'stop'>((resolve) => (stopResolve = () => resolve('stop')));
-  let stopped = false;
-  const unsubscribe = ctx.onShutdownSignal(() => {
-    stopped = true;
-    stopResolve?.();
-    waker.wake();
-  });
-
   const view = new TaskView(ctx, taskId, options.tty ?? ctx.stderr.isTTY === true, now);
-  const queue: ServerEvent[] = [];
-  let live: EventStream | null = null;
   let known: TaskName = { id: taskId };
-  const stop = (): never => {
-    view.abandon();
-    throw new CliError(stoppedWaitingMessage(known), 1);
+  const words = {
+    name: () => describeTask(known),
+    shortName: () => `task ${taskId}`,
+    resume: () => `vplus task wait ${taskId}`,
+    stopped: () => stoppedWaitingMessage(known),
   };
-  /** Resolves p, unless Ctrl-C comes first. */
-  const unlessStopped = async <T>(p: Promise<T>): Promise<T> => {
-    const result = await Promise.race([p, stopSignal]);
-    if (result === 'stop') stop();
-    return result as T;
-  };
+  return follow(ctx, view, words, { ...options, now }, async (follower) => {
+    await follower.listen(source.openEvents(), (event) => (event.type === 'task' && event.task.id === taskId) || (event.type === 'task.log' && event.taskId === taskId));
 
-  let offlineSince: number | null = null;
-  const fetch = async (): Promise<TaskDetails> => {
-    for (;;) {
-      try {
-        const details = await unlessStopped(source.getTask(taskId));
-        if (offlineSince !== null) view.note(`The server answers again; still waiting for ${describeTask(details)}.`);
-        offlineSince = null;
-        return details;
-      } catch (err) {
-        const transient = err instanceof ApiConnectionError || (err instanceof ApiRequestError && err.status >= 500);
-        if (!transient) throw err;
-        if (offlineSince === null) {
-          offlineSince = now();
-          view.note(`Lost contact with the server (${errorMessage(err)}); retrying…`);
-        } else if (now() - offlineSince >= toleranceMs) {
-          throw new CliError(`${errorMessage(err)}; gave up waiting for task ${taskId} after ${formatDuration(toleranceMs / 1000)}, run vplus task wait ${taskId} to follow it again`);
-        }
-        await waker.wait(pollMs);
-        if (stopped) stop();
-      }
-    }
-  };
-
-  try {
-    const opening = source.openEvents();
-    try {
-      live = await unlessStopped(opening);
-      const stream = live;
-      stream.onEvent((event) => {
-        if ((event.type === 'task' && event.task.id === taskId) || (event.type === 'task.log' && event.taskId === taskId)) {
-          queue.push(event);
-          waker.wake();
-        }
-      });
-      stream.onClose((reason) => {
-        debug(`the event stream closed (${reason}); polling every ${pollMs} ms`);
-        if (live === stream) live = null;
-        waker.wake();
-      });
-    } catch (err) {
-      if (stopped) {
-        // Still connecting: close the stream should it open after all.
-        void opening.then((s) => s.close(), () => undefined);
-        throw err;
-      }
-      debug(`no event stream (${errorMessage(err)}); polling every ${pollMs} ms`);
-    }
-
-    // Subscribed first, read second: nothing that happens in between is lost.
-    let details = await fetch();
-    known = details;
-    let task: Task = details;
-    let fromSnapshot = true;
-    let lastRead = now();
-    let readNow = false;
-    view.snapshot(details, true);
-
-    while (!isFinalState(task.state)) {
-      await waker.wait(live ? Math.max(0, refreshMs - (now() - lastRead)) : Math.max(0, pollMs - (now() - lastRead)));
-      if (stopped) stop();
-      for (const event of queue.splice(0)) {
-        if (event.type === 'task') {
-          // An event can be older than a read that overtook it: never go back.
-          if (!isNotOlder(event.task, task)) continue;
-          // The server logs some turns (a retry, a cancel) without announcing the
-          // lines: read the task at once after a turn to show them now.
-          if (lifePosition(event.task) !== lifePosition(task) || event.task.cancelRequested !== task.cancelRequested) readNow = true;
-          task = event.task;
-          fromSnapshot = false;
-          view.update(task);
-        } else if (event.type === 'task.log') {
-          view.liveLog(event.line);
-        }
-      }
-      if (isFinalState(task.state)) break;
-      const due = readNow || now() - lastRead >= (live ? refreshMs : pollMs);
-      if (due) {
-        readNow = false;
-        details = await fetch();
-        lastRead = now();
-        const current = isNotOlder(details, task);
+    /** The task as last seen (from a read or an event) and as last read; null before the first read. */
+    const seen: { task: Task | null; details: TaskDetails | null; fromSnapshot: boolean } = { task: null, details: null, fromSnapshot: true };
+    await follower.run({
+      ended: () => seen.task !== null && isFinalState(seen.task.state),
+      read: async () => {
+        const details = await follower.call(async () => (known = await source.getTask(taskId)));
+        const current = seen.task === null || isNotOlder(details, seen.task);
         if (current) {
-          task = details;
-          fromSnapshot = true;
+          seen.task = details;
+          seen.fromSnapshot = true;
         }
+        seen.details = details;
         view.snapshot(details, current);
-      }
-    }
+      },
+      take: (event) => {
+        if (event.type === 'task.log') view.liveLog(event.line);
+        const task = seen.task;
+        // An event can be older than a read that overtook it: never go back.
+        if (event.type !== 'task' || task === null || !isNotOlder(event.task, task)) return false;
+        seen.task = event.task;
+        seen.fromSnapshot = false;
+        view.update(event.task);
+        // The server logs some turns (a retry, a cancel) without announcing the
+        // lines: read the task at once after a turn to show them now.
+        return lifePosition(event.task) !== lifePosition(task) || event.task.cancelRequested !== task.cancelRequested;
+      },
+    });
 
-    if (!fromSnapshot) {
+    // The loop ends only after a read, so both are known.
+    const task = seen.task!;
+    let details = seen.details!;
+    if (!seen.fromSnapshot) {
       // The end came as an event: read the task once more for the log lines
       // the server wrote without announcing them, and the final warnings.
-      try {
-        const read = await fetch();
-        const current = isNotOlder(read, task);
-        view.snapshot(read, current);
-        details = current ? read : { ...task, log: read.log };
-      } catch (err) {
-        if (err instanceof CliError && stopped) throw err;
-        debug(`could not re-read the ended task (${errorMessage(err)})`);
-        details = { ...task, log: details.log };
-      }
+      const read = await follower.tryCall(() => source.getTask(taskId), 'the ended task');
+      const current = read !== undefined && isNotOlder(read, task);
+      if (read) view.snapshot(read, current);
+      details = read && current ? read : { ...task, log: (read ?? details).log };
     }
     view.finish(details);
     return details;
-  } finally {
-    unsubscribe();
-    live?.close();
-  }
+  });
 }
 
 /**
@@ -318,31 +219,6 @@ export function capitalize(text: string): string {
 function sentence(text: string | null): string | null {
   const t = text?.trim().replace(/\.$/, '');
   return t ? t : null;
-}
-
-/** A wake-up call that is not lost when it comes before anyone waits. */
-export class Waker {
-  private pending = false;
-  private resolve: (() => void) | undefined;
-
-  wake(): void {
-    this.pending = true;
-    this.resolve?.();
-  }
-
-  async wait(ms: number): Promise<void> {
-    if (!this.pending) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        this.resolve = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.resolve = undefined;
-    }
-    this.pending = false;
-  }
 }
 
 /**
