@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
+import { formatBytes } from '../../../../common/format.js';
 import {
   cancelledError,
   InstallerError,
@@ -456,17 +457,6 @@ function parseFacts(out: string): Facts {
     if (i > 0) pairs.push([line.slice(0, i).trim(), line.slice(i + 1).trim()]);
   }
   return new Facts(pairs);
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
