@@ -1,12 +1,14 @@
 /**
  * A small pool of worker threads doing the CPU work on chunks (hash + zstd + AES-GCM one
  * way, the reverse plus a re-hash the other), so a backup or restore uses every core while
- * the main thread only moves bytes. Buffers are transferred, not copied.
+ * the main thread only moves bytes. Buffers are transferred, not copied. The threads run the
+ * compiled chunk-worker.js (see chunkWorkerUrl).
  */
-import { createRequire } from 'node:module';
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { CHUNK_WORKER_SOURCE } from './chunk-worker.source.js';
 import type { RepositoryKeys } from './keys.js';
+import type { ChunkWorkerData, ChunkWorkerReply, ChunkWorkerRequest } from './chunk-worker.protocol.js';
 
 export interface EncodedChunk {
   id: string;
@@ -47,24 +49,17 @@ export interface ChunkCodecPoolOptions {
 }
 
 interface Pending {
-  resolve: (msg: WorkerReply) => void;
+  resolve: (msg: ChunkWorkerReply) => void;
   reject: (err: Error) => void;
-}
-
-interface WorkerReply {
-  seq: number;
-  id?: string;
-  exists?: boolean;
-  payload?: Uint8Array;
-  plain?: Uint8Array;
-  storedBytes?: number;
-  error?: { corrupt: boolean; message: string; where?: 'read' | 'write'; errno?: string };
 }
 
 interface Slot {
   worker: Worker;
   pending: Map<number, Pending>;
 }
+
+/** A request before call() numbers it. */
+type WithoutSeq<T> = T extends unknown ? Omit<T, 'seq'> : never;
 
 function asBuffer(u8: Uint8Array): Buffer {
   return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
@@ -78,12 +73,44 @@ function transferable(buf: Buffer): Buffer {
   return copy;
 }
 
-const zstdBindingPath = createRequire(import.meta.url).resolve('zstd-napi/binding');
+/** The modules a worker thread loads: from the TypeScript sources, their compiled files must not be older. */
+const WORKER_MODULES = ['chunk-worker', 'chunk-codec', 'chunk-file-io', 'chunk-format'];
+
+/**
+ * The compiled worker entry. Beside this module when it is itself compiled (dist/, or the
+ * standalone build of the repository library); when it runs from the TypeScript sources
+ * (vitest), the one `npm run build` put in dist/, which must exist and be up to date —
+ * a worker thread cannot load TypeScript.
+ */
+export function chunkWorkerUrl(moduleUrl: string = import.meta.url): URL {
+  if (!moduleUrl.endsWith('.ts')) {
+    const url = new URL('./chunk-worker.js', moduleUrl);
+    if (!statSync(url, { throwIfNoEntry: false })?.isFile()) {
+      throw new Error(`the chunk codec worker ${fileURLToPath(url)} is missing: the installation is incomplete (rebuild with npm run build)`);
+    }
+    return url;
+  }
+  const compiledDir = new URL('../../dist/node-service/repository/', moduleUrl);
+  for (const name of WORKER_MODULES) {
+    const compiled = new URL(`${name}.js`, compiledDir);
+    const compiledAt = statSync(compiled, { throwIfNoEntry: false })?.mtimeMs;
+    if (compiledAt === undefined) {
+      throw new Error(`the chunk codec worker is not compiled (${fileURLToPath(compiled)} is missing): run npm run build`);
+    }
+    if (statSync(new URL(`./${name}.ts`, moduleUrl)).mtimeMs > compiledAt) {
+      throw new Error(`the compiled chunk codec worker is out of date (${name}.ts changed since ${fileURLToPath(compiled)} was built): run npm run build`);
+    }
+  }
+  return new URL('chunk-worker.js', compiledDir);
+}
 
 export class ChunkCodecPool {
   private readonly slots: Slot[] = [];
   private seq = 0;
   private closed = false;
+
+  /** Resolved (and checked) up front: a missing worker file would otherwise fail every spawn, over and over. */
+  private readonly workerUrl = chunkWorkerUrl();
 
   constructor(private readonly options: ChunkCodecPoolOptions) {
     const threads = Math.max(1, Math.floor(options.threads));
@@ -138,20 +165,17 @@ export class ChunkCodecPool {
 
   private spawn(): Slot {
     const { keys } = this.options;
-    const worker = new Worker(CHUNK_WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        zstdBindingPath,
-        chunkIdKey: keys?.chunkIdKey ?? null,
-        chunkKey: keys?.chunkKey ?? null,
-        level: this.options.compressionLevel,
-        chunksDir: this.options.chunksDir,
-      },
-    });
+    const workerData: ChunkWorkerData = {
+      chunkIdKey: keys?.chunkIdKey ?? null,
+      chunkKey: keys?.chunkKey ?? null,
+      compressionLevel: this.options.compressionLevel,
+      chunksDir: this.options.chunksDir,
+    };
+    const worker = new Worker(this.workerUrl, { workerData });
     // An idle pool must not keep the process alive; a busy one must (see call()).
     worker.unref();
     const slot: Slot = { worker, pending: new Map() };
-    worker.on('message', (msg: WorkerReply) => {
+    worker.on('message', (msg: ChunkWorkerReply) => {
       const p = slot.pending.get(msg.seq);
       if (!p) return;
       slot.pending.delete(msg.seq);
@@ -172,14 +196,14 @@ export class ChunkCodecPool {
     return slot;
   }
 
-  private call(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<WorkerReply> {
+  private call(msg: WithoutSeq<ChunkWorkerRequest>, transfer: ArrayBuffer[]): Promise<ChunkWorkerReply> {
     if (this.closed) return Promise.reject(new Error('chunk codec pool is closed'));
     let best = this.slots[0];
     for (const s of this.slots) if (best === undefined || s.pending.size < best.pending.size) best = s;
     if (best === undefined) return Promise.reject(new Error('chunk codec pool has no workers'));
     const slot = best;
     const seq = ++this.seq;
-    return new Promise<WorkerReply>((resolve, reject) => {
+    return new Promise<ChunkWorkerReply>((resolve, reject) => {
       if (slot.pending.size === 0) slot.worker.ref();
       slot.pending.set(seq, { resolve, reject });
       slot.worker.postMessage({ ...msg, seq }, transfer);

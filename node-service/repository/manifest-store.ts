@@ -13,6 +13,16 @@ import {
   isErrno,
   toRepositoryError,
 } from './errors.js';
+import {
+  ENVELOPE_HEADER_BYTES as HEADER,
+  FLAG_ENCRYPTED as F_ENC,
+  FLAG_ZSTD as F_ZSTD,
+  GCM_NONCE_BYTES as NONCE,
+  GCM_TAG_BYTES as TAG,
+  MANIFEST_MAGIC,
+  envelopeHeader,
+  hasMagic,
+} from './chunk-format.js';
 import type { RepositoryFileSystem } from './file-system.js';
 import { TEMP_PREFIX } from './file-system.js';
 import {
@@ -25,23 +35,14 @@ import {
   type BackupManifest,
 } from './format.js';
 
-const MAGIC = Buffer.from('VPMF', 'latin1');
-const HEADER = 12;
-const NONCE = 12;
-const TAG = 16;
+/** SHA-256 trailer of an unencrypted manifest. */
 const HASH = 32;
-const F_ZSTD = 1;
-const F_ENC = 2;
 const MANIFEST_ZSTD_LEVEL = 3;
 
 export function encodeManifest(manifest: BackupManifest, manifestKey: Buffer | null): Buffer {
   const json = Buffer.from(JSON.stringify(manifest), 'utf8');
   const body = compress(json, { compressionLevel: MANIFEST_ZSTD_LEVEL });
-  const header = Buffer.alloc(HEADER);
-  MAGIC.copy(header, 0);
-  header[4] = FORMAT_VERSION;
-  header[5] = F_ZSTD | (manifestKey ? F_ENC : 0);
-  header.writeUInt32LE(json.length, 8);
+  const header = envelopeHeader(MANIFEST_MAGIC, FORMAT_VERSION, F_ZSTD | (manifestKey ? F_ENC : 0), json.length);
   if (manifestKey) {
     const nonce = randomBytes(NONCE);
     const cipher = createCipheriv('aes-256-gcm', manifestKey, nonce);
@@ -56,7 +57,7 @@ export function encodeManifest(manifest: BackupManifest, manifestKey: Buffer | n
 /** Decodes and validates a manifest file; `file` is only used in error messages. */
 export function decodeManifest(raw: Buffer, expectedId: string, manifestKey: Buffer | null, file: string): BackupManifest {
   const bad = (detail: string, cause?: unknown): ManifestCorruptError => new ManifestCorruptError(file, detail, cause);
-  if (raw.length < HEADER || !raw.subarray(0, 4).equals(MAGIC)) throw bad('not a manifest file');
+  if (!hasMagic(raw, MANIFEST_MAGIC)) throw bad('not a manifest file');
   if (raw[4] !== FORMAT_VERSION) throw bad(`unknown manifest version ${raw[4]}`);
   const flags = raw[5] ?? 0;
   const plainLength = raw.readUInt32LE(8);

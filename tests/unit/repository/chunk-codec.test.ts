@@ -1,0 +1,83 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChunkCodec, ChunkCorruptError, existingLooksValid, headerFits } from '../../../node-service/repository/chunk-codec.js';
+import { chunkWorkerUrl } from '../../../node-service/repository/chunk-codec.pool.js';
+import { CHUNK_MAGIC, ENVELOPE_HEADER_BYTES } from '../../../node-service/repository/chunk-format.js';
+import { TempDirs, makeImage } from './helpers.js';
+
+const dirs = new TempDirs();
+afterEach(() => dirs.cleanup());
+
+const text = makeImage(200_000, [{ kind: 'text', offset: 0, length: 200_000, seed: 3 }]);
+const random = makeImage(200_000, [{ kind: 'random', offset: 0, length: 200_000, seed: 4 }]);
+
+describe('chunk codec (in process)', () => {
+  for (const encrypted of [false, true]) {
+    const codec = new ChunkCodec({
+      chunkIdKey: encrypted ? randomBytes(32) : null,
+      chunkKey: encrypted ? randomBytes(32) : null,
+      compressionLevel: 1,
+    });
+
+    it(`encodes, checks headers and decodes, also into reused memory (${encrypted ? 'encrypted' : 'plain'})`, async () => {
+      for (const data of [text, random]) {
+        const id = codec.id(data);
+        if (!encrypted) expect(id.equals(createHash('sha256').update(data).digest())).toBe(true);
+        const payload = codec.encode(Buffer.from(data), id);
+        expect(payload.subarray(0, 4).toString('latin1')).toBe(CHUNK_MAGIC);
+        expect(payload.byteLength).toBe(payload.buffer.byteLength); // transferable as is
+        const header = payload.subarray(0, ENVELOPE_HEADER_BYTES);
+        expect(headerFits(header, payload.length, data.length, encrypted)).toBe(true);
+        expect(headerFits(header, payload.length, data.length, !encrypted)).toBe(false);
+        expect(headerFits(header, payload.length, data.length - 1, encrypted)).toBe(false);
+        expect(codec.decode(id.toString('hex'), payload, true).equals(data)).toBe(true);
+        const reused = Buffer.alloc(300_000);
+        const plain = codec.decode(id.toString('hex'), Buffer.from(payload), true, (n) => reused.subarray(0, n));
+        expect(plain.equals(data)).toBe(true);
+
+        const file = path.join(await dirs.make(), 'chunk');
+        await writeFile(file, payload);
+        expect(existingLooksValid(file, data.length, encrypted)).toBe(true);
+        await writeFile(file, payload.subarray(0, ENVELOPE_HEADER_BYTES)); // only the header is left
+        expect(existingLooksValid(file, data.length, encrypted)).toBe(false);
+        expect(existingLooksValid(`${file}.missing`, data.length, encrypted)).toBe(false);
+      }
+    });
+  }
+
+  it('throws ChunkCorruptError for a foreign file and a wrong id', () => {
+    const codec = new ChunkCodec({ chunkIdKey: null, chunkKey: null, compressionLevel: 1 });
+    const payload = codec.encode(Buffer.from(text), codec.id(text));
+    expect(() => codec.decode('0'.repeat(64), payload, true)).toThrow(ChunkCorruptError);
+    expect(() => codec.decode('0'.repeat(64), Buffer.from('garbage'), false)).toThrow(/not a chunk file/);
+  });
+});
+
+describe('chunk worker location', () => {
+  it('runs the compiled worker beside a compiled pool, and says "run npm run build" from stale or missing sources', async () => {
+    const root = await dirs.make();
+    const compiled = path.join(root, 'lib');
+    await mkdir(compiled);
+    const compiledPool = pathToFileURL(path.join(compiled, 'chunk-codec.pool.js')).href;
+    expect(() => chunkWorkerUrl(compiledPool)).toThrow(/chunk-worker\.js is missing/);
+    await writeFile(path.join(compiled, 'chunk-worker.js'), '');
+    expect(chunkWorkerUrl(compiledPool).href).toBe(pathToFileURL(path.join(compiled, 'chunk-worker.js')).href);
+
+    const sources = path.join(root, 'node-service', 'repository');
+    const dist = path.join(root, 'dist', 'node-service', 'repository');
+    await mkdir(sources, { recursive: true });
+    const sourcePool = pathToFileURL(path.join(sources, 'chunk-codec.pool.ts')).href;
+    const modules = ['chunk-worker', 'chunk-codec', 'chunk-file-io', 'chunk-format'];
+    for (const m of modules) await writeFile(path.join(sources, `${m}.ts`), '');
+    expect(() => chunkWorkerUrl(sourcePool)).toThrow(/is not compiled .* run npm run build/);
+    await mkdir(dist, { recursive: true });
+    for (const m of modules) await writeFile(path.join(dist, `${m}.js`), '');
+    expect(chunkWorkerUrl(sourcePool).href).toBe(pathToFileURL(path.join(dist, 'chunk-worker.js')).href);
+    const later = new Date(Date.now() + 60_000);
+    await utimes(path.join(sources, 'chunk-codec.ts'), later, later);
+    expect(() => chunkWorkerUrl(sourcePool)).toThrow(/out of date \(chunk-codec\.ts changed .*\): run npm run build/);
+  });
+});
