@@ -224,7 +224,10 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     const port = typeof address === 'object' && address ? address.port : config.port;
     listeningPort = port;
 
-    const purge = setInterval(() => void auth.purgeExpiredSessions().catch(() => undefined), 3600_000);
+    const purge = setInterval(
+      () => void auth.purgeExpiredSessions().catch((err: unknown) => logger.warn({ err }, 'could not purge expired sessions; trying again in an hour')),
+      3600_000,
+    );
     purge.unref();
     parts.timers.push(() => clearInterval(purge));
 

@@ -76,6 +76,8 @@ export class Catalog implements Sql {
         await conn.commit();
         return result;
       } catch (err) {
+        // A rollback fails only on a broken connection, whose transaction the server rolls
+        // back itself as it drops; err, the cause, is what the caller gets (and logs).
         await conn.rollback().catch(() => undefined);
         throw err;
       }

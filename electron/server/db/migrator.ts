@@ -59,7 +59,10 @@ export class Migrator {
         }
         return applied;
       } finally {
-        await conn.query('SELECT RELEASE_LOCK(?)', [LOCK_NAME]).catch(() => undefined);
+        // Should this fail, the lock stays until its connection closes, and no other server migrates until then.
+        await conn
+          .query('SELECT RELEASE_LOCK(?)', [LOCK_NAME])
+          .catch((err: unknown) => this.logger.warn({ err, lock: LOCK_NAME }, 'could not release the migration lock'));
       }
     });
   }

@@ -176,7 +176,7 @@ export class NodeSessions implements NodeDirectory {
     void this.nodes
       .setStatus(s.nodeId, 'offline', `disconnected at ${at}${reason ? ` (${reason})` : ''}`)
       .then(() => this.publish(s.nodeId))
-      .catch(() => undefined);
+      .catch((err: unknown) => this.logger.warn({ err, node: s.name }, 'could not record that the node went offline'));
     const seconds = Math.round(this.timing.lossTimeoutMs / 100) / 10;
     const timer = setTimeout(() => {
       this.lossTimers.delete(s.nodeId);

@@ -220,7 +220,10 @@ export class Scheduler {
             await conn.query('SELECT 1');
           }
           this.leader = false;
-          await conn.query('SELECT RELEASE_LOCK(?)', [LOCK_NAME]).catch(() => undefined);
+          // Should this fail, the lock stays until its connection closes, and no other server schedules until then.
+          await conn
+            .query('SELECT RELEASE_LOCK(?)', [LOCK_NAME])
+            .catch((err: unknown) => this.o.logger.warn({ err, lock: LOCK_NAME }, 'could not release the scheduler lock'));
         });
       } catch (err) {
         if (this.leader) this.o.logger.warn({ err }, 'lost the scheduler lock (catalog connection dropped); taking it again');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { DestinationCheckResultSchema } from '../../../common/api/destinations.js';
 import { Repository } from '../../repository/index.js';
@@ -51,7 +52,7 @@ export function destinationCheckHandler(deps: DestinationHandlerDeps): TaskHandl
           ctx.signal.throwIfAborted();
           repo = await Repository.init(dir, { ...deps.init, ...(target.password ? { password: target.password } : {}) }, repositoryDeps(ctx, deps)).catch(async (err: unknown) => {
             // A half-created layout would make the directory "not empty" for the next attempt.
-            await removeContents(dir, madeDir);
+            await removeContents(ctx.logger, dir, madeDir);
             throw err;
           });
           created = true;
@@ -70,7 +71,7 @@ export function destinationCheckHandler(deps: DestinationHandlerDeps): TaskHandl
         const result: z.infer<typeof DestinationCheckResultSchema> = { created, encrypted: repo.encrypted, ...space, stats };
         return { warnings, result };
       } catch (err) {
-        if (madeDir && !created) await removeContents(dir, true);
+        if (madeDir && !created) await removeContents(ctx.logger, dir, true);
         throw destinationError(ctx, target, err, 'checking the destination');
       } finally {
         await repo?.close();
@@ -116,8 +117,10 @@ async function probeWrite(ctx: TaskRunContext, target: DestinationTarget): Promi
   } catch (err) {
     throw destinationError(ctx, target, err, 'writing a test file');
   } finally {
+    // The data reached the disk (synced) or the failure is reported above: a close error adds nothing.
     await fh?.close().catch(() => undefined);
-    await fs.promises.rm(probe, { force: true }).catch(() => undefined);
+    // A probe left behind is removed by the next check (listEntries), but say so.
+    await fs.promises.rm(probe, { force: true }).catch((err: unknown) => ctx.logger.warn({ err, file: probe }, 'could not remove the destination check\'s probe file'));
   }
 }
 
@@ -146,12 +149,21 @@ async function freeSpace(ctx: TaskRunContext, target: DestinationTarget): Promis
   }
 }
 
-/** Undoes what this check created in a directory that was empty (or made by it). */
-async function removeContents(dir: string, removeDir: boolean): Promise<void> {
+/**
+ * Undoes what this check created in a directory that was empty (or made by it). Best
+ * effort after a failure that is reported anyway; what is left behind is logged.
+ */
+async function removeContents(logger: Logger, dir: string, removeDir: boolean): Promise<void> {
+  const failed = (err: unknown): void => logger.warn({ err, dir }, 'could not undo what a failed destination check created');
   if (removeDir) {
-    await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    await fs.promises.rm(dir, { recursive: true, force: true }).catch(failed);
     return;
   }
-  const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
-  for (const name of names) await fs.promises.rm(path.join(dir, name), { recursive: true, force: true }).catch(() => undefined);
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch (err) {
+    return failed(err);
+  }
+  for (const name of names) await fs.promises.rm(path.join(dir, name), { recursive: true, force: true }).catch(failed);
 }

@@ -60,6 +60,7 @@ export async function createExportDir(workDir: string, record: ExportRecord): Pr
       await fh.close();
       await mkdir(dir, { mode: 0o700 });
     } catch (err) {
+      // The record is removed next and err is what failed: a close error would add nothing.
       await fh.close().catch(() => undefined);
       await rm(file, { force: true });
       throw err;

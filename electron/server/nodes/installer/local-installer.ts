@@ -132,8 +132,13 @@ export class LocalNodeInstaller implements NodeInstaller {
       else this.startSupervised(p, ctx);
     } catch (err) {
       if (fresh && !ctx.signal.aborted) {
-        await this.removeUnit(p, systemd).catch(() => undefined);
-        await this.options.supervisor.stop(p.name, this.supervisedNode(p.name)).catch(() => undefined);
+        // Undo what can be undone; what cannot is logged, and the install's own error is the one reported.
+        await this.removeUnit(p, systemd).catch((err: unknown) =>
+          this.options.logger.warn({ err, node: p.name, unit: p.unitName }, 'could not remove the systemd unit of a failed node install'),
+        );
+        await this.options.supervisor
+          .stop(p.name, this.supervisedNode(p.name))
+          .catch((err: unknown) => this.options.logger.warn({ err, node: p.name }, 'could not stop the supervised node of a failed install'));
         await fs.promises.rm(p.dir, { recursive: true, force: true });
         ctx.log('warn', `The install failed; removed ${p.dir}`);
       } else if (!fresh && !ctx.signal.aborted) {

@@ -326,6 +326,7 @@ async function writeArchive(entries: BundleEntry[], file: string): Promise<void>
   const done = pipeline(archive, out);
   // archiver reports unreadable files as warnings; a bundle missing a file is a failed bundle.
   const fail = new Promise<never>((_, reject) => archive.on('warning', reject));
+  // Only marks the rejection handled until the race below awaits it: a warning still fails the bundle there.
   fail.catch(() => undefined);
   const date = new Date();
   for (const e of entries) {
