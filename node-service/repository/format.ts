@@ -1,6 +1,8 @@
 /**
  * Repository format v1: names, layout and the JSON documents (config, manifest).
- * FORMAT.md is the human description of the same thing; keep them in step.
+ * FORMAT.md is the human description of the same thing; keep them in step. The binary
+ * header of chunk and manifest files is defined in chunk-format.ts (worker threads load it
+ * without zod).
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
