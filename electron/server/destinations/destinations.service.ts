@@ -1,16 +1,7 @@
 import type { Logger } from 'pino';
-import type { z, ZodType } from 'zod';
-import {
-  DestinationCheckResultSchema,
-  GcResultSchema,
-  PruneResultSchema,
-  ReimportResultSchema,
-  VerifyResultSchema,
-  type CreateDestination,
-  type Destination,
-  type Retention,
-} from '../../../common/api/destinations.js';
+import type { CreateDestination, Destination, Retention } from '../../../common/api/destinations.js';
 import type { Task, TaskType } from '../../../common/api/tasks.js';
+import type { TaskResultOf } from '../../../common/task-contracts.js';
 import { sameName } from '../../../common/names.js';
 import type { AuditService } from '../auth/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
@@ -25,8 +16,8 @@ import { toDestination, type DestinationRow, type DestinationsRepository } from 
 const secretName = (id: number): string => `destination:${id}`;
 const CHECK_TIMEOUT_MS = 120_000;
 
-/** Task types that act on a destination and report its numbers. */
-const DESTINATION_TASKS: ReadonlySet<TaskType> = new Set<TaskType>(['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPORT']);
+/** Task types whose node works on the destination's repository: they get its path and password at dispatch. */
+const REPOSITORY_TASKS = ['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPORT', 'EXPORT', 'STORE', 'RESTORE'] as const;
 
 /**
  * Backup destinations: a directory on a node holding a repository. The server
@@ -45,8 +36,13 @@ export class DestinationsService {
     private readonly bus: EventBus,
     private readonly logger: Logger,
   ) {
-    engine.addParamsEnricher((task) => this.repositoryParams(task));
-    engine.onFinished((task) => this.onTaskFinished(task));
+    const l = engine.listeners;
+    l.onDispatch(REPOSITORY_TASKS, (_task, params) => this.repositoryParams(params.destinationId));
+    l.on('DESTINATION_CHECK', (task, p, r) => this.after(task, p.destinationId, r && (() => this.destinations.recordStats(p.destinationId, r.stats, { freeBytes: r.freeBytes, totalBytes: r.totalBytes }))));
+    l.on('VERIFY', (task, p, r) => this.after(task, p.destinationId, r && (() => this.verified(p.destinationId, task, r))));
+    l.on('PRUNE', (task, p, r) => this.after(task, p.destinationId, r && (() => this.pruned(p.destinationId, r))));
+    l.on('GC', (task, p, r) => this.after(task, p.destinationId, r && (() => this.destinations.recordStats(p.destinationId, r.stats))));
+    l.on('REIMPORT', (task, p, r) => this.after(task, p.destinationId, r && (() => this.reimported(p.destinationId, r))));
   }
 
   async list(): Promise<Destination[]> {
@@ -71,7 +67,7 @@ export class DestinationsService {
     try {
       const task = await this.engine.create({ type: 'DESTINATION_CHECK', params: { destinationId: id, create: true }, requiredNodeId: node.id, subject: `destination:${req.name}`, priority: 95, createdBy: by.user.username });
       const done = await this.engine.waitForEnd(task.id, CHECK_TIMEOUT_MS).catch(async (err: unknown) => {
-        await this.engine.cancel(task.id, true, 'system').catch(() => undefined);
+        await this.engine.cancel(task.id, true, 'system').catch((err: unknown) => this.logger.warn({ err, taskId: task.id }, 'could not cancel a destination check that timed out'));
         throw err;
       });
       if (done.state !== 'FINISHED' && done.state !== 'FINISHED_WITH_WARNINGS') {
@@ -146,76 +142,53 @@ export class DestinationsService {
     return task;
   }
 
-  /** Adds the repository location and password to a destination task's message to its node. */
-  private async repositoryParams(task: Task): Promise<Record<string, unknown>> {
-    const id = task.params.destinationId;
-    if (typeof id !== 'number') return {};
+  /** Adds the repository location and password to a destination task's message to its node (never stored in the task). */
+  private async repositoryParams(id: number): Promise<Record<string, unknown>> {
     const row = await this.destinations.byId(id);
     if (!row) return {};
     const password = row.encrypted === 1 ? await this.secrets.get(secretName(row.id)) : undefined;
     return { repository: { path: row.path, ...(password !== undefined ? { password } : {}) } };
   }
 
-  /** Keeps the catalog in step with what destination tasks found. */
-  private async onTaskFinished(task: Task): Promise<void> {
-    const id = task.params.destinationId;
-    if (!DESTINATION_TASKS.has(task.type) || typeof id !== 'number' || !(await this.destinations.byId(id))) return;
-    const ok = task.state === 'FINISHED' || task.state === 'FINISHED_WITH_WARNINGS';
-    switch (task.type) {
-      case 'DESTINATION_CHECK': {
-        const r = this.parse(task, DestinationCheckResultSchema);
-        if (r) await this.destinations.recordStats(id, r.stats, { freeBytes: r.freeBytes, totalBytes: r.totalBytes });
-        break;
-      }
-      case 'VERIFY': {
-        const r = this.parse(task, VerifyResultSchema);
-        if (r) {
-          await this.destinations.recordStats(id, r.stats);
-          await this.reconcile(id, task, r);
-        }
-        if (task.state === 'FAILED') await this.destinations.setStatus(id, 'error', task.error);
-        break;
-      }
-      case 'PRUNE': {
-        const r = this.parse(task, PruneResultSchema);
-        if (r) {
-          await this.destinations.recordStats(id, r.stats);
-          if (!r.dryRun) {
-            await this.destinations.markRemoved(id, r.removed.map((b) => b.id));
-            await this.destinations.refreshBackupCount(id);
-            this.bus.publish({ type: 'backups.changed', destinationId: id });
-          }
-        }
-        break;
-      }
-      case 'GC': {
-        const r = this.parse(task, GcResultSchema);
-        if (r) await this.destinations.recordStats(id, r.stats);
-        break;
-      }
-      case 'REIMPORT': {
-        const r = this.parse(task, ReimportResultSchema);
-        if (r) {
-          await this.destinations.recordStats(id, r.stats);
-          const added = await this.destinations.upsertBackups(id, r.backups);
-          this.logger.info({ destinationId: id, found: r.backups.length, added }, 're-imported backups');
-          this.bus.publish({ type: 'backups.changed', destinationId: id });
-        }
-        break;
-      }
-      default:
-        break;
-    }
-    if (!ok && task.type !== 'VERIFY' && task.state === 'FAILED') await this.destinations.setStatus(id, 'error', task.error);
+  /**
+   * Keeps the catalog in step with what a destination task found: `record` applies its result;
+   * a failure marks the destination (a failed verify is about backups, not the destination
+   * being unusable, but still shows there).
+   */
+  private async after(task: Task, id: number, record: (() => Promise<void>) | null): Promise<void> {
+    if (!(await this.destinations.byId(id))) return;
+    if (record) await record();
+    if (task.state === 'FAILED') await this.destinations.setStatus(id, 'error', task.error);
     // A destination whose creation check failed is gone by now.
     if (await this.destinations.byId(id)) await this.publish(id);
+  }
+
+  private async verified(id: number, task: Task, r: TaskResultOf<'VERIFY'>): Promise<void> {
+    await this.destinations.recordStats(id, r.stats);
+    await this.reconcile(id, task, r);
+  }
+
+  private async pruned(id: number, r: TaskResultOf<'PRUNE'>): Promise<void> {
+    await this.destinations.recordStats(id, r.stats);
+    if (r.dryRun) return;
+    await this.destinations.markRemoved(id, r.removed.map((b) => b.id));
+    await this.destinations.refreshBackupCount(id);
+    this.bus.publish({ type: 'backups.changed', destinationId: id });
+  }
+
+  private async reimported(id: number, r: TaskResultOf<'REIMPORT'>): Promise<void> {
+    await this.destinations.recordStats(id, r.stats);
+    const added = await this.destinations.upsertBackups(id, r.backups);
+    await this.destinations.refreshBackupCount(id);
+    this.logger.info({ destinationId: id, found: r.backups.length, added }, 're-imported backups');
+    this.bus.publish({ type: 'backups.changed', destinationId: id });
   }
 
   /**
    * Verify tells the truth about every backup: catalog entries become damaged, missing or
    * available again; backups on the destination the catalog does not know are re-imported.
    */
-  private async reconcile(id: number, task: Task, r: z.infer<typeof VerifyResultSchema>): Promise<void> {
+  private async reconcile(id: number, task: Task, r: TaskResultOf<'VERIFY'>): Promise<void> {
     if (!r.backups) return; // a node of an older version: nothing to reconcile with
     const damagedChunks = new Map<string, number>();
     for (const p of r.problems) for (const b of p.backups) damagedChunks.set(b, (damagedChunks.get(b) ?? 0) + 1);
@@ -236,16 +209,6 @@ export class DestinationsService {
     }
     await this.destinations.refreshBackupCount(id);
     this.bus.publish({ type: 'backups.changed', destinationId: id });
-  }
-
-  private parse<T>(task: Task, schema: ZodType<T>): T | undefined {
-    if (!task.result) return undefined;
-    const parsed = schema.safeParse(task.result);
-    if (!parsed.success) {
-      this.logger.warn({ taskId: task.id, issue: parsed.error.issues[0] }, 'a destination task reported a result of the wrong shape');
-      return undefined;
-    }
-    return parsed.data;
   }
 
   private async require(ref: string): Promise<DestinationRow> {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Hypervisor, Vm } from '../../../common/api/hypervisors.js';
 import type { Task } from '../../../common/api/tasks.js';
-import { InventorySyncResultSchema } from '../../../common/kvm-tasks.js';
+import type { TaskResultOf } from '../../../common/task-contracts.js';
 import type { AuditService } from '../auth/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
 import { AppError, conflict, notFound } from '../errors.js';
@@ -29,7 +29,7 @@ export class InventoryService {
     private readonly bus: EventBus,
     private readonly logger: Logger,
   ) {
-    engine.onFinished((task) => this.onTaskFinished(task));
+    engine.listeners.on('INVENTORY_SYNC', (task, params, result) => this.applySync(task, params.hypervisorId, result));
     // The inventory is refreshed on demand and periodically, so VMs created on the host show up.
     this.timer = setInterval(() => void this.syncAll().catch((err: unknown) => this.logger.warn({ err }, 'periodic inventory sync failed')), PERIODIC_SYNC_MS);
     this.timer.unref();
@@ -117,15 +117,12 @@ export class InventoryService {
     this.syncedListeners.push(listener);
   }
 
-  private async onTaskFinished(task: Task): Promise<void> {
-    if (task.type !== 'INVENTORY_SYNC' || typeof task.params.hypervisorId !== 'number') return;
-    const id = task.params.hypervisorId;
+  private async applySync(task: Task, id: number, result: TaskResultOf<'INVENTORY_SYNC'> | null): Promise<void> {
     if (!(await this.inventory.hypervisor(String(id)))) return;
-    const parsed = InventorySyncResultSchema.safeParse(task.result);
-    if (task.state === 'FAILED' || !parsed.success) {
-      await this.inventory.setHypervisorStatus(id, 'error', task.error ?? 'the node reported an inventory of the wrong shape');
+    if (task.state === 'FAILED' || task.state === 'CANCELLED' || !result) {
+      await this.inventory.setHypervisorStatus(id, 'error', task.error ?? 'the inventory sync was cancelled');
     } else {
-      const vmIds = await this.inventory.applyInventory(id, parsed.data.domains);
+      const vmIds = await this.inventory.applyInventory(id, result.domains);
       await this.inventory.setHypervisorStatus(id, 'ok', null);
       for (const listener of this.syncedListeners) await listener().catch((err: unknown) => this.logger.error({ err }, 'a listener of inventory syncs failed'));
       for (const vmId of vmIds) {

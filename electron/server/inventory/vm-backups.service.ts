@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Restore } from '../../../common/api/hypervisors.js';
 import type { Task } from '../../../common/api/tasks.js';
-import { StoreResultSchema } from '../../../common/kvm-tasks.js';
+import type { TaskParamsOf, TaskResultOf } from '../../../common/task-contracts.js';
 import type { AuditService } from '../auth/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { DestinationsRepository } from '../destinations/destinations.repository.js';
@@ -28,23 +28,25 @@ export class VmBackupsService {
     private readonly bus: EventBus,
     private readonly logger: Logger,
   ) {
-    engine.onFinished((task) => this.onTaskFinished(task));
-    engine.addParamsEnricher((task) => this.chainAtDispatch(task));
+    engine.listeners.on('STORE', (task, params, result) => this.onStored(task, params, result));
+    engine.listeners.on('SNAPSHOT', async (_task, params) => {
+      // The checkpoints are gone: every chain of this VM starts again with a full backup.
+      if (params.op === 'revert' && params.discardCheckpoints === true && _task.state.startsWith('FINISHED')) await this.inventory.clearChains(params.vmId);
+    });
+    engine.listeners.on('IMPORT', async (task, params) => {
+      // Show the new VM without waiting for the next periodic sync.
+      if (!task.state.startsWith('FINISHED')) return;
+      const h = await this.inventory.hypervisor(String(params.hypervisorId));
+      if (h) await this.inventoryService.sync(h.name, 'system');
+    });
+    engine.listeners.onDispatch('EXPORT', async (_task, params) => (params.mode === 'auto' ? { previous: (await this.inventory.chain(params.vmId, params.destinationId)) ?? null } : {}));
+    engine.listeners.onDispatch('STORE', async (_task, params) => ({ keepCheckpoints: await this.inventory.otherChainCheckpoints(params.vmId, params.destinationId) }));
   }
 
-  /**
-   * The chain a backup builds on is read again when its task is sent to the node, not only
-   * when the workflow was created: another backup of the same VM (to this or another
-   * destination) may have finished in between, and its checkpoint is then the base to use
-   * (EXPORT) or to keep (STORE's checkpoint cleanup).
-   */
-  private async chainAtDispatch(task: Task): Promise<Record<string, unknown>> {
-    const { vmId, destinationId } = task.params;
-    if (typeof vmId !== 'number' || typeof destinationId !== 'number') return {};
-    if (task.type === 'EXPORT' && task.params.mode === 'auto') return { previous: (await this.inventory.chain(vmId, destinationId)) ?? null };
-    if (task.type === 'STORE') return { keepCheckpoints: await this.inventory.otherChainCheckpoints(vmId, destinationId) };
-    return {};
-  }
+  // The chain a backup builds on is read again when its task is sent to the node (onDispatch
+  // above), not only when the workflow was created: another backup of the same VM may have
+  // finished in between, and its checkpoint is then the base to use (EXPORT) or to keep
+  // (STORE's checkpoint cleanup). The task then shows what its node got.
 
   async run(req: { vm: string; destination: string; full: boolean }, by: Principal | 'scheduler', priority = 50): Promise<{ workflowId: number; taskIds: number[] }> {
     const vm = await this.inventoryService.requireVm(req.vm);
@@ -116,28 +118,9 @@ export class VmBackupsService {
   }
 
   /** A finished STORE is a backup: record it and move the chain forward. */
-  private async onTaskFinished(task: Task): Promise<void> {
-    if (task.type === 'SNAPSHOT' && task.params.op === 'revert' && task.params.discardCheckpoints === true && typeof task.params.vmId === 'number' && task.state.startsWith('FINISHED')) {
-      // The checkpoints are gone: every chain of this VM starts again with a full backup.
-      await this.inventory.clearChains(task.params.vmId);
-      return;
-    }
-    if (task.type === 'IMPORT' && typeof task.params.hypervisorId === 'number' && task.state.startsWith('FINISHED')) {
-      // Show the new VM without waiting for the next periodic sync.
-      const h = await this.inventory.hypervisor(String(task.params.hypervisorId));
-      if (h) await this.inventoryService.sync(h.name, 'system');
-      return;
-    }
-    if (task.type !== 'STORE' || typeof task.params.destinationId !== 'number' || typeof task.params.vmId !== 'number') return;
-    const destinationId = task.params.destinationId;
-    const vmId = task.params.vmId;
-    if (!task.state.startsWith('FINISHED')) return;
-    const parsed = StoreResultSchema.safeParse(task.result);
-    if (!parsed.success) {
-      this.logger.warn({ taskId: task.id, issue: parsed.error.issues[0] }, 'STORE reported a result of the wrong shape');
-      return;
-    }
-    const r = parsed.data;
+  private async onStored(task: Task, params: TaskParamsOf<'STORE'>, r: TaskResultOf<'STORE'> | null): Promise<void> {
+    if (!task.state.startsWith('FINISHED') || !r) return;
+    const { destinationId, vmId } = params;
     const vm = await this.inventory.vmById(vmId);
     if (!vm || !(await this.destinations.byId(destinationId))) return;
     await this.destinations.upsertBackups(destinationId, [

@@ -26,7 +26,7 @@ import type { Clock } from '../clock.js';
 import type { Catalog } from '../db/catalog.js';
 import { AppError, badRequest, conflict } from '../errors.js';
 import type { SecretsRepository } from '../security/secrets.repository.js';
-import type { TaskEngine } from '../tasks/task-engine.service.js';
+import type { TaskListeners } from '../tasks/task-contracts.js';
 import { buildDailyReport } from './daily-report.js';
 import { DeliveryError, SmtpMailer, type Mailer, type SmtpConfig } from './email-sender.js';
 import type { NotificationEvent, NotificationEventKind } from './notification-events.js';
@@ -37,7 +37,7 @@ import { HttpWebhookPoster, type WebhookPoster } from './webhook-sender.js';
 export interface NotificationsDeps {
   catalog: Catalog;
   secrets: SecretsRepository;
-  engine: Pick<TaskEngine, 'onFinished'>;
+  engine: { listeners: Pick<TaskListeners, 'onAny'> };
   audit: AuditService;
   logger: Logger;
   clock: Clock;
@@ -87,7 +87,7 @@ export class NotificationsService {
     this.webhooks = deps.webhooks ?? new HttpWebhookPoster();
     this.serverName = deps.serverName ?? os.hostname();
     this.defaultTimeZone = deps.defaultTimeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
-    deps.engine.onFinished(async (task) => this.onTaskFinished(task));
+    deps.engine.listeners.onAny(async (task) => this.onTaskFinished(task));
   }
 
   // ---- the contract with the scheduler ----------------------------------------------

@@ -42,7 +42,7 @@ export const snapshotPrefix = (policyId: number): string => `vplus-p${policyId}-
  */
 export class PolicyRunner {
   constructor(private readonly deps: PolicyRunnerDeps) {
-    deps.engine.onFinished((task) => this.onTaskFinished(task));
+    deps.engine.listeners.onAny((task) => this.onTaskFinished(task));
   }
 
   /** Starts a run; undefined when this occurrence already has a run (another server took it). */

@@ -4,6 +4,7 @@ import type { Catalog, Sql } from '../db/catalog.js';
 import { conflict, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import { progressView, RateEstimator } from './progress-tracker.js';
+import { checkOutcome, checkParams, redactSecrets, TaskListeners } from './task-contracts.js';
 import { toTask, type NewTask, type TaskRow, type TasksRepository } from './tasks.repository.js';
 import {
   DEFAULT_TASK_TIMING,
@@ -33,8 +34,6 @@ function abortedOutcome(signal: AbortSignal, otherwise: string): Outcome {
   return message === SHUTDOWN_ERROR ? { state: 'FAILED', error: message } : { state: 'CANCELLED', error: otherwise };
 }
 
-export type ParamsEnricher = (task: Task) => Promise<Record<string, unknown>>;
-
 export interface Outcome {
   state: Exclude<TaskState, 'QUEUED' | 'RUNNING'>;
   error?: string | null;
@@ -58,8 +57,8 @@ export class TaskEngine {
   private again = false;
   private poll: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly enrichers: ParamsEnricher[] = [];
-  private readonly finishedListeners: ((task: Task) => Promise<void>)[] = [];
+  /** Who hears of finished tasks (by type, typed) and who adds dispatch-time params (by type). */
+  readonly listeners: TaskListeners;
 
   constructor(
     private readonly catalog: Catalog,
@@ -69,7 +68,9 @@ export class TaskEngine {
     private readonly bus: EventBus,
     private readonly logger: Logger,
     private readonly timing: TaskTiming = DEFAULT_TASK_TIMING,
-  ) {}
+  ) {
+    this.listeners = new TaskListeners(logger);
+  }
 
   start(): void {
     this.poll = setInterval(() => this.kick(), this.timing.pollMs);
@@ -121,19 +122,6 @@ export class TaskEngine {
     return Promise.race([ended, sleep(timeoutMs).then(() => false)]).finally(unsubscribe);
   }
 
-  /**
-   * Adds what a node needs but the catalog must not keep in a task's params
-   * (a repository password, say): applied only to the message sent to the node.
-   */
-  addParamsEnricher(enricher: ParamsEnricher): void {
-    this.enrichers.push(enricher);
-  }
-
-  /** Called once per task when it reaches a final state (after retries). */
-  onFinished(listener: (task: Task) => Promise<void>): void {
-    this.finishedListeners.push(listener);
-  }
-
   /** Resolves with the task once it has ended, or rejects after the timeout. */
   async waitForEnd(taskId: number, timeoutMs: number, signal?: AbortSignal): Promise<Task> {
     return new Promise<Task>((resolve, reject) => {
@@ -158,6 +146,7 @@ export class TaskEngine {
   // ---- creating ---------------------------------------------------------
 
   async create(t: NewTask): Promise<Task> {
+    checkParams(t.type, t.params, t.maxAttempts);
     const id = await this.tasks.insert(t);
     const task = await this.publish(id);
     this.kick();
@@ -166,6 +155,7 @@ export class TaskEngine {
 
   /** A workflow runs its tasks in order; each waits for the previous one to finish. */
   async createWorkflow(type: string, subject: string | null, createdBy: string | null, steps: NewTask[]): Promise<{ workflowId: number; taskIds: number[] }> {
+    for (const step of steps) checkParams(step.type, step.params, step.maxAttempts);
     const result = await this.catalog.transaction(async (tx) => {
       const workflowId = await this.tasks.insertWorkflow({ type, subject, createdBy }, tx);
       const taskIds: number[] = [];
@@ -245,12 +235,16 @@ export class TaskEngine {
     }
   }
 
+  /**
+   * The task's params plus what is known only now (a chain base, the destination's path and
+   * password). What the node gets is recorded in the task, secrets and the previous step's
+   * result left out, so the task shows what the node worked with.
+   */
   private async paramsForNode(task: Task): Promise<Record<string, unknown>> {
-    let params = task.params;
+    const params = { ...task.params, ...(await this.listeners.dispatchParams(task)) };
+    await this.tasks.setParams(task.id, redactSecrets(params));
     // A workflow step builds on the one before it (STORE reads what EXPORT exposed).
-    if (task.dependsOn !== null) params = { ...params, previousResult: (await this.get(task.dependsOn)).result };
-    for (const enrich of this.enrichers) params = { ...params, ...(await enrich(task)) };
-    return params;
+    return task.dependsOn === null ? params : { ...params, previousResult: (await this.get(task.dependsOn)).result };
   }
 
   private pickNode(task: TaskRow, running: Map<number, number>): NodeChannel | undefined {
@@ -309,7 +303,7 @@ export class TaskEngine {
     }
     if (now - p.publishedAt >= this.timing.progressPublishMs) {
       p.publishedAt = now;
-      void this.publish(taskId).catch(() => undefined);
+      void this.publish(taskId).catch((err: unknown) => this.logger.debug({ err, taskId }, 'could not publish task progress'));
     }
   }
 
@@ -327,13 +321,15 @@ export class TaskEngine {
    * (null for server tasks): a late report from a node that lost the task is ignored.
    */
   async complete(taskId: number, fromNodeId: number | null, reported: Outcome): Promise<void> {
-    const outcome: Outcome = this.shutdownStops.has(taskId) && reported.state === 'CANCELLED' ? { state: 'FAILED', error: SHUTDOWN_ERROR } : reported;
+    const stopped: Outcome = this.shutdownStops.has(taskId) && reported.state === 'CANCELLED' ? { state: 'FAILED', error: SHUTDOWN_ERROR } : reported;
     const touched = await this.catalog.transaction(async (tx) => {
       const row = await this.tasks.lock(taskId, tx);
       if (!row || row.state !== 'RUNNING' || row.node_id !== fromNodeId) {
-        this.logger.info({ taskId, fromNodeId, state: row?.state, nodeId: row?.node_id, outcome: outcome.state }, 'ignoring an outcome for a task that no longer runs there');
+        this.logger.info({ taskId, fromNodeId, state: row?.state, nodeId: row?.node_id, outcome: stopped.state }, 'ignoring an outcome for a task that no longer runs there');
         return [];
       }
+      const outcome = checkOutcome(row.type, stopped);
+      if (outcome !== stopped && outcome.state === 'FAILED') this.logger.warn({ taskId, type: row.type, error: outcome.error }, 'a task result of the wrong shape');
       const live = this.live.get(taskId);
       if (live) await this.tasks.saveProgress(taskId, live, tx);
       if (outcome.state === 'FAILED' && row.attempt < row.max_attempts && row.cancel_requested === 0) {
@@ -358,9 +354,7 @@ export class TaskEngine {
   }
 
   private async notifyFinished(task: Task): Promise<void> {
-    for (const listener of this.finishedListeners) {
-      await listener(task).catch((err: unknown) => this.logger.error({ err, taskId: task.id }, 'a task-finished listener failed'));
-    }
+    await this.listeners.emitFinished(task);
   }
 
   // ---- cancel --------------------------------------------------------------

@@ -1,9 +1,10 @@
 import type { NodeCapabilities } from '../../../common/api/nodes.js';
 import type { TaskType } from '../../../common/api/tasks.js';
 import type { ServerToNode } from '../../../common/node-protocol.js';
+import { SERVER_RUN_TASK_TYPES } from '../../../common/task-contracts.js';
 
-/** Task types the server runs itself: they manage nodes, so no node can run them. */
-export const SERVER_TASK_TYPES: ReadonlySet<TaskType> = new Set<TaskType>(['NODE_INSTALL', 'NODE_UPGRADE', 'NODE_REMOVE']);
+/** Task types the server runs itself (the registry says which): they manage nodes, so no node can run them. */
+export const SERVER_TASK_TYPES: ReadonlySet<TaskType> = new Set<TaskType>(SERVER_RUN_TASK_TYPES);
 
 /** A connected node, as the dispatcher sees it. */
 export interface NodeChannel {

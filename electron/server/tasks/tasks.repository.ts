@@ -189,6 +189,11 @@ export class TasksRepository {
     );
   }
 
+  /** What the task was sent with (at dispatch), so the task shows what its node got. */
+  async setParams(id: number, params: Record<string, unknown>, sql: Sql = this.sql): Promise<void> {
+    await sql.execute('UPDATE tasks SET params = ? WHERE id = ?', [JSON.stringify(params), id]);
+  }
+
   async saveProgress(id: number, p: { bytesDone: number; bytesTotal: number | null; rate: number | null; message: string | null }, sql: Sql = this.sql): Promise<void> {
     await sql.execute("UPDATE tasks SET bytes_done = ?, bytes_total = ?, rate = ?, progress_message = ? WHERE id = ? AND state = 'RUNNING'", [
       Math.round(p.bytesDone),

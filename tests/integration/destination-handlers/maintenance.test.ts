@@ -220,7 +220,7 @@ describe('errors while working on an open repository', () => {
     const { dir } = await threeBackups();
     const { ctx } = makeContext({});
     const target = { destinationId: 7, path: dir, password: undefined, node: NODE };
-    const err = await withRepository(ctx, handlerDeps(), target, async () => {
+    const err: Error & { code?: string } = await withRepository(ctx, handlerDeps(), target, async () => {
       throw Object.assign(new Error('connect ENOENT /var/tmp/vplus-kvm-x/0.sock'), { code: 'ENOENT' });
     }).then(
       () => new Error('expected a failure'),

@@ -85,7 +85,7 @@ describe('notifications of failed tasks, policy runs and the daily report', () =
     service = new NotificationsService({
       catalog,
       secrets: new SecretsRepository(catalog, await SecretBox.open(path.join(t.dataDir, 'secret.key'))),
-      engine: { onFinished: () => undefined },
+      engine: { listeners: { onAny: () => undefined } },
       audit: new AuditService(new AuditRepository(catalog), new EventBus(), logger),
       logger,
       clock: { now: () => REPORT_NOW },
@@ -212,7 +212,7 @@ describe('notifications of failed tasks, policy runs and the daily report', () =
     const broken = new NotificationsService({
       catalog,
       secrets: new SecretsRepository(catalog, await SecretBox.open(path.join(t.dataDir, 'secret.key'))),
-      engine: { onFinished: () => undefined },
+      engine: { listeners: { onAny: () => undefined } },
       audit: new AuditService(new AuditRepository(catalog), new EventBus(), logger),
       logger,
       clock: { now: () => Date.now() },

@@ -32,7 +32,8 @@ class GatedHandler implements TaskHandler {
         ctx,
         release: () => {
           ctx.progress(100, 100, 'done');
-          resolve({ result: { attempt } });
+          // A NODE_CHECK result as the contract wants it, plus which attempt made it.
+          resolve({ result: { stagingPath: ctx.stagingDir, freeBytes: 1, totalBytes: 2, writeBytesPerSecond: 3, sampleBytes: 4, attempt } });
         },
         fail: (m) => reject(new Error(m)),
       };
@@ -91,7 +92,7 @@ describe('task engine with a real node', () => {
     g.release();
     const done = await waitState(task.id, 'FINISHED');
     expect(done.progress.percent).toBe(100);
-    expect(done.result).toEqual({ attempt: 1 });
+    expect(done.result).toMatchObject({ attempt: 1, stagingPath: expect.any(String) });
     expect(done.log.map((l) => l.message)).toContain('gated task started');
   });
 
