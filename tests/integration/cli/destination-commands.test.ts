@@ -125,10 +125,18 @@ describe('vplus destination / backup against a real server', () => {
       expect(damaged.code).toBe(1);
       expect(damaged.output).toMatch(/: 1 damaged chunk affects [12] backups?\.\nDamaged chunks → the backups that need them:\n {2}[0-9a-f]{64} → \S+/);
       expect(damaged.output).toMatch(/error: task \d+ \(VERIFY destination:nas\) failed: 1 damaged chunk affects/);
+      // The catalog says so too, in words under the table.
+      const listed = await vplusOk(['backup', 'list', '--destination', 'nas'], env);
+      expect(listed).toMatch(/\bDAMAGED\b/);
+      expect(listed).toMatch(/^backup \d+ is damaged: 1 damaged or missing chunk/m);
     } finally {
       bytes[bytes.length - 1]! ^= 0xff;
       fs.writeFileSync(chunkFile, bytes);
     }
+    // Repaired; the next verify gives the backups back.
+    expect(await vplusOk(['destination', 'verify', 'nas', '--wait'], env)).toMatch(/no problems found/);
+    const after = JSON.parse(await vplusOk(['backup', 'list', '--destination', 'nas', '--json'], env)) as Backup[];
+    expect(after.map((b) => b.status)).toEqual(['available', 'available']);
   });
 
   it('prune --dry-run --wait lists what it would keep (with the reasons) and remove, and removes nothing', async () => {
