@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RepoBackupSchema } from './api/destinations.js';
 
 /**
  * Parameters and results of the KVM task types, shared by the server (which
@@ -61,6 +62,8 @@ export const StoreResultSchema = z.object({
   bytesRead: z.number(),
   logicalBytes: z.number(),
   disks: z.array(z.object({ target: z.string(), size: z.number(), changedBytes: z.number().nullable(), bytesRead: z.number() })),
+  /** The catalog's entry for it, made from the committed manifest as REIMPORT makes it (absent from older nodes). */
+  backup: RepoBackupSchema.optional(),
 });
 
 /** RESTORE: write a backup's disks (qcow2 or raw) plus the domain XML into a directory on the node. */

@@ -62,6 +62,8 @@ export const RepoBackupSchema = z.object({
   /** What the backup is of, e.g. a VM's UUID. */
   group: z.string(),
   logicalBytes: z.number(),
+  /** Bytes this backup added to the destination (its new chunks, as stored); absent from older nodes. */
+  storedBytes: z.number().optional(),
   disks: z.array(z.object({ name: z.string(), size: z.number() })),
   /** Opaque metadata written by the backup (VM definition, type, …). */
   source: z.unknown().optional(),

@@ -167,10 +167,11 @@ export class DestinationsRepository {
       const declared = typeof b.source === 'object' && b.source !== null ? (b.source as Record<string, unknown>).type : undefined;
       const type = declared === 'full' || declared === 'incremental' ? declared : null;
       const res = await this.sql.execute(
-        `INSERT INTO backups (destination_id, repo_backup_id, vm, type, status, created_at, logical_bytes, source)
-         VALUES (?, ?, ?, ?, 'available', ?, ?, ?)
-         ON DUPLICATE KEY UPDATE status = IF(status = 'missing' OR status = 'removed', 'available', status), logical_bytes = VALUES(logical_bytes)`,
-        [destinationId, b.id, b.group, type, new Date(b.createdAt), Math.round(b.logicalBytes), b.source === undefined ? null : JSON.stringify(b.source)],
+        `INSERT INTO backups (destination_id, repo_backup_id, vm, type, status, created_at, logical_bytes, stored_bytes, source)
+         VALUES (?, ?, ?, ?, 'available', ?, ?, ?, ?)
+         ON DUPLICATE KEY UPDATE status = IF(status = 'missing' OR status = 'removed', 'available', status), logical_bytes = VALUES(logical_bytes),
+           stored_bytes = COALESCE(VALUES(stored_bytes), stored_bytes)`,
+        [destinationId, b.id, b.group, type, new Date(b.createdAt), Math.round(b.logicalBytes), b.storedBytes === undefined ? null : Math.round(b.storedBytes), b.source === undefined ? null : JSON.stringify(b.source)],
       );
       if (res.affectedRows === 1) added += 1;
     }

@@ -123,9 +123,9 @@ export class VmBackupsService {
     const { destinationId, vmId } = params;
     const vm = await this.inventory.vmById(vmId);
     if (!vm || !(await this.destinations.byId(destinationId))) return;
-    await this.destinations.upsertBackups(destinationId, [
-      { id: r.backupId, createdAt: task.startedAt ?? new Date().toISOString(), group: vm.uuid, logicalBytes: r.logicalBytes, disks: r.disks.map((d) => ({ name: d.target, size: d.size })), source: { type: r.type, vm: { name: vm.name, uuid: vm.uuid } } },
-    ]);
+    // The node's entry, made from the manifest as REIMPORT makes it; nodes of older versions send none.
+    const entry = r.backup ?? { id: r.backupId, createdAt: task.startedAt ?? new Date().toISOString(), group: vm.uuid, logicalBytes: r.logicalBytes, disks: r.disks.map((d) => ({ name: d.target, size: d.size })), source: { type: r.type, vm: { name: vm.name, uuid: vm.uuid } } };
+    await this.destinations.upsertBackups(destinationId, [entry]);
     await this.inventory.setChain(vmId, destinationId, r.checkpoint ? { checkpoint: r.checkpoint, backupId: r.backupId } : null);
     await this.destinations.refreshBackupCount(destinationId);
     this.bus.publish({ type: 'backups.changed', destinationId });

@@ -5,8 +5,8 @@
  */
 import * as path from 'node:path';
 import { z } from 'zod';
-import type { RepositoryStatsView } from '../../../common/api/destinations.js';
-import { Repository, RepositoryError, type InitOptions, type RepositoryDeps, type RepositoryStats } from '../../repository/index.js';
+import type { RepoBackup, RepositoryStatsView } from '../../../common/api/destinations.js';
+import { Repository, RepositoryError, type BackupInfo, type InitOptions, type RepositoryDeps, type RepositoryStats } from '../../repository/index.js';
 import { TaskError, type TaskRunContext } from '../task-handler.js';
 
 export interface DestinationHandlerDeps {
@@ -119,6 +119,22 @@ export function destinationError(ctx: TaskRunContext, target: DestinationTarget,
   if (err instanceof RepositoryError) return new TaskError(err.message, err.code);
   ctx.logger.error({ err, destination: p, action }, 'destination task failed unexpectedly');
   return new TaskError(`${action} at ${p} on node ${node} failed: ${err instanceof Error ? err.message : String(err)}`, code ?? errnoOf(err) ?? 'DESTINATION_ERROR');
+}
+
+/**
+ * The catalog's entry for a committed backup, made from its manifest: the one mapping STORE
+ * and REIMPORT share (same createdAt, source and sizes whichever way a backup arrives).
+ */
+export function repoBackupOf(b: Pick<BackupInfo, 'id' | 'createdAt' | 'group' | 'source' | 'summary'> & { disks: readonly { name: string; size: number }[] }): RepoBackup {
+  return {
+    id: b.id,
+    createdAt: b.createdAt,
+    group: b.group,
+    logicalBytes: b.summary.logicalBytes,
+    storedBytes: b.summary.newStoredBytes,
+    disks: b.disks.map((d) => ({ name: d.name, size: d.size })),
+    source: b.source,
+  };
 }
 
 /** Ratios are null while there is nothing to compare (an empty repository). */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ExportResultSchema, StoreParamsSchema, type StoreResultSchema } from '../../../common/kvm-tasks.js';
 import { KvmBackup, pruneCheckpoints, Virsh } from '../../platforms/kvm/index.js';
 import { TaskError, type TaskHandler, type TaskRunContext } from '../task-handler.js';
-import { formatBytes, parseParams, withRepository } from './destination-task.js';
+import { formatBytes, parseParams, repoBackupOf, withRepository } from './destination-task.js';
 import { kvmStep, type KvmHandlerDeps } from './kvm-task.js';
 
 type StoreResult = z.infer<typeof StoreResultSchema>;
@@ -52,6 +52,7 @@ export function kvmStoreHandler(deps: KvmHandlerDeps): TaskHandler {
           bytesRead: r.bytesRead,
           logicalBytes: r.disks.reduce((s, d) => s + d.size, 0),
           disks: r.disks.map((d) => ({ target: d.name, size: d.size, changedBytes: d.changedBytes, bytesRead: d.bytesRead })),
+          backup: repoBackupOf(r.manifest),
         };
         ctx.log('info', `backup ${r.backupId} of ${exp.vm.name} stored (${r.type}, ${formatBytes(r.bytesRead)} read)`);
         // The export's own warnings were reported by the EXPORT task.

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ReimportResultSchema } from '../../../common/api/destinations.js';
 import type { TaskHandler, TaskRunContext } from '../task-handler.js';
-import { formatBytes, parseParams, plural, statsView, withRepository, type DestinationHandlerDeps } from './destination-task.js';
+import { formatBytes, parseParams, plural, repoBackupOf, statsView, withRepository, type DestinationHandlerDeps } from './destination-task.js';
 
 type ReimportResult = z.infer<typeof ReimportResultSchema>;
 
@@ -20,14 +20,7 @@ export function reimportHandler(deps: DestinationHandlerDeps): TaskHandler {
           raw.damagedBackups > 0 ? [`${plural(raw.damagedBackups, 'backup manifest')} in ${target.path} cannot be read and ${raw.damagedBackups === 1 ? 'was' : 'were'} left out; run verify`] : [];
         for (const w of warnings) ctx.log('warn', w);
         const result: ReimportResult = {
-          backups: backups.map((b) => ({
-            id: b.id,
-            createdAt: b.createdAt,
-            group: b.group,
-            logicalBytes: b.summary.logicalBytes,
-            disks: b.disks.map((d) => ({ name: d.name, size: d.size })),
-            source: b.source,
-          })),
+          backups: backups.map(repoBackupOf),
           stats,
         };
         return { warnings, result };

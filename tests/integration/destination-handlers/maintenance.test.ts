@@ -70,7 +70,7 @@ describe('REIMPORT', () => {
     const { out, seen } = await run(reimport, dir, {}, PASSWORD);
     const result = ReimportResultSchema.parse(out.result);
     expect(result.backups.map((b) => b.id)).toEqual([a1.id, a2.id, c1.id]);
-    expect(result.backups[0]).toEqual({ id: a1.id, createdAt: a1.createdAt, group: 'vm:a', logicalBytes: 1024 * KIB, disks: [{ name: 'vda', size: 1024 * KIB }], source: { vm: 'vm:a', name: 'alpha' } });
+    expect(result.backups[0]).toEqual({ id: a1.id, createdAt: a1.createdAt, group: 'vm:a', logicalBytes: 1024 * KIB, storedBytes: a1.summary.newStoredBytes, disks: [{ name: 'vda', size: 1024 * KIB }], source: { vm: 'vm:a', name: 'alpha' } });
     expect(result.backups[2]).toMatchObject({ group: 'vm:c', source: { name: 'charlie' } });
     expect(result.stats).toMatchObject({ backups: 3, logicalBytes: 3 * 1024 * KIB });
     expect(result.stats.dedupRatio).toBeGreaterThan(1); // the shared chunk is stored once

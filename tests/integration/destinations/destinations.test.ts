@@ -78,6 +78,10 @@ describe('destinations', () => {
     expect(backups).toHaveLength(2);
     expect(backups.map((b) => b.type).sort()).toEqual(['full', 'incremental']);
     expect(backups.every((b) => b.vm === 'vm-42' && b.status === 'available')).toBe(true);
+    // What each added to the destination: the second, of the same image, added nothing.
+    const stored = backups.map((b) => b.storedBytes).sort((a, b) => (a ?? -1) - (b ?? -1));
+    expect(stored[0]).toBe(0);
+    expect(stored[1]).toBeGreaterThan(1048576);
     // Re-importing again adds nothing twice.
     await finished((await api<Task>('POST', '/api/destinations/nas/import', {})).body);
     expect((await api<Backup[]>('GET', '/api/backups?destination=nas')).body).toHaveLength(2);
