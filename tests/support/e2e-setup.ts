@@ -6,8 +6,12 @@ import { defaultHandlers } from '../../node-service/agent/node-service.js';
 import type { ApiResponse } from './api-client.js';
 import { launchChromium, requireBuiltUi, signIn } from './browser.js';
 import { ROOT } from './processes.js';
+import { Teardown, undoOnFailure } from './teardown.js';
 import { enrollTestNode } from './test-node.js';
 import { ADMIN, setupAdmin, startTestServer, type TestServer } from './test-server.js';
+
+/** Destinations and hypervisors are added the same way as in the KVM integration tests. */
+export { addDestination, addHypervisor } from './kvm-setup.js';
 
 /** Where the e2e tests leave their screenshots. */
 export const SHOTS = path.join(ROOT, 'test-results');
@@ -36,19 +40,6 @@ export interface SignedInE2e extends E2e {
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>>;
 }
 
-/** Steps that undo a setup, run last first; a setup that fails halfway runs them too, so nothing leaks. */
-class Teardown {
-  private readonly steps: (() => Promise<void>)[] = [];
-
-  add(step: () => Promise<void>): void {
-    this.steps.push(step);
-  }
-
-  async run(): Promise<void> {
-    for (let step = this.steps.pop(); step !== undefined; step = this.steps.pop()) await step();
-  }
-}
-
 async function start(options: E2eOptions, teardown: Teardown): Promise<Omit<E2e, 'close'>> {
   requireBuiltUi(ROOT);
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -58,15 +49,6 @@ async function start(options: E2eOptions, teardown: Teardown): Promise<Omit<E2e,
   teardown.add(() => browser.close());
   const page = await browser.newPage(options.page);
   return { t, browser, page };
-}
-
-async function undoOnFailure<T>(teardown: Teardown, setup: () => Promise<T>): Promise<T> {
-  try {
-    return await setup();
-  } catch (error) {
-    await teardown.run();
-    throw error;
-  }
 }
 
 /** A fresh server, first-run setup not done, and a blank page: for tests of the setup page itself. */
@@ -99,16 +81,3 @@ export async function startSignedInE2e(options: E2eOptions & { node?: string } =
     close: () => teardown.run(),
   };
 }
-
-async function create(e2e: SignedInE2e, what: string, p: string, body: unknown): Promise<void> {
-  const res = await e2e.api('POST', p, body);
-  if (res.status !== 201) throw new Error(`adding the ${what} failed: ${res.status} ${res.text}`);
-}
-
-/** A destination (a repository directory on a node), added through the API. */
-export const addDestination = (e2e: SignedInE2e, destination: { name: string; node: string; path: string }): Promise<void> =>
-  create(e2e, 'destination', '/api/destinations', destination);
-
-/** A hypervisor: the node's libvirt, whose VMs the server then lists. */
-export const addHypervisor = (e2e: SignedInE2e, hypervisor: { name: string; node: string }): Promise<void> =>
-  create(e2e, 'hypervisor', '/api/hypervisors', hypervisor);

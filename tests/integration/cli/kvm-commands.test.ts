@@ -2,11 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup, Hypervisor, Vm } from '../../../common/api/index.js';
-import { defaultHandlers } from '../../../node-service/agent/node-service.js';
-import { ensureLibvirt, LibvirtTestHost, MiB, sh, virsh, type TestVm } from '../../support/libvirt-host.js';
+import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
+import { MiB, sh, virsh, type LibvirtTestHost, type TestVm } from '../../support/libvirt-host.js';
 import { vplus, vplusOk } from '../../support/processes.js';
-import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+import { waitFor } from '../../support/test-server.js';
 
 /**
  * The built `vplus` against a real server (managed MariaDB), a real node
@@ -16,8 +15,7 @@ import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../sup
  * restore as a new VM that starts. Run `npm run build:ts` first.
  */
 describe('vplus hypervisor / vm / backup / restore against a real server and libvirt', () => {
-  let t: TestServer;
-  let node: TestNode;
+  let bed: KvmSetup;
   let host: LibvirtTestHost;
   let vm: TestVm;
   let env: Record<string, string>;
@@ -39,39 +37,39 @@ describe('vplus hypervisor / vm / backup / restore against a real server and lib
   };
 
   beforeAll(async () => {
-    await ensureLibvirt();
-    host = new LibvirtTestHost('cli');
-    const vda = await host.createDisk('vda.qcow2', 32, [
-      { pattern: 0x41, offset: 0, length: 2 * MiB },
-      { pattern: 0x42, offset: 20 * MiB, length: MiB },
-    ]);
-    const vdb = await host.createDisk('vdb.qcow2', 16, [{ pattern: 0x43, offset: 4 * MiB, length: MiB }]);
-    vm = await host.defineVm([
-      { target: 'vda', path: vda },
-      { target: 'vdb', path: vdb },
-    ]);
-    for (const d of vm.disks) {
-      expected[d.target] = path.join(host.dir, `expected-${d.target}.raw`);
-      await sh('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', d.path, expected[d.target]!]);
-    }
-    await host.start(vm);
-
-    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
-    const admin = await setupAdmin(t.api);
-    // The NBD sockets and scratch files where QEMU (another user) reaches them, not in the node's private temp dir.
-    node = await enrollTestNode(t.api, admin, { name: 'kvm-node', handlers: defaultHandlers({ name: 'kvm-node' }, { workDir: host.subdir('kvm-work') }), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    bed = await startKvmSetup({
+      label: 'cli',
+      prepare: async (h) => {
+        const vda = await h.createDisk('vda.qcow2', 32, [
+          { pattern: 0x41, offset: 0, length: 2 * MiB },
+          { pattern: 0x42, offset: 20 * MiB, length: MiB },
+        ]);
+        const vdb = await h.createDisk('vdb.qcow2', 16, [{ pattern: 0x43, offset: 4 * MiB, length: MiB }]);
+        vm = await h.defineVm([
+          { target: 'vda', path: vda },
+          { target: 'vdb', path: vdb },
+        ]);
+        for (const d of vm.disks) {
+          expected[d.target] = path.join(h.dir, `expected-${d.target}.raw`);
+          await sh('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', d.path, expected[d.target]!]);
+        }
+        await h.start(vm);
+      },
+      // The NBD sockets and scratch files where QEMU (another user) reaches them, not in the node's private temp dir.
+      node: { name: 'kvm-node', kvmWorkDir: 'kvm-work' },
+    });
+    host = bed.host;
     const config = path.join(host.subdir('cli'), 'cli.json');
-    fs.writeFileSync(config, JSON.stringify({ server: t.server.url, fingerprint: t.server.fingerprint, token: admin, user: 'admin' }), { mode: 0o600 });
+    fs.writeFileSync(config, JSON.stringify({ server: bed.t.server.url, fingerprint: bed.t.server.fingerprint, token: bed.admin, user: 'admin' }), { mode: 0o600 });
     env = { VPLUS_CONFIG: config, VPLUS_SERVER: '', VPLUS_FINGERPRINT: '', VPLUS_TOKEN: '' };
-    await vplusOk(['destination', 'add', 'local', '--node', 'kvm-node', '--path', path.join(host.subdir('repo'), 'vplus')], env);
+    // Added with the CLI, the way the hypervisor is below.
+    await vplusOk(['destination', 'add', 'local', '--node', 'kvm-node', '--path', bed.destinationPath('local')], env);
   });
 
   afterAll(async () => {
     await virsh('destroy', imported).catch(() => undefined);
     await virsh('undefine', imported).catch(() => undefined);
-    await node?.stop();
-    await t?.destroy();
-    await host?.cleanup();
+    await bed?.close();
   });
 
   it('hypervisor add lists the host through its node; list, vm list and sync show the VM', async () => {

@@ -2,11 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup, Policy, PolicyRun } from '../../../common/api/index.js';
-import { defaultHandlers } from '../../../node-service/agent/node-service.js';
-import { ensureLibvirt, LibvirtTestHost, MiB, type TestVm } from '../../support/libvirt-host.js';
+import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
+import { MiB, type LibvirtTestHost, type TestVm } from '../../support/libvirt-host.js';
 import { vplus, vplusOk } from '../../support/processes.js';
-import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { ADMIN, createUser, setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+import { ADMIN, createUser, waitFor } from '../../support/test-server.js';
 
 /**
  * The built `vplus policy …` against a real server (managed MariaDB), a real
@@ -16,8 +15,7 @@ import { ADMIN, createUser, setupAdmin, startTestServer, waitFor, type TestServe
  * runs, retention, remove, and what a viewer may not do. Run `npm run build:ts` first.
  */
 describe('vplus policy against a real server, node and libvirt', () => {
-  let t: TestServer;
-  let node: TestNode;
+  let bed: KvmSetup;
   let host: LibvirtTestHost;
   let vm: TestVm;
   let env: Record<string, string>;
@@ -34,15 +32,17 @@ describe('vplus policy against a real server, node and libvirt', () => {
   };
 
   beforeAll(async () => {
-    await ensureLibvirt();
-    host = new LibvirtTestHost('cli-policy');
-    const vda = await host.createDisk('vda.qcow2', 16, [{ pattern: 0x51, offset: 0, length: MiB }]);
-    vm = await host.defineVm([{ target: 'vda', path: vda }]);
-    await host.start(vm);
-
-    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
-    const admin = await setupAdmin(t.api);
-    node = await enrollTestNode(t.api, admin, { name: 'kvm-node', handlers: defaultHandlers({ name: 'kvm-node' }, { workDir: host.subdir('kvm-work') }), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    bed = await startKvmSetup({
+      label: 'cli-policy',
+      prepare: async (h) => {
+        const vda = await h.createDisk('vda.qcow2', 16, [{ pattern: 0x51, offset: 0, length: MiB }]);
+        vm = await h.defineVm([{ target: 'vda', path: vda }]);
+        await h.start(vm);
+      },
+      node: { name: 'kvm-node', kvmWorkDir: 'kvm-work' },
+    });
+    host = bed.host;
+    const { t, admin } = bed;
     const dir = host.subdir('cli');
     env = { VPLUS_CONFIG: path.join(dir, 'cli.json'), VPLUS_SERVER: '', VPLUS_FINGERPRINT: '', VPLUS_TOKEN: '' };
     await vplusOk(['login', '--server', t.server.url, '--user', ADMIN.username, '--password-stdin', '--fingerprint', t.server.fingerprint], env, `${ADMIN.password}\n`);
@@ -51,14 +51,13 @@ describe('vplus policy against a real server, node and libvirt', () => {
     fs.writeFileSync(viewerConfig, JSON.stringify({ server: t.server.url, fingerprint: t.server.fingerprint, token: viewer, user: 'victor' }), { mode: 0o600 });
     viewerEnv = { ...env, VPLUS_CONFIG: viewerConfig };
 
-    await vplusOk(['destination', 'add', 'local', '--node', 'kvm-node', '--path', path.join(host.subdir('repo'), 'vplus')], env);
+    // With the CLI, as a user would.
+    await vplusOk(['destination', 'add', 'local', '--node', 'kvm-node', '--path', bed.destinationPath('local')], env);
     await vplusOk(['hypervisor', 'add', 'kvm1', '--node', 'kvm-node'], env);
   });
 
   afterAll(async () => {
-    await node?.stop();
-    await t?.destroy();
-    await host?.cleanup();
+    await bed?.close();
   });
 
   it('create takes schedules, retention and assignment rules; list and show print them', async () => {

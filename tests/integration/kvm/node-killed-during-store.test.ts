@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup } from '../../../common/api/backups.js';
 import type { PolicyRun } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
-import { ensureLibvirt, LibvirtTestHost, MiB, sh, virsh, type TestVm } from '../../support/libvirt-host.js';
+import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
+import { MiB, sh, virsh, type LibvirtTestHost, type TestVm } from '../../support/libvirt-host.js';
 import { vplus, vplusOk, type Proc } from '../../support/processes.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+import { waitFor } from '../../support/test-server.js';
 
 /** Random (incompressible) data, so STORE of the running VM takes seconds and can be killed in the middle. */
 const DATA_MIB = 768;
@@ -22,15 +23,14 @@ const ENDED = ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'];
  * A real server, the node as a real `vplus node-service run` process, libvirtd + QEMU (TCG).
  */
 describe('a node killed during STORE', () => {
-  let t: TestServer;
-  let admin: string;
+  let bed: KvmSetup;
   let host: LibvirtTestHost;
   let vm: TestVm;
   let config: string;
   let expectedRaw: string;
   const procs: Proc[] = [];
 
-  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
+  const api = <T>(method: string, p: string, body?: unknown) => bed.api<T>(method, p, body);
   const getTask = async (id: number): Promise<TaskDetails> => (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
   const ended = (id: number, timeoutMs = 120_000): Promise<TaskDetails> =>
     waitFor(`task ${id} to end`, async () => {
@@ -56,34 +56,35 @@ describe('a node killed during STORE', () => {
   const backupJobActive = async (): Promise<boolean> => !/^Job type:\s*None/m.test(await virsh('domjobinfo', vm.name));
 
   beforeAll(async () => {
-    await ensureLibvirt();
-    host = new LibvirtTestHost('nodekill');
-    // The disk: DATA_MIB of random data at the start of a DISK_MIB disk, then a raw copy of it (the VM is off).
-    const source = path.join(host.dir, 'source.raw');
-    const fd = fs.openSync(source, 'w');
-    for (let i = 0; i < DATA_MIB / 16; i++) fs.writeSync(fd, randomBytes(16 * MiB));
-    fs.ftruncateSync(fd, DISK_MIB * MiB);
-    fs.closeSync(fd);
-    const vda = path.join(host.dir, 'vda.qcow2');
-    await sh('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', source, vda], 120_000);
-    fs.rmSync(source);
-    expectedRaw = path.join(host.dir, 'expected-vda.raw');
-    await sh('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', vda, expectedRaw], 120_000);
-    vm = await host.defineVm([{ target: 'vda', path: vda }]);
-
-    t = await startTestServer({ nodeHeartbeatSeconds: 0.5, nodeLossTimeoutSeconds: 3 });
-    admin = await setupAdmin(t.api);
+    bed = await startKvmSetup({
+      label: 'nodekill',
+      prepare: async (h) => {
+        // The disk: DATA_MIB of random data at the start of a DISK_MIB disk, then a raw copy of it (the VM is off).
+        const source = path.join(h.dir, 'source.raw');
+        const fd = fs.openSync(source, 'w');
+        for (let i = 0; i < DATA_MIB / 16; i++) fs.writeSync(fd, randomBytes(16 * MiB));
+        fs.ftruncateSync(fd, DISK_MIB * MiB);
+        fs.closeSync(fd);
+        const vda = path.join(h.dir, 'vda.qcow2');
+        await sh('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', source, vda], 120_000);
+        fs.rmSync(source);
+        expectedRaw = path.join(h.dir, 'expected-vda.raw');
+        await sh('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', vda, expectedRaw], 120_000);
+        vm = await h.defineVm([{ target: 'vda', path: vda }]);
+      },
+      server: { nodeHeartbeatSeconds: 0.5, nodeLossTimeoutSeconds: 3 },
+      node: { name: NODE, external: true },
+    });
+    host = bed.host;
     // Enrolled with the built CLI; its staging dir (0755, under /var/tmp) lets QEMU reach the NBD sockets.
     const token = await api<{ token: string }>('POST', '/api/nodes/tokens');
     config = path.join(host.subdir('node'), 'node.json');
     const staging = host.subdir('staging');
-    await vplusOk(['node-service', 'enroll', '--server', t.server.url, '--token', token.body.token, '--fingerprint', t.server.fingerprint, '--config', config, '--name', NODE, '--staging', staging]);
+    await vplusOk(['node-service', 'enroll', '--server', bed.t.server.url, '--token', token.body.token, '--fingerprint', bed.t.server.fingerprint, '--config', config, '--name', NODE, '--staging', staging]);
     await runNode();
-    const dest = await api<{ message?: string }>('POST', '/api/destinations', { name: 'local', node: NODE, path: host.subdir('repo') + '/vplus' });
-    expect(dest.status, dest.body.message).toBe(201);
+    await bed.addDestination('local');
     await host.start(vm);
-    const h = await api<{ message?: string }>('POST', '/api/hypervisors', { name: 'kvm1', node: NODE });
-    expect(h.status, h.body.message).toBe(201);
+    await bed.addHypervisor('kvm1');
   });
 
   afterAll(async () => {
@@ -93,8 +94,7 @@ describe('a node killed during STORE', () => {
       const stopped = await Promise.race([p.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
       if (!stopped) p.child.kill('SIGKILL');
     }
-    await t?.destroy();
-    await host?.cleanup();
+    await bed?.close();
   });
 
   it('fails the STORE as "node lost", lists no backup, and the restarted node ends the stale backup job', async () => {
@@ -133,7 +133,7 @@ describe('a node killed during STORE', () => {
 
   it('GC and a policy\'s retention run at once, not held up by the dead node\'s lease, and GC frees what the killed backup wrote', async () => {
     // The killed STORE left its lease in the repository; it names a process gone from this host.
-    const leases = fs.readdirSync(path.join(host.subdir('repo'), 'vplus', 'locks')).filter((f) => f.endsWith('.json'));
+    const leases = fs.readdirSync(path.join(bed.destinationPath('local'), 'locks')).filter((f) => f.endsWith('.json'));
     expect(leases).toHaveLength(1);
     const res = await api<Task>('POST', '/api/destinations/local/gc', {});
     expect(res.status).toBe(202);
@@ -143,7 +143,7 @@ describe('a node killed during STORE', () => {
     // The STORE had written part of 768 MiB of random data before it was killed.
     expect(freed.removedChunks).toBeGreaterThan(0);
     expect(freed.freedBytes).toBeGreaterThan(freed.removedChunks * 512 * 1024);
-    expect(fs.readdirSync(path.join(host.subdir('repo'), 'vplus', 'locks')).filter((f) => f.endsWith('.json'))).toEqual([]);
+    expect(fs.readdirSync(path.join(bed.destinationPath('local'), 'locks')).filter((f) => f.endsWith('.json'))).toEqual([]);
 
     const policy = await api<{ message?: string }>('POST', '/api/policies', {
       name: 'after-kill',

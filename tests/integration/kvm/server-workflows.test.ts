@@ -4,12 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup } from '../../../common/api/backups.js';
 import type { Vm } from '../../../common/api/hypervisors.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
-import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { chunkRelPath, expandChunks } from '../../../node-service/repository/format.js';
 import { Repository } from '../../../node-service/repository/index.js';
-import { ensureLibvirt, LibvirtTestHost, MiB, sh, virsh, type TestVm } from '../../support/libvirt-host.js';
-import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer, taskEnded } from '../../support/test-server.js';
+import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
+import { MiB, sh, virsh, type LibvirtTestHost, type TestVm } from '../../support/libvirt-host.js';
+import { taskEnded, waitFor } from '../../support/test-server.js';
 
 /**
  * The product's main job through the server: a hypervisor added via the API,
@@ -18,15 +17,13 @@ import { setupAdmin, startTestServer, waitFor, type TestServer, taskEnded } from
  * VM that starts — real MariaDB, real node agent, real libvirtd + QEMU (TCG).
  */
 describe('KVM workflows through the server', () => {
-  let t: TestServer;
-  let admin: string;
-  let node: TestNode;
+  let bed: KvmSetup;
   let host: LibvirtTestHost;
   let vm: TestVm;
   const expected: Record<number, Record<string, string>> = {};
 
-  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
-  const task = (id: number): Promise<TaskDetails> => taskEnded(t.api, admin, id);
+  const api = <T>(method: string, p: string, body?: unknown) => bed.api<T>(method, p, body);
+  const task = (id: number): Promise<TaskDetails> => taskEnded(bed.t.api, bed.admin, id);
   const runWorkflow = async (p: string, body: unknown): Promise<TaskDetails[]> => {
     const res = await api<{ taskIds: number[]; message?: string }>('POST', p, body);
     expect(res.status, res.body.message).toBe(202);
@@ -44,21 +41,21 @@ describe('KVM workflows through the server', () => {
   };
 
   beforeAll(async () => {
-    await ensureLibvirt();
-    host = new LibvirtTestHost('server');
-    const vda = await host.createDisk('vda.qcow2', 32, [{ pattern: 0x11, offset: 0, length: 2 * MiB }]);
-    const vdb = await host.createDisk('vdb.qcow2', 32, [{ pattern: 0x22, offset: 4 * MiB, length: MiB }]);
-    vm = await host.defineVm([{ target: 'vda', path: vda }, { target: 'vdb', path: vdb }]);
-    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
-    admin = await setupAdmin(t.api);
-    node = await enrollTestNode(t.api, admin, { name: 'kvm-node', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
-    const dest = await api<{ message?: string }>('POST', '/api/destinations', { name: 'local', node: 'kvm-node', path: host.subdir('repo') + '/vplus' });
-    expect(dest.status, dest.body.message).toBe(201);
+    bed = await startKvmSetup({
+      label: 'server',
+      prepare: async (h) => {
+        const vda = await h.createDisk('vda.qcow2', 32, [{ pattern: 0x11, offset: 0, length: 2 * MiB }]);
+        const vdb = await h.createDisk('vdb.qcow2', 32, [{ pattern: 0x22, offset: 4 * MiB, length: MiB }]);
+        vm = await h.defineVm([{ target: 'vda', path: vda }, { target: 'vdb', path: vdb }]);
+      },
+      node: { name: 'kvm-node' },
+      // The hypervisor is added by the first test.
+      destinations: ['local'],
+    });
+    host = bed.host;
   });
   afterAll(async () => {
-    await node?.stop();
-    await t?.destroy();
-    await host?.cleanup();
+    await bed?.close();
   });
 
   it('adds the hypervisor and lists its VMs with disks', async () => {
@@ -109,7 +106,7 @@ describe('KVM workflows through the server', () => {
 
   it('a damaged chunk: verify marks the backup damaged, restore refuses it, the next backup heals it, and both restore bit-exact', async () => {
     const [incr, full] = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
-    const repoPath = host.subdir('repo') + '/vplus';
+    const repoPath = bed.destinationPath('local');
     const repo = await Repository.open(repoPath);
     const chunksOf = async (id: string): Promise<Set<string>> => new Set((await repo.loadManifest(id)).disks.flatMap((d) => expandChunks(d)).filter((c): c is string => typeof c === 'string'));
     const inFull = await chunksOf(full!.repoBackupId);

@@ -1,41 +1,35 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Snapshot } from '../../../common/api/hypervisors.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
-import { defaultHandlers } from '../../../node-service/agent/node-service.js';
-import { ensureLibvirt, LibvirtTestHost, MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
-import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, type TestServer, taskEnded } from '../../support/test-server.js';
+import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
+import { MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
+import { taskEnded } from '../../support/test-server.js';
 
 /**
  * VM snapshots through the server: SNAPSHOT tasks on the node serving the VM's host (real
  * MariaDB, an in-process node with the default handlers, real libvirtd + QEMU TCG).
  */
 describe('VM snapshots through the server', () => {
-  let t: TestServer;
-  let admin: string;
-  let node: TestNode;
-  let host: LibvirtTestHost;
+  let bed: KvmSetup;
   let vm: TestVm;
 
-  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
-  const ended = (id: number): Promise<TaskDetails> => taskEnded(t.api, admin, id);
+  const api = <T>(method: string, p: string, body?: unknown) => bed.api<T>(method, p, body);
+  const ended = (id: number): Promise<TaskDetails> => taskEnded(bed.t.api, bed.admin, id);
 
   beforeAll(async () => {
-    await ensureLibvirt();
-    host = new LibvirtTestHost('snapshots-api');
-    const vda = await host.createDisk('vda.qcow2', 16, [{ pattern: 0x11, offset: 0, length: MiB }]);
-    vm = await host.defineVm([{ target: 'vda', path: vda }]);
-    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
-    admin = await setupAdmin(t.api);
-    node = await enrollTestNode(t.api, admin, { name: 'snap-node', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
-    await host.start(vm);
-    const h = await api<{ message?: string }>('POST', '/api/hypervisors', { name: 'kvm1', node: 'snap-node' });
-    expect(h.status, h.body.message).toBe(201);
+    bed = await startKvmSetup({
+      label: 'snapshots-api',
+      prepare: async (host) => {
+        const vda = await host.createDisk('vda.qcow2', 16, [{ pattern: 0x11, offset: 0, length: MiB }]);
+        vm = await host.defineVm([{ target: 'vda', path: vda }]);
+        await host.start(vm);
+      },
+      node: { name: 'snap-node' },
+      hypervisor: 'kvm1',
+    });
   });
   afterAll(async () => {
-    await node?.stop();
-    await t?.destroy();
-    await host?.cleanup();
+    await bed?.close();
   });
 
   it('creates a snapshot, lists it, deletes it, and the list is empty again', async () => {
@@ -70,7 +64,7 @@ describe('VM snapshots through the server', () => {
   });
 
   it('revert over a backup checkpoint: refused, or with discardCheckpoints done, and the next backup is full without a warning', async () => {
-    expect((await api('POST', '/api/destinations', { name: 'nas', node: 'snap-node', path: `${host.subdir('repo')}/vplus` })).status).toBe(201);
+    await bed.addDestination('nas');
     const backup = async (): Promise<TaskDetails[]> => {
       const res = await api<{ taskIds: number[] }>('POST', '/api/backups/run', { vm: vm.uuid, destination: 'nas' });
       expect(res.status).toBe(202);

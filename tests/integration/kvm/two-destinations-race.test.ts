@@ -4,9 +4,10 @@ import type { PolicyRun } from '../../../common/api/policies.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
 import { NodeAgent } from '../../../node-service/agent/node-agent.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
-import { ensureLibvirt, LibvirtTestHost, MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
-import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer, taskEnded } from '../../support/test-server.js';
+import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
+import { MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
+import type { TestNode } from '../../support/test-node.js';
+import { taskEnded, waitFor } from '../../support/test-server.js';
 
 /**
  * A VM backed up to two destinations keeps two checkpoint chains. A backup to one that was
@@ -16,14 +17,11 @@ import { setupAdmin, startTestServer, waitFor, type TestServer, taskEnded } from
  * back to a full one.
  */
 describe('two destinations: a queued backup keeps the chain base another backup made meanwhile', () => {
-  let t: TestServer;
-  let admin: string;
-  let node: TestNode;
+  let bed: KvmSetup & { node: TestNode };
   let agent: NodeAgent | undefined;
-  let host: LibvirtTestHost;
   let vm: TestVm;
-  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
-  const task = (id: number): Promise<TaskDetails> => taskEnded(t.api, admin, id);
+  const api = <T>(method: string, p: string, body?: unknown) => bed.api<T>(method, p, body);
+  const task = (id: number): Promise<TaskDetails> => taskEnded(bed.t.api, bed.admin, id);
   const backup = async (destination: string): Promise<{ ids: number[] }> => {
     const res = await api<{ taskIds: number[]; message?: string }>('POST', '/api/backups/run', { vm: vm.uuid, destination });
     expect(res.status, res.body.message).toBe(202);
@@ -36,22 +34,21 @@ describe('two destinations: a queued backup keeps the chain base another backup 
   };
 
   beforeAll(async () => {
-    await ensureLibvirt();
-    host = new LibvirtTestHost('two-dest');
-    const disk = await host.createDisk('vda.qcow2', 16, [{ pattern: 0x21, offset: 0, length: 2 * MiB }]);
-    vm = await host.defineVm([{ target: 'vda', path: disk }]);
-    await host.start(vm);
-    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
-    admin = await setupAdmin(t.api);
-    node = await enrollTestNode(t.api, admin, { name: 'kvm-node', handlers: defaultHandlers(), maxConcurrentTasks: 1, serverUrl: t.server.url, fingerprint: t.server.fingerprint });
-    for (const name of ['x', 'y']) expect((await api('POST', '/api/destinations', { name, node: 'kvm-node', path: `${host.subdir(`repo-${name}`)}/vplus` })).status).toBe(201);
-    expect((await api('POST', '/api/hypervisors', { name: 'kvm1', node: 'kvm-node' })).status).toBe(201);
+    bed = await startKvmSetup({
+      label: 'two-dest',
+      prepare: async (host) => {
+        const disk = await host.createDisk('vda.qcow2', 16, [{ pattern: 0x21, offset: 0, length: 2 * MiB }]);
+        vm = await host.defineVm([{ target: 'vda', path: disk }]);
+        await host.start(vm);
+      },
+      node: { name: 'kvm-node', maxConcurrentTasks: 1 },
+      destinations: ['x', 'y'],
+      hypervisor: 'kvm1',
+    });
   });
   afterAll(async () => {
     await agent?.stop();
-    await node?.stop();
-    await t?.destroy();
-    await host?.cleanup();
+    await bed?.close();
   });
 
   it('runs the queued backup after the other and both chains go on incrementally', async () => {
@@ -60,13 +57,13 @@ describe('two destinations: a queued backup keeps the chain base another backup 
 
     // With the node away, queue a backup to x, then a higher-priority policy run to y: when
     // the node is back, y's backup runs first, then x's.
-    await node.stop();
+    await bed.node.stop();
     await waitFor('the node offline', async () => ((await api<{ status: string }[]>('GET', '/api/nodes')).body[0]?.status === 'offline' ? true : undefined));
     const toX = await backup('x');
     expect((await api('POST', '/api/policies', { name: 'to-y', destination: 'y', priority: 90, assignment: { include: [`^${vm.name}$`] } })).status).toBe(201);
     const run = await api<PolicyRun>('POST', '/api/policies/to-y/run', {});
     expect(run.status).toBe(202);
-    agent = new NodeAgent({ config: node.config, version: 'test', handlers: defaultHandlers(), logger: pino({ level: 'silent' }), minBackoffMs: 200, maxBackoffMs: 1000 });
+    agent = new NodeAgent({ config: bed.node.config, version: 'test', handlers: defaultHandlers({ name: bed.nodeName }), logger: pino({ level: 'silent' }), minBackoffMs: 200, maxBackoffMs: 1000 });
     agent.start();
 
     const ended = await waitFor('the policy run', async () => (await api<PolicyRun[]>('GET', '/api/policies/to-y/runs')).body.find((r) => r.id === run.body.id && r.state !== 'running'), 120_000);

@@ -3,10 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup } from '../../../common/api/backups.js';
 import type { Policy, PolicyRun } from '../../../common/api/policies.js';
 import type { Task } from '../../../common/api/tasks.js';
-import { defaultHandlers } from '../../../node-service/agent/node-service.js';
-import { ensureLibvirt, LibvirtTestHost, MiB, type TestVm } from '../../support/libvirt-host.js';
-import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
+import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
+import { MiB, type TestVm } from '../../support/libvirt-host.js';
+import { waitFor } from '../../support/test-server.js';
 
 /**
  * "Fail the rest of the run above X %": two of four VMs cannot be backed up (their disk
@@ -14,32 +13,28 @@ import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../sup
  * says why, and no earlier backup is touched.
  */
 describe('policy run: the failure threshold cancels the rest', () => {
-  let t: TestServer;
-  let admin: string;
-  let node: TestNode;
-  let host: LibvirtTestHost;
+  let bed: KvmSetup;
   const tag = Math.random().toString(16).slice(2, 8);
   const vms: Record<string, TestVm> = {};
-  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
+  const api = <T>(method: string, p: string, body?: unknown) => bed.api<T>(method, p, body);
 
   beforeAll(async () => {
-    await ensureLibvirt();
-    host = new LibvirtTestHost('threshold');
-    for (const name of ['a-bad-1', 'a-bad-2', 'b-ok-1', 'b-ok-2']) {
-      const disk = await host.createDisk(`${name}.qcow2`, 8, [{ pattern: 0x30, offset: 0, length: MiB }]);
-      vms[name] = await host.defineVm([{ target: 'vda', path: disk }], `${name}-${tag}`);
-    }
-    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
-    admin = await setupAdmin(t.api);
-    // One task at a time, so the run's backups go one after the other in name order.
-    node = await enrollTestNode(t.api, admin, { name: 'kvm-node', handlers: defaultHandlers(), maxConcurrentTasks: 1, serverUrl: t.server.url, fingerprint: t.server.fingerprint });
-    expect((await api('POST', '/api/destinations', { name: 'nas', node: 'kvm-node', path: `${host.subdir('repo')}/vplus` })).status).toBe(201);
-    expect((await api('POST', '/api/hypervisors', { name: 'kvm1', node: 'kvm-node' })).status).toBe(201);
+    bed = await startKvmSetup({
+      label: 'threshold',
+      prepare: async (host) => {
+        for (const name of ['a-bad-1', 'a-bad-2', 'b-ok-1', 'b-ok-2']) {
+          const disk = await host.createDisk(`${name}.qcow2`, 8, [{ pattern: 0x30, offset: 0, length: MiB }]);
+          vms[name] = await host.defineVm([{ target: 'vda', path: disk }], `${name}-${tag}`);
+        }
+      },
+      // One task at a time, so the run's backups go one after the other in name order.
+      node: { name: 'kvm-node', maxConcurrentTasks: 1 },
+      destinations: ['nas'],
+      hypervisor: 'kvm1',
+    });
   });
   afterAll(async () => {
-    await node?.stop();
-    await t?.destroy();
-    await host?.cleanup();
+    await bed?.close();
   });
 
   it('cancels the rest once more than 25 % failed, and says so', async () => {

@@ -7,11 +7,10 @@ import type { Destination } from '../../../common/api/destinations.js';
 import type { Vm } from '../../../common/api/hypervisors.js';
 import type { Dashboard, Policy, PolicyPreview, PolicyRun } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
-import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { Repository } from '../../../node-service/repository/repository.js';
-import { ensureLibvirt, LibvirtTestHost, MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
-import { enrollTestNode, type TestNode } from '../../support/test-node.js';
-import { setupAdmin, startTestServer, waitFor, type TestServer, taskEnded } from '../../support/test-server.js';
+import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
+import { MiB, virsh, type LibvirtTestHost, type TestVm } from '../../support/libvirt-host.js';
+import { taskEnded, waitFor } from '../../support/test-server.js';
 
 /**
  * Backup policies on a real libvirt inventory, through the server with a real node:
@@ -21,19 +20,17 @@ import { setupAdmin, startTestServer, waitFor, type TestServer, taskEnded } from
  * of daily backups exactly the expected ones remain, they all restore, and GC freed the space.
  */
 describe('backup policies on a real libvirt host', () => {
-  let t: TestServer;
-  let admin: string;
-  let node: TestNode;
+  let bed: KvmSetup;
   let host: LibvirtTestHost;
   let repoPath: string;
   const tag = Math.random().toString(16).slice(2, 8);
   const vms: Record<string, TestVm> = {};
 
-  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
+  const api = <T>(method: string, p: string, body?: unknown) => bed.api<T>(method, p, body);
   const policy = async (): Promise<Policy> => (await api<Policy>('GET', '/api/policies/prod')).body;
   const ours = (names: string[]): string[] => names.filter((n) => n.endsWith(`-${tag}`)).sort();
   const inPolicy = async (): Promise<string[]> => ours((await policy()).vms.map((v) => v.name));
-  const finished = (id: number): Promise<TaskDetails> => taskEnded(t.api, admin, id);
+  const finished = (id: number): Promise<TaskDetails> => taskEnded(bed.t.api, bed.admin, id);
   const runEnd = async (id: number): Promise<PolicyRun> =>
     waitFor(`policy run ${id}`, async () => (await api<PolicyRun[]>('GET', '/api/policy-runs?limit=100')).body.find((r) => r.id === id && r.state !== 'running'), 180_000);
   const sync = async (): Promise<void> => {
@@ -44,25 +41,24 @@ describe('backup policies on a real libvirt host', () => {
   const vmNamed = (prefix: string): string => `${prefix}-${tag}`;
 
   beforeAll(async () => {
-    await ensureLibvirt();
-    host = new LibvirtTestHost('policies');
-    for (const name of ['prod-web', 'prod-db', 'prod-web-test', 'dev-app']) {
-      const disk = await host.createDisk(`${name}.qcow2`, 8, [{ pattern: 0x40 + name.length, offset: 0, length: MiB }]);
-      vms[name] = await host.defineVm([{ target: 'vda', path: disk }], vmNamed(name));
-    }
-    t = await startTestServer({ nodeHeartbeatSeconds: 1, gcGraceHours: 0 });
-    admin = await setupAdmin(t.api);
-    node = await enrollTestNode(t.api, admin, { name: 'kvm-node', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
-    repoPath = `${host.subdir('repo')}/vplus`;
-    const dest = await api<{ message?: string }>('POST', '/api/destinations', { name: 'nas', node: 'kvm-node', path: repoPath });
-    expect(dest.status, dest.body.message).toBe(201);
-    const h = await api<{ message?: string }>('POST', '/api/hypervisors', { name: 'kvm1', node: 'kvm-node' });
-    expect(h.status, h.body.message).toBe(201);
+    bed = await startKvmSetup({
+      label: 'policies',
+      prepare: async (h) => {
+        for (const name of ['prod-web', 'prod-db', 'prod-web-test', 'dev-app']) {
+          const disk = await h.createDisk(`${name}.qcow2`, 8, [{ pattern: 0x40 + name.length, offset: 0, length: MiB }]);
+          vms[name] = await h.defineVm([{ target: 'vda', path: disk }], vmNamed(name));
+        }
+      },
+      server: { gcGraceHours: 0 },
+      node: { name: 'kvm-node' },
+      destinations: ['nas'],
+      hypervisor: 'kvm1',
+    });
+    host = bed.host;
+    repoPath = bed.destinationPath('nas');
   });
   afterAll(async () => {
-    await node?.stop();
-    await t?.destroy();
-    await host?.cleanup();
+    await bed?.close();
   });
 
   it('assigns the VMs whose names match the include rule and not the exclude rule', async () => {
@@ -167,8 +163,14 @@ describe('backup policies on a real libvirt host', () => {
     }
     await repo.close();
     const reimport = await api<Task>('POST', '/api/destinations/nas/import', {});
-    expect((await finished(reimport.body.id)).state).toBe('FINISHED');
-    const before = (await api<Destination>('GET', '/api/destinations/nas')).body;
+    const imported = await finished(reimport.body.id);
+    expect(imported.state).toBe('FINISHED');
+    // The catalog takes the backups in just after the task's end is recorded: done once its count is the node's.
+    const found = (imported.result as { backups: unknown[] }).backups.length;
+    const before = await waitFor('the re-imported backups in the catalog', async () => {
+      const d = (await api<Destination>('GET', '/api/destinations/nas')).body;
+      return d.backups === found ? d : undefined;
+    });
     expect((await api<Backup[]>('GET', `/api/backups?vm=${group}`)).body).toHaveLength(40);
 
     // The preview says what will go, before anything does.
@@ -213,12 +215,11 @@ describe('backup policies on a real libvirt host', () => {
 });
 
 describe('snapshot policies on a real libvirt host', () => {
-  let t: TestServer;
-  let admin: string;
-  let node: TestNode;
-  let host: LibvirtTestHost;
+  let bed: KvmSetup;
   let vm: TestVm;
-  const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
+  /** The server's clock: snapshot names carry its time to the second, so each run moves it on by one. */
+  let now = Date.now();
+  const api = <T>(method: string, p: string, body?: unknown) => bed.api<T>(method, p, body);
   const snapshotNames = async (): Promise<string[]> =>
     (await virsh('snapshot-list', vm.name, '--name'))
       .split('\n')
@@ -227,29 +228,29 @@ describe('snapshot policies on a real libvirt host', () => {
       .sort();
 
   beforeAll(async () => {
-    await ensureLibvirt();
-    host = new LibvirtTestHost('snap-policy');
-    const disk = await host.createDisk('vda.qcow2', 8, [{ pattern: 0x61, offset: 0, length: MiB }]);
-    vm = await host.defineVm([{ target: 'vda', path: disk }], `snap-${Math.random().toString(16).slice(2, 8)}`);
-    t = await startTestServer({ nodeHeartbeatSeconds: 1 });
-    admin = await setupAdmin(t.api);
-    node = await enrollTestNode(t.api, admin, { name: 'snap-node', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
-    await host.start(vm);
-    expect((await api('POST', '/api/hypervisors', { name: 'kvm1', node: 'snap-node' })).status).toBe(201);
-    expect((await api('POST', '/api/destinations', { name: 'nas', node: 'snap-node', path: `${host.subdir('repo')}/vplus` })).status).toBe(201);
+    bed = await startKvmSetup({
+      label: 'snap-policy',
+      prepare: async (host) => {
+        const disk = await host.createDisk('vda.qcow2', 8, [{ pattern: 0x61, offset: 0, length: MiB }]);
+        vm = await host.defineVm([{ target: 'vda', path: disk }], `snap-${Math.random().toString(16).slice(2, 8)}`);
+        await host.start(vm);
+      },
+      clock: { now: () => now },
+      node: { name: 'snap-node' },
+      destinations: ['nas'],
+      hypervisor: 'kvm1',
+    });
     await virsh('snapshot-create-as', vm.name, 'by-hand');
   });
   afterAll(async () => {
-    await node?.stop();
-    await t?.destroy();
-    await host?.cleanup();
+    await bed?.close();
   });
 
   const backupNow = async (): Promise<TaskDetails[]> => {
     const res = await api<{ taskIds: number[]; message?: string }>('POST', '/api/backups/run', { vm: vm.uuid, destination: 'nas' });
     expect(res.status, res.body.message).toBe(202);
     const out: TaskDetails[] = [];
-    for (const id of res.body.taskIds) out.push(await taskEnded(t.api, admin, id));
+    for (const id of res.body.taskIds) out.push(await taskEnded(bed.t.api, bed.admin, id));
     return out;
   };
 
@@ -276,7 +277,7 @@ describe('snapshot policies on a real libvirt host', () => {
       const run = await waitFor('the snapshot run', async () => (await api<PolicyRun[]>('GET', '/api/policies/snaps/runs')).body.find((r) => r.id === started.body.id && r.state !== 'running'), 120_000);
       expect(run.state, run.message ?? '').toBe('finished');
       made.push(await snapshotNames());
-      await new Promise((r) => setTimeout(r, 1100)); // snapshot names carry the time to the second
+      now += 1000; // the next run's snapshot is a second later
     }
     const prefix = `vplus-p${res.body.id}-`;
     expect(made[0]!.filter((n) => n.startsWith(prefix))).toHaveLength(1);
