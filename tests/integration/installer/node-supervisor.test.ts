@@ -121,10 +121,17 @@ describe('node supervisor', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(650);
     expect(running(stubborn)).toEqual([]);
     expect(fs.readFileSync(stubborn.logFile, 'utf8')).toContain('fake node got SIGTERM');
-    // Stopped on purpose: not restarted.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Stopped on purpose: not restarted. A node that dies afterwards is restarted after the
+    // same backoff; once it is, a restart of the stopped two would have come before it.
+    const control = makeNode('run');
+    s.start(control);
+    const [doomed] = await waitFor('the control node', async () => (ready(control) && running(control).length === 1 ? running(control) : undefined));
+    process.kill(doomed!, 'SIGKILL');
+    await waitFor('the control node restarted', async () => (s.status(control.name)?.restarts === 1 && running(control).length === 1 ? true : undefined));
     expect(running(polite)).toEqual([]);
     expect(running(stubborn)).toEqual([]);
+    expect(starts(polite)).toHaveLength(1);
+    expect(starts(stubborn)).toHaveLength(1);
   });
 
   it('re-attaches at server start: takes over a node left running, then restarts it when it dies', async () => {
@@ -137,8 +144,8 @@ describe('node supervisor', () => {
 
     const s = makeSupervisor();
     s.startAll([node]);
+    // start() takes over or spawns before it returns: a second process would be there already.
     expect(s.status(node.name)).toMatchObject({ running: true, pid: leftover.pid, adopted: true });
-    await new Promise((r) => setTimeout(r, 500));
     expect(running(node)).toEqual([leftover.pid]); // not started twice
 
     process.kill(leftover.pid!, 'SIGKILL');

@@ -53,6 +53,16 @@ describe('SSH node installer', () => {
     logMark = all.length;
     return fresh;
   };
+  /** newSshdLog() once sshd has logged the end of the connection: it logs nothing more about that one. */
+  const sshdLogOfEndedConnection = (): Promise<string> =>
+    waitFor(
+      'sshd to log the end of the connection',
+      async () => {
+        const fresh = host.readSshdLog().slice(logMark);
+        return /Connection closed by|Disconnected from|Connection reset by/.test(fresh) ? newSshdLog() : undefined;
+      },
+      10_000,
+    );
 
   beforeAll(async () => {
     requireBuiltProgram();
@@ -74,8 +84,7 @@ describe('SSH node installer', () => {
     newSshdLog();
     const probed = await probeHostKey(host.address, host.port);
     expect(probed).toEqual({ hostKeyFingerprint: host.hostKeyFingerprint, keyType: 'ssh-ed25519' });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(newSshdLog()).not.toMatch(/Accepted|Failed|Postponed|Starting session/);
+    expect(await sshdLogOfEndedConnection()).not.toMatch(/Accepted|Failed|Postponed|Starting session/);
   });
 
   it('refuses a host whose key does not match, before authenticating or sending anything', async () => {
@@ -92,8 +101,7 @@ describe('SSH node installer', () => {
     expect(ctx.progressCalls).toEqual([]);
     for (const p of REMOTE_PATHS) expect(fs.existsSync(p), p).toBe(false);
     // sshd never saw an authentication attempt, let alone a session.
-    await new Promise((r) => setTimeout(r, 300));
-    const log = newSshdLog();
+    const log = await sshdLogOfEndedConnection();
     expect(log).toMatch(/Connection from/);
     expect(log).not.toMatch(/Accepted|Failed|Postponed|Starting session/);
   });
@@ -110,8 +118,7 @@ describe('SSH node installer', () => {
     expect(ctx.text()).not.toContain('not-the-password-1');
     expect(ctx.progressCalls).toEqual([]);
     for (const p of REMOTE_PATHS) expect(fs.existsSync(p), p).toBe(false);
-    await new Promise((r) => setTimeout(r, 300));
-    const log = newSshdLog();
+    const log = await sshdLogOfEndedConnection();
     expect(log).toMatch(/Failed password for root/);
     expect(log).not.toMatch(/Accepted|Starting session/);
   });

@@ -155,8 +155,13 @@ describe('notifications of failed tasks, policy runs and the daily report', () =
     verifySignature(post);
     expect(post.json).toMatchObject({ task: { id: exportTask!.id, type: 'EXPORT', error: "libvirt: domain 'prod-db' not found" }, workflow: { type: 'BACKUP', subject: 'vm:prod-db' } });
 
-    // Give a second message every chance to arrive: it must not.
-    await new Promise((r) => setTimeout(r, 2000));
+    // A second message for the workflow would have been queued when its STORE step ended, before
+    // the task below even started: once that task's own messages are in, the workflow's count is final.
+    const later = await api<Task>('POST', '/api/tasks/node-check', { node: 'worker-1', sampleBytes: 1048576 });
+    expect(later.status).toBe(201);
+    expect((await ended(later.body.id)).state).toBe('FAILED');
+    await smtp.next((m) => m.text.includes(`NODE_CHECK task ${later.body.id}`));
+    await hook.next((p) => p.json.event === 'task.failed' && (p.json.task as { id: number }).id === later.body.id);
     expect(smtp.messages.filter((m) => m.subject.includes('vm:prod-db'))).toHaveLength(1);
     expect(hook.posts.filter((p) => (p.json.workflow as { id: number } | null)?.id === run.body.workflowId)).toHaveLength(1);
   });
@@ -202,7 +207,8 @@ describe('notifications of failed tasks, policy runs and the daily report', () =
     expect(to(mail)).toBe('oncall@example.com,ops@example.com');
     expect(mail.subject).toBe('[vPlus] Policy "nightly" run finished with warnings: 2 of 5 VMs failed');
     expect(mail.text).toMatch(/VMs:\s+5: 3 succeeded, 2 failed, 0 cancelled/);
-    await new Promise((r) => setTimeout(r, 500));
+    // Delivery to every channel of the event is over once idle() resolves.
+    await service.idle();
     expect(hook.posts.length).toBe(before);
   });
 

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Repository, alignToChunks, openFileSource } from '../../../node-service/repository/index.js';
 import type { DiskExtent } from '../../../node-service/repository/index.js';
-import { KIB, MIB, TempDirs, makeImage, memorySource, randomImage, readAll } from '../../unit/repository/helpers.js';
+import { FakeClock, KIB, MIB, TempDirs, makeImage, memorySource, randomImage, readAll } from '../../unit/repository/helpers.js';
 
 const dirs = new TempDirs();
 const repos: Repository[] = [];
@@ -14,9 +14,9 @@ afterEach(async () => {
   await dirs.cleanup();
 });
 
-async function newRepo(options: Parameters<typeof Repository.init>[1] = {}): Promise<Repository> {
+async function newRepo(options: Parameters<typeof Repository.init>[1] = {}, deps: Parameters<typeof Repository.init>[2] = {}): Promise<Repository> {
   const root = await dirs.make();
-  const repo = await Repository.init(path.join(root, 'repo'), { chunkSize: 256 * KIB, ...options }, { threads: 2 });
+  const repo = await Repository.init(path.join(root, 'repo'), { chunkSize: 256 * KIB, ...options }, { threads: 2, ...deps });
   repos.push(repo);
   return repo;
 }
@@ -253,12 +253,13 @@ describe('repository round trip', () => {
   });
 
   it('refuses an incremental against a backup that was pruned meanwhile (its chunks may be gone)', async () => {
-    const repo = await newRepo();
+    const clock = new FakeClock();
+    const repo = await newRepo({}, { clock });
     const img = randomImage(13, MIB);
     const w1 = await repo.startBackup({ group: 'g' });
     await w1.writeDisk('vda', img.length, memorySource(img));
     const m1 = await w1.commit();
-    await new Promise((r) => setTimeout(r, 5)); // a later createdAt
+    clock.advance(1000); // the next backup is the newer one
     const w2 = await repo.startBackup({ group: 'g' });
     await w2.writeDisk('vda', img.length, memorySource(img));
     await w2.commit();

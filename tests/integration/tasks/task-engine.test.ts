@@ -9,6 +9,9 @@ import { setupAdmin, startTestServer, waitFor, type TestServer } from '../../sup
  * the WebSocket protocol. The node's NODE_CHECK handler is a controllable
  * one, so tests decide when a task ends, fails or ignores a cancel.
  */
+/** Logged by a gated task that keeps running through a cancel: the node got the cancel and the task went on. */
+const IGNORED_CANCEL = 'the cancel is ignored';
+
 interface Gate {
   release(): void;
   fail(message: string): void;
@@ -42,6 +45,7 @@ class GatedHandler implements TaskHandler {
       ctx.progress(25, 100, 'working');
       ctx.signal.addEventListener('abort', () => {
         if (!gate.ignoreCancel) reject(ctx.signal.reason as Error);
+        else ctx.log('info', IGNORED_CANCEL);
       });
     });
   }
@@ -101,7 +105,18 @@ describe('task engine with a real node', () => {
     const g1 = await gate(first.id);
     const low = await create(10);
     const high = await create(90);
-    await new Promise((r) => setTimeout(r, 1500));
+    // A task for an idle second node, queued after these two: the dispatch pass that sends it
+    // out has looked at them too, and left them waiting for worker-1.
+    const otherHandler = new GatedHandler();
+    const other = await enrollTestNode(t.api, admin, { name: 'worker-2', handlers: [otherHandler], serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    try {
+      const marker = await t.api.request<Task>('POST', '/api/tasks/node-check', { node: 'worker-2', priority: 1, sampleBytes: 1048576 }, { token: admin });
+      expect(marker.status).toBe(201);
+      (await waitFor('the task on worker-2', async () => otherHandler.gates.get(marker.body.id), 20_000)).release();
+      await waitState(marker.body.id, 'FINISHED');
+    } finally {
+      await other.stop();
+    }
     expect((await get(low.id)).state).toBe('QUEUED');
     expect((await get(high.id)).state).toBe('QUEUED');
     g1.release();
@@ -133,8 +148,11 @@ describe('task engine with a real node', () => {
     const g = await gate(task.id);
     g.ignoreCancel = true;
     await t.api.request('POST', `/api/tasks/${task.id}/cancel`, {}, { token: admin });
-    await new Promise((r) => setTimeout(r, 800));
-    const still = await get(task.id);
+    // The node has the cancel and the task goes on: it says so in its log, over the same connection its outcome would take.
+    const still = await waitFor('the task to log that it ignores the cancel', async () => {
+      const d = await get(task.id);
+      return d.log.some((l) => l.message === IGNORED_CANCEL) ? d : undefined;
+    }, 20_000);
     expect(still.state).toBe('RUNNING');
     expect(still.cancelRequested).toBe(true);
     const forced = await t.api.request<Task>('POST', `/api/tasks/${task.id}/cancel`, {}, { token: admin });
