@@ -45,6 +45,8 @@ export interface PolicyRunRow {
   cancelled: number;
   message: string | null;
   workflows: string | number[];
+  /** 1 when the policy's failure threshold cancelled the rest of the run. */
+  threshold_cancelled: number;
 }
 
 export interface VmAssignmentRow {
@@ -257,7 +259,7 @@ export class PoliciesRepository {
 
   async updateRun(
     id: number,
-    f: Partial<{ state: PolicyRun['state']; vms: number; succeeded: number; failed: number; cancelled: number; message: string | null; workflows: number[]; finishedAt: Date | null }>,
+    f: Partial<{ state: PolicyRun['state']; vms: number; succeeded: number; failed: number; cancelled: number; message: string | null; workflows: number[]; finishedAt: Date | null; thresholdCancelled: boolean }>,
   ): Promise<void> {
     const sets: string[] = [];
     const values: SqlValue[] = [];
@@ -273,6 +275,7 @@ export class PoliciesRepository {
     if (f.message !== undefined) put('message', f.message?.slice(0, 2000) ?? null);
     if (f.workflows !== undefined) put('workflows', JSON.stringify(f.workflows));
     if (f.finishedAt !== undefined) put('finished_at', f.finishedAt);
+    if (f.thresholdCancelled !== undefined) put('threshold_cancelled', f.thresholdCancelled ? 1 : 0);
     if (sets.length === 0) return;
     await this.sql.execute(`UPDATE policy_runs SET ${sets.join(', ')} WHERE id = ?`, [...values, id]);
   }

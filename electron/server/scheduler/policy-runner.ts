@@ -224,7 +224,7 @@ export class PolicyRunner {
     const limit = policy?.fail_run_above_percent ?? null;
     if (run.purpose === 'run' && open.length > 0 && limit !== null && run.vms > 0 && (failed * 100) / run.vms > limit) {
       message = joinMessage(message, `${failed} of ${run.vms} backups failed, more than the policy's ${limit} %: the rest of the run was cancelled`);
-      await repo.updateRun(runId, { message });
+      await repo.updateRun(runId, { message, thresholdCancelled: true });
       for (const id of open) await this.cancelWorkflow(id);
       return; // the cancellations come back through onTaskFinished and finish the run
     }
@@ -235,7 +235,7 @@ export class PolicyRunner {
     }
     const total = run.purpose === 'run' ? run.vms : ids.length;
     const state: PolicyRun['state'] =
-      total === 0 ? 'finished' : failed === total || (message?.includes('the rest of the run was cancelled') ?? false) ? 'failed' : failed > 0 || cancelled > 0 ? 'finished_with_warnings' : 'finished';
+      total === 0 ? 'finished' : failed === total || run.threshold_cancelled === 1 ? 'failed' : failed > 0 || cancelled > 0 ? 'finished_with_warnings' : 'finished';
     // A failed retention run says why (its steps' errors); any failed run at least how much failed.
     if (run.purpose !== 'run' && failed > 0) message = joinMessage(message, await this.failureReasons(ids));
     if (state === 'failed' && !message) message = `${failed} of ${total} ${run.purpose === 'run' ? 'backups' : `${run.purpose} steps`} failed`;
