@@ -66,6 +66,8 @@ export interface RunningServer {
   managedDbPid(): number | undefined;
   /** The embedded scheduler: the Electron main ticks it after the machine wakes up; tests tick it after moving their clock. */
   scheduler: Scheduler;
+  /** The task queue (tests listen to it like the server's own modules do). */
+  engine: TaskEngine;
   /** The one way the server stops (see lifecycle/server-shutdown.ts); always finishes, within the boot config's stop timeout. */
   close(): Promise<void>;
 }
@@ -247,6 +249,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
       dataDir: config.dataDir,
       managedDbPid: () => opened.managed?.pid,
       scheduler,
+      engine,
       close: shutdown.run,
     };
   } catch (err) {

@@ -23,7 +23,7 @@ export function registerTaskRoutes(app: ZodApp, deps: { engine: TaskEngine; task
       }
       const page = await deps.tasks.page({ ...q, ...(filter ? { node: filter } : {}) });
       // Running tasks carry live progress that is not in the catalog yet.
-      return { ...page, tasks: await Promise.all(page.tasks.map(async (t) => (t.state === 'RUNNING' ? deps.engine.get(t.id) : t))) };
+      return { ...page, tasks: await Promise.all(page.tasks.map(async (t) => (t.state === 'RUNNING' || deps.engine.isSettling(t.id) ? deps.engine.get(t.id) : t))) };
     },
   );
 

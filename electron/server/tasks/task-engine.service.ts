@@ -5,6 +5,7 @@ import { conflict, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import { progressView, RateEstimator } from './progress-tracker.js';
 import { checkOutcome, checkParams, redactSecrets, TaskListeners } from './task-contracts.js';
+import { settleWorkflow } from './workflow-settle.js';
 import { toTask, type NewTask, type TaskRow, type TasksRepository } from './tasks.repository.js';
 import {
   DEFAULT_TASK_TIMING,
@@ -57,6 +58,11 @@ export class TaskEngine {
   private again = false;
   private poll: NodeJS.Timeout | undefined;
   private stopped = false;
+  /**
+   * Tasks whose end is committed but whose listeners are still recording it (a backup into
+   * the catalog): readers still see them running, so "finished" always comes with its effects.
+   */
+  private readonly settling = new Set<number>();
   /** Who hears of finished tasks (by type, typed) and who adds dispatch-time params (by type). */
   readonly listeners: TaskListeners;
 
@@ -322,6 +328,7 @@ export class TaskEngine {
    */
   async complete(taskId: number, fromNodeId: number | null, reported: Outcome): Promise<void> {
     const stopped: Outcome = this.shutdownStops.has(taskId) && reported.state === 'CANCELLED' ? { state: 'FAILED', error: SHUTDOWN_ERROR } : reported;
+    const marked: number[] = [];
     const touched = await this.catalog.transaction(async (tx) => {
       const row = await this.tasks.lock(taskId, tx);
       if (!row || row.state !== 'RUNNING' || row.node_id !== fromNodeId) {
@@ -339,7 +346,13 @@ export class TaskEngine {
         return [taskId];
       }
       await this.tasks.finish(taskId, outcome, tx);
-      return [taskId, ...(await this.settleWorkflow(row, outcome.state, tx))];
+      const ended = [taskId, ...(await settleWorkflow(this.tasks, row, outcome.state, tx))];
+      for (const id of ended) this.settling.add(id);
+      marked.push(...ended);
+      return ended;
+    }).catch((err: unknown) => {
+      for (const id of marked) this.settling.delete(id);
+      throw err;
     });
     this.live.delete(taskId);
     for (const id of touched) await this.announce(id);
@@ -348,9 +361,16 @@ export class TaskEngine {
 
   /** Publishes a task's new state; for a final state, listeners update what depends on it first, so watchers see consistent data. */
   private async announce(taskId: number): Promise<void> {
-    const task = await this.get(taskId);
-    if (isFinalState(task.state)) await this.notifyFinished(task);
-    this.bus.publish({ type: 'task', task });
+    const row = await this.tasks.get(taskId);
+    if (!row) return;
+    const task = toTask(row);
+    if (isFinalState(task.state)) await this.notifyFinished(task).finally(() => this.settling.delete(taskId));
+    this.bus.publish({ type: 'task', task: this.withLive(task) });
+  }
+
+  /** True while a task's end is being recorded by its listeners (readers see it running). */
+  isSettling(taskId: number): boolean {
+    return this.settling.has(taskId);
   }
 
   private async notifyFinished(task: Task): Promise<void> {
@@ -370,7 +390,7 @@ export class TaskEngine {
       await this.logIn(tx, taskId, 'warn', `${forced ? 'forced cancel' : 'cancel'} requested by ${by}`);
       if (row.state === 'QUEUED' || forced) {
         await this.tasks.finish(taskId, { state: 'CANCELLED', error: `cancelled by ${by}` }, tx);
-        return { row, forced, touched: [taskId, ...(await this.settleWorkflow(row, 'CANCELLED', tx))] };
+        return { row, forced, touched: [taskId, ...(await settleWorkflow(this.tasks, row, 'CANCELLED', tx))] };
       }
       return { row, forced, touched: [taskId] };
     });
@@ -443,38 +463,12 @@ export class TaskEngine {
 
   // ---- helpers ----------------------------------------------------------------
 
-  /** When a workflow step ends: cancel the rest after a failure, or pin the next step to the same node. */
-  private async settleWorkflow(row: TaskRow, state: TaskState, tx: Sql): Promise<number[]> {
-    if (row.workflow_id === null) return [];
-    const steps = await this.tasks.workflowTasks(row.workflow_id, tx);
-    const touched: number[] = [];
-    if (state === 'FAILED' || state === 'CANCELLED') {
-      for (const s of steps) {
-        if (s.id === row.id || isFinalState(s.state)) continue;
-        await this.tasks.finish(s.id, { state: 'CANCELLED', error: `an earlier step (${row.type} task ${row.id}) ${state === 'FAILED' ? 'failed' : 'was cancelled'}` }, tx);
-        touched.push(s.id);
-      }
-      await this.tasks.setWorkflowState(row.workflow_id, state, tx);
-      return touched;
-    }
-    const next = steps.find((s) => s.depends_on === row.id);
-    if (next && row.node_id !== null && next.required_node_id === null && !SERVER_TASK_TYPES.has(next.type)) {
-      await this.tasks.setRequiredNode(next.id, row.node_id, tx);
-    }
-    const states = steps.map((s) => (s.id === row.id ? state : s.state));
-    if (states.every((s) => isFinalState(s))) {
-      await this.tasks.setWorkflowState(row.workflow_id, states.includes('FINISHED_WITH_WARNINGS') ? 'FINISHED_WITH_WARNINGS' : 'FINISHED', tx);
-    } else {
-      await this.tasks.setWorkflowState(row.workflow_id, 'RUNNING', tx);
-    }
-    return touched;
-  }
-
   private async logIn(tx: Sql, taskId: number, level: 'info' | 'warn' | 'error', message: string): Promise<void> {
     await tx.execute('INSERT INTO task_logs (task_id, level, message) VALUES (?, ?, ?)', [taskId, level, message]);
   }
 
   private withLive(task: Task): Task {
+    if (this.settling.has(task.id)) return { ...task, state: 'RUNNING', finishedAt: null, error: null, result: null };
     const p = this.live.get(task.id);
     if (!p || task.state !== 'RUNNING') return task;
     return { ...task, progress: progressView(p, task.state) };

@@ -190,6 +190,26 @@ describe('task engine with a real node', () => {
     expect(failed.error).toBe('staging is read-only');
   });
 
+  it('shows a task as running until what its end changes is recorded, then finished', async () => {
+    const task = await create();
+    let release: () => void = () => undefined;
+    const recorded = new Promise<void>((resolve) => (release = resolve));
+    let heard = false;
+    t.server.engine.listeners.on('NODE_CHECK', async (finished) => {
+      if (finished.id !== task.id) return;
+      heard = true;
+      await recorded; // a listener still writing the catalog (a backup, a verify's findings)
+    });
+    (await gate(task.id)).release();
+    await waitFor('the listener to hear of the end', async () => (heard ? true : undefined));
+    // The end is committed, but its effects are not recorded yet: readers see it running.
+    expect((await get(task.id)).state).toBe('RUNNING');
+    const listed = (await t.api.request<{ tasks: Task[] }>('GET', '/api/tasks?type=NODE_CHECK&limit=500', undefined, { token: admin })).body.tasks;
+    expect(listed.find((x) => x.id === task.id)?.state).toBe('RUNNING');
+    release();
+    expect((await waitState(task.id, 'FINISHED')).result).toMatchObject({ stagingPath: expect.any(String) });
+  });
+
   it('refuses a node credential on admin endpoints', async () => {
     const res = await t.api.request<{ message: string }>('GET', '/api/users', undefined, { token: node.config.credential });
     expect(res.status).toBe(403);
