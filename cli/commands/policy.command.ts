@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { PolicyRun, Vm } from '../../common/api/index.js';
+import type { Policy, PolicyRun, Vm } from '../../common/api/index.js';
 import { matchVm } from '../../common/policy-assignment.js';
 import { ApiRequestError, type ApiClient } from '../client/api-client.js';
 import type { EventStream } from '../client/event-stream.js';
@@ -356,42 +356,43 @@ export function currentRun(runs: readonly PolicyRun[]): PolicyRun | undefined {
   return running.find(backup) ?? running[0] ?? runs.find(backup) ?? runs[0];
 }
 
-async function applyRetention(ctx: CliContext, ref: string, options: { wait?: boolean; json?: boolean }): Promise<void> {
-  const out = new Output(ctx);
-  await withClient(ctx, async (client) => {
-    const policy = await client.getPolicy(ref);
-    const events = options.wait ? await openEvents(ctx, client) : null;
-    let run: PolicyRun;
-    try {
-      run = await client.applyPolicyRetention(String(policy.id));
-    } catch (err) {
-      events?.close();
-      throw err;
-    }
+function applyRetention(ctx: CliContext, ref: string, options: { wait?: boolean; json?: boolean }): Promise<void> {
+  return startPolicyRun(ctx, ref, options, 'retention', (client, id) => client.applyPolicyRetention(id), (policy, run) => {
     const rules = policy.retention ? ` (${formatRetention(policy.retention)})` : '';
-    const started = `Applying the retention of policy "${policy.name}"${rules} on destination ${policy.destination ?? '-'}: run ${run.id}.`;
-    if (options.json) out.note(started);
-    else out.line(started);
-    await finishRun(ctx, client, { run, policy: policy.name, kind: 'retention', matches: runTasks(run) }, options, events);
+    return `Applying the retention of policy "${policy.name}"${rules} on destination ${policy.destination ?? '-'}: run ${run.id}.`;
   });
 }
 
-async function verifyNow(ctx: CliContext, ref: string, options: { wait?: boolean; json?: boolean }): Promise<void> {
+function verifyNow(ctx: CliContext, ref: string, options: { wait?: boolean; json?: boolean }): Promise<void> {
+  return startPolicyRun(ctx, ref, options, 'verify', (client, id) => client.verifyPolicyDestination(id), (policy, run) =>
+    `Verifying destination ${policy.destination ?? '-'} of policy "${policy.name}" (${run.message ?? 'every chunk'}): run ${run.id}.`,
+  );
+}
+
+/** Starts a retention or verify run of a policy, says so, and with --wait follows it to its end. */
+async function startPolicyRun(
+  ctx: CliContext,
+  ref: string,
+  options: { wait?: boolean; json?: boolean },
+  kind: 'retention' | 'verify',
+  start: (client: ApiClient, policyId: string) => Promise<PolicyRun>,
+  describe: (policy: Policy, run: PolicyRun) => string,
+): Promise<void> {
   const out = new Output(ctx);
   await withClient(ctx, async (client) => {
     const policy = await client.getPolicy(ref);
     const events = options.wait ? await openEvents(ctx, client) : null;
     let run: PolicyRun;
     try {
-      run = await client.verifyPolicyDestination(String(policy.id));
+      run = await start(client, String(policy.id));
     } catch (err) {
       events?.close();
       throw err;
     }
-    const started = `Verifying destination ${policy.destination ?? '-'} of policy "${policy.name}" (${run.message ?? 'every chunk'}): run ${run.id}.`;
+    const started = describe(policy, run);
     if (options.json) out.note(started);
     else out.line(started);
-    await finishRun(ctx, client, { run, policy: policy.name, kind: 'verify', matches: runTasks(run) }, options, events);
+    await finishRun(ctx, client, { run, policy: policy.name, kind, matches: runTasks(run) }, options, events);
   });
 }
 

@@ -55,8 +55,9 @@ export function kvmStoreHandler(deps: KvmHandlerDeps): TaskHandler {
           backup: repoBackupOf(r.manifest),
         };
         ctx.log('info', `backup ${r.backupId} of ${exp.vm.name} stored (${r.type}, ${formatBytes(r.bytesRead)} read)`);
-        // The export's own warnings were reported by the EXPORT task.
-        const warnings = r.warnings.slice(exp.warnings.length);
+        // The export's own warnings were reported by the EXPORT task (matched by text, not by position).
+        const reported = new Set(exp.warnings);
+        const warnings = r.warnings.filter((w) => !reported.has(w));
         // A shut-off VM's export creates no checkpoint (and libvirt cannot delete one of an inactive domain).
         if (exp.kind === 'pull' && r.checkpoint) {
           const pruned = await pruneCheckpoints(new Virsh(deps.runner!, exp.uri), exp.vm.uuid, r.checkpoint, params.keepCheckpoints);

@@ -175,6 +175,18 @@ describe('policy update: the changes', () => {
   });
 });
 
+describe('policy verify schedule options', () => {
+  it('create and update carry --verify-schedule and --verify-parts; --clear-verify-schedule removes it', () => {
+    const request = createPolicyRequest('checked', { destination: 'nas', verifySchedule: 'Sun 04:00', verifyParts: 7 });
+    expect(request).toMatchObject({ verifySchedule: 'Sun 04:00', verifyParts: 7 });
+    expect(CreatePolicySchema.safeParse(request).success).toBe(true);
+    expect(policyChanges({ verifySchedule: 'daily 03:00', verifyParts: 3 }).request).toEqual({ verifySchedule: 'daily 03:00', verifyParts: 3 });
+    expect(policyChanges({ clearVerifySchedule: true }).request).toEqual({ verifySchedule: null });
+    expect(() => policyChanges({ verifySchedule: 'daily 03:00', clearVerifySchedule: true })).toThrow(/--verify-schedule and --clear-verify-schedule exclude each other/);
+    expect(() => createPolicyRequest('checked', { destination: 'nas', verifySchedule: 'full daily 03:00' })).toThrow(/--verify-schedule/);
+  });
+});
+
 /** CLI.md: usage errors exit 2, with one sentence on stderr, nothing on stdout, and no request. */
 describe('policy usage errors exit 2', () => {
   const cases: [string, string[], RegExp][] = [
