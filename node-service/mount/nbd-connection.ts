@@ -311,8 +311,19 @@ export class NbdConnection {
       this.inFlight.add(task);
       // Room for the next request: below the limit, and the client is reading its replies.
       while (this.inFlight.size >= limit) await Promise.race(this.inFlight);
-      if (this.socket.writableNeedDrain) await new Promise((resolve) => this.socket.once('drain', resolve).once('close', resolve));
+      if (this.socket.writableNeedDrain) await this.drained();
     }
+  }
+
+  /** Resolves when the client has read enough of its replies (or is gone). */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done).off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done).on('close', done);
+    });
   }
 
   /** Handles one request and sends its reply; never rejects. */
