@@ -178,7 +178,8 @@ async function buildLvm(): Promise<void> {
   const devs = [d1, d2, d3];
   try {
     await lvm('pvcreate', devs, ['-q', ...devs]);
-    await lvm('vgcreate', devs, ['-q', vgName, ...devs]);
+    // Where udev runs lvm2's event activation, a PV appearing must not activate the VG.
+    await lvm('vgcreate', devs, ['-q', '--setautoactivation', 'n', vgName, ...devs]);
     const create = (args: string[]) => lvm('lvcreate', devs, ['-q', '-an', '-Zn', '-Wn', ...args]);
     await create(['-L', '16M', '-n', 'root', vgName, d1]);
     await create(['-L', '8M', '-i', '2', '-I', '64k', '-n', 'striped', vgName, d1, d2]);
@@ -255,10 +256,15 @@ afterAll(async () => {
   const left = await run('losetup', ['-a']);
   if (dir) await fs.rm(dir, { recursive: true, force: true });
   expect(left).not.toContain(dir || '\0');
-  // The host's own LVM view (its default config) knows nothing of the test's VG.
-  const vgs = await run('vgs', ['--driverloaded', 'n', '--config', 'devices { hints="none" }', '--noheadings', '-o', 'vg_name']);
+  // The host's own LVM view (its default devices and filters) knows nothing of the test's
+  // VG. Read-only, with no backups: a plain vgs writes /etc/lvm/backup for any VG it finds,
+  // such as a parallel run's, whose PVs are on loop devices for a moment.
+  const vgs = await run('vgs', ['--readonly', '--driverloaded', 'n', '--config', 'devices { hints="none" } backup { backup=0 archive=0 }', '--noheadings', '-o', 'vg_name']);
   expect(vgs).not.toContain(vgName);
-  await expect(fs.access(path.join('/etc/lvm/backup', vgName))).rejects.toThrow();
+  for (const d of ['/etc/lvm/backup', '/etc/lvm/archive', '/run/lvm/vgs_online']) {
+    const names = await fs.readdir(d).catch(() => [] as string[]);
+    expect(names.filter((n) => n.startsWith(vgName))).toEqual([]);
+  }
 });
 
 describe('disk layout read in user space', () => {
