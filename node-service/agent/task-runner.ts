@@ -1,3 +1,5 @@
+import type { TaskType } from '../../common/api/tasks.js';
+import { firstIssue, TASK_CONTRACTS } from '../../common/task-contracts.js';
 import type { Logger } from 'pino';
 import type { AssignedTask, NodeToServer } from '../../common/node-protocol.js';
 import type { TaskHandler } from './task-handler.js';
@@ -47,6 +49,14 @@ export class TaskRunner {
     const log = this.o.logger.child({ taskId: task.id, type: task.type });
     if (!handler) {
       this.finish({ type: 'task.finished', taskId: task.id, state: 'FAILED', error: `this node cannot run ${task.type} tasks` });
+      return;
+    }
+    // The same contract the server checked when it created the task (common/task-contracts.ts).
+    const contract = (TASK_CONTRACTS as Partial<Record<string, (typeof TASK_CONTRACTS)[TaskType]>>)[task.type];
+    const parsed = contract?.params.safeParse(task.params);
+    if (parsed && !parsed.success) {
+      const error = `the ${task.type} task's parameters do not fit this node's contract (${firstIssue(parsed.error)}); run the same version on the node and the server (upgrade the node)`;
+      this.finish({ type: 'task.finished', taskId: task.id, state: 'FAILED', error });
       return;
     }
     const state: Running = { abort: new AbortController(), forced: false, lastProgressAt: 0 };

@@ -52,7 +52,8 @@ describe('task outcomes', () => {
         throw new TaskError('destination /x does not exist on node n; is the share mounted?');
       }),
     ]);
-    expect(await outcome(1, 'VERIFY', {})).toEqual({
+    const d = { destinationId: 1 };
+    expect(await outcome(1, 'VERIFY', d)).toEqual({
       type: 'task.finished',
       taskId: 1,
       state: 'FAILED',
@@ -60,9 +61,22 @@ describe('task outcomes', () => {
       warnings: ['chunk x is damaged'],
       result: { n: 2 },
     });
-    expect(await outcome(2, 'PRUNE', {})).toEqual({ type: 'task.finished', taskId: 2, state: 'FINISHED', warnings: [], result: { n: 1 } });
-    expect(await outcome(3, 'GC', {})).toEqual({ type: 'task.finished', taskId: 3, state: 'FINISHED_WITH_WARNINGS', warnings: ['w'], result: { n: 0 } });
-    expect(await outcome(4, 'REIMPORT', {})).toEqual({ type: 'task.finished', taskId: 4, state: 'FAILED', error: 'destination /x does not exist on node n; is the share mounted?' });
+    expect(await outcome(2, 'PRUNE', { ...d, retention: { keepLast: 1 } })).toEqual({ type: 'task.finished', taskId: 2, state: 'FINISHED', warnings: [], result: { n: 1 } });
+    expect(await outcome(3, 'GC', d)).toEqual({ type: 'task.finished', taskId: 3, state: 'FINISHED_WITH_WARNINGS', warnings: ['w'], result: { n: 0 } });
+    expect(await outcome(4, 'REIMPORT', d)).toEqual({ type: 'task.finished', taskId: 4, state: 'FAILED', error: 'destination /x does not exist on node n; is the share mounted?' });
+  });
+
+  it('params that do not fit the task contract fail the task before its handler runs', async () => {
+    let ran = false;
+    const { outcome } = runner([
+      fake('PRUNE', async () => {
+        ran = true;
+        return {};
+      }),
+    ]);
+    const done = await outcome(5, 'PRUNE', { destinationId: 1, retention: { keepLast: 0 } });
+    expect(done).toMatchObject({ state: 'FAILED', error: expect.stringMatching(/^the PRUNE task's parameters do not fit this node's contract \(retention\.keepLast: .*\); run the same version/) });
+    expect(ran).toBe(false);
   });
 
   it('the node registers the destination handlers, and a damaged repository ends VERIFY failed with the report', async () => {
