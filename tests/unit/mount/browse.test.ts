@@ -148,6 +148,9 @@ describe('search', () => {
     expect([limited.hits.length, limited.truncated]).toEqual([5, true]);
     const bounded = await search(root, '', 'report', { maxVisited: 3 });
     expect([bounded.visited, bounded.truncated, bounded.hits.length]).toEqual([3, true, 0]);
+    const stop = new AbortController();
+    stop.abort();
+    expect(await search(root, '', 'note', { signal: stop.signal })).toEqual({ hits: [], visited: 0, truncated: true });
     const links = await search(root, '', 'self');
     expect(links.hits).toEqual([expect.objectContaining({ path: 'home/self', type: 'symlink', target: '.' })]);
     await refused(search(root, 'etc-link', 'passwd'), 'PATH_ESCAPE', 'etc-link');
@@ -249,6 +252,26 @@ describe('zip', () => {
     });
     await refused(zip(root, ['home', 'etc-link/passwd'], sink), 'PATH_ESCAPE', 'etc-link/passwd');
     expect(written).toBe(0);
+  });
+
+  it('stops and rejects when the client goes away mid-download, and stores empty files', async () => {
+    const { top, root } = await tree();
+    await writeFile(path.join(root, 'home/alice/empty'), '');
+    const file = path.join(top, 'small.zip');
+    expect(await zip(root, ['home/alice/empty'], createWriteStream(file))).toEqual({ entries: 1, bytes: 0 });
+    expect(await zipListing(file)).toEqual([expect.objectContaining({ name: 'empty', size: 0 })]);
+    const fh = await open(path.join(root, 'big.img'), 'w');
+    await fh.truncate(256 * 1024 ** 2);
+    await fh.close();
+    let written = 0;
+    const gone = new Writable({
+      write(c: Buffer, _e, cb): void {
+        written += c.length;
+        cb(written > 1024 ** 2 ? new Error('client went away') : null);
+      },
+    });
+    await expect(zip(root, ['big.img', 'home'], gone, { level: 0 })).rejects.toThrow('client went away');
+    expect(written).toBeLessThan(16 * 1024 ** 2);
   });
 
   it('zips a 1 GiB sparse file to a slow sink with flat memory', async () => {
