@@ -80,9 +80,23 @@ export class TaskListeners {
     return extra;
   }
 
-  /** Typed listeners first (they update what the task changed), then the ones for every task. */
+  /** The listeners of the task's type: they record what the task changed (a backup, verify's findings). */
+  async emitTyped(task: Task): Promise<void> {
+    await this.emit(task, this.finished.get(task.type) ?? []);
+  }
+
+  /** The listeners of every task (policy runs, notifications): they follow from the task's end and its effects. */
+  async emitAny(task: Task): Promise<void> {
+    await this.emit(task, this.any);
+  }
+
   async emitFinished(task: Task): Promise<void> {
-    for (const listener of [...(this.finished.get(task.type) ?? []), ...this.any]) {
+    await this.emitTyped(task);
+    await this.emitAny(task);
+  }
+
+  private async emit(task: Task, listeners: readonly ((task: Task) => Promise<void>)[]): Promise<void> {
+    for (const listener of listeners) {
       await listener(task).catch((err: unknown) => this.logger.error({ err, taskId: task.id, type: task.type }, 'a task-finished listener failed'));
     }
   }

@@ -364,17 +364,18 @@ export class TaskEngine {
     const row = await this.tasks.get(taskId);
     if (!row) return;
     const task = toTask(row);
-    if (isFinalState(task.state)) await this.notifyFinished(task).finally(() => this.settling.delete(taskId));
+    if (isFinalState(task.state)) {
+      // Its effects first (readers still see it running), then what follows from it (a policy
+      // run's end, a notification), which may read the task and sees it finished.
+      await this.listeners.emitTyped(task).finally(() => this.settling.delete(taskId));
+      await this.listeners.emitAny(task);
+    }
     this.bus.publish({ type: 'task', task: this.withLive(task) });
   }
 
   /** True while a task's end is being recorded by its listeners (readers see it running). */
   isSettling(taskId: number): boolean {
     return this.settling.has(taskId);
-  }
-
-  private async notifyFinished(task: Task): Promise<void> {
-    await this.listeners.emitFinished(task);
   }
 
   // ---- cancel --------------------------------------------------------------
