@@ -11,3 +11,4 @@ export * from './backups.js';
 export * from './hypervisors.js';
 export * from './policies.js';
 export * from './notifications.js';
+export * from './mounts.js';

@@ -5,30 +5,21 @@
  * with what sfdisk, pvs and lvs report. Nothing is mounted, and the host's LVM keeps no view
  * of the test's volume groups.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openFileBlockSource, type BlockSource } from '../../../node-service/mount/block-source.js';
 import { readDiskLayout, type DiskInput, type Volume } from '../../../node-service/mount/disk-layout.js';
 import { readPartitionTable } from '../../../node-service/mount/partition-table.js';
 import { requireBinary } from '../../support/requirements.js';
+import { run as runTool } from '../../support/shell.js';
 
-const exec = promisify(execFile);
 const MiB = 1024 * 1024;
 const ENV = { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' };
 
-async function run(cmd: string, args: string[], input?: string): Promise<string> {
-  const p = exec(cmd, args, { env: ENV, maxBuffer: 16 * MiB });
-  if (input !== undefined) p.child.stdin!.end(input);
-  try {
-    return (await p).stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr ?? e.message}`);
-  }
+function run(cmd: string, args: string[], input?: string): Promise<string> {
+  return runTool(cmd, args, { env: ENV, ...(input !== undefined ? { input } : {}) });
 }
 
 let dir = '';

@@ -5,12 +5,10 @@
  * nbdfuse, attached as offset loops and mounted by the kernel or FUSE drivers. Files are
  * read by child processes (sha256sum): the NBD server runs in this process.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupReaderSource, type BackupDataSource } from '../../../node-service/mount/block-device.js';
 import { MountSession, type MountedVolume } from '../../../node-service/mount/mount-session.js';
@@ -18,19 +16,12 @@ import { serveBackup, type NbdServer } from '../../../node-service/mount/nbd-ser
 import { Repository, openFileSource, type BackupReader } from '../../../node-service/repository/index.js';
 import { Prng } from '../../unit/repository/helpers.js';
 import { requireBinary } from '../../support/requirements.js';
+import { run as runTool } from '../../support/shell.js';
 
-const exec = promisify(execFile);
 const MiB = 1024 * 1024;
 
-async function run(cmd: string, args: string[], input?: string, cwd?: string): Promise<string> {
-  const p = exec(cmd, args, { maxBuffer: 16 * MiB, ...(cwd ? { cwd } : {}) });
-  if (input !== undefined) p.child.stdin!.end(input);
-  try {
-    return (await p).stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr ?? e.message}`);
-  }
+function run(cmd: string, args: string[], input?: string, cwd?: string): Promise<string> {
+  return runTool(cmd, args, { ...(input !== undefined ? { input } : {}), ...(cwd !== undefined ? { cwd } : {}) });
 }
 
 let dir = '';
