@@ -13,7 +13,7 @@ import { openFileBlockSource, type BlockSource } from '../../../node-service/mou
 import { readDiskLayout, type DiskInput, type Volume } from '../../../node-service/mount/disk-layout.js';
 import { readPartitionTable } from '../../../node-service/mount/partition-table.js';
 import { requireBinary } from '../../support/requirements.js';
-import { run as runTool } from '../../support/shell.js';
+import { LoopDevices, run as runTool } from '../../support/shell.js';
 
 const MiB = 1024 * 1024;
 const ENV = { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' };
@@ -23,35 +23,11 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
 }
 
 let dir = '';
-const loops = new Set<string>();
+const loops = new LoopDevices(ENV);
+const loop = (file: string, offset = 0, size?: number): Promise<string> => loops.attach(file, offset, size);
+const detach = (dev: string): Promise<void> => loops.detach(dev);
 const opened: (BlockSource & { close(): Promise<void> })[] = [];
 const vgName = `vplustest${process.pid}x${Math.floor(Math.random() * 1e6)}`;
-
-async function loop(file: string, offset = 0, size?: number): Promise<string> {
-  const args = ['-o', String(offset), ...(size === undefined ? [] : ['--sizelimit', String(size)]), '-f', '--show', file];
-  const dev = (await run('losetup', args)).trim();
-  loops.add(dev);
-  return dev;
-}
-
-async function detach(dev: string): Promise<void> {
-  // A device just closed by mkfs can be briefly busy: retry until it is gone.
-  for (let i = 0; ; i++) {
-    try {
-      await run('losetup', ['-d', dev]);
-      loops.delete(dev);
-      return;
-    } catch (err) {
-      const still = await run('losetup', ['-l', '-n', '-O', 'NAME']);
-      if (!still.split('\n').some((l) => l.trim() === dev)) {
-        loops.delete(dev);
-        return;
-      }
-      if (i > 50) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 /** Runs `fn` with a loop device over [offset, offset + size) of `file`, detached after. */
 async function withLoop<T>(file: string, offset: number, size: number, fn: (dev: string) => Promise<T>): Promise<T> {
@@ -243,7 +219,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of opened) await s.close();
-  for (const d of [...loops]) await detach(d);
+  await loops.detachAll();
   const left = await run('losetup', ['-a']);
   if (dir) await fs.rm(dir, { recursive: true, force: true });
   expect(left).not.toContain(dir || '\0');

@@ -16,7 +16,7 @@ import { serveBackup, type NbdServer } from '../../../node-service/mount/nbd-ser
 import { Repository, openFileSource, type BackupReader } from '../../../node-service/repository/index.js';
 import { Prng } from '../../unit/repository/helpers.js';
 import { requireBinary } from '../../support/requirements.js';
-import { run as runTool } from '../../support/shell.js';
+import { LoopDevices, run as runTool } from '../../support/shell.js';
 
 const MiB = 1024 * 1024;
 
@@ -25,7 +25,9 @@ function run(cmd: string, args: string[], input?: string, cwd?: string): Promise
 }
 
 let dir = '';
-const loops = new Set<string>();
+const loops = new LoopDevices();
+const loop = (file: string, offset: number, size: number): Promise<string> => loops.attach(file, offset, size);
+const detach = (dev: string): Promise<void> => loops.detach(dev);
 const mounted = new Set<string>();
 const sessions: MountSession[] = [];
 const workDirs: string[] = [];
@@ -35,26 +37,6 @@ let source: BackupDataSource;
 
 /** What each volume holds: relative path → SHA-256 (files), and symlinks → target. */
 const expected = new Map<string, { files: Map<string, string>; links: Map<string, string> }>();
-
-async function loop(file: string, offset: number, size: number): Promise<string> {
-  const dev = (await run('losetup', ['-f', '--show', '-o', String(offset), '--sizelimit', String(size), file])).trim();
-  loops.add(dev);
-  return dev;
-}
-
-async function detach(dev: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await run('losetup', ['-d', dev]);
-      break;
-    } catch (err) {
-      if (!(await run('losetup', ['-l', '-n', '-O', 'NAME'])).split('\n').some((l) => l.trim() === dev)) break;
-      if (i > 50) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  loops.delete(dev);
-}
 
 async function umount(mp: string): Promise<void> {
   await run('umount', [mp]);
@@ -213,7 +195,7 @@ afterAll(async () => {
   for (const s of sessions) await s.close().catch(() => undefined);
   for (const w of workDirs) await MountSession.cleanup(w).catch(() => undefined);
   for (const mp of [...mounted]) await run('umount', ['-l', mp]).catch(() => undefined);
-  for (const d of [...loops]) await detach(d).catch(() => undefined);
+  await loops.detachAll().catch(() => undefined); // afterAll goes on to the rest of the cleanup
   await repo?.close();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });

@@ -5,37 +5,13 @@ import { CliError } from '../../../cli/errors.js';
 import { follow, isTransient, type FollowContext, type FollowWords } from '../../../cli/follower.js';
 import { BarView } from '../../../cli/progress.js';
 import type { ServerEvent } from '../../../common/api/index.js';
-import { sampleTask } from './helpers.js';
+import { FakeEventStream, sampleTask } from './helpers.js';
 
 /**
  * The follower core on its own: what the task and policy-run followers share
  * (stream or poll, offline tolerance, Ctrl-C), driven by a made-up "thing"
  * that ends when a read or an event says so.
  */
-
-class FakeEventStream implements EventStream {
-  closed = false;
-  private listener: ((e: ServerEvent) => void) | undefined;
-  private closeListener: ((reason: string) => void) | undefined;
-  private readonly early: ServerEvent[] = [];
-  onEvent(listener: (e: ServerEvent) => void): void {
-    this.listener = listener;
-    for (const e of this.early.splice(0)) listener(e);
-  }
-  onClose(listener: (reason: string) => void): void {
-    this.closeListener = listener;
-  }
-  close(): void {
-    this.closed = true;
-  }
-  emit(event: ServerEvent): void {
-    if (this.listener) this.listener(event);
-    else this.early.push(event);
-  }
-  drop(reason = 'connection reset'): void {
-    this.closeListener?.(reason);
-  }
-}
 
 interface Captured {
   stderr: string;

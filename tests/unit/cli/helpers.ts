@@ -1,3 +1,5 @@
+import type { EventStream } from '../../../cli/client/event-stream.js';
+import type { ServerEvent } from '../../../common/api/index.js';
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -354,4 +356,30 @@ export function sampleVm(overrides: Partial<Vm> = {}): Vm {
     updatedAt: '2025-01-31T10:05:00.000Z',
     ...overrides,
   };
+}
+
+/** The event stream as a test drives it: events before anyone listens are kept; drop() is the server going away. */
+export class FakeEventStream implements EventStream {
+  closed = false;
+  private listener: ((e: ServerEvent) => void) | undefined;
+  private closeListener: ((reason: string) => void) | undefined;
+  private readonly early: ServerEvent[] = [];
+
+  onEvent(listener: (e: ServerEvent) => void): void {
+    this.listener = listener;
+    for (const e of this.early.splice(0)) listener(e);
+  }
+  onClose(listener: (reason: string) => void): void {
+    this.closeListener = listener;
+  }
+  close(): void {
+    this.closed = true;
+  }
+  emit(event: ServerEvent): void {
+    if (this.listener) this.listener(event);
+    else this.early.push(event);
+  }
+  drop(reason = 'connection reset'): void {
+    this.closeListener?.(reason);
+  }
 }

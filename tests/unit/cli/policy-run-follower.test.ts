@@ -13,8 +13,8 @@ import {
   type FollowedRun,
   type PolicyRunSource,
 } from '../../../cli/policy-run-follower.js';
-import type { Policy, PolicyRun, ServerEvent, Task, TaskDetails, TaskPage } from '../../../common/api/index.js';
-import { sampleTask } from './helpers.js';
+import type { Policy, PolicyRun, Task, TaskDetails, TaskPage } from '../../../common/api/index.js';
+import { FakeEventStream, sampleTask } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const STARTED = '2025-01-31T10:00:00.000Z';
@@ -71,24 +71,6 @@ const ended = { finishedAt: '2025-01-31T10:03:05.000Z' };
 const exportTask = (o: Partial<Task> = {}): Task => sampleTask({ id: 31, type: 'EXPORT', subject: 'vm:prod-db', createdBy: 'scheduler', createdAt: STARTED, workflowId: 9, ...o });
 const storeTask = (o: Partial<Task> = {}): Task => sampleTask({ id: 32, type: 'STORE', subject: 'vm:prod-db', createdBy: 'scheduler', createdAt: STARTED, workflowId: 9, dependsOn: 31, ...o });
 const bytes = (done: number, total: number | null, rate: number | null = null): Task['progress'] => ({ bytesDone: done, bytesTotal: total, percent: null, rate, etaSeconds: null, message: null });
-
-class FakeEventStream implements EventStream {
-  closed = false;
-  private listener: ((e: ServerEvent) => void) | undefined;
-  private readonly early: ServerEvent[] = [];
-  onEvent(listener: (e: ServerEvent) => void): void {
-    this.listener = listener;
-    for (const e of this.early.splice(0)) listener(e);
-  }
-  onClose(): void {}
-  close(): void {
-    this.closed = true;
-  }
-  emit(event: ServerEvent): void {
-    if (this.listener) this.listener(event);
-    else this.early.push(event);
-  }
-}
 
 /** Each read answers with the next of its answers (the last repeats); `onRunsRead` runs after a read of the runs. */
 class FakeSource implements PolicyRunSource {

@@ -12,37 +12,10 @@ import {
   taskOutcome,
   type TaskSource,
 } from '../../../cli/task-follower.js';
-import type { ServerEvent, Task, TaskDetails, TaskLogLine } from '../../../common/api/index.js';
-import { sampleLog, sampleTask } from './helpers.js';
+import type { Task, TaskDetails, TaskLogLine } from '../../../common/api/index.js';
+import { FakeEventStream, sampleLog, sampleTask } from './helpers.js';
 
 const MiB = 1024 * 1024;
-
-/** The event stream as a test drives it. */
-class FakeEventStream implements EventStream {
-  closed = false;
-  private listener: ((e: ServerEvent) => void) | undefined;
-  private closeListener: ((reason: string) => void) | undefined;
-  private readonly early: ServerEvent[] = [];
-
-  onEvent(listener: (e: ServerEvent) => void): void {
-    this.listener = listener;
-    for (const e of this.early.splice(0)) listener(e);
-  }
-  onClose(listener: (reason: string) => void): void {
-    this.closeListener = listener;
-  }
-  close(): void {
-    this.closed = true;
-  }
-  emit(event: ServerEvent): void {
-    if (this.listener) this.listener(event);
-    else this.early.push(event);
-  }
-  /** The server went away. */
-  drop(reason = 'connection reset'): void {
-    this.closeListener?.(reason);
-  }
-}
 
 /**
  * The server side of following: reads answer from `reads` in turn (the last

@@ -17,7 +17,7 @@ import type { PoliciesRepository, PolicyRow, PolicyRunRow, VmAssignmentRow } fro
 import { PolicyRunner } from '../../../electron/server/scheduler/policy-runner.js';
 import { TaskListeners } from '../../../electron/server/tasks/task-contracts.js';
 import type { TaskEngine } from '../../../electron/server/tasks/task-engine.service.js';
-import type { NewTask, TaskRow, TasksRepository } from '../../../electron/server/tasks/tasks.repository.js';
+import { toTask, type NewTask, type TaskRow, type TasksRepository } from '../../../electron/server/tasks/tasks.repository.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -260,32 +260,6 @@ export function taskRow(id: number, workflowId: number, seq: number, type: TaskT
     created_at: new Date(0),
     started_at: null,
     finished_at: null,
-  };
-}
-
-function toTask(r: TaskRow): Task {
-  return {
-    id: r.id,
-    type: r.type,
-    state: r.state,
-    priority: r.priority,
-    workflowId: r.workflow_id,
-    dependsOn: r.depends_on,
-    nodeId: r.node_id,
-    node: null,
-    subject: r.subject,
-    params: {},
-    progress: { bytesDone: 0, bytesTotal: null, percent: null, rate: null, etaSeconds: null, message: null },
-    attempt: r.attempt,
-    maxAttempts: r.max_attempts,
-    cancelRequested: false,
-    error: r.error,
-    warnings: [],
-    result: null,
-    createdBy: r.created_by,
-    createdAt: r.created_at.toISOString(),
-    startedAt: null,
-    finishedAt: null,
   };
 }
 
