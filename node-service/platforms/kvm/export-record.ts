@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ProcessIdentity } from './process-identity.js';
+import type { ProcessIdentity } from '../../repository/process-identity.js';
 
 /** The node process that opened an export; only it (while it runs) or its node after it died may end it. */
 export interface ExportOwner extends ProcessIdentity {

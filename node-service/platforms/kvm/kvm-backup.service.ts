@@ -15,7 +15,7 @@ import { KvmError } from './errors.js';
 import type { ExportDraft, ExportOwner } from './export-record.js';
 import type { ExportTransport, KvmExport } from './kvm-export.js';
 import { NbdClient, type Extent } from './nbd-client.js';
-import { currentProcess } from './process-identity.js';
+import { currentProcess } from '../../repository/process-identity.js';
 import { PullBackupJob } from './pull-backup-job.js';
 import { QemuNbdExport } from './qemu-nbd-export.js';
 import { Virsh } from './virsh.adapter.js';

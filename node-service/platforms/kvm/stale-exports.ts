@@ -13,7 +13,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandRunner } from './command-runner.js';
 import { readExportRecords, type ExportRecord } from './export-record.js';
-import { isAlive, type ProcessIdentity } from './process-identity.js';
+import { isAlive, type ProcessIdentity } from '../../repository/process-identity.js';
 import { Virsh } from './virsh.adapter.js';
 
 export type RecoveryLog = (level: 'info' | 'warn', message: string) => void;

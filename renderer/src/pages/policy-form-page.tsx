@@ -48,6 +48,7 @@ import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { knownTimeZones } from '../utils/policy-format.js';
 import { LineListInput } from './policies/line-list-input.js';
+import { ScheduleInput } from './policies/schedule-input.js';
 import { VerifyFields } from './policies/verify-fields.js';
 import {
   createRequest,
@@ -385,13 +386,10 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                     description="Whatever the rules say, a VM still on its host keeps its newest backup. Off: a deleted VM's backups age out like any other."
                     {...form.getInputProps('keepLatestOfExistingVm', { type: 'checkbox' })}
                   />
-                  <TextInput
+                  <ScheduleInput
                     label="Retention schedule"
                     description='Also apply retention at these times, not only after each run, e.g. "daily 03:00" (no full/incremental). Empty: after runs only.'
                     placeholder="daily 03:00"
-                    autoComplete="off"
-                    spellCheck={false}
-                    styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
                     {...form.getInputProps('retentionSchedule')}
                   />
                 </Section>

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { currentProcess, identifyProcess, isAlive, parseStartTime } from '../../../node-service/platforms/kvm/process-identity.js';
+import { currentProcess, identifyProcess, isAlive, parseStartTime } from '../../../node-service/repository/process-identity.js';
 
 /** How a restarted node tells its dead predecessor's exports from a live process's: pid + start time + boot. */
 describe('process identity', () => {
