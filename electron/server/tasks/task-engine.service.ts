@@ -247,8 +247,10 @@ export class TaskEngine {
    * result left out, so the task shows what the node worked with.
    */
   private async paramsForNode(task: Task): Promise<Record<string, unknown>> {
-    const params = { ...task.params, ...(await this.listeners.dispatchParams(task)) };
-    await this.tasks.setParams(task.id, redactSecrets(params));
+    const extra = await this.listeners.dispatchParams(task);
+    const params = { ...task.params, ...extra };
+    // Only a task whose params changed at dispatch is written again.
+    if (Object.keys(extra).length > 0) await this.tasks.setParams(task.id, redactSecrets(params));
     // A workflow step builds on the one before it (STORE reads what EXPORT exposed).
     return task.dependsOn === null ? params : { ...params, previousResult: (await this.get(task.dependsOn)).result };
   }
