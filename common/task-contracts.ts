@@ -35,6 +35,7 @@ import {
   StoreParamsSchema,
   StoreResultSchema,
 } from './kvm-tasks.js';
+import { FileRestoreParamsSchema, FileRestoreResultSchema, MountParamsSchema, MountResultSchema } from './mount-tasks.js';
 
 export interface TaskContract<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
   params: P;
@@ -59,8 +60,6 @@ export const NodeCheckResultSchema = z.object({
 });
 export const NodeTaskParamsSchema = z.object({ nodeId: z.number().int(), force: z.boolean().optional() });
 export const NodeInstallResultSchema = z.object({ nodeId: z.number().int(), host: z.string(), method: z.string() });
-/** Types declared ahead of their implementation (MOUNT): nothing is known of their data yet. */
-const Unspecified = z.record(z.string(), z.unknown());
 const NoResult = z.object({});
 
 export const TASK_CONTRACTS = {
@@ -68,7 +67,8 @@ export const TASK_CONTRACTS = {
   STORE: { params: StoreParamsSchema.extend(vmRef.shape), result: StoreResultSchema, runsOn: 'node', retry: false },
   RESTORE: { params: RestoreParamsSchema, result: RestoreResultSchema, runsOn: 'node', retry: false },
   IMPORT: { params: ImportParamsSchema.extend({ hypervisorId: z.number().int() }), result: ImportResultSchema, runsOn: 'node', retry: false },
-  MOUNT: { params: Unspecified, result: Unspecified, runsOn: 'node', retry: false },
+  MOUNT: { params: MountParamsSchema, result: MountResultSchema, runsOn: 'node', retry: false },
+  FILE_RESTORE: { params: FileRestoreParamsSchema, result: FileRestoreResultSchema, runsOn: 'node', retry: false },
   SNAPSHOT: { params: SnapshotParamsSchema.extend(vmRef.shape), result: SnapshotResultSchema, runsOn: 'node', retry: false },
   NODE_CHECK: { params: NodeCheckParamsSchema, result: NodeCheckResultSchema, runsOn: 'node', retry: true },
   DESTINATION_CHECK: { params: destination.extend({ create: z.boolean() }), result: DestinationCheckResultSchema, runsOn: 'node', retry: false },

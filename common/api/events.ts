@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AuditEntrySchema } from './audit.js';
 import { DestinationSchema } from './destinations.js';
 import { HypervisorSchema, VmSchema } from './hypervisors.js';
+import { MountSchema } from './mounts.js';
 import { CatalogInfoSchema } from './health.js';
 import { NodeSchema } from './nodes.js';
 import { PolicyRunSchema } from './policies.js';
@@ -25,6 +26,7 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('vm'), vm: VmSchema }),
   /** A policy was created, changed, removed or its VM set changed: refetch policies. */
   z.object({ type: z.literal('policies.changed') }),
+  z.object({ type: z.literal('mount'), mount: MountSchema }),
   z.object({ type: z.literal('policy.run'), run: PolicyRunSchema }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEventSchema>;

@@ -118,3 +118,159 @@ export const BrowseErrorSchema = z.object({
   path: z.string(),
 });
 export type BrowseErrorBody = z.infer<typeof BrowseErrorSchema>;
+
+/* ------------------------------------------------------------------------------------------
+ * Mount sessions (the catalog's view) and the REST shapes around them.
+ *
+ *   POST   /api/mounts                    MountStartRequest → 202 Mount      (operator)
+ *   POST   /api/mounts/iscsi              IscsiStartRequest → 202 IscsiStartResponse (operator)
+ *   GET    /api/mounts?active=true        Mount[]                            (operator)
+ *   GET    /api/mounts/:mount             Mount                              (operator)
+ *   POST   /api/mounts/:mount/extend      MountExtendRequest → Mount         (operator)
+ *   DELETE /api/mounts/:mount             202 Mount (closing)                (operator)
+ *   GET    /api/mounts/:mount/files?path&offset&limit&sort&order  BrowseListing
+ *   GET    /api/mounts/:mount/stat?path                          BrowseSearchHit
+ *   GET    /api/mounts/:mount/search?path&pattern&limit          BrowseSearchResult
+ *   GET    /api/mounts/:mount/content?path[&download=1]          the file's bytes; HTTP Range
+ *   GET    /api/mounts/:mount/zip?path=a&path=b                  streamed application/zip
+ *   POST   /api/mounts/:mount/restore     MountRestoreRequest → 202 Task (FILE_RESTORE)
+ *
+ * Paths in these routes start with the filesystem's name: 'vda1/etc/hosts'. '' is the
+ * mount's root, which lists one directory per filesystem (readable or not).
+ * ---------------------------------------------------------------------------------------- */
+
+export const MOUNT_STATES = ['MOUNTING', 'MOUNTED', 'CLOSING', 'CLOSED', 'FAILED'] as const;
+export const MountStateSchema = z.enum(MOUNT_STATES);
+export type MountState = z.infer<typeof MountStateSchema>;
+
+/** One filesystem (or a volume that could not be read, with the reason) found in the backup. */
+export const MountFilesystemSchema = z.object({
+  /** Its folder in the mount: 'vda1', 'vda', 'vg0-root'. */
+  name: z.string(),
+  disk: z.string(),
+  /** 'partition' | 'disk' (a filesystem on the whole disk) | 'lv' */
+  kind: z.string(),
+  /** ext4, xfs, btrfs, ntfs, vfat, exfat, swap, luks, lvm2-pv …; null when unknown. */
+  type: z.string().nullable(),
+  label: z.string().optional(),
+  size: z.number().int().min(0),
+  readable: z.boolean(),
+  /** Why it cannot be browsed, when not readable. */
+  reason: z.string().optional(),
+});
+export type MountFilesystem = z.infer<typeof MountFilesystemSchema>;
+
+export const IscsiInfoSchema = z.object({
+  disk: z.string(),
+  /** host:port of the node's iSCSI portal. */
+  portal: z.string(),
+  target: z.string(),
+  lun: z.number().int(),
+  initiatorNames: z.array(z.string()),
+  initiatorAddresses: z.array(z.string()),
+  chapUser: z.string(),
+});
+export type IscsiInfo = z.infer<typeof IscsiInfoSchema>;
+
+export const MountSchema = z.object({
+  id: z.number().int(),
+  kind: z.enum(['browse', 'iscsi']),
+  /** The catalog's backup id. */
+  backupId: z.number().int(),
+  /** What the backup is of (VM name) and when it was taken. */
+  vm: z.string(),
+  backupCreatedAt: z.string(),
+  destination: z.string(),
+  nodeId: z.number().int(),
+  node: z.string(),
+  /** The MOUNT task that holds the mount open (its progress, log and errors). */
+  taskId: z.number().int().nullable(),
+  state: MountStateSchema,
+  /** Disks served (all of the backup's by default). */
+  disks: z.array(z.string()),
+  /** Served through a copy-on-write overlay (journals replayed). */
+  overlay: z.boolean(),
+  filesystems: z.array(MountFilesystemSchema),
+  iscsi: IscsiInfoSchema.nullable(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  /** Idle timeout in seconds: the mount closes this long after its last use. */
+  idleSeconds: z.number().int(),
+  /** When it closes if nobody uses it (last use + idle timeout). */
+  expiresAt: z.string().nullable(),
+  closedAt: z.string().nullable(),
+  error: z.string().nullable(),
+});
+export type Mount = z.infer<typeof MountSchema>;
+
+export const DEFAULT_MOUNT_IDLE_SECONDS = 2 * 60 * 60;
+export const MAX_MOUNT_IDLE_SECONDS = 7 * 24 * 60 * 60;
+
+export const MountStartRequestSchema = z.object({
+  backup: z.number().int().positive(),
+  /** Disks to serve (default: all the backup's disks). */
+  disks: z.array(z.string().min(1).max(64)).min(1).max(64).optional(),
+  /** Copy-on-write overlay so journals replay (default true). */
+  overlay: z.boolean().default(true),
+  idleSeconds: z.number().int().min(60).max(MAX_MOUNT_IDLE_SECONDS).default(DEFAULT_MOUNT_IDLE_SECONDS),
+});
+export type MountStartRequest = z.input<typeof MountStartRequestSchema>;
+
+const IQN = /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:.*)?|eui\.[0-9A-Fa-f]{16})$/;
+export const IscsiStartRequestSchema = z
+  .object({
+    backup: z.number().int().positive(),
+    disk: z.string().min(1).max(64),
+    initiatorNames: z.array(z.string().max(223).regex(IQN, 'an initiator IQN looks like iqn.YYYY-MM.domain[:name]')).max(32).default([]),
+    initiatorAddresses: z.array(z.union([z.ipv4(), z.ipv6()])).max(32).default([]),
+    idleSeconds: z.number().int().min(60).max(MAX_MOUNT_IDLE_SECONDS).default(DEFAULT_MOUNT_IDLE_SECONDS),
+  })
+  .refine((r) => r.initiatorNames.length + r.initiatorAddresses.length > 0, {
+    message: 'name at least one initiator (IQN or address): an export open to any initiator is refused',
+    path: ['initiatorNames'],
+  });
+export type IscsiStartRequest = z.input<typeof IscsiStartRequestSchema>;
+
+/** The CHAP password is in this answer only; it is never stored on the server. */
+export const IscsiStartResponseSchema = z.object({
+  mount: MountSchema,
+  portal: z.string(),
+  target: z.string(),
+  lun: z.number().int(),
+  chapUser: z.string(),
+  chapPassword: z.string(),
+});
+export type IscsiStartResponse = z.infer<typeof IscsiStartResponseSchema>;
+
+export const MountExtendRequestSchema = z.object({
+  /** The new idle timeout, counted from now. */
+  idleSeconds: z.number().int().min(60).max(MAX_MOUNT_IDLE_SECONDS),
+});
+
+export const MountListQuerySchema = z.object({
+  /** Only mounts that are mounting or mounted. */
+  active: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+});
+
+export const MountRefParamsSchema = z.object({ mount: z.coerce.number().int().positive() });
+
+export const MountStatQuerySchema = z.object({ path: MountPathSchema });
+export const MountContentQuerySchema = z.object({
+  path: MountPathSchema,
+  /** 1: Content-Disposition attachment (a download); otherwise inline for previews. */
+  download: z.enum(['0', '1']).optional(),
+});
+export const MountZipQuerySchema = z.object({
+  path: z.union([MountPathSchema, z.array(MountPathSchema).min(1).max(1000)]).transform((p) => (Array.isArray(p) ? p : [p])),
+  /** The zip's file name (default: the backup's VM and date). */
+  name: z.string().max(200).optional(),
+});
+
+export const MountRestoreRequestSchema = BrowseSelectionSchema.extend({
+  /** The node to restore to (default: the mount's node). */
+  node: z.string().min(1).max(128).optional(),
+  /** Absolute directory on that node. */
+  path: z.string().min(1).max(4096).startsWith('/', 'the path must be absolute'),
+  overwrite: z.boolean().default(false),
+});
+export type MountRestoreRequest = z.input<typeof MountRestoreRequestSchema>;

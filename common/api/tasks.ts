@@ -13,6 +13,7 @@ export const TASK_TYPES = [
   'RESTORE',
   'IMPORT',
   'MOUNT',
+  'FILE_RESTORE',
   'SNAPSHOT',
   'NODE_CHECK',
   'DESTINATION_CHECK',

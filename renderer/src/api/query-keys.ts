@@ -34,6 +34,8 @@ export const queryKeys = {
   destination: (ref: string) => ['destinations', 'detail', ref] as const,
   /** By id: a point is added per destination task, and events carry the id. */
   destinationUsage: (id: number) => ['destinations', 'usage', id] as const,
+  mounts: ['mounts'] as const,
+  mount: (id: number) => ['mounts', 'detail', id] as const,
   backups: ['backups'] as const,
   backupLists: ['backups', 'list'] as const,
   backupList: (filter: BackupListFilter) => ['backups', 'list', filter] as const,

@@ -71,6 +71,10 @@ export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): 
     case 'policy.run':
       applyPolicyRun(queryClient, event.run);
       return;
+    // Mounts are few; their list and the open one are refetched.
+    case 'mount':
+      void queryClient.invalidateQueries({ queryKey: queryKeys.mounts });
+      return;
     default: {
       // A new event type in common/api/events.ts fails the renderer typecheck here until handled.
       const unhandled: never = event;

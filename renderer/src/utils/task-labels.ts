@@ -26,6 +26,7 @@ export const TASK_TYPE_LABELS: Record<TaskType, string> = {
   RESTORE: 'Restore',
   IMPORT: 'Import',
   MOUNT: 'Mount',
+  FILE_RESTORE: 'File restore',
   SNAPSHOT: 'Snapshot',
   NODE_CHECK: 'Node check',
   DESTINATION_CHECK: 'Destination check',
