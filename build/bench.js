@@ -4,7 +4,10 @@
 // `npm run bench -- format` runs the chunk-size / zstd-level measurements behind FORMAT.md.
 // `npm run bench -- vm` backs up a running VM against virtnbdbackup and restic (root, libvirt;
 // see node-service/platforms/kvm/bench/vm-bench.ts).
-// Settings: see node-service/repository/bench/repository-bench.ts (VPLUS_BENCH_*).
+// `npm run bench -- mount` browses files of a backed-up 4 GiB ext4 disk through a mount
+// session against restoring it first (root, nbdfuse; see node-service/mount/bench/mount-bench.ts).
+// Settings (VPLUS_BENCH_*): see each benchmark's header; the default one's are in
+// node-service/repository/bench/repository-bench.ts.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -13,7 +16,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const mode = process.argv[2] ?? 'tools';
-const project = mode === 'vm' ? 'node-service/platforms/kvm/bench/tsconfig.standalone.json' : 'node-service/repository/tsconfig.standalone.json';
+const projects = {
+  vm: 'node-service/platforms/kvm/bench/tsconfig.standalone.json',
+  mount: 'node-service/mount/bench/tsconfig.standalone.json',
+};
+const project = Object.hasOwn(projects, mode) ? projects[mode] : 'node-service/repository/tsconfig.standalone.json';
 const built = spawnSync(process.execPath, [tsc, '-p', path.join(root, project)], {
   stdio: 'inherit',
 });
@@ -26,6 +33,14 @@ const entry =
     ? 'dist/node-service/repository/bench/format-measurement.js'
     : mode === 'vm'
       ? 'dist/node-service/platforms/kvm/bench/vm-bench.js'
-      : 'dist/node-service/repository/bench/repository-bench.js';
+      : mode === 'mount'
+        ? 'dist/node-service/mount/bench/mount-bench.js'
+        : 'dist/node-service/repository/bench/repository-bench.js';
 const mod = await import(pathToFileURL(path.join(root, entry)).href);
-await (mode === 'format' ? mod.measureFormat() : mode === 'vm' ? mod.runVmBenchmark() : mod.runBenchmark());
+await (mode === 'format'
+  ? mod.measureFormat()
+  : mode === 'vm'
+    ? mod.runVmBenchmark()
+    : mode === 'mount'
+      ? mod.runMountBenchmark()
+      : mod.runBenchmark());
