@@ -4,6 +4,7 @@ import { registerBackupCommands } from './commands/backup.command.js';
 import { registerDestinationCommands } from './commands/destination.command.js';
 import { registerHypervisorCommands } from './commands/hypervisor.command.js';
 import { registerLoginCommands } from './commands/login.command.js';
+import { registerMountCommands } from './commands/mount.command.js';
 import { registerNodeCommands } from './commands/node.command.js';
 import { registerNodeServiceCommands } from './commands/node-service.command.js';
 import { registerPolicyCommands } from './commands/policy.command.js';
@@ -47,6 +48,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerPolicyCommands(program, ctx);
   registerBackupCommands(program, ctx);
   registerRestoreCommand(program, ctx);
+  registerMountCommands(program, ctx);
   registerTaskCommands(program, ctx);
   return program;
 }

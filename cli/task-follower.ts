@@ -241,8 +241,8 @@ export class TaskLogTracker {
   }
 }
 
-/** The output of following one task. */
-class TaskView extends BarView {
+/** The output of following one task (also the MOUNT task while a mount is being made). */
+export class TaskView extends BarView {
   private readonly logs = new TaskLogTracker();
   private lastStatus = '';
   private lastMessage: string | null = null;

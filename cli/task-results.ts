@@ -10,6 +10,7 @@ import {
   type TaskType,
 } from '../common/api/index.js';
 import { ExportResultSchema, ImportResultSchema, InventorySyncResultSchema, RestoreResultSchema, StoreResultSchema } from '../common/kvm-tasks.js';
+import { FileRestoreResultSchema, MountResultSchema } from '../common/mount-tasks.js';
 import { formatBytes, formatRatio, formatTable, formatTimestamp } from './format.js';
 
 /**
@@ -32,6 +33,8 @@ const FORMATTERS: Partial<Record<TaskType, ResultFormatter>> = {
   STORE: parsed(StoreResultSchema, formatStoreResult),
   RESTORE: parsed(RestoreResultSchema, formatRestoreResult),
   IMPORT: parsed(ImportResultSchema, formatImportResult),
+  MOUNT: parsed(MountResultSchema, formatMountResult),
+  FILE_RESTORE: parsed(FileRestoreResultSchema, formatFileRestoreResult),
 };
 
 /** The task's result as lines for people, or null when its type has no formatter or it has no result. */
@@ -230,4 +233,23 @@ function formatRestoreResult(r: z.output<typeof RestoreResultSchema>): string {
 
 function formatImportResult(r: z.output<typeof ImportResultSchema>): string {
   return `Defined the new VM ${r.name} (UUID ${r.uuid}); ${r.started ? 'it is running' : 'it is not started'}.`;
+}
+
+// ---- mounts ------------------------------------------------------------------------
+
+const CLOSED_BY = { user: 'closed by a user', idle: 'closed after its idle timeout', node: 'closed as its node stopped' } as const;
+
+function formatMountResult(r: z.output<typeof MountResultSchema>): string {
+  const readable = r.filesystems.filter((f) => f.readable).length;
+  return `The mount was ${CLOSED_BY[r.closedBy]}; it served ${plural(readable, 'browsable filesystem')} of ${r.filesystems.length} found.`;
+}
+
+function formatFileRestoreResult(r: z.output<typeof FileRestoreResultSchema>, task: Task): string {
+  const on = task.node ? ` on node ${task.node}` : '';
+  const lines = [`Restored ${plural(r.entries, 'entry', 'entries')} (${formatBytes(r.bytes)}) to ${r.directory}${on}.`];
+  if (r.skipped.length > 0) {
+    lines.push(`Left out ${plural(r.skipped.length, 'special file')} a plain directory cannot hold (devices, fifos, sockets):`);
+    for (const p of r.skipped) lines.push(`  ${p}`);
+  }
+  return lines.join('\n');
 }

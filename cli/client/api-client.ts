@@ -1,14 +1,20 @@
+import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
 import {
   ApiErrorSchema,
   BackupSchema,
+  BrowseListingSchema,
+  BrowseSearchHitSchema,
+  BrowseSearchResultSchema,
   DestinationSchema,
   DestinationUsagePointSchema,
   EnrollmentTokenSchema,
   HypervisorSchema,
   InstallNodeResponseSchema,
+  IscsiStartResponseSchema,
   LoginResponseSchema,
+  MountSchema,
   NodeSchema,
   PolicyRunSchema,
   PolicySchema,
@@ -23,14 +29,22 @@ import {
   UserSchema,
   VmSchema,
   type Backup,
+  type BrowseListing,
+  type BrowseSearchHit,
+  type BrowseSearchResult,
   type CreateDestination,
   type CreateUser,
   type Destination,
   type EnrollmentToken,
   type Hypervisor,
   type InstallNode,
+  type IscsiStartRequest,
+  type IscsiStartResponse,
   type Login,
   type LoginResponse,
+  type Mount,
+  type MountRestoreRequest,
+  type MountStartRequest,
   type Node,
   type Policy,
   type PolicyRun,
@@ -51,17 +65,19 @@ import { CliError } from '../errors.js';
 import { ApiConnectionError, ApiRequestError, describeRequestFailure } from './api-errors.js';
 
 export { ApiConnectionError, ApiRequestError, describeRequestFailure } from './api-errors.js';
-import type { ApiClientOptions, BackupQuery, CreateHypervisorRequest, CreatePolicyRequest, DestinationUsagePoint, RequestOptions, RunBackupRequest, StartedWorkflow, UpdatePolicyRequest } from './api-types.js';
+import type { ApiClientOptions, ApiStream, BackupQuery, CreateHypervisorRequest, CreatePolicyRequest, DestinationUsagePoint, MountFilesQuery, RequestOptions, RunBackupRequest, StartedWorkflow, UpdatePolicyRequest } from './api-types.js';
 import { eventsUrl, openEventStream, type EventStream } from './event-stream.js';
 
 export const NOT_LOGGED_IN = 'not logged in or the session expired; run vplus login';
 
 export type {
   ApiClientOptions,
+  ApiStream,
   BackupQuery,
   CreateHypervisorRequest,
   CreatePolicyRequest,
   DestinationUsagePoint,
+  MountFilesQuery,
   RequestOptions,
   RunBackupRequest,
   StartedWorkflow,
@@ -76,6 +92,14 @@ const CREATE_HYPERVISOR_TIMEOUT_MS = 150_000;
 const LIST_SNAPSHOTS_TIMEOUT_MS = 90_000;
 
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** An error answer to a download is a small JSON body; more is not read. */
+const MAX_ERROR_BYTES = 64 * 1024;
+/** A download is dropped when nothing arrives for this long (the node may pause while it reads a big folder). */
+const STREAM_IDLE_TIMEOUT_MS = 120_000;
+/** A search walks the filesystem on the node; the server waits up to 5 minutes for it. */
+const SEARCH_TIMEOUT_MS = 330_000;
+/** The server answers an iSCSI export once it is up, waiting up to 2 minutes for it. */
+const ISCSI_START_TIMEOUT_MS = 150_000;
 
 /**
  * The REST API, over a connection pinned to one certificate. Every failure
@@ -352,6 +376,65 @@ export class ApiClient {
     return this.request('DELETE', `/api/vms/${encodeURIComponent(vm)}/snapshots/${encodeURIComponent(name)}`, { schema: TaskSchema });
   }
 
+  // ---- mounts (file-level restore) --------------------------------------
+
+  /** Starts a MOUNT task; the mount is MOUNTING until its filesystems are found and mounted. */
+  startMount(request: MountStartRequest): Promise<Mount> {
+    return this.request('POST', '/api/mounts', { body: request, schema: MountSchema });
+  }
+
+  /** Exports one disk over iSCSI, answering once it is up; the answer holds the CHAP password, which is never shown again. */
+  startIscsi(request: IscsiStartRequest): Promise<IscsiStartResponse> {
+    return this.request('POST', '/api/mounts/iscsi', { body: request, schema: IscsiStartResponseSchema, timeoutMs: ISCSI_START_TIMEOUT_MS });
+  }
+
+  /** active: only those mounting or mounted. */
+  listMounts(active: boolean): Promise<Mount[]> {
+    return this.request('GET', `/api/mounts${active ? '?active=true' : ''}`, { schema: z.array(MountSchema) });
+  }
+
+  getMount(id: number): Promise<Mount> {
+    return this.request('GET', `/api/mounts/${id}`, { schema: MountSchema });
+  }
+
+  /** The new idle timeout counts from now. */
+  extendMount(id: number, idleSeconds: number): Promise<Mount> {
+    return this.request('POST', `/api/mounts/${id}/extend`, { body: { idleSeconds }, schema: MountSchema });
+  }
+
+  /** Asks the node to close the mount; answers with it CLOSING (or already closed). */
+  stopMount(id: number): Promise<Mount> {
+    return this.request('DELETE', `/api/mounts/${id}`, { schema: MountSchema });
+  }
+
+  /** One page of a folder; path from the mount's root ('vda1/etc'), '' for the root. */
+  listMountFiles(id: number, query: MountFilesQuery): Promise<BrowseListing> {
+    return this.request('GET', `/api/mounts/${id}/files?${queryString({ ...query })}`, { schema: BrowseListingSchema });
+  }
+
+  statMountPath(id: number, path: string): Promise<BrowseSearchHit> {
+    return this.request('GET', `/api/mounts/${id}/stat?${queryString({ path })}`, { schema: BrowseSearchHitSchema });
+  }
+
+  searchMount(id: number, query: { path: string; pattern: string; limit?: number }): Promise<BrowseSearchResult> {
+    return this.request('GET', `/api/mounts/${id}/search?${queryString(query)}`, { schema: BrowseSearchResultSchema, timeoutMs: SEARCH_TIMEOUT_MS });
+  }
+
+  /** Starts a FILE_RESTORE task copying the paths to a directory on a node. */
+  restoreFromMount(id: number, request: MountRestoreRequest): Promise<Task> {
+    return this.request('POST', `/api/mounts/${id}/restore`, { body: request, schema: TaskSchema });
+  }
+
+  /** A file's bytes as they are, streamed. */
+  downloadMountFile(id: number, path: string): Promise<ApiStream> {
+    return this.stream('GET', `/api/mounts/${id}/content?${queryString({ path, download: '1' })}`);
+  }
+
+  /** Folders and files as one zip, streamed as the node builds it (its size is not known ahead). */
+  downloadMountZip(id: number, paths: readonly string[]): Promise<ApiStream> {
+    return this.stream('GET', `/api/mounts/${id}/zip?${queryString({ path: paths })}`);
+  }
+
   // ---- tasks -------------------------------------------------------------
 
   listTasks(query: { state?: TaskState; type?: TaskType; node?: string; limit?: number; offset?: number } = {}): Promise<TaskPage> {
@@ -394,10 +477,7 @@ export class ApiClient {
     try {
       response = await this.send(method, path, options.body, options.timeoutMs);
     } catch (err) {
-      const message = describeRequestFailure(err, this.server);
-      // A certificate that stopped matching is not a hiccup to wait out.
-      const pinMismatch = (err as { code?: unknown } | null)?.code === 'CERT_FINGERPRINT_MISMATCH';
-      throw pinMismatch ? new CliError(message) : new ApiConnectionError(message);
+      throw this.connectionError(err);
     }
     const body = parseJson(response.body);
     if (response.status >= 200 && response.status < 300) {
@@ -415,27 +495,61 @@ export class ApiClient {
     throw apiError(response.status, body, what, options.unauthorized ?? 'session');
   }
 
+  /**
+   * A GET whose answer is read as a stream (downloads) rather than held in
+   * memory; the caller consumes or destroys `body`. The timeout is for
+   * silence: the connection is dropped when no byte comes for that long.
+   * A non-2xx answer is read (it is a small JSON error) and thrown as for
+   * request().
+   */
+  async stream(method: string, path: string, timeoutMs = STREAM_IDLE_TIMEOUT_MS): Promise<ApiStream> {
+    const what = `${method} ${path}`;
+    let res: IncomingMessage;
+    try {
+      res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = https.request(this.requestOptions(method, path, this.headers('*/*')), resolve);
+        req.setTimeout(timeoutMs, () => {
+          req.destroy(Object.assign(new Error(`no data within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    } catch (err) {
+      throw this.connectionError(err);
+    }
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) {
+      const length = Number(res.headers['content-length']);
+      return { body: res, size: Number.isSafeInteger(length) && length >= 0 ? length : null, contentType: res.headers['content-type'] ?? null };
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_ERROR_BYTES) break;
+        chunks.push(chunk as Buffer);
+      }
+    } catch {
+      // What arrived of the error is enough to describe it.
+    } finally {
+      res.destroy();
+    }
+    throw apiError(status, parseJson(Buffer.concat(chunks).toString('utf8')), what, 'session');
+  }
+
   private send(method: string, path: string, body: unknown, timeout?: number): Promise<RawResponse> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers = this.headers('application/json');
     if (payload) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
-    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     const timeoutMs = timeout ?? this.options.timeoutMs ?? 30_000;
 
     return new Promise((resolve, reject) => {
       const req = https.request(
-        {
-          agent: this.agent,
-          method,
-          protocol: 'https:',
-          hostname: this.origin.hostname.replace(/^\[(.*)\]$/, '$1'),
-          port: this.origin.port || 443,
-          path,
-          headers,
-        },
+        this.requestOptions(method, path, headers),
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -458,11 +572,47 @@ export class ApiClient {
       req.end(payload);
     });
   }
+
+  private headers(accept: string): Record<string, string> {
+    const headers: Record<string, string> = { accept };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    return headers;
+  }
+
+  /** Every request goes over the pinned agent: nothing is sent to a server whose certificate does not match. */
+  private requestOptions(method: string, path: string, headers: Record<string, string>): https.RequestOptions {
+    return {
+      agent: this.agent,
+      method,
+      protocol: 'https:',
+      hostname: this.origin.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: this.origin.port || 443,
+      path,
+      headers,
+    };
+  }
+
+  private connectionError(err: unknown): CliError {
+    const message = describeRequestFailure(err, this.server);
+    // A certificate that stopped matching is not a hiccup to wait out.
+    const pinMismatch = (err as { code?: unknown } | null)?.code === 'CERT_FINGERPRINT_MISMATCH';
+    return pinMismatch ? new CliError(message) : new ApiConnectionError(message);
+  }
 }
 
 interface RawResponse {
   status: number;
   body: string;
+}
+
+/** "path=vda1%2Fetc&limit=500"; an array gives the key once per value; undefined values are left out. */
+export function queryString(query: Readonly<Record<string, string | number | readonly string[] | undefined>>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) params.append(key, String(v));
+  }
+  return params.toString();
 }
 
 function parseJson(text: string): unknown {

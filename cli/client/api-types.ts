@@ -50,3 +50,19 @@ export type UpdatePolicyRequest = z.input<typeof UpdatePolicySchema>;
 
 /** What starting a backup or a restore answers: its workflow and its tasks, in the order they run. */
 export type StartedWorkflow = z.infer<typeof RunBackupResponseSchema>;
+
+/** GET /api/mounts/:id/files as the CLI pages through a folder. */
+export interface MountFilesQuery {
+  path: string;
+  offset?: number;
+  limit?: number;
+}
+
+/** An answer whose body is read as a stream (a download). */
+export interface ApiStream {
+  /** Consume it, or destroy it to stop. */
+  body: NodeJS.ReadableStream & { destroy(error?: Error): void };
+  /** Content-Length when the server sent one (not for a zip built as it streams). */
+  size: number | null;
+  contentType: string | null;
+}

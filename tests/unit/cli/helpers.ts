@@ -124,6 +124,9 @@ export interface FakeApiServer {
 type Route = (req: { method: string; url: string; authorization: string | undefined; body: string }) => {
   status: number;
   body?: unknown;
+  /** Sent as it is instead of JSON (a download); chunks are written one by one. */
+  raw?: Buffer | Buffer[];
+  headers?: Record<string, string>;
 };
 
 /**
@@ -154,8 +157,12 @@ export async function startFakeApi(route: Route, options: FakeApiOptions = {}): 
         body: Buffer.concat(chunks).toString('utf8'),
       };
       requests.push(record);
-      const { status, body } = route(record);
-      if (body === undefined) {
+      const { status, body, raw, headers } = route(record);
+      if (raw !== undefined) {
+        res.writeHead(status, headers);
+        for (const chunk of Array.isArray(raw) ? raw : [raw]) res.write(chunk);
+        res.end();
+      } else if (body === undefined) {
         res.writeHead(status).end();
       } else {
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
