@@ -26,7 +26,10 @@ import { ensureServerTls } from './security/certificates.js';
 import { SecretBox } from './security/secret-box.js';
 import { SecretsRepository } from './security/secrets.repository.js';
 import { registerNodeAgentRoutes } from './api/node-agent.routes.js';
+import { registerMountRoutes } from './api/mounts.routes.js';
 import { registerNodeRoutes } from './api/nodes.routes.js';
+import { MountsRepository } from './mounts/mounts.repository.js';
+import { MountsService } from './mounts/mounts.service.js';
 import { registerTaskRoutes } from './api/tasks.routes.js';
 import { hashToken } from './auth/sessions.repository.js';
 import { EnrollmentService } from './nodes/enrollment.service.js';
@@ -159,6 +162,8 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     parts.timers.push(() => inventory.stop());
     const vmBackups = new VmBackupsService(inventoryRepo, inventory, destinationsRepo, nodesRepo, engine, audit, bus, logger.child({ module: 'backups' }));
     const snapshots = new SnapshotsService(inventory, sessions, engine, audit);
+    const mounts = new MountsService({ repo: new MountsRepository(catalog), destinations: destinationsRepo, nodes: nodesRepo, sessions, engine, audit, bus, logger: logger.child({ module: 'mounts' }) });
+    await mounts.init();
     const notifications = new NotificationsService({ catalog, secrets, engine, audit, logger: logger.child({ module: 'notifications' }), clock });
     const policiesRepo = new PoliciesRepository(catalog);
     const runner = new PolicyRunner({
@@ -218,6 +223,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerInventoryRoutes(api, { inventory, backups: vmBackups, snapshots });
         registerPolicyRoutes(api, { policies, dashboard });
         registerNotificationRoutes(api, { notifications });
+        registerMountRoutes(api, { mounts });
       },
     );
     parts.http = http;

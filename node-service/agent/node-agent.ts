@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { NODE_PROTOCOL_VERSION, ServerToNodeSchema, type NodeToServer, type ServerToNode } from '../../common/node-protocol.js';
 import { PinnedAgent } from '../../common/net/pinned-agent.js';
 import { collectCapabilities } from './capabilities.js';
+import type { NodeMounts } from './mounts/node-mounts.js';
 import type { NodeConfig } from './node-config.js';
 import type { TaskHandler } from './task-handler.js';
 import { TaskRunner } from './task-runner.js';
@@ -12,6 +13,8 @@ export interface NodeAgentOptions {
   version: string;
   handlers: TaskHandler[];
   logger: Logger;
+  /** The mounts MOUNT tasks hold open; the server browses them over this connection. */
+  mounts?: NodeMounts;
   /** Reconnect backoff bounds. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -44,6 +47,15 @@ export class NodeAgent {
       logger: o.logger,
       send: (m) => this.send(m),
     });
+    o.mounts?.connect(
+      (m) => this.send(m),
+      (frame) => {
+        const ws = this.socket;
+        if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+        ws.send(frame, { binary: true });
+        return true;
+      },
+    );
   }
 
   start(): void {
@@ -59,6 +71,8 @@ export class NodeAgent {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.heartbeat) clearInterval(this.heartbeat);
+    // Mounts are closed in order (umount, loops, FUSE, server) before their tasks are ended.
+    await this.o.mounts?.closeAll();
     this.runner.stopAll();
     const s = this.socket;
     if (s && s.readyState === WebSocket.OPEN) {
@@ -86,6 +100,7 @@ export class NodeAgent {
     });
     ws.on('close', (code: number, reason: Buffer) => {
       if (this.heartbeat) clearInterval(this.heartbeat);
+      this.o.mounts?.disconnected();
       if (this.socket === ws) this.socket = undefined;
       if (this.stopped) return;
       this.o.logger.warn({ code, reason: reason.toString(), retryInMs: this.backoffMs }, 'disconnected from the server; reconnecting');
@@ -107,6 +122,7 @@ export class NodeAgent {
     const held = [...new Set([...this.runner.runningIds(), ...this.unacked.keys()])];
     this.raw(ws, { type: 'hello', protocol: NODE_PROTOCOL_VERSION, version: this.o.version, capabilities, runningTaskIds: held });
     for (const m of this.unacked.values()) this.raw(ws, m);
+    for (const m of this.o.mounts?.readyMessages() ?? []) this.raw(ws, m);
   }
 
   private onMessage(data: Buffer): void {
@@ -134,6 +150,20 @@ export class NodeAgent {
       case 'task.ack':
         this.unacked.delete(msg.taskId);
         return;
+      case 'mount.call':
+        if (this.o.mounts) void this.o.mounts.call(msg.callId, msg.mountId, msg.op, msg.args);
+        else this.send({ type: 'call.result', callId: msg.callId, error: { code: 'MOUNT_NOT_OPEN', message: 'this node does not serve mounts' } });
+        return;
+      case 'mount.stream':
+        if (this.o.mounts) void this.o.mounts.stream(msg.callId, msg.mountId, msg.op, msg.args, msg.credit);
+        else this.send({ type: 'stream.end', callId: msg.callId, error: { code: 'MOUNT_NOT_OPEN', message: 'this node does not serve mounts' } });
+        return;
+      case 'stream.credit':
+        this.o.mounts?.credit(msg.callId, msg.bytes);
+        return;
+      case 'stream.cancel':
+        this.o.mounts?.cancel(msg.callId);
+        return;
     }
   }
 
@@ -153,10 +183,12 @@ export class NodeAgent {
     }, everyMs);
   }
 
-  private send(message: NodeToServer): void {
+  private send(message: NodeToServer): boolean {
     if (message.type === 'task.finished') this.unacked.set(message.taskId, message);
     const ws = this.socket;
-    if (ws && ws.readyState === WebSocket.OPEN) this.raw(ws, message);
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    this.raw(ws, message);
+    return true;
   }
 
   private raw(ws: WebSocket, message: NodeToServer): void {

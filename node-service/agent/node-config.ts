@@ -11,6 +11,11 @@ export const NodeConfigSchema = z.object({
   credential: z.string().min(16),
   stagingDir: z.string(),
   maxConcurrentTasks: z.number().int().min(1).max(64).default(2),
+  /** Where iSCSI exports of mounts listen (host:port; default 0.0.0.0:3260). */
+  iscsiPortal: z
+    .string()
+    .regex(/^[\w.:[\]-]+:\d{1,5}$/, 'host:port, e.g. 0.0.0.0:3260')
+    .optional(),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 

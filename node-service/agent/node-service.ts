@@ -6,14 +6,49 @@ import { ChildProcessRunner, KvmExportRegistry, recoverStaleExports } from '../p
 import { destinationHandlers } from './handlers/destination.handlers.js';
 import { kvmHandlers, type KvmHandlerDeps } from './handlers/kvm.handlers.js';
 import { kvmWorkDirs } from './handlers/kvm-task.js';
+import { cleanupStaleMounts, mountHandlers, mountsDir } from './handlers/mount.handler.js';
 import { nodeCheckHandler } from './handlers/node-check.handler.js';
+import { IscsiService } from './mounts/iscsi-service.js';
+import { NodeMounts } from './mounts/node-mounts.js';
 import { NodeAgent } from './node-agent.js';
 import { loadNodeConfig, nodeRuntimeKey } from './node-config.js';
 import type { TaskHandler } from './task-handler.js';
 
+export interface MountDeps {
+  mounts: NodeMounts;
+  runtimeKey: string;
+  /** host:port of iSCSI exports (default 0.0.0.0:3260). */
+  iscsiPortal?: string;
+  logger: Logger;
+}
+
 /** Every task type this node build can run. Platform issues add theirs here. */
-export function defaultHandlers(node: { name: string } = { name: os.hostname() }, kvm: Partial<KvmHandlerDeps> = {}): TaskHandler[] {
-  return [nodeCheckHandler, ...destinationHandlers({ nodeName: node.name }), ...kvmHandlers({ nodeName: node.name, ...kvm })];
+export function defaultHandlers(node: { name: string } = { name: os.hostname() }, kvm: Partial<KvmHandlerDeps> = {}, mount?: MountDeps): TaskHandler[] {
+  const handlers = [nodeCheckHandler, ...destinationHandlers({ nodeName: node.name }), ...kvmHandlers({ nodeName: node.name, ...kvm })];
+  if (mount) {
+    const [host, port] = splitPortal(mount.iscsiPortal ?? '0.0.0.0:3260');
+    handlers.push(
+      ...mountHandlers({
+        nodeName: node.name,
+        mounts: mount.mounts,
+        runtimeKey: mount.runtimeKey,
+        iscsi: (stagingDir) =>
+          new IscsiService({ dir: mountsDir(stagingDir, mount.runtimeKey), portal: { host, port }, iqnPrefix: iqnPrefix(node.name), logger: mount.logger }),
+      }),
+    );
+  }
+  return handlers;
+}
+
+function splitPortal(portal: string): [string, number] {
+  const i = portal.lastIndexOf(':');
+  return [portal.slice(0, i).replace(/^\[|\]$/g, ''), Number(portal.slice(i + 1))];
+}
+
+/** iqn.2026-12.lan.vplus:<node> (lower case, IQN characters only). */
+function iqnPrefix(nodeName: string): string {
+  const now = new Date();
+  return `iqn.${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, '0')}.lan.vplus:${nodeName.toLowerCase().replace(/[^a-z0-9.-]/g, '-').slice(0, 64)}`;
 }
 
 /** Composition root of the node daemon (`vplus node-service run`). */
@@ -30,7 +65,12 @@ export async function runNodeService(configPath: string, version: string, logger
     await recoverStaleExports({ workDir, node: runtimeKey, runner, log }).catch((err: unknown) => kvmLog.warn({ err, workDir }, 'recovering stale KVM exports failed'));
   }
   const registry = new KvmExportRegistry(undefined, log);
-  const agent = new NodeAgent({ config, version, handlers: defaultHandlers(config, { runner, registry, runtimeKey }), logger: logger.child({ node: config.name }) });
+  const mountLog = logger.child({ module: 'mount' });
+  // Mounts a previous run left open (it was killed): unmounted, loops and FUSE ended, in order.
+  await cleanupStaleMounts(config.stagingDir, runtimeKey, mountLog);
+  const mounts = new NodeMounts(mountLog);
+  const handlers = defaultHandlers(config, { runner, registry, runtimeKey }, { mounts, runtimeKey, logger: mountLog, ...(config.iscsiPortal ? { iscsiPortal: config.iscsiPortal } : {}) });
+  const agent = new NodeAgent({ config, version, handlers, mounts, logger: logger.child({ node: config.name }) });
   agent.start();
   return agent;
 }

@@ -41,6 +41,14 @@ export class ReadOnlyDeviceError extends Error {
   }
 }
 
+/** Only the chosen disks of a backup. */
+export function restrictDisks(source: BackupDataSource, disks: readonly string[] | undefined): BackupDataSource {
+  if (!disks) return source;
+  const missing = disks.filter((d) => !source.disks.includes(d));
+  if (missing.length > 0) throw Object.assign(new Error(`the backup has no disk ${missing.join(', ')} (it has ${source.disks.join(', ')})`), { code: 'MOUNT_NO_SUCH_DISK' });
+  return { ...source, disks: source.disks.filter((d) => disks.includes(d)) };
+}
+
 /** A backup's disks as a data source: ranges through the reader's chunk cache, runs from the manifest. */
 export function backupReaderSource(reader: BackupReader): BackupDataSource {
   const runsByDisk = new Map<string, DiskRun[]>();

@@ -27,21 +27,32 @@ import { readDiskLayout, type Volume } from './disk-layout.js';
 import type { FsType } from './filesystem-probe.js';
 import { SystemMounter } from './fs-mounter.js';
 import { readMountState, MountStateFile, STATE_FILE } from './mount-state.js';
-import { serveBackup, type NbdServer, type ServeBackupOptions } from './nbd-server.js';
+import { serveBackup, type ServeBackupOptions } from './nbd-server.js';
+
+/** What serves the disks: an NbdServer in this process, or one in a process of its own (nbd-serve-child.ts). */
+export interface DiskServer {
+  close(): Promise<void>;
+  /** Its process, when not this one. */
+  pid?: number;
+}
 
 export interface MountSessionOptions {
   /** A directory of its own for this session (created; removed by close and cleanup). */
   workDir: string;
   /** Serve the disks through a copy-on-write overlay (journals replay into it). */
   overlay: boolean;
+  /** Find and mount filesystems (default); false: only the disks as files (an iSCSI export's backing). */
+  mountFilesystems?: boolean;
   logger?: RepositoryLogger;
   host?: SystemMounter;
   /** How the disks are served (tests wrap it to reach the server). */
-  serve?: (source: BackupDataSource, options: ServeBackupOptions) => Promise<NbdServer>;
+  serve?: (source: BackupDataSource, options: ServeBackupOptions) => Promise<DiskServer>;
 }
 
 export interface MountedVolume {
   name: string;
+  /** The disk it starts on. */
+  disk: string;
   kind: Volume['kind'];
   type: FsType | null;
   label?: string;
@@ -78,7 +89,9 @@ export class MountSession {
   private constructor(
     readonly workDir: string,
     readonly volumes: readonly MountedVolume[],
-    private readonly server: NbdServer,
+    /** Each served disk as a file (nbdfuse), by disk name. */
+    readonly diskFiles: ReadonlyMap<string, string>,
+    private readonly server: DiskServer,
     private readonly host: SystemMounter,
     private readonly log: RepositoryLogger,
   ) {}
@@ -90,16 +103,20 @@ export class MountSession {
     await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
     if ((await fs.readdir(workDir)).length > 0) throw new MountSessionError('MOUNT_WORKDIR_IN_USE', `${workDir} is not empty: another session, or one to clean up first`);
     const state = new MountStateFile(workDir);
-    let server: NbdServer | undefined;
+    let server: DiskServer | undefined;
     try {
       const socket = path.join(workDir, 'nbd.sock');
-      await state.record({ kind: 'nbd-server', socket, pid: process.pid });
+      const serverStep = await state.record({ kind: 'nbd-server', socket, pid: process.pid });
       let overlayDir: string | undefined;
       if (options.overlay) {
         overlayDir = path.join(workDir, 'overlay');
         await fs.mkdir(overlayDir, { mode: 0o700 });
       }
       server = await (options.serve ?? serveBackup)(source, { socketPath: socket, ...(overlayDir === undefined ? {} : { overlayDir }), ...(options.logger ? { logger: options.logger } : {}) });
+      if (server.pid !== undefined && server.pid !== serverStep.pid) {
+        serverStep.pid = server.pid;
+        await state.update();
+      }
 
       const files = new Map<string, string>();
       for (const disk of source.disks) {
@@ -117,6 +134,7 @@ export class MountSession {
       // The layout is read from the backup directly, not through nbdfuse: same bytes (the
       // overlay is still empty), no FUSE round trip, and no pool thread of ours waiting on
       // our own server.
+      if (options.mountFilesystems === false) return new MountSession(workDir, [], files, server, host, log);
       const layout = await readDiskLayout(source.disks.map((name) => ({ name, source: diskBlockSource(source, name) })));
       for (const w of layout.warnings) log.warn({ warning: w }, 'disk layout');
       const drivers = await availableDrivers(host);
@@ -125,7 +143,7 @@ export class MountSession {
         volumes.push(await mountVolume(v, { workDir, overlay: options.overlay, files, drivers, host, state, log }));
       }
       log.info({ volumes: volumes.map((v) => ({ name: v.name, type: v.type, readable: v.readable })) }, 'mount session open');
-      return new MountSession(workDir, volumes, server, host, log);
+      return new MountSession(workDir, volumes, files, server, host, log);
     } catch (err) {
       await teardown(workDir, host, log, server).catch((e: unknown) => log.error({ err: e }, 'cleaning up a failed mount session failed'));
       throw err;
@@ -162,6 +180,7 @@ interface MountContext {
 async function mountVolume(v: Volume, ctx: MountContext): Promise<MountedVolume> {
   const listed: MountedVolume = {
     name: v.name,
+    disk: v.disk,
     kind: v.kind,
     type: v.type,
     ...(v.label === undefined ? {} : { label: v.label }),
@@ -261,7 +280,7 @@ function diskBlockSource(source: BackupDataSource, disk: string): BlockSource {
  * nbdfuse files, processes naming our paths), says what is still there, including a step
  * a crash interrupted before its result (a loop's device name) was recorded.
  */
-async function teardown(workDir: string, host: SystemMounter, log: RepositoryLogger, server: NbdServer | undefined): Promise<void> {
+async function teardown(workDir: string, host: SystemMounter, log: RepositoryLogger, server: DiskServer | undefined): Promise<void> {
   const exists = await fs.stat(workDir).then(() => true, () => false);
   if (!exists) {
     await server?.close();
@@ -286,12 +305,13 @@ async function teardown(workDir: string, host: SystemMounter, log: RepositoryLog
   }
   for (const device of await host.loopsUnder(workDir)) await attempt(`losetup -d ${device}`, () => host.detachLoop(device));
   for (const m of await host.mountsUnder(disksDir)) await attempt(`fusermount -u ${m.mountpoint}`, () => host.fuseUnmount(m.mountpoint));
+  // A live session stops its server; after a restart the server process (its argv names
+  // workDir) is ended with the rest below.
+  if (server) await attempt('stopping the NBD server', () => server.close());
   // nbdfuse and the FUSE drivers exit once unmounted; any that does not is ended.
   // (Recorded pids are not trusted alone: after a restart a pid may be another process's.)
   const pids = await host.processesUsing(workDir);
   await attempt('ending processes', () => host.endProcesses(pids));
-  // In-process today: a live session stops its server; after a restart it died with the node.
-  if (server) await attempt('stopping the NBD server', () => server.close());
 
   const left = [...(await host.mountsUnder(workDir)).map((m) => `mount ${m.mountpoint}`), ...(await host.loopsUnder(workDir)).map((d) => `loop ${d}`)];
   if (left.length > 0) {

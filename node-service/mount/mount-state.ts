@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 
 export type MountStep =
-  /** The NBD server (in the node process: `pid` is the node's). */
+  /** The NBD server: its own process (nbd-serve-process.ts, found by workDir in its argv at cleanup), or the node process in tests. */
   | { kind: 'nbd-server'; socket: string; pid: number }
   /** An nbdfuse exposing one disk as `file`, FUSE-mounted on `mountpoint`. */
   | { kind: 'nbdfuse'; disk: string; mountpoint: string; file: string; pidFile: string; pid?: number }

@@ -1,3 +1,4 @@
+import { createWriteStream } from 'node:fs';
 import https from 'node:https';
 import { PinnedAgent } from '../../common/net/pinned-agent.js';
 
@@ -58,6 +59,25 @@ export class ApiClient {
       });
       req.on('error', reject);
       if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  /** A GET whose body is streamed to `file` (downloads: never held in memory). */
+  download(path: string, file: string, opts: RequestOptions = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; bytes: number }> {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    return new Promise((resolve, reject) => {
+      const req = https.request(new URL(path, this.baseUrl), { method: 'GET', agent: this.agent, headers }, (res) => {
+        const out = createWriteStream(file);
+        let bytes = 0;
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.pipe(out);
+        out.on('finish', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));
+        out.on('error', reject);
+        res.on('error', reject);
+      });
+      req.on('error', reject);
       req.end();
     });
   }

@@ -68,7 +68,7 @@ export async function startSignedInE2e(options: E2eOptions & { node?: string } =
     const { t, browser, page } = await start(options, teardown);
     const admin = await setupAdmin(t.api);
     if (options.node !== undefined) {
-      const node = await enrollTestNode(t.api, admin, { name: options.node, handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+      const node = await enrollTestNode(t.api, admin, { name: options.node, handlers: (mount) => defaultHandlers({ name: options.node! }, {}, mount), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
       teardown.add(() => node.stop());
     }
     await page.goto(t.server.url);

@@ -39,6 +39,8 @@ export interface InProcessNode {
    * QEMU (another user) reaches them; default: the node's private staging dir.
    */
   kvmWorkDir?: string;
+  /** host:port for iSCSI exports of mounts (tests: 127.0.0.1 and a free port). */
+  iscsiPortal?: string;
 }
 
 export interface KvmSetupOptions {
@@ -100,7 +102,7 @@ export async function startKvmSetup(options: KvmSetupOptions): Promise<KvmSetup>
       const kvm = spec.kvmWorkDir !== undefined ? { workDir: host.subdir(spec.kvmWorkDir) } : {};
       const enrolled = await enrollTestNode(t.api, admin, {
         name: spec.name,
-        handlers: defaultHandlers({ name: spec.name }, kvm),
+        handlers: (mount) => defaultHandlers({ name: spec.name }, kvm, { ...mount, ...(spec.iscsiPortal ? { iscsiPortal: spec.iscsiPortal } : {}) }),
         ...(spec.maxConcurrentTasks !== undefined ? { maxConcurrentTasks: spec.maxConcurrentTasks } : {}),
         serverUrl: t.server.url,
         fingerprint: t.server.fingerprint,

@@ -3,12 +3,15 @@ import pino from 'pino';
 import { enrollNode } from '../../node-service/agent/enroll.js';
 import { NodeAgent } from '../../node-service/agent/node-agent.js';
 import type { TaskHandler } from '../../node-service/agent/task-handler.js';
-import type { NodeConfig } from '../../node-service/agent/node-config.js';
+import { nodeRuntimeKey, type NodeConfig } from '../../node-service/agent/node-config.js';
+import { NodeMounts } from '../../node-service/agent/mounts/node-mounts.js';
+import type { MountDeps } from '../../node-service/agent/node-service.js';
 import type { ApiClient } from './api-client.js';
 import { makeTempDir } from './test-server.js';
 
 export interface TestNode {
   agent: NodeAgent;
+  mounts: NodeMounts;
   config: NodeConfig;
   configPath: string;
   stop(): Promise<void>;
@@ -18,7 +21,8 @@ export interface TestNode {
 export async function enrollTestNode(
   api: ApiClient,
   adminToken: string,
-  opts: { name: string; handlers: TaskHandler[]; maxConcurrentTasks?: number; serverUrl: string; fingerprint: string },
+  /** handlers: a list, or made for this node with its mounts (defaultHandlers(…, …, mount)). */
+  opts: { name: string; handlers: TaskHandler[] | ((mount: MountDeps) => TaskHandler[]); maxConcurrentTasks?: number; serverUrl: string; fingerprint: string },
 ): Promise<TestNode> {
   const dir = makeTempDir(`node-${opts.name}`);
   const token = await api.request<{ token: string }>('POST', '/api/nodes/tokens', undefined, { token: adminToken });
@@ -33,9 +37,12 @@ export async function enrollTestNode(
     version: 'test',
     maxConcurrentTasks: opts.maxConcurrentTasks ?? 2,
   });
-  const agent = new NodeAgent({ config, version: 'test', handlers: opts.handlers, logger: pino({ level: process.env.VPLUS_TEST_LOG ?? 'silent' }), minBackoffMs: 200, maxBackoffMs: 1000 });
+  const logger = pino({ level: process.env.VPLUS_TEST_LOG ?? 'silent' });
+  const mounts = new NodeMounts(logger);
+  const handlers = typeof opts.handlers === 'function' ? opts.handlers({ mounts, runtimeKey: nodeRuntimeKey(config), logger }) : opts.handlers;
+  const agent = new NodeAgent({ config, version: 'test', handlers, mounts, logger, minBackoffMs: 200, maxBackoffMs: 1000 });
   const online = agent.online();
   agent.start();
   await online;
-  return { agent, config, configPath, stop: () => agent.stop() };
+  return { agent, mounts, config, configPath, stop: () => agent.stop() };
 }

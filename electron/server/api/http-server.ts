@@ -57,7 +57,9 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
   registerErrorHandler(app);
 
   await app.register(fastifyCookie);
-  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  // Nodes send listings of up to 5,000 entries and 256 KiB frames of file data over theirs;
+  // browsers send nothing on theirs (the events socket only pushes).
+  await app.register(fastifyWebsocket, { options: { maxPayload: 8 * 1024 * 1024 } });
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'vPlus server API', version: options.version, description: 'REST API of the vPlus backup server' },

@@ -6,7 +6,10 @@ import type { EventBus } from '../events/event-bus.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
 import type { TasksRepository } from '../tasks/tasks.repository.js';
 import type { NodeChannel, NodeDirectory } from '../tasks/task-types.js';
+import { NodeRelay } from './node-relay.js';
 import { toNode, type NodeRow, type NodesRepository } from './nodes.repository.js';
+
+export type MountReady = Extract<NodeToServer, { type: 'mount.ready' }>;
 
 export interface NodeTiming {
   heartbeatMs: number;
@@ -30,6 +33,9 @@ export class NodeSessions implements NodeDirectory {
   private readonly lossTimers = new Map<number, NodeJS.Timeout>();
   private engine: TaskEngine | undefined;
   private readonly monitor: NodeJS.Timeout;
+  /** Calls and byte streams into the nodes' mounts. */
+  readonly relay = new NodeRelay((nodeId, message) => this.sessions.get(nodeId)?.send(message) ?? false);
+  private mountReady: (nodeId: number, msg: MountReady) => Promise<void> = async () => undefined;
 
   constructor(
     private readonly nodes: NodesRepository,
@@ -44,6 +50,11 @@ export class NodeSessions implements NodeDirectory {
 
   bindEngine(engine: TaskEngine): void {
     this.engine = engine;
+  }
+
+  /** Who hears that a node's MOUNT task has its mount open (the mounts service). */
+  onMountReady(listener: (nodeId: number, msg: MountReady) => Promise<void>): void {
+    this.mountReady = listener;
   }
 
   connected(): NodeChannel[] {
@@ -62,7 +73,14 @@ export class NodeSessions implements NodeDirectory {
       if (!session) socket.close(4000, 'no hello');
     }, 10_000);
 
-    socket.on('message', (data: Buffer) => {
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        if (session) {
+          session.lastMessageAt = Date.now();
+          this.relay.onFrame(session.nodeId, data);
+        }
+        return;
+      }
       let msg: NodeToServer;
       try {
         const parsed = NodeToServerSchema.safeParse(JSON.parse(data.toString('utf8')));
@@ -84,6 +102,7 @@ export class NodeSessions implements NodeDirectory {
       }
       if (!session) return;
       session.lastMessageAt = Date.now();
+      if (this.relay.onMessage(session.nodeId, msg)) return;
       void this.onMessage(session, msg).catch((err: unknown) => log.error({ err, type: msg.type }, 'node message handling failed'));
     });
     socket.on('close', (code: number, reason: Buffer) => {
@@ -163,7 +182,13 @@ export class NodeSessions implements NodeDirectory {
         s.send({ type: 'task.ack', taskId: msg.taskId });
         await this.publish(s.nodeId);
         return;
+      case 'mount.ready':
+        await this.mountReady(s.nodeId, msg);
+        return;
       case 'hello':
+      case 'call.result':
+      case 'stream.head':
+      case 'stream.end':
         return;
     }
   }
@@ -171,6 +196,7 @@ export class NodeSessions implements NodeDirectory {
   private onClose(s: Session, code: number, reason: string): void {
     if (this.sessions.get(s.nodeId) !== s) return; // replaced by a newer connection
     this.sessions.delete(s.nodeId);
+    this.relay.nodeGone(s.nodeId);
     const at = new Date().toISOString();
     this.logger.warn({ node: s.name, code, reason }, 'node disconnected');
     void this.nodes

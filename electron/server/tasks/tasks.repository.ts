@@ -154,7 +154,8 @@ export class TasksRepository {
 
   async runningCounts(sql: Sql = this.sql): Promise<Map<number, number>> {
     const rows = await sql.query<{ node_id: number; n: number }>(
-      "SELECT node_id, COUNT(*) AS n FROM tasks WHERE state = 'RUNNING' AND node_id IS NOT NULL GROUP BY node_id",
+      // A MOUNT task holds a mount open for hours, mostly idle: it takes no slot from backups.
+      "SELECT node_id, COUNT(*) AS n FROM tasks WHERE state = 'RUNNING' AND node_id IS NOT NULL AND type <> 'MOUNT' GROUP BY node_id",
     );
     return new Map(rows.map((r) => [r.node_id, Number(r.n)]));
   }

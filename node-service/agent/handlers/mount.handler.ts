@@ -1,0 +1,181 @@
+/**
+ * MOUNT: opens a backup on this node and holds it open until it is closed — by a user (the
+ * server's 'close' call), by its idle timeout, or by the node stopping. Browsing: every
+ * filesystem found, mounted read-only (node-service/mount/mount-session.ts). iSCSI: one disk
+ * as a read-only LUN of this node's tgtd, for the named initiators, with CHAP.
+ *
+ * FILE_RESTORE: copies paths of an open mount into a directory on this node.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { FileRestoreParamsSchema, MountParamsSchema, type FileRestoreResult, type MountResult } from '../../../common/mount-tasks.js';
+import { backupReaderSource, restrictDisks } from '../../mount/block-device.js';
+import { copyOut } from '../../mount/copy-out.js';
+import { MountSession } from '../../mount/mount-session.js';
+import { serveInChild } from '../../mount/nbd-serve-child.js';
+import { IscsiService } from '../mounts/iscsi-service.js';
+import { callError, toFilesystem, type CloseReason, type NodeMounts } from '../mounts/node-mounts.js';
+import { TaskError, type TaskHandler, type TaskRunContext } from '../task-handler.js';
+import { parseParams, withRepository, type DestinationHandlerDeps } from './destination-task.js';
+
+export interface MountHandlerDeps extends DestinationHandlerDeps {
+  mounts: NodeMounts;
+  /** Names this node's mount directories: <stagingDir>/mounts-<runtimeKey>/<mountId>. */
+  runtimeKey: string;
+  iscsi: IscsiService | ((stagingDir: string) => IscsiService);
+}
+
+export function mountsDir(stagingDir: string, runtimeKey: string): string {
+  return path.join(stagingDir, `mounts-${runtimeKey}`);
+}
+
+/** Undoes the mounts a previous run of this node left (killed with mounts open). */
+export async function cleanupStaleMounts(stagingDir: string, runtimeKey: string, logger: Logger): Promise<void> {
+  const dir = mountsDir(stagingDir, runtimeKey);
+  await IscsiService.cleanup(dir, logger);
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names.filter((n) => /^\d+$/.test(n))) {
+    try {
+      await MountSession.cleanup(path.join(dir, name));
+      logger.warn({ mount: name }, 'cleaned up a mount a previous run of this node left open');
+    } catch (err) {
+      logger.error({ err, mount: name }, 'cleaning up a mount a previous run left failed');
+    }
+  }
+}
+
+export function mountHandlers(deps: MountHandlerDeps): TaskHandler[] {
+  return [mountHandler(deps), fileRestoreHandler(deps)];
+}
+
+function mountHandler(deps: MountHandlerDeps): TaskHandler {
+  let iscsi: IscsiService | undefined;
+  return {
+    type: 'MOUNT',
+    async run(ctx: TaskRunContext) {
+      const { target, params } = parseParams(ctx, deps, MountParamsSchema);
+      const workDir = path.join(mountsDir(ctx.stagingDir, deps.runtimeKey), String(params.mountId));
+      // A retry of the same mount after a crash: whatever the last attempt left goes first.
+      await MountSession.cleanup(workDir).catch(() => undefined);
+      ctx.progress(0, null, 'opening the backup');
+      let closeReason: CloseReason | null = null;
+      let wake: () => void = () => undefined;
+      const closed = new Promise<void>((resolve) => (wake = resolve));
+      const requestClose = (reason: CloseReason) => {
+        closeReason ??= reason;
+        wake();
+      };
+      ctx.signal.addEventListener('abort', () => requestClose('user'), { once: true });
+
+      const session = await withRepository(ctx, deps, target, async (repository) => {
+        const reader = await repository.openBackup(params.backupId, { cacheChunks: 16 });
+        const source = restrictDisks(backupReaderSource(reader), params.iscsi ? [params.iscsi.disk] : params.disks);
+        ctx.progress(0, null, params.iscsi ? `serving disk ${params.iscsi.disk}` : 'finding filesystems');
+        return MountSession.open(source, {
+          workDir,
+          overlay: params.iscsi ? false : params.overlay,
+          mountFilesystems: !params.iscsi,
+          logger: ctx.logger,
+          serve: (_src, o) =>
+            serveInChild(workDir, {
+              repositoryPath: target.path,
+              password: target.password ?? null,
+              backupId: params.backupId,
+              ...(params.iscsi ? { disks: [params.iscsi.disk] } : params.disks ? { disks: params.disks } : {}),
+              socketPath: o.socketPath,
+              ...(o.overlayDir ? { overlayDir: o.overlayDir } : {}),
+            }),
+        });
+      }).catch((err: unknown) => {
+        const code = (err as { code?: string }).code;
+        if (code === 'MOUNT_NO_SUCH_DISK') throw new TaskError((err as Error).message, code);
+        throw err;
+      });
+
+      let exported: Awaited<ReturnType<IscsiService['addExport']>> | undefined;
+      try {
+        let iscsiReady;
+        if (params.iscsi) {
+          iscsi ??= typeof deps.iscsi === 'function' ? deps.iscsi(ctx.stagingDir) : deps.iscsi;
+          const file = session.diskFiles.get(params.iscsi.disk);
+          if (!file) throw new TaskError(`disk ${params.iscsi.disk} is not served`, 'MOUNT_NO_SUCH_DISK');
+          exported = await iscsi.addExport(file, { names: params.iscsi.initiatorNames, addresses: params.iscsi.initiatorAddresses }, `m${params.mountId}`);
+          iscsiReady = {
+            disk: params.iscsi.disk,
+            portal: exported.portal,
+            target: exported.targetName,
+            lun: exported.lun,
+            chapUser: exported.chap.user,
+            chapPassword: exported.chap.password,
+            initiatorNames: params.iscsi.initiatorNames,
+            initiatorAddresses: params.iscsi.initiatorAddresses,
+          };
+        }
+        const readable = session.volumes.filter((v) => v.readable).length;
+        const summary = params.iscsi
+          ? `disk ${params.iscsi.disk} exported as ${exported?.targetName} on ${exported?.portal}`
+          : `${readable} of ${session.volumes.length} filesystems mounted (${session.volumes.map((v) => `${v.name}${v.type ? ` ${v.type}` : ''}${v.readable ? '' : ` — ${v.reason ?? 'not readable'}`}`).join(', ') || 'none found'})`;
+        ctx.log('info', summary);
+        ctx.progress(1, 1, params.iscsi ? 'exported over iSCSI' : 'mounted');
+        deps.mounts.register({ mountId: params.mountId, taskId: ctx.taskId, volumes: session.volumes, idleSeconds: params.idleSeconds, requestClose }, iscsiReady);
+        if (closeReason === null) await closed;
+      } finally {
+        deps.mounts.unregister(params.mountId);
+        if (exported && iscsi) await iscsi.removeExport(exported).catch((err: unknown) => ctx.logger.error({ err }, 'removing the iSCSI export failed'));
+        await session.close().finally(() => deps.mounts.released(params.mountId));
+      }
+      const by: CloseReason = (closeReason as CloseReason | null) ?? 'user';
+      ctx.log('info', by === 'idle' ? `closed after ${Math.round(params.idleSeconds / 60)} min without use` : by === 'node' ? 'closed: the node is stopping' : 'closed');
+      const result: MountResult = { closedBy: by, filesystems: session.volumes.map(toFilesystem) };
+      return { result };
+    },
+  };
+}
+
+function fileRestoreHandler(deps: MountHandlerDeps): TaskHandler {
+  return {
+    type: 'FILE_RESTORE',
+    async run(ctx: TaskRunContext) {
+      const parsed = FileRestoreParamsSchema.safeParse(ctx.params);
+      if (!parsed.success) throw new TaskError(`the task's parameters are invalid (${parsed.error.issues[0]?.message ?? 'unknown'})`, 'INVALID_PARAMS');
+      const params = parsed.data;
+      let located;
+      try {
+        const m = deps.mounts.get(params.mountId);
+        located = params.paths.map((p) => deps.mounts.locate(m, p));
+      } catch (err) {
+        throw new TaskError(callError(err).message, 'MOUNT_NOT_OPEN');
+      }
+      const first = located[0]!;
+      if (located.some((l) => l.volume !== first.volume)) throw new TaskError('a restore takes paths from one filesystem; restore each filesystem on its own', 'INVALID_ARGUMENT');
+      const directory = path.resolve(params.directory);
+      await fs.mkdir(directory, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+        throw new TaskError(`cannot create ${directory} on node ${deps.nodeName}: ${(err as Error).message}`, 'RESTORE_TARGET');
+      });
+      const keepAlive = setInterval(() => deps.mounts.get(params.mountId), 10_000);
+      try {
+        const r = await copyOut(
+          first.root,
+          located.map((l) => l.rel),
+          directory,
+          { overwrite: params.overwrite, signal: ctx.signal, onProgress: (p) => ctx.progress(p.bytesDone, p.bytesTotal, `${p.entriesDone} of ${p.entriesTotal} entries`) },
+        );
+        const result: FileRestoreResult = { directory, entries: r.entriesDone, bytes: r.bytesDone, skipped: r.skipped };
+        ctx.log('info', `restored ${r.entriesDone} entries (${r.bytesDone} bytes) to ${directory}${r.skipped.length ? `; skipped ${r.skipped.length} special files` : ''}`);
+        return { result, ...(r.skipped.length ? { warnings: [`skipped ${r.skipped.length} devices, fifos or sockets: ${r.skipped.slice(0, 5).join(', ')}`] } : {}) };
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        const e = callError(err);
+        throw new TaskError(e.code === 'EXISTS' ? `${e.message}; restore with overwrite to replace it` : e.message, e.code);
+      } finally {
+        clearInterval(keepAlive);
+      }
+    },
+  };
+}

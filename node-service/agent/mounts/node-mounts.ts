@@ -1,0 +1,312 @@
+/**
+ * The mounts open on this node (each held by a running MOUNT task), and the server's calls
+ * into them: listing, stat, search, extend and close answered as call.result; file reads and
+ * zips streamed as binary frames paced by the server's credit.
+ *
+ * Paths from the server start with the filesystem's name ('vda1/etc/hosts'); '' is the
+ * mount's root, one directory per filesystem. Each filesystem's own path is then resolved
+ * inside its mount point by browse.ts (no '..', no symlink out).
+ */
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import type { ZodType } from 'zod';
+import {
+  BrowseListQuerySchema,
+  BrowseSearchRequestSchema,
+  MountPathSchema,
+  type BrowseEntry,
+  type BrowseListing,
+  type MountFilesystem,
+} from '../../../common/api/mounts.js';
+import type { CallError, NodeToServer } from '../../../common/node-protocol.js';
+import { MountExtendRequestSchema } from '../../../common/api/mounts.js';
+import { z } from 'zod';
+import { BrowseError, list, openRead, readIdNames, search, stat, type IdNames } from '../../mount/browse.js';
+import type { MountedVolume } from '../../mount/mount-session.js';
+import { zip } from '../../mount/zip-stream.js';
+import { CreditSink } from './credit-sink.js';
+
+export type CloseReason = 'user' | 'idle' | 'node';
+
+export interface OpenMount {
+  mountId: number;
+  taskId: number;
+  volumes: readonly MountedVolume[];
+  idleSeconds: number;
+  lastUsedAt: number;
+  openedAt: Date;
+  /** Asks the MOUNT task holding it to close it. */
+  requestClose(reason: CloseReason): void;
+  /** Owner and group names per filesystem, read once from its /etc. */
+  names: Map<string, Promise<IdNames>>;
+  /** What the server was told when it opened (told again after a reconnect). */
+  ready: Extract<NodeToServer, { type: 'mount.ready' }>;
+}
+
+type Send = (message: NodeToServer) => boolean;
+type SendFrame = (frame: Buffer) => boolean;
+
+export class MountCallError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly path?: string,
+  ) {
+    super(message);
+  }
+}
+
+const ReadArgs = z.object({ path: MountPathSchema, start: z.number().int().min(0).optional(), end: z.number().int().min(0).optional() });
+const ZipArgs = z.object({ paths: z.array(MountPathSchema).min(1).max(10_000) });
+const StatArgs = z.object({ path: MountPathSchema });
+
+function parse<T>(schema: ZodType<T>, args: unknown): T {
+  const r = schema.safeParse(args);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new MountCallError('INVALID_ARGUMENT', `${issue?.path.join('.') || 'args'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return r.data;
+}
+
+export function toFilesystem(v: MountedVolume): MountFilesystem {
+  return {
+    name: v.name,
+    disk: v.disk,
+    kind: v.kind,
+    type: v.type,
+    ...(v.label === undefined ? {} : { label: v.label }),
+    size: v.size,
+    readable: v.readable,
+    ...(v.reason === undefined ? {} : { reason: v.reason }),
+  };
+}
+
+export class NodeMounts {
+  private readonly open = new Map<number, OpenMount>();
+  /** Mounts whose MOUNT task has not finished closing them yet. */
+  private readonly held = new Map<number, () => void>();
+  private readonly streams = new Map<number, { sink: CreditSink; abort: AbortController }>();
+  private send: Send = () => false;
+  private sendFrame: SendFrame = () => false;
+  private readonly idleTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly logger: Logger,
+    options: { idleCheckMs?: number } = {},
+  ) {
+    this.idleTimer = setInterval(() => this.closeIdle(), options.idleCheckMs ?? 15_000);
+    this.idleTimer.unref();
+  }
+
+  /** The server connection (NodeAgent): how results and frames go out. */
+  connect(send: Send, sendFrame: SendFrame): void {
+    this.send = send;
+    this.sendFrame = sendFrame;
+  }
+
+  /** The connection dropped: streams in flight have no reader any more. */
+  disconnected(): void {
+    for (const [id, s] of this.streams) {
+      s.abort.abort();
+      s.sink.destroy(new Error('the server connection closed'));
+      this.streams.delete(id);
+    }
+  }
+
+  register(m: Omit<OpenMount, 'lastUsedAt' | 'openedAt' | 'names' | 'ready'>, iscsi?: Extract<NodeToServer, { type: 'mount.ready' }>['iscsi']): void {
+    const ready: OpenMount['ready'] = { type: 'mount.ready', taskId: m.taskId, mountId: m.mountId, filesystems: m.volumes.map(toFilesystem), ...(iscsi ? { iscsi } : {}) };
+    this.open.set(m.mountId, { ...m, lastUsedAt: Date.now(), openedAt: new Date(), names: new Map(), ready });
+    this.held.set(m.mountId, () => m.requestClose('node'));
+    this.send(ready);
+  }
+
+  /** The open mounts as the server must know them (after a reconnect); CHAP secrets are not repeated. */
+  readyMessages(): NodeToServer[] {
+    return [...this.open.values()].map((m) => {
+      const { iscsi, ...rest } = m.ready;
+      return iscsi ? { ...rest, iscsi: { ...iscsi, chapPassword: '' } } : rest;
+    });
+  }
+
+  /** Closing: no more calls reach it. */
+  unregister(mountId: number): void {
+    this.open.delete(mountId);
+  }
+
+  /** Its MOUNT task has cleaned it up. */
+  released(mountId: number): void {
+    this.held.delete(mountId);
+  }
+
+  get(mountId: number): OpenMount {
+    const m = this.open.get(mountId);
+    if (!m) throw new MountCallError('MOUNT_NOT_OPEN', `mount ${mountId} is not open on this node (it was closed, or the node restarted)`);
+    m.lastUsedAt = Date.now();
+    return m;
+  }
+
+  /** Closes every mount (the node is stopping) and waits, up to `timeoutMs`, until each is cleaned up. */
+  async closeAll(timeoutMs = 20_000): Promise<void> {
+    clearInterval(this.idleTimer);
+    for (const close of this.held.values()) close();
+    const until = Date.now() + timeoutMs;
+    while (this.held.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** A filesystem of a mount and the path inside it, from a mount path ('vda1/etc'). */
+  locate(m: OpenMount, mountPath: string): { volume: MountedVolume; root: string; rel: string } {
+    const clean = mountPath.replace(/^\/+/, '').replace(/\/+$/, '');
+    const slash = clean.indexOf('/');
+    const name = slash < 0 ? clean : clean.slice(0, slash);
+    const rel = slash < 0 ? '' : clean.slice(slash + 1);
+    const volume = m.volumes.find((v) => v.name === name);
+    if (!volume) throw new MountCallError('NOT_FOUND', `there is no filesystem "${name}" in this mount (it has ${m.volumes.map((v) => v.name).join(', ') || 'none'})`, mountPath);
+    if (!volume.readable || !volume.path) throw new MountCallError('NOT_READABLE', `${name} cannot be browsed: ${volume.reason ?? 'not readable'}`, mountPath);
+    return { volume, root: volume.path, rel };
+  }
+
+  private names(m: OpenMount, volume: MountedVolume, root: string): Promise<IdNames> {
+    let n = m.names.get(volume.name);
+    if (!n) {
+      n = readIdNames(root);
+      m.names.set(volume.name, n);
+    }
+    return n;
+  }
+
+  async call(callId: number, mountId: number, op: string, args: Record<string, unknown>): Promise<void> {
+    try {
+      const result = await this.answer(mountId, op, args);
+      this.send({ type: 'call.result', callId, result });
+    } catch (err) {
+      this.send({ type: 'call.result', callId, error: callError(err) });
+    }
+  }
+
+  private async answer(mountId: number, op: string, args: Record<string, unknown>): Promise<unknown> {
+    const m = this.get(mountId);
+    switch (op) {
+      case 'list': {
+        const q = parse(BrowseListQuerySchema, args);
+        if (q.path.replace(/^\/+|\/+$/g, '') === '') return this.rootListing(m, q.offset, q.limit);
+        const { volume, root, rel } = this.locate(m, q.path);
+        const listing = await list(root, rel, { offset: q.offset, limit: q.limit, sort: q.sort, order: q.order, names: await this.names(m, volume, root) });
+        return { ...listing, path: join(volume.name, listing.path) } satisfies BrowseListing;
+      }
+      case 'stat': {
+        const q = parse(StatArgs, args);
+        const { volume, root, rel } = this.locate(m, q.path);
+        const st = await stat(root, rel, await this.names(m, volume, root));
+        return { ...st, path: join(volume.name, st.path) };
+      }
+      case 'search': {
+        const q = parse(BrowseSearchRequestSchema, args);
+        const { volume, root, rel } = this.locate(m, q.path);
+        const r = await search(root, rel, q.pattern, { limit: q.limit, names: await this.names(m, volume, root) });
+        return { ...r, hits: r.hits.map((h) => ({ ...h, path: join(volume.name, h.path) })) };
+      }
+      case 'extend': {
+        const q = parse(MountExtendRequestSchema, args);
+        m.idleSeconds = q.idleSeconds;
+        return { idleSeconds: m.idleSeconds };
+      }
+      case 'close':
+        m.requestClose('user');
+        return { closing: true };
+      default:
+        throw new MountCallError('INVALID_ARGUMENT', `unknown operation ${op}`);
+    }
+  }
+
+  private rootListing(m: OpenMount, offset: number, limit: number): BrowseListing {
+    const entries: BrowseEntry[] = m.volumes.map((v) => ({
+      name: v.name,
+      type: v.readable ? 'dir' : 'other',
+      size: v.size,
+      mtime: m.openedAt.toISOString(),
+      mode: 0o555,
+      uid: 0,
+      gid: 0,
+    }));
+    return { path: '', entries: entries.slice(offset, offset + limit), total: entries.length, truncated: false };
+  }
+
+  async stream(callId: number, mountId: number, op: string, args: Record<string, unknown>, credit: number): Promise<void> {
+    const abort = new AbortController();
+    const sink = new CreditSink(callId, credit, this.sendFrame);
+    this.streams.set(callId, { sink, abort });
+    try {
+      const m = this.get(mountId);
+      if (op === 'read') {
+        const q = parse(ReadArgs, args);
+        const { root, rel } = this.locate(m, q.path);
+        const opened = await openRead(root, rel, { ...(q.start === undefined ? {} : { start: q.start }), ...(q.end === undefined ? {} : { end: q.end }) });
+        this.send({ type: 'stream.head', callId, size: opened.size, start: opened.start, end: opened.end, mtime: opened.entry.mtime });
+        await pipeline(opened.stream, sink, { signal: abort.signal });
+      } else if (op === 'zip') {
+        const q = parse(ZipArgs, args);
+        const located = q.paths.map((p) => this.locate(m, p));
+        const first = located[0]!;
+        if (located.some((l) => l.volume !== first.volume)) throw new MountCallError('INVALID_ARGUMENT', 'a zip takes paths from one filesystem; download each filesystem on its own');
+        // Resolves every path before the first byte: an escape refuses the whole zip.
+        const keepAlive = setInterval(() => (m.lastUsedAt = Date.now()), 10_000);
+        try {
+          let headSent = false;
+          const head = () => {
+            if (!headSent) this.send({ type: 'stream.head', callId });
+            headSent = true;
+          };
+          sink.once('pipe', head);
+          await zip(
+            first.root,
+            located.map((l) => l.rel),
+            sink,
+            { signal: abort.signal, onProgress: head },
+          );
+          head();
+        } finally {
+          clearInterval(keepAlive);
+        }
+      } else {
+        throw new MountCallError('INVALID_ARGUMENT', `unknown stream ${op}`);
+      }
+      this.send({ type: 'stream.end', callId });
+    } catch (err) {
+      if (!abort.signal.aborted) this.send({ type: 'stream.end', callId, error: callError(err) });
+      sink.destroy();
+    } finally {
+      this.streams.delete(callId);
+    }
+  }
+
+  credit(callId: number, bytes: number): void {
+    this.streams.get(callId)?.sink.addCredit(bytes);
+  }
+
+  cancel(callId: number): void {
+    const s = this.streams.get(callId);
+    if (!s) return;
+    s.abort.abort();
+    s.sink.destroy(new Error('cancelled by the server'));
+  }
+
+  private closeIdle(): void {
+    const now = Date.now();
+    for (const m of this.open.values()) {
+      if (now - m.lastUsedAt > m.idleSeconds * 1000) {
+        this.logger.info({ mountId: m.mountId, idleSeconds: m.idleSeconds }, 'closing an idle mount');
+        m.requestClose('idle');
+      }
+    }
+  }
+}
+
+const join = (fs: string, rel: string): string => (rel === '' ? fs : `${fs}/${rel}`);
+
+export function callError(err: unknown): CallError {
+  if (err instanceof BrowseError) return { code: err.code, message: err.message, path: err.path };
+  if (err instanceof MountCallError) return { code: err.code, message: err.message, ...(err.path === undefined ? {} : { path: err.path }) };
+  const e = err as NodeJS.ErrnoException;
+  return { code: e.code ?? 'NODE_ERROR', message: e.message ?? String(err) };
+}
