@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { BrowseEntry, BrowseSearchHit, MountRestoreRequest } from '../../common/api/index.js';
+import type { BrowseEntry, BrowseSearchHit, BrowseSearchResult, MountRestoreRequest } from '../../common/api/index.js';
 import type { ApiClient } from '../client/api-client.js';
 import { withClient } from '../client/session.js';
 import type { CliContext } from '../context.js';
@@ -21,6 +21,7 @@ import { followStartedTask, intParser } from './task.command.js';
 /** The most entries one listing page holds (BrowseListQuerySchema). */
 const PAGE = 5000;
 const MAX_SEARCH_HITS = 5000;
+const DEFAULT_SEARCH_HITS = 500;
 
 interface RestoreOptions {
   path?: string;
@@ -108,12 +109,34 @@ async function findInMount(ctx: CliContext, id: number, pattern: string, options
   const apiPath = mountPath(options.path);
   const out = new Output(ctx);
   await withClient(ctx, async (client) => {
-    const result = await client.searchMount(id, { path: apiPath, pattern, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
+    const result = await search(client, id, apiPath, pattern, options.limit ?? DEFAULT_SEARCH_HITS);
     if (options.json) out.json(result.hits);
     else if (result.hits.length === 0) out.line(`Nothing named like "${pattern}" under ${showPath(apiPath)} (${result.visited} entries looked at).`);
     else out.line(formatHits(result.hits));
     if (result.truncated) out.note(searchCutShort(result.hits, result.visited, options.limit));
   });
+}
+
+/**
+ * Searches under a folder; from the mount's root, each browsable filesystem
+ * in turn (a search runs inside one filesystem on the node) until the
+ * limit of hits.
+ */
+async function search(client: ApiClient, id: number, apiPath: string, pattern: string, limit: number): Promise<BrowseSearchResult> {
+  if (apiPath !== '') return client.searchMount(id, { path: apiPath, pattern, limit });
+  const filesystems = (await readFolder(client, id, '', Number.POSITIVE_INFINITY)).entries.filter((e) => e.type === 'dir');
+  const all: BrowseSearchResult = { hits: [], visited: 0, truncated: false };
+  for (const fs of filesystems) {
+    if (all.hits.length >= limit) {
+      all.truncated = true;
+      break;
+    }
+    const r = await client.searchMount(id, { path: fs.name, pattern, limit: limit - all.hits.length });
+    all.hits.push(...r.hits);
+    all.visited += r.visited;
+    all.truncated ||= r.truncated;
+  }
+  return all;
 }
 
 function searchCutShort(hits: readonly BrowseSearchHit[], visited: number, limit: number | undefined): string {
@@ -155,9 +178,10 @@ async function restoreFromMount(ctx: CliContext, id: number, paths: string[], op
   const request = mountRestoreRequest(paths, options);
   const out = new Output(ctx);
   await withClient(ctx, async (client) => {
+    const mount = await client.getMount(id);
     const task = await client.restoreFromMount(id, request);
     const what = request.paths.length === 1 ? showPath(request.paths[0]!) : `${request.paths.length} paths`;
-    out.line(`Restoring ${what} from mount ${id} to ${request.path} on node ${task.node ?? request.node ?? '?'}: task ${task.id}.`);
+    out.line(`Restoring ${what} from mount ${id} to ${request.path} on node ${task.node ?? mount.node}: task ${task.id}.`);
     await followStartedTask(ctx, client, task.id, options);
   });
 }

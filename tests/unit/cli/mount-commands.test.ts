@@ -59,7 +59,7 @@ describe('mount commands against the API', () => {
         const limit = Number(q('limit') ?? 500);
         const p = q('path') ?? '';
         if (p === 'vda1/nope') return { status: 404, body: { error: 'NOT_FOUND', message: '/vda1/nope does not exist', path: 'vda1/nope' } };
-        const entries = p === '' ? [sampleEntry({ name: 'vda1', type: 'dir', mode: 0o755 }), sampleEntry({ name: 'vda2', type: 'dir', mode: 0o755 })] : folder;
+        const entries = p === '' ? [sampleEntry({ name: 'vda1', type: 'dir', mode: 0o755 }), sampleEntry({ name: 'vda2', type: 'other', mode: 0o555 })] : folder;
         return { status: 200, body: { path: p, entries: entries.slice(offset, offset + limit), total: entries.length, truncated: false } };
       }
       if (method === 'GET' && u.pathname === '/api/mounts/3/stat') {
@@ -176,10 +176,12 @@ describe('mount commands against the API', () => {
     it('find searches under --path and prints the hits with their paths; a cut-short search says so', async () => {
       const run = await runVplus(['mount', 'find', '3', '*.conf', '--path', '/vda1/etc'], { env });
       expect(run.code).toBe(0);
-      expect(urls('/api/mounts/3/search')).toEqual(['/api/mounts/3/search?path=vda1%2Fetc&pattern=*.conf']);
+      expect(urls('/api/mounts/3/search')).toEqual(['/api/mounts/3/search?path=vda1%2Fetc&pattern=*.conf&limit=500']);
       expect(run.stdout).toMatch(/\s\/vda1\/etc\/hosts$/m);
       const cut = await runVplus(['mount', 'find', '3', 'hosts', '--limit', '1'], { env });
       expect(cut.stderr).toBe('The search stopped early after 1 hits and 1234 entries looked at; narrow it with --path or a longer pattern.\n');
+      // From the root: each browsable filesystem in turn (vda2 is swap).
+      expect(urls('/api/mounts/3/search').slice(1)).toEqual(['/api/mounts/3/search?path=vda1&pattern=hosts&limit=1']);
     });
   });
 
