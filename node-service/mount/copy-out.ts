@@ -79,6 +79,9 @@ export async function copyOut(root: string, relPaths: string[], destDir: string,
   };
 
   for (const item of sel.items) {
+    // Items from different folders (etc/hosts, data/x): the folders between the common base and
+    // each item are made as they are in the filesystem (created 0700, then given their mode).
+    await makeParents(root, sel.base, item.rel, target, keepOwner);
     for await (const s of walkTree(item, opts.signal)) {
       if (opts.signal?.aborted) throw cancelled(s.rel);
       const to = target(s.rel);
@@ -112,6 +115,22 @@ export async function copyOut(root: string, relPaths: string[], destDir: string,
     }
   }
   return { ...p, skipped };
+}
+
+async function makeParents(root: string, base: string, rel: string, target: (rel: string) => string, keepOwner: boolean): Promise<void> {
+  const below = relativeTo(base, rel).split('/').slice(0, -1);
+  let at = base;
+  for (const name of below) {
+    at = at === '' ? name : `${at}/${name}`;
+    const to = target(at);
+    if (await lstatOrNull(to)) continue;
+    const st = await lstat(path.join(root, at));
+    if (!st.isDirectory()) throw new BrowseError('NOT_A_DIRECTORY', at, `${at} is not a directory`);
+    await mkdir(to, { mode: 0o700 });
+    if (keepOwner) await chown(to, st.uid, st.gid);
+    await chmod(to, st.mode & 0o7777);
+    await utimes(to, st.atime, st.mtime);
+  }
 }
 
 async function copyFile(s: WalkStep, tmp: string, p: CopyProgress, every: number, report: () => void, signal?: AbortSignal): Promise<void> {

@@ -7,6 +7,7 @@ export interface MountRow {
   backup_id: number;
   node_id: number;
   node_name: string;
+  node_host: string;
   task_id: number | null;
   state: MountState;
   disks: string | string[] | null;
@@ -45,7 +46,7 @@ export function toMount(r: MountRow): Mount {
     disks: json<string[]>(r.disks) ?? [],
     overlay: r.overlay === 1,
     filesystems: json<MountFilesystem[]>(r.filesystems) ?? [],
-    iscsi: json<IscsiInfo>(r.iscsi),
+    iscsi: withReachablePortal(json<IscsiInfo>(r.iscsi), r.node_host),
     createdBy: r.created_by,
     createdAt: r.created_at.toISOString(),
     idleSeconds: r.idle_seconds,
@@ -55,7 +56,14 @@ export function toMount(r: MountRow): Mount {
   };
 }
 
-const SELECT = `SELECT m.*, n.name AS node_name, b.vm, b.created_at AS backup_created_at, b.repo_backup_id, b.destination_id, d.name AS destination_name
+/** tgtd listens on 0.0.0.0 (all addresses): initiators connect to the node's own address. */
+function withReachablePortal(info: IscsiInfo | null, host: string): IscsiInfo | null {
+  if (!info) return null;
+  const m = /^(0\.0\.0\.0|\[::\]|::):(\d+)$/.exec(info.portal);
+  return m ? { ...info, portal: `${host.includes(':') ? `[${host}]` : host}:${m[2]}` } : info;
+}
+
+const SELECT = `SELECT m.*, n.name AS node_name, n.host AS node_host, COALESCE((SELECT v.name FROM vms v WHERE v.uuid = b.vm ORDER BY v.id DESC LIMIT 1), b.vm) AS vm, b.created_at AS backup_created_at, b.repo_backup_id, b.destination_id, d.name AS destination_name
   FROM mounts m JOIN nodes n ON n.id = m.node_id JOIN backups b ON b.id = m.backup_id JOIN destinations d ON d.id = b.destination_id`;
 
 export class MountsRepository {

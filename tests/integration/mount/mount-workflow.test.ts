@@ -186,6 +186,7 @@ describe('Browse files and iSCSI export of VM backups', () => {
     for (const s of started) expect(s.status, s.body.message).toBe(202);
     mounts = await Promise.all(started.map((s) => mounted(s.body.id)));
     for (const m of mounts) {
+      expect(m.vm).toBe(vm.name);
       expect(m.filesystems.map((f) => [f.name, f.type, f.label, f.readable])).toEqual([
         ['vda1', 'ext4', 'root', true],
         ['vda2', 'xfs', 'data', true],
@@ -244,7 +245,7 @@ describe('Browse files and iSCSI export of VM backups', () => {
   it('restores a selection to a node path, keeping times, modes and links, and refuses to overwrite', async () => {
     const m = mounts[0]!;
     const target = bed.host.subdir('restored');
-    const body = { paths: ['vda1/docs', 'vda1/link to hello', 'vda1/hello.txt'], path: target };
+    const body = { paths: ['vda1/docs', 'vda1/link to hello', 'vda1/hello.txt', 'vda1/deep/a/b/c/d/e/leaf.txt'], path: target };
     const res = await api<TaskDetails & { message?: string }>('POST', `/api/mounts/${m.id}/restore`, body);
     expect(res.status, res.body.message).toBe(202);
     const done = await taskEnded(bed.t.api, bed.admin, res.body.id);
@@ -255,6 +256,8 @@ describe('Browse files and iSCSI export of VM backups', () => {
     expect(st.mode & 0o777).toBe(0o640);
     expect(st.mtime.toISOString()).toBe('2026-01-02T03:04:05.000Z');
     expect(fs.readlinkSync(path.join(target, 'link to hello'))).toBe('hello.txt');
+    // From another folder than the rest: its folders are made on the way.
+    expect(shaFile(path.join(target, 'deep/a/b/c/d/e/leaf.txt'))).toBe(truth[0]!.get('vda1/deep/a/b/c/d/e/leaf.txt'));
     const again = await api<TaskDetails>('POST', `/api/mounts/${m.id}/restore`, body);
     const refused = await taskEnded(bed.t.api, bed.admin, again.body.id);
     expect(refused.state).toBe('FAILED');
@@ -334,7 +337,7 @@ describe('Browse files and iSCSI export of VM backups', () => {
     expect(res.status, res.body.message).toBe(200);
     const { portal, target, chapUser, chapPassword, mount } = res.body;
     expect(chapPassword.length).toBeGreaterThanOrEqual(12);
-    expect(mount.iscsi).toMatchObject({ target, chapUser, initiatorNames: [INITIATOR] });
+    expect(mount.iscsi).toMatchObject({ target, chapUser, portal, initiatorNames: [INITIATOR] });
     expect(JSON.stringify(mount)).not.toContain(chapPassword);
     const read = async (initiator: string, password: string, out: string) => {
       const opts = ['driver=iscsi', 'transport=tcp', `portal=${portal}`, `target=${target}`, 'lun=1', `initiator-name=${initiator}`, `user=${chapUser}`, `password=${password}`];
