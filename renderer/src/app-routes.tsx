@@ -7,6 +7,8 @@ import { DashboardPage } from './pages/dashboard-page.js';
 import { DestinationDetailsPage } from './pages/destination-details-page.js';
 import { DestinationsPage } from './pages/destinations-page.js';
 import { InstallNodePage } from './pages/install-node-page.js';
+import { MountExplorerPage } from './pages/mount-explorer-page.js';
+import { MountsPage } from './pages/mounts-page.js';
 import { NodeDetailsPage } from './pages/node-details-page.js';
 import { NodesPage } from './pages/nodes-page.js';
 import { NotFoundPage } from './pages/not-found-page.js';
@@ -42,6 +44,8 @@ export function AppRoutes() {
           <Route path="vms" element={<VirtualMachinesPage />} />
           <Route path="vms/:vm" element={<VmDetailsPage />} />
           <Route path="backups" element={<BackupsPage />} />
+          <Route path="mounts" element={<MountsPage />} />
+          <Route path="mounts/:id" element={<MountExplorerPage />} />
           <Route path="tasks" element={<TasksPage />} />
           <Route path="tasks/:id" element={<TaskDetailsPage />} />
           <Route path="policies" element={<PoliciesPage />} />

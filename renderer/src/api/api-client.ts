@@ -15,6 +15,15 @@ export interface RequestOptions {
    * so they must not trigger the redirect to the sign-in page.
    */
   expectUnauthorized?: boolean;
+  /** Extra request headers, e.g. a Range. */
+  headers?: Record<string, string>;
+}
+
+/** Part of a file, as read by a Range request. */
+export interface ByteRange {
+  bytes: ArrayBuffer;
+  /** The whole file's size, when the server said (Content-Range). */
+  total: number | null;
 }
 
 export interface ApiClientOptions {
@@ -51,6 +60,16 @@ export class ApiClient {
     await this.#send(method, path, options);
   }
 
+  /**
+   * The first `length` bytes of a file (previews), asked for with a Range header so a large
+   * file is never read whole into memory; downloads go through plain links instead.
+   */
+  async range(path: string, length: number, options: Omit<RequestOptions, 'body'> = {}): Promise<ByteRange> {
+    const response = await this.#send('GET', path, { ...options, headers: { accept: '*/*', ...options.headers, range: `bytes=0-${length - 1}` } });
+    const total = /\/(\d+)$/.exec(response.headers.get('content-range') ?? '')?.[1];
+    return { bytes: await readAtMost(response, length), total: total === undefined ? null : Number(total) };
+  }
+
   async #send(method: Method, path: string, options: RequestOptions): Promise<Response> {
     const hasBody = options.body !== undefined;
     let response: Response;
@@ -58,7 +77,7 @@ export class ApiClient {
       response = await this.#fetch(withQuery(path, options.query), {
         method,
         credentials: 'same-origin',
-        headers: hasBody ? { 'content-type': 'application/json', accept: 'application/json' } : { accept: 'application/json' },
+        headers: { ...(hasBody ? { 'content-type': 'application/json' } : {}), accept: 'application/json', ...options.headers },
         body: hasBody ? JSON.stringify(options.body) : null,
         signal: options.signal ?? null,
       });
@@ -105,4 +124,21 @@ async function readJson(response: Response): Promise<unknown> {
   } catch {
     return undefined;
   }
+}
+
+/** A server that ignores Range answers 200 with the whole file: read no more than asked for. */
+async function readAtMost(response: Response, length: number): Promise<ArrayBuffer> {
+  const out = new Uint8Array(length);
+  let filled = 0;
+  const reader = response.body?.getReader();
+  if (reader === undefined) return out.buffer.slice(0, 0);
+  while (filled < length) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const take = Math.min(value.byteLength, length - filled);
+    out.set(value.subarray(0, take), filled);
+    filled += take;
+  }
+  await reader.cancel();
+  return out.buffer.slice(0, filled);
 }

@@ -1,4 +1,4 @@
-import type { AuditQuery, Backup, TaskListQuery } from '@common/api/index.js';
+import type { AuditQuery, Backup, BrowseListQuery, TaskListQuery } from '@common/api/index.js';
 import type { PolicyPreviewRequest } from './policies.queries.js';
 
 /** The filters of GET /api/backups this UI uses. */
@@ -8,6 +8,9 @@ export interface BackupListFilter {
   vm?: string;
   status?: Backup['status'];
 }
+
+/** One page of a directory of a mount, as GET /api/mounts/:id/files takes it. */
+export type MountFilesQuery = BrowseListQuery;
 
 /** Every cache key in one place, so WebSocket events can update exactly what changed. */
 export const queryKeys = {
@@ -35,7 +38,18 @@ export const queryKeys = {
   /** By id: a point is added per destination task, and events carry the id. */
   destinationUsage: (id: number) => ['destinations', 'usage', id] as const,
   mounts: ['mounts'] as const,
+  mountLists: ['mounts', 'list'] as const,
+  mountList: (activeOnly: boolean) => ['mounts', 'list', { activeOnly }] as const,
   mount: (id: number) => ['mounts', 'detail', id] as const,
+  /**
+   * What is inside an open mount. Not under 'mounts': each read counts as a use of the mount
+   * (it moves expiresAt), and a 'mount' event must never refetch every open listing.
+   */
+  mountBrowse: (id: number) => ['mount-browse', id] as const,
+  mountFiles: (id: number, query: MountFilesQuery) => ['mount-browse', id, 'files', query] as const,
+  mountStat: (id: number, path: string) => ['mount-browse', id, 'stat', path] as const,
+  mountSearch: (id: number, path: string, pattern: string) => ['mount-browse', id, 'search', path, pattern] as const,
+  mountPreview: (id: number, path: string) => ['mount-browse', id, 'preview', path] as const,
   backups: ['backups'] as const,
   backupLists: ['backups', 'list'] as const,
   backupList: (filter: BackupListFilter) => ['backups', 'list', filter] as const,

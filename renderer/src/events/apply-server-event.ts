@@ -2,6 +2,7 @@ import type { Health, ServerEvent, Status } from '@common/api/index.js';
 import type { QueryClient } from '@tanstack/react-query';
 import { invalidateBackups, removeDestination, upsertDestination } from '../api/destination-cache.js';
 import { refreshInventoryAfterTask, upsertHypervisor, upsertVm } from '../api/inventory-cache.js';
+import { applyMount } from '../api/mount-cache.js';
 import { removeNode, upsertNode } from '../api/node-cache.js';
 import { applyPolicyRun, invalidatePolicies } from '../api/policy-cache.js';
 import { queryKeys } from '../api/query-keys.js';
@@ -71,9 +72,8 @@ export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): 
     case 'policy.run':
       applyPolicyRun(queryClient, event.run);
       return;
-    // Mounts are few; their list and the open one are refetched.
     case 'mount':
-      void queryClient.invalidateQueries({ queryKey: queryKeys.mounts });
+      applyMount(queryClient, event.mount);
       return;
     default: {
       // A new event type in common/api/events.ts fails the renderer typecheck here until handled.

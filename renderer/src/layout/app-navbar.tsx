@@ -1,12 +1,14 @@
 import { AppShell, NavLink } from '@mantine/core';
 import { Link, useLocation } from 'react-router-dom';
-import { isNavItemActive, NAV_ITEMS } from './nav-items.js';
+import { useSession } from '../auth/session-context.js';
+import { isNavItemActive, navItemsFor } from './nav-items.js';
 
 export function AppNavbar({ onNavigate }: { onNavigate: () => void }) {
   const { pathname } = useLocation();
+  const { user } = useSession();
   return (
     <AppShell.Navbar p="xs" aria-label="Main">
-      {NAV_ITEMS.map((item) => {
+      {navItemsFor(user.role).map((item) => {
         const active = isNavItemActive(item, pathname);
         return (
           <NavLink

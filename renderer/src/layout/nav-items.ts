@@ -1,5 +1,7 @@
+import type { Role } from '@common/api/index.js';
 import {
   IconArchive,
+  IconFolderSearch,
   IconCalendarTime,
   IconDatabase,
   IconDeviceDesktop,
@@ -15,6 +17,8 @@ export interface NavItem {
   label: string;
   to: string;
   icon: Icon;
+  /** Only these roles see it (their pages' API refuses the others); everyone when absent. */
+  roles?: readonly Role[];
 }
 
 /** Order matches how an admin works: infrastructure, then what runs on it, then configuration. */
@@ -23,12 +27,17 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { label: 'Nodes', to: '/nodes', icon: IconServer },
   { label: 'Virtual machines', to: '/vms', icon: IconDeviceDesktop },
   { label: 'Backups', to: '/backups', icon: IconArchive },
+  { label: 'Mounts', to: '/mounts', icon: IconFolderSearch, roles: ['admin', 'operator'] },
   { label: 'Tasks', to: '/tasks', icon: IconListCheck },
   { label: 'Policies', to: '/policies', icon: IconCalendarTime },
   { label: 'Destinations', to: '/destinations', icon: IconDatabase },
   { label: 'Settings', to: '/settings', icon: IconSettings },
   { label: 'Audit log', to: '/audit', icon: IconHistory },
 ];
+
+export function navItemsFor(role: Role): NavItem[] {
+  return NAV_ITEMS.filter((item) => item.roles === undefined || item.roles.includes(role));
+}
 
 /** "/" is active only on itself; other items also own their sub-routes (/settings/users). */
 export function isNavItemActive(item: NavItem, pathname: string): boolean {

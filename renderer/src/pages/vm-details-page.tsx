@@ -194,7 +194,8 @@ interface BackupHistoryProps {
 
 function BackupHistory({ vm, history, query, onRestore }: BackupHistoryProps) {
   const runs = useBackupRuns(vm.uuid);
-  const columns = useMemo(() => vmBackupColumns({ runs, onRestore }), [runs, onRestore]);
+  const disks = useMemo(() => vm.disks.map((disk) => disk.target), [vm.disks]);
+  const columns = useMemo(() => vmBackupColumns({ runs, onRestore, disks }), [runs, onRestore, disks]);
   const table = useReactTable({
     data: history,
     columns,

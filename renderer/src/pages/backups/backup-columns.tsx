@@ -1,22 +1,17 @@
-import type { Backup, Vm } from '@common/api/index.js';
-import { Anchor, Button, Text, VisuallyHidden } from '@mantine/core';
+import type { Backup } from '@common/api/index.js';
+import { Anchor, Button, Group, Text, VisuallyHidden } from '@mantine/core';
 import { IconRestore } from '@tabler/icons-react';
 import { createColumnHelper } from '@tanstack/react-table';
 import { Link, useNavigate } from 'react-router-dom';
-import { useVmsQuery } from '../../api/vms.queries.js';
 import { useSession } from '../../auth/session-context.js';
 import { RelativeTime } from '../../components/relative-time.js';
 import { StatusBadge } from '../../components/status-badge.js';
+import { useInventoryVm } from '../../hooks/use-inventory-vm.js';
 import { formatBytes } from '../../utils/format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
+import { BackupMountActions } from '../mounts/backup-mount-actions.js';
 
 const column = createColumnHelper<Backup>();
-
-/** The inventory's VM a backup is of (the catalog names it by UUID, or by name for older backups). */
-function useInventoryVm(ref: string): Vm | undefined {
-  const vms = useVmsQuery();
-  return vms.data?.find((vm) => vm.uuid === ref) ?? vms.data?.find((vm) => vm.name === ref);
-}
 
 function VmCell({ backup }: { backup: Backup }) {
   const vm = useInventoryVm(backup.vm);
@@ -50,6 +45,19 @@ function RestoreCell({ backup }: { backup: Backup }) {
     >
       Restore
     </Button>
+  );
+}
+
+/** Restore, Browse files and Export over iSCSI; viewers see none of them. */
+function ActionsCell({ backup }: { backup: Backup }) {
+  const { canChange } = useSession();
+  const vm = useInventoryVm(backup.vm);
+  if (!canChange) return null;
+  return (
+    <Group gap="xs" wrap="nowrap" justify="flex-end" align="flex-start">
+      <RestoreCell backup={backup} />
+      <BackupMountActions backup={backup} diskHints={vm?.disks.map((disk) => disk.target)} />
+    </Group>
   );
 }
 
@@ -106,6 +114,6 @@ export const backupColumns = [
   column.display({
     id: 'actions',
     header: () => <VisuallyHidden>Actions</VisuallyHidden>,
-    cell: ({ row }) => <RestoreCell backup={row.original} />,
+    cell: ({ row }) => <ActionsCell backup={row.original} />,
   }),
 ];

@@ -1,5 +1,5 @@
 import type { Backup } from '@common/api/index.js';
-import { Anchor, Badge, Button, Text, VisuallyHidden } from '@mantine/core';
+import { Anchor, Badge, Button, Group, Text, VisuallyHidden } from '@mantine/core';
 import { IconRestore } from '@tabler/icons-react';
 import { createColumnHelper } from '@tanstack/react-table';
 import { Link } from 'react-router-dom';
@@ -7,6 +7,7 @@ import { BackupTypeBadge } from '../../components/backup-type-badge.js';
 import { RelativeTime } from '../../components/relative-time.js';
 import { formatBytes, formatShortDuration } from '../../utils/format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
+import { BackupMountActions } from '../mounts/backup-mount-actions.js';
 import type { BackupRun } from './use-backup-runs.js';
 
 const column = createColumnHelper<Backup>();
@@ -14,8 +15,10 @@ const nowrap = { whiteSpace: 'nowrap' } as const;
 
 interface VmBackupColumnsOptions {
   runs: ReadonlyMap<string, BackupRun>;
-  /** Absent for viewers: they see the history, not the action. */
+  /** Absent for viewers: they see the history, not the actions. */
   onRestore?: (backup: Backup) => void;
+  /** The VM's disks, offered for an iSCSI export. */
+  disks?: readonly string[];
 }
 
 function Dimmable({ value }: { value: string | null }) {
@@ -27,7 +30,7 @@ function Dimmable({ value }: { value: string | null }) {
 }
 
 /** A VM's backup history: when, what kind, where, how big, how much it read, how long it took. */
-export function vmBackupColumns({ runs, onRestore }: VmBackupColumnsOptions) {
+export function vmBackupColumns({ runs, onRestore, disks }: VmBackupColumnsOptions) {
   const columns = [
     column.accessor('createdAt', { header: 'Created', cell: (info) => <RelativeTime iso={info.getValue()} /> }),
     column.accessor('type', {
@@ -85,12 +88,16 @@ export function vmBackupColumns({ runs, onRestore }: VmBackupColumnsOptions) {
     column.display({
       id: 'actions',
       header: () => <VisuallyHidden>Actions</VisuallyHidden>,
-      cell: ({ row }) =>
-        row.original.status === 'available' ? (
-          <Button size="xs" variant="default" leftSection={<IconRestore size={14} aria-hidden />} onClick={() => onRestore(row.original)} style={NO_SHRINK}>
-            Restore
-          </Button>
-        ) : null,
+      cell: ({ row }) => (
+        <Group gap="xs" wrap="nowrap" justify="flex-end" align="flex-start">
+          {row.original.status === 'available' && (
+            <Button size="xs" variant="default" leftSection={<IconRestore size={14} aria-hidden />} onClick={() => onRestore(row.original)} style={NO_SHRINK}>
+              Restore
+            </Button>
+          )}
+          <BackupMountActions backup={row.original} diskHints={disks} />
+        </Group>
+      ),
     }),
   ];
 }

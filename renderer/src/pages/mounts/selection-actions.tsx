@@ -1,0 +1,65 @@
+import type { BrowseEntry, Mount } from '@common/api/index.js';
+import { Button, Group, Text } from '@mantine/core';
+import { IconDownload, IconFileZip, IconRestore, IconX } from '@tabler/icons-react';
+import { useState } from 'react';
+import { useSession } from '../../auth/session-context.js';
+import { mountContentUrl, mountZipUrl } from '../../utils/mount-format.js';
+import { RestoreFilesModal } from './restore-files-modal.js';
+
+interface SelectionActionsProps {
+  mount: Mount;
+  /** The selected entries' paths in the mount, in the order of `entries`. */
+  paths: readonly string[];
+  entries: readonly BrowseEntry[];
+  onClear: () => void;
+}
+
+/**
+ * Download (one file as itself, anything else as a zip the server streams) and Restore… for
+ * the rows selected. Downloads are plain links: the browser writes them straight to disk.
+ */
+export function SelectionActions({ mount, paths, entries, onClear }: SelectionActionsProps) {
+  const { canChange } = useSession();
+  const [restoring, setRestoring] = useState<readonly string[] | null>(null);
+  const count = paths.length;
+  const single = count === 1 && entries[0]?.type === 'file' ? paths[0] : undefined;
+  const href = count === 0 ? undefined : single !== undefined ? mountContentUrl(mount.id, single, true) : mountZipUrl(mount.id, paths);
+
+  return (
+    <Group justify="space-between" mb="xs" wrap="wrap" gap="xs">
+      <Text size="sm" c={count === 0 ? 'dimmed' : undefined} data-testid="selection-count">
+        {count === 0 ? 'Select files or folders to download or restore them.' : `${count} selected`}
+      </Text>
+      <Group gap="xs">
+        {count > 0 && (
+          <Button variant="subtle" size="xs" leftSection={<IconX size={14} aria-hidden />} onClick={onClear}>
+            Clear selection
+          </Button>
+        )}
+        {href === undefined ? (
+          <Button size="xs" variant="default" leftSection={<IconDownload size={14} aria-hidden />} disabled>
+            Download
+          </Button>
+        ) : (
+          <Button
+            component="a"
+            href={href}
+            download
+            size="xs"
+            variant="default"
+            leftSection={single !== undefined ? <IconDownload size={14} aria-hidden /> : <IconFileZip size={14} aria-hidden />}
+            title={single !== undefined ? 'Download this file' : 'Download the selection as one zip file'}
+          >
+            {single !== undefined ? 'Download' : 'Download as zip'}
+          </Button>
+        )}
+        {canChange && (
+          <Button size="xs" leftSection={<IconRestore size={14} aria-hidden />} disabled={count === 0} onClick={() => setRestoring([...paths])}>
+            Restore…
+          </Button>
+        )}
+      </Group>
+      {restoring !== null && <RestoreFilesModal mount={mount} paths={restoring} onClose={() => setRestoring(null)} />}
+    </Group>
+  );
+}
