@@ -332,7 +332,8 @@ export async function openRead(root: string, relPath: string, range: { start?: n
   const fh = await openFile(r, relPath);
   const size = r.stats.size;
   const start = range.start ?? 0;
-  const end = range.end ?? size - 1;
+  // As HTTP says: an end past the file is the file's last byte.
+  const end = Math.min(range.end ?? size - 1, size - 1);
   const empty = size === 0 && range.start === undefined && range.end === undefined;
   if (!empty && (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end >= size)) {
     await fh.close();

@@ -16,6 +16,7 @@ import {
   MountPathSchema,
   type BrowseEntry,
   type BrowseListing,
+  type BrowseSearchResult,
   type MountFilesystem,
 } from '../../../common/api/mounts.js';
 import type { CallError, NodeToServer } from '../../../common/node-protocol.js';
@@ -202,6 +203,7 @@ export class NodeMounts {
       }
       case 'search': {
         const q = parse(BrowseSearchRequestSchema, args);
+        if (q.path.replace(/^\/+|\/+$/g, '') === '') return this.searchAll(m, q.pattern, q.limit);
         const { volume, root, rel } = this.locate(m, q.path);
         const r = await search(root, rel, q.pattern, { limit: q.limit, names: await this.names(m, volume, root) });
         return { ...r, hits: r.hits.map((h) => ({ ...h, path: join(volume.name, h.path) })) };
@@ -217,6 +219,23 @@ export class NodeMounts {
       default:
         throw new MountCallError('INVALID_ARGUMENT', `unknown operation ${op}`);
     }
+  }
+
+  /** From the mount's root: each readable filesystem in turn, up to `limit` hits in all. */
+  private async searchAll(m: OpenMount, pattern: string, limit: number): Promise<BrowseSearchResult> {
+    const out: BrowseSearchResult = { hits: [], visited: 0, truncated: false };
+    for (const volume of m.volumes.filter((v) => v.readable && v.path)) {
+      const left = limit - out.hits.length;
+      if (left <= 0) {
+        out.truncated = true;
+        break;
+      }
+      const r = await search(volume.path!, '', pattern, { limit: left, names: await this.names(m, volume, volume.path!) });
+      out.hits.push(...r.hits.map((h) => ({ ...h, path: join(volume.name, h.path) })));
+      out.visited += r.visited;
+      out.truncated ||= r.truncated;
+    }
+    return out;
   }
 
   private rootListing(m: OpenMount, offset: number, limit: number): BrowseListing {

@@ -226,6 +226,10 @@ describe('Browse files and iSCSI export of VM backups', () => {
   it('finds files by name', async () => {
     const found = await api<BrowseSearchResult>('GET', `/api/mounts/${mounts[1]!.id}/search?path=vda1&pattern=new`);
     expect(found.body.hits.map((h) => h.path)).toEqual(['vda1/docs/new.txt']);
+    // From the mount's root: every filesystem.
+    const everywhere = await api<BrowseSearchResult>('GET', `/api/mounts/${mounts[1]!.id}/search?path=&pattern=*.txt`);
+    expect(everywhere.body.hits.map((h) => h.path)).toContain('vda2/on-xfs.txt');
+    expect(everywhere.body.hits.map((h) => h.path)).toContain('vda1/hello.txt');
   });
 
   it('downloads a folder as a zip holding exactly its files', async () => {

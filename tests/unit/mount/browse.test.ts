@@ -98,7 +98,10 @@ describe('listing and reading', () => {
     expect(await text(all.stream)).toBe('0123456789');
     const part = await openRead(root, 'Über ordner/naïve café ☕.txt', { start: 2, end: 5 });
     expect([await text(part.stream), part.size]).toEqual(['2345', 10]);
-    await refused(openRead(root, 'Über ordner/naïve café ☕.txt', { start: 5, end: 10 }), 'INVALID_RANGE', 'naïve');
+    // An end past the file is its last byte (HTTP); a start past it is refused.
+    const tail = await openRead(root, 'Über ordner/naïve café ☕.txt', { start: 5, end: 262143 });
+    expect([await text(tail.stream), tail.end]).toEqual(['56789', 9]);
+    await refused(openRead(root, 'Über ordner/naïve café ☕.txt', { start: 10, end: 12 }), 'INVALID_RANGE', 'naïve');
   });
 
   it('pages and sorts by name, size and mtime; bounds the scan', async () => {
