@@ -69,8 +69,9 @@ export class NodeRelay {
       nodeId,
       head: null,
       outstanding: WINDOW,
+      // A small buffer here: the window is what is in flight; the buffer adds at most this.
       body: new Readable({
-        highWaterMark: WINDOW,
+        highWaterMark: 256 * 1024,
         read: () => {
           // The consumer wants more: top the node's credit back up to the window.
           if (entry.outstanding < WINDOW / 2 && this.streams.has(callId)) {

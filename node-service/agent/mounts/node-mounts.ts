@@ -40,6 +40,8 @@ export interface OpenMount {
   requestClose(reason: CloseReason): void;
   /** Owner and group names per filesystem, read once from its /etc. */
   names: Map<string, Promise<IdNames>>;
+  /** Its idle timeout has asked it to close (asked once). */
+  idleClosing?: boolean;
   /** What the server was told when it opened (told again after a reconnect). */
   ready: Extract<NodeToServer, { type: 'mount.ready' }>;
 }
@@ -313,7 +315,8 @@ export class NodeMounts {
   private closeIdle(): void {
     const now = Date.now();
     for (const m of this.open.values()) {
-      if (now - m.lastUsedAt > m.idleSeconds * 1000) {
+      if (!m.idleClosing && now - m.lastUsedAt > m.idleSeconds * 1000) {
+        m.idleClosing = true;
         this.logger.info({ mountId: m.mountId, idleSeconds: m.idleSeconds }, 'closing an idle mount');
         m.requestClose('idle');
       }
