@@ -9,6 +9,7 @@ export * from './nodes.js';
 export * from './destinations.js';
 export * from './backups.js';
 export * from './hypervisors.js';
+export * from './dashboard.js';
 export * from './policies.js';
 export * from './notifications.js';
 export * from './mounts.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ID_LIKE_NAME_MESSAGE, notIdLike, unicodeNamePattern } from '../names.js';
+import { CoverageSchema, DestinationSpaceSchema, RecentProblemsSchema, SetupProgressSchema } from './dashboard.js';
 import { RetentionSchema } from './destinations.js';
 
 /**
@@ -215,11 +216,19 @@ export const PolicyRunsQuerySchema = z.object({
 /** Dashboard numbers. */
 export const DashboardSchema = z.object({
   nextRuns: z.array(ScheduledRunSchema.extend({ policy: z.string(), policyId: z.number().int() })),
-  /** Backup workflows since 18:00 the previous day (server time zone). */
+  /**
+   * Scheduled backups (workflows of policy runs the scheduler started, on time or caught up)
+   * since 18:00 the previous day (server time zone); backups run by hand are not counted.
+   */
   lastNight: z.object({ since: z.string(), succeeded: z.number().int(), failed: z.number().int(), missed: z.number().int(), running: z.number().int() }),
   /** Per day (server time zone), the last 30 days, oldest first. */
   daily: z.array(z.object({ day: z.string(), succeeded: z.number().int(), failed: z.number().int(), missed: z.number().int() })),
   /** Stored and logical bytes over all destinations, one point per day, oldest first. */
   storage: z.array(z.object({ day: z.string(), storedBytes: z.number(), logicalBytes: z.number() })),
+  setup: SetupProgressSchema,
+  /** Failed and warned tasks and policy runs of the last 24 hours. */
+  problems: RecentProblemsSchema,
+  coverage: CoverageSchema,
+  space: z.array(DestinationSpaceSchema),
 });
 export type Dashboard = z.infer<typeof DashboardSchema>;

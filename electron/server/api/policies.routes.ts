@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DashboardQuerySchema } from '../../../common/api/dashboard.js';
 import { ApiErrorSchema } from '../../../common/api/errors.js';
 import {
   AssignVmsSchema,
@@ -48,7 +49,11 @@ export function registerPolicyRoutes(app: ZodApp, deps: { policies: PoliciesServ
     async (request) => svc.runs(request.query),
   );
 
-  app.get('/api/dashboard', { config: { access: { role: 'viewer' } }, schema: { tags, summary: 'Dashboard numbers', response: { 200: DashboardSchema, ...errors } } }, async () => deps.dashboard.get());
+  app.get(
+    '/api/dashboard',
+    { config: { access: { role: 'viewer' } }, schema: { tags, summary: 'Dashboard numbers', querystring: DashboardQuerySchema, response: { 200: DashboardSchema, ...errors } } },
+    async (request) => deps.dashboard.get(request.query),
+  );
 
   app.get('/api/policies/:policy', { config: { access: { role: 'viewer' } }, schema: { tags, summary: 'One policy', params, response: { 200: PolicySchema, ...errors } } }, async (request) =>
     svc.get(request.params.policy),

@@ -3,29 +3,50 @@ import type { Dashboard } from '../../../common/api/policies.js';
 import { defaultTimeZone } from '../../../common/schedule-occurrences.js';
 import type { Clock } from '../clock.js';
 import type { Sql } from '../db/catalog.js';
+import { DashboardHealth } from './dashboard-health.js';
 import type { PoliciesService } from './policies.service.js';
 
 const DAYS = 30;
 
-/** The dashboard's numbers: next runs, last night, backups per day, stored size per day. */
+function jsonIds(raw: unknown): number[] {
+  const list: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  return Array.isArray(list) ? list.filter((v): v is number => typeof v === 'number') : [];
+}
+
+/**
+ * The dashboard's numbers: next runs, last night, backups per day, stored size per day, and
+ * what needs attention (setup left to do, problems of the last 24 h, coverage, space).
+ */
 export class DashboardService {
+  private readonly health: DashboardHealth;
+
   constructor(
     private readonly sql: Sql,
     private readonly policies: PoliciesService,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.health = new DashboardHealth(sql, clock);
+  }
 
-  async get(): Promise<Dashboard> {
+  async get(options: { coverageDays: number } = { coverageDays: 7 }): Promise<Dashboard> {
     const zone = defaultTimeZone();
     const now = DateTime.fromMillis(this.clock.now(), { zone });
     // "Last night": since 18:00 yesterday (or today, once it is past 18:00).
     const since = (now.hour >= 18 ? now : now.minus({ days: 1 })).set({ hour: 18, minute: 0, second: 0, millisecond: 0 });
     const firstDay = now.startOf('day').minus({ days: DAYS - 1 });
 
-    const backups = await this.sql.query<{ state: string; finished_at: Date | null; created_at: Date }>(
-      `SELECT state, finished_at, created_at FROM workflows WHERE type = 'BACKUP' AND created_at >= ?`,
+    const backups = await this.sql.query<{ id: number; state: string; finished_at: Date | null; created_at: Date }>(
+      `SELECT id, state, finished_at, created_at FROM workflows WHERE type = 'BACKUP' AND created_at >= ?`,
       [new Date(Math.min(firstDay.toMillis(), since.toMillis()))],
     );
+    // "Last night" asks whether the schedule worked, so it counts only the backups of runs the
+    // scheduler started (on time or caught up); a backup run by hand at 19:00 is not one of them.
+    // A run started a day before `since` may still have backups ending after it.
+    const scheduledRuns = await this.sql.query<{ workflows: unknown }>(
+      "SELECT workflows FROM policy_runs WHERE purpose = 'run' AND `trigger` IN ('schedule','catch-up') AND created_at >= ?",
+      [new Date(since.minus({ days: 1 }).toMillis())],
+    );
+    const scheduled = new Set(scheduledRuns.flatMap((r) => jsonIds(r.workflows)));
     const missed = await this.sql.query<{ scheduled_for: Date | null; created_at: Date }>(
       `SELECT scheduled_for, created_at FROM policy_runs WHERE state = 'missed' AND created_at >= ?`,
       [new Date(Math.min(firstDay.toMillis(), since.toMillis()))],
@@ -41,7 +62,7 @@ export class DashboardService {
       const day = daily.get(dayOf(at));
       if (day && ok) day.succeeded++;
       if (day && bad) day.failed++;
-      if (at.getTime() >= since.toMillis()) {
+      if (at.getTime() >= since.toMillis() && scheduled.has(Number(b.id))) {
         if (ok) lastNight.succeeded++;
         else if (bad) lastNight.failed++;
         else if (b.state === 'QUEUED' || b.state === 'RUNNING') lastNight.running++;
@@ -89,6 +110,10 @@ export class DashboardService {
       lastNight,
       daily: [...daily.entries()].map(([day, v]) => ({ day, ...v })),
       storage,
+      setup: await this.health.setup(),
+      problems: await this.health.problems(),
+      coverage: await this.health.coverage(options.coverageDays),
+      space: await this.health.space(),
     };
   }
 }
