@@ -77,15 +77,27 @@ export const RestoreParamsSchema = z.object({
   /** Permission bits of the restored files (default 0600) and of directories the restore creates (default 0700). */
   fileMode: z.number().int().min(0).max(0o777).optional(),
   dirMode: z.number().int().min(0).max(0o777).optional(),
+  /**
+   * The first step of a restore as a new VM: the node checks that this name is free on the
+   * hypervisor (unless `overwrite`) before it writes anything; the inventory may be stale.
+   */
+  importAs: z.object({ uri: z.string(), name: z.string() }).optional(),
+  /** Leave what a failed restore wrote in place (default: removed). */
+  keepOnFailure: z.boolean().optional(),
 });
 export const RestoreResultSchema = z.object({
   directory: z.string(),
   files: z.array(z.object({ target: z.string(), path: z.string(), format: z.string(), size: z.number() })),
   domainXmlPath: z.string().nullable(),
+  /** Directories the restore made (outermost first); a failed IMPORT removes them again when empty. */
+  createdDirectories: z.array(z.string()).optional(),
 });
 
-/** IMPORT: define the restored VM as a new domain (new name, UUID, MACs), optionally start it. */
-export const ImportParamsSchema = z.object({ uri: z.string(), name: z.string(), start: z.boolean(), overwrite: z.boolean() });
+/**
+ * IMPORT: define the restored VM as a new domain (new name, UUID, MACs), optionally start it.
+ * A failed import removes the new definition and what the RESTORE wrote unless `keepOnFailure`.
+ */
+export const ImportParamsSchema = z.object({ uri: z.string(), name: z.string(), start: z.boolean(), overwrite: z.boolean(), keepOnFailure: z.boolean().optional() });
 export const ImportResultSchema = z.object({ name: z.string(), uuid: z.string(), started: z.boolean() });
 
 /** SNAPSHOT: libvirt internal snapshots (qcow2 disks) of one VM; every op answers with the VM's snapshots afterwards. */

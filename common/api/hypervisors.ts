@@ -86,6 +86,8 @@ export const RestoreSchema = z.discriminatedUnion('mode', [
     storageDir: z.string().regex(/^\//).max(1024).optional(),
     start: z.boolean().default(false),
     overwrite: z.boolean().default(false),
+    /** Keep the restored files when the import fails (default: a failed import removes them). */
+    keepOnFailure: z.boolean().optional(),
   }),
 ]);
 export type Restore = z.infer<typeof RestoreSchema>;

@@ -107,11 +107,21 @@ export class VmBackupsService {
     }
     const h = await this.inventory.hypervisor(req.hypervisor);
     if (!h) throw notFound(`there is no hypervisor "${req.hypervisor}"`);
+    // Refused before anything is written; the node checks again (the inventory may be stale).
+    if (!req.overwrite && (await this.inventory.vms(h.id)).some((v) => v.present === 1 && v.name === req.name)) {
+      throw conflict(`a VM named "${req.name}" already exists on hypervisor "${h.name}"; choose another name or allow overwriting it`, 'name');
+    }
     const directory = `${(req.storageDir ?? '/var/lib/libvirt/images').replace(/\/+$/, '')}/${req.name}`;
+    const keep = req.keepOnFailure === true ? { keepOnFailure: true } : {};
     const result = await this.engine.createWorkflow('RESTORE', `backup:${backup.id}`, actor, [
       // dirMode 0711: QEMU (another user) must pass through the directories made for the new VM's disks.
-      { type: 'RESTORE', params: { destinationId: dest.id, backupId: backup.repoBackupId, directory, format: 'qcow2', overwrite: req.overwrite, dirMode: 0o711 }, requiredNodeId: h.node_id, priority: 80 },
-      { type: 'IMPORT', params: { uri: h.uri, name: req.name, start: req.start, overwrite: req.overwrite, hypervisorId: h.id }, requiredNodeId: h.node_id, priority: 80 },
+      {
+        type: 'RESTORE',
+        params: { destinationId: dest.id, backupId: backup.repoBackupId, directory, format: 'qcow2', overwrite: req.overwrite, dirMode: 0o711, importAs: { uri: h.uri, name: req.name }, ...keep },
+        requiredNodeId: h.node_id,
+        priority: 80,
+      },
+      { type: 'IMPORT', params: { uri: h.uri, name: req.name, start: req.start, overwrite: req.overwrite, hypervisorId: h.id, ...keep }, requiredNodeId: h.node_id, priority: 80 },
     ]);
     await this.audit.record({ actor, action: 'restore.import', target: `backup:${backup.id}`, details: { hypervisor: h.name, name: req.name, start: req.start } });
     return result;

@@ -21,6 +21,7 @@ export type { ImportedDisk, ImportXml } from './domain-import.js';
 export type { PreviousBackup } from './chain-check.js';
 export { restoreToDirectory } from './kvm-restore.service.js';
 export type { RestoredDisk, RestoreToDirectoryOptions, RestoreToDirectoryResult } from './kvm-restore.service.js';
+export { boundedFs, prepareRestoreTarget, removeEmptyDirectories } from './restore-target.js';
 export { NbdClient } from './nbd-client.js';
 export type { Extent } from './nbd-client.js';
 export { CommandError, KvmError } from './errors.js';

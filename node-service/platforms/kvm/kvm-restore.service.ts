@@ -4,13 +4,17 @@
  * directly, without replaying a chain. Files appear under their final names only when
  * complete (written as *.partial, then renamed). They hold a whole VM's data, so they are
  * the owner's only (0600, directories made here 0700) unless the caller asks otherwise.
+ * The target is checked before the first byte (restore-target.ts); a restore that fails
+ * removes what it wrote and the directories it made, unless asked to keep them.
  */
-import { access, chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RESTORED_FILE_MODE } from '../../repository/backup-reader.js';
-import type { Repository, RestoreProgress } from '../../repository/index.js';
+import { forEachDataChunk } from '../../repository/format.js';
+import type { DiskManifest, Repository, RestoreProgress } from '../../repository/index.js';
 import { ChildProcessRunner, type CommandRunner } from './command-runner.js';
 import { KvmError } from './errors.js';
+import { boundedFs, prepareRestoreTarget, removeEmptyDirectories } from './restore-target.js';
 
 export interface RestoreToDirectoryOptions {
   repository: Repository;
@@ -27,6 +31,10 @@ export interface RestoreToDirectoryOptions {
   fileMode?: number;
   /** Permission bits of directories the restore creates (default 0700); existing ones are left alone. */
   dirMode?: number;
+  /** Leave what a failed restore wrote in place (default: removed). */
+  keepOnFailure?: boolean;
+  /** Deadline of each filesystem check of the target (default 30 s). */
+  fsTimeoutMs?: number;
 }
 
 export const RESTORED_DIR_MODE = 0o700;
@@ -44,6 +52,8 @@ export interface RestoreToDirectoryResult {
   disks: RestoredDisk[];
   /** The domain definition as backed up, or null when the backup has none. */
   domainXmlPath: string | null;
+  /** Directories the restore made, outermost first: a failed import removes them again when empty. */
+  createdDirectories: string[];
 }
 
 interface VmSource {
@@ -58,45 +68,86 @@ export async function restoreToDirectory(o: RestoreToDirectoryOptions, runner: C
   const unknown = chosen.filter((d) => !all.includes(d));
   if (unknown.length > 0) throw new KvmError('KVM_RESTORE_TARGET', `backup ${o.backupId} has no disk ${unknown.join(', ')} (it has ${all.join(', ')})`);
   const fileMode = o.fileMode ?? RESTORED_FILE_MODE;
-  await mkdir(o.directory, { recursive: true, mode: o.dirMode ?? RESTORED_DIR_MODE });
+  const directory = path.resolve(o.directory);
   const source = (reader.manifest.source ?? {}) as VmSource;
-  const xmlPath = source.domainXml ? path.join(o.directory, `${safeName(source.vm?.name ?? 'domain')}.xml`) : null;
-  const targets = chosen.map((d) => path.join(o.directory, `${safeName(d)}.${o.format}`));
-  if (!o.overwrite) {
-    for (const t of [...targets, ...(xmlPath ? [xmlPath] : [])]) {
-      if (await exists(t)) throw new KvmError('KVM_RESTORE_TARGET', `${t} already exists; choose another directory or allow overwriting`);
-    }
-  }
-  const restored: RestoredDisk[] = [];
-  for (const [i, disk] of chosen.entries()) {
-    if (o.signal?.aborted) throw new KvmError('KVM_CANCELLED', 'the restore was cancelled');
-    const target = targets[i]!;
-    const raw = o.format === 'raw' ? `${target}.partial` : path.join(o.directory, `.${safeName(disk)}.raw.partial`);
-    try {
-      const r = await reader.restoreToFile(disk, raw, o.onProgress, { mode: fileMode });
-      if (o.format === 'qcow2') {
-        // qemu-img creates its output by the umask (0644): it writes into a file made private first.
-        await writeFile(`${target}.partial`, '', { mode: fileMode });
-        await chmod(`${target}.partial`, fileMode);
-        // qemu-img detects zero blocks and leaves them unallocated: the qcow2 stays sparse.
-        await runner.run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, `${target}.partial`], { signal: o.signal });
-        await rm(raw, { force: true });
-        await chmod(`${target}.partial`, fileMode);
+  const xmlPath = source.domainXml ? path.join(directory, `${safeName(source.vm?.name ?? 'domain')}.xml`) : null;
+  const targets = chosen.map((d) => path.join(directory, `${safeName(d)}.${o.format}`));
+  const { created } = await prepareRestoreTarget({
+    directory,
+    dirMode: o.dirMode ?? RESTORED_DIR_MODE,
+    neededBytes: neededBytes(reader.manifest.disks.filter((d) => chosen.includes(d.name)), o.format) + Buffer.byteLength(source.domainXml ?? ''),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.fsTimeoutMs !== undefined ? { timeoutMs: o.fsTimeoutMs } : {}),
+  });
+  const written: string[] = [];
+  try {
+    if (!o.overwrite) {
+      for (const t of [...targets, ...(xmlPath ? [xmlPath] : [])]) {
+        if (await boundedFs('access', t, () => exists(t), o.signal, o.fsTimeoutMs)) throw new KvmError('KVM_RESTORE_TARGET', `${t} already exists; choose another directory or allow overwriting`);
       }
-      await rename(`${target}.partial`, target);
-      restored.push({ disk, path: target, format: o.format, size: r.size, dataBytes: r.dataBytes });
-    } catch (err) {
-      await rm(raw, { force: true });
-      await rm(`${target}.partial`, { force: true });
-      throw err;
     }
+    const restored: RestoredDisk[] = [];
+    for (const [i, disk] of chosen.entries()) {
+      if (o.signal?.aborted) throw new KvmError('KVM_CANCELLED', 'the restore was cancelled');
+      const target = targets[i]!;
+      const raw = o.format === 'raw' ? `${target}.partial` : path.join(directory, `.${safeName(disk)}.raw.partial`);
+      try {
+        const r = await reader.restoreToFile(disk, raw, o.onProgress, { mode: fileMode });
+        if (o.format === 'qcow2') {
+          // qemu-img creates its output by the umask (0644): it writes into a file made private first.
+          await writeFile(`${target}.partial`, '', { mode: fileMode });
+          await chmod(`${target}.partial`, fileMode);
+          // qemu-img detects zero blocks and leaves them unallocated: the qcow2 stays sparse.
+          await runner.run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, `${target}.partial`], { signal: o.signal });
+          await rm(raw, { force: true });
+          await chmod(`${target}.partial`, fileMode);
+        }
+        await rename(`${target}.partial`, target);
+        written.push(target);
+        restored.push({ disk, path: target, format: o.format, size: r.size, dataBytes: r.dataBytes });
+      } finally {
+        await rm(raw, { force: true });
+        await rm(`${target}.partial`, { force: true });
+      }
+    }
+    if (xmlPath && source.domainXml) {
+      await writeFile(`${xmlPath}.partial`, source.domainXml, { mode: fileMode });
+      await chmod(`${xmlPath}.partial`, fileMode);
+      await rename(`${xmlPath}.partial`, xmlPath);
+      written.push(xmlPath);
+    }
+    return { disks: restored, domainXmlPath: xmlPath, createdDirectories: created };
+  } catch (err) {
+    if (xmlPath) await rm(`${xmlPath}.partial`, { force: true });
+    if (!o.keepOnFailure) {
+      for (const f of written) await rm(f, { force: true });
+      await removeEmptyDirectories(created);
+    }
+    throw targetError(directory, err);
   }
-  if (xmlPath && source.domainXml) {
-    await writeFile(`${xmlPath}.partial`, source.domainXml, { mode: fileMode });
-    await chmod(`${xmlPath}.partial`, fileMode);
-    await rename(`${xmlPath}.partial`, xmlPath);
-  }
-  return { disks: restored, domainXmlPath: xmlPath };
+}
+
+/**
+ * Upper bound of the bytes a restore writes: the disks' data (holes stay holes); a qcow2
+ * restore also holds one disk's raw intermediate at a time, and qcow2 metadata (about 1/8000
+ * of the virtual size plus a little).
+ */
+function neededBytes(disks: readonly DiskManifest[], format: 'raw' | 'qcow2'): number {
+  const data = disks.map((d) => {
+    let n = 0;
+    forEachDataChunk(d, (_id, _i, _off, length) => (n += length));
+    return n;
+  });
+  const sum = data.reduce((s, n) => s + n, 0);
+  if (format === 'raw') return sum;
+  return sum + Math.max(0, ...data) + disks.reduce((s, d) => s + Math.ceil(d.size / 8000) + 1024 * 1024, 0);
+}
+
+/** A bare filesystem error while writing names the restore target, never the repository. */
+function targetError(directory: string, err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof KvmError || !('code' in err) || typeof err.code !== 'string' || !('syscall' in err)) return err;
+  const why = err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'no space left' : err.code === 'EROFS' ? 'read-only filesystem' : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.message;
+  return new KvmError('KVM_RESTORE_TARGET', `writing the restore target ${directory} failed: ${why}`, { cause: err });
 }
 
 /** Disk and VM names become file names: keep them inside the directory. */

@@ -309,8 +309,9 @@ describe('KVM task handlers', () => {
     // The original is untouched.
     expect(await virsh('dumpxml', '--inactive', vm.name)).toContain(`<source file='${vda}'/>`);
     expect((await virsh('domstate', vm.name)).trim()).toBe('running');
-    // Refused without overwrite; with it, the old definition goes and the restored files stay.
-    const err = await runFailing(h('IMPORT'), { ...params, previousResult: restored.result }, staging);
+    // Refused without overwrite (keepOnFailure: a failed import removes the restored files
+    // otherwise); with it, the old definition goes and the restored files stay.
+    const err = await runFailing(h('IMPORT'), { ...params, keepOnFailure: true, previousResult: restored.result }, staging);
     expect(err.message).toBe(`a virtual machine named ${name} already exists on ${LIBVIRT_URI}; choose another name or allow overwriting it`);
     const again = await runTask(h('IMPORT'), { params: ImportParamsSchema, result: ImportResultSchema }, { ...params, overwrite: true, start: false }, { previousResult: restored.result }, staging);
     expect(again.result.uuid).not.toBe(result.uuid);
