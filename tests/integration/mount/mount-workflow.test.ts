@@ -47,7 +47,116 @@ async function freePort(): Promise<number> {
 /** What a backup point should show: path inside its filesystem → SHA-256. */
 type Truth = Map<string, string>;
 
+/** Files of the filesystems that do not change between the two backups (NTFS, FAT, the dirty ones, the LV). */
+const fixed: Truth = new Map();
+
+const ENV = { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' };
+// LVM confined to the test's own loop device: no devices file, no udev, no device-mapper.
+const LVM_CONFIG =
+  'devices { use_devicesfile=0 hints="none" obtain_device_list_from_udev=0 scan_lvs=0 } backup { backup=0 archive=0 } ' +
+  'activation { udev_sync=0 udev_rules=0 monitoring=0 } global { use_lvmpolld=0 event_activation=0 }';
+const VG = `vplusmw${process.pid}`;
+/** Writes files durably (fsync each) under a mounted filesystem. */
+function write(mp: string, files: Record<string, Buffer>): Record<string, Buffer> {
+  for (const [rel, data] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(mp, rel)), { recursive: true });
+    const fd = fs.openSync(path.join(mp, rel), 'w');
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+  }
+  return files;
+}
+
+const lvm = (cmd: string, dev: string, args: string[]) => run(cmd, ['--driverloaded', 'n', '--devices', dev, '--config', LVM_CONFIG, ...args], { env: ENV });
+
 describe('Browse files and iSCSI export of VM backups', () => {
+  let lvmDisk = '';
+
+  /** A filesystem built through an offset loop, `fill`ed, each file's hash kept under `name`. */
+  async function buildFs(file: string, at: { start: number; size: number }, name: string, mkfs: (dev: string) => Promise<unknown>, fill: (dev: string) => Promise<Record<string, Buffer>>): Promise<void> {
+    const dev = await loops.attach(file, at.start, at.size);
+    try {
+      await mkfs(dev);
+      for (const [rel, data] of Object.entries(await fill(dev))) fixed.set(`${name}/${rel}`, sha(data));
+    } finally {
+      await loops.detach(dev);
+    }
+  }
+
+  /** Mounts dev (kernel or a FUSE driver), runs fn, unmounts; `crash` stops the filesystem uncleanly first. */
+  async function onMounted(dir: string, dev: string, mount: string[], fn: (mp: string) => void, crash = false): Promise<void> {
+    const mp = fs.mkdtempSync(path.join(dir, 'mp-'));
+    await run(mount[0]!, [...mount.slice(1), dev, mp]);
+    try {
+      fn(mp);
+      if (crash) {
+        await run('sync', []);
+        // The journal is committed, the filesystem not checkpointed: it needs a replay, as after a crash.
+        await run('xfs_io', ['-x', '-c', 'shutdown -f', mp]);
+      }
+    } finally {
+      await run('umount', [mp]);
+      fs.rmdirSync(mp);
+    }
+  }
+
+  async function buildOthers(dir: string): Promise<void> {
+    await buildFs(disk, parts[2]!, 'vda3', (dev) => run('mkfs.ntfs', ['-Q', '-F', '-q', '-L', 'winvol', dev]), async (dev) => {
+      const files = { 'Users/Anna/Документ.txt': Buffer.from('ntfs unicode\n'), 'report.bin': Buffer.alloc(200 * 1024, 7) };
+      await onMounted(dir, dev, ['ntfs-3g'], (mp) => write(mp, files));
+      return files;
+    });
+    await buildFs(disk, parts[3]!, 'vda4', (dev) => run('mkfs.vfat', ['-n', 'EFI', dev]), async (dev) => {
+      // No vfat in this kernel: mtools writes the files.
+      const src = fs.mkdtempSync(path.join(dir, 'fat-'));
+      const files = { 'BOOT.TXT': Buffer.from('fat file\n') };
+      write(src, files);
+      await run('mcopy', ['-i', dev, path.join(src, 'BOOT.TXT'), '::']);
+      return files;
+    });
+    await buildFs(disk, parts[4]!, 'vda5', (dev) => run('mkfs.ext4', ['-q', '-L', 'crashed', dev]), async (dev) => {
+      const files = { 'journal-only.txt': Buffer.from('only in the ext4 journal\n') };
+      await onMounted(dir, dev, ['mount'], (mp) => write(mp, files), true);
+      return files;
+    });
+    await buildFs(disk, parts[5]!, 'vda6', (dev) => run('mkfs.xfs', ['-q', '-L', 'xcrash', dev]), async (dev) => {
+      const files = { 'log-only.txt': Buffer.from('only in the XFS log\n') };
+      await onMounted(dir, dev, ['mount'], (mp) => write(mp, files), true);
+      return files;
+    });
+  }
+
+  /** An MBR disk whose one partition is an LVM PV of a VG holding an ext4 LV (never activated). */
+  async function buildLvmDisk(dir: string, l: LoopDevices): Promise<string> {
+    const file = path.join(dir, 'vdb.raw');
+    fs.closeSync(fs.openSync(file, 'w'));
+    fs.truncateSync(file, 64 * MiB);
+    await run('sfdisk', ['-q', file], { input: 'label: dos\n,,8e\n' });
+    const start = 2048 * 512;
+    const pv = await l.attach(file, start, 64 * MiB - start);
+    let lvAt = 0;
+    try {
+      await lvm('pvcreate', pv, ['-q', pv]);
+      await lvm('vgcreate', pv, ['-q', '--setautoactivation', 'n', VG, pv]);
+      await lvm('lvcreate', pv, ['-q', '-an', '-Zn', '-Wn', '-L', '24M', '-n', 'root', VG]);
+      const pvs = JSON.parse(await lvm('pvs', pv, ['--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'pe_start'])) as { report: [{ pv: { pe_start: string }[] }] };
+      const segs = JSON.parse(await lvm('lvs', pv, ['--reportformat', 'json', '--segments', '-o', 'seg_pe_ranges,vg_extent_size', '--units', 'b', '--nosuffix', VG])) as {
+        report: [{ seg: { seg_pe_ranges: string; vg_extent_size: string }[] }];
+      };
+      const seg = segs.report[0].seg[0]!;
+      lvAt = start + Number(pvs.report[0].pv[0]!.pe_start) + Number(/:(\d+)-/.exec(seg.seg_pe_ranges)![1]) * Number(seg.vg_extent_size);
+    } finally {
+      await l.detach(pv);
+    }
+    await buildFs(file, { start: lvAt, size: 24 * MiB }, `${VG}-root`, (dev) => run('mkfs.ext4', ['-q', '-L', 'lvroot', dev]), async (dev) => {
+      const files = { 'etc/fstab': Buffer.from('/dev/vg/root / ext4 defaults 0 1\n') };
+      await onMounted(dir, dev, ['mount'], (mp) => write(mp, files));
+      return files;
+    });
+    return file;
+  }
+
   let bed: KvmSetup;
   let vm: TestVm;
   let disk = '';
@@ -126,7 +235,8 @@ describe('Browse files and iSCSI export of VM backups', () => {
         disk = path.join(h.dir, 'vda.raw');
         fs.closeSync(fs.openSync(disk, 'w'));
         fs.truncateSync(disk, 400 * MiB);
-        await run('sfdisk', ['-q', disk], { input: 'label: gpt\n,64M,L\n,320M,L\n' });
+        fs.truncateSync(disk, 800 * MiB);
+        await run('sfdisk', ['-q', disk], { input: 'label: gpt\n,64M,L\n,320M,L\n,16M,L\n,16M,L\n,16M,L\n,304M,L\n' });
         const dump = JSON.parse(await run('sfdisk', ['-J', disk])) as { partitiontable: { sectorsize?: number; partitions: { start: number; size: number }[] } };
         const sector = dump.partitiontable.sectorsize ?? 512;
         for (const p of dump.partitiontable.partitions) parts.push({ start: p.start * sector, size: p.size * sector });
@@ -136,7 +246,12 @@ describe('Browse files and iSCSI export of VM backups', () => {
         const dev2 = await loops.attach(disk, parts[1]!.start, parts[1]!.size);
         await run('mkfs.xfs', ['-q', '-L', 'data', dev2]);
         await loops.detach(dev2);
-        vm = await h.defineVm([{ target: 'vda', path: disk, format: 'raw' }]);
+        await buildOthers(h.dir);
+        lvmDisk = await buildLvmDisk(h.dir, loops);
+        vm = await h.defineVm([
+          { target: 'vda', path: disk, format: 'raw' },
+          { target: 'vdb', path: lvmDisk, format: 'raw' },
+        ]);
       },
     });
     // The files, written through the real filesystems.
@@ -182,21 +297,27 @@ describe('Browse files and iSCSI export of VM backups', () => {
   });
 
   it('opens both backups at once and lists every filesystem', async () => {
-    const started = await Promise.all(backups.map((b) => api<Mount & { message?: string }>('POST', '/api/mounts', { backup: b.id })));
+    // Both backup points, and the second one twice (two XFS with one UUID mount together: nouuid).
+    const started = await Promise.all([...backups, backups[1]!].map((b) => api<Mount & { message?: string }>('POST', '/api/mounts', { backup: b.id })));
     for (const s of started) expect(s.status, s.body.message).toBe(202);
     mounts = await Promise.all(started.map((s) => mounted(s.body.id)));
     for (const m of mounts) {
       expect(m.vm).toBe(vm.name);
-      expect(m.filesystems.map((f) => [f.name, f.type, f.label, f.readable])).toEqual([
-        ['vda1', 'ext4', 'root', true],
-        ['vda2', 'xfs', 'data', true],
+      const readable = m.filesystems.filter((f) => f.readable).map((f) => [f.name, f.type, f.label]);
+      expect(readable).toEqual([
+        ['vda1', 'ext4', 'root'],
+        ['vda2', 'xfs', 'data'],
+        ['vda3', 'ntfs', 'winvol'],
+        ['vda4', 'vfat', 'EFI'],
+        ['vda5', 'ext4', 'crashed'],
+        ['vda6', 'xfs', 'xcrash'],
+        [`${VG}-root`, 'ext4', 'lvroot'],
       ]);
+      // The PV is listed, with why it is not browsed itself.
+      expect(m.filesystems.find((f) => f.name === 'vdb1')).toMatchObject({ readable: false, reason: expect.any(String) as unknown });
       expect(new Date(m.expiresAt!).getTime()).toBeGreaterThan(Date.now() + 60 * 60 * 1000);
       const root = await api<BrowseListing>('GET', `/api/mounts/${m.id}/files?path=`);
-      expect(root.body.entries.map((e) => [e.name, e.type])).toEqual([
-        ['vda1', 'dir'],
-        ['vda2', 'dir'],
-      ]);
+      expect(root.body.entries.filter((e) => e.type === 'dir').map((e) => e.name)).toEqual(readable.map((r) => r[0]));
     }
     const top = await api<BrowseListing>('GET', `/api/mounts/${mounts[0]!.id}/files?path=vda1&sort=name`);
     const byName = new Map(top.body.entries.map((e) => [e.name, e]));
@@ -210,7 +331,8 @@ describe('Browse files and iSCSI export of VM backups', () => {
 
   it("reads every file of both backup points with the content written into it", async () => {
     for (const [i, m] of mounts.entries()) {
-      for (const [p, hash] of truth[i]!) {
+      // The dirty ext4 and XFS show the files only their journals hold: replayed into the overlay.
+      for (const [p, hash] of [...truth[Math.min(i, 1)]!, ...fixed]) {
         const r = await download(m.id, `content?path=${encodeURIComponent(p)}&download=1`, 'file.out');
         expect(r.status, p).toBe(200);
         expect(await shaStream(path.join(bed.host.dir, 'file.out')), p).toBe(hash);
