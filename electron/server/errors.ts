@@ -13,6 +13,14 @@ export class AppError extends Error {
   ) {
     super(message);
   }
+
+  /** Raw output of a tool (virsh, …) kept out of the message: the UI shows it only on request. */
+  detail: string | undefined;
+
+  withDetail(detail: string | undefined): this {
+    this.detail = detail;
+    return this;
+  }
 }
 
 export const badRequest = (message: string, field?: string): AppError => new AppError(400, 'BAD_REQUEST', message, field);

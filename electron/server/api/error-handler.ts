@@ -1,6 +1,7 @@
 import type { FastifyError } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { ApiError } from '../../../common/api/errors.js';
+import { isGenericMessage, plainIssueMessage } from '../../../common/field-messages.js';
 import { CatalogUnavailableError } from '../db/catalog.js';
 import { AppError } from '../errors.js';
 import { InstallerError } from '../nodes/installer/installer.js';
@@ -11,15 +12,20 @@ export function registerErrorHandler(app: ZodApp): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       // The plugin's issue type references fastify internals that do not resolve under NodeNext; name what we read.
-      const first = (err.validation as unknown as { instancePath: string; message?: string }[])[0]!;
+      const first = (err.validation as unknown as { keyword: string; instancePath: string; message?: string; params?: Record<string, unknown> }[])[0]!;
       const where = err.validationContext ?? 'body';
       const field = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
-      const message = field ? `${where} field "${field}": ${first.message}` : `${where}: ${first.message ?? 'invalid'}`;
+      // zod's generic text in plain words ("Enter a name"); a schema's own words stay as written.
+      const said = first.message ?? 'invalid';
+      const words = isGenericMessage(said) ? plainIssueMessage({ ...first.params, code: first.keyword, message: said }, field) : said;
+      const message = field ? `${where} field "${field}": ${words}` : `${where}: ${words}`;
       return reply.code(400).send({ error: 'VALIDATION_FAILED', message, ...(field ? { field } : {}) } satisfies ApiError);
     }
     if (err instanceof AppError) {
       if (err.headers) void reply.headers(err.headers);
-      return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } satisfies ApiError);
+      return reply
+        .code(err.statusCode)
+        .send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}), ...(err.detail ? { detail: err.detail } : {}) } satisfies ApiError);
     }
     if (err instanceof InstallerError) {
       // The remote host or the node service said no: not our bug, and the message says what to fix.

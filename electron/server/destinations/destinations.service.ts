@@ -26,6 +26,9 @@ const REPOSITORY_TASKS = ['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPOR
  * the message that assigns a task to that node.
  */
 export class DestinationsService {
+  /** Rows inserted for a creation whose check has not ended: not a destination yet, so in no list and no event. */
+  private readonly creating = new Set<number>();
+
   constructor(
     private readonly destinations: DestinationsRepository,
     private readonly nodes: NodesRepository,
@@ -46,7 +49,7 @@ export class DestinationsService {
   }
 
   async list(): Promise<Destination[]> {
-    return (await this.destinations.list()).map(toDestination);
+    return (await this.destinations.list()).filter((row) => !this.creating.has(row.id)).map(toDestination);
   }
 
   async get(ref: string): Promise<Destination> {
@@ -63,8 +66,9 @@ export class DestinationsService {
     if ((await this.destinations.onNode(node.id)).some((d) => d.path === req.path)) throw conflict(`node "${node.name}" already has a destination at ${req.path}`, 'path');
 
     const id = await this.destinations.insert({ name: req.name, nodeId: node.id, path: req.path, encrypted: req.password !== undefined });
-    if (req.password) await this.secrets.put(secretName(id), req.password);
+    this.creating.add(id);
     try {
+      if (req.password) await this.secrets.put(secretName(id), req.password);
       const task = await this.engine.create({ type: 'DESTINATION_CHECK', params: { destinationId: id, create: true }, requiredNodeId: node.id, subject: `destination:${req.name}`, priority: 95, createdBy: by.user.username });
       const done = await this.engine.waitForEnd(task.id, CHECK_TIMEOUT_MS).catch(async (err: unknown) => {
         await this.engine.cancel(task.id, true, 'system').catch((err: unknown) => this.logger.warn({ err, taskId: task.id }, 'could not cancel a destination check that timed out'));
@@ -74,9 +78,12 @@ export class DestinationsService {
         throw new AppError(400, 'DESTINATION_CHECK_FAILED', done.error ?? `checking ${req.path} on node "${node.name}" did not succeed`, /password/i.test(done.error ?? '') ? 'password' : 'path');
       }
     } catch (err) {
+      // A refused destination leaves no trace: no row, no secret, and it was never announced.
       await this.secrets.delete(secretName(id));
       await this.destinations.delete(id);
       throw err;
+    } finally {
+      this.creating.delete(id);
     }
     await this.audit.record({ actor: by.user.username, action: 'destination.create', target: `destination:${req.name}`, details: { node: node.name, path: req.path, encrypted: req.password !== undefined } });
     return this.publish(id);
@@ -158,8 +165,9 @@ export class DestinationsService {
   private async after(task: Task, id: number, record: (() => Promise<void>) | null): Promise<void> {
     if (!(await this.destinations.byId(id))) return;
     if (record) await record();
+    // The check of a destination being created: its creation answers (and announces it) or removes it.
+    if (this.creating.has(id)) return;
     if (task.state === 'FAILED') await this.destinations.setStatus(id, 'error', task.error);
-    // A destination whose creation check failed is gone by now.
     if (await this.destinations.byId(id)) await this.publish(id);
   }
 

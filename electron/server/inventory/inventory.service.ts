@@ -19,6 +19,8 @@ export class InventoryService {
   private readonly timer: NodeJS.Timeout;
 
   private readonly syncedListeners: (() => Promise<void>)[] = [];
+  /** Hypervisors being added: not in the list and not announced until their first sync succeeded. */
+  private readonly adding = new Set<number>();
 
   constructor(
     private readonly inventory: InventoryRepository,
@@ -40,7 +42,7 @@ export class InventoryService {
   }
 
   async hypervisors(): Promise<Hypervisor[]> {
-    return (await this.inventory.hypervisors()).map(toHypervisor);
+    return (await this.inventory.hypervisors()).filter((row) => !this.adding.has(row.id)).map(toHypervisor);
   }
 
   async addHypervisor(req: { name: string; node: string; uri: string }, by: Principal): Promise<Hypervisor> {
@@ -49,15 +51,21 @@ export class InventoryService {
     if (!this.sessions.get(node.id)) throw conflict(`node "${node.name}" is offline; start it first`, 'node');
     if (await this.inventory.hypervisor(req.name)) throw conflict(`a hypervisor named "${req.name}" already exists`, 'name');
     const id = await this.inventory.insertHypervisor({ name: req.name, nodeId: node.id, uri: req.uri });
+    this.adding.add(id);
     try {
       const task = await this.syncTask(id, node.id, req.uri, req.name, by.user.username);
       const done = await this.engine.waitForEnd(task.id, SYNC_TIMEOUT_MS);
       if (done.state !== 'FINISHED' && done.state !== 'FINISHED_WITH_WARNINGS') {
-        throw new AppError(400, 'HYPERVISOR_UNREACHABLE', done.error ?? `node "${node.name}" could not list the VMs of ${req.uri}`, 'uri');
+        // virsh's own words go behind "details"; the sentence says what to check.
+        const message = `node "${node.name}" could not connect to libvirt at ${req.uri}: check the URI, and that libvirt runs on that host`;
+        throw new AppError(400, 'HYPERVISOR_UNREACHABLE', message, 'uri').withDetail(done.error ?? undefined);
       }
     } catch (err) {
+      // A refused hypervisor leaves no trace: no row, and it was never announced.
       await this.inventory.deleteHypervisor(id);
       throw err;
+    } finally {
+      this.adding.delete(id);
     }
     await this.audit.record({ actor: by.user.username, action: 'hypervisor.create', target: `hypervisor:${req.name}`, details: { node: node.name, uri: req.uri } });
     return this.publish(id);
@@ -130,7 +138,8 @@ export class InventoryService {
         if (row) this.bus.publish({ type: 'vm', vm: toVm(row) });
       }
     }
-    await this.publish(id);
+    // The first sync of a hypervisor being added: adding it answers (and announces it) or removes it.
+    if (!this.adding.has(id)) await this.publish(id);
   }
 
   private async requireHypervisor(ref: string): Promise<HypervisorRow> {

@@ -1,4 +1,5 @@
 import type { ApiError } from '@common/api/index.js';
+import { plainFieldMessage } from '@common/field-messages.js';
 
 /** A failed API call, carrying the server's {error, message, field} body. */
 export class ApiRequestError extends Error {
@@ -7,12 +8,15 @@ export class ApiRequestError extends Error {
   readonly status: number;
   readonly code: string;
   readonly field: string | undefined;
+  /** A tool's raw output behind the message (virsh, …), shown only on request. */
+  readonly detail: string | undefined;
 
   constructor(status: number, body: ApiError, options?: ErrorOptions) {
     super(body.message, options);
     this.status = status;
     this.code = body.error;
     this.field = body.field;
+    this.detail = body.detail;
   }
 }
 
@@ -34,13 +38,26 @@ export function errorMessage(error: unknown): string {
   return 'Something went wrong. Try again.';
 }
 
+/** What to show under `field` for a refusal placed there: the server's reason, in plain words. */
+export function fieldErrorMessage(error: unknown, field: string): string {
+  if (isApiError(error) && error.message !== '') return plainFieldMessage(error.field ?? field, error.message);
+  return errorMessage(error);
+}
+
 /**
- * An onError for forms: a refusal that `fieldOf` places on a field is shown under it; the
- * rest stays for the form's own error line (which shows what `fieldOf` does not place).
+ * An onError for forms: a refusal that `fieldOf` places on a field is shown under it, in plain
+ * words; the rest stays for the form's own error line (which shows what `fieldOf` does not
+ * place). `reveal` makes a hidden field appear first (e.g. the password of an encrypted repository).
  */
-export function showOnField<F extends string>(form: { setFieldError: (field: F, message: string) => void }, fieldOf: (error: unknown) => F | null): (error: unknown) => void {
+export function showOnField<F extends string>(
+  form: { setFieldError: (field: F, message: string) => void },
+  fieldOf: (error: unknown) => F | null,
+  reveal?: (field: F) => void,
+): (error: unknown) => void {
   return (error) => {
     const field = fieldOf(error);
-    if (field !== null) form.setFieldError(field, isApiError(error) ? error.message : String(error));
+    if (field === null) return;
+    reveal?.(field);
+    form.setFieldError(field, fieldErrorMessage(error, field));
   };
 }

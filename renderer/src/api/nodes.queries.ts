@@ -87,8 +87,11 @@ export function useInstallNodeMutation() {
   });
 }
 
-/** Upgrade and removal run as tasks; the caller follows the returned task. */
-function useNodeTaskMutation(action: 'upgrade' | 'remove', errorTitle: string) {
+/**
+ * Upgrade and removal run as tasks; the caller follows the returned task. A refused removal
+ * (the node holds destinations, …) is shown in its dialog, an upgrade's as a toast.
+ */
+function useNodeTaskMutation(action: 'upgrade' | 'remove', errorTitle?: string) {
   const api = useApiClient();
   const queryClient = useQueryClient();
   return useMutation({
@@ -97,7 +100,7 @@ function useNodeTaskMutation(action: 'upgrade' | 'remove', errorTitle: string) {
         ? api.json('POST', `${nodePath(node.id)}/upgrade`, TaskSchema)
         : api.json('DELETE', nodePath(node.id), TaskSchema),
     onSuccess: (task) => seedTask(queryClient, task),
-    meta: { errorTitle },
+    meta: errorTitle === undefined ? { inlineErrors: true } : { errorTitle },
   });
 }
 
@@ -106,7 +109,7 @@ export function useUpgradeNodeMutation() {
 }
 
 export function useRemoveNodeMutation() {
-  return useNodeTaskMutation('remove', 'Could not remove the node');
+  return useNodeTaskMutation('remove');
 }
 
 export function useRestartNodeMutation() {

@@ -178,6 +178,7 @@ export function useApplyRetentionMutation() {
   return useMutation({
     mutationFn: (id: number) => api.json('POST', `${policyPath(id)}/retention`, PolicyRunSchema, { body: {} }),
     onSuccess: (run) => upsertPolicyRun(queryClient, run),
-    meta: { errorTitle: 'Retention did not start' },
+    // The dialog shows a refusal inside it.
+    meta: { inlineErrors: true },
   });
 }

@@ -66,6 +66,7 @@ export function useDeleteUserMutation() {
   return useMutation({
     mutationFn: (username: string) => api.empty('DELETE', userPath(username)),
     onSuccess: invalidate,
-    meta: { errorTitle: 'Could not delete the user' },
+    // The dialog shows a refusal (the last administrator, …) inside it.
+    meta: { inlineErrors: true },
   });
 }

@@ -10,10 +10,11 @@ export interface ConfirmModalProps {
   confirmColor?: MantineColor;
   cancelLabel?: string;
   size?: ModalProps['size'];
-  /** Does the change; the caller closes the dialog once it resolves. A rejection keeps it open, to try again. */
+  /**
+   * Does the change; the caller closes the dialog once it resolves. A rejection keeps it open
+   * with the server's reason shown inside (so its mutation sets meta.inlineErrors, not a toast).
+   */
   onConfirm: () => Promise<unknown>;
-  /** False where the mutation cache toasts the failure already (meta.errorTitle). */
-  showError?: boolean;
   onClose: () => void;
 }
 
@@ -26,7 +27,6 @@ export function ConfirmModal({
   cancelLabel = 'Cancel',
   size,
   onConfirm,
-  showError = true,
   onClose,
 }: ConfirmModalProps) {
   const [pending, setPending] = useState(false);
@@ -48,7 +48,7 @@ export function ConfirmModal({
     <Modal opened onClose={onClose} title={title} size={size}>
       <Stack>
         {children}
-        {showError && <FormError error={error} />}
+        <FormError error={error} />
         <Group justify="flex-end">
           <Button variant="default" onClick={onClose} data-autofocus>
             {cancelLabel}

@@ -30,7 +30,7 @@ import { notifications } from '@mantine/notifications';
 import { IconDatabaseOff, IconLock } from '@tabler/icons-react';
 import { useEffect, useMemo, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { isApiError } from '../api/api-error.js';
+import { fieldErrorMessage, isApiError } from '../api/api-error.js';
 import { useDestinationsQuery } from '../api/destinations.queries.js';
 import { useHypervisorsQuery } from '../api/hypervisors.queries.js';
 import {
@@ -202,7 +202,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
   const submit = form.onSubmit((submitted) => {
     const onError = (error: Error) => {
       const field = isApiError(error) ? formFieldOf(error.field, submitted) : null;
-      if (field !== null) form.setFieldError(field, error.message);
+      if (field !== null) form.setFieldError(field, fieldErrorMessage(error, field));
     };
     const onSuccess = (saved: Policy) => {
       notifications.show({ color: 'green', message: policy === undefined ? `Policy ${saved.name} created.` : `Policy ${saved.name} saved.` });

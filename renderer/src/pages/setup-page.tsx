@@ -1,11 +1,12 @@
 import { SetupSchema } from '@common/api/index.js';
 import { Button, PasswordInput, Stack, TextInput } from '@mantine/core';
-import { schemaResolver, useForm } from '@mantine/form';
+import { useForm } from '@mantine/form';
 import { z } from 'zod';
-import { isApiError } from '../api/api-error.js';
+import { fieldErrorMessage, isApiError } from '../api/api-error.js';
 import { useSetupMutation } from '../api/auth.queries.js';
 import { AuthCard } from '../components/auth-card.js';
 import { FormError } from '../components/form-error.js';
+import { plainResolver } from '../utils/form-validation.js';
 
 // Same rules the server applies (common/api), plus the confirmation only a person needs.
 const SetupFormSchema = SetupSchema.extend({ confirmPassword: z.string() }).refine(
@@ -19,7 +20,7 @@ export function SetupPage() {
   const form = useForm<SetupForm>({
     mode: 'uncontrolled',
     initialValues: { username: '', password: '', confirmPassword: '' },
-    validate: schemaResolver(SetupFormSchema, { sync: true }),
+    validate: plainResolver(SetupFormSchema),
   });
 
   const submit = form.onSubmit(({ username, password }) => {
@@ -29,7 +30,7 @@ export function SetupPage() {
         // Success needs no handler: fresh health (setup done) makes BootGate leave /setup.
         onError: (error) => {
           if (isApiError(error) && (error.field === 'username' || error.field === 'password')) {
-            form.setFieldError(error.field, error.message);
+            form.setFieldError(error.field, fieldErrorMessage(error, error.field));
           }
         },
       },

@@ -1,4 +1,4 @@
-import { isApiError } from '../api/api-error.js';
+import { fieldErrorMessage, isApiError } from '../api/api-error.js';
 
 export interface ServerFieldError<Field extends string> {
   field: Field;
@@ -12,7 +12,7 @@ export function serverFieldError<Field extends string>(
 ): ServerFieldError<Field> | null {
   if (!isApiError(error) || error.field === undefined) return null;
   const field = fields.find((candidate) => candidate === error.field);
-  return field === undefined ? null : { field, message: error.message };
+  return field === undefined ? null : { field, message: fieldErrorMessage(error, field) };
 }
 
 /** What is left for the form-level alert once field errors are shown on their fields. */

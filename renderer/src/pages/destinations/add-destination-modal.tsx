@@ -1,15 +1,16 @@
 import { CreateDestinationSchema, DestinationNameSchema, type CreateDestination } from '@common/api/index.js';
 import { Alert, Button, Group, Modal, PasswordInput, Stack, Switch, Text, TextInput } from '@mantine/core';
-import { schemaResolver, useForm } from '@mantine/form';
+import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { IconAlertTriangle } from '@tabler/icons-react';
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import { z } from 'zod';
 import { isApiError, showOnField } from '../../api/api-error.js';
 import { useCreateDestinationMutation } from '../../api/destinations.queries.js';
 import { useNodesQuery } from '../../api/nodes.queries.js';
 import { FormError } from '../../components/form-error.js';
 import { NodeSelect, NoNodeAlert } from '../../components/node-select.js';
+import { plainResolver } from '../../utils/form-validation.js';
 
 // The server's rules (common/api), plus what only a person needs: the confirmation.
 const AddDestinationFormSchema = z
@@ -46,11 +47,12 @@ function errorField(error: unknown): Field | null {
 
 export function AddDestinationModal({ onClose }: { onClose: () => void }) {
   const create = useCreateDestinationMutation();
+  const passwordInput = useRef<HTMLInputElement>(null);
   const nodes = useNodesQuery();
   const form = useForm<AddDestinationForm>({
     mode: 'controlled',
     initialValues: { name: '', node: '', path: '', encrypt: false, password: '', confirmPassword: '' },
-    validate: schemaResolver(AddDestinationFormSchema, { sync: true }),
+    validate: plainResolver(AddDestinationFormSchema),
   });
 
   // One online node: it is the only choice, so choose it.
@@ -74,7 +76,16 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
         });
         onClose();
       },
-      onError: showOnField(form, errorField),
+      // An existing encrypted repository opened without its password: the password field appears, with why.
+      onError: showOnField(form, errorField, (field) => {
+        if (field !== 'password') return;
+        if (!form.values.encrypt) form.setFieldValue('encrypt', true);
+        // Below the warning, it may be out of sight: bring it there, ready to type.
+        requestAnimationFrame(() => {
+          passwordInput.current?.focus({ preventScroll: true });
+          passwordInput.current?.scrollIntoView({ block: 'center' });
+        });
+      }),
     });
   });
 
@@ -118,7 +129,13 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
                 Without this password the backups on this destination cannot be read by anyone, including you: if it is lost together with
                 this server&apos;s catalog (for example when rebuilding the server and re-importing), the backups are lost too.
               </Alert>
-              <PasswordInput label="Password" description="At least 8 characters" autoComplete="new-password" {...form.getInputProps('password')} />
+              <PasswordInput
+                ref={passwordInput}
+                label="Password"
+                description="At least 8 characters"
+                autoComplete="new-password"
+                {...form.getInputProps('password')}
+              />
               <PasswordInput label="Confirm password" autoComplete="new-password" {...form.getInputProps('confirmPassword')} />
             </>
           )}

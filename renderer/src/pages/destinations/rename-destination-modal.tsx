@@ -1,11 +1,12 @@
 import { DestinationNameSchema, type Destination } from '@common/api/index.js';
 import { Button, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
-import { schemaResolver, useForm } from '@mantine/form';
+import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { z } from 'zod';
 import { useRenameDestinationMutation } from '../../api/destinations.queries.js';
 import { FormError } from '../../components/form-error.js';
 import { formLevelError, serverFieldError } from '../../utils/server-field-error.js';
+import { plainResolver } from '../../utils/form-validation.js';
 
 const RenameSchema = z.object({ name: DestinationNameSchema });
 const FIELDS = ['name'] as const;
@@ -15,7 +16,7 @@ export function RenameDestinationModal({ destination, onClose }: { destination: 
   const form = useForm<{ name: string }>({
     mode: 'uncontrolled',
     initialValues: { name: destination.name },
-    validate: schemaResolver(RenameSchema, { sync: true }),
+    validate: plainResolver(RenameSchema),
   });
 
   const submit = form.onSubmit(({ name }) => {

@@ -16,9 +16,9 @@ export function RemoveNodeModal({ node, onClose }: { node: Node; onClose: () => 
     void navigate(`/tasks/${task.id}`);
   };
 
-  // Failures are toasted by the mutation cache (meta.errorTitle); the dialog stays open to retry.
+  // A refusal is shown inside the dialog, which stays open (Cancel closes it).
   return (
-    <ConfirmModal title={`Remove node ${node.name}?`} confirmLabel="Remove node" cancelLabel="Keep node" onConfirm={confirm} showError={false} onClose={onClose}>
+    <ConfirmModal title={`Remove node ${node.name}?`} confirmLabel="Remove node" cancelLabel="Keep node" onConfirm={confirm} onClose={onClose}>
       <List size="sm" spacing={4}>
         {manual ? (
           <List.Item>The node was enrolled by hand: its files stay on {node.host}; stop the service there.</List.Item>

@@ -16,9 +16,9 @@ export function ApplyRetentionModal({ policy, onClose }: { policy: Policy; onClo
     notifications.show({ color: 'blue', message: run.message ?? `Retention of ${policy.name} started: prune, then garbage collection on ${policy.destination ?? 'the destination'}.` });
     onClose();
   };
-  // Failures are toasted by the mutation cache (meta.errorTitle).
+  // A refusal is shown inside the dialog, which stays open (Cancel closes it).
   return (
-    <ConfirmModal title={`Apply the retention of ${policy.name} now?`} confirmLabel="Apply retention" onConfirm={confirm} showError={false} onClose={onClose}>
+    <ConfirmModal title={`Apply the retention of ${policy.name} now?`} confirmLabel="Apply retention" onConfirm={confirm} onClose={onClose}>
       <Text size="sm">
         {`${describeRetention(policy.retention)} of each VM in this policy. Their other backups on ${policy.destination ?? 'the destination'} are removed and the space they alone used is reclaimed.`}
       </Text>

@@ -3,7 +3,7 @@ import { Alert, Button, Checkbox, Grid, Group, NumberInput, Paper, PasswordInput
 import type { UseFormReturnType } from '@mantine/form';
 import { IconAlertTriangle, IconSend } from '@tabler/icons-react';
 import { useState } from 'react';
-import { isApiError } from '../../api/api-error.js';
+import { fieldErrorMessage, isApiError } from '../../api/api-error.js';
 import { useTestEmailMutation } from '../../api/notifications.queries.js';
 import { DEFAULT_PORTS, formFieldOf, SECURITY_OPTIONS, toSmtpInput, validate, type NotificationsFormValues } from './notifications-form.js';
 import { NotificationsTestResult } from './notifications-test-result.js';
@@ -39,7 +39,7 @@ export function NotificationsEmailSection({ form, saved, defaultTestAddress }: E
       {
         onError: (error) => {
           const field = formFieldOf(isApiError(error) ? error.field : undefined);
-          if (field !== null && SMTP_FIELDS.has(field)) form.setFieldError(field, error.message);
+          if (field !== null && SMTP_FIELDS.has(field)) form.setFieldError(field, fieldErrorMessage(error, field));
         },
       },
     );

@@ -3,7 +3,7 @@ import { Alert, Button, Group, Skeleton, Stack } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { IconLock } from '@tabler/icons-react';
-import { isApiError } from '../../api/api-error.js';
+import { fieldErrorMessage, isApiError } from '../../api/api-error.js';
 import { useNotificationSettingsQuery, useSaveNotificationSettingsMutation } from '../../api/notifications.queries.js';
 import { useSession } from '../../auth/session-context.js';
 import { FormError } from '../../components/form-error.js';
@@ -51,7 +51,7 @@ function NotificationsForm({ saved }: { saved: NotificationSettings }) {
       },
       onError: (error) => {
         const field = formFieldOf(isApiError(error) ? error.field : undefined);
-        if (field !== null) form.setFieldError(field, error.message);
+        if (field !== null) form.setFieldError(field, fieldErrorMessage(error, field));
       },
     });
   });

@@ -2,7 +2,7 @@ import type { NotificationSettings } from '@common/api/index.js';
 import { Button, Checkbox, Code, Group, Paper, PasswordInput, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import type { UseFormReturnType } from '@mantine/form';
 import { IconSend } from '@tabler/icons-react';
-import { isApiError } from '../../api/api-error.js';
+import { fieldErrorMessage, isApiError } from '../../api/api-error.js';
 import { useTestWebhookMutation } from '../../api/notifications.queries.js';
 import { formFieldOf, validate, type NotificationsFormValues } from './notifications-form.js';
 import { NotificationsTestResult } from './notifications-test-result.js';
@@ -32,7 +32,7 @@ export function NotificationsWebhookSection({ form, saved }: WebhookSectionProps
       {
         onError: (error) => {
           const field = formFieldOf(isApiError(error) ? error.field : undefined);
-          if (field === 'webhookUrl') form.setFieldError(field, error.message);
+          if (field === 'webhookUrl') form.setFieldError(field, fieldErrorMessage(error, field));
         },
       },
     );

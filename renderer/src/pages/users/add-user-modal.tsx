@@ -1,11 +1,12 @@
 import { CreateUserSchema, type CreateUser } from '@common/api/index.js';
 import { Button, Group, Modal, PasswordInput, Select, Stack, TextInput } from '@mantine/core';
-import { schemaResolver, useForm } from '@mantine/form';
+import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { useCreateUserMutation } from '../../api/users.queries.js';
 import { FormError } from '../../components/form-error.js';
 import { formLevelError, serverFieldError } from '../../utils/server-field-error.js';
 import { ROLE_OPTIONS } from './role-options.js';
+import { plainResolver } from '../../utils/form-validation.js';
 
 const FIELDS = ['username', 'password', 'role'] as const;
 
@@ -14,7 +15,7 @@ export function AddUserModal({ onClose }: { onClose: () => void }) {
   const form = useForm<CreateUser>({
     mode: 'uncontrolled',
     initialValues: { username: '', password: '', role: 'operator' },
-    validate: schemaResolver(CreateUserSchema, { sync: true }),
+    validate: plainResolver(CreateUserSchema),
   });
 
   const submit = form.onSubmit((values) => {

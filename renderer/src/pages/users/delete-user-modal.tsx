@@ -13,9 +13,9 @@ export function DeleteUserModal({ user, onClose }: { user: User; onClose: () => 
     onClose();
   };
 
-  // Failures are toasted by the mutation cache (meta.errorTitle); the dialog stays open to retry.
+  // A refusal is shown inside the dialog, which stays open (Cancel closes it).
   return (
-    <ConfirmModal title={`Delete user ${user.username}?`} confirmLabel="Delete user" onConfirm={confirm} showError={false} onClose={onClose}>
+    <ConfirmModal title={`Delete user ${user.username}?`} confirmLabel="Delete user" onConfirm={confirm} onClose={onClose}>
       <Text size="sm">
         {user.username} will be signed out everywhere and can no longer sign in. The audit log keeps a record of what they did.
       </Text>

@@ -1,11 +1,12 @@
 import { PasswordSchema, type User } from '@common/api/index.js';
 import { Button, Group, Modal, PasswordInput, Stack } from '@mantine/core';
-import { schemaResolver, useForm } from '@mantine/form';
+import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { z } from 'zod';
 import { useUpdateUserMutation } from '../../api/users.queries.js';
 import { FormError } from '../../components/form-error.js';
 import { formLevelError, serverFieldError } from '../../utils/server-field-error.js';
+import { plainResolver } from '../../utils/form-validation.js';
 
 const ResetPasswordSchema = z
   .object({ password: PasswordSchema, confirmPassword: z.string() })
@@ -21,7 +22,7 @@ export function ResetPasswordModal({ user, onClose }: { user: User; onClose: () 
   const form = useForm<ResetPassword>({
     mode: 'uncontrolled',
     initialValues: { password: '', confirmPassword: '' },
-    validate: schemaResolver(ResetPasswordSchema, { sync: true }),
+    validate: plainResolver(ResetPasswordSchema),
   });
 
   const submit = form.onSubmit(({ password }) => {

@@ -1,6 +1,6 @@
 import { CreateHypervisorSchema } from '@common/api/index.js';
 import { Button, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
-import { schemaResolver, useForm } from '@mantine/form';
+import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { useEffect } from 'react';
 import { z } from 'zod';
@@ -9,6 +9,7 @@ import { useCreateHypervisorMutation } from '../../api/hypervisors.queries.js';
 import { useNodesQuery } from '../../api/nodes.queries.js';
 import { FormError } from '../../components/form-error.js';
 import { NodeSelect, NoNodeAlert } from '../../components/node-select.js';
+import { plainResolver } from '../../utils/form-validation.js';
 
 export const DEFAULT_LIBVIRT_URI = 'qemu:///system';
 
@@ -22,9 +23,12 @@ type AddHypervisorForm = z.input<typeof AddHypervisorFormSchema>;
 const FIELDS = ['name', 'node', 'uri'] as const;
 type Field = (typeof FIELDS)[number];
 
-/** The field the server names; a 400 from the node's first sync (libvirt not reachable…) shows at the top, where the whole form is in question. */
+/**
+ * The field the server names; a failed first sync (libvirt not reachable…) shows at the top,
+ * where the whole form is in question and virsh's own words fold away behind "Details".
+ */
 function errorField(error: unknown): Field | null {
-  if (!isApiError(error)) return null;
+  if (!isApiError(error) || error.detail !== undefined) return null;
   return FIELDS.find((field) => field === error.field) ?? null;
 }
 
@@ -39,7 +43,7 @@ export function AddHypervisorModal({ onClose }: { onClose: () => void }) {
   const form = useForm<AddHypervisorForm>({
     mode: 'controlled',
     initialValues: { name: '', node: '', uri: DEFAULT_LIBVIRT_URI },
-    validate: schemaResolver(AddHypervisorFormSchema, { sync: true }),
+    validate: plainResolver(AddHypervisorFormSchema),
   });
 
   // One online node: it is the only choice, so choose it (and offer its name for the host).

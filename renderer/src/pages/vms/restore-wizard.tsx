@@ -5,7 +5,7 @@ import { useForm } from '@mantine/form';
 import { IconInfoCircle } from '@tabler/icons-react';
 import { useEffect, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
-import { isApiError } from '../../api/api-error.js';
+import { fieldErrorMessage, isApiError } from '../../api/api-error.js';
 import { useStartRestoreMutation, type StartedWorkflow } from '../../api/backups.queries.js';
 import { useHypervisorsQuery } from '../../api/hypervisors.queries.js';
 import { useNodesQuery } from '../../api/nodes.queries.js';
@@ -230,7 +230,7 @@ export function RestoreWizard({ vm, backups, initialBackupId, onClose }: Restore
       onError: (error) => {
         if (!isApiError(error) || error.field === undefined) return;
         const field = FIELD_OF[error.field];
-        if (field !== undefined) form.setFieldError(field, error.message);
+        if (field !== undefined) form.setFieldError(field, fieldErrorMessage(error, field));
       },
     });
   };

@@ -1,10 +1,11 @@
 import type { InstallNode } from '@common/api/index.js';
 import { Button, Group, List, Stack, Text, TextInput } from '@mantine/core';
-import { schemaResolver, useForm } from '@mantine/form';
+import { useForm } from '@mantine/form';
 import { useEffect, useRef } from 'react';
 import { FormError } from '../../../components/form-error.js';
 import { formLevelError, serverFieldError } from '../../../utils/server-field-error.js';
 import { LocalFormSchema, toLocalInstallRequest, type LocalFormValues } from './install-request.js';
+import { plainResolver } from '../../../utils/form-validation.js';
 
 const FIELDS = ['name'] as const;
 
@@ -20,7 +21,7 @@ export function LocalInstallForm({ initialValues, installing, installError, onIn
   const form = useForm<LocalFormValues>({
     mode: 'uncontrolled',
     initialValues: initialValues ?? { name: '' },
-    validate: schemaResolver(LocalFormSchema, { sync: true }),
+    validate: plainResolver(LocalFormSchema),
   });
 
   const handledError = useRef<unknown>(null);

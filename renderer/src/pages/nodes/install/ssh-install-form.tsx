@@ -13,7 +13,7 @@ import {
   Textarea,
   TextInput,
 } from '@mantine/core';
-import { schemaResolver, useForm } from '@mantine/form';
+import { useForm } from '@mantine/form';
 import { IconAlertCircle, IconKey } from '@tabler/icons-react';
 import { useEffect, useRef, useState } from 'react';
 import { errorMessage } from '../../../api/api-error.js';
@@ -22,6 +22,7 @@ import { FormError } from '../../../components/form-error.js';
 import { formLevelError, serverFieldError } from '../../../utils/server-field-error.js';
 import { HostKeyConfirmation } from './host-key-confirmation.js';
 import { SSH_FORM_DEFAULTS, SshFormSchema, sshTarget, toSshInstallRequest, type SshFormValues } from './install-request.js';
+import { plainResolver } from '../../../utils/form-validation.js';
 
 const FIELDS = ['host', 'port', 'user', 'password', 'privateKey', 'passphrase', 'name', 'serverAddress'] as const;
 
@@ -38,7 +39,7 @@ export function SshInstallForm({ initialValues, installing, installError, onInst
   const form = useForm<SshFormValues>({
     mode: 'controlled',
     initialValues: initialValues ?? SSH_FORM_DEFAULTS,
-    validate: schemaResolver(SshFormSchema, { sync: true }),
+    validate: plainResolver(SshFormSchema),
   });
   const probe = useSshProbeMutation();
   const [trustedFingerprint, setTrustedFingerprint] = useState<string | null>(null);
