@@ -1,6 +1,8 @@
+import { lazy, Suspense } from 'react';
 import { Route, Routes } from 'react-router-dom';
 import { BootGate } from './auth/boot-gate.js';
 import { RequireSession } from './auth/require-session.js';
+import { AboutPage } from './pages/about-page.js';
 import { AuditPage } from './pages/audit-page.js';
 import { BackupsPage } from './pages/backups-page.js';
 import { DashboardPage } from './pages/dashboard-page.js';
@@ -25,6 +27,9 @@ import { TasksPage } from './pages/tasks-page.js';
 import { UsersPanel } from './pages/users/users-panel.js';
 import { VmDetailsPage } from './pages/vm-details-page.js';
 import { VirtualMachinesPage } from './pages/vms-page.js';
+
+// The README it shows is most of its weight; it loads when Help is opened.
+const HelpPage = lazy(async () => ({ default: (await import('./pages/help-page.js')).HelpPage }));
 
 /**
  * BootGate (health: first-run setup?) → RequireSession (signed in?) → the app shell.
@@ -60,6 +65,8 @@ export function AppRoutes() {
             <Route path="notifications" element={<NotificationsPanel />} />
           </Route>
           <Route path="audit" element={<AuditPage />} />
+          <Route path="about" element={<AboutPage />} />
+          <Route path="help" element={<Suspense fallback={null}><HelpPage /></Suspense>} />
           <Route path="*" element={<NotFoundPage />} />
         </Route>
       </Route>

@@ -22,8 +22,9 @@ describe('admin UI in Chromium', () => {
 
   const signIn = (username: string, pw: string): Promise<void> => submitSignIn(page, username, pw);
 
-  it('walks through first-run setup to the dashboard, which shows the catalog version', async () => {
+  it('walks through first-run setup to the dashboard; the About page shows the catalog version', async () => {
     await page.goto(t.server.url);
+    await expect.poll(() => page.title(), { timeout: 20_000 }).toBe('Create the first administrator · vPlus');
     await page.getByLabel('Username').fill('admin');
     await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByLabel('Confirm password').fill(password);
@@ -32,20 +33,45 @@ describe('admin UI in Chromium', () => {
     const health = await t.api.request<{ catalog: { engine: string; version: string } }>('GET', '/api/health');
     const catalog = `${health.body.catalog.engine} ${health.body.catalog.version}`;
     expect(catalog).toMatch(/^MariaDB \d+\.\d+\.\d+$/);
-    await expect.poll(() => page.getByText(catalog).first().isVisible(), { timeout: 20_000 }).toBe(true);
     await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
+    // Versions, catalog and uptime moved off the dashboard, which leads with what needs attention.
+    expect(await page.getByText(catalog).count()).toBe(0);
+    await page.getByRole('link', { name: 'About', exact: true }).click();
+    await expect.poll(() => page.getByText(catalog).first().isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(await page.getByText('TLS certificate fingerprint (SHA-256)').isVisible()).toBe(true);
   });
 
   it('signs out and back in, and rejects a wrong password with a message', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await expect.poll(() => page.getByRole('button', { name: 'Sign in' }).isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(await page.title()).toBe('Sign in · vPlus');
     await signIn('admin', 'not-the-password');
     await expect.poll(() => page.getByText('wrong username or password').isVisible(), { timeout: 20_000 }).toBe(true);
     await signIn('admin', password);
     await expect.poll(() => page.getByRole('heading', { name: 'Dashboard', level: 1 }).isVisible(), { timeout: 20_000 }).toBe(true);
-    for (const link of ['Dashboard', 'Nodes', 'Virtual machines', 'Backups', 'Tasks', 'Policies', 'Destinations', 'Settings', 'Audit log']) {
+    for (const link of ['Dashboard', 'Nodes', 'Virtual machines', 'Backups', 'Tasks', 'Policies', 'Destinations', 'Settings', 'Audit log', 'About']) {
       expect(await page.getByRole('link', { name: link, exact: true }).count(), link).toBeGreaterThan(0);
     }
+  });
+
+  it('names each tab after its page, and links each page to its section of the README', async () => {
+    for (const name of ['Nodes', 'Virtual machines', 'Backups', 'Tasks', 'Policies', 'Destinations', 'Settings', 'Audit log', 'About', 'Dashboard']) {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
+      await page.getByRole('heading', { name, level: 1 }).waitFor({ timeout: 20_000 });
+      await expect.poll(() => page.title(), { timeout: 5_000 }).toBe(`${name} · vPlus`);
+    }
+    await page.getByRole('link', { name: 'Backups', exact: true }).click();
+    await page.getByRole('link', { name: 'Help: Virtual machines (KVM/libvirt)' }).click();
+    await expect.poll(() => page.title(), { timeout: 20_000 }).toBe('Help · vPlus');
+    expect(new URL(page.url()).hash).toBe('#virtual-machines-kvmlibvirt');
+    const section = page.getByRole('heading', { name: 'Virtual machines (KVM/libvirt)', level: 2 });
+    await expect.poll(() => section.isVisible(), { timeout: 20_000 }).toBe(true);
+    // The page scrolled to the section.
+    await expect.poll(async () => (await section.boundingBox())?.y ?? -1, { timeout: 5_000 }).toBeLessThan(200);
+    await page.getByRole('link', { name: 'Nodes', exact: true }).click();
+    await page.getByRole('link', { name: 'Help: Nodes' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Nodes', level: 2 }).isVisible(), { timeout: 20_000 }).toBe(true);
+    await page.screenshot({ path: path.join(SHOTS, 'help-nodes.png') });
   });
 
   it('lets an admin add a user from user management and shows it in the audit log', async () => {

@@ -1,5 +1,6 @@
 import { Group, Stack, Text, Title } from '@mantine/core';
 import type { ReactNode } from 'react';
+import { usePageTitle } from '../hooks/use-page-title.js';
 
 interface PageHeaderProps {
   title: string;
@@ -8,8 +9,9 @@ interface PageHeaderProps {
   actions?: ReactNode;
 }
 
-/** Every page's single h1, so screen readers and tests find pages the same way. */
+/** Every page's single h1, so screen readers and tests find pages the same way; it names the tab too. */
 export function PageHeader({ title, description, actions }: PageHeaderProps) {
+  usePageTitle(title);
   return (
     <Group justify="space-between" align="flex-start" mb="lg" wrap="wrap">
       <Stack gap={4}>

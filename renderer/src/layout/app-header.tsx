@@ -1,7 +1,10 @@
 import { AppShell, Badge, Burger, Button, Group, Text, VisuallyHidden } from '@mantine/core';
 import { IconLogout, IconShieldCheck } from '@tabler/icons-react';
+import { useLocation } from 'react-router-dom';
 import { useLogoutMutation } from '../api/auth.queries.js';
 import { useSession } from '../auth/session-context.js';
+import { HelpLink } from '../help/help-link.js';
+import { helpSectionFor } from '../help/help-topics.js';
 import { ColorSchemeToggle } from './color-scheme-toggle.js';
 import { ConnectionIndicator } from './connection-indicator.js';
 
@@ -13,6 +16,7 @@ interface AppHeaderProps {
 export function AppHeader({ navbarOpened, onToggleNavbar }: AppHeaderProps) {
   const { user } = useSession();
   const logout = useLogoutMutation();
+  const help = helpSectionFor(useLocation().pathname);
   // RequireSession notices the ended session and shows the sign-in page.
   const signOut = () => logout.mutate();
 
@@ -27,6 +31,8 @@ export function AppHeader({ navbarOpened, onToggleNavbar }: AppHeaderProps) {
           </Text>
         </Group>
         <Group gap="sm" wrap="nowrap">
+          {/* Each page's help: the README's section about it. */}
+          {help !== undefined && <HelpLink section={help} />}
           <ConnectionIndicator />
           <ColorSchemeToggle />
           <Group gap={6} wrap="nowrap" visibleFrom="xs">

@@ -7,6 +7,7 @@ import {
   IconDeviceDesktop,
   IconGauge,
   IconHistory,
+  IconInfoCircle,
   IconListCheck,
   IconServer,
   IconSettings,
@@ -33,6 +34,7 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { label: 'Destinations', to: '/destinations', icon: IconDatabase },
   { label: 'Settings', to: '/settings', icon: IconSettings },
   { label: 'Audit log', to: '/audit', icon: IconHistory },
+  { label: 'About', to: '/about', icon: IconInfoCircle },
 ];
 
 export function navItemsFor(role: Role): NavItem[] {

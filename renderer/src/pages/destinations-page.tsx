@@ -2,7 +2,7 @@ import { Button, Paper, Skeleton } from '@mantine/core';
 import { IconDatabase, IconPlus } from '@tabler/icons-react';
 import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { useState } from 'react';
-import { useNavigate } from 'react-router-dom';
+import { useNavigate, useSearchParams } from 'react-router-dom';
 import { useDestinationsQuery } from '../api/destinations.queries.js';
 import { useSession } from '../auth/session-context.js';
 import { DataTable } from '../components/data-table.js';
@@ -16,7 +16,9 @@ export function DestinationsPage() {
   const { isAdmin } = useSession();
   const navigate = useNavigate();
   const destinations = useDestinationsQuery();
-  const [adding, setAdding] = useState(false);
+  // ?add=1 (the dashboard's getting-started checklist) opens the form at once.
+  const [params] = useSearchParams();
+  const [adding, setAdding] = useState(params.has('add'));
   const table = useReactTable({
     data: destinations.data ?? [],
     columns: destinationColumns,

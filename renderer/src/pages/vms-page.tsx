@@ -27,7 +27,9 @@ function AddHypervisorButton({ onClick }: { onClick: () => void }) {
 export function VirtualMachinesPage() {
   const { isAdmin } = useSession();
   const hypervisors = useHypervisorsQuery();
-  const [adding, setAdding] = useState(false);
+  // ?add=1 (the dashboard's getting-started checklist) opens the form at once.
+  const [params] = useSearchParams();
+  const [adding, setAdding] = useState(params.has('add'));
   const empty = hypervisors.isSuccess && hypervisors.data.length === 0;
   const addButton = isAdmin ? <AddHypervisorButton onClick={() => setAdding(true)} /> : undefined;
 

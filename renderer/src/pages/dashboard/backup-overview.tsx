@@ -1,10 +1,15 @@
 import { SimpleGrid, Skeleton } from '@mantine/core';
 import { lazy, Suspense, type ReactNode } from 'react';
 import { useDashboardQuery } from '../../api/policies.queries.js';
+import { useSession } from '../../auth/session-context.js';
 import { QueryErrorAlert } from '../../components/query-error-alert.js';
+import { CoverageCard } from './coverage-card.js';
 import { DashboardCard } from './dashboard-card.js';
+import { GettingStartedCard } from './getting-started-card.js';
 import { LastNightCard } from './last-night-card.js';
 import { NextRunsCard } from './next-runs-card.js';
+import { ProblemsCard } from './problems-card.js';
+import { SpaceCard } from './space-card.js';
 
 // The chart library is most of the UI's weight; the charts load after the numbers show.
 const DailyBackupsChart = lazy(async () => ({ default: (await import('./backup-charts.js')).DailyBackupsChart }));
@@ -18,8 +23,13 @@ function ChartCard({ id, title, children }: { id: string; title: string; childre
   );
 }
 
-/** What the policies did and will do: next runs, last night, 30 days of backups and of stored size. */
+/**
+ * The dashboard's answers, most urgent first: what is left to set up (admins), what failed in
+ * the last 24 h, which VMs are not backed up, how long the space lasts; then the schedule's
+ * next and last runs and 30 days of history.
+ */
 export function BackupOverview() {
+  const { isAdmin } = useSession();
   const dashboard = useDashboardQuery();
   if (dashboard.isPending) {
     return (
@@ -32,12 +42,18 @@ export function BackupOverview() {
   if (dashboard.isError) {
     return <QueryErrorAlert title="Could not load the backup overview" error={dashboard.error} onRetry={() => void dashboard.refetch()} />;
   }
-  const { nextRuns, lastNight, daily, storage } = dashboard.data;
+  const { nextRuns, lastNight, daily, storage, setup, problems, coverage, space } = dashboard.data;
   return (
     <>
+      {isAdmin && <GettingStartedCard setup={setup} />}
       <SimpleGrid cols={{ base: 1, md: 2 }}>
-        <NextRunsCard runs={nextRuns} />
+        <ProblemsCard problems={problems} />
+        <CoverageCard coverage={coverage} />
+      </SimpleGrid>
+      <SimpleGrid cols={{ base: 1, md: 3 }}>
+        <SpaceCard space={space} />
         <LastNightCard lastNight={lastNight} />
+        <NextRunsCard runs={nextRuns} />
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <ChartCard id="daily-backups-heading" title="Backups per day (30 days)">
