@@ -56,6 +56,19 @@ describe('getting started and the failures panel in Chromium', () => {
     await expect.poll(() => new URL(page.url()).pathname).toBe('/nodes/install');
   });
 
+  it('can be dismissed, and stays dismissed in this browser', async () => {
+    await dashboard();
+    await page.getByRole('button', { name: 'Dismiss the getting-started checklist' }).click();
+    await expect.poll(() => checklist().count(), { timeout: 10_000 }).toBe(0);
+    await dashboard();
+    await page.getByTestId('dashboard-problems').waitFor({ timeout: 20_000 });
+    expect(await checklist().count()).toBe(0);
+    // Back for the next test, which watches it tick.
+    await page.evaluate(() => localStorage.removeItem('vplus.getting-started.dismissed'));
+    await dashboard();
+    await checklist().waitFor({ timeout: 20_000 });
+  });
+
   it('ticks each step as the node, destination, hypervisor and policy appear, then goes away', async () => {
     node = await enrollTestNode(e2e.t.api, e2e.admin, { name: 'first', handlers: (mount) => defaultHandlers({ name: 'first' }, {}, mount), serverUrl: e2e.t.server.url, fingerprint: e2e.t.server.fingerprint });
     await dashboard();
