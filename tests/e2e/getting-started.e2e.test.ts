@@ -64,7 +64,7 @@ describe('getting started and the failures panel in Chromium', () => {
     await page.getByTestId('dashboard-problems').waitFor({ timeout: 20_000 });
     expect(await checklist().count()).toBe(0);
     // Back for the next test, which watches it tick.
-    await page.evaluate(() => localStorage.removeItem('vplus.getting-started.dismissed'));
+    await page.evaluate("localStorage.removeItem('vplus.getting-started.dismissed')");
     await dashboard();
     await checklist().waitFor({ timeout: 20_000 });
   });
