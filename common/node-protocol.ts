@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { MountFilesystemSchema } from './api/mounts.js';
 import { NodeCapabilitiesSchema } from './api/nodes.js';
 import { TaskTypeSchema } from './api/tasks.js';
+import { SnapshotResultSchema } from './kvm-tasks.js';
 
 /**
  * The node ↔ server WebSocket protocol (wss://server/api/node/connect, bearer
@@ -23,6 +24,18 @@ export type AssignedTask = z.infer<typeof AssignedTaskSchema>;
 export const MOUNT_CALL_OPS = ['list', 'stat', 'search', 'extend', 'close'] as const;
 /** Bytes of a mount: a stream.head, binary frames (credit permitting), then stream.end. */
 export const MOUNT_STREAM_OPS = ['read', 'zip'] as const;
+
+/**
+ * A read the server asks a node for and waits on (answered with a call.result): no task, no
+ * catalog row. Each op names its arguments and the shape of its answer.
+ */
+export const NodeCallSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('snapshots.list'), args: z.object({ uri: z.string(), vm: z.object({ uuid: z.string(), name: z.string() }) }) }),
+]);
+export type NodeCall = z.infer<typeof NodeCallSchema>;
+export type NodeCallOp = NodeCall['op'];
+export const NODE_CALL_RESULTS = { 'snapshots.list': SnapshotResultSchema } as const satisfies Record<NodeCallOp, z.ZodType>;
+export type NodeCallResult<Op extends NodeCallOp> = z.infer<(typeof NODE_CALL_RESULTS)[Op]>;
 
 export const CallErrorSchema = z.object({ code: z.string().max(64), message: z.string().max(4000), path: z.string().max(4096).optional() });
 export type CallError = z.infer<typeof CallErrorSchema>;
@@ -106,6 +119,7 @@ export const ServerToNodeSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('task.cancel'), taskId: z.number().int(), force: z.boolean() }),
   /** The server already has this task's final state; the node may forget it. */
   z.object({ type: z.literal('task.ack'), taskId: z.number().int() }),
+  z.object({ type: z.literal('node.call'), callId: z.number().int(), call: NodeCallSchema }),
   z.object({ type: z.literal('mount.call'), callId: z.number().int(), mountId: z.number().int(), op: z.enum(MOUNT_CALL_OPS), args: z.record(z.string(), z.unknown()) }),
   z.object({
     type: z.literal('mount.stream'),

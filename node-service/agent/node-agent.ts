@@ -4,6 +4,7 @@ import { NODE_PROTOCOL_VERSION, ServerToNodeSchema, type NodeToServer, type Serv
 import { PinnedAgent } from '../../common/net/pinned-agent.js';
 import { collectCapabilities } from './capabilities.js';
 import type { NodeMounts } from './mounts/node-mounts.js';
+import type { NodeCalls } from './node-calls.js';
 import type { NodeConfig } from './node-config.js';
 import type { TaskHandler } from './task-handler.js';
 import { TaskRunner } from './task-runner.js';
@@ -15,6 +16,8 @@ export interface NodeAgentOptions {
   logger: Logger;
   /** The mounts MOUNT tasks hold open; the server browses them over this connection. */
   mounts?: NodeMounts;
+  /** The reads the server asks for without a task (a VM's snapshots). */
+  calls?: NodeCalls;
   /** Reconnect backoff bounds. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -149,6 +152,10 @@ export class NodeAgent {
         return;
       case 'task.ack':
         this.unacked.delete(msg.taskId);
+        return;
+      case 'node.call':
+        if (this.o.calls) void this.o.calls.answer(msg.call).then((a) => this.send({ type: 'call.result', callId: msg.callId, ...a }));
+        else this.send({ type: 'call.result', callId: msg.callId, error: { code: 'NODE_CALL_UNSUPPORTED', message: `this node does not answer ${msg.call.op}; update it` } });
         return;
       case 'mount.call':
         if (this.o.mounts) void this.o.mounts.call(msg.callId, msg.mountId, msg.op, msg.args);

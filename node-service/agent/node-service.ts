@@ -11,6 +11,7 @@ import { nodeCheckHandler } from './handlers/node-check.handler.js';
 import { IscsiService } from './mounts/iscsi-service.js';
 import { NodeMounts } from './mounts/node-mounts.js';
 import { NodeAgent } from './node-agent.js';
+import { NodeCalls } from './node-calls.js';
 import { loadNodeConfig, nodeRuntimeKey } from './node-config.js';
 import type { TaskHandler } from './task-handler.js';
 
@@ -70,7 +71,8 @@ export async function runNodeService(configPath: string, version: string, logger
   await cleanupStaleMounts(config.stagingDir, runtimeKey, mountLog);
   const mounts = new NodeMounts(mountLog);
   const handlers = defaultHandlers(config, { runner, registry, runtimeKey }, { mounts, runtimeKey, logger: mountLog, ...(config.iscsiPortal ? { iscsiPortal: config.iscsiPortal } : {}) });
-  const agent = new NodeAgent({ config, version, handlers, mounts, logger: logger.child({ node: config.name }) });
+  const calls = new NodeCalls({ nodeName: config.name, runner });
+  const agent = new NodeAgent({ config, version, handlers, mounts, calls, logger: logger.child({ node: config.name }) });
   agent.start();
   return agent;
 }

@@ -2,6 +2,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { enrollNode } from '../../node-service/agent/enroll.js';
 import { NodeAgent } from '../../node-service/agent/node-agent.js';
+import { NodeCalls } from '../../node-service/agent/node-calls.js';
+import { ChildProcessRunner } from '../../node-service/platforms/kvm/index.js';
 import type { TaskHandler } from '../../node-service/agent/task-handler.js';
 import { nodeRuntimeKey, type NodeConfig } from '../../node-service/agent/node-config.js';
 import { NodeMounts } from '../../node-service/agent/mounts/node-mounts.js';
@@ -40,7 +42,8 @@ export async function enrollTestNode(
   const logger = pino({ level: process.env.VPLUS_TEST_LOG ?? 'silent' });
   const mounts = new NodeMounts(logger);
   const handlers = typeof opts.handlers === 'function' ? opts.handlers({ mounts, runtimeKey: nodeRuntimeKey(config), logger }) : opts.handlers;
-  const agent = new NodeAgent({ config, version: 'test', handlers, mounts, logger, minBackoffMs: 200, maxBackoffMs: 1000 });
+  const calls = new NodeCalls({ nodeName: opts.name, runner: new ChildProcessRunner() });
+  const agent = new NodeAgent({ config, version: 'test', handlers, mounts, calls, logger, minBackoffMs: 200, maxBackoffMs: 1000 });
   const online = agent.online();
   agent.start();
   await online;

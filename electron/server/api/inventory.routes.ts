@@ -74,9 +74,14 @@ export function registerInventoryRoutes(app: ZodApp, deps: { inventory: Inventor
     '/api/vms/:vm/snapshots',
     {
       config: { access: { role: 'viewer' } },
-      schema: { tags: ['inventory'], summary: "The VM's libvirt snapshots, oldest first (asks its node; waits for the SNAPSHOT task)", params: VmRefParamsSchema, response: { 200: z.array(SnapshotSchema), ...errors } },
+      schema: {
+        tags: ['inventory'],
+        summary: "The VM's libvirt snapshots, oldest first (asks its node and waits; no task). 503 while the node is offline, 504 when it does not answer in time",
+        params: VmRefParamsSchema,
+        response: { 200: z.array(SnapshotSchema), ...errors, 502: ApiErrorSchema, 503: ApiErrorSchema, 504: ApiErrorSchema },
+      },
     },
-    async (request) => deps.snapshots.list(request.params.vm, principalOf(request)),
+    async (request) => deps.snapshots.list(request.params.vm),
   );
   app.post(
     '/api/vms/:vm/snapshots',

@@ -1,21 +1,21 @@
 import type { Snapshot } from '../../../common/api/hypervisors.js';
 import type { Task } from '../../../common/api/tasks.js';
-import { SnapshotResultSchema } from '../../../common/kvm-tasks.js';
 import type { AuditService } from '../auth/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
 import { AppError, conflict } from '../errors.js';
+import { RelayError } from '../nodes/node-relay.js';
 import type { NodeSessions } from '../nodes/node-sessions.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
 import type { VmRow } from './inventory.repository.js';
 import type { InventoryService } from './inventory.service.js';
 
 /** How long GET …/snapshots waits for the node to list them. */
-const LIST_TIMEOUT_MS = 60_000;
+const LIST_TIMEOUT_MS = 20_000;
 
 /**
- * A VM's libvirt snapshots, each operation a SNAPSHOT task on the node serving the VM's host.
- * Listing waits for its task (snapshots live in libvirt, not in the catalog); create, revert
- * and delete answer with the task to follow.
+ * A VM's libvirt snapshots on the node serving the VM's host. Listing is a read: the server
+ * asks the node over its connection and waits (no task; snapshots live in libvirt, not in the
+ * catalog). Create, revert and delete change the VM: each is a SNAPSHOT task to follow.
  */
 export class SnapshotsService {
   constructor(
@@ -25,17 +25,22 @@ export class SnapshotsService {
     private readonly audit: AuditService,
   ) {}
 
-  async list(ref: string, by: Principal): Promise<Snapshot[]> {
+  async list(ref: string): Promise<Snapshot[]> {
     const vm = await this.requireVm(ref);
-    if (!this.sessions.get(vm.node_id)) throw conflict(`the node serving hypervisor "${vm.hypervisor_name}" is offline, so the snapshots of VM "${vm.name}" cannot be listed; start it first`);
-    const task = await this.task(vm, 'list', undefined, by.user.username, 80);
-    const done = await this.engine.waitForEnd(task.id, LIST_TIMEOUT_MS);
-    if (done.state !== 'FINISHED' && done.state !== 'FINISHED_WITH_WARNINGS') {
-      throw new AppError(409, 'SNAPSHOT_LIST_FAILED', done.error ?? `the node could not list the snapshots of VM "${vm.name}" (task ${task.id} ${done.state.toLowerCase()})`);
+    const call = { op: 'snapshots.list', args: { uri: vm.uri, vm: { uuid: vm.uuid, name: vm.name } } } as const;
+    try {
+      return (await this.sessions.relay.nodeCall(vm.node_id, call, LIST_TIMEOUT_MS)).snapshots;
+    } catch (err) {
+      if (!(err instanceof RelayError)) throw err;
+      switch (err.code) {
+        case 'NODE_OFFLINE':
+          throw new AppError(503, 'NODE_OFFLINE', `the node serving hypervisor "${vm.hypervisor_name}" is offline, so the snapshots of VM "${vm.name}" cannot be listed; start it first`);
+        case 'NODE_TIMEOUT':
+          throw new AppError(504, 'NODE_TIMEOUT', `the node serving hypervisor "${vm.hypervisor_name}" did not list the snapshots of VM "${vm.name}" within ${LIST_TIMEOUT_MS / 1000} s; try again`);
+        default:
+          throw new AppError(502, 'SNAPSHOT_LIST_FAILED', `the snapshots of VM "${vm.name}" could not be listed: ${err.message}`);
+      }
     }
-    const parsed = SnapshotResultSchema.safeParse(done.result);
-    if (!parsed.success) throw new AppError(409, 'SNAPSHOT_LIST_FAILED', `the node reported the snapshots of VM "${vm.name}" in the wrong shape (task ${task.id}); update the node`);
-    return parsed.data.snapshots;
   }
 
   async create(ref: string, name: string | undefined, by: Principal): Promise<Task> {
@@ -65,7 +70,7 @@ export class SnapshotsService {
     return vm;
   }
 
-  private task(vm: VmRow, op: 'create' | 'list' | 'revert' | 'delete', name: string | undefined, by: string, priority = 60, extra: Record<string, unknown> = {}): Promise<Task> {
+  private task(vm: VmRow, op: 'create' | 'revert' | 'delete', name: string | undefined, by: string, priority = 60, extra: Record<string, unknown> = {}): Promise<Task> {
     return this.engine.create({
       type: 'SNAPSHOT',
       params: { uri: vm.uri, vm: { uuid: vm.uuid, name: vm.name }, op, ...(name !== undefined ? { name } : {}), vmId: vm.id, ...extra },

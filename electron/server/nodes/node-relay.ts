@@ -5,7 +5,15 @@
  * HTTP client holds the node back instead of filling the server's memory.
  */
 import { Readable } from 'node:stream';
-import { STREAM_FRAME_HEADER, type CallError, type NodeToServer, type ServerToNode } from '../../../common/node-protocol.js';
+import {
+  NODE_CALL_RESULTS,
+  STREAM_FRAME_HEADER,
+  type CallError,
+  type NodeCall,
+  type NodeCallResult,
+  type NodeToServer,
+  type ServerToNode,
+} from '../../../common/node-protocol.js';
 
 /** Credit window per stream. */
 const WINDOW = 2 * 1024 * 1024;
@@ -28,6 +36,8 @@ interface PendingCall {
   resolve(v: unknown): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
+  /** The error when the node's connection goes: it names what was asked for. */
+  gone(): RelayError;
 }
 
 interface PendingStream {
@@ -47,17 +57,33 @@ export class NodeRelay {
   constructor(private readonly send: Send) {}
 
   call(nodeId: number, mountId: number, op: Extract<ServerToNode, { type: 'mount.call' }>['op'], args: Record<string, unknown>, timeoutMs = 60_000): Promise<unknown> {
+    return this.request(nodeId, (callId) => ({ type: 'mount.call', callId, mountId, op, args }), timeoutMs, offline);
+  }
+
+  /**
+   * A read on the node (no task): resolves with its answer in the op's shape, or rejects with
+   * NODE_OFFLINE, NODE_TIMEOUT, the node's error, or NODE_BAD_ANSWER for an answer in another shape.
+   */
+  async nodeCall<C extends NodeCall>(nodeId: number, call: C, timeoutMs = 30_000): Promise<NodeCallResult<C['op']>> {
+    const answer = await this.request(nodeId, (callId) => ({ type: 'node.call', callId, call }), timeoutMs, nodeOffline);
+    const parsed = NODE_CALL_RESULTS[call.op].safeParse(answer);
+    if (!parsed.success) throw new RelayError('NODE_BAD_ANSWER', `the node answered ${call.op} in a shape this server does not know; update the node`);
+    // The schema was picked by the call's op, so the answer has that op's shape.
+    return parsed.data as NodeCallResult<C['op']>;
+  }
+
+  private request(nodeId: number, message: (callId: number) => ServerToNode, timeoutMs: number, notConnected: () => RelayError): Promise<unknown> {
     const callId = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.calls.delete(callId);
         reject(new RelayError('NODE_TIMEOUT', `the node did not answer within ${Math.round(timeoutMs / 1000)} s`));
       }, timeoutMs);
-      this.calls.set(callId, { nodeId, resolve, reject, timer });
-      if (!this.send(nodeId, { type: 'mount.call', callId, mountId, op, args })) {
+      this.calls.set(callId, { nodeId, resolve, reject, timer, gone: notConnected });
+      if (!this.send(nodeId, message(callId))) {
         clearTimeout(timer);
         this.calls.delete(callId);
-        reject(offline());
+        reject(notConnected());
       }
     });
   }
@@ -152,7 +178,7 @@ export class NodeRelay {
       if (c.nodeId !== nodeId) continue;
       this.calls.delete(id);
       clearTimeout(c.timer);
-      c.reject(offline());
+      c.reject(c.gone());
     }
     for (const [id, s] of this.streams) {
       if (s.nodeId !== nodeId) continue;
@@ -164,4 +190,5 @@ export class NodeRelay {
 }
 
 const offline = (): RelayError => new RelayError('NODE_OFFLINE', 'the node holding this mount is not connected');
+const nodeOffline = (): RelayError => new RelayError('NODE_OFFLINE', 'the node is not connected');
 const toError = (e: CallError): RelayError => new RelayError(e.code, e.message, e.path);

@@ -10,8 +10,8 @@ const SnapshotListSchema = z.array(SnapshotSchema);
 const snapshotPath = (vm: number, name: string): string => `${vmPath(vm)}/snapshots/${encodeURIComponent(name)}`;
 
 /**
- * A VM's libvirt snapshots, oldest first. The server asks the VM's node (a SNAPSHOT task) and
- * waits, so this is never polled: the SNAPSHOT tasks that change the list write their result
+ * A VM's libvirt snapshots, oldest first. The server asks the VM's node over its connection and
+ * waits (a read, no task; 503 while the node is offline), so this is never polled: the SNAPSHOT tasks that change the list write their result
  * into it when they end (see snapshot-cache.ts). A VM gone from its host has none to list.
  */
 export function useVmSnapshotsQuery(vm: Pick<Vm, 'id' | 'uuid' | 'present'>) {

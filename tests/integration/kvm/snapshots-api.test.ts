@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Snapshot } from '../../../common/api/hypervisors.js';
-import type { Task, TaskDetails } from '../../../common/api/tasks.js';
+import type { Task, TaskDetails, TaskPage } from '../../../common/api/tasks.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
 import { MiB, virsh, type TestVm } from '../../support/libvirt-host.js';
-import { taskEnded } from '../../support/test-server.js';
+import { createUser, taskEnded } from '../../support/test-server.js';
 
 /**
- * VM snapshots through the server: SNAPSHOT tasks on the node serving the VM's host (real
- * MariaDB, an in-process node with the default handlers, real libvirtd + QEMU TCG).
+ * VM snapshots through the server: listing is a read the node answers over its connection,
+ * changes are SNAPSHOT tasks on the node serving the VM's host (real MariaDB, an in-process
+ * node with the default handlers, real libvirtd + QEMU TCG).
  */
 describe('VM snapshots through the server', () => {
   let bed: KvmSetup;
@@ -30,6 +31,19 @@ describe('VM snapshots through the server', () => {
   });
   afterAll(async () => {
     await bed?.close();
+  });
+
+  const taskCount = async (): Promise<number> => (await api<TaskPage>('GET', '/api/tasks?limit=1')).body.total;
+
+  it('lists snapshots as a read: a viewer may, and no task is created', async () => {
+    const before = await taskCount();
+    const viewer = await createUser(bed.t.api, bed.admin, 'vera', 'viewer');
+    for (let i = 0; i < 3; i++) {
+      const listed = await bed.t.api.request<Snapshot[]>('GET', `/api/vms/${vm.uuid}/snapshots`, undefined, { token: viewer });
+      expect(listed.status).toBe(200);
+      expect(listed.body).toEqual([]);
+    }
+    expect(await taskCount()).toBe(before);
   });
 
   it('creates a snapshot, lists it, deletes it, and the list is empty again', async () => {
@@ -87,5 +101,16 @@ describe('VM snapshots through the server', () => {
     expect(exported!.warnings).toEqual([]);
     expect(stored!.result).toMatchObject({ type: 'full' });
     expect((await ended((await api<Task>('DELETE', `/api/vms/${vm.name}/snapshots/pre`)).body.id)).state).toBe('FINISHED');
+  });
+
+  it('answers 503 with the reason while the node serving the VM is offline, and creates no task', async () => {
+    const before = await taskCount();
+    await bed.node!.stop();
+    await expect
+      .poll(async () => (await api('GET', `/api/vms/${vm.uuid}/snapshots`)).status, { timeout: 20_000 })
+      .toBe(503);
+    const res = await api<{ code: string; message: string }>('GET', `/api/vms/${vm.uuid}/snapshots`);
+    expect(res.body.message).toMatch(/is offline, so the snapshots of VM ".*" cannot be listed; start it first/);
+    expect(await taskCount()).toBe(before);
   });
 });

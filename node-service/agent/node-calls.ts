@@ -1,0 +1,38 @@
+import type { CallError, NodeCall, NodeCallResult } from '../../common/node-protocol.js';
+import { KvmError, KvmSnapshots, Virsh, type CommandRunner } from '../platforms/kvm/index.js';
+
+export interface NodeCallsDeps {
+  nodeName: string;
+  runner: CommandRunner;
+}
+
+type Answers = { [Op in NodeCall['op']]: (args: Extract<NodeCall, { op: Op }>['args']) => Promise<NodeCallResult<Op>> };
+
+/**
+ * The reads the server asks this node for and waits on (node.call → call.result): quick
+ * questions about the hypervisor that are no task (listing a VM's snapshots). Failures answer
+ * with a code and a sentence naming this node.
+ */
+export class NodeCalls {
+  private readonly answers: Answers;
+
+  constructor(private readonly deps: NodeCallsDeps) {
+    this.answers = {
+      'snapshots.list': async ({ uri, vm }) => ({ snapshots: await new KvmSnapshots(new Virsh(deps.runner, uri)).list(vm.uuid, vm.name) }),
+    };
+  }
+
+  async answer(call: NodeCall): Promise<{ result: unknown } | { error: CallError }> {
+    try {
+      // The union of ops is checked by the schema; each answer takes its own op's args.
+      const answer = this.answers[call.op] as (args: NodeCall['args']) => Promise<unknown>;
+      return { result: await answer(call.args) };
+    } catch (err) {
+      if (err instanceof KvmError) {
+        const message = err.code === 'KVM_DOMAIN_NOT_FOUND' ? `${err.message.replace(/\.$/, '')}; sync the inventory of this host` : err.message.replace(/\.$/, '');
+        return { error: { code: err.code, message: `${message} (on node ${this.deps.nodeName})`.slice(0, 4000) } };
+      }
+      return { error: { code: 'NODE_CALL_FAILED', message: `${call.op} failed on node ${this.deps.nodeName}: ${(err as Error).message}`.slice(0, 4000) } };
+    }
+  }
+}
