@@ -629,7 +629,9 @@ function apiError(status: number, body: unknown, what: string, unauthorized: 'se
   const code = parsed.success ? parsed.data.error : undefined;
   const serverMessage = parsed.success ? parsed.data.message : undefined;
   if (status === 401 && unauthorized === 'session') return new ApiRequestError(NOT_LOGGED_IN, status, code);
-  if (serverMessage) return new ApiRequestError(serverMessage, status, code);
+  // A tool's raw output (virsh, …) that the UI folds behind "Details": a terminal shows it on the next line.
+  const detail = parsed.success && parsed.data.detail ? `\ndetails: ${parsed.data.detail}` : '';
+  if (serverMessage) return new ApiRequestError(`${serverMessage}${detail}`, status, code);
   if (status === 401) return new ApiRequestError('the server refused the credentials', status, code);
   if (status === 403) return new ApiRequestError('your account is not allowed to do this', status, code);
   if (status === 404) {

@@ -149,6 +149,14 @@ describe('hypervisor, vm, backup and restore commands against the API', () => {
       expect(run.stderr.trimEnd().split('\n').at(-1)).toBe('error: cannot connect to qemu:///system on node n1: libvirtd is not running');
     });
 
+    it("prints virsh's own words, which the UI folds behind Details, on a line below the sentence", async () => {
+      const detail = "virsh -c qemu+tcp://h/system version failed: failed to connect to the hypervisor; Connection refused.";
+      nextCreate = { status: 400, body: { error: 'HYPERVISOR_UNREACHABLE', message: 'node "n1" could not connect to libvirt at qemu+tcp://h/system', field: 'uri', detail } };
+      const run = await runVplus(['hypervisor', 'add', 'kvm1', '--node', 'n1', '--uri', 'qemu+tcp://h/system'], { env });
+      expect(run.code).toBe(1);
+      expect(run.stderr.trimEnd().split('\n').slice(-2)).toEqual(['error: node "n1" could not connect to libvirt at qemu+tcp://h/system', `details: ${detail}`]);
+    });
+
     it('list prints a table with the reason of an error below it; --json the hypervisors', async () => {
       const run = await runVplus(['hypervisor', 'list'], { env });
       expect(run.code).toBe(0);
