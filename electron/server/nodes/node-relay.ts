@@ -4,7 +4,8 @@
  * sends at most what was granted, and more is granted only as the consumer reads, so a slow
  * HTTP client holds the node back instead of filling the server's memory.
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { CreditedStreams, STREAM_WINDOW } from '../../../common/net/credited-streams.js';
 import {
   NODE_CALL_RESULTS,
   STREAM_FRAME_HEADER,
@@ -14,9 +15,6 @@ import {
   type NodeToServer,
   type ServerToNode,
 } from '../../../common/node-protocol.js';
-
-/** Credit window per stream. */
-const WINDOW = 2 * 1024 * 1024;
 
 export class RelayError extends Error {
   constructor(
@@ -40,21 +38,29 @@ interface PendingCall {
   gone(): RelayError;
 }
 
-interface PendingStream {
-  nodeId: number;
-  head: { resolve(h: StreamHead): void; reject(e: Error): void } | null;
-  body: Readable;
-  outstanding: number;
-}
-
 type Send = (nodeId: number, message: ServerToNode) => boolean;
 
 export class NodeRelay {
   private nextId = 1;
   private readonly calls = new Map<number, PendingCall>();
-  private readonly streams = new Map<number, PendingStream>();
+  /** Which node each open stream comes from. */
+  private readonly streamNodes = new Map<number, number>();
+  private readonly streams: CreditedStreams<StreamHead>;
 
-  constructor(private readonly send: Send) {}
+  constructor(private readonly send: Send) {
+    this.streams = new CreditedStreams<StreamHead>(
+      (id, bytes) => this.toNodeOf(id, { type: 'stream.credit', callId: id, bytes }),
+      (id) => {
+        this.toNodeOf(id, { type: 'stream.cancel', callId: id });
+        this.streamNodes.delete(id);
+      },
+    );
+  }
+
+  private toNodeOf(id: number, message: ServerToNode): void {
+    const nodeId = this.streamNodes.get(id);
+    if (nodeId !== undefined) this.send(nodeId, message);
+  }
 
   call(nodeId: number, mountId: number, op: Extract<ServerToNode, { type: 'mount.call' }>['op'], args: Record<string, unknown>, timeoutMs = 60_000): Promise<unknown> {
     return this.request(nodeId, (callId) => ({ type: 'mount.call', callId, mountId, op, args }), timeoutMs, offline);
@@ -91,36 +97,14 @@ export class NodeRelay {
   /** Opens a stream; resolves with its head (or rejects with the node's error) and the body to pipe. */
   async stream(nodeId: number, mountId: number, op: Extract<ServerToNode, { type: 'mount.stream' }>['op'], args: Record<string, unknown>): Promise<{ head: StreamHead; body: Readable }> {
     const callId = this.nextId++;
-    const entry: PendingStream = {
-      nodeId,
-      head: null,
-      outstanding: WINDOW,
-      // A small buffer here: the window is what is in flight; the buffer adds at most this.
-      body: new Readable({
-        highWaterMark: 256 * 1024,
-        read: () => {
-          // The consumer wants more: top the node's credit back up to the window.
-          if (entry.outstanding < WINDOW / 2 && this.streams.has(callId)) {
-            const grant = WINDOW - entry.outstanding;
-            entry.outstanding = WINDOW;
-            this.send(nodeId, { type: 'stream.credit', callId, bytes: grant });
-          }
-        },
-        destroy: (err, done) => {
-          if (this.streams.delete(callId)) this.send(nodeId, { type: 'stream.cancel', callId });
-          done(err);
-        },
-      }),
-    };
-    // Whoever pipes the body hears its errors; one that arrives when nobody does must not crash the server.
-    entry.body.on('error', () => undefined);
-    const head = new Promise<StreamHead>((resolve, reject) => (entry.head = { resolve, reject }));
-    this.streams.set(callId, entry);
-    if (!this.send(nodeId, { type: 'mount.stream', callId, mountId, op, args, credit: WINDOW })) {
-      this.streams.delete(callId);
+    this.streamNodes.set(callId, nodeId);
+    const { head, body } = this.streams.open(callId);
+    if (!this.send(nodeId, { type: 'mount.stream', callId, mountId, op, args, credit: STREAM_WINDOW })) {
+      this.streams.drop(callId);
+      this.streamNodes.delete(callId);
       throw offline();
     }
-    return { head: await head, body: entry.body };
+    return { head: await head, body };
   }
 
   /** A message from a node about a call or a stream; false when it is not one. */
@@ -136,25 +120,15 @@ export class NodeRelay {
         return true;
       }
       case 'stream.head': {
-        const s = this.streams.get(msg.callId);
-        if (!s || s.nodeId !== nodeId) return true;
+        if (this.streamNodes.get(msg.callId) !== nodeId) return true;
         const { callId: _c, type: _t, ...head } = msg;
-        s.head?.resolve(head);
-        s.head = null;
+        this.streams.head(msg.callId, head);
         return true;
       }
       case 'stream.end': {
-        const s = this.streams.get(msg.callId);
-        if (!s || s.nodeId !== nodeId) return true;
-        this.streams.delete(msg.callId);
-        if (msg.error) {
-          const err = toError(msg.error);
-          if (s.head) s.head.reject(err);
-          else s.body.destroy(err);
-        } else {
-          s.head?.resolve({});
-          s.body.push(null);
-        }
+        if (this.streamNodes.get(msg.callId) !== nodeId) return true;
+        this.streamNodes.delete(msg.callId);
+        this.streams.end(msg.callId, msg.error ? toError(msg.error) : undefined, {});
         return true;
       }
       default:
@@ -165,11 +139,9 @@ export class NodeRelay {
   /** Stream bytes from a node (a binary frame). */
   onFrame(nodeId: number, frame: Buffer): void {
     if (frame.length < STREAM_FRAME_HEADER) return;
-    const s = this.streams.get(frame.readUInt32BE(0));
-    if (!s || s.nodeId !== nodeId) return;
-    const data = frame.subarray(STREAM_FRAME_HEADER);
-    s.outstanding -= data.length;
-    s.body.push(data);
+    const id = frame.readUInt32BE(0);
+    if (this.streamNodes.get(id) !== nodeId) return;
+    this.streams.data(id, frame.subarray(STREAM_FRAME_HEADER));
   }
 
   /** The node's connection is gone: whatever waits on it fails. */
@@ -180,12 +152,9 @@ export class NodeRelay {
       clearTimeout(c.timer);
       c.reject(c.gone());
     }
-    for (const [id, s] of this.streams) {
-      if (s.nodeId !== nodeId) continue;
-      this.streams.delete(id);
-      if (s.head) s.head.reject(offline());
-      else s.body.destroy(offline());
-    }
+    const ids = new Set([...this.streamNodes].filter(([, n]) => n === nodeId).map(([id]) => id));
+    this.streams.failAll(offline, (id) => ids.has(id));
+    for (const id of ids) this.streamNodes.delete(id);
   }
 }
 

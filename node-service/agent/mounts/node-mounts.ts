@@ -25,7 +25,7 @@ import { z } from 'zod';
 import { BrowseError, list, openRead, readIdNames, search, stat, type IdNames } from '../../mount/browse.js';
 import type { MountedVolume } from '../../mount/mount-session.js';
 import { zip } from '../../mount/zip-stream.js';
-import { CreditSink } from './credit-sink.js';
+import { CreditSink } from '../../../common/net/credit-sink.js';
 
 export type CloseReason = 'user' | 'idle' | 'node';
 

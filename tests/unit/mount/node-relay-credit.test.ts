@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import type { NodeToServer, ServerToNode } from '../../../common/node-protocol.js';
 import { NodeRelay, RelayError } from '../../../electron/server/nodes/node-relay.js';
-import { CreditSink } from '../../../node-service/agent/mounts/credit-sink.js';
+import { CreditSink } from '../../../common/net/credit-sink.js';
 
 const MiB = 1024 * 1024;
 const WINDOW = 2 * MiB;

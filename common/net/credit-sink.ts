@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { STREAM_FRAME_HEADER } from '../../../common/node-protocol.js';
+import { STREAM_FRAME_HEADER } from '../node-protocol.js';
 
 const MAX_FRAME = 256 * 1024;
 
