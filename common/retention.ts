@@ -10,6 +10,8 @@
  * - The newest backup of a group is always kept: retention never deletes a VM's last copy,
  *   unless `protectNewest` says a group's newest may go (a VM deleted from its host whose
  *   backups have aged out, when the policy keeps only the latest backup of existing VMs).
+ * - A protected backup (`isProtected`) is always kept and set aside before the rules run:
+ *   it does not count for them (as Proxmox Backup Server's protected snapshots).
  * Calendar buckets are computed in UTC shifted by `utcOffsetMinutes` (the site's time zone).
  */
 
@@ -46,7 +48,11 @@ export interface RetentionOptions {
   utcOffsetMinutes?: number;
   /** Whether a group's newest backup is always kept; default: yes, for every group. */
   protectNewest?: (group: string) => boolean;
+  /** Backups an admin protected: kept whatever the rules say. */
+  isProtected?: (id: string) => boolean;
 }
+
+export const PROTECTED_REASON = 'protected (never removed by retention)';
 
 const DAY_MS = 86_400_000;
 const BUCKETS = ['daily', 'weekly', 'monthly', 'yearly'] as const;
@@ -107,7 +113,10 @@ export function applyRetention(
     groups.set(b.group, list);
   }
   const decisions: RetentionDecision[] = [];
-  for (const list of groups.values()) {
+  for (const all of groups.values()) {
+    const isProtected = options.isProtected ?? (() => false);
+    for (const b of all) if (isProtected(b.id)) decisions.push({ ...b, keep: true, reasons: [PROTECTED_REASON] });
+    const list = all.filter((b) => !isProtected(b.id));
     // Newest first; ties broken by id so the result is deterministic.
     const sorted = [...list].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.id < b.id ? 1 : -1));
     const reasons = new Map<string, string[]>(sorted.map((b) => [b.id, []]));

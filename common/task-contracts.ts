@@ -14,12 +14,13 @@ import {
   DestinationCheckResultSchema,
   GcRequestSchema,
   GcResultSchema,
-  PruneRequestSchema,
+  PruneTaskParamsSchema,
   PruneResultSchema,
   ReimportResultSchema,
   VerifyRequestSchema,
   VerifyResultSchema,
 } from './api/destinations.js';
+import { BackupDeleteParamsSchema, BackupDeleteResultSchema } from './api/backups.js';
 import type { TaskType } from './api/tasks.js';
 import {
   ExportParamsSchema,
@@ -77,9 +78,10 @@ export const TASK_CONTRACTS = {
   NODE_REMOVE: { params: NodeTaskParamsSchema, result: NoResult, runsOn: 'server', retry: false },
   INVENTORY_SYNC: { params: InventorySyncParamsSchema.extend({ hypervisorId: z.number().int() }), result: InventorySyncResultSchema, runsOn: 'node', retry: true },
   VERIFY: { params: destination.extend(VerifyRequestSchema.shape), result: VerifyResultSchema, runsOn: 'node', retry: false },
-  PRUNE: { params: destination.extend(PruneRequestSchema.shape), result: PruneResultSchema, runsOn: 'node', retry: false },
+  PRUNE: { params: destination.extend(PruneTaskParamsSchema.shape), result: PruneResultSchema, runsOn: 'node', retry: false },
   GC: { params: destination.extend(GcRequestSchema.shape), result: GcResultSchema, runsOn: 'node', retry: false },
   REIMPORT: { params: destination, result: ReimportResultSchema, runsOn: 'node', retry: false },
+  BACKUP_DELETE: { params: BackupDeleteParamsSchema, result: BackupDeleteResultSchema, runsOn: 'node', retry: false },
 } as const satisfies Record<TaskType, TaskContract>;
 
 export type TaskParamsOf<T extends TaskType> = z.output<(typeof TASK_CONTRACTS)[T]['params']>;

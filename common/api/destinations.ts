@@ -127,6 +127,12 @@ export const PruneRequestSchema = z.object({
   unprotectedGroups: z.array(z.string().min(1).max(128)).max(10_000).optional(),
 });
 
+/** A PRUNE task as its node gets it: the server adds the backups retention must not remove at dispatch. */
+export const PruneTaskParamsSchema = PruneRequestSchema.extend({
+  /** Repository ids of protected backups: kept whatever the rules say, and not counted by them. */
+  protectedBackups: z.array(z.string().min(1).max(128)).max(100_000).optional(),
+});
+
 export const GcRequestSchema = z.object({
   /**
    * Unreferenced chunks younger than this stay in any case. Not needed for safety: garbage

@@ -26,6 +26,7 @@ export const TASK_TYPES = [
   'PRUNE',
   'GC',
   'REIMPORT',
+  'BACKUP_DELETE',
 ] as const;
 export const TaskTypeSchema = z.enum(TASK_TYPES);
 export type TaskType = z.infer<typeof TaskTypeSchema>;

@@ -38,7 +38,10 @@ import { NodesRepository } from './nodes/nodes.repository.js';
 import { NodesService } from './nodes/nodes.service.js';
 import { createNodeInstallers } from './nodes/installer/node-installers.js';
 import { TaskEngine } from './tasks/task-engine.service.js';
+import { registerBackupRoutes } from './api/backups.routes.js';
 import { registerDestinationRoutes } from './api/destinations.routes.js';
+import { BackupsRepository } from './backups/backups.repository.js';
+import { BackupsService } from './backups/backups.service.js';
 import { DestinationsRepository } from './destinations/destinations.repository.js';
 import { DestinationsService } from './destinations/destinations.service.js';
 import { registerInventoryRoutes } from './api/inventory.routes.js';
@@ -161,6 +164,8 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     const inventory = new InventoryService(inventoryRepo, nodesRepo, sessions, engine, audit, bus, logger.child({ module: 'inventory' }));
     parts.timers.push(() => inventory.stop());
     const vmBackups = new VmBackupsService(inventoryRepo, inventory, destinationsRepo, nodesRepo, engine, audit, bus, logger.child({ module: 'backups' }));
+    // After VmBackupsService: its STORE listener records the backup that this one adds the run's numbers to.
+    const backups = new BackupsService(destinationsRepo, new BackupsRepository(catalog), engine, tasksRepo, audit, bus, logger.child({ module: 'backup-browser' }));
     const snapshots = new SnapshotsService(inventory, sessions, engine, audit);
     const mounts = new MountsService({ repo: new MountsRepository(catalog), destinations: destinationsRepo, nodes: nodesRepo, sessions, engine, audit, bus, logger: logger.child({ module: 'mounts' }) });
     await mounts.init();
@@ -219,7 +224,8 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerNodeRoutes(api, { nodes, enrollment, fingerprint: tls.fingerprint, probeHostKey: installers.probeHostKey });
         registerTaskRoutes(api, { engine, tasks: tasksRepo, nodes: nodesRepo });
         registerNodeAgentRoutes(api, { enrollment, sessions });
-        registerDestinationRoutes(api, { destinations, repo: destinationsRepo });
+        registerDestinationRoutes(api, { destinations });
+        registerBackupRoutes(api, { backups, destinations: destinationsRepo });
         registerInventoryRoutes(api, { inventory, backups: vmBackups, snapshots });
         registerPolicyRoutes(api, { policies, dashboard });
         registerNotificationRoutes(api, { notifications });

@@ -105,6 +105,8 @@ export interface PruneOptions {
   utcOffsetMinutes?: number;
   /** Whether a group's newest backup is always kept (default: yes for every group). */
   protectNewest?: (group: string) => boolean;
+  /** Backups retention must keep whatever the rules say (protected in the catalog). */
+  protectedIds?: ReadonlySet<string>;
 }
 
 export interface PruneItem {
@@ -375,6 +377,7 @@ export class Repository {
     const decisions = applyRetention(candidates, policy, this.deps.clock.now(), {
       utcOffsetMinutes: options.utcOffsetMinutes ?? 0,
       ...(options.protectNewest ? { protectNewest: options.protectNewest } : {}),
+      ...(options.protectedIds ? { isProtected: (id: string) => options.protectedIds!.has(id) } : {}),
     });
     const item = (x: (typeof decisions)[number]): PruneItem => ({ id: x.id, group: x.group, createdAt: x.createdAt, reasons: x.reasons });
     const kept = decisions.filter((x) => x.keep).map(item);
@@ -382,6 +385,18 @@ export class Repository {
     if (!dryRun && removed.length > 0) await this.manifests.remove(removed.map((r) => r.id));
     this.log.info({ dryRun, kept: kept.length, removed: removed.length }, 'prune finished');
     return { dryRun, kept, removed, damaged: damaged.map((d) => d.id) };
+  }
+
+  /**
+   * Removes one backup (its manifest; GC frees the chunks no other backup shares). False when
+   * it was already gone.
+   */
+  async deleteBackup(backupId: string): Promise<boolean> {
+    if (!BACKUP_ID_RE.test(backupId)) throw new InvalidArgumentError(`"${backupId}" is not a backup id`);
+    if (!(await this.manifests.exists(backupId))) return false;
+    await this.manifests.remove([backupId]);
+    this.log.info({ backupId }, 'backup deleted');
+    return true;
   }
 
   gc(options: GcOptions = {}): Promise<GcReport> {

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { BackupListQuerySchema, BackupSchema } from '../../../common/api/backups.js';
 import {
   CreateDestinationSchema,
   DestinationRefParamsSchema,
@@ -12,16 +11,14 @@ import {
 } from '../../../common/api/destinations.js';
 import { ApiErrorSchema } from '../../../common/api/errors.js';
 import { TaskSchema } from '../../../common/api/tasks.js';
-import type { DestinationsRepository } from '../destinations/destinations.repository.js';
 import type { DestinationsService } from '../destinations/destinations.service.js';
-import { notFound } from '../errors.js';
 import { principalOf } from './access-control.js';
 import type { ZodApp } from './zod-app.js';
 
 const errors = { 400: ApiErrorSchema, 401: ApiErrorSchema, 403: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema };
 const params = DestinationRefParamsSchema;
 
-export function registerDestinationRoutes(app: ZodApp, deps: { destinations: DestinationsService; repo: DestinationsRepository }): void {
+export function registerDestinationRoutes(app: ZodApp, deps: { destinations: DestinationsService }): void {
   const svc = deps.destinations;
   app.get('/api/destinations', { config: { access: { role: 'viewer' } }, schema: { tags: ['destinations'], summary: 'Backup destinations', response: { 200: z.array(DestinationSchema), ...errors } } }, async () =>
     svc.list(),
@@ -104,18 +101,4 @@ export function registerDestinationRoutes(app: ZodApp, deps: { destinations: Des
     async (request, reply) => reply.code(202).send(await svc.refresh(request.params.destination, principalOf(request))),
   );
 
-  app.get(
-    '/api/backups',
-    { config: { access: { role: 'viewer' } }, schema: { tags: ['backups'], summary: 'Backups in the catalog, newest first', querystring: BackupListQuerySchema, response: { 200: z.array(BackupSchema), ...errors } } },
-    async (request) => {
-      const { destination, ...q } = request.query;
-      let destinationId: number | undefined;
-      if (destination) {
-        const row = await deps.repo.byRef(destination);
-        if (!row) throw notFound(`there is no destination "${destination}"`);
-        destinationId = row.id;
-      }
-      return deps.repo.listBackups({ ...q, ...(destinationId !== undefined ? { destinationId } : {}) });
-    },
-  );
 }

@@ -61,7 +61,28 @@ interface BackupRow {
   verified_at: Date | null;
   damaged_chunks: number | null;
   status_detail: string | null;
+  protected: number;
+  notes: string | null;
+  read_bytes: number | null;
+  duration_seconds: number | null;
+  vm_name: string | null;
 }
+
+/** What the backup list can be narrowed by (GET /api/backups). */
+export interface BackupListFilter {
+  id?: number;
+  destinationId?: number;
+  vm?: string;
+  status?: string;
+  from?: string;
+  to?: string;
+  search?: string;
+  protected?: boolean;
+  limit: number;
+  offset: number;
+}
+
+const likePattern = (words: string): string => `%${words.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 function toBackup(r: BackupRow): Backup {
   return {
@@ -70,6 +91,7 @@ function toBackup(r: BackupRow): Backup {
     destination: r.destination_name,
     repoBackupId: r.repo_backup_id,
     vm: r.vm,
+    vmName: r.vm_name,
     type: r.type,
     status: r.status,
     createdAt: r.created_at.toISOString(),
@@ -78,6 +100,10 @@ function toBackup(r: BackupRow): Backup {
     verifiedAt: r.verified_at ? r.verified_at.toISOString() : null,
     damagedChunks: r.damaged_chunks === null ? null : Number(r.damaged_chunks),
     statusDetail: r.status_detail,
+    protected: Number(r.protected) === 1,
+    notes: r.notes,
+    readBytes: r.read_bytes === null ? null : Number(r.read_bytes),
+    durationSeconds: r.duration_seconds === null ? null : Number(r.duration_seconds),
   };
 }
 
@@ -241,9 +267,9 @@ export class DestinationsRepository {
     return Number(rows[0]?.n ?? 0);
   }
 
-  async listBackups(q: { id?: number; destinationId?: number; vm?: string; status?: string; limit: number; offset: number }): Promise<Backup[]> {
+  async listBackups(q: BackupListFilter): Promise<Backup[]> {
     const where: string[] = [];
-    const params: (string | number)[] = [];
+    const params: (string | number | Date)[] = [];
     if (q.id !== undefined) {
       where.push('b.id = ?');
       params.push(q.id);
@@ -260,9 +286,29 @@ export class DestinationsRepository {
       where.push('b.status = ?');
       params.push(q.status);
     }
+    if (q.from) {
+      where.push('b.created_at >= ?');
+      params.push(new Date(q.from));
+    }
+    if (q.to) {
+      where.push('b.created_at < ?');
+      params.push(new Date(q.to));
+    }
+    if (q.protected !== undefined) {
+      where.push('b.protected = ?');
+      params.push(q.protected ? 1 : 0);
+    }
+    if (q.search) {
+      // The VM by its name in the inventory or in the backup's own metadata, its UUID, the notes, the backup's id.
+      const like = likePattern(q.search);
+      where.push(
+        "(b.vm LIKE ? OR b.repo_backup_id LIKE ? OR b.notes LIKE ? OR JSON_VALUE(b.source, '$.vm.name') LIKE ? OR EXISTS (SELECT 1 FROM vms v WHERE v.uuid = b.vm AND v.name LIKE ?))",
+      );
+      params.push(like, like, like, like, like);
+    }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const rows = await this.sql.query<BackupRow>(
-      `SELECT b.*, d.name AS destination_name FROM backups b JOIN destinations d ON d.id = b.destination_id ${clause} ORDER BY b.created_at DESC, b.id DESC LIMIT ? OFFSET ?`,
+      `SELECT b.*, d.name AS destination_name, JSON_VALUE(b.source, '$.vm.name') AS vm_name FROM backups b JOIN destinations d ON d.id = b.destination_id ${clause} ORDER BY b.created_at DESC, b.id DESC LIMIT ? OFFSET ?`,
       [...params, q.limit, q.offset],
     );
     return rows.map(toBackup);

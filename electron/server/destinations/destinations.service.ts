@@ -17,7 +17,7 @@ const secretName = (id: number): string => `destination:${id}`;
 const CHECK_TIMEOUT_MS = 120_000;
 
 /** Task types whose node works on the destination's repository: they get its path and password at dispatch. */
-const REPOSITORY_TASKS = ['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPORT', 'EXPORT', 'STORE', 'RESTORE', 'MOUNT'] as const;
+const REPOSITORY_TASKS = ['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPORT', 'EXPORT', 'STORE', 'RESTORE', 'MOUNT', 'BACKUP_DELETE'] as const;
 
 /**
  * Backup destinations: a directory on a node holding a repository. The server

@@ -227,13 +227,19 @@ export class PoliciesService {
   private async retentionPreview(destinationId: number, retention: PolicyRetention, groups: Set<string>, vms: VmRow[], timeZone: string): Promise<PolicyPreview['retention']> {
     const backups = (await this.d.destinations.listBackups({ destinationId, status: 'available', limit: 100_000, offset: 0 })).filter((b) => groups.has(b.vm));
     const present = new Set(vms.filter((v) => v.present === 1).map((v) => v.uuid));
+    const protectedIds = new Set(backups.filter((b) => b.protected).map((b) => String(b.id)));
     const { keepLatestOfExistingVm, ...rules } = retention;
     const now = this.d.clock.now();
     const decisions = applyRetention(
       backups.map((b) => ({ id: String(b.id), group: b.vm, createdAt: b.createdAt })),
       rules,
       now,
-      { utcOffsetMinutes: DateTime.fromMillis(now, { zone: timeZone }).offset, protectNewest: (g) => !keepLatestOfExistingVm || present.has(g) },
+      {
+        utcOffsetMinutes: DateTime.fromMillis(now, { zone: timeZone }).offset,
+        protectNewest: (g) => !keepLatestOfExistingVm || present.has(g),
+        // The node keeps them too: each PRUNE gets the protected backups when it is sent (BackupsService).
+        isProtected: (id) => protectedIds.has(id),
+      },
     );
     const vmName = new Map(vms.map((v) => [v.uuid, v.name]));
     return decisions

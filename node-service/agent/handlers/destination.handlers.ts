@@ -1,4 +1,5 @@
 import type { TaskHandler } from '../task-handler.js';
+import { backupDeleteHandler } from './backup-delete.handler.js';
 import { destinationCheckHandler } from './destination-check.handler.js';
 import type { DestinationHandlerDeps } from './destination-task.js';
 import { gcHandler } from './gc.handler.js';
@@ -8,7 +9,7 @@ import { verifyHandler } from './verify.handler.js';
 
 export type { DestinationHandlerDeps } from './destination-task.js';
 
-/** The backup destination tasks this node runs for the server: check, verify, prune, GC, re-import. */
+/** The backup destination tasks this node runs for the server: check, verify, prune, GC, re-import, delete one backup. */
 export function destinationHandlers(deps: DestinationHandlerDeps): TaskHandler[] {
-  return [destinationCheckHandler(deps), verifyHandler(deps), pruneHandler(deps), gcHandler(deps), reimportHandler(deps)];
+  return [destinationCheckHandler(deps), verifyHandler(deps), pruneHandler(deps), gcHandler(deps), reimportHandler(deps), backupDeleteHandler(deps)];
 }

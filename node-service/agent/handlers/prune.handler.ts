@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { PruneRequestSchema, type PruneResultSchema } from '../../../common/api/destinations.js';
+import { PruneTaskParamsSchema, type PruneResultSchema } from '../../../common/api/destinations.js';
 import type { TaskHandler, TaskRunContext } from '../task-handler.js';
 import { parseParams, plural, statsView, withRepository, type DestinationHandlerDeps } from './destination-task.js';
 
@@ -13,8 +13,8 @@ export function pruneHandler(deps: DestinationHandlerDeps): TaskHandler {
   return {
     type: 'PRUNE',
     async run(ctx: TaskRunContext) {
-      const { target, params } = parseParams(ctx, deps, PruneRequestSchema);
-      const { retention, dryRun, groups, unprotectedGroups } = params;
+      const { target, params } = parseParams(ctx, deps, PruneTaskParamsSchema);
+      const { retention, dryRun, groups, unprotectedGroups, protectedBackups } = params;
       const unprotected = new Set(unprotectedGroups ?? []);
       return withRepository(ctx, deps, target, async (repo) => {
         ctx.log('info', `${dryRun ? 'dry run: ' : ''}applying retention ${describeRetention(retention)} to ${target.path}`);
@@ -24,7 +24,9 @@ export function pruneHandler(deps: DestinationHandlerDeps): TaskHandler {
           utcOffsetMinutes: -new Date().getTimezoneOffset(),
           ...(groups ? { groups } : {}),
           protectNewest: (group) => !unprotected.has(group),
+          protectedIds: new Set(protectedBackups ?? []),
         });
+        if (protectedBackups?.length) ctx.log('info', `${plural(protectedBackups.length, 'protected backup')} kept whatever the rules say`);
         for (const r of report.removed) {
           ctx.log('info', `${dryRun ? 'would remove' : 'removed'} backup ${r.id} of ${r.group} from ${r.createdAt}`);
         }
@@ -49,7 +51,7 @@ export function pruneHandler(deps: DestinationHandlerDeps): TaskHandler {
   };
 }
 
-function describeRetention(r: z.infer<typeof PruneRequestSchema>['retention']): string {
+function describeRetention(r: z.infer<typeof PruneTaskParamsSchema>['retention']): string {
   const parts = Object.entries(r)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${String(v)}`);

@@ -1,8 +1,10 @@
-import { BackupSchema, RunBackupResponseSchema, type Restore } from '@common/api/index.js';
-import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
+import { BackupSchema, RunBackupResponseSchema, TaskSchema, type Restore, type UpdateBackup } from '@common/api/index.js';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { z } from 'zod';
 import { useApiClient } from './api-client-context.js';
+import { invalidateBackups } from './destination-cache.js';
 import { queryKeys, type BackupListFilter } from './query-keys.js';
+import { seedTask } from './task-cache.js';
 
 const BackupListSchema = z.array(BackupSchema);
 
@@ -17,7 +19,7 @@ export function useBackupsQuery(filter: BackupListFilter, enabled = true) {
     queryFn: ({ signal }) =>
       api.json('GET', '/api/backups', BackupListSchema, {
         signal,
-        query: { destination: filter.destination, vm: filter.vm, status: filter.status, limit: BACKUP_LIST_LIMIT },
+        query: { destination: filter.destination, vm: filter.vm, status: filter.status, from: filter.from, to: filter.to, search: filter.search, protected: filter.protected === undefined ? undefined : String(filter.protected), limit: BACKUP_LIST_LIMIT },
       }),
     placeholderData: keepPreviousData,
     refetchInterval: 60_000,
@@ -50,6 +52,28 @@ export function useStartRestoreMutation() {
   const api = useApiClient();
   return useMutation({
     mutationFn: (request: Restore) => api.json('POST', '/api/restores', RunBackupResponseSchema, { body: request }),
+    meta: { inlineErrors: true },
+  });
+}
+
+/** Protect or unprotect a backup, or change its notes; the dialogs show the server's reason. */
+export function useUpdateBackupMutation() {
+  const api = useApiClient();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, change }: { id: number; change: UpdateBackup }) => api.json('PATCH', `/api/backups/${id}`, BackupSchema, { body: change }),
+    onSuccess: () => invalidateBackups(queryClient),
+    meta: { inlineErrors: true },
+  });
+}
+
+/** Deletes one backup: 202 with the BACKUP_DELETE task; the list changes when it has run ('backups.changed'). */
+export function useDeleteBackupMutation() {
+  const api = useApiClient();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (id: number) => api.json('DELETE', `/api/backups/${id}`, TaskSchema),
+    onSuccess: (task) => seedTask(queryClient, task),
     meta: { inlineErrors: true },
   });
 }

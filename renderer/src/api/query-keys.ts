@@ -7,6 +7,11 @@ export interface BackupListFilter {
   destination?: string;
   vm?: string;
   status?: Backup['status'];
+  /** ISO instants: created at or after `from`, before `to`. */
+  from?: string;
+  to?: string;
+  search?: string;
+  protected?: boolean;
 }
 
 /** One page of a directory of a mount, as GET /api/mounts/:id/files takes it. */

@@ -1,11 +1,40 @@
 import type { Vm } from '@common/api/index.js';
 import { Badge } from '@mantine/core';
-import { IconShieldCheck, IconShieldOff } from '@tabler/icons-react';
+import { IconCalendarOff, IconShieldCheck, IconShieldOff } from '@tabler/icons-react';
 import { Link } from 'react-router-dom';
 import { NO_SHRINK } from '../utils/styles.js';
 
-/** The policy that backs the VM up (a link to it with `link`), or "Unprotected" when none does. */
-export function ProtectionBadge({ vm, size = 'sm', link = false }: { vm: Pick<Vm, 'policy'>; size?: 'sm' | 'lg'; link?: boolean }) {
+/** A backup this recent still protects a VM that no policy backs up (it was run by hand). */
+export const RECENT_BACKUP_DAYS = 7;
+
+function hasRecentBackup(lastBackupAt: string | null | undefined, nowMs = Date.now()): boolean {
+  if (!lastBackupAt) return false;
+  const at = Date.parse(lastBackupAt);
+  return Number.isFinite(at) && nowMs - at <= RECENT_BACKUP_DAYS * 86_400_000;
+}
+
+/**
+ * The policy that backs the VM up (a link to it with `link`); without one, "No policy" while it
+ * has a recent backup (it is protected, just not on a schedule), else "Unprotected".
+ */
+export function ProtectionBadge({ vm, size = 'sm', link = false }: { vm: Pick<Vm, 'policy'> & Partial<Pick<Vm, 'lastBackupAt'>>; size?: 'sm' | 'lg'; link?: boolean }) {
+  if (vm.policy === null && hasRecentBackup(vm.lastBackupAt)) {
+    return (
+      <Badge
+        component="span"
+        color="gray"
+        variant="outline"
+        size={size}
+        tt="none"
+        style={NO_SHRINK}
+        leftSection={<IconCalendarOff size={12} aria-hidden />}
+        title={`Backed up ${new Date(vm.lastBackupAt ?? '').toLocaleString()}, but no policy schedules its backups`}
+        data-protected="no-policy"
+      >
+        No policy
+      </Badge>
+    );
+  }
   if (vm.policy === null) {
     return (
       <Badge component="span" color="orange" variant="outline" size={size} style={NO_SHRINK} leftSection={<IconShieldOff size={12} aria-hidden />} data-protected="false">

@@ -1,82 +1,134 @@
-import { Button, Group, Paper, Select, Skeleton, Text } from '@mantine/core';
-import { IconArchive, IconFilterOff } from '@tabler/icons-react';
-import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
-import { useMemo } from 'react';
+import type { Backup } from '@common/api/index.js';
+import { Skeleton, Stack, Text } from '@mantine/core';
+import { useDebouncedValue } from '@mantine/hooks';
+import { IconArchive } from '@tabler/icons-react';
+import { useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { BACKUP_LIST_LIMIT, useBackupsQuery } from '../api/backups.queries.js';
 import { useDestinationsQuery } from '../api/destinations.queries.js';
-import { DataTable } from '../components/data-table.js';
+import type { BackupListFilter } from '../api/query-keys.js';
+import { useVmsQuery } from '../api/vms.queries.js';
 import { EmptyState } from '../components/empty-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
-import { backupColumns } from './backups/backup-columns.js';
+import { BackupFilters, FILTER_KEYS, type BackupFilterValues } from './backups/backup-filters.js';
+import { BackupGroup } from './backups/backup-group.js';
 
-/** Every backup the catalog lists, newest first; ?destination=ID narrows it to one destination. */
+/** A YYYY-MM-DD day (the browser's time zone) as the instant it starts, `days` later. */
+function dayStart(day: string, days = 0): string | undefined {
+  const [y, m, d] = day.split('-').map(Number);
+  if (!y || !m || !d) return undefined;
+  return new Date(y, m - 1, d + days).toISOString();
+}
+
+function readFilters(params: URLSearchParams): BackupFilterValues {
+  const state = params.get('state');
+  return {
+    vm: params.get('vm') || null,
+    destination: params.get('destination') || null,
+    state: state === 'available' || state === 'damaged' || state === 'missing' || state === 'removed' || state === 'protected' ? state : null,
+    from: params.get('from') || null,
+    to: params.get('to') || null,
+    search: params.get('q') ?? '',
+  };
+}
+
+/** Newest first within a VM; VMs by their newest backup. */
+function groupByVm(backups: readonly Backup[]): [string, Backup[]][] {
+  const groups = new Map<string, Backup[]>();
+  for (const backup of [...backups].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id - a.id)) {
+    const list = groups.get(backup.vm) ?? [];
+    list.push(backup);
+    groups.set(backup.vm, list);
+  }
+  return [...groups.entries()];
+}
+
+/** Every backup the catalog lists, grouped by VM, with filters kept in the URL (so a filtered view can be linked). */
 export function BackupsPage() {
   const [params, setParams] = useSearchParams();
-  const destinationFilter = params.get('destination') || null;
+  const values = readFilters(params);
+  // Typing is shown at once; the list follows when the typing pauses.
+  const [search, setSearch] = useState(values.search);
+  const [debounced] = useDebouncedValue(search, 300);
   const destinations = useDestinationsQuery();
-  const backups = useBackupsQuery(destinationFilter === null ? {} : { destination: destinationFilter });
-  const rows = useMemo(() => [...(backups.data ?? [])].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)), [backups.data]);
+  const vms = useVmsQuery();
 
-  const table = useReactTable({
-    data: rows,
-    columns: backupColumns,
-    getCoreRowModel: getCoreRowModel(),
-    getRowId: (backup) => String(backup.id),
-  });
+  const filter: BackupListFilter = {
+    ...(values.destination !== null ? { destination: values.destination } : {}),
+    ...(values.vm !== null ? { vm: values.vm } : {}),
+    ...(values.state !== null && values.state !== 'protected' ? { status: values.state } : {}),
+    ...(values.state === 'protected' ? { protected: true } : {}),
+    ...(values.from !== null ? { from: dayStart(values.from) } : {}),
+    ...(values.to !== null ? { to: dayStart(values.to, 1) } : {}),
+    ...(debounced.trim() !== '' ? { search: debounced.trim() } : {}),
+  };
+  const backups = useBackupsQuery(filter);
+  const groups = useMemo(() => groupByVm(backups.data ?? []), [backups.data]);
 
-  const options = (destinations.data ?? []).map((destination) => ({ value: String(destination.id), label: destination.name }));
+  // Replace, not push: filter changes should not fill the back button's history.
+  const change = (update: Partial<BackupFilterValues>) => {
+    const next = { ...values, ...update, search: update.search ?? search };
+    if (update.search !== undefined) setSearch(update.search);
+    const entries: [string, string][] = [];
+    if (next.vm) entries.push(['vm', next.vm]);
+    if (next.destination) entries.push(['destination', next.destination]);
+    if (next.state) entries.push(['state', next.state]);
+    if (next.from) entries.push(['from', next.from]);
+    if (next.to) entries.push(['to', next.to]);
+    if (next.search) entries.push(['q', next.search]);
+    setParams(entries, { replace: true });
+  };
+  const clear = () => {
+    setSearch('');
+    const kept = [...params.entries()].filter(([key]) => !(FILTER_KEYS as readonly string[]).includes(key));
+    setParams(kept, { replace: true });
+  };
+
+  const destinationOptions = (destinations.data ?? []).map((d) => ({ value: String(d.id), label: d.name }));
   // A filter on a destination that has since been removed must still show (and be clearable).
-  if (destinationFilter !== null && !options.some((option) => option.value === destinationFilter)) {
-    options.push({ value: destinationFilter, label: `Destination ${destinationFilter}` });
+  if (values.destination !== null && !destinationOptions.some((o) => o.value === values.destination)) {
+    destinationOptions.push({ value: values.destination, label: `Destination ${values.destination}` });
   }
-  // Replace, not push: filter clicks should not fill the back button's history.
-  const filter = (destination: string | null) => setParams(destination === null ? {} : { destination }, { replace: true });
+  const vmOptions = [...new Map((vms.data ?? []).map((vm) => [vm.uuid, { value: vm.uuid, label: vm.name }])).values()].sort((a, b) => a.label.localeCompare(b.label));
+  if (values.vm !== null && !vmOptions.some((o) => o.value === values.vm)) vmOptions.push({ value: values.vm, label: values.vm });
+  const filtered = Object.keys(filter).length > 0;
+  const count = backups.data?.length ?? 0;
 
   return (
     <>
-      <PageHeader title="Backups" description="Every backup the catalog lists, full or incremental, newest first." />
-      <Group mb="md" align="flex-end">
-        <Select
-          label="Destination"
-          placeholder="Any destination"
-          data={options}
-          value={destinationFilter}
-          onChange={filter}
-          clearable
-          searchable
-          nothingFoundMessage="No destination with that name"
-          w={240}
-        />
-        {destinationFilter !== null && (
-          <Button variant="subtle" leftSection={<IconFilterOff size={16} aria-hidden />} onClick={() => filter(null)}>
-            Clear filter
-          </Button>
-        )}
-      </Group>
+      <PageHeader
+        title="Backups"
+        description="Every restore point, grouped by VM, newest first: protect the ones to keep whatever retention says, note why they matter, browse their files or restore them."
+      />
+      <BackupFilters values={{ ...values, search }} vms={vmOptions} destinations={destinationOptions} onChange={change} onClear={clear} />
       {backups.isPending && <Skeleton h={240} radius="md" />}
       {backups.isError && <QueryErrorAlert title="Could not load backups" error={backups.error} onRetry={() => void backups.refetch()} />}
-      {backups.isSuccess && rows.length === 0 && (
+      {backups.isSuccess && count === 0 && (
         <EmptyState
           icon={IconArchive}
-          title={destinationFilter === null ? 'No backups yet' : 'No backups on this destination'}
+          title={filtered ? 'No backups match these filters' : 'No backups yet'}
           description={
-            destinationFilter === null
-              ? 'Backups appear here once a backup has run, or after a re-import of a destination that already holds backups (Destinations → Re-import). Each one is listed with its VM, destination and size.'
-              : 'None listed in the catalog. Backups appear here after a backup to this destination, or after a re-import from it.'
+            filtered
+              ? 'Widen the date range, pick another VM, destination or state, or clear the filters.'
+              : 'Backups appear here once a backup has run, or after a re-import of a destination that already holds backups (Destinations → Re-import). Each VM is listed with its restore points.'
           }
         />
       )}
-      {rows.length > 0 && (
-        <Paper withBorder radius="md" p="xs" aria-busy={backups.isFetching}>
-          <DataTable table={table} label="Backups" minWidth={1000} />
-          {rows.length >= BACKUP_LIST_LIMIT && (
-            <Text size="sm" c="dimmed" p="xs">
-              {`Showing the newest ${BACKUP_LIST_LIMIT}; filter by destination to see older ones.`}
+      {count > 0 && (
+        <Stack gap="md" aria-busy={backups.isFetching}>
+          <Text size="sm" c="dimmed" aria-live="polite">
+            {`${count} ${count === 1 ? 'backup' : 'backups'} of ${groups.length} ${groups.length === 1 ? 'VM' : 'VMs'}`}
+          </Text>
+          {groups.map(([vm, list]) => (
+            <BackupGroup key={vm} vm={vm} backups={list} />
+          ))}
+          {count >= BACKUP_LIST_LIMIT && (
+            <Text size="sm" c="dimmed">
+              {`Showing the newest ${BACKUP_LIST_LIMIT}; narrow the dates, VM or destination to see older ones.`}
             </Text>
           )}
-        </Paper>
+        </Stack>
       )}
     </>
   );

@@ -38,6 +38,7 @@ export const TASK_TYPE_LABELS: Record<TaskType, string> = {
   PRUNE: 'Prune',
   GC: 'Garbage collection',
   REIMPORT: 'Re-import',
+  BACKUP_DELETE: 'Delete backup',
 };
 
 /** A running task whose cancel was requested is still running, but people should see why it lingers. */

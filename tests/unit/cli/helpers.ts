@@ -228,6 +228,7 @@ export function sampleTask(overrides: Partial<Task> = {}): Task {
     nodeId: 1,
     node: 'n1',
     subject: 'node:n1',
+    subjectInfo: { kind: 'node', name: 'n1', at: null },
     params: {},
     progress: { bytesDone: 0, bytesTotal: null, percent: null, rate: null, etaSeconds: null, message: null },
     // The server counts an attempt when it starts one.
@@ -308,6 +309,7 @@ export function sampleBackup(overrides: Partial<Backup> = {}): Backup {
     destination: 'nas',
     repoBackupId: '2025-01-31T100000Z-ab12',
     vm: 'prod-db',
+    vmName: null,
     type: 'full',
     status: 'available',
     createdAt: '2025-01-31T10:00:00.000Z',
@@ -316,6 +318,10 @@ export function sampleBackup(overrides: Partial<Backup> = {}): Backup {
     verifiedAt: null,
     damagedChunks: null,
     statusDetail: null,
+    protected: false,
+    notes: null,
+    readBytes: null,
+    durationSeconds: null,
     ...overrides,
   };
 }

@@ -22,6 +22,16 @@ const kept = (d: ReturnType<typeof applyRetention>): string[] =>
     .sort();
 
 describe('retention selection', () => {
+  it('keeps a protected backup whatever the rules say, and does not count it for them', () => {
+    const d = applyRetention(daily(10), { keepLast: 2 }, NOW, { isProtected: (id) => id === 'b-2025-03-22' || id === 'b-2025-03-31' });
+    // The two protected ones stay, and keepLast still keeps two more (the newest unprotected).
+    expect(kept(d)).toEqual(['b-2025-03-22', 'b-2025-03-29', 'b-2025-03-30', 'b-2025-03-31']);
+    expect(d.find((x) => x.id === 'b-2025-03-22')?.reasons).toEqual(['protected (never removed by retention)']);
+    // maxage removes old backups, never a protected one.
+    const aged = applyRetention(daily(10), { maxAgeDays: 2 }, NOW, { isProtected: (id) => id === 'b-2025-03-22' });
+    expect(kept(aged)).toContain('b-2025-03-22');
+  });
+
   it('keeps the last N', () => {
     const d = applyRetention(daily(10), { keepLast: 3 }, NOW);
     expect(kept(d)).toEqual(['b-2025-03-29', 'b-2025-03-30', 'b-2025-03-31']);

@@ -1,0 +1,42 @@
+import type { Sql } from '../db/catalog.js';
+
+/** The backup browser's writes to the catalog: protection, notes, what a run took, forgetting one backup. */
+export class BackupsRepository {
+  constructor(private readonly sql: Sql) {}
+
+  async setProtected(id: number, value: boolean): Promise<void> {
+    await this.sql.execute('UPDATE backups SET protected = ? WHERE id = ?', [value ? 1 : 0, id]);
+  }
+
+  async setNotes(id: number, notes: string | null): Promise<void> {
+    await this.sql.execute('UPDATE backups SET notes = ? WHERE id = ?', [notes, id]);
+  }
+
+  /** Repository ids of the destination's protected backups (what a PRUNE must keep). */
+  async protectedIds(destinationId: number): Promise<string[]> {
+    const rows = await this.sql.query<{ repo_backup_id: string }>(
+      "SELECT repo_backup_id FROM backups WHERE destination_id = ? AND protected = 1 AND status <> 'removed' ORDER BY repo_backup_id",
+      [destinationId],
+    );
+    return rows.map((r) => r.repo_backup_id);
+  }
+
+  /** What a backup's run read and how long it took (from its EXPORT's start to its STORE's end). */
+  async recordRun(destinationId: number, repoBackupId: string, run: { readBytes: number; durationSeconds: number | null }): Promise<void> {
+    await this.sql.execute('UPDATE backups SET read_bytes = ?, duration_seconds = COALESCE(?, duration_seconds) WHERE destination_id = ? AND repo_backup_id = ?', [
+      Math.round(run.readBytes),
+      run.durationSeconds,
+      destinationId,
+      repoBackupId,
+    ]);
+  }
+
+  /**
+   * Forgets a deleted backup; a VM's chain that builds on it is dropped too, so the next backup
+   * of that VM to this destination is a full one (not an incremental on a missing base).
+   */
+  async forget(destinationId: number, repoBackupId: string): Promise<void> {
+    await this.sql.execute('DELETE FROM vm_chains WHERE destination_id = ? AND repo_backup_id = ?', [destinationId, repoBackupId]);
+    await this.sql.execute('DELETE FROM backups WHERE destination_id = ? AND repo_backup_id = ?', [destinationId, repoBackupId]);
+  }
+}

@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import type { Backup, UpdateBackup } from '../../../common/api/backups.js';
+import type { Task } from '../../../common/api/tasks.js';
+import type { TaskParamsOf, TaskResultOf } from '../../../common/task-contracts.js';
+import type { AuditService } from '../auth/audit.service.js';
+import type { Principal } from '../auth/auth.service.js';
+import { toDestination, type BackupListFilter, type DestinationsRepository } from '../destinations/destinations.repository.js';
+import { conflict, notFound } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { TaskEngine } from '../tasks/task-engine.service.js';
+import type { TasksRepository } from '../tasks/tasks.repository.js';
+import type { BackupsRepository } from './backups.repository.js';
+
+/**
+ * The backup browser: one backup at a time — protect it from retention, note something about
+ * it, delete it (a BACKUP_DELETE task on its destination's node). Every PRUNE, whoever started
+ * it (a destination's prune, a policy's retention run), gets the destination's protected
+ * backups when it is sent to its node: what was protected up to that moment is kept.
+ */
+export class BackupsService {
+  constructor(
+    private readonly destinations: DestinationsRepository,
+    private readonly backups: BackupsRepository,
+    private readonly engine: TaskEngine,
+    private readonly tasks: TasksRepository,
+    private readonly audit: AuditService,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+  ) {
+    const l = engine.listeners;
+    l.onDispatch('PRUNE', async (_task, params) => {
+      const ids = await this.backups.protectedIds(params.destinationId);
+      return ids.length > 0 ? { protectedBackups: ids } : {};
+    });
+    l.on('BACKUP_DELETE', (task, params, result) => this.deleted(task, params, result));
+    l.on('STORE', async (task, params, result) => {
+      if (!task.state.startsWith('FINISHED') || !result) return;
+      await this.backups.recordRun(params.destinationId, result.backupId, { readBytes: result.bytesRead, durationSeconds: await this.runSeconds(task) });
+    });
+  }
+
+  list(filter: BackupListFilter): Promise<Backup[]> {
+    return this.destinations.listBackups(filter);
+  }
+
+  async get(id: number): Promise<Backup> {
+    const backup = (await this.destinations.listBackups({ id, limit: 1, offset: 0 }))[0];
+    if (!backup) throw notFound(`there is no backup ${id}`);
+    return backup;
+  }
+
+  async update(id: number, change: UpdateBackup, by: Principal): Promise<Backup> {
+    const before = await this.get(id);
+    const actor = by.user.username;
+    const target = `backup:${id}`;
+    const details = { vm: before.vm, destination: before.destination, repoBackupId: before.repoBackupId };
+    if (change.protected !== undefined && change.protected !== before.protected) {
+      await this.backups.setProtected(id, change.protected);
+      await this.audit.record({ actor, action: change.protected ? 'backup.protect' : 'backup.unprotect', target, details });
+    }
+    if (change.notes !== undefined) {
+      const notes = change.notes === null || change.notes.trim() === '' ? null : change.notes;
+      if (notes !== before.notes) {
+        await this.backups.setNotes(id, notes);
+        await this.audit.record({ actor, action: 'backup.notes', target, details: { ...details, notes } });
+      }
+    }
+    this.bus.publish({ type: 'backups.changed', destinationId: before.destinationId });
+    return this.get(id);
+  }
+
+  /** Starts the removal of one backup from its destination; a protected one is refused. */
+  async remove(id: number, by: Principal): Promise<Task> {
+    const backup = await this.get(id);
+    if (backup.protected) throw conflict(`backup ${id} is protected; unprotect it first if it really should go`);
+    if (backup.status === 'removed') throw conflict(`backup ${id} was already removed by retention`);
+    const dest = await this.destinations.byId(backup.destinationId);
+    if (!dest) throw notFound(`there is no destination ${backup.destinationId}`);
+    const task = await this.engine.create({
+      type: 'BACKUP_DELETE',
+      params: { destinationId: dest.id, backupId: backup.repoBackupId, catalogId: backup.id },
+      requiredNodeId: dest.node_id,
+      subject: `backup:${id}`,
+      priority: 50,
+      createdBy: by.user.username,
+    });
+    await this.audit.record({
+      actor: by.user.username,
+      action: 'backup.delete',
+      target: `backup:${id}`,
+      details: { vm: backup.vm, destination: dest.name, repoBackupId: backup.repoBackupId, createdAt: backup.createdAt, taskId: task.id },
+    });
+    return task;
+  }
+
+  /** A finished delete: the catalog forgets the backup and takes the destination's new numbers. */
+  private async deleted(task: Task, params: TaskParamsOf<'BACKUP_DELETE'>, result: TaskResultOf<'BACKUP_DELETE'> | null): Promise<void> {
+    if (!task.state.startsWith('FINISHED') || !result) return;
+    const { destinationId } = params;
+    if (!(await this.destinations.byId(destinationId))) return;
+    await this.backups.forget(destinationId, params.backupId);
+    await this.destinations.recordStats(destinationId, result.stats);
+    await this.destinations.refreshBackupCount(destinationId);
+    this.logger.info({ destinationId, backupId: params.backupId, removed: result.removed, taskId: task.id }, 'backup deleted');
+    const row = await this.destinations.byId(destinationId);
+    if (row) this.bus.publish({ type: 'destination', destination: toDestination(row) });
+    this.bus.publish({ type: 'backups.changed', destinationId });
+  }
+
+  /** From the start of the workflow's first task (the EXPORT) to the STORE's end. */
+  private async runSeconds(store: Task): Promise<number | null> {
+    if (store.finishedAt === null) return null;
+    let started = store.startedAt;
+    if (store.workflowId !== null) {
+      const starts = (await this.tasks.workflowTasks(store.workflowId)).map((s) => s.started_at).filter((s): s is Date => s !== null);
+      if (starts.length > 0) started = new Date(Math.min(...starts.map((d) => d.getTime()))).toISOString();
+    }
+    if (started === null) return null;
+    const seconds = (Date.parse(store.finishedAt) - Date.parse(started)) / 1000;
+    return Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
+  }
+}
