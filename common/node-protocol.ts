@@ -23,7 +23,7 @@ export type AssignedTask = z.infer<typeof AssignedTaskSchema>;
 /** Browsing a mount: answered with a call.result. */
 export const MOUNT_CALL_OPS = ['list', 'stat', 'search', 'extend', 'close'] as const;
 /** Bytes of a mount: a stream.head, binary frames (credit permitting), then stream.end. */
-export const MOUNT_STREAM_OPS = ['read', 'zip'] as const;
+export const MOUNT_STREAM_OPS = ['read', 'zip', 'tar'] as const;
 
 /**
  * A read the server asks a node for and waits on (answered with a call.result): no task, no
@@ -107,8 +107,24 @@ export const NodeToServerSchema = z.discriminatedUnion('type', [
     start: z.number().int().min(0).optional(),
     end: z.number().int().min(-1).optional(),
     mtime: z.string().optional(),
+    /** For a tar of a selection: its entries (the bytes are in size). */
+    entries: z.number().int().min(0).optional(),
   }),
   z.object({ type: z.literal('stream.end'), callId: z.number().int(), error: CallErrorSchema.optional() }),
+  /**
+   * A FILE_RESTORE task on this node pulls a selection of a mount held by another node: the
+   * server relays it as a tar (pull.head, binary frames paced by pull.credit, pull.end).
+   */
+  z.object({
+    type: z.literal('pull.open'),
+    callId: z.number().int(),
+    taskId: z.number().int(),
+    mountId: z.number().int(),
+    paths: z.array(z.string().max(4096)).min(1).max(10_000),
+    credit: z.number().int().positive(),
+  }),
+  z.object({ type: z.literal('pull.credit'), callId: z.number().int(), bytes: z.number().int().positive() }),
+  z.object({ type: z.literal('pull.cancel'), callId: z.number().int() }),
 ]);
 export type NodeToServer = z.infer<typeof NodeToServerSchema>;
 
@@ -133,5 +149,7 @@ export const ServerToNodeSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stream.credit'), callId: z.number().int(), bytes: z.number().int().positive() }),
   /** The HTTP client went away: stop sending. */
   z.object({ type: z.literal('stream.cancel'), callId: z.number().int() }),
+  z.object({ type: z.literal('pull.head'), callId: z.number().int(), bytesTotal: z.number().int().min(0), entries: z.number().int().min(0) }),
+  z.object({ type: z.literal('pull.end'), callId: z.number().int(), error: CallErrorSchema.optional() }),
 ]);
 export type ServerToNode = z.infer<typeof ServerToNodeSchema>;

@@ -167,7 +167,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     // After VmBackupsService: its STORE listener records the backup that this one adds the run's numbers to.
     const backups = new BackupsService(destinationsRepo, new BackupsRepository(catalog), engine, tasksRepo, audit, bus, logger.child({ module: 'backup-browser' }));
     const snapshots = new SnapshotsService(inventory, sessions, engine, audit);
-    const mounts = new MountsService({ repo: new MountsRepository(catalog), destinations: destinationsRepo, nodes: nodesRepo, sessions, engine, audit, bus, logger: logger.child({ module: 'mounts' }) });
+    const mounts = new MountsService({ repo: new MountsRepository(catalog), destinations: destinationsRepo, nodes: nodesRepo, sessions, engine, tasks: tasksRepo, audit, bus, logger: logger.child({ module: 'mounts' }) });
     await mounts.init();
     const notifications = new NotificationsService({ catalog, secrets, engine, audit, logger: logger.child({ module: 'notifications' }), clock });
     const policiesRepo = new PoliciesRepository(catalog);

@@ -93,7 +93,11 @@ export class NodeAgent {
     const ws = new WebSocket(url, { agent: this.agent, headers: { authorization: `Bearer ${this.o.config.credential}` }, handshakeTimeout: 15_000 });
     this.socket = ws;
     ws.on('open', () => void this.hello(ws));
-    ws.on('message', (data: Buffer) => this.onMessage(data));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      // Binary frames from the server: bytes of a restore pulled through it.
+      if (isBinary) this.o.mounts?.pullFrame(data);
+      else this.onMessage(data);
+    });
     ws.on('unexpected-response', (_req, res) => {
       this.o.logger.error({ status: res.statusCode }, res.statusCode === 401 ? 'the server refused this node credential; enrol the node again' : 'the server refused the connection');
       // With this listener ws leaves the handshake open; end it, so 'close' schedules the retry
@@ -170,6 +174,12 @@ export class NodeAgent {
         return;
       case 'stream.cancel':
         this.o.mounts?.cancel(msg.callId);
+        return;
+      case 'pull.head':
+        this.o.mounts?.pullHead(msg.callId, { bytesTotal: msg.bytesTotal, entries: msg.entries });
+        return;
+      case 'pull.end':
+        this.o.mounts?.pullEnd(msg.callId, msg.error);
         return;
     }
   }

@@ -24,12 +24,15 @@ import type { Task } from '../../../common/api/tasks.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { AuditService } from '../auth/audit.service.js';
 import type { DestinationsRepository } from '../destinations/destinations.repository.js';
-import { AppError, badRequest, conflict, notFound } from '../errors.js';
+import { AppError, conflict, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import { RelayError, type StreamHead } from '../nodes/node-relay.js';
-import type { MountReady, NodeSessions } from '../nodes/node-sessions.js';
+import type { MountReady, NodeSessions, PullMessage } from '../nodes/node-sessions.js';
 import type { NodesRepository } from '../nodes/nodes.repository.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
+import { toTask, type TasksRepository } from '../tasks/tasks.repository.js';
+import { pipeline } from 'node:stream/promises';
+import { CreditSink } from '../../../common/net/credit-sink.js';
 import { ACTIVE_STATES, toMount, type MountRow, type MountsRepository } from './mounts.repository.js';
 
 /** How long a request waits for an iSCSI export to come up (its CHAP password is in the answer). */
@@ -43,6 +46,7 @@ export interface MountsServiceDeps {
   nodes: NodesRepository;
   sessions: NodeSessions;
   engine: TaskEngine;
+  tasks: TasksRepository;
   audit: AuditService;
   bus: EventBus;
   logger: Logger;
@@ -51,9 +55,12 @@ export interface MountsServiceDeps {
 export class MountsService {
   private readonly iscsiWaiters = new Map<number, (ready: MountReady['iscsi'] | Error) => void>();
   private readonly touchedAt = new Map<number, number>();
+  /** Restores to other nodes in flight: what the server relays, by "<node>:<call id>". */
+  private readonly pulls = new Map<string, { sink: CreditSink; body?: Readable }>();
 
   constructor(private readonly d: MountsServiceDeps) {
     d.sessions.onMountReady((nodeId, msg) => this.ready(nodeId, msg));
+    d.sessions.onPull({ message: (nodeId, msg) => this.pull(nodeId, msg), nodeGone: (nodeId) => this.pullsGone(nodeId) });
     d.engine.listeners.on('MOUNT', async (task, params) => {
       const row = await d.repo.byId(params.mountId);
       if (!row || !ACTIVE_STATES.includes(row.state)) return;
@@ -252,18 +259,18 @@ export class MountsService {
   async restore(id: number, input: MountRestoreRequest, by: Principal): Promise<Task> {
     const req = MountRestoreRequestSchema.parse(input);
     const row = await this.openRow(id, true);
+    // Another node than the mount's: its task pulls the files through the server (a tar).
+    let target = { id: row.node_id, name: row.node_name };
     if (req.node !== undefined) {
       const node = await this.d.nodes.byRef(req.node);
       if (!node) throw notFound(`there is no node "${req.node}"`);
-      if (node.id !== row.node_id) {
-        throw badRequest(`files are restored by the node holding the mount (${row.node_name}); restore to a path on ${row.node_name}, or download them`, 'node');
-      }
+      target = { id: node.id, name: node.name };
     }
     const task = await this.d.engine.create({
       type: 'FILE_RESTORE',
       params: { mountId: id, paths: req.paths, directory: req.path, overwrite: req.overwrite },
       subject: `backup:${row.backup_id}`,
-      requiredNodeId: row.node_id,
+      requiredNodeId: target.id,
       priority: 80,
       createdBy: by.user.username,
     });
@@ -271,9 +278,66 @@ export class MountsService {
       actor: by.user.username,
       action: 'mount.restore',
       target: `backup:${row.backup_id}`,
-      details: { mount: id, vm: row.vm, paths: req.paths, node: row.node_name, directory: req.path, overwrite: req.overwrite, task: task.id },
+      details: { mount: id, vm: row.vm, paths: req.paths, node: target.name, directory: req.path, overwrite: req.overwrite, task: task.id },
     });
     return task;
+  }
+
+  /**
+   * A FILE_RESTORE task on `nodeId` pulls files of a mount another node holds: only a running
+   * restore of that node, for that mount and those paths, is served; the tar streams from
+   * the mount's node to it, paced by the restoring node's credit.
+   */
+  private async pull(nodeId: number, msg: PullMessage): Promise<void> {
+    const key = `${nodeId}:${msg.callId}`;
+    if (msg.type === 'pull.credit') {
+      this.pulls.get(key)?.sink.addCredit(msg.bytes);
+      return;
+    }
+    if (msg.type === 'pull.cancel') {
+      const p = this.pulls.get(key);
+      this.pulls.delete(key);
+      p?.body?.destroy();
+      p?.sink.destroy();
+      return;
+    }
+    const send = (m: Parameters<NonNullable<ReturnType<NodeSessions['get']>>['send']>[0]) => this.d.sessions.get(nodeId)?.send(m);
+    try {
+      const row = await this.d.tasks.get(msg.taskId);
+      const task = row ? toTask(row) : undefined;
+      const asked = task?.params as { mountId?: number; paths?: string[] } | undefined;
+      if (!task || task.type !== 'FILE_RESTORE' || task.state !== 'RUNNING' || task.nodeId !== nodeId || asked?.mountId !== msg.mountId || JSON.stringify(asked.paths) !== JSON.stringify(msg.paths)) {
+        throw new AppError(403, 'FORBIDDEN', 'no running restore of this node asks for these files');
+      }
+      const mount = await this.openRow(msg.mountId, true);
+      const entry: { sink: CreditSink; body?: Readable } = { sink: new CreditSink(msg.callId, msg.credit, (frame) => this.d.sessions.sendFrame(nodeId, frame)) };
+      this.pulls.set(key, entry);
+      const { head, body } = await this.relayed(() => this.d.sessions.relay.stream(mount.node_id, mount.id, 'tar', { paths: msg.paths }));
+      entry.body = body;
+      if (!this.pulls.has(key)) {
+        body.destroy();
+        return;
+      }
+      send({ type: 'pull.head', callId: msg.callId, bytesTotal: head.size ?? 0, entries: head.entries ?? 0 });
+      await pipeline(body, entry.sink);
+      send({ type: 'pull.end', callId: msg.callId });
+    } catch (err) {
+      const e = err as { code?: string; message?: string; field?: string };
+      if (this.pulls.has(key) || !(err instanceof Error && /cancel|premature/i.test(err.message))) {
+        send({ type: 'pull.end', callId: msg.callId, error: { code: e.code ?? 'RELAY_FAILED', message: e.message ?? String(err) } });
+      }
+    } finally {
+      this.pulls.delete(key);
+    }
+  }
+
+  private pullsGone(nodeId: number): void {
+    for (const [key, p] of this.pulls) {
+      if (!key.startsWith(`${nodeId}:`)) continue;
+      this.pulls.delete(key);
+      p.body?.destroy();
+      p.sink.destroy();
+    }
   }
 
   private async openRow(id: number, touch = false): Promise<MountRow> {

@@ -10,6 +10,13 @@ import { NodeRelay } from './node-relay.js';
 import { toNode, type NodeRow, type NodesRepository } from './nodes.repository.js';
 
 export type MountReady = Extract<NodeToServer, { type: 'mount.ready' }>;
+export type PullMessage = Extract<NodeToServer, { type: 'pull.open' | 'pull.credit' | 'pull.cancel' }>;
+
+/** Who serves the pulls of restores to other nodes (the mounts service). */
+export interface PullListener {
+  message(nodeId: number, msg: PullMessage): Promise<void>;
+  nodeGone(nodeId: number): void;
+}
 
 export interface NodeTiming {
   heartbeatMs: number;
@@ -36,6 +43,7 @@ export class NodeSessions implements NodeDirectory {
   /** Calls and byte streams into the nodes' mounts. */
   readonly relay = new NodeRelay((nodeId, message) => this.sessions.get(nodeId)?.send(message) ?? false);
   private mountReady: (nodeId: number, msg: MountReady) => Promise<void> = async () => undefined;
+  private pulls: PullListener | undefined;
 
   constructor(
     private readonly nodes: NodesRepository,
@@ -55,6 +63,18 @@ export class NodeSessions implements NodeDirectory {
   /** Who hears that a node's MOUNT task has its mount open (the mounts service). */
   onMountReady(listener: (nodeId: number, msg: MountReady) => Promise<void>): void {
     this.mountReady = listener;
+  }
+
+  onPull(listener: PullListener): void {
+    this.pulls = listener;
+  }
+
+  /** Bytes to a node (a binary frame: call id, then data); false when it is not connected. */
+  sendFrame(nodeId: number, frame: Buffer): boolean {
+    const socket = this.sessions.get(nodeId)?.socket;
+    if (!socket || socket.readyState !== socket.OPEN) return false;
+    socket.send(frame, { binary: true });
+    return true;
   }
 
   connected(): NodeChannel[] {
@@ -185,6 +205,11 @@ export class NodeSessions implements NodeDirectory {
       case 'mount.ready':
         await this.mountReady(s.nodeId, msg);
         return;
+      case 'pull.open':
+      case 'pull.credit':
+      case 'pull.cancel':
+        await this.pulls?.message(s.nodeId, msg);
+        return;
       case 'hello':
       case 'call.result':
       case 'stream.head':
@@ -197,6 +222,7 @@ export class NodeSessions implements NodeDirectory {
     if (this.sessions.get(s.nodeId) !== s) return; // replaced by a newer connection
     this.sessions.delete(s.nodeId);
     this.relay.nodeGone(s.nodeId);
+    this.pulls?.nodeGone(s.nodeId);
     const at = new Date().toISOString();
     this.logger.warn({ node: s.name, code, reason }, 'node disconnected');
     void this.nodes

@@ -9,9 +9,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { FileRestoreParamsSchema, MountParamsSchema, type FileRestoreResult, type MountResult } from '../../../common/mount-tasks.js';
+import { FileRestoreParamsSchema, MountParamsSchema, type FileRestoreParams, type FileRestoreResult, type MountResult } from '../../../common/mount-tasks.js';
 import { backupReaderSource, restrictDisks } from '../../mount/block-device.js';
 import { copyOut } from '../../mount/copy-out.js';
+import { extractTar } from '../../mount/tar-transfer.js';
 import { MountSession } from '../../mount/mount-session.js';
 import { serveInChild } from '../../mount/nbd-serve-child.js';
 import { IscsiService } from '../mounts/iscsi-service.js';
@@ -145,6 +146,7 @@ function fileRestoreHandler(deps: MountHandlerDeps): TaskHandler {
       const parsed = FileRestoreParamsSchema.safeParse(ctx.params);
       if (!parsed.success) throw new TaskError(`the task's parameters are invalid (${parsed.error.issues[0]?.message ?? 'unknown'})`, 'INVALID_PARAMS');
       const params = parsed.data;
+      if (!deps.mounts.isOpen(params.mountId)) return restoreThroughServer(ctx, deps, params);
       let located;
       try {
         const m = deps.mounts.get(params.mountId);
@@ -178,4 +180,41 @@ function fileRestoreHandler(deps: MountHandlerDeps): TaskHandler {
       }
     },
   };
+}
+
+/**
+ * The mount is held by another node: the selection comes through the server as a tar and is
+ * extracted here, confined to the directory (tar-transfer.ts).
+ */
+async function restoreThroughServer(ctx: TaskRunContext, deps: MountHandlerDeps, params: FileRestoreParams) {
+  const directory = path.resolve(params.directory);
+  await fs.mkdir(directory, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+    throw new TaskError(`cannot create ${directory} on node ${deps.nodeName}: ${(err as Error).message}`, 'RESTORE_TARGET');
+  });
+  let pulled;
+  try {
+    pulled = await deps.mounts.pull(ctx.taskId, params.mountId, params.paths);
+  } catch (err) {
+    throw new TaskError(callError(err).message, callError(err).code);
+  }
+  const { head, body } = pulled;
+  const onAbort = () => body.destroy();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    ctx.progress(0, head.bytesTotal, `0 of ${head.entries} entries`);
+    const r = await extractTar(body, directory, {
+      overwrite: params.overwrite,
+      signal: ctx.signal,
+      onProgress: (p) => ctx.progress(p.bytesDone, head.bytesTotal, `${p.entriesDone} of ${head.entries} entries`),
+    });
+    const result: FileRestoreResult = { directory, entries: r.entriesDone, bytes: r.bytesDone, skipped: r.skipped };
+    ctx.log('info', `restored ${r.entriesDone} entries (${r.bytesDone} bytes) to ${directory}, streamed through the server from the node holding the mount`);
+    return { result };
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    const e = callError(err);
+    throw new TaskError(e.code === 'EXISTS' ? `${e.message}; restore with overwrite to replace it` : e.message, e.code);
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
 }

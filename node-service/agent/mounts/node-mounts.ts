@@ -7,6 +7,7 @@
  * mount's root, one directory per filesystem. Each filesystem's own path is then resolved
  * inside its mount point by browse.ts (no '..', no symlink out).
  */
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
@@ -26,6 +27,9 @@ import { BrowseError, list, openRead, readIdNames, search, stat, type IdNames } 
 import type { MountedVolume } from '../../mount/mount-session.js';
 import { zip } from '../../mount/zip-stream.js';
 import { CreditSink } from '../../../common/net/credit-sink.js';
+import { CreditedStreams, STREAM_WINDOW } from '../../../common/net/credited-streams.js';
+import { STREAM_FRAME_HEADER } from '../../../common/node-protocol.js';
+import { selectionTotals, tarSelection } from '../../mount/tar-transfer.js';
 
 export type CloseReason = 'user' | 'idle' | 'node';
 
@@ -91,6 +95,12 @@ export class NodeMounts {
   private readonly held = new Map<number, () => void>();
   private readonly streams = new Map<number, { sink: CreditSink; abort: AbortController }>();
   private send: Send = () => false;
+  /** Selections of mounts on other nodes, pulled through the server by FILE_RESTORE tasks here. */
+  private readonly pulls = new CreditedStreams<{ bytesTotal: number; entries: number }>(
+    (callId, bytes) => this.send({ type: 'pull.credit', callId, bytes }),
+    (callId) => this.send({ type: 'pull.cancel', callId }),
+  );
+  private nextPull = 1;
   private sendFrame: SendFrame = () => false;
   private readonly idleTimer: NodeJS.Timeout;
 
@@ -110,6 +120,7 @@ export class NodeMounts {
 
   /** The connection dropped: streams in flight have no reader any more. */
   disconnected(): void {
+    this.pulls.failAll(() => new MountCallError('NODE_OFFLINE', 'the connection to the server dropped during the restore'));
     for (const [id, s] of this.streams) {
       s.abort.abort();
       s.sink.destroy(new Error('the server connection closed'));
@@ -289,6 +300,20 @@ export class NodeMounts {
         } finally {
           clearInterval(keepAlive);
         }
+      } else if (op === 'tar') {
+        const q = parse(ZipArgs, args);
+        const located = q.paths.map((p) => this.locate(m, p));
+        const first = located[0]!;
+        if (located.some((l) => l.volume !== first.volume)) throw new MountCallError('INVALID_ARGUMENT', 'a restore takes paths from one filesystem; restore each filesystem on its own');
+        const rels = located.map((l) => l.rel);
+        const totals = await selectionTotals(first.root, rels, abort.signal);
+        this.send({ type: 'stream.head', callId, size: totals.bytes, entries: totals.entries });
+        const keepAlive = setInterval(() => (m.lastUsedAt = Date.now()), 10_000);
+        try {
+          await tarSelection(first.root, rels, sink, { signal: abort.signal });
+        } finally {
+          clearInterval(keepAlive);
+        }
       } else {
         throw new MountCallError('INVALID_ARGUMENT', `unknown stream ${op}`);
       }
@@ -299,6 +324,34 @@ export class NodeMounts {
     } finally {
       this.streams.delete(callId);
     }
+  }
+
+  /** Is the mount open on this node? (Else a restore from it is pulled through the server.) */
+  isOpen(mountId: number): boolean {
+    return this.open.has(mountId);
+  }
+
+  /** A selection of a mount another node holds, as a tar relayed by the server. */
+  async pull(taskId: number, mountId: number, paths: string[]): Promise<{ head: { bytesTotal: number; entries: number }; body: Readable }> {
+    const callId = this.nextPull++;
+    const { head, body } = this.pulls.open(callId);
+    if (!this.send({ type: 'pull.open', callId, taskId, mountId, paths, credit: STREAM_WINDOW })) {
+      this.pulls.drop(callId);
+      throw new MountCallError('NODE_OFFLINE', 'not connected to the server');
+    }
+    return { head: await head, body };
+  }
+
+  pullHead(callId: number, head: { bytesTotal: number; entries: number }): void {
+    this.pulls.head(callId, head);
+  }
+
+  pullEnd(callId: number, error?: CallError): void {
+    this.pulls.end(callId, error ? new MountCallError(error.code, error.message, error.path) : undefined);
+  }
+
+  pullFrame(frame: Buffer): void {
+    if (frame.length >= STREAM_FRAME_HEADER) this.pulls.data(frame.readUInt32BE(0), frame.subarray(STREAM_FRAME_HEADER));
   }
 
   credit(callId: number, bytes: number): void {

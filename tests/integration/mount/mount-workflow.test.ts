@@ -21,6 +21,8 @@ import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
 import { MiB, type TestVm } from '../../support/libvirt-host.js';
 import { LoopDevices, run } from '../../support/shell.js';
 import { createUser, taskEnded, waitFor } from '../../support/test-server.js';
+import { enrollTestNode } from '../../support/test-node.js';
+import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 
 const exec = promisify(execFile);
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -388,6 +390,38 @@ describe('Browse files and iSCSI export of VM backups', () => {
     const refused = await taskEnded(bed.t.api, bed.admin, again.body.id);
     expect(refused.state).toBe('FAILED');
     expect(refused.error).toMatch(/overwrite/);
+  });
+
+  it('restores to another node, streamed through the server as a tar', async () => {
+    const other = await enrollTestNode(bed.t.api, bed.admin, {
+      name: 'other-node',
+      handlers: (mount) => defaultHandlers({ name: 'other-node' }, {}, mount),
+      serverUrl: bed.t.server.url,
+      fingerprint: bed.t.server.fingerprint,
+    });
+    try {
+      const target = bed.host.subdir('restored-elsewhere');
+      const body = { paths: ['vda1/docs', 'vda1/deep/a/b/c/d/e/leaf.txt', 'vda1/hello.txt'], node: 'other-node', path: target };
+      const res = await api<TaskDetails & { message?: string }>('POST', `/api/mounts/${mounts[1]!.id}/restore`, body);
+      expect(res.status, res.body.message).toBe(202);
+      const done = await taskEnded(bed.t.api, bed.admin, res.body.id);
+      expect(done.state, done.error ?? '').toBe('FINISHED');
+      expect(done.nodeId).not.toBe(mounts[1]!.nodeId);
+      for (const [p, hash] of truth[1]!) {
+        if (p.startsWith('vda1/docs/')) expect(shaFile(path.join(target, p.slice('vda1/'.length))), p).toBe(hash);
+      }
+      expect(shaFile(path.join(target, 'deep/a/b/c/d/e/leaf.txt'))).toBe(truth[1]!.get('vda1/deep/a/b/c/d/e/leaf.txt'));
+      expect(shaFile(path.join(target, 'hello.txt'))).toBe(truth[1]!.get('vda1/hello.txt'));
+      expect(fs.statSync(path.join(target, 'docs/report 3.txt')).mtime.toISOString()).toBe('2026-01-02T03:04:05.000Z');
+      expect(fs.readlinkSync(path.join(target, 'docs/up and out'))).toBe('../../../../etc');
+      // A second time without overwrite: refused, naming the file.
+      const again = await api<TaskDetails>('POST', `/api/mounts/${mounts[1]!.id}/restore`, body);
+      const refused = await taskEnded(bed.t.api, bed.admin, again.body.id);
+      expect(refused.state).toBe('FAILED');
+      expect(refused.error).toMatch(/already exists.*overwrite/);
+    } finally {
+      await other.stop();
+    }
   });
 
   it('refuses escapes, unknown filesystems and viewers', async () => {
