@@ -61,11 +61,11 @@ export function registerBrowseCommands(mount: Command, ctx: CliContext): void {
 
   mount
     .command('restore')
-    .description("copy files and folders out of a mount into a directory on the mount's node (times, modes, owners and symlinks kept): a FILE_RESTORE task")
+    .description('copy files and folders out of a mount into a directory on a node (times, modes, owners and symlinks kept): a FILE_RESTORE task')
     .argument('<mount>', 'mount id', parseMountId)
     .argument('<paths...>', "the files and folders, from the mount's root, e.g. /vda1/etc /vda1/home/ann")
     .option('--path <dir>', 'the absolute directory on the node to restore into (required)')
-    .option('--node <node>', "the node that writes them: the mount's node, the only one that can (default)")
+    .option('--node <node>', "the node that writes them (default: the mount's node, which copies them directly; another node gets them streamed through the server)")
     .option('--overwrite', 'replace what exists there already (without it, the restore fails rather than replace anything)')
     .option('--wait', 'follow the task to its end with progress; exit 1 when it fails')
     .action((id: number, paths: string[], options: RestoreOptions) => restoreFromMount(ctx, id, paths, options));

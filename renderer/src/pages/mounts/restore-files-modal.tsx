@@ -103,10 +103,9 @@ export function RestoreFilesModal({ mount, paths, onClose }: RestoreFilesModalPr
             {paths.length > SHOWN && <List.Item>{`and ${paths.length - SHOWN} more`}</List.Item>}
           </List>
           <NodeSelect
-            // The node holding the mount reads the files, so it is the one that can write them.
-            nodes={nodes.data?.filter((candidate) => candidate.id === mount.nodeId)}
+            nodes={nodes.data}
             loading={nodes.isPending}
-            description={`The node that writes the files: ${mount.node}, which holds the mount. To put files elsewhere, download them.`}
+            description={`The node that writes the files. ${mount.node} holds the mount and copies them directly; another node receives them streamed through the server.`}
             value={node}
             onChange={(value) => setNode(value ?? '')}
             error={errors.node}
