@@ -13,3 +13,4 @@ export * from './dashboard.js';
 export * from './policies.js';
 export * from './notifications.js';
 export * from './mounts.js';
+export * from './jobs.js';

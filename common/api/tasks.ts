@@ -43,6 +43,19 @@ export const TaskProgressSchema = z.object({
 });
 export type TaskProgress = z.infer<typeof TaskProgressSchema>;
 
+/**
+ * What a subject ("vm:web-1", "backup:12") names, for people: the server resolves a backup to
+ * its VM and time, and the UI writes the time in the viewer's zone and language.
+ */
+export const SubjectInfoSchema = z.object({
+  kind: z.string(),
+  /** The VM, node, destination… by name; for a backup, its VM's name. */
+  name: z.string(),
+  /** A backup's time (ISO 8601); null for other kinds. */
+  at: z.string().nullable(),
+});
+export type SubjectInfo = z.infer<typeof SubjectInfoSchema>;
+
 export const TaskSchema = z.object({
   id: z.number().int(),
   type: TaskTypeSchema,
@@ -55,6 +68,8 @@ export const TaskSchema = z.object({
   node: z.string().nullable().describe('node name'),
   /** What the task acts on, for people: "vm:prod-db", "node:office-1". */
   subject: z.string().nullable(),
+  /** The subject for people (null when there is none, or a backup no longer in the catalog). */
+  subjectInfo: SubjectInfoSchema.nullable(),
   params: z.record(z.string(), z.unknown()),
   progress: TaskProgressSchema,
   attempt: z.number().int(),

@@ -24,6 +24,8 @@ import { SetupPage } from './pages/setup-page.js';
 import { SignInPage } from './pages/sign-in-page.js';
 import { TaskDetailsPage } from './pages/task-details-page.js';
 import { TasksPage } from './pages/tasks-page.js';
+import { JobDetailsPage } from './pages/job-details-page.js';
+import { JobsPage } from './pages/jobs-page.js';
 import { UsersPanel } from './pages/users/users-panel.js';
 import { VmDetailsPage } from './pages/vm-details-page.js';
 import { VirtualMachinesPage } from './pages/vms-page.js';
@@ -51,6 +53,8 @@ export function AppRoutes() {
           <Route path="backups" element={<BackupsPage />} />
           <Route path="mounts" element={<MountsPage />} />
           <Route path="mounts/:id" element={<MountExplorerPage />} />
+          <Route path="jobs" element={<JobsPage />} />
+          <Route path="jobs/:id" element={<JobDetailsPage />} />
           <Route path="tasks" element={<TasksPage />} />
           <Route path="tasks/:id" element={<TaskDetailsPage />} />
           <Route path="policies" element={<PoliciesPage />} />

@@ -1,5 +1,6 @@
 import type { Task, TaskListQuery, TaskLogLine, TaskPage, TaskState, TaskType } from '../../../common/api/tasks.js';
 import type { Sql } from '../db/catalog.js';
+import { subjectInfo } from '../../../common/api/task-subject.js';
 import { progressView } from './progress-tracker.js';
 
 export interface TaskRow {
@@ -12,6 +13,9 @@ export interface TaskRow {
   priority: number;
   node_id: number | null;
   node_name?: string | null;
+  /** The VM and time of the backup a "backup:<id>" subject names (SELECT joins them). */
+  subject_backup_vm?: string | null;
+  subject_backup_at?: Date | null;
   required_node_id: number | null;
   subject: string | null;
   params: string | Record<string, unknown>;
@@ -59,6 +63,7 @@ export function toTask(r: TaskRow): Task {
     nodeId: r.node_id,
     node: r.node_name ?? null,
     subject: r.subject,
+    subjectInfo: subjectInfo(r.subject, r.subject_backup_vm && r.subject_backup_at ? { vmName: r.subject_backup_vm, createdAt: r.subject_backup_at.toISOString() } : null),
     params: json<Record<string, unknown>>(r.params) ?? {},
     progress: progressView({ bytesDone: Number(r.bytes_done), bytesTotal: r.bytes_total === null ? null : Number(r.bytes_total), rate: r.rate, message: r.progress_message }, r.state),
     attempt: r.attempt,
@@ -74,7 +79,12 @@ export function toTask(r: TaskRow): Task {
   };
 }
 
-const SELECT = 'SELECT t.*, n.name AS node_name FROM tasks t LEFT JOIN nodes n ON n.id = t.node_id';
+/** A "backup:<id>" subject's backup: its VM's name as the backup recorded it, and its time. */
+export const SUBJECT_BACKUP_JOIN = (alias: string): string =>
+  `LEFT JOIN backups sb ON ${alias}.subject LIKE 'backup:%' AND sb.id = CAST(SUBSTRING(${alias}.subject, 8) AS UNSIGNED)`;
+export const SUBJECT_BACKUP_COLUMNS = "COALESCE(JSON_VALUE(sb.source, '$.vm.name'), sb.vm) AS subject_backup_vm, sb.created_at AS subject_backup_at";
+
+const SELECT = `SELECT t.*, n.name AS node_name, ${SUBJECT_BACKUP_COLUMNS} FROM tasks t LEFT JOIN nodes n ON n.id = t.node_id ${SUBJECT_BACKUP_JOIN('t')}`;
 
 export class TasksRepository {
   constructor(private readonly sql: Sql) {}

@@ -33,7 +33,12 @@ export interface KvmBackupOptions {
   excludeDisks?: readonly string[];
   /** Directory for the NBD socket and scratch files (needs room for blocks the guest rewrites during the backup). */
   workDir: string;
-  onProgress?: (bytesDone: number, bytesTotal: number, disk: string) => void;
+  /**
+   * Bytes read from the VM's disks so far, of the bytes this backup is to read (allocated ones for
+   * a full, dirty ones for an incremental; never the disks' size, so a bar and its label count
+   * only what is really read).
+   */
+  onProgress?: (bytesRead: number, bytesToRead: number, disk: string) => void;
   signal?: AbortSignal;
   log?: LogFn;
 }
@@ -224,7 +229,10 @@ export class KvmBackup {
         const dirty = exp.transport.dirtyContext(d.target);
         clients.push(await NbdClient.connect(exp.transport.socket(d.target), d.target, ['base:allocation', ...(dirty ? [dirty] : [])]));
       }
-      const total = clients.reduce((s, c) => s + c.size, 0);
+      // What each disk is to read, known before the first byte moves: the bar's total.
+      const plans: DiskPlan[] = [];
+      for (const [i, d] of exp.disks.entries()) plans.push(await this.planDisk(clients[i]!, previous, exp.transport.dirtyContext(d.target)));
+      const toRead = plans.reduce((s, p) => s + p.toRead, 0);
       const writer = await o.repository.startBackup({
         group: exp.vm.uuid,
         source: {
@@ -236,13 +244,15 @@ export class KvmBackup {
         },
       });
       const results: KvmDiskResult[] = [];
-      let done = 0;
+      let read = 0;
       try {
         for (const [i, d] of exp.disks.entries()) {
           o.signal?.throwIfAborted();
-          const r = await this.storeDisk(writer, d, clients[i]!, previous, exp.transport.dirtyContext(d.target), o.signal, (bytes) => o.onProgress?.(done + bytes, total, d.target));
+          // Reads may round up to whole chunks: the total grows rather than the bar passing its end.
+          const r = await this.storeDisk(writer, d, clients[i]!, plans[i]!, o.signal, (bytes) => o.onProgress?.(read + bytes, Math.max(toRead, read + bytes), d.target));
           results.push(r);
-          done += r.size;
+          read += r.bytesRead;
+          if (i === exp.disks.length - 1) o.onProgress?.(read, read, d.target);
           log('info', `disk ${d.target}: ${r.changedBytes} bytes ${previous ? 'changed' : 'allocated'}, ${r.bytesRead} read`);
         }
         o.signal?.throwIfAborted();
@@ -281,31 +291,32 @@ export class KvmBackup {
     }
   }
 
+  /** The extents a disk is to read: allocated ones for a full, dirty ones for an incremental. */
+  private async planDisk(nbd: NbdClient, previous: BackupManifest | null, dirtyContext: string | null): Promise<DiskPlan> {
+    const allocated = ranges(await nbd.blockStatus('base:allocation'), (f) => (f & ZERO) === 0);
+    if (previous && dirtyContext) {
+      const dirty = ranges(await nbd.blockStatus(dirtyContext), (f) => (f & DIRTY) !== 0);
+      // A dirty range the guest zeroed (or trimmed) is not read.
+      return { allocated, changes: { previous, dirty }, changedBytes: sum(dirty), toRead: sum(intersect(dirty, allocated)) };
+    }
+    return { allocated, changes: undefined, changedBytes: sum(allocated), toRead: sum(allocated) };
+  }
+
   private async storeDisk(
     writer: Awaited<ReturnType<Repository['startBackup']>>,
     disk: DomainDiskXml,
     nbd: NbdClient,
-    previous: BackupManifest | null,
-    dirtyContext: string | null,
+    plan: DiskPlan,
     signal: AbortSignal | undefined,
-    progress: (bytesDone: number) => void,
+    progress: (bytesRead: number) => void,
   ): Promise<KvmDiskResult> {
-    const allocation = await nbd.blockStatus('base:allocation');
-    const allocated = ranges(allocation, (f) => (f & ZERO) === 0);
-    let changes: IncrementalChanges | undefined;
-    let changedBytes = sum(allocated);
-    if (previous && dirtyContext) {
-      const dirty = ranges(await nbd.blockStatus(dirtyContext), (f) => (f & DIRTY) !== 0);
-      changes = { previous, dirty };
-      changedBytes = sum(dirty);
-    }
     let bytesRead = 0;
     await writer.writeDisk(
       disk.target,
       nbd.size,
       {
         kind: 'random-access',
-        allocated,
+        allocated: plan.allocated,
         read: async (into, position) => {
           if (signal?.aborted) throw new KvmError('KVM_CANCELLED', 'the backup was cancelled');
           const n = await nbd.read(into, position);
@@ -313,10 +324,36 @@ export class KvmBackup {
           return n;
         },
       },
-      { changes, onProgress: (p) => progress(p.bytesDone) },
+      // The writer's bytesDone counts skipped and reused bytes too; the bar counts reads only.
+      { changes: plan.changes, onProgress: () => progress(bytesRead) },
     );
-    return { name: disk.target, size: nbd.size, changedBytes, bytesRead };
+    return { name: disk.target, size: nbd.size, changedBytes: plan.changedBytes, bytesRead };
   }
+}
+
+interface DiskPlan {
+  allocated: ByteRange[];
+  changes: IncrementalChanges | undefined;
+  changedBytes: number;
+  /** What the disk is expected to read: its data, or its dirty data for an incremental. */
+  toRead: number;
+}
+
+/** The overlap of two sorted lists of ranges. */
+function intersect(a: readonly ByteRange[], b: readonly ByteRange[]): ByteRange[] {
+  const out: ByteRange[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    const start = Math.max(x.offset, y.offset);
+    const end = Math.min(x.offset + x.length, y.offset + y.length);
+    if (end > start) out.push({ offset: start, length: end - start });
+    if (x.offset + x.length < y.offset + y.length) i++;
+    else j++;
+  }
+  return out;
 }
 
 function ranges(extents: readonly Extent[], keep: (flags: number) => boolean): ByteRange[] {

@@ -1,6 +1,7 @@
 import type { Health, ServerEvent, Status } from '@common/api/index.js';
 import type { QueryClient } from '@tanstack/react-query';
 import { invalidateBackups, removeDestination, upsertDestination } from '../api/destination-cache.js';
+import { refreshJobsAfterTask } from '../api/jobs.queries.js';
 import { refreshInventoryAfterTask, upsertHypervisor, upsertVm } from '../api/inventory-cache.js';
 import { applyMount } from '../api/mount-cache.js';
 import { removeNode, upsertNode } from '../api/node-cache.js';
@@ -36,6 +37,7 @@ export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): 
       upsertTask(queryClient, event.task);
       refreshInventoryAfterTask(queryClient, event.task, previous);
       refreshSnapshotsAfterTask(queryClient, event.task, previous);
+      refreshJobsAfterTask(queryClient, event.task, previous);
       return;
     }
     case 'task.log':

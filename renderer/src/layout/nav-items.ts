@@ -9,6 +9,7 @@ import {
   IconHistory,
   IconInfoCircle,
   IconListCheck,
+  IconListDetails,
   IconServer,
   IconSettings,
   type Icon,
@@ -29,6 +30,8 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { label: 'Virtual machines', to: '/vms', icon: IconDeviceDesktop },
   { label: 'Backups', to: '/backups', icon: IconArchive },
   { label: 'Mounts', to: '/mounts', icon: IconFolderSearch, roles: ['admin', 'operator'] },
+  { label: 'Jobs', to: '/jobs', icon: IconListDetails },
+  /** Every single task, for experts; Jobs shows them grouped. */
   { label: 'Tasks', to: '/tasks', icon: IconListCheck },
   { label: 'Policies', to: '/policies', icon: IconCalendarTime },
   { label: 'Destinations', to: '/destinations', icon: IconDatabase },

@@ -1,3 +1,4 @@
+import { isFinalState } from '@common/api/index.js';
 import { Grid, Group, Paper, Skeleton, Stack, Title } from '@mantine/core';
 import { useParams } from 'react-router-dom';
 import { isApiError } from '../api/api-error.js';
@@ -11,6 +12,7 @@ import { TaskStateBadge } from '../components/task-state-badge.js';
 import { TaskCancelButton } from '../components/tasks/task-cancel-button.js';
 import { TaskLog } from '../components/tasks/task-log.js';
 import { TaskOutcome } from '../components/tasks/task-outcome.js';
+import { subjectLabel } from '../utils/subject-label.js';
 import { TASK_TYPE_LABELS } from '../utils/task-labels.js';
 import { TaskFields } from './tasks/task-fields.js';
 
@@ -38,7 +40,7 @@ export function TaskDetailsPage() {
       <BackLink to="/tasks" label="All tasks" />
       <PageHeader
         title={`Task ${data.id}: ${TASK_TYPE_LABELS[data.type]}`}
-        description={data.subject ?? undefined}
+        description={subjectLabel(data) ?? undefined}
         actions={<TaskCancelButton task={data} />}
       />
       <Stack>
@@ -66,7 +68,7 @@ export function TaskDetailsPage() {
               <Title order={2} size="h4" mb="sm">
                 Log
               </Title>
-              <TaskLog log={data.log} height={520} />
+              <TaskLog log={data.log} height={520} final={isFinalState(data.state)} />
             </Paper>
           </Grid.Col>
         </Grid>

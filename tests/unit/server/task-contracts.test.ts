@@ -15,6 +15,7 @@ const task = (type: TaskType, params: Record<string, unknown>, result: Record<st
   nodeId: 1,
   node: 'n1',
   subject: null,
+  subjectInfo: null,
   params,
   progress: { bytesDone: 0, bytesTotal: null, percent: null, rate: null, etaSeconds: null, message: null },
   attempt: 1,

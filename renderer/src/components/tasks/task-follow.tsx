@@ -40,7 +40,7 @@ export function TaskFollow({ taskId, label, renderResult, errorTitle, logHeight 
           You may close this dialog; the task goes on, and its page shows how it ends.
         </Text>
       )}
-      <TaskLog log={data.log} label={`${label} log`} height={logHeight} />
+      <TaskLog log={data.log} label={`${label} log`} height={logHeight} final={isFinalState(data.state)} />
     </Stack>
   );
 }

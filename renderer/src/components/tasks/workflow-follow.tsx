@@ -82,7 +82,7 @@ export function WorkflowFollow({ steps, renderSuccess, successTitle, failureTitl
             <TaskProgressBar progress={task.progress} state={task.state} size={showLog ? 'lg' : 'sm'} label={`${step.label} progress`} />
             {/* The reason of a failure is told once, below, for the whole workflow. */}
             <TaskOutcome task={{ ...task, error: null }} />
-            {showLog && <TaskLog log={task.log} label={`${step.label} log`} height={logHeight} />}
+            {showLog && <TaskLog log={task.log} label={`${step.label} log`} height={logHeight} final={isFinalState(task.state)} />}
           </Stack>
         );
       })}

@@ -6,6 +6,7 @@ import { LiveDuration } from '../../components/live-duration.js';
 import { RelativeTime } from '../../components/relative-time.js';
 import { TaskProgressBar } from '../../components/task-progress-bar.js';
 import { TaskStateBadge } from '../../components/task-state-badge.js';
+import { subjectLabel } from '../../utils/subject-label.js';
 import { TASK_TYPE_LABELS } from '../../utils/task-labels.js';
 
 const column = createColumnHelper<Task>();
@@ -28,7 +29,7 @@ export const taskColumns = [
       </Text>
     ),
   }),
-  column.accessor('subject', { header: 'Subject', cell: (info) => info.getValue() ?? '—' }),
+  column.accessor('subject', { header: 'Subject', cell: ({ row }) => subjectLabel(row.original) ?? '—' }),
   column.accessor('node', {
     id: 'node',
     header: 'Node',

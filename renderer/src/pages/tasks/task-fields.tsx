@@ -1,10 +1,12 @@
 import type { Task } from '@common/api/index.js';
-import { Anchor, Code, Table } from '@mantine/core';
+import { Anchor, Table } from '@mantine/core';
 import type { ReactNode } from 'react';
 import { Link } from 'react-router-dom';
 import { LiveDuration } from '../../components/live-duration.js';
 import { formatDateTime } from '../../utils/format.js';
+import { subjectLabel } from '../../utils/subject-label.js';
 import { TASK_TYPE_LABELS } from '../../utils/task-labels.js';
+import { TaskValues } from './task-values.js';
 
 /** The node a task ran on, or the node it is about (install, upgrade and removal run on the server). */
 export function taskNodeId(task: Task): number | null {
@@ -25,29 +27,31 @@ function NodeValue({ task }: { task: Task }) {
   return task.nodeId === null ? <>The server, for node {link}</> : link;
 }
 
-function Json({ value }: { value: unknown }) {
-  return (
-    <Code block style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
-      {JSON.stringify(value, null, 2)}
-    </Code>
-  );
-}
 
 /** Everything the API says about a task, as a two-column table. */
 export function TaskFields({ task }: { task: Task }) {
   const rows: Array<[string, ReactNode]> = [
     ['Type', TASK_TYPE_LABELS[task.type]],
-    ['Subject', task.subject ?? '—'],
+    ['Subject', subjectLabel(task) ?? '—'],
     ['Runs on', <NodeValue key="node" task={task} />],
     ['Priority', task.priority],
     ['Attempt', `${task.attempt} of ${task.maxAttempts}`],
-    ['Workflow', task.workflowId ?? '—'],
+    [
+      'Job',
+      task.workflowId === null ? (
+        '—'
+      ) : (
+        <Anchor key="job" component={Link} to={`/jobs/w${task.workflowId}`} size="sm">
+          {`Job w${task.workflowId}`}
+        </Anchor>
+      ),
+    ],
     ['Created', `${formatDateTime(task.createdAt)}${task.createdBy === null ? '' : ` by ${task.createdBy}`}`],
     ['Started', formatDateTime(task.startedAt, 'Not yet')],
     ['Finished', formatDateTime(task.finishedAt, 'Not yet')],
     ['Duration', <LiveDuration key="duration" start={task.startedAt} end={task.finishedAt} />],
-    ['Parameters', Object.keys(task.params).length === 0 ? '—' : <Json key="params" value={task.params} />],
-    ['Result', task.result === null ? '—' : <Json key="result" value={task.result} />],
+    ['Parameters', Object.keys(task.params).length === 0 ? '—' : <TaskValues key="params" values={task.params} label="Parameters" />],
+    ['Result', task.result === null ? '—' : <TaskValues key="result" values={task.result} label="Result" />],
   ];
   return (
     <Table variant="vertical" layout="fixed" withRowBorders aria-label="Task details">

@@ -74,7 +74,7 @@ export function InstallProgress({ taskId, nodeId, onRetry }: InstallProgressProp
       <Paper withBorder radius="md" p="md">
         <TaskProgressBar progress={data.progress} state={data.state} size="lg" label="Installation progress" />
       </Paper>
-      <TaskLog log={data.log} label="Install log" height={360} />
+      <TaskLog log={data.log} label="Install log" height={360} final={isFinalState(data.state)} />
       <Group>
         <Button component={Link} to={`/tasks/${taskId}`} variant="subtle" size="xs">
           Open task {taskId}
