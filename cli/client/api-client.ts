@@ -57,6 +57,7 @@ import {
   type TaskPage,
   type TaskState,
   type TaskType,
+  type UpdateBackup,
   type User,
   type Vm,
 } from '../../common/api/index.js';
@@ -251,6 +252,16 @@ export class ApiClient {
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
     const qs = params.toString();
     return this.request('GET', `/api/backups${qs ? `?${qs}` : ''}`, { schema: z.array(BackupSchema) });
+  }
+
+  /** Protect or unprotect a backup, or change its notes (null clears them). */
+  updateBackup(id: number, change: UpdateBackup): Promise<Backup> {
+    return this.request('PATCH', `/api/backups/${id}`, { body: change, schema: BackupSchema });
+  }
+
+  /** Starts the BACKUP_DELETE task on the backup's destination; a protected backup is refused (409). */
+  deleteBackup(id: number): Promise<Task> {
+    return this.request('DELETE', `/api/backups/${id}`, { schema: TaskSchema });
   }
 
   /** Starts an EXPORT → STORE workflow; taskIds are [export, store]. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Backup, Destination, TaskDetails, Vm } from '../../common/api/index.js';
+import { BACKUP_NOTES_MAX, type Backup, type Destination, type TaskDetails, type Vm } from '../../common/api/index.js';
 import { StoreParamsSchema, StoreResultSchema } from '../../common/kvm-tasks.js';
 import { ApiRequestError, type ApiClient, type BackupQuery, type StartedWorkflow } from '../client/api-client.js';
 import { withClient } from '../client/session.js';
@@ -46,6 +46,66 @@ export function registerBackupCommands(program: Command, ctx: CliContext): void 
     .option('--limit <n>', `at most this many backups, 1 to ${MAX_LIMIT} (default: ${DEFAULT_LIMIT})`, intParser('--limit', 1, MAX_LIMIT))
     .option('--json', 'print JSON only')
     .action((vm: string | undefined, options: BackupListOptions) => listBackups(ctx, vm, options));
+
+  for (const protect of [true, false]) {
+    backup
+      .command(protect ? 'protect' : 'unprotect')
+      .description(protect ? 'keep a backup whatever retention says (it cannot be deleted until unprotected)' : 'let retention decide about a backup again')
+      .argument('<backup>', 'backup id, as vplus backup list shows it', backupIdParser)
+      .option('--json', 'print the backup as JSON only')
+      .action((id: number, options: { json?: boolean }) => updateBackup(ctx, id, { protected: protect }, options));
+  }
+
+  backup
+    .command('note')
+    .description(`set a backup's notes (at most ${BACKUP_NOTES_MAX} characters), or remove them with --clear`)
+    .argument('<backup>', 'backup id', backupIdParser)
+    .argument('[text]', 'the notes')
+    .option('--clear', 'remove the notes')
+    .option('--json', 'print the backup as JSON only')
+    .action((id: number, text: string | undefined, options: { clear?: boolean; json?: boolean }) => {
+      if (options.clear && text !== undefined) throw new UsageError('give either the notes or --clear, not both');
+      if (!options.clear && (text === undefined || text.trim() === '')) throw new UsageError('give the notes as text, or --clear to remove them');
+      if (text !== undefined && text.length > BACKUP_NOTES_MAX) throw new UsageError(`notes can be at most ${BACKUP_NOTES_MAX} characters; these have ${text.length}`);
+      return updateBackup(ctx, id, { notes: options.clear ? null : (text ?? null) }, options);
+    });
+
+  backup
+    .command('delete')
+    .description('delete one backup from its destination and the catalog (a task on the destination\'s node); refused while it is protected')
+    .argument('<backup>', 'backup id', backupIdParser)
+    .option('--wait', 'follow the task to its end; exit 1 when it fails')
+    .action((id: number, options: { wait?: boolean }) => deleteBackup(ctx, id, options));
+}
+
+function backupIdParser(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`"${value}" is not a backup id; vplus backup list shows them`);
+  return Number(value);
+}
+
+// ---- protect, note, delete ---------------------------------------------------------
+
+async function updateBackup(ctx: CliContext, id: number, change: { protected?: boolean; notes?: string | null }, options: { json?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const b = await client.updateBackup(id, change);
+    if (options.json) return out.json(b);
+    const what = `Backup ${b.id} of ${b.vmName ?? b.vm} (${formatTimestamp(b.createdAt)}) on ${b.destination}`;
+    if (change.protected === true) out.line(`${what} is protected: retention never removes it, and it cannot be deleted until unprotected.`);
+    else if (change.protected === false) out.line(`${what} is no longer protected: retention decides about it again.`);
+    else out.line(b.notes === null ? `${what} has no notes now.` : `${what}: notes saved.`);
+  });
+}
+
+async function deleteBackup(ctx: CliContext, id: number, options: { wait?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const task = await client.deleteBackup(id);
+    out.line(`Deleting backup ${id}: task ${task.id} (BACKUP_DELETE) on its destination's node.`);
+    if (!options.wait) return out.line(followHint([task.id]));
+    await waitForTasks(ctx, client, [task.id]);
+    out.line(`Backup ${id} is deleted; the destination's next garbage collection frees its space.`);
+  });
 }
 
 // ---- run ---------------------------------------------------------------------------
