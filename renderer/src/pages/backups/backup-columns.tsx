@@ -98,6 +98,7 @@ export const backupPointColumns = [
   }),
   column.accessor('type', { header: 'Type', cell: (info) => (info.getValue() === null ? '—' : <BackupTypeBadge type={info.getValue() ?? 'full'} />) }),
   column.accessor('destination', {
+    id: 'destination',
     header: 'Destination',
     cell: ({ row }) => (
       <Anchor component={Link} to={`/destinations/${row.original.destinationId}`} size="sm">
