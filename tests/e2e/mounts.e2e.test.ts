@@ -259,8 +259,9 @@ describe('Mount / file-level restore in Chromium', () => {
     await waitFor('verify to mark the backup', async () => ((await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body[0]?.status === 'damaged' ? true : undefined));
 
     await page.goto(`${e2e.t.server.url}/backups`);
-    const backupRow = page.getByRole('row').filter({ hasText: backup!.repoBackupId });
-    await backupRow.locator('[data-status="damaged"]').waitFor();
+    // The VM's only backup: its row is the one marked damaged.
+    const backupRow = page.getByRole('row').filter({ has: page.locator('[data-status="damaged"]') });
+    await backupRow.waitFor();
     const browse = backupRow.getByRole('button', { name: 'Browse files' });
     expect(await browse.getAttribute('aria-disabled')).toBe('true');
     await browse.hover();
