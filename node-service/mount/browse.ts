@@ -42,7 +42,8 @@ function escape(relPath: string, why: string): BrowseError {
   return new BrowseError('PATH_ESCAPE', relPath, `path ${show(relPath)} is refused: ${why}`);
 }
 
-async function lstatOrNull(p: string): Promise<Stats | null> {
+/** lstat, or null when nothing is there. */
+export async function lstatOrNull(p: string): Promise<Stats | null> {
   try {
     return await lstat(p);
   } catch (e) {

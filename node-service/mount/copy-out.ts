@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chown, lchown, lstat, lutimes, mkdir, open, readlink, rename, rm, symlink, utimes, chmod } from 'node:fs/promises';
 import * as path from 'node:path';
-import { BrowseError, openFile, relativeTo, resolveSelection, walkTree, type WalkStep } from './browse.js';
+import { BrowseError, lstatOrNull, openFile, relativeTo, resolveSelection, walkTree, type WalkStep } from './browse.js';
 
 export interface CopyProgress {
   bytesDone: number;
@@ -32,15 +32,6 @@ export interface CopyResult extends CopyProgress {
 }
 
 const skippable = (s: WalkStep): boolean => !s.stats.isDirectory() && !s.stats.isFile() && !s.stats.isSymbolicLink();
-
-async function lstatOrNull(p: string): Promise<Awaited<ReturnType<typeof lstat>> | null> {
-  try {
-    return await lstat(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
 
 const tmpName = (dest: string): string => path.join(path.dirname(dest), `.${path.basename(dest).slice(0, 100)}.vplus-${randomBytes(6).toString('hex')}`);
 

@@ -8,13 +8,13 @@
  * replaced unless asked.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, lchown, lstat, lutimes, mkdir, open, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, chown, lchown, lutimes, mkdir, open, rename, rm, symlink, utimes } from 'node:fs/promises';
 import { readlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
-import { BrowseError, openFile, relativeTo, resolveSelection, walkTree } from './browse.js';
+import { BrowseError, lstatOrNull, openFile, relativeTo, resolveSelection, walkTree } from './browse.js';
 
 export interface TarTotals {
   entries: number;
@@ -98,15 +98,6 @@ export function confinedName(dest: string, name: string): string {
     throw new BrowseError('PATH_ESCAPE', name, `the restore stream holds an entry named "${name.slice(0, 200)}", which would land outside ${dest}; nothing more was written`);
   }
   return path.join(dest, ...parts.filter((p) => p !== '.'));
-}
-
-async function lstatOrNull(p: string): Promise<Awaited<ReturnType<typeof lstat>> | null> {
-  try {
-    return await lstat(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
 }
 
 /** Every folder between dest and p must be a real directory (made 0700 when missing): never a link. */

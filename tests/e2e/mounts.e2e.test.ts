@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup } from '../../common/api/backups.js';
 import type { Mount } from '../../common/api/mounts.js';
 import type { TaskDetails } from '../../common/api/tasks.js';
-import { chunkRelPath, expandChunks } from '../../node-service/repository/format.js';
-import { Repository } from '../../node-service/repository/index.js';
+import { damageOneChunk } from '../support/damage.js';
 import { addDestination, addHypervisor, SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, sh, type TestVm } from '../support/libvirt-host.js';
 import { run } from '../support/shell.js';
@@ -247,14 +246,7 @@ describe('Mount / file-level restore in Chromium', () => {
 
   it('offers no browsing of a damaged backup, and says why', async () => {
     const [backup] = (await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
-    const repoPath = path.join(host.subdir('repo'), 'vplus');
-    const repo = await Repository.open(repoPath);
-    const chunk = (await repo.loadManifest(backup!.repoBackupId)).disks.flatMap((d) => expandChunks(d)).find((c): c is string => typeof c === 'string')!;
-    await repo.close();
-    const file = path.join(repoPath, chunkRelPath(chunk));
-    const bytes = fs.readFileSync(file);
-    bytes[bytes.length - 1]! ^= 0x01;
-    fs.writeFileSync(file, bytes);
+    await damageOneChunk(path.join(host.subdir('repo'), 'vplus'), backup!.repoBackupId);
     expect((await e2e.api('POST', '/api/destinations/local/verify', {})).status).toBe(202);
     await waitFor('verify to mark the backup', async () => ((await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body[0]?.status === 'damaged' ? true : undefined));
 

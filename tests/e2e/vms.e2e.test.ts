@@ -1,11 +1,9 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup } from '../../common/api/backups.js';
 import type { Task } from '../../common/api/tasks.js';
-import { chunkRelPath, expandChunks } from '../../node-service/repository/format.js';
-import { Repository } from '../../node-service/repository/index.js';
+import { damageOneChunk } from '../support/damage.js';
 import { addDestination, addHypervisor, SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, sh, type TestVm } from '../support/libvirt-host.js';
 import { waitFor } from '../support/test-server.js';
@@ -70,14 +68,7 @@ describe('VM backup and restore in Chromium', () => {
   });
   it('shows a backup verify found damaged as Damaged, with why, and offers no restore of it', async () => {
     const [backup] = (await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
-    const repoPath = path.join(host.subdir('repo'), 'vplus');
-    const repo = await Repository.open(repoPath);
-    const chunk = (await repo.loadManifest(backup!.repoBackupId)).disks.flatMap((d) => expandChunks(d)).find((c): c is string => typeof c === 'string')!;
-    await repo.close();
-    const file = path.join(repoPath, chunkRelPath(chunk));
-    const bytes = fs.readFileSync(file);
-    bytes[bytes.length - 1]! ^= 0x01;
-    fs.writeFileSync(file, bytes);
+    await damageOneChunk(path.join(host.subdir('repo'), 'vplus'), backup!.repoBackupId);
     const verify = await e2e.api<Task>('POST', '/api/destinations/local/verify', {});
     expect(verify.status).toBe(202);
     await waitFor('verify to mark the backup', async () => ((await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body[0]?.status === 'damaged' ? true : undefined));

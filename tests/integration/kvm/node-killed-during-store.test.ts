@@ -7,7 +7,7 @@ import type { PolicyRun } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
 import { MiB, sh, virsh, type LibvirtTestHost, type TestVm } from '../../support/libvirt-host.js';
-import { vplus, vplusOk, type Proc } from '../../support/processes.js';
+import { enrollExternalNode, type ExternalNode } from '../../support/external-node.js';
 import { waitFor } from '../../support/test-server.js';
 
 /** Random (incompressible) data, so STORE of the running VM takes seconds and can be killed in the middle. */
@@ -26,9 +26,8 @@ describe('a node killed during STORE', () => {
   let bed: KvmSetup;
   let host: LibvirtTestHost;
   let vm: TestVm;
-  let config: string;
+  let node: ExternalNode;
   let expectedRaw: string;
-  const procs: Proc[] = [];
 
   const api = <T>(method: string, p: string, body?: unknown) => bed.api<T>(method, p, body);
   const getTask = async (id: number): Promise<TaskDetails> => (await api<TaskDetails>('GET', `/api/tasks/${id}`)).body;
@@ -42,16 +41,6 @@ describe('a node killed during STORE', () => {
     expect(res.status, res.body.message).toBe(202);
     expect(res.body.taskIds).toHaveLength(2); // EXPORT, STORE
     return res.body.taskIds;
-  };
-  const nodeStatus = async (): Promise<string | undefined> =>
-    (await api<{ name: string; status: string }[]>('GET', '/api/nodes')).body.find((n) => n.name === NODE)?.status;
-  const runNode = async (): Promise<Proc> => {
-    const p = vplus(['node-service', 'run', '--config', config, '--log-level', 'warn']);
-    procs.push(p);
-    await waitFor(`node ${NODE} online`, async () => ((await nodeStatus()) === 'online' ? true : undefined), 60_000).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}; node output: ${p.output()}`);
-    });
-    return p;
   };
   const backupJobActive = async (): Promise<boolean> => !/^Job type:\s*None/m.test(await virsh('domjobinfo', vm.name));
 
@@ -77,23 +66,15 @@ describe('a node killed during STORE', () => {
     });
     host = bed.host;
     // Enrolled with the built CLI; its staging dir (0755, under /var/tmp) lets QEMU reach the NBD sockets.
-    const token = await api<{ token: string }>('POST', '/api/nodes/tokens');
-    config = path.join(host.subdir('node'), 'node.json');
-    const staging = host.subdir('staging');
-    await vplusOk(['node-service', 'enroll', '--server', bed.t.server.url, '--token', token.body.token, '--fingerprint', bed.t.server.fingerprint, '--config', config, '--name', NODE, '--staging', staging]);
-    await runNode();
+    node = await enrollExternalNode(bed, NODE);
+    await node.run();
     await bed.addDestination('local');
     await host.start(vm);
     await bed.addHypervisor('kvm1');
   });
 
   afterAll(async () => {
-    for (const p of procs) {
-      if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
-      p.child.kill('SIGTERM');
-      const stopped = await Promise.race([p.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
-      if (!stopped) p.child.kill('SIGKILL');
-    }
+    await node?.stopAll();
     await bed?.close();
   });
 
@@ -109,7 +90,7 @@ describe('a node killed during STORE', () => {
     const before = (await api<Task>('GET', `/api/tasks/${storeId}`)).body;
     expect(before.progress.bytesDone).toBeLessThan(before.progress.bytesTotal ?? Infinity);
 
-    const victim = procs.at(-1)!;
+    const victim = node.procs.at(-1)!;
     victim.child.kill('SIGKILL');
     await victim.exited;
     const killedAt = Date.now();
@@ -124,7 +105,7 @@ describe('a node killed during STORE', () => {
     // Nobody ended the pull-mode job: the dead process cannot, and the server does not talk to libvirt.
     expect(await backupJobActive()).toBe(true);
 
-    await runNode(); // recovers stale exports before it connects
+    await node.run(); // recovers stale exports before it connects
     expect(await backupJobActive()).toBe(false);
     expect((await virsh('domstate', vm.name)).trim()).toBe('running');
     // The failed store's checkpoint was deleted with the job: the chain did not advance.

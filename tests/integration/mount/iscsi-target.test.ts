@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../support/net.js';
 import { IscsiError, TgtdInstance } from '../../../node-service/mount/iscsi-target.js';
 import { makeTempDir } from '../../support/test-server.js';
 
@@ -12,16 +12,6 @@ const exec = promisify(execFile);
 const ALLOWED = 'iqn.2026-12.lan.office:backup-reader';
 const OTHER = 'iqn.2026-12.lan.office:someone-else';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Reads LUN 1 with QEMU's user-space iSCSI initiator (libiscsi); no kernel initiator needed. */
 async function readLun(portal: string, target: string, opts: { initiator: string; user?: string; password?: string }, out: string): Promise<void> {

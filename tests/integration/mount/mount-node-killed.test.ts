@@ -10,7 +10,7 @@ import type { Backup } from '../../../common/api/backups.js';
 import type { BrowseListing, Mount } from '../../../common/api/mounts.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
 import { MiB, type TestVm } from '../../support/libvirt-host.js';
-import { vplus, vplusOk, type Proc } from '../../support/processes.js';
+import { enrollExternalNode, type ExternalNode } from '../../support/external-node.js';
 import { LoopDevices, run } from '../../support/shell.js';
 import { taskEnded, waitFor } from '../../support/test-server.js';
 
@@ -37,19 +37,8 @@ async function leftovers(dir: string): Promise<string[]> {
 describe('a node killed with a mount open', () => {
   let bed: KvmSetup;
   let vm: TestVm;
-  let config = '';
-  let staging = '';
-  const procs: Proc[] = [];
+  let node: ExternalNode;
   const api = <T>(method: string, p: string, body?: unknown) => bed.api<T>(method, p, body);
-  const nodeStatus = async (): Promise<string | undefined> => (await api<{ name: string; status: string }[]>('GET', '/api/nodes')).body.find((n) => n.name === NODE)?.status;
-  const runNode = async (): Promise<Proc> => {
-    const p = vplus(['node-service', 'run', '--config', config, '--log-level', 'warn']);
-    procs.push(p);
-    await waitFor(`node ${NODE} online`, async () => ((await nodeStatus()) === 'online' ? true : undefined), 60_000).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}; node output: ${p.output()}`);
-    });
-    return p;
-  };
 
   beforeAll(async () => {
     const loops = new LoopDevices();
@@ -71,22 +60,14 @@ describe('a node killed with a mount open', () => {
       server: { nodeHeartbeatSeconds: 0.5, nodeLossTimeoutSeconds: 3 },
       node: { name: NODE, external: true },
     });
-    const token = await api<{ token: string }>('POST', '/api/nodes/tokens');
-    config = path.join(bed.host.subdir('node'), 'node.json');
-    staging = bed.host.subdir('staging');
-    await vplusOk(['node-service', 'enroll', '--server', bed.t.server.url, '--token', token.body.token, '--fingerprint', bed.t.server.fingerprint, '--config', config, '--name', NODE, '--staging', staging]);
-    await runNode();
+    node = await enrollExternalNode(bed, NODE);
+    await node.run();
     await bed.addDestination('local');
     await bed.addHypervisor('kvm1');
   }, 300_000);
 
   afterAll(async () => {
-    for (const p of procs) {
-      if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
-      p.child.kill('SIGTERM');
-      const stopped = await Promise.race([p.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
-      if (!stopped) p.child.kill('SIGKILL');
-    }
+    await node?.stopAll();
     await bed?.close();
   });
 
@@ -102,21 +83,21 @@ describe('a node killed with a mount open', () => {
     await waitFor('the mount', async () => ((await api<Mount>('GET', `/api/mounts/${started.body.id}`)).body.state === 'MOUNTED' ? true : undefined), 120_000);
     const listing = await api<BrowseListing>('GET', `/api/mounts/${started.body.id}/files?path=vda1`);
     expect(listing.body.entries.map((e) => e.name)).toContain('kept.txt');
-    expect((await leftovers(staging)).length).toBeGreaterThan(0);
+    expect((await leftovers(node.staging)).length).toBeGreaterThan(0);
 
-    procs[0]!.child.kill('SIGKILL');
-    await procs[0]!.exited;
+    node.procs[0]!.child.kill('SIGKILL');
+    await node.procs[0]!.exited;
     const failed = await waitFor('the mount to fail', async () => {
       const m = (await api<Mount>('GET', `/api/mounts/${started.body.id}`)).body;
       return m.state === 'FAILED' ? m : undefined;
     });
     expect(failed.error).toMatch(/disconnected|lost|did not reconnect/);
 
-    await runNode();
-    await waitFor('the restarted node to clean up', async () => ((await leftovers(staging)).length === 0 ? true : undefined), 60_000).catch(async (err: unknown) => {
-      throw new Error(`${(err as Error).message}: ${(await leftovers(staging)).join('; ')}; node output: ${procs[1]?.output()}`);
+    await node.run();
+    await waitFor('the restarted node to clean up', async () => ((await leftovers(node.staging)).length === 0 ? true : undefined), 60_000).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${(await leftovers(node.staging)).join('; ')}; node output: ${node.procs[1]?.output()}`);
     });
-    const dirs = fs.readdirSync(staging).filter((n) => n.startsWith('mounts-'));
-    for (const d of dirs) expect(fs.readdirSync(path.join(staging, d))).toEqual([]);
+    const dirs = fs.readdirSync(node.staging).filter((n) => n.startsWith('mounts-'));
+    for (const d of dirs) expect(fs.readdirSync(path.join(node.staging, d))).toEqual([]);
   });
 });

@@ -10,10 +10,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../support/net.js';
 import type { Backup } from '../../../common/api/backups.js';
 import type { BrowseListing, BrowseSearchResult, IscsiStartResponse, Mount } from '../../../common/api/mounts.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
@@ -35,16 +35,6 @@ const shaStream = async (file: string): Promise<string> => {
 };
 const INITIATOR = 'iqn.2026-12.lan.office:reader';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** What a backup point should show: path inside its filesystem → SHA-256. */
 type Truth = Map<string, string>;
