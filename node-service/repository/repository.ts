@@ -45,7 +45,7 @@ import {
 } from './format.js';
 import { readDamagedChunks } from './damaged-chunks.js';
 import { collectGarbage, readGcEpoch, type GcOptions, type GcReport } from './gc.js';
-import { deriveKeys, passwordKey, unwrapMasterKey, wrapMasterKey, type RepositoryKeys } from './keys.js';
+import { deriveKeys, formatRecoveryKey, parseRecoveryKey, passwordKey, unwrapMasterKey, wrapMasterKey, type RepositoryKeys } from './keys.js';
 import { DEFAULT_LEASE_OPTIONS, LeaseManager, type LeaseOptions } from './locks.js';
 import { silentLogger, type RepositoryLogger } from './logger.js';
 import { ManifestStore } from './manifest-store.js';
@@ -156,6 +156,8 @@ export class Repository {
     readonly config: RepositoryConfig,
     private readonly keys: RepositoryKeys | null,
     private readonly deps: Resolved,
+    /** Kept only to print the recovery key; never written anywhere by the library. */
+    private readonly masterKey: Buffer | null = null,
   ) {
     this.log = deps.logger.child({ module: 'repository', repository: path });
     this.manifests = new ManifestStore(path, deps.fs, keys?.manifestKey ?? null);
@@ -189,6 +191,7 @@ export class Repository {
     await prepareEmptyDirectory(abs, d.fs);
     const id = randomBytes(16).toString('hex');
     let keys: RepositoryKeys | null = null;
+    let masterKey: Buffer | null = null;
     let encryption: RepositoryConfig['encryption'] = null;
     if (options.password !== undefined) {
       const kdf = {
@@ -207,6 +210,7 @@ export class Repository {
         wrappedKey: wrapMasterKey(master, kek, id),
       };
       keys = deriveKeys(master, id);
+      masterKey = master;
     }
     const config: RepositoryConfig = {
       format: FORMAT_NAME,
@@ -231,60 +235,51 @@ export class Repository {
       throw toRepositoryError(err, abs, 'creating the repository');
     }
     d.logger.info({ repository: abs, encrypted: keys !== null }, 'repository created');
-    return new Repository(abs, config, keys, d);
+    return new Repository(abs, config, keys, d, masterKey);
   }
 
   /** Opens an existing repository; an encrypted one needs its password. Writes nothing. */
   static async open(repoPath: string, options: OpenOptions = {}, deps: RepositoryDeps = {}): Promise<Repository> {
     const d = resolveDeps(deps);
     const abs = path.resolve(repoPath);
-    try {
-      const st = await d.fs.stat(abs);
-      if (!st.isDirectory) throw new NotARepositoryError(abs, 'it is not a directory');
-    } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new RepositoryPathMissingError(abs, err);
-      throw toRepositoryError(err, abs, 'opening the repository');
-    }
-    let raw: Buffer;
-    try {
-      raw = await d.fs.readFile(path.join(abs, LAYOUT.config));
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) throw new NotARepositoryError(abs, `no ${LAYOUT.config}`);
-      throw toRepositoryError(err, abs, 'reading the repository configuration');
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(raw.toString('utf8'));
-    } catch {
-      throw new RepositoryError('REPO_CONFIG_CORRUPT', `The repository configuration ${path.join(abs, LAYOUT.config)} is not valid JSON; restore it from a copy.`, {
-        path: abs,
-      });
-    }
-    const head = json as { format?: unknown; version?: unknown };
-    if (typeof json !== 'object' || json === null || head.format !== FORMAT_NAME) {
-      throw new NotARepositoryError(abs, `${LAYOUT.config} is not a vPlus repository configuration`);
-    }
-    if (head.version !== FORMAT_VERSION) throw new UnsupportedVersionError(abs, head.version);
-    const parsed = repositoryConfigSchema.safeParse(json);
-    if (!parsed.success) {
-      throw new RepositoryError(
-        'REPO_CONFIG_CORRUPT',
-        `The repository configuration ${path.join(abs, LAYOUT.config)} is damaged (${parsed.error.issues[0]?.message ?? 'invalid'}); restore it from a copy.`,
-        { path: abs },
-      );
-    }
-    const config = parsed.data;
+    const config = await readConfig(abs, d.fs);
     let keys: RepositoryKeys | null = null;
+    let masterKey: Buffer | null = null;
     if (config.encryption) {
       if (options.password === undefined) throw new PasswordRequiredError(abs);
       const kek = await passwordKey(options.password, config.encryption.kdf);
-      const master = unwrapMasterKey(config.encryption.wrappedKey, kek, config.id);
-      if (!master) throw new WrongPasswordError(abs);
-      keys = deriveKeys(master, config.id);
+      masterKey = unwrapMasterKey(config.encryption.wrappedKey, kek, config.id);
+      if (!masterKey) throw new WrongPasswordError(abs);
+      keys = deriveKeys(masterKey, config.id);
     } else if (options.password !== undefined) {
       throw new NotEncryptedError(abs);
     }
-    return new Repository(abs, config, keys, d);
+    return new Repository(abs, config, keys, d, masterKey);
+  }
+
+  /**
+   * Opens an encrypted repository with its recovery key instead of the password (the password
+   * lost, the catalog gone). Writes nothing.
+   */
+  static async openWithRecoveryKey(repoPath: string, recoveryKey: string, deps: RepositoryDeps = {}): Promise<Repository> {
+    const d = resolveDeps(deps);
+    const abs = path.resolve(repoPath);
+    const config = await readConfig(abs, d.fs);
+    if (!config.encryption) throw new RepositoryError('REPO_NOT_ENCRYPTED', `The repository at ${abs} is not encrypted; open it without a key.`, { path: abs });
+    const parsed = parseRecoveryKey(recoveryKey);
+    if (!parsed) {
+      throw new RepositoryError('REPO_RECOVERY_KEY_INVALID', 'The recovery key cannot be read: copy the whole block, from BEGIN to END, and check it for typos.', { path: abs });
+    }
+    if (parsed.repositoryId !== config.id) {
+      throw new RepositoryError('REPO_RECOVERY_KEY_INVALID', `This recovery key belongs to repository ${parsed.repositoryId}, not to the one at ${abs} (${config.id}).`, { path: abs });
+    }
+    return new Repository(abs, config, deriveKeys(parsed.masterKey, config.id), d, parsed.masterKey);
+  }
+
+  /** The recovery key (formatRecoveryKey): opens this repository without the password. */
+  recoveryKey(): string {
+    if (this.masterKey === null) throw new RepositoryError('REPO_NOT_ENCRYPTED', `The repository at ${this.path} is not encrypted: it has no key to recover.`, { path: this.path });
+    return formatRecoveryKey(this.masterKey, this.id);
   }
 
   /** Starts a backup. Takes a shared lease, so an unwritable destination fails here, before any source is read. */
@@ -463,3 +458,43 @@ async function prepareEmptyDirectory(abs: string, fs: RepositoryFileSystem): Pro
     }
   }
 }
+/** The repository's config file, checked: a vPlus repository of a version this library reads. */
+async function readConfig(abs: string, fs: RepositoryFileSystem): Promise<RepositoryConfig> {
+  try {
+    const st = await fs.stat(abs);
+    if (!st.isDirectory) throw new NotARepositoryError(abs, 'it is not a directory');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new RepositoryPathMissingError(abs, err);
+    throw toRepositoryError(err, abs, 'opening the repository');
+  }
+  let raw: Buffer;
+  try {
+    raw = await fs.readFile(path.join(abs, LAYOUT.config));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new NotARepositoryError(abs, `no ${LAYOUT.config}`);
+    throw toRepositoryError(err, abs, 'reading the repository configuration');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new RepositoryError('REPO_CONFIG_CORRUPT', `The repository configuration ${path.join(abs, LAYOUT.config)} is not valid JSON; restore it from a copy.`, {
+      path: abs,
+    });
+  }
+  const head = json as { format?: unknown; version?: unknown };
+  if (typeof json !== 'object' || json === null || head.format !== FORMAT_NAME) {
+    throw new NotARepositoryError(abs, `${LAYOUT.config} is not a vPlus repository configuration`);
+  }
+  if (head.version !== FORMAT_VERSION) throw new UnsupportedVersionError(abs, head.version);
+  const parsed = repositoryConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new RepositoryError(
+      'REPO_CONFIG_CORRUPT',
+      `The repository configuration ${path.join(abs, LAYOUT.config)} is damaged (${parsed.error.issues[0]?.message ?? 'invalid'}); restore it from a copy.`,
+      { path: abs },
+    );
+  }
+  return parsed.data;
+}
+

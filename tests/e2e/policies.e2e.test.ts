@@ -36,6 +36,8 @@ describe('backup policies in Chromium', () => {
     // The only destination is chosen already.
     await expect.poll(() => page.getByRole('combobox', { name: 'Destination' }).inputValue()).toBe('local (on policy-e2e)');
 
+    // Rules as text (the builder is the default; schedule-builder.e2e.test.ts covers it).
+    await page.getByRole('radiogroup', { name: 'Write the schedule with' }).getByText('Text', { exact: true }).click();
     await page.getByRole('textbox', { name: 'Schedule rule 1' }).fill('incremental mon-fri 22:00');
     const nextRuns = page.getByTestId('next-runs-preview');
     await expect.poll(() => nextRuns.locator('tbody tr').count(), { timeout: 10_000 }).toBe(10);

@@ -87,6 +87,7 @@ describe('VM snapshots and snapshot policies in Chromium', () => {
     await page.getByLabel('Name', { exact: true }).fill(POLICY);
 
     // A rule with a backup type is refused for a snapshot policy, under the rule.
+    await page.getByRole('radiogroup', { name: 'Write the schedule with' }).getByText('Text', { exact: true }).click();
     const rule = page.getByRole('textbox', { name: 'Schedule rule 1' });
     await rule.fill('incremental every 4h');
     await expect.poll(() => rule.getAttribute('aria-invalid'), { timeout: 10_000 }).toBe('true');

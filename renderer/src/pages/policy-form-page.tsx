@@ -2,7 +2,6 @@ import type { Policy, PolicyKind } from '@common/api/index.js';
 import {
   Alert,
   Anchor,
-  Badge,
   Button,
   Checkbox,
   Grid,
@@ -21,14 +20,12 @@ import {
   Text,
   TextInput,
   Title,
-  Tooltip,
-  UnstyledButton,
 } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { IconDatabaseOff, IconLock } from '@tabler/icons-react';
-import { useEffect, useMemo, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { fieldErrorMessage, isApiError } from '../api/api-error.js';
 import { useDestinationsQuery } from '../api/destinations.queries.js';
@@ -49,16 +46,15 @@ import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { knownTimeZones } from '../utils/policy-format.js';
 import { LineListInput } from './policies/line-list-input.js';
 import { ScheduleInput } from './policies/schedule-input.js';
+import { ScheduleRulesInput } from './policies/schedule-rules-input.js';
 import { VerifyFields } from './policies/verify-fields.js';
 import {
   createRequest,
   formFieldOf,
-  line,
   newPolicyValues,
   policyValues,
   previewRequest,
   retentionOf,
-  scheduleExamples,
   updateRequest,
   validatePolicyForm,
   type PolicyFormValues,
@@ -147,6 +143,16 @@ function scheduleRowErrors(values: PolicyFormValues, request: PolicyPreviewReque
   return byRow;
 }
 
+/** The builder's unfinished rules, as errors on their rows. */
+function draftFieldErrors(values: PolicyFormValues, drafts: ReadonlyMap<string, string>): Record<string, string> {
+  const errors: Record<string, string> = {};
+  values.schedules.forEach((item, row) => {
+    const draft = drafts.get(item.key);
+    if (draft !== undefined) errors[`schedules.${row}.value`] = draft;
+  });
+  return errors;
+}
+
 function PolicyForm({ policy }: { policy: Policy | undefined }) {
   const navigate = useNavigate();
   const destinations = useDestinationsQuery();
@@ -154,10 +160,12 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
   const create = useCreatePolicyMutation();
   const update = useUpdatePolicyMutation();
   const save = policy === undefined ? create : update;
+  const draftErrors = useRef(new Map<string, string>());
   const form = useForm<PolicyFormValues>({
     mode: 'controlled',
     initialValues: policy === undefined ? newPolicyValues() : policyValues(policy),
-    validate: (values) => validatePolicyForm(values),
+    // The builder's unfinished choices (no day chosen, …) keep the form from saving an older rule.
+    validate: (values) => ({ ...validatePolicyForm(values), ...draftFieldErrors(values, draftErrors.current) }),
   });
   const { values } = form;
   const snapshots = values.kind === 'snapshot';
@@ -191,12 +199,6 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
     for (const name of values.hypervisors) if (!names.includes(name)) names.push(name);
     return names;
   }, [hypervisors.data, values.hypervisors]);
-
-  const addExample = (rule: string) => {
-    const empty = values.schedules.findIndex((item) => item.value.trim() === '');
-    if (empty >= 0) form.setFieldValue(`schedules.${empty}.value`, rule);
-    else form.insertListItem('schedules', line(rule));
-  };
 
   const refusedField = isApiError(save.error) ? formFieldOf(save.error.field, values) : null;
   const submit = form.onSubmit((submitted) => {
@@ -308,36 +310,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                     : 'When the policy backs its VMs up. One rule per line; each starts with full or incremental.'
                 }
               >
-                <LineListInput
-                  form={form}
-                  path="schedules"
-                  label="Schedule rules"
-                  itemLabel={(row) => `Schedule rule ${row + 1}`}
-                  placeholder={snapshots ? 'daily 12:00' : 'incremental mon-fri 22:00'}
-                  addLabel="Add rule"
-                  rowErrors={scheduleErrors}
-                  emptyText={<Text size="sm" c="dimmed">No rule: the policy runs only when started by hand.</Text>}
-                />
-                <Stack gap={4}>
-                  <Text size="xs" c="dimmed">
-                    Examples (click to use):
-                  </Text>
-                  <Group gap={6}>
-                    {scheduleExamples(values.kind).map((example) => (
-                      <Tooltip key={example.rule} label={example.meaning}>
-                        <UnstyledButton onClick={() => addExample(example.rule)} aria-label={`Use example rule ${example.rule}`}>
-                          <Badge variant="default" tt="none" ff="monospace" style={{ cursor: 'pointer' }}>
-                            {example.rule}
-                          </Badge>
-                        </UnstyledButton>
-                      </Tooltip>
-                    ))}
-                  </Group>
-                  <Text size="xs" c="dimmed">
-                    Days: daily, mon … sun, mon-fri, mon,wed,fri, 1st … 4th or last followed by a day. Times: 22:00, 08:00,18:00 or every 4h
-                    08:00-20:00. A run that cannot start within its window (default 4h, or window 1h) is recorded as missed.
-                  </Text>
-                </Stack>
+                <ScheduleRulesInput form={form} rowErrors={scheduleErrors} draftErrors={draftErrors.current} />
                 <Select
                   label="Time zone"
                   description="The clock the rules are read on"
