@@ -10,7 +10,7 @@ const SHOWN = 6;
 export function CoverageCard({ coverage }: { coverage: Coverage }) {
   const { days, total, covered, stale } = coverage;
   return (
-    <DashboardCard headingId="coverage-heading" title={`Protection (backup in the last ${days} days)`} link={{ to: '/vms', label: 'Virtual machines' }} testId="dashboard-coverage">
+    <DashboardCard headingId="coverage-heading" title={`Protection (backup in the last ${days} days)`} link={{ to: '/vms', label: 'All virtual machines' }} testId="dashboard-coverage">
       {total === 0 ? (
         <Text size="sm" c="dimmed">
           No virtual machines yet. Add a hypervisor to see its VMs here.

@@ -42,7 +42,7 @@ function DestinationRow({ d }: { d: DestinationSpace }) {
 /** Space left on each destination, and when it runs out at the last 30 days' growth. */
 export function SpaceCard({ space }: { space: DestinationSpace[] }) {
   return (
-    <DashboardCard headingId="space-heading" title="Space left" link={{ to: '/destinations', label: 'Destinations' }} testId="dashboard-space">
+    <DashboardCard headingId="space-heading" title="Space left" link={{ to: '/destinations', label: 'All destinations' }} testId="dashboard-space">
       {space.length === 0 ? (
         <Text size="sm" c="dimmed">
           No destinations yet.
