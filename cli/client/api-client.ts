@@ -7,6 +7,7 @@ import {
   BrowseListingSchema,
   BrowseSearchHitSchema,
   BrowseSearchResultSchema,
+  CreatedDestinationSchema,
   DestinationSchema,
   DestinationUsagePointSchema,
   EnrollmentTokenSchema,
@@ -32,6 +33,7 @@ import {
   type BrowseListing,
   type BrowseSearchHit,
   type BrowseSearchResult,
+  type CreatedDestination,
   type CreateDestination,
   type CreateUser,
   type Destination,
@@ -204,8 +206,9 @@ export class ApiClient {
   }
 
   /** Answers once the node has checked the path (and created or opened the repository there). */
-  createDestination(request: CreateDestination): Promise<Destination> {
-    return this.request('POST', '/api/destinations', { body: request, schema: DestinationSchema, timeoutMs: CREATE_DESTINATION_TIMEOUT_MS });
+  /** An encrypted destination comes with its recovery key, given this once. */
+  createDestination(request: CreateDestination): Promise<CreatedDestination> {
+    return this.request('POST', '/api/destinations', { body: request, schema: CreatedDestinationSchema, timeoutMs: CREATE_DESTINATION_TIMEOUT_MS });
   }
 
   renameDestination(ref: string, name: string): Promise<Destination> {

@@ -46,7 +46,7 @@ export function registerDestinationCommands(program: Command, ctx: CliContext): 
     .argument('<name>', 'destination name')
     .requiredOption('--node <node>', 'the node that reads and writes it (name or id)')
     .requiredOption('--path <dir>', 'absolute directory on that node: a local disk, or an NFS/SMB share mounted there')
-    .option('--password-stdin', 'encrypt it with a password from stdin (asked twice without echo on a terminal); without it, backups are stored unencrypted')
+    .option('--password-stdin', 'encrypt it (recommended) with a password from stdin (asked twice without echo on a terminal), and print its recovery key once; without it, backups are stored unencrypted')
     .option('--json', 'print the added destination as JSON only')
     .action((name: string, options: DestinationAddOptions) => addDestination(ctx, name, options));
 
@@ -181,6 +181,11 @@ async function addDestination(ctx: CliContext, name: string, options: Destinatio
         `${created.backups > 0 ? `, holding ${created.backups} backups already` : ''}${space ? `; ${space}` : ''}.`,
     );
     if (created.backups > 0) out.line(`Bring them into the catalog with: vplus destination import ${created.name}`);
+    if (created.recoveryKey !== undefined) {
+      // Shown this once (the server keeps no copy): the key opens the repository without the password.
+      out.note(`warning: the recovery key of "${created.name}" is printed below this once and kept nowhere; store it offline (printed, or in a safe). It opens the backups without the password, so keep it as secret as the password.`);
+      out.line(created.recoveryKey.trimEnd());
+    }
   });
 }
 

@@ -107,6 +107,14 @@ export const CreateDestinationSchema = z.object({
 });
 export type CreateDestination = z.infer<typeof CreateDestinationSchema>;
 
+/**
+ * The answer to adding a destination. An encrypted one carries its recovery key (the
+ * repository's master key as a printable block, which opens it without the password): this is
+ * the only time it is shown; the server keeps it nowhere. Absent when the node could not give it.
+ */
+export const CreatedDestinationSchema = DestinationSchema.extend({ recoveryKey: z.string().optional() });
+export type CreatedDestination = z.infer<typeof CreatedDestinationSchema>;
+
 export const UpdateDestinationSchema = z.object({ name: DestinationNameSchema });
 
 export const DestinationRefParamsSchema = z.object({ destination: z.string().min(1).max(128) });

@@ -1,5 +1,6 @@
 import type { CallError, NodeCall, NodeCallResult } from '../../common/node-protocol.js';
 import { KvmError, KvmSnapshots, Virsh, type CommandRunner } from '../platforms/kvm/index.js';
+import { Repository, RepositoryError } from '../repository/index.js';
 
 export interface NodeCallsDeps {
   nodeName: string;
@@ -10,7 +11,7 @@ type Answers = { [Op in NodeCall['op']]: (args: Extract<NodeCall, { op: Op }>['a
 
 /**
  * The reads the server asks this node for and waits on (node.call → call.result): quick
- * questions about the hypervisor that are no task (listing a VM's snapshots). Failures answer
+ * questions that are no task (listing a VM's snapshots, a new repository's recovery key). Failures answer
  * with a code and a sentence naming this node.
  */
 export class NodeCalls {
@@ -19,6 +20,14 @@ export class NodeCalls {
   constructor(private readonly deps: NodeCallsDeps) {
     this.answers = {
       'snapshots.list': async ({ uri, vm }) => ({ snapshots: await new KvmSnapshots(new Virsh(deps.runner, uri)).list(vm.uuid, vm.name) }),
+      'repository.recoveryKey': async ({ path, password }) => {
+        const repository = await Repository.open(path, { password }, { threads: 1 });
+        try {
+          return { recoveryKey: repository.recoveryKey() };
+        } finally {
+          await repository.close();
+        }
+      },
     };
   }
 
@@ -32,6 +41,7 @@ export class NodeCalls {
         const message = err.code === 'KVM_DOMAIN_NOT_FOUND' ? `${err.message.replace(/\.$/, '')}; sync the inventory of this host` : err.message.replace(/\.$/, '');
         return { error: { code: err.code, message: `${message} (on node ${this.deps.nodeName})`.slice(0, 4000) } };
       }
+      if (err instanceof RepositoryError) return { error: { code: err.code, message: `${err.message} (on node ${this.deps.nodeName})`.slice(0, 4000) } };
       return { error: { code: 'NODE_CALL_FAILED', message: `${call.op} failed on node ${this.deps.nodeName}: ${(err as Error).message}`.slice(0, 4000) } };
     }
   }

@@ -57,6 +57,8 @@ describe('error paths in Chromium', () => {
     const dialog = await openAddDestination();
     await dialog.getByLabel('Name', { exact: true }).fill('ghost');
     await dialog.getByLabel('Path', { exact: true }).fill(path.join(file, 'repo'));
+    // Encryption is on by default; off, the path is the only thing left to refuse.
+    await dialog.getByLabel('Encrypt backups').uncheck({ force: true });
     await dialog.getByRole('button', { name: 'Add destination' }).click();
     await expect.poll(() => fieldError(dialog, 'Path'), { timeout: 60_000 }).not.toBeNull();
     await page.keyboard.press('Escape');
@@ -76,6 +78,8 @@ describe('error paths in Chromium', () => {
     const dialog = await openAddDestination();
     await dialog.getByLabel('Name', { exact: true }).fill('reopened');
     await dialog.getByLabel('Path', { exact: true }).fill(repo);
+    // Encryption turned off by the admin, who forgot the repository there is encrypted.
+    await dialog.getByLabel('Encrypt backups').uncheck({ force: true });
     await dialog.getByRole('button', { name: 'Add destination' }).click();
     await expect.poll(() => dialog.getByLabel('Password', { exact: true }).isVisible(), { timeout: 60_000 }).toBe(true);
     expect(await fieldError(dialog, 'Password')).toMatch(/password/i);

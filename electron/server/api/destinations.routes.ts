@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  CreatedDestinationSchema,
   CreateDestinationSchema,
   DestinationRefParamsSchema,
   DestinationSchema,
@@ -38,7 +39,7 @@ export function registerDestinationRoutes(app: ZodApp, deps: { destinations: Des
         tags: ['destinations'],
         summary: 'Add a destination: checks the path on its node and creates (or opens) the repository there',
         body: CreateDestinationSchema,
-        response: { 201: DestinationSchema, ...errors },
+        response: { 201: CreatedDestinationSchema, ...errors },
       },
     },
     async (request, reply) => reply.code(201).send(await svc.create(request.body, principalOf(request))),

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CreateDestination, Destination, Retention } from '../../../common/api/destinations.js';
+import type { CreateDestination, CreatedDestination, Destination, Retention } from '../../../common/api/destinations.js';
 import type { Task, TaskType } from '../../../common/api/tasks.js';
 import type { TaskResultOf } from '../../../common/task-contracts.js';
 import { sameName } from '../../../common/names.js';
@@ -15,6 +15,8 @@ import { toDestination, type DestinationRow, type DestinationsRepository } from 
 
 const secretName = (id: number): string => `destination:${id}`;
 const CHECK_TIMEOUT_MS = 120_000;
+/** The node opens the new repository (one scrypt) to print its recovery key. */
+const RECOVERY_KEY_TIMEOUT_MS = 30_000;
 
 /** Task types whose node works on the destination's repository: they get its path and password at dispatch. */
 const REPOSITORY_TASKS = ['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPORT', 'EXPORT', 'STORE', 'RESTORE', 'MOUNT', 'BACKUP_DELETE'] as const;
@@ -57,7 +59,7 @@ export class DestinationsService {
   }
 
   /** Checks the path on the node (and creates or opens the repository there) before the destination exists. */
-  async create(req: CreateDestination, by: Principal): Promise<Destination> {
+  async create(req: CreateDestination, by: Principal): Promise<CreatedDestination> {
     const node = await this.nodes.byRef(req.node);
     if (!node) throw notFound(`there is no node "${req.node}"`);
     if (!this.sessions.get(node.id)) throw conflict(`node "${node.name}" is offline; the path can only be checked on a running node`, 'node');
@@ -86,7 +88,24 @@ export class DestinationsService {
       this.creating.delete(id);
     }
     await this.audit.record({ actor: by.user.username, action: 'destination.create', target: `destination:${req.name}`, details: { node: node.name, path: req.path, encrypted: req.password !== undefined } });
-    return this.publish(id);
+    const destination = await this.publish(id);
+    const recoveryKey = req.password === undefined ? undefined : await this.recoveryKey(node.id, req.path, req.password);
+    return recoveryKey === undefined ? destination : { ...destination, recoveryKey };
+  }
+
+  /**
+   * The new repository's recovery key, asked of its node once and handed to whoever added it:
+   * never stored, logged or put in a task. The destination works without it, so a node that
+   * cannot answer costs only the key (logged, without the key).
+   */
+  private async recoveryKey(nodeId: number, path: string, password: string): Promise<string | undefined> {
+    try {
+      const answer = await this.sessions.relay.nodeCall(nodeId, { op: 'repository.recoveryKey', args: { path, password } }, RECOVERY_KEY_TIMEOUT_MS);
+      return answer.recoveryKey;
+    } catch (err) {
+      this.logger.warn({ err: err instanceof Error ? err.message : String(err), nodeId, path }, 'the node could not give the new repository\'s recovery key');
+      return undefined;
+    }
   }
 
   async rename(ref: string, name: string, by: Principal): Promise<Destination> {

@@ -1,4 +1,5 @@
 import {
+  CreatedDestinationSchema,
   DestinationSchema,
   DestinationUsagePointSchema,
   TaskSchema,
@@ -62,7 +63,7 @@ export function useCreateDestinationMutation() {
   const queryClient = useQueryClient();
   return useMutation({
     // The server checks the path on the node before it answers, which may take seconds.
-    mutationFn: (destination: CreateDestination) => api.json('POST', '/api/destinations', DestinationSchema, { body: destination }),
+    mutationFn: (destination: CreateDestination) => api.json('POST', '/api/destinations', CreatedDestinationSchema, { body: destination }),
     onSuccess: (destination) => {
       upsertDestination(queryClient, destination);
       void queryClient.invalidateQueries({ queryKey: queryKeys.destinationList });

@@ -3,7 +3,7 @@ import { Alert, Button, Group, Modal, PasswordInput, Stack, Switch, Text, TextIn
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { IconAlertTriangle } from '@tabler/icons-react';
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { z } from 'zod';
 import { isApiError, showOnField } from '../../api/api-error.js';
 import { useCreateDestinationMutation } from '../../api/destinations.queries.js';
@@ -11,6 +11,7 @@ import { useNodesQuery } from '../../api/nodes.queries.js';
 import { FormError } from '../../components/form-error.js';
 import { NodeSelect, NoNodeAlert } from '../../components/node-select.js';
 import { plainResolver } from '../../utils/form-validation.js';
+import { RecoveryKeyStep } from './recovery-key-step.js';
 
 // The server's rules (common/api), plus what only a person needs: the confirmation.
 const AddDestinationFormSchema = z
@@ -47,11 +48,14 @@ function errorField(error: unknown): Field | null {
 
 export function AddDestinationModal({ onClose }: { onClose: () => void }) {
   const create = useCreateDestinationMutation();
+  /** An encrypted destination just added: its recovery key, shown this once. */
+  const [added, setAdded] = useState<{ name: string; recoveryKey: string } | null>(null);
   const passwordInput = useRef<HTMLInputElement>(null);
   const nodes = useNodesQuery();
   const form = useForm<AddDestinationForm>({
     mode: 'controlled',
-    initialValues: { name: '', node: '', path: '', encrypt: false, password: '', confirmPassword: '' },
+    // Encrypted unless the admin says otherwise: backups often leave the building.
+    initialValues: { name: '', node: '', path: '', encrypt: true, password: '', confirmPassword: '' },
     validate: plainResolver(AddDestinationFormSchema),
   });
 
@@ -74,7 +78,8 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
           color: 'green',
           message: `Destination ${destination.name} added${destination.encrypted ? ', encrypted' : ''}. Backups can be stored there now.`,
         });
-        onClose();
+        if (destination.recoveryKey !== undefined) setAdded({ name: destination.name, recoveryKey: destination.recoveryKey });
+        else onClose();
       },
       // An existing encrypted repository opened without its password: the password field appears, with why.
       onError: showOnField(form, errorField, (field) => {
@@ -92,68 +97,81 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
   const noNodes = nodes.isSuccess && nodes.data.length === 0;
 
   return (
-    <Modal opened onClose={onClose} title="Add destination" size="lg" closeOnClickOutside={!create.isPending}>
-      <form onSubmit={submit} noValidate>
-        <Stack>
-          <FormError error={errorField(create.error) === null ? create.error : null} />
-          {noNodes && <NoNodeAlert>A destination is a directory on a node.</NoNodeAlert>}
-          <TextInput
-            label="Name"
-            description="How backups and policies refer to it, e.g. office-nas"
-            autoComplete="off"
-            data-autofocus
-            {...form.getInputProps('name')}
-          />
-          <NodeSelect
-            nodes={nodes.data}
-            loading={nodes.isPending}
-            description="The node that writes the backups there and reads them for restores"
-            {...form.getInputProps('node')}
-          />
-          <TextInput
-            label="Path"
-            description="A directory on that node, on a local disk or on an NFS/SMB share already mounted there, e.g. /mnt/nas/vplus. Empty (or missing, under an existing directory): a repository is created. Holding a vPlus repository: it is opened."
-            placeholder="/mnt/nas/vplus"
-            autoComplete="off"
-            spellCheck={false}
-            {...form.getInputProps('path')}
-          />
-          <Switch
-            label="Encrypt backups"
-            description="AES-256 with a key protected by this password. It cannot be turned on or off later."
-            {...form.getInputProps('encrypt', { type: 'checkbox' })}
-          />
-          {form.values.encrypt && (
-            <>
-              <Alert color="yellow" icon={<IconAlertTriangle />} title="Keep the password somewhere safe">
-                Without this password the backups on this destination cannot be read by anyone, including you: if it is lost together with
-                this server&apos;s catalog (for example when rebuilding the server and re-importing), the backups are lost too.
-              </Alert>
-              <PasswordInput
-                ref={passwordInput}
-                label="Password"
-                description="At least 8 characters"
-                autoComplete="new-password"
-                {...form.getInputProps('password')}
-              />
-              <PasswordInput label="Confirm password" autoComplete="new-password" {...form.getInputProps('confirmPassword')} />
-            </>
-          )}
-          {create.isPending && (
-            <Text size="sm" c="dimmed" role="status">
-              {`Checking ${form.values.path} on ${chosenNode?.name ?? 'the node'}: that it exists, is writable and has free space…`}
-            </Text>
-          )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose} disabled={create.isPending}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={create.isPending}>
-              Add destination
-            </Button>
-          </Group>
-        </Stack>
-      </form>
+    <Modal
+      opened
+      onClose={onClose}
+      title={added === null ? 'Add destination' : 'Recovery key'}
+      size="lg"
+      // The key is shown once: it must not vanish on a stray click or Escape.
+      closeOnClickOutside={!create.isPending && added === null}
+      closeOnEscape={added === null}
+    >
+      {added !== null ? (
+        <RecoveryKeyStep destination={added.name} recoveryKey={added.recoveryKey} onDone={onClose} />
+      ) : (
+        <form onSubmit={submit} noValidate>
+          <Stack>
+            <FormError error={errorField(create.error) === null ? create.error : null} />
+            {noNodes && <NoNodeAlert>A destination is a directory on a node.</NoNodeAlert>}
+            <TextInput
+              label="Name"
+              description="How backups and policies refer to it, e.g. office-nas"
+              autoComplete="off"
+              data-autofocus
+              {...form.getInputProps('name')}
+            />
+            <NodeSelect
+              nodes={nodes.data}
+              loading={nodes.isPending}
+              description="The node that writes the backups there and reads them for restores"
+              {...form.getInputProps('node')}
+            />
+            <TextInput
+              label="Path"
+              description="A directory on that node, on a local disk or on an NFS/SMB share already mounted there, e.g. /mnt/nas/vplus. Empty (or missing, under an existing directory): a repository is created. Holding a vPlus repository: it is opened."
+              placeholder="/mnt/nas/vplus"
+              autoComplete="off"
+              spellCheck={false}
+              {...form.getInputProps('path')}
+            />
+            <Switch
+              label="Encrypt backups"
+              description="AES-256 with a key protected by this password; a recovery key to keep offline is shown once the destination is added. It cannot be turned on or off later."
+              {...form.getInputProps('encrypt', { type: 'checkbox' })}
+            />
+            {form.values.encrypt && (
+              <>
+                <Alert color="yellow" icon={<IconAlertTriangle />} title="Keep the password somewhere safe">
+                  Without this password (or the recovery key shown next) the backups on this destination cannot be read by anyone, including
+                  you: if it is lost together with this server&apos;s catalog (for example when rebuilding the server and re-importing), the
+                  backups are lost too.
+                </Alert>
+                <PasswordInput
+                  ref={passwordInput}
+                  label="Password"
+                  description="At least 8 characters"
+                  autoComplete="new-password"
+                  {...form.getInputProps('password')}
+                />
+                <PasswordInput label="Confirm password" autoComplete="new-password" {...form.getInputProps('confirmPassword')} />
+              </>
+            )}
+            {create.isPending && (
+              <Text size="sm" c="dimmed" role="status">
+                {`Checking ${form.values.path} on ${chosenNode?.name ?? 'the node'}: that it exists, is writable and has free space…`}
+              </Text>
+            )}
+            <Group justify="flex-end">
+              <Button variant="default" onClick={onClose} disabled={create.isPending}>
+                Cancel
+              </Button>
+              <Button type="submit" loading={create.isPending}>
+                Add destination
+              </Button>
+            </Group>
+          </Stack>
+        </form>
+      )}
     </Modal>
   );
 }
