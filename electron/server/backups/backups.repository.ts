@@ -8,14 +8,26 @@ export class BackupsRepository {
     await this.sql.execute('UPDATE backups SET protected = ? WHERE id = ?', [value ? 1 : 0, id]);
   }
 
+  /** The mounts holding the backup open now. */
+  async openMounts(id: number): Promise<number[]> {
+    const rows = await this.sql.query<{ id: number }>("SELECT id FROM mounts WHERE backup_id = ? AND state IN ('MOUNTING','MOUNTED','CLOSING') ORDER BY id", [id]);
+    return rows.map((r) => Number(r.id));
+  }
+
   async setNotes(id: number, notes: string | null): Promise<void> {
     await this.sql.execute('UPDATE backups SET notes = ? WHERE id = ?', [notes, id]);
   }
 
-  /** Repository ids of the destination's protected backups (what a PRUNE must keep). */
+  /**
+   * Repository ids of the destination's backups a PRUNE must keep: the protected ones, and
+   * those open in a mount (being browsed, restored from or exported over iSCSI right now).
+   */
   async protectedIds(destinationId: number): Promise<string[]> {
     const rows = await this.sql.query<{ repo_backup_id: string }>(
-      "SELECT repo_backup_id FROM backups WHERE destination_id = ? AND protected = 1 AND status <> 'removed' ORDER BY repo_backup_id",
+      `SELECT b.repo_backup_id FROM backups b
+        WHERE b.destination_id = ? AND b.status <> 'removed'
+          AND (b.protected = 1 OR EXISTS (SELECT 1 FROM mounts m WHERE m.backup_id = b.id AND m.state IN ('MOUNTING','MOUNTED','CLOSING')))
+        ORDER BY b.repo_backup_id`,
       [destinationId],
     );
     return rows.map((r) => r.repo_backup_id);

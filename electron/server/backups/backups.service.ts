@@ -74,6 +74,8 @@ export class BackupsService {
     const backup = await this.get(id);
     if (backup.protected) throw conflict(`backup ${id} is protected; unprotect it first if it really should go`);
     if (backup.status === 'removed') throw conflict(`backup ${id} was already removed by retention`);
+    const mounts = await this.backups.openMounts(id);
+    if (mounts.length > 0) throw conflict(`backup ${id} is open in mount ${mounts.join(', ')}; close the mount first (vplus mount stop ${mounts[0]}, or Mounts → Close)`);
     const dest = await this.destinations.byId(backup.destinationId);
     if (!dest) throw notFound(`there is no destination ${backup.destinationId}`);
     const task = await this.engine.create({

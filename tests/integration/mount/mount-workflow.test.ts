@@ -321,6 +321,23 @@ describe('Browse files and iSCSI export of VM backups', () => {
     expect(later.body.entries.some((e) => e.name === 'to be deleted.txt')).toBe(false);
   });
 
+  it('keeps a mounted backup from being deleted', async () => {
+    const refused = await api<{ error: string; message: string }>('DELETE', `/api/backups/${backups[0]!.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(new RegExp(`open in mount ${mounts[0]!.id}`));
+  });
+
+  it('keeps a mounted backup through a retention prune', async () => {
+    // keepLast=1 would remove the first backup point; it is open in a mount, so it is kept.
+    const res = await api<TaskDetails & { message?: string }>('POST', '/api/destinations/local/prune', { retention: { keepLast: 1 }, dryRun: true });
+    expect(res.status, res.body.message).toBe(202);
+    const done = await taskEnded(bed.t.api, bed.admin, res.body.id);
+    expect(done.state, done.error ?? '').toMatch(/^FINISHED/);
+    const result = done.result as { kept: { id: string; reasons: string[] }[]; removed: { id: string }[] };
+    expect(result.removed).toEqual([]);
+    expect(result.kept.find((k) => k.id === backups[0]!.repoBackupId)?.reasons).toContainEqual(expect.stringMatching(/^protected/));
+  });
+
   it("reads every file of both backup points with the content written into it", async () => {
     for (const [i, m] of mounts.entries()) {
       // The dirty ext4 and XFS show the files only their journals hold: replayed into the overlay.
