@@ -21,6 +21,12 @@ export interface ReaderContext {
   readAhead: number;
   /** Decoded chunks kept for readRange. */
   cacheChunks: number;
+  /**
+   * readRange that goes on where the previous one of the disk ended fetches this many of the
+   * next chunks ahead (0: none). For sequential readers such as a mounted filesystem's file
+   * reads; the cache must hold them (cacheChunks > this).
+   */
+  sequentialPrefetch?: number;
 }
 
 export interface RestoreProgress {
@@ -170,8 +176,25 @@ export class BackupReader {
         }),
       );
     }
+    this.prefetchAfter(disk, slots, first, last);
     await Promise.all(parts);
     return out;
+  }
+
+  /** Where each disk's last readRange ended (chunk index), for sequential prefetch. */
+  private readonly lastChunk = new Map<string, number>();
+
+  private prefetchAfter(disk: DiskManifest, slots: (string | null)[], first: number, last: number): void {
+    const n = Math.min(this.ctx.sequentialPrefetch ?? 0, this.ctx.cacheChunks - (last - first + 1) - 1);
+    const previous = this.lastChunk.get(disk.name);
+    this.lastChunk.set(disk.name, last);
+    if (n <= 0 || previous === undefined || (first !== previous && first !== previous + 1)) return;
+    for (let i = last + 1; i <= last + n && i < slots.length; i++) {
+      const id = slots[i];
+      if (id === null || id === undefined || this.cache.has(id) || this.loading.has(id)) continue;
+      // Fire and forget: a failure shows when the chunk is really read.
+      this.cached(id, chunkLength(disk.size, disk.chunkSize, i)).catch(() => undefined);
+    }
   }
 
   private slots(disk: DiskManifest): (string | null)[] {

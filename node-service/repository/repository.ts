@@ -350,13 +350,14 @@ export class Repository {
     return last ? this.manifests.load(last.id) : null;
   }
 
-  async openBackup(backupId: string, options: { cacheChunks?: number; readAhead?: number } = {}): Promise<BackupReader> {
+  async openBackup(backupId: string, options: { cacheChunks?: number; readAhead?: number; sequentialPrefetch?: number } = {}): Promise<BackupReader> {
     const manifest = await this.manifests.load(backupId);
     return new BackupReader(manifest, {
       fs: this.deps.fs,
       chunks: this.chunkReader,
       readAhead: Math.max(1, options.readAhead ?? this.deps.threads * 4),
       cacheChunks: Math.max(1, options.cacheChunks ?? 16),
+      sequentialPrefetch: Math.max(0, options.sequentialPrefetch ?? 0),
     });
   }
 

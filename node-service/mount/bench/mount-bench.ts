@@ -102,7 +102,7 @@ function ours(overlay: boolean): Way {
     label: overlay ? 'ours (overlay)' : 'ours (read-only)',
     missing: async () => ((await onPath('nbdfuse')) ? null : 'nbdfuse is not installed (libnbd-bin)'),
     async open(repo, ctx) {
-      const reader = await repo.openBackup(ctx.backupId);
+      const reader = await repo.openBackup(ctx.backupId, { cacheChunks: 64, sequentialPrefetch: Number(process.env['VPLUS_BENCH_PREFETCH'] ?? 8) });
       const workDir = path.join(ctx.work, `session-${overlay ? 'overlay' : 'ro'}`);
       const held: { session?: MountSession } = {};
       const undo = ctx.cleanup.add(`closing the mount session ${workDir}`, () => (held.session ? held.session.close() : MountSession.cleanup(workDir)));
