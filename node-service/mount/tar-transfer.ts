@@ -42,7 +42,15 @@ export async function tarSelection(root: string, relPaths: string[], output: Wri
   const sel = await resolveSelection(root, relPaths);
   const pack = tarPack();
   const done = pipeline(pack as unknown as Readable, output);
-  const entry = (header: Headers, body?: Readable): Promise<void> =>
+  // The output may fail (the reader went away) while an entry is being added: that entry's
+  // wait ends too, and the rejection is never left unhandled.
+  const failed = done.then(
+    () => new Promise<never>(() => undefined),
+    (e: unknown) => Promise.reject(e instanceof Error ? e : new Error(String(e))),
+  );
+  failed.catch(() => undefined);
+  const entry = (header: Headers, body?: Readable): Promise<void> => Promise.race([failed, added(header, body)]);
+  const added = (header: Headers, body?: Readable): Promise<void> =>
     new Promise((resolve, reject) => {
       const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
       if (!body) {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { extractTar, selectionTotals, tarSelection } from '../../../node-service/mount/tar-transfer.js';
@@ -62,6 +62,23 @@ describe('restore to another node as a tar stream', () => {
     fs.writeFileSync(path.join(dest, 'etc/hosts'), 'changed');
     await roundTrip(root, ['etc/hosts'], path.join(dest, 'etc'), true);
     expect(sha(path.join(dest, 'etc/hosts'))).toBe(sha(path.join(root, 'etc/hosts')));
+  });
+
+  it('fails cleanly when the reader goes away in the middle of a file', async () => {
+    const root = tree();
+    let seen = 0;
+    const out = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk: Buffer, _e, done) {
+        seen += chunk.length;
+        // Out of credit inside big.bin, then cancelled by the server (as a CreditSink is).
+        if (seen > 1024 * 1024) setTimeout(() => out.destroy(new Error('cancelled by the server')), 10);
+        else setImmediate(done);
+      },
+    });
+    await expect(tarSelection(root, ['etc/big.bin'], out)).rejects.toThrow(/cancelled/);
+    // Anything left unhandled would fail this run (vitest reports unhandled rejections).
+    await new Promise((r) => setTimeout(r, 50));
   });
 
   async function hostile(entries: { name: string; type: 'file' | 'symlink' | 'directory'; linkname?: string; data?: string }[]) {
