@@ -115,6 +115,7 @@ describe('restore safety', () => {
   it('a failed import removes the restored files and the new definition; keepOnFailure keeps the files', async () => {
     const storageDir = host.subdir('images-failed');
     const name = `vplus-nostart-${randomBytes(3).toString('hex')}`;
+    defined.push(name); // undefined at the end if a failing run left it defined
     const res = await restore({ mode: 'import', hypervisor: 'kvm1', name, storageDir, start: true });
     expect(res.status, res.body.message).toBe(202);
     const [restoreTask, importTask] = [await task(res.body.taskIds[0]!), await task(res.body.taskIds[1]!)];
@@ -126,10 +127,10 @@ describe('restore safety', () => {
     await expect(virsh('domuuid', name)).rejects.toThrow();
 
     const kept = `vplus-kept-${randomBytes(3).toString('hex')}`;
+    defined.push(kept); // kept as asked: defined, not started
     const again = await restore({ mode: 'import', hypervisor: 'kvm1', name: kept, storageDir, start: true, keepOnFailure: true });
     expect(again.status, again.body.message).toBe(202);
     const failed = await task(again.body.taskIds[1]!);
-    defined.push(kept); // kept as asked: defined, not started
     expect(failed.state).toBe('FAILED');
     expect(failed.error).toMatch(/vplus-no-such-network/);
     expect(listing(path.join(storageDir, kept)).sort()).toEqual(['vda.qcow2', `${vmName}.xml`]);
