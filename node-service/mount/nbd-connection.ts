@@ -205,8 +205,20 @@ export class NbdConnection {
       const data = await this.incoming.read(len);
       const reply = (type: number, payload?: Buffer): void => this.send(P.optionReply(opt, type, payload));
       const fail = (type: number, message: string): void => this.send(P.optionError(opt, type, message));
-      const unknown = (name: string): void =>
-        fail(P.Rep.ERR_UNKNOWN, `no export "${name}" (exports: ${exports.list().map((e) => e.name).join(', ')})`);
+      /** The option's request parsed and its export found, or null once the error is replied. */
+      const forExport = <T extends { name: string }>(parse: (d: Buffer) => T): { req: T; exp: NbdExport } | null => {
+        let req: T;
+        try {
+          req = parse(data);
+        } catch (err) {
+          fail(P.Rep.ERR_INVALID, (err as Error).message);
+          return null;
+        }
+        const exp = exports.find(req.name);
+        if (exp) return { req, exp };
+        fail(P.Rep.ERR_UNKNOWN, `no export "${req.name}" (exports: ${exports.list().map((e) => e.name).join(', ')})`);
+        return null;
+      };
       switch (opt) {
         case P.Opt.EXPORT_NAME: {
           const exp = exports.find(data.toString('utf8'));
@@ -216,18 +228,9 @@ export class NbdConnection {
         }
         case P.Opt.INFO:
         case P.Opt.GO: {
-          let req: { name: string; requests: number[] };
-          try {
-            req = P.parseInfoRequest(data);
-          } catch (err) {
-            fail(P.Rep.ERR_INVALID, (err as Error).message);
-            break;
-          }
-          const exp = exports.find(req.name);
-          if (!exp) {
-            unknown(req.name);
-            break;
-          }
+          const found = forExport(P.parseInfoRequest);
+          if (!found) break;
+          const { req, exp } = found;
           reply(P.Rep.INFO, P.infoExport(exp.device.size, transmissionFlags(exp.device, structured)));
           if (req.requests.includes(P.Info.NAME)) reply(P.Rep.INFO, P.infoString(P.Info.NAME, exp.name));
           if (req.requests.includes(P.Info.DESCRIPTION)) reply(P.Rep.INFO, P.infoString(P.Info.DESCRIPTION, exp.description));
@@ -261,18 +264,9 @@ export class NbdConnection {
             fail(P.Rep.ERR_INVALID, 'negotiate structured replies first');
             break;
           }
-          let req: { name: string; queries: string[] };
-          try {
-            req = P.parseMetaContextRequest(data);
-          } catch (err) {
-            fail(P.Rep.ERR_INVALID, (err as Error).message);
-            break;
-          }
-          const exp = exports.find(req.name);
-          if (!exp) {
-            unknown(req.name);
-            break;
-          }
+          const found = forExport(P.parseMetaContextRequest);
+          if (!found) break;
+          const { req, exp } = found;
           const matches = set
             ? req.queries.some((q) => q === P.BASE_ALLOCATION)
             : req.queries.length === 0 || req.queries.some((q) => q === 'base:' || q === P.BASE_ALLOCATION);
