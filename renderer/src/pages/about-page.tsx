@@ -1,7 +1,8 @@
 import type { Status } from '@common/api/index.js';
-import { Anchor, Badge, Group, Paper, SimpleGrid, Skeleton, Stack, Text } from '@mantine/core';
-import { IconClock, IconDatabase, IconExternalLink, IconLock, IconServer, IconStack2, IconUsers } from '@tabler/icons-react';
+import { Badge, Paper, SimpleGrid, Skeleton, Stack, Text } from '@mantine/core';
+import { IconClock, IconDatabase, IconLock, IconServer, IconStack2, IconUsers } from '@tabler/icons-react';
 import { useStatusQuery } from '../api/health.queries.js';
+import { ApiDocsLink } from '../components/api-docs-link.js';
 import { FingerprintValue } from '../components/fingerprint-value.js';
 import { HealthBadge } from '../components/health-badge.js';
 import { PageHeader } from '../components/page-header.js';
@@ -45,15 +46,7 @@ function AboutTiles({ status }: { status: Status }) {
         </Text>
         <FingerprintValue fingerprint={status.tlsFingerprint} />
       </Paper>
-      <Group gap="xs">
-        <Text size="sm">Scripts and integrations use the REST API:</Text>
-        <Anchor href="/api/docs" target="_blank" rel="noopener noreferrer" size="sm">
-          <Group gap={4} component="span">
-            API documentation
-            <IconExternalLink size={14} aria-hidden />
-          </Group>
-        </Anchor>
-      </Group>
+      <ApiDocsLink />
     </Stack>
   );
 }

@@ -1,7 +1,7 @@
-import { Anchor, Code, Group, Paper, Skeleton, Table, Text } from '@mantine/core';
-import { IconExternalLink } from '@tabler/icons-react';
+import { Code, Paper, Skeleton, Table } from '@mantine/core';
 import type { ReactNode } from 'react';
 import { useStatusQuery } from '../../api/health.queries.js';
+import { ApiDocsLink } from '../../components/api-docs-link.js';
 import { FingerprintValue } from '../../components/fingerprint-value.js';
 import { QueryErrorAlert } from '../../components/query-error-alert.js';
 import { formatDateTime } from '../../utils/format.js';
@@ -33,15 +33,7 @@ export function ServerInfoPanel() {
           ))}
         </Table.Tbody>
       </Table>
-      <Group mt="md" gap="xs">
-        <Text size="sm">Scripts and integrations use the REST API:</Text>
-        <Anchor href="/api/docs" target="_blank" rel="noopener noreferrer" size="sm">
-          <Group gap={4} component="span">
-            API documentation
-            <IconExternalLink size={14} aria-hidden />
-          </Group>
-        </Anchor>
-      </Group>
+      <ApiDocsLink mt="md" />
     </Paper>
   );
 }
