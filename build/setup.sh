@@ -82,6 +82,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
 else
   say "npm packages are up to date"
 fi
+# better-sqlite3 (M365 metadata; pinned to 12.x, 13 crashes on Node 20) installs a prebuilt
+# binary when one can be downloaded; otherwise, or when that binary does not load in this
+# Node, build it from source (python3, make and g++ above; headers from nodedir=/usr).
+if ! node -e 'new (require("better-sqlite3"))(":memory:").close()' >/dev/null 2>&1; then
+  say "building better-sqlite3 from source"
+  npm rebuild better-sqlite3 --build-from-source --no-fund --no-audit
+  node -e 'new (require("better-sqlite3"))(":memory:").close()' || die "better-sqlite3 does not load after building it from source (see above)"
+fi
 
 # The desktop app needs Electron's binary; without it `npm start` runs the
 # server headless. Try once, but never fail setup over it.
