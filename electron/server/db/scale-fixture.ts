@@ -99,45 +99,58 @@ export async function seedScaleFixture(catalog: Catalog, options: ScaleFixtureOp
   const logins = int(options.loginsPerDay ?? 40, 'sign-ins per day', 0);
   const now = options.now ?? new Date();
   const firstDay = scaleFirstDay(now, D);
-
-  return catalog.withConnection(async (conn) => {
-    const run = async (step: string, sql: string, params: unknown[] = []): Promise<number> => {
-      const t0 = Date.now();
-      const rows = (await conn.query<{ affectedRows: number }>(sql, params)).affectedRows ?? 0;
-      options.onProgress?.(step, rows, (Date.now() - t0) / 1000);
-      return rows;
-    };
-    const one = async (sql: string): Promise<number> => Number((await conn.query<Record<string, unknown>[]>(sql))[0]?.n ?? 0);
-
-    const taken = await one(
-      `SELECT (SELECT COUNT(*) FROM vms) + (SELECT COUNT(*) FROM hypervisors) + (SELECT COUNT(*) FROM destinations) + (SELECT COUNT(*) FROM backups) + (SELECT COUNT(*) FROM policies) AS n`,
-    );
-    if (taken > 0) throw new Error('the scale fixture fills a new catalog: this one already has hypervisors, VMs, destinations, policies or backups');
-    const nodeTaken = await one(`SELECT COUNT(*) AS n FROM nodes WHERE name IN (${SCALE_NODES.map(q).join(',')})`);
-    if (nodeTaken > 0) throw new Error('the scale fixture fills a new catalog: it already has a node named scale-node-N');
-
-    // Nested loops without a join buffer: rows come in the order of the ids they get (night, then VM).
-    await conn.query('SET SESSION foreign_key_checks = 0, unique_checks = 0, join_cache_level = 0');
-    try {
-      return await load(conn, run, one, { V, D, logins, now, firstDay, started });
-    } finally {
-      await conn.query('SET SESSION foreign_key_checks = 1, unique_checks = 1, join_cache_level = DEFAULT');
-    }
-  });
+  // Two connections: the backups and the workflows with their tasks are written side by side.
+  return catalog.withConnection((a) =>
+    catalog.withConnection(async (b) => {
+      const lanes = [new Lane(a, options.onProgress), new Lane(b, options.onProgress)] as const;
+      const taken = await lanes[0].one(
+        `SELECT (SELECT COUNT(*) FROM vms) + (SELECT COUNT(*) FROM hypervisors) + (SELECT COUNT(*) FROM destinations) + (SELECT COUNT(*) FROM backups) + (SELECT COUNT(*) FROM policies)
+              + (SELECT COUNT(*) FROM nodes WHERE name IN (${SCALE_NODES.map(q).join(',')})) AS n`,
+      );
+      if (taken > 0) throw new Error('the scale fixture fills a new catalog: this one already has hypervisors, VMs, destinations, policies, backups or scale-node-N nodes');
+      // Nested loops without a join buffer: rows come in the order of the ids they get (night, then VM).
+      for (const lane of lanes) await lane.conn.query('SET SESSION foreign_key_checks = 0, unique_checks = 0, join_cache_level = 0');
+      try {
+        return { ...(await load(lanes, { V, D, logins, now, firstDay })), seconds: (Date.now() - started) / 1000 };
+      } finally {
+        for (const lane of lanes) await lane.conn.query('SET SESSION foreign_key_checks = 1, unique_checks = 1, join_cache_level = DEFAULT');
+      }
+    }),
+  );
 }
 
-type Run = (step: string, sql: string, params?: unknown[]) => Promise<number>;
-type One = (sql: string) => Promise<number>;
+/** One connection of the load. */
+class Lane {
+  constructor(
+    readonly conn: PoolConnection,
+    private readonly onProgress: ScaleFixtureOptions['onProgress'],
+  ) {}
 
-async function load(conn: PoolConnection, run: Run, one: One, o: { V: number; D: number; logins: number; now: Date; firstDay: Date; started: number }): Promise<ScaleFixtureSummary> {
+  async run(step: string, sql: string): Promise<number> {
+    const t0 = Date.now();
+    const rows = Number((await this.conn.query<{ affectedRows: number }>(sql)).affectedRows ?? 0);
+    this.onProgress?.(step, rows, (Date.now() - t0) / 1000);
+    return rows;
+  }
+
+  async one(sql: string): Promise<number> {
+    return Number((await this.conn.query<Record<string, unknown>[]>(sql))[0]?.n ?? 0);
+  }
+
+  async insertId(sql: string, params: unknown[]): Promise<number> {
+    return Number((await this.conn.query<{ insertId: number }>(sql, params)).insertId);
+  }
+}
+
+async function load(lanes: readonly [Lane, Lane], o: { V: number; D: number; logins: number; now: Date; firstDay: Date }): Promise<Omit<ScaleFixtureSummary, 'seconds'>> {
   const { V, D, logins, now, firstDay } = o;
-  const insertId = async (sql: string, params: unknown[]): Promise<number> => Number((await conn.query<{ insertId: number }>(sql, params)).insertId);
+  const [a, b] = lanes;
 
   // ---- the small tables, row by row ----
   const nodeIds: number[] = [];
   for (const [n, name] of SCALE_NODES.entries()) {
     nodeIds.push(
-      await insertId(
+      await a.insertId(
         `INSERT INTO nodes (name, host, status, install_method, credential_hash, version, capabilities, last_seen_at) VALUES (?, ?, 'offline', 'manual', SHA2(?, 256), '0.1.0', '{"kvm":true}', ?)`,
         [name, `node-${n + 1}.scale.test`, `vplus-scale-${name}`, now],
       ),
@@ -145,12 +158,12 @@ async function load(conn: PoolConnection, run: Run, one: One, o: { V: number; D:
   }
   const hvIds: number[] = [];
   for (const [n, name] of SCALE_HYPERVISORS.entries()) {
-    hvIds.push(await insertId(`INSERT INTO hypervisors (name, node_id, uri, status, last_sync_at) VALUES (?, ?, 'qemu:///system', 'ok', ?)`, [name, nodeIds[n], now]));
+    hvIds.push(await a.insertId(`INSERT INTO hypervisors (name, node_id, uri, status, last_sync_at) VALUES (?, ?, 'qemu:///system', 'ok', ?)`, [name, nodeIds[n], now]));
   }
   const destIds: number[] = [];
   for (const d of SCALE_DESTINATIONS) {
     destIds.push(
-      await insertId(`INSERT INTO destinations (name, node_id, path, encrypted, status, total_bytes, last_checked_at) VALUES (?, ?, ?, 1, 'ok', ?, ?)`, [
+      await a.insertId(`INSERT INTO destinations (name, node_id, path, encrypted, status, total_bytes, last_checked_at) VALUES (?, ?, ?, 1, 'ok', ?, ?)`, [
         d.name,
         nodeIds[d.node - 1],
         `/mnt/${d.name}/vplus`,
@@ -163,26 +176,27 @@ async function load(conn: PoolConnection, run: Run, one: One, o: { V: number; D:
   for (const [n, d] of SCALE_DESTINATIONS.entries()) {
     const retention = d.name === 'usb-1' ? { daily: 30, weekly: 12, monthly: 12, keepLatestOfExistingVm: true } : { daily: 400, keepLatestOfExistingVm: true };
     policyIds.push(
-      await insertId(
+      await a.insertId(
         `INSERT INTO policies (name, kind, destination_id, priority, enabled, time_zone, schedules, retention, assignment, evaluated_until, created_at)
          VALUES (?, 'backup', ?, 50, 1, 'UTC', ?, ?, '{"include":[],"exclude":[],"hypervisors":[],"mode":"assign-only"}', ?, ?)`,
-        [`nightly-${d.name}`, destIds[n], JSON.stringify(['incremental mon-sat 01:00', 'full sun 01:00']), JSON.stringify(retention), now, new Date(o.firstDay.getTime() - DAY_MS)],
+        [`nightly-${d.name}`, destIds[n], JSON.stringify(['incremental mon-sat 01:00', 'full sun 01:00']), JSON.stringify(retention), now, new Date(firstDay.getTime() - DAY_MS)],
       ),
     );
   }
 
   // ---- per-VM and per-backup expressions (k: VM number, i: day number) ----
-  const vmBase = await one('SELECT COALESCE(MAX(id), 0) AS n FROM vms');
-  const wfBase = await one('SELECT COALESCE(MAX(id), 0) AS n FROM workflows');
-  const taskBase = await one('SELECT COALESCE(MAX(id), 0) AS n FROM tasks');
-  const backupBase = await one('SELECT COALESCE(MAX(id), 0) AS n FROM backups');
+  const vmBase = await a.one('SELECT COALESCE(MAX(id), 0) AS n FROM vms');
+  const wfBase = await a.one('SELECT COALESCE(MAX(id), 0) AS n FROM workflows');
+  const taskBase = await a.one('SELECT COALESCE(MAX(id), 0) AS n FROM tasks');
+  const backupBase = await a.one('SELECT COALESCE(MAX(id), 0) AS n FROM backups');
   const pick = (k: string, ids: number[]): string => `CAST(ELT(((${k}) - 1) % 4 + 1, ${ids.join(", ")}) AS UNSIGNED)`;
   const hvOfDest = SCALE_DESTINATIONS.map((d) => hvIds[d.node - 1]!);
   const nodeOfDest = SCALE_DESTINATIONS.map((d) => nodeIds[d.node - 1]!);
   const vda = (k: string): string => `((20 + ((${k}) - 1) % 9 * 20) * ${GIB})`;
   const vdb = (k: string): string => `IF((${k}) % 3 = 0, ${100 * GIB}, 0)`;
 
-  await run('vms', 
+  await a.run(
+    'vms',
     `INSERT INTO vms (id, hypervisor_id, uuid, name, state, present, vcpus, memory_bytes, disks, excluded_disks, updated_at)
      SELECT ${vmBase} + s.seq, ${pick('s.seq', hvOfDest)},
             CONCAT('5ca1e000-0000-4000-8000-', LPAD(LOWER(HEX(s.seq)), 12, '0')),
@@ -195,7 +209,9 @@ async function load(conn: PoolConnection, run: Run, one: One, o: { V: number; D:
             '[]', ${sqlTime(now)}
        FROM seq_1_to_${V} s`,
   );
-  await run('vm policies', `INSERT INTO vm_policies (vm_id, kind, policy_id, source, assigned_at) SELECT id, 'backup', ${pick(`id - ${vmBase}`, policyIds)}, 'manual', ${sqlTime(firstDay)} FROM vms WHERE id > ${vmBase} AND (id - ${vmBase}) % 20 <> 0`);
+  await a.run(
+    'vm policies',
+    `INSERT INTO vm_policies (vm_id, kind, policy_id, source, assigned_at) SELECT id, 'backup', ${pick(`id - ${vmBase}`, policyIds)}, 'manual', ${sqlTime(firstDay)} FROM vms WHERE id > ${vmBase} AND (id - ${vmBase}) % 20 <> 0`);
 
   // One row per VM and night, with what every table derives from it.
   const night = `SELECT v.id AS vm_id, v.uuid, v.name, v.id - ${vmBase} AS k, d.seq AS i, ${D - 1} - d.seq AS age,
@@ -214,157 +230,182 @@ async function load(conn: PoolConnection, run: Run, one: One, o: { V: number; D:
   const stored = `IF(n.is_full, n.size * (25 + n.k % 20) DIV 100, n.size * (4 + (n.k * 13 + n.i * 7) % 40) DIV 2000)`;
   const warned = `((n.k + n.i * 13) % 97 = 0)`;
   const typ = `IF(n.is_full, 'full', 'incremental')`;
+  const notesExpr = `IF((n.k * 7 + n.i) % 257 = 0, ELT((n.k + n.i) % 5 + 1, ${NOTES.map(q).join(', ')}), NULL)`;
 
-  const backups = await run('backups', 
-    `INSERT INTO backups (id, destination_id, repo_backup_id, vm, type, status, created_at, logical_bytes, stored_bytes, source, recorded_at,
-                          verified_at, damaged_chunks, status_detail, protected, notes, read_bytes, duration_seconds)
-     SELECT ${backupBase} + n.ord + 1, n.dest_id, ${repoId}, n.uuid, ${typ},
-            CASE WHEN ${protectedExpr} THEN 'available' WHEN ${removedExpr} THEN 'removed'
-                 WHEN (n.k * 17 + n.i) % 1009 = 0 THEN 'damaged' WHEN (n.k * 29 + n.i) % 2003 = 0 THEN 'missing' ELSE 'available' END,
-            n.t, n.size, ${stored},
-            JSON_OBJECT('type', ${typ}, 'vm', JSON_OBJECT('name', n.name, 'uuid', n.uuid), 'checkpoint', CONCAT('vplus-', ${repoId}),
-                        'disks', IF(n.k % 3 = 0, JSON_ARRAY(JSON_OBJECT('name', 'vda', 'format', 'qcow2', 'size', ${vda('n.k')}), JSON_OBJECT('name', 'vdb', 'format', 'qcow2', 'size', ${vdb('n.k')})),
-                                                 JSON_ARRAY(JSON_OBJECT('name', 'vda', 'format', 'qcow2', 'size', ${vda('n.k')})))),
-            TIMESTAMPADD(SECOND, ${dur}, n.t),
-            IF(n.age >= 7 AND NOT ${removedExpr}, TIMESTAMPADD(HOUR, 75 + 24 * (6 - (n.i % 7)), n.t), NULL),
-            IF(NOT ${protectedExpr} AND NOT ${removedExpr} AND (n.k * 17 + n.i) % 1009 = 0, 1 + n.k % 5, NULL),
-            CASE WHEN ${protectedExpr} OR ${removedExpr} THEN NULL
-                 WHEN (n.k * 17 + n.i) % 1009 = 0 THEN CONCAT(1 + n.k % 5, ' damaged or missing chunks (verify)')
-                 WHEN (n.k * 29 + n.i) % 2003 = 0 THEN 'its manifest is gone from the destination (verify)' END,
-            ${protectedExpr}, IF((n.k * 7 + n.i) % 257 = 0, ELT((n.k + n.i) % 5 + 1, ${NOTES.map(q).join(', ')}), NULL),
-            IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), ${dur}
-       FROM (${night}) n`,
-  );
-
-  // Workflows (the backup's, and a failed manual one the afternoon before on some days).
   const failed = `((n.k * 31 + n.i) % 199 = 0)`;
-  const workflows =
-    (await run('workflows', 
-      `INSERT INTO workflows (id, type, state, subject, created_by, created_at, finished_at)
-       SELECT ${wfBase} + 2 * n.ord + 2, 'BACKUP', IF(${warned}, 'FINISHED_WITH_WARNINGS', 'FINISHED'), CONCAT('vm:', n.name),
-              IF(n.scheduled, 'scheduler', 'admin'), n.t, TIMESTAMPADD(SECOND, ${dur}, n.t)
+
+  // Lane A: the backups and what is derived from them.
+  const laneA = async (): Promise<{ backups: number; auditEntries: number }> => {
+    const backups = await a.run(
+      'backups',
+      `INSERT INTO backups (id, destination_id, repo_backup_id, vm, type, status, created_at, logical_bytes, stored_bytes, source, recorded_at,
+                            verified_at, damaged_chunks, status_detail, protected, notes, read_bytes, duration_seconds)
+       SELECT ${backupBase} + n.ord + 1, n.dest_id, ${repoId}, n.uuid, ${typ},
+              CASE WHEN ${protectedExpr} THEN 'available' WHEN ${removedExpr} THEN 'removed'
+                   WHEN (n.k * 17 + n.i) % 1009 = 0 THEN 'damaged' WHEN (n.k * 29 + n.i) % 2003 = 0 THEN 'missing' ELSE 'available' END,
+              n.t, n.size, ${stored},
+              JSON_OBJECT('type', ${typ}, 'vm', JSON_OBJECT('name', n.name, 'uuid', n.uuid), 'checkpoint', CONCAT('vplus-', ${repoId}),
+                          'disks', IF(n.k % 3 = 0, JSON_ARRAY(JSON_OBJECT('name', 'vda', 'format', 'qcow2', 'size', ${vda('n.k')}), JSON_OBJECT('name', 'vdb', 'format', 'qcow2', 'size', ${vdb('n.k')})),
+                                                   JSON_ARRAY(JSON_OBJECT('name', 'vda', 'format', 'qcow2', 'size', ${vda('n.k')})))),
+              TIMESTAMPADD(SECOND, ${dur}, n.t),
+              IF(n.age >= 7 AND NOT ${removedExpr}, TIMESTAMPADD(HOUR, 75 + 24 * (6 - (n.i % 7)), n.t), NULL),
+              IF(NOT ${protectedExpr} AND NOT ${removedExpr} AND (n.k * 17 + n.i) % 1009 = 0, 1 + n.k % 5, NULL),
+              CASE WHEN ${protectedExpr} OR ${removedExpr} THEN NULL
+                   WHEN (n.k * 17 + n.i) % 1009 = 0 THEN CONCAT(1 + n.k % 5, ' damaged or missing chunks (verify)')
+                   WHEN (n.k * 29 + n.i) % 2003 = 0 THEN 'its manifest is gone from the destination (verify)' END,
+              ${protectedExpr}, ${notesExpr},
+              IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), ${dur}
          FROM (${night}) n`,
-    )) +
-    (await run('failed workflows', 
-      `INSERT INTO workflows (id, type, state, subject, created_by, created_at, finished_at)
-       SELECT ${wfBase} + 2 * n.ord + 1, 'BACKUP', 'FAILED', CONCAT('vm:', n.name), 'admin', n.t - INTERVAL 11 HOUR, n.t - INTERVAL 11 HOUR + INTERVAL 40 SECOND
+    );
+
+    // Each destination's numbers per night (its backups still there, as its checks read them) and the last as its own.
+    await a.run(
+      'destination usage',
+      `INSERT INTO destination_usage (destination_id, at, stored_bytes, logical_bytes, backups)
+       SELECT destination_id, day + INTERVAL 4 HOUR, SUM(stored) OVER w, SUM(logical) OVER w, SUM(n) OVER w
+         FROM (SELECT destination_id, DATE(created_at) AS day, SUM(stored_bytes) AS stored, SUM(logical_bytes) AS logical, COUNT(*) AS n
+                 FROM backups WHERE id > ${backupBase} AND status IN ('available','damaged') GROUP BY destination_id, DATE(created_at)) x
+       WINDOW w AS (PARTITION BY destination_id ORDER BY day)`,
+    );
+    await a.run(
+      'destinations',
+      `UPDATE destinations d JOIN destination_usage u ON u.destination_id = d.id AND u.at = (SELECT MAX(at) FROM destination_usage WHERE destination_id = d.id)
+          SET d.backups = u.backups, d.logical_bytes = u.logical_bytes, d.stored_bytes = u.stored_bytes,
+              d.free_bytes = IF(d.total_bytes > u.stored_bytes, d.total_bytes - u.stored_bytes, 0), d.dedup_ratio = 3.1, d.compression_ratio = 1.6
+        WHERE d.id IN (${destIds.join(', ')})`,
+    );
+    // Each VM's chain goes on from its newest backup.
+    await a.run(
+      'vm chains',
+      `INSERT INTO vm_chains (vm_id, destination_id, checkpoint, repo_backup_id)
+       SELECT v.id, x.destination_id, CONCAT('vplus-', x.repo_backup_id), x.repo_backup_id
+         FROM vms v JOIN backups x ON x.id = ${backupBase} + ${(D - 1) * V} + (v.id - ${vmBase}) WHERE v.id > ${vmBase}`,
+    );
+
+    // The audit log in time order: sign-ins; backups run by hand, protected, given notes.
+    const destName = `ELT(n.di + 1, ${SCALE_DESTINATIONS.map((d) => q(d.name)).join(', ')})`;
+    const auditEntries = await a.run(
+      'audit log',
+      `INSERT INTO audit_log (at, actor, action, target, details, ip)
+       SELECT at, actor, action, target, details, ip FROM (
+         SELECT ${sqlTime(firstDay)} + INTERVAL d.seq DAY + INTERVAL 7 HOUR + INTERVAL (l.seq * 613) SECOND AS at,
+                ELT(l.seq % 3 + 1, 'admin', 'operator', 'viewer') AS actor, 'auth.login' AS action, NULL AS target,
+                JSON_OBJECT('via', 'cookie') AS details, CONCAT('192.0.2.', 10 + l.seq % 40) AS ip
+           FROM seq_0_to_${D - 1} d JOIN seq_1_to_${Math.max(logins, 1)} l ON ${logins > 0 ? '1' : '0'}
+         UNION ALL
+         SELECT ELT(r.seq, n.t, n.t - INTERVAL 11 HOUR, n.t + INTERVAL 9 HOUR, n.t + INTERVAL 9 HOUR), 'admin',
+                ELT(r.seq, 'backup.run', 'backup.run', 'backup.protect', 'backup.notes'),
+                IF(r.seq <= 2, CONCAT('vm:', n.name), CONCAT('backup:', ${backupBase} + n.ord + 1)),
+                IF(r.seq <= 2,
+                   JSON_OBJECT('destination', ${destName}, 'full', JSON_EXTRACT(IF(r.seq = 2, 'true', 'false'), '$'), 'workflowId', ${wfBase} + 2 * n.ord + 3 - r.seq),
+                   IF(r.seq = 3, JSON_OBJECT('vm', n.uuid, 'destination', ${destName}, 'repoBackupId', ${repoId}),
+                                 JSON_OBJECT('vm', n.uuid, 'destination', ${destName}, 'repoBackupId', ${repoId}, 'notes', ${notesExpr}))),
+                '192.0.2.10'
+           FROM (${night}) n STRAIGHT_JOIN seq_1_to_4 r
+          WHERE (r.seq = 1 AND NOT n.scheduled) OR (r.seq = 2 AND ${failed}) OR (r.seq = 3 AND ${protectedExpr}) OR (r.seq = 4 AND ${notesExpr} IS NOT NULL)
+       ) e WHERE at <= ${sqlTime(now)} ORDER BY at`,
+    );
+    return { backups, auditEntries };
+  };
+
+  // Lane B: the workflows (the backup's, and a failed manual one the afternoon before on some days), their tasks and logs, the policy runs.
+  const laneB = async (): Promise<{ workflows: number; tasks: number; taskLogs: number; policyRuns: number }> => {
+    const workflows =
+      (await b.run(
+        'workflows',
+        `INSERT INTO workflows (id, type, state, subject, created_by, created_at, finished_at)
+         SELECT ${wfBase} + 2 * n.ord + 2, 'BACKUP', IF(${warned}, 'FINISHED_WITH_WARNINGS', 'FINISHED'), CONCAT('vm:', n.name),
+                IF(n.scheduled, 'scheduler', 'admin'), n.t, TIMESTAMPADD(SECOND, ${dur}, n.t)
+           FROM (${night}) n`,
+      )) +
+      (await b.run(
+        'failed workflows',
+        `INSERT INTO workflows (id, type, state, subject, created_by, created_at, finished_at)
+         SELECT ${wfBase} + 2 * n.ord + 1, 'BACKUP', 'FAILED', CONCAT('vm:', n.name), 'admin', n.t - INTERVAL 11 HOUR, n.t - INTERVAL 11 HOUR + INTERVAL 40 SECOND
+           FROM (${night}) n WHERE ${failed}`,
+      ));
+
+    const vmRef = `JSON_OBJECT('uuid', n.uuid, 'name', n.name)`;
+    const exportParams = (mode: string, previous: string): string =>
+      `JSON_OBJECT('uri', 'qemu:///system', 'vm', ${vmRef}, 'destinationId', n.dest_id, 'mode', ${mode}, 'previous', ${previous}, 'excludeDisks', JSON_ARRAY(), 'vmId', n.vm_id)`;
+    const storeParams = `JSON_OBJECT('destinationId', n.dest_id, 'vm', ${vmRef}, 'keepCheckpoints', JSON_ARRAY(), 'vmId', n.vm_id)`;
+    const disksResult = `IF(n.k % 3 = 0, JSON_ARRAY(JSON_OBJECT('target', 'vda', 'size', ${vda('n.k')}), JSON_OBJECT('target', 'vdb', 'size', ${vdb('n.k')})), JSON_ARRAY(JSON_OBJECT('target', 'vda', 'size', ${vda('n.k')})))`;
+    const cols = 'id, workflow_id, seq, depends_on, type, state, priority, node_id, required_node_id, subject, params, result, error, warnings, bytes_done, bytes_total, rate, progress_message, created_by, created_at, started_at, finished_at';
+    let tasks = await b.run(
+      'EXPORT tasks',
+      `INSERT INTO tasks (${cols})
+       SELECT ${taskBase} + 4 * n.ord + 3, ${wfBase} + 2 * n.ord + 2, 0, NULL, 'EXPORT', 'FINISHED', 50, n.node_id, n.node_id, CONCAT('vm:', n.name),
+              ${exportParams(`'auto'`, `IF(n.is_full, NULL, JSON_OBJECT('checkpoint', 'vplus-previous', 'backupId', 'previous'))`)},
+              JSON_OBJECT('exportId', CONCAT('exp-', n.ord), 'type', ${typ}, 'disks', ${disksResult}, 'warnings', IF(${warned}, JSON_ARRAY('the guest agent did not answer: the backup is crash-consistent'), JSON_ARRAY())),
+              NULL, IF(${warned}, JSON_ARRAY('the guest agent did not answer: the backup is crash-consistent'), NULL), 0, NULL, NULL, NULL,
+              IF(n.scheduled, 'scheduler', 'admin'), n.t, n.t + INTERVAL 1 SECOND, n.t + INTERVAL 20 SECOND
+         FROM (${night}) n`,
+    );
+    tasks += await b.run(
+      'STORE tasks',
+      `INSERT INTO tasks (${cols})
+       SELECT ${taskBase} + 4 * n.ord + 4, ${wfBase} + 2 * n.ord + 2, 1, ${taskBase} + 4 * n.ord + 3, 'STORE', 'FINISHED', 50, n.node_id, n.node_id, CONCAT('vm:', n.name),
+              ${storeParams},
+              JSON_OBJECT('backupId', ${repoId}, 'type', ${typ}, 'checkpoint', CONCAT('vplus-', ${repoId}), 'bytesRead', IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), 'logicalBytes', n.size),
+              NULL, NULL, IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), 150e6, NULL,
+              IF(n.scheduled, 'scheduler', 'admin'), n.t, n.t + INTERVAL 20 SECOND, TIMESTAMPADD(SECOND, ${dur}, n.t)
+         FROM (${night}) n`,
+    );
+    tasks += await b.run(
+      'failed EXPORT tasks',
+      `INSERT INTO tasks (${cols})
+       SELECT ${taskBase} + 4 * n.ord + 1, ${wfBase} + 2 * n.ord + 1, 0, NULL, 'EXPORT', 'FAILED', 50, n.node_id, n.node_id, CONCAT('vm:', n.name),
+              ${exportParams(`'full'`, 'NULL')}, NULL,
+              'virsh backup-begin failed: domain is locked by another job (another backup or a migration); run the backup again when it ended', NULL, 0, NULL, NULL, NULL,
+              'admin', n.t - INTERVAL 11 HOUR, n.t - INTERVAL 11 HOUR + INTERVAL 1 SECOND, n.t - INTERVAL 11 HOUR + INTERVAL 40 SECOND
          FROM (${night}) n WHERE ${failed}`,
-    ));
+    );
+    tasks += await b.run(
+      'cancelled STORE tasks',
+      `INSERT INTO tasks (${cols})
+       SELECT ${taskBase} + 4 * n.ord + 2, ${wfBase} + 2 * n.ord + 1, 1, ${taskBase} + 4 * n.ord + 1, 'STORE', 'CANCELLED', 50, NULL, n.node_id, CONCAT('vm:', n.name),
+              ${storeParams}, NULL, CONCAT('an earlier step (EXPORT task ', ${taskBase} + 4 * n.ord + 1, ') failed'), NULL, 0, NULL, NULL, NULL,
+              'admin', n.t - INTERVAL 11 HOUR, NULL, n.t - INTERVAL 11 HOUR + INTERVAL 40 SECOND
+         FROM (${night}) n WHERE ${failed}`,
+    );
 
-  const vmRef = `JSON_OBJECT('uuid', n.uuid, 'name', n.name)`;
-  const exportParams = (mode: string, previous: string): string =>
-    `JSON_OBJECT('uri', 'qemu:///system', 'vm', ${vmRef}, 'destinationId', n.dest_id, 'mode', ${mode}, 'previous', ${previous}, 'excludeDisks', JSON_ARRAY(), 'vmId', n.vm_id)`;
-  const storeParams = `JSON_OBJECT('destinationId', n.dest_id, 'vm', ${vmRef}, 'keepCheckpoints', JSON_ARRAY(), 'vmId', n.vm_id)`;
-  const disksResult = `IF(n.k % 3 = 0, JSON_ARRAY(JSON_OBJECT('target', 'vda', 'size', ${vda('n.k')}), JSON_OBJECT('target', 'vdb', 'size', ${vdb('n.k')})), JSON_ARRAY(JSON_OBJECT('target', 'vda', 'size', ${vda('n.k')})))`;
-  const cols = 'id, workflow_id, seq, depends_on, type, state, priority, node_id, required_node_id, subject, params, result, error, warnings, bytes_done, bytes_total, rate, progress_message, created_by, created_at, started_at, finished_at';
-  let tasks = await run('EXPORT tasks', 
-    `INSERT INTO tasks (${cols})
-     SELECT ${taskBase} + 4 * n.ord + 3, ${wfBase} + 2 * n.ord + 2, 0, NULL, 'EXPORT', 'FINISHED', 50, n.node_id, n.node_id, CONCAT('vm:', n.name),
-            ${exportParams(`'auto'`, `IF(n.is_full, NULL, JSON_OBJECT('checkpoint', 'vplus-previous', 'backupId', 'previous'))`)},
-            JSON_OBJECT('exportId', CONCAT('exp-', n.ord), 'type', ${typ}, 'disks', ${disksResult}, 'warnings', IF(${warned}, JSON_ARRAY('the guest agent did not answer: the backup is crash-consistent'), JSON_ARRAY())),
-            NULL, IF(${warned}, JSON_ARRAY('the guest agent did not answer: the backup is crash-consistent'), NULL), 0, NULL, NULL, NULL,
-            IF(n.scheduled, 'scheduler', 'admin'), n.t, n.t + INTERVAL 1 SECOND, n.t + INTERVAL 20 SECOND
-       FROM (${night}) n`,
-  );
-  tasks += await run('STORE tasks', 
-    `INSERT INTO tasks (${cols})
-     SELECT ${taskBase} + 4 * n.ord + 4, ${wfBase} + 2 * n.ord + 2, 1, ${taskBase} + 4 * n.ord + 3, 'STORE', 'FINISHED', 50, n.node_id, n.node_id, CONCAT('vm:', n.name),
-            ${storeParams},
-            JSON_OBJECT('backupId', ${repoId}, 'type', ${typ}, 'checkpoint', CONCAT('vplus-', ${repoId}), 'bytesRead', IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), 'logicalBytes', n.size),
-            NULL, NULL, IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), 150e6, NULL,
-            IF(n.scheduled, 'scheduler', 'admin'), n.t, n.t + INTERVAL 20 SECOND, TIMESTAMPADD(SECOND, ${dur}, n.t)
-       FROM (${night}) n`,
-  );
-  tasks += await run('failed EXPORT tasks', 
-    `INSERT INTO tasks (${cols})
-     SELECT ${taskBase} + 4 * n.ord + 1, ${wfBase} + 2 * n.ord + 1, 0, NULL, 'EXPORT', 'FAILED', 50, n.node_id, n.node_id, CONCAT('vm:', n.name),
-            ${exportParams(`'full'`, 'NULL')}, NULL,
-            'virsh backup-begin failed: domain is locked by another job (another backup or a migration); run the backup again when it ended', NULL, 0, NULL, NULL, NULL,
-            'admin', n.t - INTERVAL 11 HOUR, n.t - INTERVAL 11 HOUR + INTERVAL 1 SECOND, n.t - INTERVAL 11 HOUR + INTERVAL 40 SECOND
-       FROM (${night}) n WHERE ${failed}`,
-  );
-  tasks += await run('cancelled STORE tasks', 
-    `INSERT INTO tasks (${cols})
-     SELECT ${taskBase} + 4 * n.ord + 2, ${wfBase} + 2 * n.ord + 1, 1, ${taskBase} + 4 * n.ord + 1, 'STORE', 'CANCELLED', 50, NULL, n.node_id, CONCAT('vm:', n.name),
-            ${storeParams}, NULL, CONCAT('an earlier step (EXPORT task ', ${taskBase} + 4 * n.ord + 1, ') failed'), NULL, 0, NULL, NULL, NULL,
-            'admin', n.t - INTERVAL 11 HOUR, NULL, n.t - INTERVAL 11 HOUR + INTERVAL 40 SECOND
-       FROM (${night}) n WHERE ${failed}`,
-  );
+    // Task logs as the nodes write them: 2 lines per EXPORT, 3 per STORE; 2 for a failed EXPORT.
+    const logCols = 'task_id, at, level, message';
+    const taskLogs =
+      (await b.run(
+        'task logs',
+        `INSERT INTO task_logs (${logCols})
+         SELECT ${taskBase} + 4 * n.ord + IF(l.seq <= 2, 3, 4), n.t + INTERVAL IF(l.seq <= 2, l.seq, 17 + l.seq) SECOND, IF(l.seq = 2 AND ${warned}, 'warn', 'info'),
+                ELT(l.seq, CONCAT('exporting vm:', n.name, ' (', ${typ}, ')'),
+                           IF(${warned}, 'the guest agent did not answer: the backup is crash-consistent', CONCAT('checkpoint vplus-', ${repoId}, ' created; ', IF(n.k % 3 = 0, 2, 1), ' disk(s) exported')),
+                           CONCAT('read ', IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), ' bytes of ', n.size),
+                           CONCAT('stored ', ${stored}, ' new bytes'),
+                           CONCAT('backup ', ${repoId}, ' committed'))
+           FROM (${night}) n STRAIGHT_JOIN seq_1_to_5 l`,
+      )) +
+      (await b.run(
+        'failed task logs',
+        `INSERT INTO task_logs (${logCols})
+         SELECT ${taskBase} + 4 * n.ord + 1, n.t - INTERVAL 11 HOUR + INTERVAL l.seq SECOND, IF(l.seq = 1, 'info', 'error'),
+                IF(l.seq = 1, CONCAT('exporting vm:', n.name, ' (full)'), 'virsh backup-begin failed: domain is locked by another job (another backup or a migration); run the backup again when it ended')
+           FROM (${night}) n STRAIGHT_JOIN seq_1_to_2 l WHERE ${failed}`,
+      ));
 
-  // Task logs as the nodes write them: 2 lines per EXPORT, 3 per STORE; 2 for a failed EXPORT.
-  const logCols = 'task_id, at, level, message';
-  const taskLogs =
-    (await run(
-      'task logs',
-      `INSERT INTO task_logs (${logCols})
-       SELECT ${taskBase} + 4 * n.ord + IF(l.seq <= 2, 3, 4), n.t + INTERVAL IF(l.seq <= 2, l.seq, 17 + l.seq) SECOND, IF(l.seq = 2 AND ${warned}, 'warn', 'info'),
-              ELT(l.seq, CONCAT('exporting vm:', n.name, ' (', ${typ}, ')'),
-                         IF(${warned}, 'the guest agent did not answer: the backup is crash-consistent', CONCAT('checkpoint vplus-', ${repoId}, ' created; ', IF(n.k % 3 = 0, 2, 1), ' disk(s) exported')),
-                         CONCAT('read ', IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), ' bytes of ', n.size),
-                         CONCAT('stored ', ${stored}, ' new bytes'),
-                         CONCAT('backup ', ${repoId}, ' committed'))
-         FROM (${night}) n STRAIGHT_JOIN seq_1_to_5 l`,
-    )) +
-    (await run(
-      'failed task logs',
-      `INSERT INTO task_logs (${logCols})
-       SELECT ${taskBase} + 4 * n.ord + 1, n.t - INTERVAL 11 HOUR + INTERVAL l.seq SECOND, IF(l.seq = 1, 'info', 'error'),
-              IF(l.seq = 1, CONCAT('exporting vm:', n.name, ' (full)'), 'virsh backup-begin failed: domain is locked by another job (another backup or a migration); run the backup again when it ended')
-         FROM (${night}) n STRAIGHT_JOIN seq_1_to_2 l WHERE ${failed}`,
-    ));
+    // Each policy's nightly run, listing its workflows.
+    const policyRuns = await b.run(
+      'policy runs',
+      `INSERT INTO policy_runs (policy_id, purpose, \`trigger\`, backup_type, scheduled_for, started_at, finished_at, state, vms, succeeded, failed, cancelled, message, workflows, created_at)
+       SELECT CAST(ELT(n.di + 1, ${policyIds.join(', ')}) AS UNSIGNED), 'run', 'schedule', IF(MAX(n.is_full), 'full', 'incremental'),
+              ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR, ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR,
+              MAX(TIMESTAMPADD(SECOND, ${dur}, n.t)), IF(MAX(${warned}), 'finished_with_warnings', 'finished'), COUNT(*), COUNT(*), 0, 0,
+              IF(MAX(${warned}), CONCAT(SUM(${warned}), ' backup(s) ended with warnings'), NULL),
+              JSON_ARRAYAGG(${wfBase} + 2 * n.ord + 2 ORDER BY n.ord), ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR
+         FROM (${night}) n WHERE n.scheduled GROUP BY n.i, n.di ORDER BY n.i, n.di`,
+    );
 
-  // Each policy's nightly run, listing its workflows.
-  const policyRuns = await run('policy runs', 
-    `INSERT INTO policy_runs (policy_id, purpose, \`trigger\`, backup_type, scheduled_for, started_at, finished_at, state, vms, succeeded, failed, cancelled, message, workflows, created_at)
-     SELECT CAST(ELT(n.di + 1, ${policyIds.join(', ')}) AS UNSIGNED), 'run', 'schedule', IF(MAX(n.is_full), 'full', 'incremental'),
-            ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR, ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR,
-            MAX(TIMESTAMPADD(SECOND, ${dur}, n.t)), IF(MAX(${warned}), 'finished_with_warnings', 'finished'), COUNT(*), COUNT(*), 0, 0,
-            IF(MAX(${warned}), CONCAT(SUM(${warned}), ' backup(s) ended with warnings'), NULL),
-            JSON_ARRAYAGG(${wfBase} + 2 * n.ord + 2 ORDER BY n.ord), ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR
-       FROM (${night}) n WHERE n.scheduled GROUP BY n.i, n.di ORDER BY n.i, n.di`,
-  );
+      return { workflows, tasks, taskLogs, policyRuns };
+  };
 
-  // Each destination's numbers and a usage reading per night; each VM's chain from its newest backup.
-  await run('destination usage', 
-    `INSERT INTO destination_usage (destination_id, at, stored_bytes, logical_bytes, backups)
-     SELECT destination_id, day + INTERVAL 4 HOUR, SUM(stored) OVER w, SUM(logical) OVER w, SUM(n) OVER w
-       FROM (SELECT destination_id, DATE(created_at) AS day, SUM(stored_bytes) AS stored, SUM(logical_bytes) AS logical, COUNT(*) AS n
-               FROM backups WHERE id > ${backupBase} GROUP BY destination_id, DATE(created_at)) x
-     WINDOW w AS (PARTITION BY destination_id ORDER BY day)`,
-  );
-  await run('destinations', 
-    `UPDATE destinations d JOIN (SELECT destination_id, COUNT(*) AS n, SUM(logical_bytes) AS logical, SUM(stored_bytes) AS stored FROM backups
-                                   WHERE status IN ('available','damaged') GROUP BY destination_id) b ON b.destination_id = d.id
-        SET d.backups = b.n, d.logical_bytes = b.logical, d.stored_bytes = b.stored, d.free_bytes = IF(d.total_bytes > b.stored, d.total_bytes - b.stored, 0),
-            d.dedup_ratio = 3.1, d.compression_ratio = 1.6`,
-  );
-  await run('vm chains', 
-    `INSERT INTO vm_chains (vm_id, destination_id, checkpoint, repo_backup_id)
-     SELECT b.vm_id, b.destination_id, CONCAT('vplus-', b.repo_backup_id), b.repo_backup_id
-       FROM (SELECT v.id AS vm_id, x.destination_id, x.repo_backup_id FROM vms v JOIN backups x ON x.id = ${backupBase} + ${(D - 1) * V} + (v.id - ${vmBase})
-              WHERE v.id > ${vmBase}) b`,
-  );
-
-  // The audit log in time order: sign-ins, the hand-run backups, protections and notes.
-  const auditEntries = await run('audit log', 
-    `INSERT INTO audit_log (at, actor, action, target, details, ip)
-     SELECT at, actor, action, target, details, ip FROM (
-       SELECT ${sqlTime(firstDay)} + INTERVAL d.seq DAY + INTERVAL 7 HOUR + INTERVAL (l.seq * 613) SECOND AS at,
-              ELT(l.seq % 3 + 1, 'admin', 'operator', 'viewer') AS actor, 'auth.login' AS action, NULL AS target,
-              JSON_OBJECT('via', 'cookie') AS details, CONCAT('192.0.2.', 10 + l.seq % 40) AS ip
-         FROM seq_0_to_${D - 1} d JOIN seq_1_to_${Math.max(logins, 1)} l ON ${logins > 0 ? '1' : '0'}
-       UNION ALL
-       SELECT IF(r.seq = 1, n.t, n.t - INTERVAL 11 HOUR), 'admin', 'backup.run', CONCAT('vm:', n.name),
-              JSON_OBJECT('destination', ELT(n.di + 1, ${SCALE_DESTINATIONS.map((d) => q(d.name)).join(', ')}), 'full', JSON_EXTRACT(IF(r.seq = 2, 'true', 'false'), '$'), 'workflowId', ${wfBase} + 2 * n.ord + 3 - r.seq), '192.0.2.10'
-         FROM (${night}) n STRAIGHT_JOIN seq_1_to_2 r WHERE (r.seq = 1 AND NOT n.scheduled) OR (r.seq = 2 AND ${failed})
-       UNION ALL
-       SELECT TIMESTAMPADD(HOUR, 9, b.created_at), 'admin', IF(a.seq = 1, 'backup.protect', 'backup.notes'), CONCAT('backup:', b.id),
-              IF(a.seq = 1, JSON_OBJECT('vm', b.vm, 'destination', dst.name, 'repoBackupId', b.repo_backup_id),
-                            JSON_OBJECT('vm', b.vm, 'destination', dst.name, 'repoBackupId', b.repo_backup_id, 'notes', b.notes)), '192.0.2.10'
-         FROM backups b JOIN destinations dst ON dst.id = b.destination_id JOIN seq_1_to_2 a ON (a.seq = 1 AND b.protected = 1) OR (a.seq = 2 AND b.notes IS NOT NULL)
-        WHERE b.id > ${backupBase} AND (b.protected = 1 OR b.notes IS NOT NULL)
-     ) e WHERE at <= ${sqlTime(now)} ORDER BY at`,
-  );
-
-  return { vms: V, days: D, backups, workflows, tasks, taskLogs, policyRuns, auditEntries, firstDay, seconds: (Date.now() - o.started) / 1000 };
+  const [{ backups, auditEntries }, { workflows, tasks, taskLogs, policyRuns }] = await Promise.all([laneA(), laneB()]);
+  return { vms: V, days: D, backups, workflows, tasks, taskLogs, policyRuns, auditEntries, firstDay };
 }
