@@ -6,6 +6,8 @@
 // see node-service/platforms/kvm/bench/vm-bench.ts).
 // `npm run bench -- mount` browses files of a backed-up 4 GiB ext4 disk through a mount
 // session against restoring it first (root, nbdfuse; see node-service/mount/bench/mount-bench.ts).
+// `npm run bench -- catalog` times every list endpoint, the dashboard and single objects of a
+// server on the scale fixture (see electron/server/bench/catalog-bench.ts).
 // Settings (VPLUS_BENCH_*): see each benchmark's header; the default one's are in
 // node-service/repository/bench/repository-bench.ts.
 import { spawnSync } from 'node:child_process';
@@ -19,6 +21,7 @@ const mode = process.argv[2] ?? 'tools';
 const projects = {
   vm: 'node-service/platforms/kvm/bench/tsconfig.standalone.json',
   mount: 'node-service/mount/bench/tsconfig.standalone.json',
+  catalog: 'electron/server/bench/tsconfig.standalone.json',
 };
 const project = Object.hasOwn(projects, mode) ? projects[mode] : 'node-service/repository/tsconfig.standalone.json';
 const built = spawnSync(process.execPath, [tsc, '-p', path.join(root, project)], {
@@ -35,7 +38,9 @@ const entry =
       ? 'dist/node-service/platforms/kvm/bench/vm-bench.js'
       : mode === 'mount'
         ? 'dist/node-service/mount/bench/mount-bench.js'
-        : 'dist/node-service/repository/bench/repository-bench.js';
+        : mode === 'catalog'
+          ? 'dist/electron/server/bench/catalog-bench.js'
+          : 'dist/node-service/repository/bench/repository-bench.js';
 const mod = await import(pathToFileURL(path.join(root, entry)).href);
 await (mode === 'format'
   ? mod.measureFormat()
@@ -43,4 +48,6 @@ await (mode === 'format'
     ? mod.runVmBenchmark()
     : mode === 'mount'
       ? mod.runMountBenchmark()
-      : mod.runBenchmark());
+      : mode === 'catalog'
+        ? mod.runCatalogBenchmark()
+        : mod.runBenchmark());

@@ -56,6 +56,28 @@ export const BackupListQuerySchema = z.object({
   offset: z.coerce.number().int().min(0).default(0),
 });
 
+/**
+ * Where a page of the backup list (newest first: created_at, then id, descending) ends: the
+ * last backup shown, as `<created ms>.<id>`. Opaque to callers: pass nextCursor back as cursor.
+ */
+export interface BackupCursor {
+  createdAt: string;
+  id: number;
+}
+export const BackupCursorSchema = z
+  .string()
+  .regex(/^\d{1,15}\.[1-9]\d{0,15}$/, 'pass the nextCursor of the previous page as it is')
+  .describe('the nextCursor of the previous page');
+
+export function encodeBackupCursor(c: BackupCursor): string {
+  return `${Date.parse(c.createdAt)}.${c.id}`;
+}
+
+export function decodeBackupCursor(cursor: string): BackupCursor {
+  const [ms, id] = cursor.split('.');
+  return { createdAt: new Date(Number(ms)).toISOString(), id: Number(id) };
+}
+
 export const BACKUP_NOTES_MAX = 1000;
 
 export const BackupRefParamsSchema = z.object({ id: z.coerce.number().int().min(1).describe('backup id') });
