@@ -376,6 +376,9 @@ describe('content', () => {
     const beyond = await fetchE(url, { headers: { range: `bytes=${12 * MiB}-` } });
     expect(beyond.status).toBe(416);
     await beyond.body?.cancel();
+    const downloads = emu.traffic.requests.filter((x) => x.host === 'files' && x.itemId === big.id);
+    expect(downloads).toHaveLength(4);
+    expect(downloads.every((x) => x.owner?.name === 'alice@contoso.onmicrosoft.com' && x.authorizationSent === undefined)).toBe(true);
   });
 
   it('fails a download on purpose, by status or by cutting the connection; a Range request resumes', async () => {

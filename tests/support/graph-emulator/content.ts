@@ -12,7 +12,6 @@ const CHUNK = 256 * 1024;
 
 export interface ContentHashes {
   sha256Hex: string;
-  sha1Hex: string;
   quickXorBase64: string;
 }
 
@@ -22,6 +21,7 @@ export type ContentSpec = string | Buffer | { size: number; seed: string };
 export abstract class Content {
   abstract readonly size: number;
   private hashes: Promise<ContentHashes> | undefined;
+  private sha1: Promise<string> | undefined;
 
   /** Bytes [start, end] inclusive, in chunks. */
   abstract chunks(start: number, end: number): AsyncIterable<Buffer>;
@@ -40,18 +40,26 @@ export abstract class Content {
   getHashes(): Promise<ContentHashes> {
     this.hashes ??= (async () => {
       const sha256 = createHash('sha256');
-      const sha1 = createHash('sha1');
       const qx = new QuickXorHash();
       if (this.size > 0) {
         for await (const c of this.chunks(0, this.size - 1)) {
           sha256.update(c);
-          sha1.update(c);
           qx.update(c);
         }
       }
-      return { sha256Hex: sha256.digest('hex'), sha1Hex: sha1.digest('hex'), quickXorBase64: qx.digestBase64() };
+      return { sha256Hex: sha256.digest('hex'), quickXorBase64: qx.digestBase64() };
     })();
     return this.hashes;
+  }
+
+  /** Only when the emulator is asked to report sha1Hash (OneDrive Personal does; Business does not). */
+  getSha1Hex(): Promise<string> {
+    this.sha1 ??= (async () => {
+      const sha1 = createHash('sha1');
+      if (this.size > 0) for await (const c of this.chunks(0, this.size - 1)) sha1.update(c);
+      return sha1.digest('hex');
+    })();
+    return this.sha1;
   }
 
   static from(spec: ContentSpec): Content {

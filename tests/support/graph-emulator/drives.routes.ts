@@ -120,6 +120,7 @@ async function itemResult(ctx: GraphContext, d: Drive, it: DriveItemRecord, stat
 
 async function handleDrive(m: RegExpExecArray, ctx: GraphContext): Promise<ReturnType<typeof json>> {
   const drive = driveOf(m, ctx.tenant, true)!;
+  ctx.record.driveId = drive.id;
   const rest = m[4]!;
   const prefixUrl = ctx.url.slice(0, ctx.url.length - rest.length);
   if (rest === '' || rest === '/') {
@@ -129,6 +130,7 @@ async function handleDrive(m: RegExpExecArray, ctx: GraphContext): Promise<Retur
   const a = address(drive, rest);
   if (!a) throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${rest.split('/')[1] ?? ''}'.`);
   const { action } = a;
+  ctx.record.itemId = a.item?.id;
   const method = ctx.method;
 
   if (method === 'GET' && (action === '/delta' || action.startsWith('/delta('))) {

@@ -42,19 +42,24 @@ export class FilesHost {
   }
 
   /** Resolves what a request to the file host concerns, before it is counted in flight. */
-  identify(url: URL, rec: RequestRecord): void {
+  identify(req: IncomingMessage, url: URL, rec: RequestRecord): void {
+    if (req.headers.authorization !== undefined) rec.authorizationSent = true;
     if (url.pathname === '/_layouts/15/download.aspx') {
       const claim = this.verify(url.searchParams.get('tempauth'));
       const drive = claim ? this.deps.findTenant(claim.t)?.drives.get(claim.d) : undefined;
       if (drive) {
         rec.tenantId = drive.tenantId;
         rec.owner = drive.owner;
+        rec.driveId = drive.id;
+        rec.itemId = claim!.i;
       }
     } else if (/^\/_api\/v2\.0\/drives\/[^/]+\/uploadSession$/.test(url.pathname)) {
       const s = this.deps.uploadSessions.find(url.searchParams.get('guid'));
       if (s) {
         rec.tenantId = s.tenant.id;
         rec.owner = s.drive.owner;
+        rec.driveId = s.drive.id;
+        if ('itemId' in s.target) rec.itemId = s.target.itemId;
       }
     }
   }

@@ -109,7 +109,7 @@ export async function itemJson(ctx: ResourceContext, d: Drive, it: DriveItemReco
       const h = await it.content!.getHashes();
       const hashes: Json = {};
       if (opts.hashes.includes('quickXorHash')) hashes.quickXorHash = h.quickXorBase64;
-      if (opts.hashes.includes('sha1Hash')) hashes.sha1Hash = h.sha1Hex.toUpperCase();
+      if (opts.hashes.includes('sha1Hash')) hashes.sha1Hash = (await it.content!.getSha1Hex()).toUpperCase();
       if (opts.hashes.includes('sha256Hash')) hashes.sha256Hash = h.sha256Hex.toUpperCase();
       file.hashes = hashes;
     }

@@ -183,7 +183,7 @@ export class GraphEmulator implements EmulatorCore {
       return send(res, { status: r.status, json: r.json ?? { error: 'not_found' }, headers: { 'Cache-Control': 'no-store, no-cache' } });
     }
     if (role === 'files') {
-      this.files.identify(url, rec);
+      this.files.identify(req, url, rec);
       leave = this.traffic.enter(rec);
       const t = this.traffic.takeThrottle(rec);
       if (t) return send(res, throttled(t.status, t.retryAfterSeconds));

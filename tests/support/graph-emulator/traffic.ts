@@ -25,6 +25,11 @@ export interface RequestRecord {
   /** The user (or site) whose data the request touches. */
   owner?: DriveOwnerRef;
   clientId?: string;
+  /** The drive and item a request concerns (drive routes and the file host). */
+  driveId?: string;
+  itemId?: string;
+  /** File host: the client sent an Authorization header to a pre-authenticated URL (a token leaked to another host). */
+  authorizationSent?: boolean;
   /** Set on the sub-requests of a $batch: the seq of the batch request. */
   batchOf?: number;
   throttled?: boolean;
