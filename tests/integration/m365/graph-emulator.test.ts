@@ -22,6 +22,7 @@ import {
   type TrustingFetch,
   makeAppCertificate,
   msalConfig,
+  QuickXorHash,
   quickXorHash,
   trustingFetch,
 } from '../../support/graph-emulator/index.js';
@@ -409,14 +410,20 @@ describe('content', () => {
 describe('uploads and folders', () => {
   const bob = (): Drive => tenant.driveOf('bob@contoso.onmicrosoft.com');
 
-  it('simple upload up to 4 MiB creates (201) then replaces (200); larger is refused', async () => {
+  it('simple upload creates (201) then replaces (200); over the limit is refused', async () => {
     const path = `/users/bob@contoso.onmicrosoft.com/drive/root:/${encodeURIComponent('Notes ✓')}/${encodeURIComponent('é.txt')}:/content`;
     bob().mkdirp('Notes ✓');
     expect((await graph(path, { method: 'PUT', body: Buffer.from('one') })).status).toBe(201);
     const second = await graph(path, { method: 'PUT', body: Buffer.from('two!') });
     expect(second.status).toBe(200);
     expect(second.body).toMatchObject({ name: 'é.txt', size: 4 });
-    expect((await graph(`/drives/${bob().id}/root:/too-big.bin:/content`, { method: 'PUT', body: Buffer.alloc(4 * MiB + 1) })).status).toBe(413);
+    expect((await graph(`/drives/${bob().id}/root:/five.bin:/content`, { method: 'PUT', body: Buffer.alloc(5 * MiB) })).status).toBe(201);
+    emu.options.simpleUploadLimitBytes = 4 * MiB;
+    try {
+      expect((await graph(`/drives/${bob().id}/root:/too-big.bin:/content`, { method: 'PUT', body: Buffer.alloc(4 * MiB + 1) })).status).toBe(413);
+    } finally {
+      emu.options.simpleUploadLimitBytes = 250 * MiB;
+    }
   });
 
   it('uploads a file through an upload session in 320 KiB multiples, keeping its modification time', async () => {
@@ -548,6 +555,29 @@ describe('throttling and concurrency', () => {
 });
 
 describe('configuration', () => {
+  it('computes QuickXorHash as the documented algorithm, however the bytes are split', () => {
+    const reference = (data: Uint8Array): string => {
+      // The bitwise description: byte i XORed in at bit (i * 11) mod 160, then the length.
+      const block = new Uint8Array(20);
+      data.forEach((v, i) => {
+        for (let b = 0; b < 8; b++) if ((v >> b) & 1) block[Math.floor(((i * 11 + b) % 160) / 8)]! ^= 1 << ((i * 11 + b) % 160) % 8;
+      });
+      const out = Buffer.from(block);
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(data.length));
+      for (let k = 0; k < 8; k++) out[12 + k]! ^= len[k]!;
+      return out.toString('base64');
+    };
+    expect([...Buffer.from(quickXorHash(Buffer.from('hello world')), 'base64')]).toEqual([104, 40, 3, 27, 216, 240, 6, 16, 220, 225, 13, 114, 107, 3, 25, 0, 0, 0, 0, 0]);
+    for (const n of [0, 1, 159, 160, 161, 5000]) {
+      const data = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) data[i] = (i * 131 + 7) & 0xff;
+      const h = new QuickXorHash();
+      for (let at = 0; at < n; at += 97) h.update(data.subarray(at, Math.min(n, at + 97)));
+      expect(h.digestBase64()).toBe(reference(data));
+    }
+  });
+
   it('serves Graph under another base path and can report SHA-256 hashes', async () => {
     const other = await GraphEmulator.start({ graphBasePath: '/graph/v1.0', hashes: ['quickXorHash', 'sha256Hash'] });
     const f = trustingFetch(other.caPem);

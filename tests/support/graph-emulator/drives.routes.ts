@@ -4,7 +4,7 @@
  *   GET  {item}, {item}/children                  an item; its children (paged, $top, $select)
  *   GET  {drive}/root/delta                       see drive-delta.ts
  *   GET  {item}/content                           302 to the item's pre-authenticated download URL
- *   PUT  {item}/content, {parent}:/{name}:/content simple upload, up to 4 MiB
+ *   PUT  {item}/content, {parent}:/{name}:/content simple upload (up to 250 MB, configurable)
  *   POST {item}/createUploadSession, {parent}:/{name}:/createUploadSession
  *   POST {item}/children                          new folder, @microsoft.graph.conflictBehavior fail|replace|rename
  *   PATCH {item}                                  rename, move (parentReference), fileSystemInfo
@@ -19,8 +19,6 @@ import { mysiteNotFound, userNotFound } from './directory.routes.js';
 import { GraphError, badRequest, nameConflict, notFound } from './errors.js';
 import { ROLES, type GraphContext, type GraphRoute, decodePath, json } from './graph-routes.js';
 import { driveJson, itemJson, page, pageSize, select } from './resources.js';
-
-const SIMPLE_UPLOAD_LIMIT = 4 * 1024 * 1024;
 
 const PREFIX = /^\/(?:drives\/([^/]+)|users\/([^/]+)\/drive|sites\/([^/]+)\/drive)(?=\/|$)(.*)$/;
 
@@ -153,7 +151,8 @@ async function handleDrive(m: RegExpExecArray, ctx: GraphContext): Promise<Retur
   }
   if (method === 'PUT' && action === '/content') {
     const body = await ctx.body();
-    if (body.length > SIMPLE_UPLOAD_LIMIT) throw new GraphError(413, 'invalidRequest', 'The simple upload API supports files up to 4 MB; use an upload session.', 'maxFileSizeExceeded');
+    const limit = ctx.emu.options.simpleUploadLimitBytes;
+    if (body.length > limit) throw new GraphError(413, 'invalidRequest', `The simple upload API supports files up to ${limit} bytes; use an upload session.`, 'maxFileSizeExceeded');
     if (a.item) {
       if (a.item.kind !== 'file') throw badRequest('Cannot upload content to a folder.');
       checkIfMatch(ctx, a.item);

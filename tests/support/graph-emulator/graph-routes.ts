@@ -31,6 +31,8 @@ export interface EmulatorOptions {
   /** How long @microsoft.graph.downloadUrl links work ("a few minutes"). */
   downloadUrlLifetimeMs: number;
   uploadSessionLifetimeMs: number;
+  /** Largest simple upload (PUT .../content): 250 MB in the current v1.0 documentation (it once said 4 MB). */
+  simpleUploadLimitBytes: number;
   accessTokenLifetimeSeconds: number;
   /** The documentation warns a PUT to an uploadUrl with an Authorization header may fail with 401; the emulator makes it fail. */
   rejectAuthorizationOnUploadUrl: boolean;

@@ -42,6 +42,7 @@ const DEFAULTS: EmulatorOptions = {
   deltaPageSize: 200,
   downloadUrlLifetimeMs: 10 * 60_000,
   uploadSessionLifetimeMs: 60 * 60_000,
+  simpleUploadLimitBytes: 250 * 1024 * 1024,
   accessTokenLifetimeSeconds: 3599,
   rejectAuthorizationOnUploadUrl: true,
 };
@@ -191,7 +192,7 @@ export class GraphEmulator implements EmulatorCore {
     }
     const base = this.options.graphBasePath;
     if (!url.pathname.startsWith(base + '/')) return send(res, errorResult(new GraphError(404, 'BadRequest', `Unknown API version or path: ${url.pathname}`)));
-    const input: GraphInput = { method: rec.method, path: url.pathname.slice(base.length), query: url.searchParams, headers, body: () => readAll(req, 64 * 1024 * 1024) };
+    const input: GraphInput = { method: rec.method, path: url.pathname.slice(base.length), query: url.searchParams, headers, body: () => readAll(req, Math.max(64 * 1024 * 1024, this.options.simpleUploadLimitBytes + 1)) };
     const result = await this.pipeline(input, rec, (l) => (leave = l));
     send(res, result);
   }
