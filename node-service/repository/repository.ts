@@ -53,6 +53,12 @@ import type { RepositoryContext } from './repository-context.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
 import { repositoryStats, type RepositoryStats } from './stats.js';
 import { verifyRepository, type VerifyOptions, type VerifyReport } from './verify.js';
+import type { PackAccess } from './packs/pack-access.js';
+import { hasPackLayer } from './packs/pack-files.js';
+import { collectPackGarbage, type PackGcReport } from './packs/pack-gc.js';
+import { verifyPacks, type PackVerifyReport } from './packs/pack-verify.js';
+import { PointWriter, type StartPointOptions } from './packs/point-writer.js';
+import { Points } from './packs/points.js';
 
 export interface RepositoryDeps {
   fs?: RepositoryFileSystem;
@@ -361,8 +367,13 @@ export class Repository {
     });
   }
 
-  verify(options: VerifyOptions = {}): Promise<VerifyReport> {
-    return verifyRepository(this.context(), options);
+  /** Verifies the chunks of VM backups and, when the repository has them, the packs of backup points. */
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport & { packs: PackVerifyReport | null }> {
+    const report = await verifyRepository(this.context(), options);
+    const packs = (await hasPackLayer(this.context()))
+      ? await verifyPacks(this.packAccess(), { ...(options.parallelism ? { parallelism: options.parallelism } : {}), ...(options.subset ? { subset: options.subset } : {}), ...(options.signal ? { signal: options.signal } : {}) })
+      : null;
+    return { ...report, ok: report.ok && (packs?.ok ?? true), packs };
   }
 
   /** Applies a retention policy per group; with dryRun only reports. Chunks are freed by gc(). */
@@ -395,8 +406,23 @@ export class Repository {
     return true;
   }
 
-  gc(options: GcOptions = {}): Promise<GcReport> {
-    return collectGarbage(this.context(), options);
+  /** Frees unreferenced chunks and, when the repository has them, deletes or repacks unused packs. */
+  async gc(options: GcOptions = {}): Promise<GcReport & { packs: PackGcReport | null }> {
+    const report = await collectGarbage(this.context(), options);
+    const packs = (await hasPackLayer(this.context()))
+      ? await collectPackGarbage(this.packAccess(), { ...(options.graceMs ? { graceMs: options.graceMs } : {}), ...(options.dryRun ? { dryRun: true } : {}), ...(options.signal ? { signal: options.signal } : {}) })
+      : null;
+    return { ...report, packs };
+  }
+
+  /** Backup points of protected objects (M365 drives, libraries) stored in packs: list, prune, delete, read (FORMAT.md "Packs"). */
+  points(): Points {
+    return new Points(this.packAccess());
+  }
+
+  /** Starts a backup point of an object. Takes a shared lease, as startBackup does. */
+  startPoint(options: StartPointOptions): Promise<PointWriter> {
+    return PointWriter.start(this.packAccess(), options);
   }
 
   stats(): Promise<RepositoryStats> {
@@ -418,6 +444,11 @@ export class Repository {
       compressionLevel: this.config.compression.level,
     });
     return this.pool;
+  }
+
+  private packAccess(): PackAccess {
+    const { repoPath, fs, clock, logger, leases } = this.context();
+    return { repoPath, fs, clock, logger, leases, repositoryId: this.id, keys: this.keys, compressionLevel: this.config.compression.level };
   }
 
   private context(): RepositoryContext {

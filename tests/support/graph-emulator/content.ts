@@ -9,6 +9,8 @@ import { Readable } from 'node:stream';
 import { QuickXorHash } from './quick-xor-hash.js';
 
 const CHUNK = 256 * 1024;
+/** Read-only input of the keystream cipher, shared. */
+const ZEROS = Buffer.alloc(CHUNK + 16);
 
 export interface ContentHashes {
   sha256Hex: string;
@@ -103,10 +105,9 @@ export class GeneratedContent extends Content {
     const cipher = createCipheriv('aes-256-ctr', this.key, iv);
     let skip = start - firstBlock * 16;
     let remaining = end - start + 1;
-    const zeros = Buffer.alloc(CHUNK + 16);
     while (remaining > 0) {
       const want = Math.min(CHUNK, remaining);
-      const out = cipher.update(zeros.subarray(0, want + skip)).subarray(skip);
+      const out = cipher.update(ZEROS.subarray(0, want + skip)).subarray(skip);
       skip = 0;
       remaining -= out.length;
       yield out;

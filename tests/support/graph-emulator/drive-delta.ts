@@ -39,8 +39,8 @@ export class DeltaSessions {
   create(drive: Drive, ids: string[], upTo: number): DeltaSession {
     const s: DeltaSession = { id: randomUUID(), driveId: drive.id, epoch: drive.epoch, upTo, ids };
     this.sessions.set(s.id, s);
-    // Keep the most recent few thousand enumerations; older nextLinks answer 410 like expired ones.
-    if (this.sessions.size > 5000) this.sessions.delete(this.sessions.keys().next().value!);
+    // Keep the most recent thousand enumerations; older nextLinks answer 410 like expired ones.
+    if (this.sessions.size > 1000) this.sessions.delete(this.sessions.keys().next().value!);
     return s;
   }
 

@@ -28,7 +28,8 @@ export interface DriveItemRecord {
   changeSeq: number;
   /** Set once deleted; the record stays as a tombstone for delta. */
   deletedSeq?: number;
-  children: Set<string>;
+  /** Live children: lower-case name (names are case-insensitive) -> id. */
+  children: Map<string, string>;
 }
 
 export interface DriveOwnerRef {
@@ -98,12 +99,8 @@ export class Drive {
   }
 
   childByName(folder: DriveItemRecord, name: string): DriveItemRecord | undefined {
-    const lower = name.toLowerCase();
-    for (const id of folder.children) {
-      const c = this.items.get(id)!;
-      if (c.name.toLowerCase() === lower) return c;
-    }
-    return undefined;
+    const id = folder.children.get(name.toLowerCase());
+    return id !== undefined ? this.items.get(id) : undefined;
   }
 
   /** '/a/b.txt' or 'a/b.txt' relative to the root; '' or '/' is the root. */
@@ -133,14 +130,14 @@ export class Drive {
   }
 
   children(folder: DriveItemRecord): DriveItemRecord[] {
-    return [...folder.children].map((id) => this.items.get(id)!).sort((a, b) => a.name.localeCompare(b.name));
+    return [...folder.children.values()].map((id) => this.items.get(id)!).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Sum of the file sizes under an item, as OneDrive reports a folder's size. */
   sizeOf(item: DriveItemRecord): number {
     if (item.kind === 'file') return item.content!.size;
     let total = 0;
-    for (const id of item.children) total += this.sizeOf(this.items.get(id)!);
+    for (const id of item.children.values()) total += this.sizeOf(this.items.get(id)!);
     return total;
   }
 
@@ -219,10 +216,10 @@ export class Drive {
     if (this.isAncestor(item, newParent)) throw badRequest('A folder cannot be moved into itself.');
     const sameSlot = newParent.id === item.parentId && newName.toLowerCase() === item.name.toLowerCase();
     const finalName = sameSlot ? newName : this.resolveConflict(newParent, newName, conflict, item);
-    this.items.get(item.parentId!)!.children.delete(item.id);
+    this.items.get(item.parentId!)!.children.delete(item.name.toLowerCase());
     item.parentId = newParent.id;
     item.name = finalName;
-    newParent.children.add(item.id);
+    newParent.children.set(finalName.toLowerCase(), item.id);
     item.modifiedAt = new Date();
     this.touch(item);
   }
@@ -236,8 +233,8 @@ export class Drive {
   /** Deletes an item and everything under it, leaving tombstones. */
   delete(item: DriveItemRecord): void {
     if (item.kind === 'root') throw new GraphError(403, 'accessDenied', 'The root of a drive cannot be deleted.');
-    for (const id of [...item.children]) this.delete(this.items.get(id)!);
-    this.items.get(item.parentId!)!.children.delete(item.id);
+    for (const id of [...item.children.values()]) this.delete(this.items.get(id)!);
+    this.items.get(item.parentId!)!.children.delete(item.name.toLowerCase());
     this.touch(item);
     item.deletedSeq = this.seq;
   }
@@ -316,7 +313,7 @@ export class Drive {
       version: 0,
       contentVersion: 1,
       changeSeq: 0,
-      children: new Set(),
+      children: new Map(),
     };
     this.touch(rec);
     return rec;
@@ -324,7 +321,7 @@ export class Drive {
 
   private attach(rec: DriveItemRecord, parent: DriveItemRecord): void {
     this.items.set(rec.id, rec);
-    parent.children.add(rec.id);
+    parent.children.set(rec.name.toLowerCase(), rec.id);
   }
 
   private touch(item: DriveItemRecord): void {

@@ -14,7 +14,7 @@ export interface ResourceContext {
   downloadUrl(drive: Drive, item: DriveItemRecord): string;
 }
 
-const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const iso = (d: Date): string => `${d.toISOString().slice(0, 19)}Z`;
 
 export function userJson(u: User): Json {
   const [given, ...rest] = u.displayName.split(' ');
