@@ -1,0 +1,147 @@
+/**
+ * Backup points of protected objects (M365 drives, libraries, later mailboxes) as a caller
+ * sees them: listing (re-import reads only this), retention per object, deleting one, and
+ * reading a point's blobs back. Retention and delete remove manifests only; GC frees the
+ * blobs no remaining point needs, as for VM backups.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import type { JsonValue } from '../format.js';
+import { applyRetention, type RetentionPolicy } from '../retention.js';
+import { BlobReader } from './blob-reader.js';
+import { blobCodec, derivePackKeys, type PackAccess } from './pack-access.js';
+import { PointNotFoundError } from './pack-errors.js';
+import { decodeReferences, POINT_ID_RE, type PointManifest, type StoredObject } from './pack-format.js';
+import { PackIndex } from './pack-index.js';
+import { PointStore } from './point-store.js';
+
+export interface PointInfo {
+  id: string;
+  objectKey: string;
+  createdAt: string;
+  kind: 'full' | 'incremental';
+  parent: string | null;
+  source: JsonValue;
+  summary: Record<string, number>;
+}
+
+export interface PointPruneOptions {
+  dryRun?: boolean;
+  /** Only these objects (default: all). */
+  objectKeys?: readonly string[];
+  utcOffsetMinutes?: number;
+  protectedIds?: ReadonlySet<string>;
+}
+
+export interface PointPruneReport {
+  dryRun: boolean;
+  kept: { id: string; objectKey: string; createdAt: string; reasons: string[] }[];
+  removed: { id: string; objectKey: string; createdAt: string; reasons: string[] }[];
+  /** Points whose manifest cannot be read: never removed by prune. */
+  damaged: string[];
+}
+
+const infoOf = (m: PointManifest): PointInfo => ({
+  id: m.id,
+  objectKey: m.objectKey,
+  createdAt: m.createdAt,
+  kind: m.kind,
+  parent: m.parent,
+  source: m.source,
+  summary: m.summary,
+});
+
+/** The point layer of an open repository (Repository.points()). */
+export class Points {
+  private readonly store: PointStore;
+  private readonly sealKey: Buffer | null;
+  private reader: Promise<BlobReader> | undefined;
+
+  constructor(private readonly access: PackAccess) {
+    this.sealKey = derivePackKeys(access).sealKey;
+    this.store = new PointStore(access, this.sealKey);
+  }
+
+  /** Every readable point, oldest first (optionally of one object); damaged manifests are logged and left out. */
+  async list(objectKey?: string): Promise<PointInfo[]> {
+    const scan = await this.store.scan(objectKey === undefined ? undefined : (m) => m.objectKey === objectKey);
+    for (const d of scan.damaged) this.access.logger.warn({ point: d.id, detail: d.detail }, 'backup point manifest cannot be read');
+    return scan.points.map(infoOf);
+  }
+
+  /** list() plus the ids of the manifests that cannot be read (re-import reports them). */
+  async scan(): Promise<{ points: PointInfo[]; damaged: { id: string; detail: string }[] }> {
+    const scan = await this.store.scan();
+    return { points: scan.points.map(infoOf), damaged: scan.damaged };
+  }
+
+  load(pointId: string): Promise<PointManifest> {
+    return this.store.load(pointId);
+  }
+
+  /** The newest readable point of an object, or null. */
+  async latest(objectKey: string): Promise<PointManifest | null> {
+    const list = await this.list(objectKey);
+    const last = list[list.length - 1];
+    return last ? this.store.load(last.id) : null;
+  }
+
+  /** Applies a retention policy per object; with dryRun only reports. Blobs are freed by gc(). */
+  async prune(policy: RetentionPolicy, options: PointPruneOptions = {}): Promise<PointPruneReport> {
+    const dryRun = options.dryRun ?? false;
+    const scan = await this.store.scan((m) => !options.objectKeys || options.objectKeys.includes(m.objectKey));
+    const decisions = applyRetention(
+      scan.points.map((m) => ({ id: m.id, group: m.objectKey, createdAt: m.createdAt })),
+      policy,
+      this.access.clock.now(),
+      { utcOffsetMinutes: options.utcOffsetMinutes ?? 0, ...(options.protectedIds ? { isProtected: (id: string) => options.protectedIds!.has(id) } : {}) },
+    );
+    const item = (d: (typeof decisions)[number]) => ({ id: d.id, objectKey: d.group, createdAt: d.createdAt, reasons: d.reasons });
+    const kept = decisions.filter((d) => d.keep).map(item);
+    const removed = decisions.filter((d) => !d.keep).map(item);
+    if (!dryRun && removed.length > 0) await this.store.remove(removed.map((r) => r.id));
+    this.access.logger.info({ dryRun, kept: kept.length, removed: removed.length }, 'backup point prune finished');
+    return { dryRun, kept, removed, damaged: scan.damaged.map((d) => d.id) };
+  }
+
+  /** Removes one point (its manifest). False when it was already gone. */
+  async delete(pointId: string): Promise<boolean> {
+    if (!POINT_ID_RE.test(pointId)) throw new InvalidArgumentError(`"${pointId}" is not a backup point id`);
+    if (!(await this.store.exists(pointId))) return false;
+    await this.store.remove([pointId]);
+    this.access.logger.info({ point: pointId }, 'backup point deleted');
+    return true;
+  }
+
+  /** Reads blobs back (loads the index once). */
+  blobs(): Promise<BlobReader> {
+    this.reader ??= PackIndex.load(this.access, this.sealKey).then((index) => new BlobReader(this.access, index, blobCodec(this.access), this.sealKey));
+    return this.reader;
+  }
+
+  /** A point's metadata object (its database), checked against its manifest. */
+  async readMetadata(pointId: string): Promise<Buffer> {
+    const m = await this.store.load(pointId);
+    return (await this.blobs()).readObject(m.metadata, `the metadata of point ${pointId}`);
+  }
+
+  /** A point's reference list: every data blob its view needs. */
+  async readReferences(pointId: string): Promise<string[]> {
+    const m = await this.store.load(pointId);
+    return decodeReferences(await (await this.blobs()).readObject(m.references, `the reference list of point ${pointId}`));
+  }
+
+  /** File content by its blob ids, in order. */
+  async *readContent(blobIds: readonly string[], readAhead = 4): AsyncGenerator<Buffer> {
+    yield* (await this.blobs()).readMany(blobIds, readAhead);
+  }
+
+  /** Reads a stored object whole. */
+  async readObject(obj: StoredObject, what: string): Promise<Buffer> {
+    return (await this.blobs()).readObject(obj, what);
+  }
+
+  async exists(pointId: string): Promise<boolean> {
+    if (!POINT_ID_RE.test(pointId)) throw new PointNotFoundError(this.access.repoPath, pointId);
+    return this.store.exists(pointId);
+  }
+}
