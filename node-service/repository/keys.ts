@@ -4,6 +4,7 @@
  * from the master key with HKDF so the id key never encrypts and the encryption key never ids.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, scrypt } from 'node:crypto';
+import { readRecoveryKeyBlock, RECOVERY_KEY_BEGIN, RECOVERY_KEY_END } from '../../common/recovery-key.js';
 import type { KdfParams } from './format.js';
 
 export interface RepositoryKeys {
@@ -59,9 +60,6 @@ export function unwrapMasterKey(wrapped: string, kek: Buffer, repositoryId: stri
   }
 }
 
-const RECOVERY_BEGIN = '-----BEGIN VPLUS RECOVERY KEY-----';
-const RECOVERY_END = '-----END VPLUS RECOVERY KEY-----';
-
 /** 4 bytes of SHA-256 over the key and the repository id: a mistyped or foreign key is refused, not used. */
 function recoveryChecksum(masterKey: Buffer, repositoryId: string): Buffer {
   return createHash('sha256').update(masterKey).update(repositoryId, 'utf8').digest().subarray(0, 4);
@@ -70,29 +68,23 @@ function recoveryChecksum(masterKey: Buffer, repositoryId: string): Buffer {
 /**
  * The repository's master key as a printable block: whoever holds it can open the repository
  * without the password, so it is shown once and kept offline. Hex in groups of 8, easy to
- * type back from paper; the checksum catches a typo.
+ * type back from paper; the checksum catches a typo. The block's shape is shared with the API,
+ * the CLI and the UI (common/recovery-key.ts).
  */
 export function formatRecoveryKey(masterKey: Buffer, repositoryId: string): string {
   const hex = Buffer.concat([masterKey, recoveryChecksum(masterKey, repositoryId)]).toString('hex');
   const groups = hex.match(/.{1,8}/g) ?? [];
   const lines: string[] = [];
   for (let i = 0; i < groups.length; i += 3) lines.push(groups.slice(i, i + 3).join(' '));
-  return [RECOVERY_BEGIN, `Repository: ${repositoryId}`, '', ...lines, RECOVERY_END, ''].join('\n');
+  return [RECOVERY_KEY_BEGIN, `Repository: ${repositoryId}`, '', ...lines, RECOVERY_KEY_END, ''].join('\n');
 }
 
 /** The master key and repository id in a recovery key block; null when it is not one (or mistyped). */
 export function parseRecoveryKey(text: string): { masterKey: Buffer; repositoryId: string } | null {
-  const begin = text.indexOf(RECOVERY_BEGIN);
-  const end = text.indexOf(RECOVERY_END);
-  if (begin < 0 || end < begin) return null;
-  const body = text.slice(begin + RECOVERY_BEGIN.length, end);
-  const id = /Repository:\s*([0-9a-f]+)/i.exec(body);
-  if (!id?.[1]) return null;
-  const hex = body.replace(/Repository:\s*[0-9a-f]+/i, '').replace(/[\s-]/g, '').toLowerCase();
-  if (!/^[0-9a-f]{72}$/.test(hex)) return null;
-  const raw = Buffer.from(hex, 'hex');
+  const block = readRecoveryKeyBlock(text);
+  if (!block) return null;
+  const raw = Buffer.from(block.hex, 'hex');
   const masterKey = raw.subarray(0, 32);
-  const repositoryId = id[1].toLowerCase();
-  if (!recoveryChecksum(masterKey, repositoryId).equals(raw.subarray(32))) return null;
-  return { masterKey: Buffer.from(masterKey), repositoryId };
+  if (!recoveryChecksum(masterKey, block.repositoryId).equals(raw.subarray(32))) return null;
+  return { masterKey: Buffer.from(masterKey), repositoryId: block.repositoryId };
 }

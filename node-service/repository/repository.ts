@@ -11,20 +11,7 @@ import { BackupWriter } from './backup-writer.js';
 import { ChunkCodecPool } from './chunk-codec.pool.js';
 import { ChunkReader } from './chunk-store.js';
 import { systemClock, type Clock } from './clock.js';
-import {
-  BackupExistsError,
-  InvalidArgumentError,
-  NotARepositoryError,
-  NotEncryptedError,
-  PasswordRequiredError,
-  RepositoryError,
-  RepositoryExistsError,
-  RepositoryPathMissingError,
-  UnsupportedVersionError,
-  WrongPasswordError,
-  isErrno,
-  toRepositoryError,
-} from './errors.js';
+import { BackupExistsError, InvalidArgumentError, NotEncryptedError, PasswordRequiredError, RepositoryError, WrongPasswordError, toRepositoryError } from './errors.js';
 import { NodeFileSystem, type RepositoryFileSystem } from './file-system.js';
 import {
   ALLOWED_CHUNK_SIZES,
@@ -51,6 +38,7 @@ import { silentLogger, type RepositoryLogger } from './logger.js';
 import { ManifestStore } from './manifest-store.js';
 import type { RepositoryContext } from './repository-context.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
+import { prepareEmptyDirectory, readConfig, rewrapMasterKey } from './repository-config.js';
 import { repositoryStats, type RepositoryStats } from './stats.js';
 import { verifyRepository, type VerifyOptions, type VerifyReport } from './verify.js';
 import type { PackAccess } from './packs/pack-access.js';
@@ -159,16 +147,21 @@ export class Repository {
 
   private constructor(
     readonly path: string,
-    readonly config: RepositoryConfig,
+    /** As read at open (or written by init / changePassword). */
+    private currentConfig: RepositoryConfig,
     private readonly keys: RepositoryKeys | null,
     private readonly deps: Resolved,
-    /** Kept only to print the recovery key; never written anywhere by the library. */
+    /** Kept only to print the recovery key and to wrap it under a new password; never written anywhere in clear. */
     private readonly masterKey: Buffer | null = null,
   ) {
     this.log = deps.logger.child({ module: 'repository', repository: path });
     this.manifests = new ManifestStore(path, deps.fs, keys?.manifestKey ?? null);
     this.leases = new LeaseManager(path, deps.fs, deps.clock, deps.leases, this.log);
     this.chunkReader = new ChunkReader(path, () => this.codec(), keys !== null);
+  }
+
+  get config(): RepositoryConfig {
+    return this.currentConfig;
   }
 
   get id(): string {
@@ -286,6 +279,21 @@ export class Repository {
   recoveryKey(): string {
     if (this.masterKey === null) throw new RepositoryError('REPO_NOT_ENCRYPTED', `The repository at ${this.path} is not encrypted: it has no key to recover.`, { path: this.path });
     return formatRecoveryKey(this.masterKey, this.id);
+  }
+
+  /**
+   * Sets a new password: the same master key, wrapped anew by the new password (fresh scrypt
+   * salt) in config.json, replacing the old wrapping, so the old password no longer opens the
+   * repository. Works on a repository opened with its password or its recovery key (the
+   * password lost); the recovery key stays valid, and no data is re-encrypted. Resolves only
+   * once the new password is known to open the repository (FORMAT.md, "Changing the password").
+   */
+  async changePassword(newPassword: string, options: { kdf?: { N?: number; r?: number; p?: number } } = {}): Promise<void> {
+    const masterKey = this.masterKey;
+    if (masterKey === null) throw new RepositoryError('REPO_NOT_ENCRYPTED', `The repository at ${this.path} is not encrypted: it has no password to change.`, { path: this.path });
+    if (newPassword.length === 0) throw new InvalidArgumentError('the new password is empty');
+    this.currentConfig = await rewrapMasterKey(this.path, this.deps.fs, { id: this.id, masterKey, newPassword, ...(options.kdf ? { kdf: options.kdf } : {}) });
+    this.log.info({}, 'repository password changed (master key re-wrapped)');
   }
 
   /** Starts a backup. Takes a shared lease, so an unwritable destination fails here, before any source is read. */
@@ -464,69 +472,3 @@ export class Repository {
     };
   }
 }
-
-async function prepareEmptyDirectory(abs: string, fs: RepositoryFileSystem): Promise<void> {
-  const parent = path.dirname(abs);
-  try {
-    const st = await fs.stat(parent);
-    if (!st.isDirectory) throw new RepositoryPathMissingError(parent);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new RepositoryPathMissingError(parent, err);
-    throw toRepositoryError(err, abs, 'creating the repository');
-  }
-  try {
-    const st = await fs.stat(abs);
-    if (!st.isDirectory) throw new RepositoryExistsError(abs, 'a file with that name is in the way');
-    const entries = await fs.readdir(abs);
-    if (entries.includes(LAYOUT.config)) throw new RepositoryExistsError(abs, 'a repository already exists there');
-    if (entries.length > 0) throw new RepositoryExistsError(abs, 'the directory is not empty');
-  } catch (err) {
-    if (err instanceof RepositoryError) throw err;
-    if (!isErrno(err, 'ENOENT')) throw toRepositoryError(err, abs, 'creating the repository');
-    try {
-      await fs.mkdir(abs);
-    } catch (mkErr) {
-      throw toRepositoryError(mkErr, abs, 'creating the repository directory');
-    }
-  }
-}
-/** The repository's config file, checked: a vPlus repository of a version this library reads. */
-async function readConfig(abs: string, fs: RepositoryFileSystem): Promise<RepositoryConfig> {
-  try {
-    const st = await fs.stat(abs);
-    if (!st.isDirectory) throw new NotARepositoryError(abs, 'it is not a directory');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new RepositoryPathMissingError(abs, err);
-    throw toRepositoryError(err, abs, 'opening the repository');
-  }
-  let raw: Buffer;
-  try {
-    raw = await fs.readFile(path.join(abs, LAYOUT.config));
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new NotARepositoryError(abs, `no ${LAYOUT.config}`);
-    throw toRepositoryError(err, abs, 'reading the repository configuration');
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new RepositoryError('REPO_CONFIG_CORRUPT', `The repository configuration ${path.join(abs, LAYOUT.config)} is not valid JSON; restore it from a copy.`, {
-      path: abs,
-    });
-  }
-  const head = json as { format?: unknown; version?: unknown };
-  if (typeof json !== 'object' || json === null || head.format !== FORMAT_NAME) {
-    throw new NotARepositoryError(abs, `${LAYOUT.config} is not a vPlus repository configuration`);
-  }
-  if (head.version !== FORMAT_VERSION) throw new UnsupportedVersionError(abs, head.version);
-  const parsed = repositoryConfigSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new RepositoryError(
-      'REPO_CONFIG_CORRUPT',
-      `The repository configuration ${path.join(abs, LAYOUT.config)} is damaged (${parsed.error.issues[0]?.message ?? 'invalid'}); restore it from a copy.`,
-      { path: abs },
-    );
-  }
-  return parsed.data;
-}
-
