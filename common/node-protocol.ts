@@ -33,10 +33,21 @@ export const NodeCallSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('snapshots.list'), args: z.object({ uri: z.string(), vm: z.object({ uuid: z.string(), name: z.string() }) }) }),
   /** The printable recovery key of an encrypted repository: asked once, when the destination is added, and kept nowhere. */
   z.object({ op: z.literal('repository.recoveryKey'), args: z.object({ path: z.string(), password: z.string() }) }),
+  /**
+   * Opens an encrypted repository with its recovery key and sets a new password (the master key
+   * wrapped anew, replacing the old password's wrapping). A call, not a task: the key and the
+   * password never enter the catalog, a task's params or its log.
+   */
+  z.object({ op: z.literal('repository.resetPassword'), args: z.object({ path: z.string(), recoveryKey: z.string(), password: z.string() }) }),
 ]);
 export type NodeCall = z.infer<typeof NodeCallSchema>;
 export type NodeCallOp = NodeCall['op'];
-export const NODE_CALL_RESULTS = { 'snapshots.list': SnapshotResultSchema, 'repository.recoveryKey': z.object({ recoveryKey: z.string().max(4096) }) } as const satisfies Record<NodeCallOp, z.ZodType>;
+export const NODE_CALL_RESULTS = {
+  'snapshots.list': SnapshotResultSchema,
+  'repository.recoveryKey': z.object({ recoveryKey: z.string().max(4096) }),
+  /** The repository whose password was reset (its id, from its config). */
+  'repository.resetPassword': z.object({ repositoryId: z.string().max(64) }),
+} as const satisfies Record<NodeCallOp, z.ZodType>;
 export type NodeCallResult<Op extends NodeCallOp> = z.infer<(typeof NODE_CALL_RESULTS)[Op]>;
 
 export const CallErrorSchema = z.object({ code: z.string().max(64), message: z.string().max(4000), path: z.string().max(4096).optional() });

@@ -40,6 +40,7 @@ import {
   type EnrollmentToken,
   type Hypervisor,
   type InstallNode,
+  type ResetDestinationPassword,
   type IscsiStartRequest,
   type IscsiStartResponse,
   type Login,
@@ -209,6 +210,14 @@ export class ApiClient {
   /** An encrypted destination comes with its recovery key, given this once. */
   createDestination(request: CreateDestination): Promise<CreatedDestination> {
     return this.request('POST', '/api/destinations', { body: request, schema: CreatedDestinationSchema, timeoutMs: CREATE_DESTINATION_TIMEOUT_MS });
+  }
+
+  /**
+   * The destination's node opens its repository with the recovery key and sets `password` in
+   * place of the lost one; answers once the destination has been checked with it.
+   */
+  resetDestinationPassword(ref: string, request: ResetDestinationPassword): Promise<Destination> {
+    return this.request('POST', `/api/destinations/${encodeURIComponent(ref)}/reset-password`, { body: request, schema: DestinationSchema, timeoutMs: CREATE_DESTINATION_TIMEOUT_MS });
   }
 
   renameDestination(ref: string, name: string): Promise<Destination> {

@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import { formatBytes, formatRatio, formatTable, formatTimestamp, sparkline } from '../format.js';
 import { Output, formatFields } from '../output.js';
 import { formatRetention, parseRetentionSpec, RETENTION_EXAMPLE } from '../retention.js';
+import { readRecoveryKeyFile } from '../recovery-key-file.js';
 import { readSecret } from '../secrets.js';
 import { destinationOf } from '../task-results.js';
 import { followStartedTask, intParser } from './task.command.js';
@@ -21,6 +22,13 @@ const USAGE_POINTS_SHOWN = 5;
 export interface DestinationAddOptions {
   node: string;
   path: string;
+  passwordStdin?: boolean;
+  recoveryKeyFile?: string;
+  json?: boolean;
+}
+
+export interface ResetPasswordOptions {
+  recoveryKeyFile?: string;
   passwordStdin?: boolean;
   json?: boolean;
 }
@@ -47,8 +55,21 @@ export function registerDestinationCommands(program: Command, ctx: CliContext): 
     .requiredOption('--node <node>', 'the node that reads and writes it (name or id)')
     .requiredOption('--path <dir>', 'absolute directory on that node: a local disk, or an NFS/SMB share mounted there')
     .option('--password-stdin', 'encrypt it (recommended) with a password from stdin (asked twice without echo on a terminal), and print its recovery key once; without it, backups are stored unencrypted')
+    .option(
+      '--recovery-key-file <file>',
+      'open the encrypted repository already at the path with its recovery key (its password is lost) and set the password from --password-stdin as its new one; the old password then opens it no more',
+    )
     .option('--json', 'print the added destination as JSON only')
     .action((name: string, options: DestinationAddOptions) => addDestination(ctx, name, options));
+
+  destination
+    .command('reset-password')
+    .description("set a new password on an encrypted destination whose password is lost: its node opens the repository with the recovery key and replaces the old password (which then opens it no more)")
+    .argument('<name>', 'destination name or id')
+    .option('--recovery-key-file <file>', 'the recovery key: the file the UI downloaded, or the block the CLI printed when the destination was added')
+    .option('--password-stdin', 'the new password, from stdin (asked twice without echo on a terminal)')
+    .option('--json', 'print the destination as JSON only')
+    .action((ref: string, options: ResetPasswordOptions) => resetDestinationPassword(ctx, ref, options));
 
   destination
     .command('list')
@@ -160,21 +181,33 @@ async function addDestination(ctx: CliContext, name: string, options: Destinatio
   const destinationName = validateDestinationName(name);
   const dir = validateDestinationPath(options.path);
   if (options.node.trim() === '') throw new UsageError('--node needs a node name or id, as vplus node list shows it');
+  if (options.recoveryKeyFile !== undefined && !options.passwordStdin) {
+    throw new UsageError('--recovery-key-file sets a new password on the repository: give it with --password-stdin');
+  }
+  const recoveryKey = options.recoveryKeyFile === undefined ? undefined : await readRecoveryKeyFile(options.recoveryKeyFile);
   // Connect first: no point typing a password twice only to hear "not logged in".
   await withClient(ctx, async (client) => {
     let password: string | undefined;
-    if (options.passwordStdin) {
+    if (recoveryKey !== undefined) {
+      out.note(newPasswordWarning(destinationName));
+      password = validatePassword(await readSecret(ctx, { prompt: `New encryption password for ${destinationName}: `, confirm: true }));
+    } else if (options.passwordStdin) {
       out.note(encryptionWarning(destinationName));
       password = validatePassword(await readSecret(ctx, { prompt: `Encryption password for ${destinationName}: `, confirm: true }));
     } else {
       out.note(`note: "${destinationName}" stores backups unencrypted; encryption cannot be turned on later (add it with --password-stdin to encrypt).`);
     }
-    out.note(`Checking ${dir} on node ${options.node}…`);
-    const created = await client.createDestination({ name: destinationName, node: options.node, path: dir, ...(password !== undefined ? { password } : {}) });
+    out.note(recoveryKey !== undefined ? `Opening ${dir} on node ${options.node} with its recovery key…` : `Checking ${dir} on node ${options.node}…`);
+    const created = await client
+      .createDestination({ name: destinationName, node: options.node, path: dir, ...(password !== undefined ? { password } : {}), ...(recoveryKey !== undefined ? { recoveryKey } : {}) })
+      .catch((err: unknown) => {
+        throw aboutTheKeyFile(err, options.recoveryKeyFile);
+      });
     if (options.json) {
       out.json(created);
       return;
     }
+    if (recoveryKey !== undefined) out.line(`Opened the repository at ${dir} with its recovery key and set the new password; the old password opens it no more, the recovery key still does.`);
     const space = formatSpace(created);
     out.line(
       `Added destination "${created.name}" on node ${created.node} at ${created.path} (${created.encrypted ? 'encrypted' : 'not encrypted'})` +
@@ -186,6 +219,41 @@ async function addDestination(ctx: CliContext, name: string, options: Destinatio
       out.note(`warning: the recovery key of "${created.name}" is printed below this once and kept nowhere; store it offline (printed, or in a safe). It opens the backups without the password, so keep it as secret as the password.`);
       out.line(created.recoveryKey.trimEnd());
     }
+  });
+}
+
+/** Said before a new password is read: it replaces the old one on the repository itself. */
+export function newPasswordWarning(name: string): string {
+  return `warning: the new password replaces the old one on the repository of "${name}" (the old one opens it no more; any other server using it needs the new one); keep a copy of it somewhere safe`;
+}
+
+/** A refusal about the key names the file it came from. */
+function aboutTheKeyFile(err: unknown, file: string | undefined): unknown {
+  if (file === undefined || !(err instanceof ApiRequestError)) return err;
+  if (err.code !== 'RECOVERY_KEY_INVALID' && err.code !== 'REPOSITORY_NOT_ENCRYPTED') return err;
+  return new ApiRequestError(`--recovery-key-file ${file}: ${err.message.charAt(0).toLowerCase()}${err.message.slice(1)}`, err.status, err.code);
+}
+
+async function resetDestinationPassword(ctx: CliContext, ref: string, options: ResetPasswordOptions): Promise<void> {
+  const out = new Output(ctx);
+  if (options.recoveryKeyFile === undefined) throw new UsageError('give the recovery key with --recovery-key-file FILE (the file the UI downloaded, or the block the CLI printed)');
+  if (!options.passwordStdin) throw new UsageError('give the new password with --password-stdin');
+  const recoveryKey = await readRecoveryKeyFile(options.recoveryKeyFile);
+  await withClient(ctx, async (client) => {
+    const destination = await client.getDestination(ref);
+    out.note(newPasswordWarning(destination.name));
+    const password = validatePassword(await readSecret(ctx, { prompt: `New encryption password for ${destination.name}: `, confirm: true }));
+    out.note(`Setting the new password on ${destination.path} on node ${destination.node} with the recovery key…`);
+    const after = await client.resetDestinationPassword(String(destination.id), { recoveryKey, password }).catch((err: unknown) => {
+      throw aboutTheKeyFile(err, options.recoveryKeyFile);
+    });
+    if (options.json) {
+      out.json(after);
+      return;
+    }
+    out.line(`Set the new password of destination "${after.name}"; the old password opens it no more, the recovery key still does.`);
+    if (after.status === 'ok') out.line(`Checked with the new password: ${after.backups} backup${after.backups === 1 ? '' : 's'} on the destination.`);
+    else out.line(`The check with the new password says: ${after.statusMessage ?? after.status}`);
   });
 }
 

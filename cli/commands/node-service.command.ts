@@ -56,7 +56,7 @@ export function registerNodeServiceCommands(program: Command, ctx: CliContext): 
     .option('--log-level <level>', 'log level', 'info')
     .action(async (o: { config: string; logLevel: string }) => {
       const { runNodeService } = await import('../../node-service/agent/node-service.js');
-      const logger = pino({ level: o.logLevel, base: { app: 'vplus-node' }, redact: ['credential', '*.credential', 'token', '*.token'] });
+      const logger = pino({ level: o.logLevel, base: { app: 'vplus-node' }, redact: ['credential', '*.credential', 'token', '*.token', 'password', '*.password', 'recoveryKey', '*.recoveryKey'] });
       let agent;
       try {
         agent = await runNodeService(path.resolve(o.config), packageVersion(), logger);

@@ -172,6 +172,20 @@ export const VerifyResultSchema = z.object({
   /** Chunks on the damaged list found intact again (a backup re-stored them). */
   healedChunks: z.number().int().optional(),
   subset: z.object({ part: z.number().int(), of: z.number().int() }).nullable().optional(),
+  /** The packs of Microsoft 365 backup points (absent when the destination has none, and from older nodes). */
+  points: z
+    .object({
+      checkedPacks: z.number().int(),
+      checkedBytes: z.number(),
+      /** Damaged or missing blobs still needed, with their role and every point that needs them. */
+      problems: z.array(z.object({ blob: z.string(), pack: z.string().nullable(), problem: z.string(), role: z.enum(['content', 'metadata', 'references']), points: z.array(z.string()) })),
+      damagedPacks: z.array(z.object({ pack: z.string(), detail: z.string(), points: z.array(z.string()) })),
+      damagedPoints: z.array(z.object({ point: z.string(), detail: z.string() })),
+      affectedPoints: z.array(z.string()),
+      /** Every point whose manifest was read. */
+      points: z.array(z.string()),
+    })
+    .optional(),
   stats: RepositoryStatsSchema,
 });
 
@@ -185,10 +199,33 @@ export const PruneResultSchema = z.object({
 export const GcResultSchema = z.object({
   removedChunks: z.number().int(),
   freedBytes: z.number(),
+  /** The packs of Microsoft 365 backup points (absent when the destination has none, and from older nodes). */
+  packs: z.object({ deleted: z.number().int(), repacked: z.number().int(), written: z.number().int(), freedBytes: z.number() }).optional(),
   stats: RepositoryStatsSchema,
 });
 
+/** A backup point of a protected object (a Microsoft 365 drive or library) found on a destination. */
+export const RepoPointSchema = z.object({
+  id: z.string(),
+  createdAt: z.string(),
+  /** The protected object, e.g. "m365:<tenant>:drive:<drive id>". */
+  objectKey: z.string(),
+  kind: z.enum(['full', 'incremental']),
+  items: z.number(),
+  files: z.number(),
+  folders: z.number(),
+  /** Bytes of the files the point lists. */
+  bytes: z.number(),
+  /** Bytes this point added to the destination (its new packs). */
+  storedBytes: z.number(),
+  /** Opaque metadata written by the backup (tenant, user, drive name…). */
+  source: z.unknown().optional(),
+});
+export type RepoPoint = z.infer<typeof RepoPointSchema>;
+
 export const ReimportResultSchema = z.object({
   backups: z.array(RepoBackupSchema),
+  /** Backup points of Microsoft 365 objects, from the point manifests alone (absent from older nodes). */
+  points: z.array(RepoPointSchema).optional(),
   stats: RepositoryStatsSchema,
 });

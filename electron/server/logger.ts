@@ -16,6 +16,10 @@ export const REDACT_PATHS = [
   '*.secret',
   'dbUrl',
   '*.dbUrl',
+  // A repository's recovery key opens its backups without the password: never in a log line.
+  'recoveryKey',
+  '*.recoveryKey',
+  '*.*.recoveryKey',
 ];
 
 /** A request's URL without its query string, which may carry a token or other secrets. */

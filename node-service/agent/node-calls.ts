@@ -10,9 +10,10 @@ export interface NodeCallsDeps {
 type Answers = { [Op in NodeCall['op']]: (args: Extract<NodeCall, { op: Op }>['args']) => Promise<NodeCallResult<Op>> };
 
 /**
- * The reads the server asks this node for and waits on (node.call → call.result): quick
- * questions that are no task (listing a VM's snapshots, a new repository's recovery key). Failures answer
- * with a code and a sentence naming this node.
+ * What the server asks this node for and waits on (node.call → call.result): quick
+ * questions that are no task (listing a VM's snapshots, a new repository's recovery key), and
+ * the one write that must leave no trace in the catalog (a new repository password set with the
+ * recovery key). Failures answer with a code and a sentence naming this node.
  */
 export class NodeCalls {
   private readonly answers: Answers;
@@ -24,6 +25,15 @@ export class NodeCalls {
         const repository = await Repository.open(path, { password }, { threads: 1 });
         try {
           return { recoveryKey: repository.recoveryKey() };
+        } finally {
+          await repository.close();
+        }
+      },
+      'repository.resetPassword': async ({ path, recoveryKey, password }) => {
+        const repository = await Repository.openWithRecoveryKey(path, recoveryKey, { threads: 1 });
+        try {
+          await repository.changePassword(password);
+          return { repositoryId: repository.id };
         } finally {
           await repository.close();
         }
@@ -41,7 +51,7 @@ export class NodeCalls {
         const message = err.code === 'KVM_DOMAIN_NOT_FOUND' ? `${err.message.replace(/\.$/, '')}; sync the inventory of this host` : err.message.replace(/\.$/, '');
         return { error: { code: err.code, message: `${message} (on node ${this.deps.nodeName})`.slice(0, 4000) } };
       }
-      if (err instanceof RepositoryError) return { error: { code: err.code, message: `${err.message} (on node ${this.deps.nodeName})`.slice(0, 4000) } };
+      if (err instanceof RepositoryError) return { error: { code: err.code, message: `${err.message.replace(/\.$/, '')} (on node ${this.deps.nodeName})`.slice(0, 4000) } };
       return { error: { code: 'NODE_CALL_FAILED', message: `${call.op} failed on node ${this.deps.nodeName}: ${(err as Error).message}`.slice(0, 4000) } };
     }
   }

@@ -7,6 +7,7 @@ import {
   DestinationUsagePointSchema,
   GcRequestSchema,
   PruneRequestSchema,
+  ResetDestinationPasswordSchema,
   UpdateDestinationSchema,
   VerifyRequestSchema,
 } from '../../../common/api/destinations.js';
@@ -37,9 +38,10 @@ export function registerDestinationRoutes(app: ZodApp, deps: { destinations: Des
       config: { access: { role: 'admin' } },
       schema: {
         tags: ['destinations'],
-        summary: 'Add a destination: checks the path on its node and creates (or opens) the repository there',
+        summary:
+          'Add a destination: checks the path on its node and creates (or opens) the repository there. With recoveryKey, an encrypted repository whose password is lost is opened with its recovery key and `password` is set as its new password first',
         body: CreateDestinationSchema,
-        response: { 201: CreatedDestinationSchema, ...errors },
+        response: { 201: CreatedDestinationSchema, ...errors, 502: ApiErrorSchema, 504: ApiErrorSchema },
       },
     },
     async (request, reply) => reply.code(201).send(await svc.create(request.body, principalOf(request))),
@@ -67,6 +69,22 @@ export function registerDestinationRoutes(app: ZodApp, deps: { destinations: Des
       await svc.remove(request.params.destination, request.query.force === 'true', principalOf(request));
       return reply.code(204).send(null);
     },
+  );
+
+  app.post(
+    '/api/destinations/:destination/reset-password',
+    {
+      config: { access: { role: 'admin' } },
+      schema: {
+        tags: ['destinations'],
+        summary:
+          "Set a new password on an encrypted destination whose password is lost: its node opens the repository with the recovery key and replaces the old password with the new one (the old one no longer opens it); the catalog keeps the new one, and the destination is checked again",
+        params,
+        body: ResetDestinationPasswordSchema,
+        response: { 200: DestinationSchema, ...errors, 502: ApiErrorSchema, 504: ApiErrorSchema },
+      },
+    },
+    async (request) => svc.resetPassword(request.params.destination, request.body, principalOf(request)),
   );
 
   app.get(

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
-import type { CreateDestination, CreatedDestination, Destination, Retention } from '../../../common/api/destinations.js';
+import type { CreateDestination, CreatedDestination, Destination, ResetDestinationPassword, Retention } from '../../../common/api/destinations.js';
 import type { Task, TaskType } from '../../../common/api/tasks.js';
 import type { TaskResultOf } from '../../../common/task-contracts.js';
 import { sameName } from '../../../common/names.js';
 import type { AuditService } from '../auth/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
-import { AppError, conflict, notFound } from '../errors.js';
+import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
+import { RelayError } from '../nodes/node-relay.js';
 import type { NodeSessions } from '../nodes/node-sessions.js';
 import type { NodesRepository } from '../nodes/nodes.repository.js';
 import type { SecretsRepository } from '../security/secrets.repository.js';
@@ -17,6 +18,19 @@ const secretName = (id: number): string => `destination:${id}`;
 const CHECK_TIMEOUT_MS = 120_000;
 /** The node opens the new repository (one scrypt) to print its recovery key. */
 const RECOVERY_KEY_TIMEOUT_MS = 30_000;
+/** The node wraps the master key for the new password and reads it back (two scrypts, a config rewrite on a share). */
+const RESET_PASSWORD_TIMEOUT_MS = 60_000;
+/** What the node says about the repository's path or its files when it cannot set a new password there. */
+const REPOSITORY_PATH_CODES = new Set([
+  'REPO_PATH_MISSING',
+  'REPO_NOT_A_REPOSITORY',
+  'REPO_CONFIG_CORRUPT',
+  'REPO_UNSUPPORTED_VERSION',
+  'REPO_READ_ONLY',
+  'REPO_PERMISSION_DENIED',
+  'REPO_NO_SPACE',
+  'REPO_IO_ERROR',
+]);
 
 /** Task types whose node works on the destination's repository: they get its path and password at dispatch. */
 const REPOSITORY_TASKS = ['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPORT', 'EXPORT', 'STORE', 'RESTORE', 'MOUNT', 'BACKUP_DELETE'] as const;
@@ -30,6 +44,8 @@ const REPOSITORY_TASKS = ['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPOR
 export class DestinationsService {
   /** Rows inserted for a creation whose check has not ended: not a destination yet, so in no list and no event. */
   private readonly creating = new Set<number>();
+  /** Repositories (node id + path) whose password a request is setting now: one at a time. */
+  private readonly resetting = new Set<string>();
 
   constructor(
     private readonly destinations: DestinationsRepository,
@@ -67,11 +83,26 @@ export class DestinationsService {
     if (same) throw conflict(`a destination named "${same.name}" already exists`, 'name');
     if ((await this.destinations.onNode(node.id)).some((d) => d.path === req.path)) throw conflict(`node "${node.name}" already has a destination at ${req.path}`, 'path');
 
+    // The password lost, the recovery key kept: the node sets the new password first, then the
+    // repository is opened with it like any other.
+    const recovering = req.recoveryKey !== undefined;
+    if (req.recoveryKey !== undefined) {
+      if (req.password === undefined) throw badRequest('give the new password for the repository opened with the recovery key', 'password');
+      const repositoryId = await this.resetOnNode(node, req.path, req.recoveryKey, req.password, 'path');
+      await this.audit.record({
+        actor: by.user.username,
+        action: 'destination.password_reset',
+        target: `destination:${req.name}`,
+        details: { node: node.name, path: req.path, repositoryId, with: 'recovery key', adding: true },
+      });
+    }
+
     const id = await this.destinations.insert({ name: req.name, nodeId: node.id, path: req.path, encrypted: req.password !== undefined });
     this.creating.add(id);
     try {
       if (req.password) await this.secrets.put(secretName(id), req.password);
-      const task = await this.engine.create({ type: 'DESTINATION_CHECK', params: { destinationId: id, create: true }, requiredNodeId: node.id, subject: `destination:${req.name}`, priority: 95, createdBy: by.user.username });
+      // Opened with a recovery key, the repository must be there: never create one instead.
+      const task = await this.engine.create({ type: 'DESTINATION_CHECK', params: { destinationId: id, create: !recovering }, requiredNodeId: node.id, subject: `destination:${req.name}`, priority: 95, createdBy: by.user.username });
       const done = await this.engine.waitForEnd(task.id, CHECK_TIMEOUT_MS).catch(async (err: unknown) => {
         await this.engine.cancel(task.id, true, 'system').catch((err: unknown) => this.logger.warn({ err, taskId: task.id }, 'could not cancel a destination check that timed out'));
         throw err;
@@ -83,14 +114,76 @@ export class DestinationsService {
       // A refused destination leaves no trace: no row, no secret, and it was never announced.
       await this.secrets.delete(secretName(id));
       await this.destinations.delete(id);
+      // The new password is on the repository already: say so, or the admin would try the old one.
+      if (recovering && err instanceof AppError) {
+        throw new AppError(err.statusCode, err.code, `${err.message.replace(/\.$/, '')} (the repository's new password is set already: use it, or the recovery key, next time)`, err.field);
+      }
       throw err;
     } finally {
       this.creating.delete(id);
     }
-    await this.audit.record({ actor: by.user.username, action: 'destination.create', target: `destination:${req.name}`, details: { node: node.name, path: req.path, encrypted: req.password !== undefined } });
+    await this.audit.record({
+      actor: by.user.username,
+      action: 'destination.create',
+      target: `destination:${req.name}`,
+      details: { node: node.name, path: req.path, encrypted: req.password !== undefined, ...(recovering ? { openedWithRecoveryKey: true } : {}) },
+    });
     const destination = await this.publish(id);
-    const recoveryKey = req.password === undefined ? undefined : await this.recoveryKey(node.id, req.path, req.password);
+    // Opened with its recovery key, the repository keeps that key: whoever added it holds it already.
+    const recoveryKey = req.password === undefined || recovering ? undefined : await this.recoveryKey(node.id, req.path, req.password);
     return recoveryKey === undefined ? destination : { ...destination, recoveryKey };
+  }
+
+  /**
+   * The catalog's password no longer opens the destination's repository (lost, or changed from
+   * another server): its node opens the repository with the recovery key and sets the new
+   * password in place of the old one, the catalog keeps the new one, and the destination is
+   * checked again with it, so its state is right when this answers.
+   */
+  async resetPassword(ref: string, req: ResetDestinationPassword, by: Principal): Promise<Destination> {
+    const row = await this.require(ref);
+    if (row.encrypted !== 1) throw conflict(`destination "${row.name}" is not encrypted: it has no password to reset`);
+    if (!this.sessions.get(row.node_id)) throw conflict(`node "${row.node_name}" is offline; only the destination's node can set a new password on its repository`);
+    const repositoryId = await this.resetOnNode({ id: row.node_id, name: row.node_name }, row.path, req.recoveryKey, req.password);
+    await this.secrets.put(secretName(row.id), req.password);
+    await this.audit.record({
+      actor: by.user.username,
+      action: 'destination.password_reset',
+      target: `destination:${row.name}`,
+      details: { node: row.node_name, path: row.path, repositoryId, with: 'recovery key' },
+    });
+    const task = await this.engine.create({
+      type: 'DESTINATION_CHECK',
+      params: { destinationId: row.id, create: false },
+      requiredNodeId: row.node_id,
+      subject: `destination:${row.name}`,
+      priority: 95,
+      createdBy: by.user.username,
+    });
+    // The check's listener records what it finds (ok, or why not); a slow one still does, later.
+    await this.engine.waitForEnd(task.id, CHECK_TIMEOUT_MS).catch((err: unknown) => this.logger.warn({ err, taskId: task.id }, 'the check after a password reset did not end in time'));
+    return this.publish(row.id);
+  }
+
+  /**
+   * Has the node open the repository at `path` with its recovery key and set `password` (a node
+   * call: the key and the password go into no task, catalog row or log). Returns the
+   * repository's id; refusals name the field they are about.
+   */
+  private async resetOnNode(node: { id: number; name: string }, path: string, recoveryKey: string, password: string, pathField?: 'path'): Promise<string> {
+    const where = `${node.id}:${path}`;
+    if (this.resetting.has(where)) throw conflict(`a new password is being set on the repository at ${path} on node "${node.name}" right now; wait for that to end`);
+    this.resetting.add(where);
+    try {
+      const answer = await this.sessions.relay.nodeCall(node.id, { op: 'repository.resetPassword', args: { path, recoveryKey, password } }, RESET_PASSWORD_TIMEOUT_MS);
+      this.logger.info({ nodeId: node.id, path, repositoryId: answer.repositoryId }, 'repository password reset with its recovery key');
+      return answer.repositoryId;
+    } catch (err) {
+      if (!(err instanceof RelayError)) throw err;
+      throw resetRefusal(err, node.name, path, pathField);
+    } finally {
+      this.resetting.delete(where);
+    }
   }
 
   /**
@@ -251,4 +344,22 @@ export class DestinationsService {
     this.bus.publish({ type: 'destination', destination });
     return destination;
   }
+}
+
+/** The node's refusal to set a new password, as the API answers it: on the field it is about where there is one. */
+function resetRefusal(err: RelayError, node: string, path: string, pathField: 'path' | undefined): AppError {
+  switch (err.code) {
+    case 'REPO_RECOVERY_KEY_INVALID':
+      return new AppError(400, 'RECOVERY_KEY_INVALID', err.message, 'recoveryKey');
+    case 'REPO_NOT_ENCRYPTED':
+      return new AppError(400, 'REPOSITORY_NOT_ENCRYPTED', `the repository at ${path} on node ${node} is not encrypted, so it has no password to reset: add it without a recovery key or password`, 'recoveryKey');
+    case 'NODE_OFFLINE':
+      return conflict(`node "${node}" is offline; only a running node can set a new password on its repository`, pathField ? 'node' : undefined);
+    case 'NODE_TIMEOUT':
+      return new AppError(504, 'NODE_TIMEOUT', `node "${node}" did not set the new password within ${RESET_PASSWORD_TIMEOUT_MS / 1000} s (a node older than this server does not know how: upgrade it); try again`);
+    case 'NODE_CALL_UNSUPPORTED':
+      return new AppError(409, 'NODE_UNSUPPORTED', `node "${node}" cannot set a repository password with a recovery key; upgrade it`);
+  }
+  if (REPOSITORY_PATH_CODES.has(err.code)) return new AppError(400, 'PASSWORD_RESET_FAILED', err.message, pathField);
+  return new AppError(502, 'PASSWORD_RESET_FAILED', `setting the new password at ${path} on node ${node} failed: ${err.message}`);
 }

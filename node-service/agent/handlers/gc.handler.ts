@@ -23,8 +23,13 @@ export function gcHandler(deps: DestinationHandlerDeps): TaskHandler {
           onProgress: (p) => ctx.progress(p.freedBytes, null, `${p.shardsDone} of ${p.shardsTotal} chunk directories swept`),
         });
         const stats = statsView(await repo.stats());
-        ctx.log('info', `removed ${plural(report.removedChunks, 'chunk')}, freed ${formatBytes(report.freedBytes)} in ${(report.durationMs / 1000).toFixed(1)} s`);
         const warnings: string[] = [];
+        ctx.log('info', `removed ${plural(report.removedChunks, 'chunk')}, freed ${formatBytes(report.freedBytes)} in ${(report.durationMs / 1000).toFixed(1)} s`);
+        const packs = report.packs;
+        if (packs) {
+          ctx.log('info', `packs of Microsoft 365 backups: deleted ${packs.packsDeleted}, repacked ${packs.packsRepacked} into ${packs.packsWritten}, freed ${formatBytes(packs.freedBytes)}`);
+          if (packs.missingBlobs > 0) warnings.push(`${plural(packs.missingBlobs, 'blob')} needed by Microsoft 365 backup points ${packs.missingBlobs === 1 ? 'is' : 'are'} missing from ${target.path}; run verify to see which points are affected`);
+        }
         if (report.keptRecentChunks > 0) {
           ctx.log('info', `kept ${plural(report.keptRecentChunks, 'unreferenced chunk')} (${formatBytes(report.keptRecentBytes)}) younger than the grace period`);
         }
@@ -32,7 +37,12 @@ export function gcHandler(deps: DestinationHandlerDeps): TaskHandler {
           warnings.push(`${plural(report.missingChunks, 'chunk')} referenced by backups ${report.missingChunks === 1 ? 'is' : 'are'} missing from ${target.path}; run verify to see which backups are affected`);
         }
         for (const w of warnings) ctx.log('warn', w);
-        const result: GcResult = { removedChunks: report.removedChunks, freedBytes: report.freedBytes, stats };
+        const result: GcResult = {
+          removedChunks: report.removedChunks,
+          freedBytes: report.freedBytes,
+          ...(packs ? { packs: { deleted: packs.packsDeleted, repacked: packs.packsRepacked, written: packs.packsWritten, freedBytes: packs.freedBytes } } : {}),
+          stats,
+        };
         return { warnings, result };
       });
     },

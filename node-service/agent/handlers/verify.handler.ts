@@ -3,6 +3,7 @@ import { VerifyRequestSchema, type VerifyResultSchema } from '../../../common/ap
 import type { VerifyProblem, VerifyReport } from '../../repository/index.js';
 import type { TaskHandler, TaskRunContext } from '../task-handler.js';
 import { formatBytes, parseParams, plural, statsView, withRepository, type DestinationHandlerDeps } from './destination-task.js';
+import { pointFailureClause, pointWarnings, pointsResult } from './verify-points.js';
 
 type VerifyResult = z.infer<typeof VerifyResultSchema>;
 
@@ -43,6 +44,7 @@ export function verifyHandler(deps: DestinationHandlerDeps): TaskHandler {
           damagedManifests: report.damagedManifests.map((m) => ({ backup: m.backupId, detail: m.detail.slice(0, 1000) })),
           healedChunks: report.healedChunks,
           subset: report.subset,
+          ...(report.packs ? { points: pointsResult(report.packs) } : {}),
           stats,
         };
         const seconds = report.durationMs / 1000;
@@ -51,9 +53,13 @@ export function verifyHandler(deps: DestinationHandlerDeps): TaskHandler {
         if (report.healedChunks > 0) ctx.log('info', `${plural(report.healedChunks, 'chunk')} found damaged earlier ${report.healedChunks === 1 ? 'is' : 'are'} intact again (re-stored by a later backup)`);
         if (report.ok) return { result };
 
-        const warnings = problemWarnings(report);
+        const warnings = [...problemWarnings(report), ...pointWarnings(report.packs)];
         for (const w of warnings) ctx.log('error', w);
-        return { failed: failureSentence(report, stats.backups), warnings, result };
+        // Damage only in the packs of Microsoft 365 backup points: say that alone, not that VM backups are intact.
+        const pointsClause = pointFailureClause(report.packs);
+        const vmOk = report.problems.length === 0 && report.damagedManifests.length === 0;
+        const failed = vmOk && pointsClause ? pointsClause : [failureSentence(report, stats.backups), pointsClause].filter((x) => x !== null).join('; ');
+        return { failed, warnings, result };
       });
     },
   };
