@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ID_LIKE_NAME_MESSAGE, notIdLike, unicodeNamePattern } from '../names.js';
+import { NOT_A_RECOVERY_KEY, readRecoveryKeyBlock, RECOVERY_KEY_MAX_LENGTH } from '../recovery-key.js';
 
 /**
  * Each retention rule keeps at least one backup (a count) or one day (maxAgeDays): a 0 would
@@ -98,14 +99,54 @@ export const DestinationNameSchema = z
   .regex(unicodeNamePattern('._-'), 'destination names may contain letters, digits, ".", "_" and "-"')
   .refine(notIdLike, ID_LIKE_NAME_MESSAGE);
 
-export const CreateDestinationSchema = z.object({
-  name: DestinationNameSchema,
-  node: z.string().min(1).max(128).describe('node id or name'),
-  path: z.string().min(2).max(1024).regex(/^\//, 'the path must be absolute, e.g. /mnt/nas/vplus'),
-  /** Encrypts the repository; without it backups are stored unencrypted. Kept encrypted in the catalog. */
-  password: z.string().min(8, 'the encryption password must be at least 8 characters').max(1024).optional(),
-});
+/** A repository password: the one a new repository is encrypted with, or the new one set with a recovery key. */
+export const RepositoryPasswordSchema = z.string().min(8, 'the encryption password must be at least 8 characters').max(1024);
+
+/** The block's markers, for the UI (which imports only common/api and a few browser-safe modules). */
+export { RECOVERY_KEY_BEGIN, RECOVERY_KEY_END, RECOVERY_KEY_MAX_LENGTH } from '../recovery-key.js';
+
+/**
+ * A recovery key as given back by a person (pasted, typed from paper, or a downloaded key
+ * file): the block's shape is checked here, its checksum on the node that uses it.
+ */
+export const RecoveryKeySchema = z
+  .string()
+  .max(RECOVERY_KEY_MAX_LENGTH, 'this is too long for a vPlus recovery key: give only the block, from BEGIN to END')
+  .refine((text) => readRecoveryKeyBlock(text) !== null, NOT_A_RECOVERY_KEY);
+
+export const CreateDestinationSchema = z
+  .object({
+    name: DestinationNameSchema,
+    node: z.string().min(1).max(128).describe('node id or name'),
+    path: z.string().min(2).max(1024).regex(/^\//, 'the path must be absolute, e.g. /mnt/nas/vplus'),
+    /**
+     * Encrypts the repository; without it backups are stored unencrypted. Kept encrypted in the
+     * catalog. With `recoveryKey`: the repository's new password.
+     */
+    password: RepositoryPasswordSchema.optional(),
+    /**
+     * Opens the encrypted repository already at `path` with its recovery key instead of its
+     * password (lost), and sets `password` as its new password first: the old password no longer
+     * opens it. Used for this request only: never stored or logged.
+     */
+    recoveryKey: RecoveryKeySchema.optional(),
+  })
+  .refine((d) => d.recoveryKey === undefined || d.password !== undefined, {
+    path: ['password'],
+    message: 'give the new password for the repository opened with the recovery key',
+  });
 export type CreateDestination = z.infer<typeof CreateDestinationSchema>;
+
+/**
+ * POST /api/destinations/:destination/reset-password: the catalog's password for an encrypted
+ * destination no longer opens it (lost, or changed elsewhere). The node opens the repository
+ * with its recovery key and sets `password` in place of the old one; the catalog keeps the new one.
+ */
+export const ResetDestinationPasswordSchema = z.object({
+  recoveryKey: RecoveryKeySchema,
+  password: RepositoryPasswordSchema,
+});
+export type ResetDestinationPassword = z.infer<typeof ResetDestinationPasswordSchema>;
 
 /**
  * The answer to adding a destination. An encrypted one carries its recovery key (the
