@@ -5,6 +5,7 @@ import {
   TaskSchema,
   type CreateDestination,
   type Destination,
+  type ResetDestinationPassword,
   type Retention,
 } from '@common/api/index.js';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -69,6 +70,22 @@ export function useCreateDestinationMutation() {
       void queryClient.invalidateQueries({ queryKey: queryKeys.destinationList });
     },
     // The form shows the node's reason under the field it is about.
+    meta: { inlineErrors: true },
+  });
+}
+
+/**
+ * Sets a new password with the recovery key (the node rewrites the repository's key, then the
+ * destination is checked with the new password): answers with the destination as found then.
+ */
+export function useResetDestinationPasswordMutation() {
+  const api = useApiClient();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, request }: { id: number; request: ResetDestinationPassword }) =>
+      api.json('POST', `${destinationPath(id)}/reset-password`, DestinationSchema, { body: request }),
+    onSuccess: (destination) => upsertDestination(queryClient, destination),
+    // The dialog shows a refused key or password under its field.
     meta: { inlineErrors: true },
   });
 }

@@ -101,6 +101,11 @@ function DestinationDetails({ destination }: { destination: Destination }) {
         {destination.status === 'error' && destination.statusMessage !== null && (
           <Alert color="red" icon={<IconAlertCircle />} title="The destination has a problem" role="alert">
             {destination.statusMessage}
+            {destination.encrypted && /password/i.test(destination.statusMessage) && (
+              <Text size="sm" mt="xs">
+                Password lost, or changed from another server? Reset password (above, for administrators) sets a new one with the recovery key.
+              </Text>
+            )}
           </Alert>
         )}
         <SimpleGrid cols={{ base: 1, xs: 2, md: 3, xl: 6 }}>

@@ -6,6 +6,7 @@ import {
   IconDatabaseImport,
   IconDots,
   IconEdit,
+  IconKey,
   IconRecycle,
   IconRefresh,
   IconTrash,
@@ -18,8 +19,9 @@ import { GcDialog, RefreshDialog, ReimportDialog, VerifyDialog } from './action-
 import { PruneDialog } from './prune-dialog.js';
 import { RemoveDestinationModal } from './remove-destination-modal.js';
 import { RenameDestinationModal } from './rename-destination-modal.js';
+import { ResetPasswordModal } from './reset-password-modal.js';
 
-export type DestinationActionKey = 'verify' | 'prune' | 'gc' | 'import' | 'refresh' | 'rename' | 'remove';
+export type DestinationActionKey = 'verify' | 'prune' | 'gc' | 'import' | 'refresh' | 'rename' | 'resetPassword' | 'remove';
 
 const LOOK: Record<DestinationActionKey, { label: string; icon: Icon; color?: string; admin: boolean }> = {
   verify: { label: 'Verify', icon: IconChecklist, admin: false },
@@ -28,9 +30,10 @@ const LOOK: Record<DestinationActionKey, { label: string; icon: Icon; color?: st
   import: { label: 'Re-import', icon: IconDatabaseImport, admin: false },
   refresh: { label: 'Refresh', icon: IconRefresh, admin: false },
   rename: { label: 'Rename', icon: IconEdit, admin: true },
+  resetPassword: { label: 'Reset password', icon: IconKey, admin: true },
   remove: { label: 'Remove', icon: IconTrash, color: 'red', admin: true },
 };
-const ORDER: readonly DestinationActionKey[] = ['verify', 'prune', 'gc', 'import', 'refresh', 'rename', 'remove'];
+const ORDER: readonly DestinationActionKey[] = ['verify', 'prune', 'gc', 'import', 'refresh', 'rename', 'resetPassword', 'remove'];
 
 type Dialog = { kind: Exclude<DestinationActionKey, 'refresh'> } | { kind: 'refresh'; taskId: number };
 
@@ -44,7 +47,8 @@ interface DestinationActionsProps {
 
 /**
  * A destination's actions, each shown only to roles that may use it: maintenance (a task,
- * followed live in its dialog) for operators, rename and removal for administrators.
+ * followed live in its dialog) for operators; rename, a new password set with the recovery key
+ * (encrypted destinations) and removal for administrators.
  */
 export function DestinationActions({ destination, variant = 'buttons', onRemoved }: DestinationActionsProps) {
   const { isAdmin, canChange } = useSession();
@@ -63,7 +67,8 @@ export function DestinationActions({ destination, variant = 'buttons', onRemoved
     }
   };
 
-  const visible = ORDER.filter((action) => (LOOK[action].admin ? isAdmin : canChange));
+  // Only an encrypted destination has a password to reset (with its recovery key).
+  const visible = ORDER.filter((action) => (LOOK[action].admin ? isAdmin : canChange) && (action !== 'resetPassword' || destination.encrypted));
   if (visible.length === 0) return null;
   const close = () => setDialog(null);
 
@@ -131,6 +136,7 @@ export function DestinationActions({ destination, variant = 'buttons', onRemoved
       {dialog?.kind === 'import' && <ReimportDialog destination={destination} onClose={close} />}
       {dialog?.kind === 'refresh' && <RefreshDialog destination={destination} taskId={dialog.taskId} onClose={close} />}
       {dialog?.kind === 'rename' && <RenameDestinationModal destination={destination} onClose={close} />}
+      {dialog?.kind === 'resetPassword' && <ResetPasswordModal destination={destination} onClose={close} />}
       {dialog?.kind === 'remove' && <RemoveDestinationModal destination={destination} onClose={close} onRemoved={onRemoved} />}
     </>
   );
