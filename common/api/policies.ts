@@ -165,6 +165,31 @@ export type Policy = z.infer<typeof PolicySchema>;
 
 export const AssignVmsSchema = z.object({ vms: z.array(z.string().min(1).max(255)).min(1).max(1000).describe('VM ids, names or UUIDs') });
 
+const VmRefSchema = z.string().min(1).max(255);
+
+/**
+ * The create/edit form's VM checklist, saved in one call: VMs put in the policy by hand and
+ * VMs taken out, all or nothing. A refusal names the list and the position ("assign.2").
+ */
+export const ChangePolicyVmsSchema = z
+  .object({
+    assign: z
+      .array(VmRefSchema)
+      .max(1000)
+      .default([])
+      .describe('VM ids, names or UUIDs put in the policy by hand; one in another policy of the same kind moves here'),
+    unassign: z.array(VmRefSchema).max(1000).default([]).describe('VM ids, names or UUIDs taken out of the policy; one its rules match comes back as theirs'),
+  })
+  .superRefine((change, ctx) => {
+    if (change.assign.length === 0 && change.unassign.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['assign'], message: 'name at least one VM to put in (assign) or take out (unassign)' });
+    }
+    change.unassign.forEach((vm, index) => {
+      if (change.assign.includes(vm)) ctx.addIssue({ code: 'custom', path: ['unassign', index], message: `VM "${vm}" is both put in (assign) and taken out (unassign)` });
+    });
+  });
+export type ChangePolicyVms = z.infer<typeof ChangePolicyVmsSchema>;
+
 export const RunPolicySchema = z
   .object({
     /** Backup policies: force full or incremental; default: incremental where the chain allows. */
@@ -192,8 +217,13 @@ export const PolicyPreviewSchema = z.object({
       matches: z.boolean(),
       /** Why it matches or not, e.g. 'include ^prod-', 'excluded by -test$', 'in policy "other"'. */
       reason: z.string(),
-      /** The VM's backup policy now, if any. */
+      /** The VM's id: what the form's checklist ticks and sends. */
+      vmId: z.number().int(),
+      /** The VM's policy of this kind now, if any (by name, then by id). */
       currentPolicy: z.string().nullable(),
+      currentPolicyId: z.number().int().nullable(),
+      /** How the VM came into that policy: by its rules (auto) or by hand (manual). */
+      currentSource: z.enum(['auto', 'manual']).nullable(),
     }),
   ),
   retention: z.array(

@@ -26,5 +26,5 @@ export class AppError extends Error {
 export const badRequest = (message: string, field?: string): AppError => new AppError(400, 'BAD_REQUEST', message, field);
 export const unauthorized = (message = 'sign in first'): AppError => new AppError(401, 'UNAUTHENTICATED', message);
 export const forbidden = (message: string): AppError => new AppError(403, 'FORBIDDEN', message);
-export const notFound = (message: string): AppError => new AppError(404, 'NOT_FOUND', message);
+export const notFound = (message: string, field?: string): AppError => new AppError(404, 'NOT_FOUND', message, field);
 export const conflict = (message: string, field?: string): AppError => new AppError(409, 'CONFLICT', message, field);

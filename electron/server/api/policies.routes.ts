@@ -3,6 +3,7 @@ import { DashboardQuerySchema } from '../../../common/api/dashboard.js';
 import { ApiErrorSchema } from '../../../common/api/errors.js';
 import {
   AssignVmsSchema,
+  ChangePolicyVmsSchema,
   CreatePolicySchema,
   DashboardSchema,
   PolicyPreviewRequestSchema,
@@ -84,6 +85,16 @@ export function registerPolicyRoutes(app: ZodApp, deps: { policies: PoliciesServ
     '/api/policies/:policy/unassign',
     { config: { access: { role: 'admin' } }, schema: { tags, summary: 'Take VMs out of the policy', params, body: AssignVmsSchema, response: { 200: PolicySchema, ...errors } } },
     async (request) => svc.unassign(request.params.policy, request.body.vms, principalOf(request)),
+  );
+
+  app.post(
+    '/api/policies/:policy/vms',
+    {
+      // The create/edit form's VM checklist: what assign and unassign do, in one call, all or nothing.
+      config: { access: { role: 'admin' } },
+      schema: { tags, summary: 'Put VMs in the policy by hand and take others out, in one change', params, body: ChangePolicyVmsSchema, response: { 200: PolicySchema, ...errors } },
+    },
+    async (request) => svc.changeVms(request.params.policy, request.body, principalOf(request)),
   );
 
   app.post(

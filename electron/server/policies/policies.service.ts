@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
-import type { CreatePolicy, Policy, PolicyKind, PolicyPreview, PolicyPreviewRequest, PolicyRun, ScheduledRun, UpdatePolicy } from '../../../common/api/policies.js';
+import type { ChangePolicyVms, CreatePolicy, Policy, PolicyKind, PolicyPreview, PolicyPreviewRequest, PolicyRun, ScheduledRun, UpdatePolicy } from '../../../common/api/policies.js';
 import { applyRetention } from '../../../common/retention.js';
 import { parseScheduleSpec, type ScheduleRule } from '../../../common/schedule.js';
 import { defaultTimeZone, isValidTimeZone, nextOccurrences } from '../../../common/schedule-occurrences.js';
@@ -122,6 +122,39 @@ export class PoliciesService {
     return this.toPolicy(row);
   }
 
+  /**
+   * The form's VM checklist in one change: VMs put in by hand (a VM in another policy of the
+   * same kind moves here, as with assign) and VMs taken out, in one transaction, or nothing
+   * when any is refused. The rules are applied again afterwards, so a VM taken out that they
+   * match is back at once as theirs rather than at the next inventory sync.
+   */
+  async changeVms(ref: string, change: ChangePolicyVms, by: Principal): Promise<Policy> {
+    const row = await this.require(ref);
+    const assign = await this.resolveVms(change.assign, 'assign');
+    const unassign = await this.resolveVms(change.unassign, 'unassign');
+    const assigned = new Set(assign.map(({ vm }) => vm.id));
+    const both = unassign.find(({ vm }) => assigned.has(vm.id));
+    if (both) throw badRequest(`VM "${both.vm.name}" is both put in (assign) and taken out (unassign)`, `unassign.${both.index}`);
+    const current = new Map((await this.d.repo.assignments(row.kind)).map((a) => [a.vm_id, a]));
+    const stray = unassign.find(({ vm }) => current.get(vm.id)?.policy_id !== row.id);
+    if (stray) throw conflict(`VM "${stray.vm.name}" is not in policy "${row.name}"`, `unassign.${stray.index}`);
+    const names = new Map((await this.d.repo.list()).map((p) => [p.id, p.name]));
+    const moved = assign.flatMap(({ vm }) => {
+      const from = current.get(vm.id);
+      return from && from.policy_id !== row.id ? [{ vm: vm.name, from: names.get(from.policy_id) ?? `policy ${from.policy_id}` }] : [];
+    });
+    await this.d.catalog.transaction(async (tx) => {
+      for (const { vm } of assign) await this.d.repo.assign(vm.id, row.kind, row.id, 'manual', tx);
+      for (const { vm } of unassign) await this.d.repo.unassign(vm.id, row.kind, tx);
+    });
+    const target = `policy:${row.name}`;
+    if (assign.length > 0) await this.d.audit.record({ actor: by.user.username, action: 'policy.assign', target, details: { vms: assign.map(({ vm }) => vm.name), moved } });
+    if (unassign.length > 0) await this.d.audit.record({ actor: by.user.username, action: 'policy.unassign', target, details: { vms: unassign.map(({ vm }) => vm.name) } });
+    await this.applyAutoAssignment(row.kind);
+    this.changed();
+    return this.toPolicy(row);
+  }
+
   async runNow(ref: string, backupType: 'full' | 'incremental' | undefined, by: Principal): Promise<PolicyRun> {
     const row = await this.require(ref);
     if ((await this.d.repo.runningRuns()).some((r) => r.policy_id === row.id && r.purpose === 'run')) throw conflict(`policy "${row.name}" is already running`);
@@ -196,10 +229,12 @@ export class PoliciesService {
       .filter((v) => v.present === 1)
       .map((v) => {
         const cur = current.get(v.id);
-        const currentPolicy = cur ? (names.get(cur.policy_id) ?? null) : null;
+        const now = { vmId: v.id, currentPolicy: cur ? (names.get(cur.policy_id) ?? null) : null, currentPolicyId: cur?.policy_id ?? null, currentSource: cur?.source ?? null };
         const m = assignmentRules ? matchVm(assignmentRules, { name: v.name, hypervisor: v.hypervisor_name }) : { matches: false, reason: 'no assignment rules' };
-        if (m.matches && cur && cur.policy_id !== existing?.id && cur.source === 'manual') return { vm: v.name, hypervisor: v.hypervisor_name, matches: false, reason: `assigned by hand to policy "${currentPolicy}"`, currentPolicy };
-        return { vm: v.name, hypervisor: v.hypervisor_name, matches: m.matches, reason: m.reason, currentPolicy };
+        if (m.matches && cur && cur.policy_id !== existing?.id && cur.source === 'manual') {
+          return { vm: v.name, hypervisor: v.hypervisor_name, matches: false, reason: `assigned by hand to policy "${now.currentPolicy}"`, ...now };
+        }
+        return { vm: v.name, hypervisor: v.hypervisor_name, matches: m.matches, reason: m.reason, ...now };
       });
 
     const retention = req.retention === null ? undefined : (req.retention ?? base?.retention ?? undefined);
@@ -369,10 +404,20 @@ export class PoliciesService {
     return row;
   }
 
-  private async requireVm(ref: string): Promise<VmRow> {
+  /** Each VM of a list once, with the position it was first named at (a refusal names "list.N"). */
+  private async resolveVms(refs: readonly string[], list: string): Promise<{ vm: VmRow; index: number }[]> {
+    const resolved = new Map<number, { vm: VmRow; index: number }>();
+    for (const [index, ref] of refs.entries()) {
+      const vm = await this.requireVm(ref, `${list}.${index}`);
+      if (!resolved.has(vm.id)) resolved.set(vm.id, { vm, index });
+    }
+    return [...resolved.values()];
+  }
+
+  private async requireVm(ref: string, field = 'vms'): Promise<VmRow> {
     const found = await this.d.inventory.vm(ref);
-    if (!found) throw notFound(`there is no VM "${ref}"`);
-    if (Array.isArray(found)) throw conflict(`more than one VM is called "${ref}"; use its UUID`, 'vms');
+    if (!found) throw notFound(`there is no VM "${ref}"`, field);
+    if (Array.isArray(found)) throw conflict(`more than one VM is called "${ref}"; use its UUID`, field);
     return found;
   }
 }

@@ -3,6 +3,7 @@ import {
   PolicyPreviewSchema,
   PolicyRunSchema,
   PolicySchema,
+  type ChangePolicyVmsSchema,
   type CreatePolicySchema,
   type Policy,
   type PolicyPreview,
@@ -24,6 +25,7 @@ export type PolicyPreviewRequest = z.input<typeof PolicyPreviewRequestSchema>;
 /** The request bodies as sent: defaults are the server's to fill in. */
 export type CreatePolicyRequest = z.input<typeof CreatePolicySchema>;
 export type UpdatePolicyRequest = z.input<typeof UpdatePolicySchema>;
+export type ChangePolicyVmsRequest = z.input<typeof ChangePolicyVmsSchema>;
 
 export interface PolicyPreviewAnswer {
   request: PolicyPreviewRequest;
@@ -149,6 +151,21 @@ export function usePolicyVmsMutation() {
       api.json('POST', `${policyPath(id)}/${action}`, PolicySchema, { body: { vms: vms.map(String) } }),
     onSuccess: saved,
     // Both dialogs that use it show the refusal themselves.
+    meta: { inlineErrors: true },
+  });
+}
+
+/**
+ * The form's VM checklist saved in one call (VMs by id): put in by hand and taken out, all
+ * or nothing. The form shows a refusal itself, on the VM it names.
+ */
+export function useChangePolicyVmsMutation() {
+  const api = useApiClient();
+  const saved = usePolicySaved();
+  return useMutation({
+    mutationFn: ({ id, assign, unassign }: { id: number; assign: number[]; unassign: number[] }) =>
+      api.json('POST', `${policyPath(id)}/vms`, PolicySchema, { body: { assign: assign.map(String), unassign: unassign.map(String) } satisfies ChangePolicyVmsRequest }),
+    onSuccess: saved,
     meta: { inlineErrors: true },
   });
 }

@@ -24,13 +24,15 @@ import {
 import { useForm } from '@mantine/form';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconDatabaseOff, IconLock } from '@tabler/icons-react';
-import { useEffect, useMemo, useRef, type ReactNode } from 'react';
-import { Link, useNavigate, useParams } from 'react-router-dom';
-import { fieldErrorMessage, isApiError } from '../api/api-error.js';
+import { IconAlertCircle, IconDatabaseOff, IconLock } from '@tabler/icons-react';
+import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { Link, useLocation, useNavigate, useParams } from 'react-router-dom';
+import { refusedVm, vmChange } from '@common/policy-vm-choices.js';
+import { errorMessage, fieldErrorMessage, isApiError } from '../api/api-error.js';
 import { useDestinationsQuery } from '../api/destinations.queries.js';
 import { useHypervisorsQuery } from '../api/hypervisors.queries.js';
 import {
+  useChangePolicyVmsMutation,
   useCreatePolicyMutation,
   usePolicyPreviewQuery,
   usePolicyQuery,
@@ -60,6 +62,7 @@ import {
   type PolicyFormValues,
 } from './policies/policy-form-model.js';
 import { MatchingVmsPreview, NextRunsPreview, PreviewError, RetentionPreview } from './policies/policy-previews.js';
+import { VmChecklist } from './policies/vm-checklist.js';
 
 const PREVIEW_DELAY_MS = 400;
 
@@ -105,6 +108,25 @@ function EditPolicy({ ref_ }: { ref_: string }) {
   }
   // Live updates of the policy (a run, a VM assigned) must not reset what is being typed.
   return <PolicyForm key={policy.data.id} policy={policy.data} />;
+}
+
+/**
+ * The checklist's VMs were refused after the policy itself was saved: the form stays (a new
+ * policy opens in its edit form) with the server's reason, and what was ticked stays ticked.
+ */
+interface VmsRefusal {
+  /** The policy was just created (its VMs are the only part missing). */
+  created: boolean;
+  message: string;
+  /** The VM the refusal names, if it names one. */
+  vmId: number | null;
+  ticked: number[];
+}
+
+/** A refusal handed from the create form to the edit form it opens, in the history entry's state. */
+function refusalOf(state: unknown): VmsRefusal | null {
+  const refusal = (state as { vmsRefusal?: VmsRefusal } | null)?.vmsRefusal;
+  return refusal !== undefined && Array.isArray(refusal.ticked) ? refusal : null;
 }
 
 function Section({ title, description, children }: { title: string; description?: ReactNode; children: ReactNode }) {
@@ -155,15 +177,29 @@ function draftFieldErrors(values: PolicyFormValues, drafts: ReadonlyMap<string, 
 
 function PolicyForm({ policy }: { policy: Policy | undefined }) {
   const navigate = useNavigate();
+  const location = useLocation();
   const destinations = useDestinationsQuery();
   const hypervisors = useHypervisorsQuery();
   const create = useCreatePolicyMutation();
   const update = useUpdatePolicyMutation();
+  const changeVms = useChangePolicyVmsMutation();
   const save = policy === undefined ? create : update;
   const draftErrors = useRef(new Map<string, string>());
+  const [vmsRefusal, setVmsRefusal] = useState<VmsRefusal | null>(() => (policy === undefined ? null : refusalOf(location.state)));
+  // The VMs in the policy by hand as the form opened: unticking one of these takes it out.
+  const [initiallyManual] = useState(() => (policy === undefined ? [] : policyValues(policy).manualVms));
+  const [initialValues] = useState(() => {
+    if (policy === undefined) return newPolicyValues();
+    const values = policyValues(policy);
+    return vmsRefusal === null ? values : { ...values, manualVms: [...new Set([...values.manualVms, ...vmsRefusal.ticked])] };
+  });
+  useEffect(() => {
+    // Read once: a reload of the edit form must not show the refusal again.
+    if (refusalOf(location.state) !== null) void navigate(location.pathname, { replace: true, state: null });
+  }, []);
   const form = useForm<PolicyFormValues>({
     mode: 'controlled',
-    initialValues: policy === undefined ? newPolicyValues() : policyValues(policy),
+    initialValues,
     // The builder's unfinished choices (no day chosen, …) keep the form from saving an older rule.
     validate: (values) => ({ ...validatePolicyForm(values), ...draftFieldErrors(values, draftErrors.current) }),
   });
@@ -202,13 +238,33 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
 
   const refusedField = isApiError(save.error) ? formFieldOf(save.error.field, values) : null;
   const submit = form.onSubmit((submitted) => {
+    setVmsRefusal(null);
     const onError = (error: Error) => {
       const field = isApiError(error) ? formFieldOf(error.field, submitted) : null;
       if (field !== null) form.setFieldError(field, fieldErrorMessage(error, field));
     };
-    const onSuccess = (saved: Policy) => {
+    const done = (saved: Policy) => {
       notifications.show({ color: 'green', message: policy === undefined ? `Policy ${saved.name} created.` : `Policy ${saved.name} saved.` });
       void navigate(`/policies/${saved.id}`);
+    };
+    // Then the checklist, against the policy as just saved: only what was changed in the form.
+    const onSuccess = (saved: Policy) => {
+      const change = vmChange(submitted.manualVms, initiallyManual, saved.vms);
+      if (change.assign.length === 0 && change.unassign.length === 0) return done(saved);
+      changeVms.mutate(
+        { id: saved.id, ...change },
+        {
+          onSuccess: done,
+          onError: (error) => {
+            const field = isApiError(error) ? error.field : undefined;
+            const refusal: VmsRefusal = { created: policy === undefined, message: fieldErrorMessage(error, field ?? ''), vmId: refusedVm(field, change) ?? null, ticked: submitted.manualVms };
+            if (policy !== undefined) return setVmsRefusal(refusal);
+            // The policy exists now: it opens in its edit form, where saving again adds the VMs.
+            notifications.show({ color: 'yellow', message: `Policy ${saved.name} created, without its VMs: ${errorMessage(error)}` });
+            void navigate(`/policies/${saved.id}/edit`, { replace: true, state: { vmsRefusal: refusal } });
+          },
+        },
+      );
     };
     if (policy === undefined) create.mutate(createRequest(submitted), { onSuccess, onError });
     else update.mutate({ id: policy.id, change: updateRequest(submitted) }, { onSuccess, onError });
@@ -238,6 +294,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
           <Grid.Col span={{ base: 12, lg: 7 }}>
             <Stack>
               <FormError error={refusedField === null ? save.error : null} />
+              {vmsRefusal !== null && <VmsRefusalAlert refusal={vmsRefusal} policyName={policy?.name ?? values.name} />}
               <Section title="General">
                 <Input.Wrapper
                   label="Kind"
@@ -376,8 +433,16 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
 
               <Section
                 title="Virtual machines"
-                description="VMs matching a name pattern or running on a chosen hypervisor join the policy automatically; an exclude pattern wins over both. VMs can also be added by hand on the policy's page."
+                description="Tick the VMs the policy takes, or let rules take them in: VMs matching a name pattern or on a chosen hypervisor join automatically, VMs created later too; an exclude pattern wins over both."
               >
+                <VmChecklist
+                  form={form}
+                  answer={answer}
+                  policy={policy}
+                  initiallyTicked={initialValues.manualVms}
+                  refused={vmsRefusal?.vmId == null ? null : { vmId: vmsRefusal.vmId, message: vmsRefusal.message }}
+                  listError={preview.error}
+                />
                 <LineListInput
                   form={form}
                   path="include"
@@ -440,7 +505,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                 <Button variant="default" component={Link} to={backTo}>
                   Cancel
                 </Button>
-                <Button type="submit" loading={save.isPending}>
+                <Button type="submit" loading={save.isPending || changeVms.isPending}>
                   {policy === undefined ? 'Create policy' : 'Save changes'}
                 </Button>
               </Group>
@@ -457,5 +522,26 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
         </Grid>
       </form>
     </>
+  );
+}
+
+function VmsRefusalAlert({ refusal, policyName }: { refusal: VmsRefusal; policyName: string }) {
+  return (
+    <Alert
+      color="red"
+      icon={<IconAlertCircle />}
+      role="alert"
+      data-testid="vms-refusal"
+      title={refusal.created ? 'The policy was created, but its VMs were not added' : 'The settings were saved, but the VMs were not changed'}
+    >
+      <Stack gap={4}>
+        <Text size="sm">{refusal.message}</Text>
+        <Text size="sm">
+          {refusal.created
+            ? `${policyName} was created with the settings below and is open for editing. The VMs you ticked are still ticked: untick or change what the reason names, then save.`
+            : 'The VMs you ticked and unticked are as you left them: untick or change what the reason names, then save again.'}
+        </Text>
+      </Stack>
+    </Alert>
   );
 }

@@ -43,6 +43,8 @@ export interface PolicyFormValues {
   exclude: LineItem[];
   hypervisors: string[];
   mode: AssignmentRules['mode'];
+  /** VM ids ticked in the checklist: in the policy by hand (saved by a call of their own after the policy). */
+  manualVms: number[];
   /** '' = never. */
   failRunAbovePercent: NumberField;
 }
@@ -97,6 +99,7 @@ export function newPolicyValues(kind: PolicyKind = 'backup'): PolicyFormValues {
     exclude: [],
     hypervisors: [],
     mode: 'assign-only',
+    manualVms: [],
     failRunAbovePercent: '',
   };
 }
@@ -128,6 +131,7 @@ export function policyValues(policy: Policy): PolicyFormValues {
     exclude: policy.assignment.exclude.map((pattern) => line(pattern)),
     hypervisors: policy.assignment.hypervisors,
     mode: policy.assignment.mode,
+    manualVms: policy.vms.filter((vm) => vm.source === 'manual').map((vm) => vm.id),
     failRunAbovePercent: policy.failRunAbovePercent ?? '',
   };
 }
