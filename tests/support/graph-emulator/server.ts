@@ -156,6 +156,11 @@ export class GraphEmulator implements EmulatorCore {
   failDownload(drive: Drive, item: DriveItemRecord, how: Omit<DownloadFailure, 'driveId' | 'itemId'> = {}): void {
     this.traffic.failDownload({ ...how, driveId: drive.id, itemId: item.id });
   }
+  /** Downloads answer normally again. */
+  clearDownloadFailures(): void {
+    this.traffic.clearDownloadFailures();
+  }
+
 
   /** Every access token issued so far is refused from now on (401, expired). */
   expireAccessTokens(): void {

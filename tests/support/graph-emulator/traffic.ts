@@ -155,6 +155,10 @@ export class Traffic extends EventEmitter {
     this.failures.push({ ...f, times: f.times ?? Number.POSITIVE_INFINITY });
   }
 
+  clearDownloadFailures(): void {
+    this.failures.length = 0;
+  }
+
   takeDownloadFailure(driveId: string, itemId: string): DownloadFailure | undefined {
     const f = this.failures.find((x) => x.driveId === driveId && x.itemId === itemId && (x.times ?? 0) > 0);
     if (f) f.times = (f.times ?? 1) - 1;
