@@ -15,7 +15,7 @@ afterEach(async () => {
  * A reader opened with sequentialPrefetch decodes the next chunks ahead when one readRange
  * goes on where the previous ended (a file read through a mount), and only then.
  */
-describe('sequential prefetch', () => {
+describe('sequential prefetch', { timeout: 30_000 }, () => {
   async function reader(prefetch: number) {
     const repoPath = path.join(await dirs.make(), 'repo');
     const repo = await Repository.init(repoPath, { chunkSize: CHUNK }, { threads: 1 });
