@@ -153,6 +153,16 @@ async function handleDrive(m: RegExpExecArray, ctx: GraphContext): Promise<Retur
     const body = await ctx.body();
     const limit = ctx.emu.options.simpleUploadLimitBytes;
     if (body.length > limit) throw new GraphError(413, 'invalidRequest', `The simple upload API supports files up to ${limit} bytes; use an upload session.`, 'maxFileSizeExceeded');
+    const byPath = a.itemPath.includes(':');
+    const asked = ctx.query.get('@microsoft.graph.conflictBehavior');
+    if (a.item && byPath && (asked === 'fail' || asked === 'rename')) {
+      // A new file asked for by path, and the name is taken: the conflict behaviour decides.
+      if (asked === 'fail') throw nameConflict();
+      const parent = a.item.parentId === undefined ? undefined : drive.item(a.item.parentId);
+      if (!parent) throw notFound();
+      const { item } = drive.putFile(parent, a.item.name, Content.from(body), 'rename');
+      return itemResult(ctx, drive, item, 201);
+    }
     if (a.item) {
       if (a.item.kind !== 'file') throw badRequest('Cannot upload content to a folder.');
       checkIfMatch(ctx, a.item);
