@@ -4,6 +4,11 @@
 // `npm run bench -- format` runs the chunk-size / zstd-level measurements behind FORMAT.md.
 // `npm run bench -- vm` backs up a running VM against virtnbdbackup and restic (root, libvirt;
 // see node-service/platforms/kvm/bench/vm-bench.ts).
+// `npm run bench -- m365-storage` stores a OneDrive-like tree of many small files through the
+// M365 object store into packs (full, 1 % incremental, restore, verify, GC; see
+// node-service/cloud/metadata/bench/m365-storage-bench.ts).
+// `npm run bench -- m365` backs up a OneDrive of many files from the Graph emulator and restores
+// 1,000 of them, against the read ceiling (see node-service/cloud/bench/m365-bench.ts).
 // `npm run bench -- mount` browses files of a backed-up 4 GiB ext4 disk through a mount
 // session against restoring it first (root, nbdfuse; see node-service/mount/bench/mount-bench.ts).
 // `npm run bench -- catalog` times every list endpoint, the dashboard and single objects of a
@@ -22,6 +27,8 @@ const projects = {
   vm: 'node-service/platforms/kvm/bench/tsconfig.standalone.json',
   mount: 'node-service/mount/bench/tsconfig.standalone.json',
   catalog: 'electron/server/bench/tsconfig.standalone.json',
+  'm365-storage': 'node-service/cloud/metadata/bench/tsconfig.standalone.json',
+  m365: 'node-service/cloud/bench/tsconfig.standalone.json',
 };
 const project = Object.hasOwn(projects, mode) ? projects[mode] : 'node-service/repository/tsconfig.standalone.json';
 const built = spawnSync(process.execPath, [tsc, '-p', path.join(root, project)], {
@@ -40,7 +47,11 @@ const entry =
         ? 'dist/node-service/mount/bench/mount-bench.js'
         : mode === 'catalog'
           ? 'dist/electron/server/bench/catalog-bench.js'
-          : 'dist/node-service/repository/bench/repository-bench.js';
+          : mode === 'm365-storage'
+            ? 'dist/node-service/cloud/metadata/bench/m365-storage-bench.js'
+            : mode === 'm365'
+              ? 'dist/node-service/cloud/bench/m365-bench.js'
+              : 'dist/node-service/repository/bench/repository-bench.js';
 const mod = await import(pathToFileURL(path.join(root, entry)).href);
 await (mode === 'format'
   ? mod.measureFormat()
@@ -50,4 +61,8 @@ await (mode === 'format'
       ? mod.runMountBenchmark()
       : mode === 'catalog'
         ? mod.runCatalogBenchmark()
-        : mod.runBenchmark());
+        : mode === 'm365-storage'
+          ? mod.runM365StorageBenchmark()
+          : mode === 'm365'
+            ? mod.runM365Benchmark()
+            : mod.runBenchmark());

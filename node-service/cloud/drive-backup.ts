@@ -224,7 +224,7 @@ class DriveBackup {
       const channel = new ByteChannel();
       const path = `${this.o.drivePath}/items/${encodeURIComponent(item.id)}/content`;
       const req = { what: `download ${this.pathOf(item)}`, owner: this.o.owner, ...(this.o.signal ? { signal: this.o.signal } : {}) };
-      const fetched = downloadItem(this.o.graph, path, req, (chunk) => channel.push(chunk)).then(
+      const fetched = downloadItem(this.o.graph, path, req, (chunk) => channel.push(chunk), attempt === 1 ? item['@microsoft.graph.downloadUrl'] : undefined).then(
         (r) => {
           channel.end();
           return r;

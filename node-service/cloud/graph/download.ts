@@ -20,10 +20,12 @@ export async function downloadItem(
   contentPath: string,
   req: Omit<GraphRequest, 'method' | 'body' | 'accept' | 'auth'>,
   sink: (chunk: Buffer) => Promise<void> | void,
+  /** The item's @microsoft.graph.downloadUrl when the listing gave one (it may have expired: then /content is asked). */
+  knownUrl?: string,
 ): Promise<DownloadResult> {
   const hash = new QuickXorHash();
   let received = 0;
-  let url: string | null = null;
+  let url: string | null = knownUrl ?? null;
   let lastError: unknown = null;
   for (let attempt = 0; attempt <= MAX_RESUMES; attempt++) {
     url ??= await downloadUrl(graph, contentPath, req);

@@ -17,9 +17,11 @@ export interface DriveItem {
   createdDateTime?: string;
   lastModifiedDateTime?: string;
   fileSystemInfo?: { createdDateTime?: string; lastModifiedDateTime?: string };
+  /** A short-lived pre-authenticated URL of a file's content (saves the /content request). */
+  '@microsoft.graph.downloadUrl'?: string;
 }
 
-export const DRIVE_ITEM_SELECT = 'id,name,size,eTag,cTag,parentReference,file,folder,package,root,deleted,createdDateTime,lastModifiedDateTime,fileSystemInfo';
+export const DRIVE_ITEM_SELECT = 'id,name,size,eTag,cTag,parentReference,file,folder,package,root,deleted,createdDateTime,lastModifiedDateTime,fileSystemInfo,@microsoft.graph.downloadUrl';
 
 export type DeltaEvent =
   /** A page of changes (a full enumeration: every item), parents before children. */

@@ -25,7 +25,7 @@ let repo: Repository;
 let workDir: string;
 let objectKey: string;
 let pointId: string;
-let original: Record<string, { type: string; sha256?: string; lastModified?: string }>;
+let original: Awaited<ReturnType<Drive['snapshot']>>;
 
 function restore(over: Partial<DriveRestoreOptions> & Pick<DriveRestoreOptions, 'paths'>): ReturnType<typeof restoreDrive> {
   return restoreDrive({
