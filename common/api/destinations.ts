@@ -219,7 +219,7 @@ export const VerifyResultSchema = z.object({
       checkedPacks: z.number().int(),
       checkedBytes: z.number(),
       /** Damaged or missing blobs still needed, with their role and every point that needs them. */
-      problems: z.array(z.object({ blob: z.string(), pack: z.string().nullable(), problem: z.string(), role: z.enum(['content', 'metadata', 'references']), points: z.array(z.string()) })),
+      problems: z.array(z.object({ blob: z.string(), pack: z.string().nullable(), problem: z.string(), role: z.enum(['content', 'metadata']), points: z.array(z.string()) })),
       damagedPacks: z.array(z.object({ pack: z.string(), detail: z.string(), points: z.array(z.string()) })),
       damagedPoints: z.array(z.object({ point: z.string(), detail: z.string() })),
       affectedPoints: z.array(z.string()),

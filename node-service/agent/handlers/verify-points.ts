@@ -14,8 +14,7 @@ const MAX_RESULT_PROBLEMS = 10_000;
 
 const ROLE: Record<PackVerifyReport['problems'][number]['role'], string> = {
   content: 'file content',
-  metadata: 'a metadata database',
-  references: 'a reference list',
+  metadata: 'the metadata of a point',
 };
 
 function list(ids: readonly string[]): string {
@@ -43,6 +42,7 @@ export function pointWarnings(r: PackVerifyReport | null): string[] {
   if (r.problems.length > 100) out.push(`and ${r.problems.length - 100} more damaged blobs; the task result lists them`);
   for (const d of r.damagedPacks.slice(0, 100)) out.push(`pack ${d.packId} is damaged (${d.detail})${d.points.length > 0 ? `; it holds blobs of ${list(d.points)}` : ''}`.slice(0, 2000));
   for (const d of r.damagedPoints) out.push(`the manifest of backup point ${d.pointId} cannot be read: ${d.detail}`.slice(0, 2000));
+  for (const d of r.unreadableLogs) out.push(`the metadata of backup point ${d.pointId} cannot be read (${d.detail}); what it lists cannot be checked`.slice(0, 2000));
   for (const d of r.damagedIndexFiles) out.push(`the pack index file ${d.indexId} cannot be read (${d.detail}); the packs' own headers stand in for it, and the next garbage collection rewrites the index`.slice(0, 2000));
   return out;
 }

@@ -1,8 +1,8 @@
 /**
  * The cloud server's metadata of one protected object (a user's OneDrive, a site's library;
  * later a mailbox), kept in SQLite and stored on the destination next to the data: content
- * in packs, and at every point a copy of the database (encrypted, compressed, deduplicated
- * blobs) named by the point's manifest, which is written last. A point exists exactly when
+ * in packs, and at every point the database as its object log (its rows; encrypted,
+ * compressed, deduplicated blobs) named by the point's manifest, which is written last. A point exists exactly when
  * its manifest does, and lists and restores by itself.
  *
  *   const store = await openObjectStore(repo, 'm365:<tenant>:drive:<id>', { workDir });
@@ -13,7 +13,6 @@
  *   const point = await store.commitPoint({ deltaLink });
  *   store.listChildren(point.id, '/Documents'); store.find(point.id, '*.docx');
  */
-import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import {
@@ -23,12 +22,14 @@ import {
   type JsonValue,
   type PointInfo,
   type PointWriter,
+  type Points,
   type Repository,
   type RepositoryLogger,
   type StoredContent,
 } from '../../repository/index.js';
 import { PointSession, type ItemInput, type UpsertResult } from './point-session.js';
 import { PointView, type ItemView } from './point-view.js';
+import { installLog, logOf } from './log-codec.js';
 import { writeMeta } from './schema.js';
 import { WorkDb, type Baseline } from './work-db.js';
 
@@ -72,6 +73,8 @@ export class ObjectStore {
   private options: BeginPointOptions = {};
   private readonly snapshots = new Map<string, { db: Database.Database; seq: number }>();
   private baselineInfo: { baseline: Baseline; basedOn: string | null } = { baseline: 'none', basedOn: null };
+  /** Reads points and blobs; its index is loaded once, and dropped when this store writes a point. */
+  private reader: Points | null = null;
 
   private constructor(
     private readonly repo: Repository,
@@ -96,7 +99,7 @@ export class ObjectStore {
 
   /** This object's points on the destination, oldest first. */
   points(): Promise<PointInfo[]> {
-    return this.repo.points().list(this.objectKey);
+    return this.layer().list(this.objectKey);
   }
 
   /** The delta link of the newest point (null: none, enumerate in full). */
@@ -198,9 +201,10 @@ export class ObjectStore {
       writeMeta(db, 'last_point', writer.id);
       db.exec('COMMIT');
       // From here the local copy names a point the destination may never get: the next sync rebuilds it if so.
-      const metadata = await writer.putObject(createReadStream(this.work.file));
-      const manifest = await writer.commit({ metadata, references: view.references(), summary, ...(input.source !== undefined ? { source: input.source } : this.options.source !== undefined ? { source: this.options.source } : {}) });
+      const metadata = await writer.putObjectLog(logOf(db));
+      const manifest = await writer.commit({ metadata, blobs: view.references(), summary, ...(input.source !== undefined ? { source: input.source } : this.options.source !== undefined ? { source: this.options.source } : {}) });
       this.baselineInfo = { baseline: 'local', basedOn: manifest.id };
+      this.reader = null;
       return { id: manifest.id, objectKey: manifest.objectKey, createdAt: manifest.createdAt, kind: manifest.kind, parent: manifest.parent, source: manifest.source, summary: manifest.summary };
     } catch (err) {
       if (db.inTransaction) db.exec('ROLLBACK');
@@ -255,7 +259,7 @@ export class ObjectStore {
     const item = (await this.view(pointId)).item(itemId);
     if (!item || item.kind !== 'file' || !item.blobs) throw new InvalidArgumentError(`file ${itemId} does not exist in backup point ${pointId}`);
     const hash = createHash('sha256');
-    for await (const b of this.repo.points().readContent(item.blobs)) {
+    for await (const b of this.layer().readContent(item.blobs)) {
       hash.update(b);
       yield b;
     }
@@ -281,10 +285,16 @@ export class ObjectStore {
     if (r) return new PointView(this.work.db, r.seq);
     let snap = this.snapshots.get(pointId);
     if (!snap) {
-      if (!(await this.repo.points().exists(pointId))) throw new PointNotFoundError(this.repo.path, pointId);
-      const m = await this.repo.points().load(pointId);
+      if (!(await this.layer().exists(pointId))) throw new PointNotFoundError(this.repo.path, pointId);
+      const m = await this.layer().load(pointId);
       if (m.objectKey !== this.objectKey) throw new InvalidArgumentError(`backup point ${pointId} is not of ${this.objectKey}`);
-      const db = new Database(await this.repo.points().readMetadata(pointId), { readonly: true });
+      const db = new Database(':memory:');
+      try {
+        await installLog(db, this.layer().readLog(pointId), this.objectKey, this.repo.id);
+      } catch (err) {
+        db.close();
+        throw err;
+      }
       const row = db.prepare('SELECT seq FROM points WHERE id = ?').get(pointId) as { seq: number } | undefined;
       if (!row) {
         db.close();
@@ -294,6 +304,11 @@ export class ObjectStore {
       this.snapshots.set(pointId, snap);
     }
     return new PointView(snap.db, snap.seq);
+  }
+
+  private layer(): Points {
+    this.reader ??= this.repo.points();
+    return this.reader;
   }
 
   private open(): { writer: PointWriter; session: PointSession } {

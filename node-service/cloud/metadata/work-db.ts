@@ -2,14 +2,15 @@
  * The node-local working copy of an object's metadata database. The destination is the
  * truth: the copy is used only while its last point is the object's newest point there;
  * otherwise (another node backed the object up, a point was deleted, a backup failed after
- * the local commit, the copy is new or damaged) it is rebuilt from the newest point whose
- * database reads back intact.
+ * the local commit, the copy is new or damaged) it is rebuilt from the log of the newest
+ * point that reads back intact.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Repository, RepositoryLogger } from '../../repository/index.js';
+import type { LogEntry, Repository, RepositoryLogger } from '../../repository/index.js';
+import { installLog } from './log-codec.js';
 import { METADATA_SCHEMA_VERSION, configure, createSchema, readMeta } from './schema.js';
 
 export type Baseline =
@@ -58,15 +59,14 @@ export class WorkDb {
     if (local !== null && local === (newest?.id ?? '')) return { baseline: newest ? 'local' : 'none', basedOn: newest?.id ?? null };
     for (const p of [...list].reverse()) {
       try {
-        const data = await points.readMetadata(p.id);
-        this.install(data, p.id);
+        await this.install(points.readLog(p.id), p.id);
         if (p.id !== newest?.id) this.logger.warn({ object: this.objectKey, point: p.id, newest: newest?.id }, 'the newest point’s metadata cannot be read; continuing from an older point');
         return { baseline: 'restored', basedOn: p.id };
       } catch (err) {
         this.logger.warn({ object: this.objectKey, point: p.id, err }, 'cannot restore the metadata database of a point');
       }
     }
-    this.install(null, null);
+    await this.install(null, null);
     return { baseline: newest ? 'lost' : 'none', basedOn: null };
   }
 
@@ -99,23 +99,19 @@ export class WorkDb {
     }
   }
 
-  /** Replaces the local copy with `data` (a point's database) or a new empty database. */
-  private install(data: Buffer | null, pointId: string | null): void {
+  /** Replaces the local copy with a point's database, rebuilt from its log, or with a new empty database. */
+  private async install(log: AsyncIterable<LogEntry> | null, pointId: string | null): Promise<void> {
     this.close(true);
     const tmp = `${this.file}.tmp-${process.pid}`;
-    rmSync(tmp, { force: true });
+    for (const suffix of ['', ...SIDE_FILES]) rmSync(tmp + suffix, { force: true });
     closeSync(openSync(tmp, 'w', 0o600));
-    if (data) writeFileSync(tmp, data);
     const db = new Database(tmp);
     try {
       configure(db);
-      if (!data) createSchema(db, this.objectKey, this.repo.id);
-      const version = readMeta(db, 'schema_version');
-      if (version !== String(METADATA_SCHEMA_VERSION)) throw new Error(`metadata schema ${version ?? '?'} is not one this version reads (${METADATA_SCHEMA_VERSION}); upgrade the node software`);
-      if (readMeta(db, 'object_key') !== this.objectKey) throw new Error('the metadata database belongs to another object');
-      if (pointId !== null && readMeta(db, 'last_point') !== pointId) throw new Error(`the metadata database is not point ${pointId}'s`);
-      const check = db.pragma('quick_check', { simple: true }) as string;
-      if (check !== 'ok') throw new Error(`the metadata database is damaged (${check})`);
+      if (log) {
+        const last = await installLog(db, log, this.objectKey, this.repo.id);
+        if (pointId !== null && last !== pointId) throw new Error(`the log is not point ${pointId}'s`);
+      } else createSchema(db, this.objectKey, this.repo.id);
     } catch (err) {
       db.close();
       rmSync(tmp, { force: true });

@@ -22,6 +22,12 @@ export class BlobReader {
     private readonly sealKey: Buffer | null,
   ) {}
 
+  /** The pack file holding blob `id` (for messages), or the repository. */
+  describe(id: string | undefined): string {
+    const loc = id === undefined ? undefined : this.index.get(id);
+    return loc ? packFile(this.access, loc.packId) : this.access.repoPath;
+  }
+
   /** Where blob `id` is stored (pack, offset, length), if the index knows it. */
   locate(id: string): BlobLocation | undefined {
     return this.index.get(id);

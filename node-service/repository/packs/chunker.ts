@@ -2,8 +2,8 @@
  * Cutting file content into blobs. Content-defined chunking (FastCDC: a gear rolling hash
  * with normalized chunking) for file content: a cut depends on the bytes around it, not on
  * their offset, so an edit that inserts or removes bytes (an Office file is a zip whose
- * members move when one changes) re-stores only the blobs around the edit. Fixed-size pieces
- * for the metadata databases, which SQLite changes in place, page by page, like a disk.
+ * members move when one changes) re-stores only the blobs around the edit; the same, with
+ * smaller blobs, for object logs, which change at their start and grow at their end.
  * The gear table comes from a repository secret, so blob sizes do not reveal known files.
  */
 import { hkdfSync } from 'node:crypto';
@@ -16,6 +16,9 @@ export interface CdcParams {
 
 /** Blobs of 256 KiB to 4 MiB, 1 MiB on average: the VM chunk size, one index entry per MiB. */
 export const DEFAULT_CDC: CdcParams = { min: 256 * 1024, avg: 1024 * 1024, max: 4 * 1024 * 1024 };
+
+/** Object logs: 16 KiB to 256 KiB, 64 KiB on average, so a point re-stores little more than what changed. */
+export const METADATA_CDC: CdcParams = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
 
 export function gearTable(seed: Buffer): Uint32Array {
   const bytes = Buffer.from(hkdfSync('sha256', seed, Buffer.alloc(0), 'vplus/packs/v1/gear-table', 1024));

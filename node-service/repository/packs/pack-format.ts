@@ -192,26 +192,10 @@ export const pointManifestSchema = z.object({
   parent: z.string().nullable(),
   /** Opaque JSON for re-import (tenant, user, drive name…); the library never interprets it. */
   source: jsonValueSchema,
-  /** The object's metadata database at this point. */
+  /** The object's log at this point (object-log.ts): its metadata, and which blobs each of its points needs. */
   metadata: storedObjectSchema,
-  /** The sorted list of every data blob this point's view needs (32 bytes per id), stored as metadata blobs. */
-  references: storedObjectSchema.extend({ count: z.number().int().nonnegative() }),
   /** Counts for listings and re-import (items, files, bytes, new blobs…); numbers only. */
   summary: z.record(z.string(), z.number()),
 });
 export type PointManifest = z.infer<typeof pointManifestSchema>;
 
-/** A point's reference list: the distinct blob ids, sorted, 32 bytes each. */
-export function encodeReferences(ids: Iterable<string>): Buffer {
-  const sorted = [...new Set(ids)].sort();
-  const out = Buffer.alloc(sorted.length * 32);
-  sorted.forEach((id, i) => out.write(id, i * 32, 32, 'hex'));
-  return out;
-}
-
-export function decodeReferences(buf: Buffer): string[] {
-  if (buf.length % 32 !== 0) throw new Error('reference list length is not a multiple of 32');
-  const out: string[] = [];
-  for (let o = 0; o < buf.length; o += 32) out.push(buf.toString('hex', o, o + 32));
-  return out;
-}

@@ -1,7 +1,7 @@
 /**
  * Garbage collection of the pack layer, under the exclusive lease (FORMAT.md "Packs: garbage
- * collection"). Mark: every blob a point manifest names (its metadata object and reference
- * list) and every blob its reference list names. Sweep, pack by pack: a pack none of whose
+ * collection"). Mark: every blob of each point's object log, and every blob the versions
+ * valid in a point need (point-needs.ts). Sweep, pack by pack: a pack none of whose
  * blobs is used is deleted; a pack with at least `repackUnusedPercent` of its bytes unused
  * is repacked (its used blobs, checked, copied as they are into new packs); small packs of
  * one type are merged. Then one consolidated index replaces every index file, written
@@ -16,7 +16,8 @@ import { LAYOUT } from '../format.js';
 import { BlobReader } from './blob-reader.js';
 import { blobCodec, derivePackKeys, type PackAccess } from './pack-access.js';
 import { indexFile, listPackFiles, listTempFiles, packFile, writeIndexFile } from './pack-files.js';
-import { DEFAULT_PACK_SIZE, PACK_LAYOUT, decodeReferences, type IndexPack, type PackEntry } from './pack-format.js';
+import { DEFAULT_PACK_SIZE, PACK_LAYOUT, type IndexPack, type PackEntry, type PointManifest } from './pack-format.js';
+import { walkPointNeeds } from './point-needs.js';
 import { PackIndex } from './pack-index.js';
 import { PackWriter } from './pack-writer.js';
 import { PointStore } from './point-store.js';
@@ -196,22 +197,18 @@ export async function collectPackGarbage(access: PackAccess, options: PackGcOpti
   }
 }
 
-/** Every blob the points need: their metadata and reference-list blobs, and what the lists name. */
-export async function markReferenced(points: readonly { id: string; metadata: { blobs: string[] }; references: { blobs: string[]; size: number; sha256: string } }[], reader: BlobReader): Promise<Set<string>> {
+/** Every blob the points need; stops (throws) when what a point needs cannot be known. */
+async function markReferenced(points: readonly PointManifest[], reader: BlobReader): Promise<Set<string>> {
   const referenced = new Set<string>();
-  for (const p of points) {
-    for (const id of p.metadata.blobs) referenced.add(id);
-    for (const id of p.references.blobs) referenced.add(id);
-    let list: string[];
-    try {
-      list = decodeReferences(await reader.readObject(p.references, `the reference list of point ${p.id}`));
-    } catch (err) {
-      throw new RepositoryError(
-        'CHUNK_CORRUPT',
-        `garbage collection of packs stopped before deleting anything: the reference list of backup point ${p.id} cannot be read (${err instanceof Error ? err.message : String(err)}); run verify`,
-      );
-    }
-    for (const id of list) referenced.add(id);
+  const { unknown } = await walkPointNeeds(points, reader, {
+    metadata: (b) => referenced.add(b),
+    content: (b) => referenced.add(b),
+  });
+  if (unknown.length > 0) {
+    throw new RepositoryError(
+      'CHUNK_CORRUPT',
+      `garbage collection of packs stopped before deleting anything: what backup point${unknown.length === 1 ? '' : 's'} ${unknown.map((u) => u.pointId).join(', ')} need${unknown.length === 1 ? 's' : ''} cannot be read (${unknown[0]!.detail}); run verify`,
+    );
   }
   return referenced;
 }

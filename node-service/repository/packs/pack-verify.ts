@@ -12,7 +12,8 @@ import { inSubset } from '../verify.js';
 import { BlobReader } from './blob-reader.js';
 import { blobCodec, derivePackKeys, type PackAccess } from './pack-access.js';
 import { listPackFiles, packFile, splitPack } from './pack-files.js';
-import { decodeReferences, type PackEntry } from './pack-format.js';
+import type { PackEntry } from './pack-format.js';
+import { walkPointNeeds } from './point-needs.js';
 import { PackIndex } from './pack-index.js';
 import { PointStore } from './point-store.js';
 
@@ -25,7 +26,8 @@ export interface PackVerifyOptions {
   onProgress?: (p: { packsDone: number; packsTotal: number; bytesDone: number }) => void;
 }
 
-export type BlobRole = 'content' | 'metadata' | 'references';
+/** File content, or an object log (a point's metadata). */
+export type BlobRole = 'content' | 'metadata';
 
 export interface BlobProblem {
   blobId: string;
@@ -49,6 +51,8 @@ export interface PackVerifyReport {
   /** Packs that are not what their name says (any flipped byte), or whose header is unreadable. */
   damagedPacks: { packId: string; detail: string; points: string[] }[];
   damagedPoints: { pointId: string; detail: string }[];
+  /** Points whose object log (and every newer one of the object) cannot be read: what they need is unknown. */
+  unreadableLogs: { pointId: string; detail: string }[];
   damagedIndexFiles: { indexId: string; detail: string }[];
   /** Every point that cannot be restored in full, sorted. */
   affectedPoints: string[];
@@ -60,7 +64,7 @@ export interface PackVerifyReport {
 
 interface Need {
   role: BlobRole;
-  points: number[];
+  points: Set<number>;
 }
 
 export async function verifyPacks(access: PackAccess, options: PackVerifyOptions = {}): Promise<PackVerifyReport> {
@@ -80,24 +84,19 @@ export async function verifyPacks(access: PackAccess, options: PackVerifyOptions
     const reader = new BlobReader(access, index, blobCodec(access), keys.sealKey);
 
     const needs = new Map<string, Need>();
-    const need = (id: string, role: BlobRole, point: number): void => {
-      const n = needs.get(id);
-      if (!n) needs.set(id, { role, points: [point] });
-      else if (n.points[n.points.length - 1] !== point) n.points.push(point);
+    const index0 = new Map(ids.map((id, i) => [id, i]));
+    const need = (id: string, role: BlobRole, points: readonly string[]): void => {
+      let n = needs.get(id);
+      if (!n) needs.set(id, (n = { role, points: new Set() }));
+      else if (role === 'metadata') n.role = 'metadata';
+      for (const p of points) n.points.add(index0.get(p) ?? -1);
     };
     const problems: BlobProblem[] = [];
-    const unlisted = new Map<number, string>();
-    for (const [i, p] of scan.points.entries()) {
-      for (const id of p.metadata.blobs) need(id, 'metadata', i);
-      for (const id of p.references.blobs) need(id, 'references', i);
-      try {
-        for (const id of decodeReferences(await reader.readObject(p.references, 'the reference list'))) need(id, 'content', i);
-      } catch (err) {
-        // The damaged blob itself is reported below; without the list, this point's content is unknown.
-        unlisted.set(i, err instanceof Error ? err.message : String(err));
-      }
-    }
-    const pointsOf = (n: Need): string[] => n.points.map((i) => ids[i] ?? '?');
+    const { unknown } = await walkPointNeeds(scan.points, reader, {
+      metadata: (b, p) => need(b, 'metadata', [p]),
+      content: (b, ps) => need(b, 'content', ps),
+    });
+    const pointsOf = (n: Need): string[] => [...n.points].sort((a, b) => a - b).map((i) => ids[i] ?? '?');
     for (const [id, n] of needs) {
       if (!index.has(id)) problems.push({ blobId: id, packId: null, kind: 'missing', role: n.role, detail: 'no pack holds it', points: pointsOf(n) });
     }
@@ -152,6 +151,7 @@ export async function verifyPacks(access: PackAccess, options: PackVerifyOptions
       if (damage.length > 0) {
         const affected = new Set<number>();
         for (const e of entries) for (const i of needs.get(e.id)?.points ?? []) affected.add(i);
+        affected.delete(-1);
         damagedPacks.push({ packId, detail: damage.join('; '), points: [...affected].sort((a, b) => a - b).map((i) => ids[i] ?? '?') });
       }
       packsDone++;
@@ -162,10 +162,10 @@ export async function verifyPacks(access: PackAccess, options: PackVerifyOptions
     damagedPacks.sort((a, b) => a.packId.localeCompare(b.packId));
     const affected = new Set<string>();
     for (const p of problems) for (const id of p.points) affected.add(id);
-    for (const i of unlisted.keys()) affected.add(ids[i] ?? '?');
+    for (const u of unknown) affected.add(u.pointId);
     for (const d of scan.damaged) affected.add(d.id);
     const report: PackVerifyReport = {
-      ok: problems.length === 0 && damagedPacks.length === 0 && scan.damaged.length === 0 && index.damagedFiles.length === 0 && unlisted.size === 0,
+      ok: problems.length === 0 && damagedPacks.length === 0 && scan.damaged.length === 0 && index.damagedFiles.length === 0 && unknown.length === 0,
       pointsChecked: scan.points.length + scan.damaged.length,
       packsChecked: selected.length,
       blobsChecked,
@@ -173,6 +173,7 @@ export async function verifyPacks(access: PackAccess, options: PackVerifyOptions
       problems,
       damagedPacks,
       damagedPoints: scan.damaged.map((d) => ({ pointId: d.id, detail: d.detail })),
+      unreadableLogs: unknown.map((u) => ({ pointId: u.pointId, detail: u.detail })),
       damagedIndexFiles: index.damagedFiles.map((d) => ({ indexId: d.id, detail: d.detail })),
       affectedPoints: [...affected].sort(),
       points: [...ids].sort(),

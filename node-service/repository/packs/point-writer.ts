@@ -1,7 +1,8 @@
 /**
  * Writes one backup point of an object (a OneDrive, a library…) into the pack layer: blobs
- * deduplicated against the repository index and appended to packs, then at commit the
- * metadata object and the reference list, the index file, and the point manifest, last.
+ * deduplicated against the repository index and appended to packs, the object's log (its
+ * metadata, naming the blobs each point needs), then at commit the index file and the point
+ * manifest, last.
  * Until commit() the point does not exist; packs written before a crash or abort() are
  * either indexed (a later backup reuses their blobs) or orphans GC removes.
  */
@@ -11,11 +12,12 @@ import { InvalidArgumentError, WriterClosedError } from '../errors.js';
 import { newBackupId, type JsonValue } from '../format.js';
 import { readGcEpoch } from '../gc.js';
 import type { Lease } from '../locks.js';
-import { Cdc, fixedPieces, gearTable } from './chunker.js';
+import { Cdc, METADATA_CDC, gearTable } from './chunker.js';
+import { encodeObjectLog, type LogClosure, type LogEnd, type LogPoint, type LogVersion } from './object-log.js';
 import { blobCodec, derivePackKeys, type PackAccess, type PackKeys } from './pack-access.js';
 import { PointExistsError, PointGcRaceError } from './pack-errors.js';
 import { packFile } from './pack-files.js';
-import { HEX64_RE, PACKS_FORMAT_VERSION, POINT_FORMAT, POINT_ID_RE, encodeReferences, type BlobType, type PointManifest, type StoredObject } from './pack-format.js';
+import { HEX64_RE, PACKS_FORMAT_VERSION, POINT_FORMAT, POINT_ID_RE, type BlobType, type PointManifest, type StoredObject } from './pack-format.js';
 import { PackIndex } from './pack-index.js';
 import { PackWriter } from './pack-writer.js';
 import { PointStore } from './point-store.js';
@@ -54,9 +56,6 @@ export interface PointWriteStats {
 
 export type ByteSource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
-/** Pieces of the metadata database (SQLite writes pages in place, so fixed pieces deduplicate). */
-export const META_BLOB_SIZE = 128 * 1024;
-
 function asIterable(source: ByteSource): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
   return source instanceof Uint8Array ? [source] : source;
 }
@@ -64,6 +63,7 @@ function asIterable(source: ByteSource): AsyncIterable<Uint8Array> | Iterable<Ui
 export class PointWriter {
   private readonly codec: ChunkCodec;
   private readonly cdc: Cdc;
+  private readonly metaCdc: Cdc;
   private readonly packs: PackWriter;
   private readonly ownBlobs = new Set<string>();
   private state: 'open' | 'committed' | 'aborted' = 'open';
@@ -81,7 +81,9 @@ export class PointWriter {
     private readonly options: StartPointOptions,
   ) {
     this.codec = blobCodec(access);
-    this.cdc = new Cdc(gearTable(keys.gearSeed));
+    const gear = gearTable(keys.gearSeed);
+    this.cdc = new Cdc(gear);
+    this.metaCdc = new Cdc(gear, METADATA_CDC);
     this.startedMs = access.clock.now();
     this.packs = new PackWriter(access, keys.sealKey, {
       ...(options.packSize ? { packSize: options.packSize } : {}),
@@ -145,9 +147,14 @@ export class PointWriter {
     return this.putPieces(source instanceof Uint8Array ? this.cdc.splitBuffer(source) : this.cdc.split(source), 'data');
   }
 
-  /** Stores an object (e.g. a database file) as metadata blobs of fixed size. */
+  /** Stores metadata as metadata blobs (content-defined, 64 KiB on average: what is unchanged since the last point is not stored again). */
   async putObject(source: ByteSource): Promise<StoredObject> {
-    return this.putPieces(fixedPieces(asIterable(source), META_BLOB_SIZE), 'meta');
+    return this.putPieces(this.metaCdc.split(asIterable(source)), 'meta');
+  }
+
+  /** Stores the object's log (object-log.ts), the metadata a point manifest must name. */
+  putObjectLog(input: { points: Iterable<LogPoint>; closures: Iterable<LogClosure>; versions: Iterable<LogVersion>; end: Pick<LogEnd, 'lastPoint' | 'data'> }): Promise<StoredObject> {
+    return this.putObject(encodeObjectLog({ ...input, end: { ...input.end, objectKey: this.options.objectKey } }));
   }
 
   private async putPieces(pieces: AsyncIterable<Buffer> | Iterable<Buffer>, type: BlobType): Promise<StoredContent> {
@@ -163,16 +170,14 @@ export class PointWriter {
   }
 
   /**
-   * Commits the point: stores the reference list (every data blob the point's view needs),
-   * writes the open packs and their index, checks nothing it needs was collected meanwhile,
-   * and writes the manifest. The point exists from then on.
+   * Commits the point: writes the open packs and their index, checks that every blob the
+   * point needs (`blobs`: the content its log names for it) is held and was not collected
+   * meanwhile, and writes the manifest. The point exists from then on.
    */
-  async commit(input: { metadata: StoredObject; references: Iterable<string>; summary?: Record<string, number>; source?: JsonValue }): Promise<PointManifest> {
+  async commit(input: { metadata: StoredObject; blobs: Iterable<string>; summary?: Record<string, number>; source?: JsonValue }): Promise<PointManifest> {
     this.assertOpen();
-    const refs = encodeReferences(validIds(input.references));
-    const references = { ...(await this.putObject(refs)), count: refs.length / 32 };
-    const needed = new Set<string>([...input.metadata.blobs, ...references.blobs]);
-    for (let o = 0; o < refs.length; o += 32) needed.add(refs.toString('hex', o, o + 32));
+    const needed = new Set<string>(input.metadata.blobs);
+    for (const id of validIds(input.blobs)) needed.add(id);
     const unknown = [...needed].filter((id) => !this.index.has(id) && !this.ownBlobs.has(id));
     if (unknown.length > 0) throw new InvalidArgumentError(`backup point ${this.id} references ${unknown.length} blob(s) the repository does not hold (first ${unknown[0]})`);
     await this.packs.finish();
@@ -188,7 +193,6 @@ export class PointWriter {
       parent: this.options.parent ?? null,
       source: input.source ?? this.options.source ?? null,
       metadata: input.metadata,
-      references,
       summary: {
         ...input.summary,
         newBlobs: this.stats.newBlobs,

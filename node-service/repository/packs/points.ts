@@ -4,13 +4,15 @@
  * reading a point's blobs back. Retention and delete remove manifests only; GC frees the
  * blobs no remaining point needs, as for VM backups.
  */
+import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { JsonValue } from '../format.js';
 import { applyRetention, type RetentionPolicy } from '../retention.js';
 import { BlobReader } from './blob-reader.js';
 import { blobCodec, derivePackKeys, type PackAccess } from './pack-access.js';
-import { PointNotFoundError } from './pack-errors.js';
-import { decodeReferences, POINT_ID_RE, type PointManifest, type StoredObject } from './pack-format.js';
+import { BlobCorruptError, PointNotFoundError } from './pack-errors.js';
+import { POINT_ID_RE, type PointManifest, type StoredObject } from './pack-format.js';
+import { decodeObjectLog, type LogEntry } from './object-log.js';
 import { PackIndex } from './pack-index.js';
 import { PointStore } from './point-store.js';
 
@@ -118,16 +120,23 @@ export class Points {
     return this.reader;
   }
 
-  /** A point's metadata object (its database), checked against its manifest. */
-  async readMetadata(pointId: string): Promise<Buffer> {
+  /** A point's object log, entry by entry (object-log.ts), checked against the size and SHA-256 in its manifest. */
+  async *readLog(pointId: string): AsyncGenerator<LogEntry> {
     const m = await this.store.load(pointId);
-    return (await this.blobs()).readObject(m.metadata, `the metadata of point ${pointId}`);
-  }
-
-  /** A point's reference list: every data blob its view needs. */
-  async readReferences(pointId: string): Promise<string[]> {
-    const m = await this.store.load(pointId);
-    return decodeReferences(await (await this.blobs()).readObject(m.references, `the reference list of point ${pointId}`));
+    const reader = await this.blobs();
+    const checked = async function* (): AsyncGenerator<Buffer> {
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const b of reader.readMany(m.metadata.blobs)) {
+        hash.update(b);
+        size += b.length;
+        yield b;
+      }
+      if (size !== m.metadata.size || hash.digest('hex') !== m.metadata.sha256) {
+        throw new BlobCorruptError(reader.describe(m.metadata.blobs[0]), m.metadata.blobs[0] ?? '-', `the log of point ${pointId} does not match its manifest`);
+      }
+    };
+    yield* decodeObjectLog(checked());
   }
 
   /** File content by its blob ids, in order. */

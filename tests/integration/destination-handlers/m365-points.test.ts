@@ -93,7 +93,7 @@ describe('destination tasks and Microsoft 365 backup points', () => {
     expect(result.points?.affectedPoints).toEqual([points[1]!.id]);
     expect(result.points?.problems).toEqual([expect.objectContaining({ role: 'metadata', points: [points[1]!.id] })]);
     expect(out.failed).toBe(`1 Microsoft 365 backup point cannot be restored in full (${points[1]!.id})`);
-    expect(out.warnings?.some((w) => w.includes('(a metadata database) is damaged'))).toBe(true);
+    expect(out.warnings?.some((w) => w.includes('(the metadata of a point) is damaged'))).toBe(true);
   });
 
   it('GC reports the packs it deleted or repacked after a point is deleted', async () => {
