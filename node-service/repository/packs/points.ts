@@ -13,6 +13,7 @@ import { blobCodec, derivePackKeys, type PackAccess } from './pack-access.js';
 import { BlobCorruptError, PointNotFoundError } from './pack-errors.js';
 import { POINT_ID_RE, type PointManifest, type StoredObject } from './pack-format.js';
 import { decodeObjectLog, type LogEntry } from './object-log.js';
+import { listPackFiles, packFile } from './pack-files.js';
 import { PackIndex } from './pack-index.js';
 import { PointStore } from './point-store.js';
 
@@ -147,6 +148,19 @@ export class Points {
   /** Reads a stored object whole. */
   async readObject(obj: StoredObject, what: string): Promise<Buffer> {
     return (await this.blobs()).readObject(obj, what);
+  }
+
+  /** Every pack on the destination with its blobs, as the packs' index and headers list them (stats, tests). */
+  async inventory(): Promise<{ packId: string; size: number; blobs: { id: string; type: 'data' | 'meta'; length: number }[] }[]> {
+    const index = await PackIndex.load(this.access, this.sealKey);
+    const { packs } = await listPackFiles(this.access);
+    await index.addUnindexed(this.access, this.sealKey, packs);
+    const out = [];
+    for (const packId of packs) {
+      const size = (await this.access.fs.stat(packFile(this.access, packId))).size;
+      out.push({ packId, size, blobs: (index.packs.get(packId) ?? []).map((e) => ({ id: e.id, type: e.type, length: e.length })) });
+    }
+    return out;
   }
 
   async exists(pointId: string): Promise<boolean> {

@@ -129,15 +129,24 @@ describe('packs', () => {
     clock.advance(1000);
     const p3 = await writePoint(repo, 'obj', [...common, ...only3], 256 * KIB);
 
+    const before = await repo.points().inventory();
     expect(await repo.points().delete(p1.manifest.id)).toBe(true);
     const gc = await repo.gc();
     expect(gc.packs).not.toBeNull();
     const r = gc.packs!;
     expect(r.missingBlobs).toBe(0);
     expect(r.points).toBe(2);
-    expect(r.packsDeleted + r.packsRepacked).toBeGreaterThan(0);
+    expect(r.packsDeleted).toBeGreaterThan(0);
+    expect(r.packsRepacked).toBeGreaterThan(0);
     expect(r.blobsRemoved).toBeGreaterThanOrEqual(40 + 1); // only1's blobs and p1's log
     expect(r.indexFilesAfter).toBe(1);
+    // Exactly what the remaining points need is left: p1's own blobs were in packs that GC
+    // deleted (wholly unused) or repacked (≥ 20 % unused, or small), and nothing they need went.
+    const needed = new Set([...p2.contents.flat(), ...p3.contents.flat(), ...p2.manifest.metadata.blobs, ...p3.manifest.metadata.blobs]);
+    const after = await repo.points().inventory();
+    expect(new Set(after.flatMap((p) => p.blobs.map((b) => b.id)))).toEqual(needed);
+    expect(before.flatMap((p) => p.blobs).length - after.flatMap((p) => p.blobs).length).toBe(r.blobsRemoved);
+    expect(after.length).toBeLessThan(before.length);
 
     for (const c of p1.contents.slice(40)) await expect(readBack(repo, c)).rejects.toBeInstanceOf(BlobMissingError);
     for (const [i, c] of p3.contents.entries()) expect(sha(await readBack(repo, c))).toBe(sha([...common, ...only3][i]!));
@@ -149,6 +158,53 @@ describe('packs', () => {
     // A second GC has nothing left to do.
     const again = (await repo.gc()).packs!;
     expect(again.packsDeleted + again.packsRepacked + again.blobsRemoved).toBe(0);
+  });
+
+  it('GC policy: a pack with 20 % or more unused is repacked, one with less is kept as it is', async () => {
+    const { repo, clock } = await newRepo(true);
+    const big = (seed: number, mib: number): Buffer => randomBuffer(seed, mib * MIB);
+    const a = [big(1, 2.5), big(2, 2.5), big(3, 2.5)];
+    const b = big(4, 1);
+    const c = [big(5, 2.5), big(6, 2.5), big(7, 2.5)];
+    const d = big(8, 2.5);
+    const pa = await writePoint(repo, 'A', [...a, b]); // one 8 MiB pack: a1-a3 and b (more or less)
+    const pc = await writePoint(repo, 'C', [...c, d]);
+    clock.advance(1000);
+    await writePoint(repo, 'A', a); // b no longer needed: about 1 of 8.5 MiB
+    const keepC = await writePoint(repo, 'C', c.slice(0, 2)); // c3 and d no longer needed: 5 of 10 MiB
+    const packOf = async (blob: string): Promise<string | undefined> => (await repo.points().inventory()).find((p) => p.blobs.some((x) => x.id === blob))?.packId;
+    const packA = await packOf(pa.contents[0]![0]!);
+    const packC = await packOf(pc.contents[0]![0]!);
+    await repo.points().delete(pa.manifest.id);
+    await repo.points().delete(pc.manifest.id);
+    const gc = (await repo.gc()).packs!;
+    expect(gc.missingBlobs).toBe(0);
+    expect(await packOf(pa.contents[0]![0]!)).toBe(packA); // kept: under 20 % unused
+    expect(await packOf(pa.contents[3]![0]!)).toBe(packA); // so b's blob stays in it for now
+    const movedC = await packOf(pc.contents[0]![0]!);
+    expect(movedC).toBeDefined();
+    expect(movedC).not.toBe(packC); // repacked
+    expect(await packOf(pc.contents[3]![pc.contents[3]!.length - 1]!)).toBeUndefined(); // d is gone
+    for (const [i, f] of c.slice(0, 2).entries()) expect(sha(await readBack(repo, keepC.contents[i]!))).toBe(sha(f));
+    expect((await repo.verify()).ok).toBe(true);
+  });
+
+  it('retention applies per object and keeps what it must; the blobs go with GC', async () => {
+    const { repo, clock } = await newRepo(false);
+    const made: Record<string, string[]> = { a: [], b: [] };
+    for (let day = 0; day < 3; day++) {
+      for (const o of ['a', 'b']) made[o]!.push((await writePoint(repo, o, [randomBuffer(day * 10 + o.charCodeAt(0), 8 * KIB)])).manifest.id);
+      clock.advance(86_400_000);
+    }
+    const dry = await repo.points().prune({ keepLast: 2 }, { dryRun: true, objectKeys: ['a'] });
+    expect(dry.removed.map((r) => r.id)).toEqual([made.a![0]]);
+    expect((await repo.points().list()).length).toBe(6);
+    const real = await repo.points().prune({ keepLast: 1 }, { protectedIds: new Set([made.b![0]!]) });
+    expect(real.removed.map((r) => r.id).sort()).toEqual([made.a![0], made.a![1], made.b![1]].sort());
+    expect((await repo.points().list()).map((p) => p.id).sort()).toEqual([made.a![2], made.b![0], made.b![2]].sort());
+    const gc = (await repo.gc()).packs!;
+    expect(gc.missingBlobs).toBe(0);
+    expect(gc.blobsRemoved).toBe(3 * 2); // each removed point's file and log
   });
 
   it('verify names the damaged blob, its pack and the points that need it; a damaged manifest is reported', async () => {
