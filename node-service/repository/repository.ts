@@ -42,6 +42,7 @@ import { prepareEmptyDirectory, readConfig, rewrapMasterKey } from './repository
 import { repositoryStats, type RepositoryStats } from './stats.js';
 import { verifyRepository, type VerifyOptions, type VerifyReport } from './verify.js';
 import type { PackAccess } from './packs/pack-access.js';
+import type { PointManifest } from './packs/pack-format.js';
 import { hasPackLayer } from './packs/pack-files.js';
 import { collectPackGarbage, type PackGcReport } from './packs/pack-gc.js';
 import { verifyPacks, type PackVerifyReport } from './packs/pack-verify.js';
@@ -140,6 +141,7 @@ function resolveDeps(deps: RepositoryDeps): Resolved {
 
 export class Repository {
   private pool: ChunkCodecPool | undefined;
+  private pointManifests: Map<string, PointManifest> | undefined;
   private readonly manifests: ManifestStore;
   private readonly leases: LeaseManager;
   private readonly chunkReader: ChunkReader;
@@ -425,7 +427,9 @@ export class Repository {
 
   /** Backup points of protected objects (M365 drives, libraries) stored in packs: list, prune, delete, read (FORMAT.md "Packs"). */
   points(): Points {
-    return new Points(this.packAccess());
+    // Point manifests never change: read (and decrypted) once per open repository.
+    this.pointManifests ??= new Map();
+    return new Points(this.packAccess(), this.pointManifests);
   }
 
   /** Starts a backup point of an object. Takes a shared lease, as startBackup does. */

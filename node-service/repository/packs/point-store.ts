@@ -41,12 +41,11 @@ export function decodePoint(raw: Buffer, expectedId: string, sealKey: Buffer | n
 
 export class PointStore {
   private readonly dir: string;
-  /** Manifests never change: cached for the life of the store. */
-  private readonly cache = new Map<string, PointManifest>();
-
   constructor(
     private readonly access: Pick<PackAccess, 'repoPath' | 'fs'>,
     private readonly sealKey: Buffer | null,
+    /** Manifests never change: cached, possibly shared by every store of one open repository. */
+    private readonly cache: Map<string, PointManifest> = new Map(),
   ) {
     this.dir = path.join(access.repoPath, PACK_LAYOUT.points);
   }

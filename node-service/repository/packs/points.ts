@@ -59,9 +59,13 @@ export class Points {
   private readonly sealKey: Buffer | null;
   private reader: Promise<BlobReader> | undefined;
 
-  constructor(private readonly access: PackAccess) {
+  constructor(
+    private readonly access: PackAccess,
+    /** Manifests already read (they never change), shared across calls by the repository. */
+    manifests?: Map<string, PointManifest>,
+  ) {
     this.sealKey = derivePackKeys(access).sealKey;
-    this.store = new PointStore(access, this.sealKey);
+    this.store = new PointStore(access, this.sealKey, manifests);
   }
 
   /** Every readable point, oldest first (optionally of one object); damaged manifests are logged and left out. */
