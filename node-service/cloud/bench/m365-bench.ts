@@ -123,7 +123,7 @@ export async function runM365Benchmark(): Promise<void> {
     out(
       `full backup: ${full.seconds.toFixed(1)} s, ${(full.value.items / full.seconds).toFixed(0)} items/s, ${(full.value.downloadedBytes / MB / full.seconds).toFixed(1)} MB/s ` +
         `(${((full.value.downloadedBytes / MB / full.seconds) / (ceiling.value / MB / ceiling.seconds)).toFixed(2)}× the ceiling); peak RSS ${full.peakRssMiB} MiB; ` +
-        `destination ${onDisk.files} files, ${(onDisk.bytes / MB).toFixed(0)} MB (${(onDisk.files / ((seeded - large * largeSize) / (4 * MIB))).toFixed(2)} files per 4 MiB of small items incl. metadata); requests ${emu.traffic.requests.length}; warnings ${full.value.warnings.length}`,
+        `destination ${onDisk.files} files, ${(onDisk.bytes / MB).toFixed(0)} MB (${(onDisk.files / (seeded / (4 * MIB))).toFixed(2)} files per 4 MiB backed up, metadata and indexes included); requests ${emu.traffic.requests.length}; warnings ${full.value.warnings.length}`,
     );
 
     const changed = Math.max(1, Math.floor(count / 100));
