@@ -3,6 +3,7 @@ import https from 'node:https';
 import { z } from 'zod';
 import {
   ApiErrorSchema,
+  BackupPageSchema,
   BackupSchema,
   BrowseListingSchema,
   BrowseSearchHitSchema,
@@ -30,6 +31,7 @@ import {
   UserSchema,
   VmSchema,
   type Backup,
+  type BackupPage,
   type BrowseListing,
   type BrowseSearchHit,
   type BrowseSearchResult,
@@ -258,12 +260,12 @@ export class ApiClient {
     return this.request('POST', `/api/destinations/${encodeURIComponent(ref)}/${action}`, { body, schema: TaskSchema });
   }
 
-  /** Newest first. */
-  listBackups(query: BackupQuery = {}): Promise<Backup[]> {
+  /** A page of backups, newest first; nextCursor (as query.cursor) asks for the page after. */
+  listBackups(query: BackupQuery = {}): Promise<BackupPage> {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
     const qs = params.toString();
-    return this.request('GET', `/api/backups${qs ? `?${qs}` : ''}`, { schema: z.array(BackupSchema) });
+    return this.request('GET', `/api/backups${qs ? `?${qs}` : ''}`, { schema: BackupPageSchema });
   }
 
   /** Protect or unprotect a backup, or change its notes (null clears them). */

@@ -30,6 +30,8 @@ export interface BackupQuery {
   vm?: string;
   status?: Backup['status'];
   limit?: number;
+  /** The nextCursor of the page before. */
+  cursor?: string;
 }
 
 export interface CreateHypervisorRequest {

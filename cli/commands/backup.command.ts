@@ -17,6 +17,7 @@ const MAX_LIMIT = 1000;
 interface BackupListOptions {
   destination?: string;
   limit?: number;
+  cursor?: string;
   json?: boolean;
 }
 
@@ -44,7 +45,8 @@ export function registerBackupCommands(program: Command, ctx: CliContext): void 
     .argument('[vm]', 'only the backups of this VM (name, UUID or id)')
     .option('--destination <dest>', 'only the backups on this destination (name or id)')
     .option('--limit <n>', `at most this many backups, 1 to ${MAX_LIMIT} (default: ${DEFAULT_LIMIT})`, intParser('--limit', 1, MAX_LIMIT))
-    .option('--json', 'print JSON only')
+    .option('--cursor <cursor>', 'the page after the one that printed this cursor')
+    .option('--json', 'print JSON only (an array of the page\'s backups)')
     .action((vm: string | undefined, options: BackupListOptions) => listBackups(ctx, vm, options));
 
   for (const protect of [true, false]) {
@@ -173,7 +175,7 @@ async function printCatalogEntry(ctx: CliContext, client: ApiClient, store: Task
   const result = StoreResultSchema.safeParse(store.result);
   if (!params.success || !result.success) return;
   try {
-    const backups = await client.listBackups({ vm: params.data.vm.uuid, destination: String(params.data.destinationId), limit: 20 });
+    const { backups } = await client.listBackups({ vm: params.data.vm.uuid, destination: String(params.data.destinationId), limit: 20 });
     const entry = backups.find((b) => b.repoBackupId === result.data.backupId);
     if (!entry) return;
     new Output(ctx).line(`Backup ${entry.id} on destination ${entry.destination}; restore it with: vplus restore ${entry.id} --node NODE --path DIR`);
@@ -217,12 +219,12 @@ async function listBackups(ctx: CliContext, vmRef: string | undefined, options: 
       ...(vmRef !== undefined ? { vm: vm?.uuid ?? vmRef } : {}),
       ...(options.destination !== undefined ? { destination: options.destination } : {}),
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
+      ...(options.cursor !== undefined ? { cursor: options.cursor } : {}),
     };
-    const backups = await client.listBackups(query);
+    const { backups, nextCursor } = await client.listBackups(query);
     if (options.json) out.json(backups);
     else out.line(formatBackups(backups, { ...query, ...(vmRef !== undefined ? { vm: vm?.name ?? vmRef } : {}) }, names));
-    const limit = options.limit ?? DEFAULT_LIMIT;
-    if (backups.length >= limit) out.note(`Showing the newest ${backups.length} backups; there may be more: use --limit (up to ${MAX_LIMIT}), a VM or --destination.`);
+    if (nextCursor !== null) out.note(`There are older backups: add --cursor ${nextCursor} for the next ${options.limit ?? DEFAULT_LIMIT}.`);
   });
 }
 

@@ -100,7 +100,7 @@ async function showVm(ctx: CliContext, ref: string, options: { json?: boolean })
       return;
     }
     // Backups are recorded by the VM's UUID.
-    const backups = await client.listBackups({ vm: vm.uuid, limit: RECENT_BACKUPS });
+    const { backups } = await client.listBackups({ vm: vm.uuid, limit: RECENT_BACKUPS });
     out.line(formatVm(vm, backups));
   });
 }

@@ -41,21 +41,6 @@ export const BackupSchema = z.object({
 });
 export type Backup = z.infer<typeof BackupSchema>;
 
-export const BackupListQuerySchema = z.object({
-  destination: z.string().max(128).optional(),
-  vm: z.string().max(255).optional(),
-  status: BackupStatusSchema.optional(),
-  /** Created at or after this instant (ISO 8601). */
-  from: z.iso.datetime({ offset: true }).optional(),
-  /** Created before this instant (ISO 8601). */
-  to: z.iso.datetime({ offset: true }).optional(),
-  /** Words found in the VM's name or UUID, the notes or the backup's id. */
-  search: z.string().trim().max(200).optional(),
-  protected: z.enum(['true', 'false']).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(200),
-  offset: z.coerce.number().int().min(0).default(0),
-});
-
 /**
  * Where a page of the backup list (newest first: created_at, then id, descending) ends: the
  * last backup shown, as `<created ms>.<id>`. Opaque to callers: pass nextCursor back as cursor.
@@ -77,6 +62,31 @@ export function decodeBackupCursor(cursor: string): BackupCursor {
   const [ms, id] = cursor.split('.');
   return { createdAt: new Date(Number(ms)).toISOString(), id: Number(id) };
 }
+
+export const BackupListQuerySchema = z.object({
+  destination: z.string().max(128).optional(),
+  vm: z.string().max(255).optional(),
+  status: BackupStatusSchema.optional(),
+  /** Created at or after this instant (ISO 8601). */
+  from: z.iso.datetime({ offset: true }).optional(),
+  /** Created before this instant (ISO 8601). */
+  to: z.iso.datetime({ offset: true }).optional(),
+  /** Words found in the VM's name (in the inventory or its newest backup) or UUID, the notes, or the beginning of the backup's id. */
+  search: z.string().trim().max(200).optional(),
+  protected: z.enum(['true', 'false']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+  /** The page after the one that answered this nextCursor. */
+  cursor: BackupCursorSchema.optional(),
+  /** Rows to skip (older clients); costs a read of every row skipped: page with cursor instead. Ignored with a cursor. */
+  offset: z.coerce.number().int().min(0).optional(),
+});
+
+/** Newest first (created, then id). No total: counting a year of backups costs more than the page itself. */
+export const BackupPageSchema = z.object({
+  backups: z.array(BackupSchema),
+  nextCursor: z.string().nullable().describe('pass as cursor for the next page; null: this was the last page'),
+});
+export type BackupPage = z.infer<typeof BackupPageSchema>;
 
 export const BACKUP_NOTES_MAX = 1000;
 

@@ -43,9 +43,15 @@ export const VmSchema = z.object({
   vcpus: z.number().int(),
   memoryBytes: z.number(),
   disks: z.array(VmDiskSchema),
+  /** Its newest available backup. */
   lastBackupAt: z.string().nullable(),
   lastBackupType: z.enum(['full', 'incremental']).nullable(),
+  /** Available backups. */
   backups: z.number().int(),
+  /** Backups kept whatever retention says. */
+  protectedBackups: z.number().int(),
+  /** Backups verify found damaged. */
+  damagedBackups: z.number().int(),
   policy: z.string().nullable(),
   updatedAt: z.string(),
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../common/api/backups.js';
+import type { BackupPage } from '../../common/api/backups.js';
 import type { Task } from '../../common/api/tasks.js';
 import { Repository } from '../../node-service/repository/index.js';
 import { addDestination, addHypervisor, SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
@@ -26,7 +26,7 @@ describe('Backups page in Chromium', () => {
 
   const group = (name: string) => page.getByTestId('backup-group').and(page.locator(`[data-vm="${name}"]`));
   const rows = (name: string) => group(name).locator('tbody tr');
-  const byRepoId = async (id: string) => (await e2e.api<Backup[]>('GET', '/api/backups')).body.find((b) => b.repoBackupId === id);
+  const byRepoId = async (id: string) => (await e2e.api<BackupPage>('GET', '/api/backups')).body.backups.find((b) => b.repoBackupId === id);
 
   beforeAll(async () => {
     await ensureLibvirt();

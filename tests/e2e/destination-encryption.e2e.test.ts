@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../common/api/backups.js';
+import type { BackupPage } from '../../common/api/backups.js';
 import type { Destination } from '../../common/api/destinations.js';
 import { isFinalState, type Task, type TaskDetails } from '../../common/api/tasks.js';
 import { Repository } from '../../node-service/repository/index.js';
@@ -152,7 +152,7 @@ describe('new destinations are encrypted by default, in Chromium', () => {
     await reimport.getByRole('button', { name: 'Re-import' }).click();
     await reimport.getByText('1 backup found on the destination').waitFor({ timeout: 60_000 });
     await reimport.getByRole('table', { name: 'Re-imported backups' }).getByText('vm-ledger').waitFor();
-    const backups = (await e2e.api<Backup[]>('GET', '/api/backups?destination=vault')).body;
+    const backups = (await e2e.api<BackupPage>('GET', '/api/backups?destination=vault')).body.backups;
     expect(backups.map((b) => [b.repoBackupId, b.status])).toEqual([[backupId, 'available']]);
   });
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../common/api/backups.js';
+import type { BackupPage } from '../../common/api/backups.js';
 import type { Mount } from '../../common/api/mounts.js';
 import type { TaskDetails } from '../../common/api/tasks.js';
 import { damageOneChunk } from '../support/damage.js';
@@ -245,10 +245,10 @@ describe('Mount / file-level restore in Chromium', () => {
   });
 
   it('offers no browsing of a damaged backup, and says why', async () => {
-    const [backup] = (await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const [backup] = (await e2e.api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     await damageOneChunk(path.join(host.subdir('repo'), 'vplus'), backup!.repoBackupId);
     expect((await e2e.api('POST', '/api/destinations/local/verify', {})).status).toBe(202);
-    await waitFor('verify to mark the backup', async () => ((await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body[0]?.status === 'damaged' ? true : undefined));
+    await waitFor('verify to mark the backup', async () => ((await e2e.api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups[0]?.status === 'damaged' ? true : undefined));
 
     await page.goto(`${e2e.t.server.url}/backups`);
     // The VM's only backup: its row is the one marked damaged.

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../common/api/backups.js';
+import type { BackupPage } from '../../common/api/backups.js';
 import type { TaskPage } from '../../common/api/tasks.js';
 import { addDestination, addHypervisor, SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, type TestVm } from '../support/libvirt-host.js';
@@ -34,7 +34,7 @@ describe('restore as a new VM, name clash, in Chromium', () => {
   });
 
   it('shows the clash under the name field, starts no task and writes nothing', async () => {
-    expect((await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body).toHaveLength(1);
+    expect((await e2e.api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups).toHaveLength(1);
     await page.goto(`${e2e.t.server.url}/vms/${vm.uuid}`);
     await page.getByRole('button', { name: 'Restore' }).first().click();
     const dialog = page.getByRole('dialog');

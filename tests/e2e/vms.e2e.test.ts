@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../common/api/backups.js';
+import type { BackupPage } from '../../common/api/backups.js';
 import type { Task } from '../../common/api/tasks.js';
 import { damageOneChunk } from '../support/damage.js';
 import { addDestination, addHypervisor, SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
@@ -48,7 +48,7 @@ describe('VM backup and restore in Chromium', () => {
   });
 
   it('restores that backup to files on the node from the restore wizard, equal to the disk', async () => {
-    const backups = (await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const backups = (await e2e.api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     expect(backups).toHaveLength(1);
     await page.goto(`${e2e.t.server.url}/vms/${vm.uuid}`);
     await page.getByRole('button', { name: 'Restore' }).first().click();
@@ -67,11 +67,11 @@ describe('VM backup and restore in Chromium', () => {
     await sh('qemu-img', ['compare', '-F', 'raw', restored, expected]);
   });
   it('shows a backup verify found damaged as Damaged, with why, and offers no restore of it', async () => {
-    const [backup] = (await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const [backup] = (await e2e.api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     await damageOneChunk(path.join(host.subdir('repo'), 'vplus'), backup!.repoBackupId);
     const verify = await e2e.api<Task>('POST', '/api/destinations/local/verify', {});
     expect(verify.status).toBe(202);
-    await waitFor('verify to mark the backup', async () => ((await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body[0]?.status === 'damaged' ? true : undefined));
+    await waitFor('verify to mark the backup', async () => ((await e2e.api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups[0]?.status === 'damaged' ? true : undefined));
 
     await page.goto(`${e2e.t.server.url}/backups`);
     // The VM's only backup: its row is the one marked damaged (the grouped page shows no repository id).

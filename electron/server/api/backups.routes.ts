@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { BackupListQuerySchema, BackupRefParamsSchema, BackupSchema, UpdateBackupSchema } from '../../../common/api/backups.js';
+import { BackupListQuerySchema, BackupPageSchema, BackupRefParamsSchema, BackupSchema, UpdateBackupSchema, decodeBackupCursor } from '../../../common/api/backups.js';
 import { ApiErrorSchema } from '../../../common/api/errors.js';
 import { TaskSchema } from '../../../common/api/tasks.js';
 import type { BackupsService } from '../backups/backups.service.js';
@@ -15,16 +14,24 @@ export function registerBackupRoutes(app: ZodApp, deps: { backups: BackupsServic
   const svc = deps.backups;
   app.get(
     '/api/backups',
-    { config: { access: { role: 'viewer' } }, schema: { tags: ['backups'], summary: 'Backups in the catalog, newest first', querystring: BackupListQuerySchema, response: { 200: z.array(BackupSchema), ...errors } } },
+    {
+      config: { access: { role: 'viewer' } },
+      schema: { tags: ['backups'], summary: 'Backups in the catalog, newest first, a page at a time (pass nextCursor back as cursor)', querystring: BackupListQuerySchema, response: { 200: BackupPageSchema, ...errors } },
+    },
     async (request) => {
-      const { destination, protected: isProtected, ...q } = request.query;
+      const { destination, protected: isProtected, cursor, ...q } = request.query;
       let destinationId: number | undefined;
       if (destination) {
         const row = await deps.destinations.byRef(destination);
         if (!row) throw notFound(`there is no destination "${destination}"`);
         destinationId = row.id;
       }
-      return svc.list({ ...q, ...(destinationId !== undefined ? { destinationId } : {}), ...(isProtected !== undefined ? { protected: isProtected === 'true' } : {}) });
+      return svc.list({
+        ...q,
+        ...(cursor !== undefined ? { cursor: decodeBackupCursor(cursor) } : {}),
+        ...(destinationId !== undefined ? { destinationId } : {}),
+        ...(isProtected !== undefined ? { protected: isProtected === 'true' } : {}),
+      });
     },
   );
 

@@ -1,11 +1,27 @@
+import type { Backup } from '../../../common/api/backups.js';
 import type { Sql } from '../db/catalog.js';
+import { BackupList, type BackupListFilter, type BackupPage } from './backup-list.js';
+import { refreshVmSummaries, vmsOfBackups } from './vm-summaries.js';
 
-/** The backup browser's writes to the catalog: protection, notes, what a run took, forgetting one backup. */
+/** The backup browser's catalog: its pages, one backup; protection, notes, what a run took, forgetting one backup. */
 export class BackupsRepository {
-  constructor(private readonly sql: Sql) {}
+  private readonly list: BackupList;
+
+  constructor(private readonly sql: Sql) {
+    this.list = new BackupList(sql);
+  }
+
+  page(filter: BackupListFilter): Promise<BackupPage> {
+    return this.list.page(filter);
+  }
+
+  byId(id: number): Promise<Backup | undefined> {
+    return this.list.one(id);
+  }
 
   async setProtected(id: number, value: boolean): Promise<void> {
     await this.sql.execute('UPDATE backups SET protected = ? WHERE id = ?', [value ? 1 : 0, id]);
+    await refreshVmSummaries(this.sql, (await this.sql.query<{ vm: string }>('SELECT vm FROM backups WHERE id = ?', [id])).map((r) => r.vm));
   }
 
   /** The mounts holding the backup open now. */
@@ -48,7 +64,9 @@ export class BackupsRepository {
    * of that VM to this destination is a full one (not an incremental on a missing base).
    */
   async forget(destinationId: number, repoBackupId: string): Promise<void> {
+    const vms = await vmsOfBackups(this.sql, destinationId, [repoBackupId]);
     await this.sql.execute('DELETE FROM vm_chains WHERE destination_id = ? AND repo_backup_id = ?', [destinationId, repoBackupId]);
     await this.sql.execute('DELETE FROM backups WHERE destination_id = ? AND repo_backup_id = ?', [destinationId, repoBackupId]);
+    await refreshVmSummaries(this.sql, vms);
   }
 }

@@ -4,11 +4,12 @@ import type { Task } from '../../../common/api/tasks.js';
 import type { TaskParamsOf, TaskResultOf } from '../../../common/task-contracts.js';
 import type { AuditService } from '../auth/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
-import { toDestination, type BackupListFilter, type DestinationsRepository } from '../destinations/destinations.repository.js';
+import { toDestination, type DestinationsRepository } from '../destinations/destinations.repository.js';
 import { conflict, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
 import type { TasksRepository } from '../tasks/tasks.repository.js';
+import type { BackupListFilter, BackupPage } from './backup-list.js';
 import type { BackupsRepository } from './backups.repository.js';
 
 /**
@@ -39,12 +40,12 @@ export class BackupsService {
     });
   }
 
-  list(filter: BackupListFilter): Promise<Backup[]> {
-    return this.destinations.listBackups(filter);
+  list(filter: BackupListFilter): Promise<BackupPage> {
+    return this.backups.page(filter);
   }
 
   async get(id: number): Promise<Backup> {
-    const backup = (await this.destinations.listBackups({ id, limit: 1, offset: 0 }))[0];
+    const backup = await this.backups.byId(id);
     if (!backup) throw notFound(`there is no backup ${id}`);
     return backup;
   }

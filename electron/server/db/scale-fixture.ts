@@ -1,5 +1,6 @@
 import type { PoolConnection } from 'mariadb';
-import type { Catalog } from './catalog.js';
+import { refreshAllVmSummaries } from '../backups/vm-summaries.js';
+import type { Catalog, Sql } from './catalog.js';
 
 /**
  * A catalog at scale (issue 17): VMs on a few hypervisors and nodes, a year of nightly backups
@@ -140,6 +141,19 @@ class Lane {
   async insertId(sql: string, params: unknown[]): Promise<number> {
     return Number((await this.conn.query<{ insertId: number }>(sql, params)).insertId);
   }
+
+  /** What a repository's function runs on, told as a step. */
+  async call(step: string, fn: (sql: Sql) => Promise<void>): Promise<void> {
+    const t0 = Date.now();
+    await fn({
+      query: async <T>(sql: string, params?: unknown[]) => Array.from(await this.conn.query<T[]>(sql, params)),
+      execute: async (sql: string, params?: unknown[]) => {
+        const res = await this.conn.query<{ affectedRows: number; insertId: number }>(sql, params);
+        return { affectedRows: Number(res.affectedRows), insertId: Number(res.insertId) };
+      },
+    } as Sql);
+    this.onProgress?.(step, 0, (Date.now() - t0) / 1000);
+  }
 }
 
 async function load(lanes: readonly [Lane, Lane], o: { V: number; D: number; logins: number; now: Date; firstDay: Date }): Promise<Omit<ScaleFixtureSummary, 'seconds'>> {
@@ -225,12 +239,16 @@ async function load(lanes: readonly [Lane, Lane], o: { V: number; D: number; log
       FROM seq_0_to_${D - 1} d STRAIGHT_JOIN vms v ON v.id > ${vmBase}`;
   const dur = `IF(n.is_full, 600 + n.k * 37 % 1200, 60 + (n.k * 7 + n.i * 11) % 240)`;
   const repoId = `CONCAT(DATE_FORMAT(n.t, '%Y%m%dT%H%i%sZ'), '-', LPAD(LOWER(HEX((n.ord + 1) * 2654435761 % 1099511627776)), 10, '0'))`;
-  const protectedExpr = `((n.k * 3 + n.i) % 401 = 0)`;
+  // Rare states, spread over VMs and nights by a multiplicative hash (so a small fixture has some too).
+  const rare = (salt: number, every: number): string => `((n.k * 7919 + n.i * 104729 + ${salt}) * 2654435761 % 4294967296 % ${every} = 0)`;
+  const protectedExpr = rare(1, 401);
+  const damagedExpr = rare(2, 1009);
+  const missingExpr = rare(3, 2003);
   const removedExpr = `(n.di = 1 AND n.age >= 30 AND NOT (n.sunday AND n.age < 84) AND NOT (n.sunday AND n.mday <= 7 AND n.age < 366))`;
   const stored = `IF(n.is_full, n.size * (25 + n.k % 20) DIV 100, n.size * (4 + (n.k * 13 + n.i * 7) % 40) DIV 2000)`;
   const warned = `((n.k + n.i * 13) % 97 = 0)`;
   const typ = `IF(n.is_full, 'full', 'incremental')`;
-  const notesExpr = `IF((n.k * 7 + n.i) % 257 = 0, ELT((n.k + n.i) % 5 + 1, ${NOTES.map(q).join(', ')}), NULL)`;
+  const notesExpr = `IF(${rare(4, 257)}, ELT((n.k + n.i) % 5 + 1, ${NOTES.map(q).join(', ')}), NULL)`;
 
   const failed = `((n.k * 31 + n.i) % 199 = 0)`;
 
@@ -242,17 +260,17 @@ async function load(lanes: readonly [Lane, Lane], o: { V: number; D: number; log
                             verified_at, damaged_chunks, status_detail, protected, notes, read_bytes, duration_seconds)
        SELECT ${backupBase} + n.ord + 1, n.dest_id, ${repoId}, n.uuid, ${typ},
               CASE WHEN ${protectedExpr} THEN 'available' WHEN ${removedExpr} THEN 'removed'
-                   WHEN (n.k * 17 + n.i) % 1009 = 0 THEN 'damaged' WHEN (n.k * 29 + n.i) % 2003 = 0 THEN 'missing' ELSE 'available' END,
+                   WHEN ${damagedExpr} THEN 'damaged' WHEN ${missingExpr} THEN 'missing' ELSE 'available' END,
               n.t, n.size, ${stored},
               JSON_OBJECT('type', ${typ}, 'vm', JSON_OBJECT('name', n.name, 'uuid', n.uuid), 'checkpoint', CONCAT('vplus-', ${repoId}),
                           'disks', IF(n.k % 3 = 0, JSON_ARRAY(JSON_OBJECT('name', 'vda', 'format', 'qcow2', 'size', ${vda('n.k')}), JSON_OBJECT('name', 'vdb', 'format', 'qcow2', 'size', ${vdb('n.k')})),
                                                    JSON_ARRAY(JSON_OBJECT('name', 'vda', 'format', 'qcow2', 'size', ${vda('n.k')})))),
               TIMESTAMPADD(SECOND, ${dur}, n.t),
               IF(n.age >= 7 AND NOT ${removedExpr}, TIMESTAMPADD(HOUR, 75 + 24 * (6 - (n.i % 7)), n.t), NULL),
-              IF(NOT ${protectedExpr} AND NOT ${removedExpr} AND (n.k * 17 + n.i) % 1009 = 0, 1 + n.k % 5, NULL),
+              IF(NOT ${protectedExpr} AND NOT ${removedExpr} AND ${damagedExpr}, 1 + n.k % 5, NULL),
               CASE WHEN ${protectedExpr} OR ${removedExpr} THEN NULL
-                   WHEN (n.k * 17 + n.i) % 1009 = 0 THEN CONCAT(1 + n.k % 5, ' damaged or missing chunks (verify)')
-                   WHEN (n.k * 29 + n.i) % 2003 = 0 THEN 'its manifest is gone from the destination (verify)' END,
+                   WHEN ${damagedExpr} THEN CONCAT(1 + n.k % 5, ' damaged or missing chunks (verify)')
+                   WHEN ${missingExpr} THEN 'its manifest is gone from the destination (verify)' END,
               ${protectedExpr}, ${notesExpr},
               IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), ${dur}
          FROM (${night}) n`,
@@ -281,6 +299,8 @@ async function load(lanes: readonly [Lane, Lane], o: { V: number; D: number; log
        SELECT v.id, x.destination_id, CONCAT('vplus-', x.repo_backup_id), x.repo_backup_id
          FROM vms v JOIN backups x ON x.id = ${backupBase} + ${(D - 1) * V} + (v.id - ${vmBase}) WHERE v.id > ${vmBase}`,
     );
+    // Each VM's backup summary (migration 0013), as the repositories keep it.
+    await a.call('vm summaries', refreshAllVmSummaries);
 
     // The audit log in time order: sign-ins; backups run by hand, protected, given notes.
     const destName = `ELT(n.di + 1, ${SCALE_DESTINATIONS.map((d) => q(d.name)).join(', ')})`;

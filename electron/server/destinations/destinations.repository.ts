@@ -1,6 +1,8 @@
 import type { Destination, RepoBackup, RepositoryStatsView } from '../../../common/api/destinations.js';
 import type { Backup, BackupStatus } from '../../../common/api/backups.js';
 import { canonicalName, looksLikeId, sameName } from '../../../common/names.js';
+import { BackupList, type BackupListFilter } from '../backups/backup-list.js';
+import { refreshVmSummaries, vmsOfBackups } from '../backups/vm-summaries.js';
 import type { Sql } from '../db/catalog.js';
 
 export interface DestinationRow {
@@ -47,65 +49,7 @@ export function toDestination(r: DestinationRow): Destination {
 
 const SELECT = 'SELECT d.*, n.name AS node_name FROM destinations d JOIN nodes n ON n.id = d.node_id';
 
-interface BackupRow {
-  id: number;
-  destination_id: number;
-  destination_name: string;
-  repo_backup_id: string;
-  vm: string;
-  type: 'full' | 'incremental' | null;
-  status: BackupStatus;
-  created_at: Date;
-  logical_bytes: number;
-  stored_bytes: number | null;
-  verified_at: Date | null;
-  damaged_chunks: number | null;
-  status_detail: string | null;
-  protected: number;
-  notes: string | null;
-  read_bytes: number | null;
-  duration_seconds: number | null;
-  vm_name: string | null;
-}
-
-/** What the backup list can be narrowed by (GET /api/backups). */
-export interface BackupListFilter {
-  id?: number;
-  destinationId?: number;
-  vm?: string;
-  status?: string;
-  from?: string;
-  to?: string;
-  search?: string;
-  protected?: boolean;
-  limit: number;
-  offset: number;
-}
-
-const likePattern = (words: string): string => `%${words.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-
-function toBackup(r: BackupRow): Backup {
-  return {
-    id: r.id,
-    destinationId: r.destination_id,
-    destination: r.destination_name,
-    repoBackupId: r.repo_backup_id,
-    vm: r.vm,
-    vmName: r.vm_name,
-    type: r.type,
-    status: r.status,
-    createdAt: r.created_at.toISOString(),
-    logicalBytes: Number(r.logical_bytes),
-    storedBytes: r.stored_bytes === null ? null : Number(r.stored_bytes),
-    verifiedAt: r.verified_at ? r.verified_at.toISOString() : null,
-    damagedChunks: r.damaged_chunks === null ? null : Number(r.damaged_chunks),
-    statusDetail: r.status_detail,
-    protected: Number(r.protected) === 1,
-    notes: r.notes,
-    readBytes: r.read_bytes === null ? null : Number(r.read_bytes),
-    durationSeconds: r.duration_seconds === null ? null : Number(r.duration_seconds),
-  };
-}
+export type { BackupListFilter } from '../backups/backup-list.js';
 
 /** What one verify said about the backups of a destination (see reconcileVerify). */
 export interface VerifyFindings {
@@ -152,8 +96,11 @@ export class DestinationsRepository {
     await this.sql.execute('UPDATE destinations SET name = ? WHERE id = ?', [canonicalName(name), id]);
   }
 
+  /** Its backups go with it (ON DELETE CASCADE), and with them their VMs' summaries. */
   async delete(id: number): Promise<void> {
+    const vms = (await this.sql.query<{ vm: string }>('SELECT DISTINCT vm FROM backups WHERE destination_id = ?', [id])).map((r) => r.vm);
     await this.sql.execute('DELETE FROM destinations WHERE id = ?', [id]);
+    await refreshVmSummaries(this.sql, vms);
   }
 
   async setStatus(id: number, status: Destination['status'], message: string | null): Promise<void> {
@@ -201,6 +148,7 @@ export class DestinationsRepository {
       );
       if (res.affectedRows === 1) added += 1;
     }
+    await refreshVmSummaries(this.sql, backups.map((b) => b.group));
     return added;
   }
 
@@ -210,6 +158,7 @@ export class DestinationsRepository {
       destinationId,
       ...repoBackupIds,
     ]);
+    await refreshVmSummaries(this.sql, await vmsOfBackups(this.sql, destinationId, repoBackupIds));
   }
 
   /**
@@ -218,10 +167,12 @@ export class DestinationsRepository {
    * Returns the repository ids verify found that the catalog does not know.
    */
   async reconcileVerify(destinationId: number, f: VerifyFindings): Promise<{ unknown: string[]; damaged: string[]; missing: string[]; intact: number }> {
-    const rows = await this.sql.query<{ id: number; repo_backup_id: string; status: BackupStatus }>(
-      'SELECT id, repo_backup_id, status FROM backups WHERE destination_id = ?',
+    const rows = await this.sql.query<{ id: number; repo_backup_id: string; status: BackupStatus; vm: string }>(
+      'SELECT id, repo_backup_id, status, vm FROM backups WHERE destination_id = ?',
       [destinationId],
     );
+    // The VMs whose backups change state: their summaries count available and damaged ones.
+    const changed = new Set<string>();
     const known = new Set(rows.map((r) => r.repo_backup_id));
     const out = { unknown: [...f.present, ...f.damagedManifests.keys()].filter((id) => !known.has(id)).sort(), damaged: [] as string[], missing: [] as string[], intact: 0 };
     const intact: number[] = [];
@@ -232,14 +183,17 @@ export class DestinationsRepository {
       if (manifestProblem !== undefined || chunks !== undefined) {
         const detail = manifestProblem !== undefined ? `its manifest cannot be read: ${manifestProblem}` : `${chunks} damaged or missing chunk${chunks === 1 ? '' : 's'} (verify ${f.at.toISOString()})`;
         await this.sql.execute("UPDATE backups SET status = 'damaged', damaged_chunks = ?, status_detail = ? WHERE id = ?", [chunks ?? null, detail.slice(0, 1000), r.id]);
+        if (r.status !== 'damaged') changed.add(r.vm);
         out.damaged.push(r.repo_backup_id);
       } else if (!f.present.has(r.repo_backup_id)) {
         await this.sql.execute("UPDATE backups SET status = 'missing', damaged_chunks = NULL, status_detail = ? WHERE id = ?", [
           `its manifest is gone from the destination (verify ${f.at.toISOString()})`,
           r.id,
         ]);
+        if (r.status !== 'missing') changed.add(r.vm);
         out.missing.push(r.repo_backup_id);
       } else {
+        if (r.status !== 'available') changed.add(r.vm);
         intact.push(r.id);
       }
     }
@@ -251,6 +205,7 @@ export class DestinationsRepository {
       );
     }
     out.intact = intact.length;
+    await refreshVmSummaries(this.sql, changed);
     return out;
   }
 
@@ -267,50 +222,8 @@ export class DestinationsRepository {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** The backups a filter selects, newest first (backups/backup-list.ts). */
   async listBackups(q: BackupListFilter): Promise<Backup[]> {
-    const where: string[] = [];
-    const params: (string | number | Date)[] = [];
-    if (q.id !== undefined) {
-      where.push('b.id = ?');
-      params.push(q.id);
-    }
-    if (q.destinationId !== undefined) {
-      where.push('b.destination_id = ?');
-      params.push(q.destinationId);
-    }
-    if (q.vm) {
-      where.push('b.vm = ?');
-      params.push(q.vm);
-    }
-    if (q.status) {
-      where.push('b.status = ?');
-      params.push(q.status);
-    }
-    if (q.from) {
-      where.push('b.created_at >= ?');
-      params.push(new Date(q.from));
-    }
-    if (q.to) {
-      where.push('b.created_at < ?');
-      params.push(new Date(q.to));
-    }
-    if (q.protected !== undefined) {
-      where.push('b.protected = ?');
-      params.push(q.protected ? 1 : 0);
-    }
-    if (q.search) {
-      // The VM by its name in the inventory or in the backup's own metadata, its UUID, the notes, the backup's id.
-      const like = likePattern(q.search);
-      where.push(
-        "(b.vm LIKE ? OR b.repo_backup_id LIKE ? OR b.notes LIKE ? OR JSON_VALUE(b.source, '$.vm.name') LIKE ? OR EXISTS (SELECT 1 FROM vms v WHERE v.uuid = b.vm AND v.name LIKE ?))",
-      );
-      params.push(like, like, like, like, like);
-    }
-    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = await this.sql.query<BackupRow>(
-      `SELECT b.*, d.name AS destination_name, JSON_VALUE(b.source, '$.vm.name') AS vm_name FROM backups b JOIN destinations d ON d.id = b.destination_id ${clause} ORDER BY b.created_at DESC, b.id DESC LIMIT ? OFFSET ?`,
-      [...params, q.limit, q.offset],
-    );
-    return rows.map(toBackup);
+    return new BackupList(this.sql).list(q);
   }
 }

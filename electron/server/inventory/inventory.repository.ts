@@ -33,6 +33,8 @@ export interface VmRow {
   last_backup_at: Date | null;
   last_backup_type: 'full' | 'incremental' | null;
   backups: number;
+  protected_backups: number;
+  damaged_backups: number;
   policy_name: string | null;
 }
 
@@ -90,6 +92,8 @@ export function toVm(r: VmRow): Vm {
     lastBackupAt: r.last_backup_at ? r.last_backup_at.toISOString() : null,
     lastBackupType: r.last_backup_type,
     backups: Number(r.backups),
+    protectedBackups: Number(r.protected_backups),
+    damagedBackups: Number(r.damaged_backups),
     policy: r.policy_name,
     updatedAt: r.updated_at.toISOString(),
   };
@@ -98,12 +102,15 @@ export function toVm(r: VmRow): Vm {
 const HYPERVISORS = `SELECT h.*, n.name AS node_name, (SELECT COUNT(*) FROM vms v WHERE v.hypervisor_id = h.id AND v.present = 1) AS vm_count
   FROM hypervisors h JOIN nodes n ON n.id = h.node_id`;
 
+// A VM's backups as its summary row has them (backups/vm-summaries.ts keeps it up to date):
+// one row per VM instead of going over all its backups for each VM of each list.
 const VMS = `SELECT v.*, h.name AS hypervisor_name, h.node_id, h.uri,
-    (SELECT MAX(b.created_at) FROM backups b WHERE b.vm = v.uuid AND b.status = 'available') AS last_backup_at,
-    (SELECT b.type FROM backups b WHERE b.vm = v.uuid AND b.status = 'available' ORDER BY b.created_at DESC LIMIT 1) AS last_backup_type,
-    (SELECT COUNT(*) FROM backups b WHERE b.vm = v.uuid AND b.status = 'available') AS backups,
-    (SELECT p.name FROM vm_policies vp JOIN policies p ON p.id = vp.policy_id WHERE vp.vm_id = v.id AND vp.kind = 'backup') AS policy_name
-  FROM vms v JOIN hypervisors h ON h.id = v.hypervisor_id`;
+    s.last_backup_at, s.last_backup_type, COALESCE(s.backups, 0) AS backups, COALESCE(s.protected, 0) AS protected_backups,
+    COALESCE(s.damaged, 0) AS damaged_backups, p.name AS policy_name
+  FROM vms v JOIN hypervisors h ON h.id = v.hypervisor_id
+  LEFT JOIN vm_backup_summaries s ON s.vm = v.uuid
+  LEFT JOIN vm_policies vp ON vp.vm_id = v.id AND vp.kind = 'backup'
+  LEFT JOIN policies p ON p.id = vp.policy_id`;
 
 export class InventoryRepository {
   constructor(private readonly sql: Sql) {}

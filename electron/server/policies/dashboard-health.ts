@@ -95,9 +95,7 @@ export class DashboardHealth {
   /** VMs on their hosts, and those without an available backup in the last `days` days. */
   async coverage(days: number): Promise<Coverage> {
     const vms = await this.sql.query<{ id: number; uuid: string; name: string; last_backup_at: Date | null }>(
-      `SELECT v.id, v.uuid, v.name,
-              (SELECT MAX(b.created_at) FROM backups b WHERE b.vm = v.uuid AND b.status = 'available') AS last_backup_at
-         FROM vms v WHERE v.present = 1`,
+      `SELECT v.id, v.uuid, v.name, s.last_backup_at FROM vms v LEFT JOIN vm_backup_summaries s ON s.vm = v.uuid WHERE v.present = 1`,
     );
     const cutoff = this.clock.now() - days * DAY_MS;
     const stale = vms

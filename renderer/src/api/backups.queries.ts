@@ -1,30 +1,33 @@
-import { BackupSchema, RunBackupResponseSchema, TaskSchema, type Restore, type UpdateBackup } from '@common/api/index.js';
+import { BackupPageSchema, BackupSchema, RunBackupResponseSchema, TaskSchema, type Restore, type UpdateBackup } from '@common/api/index.js';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { useApiClient } from './api-client-context.js';
 import { invalidateBackups } from './destination-cache.js';
 import { queryKeys, type BackupListFilter } from './query-keys.js';
 import { seedTask } from './task-cache.js';
 
-const BackupListSchema = z.array(BackupSchema);
-
 /** The most the server returns at once. */
 export const BACKUP_LIST_LIMIT = 1000;
 
-/** 'backups.changed' events invalidate these lists; the poll is a fallback. */
+/**
+ * The newest backups a filter selects (at most BACKUP_LIST_LIMIT), for a VM's or a destination's
+ * page. 'backups.changed' events invalidate these lists; the poll is a fallback.
+ */
 export function useBackupsQuery(filter: BackupListFilter, enabled = true) {
   const api = useApiClient();
   return useQuery({
     queryKey: queryKeys.backupList(filter),
-    queryFn: ({ signal }) =>
-      api.json('GET', '/api/backups', BackupListSchema, {
-        signal,
-        query: { destination: filter.destination, vm: filter.vm, status: filter.status, from: filter.from, to: filter.to, search: filter.search, protected: filter.protected === undefined ? undefined : String(filter.protected), limit: BACKUP_LIST_LIMIT },
-      }),
+    queryFn: ({ signal }) => api.json('GET', '/api/backups', BackupPageSchema, { signal, query: backupListQuery(filter, BACKUP_LIST_LIMIT) }),
+    select: (page) => page.backups,
     placeholderData: keepPreviousData,
     refetchInterval: 60_000,
     enabled,
   });
+}
+
+function backupListQuery(filter: BackupListFilter, limit: number, cursor?: string): Record<string, string | number | undefined> {
+  const { destination, vm, status, from, to, search } = filter;
+  return { destination, vm, status, from, to, search, protected: filter.protected === undefined ? undefined : String(filter.protected), limit, cursor };
 }
 
 export interface RunBackupRequest {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupPage } from '../../../common/api/backups.js';
 import { SCALE_DESTINATIONS, scaleVmName, scaleVmUuid } from '../../../electron/server/db/scale-fixture.js';
 import { startScaleServer, type ScaleServer } from '../../support/scale-catalog.js';
 
@@ -44,11 +45,12 @@ describe('scale fixture', () => {
     expect(first.policy).toBe(`nightly-${SCALE_DESTINATIONS[0].name}`);
     expect(vms.body.find((v) => v.name === scaleVmName(20))!.policy).toBeNull();
 
-    const backups = await s.api.request<{ vm: string; createdAt: string }[]>('GET', `/api/backups?limit=5&vm=${scaleVmUuid(3)}`, undefined, { token: s.token });
-    expect(backups.status).toBe(200);
+    const res = await s.api.request<BackupPage>('GET', `/api/backups?limit=5&vm=${scaleVmUuid(3)}`, undefined, { token: s.token });
+    expect(res.status).toBe(200);
     // The newest is of the night before "now", newest first.
-    expect(backups.body[0]!.createdAt.slice(0, 10)).toBe('2026-06-15');
-    expect(backups.body.map((b) => b.createdAt)).toEqual([...backups.body.map((b) => b.createdAt)].sort().reverse());
+    const backups = res.body.backups;
+    expect(backups[0]!.createdAt.slice(0, 10)).toBe('2026-06-15');
+    expect(backups.map((b) => b.createdAt)).toEqual([...backups.map((b) => b.createdAt)].sort().reverse());
 
     const dashboard = await s.api.request<{ setup: { nodes: number; destinations: number; hypervisors: number; policies: number } }>('GET', '/api/dashboard', undefined, { token: s.token });
     expect(dashboard.status).toBe(200);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup, Task } from '../../../common/api/index.js';
+import type { Backup, BackupPage, Task } from '../../../common/api/index.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { Repository } from '../../../node-service/repository/index.js';
 import { vplus, vplusOk } from '../../support/processes.js';
@@ -46,7 +46,7 @@ describe('vplus backup protect / note / delete against a real server', () => {
     await repo.close();
     const task = (await t.api.request<Task>('POST', '/api/destinations/nas/import', {}, { token: admin })).body;
     expect((await taskEnded(t.api, admin, task.id)).state).toBe('FINISHED');
-    backups = (await t.api.request<Backup[]>('GET', '/api/backups', undefined, { token: admin })).body;
+    backups = (await t.api.request<BackupPage>('GET', '/api/backups', undefined, { token: admin })).body.backups;
     expect(backups).toHaveLength(2);
   });
   afterAll(async () => {

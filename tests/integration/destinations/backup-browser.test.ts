@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../../common/api/backups.js';
+import type { Backup, BackupPage } from '../../../common/api/backups.js';
 import type { Destination } from '../../../common/api/destinations.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
@@ -52,11 +52,11 @@ describe('backup browser: protect, notes, delete', () => {
       const d = (await api<TaskDetails>('GET', `/api/tasks/${task.id}`)).body;
       return ['FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'].includes(d.state) ? d : undefined;
     });
-  const byRepoId = async (repoId: string): Promise<Backup | undefined> => (await api<Backup[]>('GET', '/api/backups')).body.find((b) => b.repoBackupId === repoId);
+  const byRepoId = async (repoId: string): Promise<Backup | undefined> => (await api<BackupPage>('GET', '/api/backups')).body.backups.find((b) => b.repoBackupId === repoId);
   const manifest = (repoId: string): string => path.join(repoPath, 'backups', `${repoId}.manifest`);
 
   it('lists each backup with what it stored, not protected and without notes', async () => {
-    const all = (await api<Backup[]>('GET', '/api/backups')).body;
+    const all = (await api<BackupPage>('GET', '/api/backups')).body.backups;
     expect(all).toHaveLength(5);
     for (const b of all) expect(b).toMatchObject({ protected: false, notes: null, storedBytes: expect.any(Number) });
     expect(all.every((b) => (b.storedBytes ?? 0) > 1048576)).toBe(true);
@@ -109,12 +109,12 @@ describe('backup browser: protect, notes, delete', () => {
     expect(long.status).toBe(400);
     const res = await api<Backup>('PATCH', `/api/backups/${db.id}`, { notes: 'before the ERP upgrade' });
     expect(res.body.notes).toBe('before the ERP upgrade');
-    expect((await api<Backup[]>('GET', '/api/backups?search=ERP%20upgrade')).body.map((b) => b.id)).toEqual([db.id]);
-    expect((await api<Backup[]>('GET', '/api/backups?search=erp-serv')).body.map((b) => b.id)).toEqual([db.id]);
-    expect((await api<Backup[]>('GET', '/api/backups?search=100%25')).body).toEqual([]);
+    expect((await api<BackupPage>('GET', '/api/backups?search=ERP%20upgrade')).body.backups.map((b) => b.id)).toEqual([db.id]);
+    expect((await api<BackupPage>('GET', '/api/backups?search=erp-serv')).body.backups.map((b) => b.id)).toEqual([db.id]);
+    expect((await api<BackupPage>('GET', '/api/backups?search=100%25')).body.backups).toEqual([]);
     const future = new Date(Date.now() + 3600_000).toISOString();
-    expect((await api<Backup[]>(`GET`, `/api/backups?from=${encodeURIComponent(future)}`)).body).toEqual([]);
-    expect((await api<Backup[]>(`GET`, `/api/backups?to=${encodeURIComponent(future)}&status=available`)).body).toHaveLength(2);
+    expect((await api<BackupPage>(`GET`, `/api/backups?from=${encodeURIComponent(future)}`)).body.backups).toEqual([]);
+    expect((await api<BackupPage>(`GET`, `/api/backups?to=${encodeURIComponent(future)}&status=available`)).body.backups).toHaveLength(2);
     // Cleared with an empty text.
     expect((await api<Backup>('PATCH', `/api/backups/${db.id}`, { notes: '' })).body.notes).toBeNull();
   });
@@ -124,7 +124,7 @@ describe('backup browser: protect, notes, delete', () => {
     for (const action of ['backup.protect', 'backup.unprotect', 'backup.delete', 'backup.notes']) expect(audit).toContain(action);
     await api('POST', '/api/users', { username: 'watcher', password: 'watcher-password-1', role: 'viewer' });
     const viewer = await t.api.login('watcher', 'watcher-password-1');
-    const any = (await api<Backup[]>('GET', '/api/backups')).body[0]!;
+    const any = (await api<BackupPage>('GET', '/api/backups')).body.backups[0]!;
     expect((await t.api.request('PATCH', `/api/backups/${any.id}`, { protected: true }, { token: viewer })).status).toBe(403);
     expect((await t.api.request('DELETE', `/api/backups/${any.id}`, undefined, { token: viewer })).status).toBe(403);
   });

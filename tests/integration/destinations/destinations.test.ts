@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../../common/api/backups.js';
+import type { BackupPage } from '../../../common/api/backups.js';
 import type { Destination } from '../../../common/api/destinations.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
@@ -74,7 +74,7 @@ describe('destinations', () => {
     const task = (await api<Task>('POST', '/api/destinations/nas/import', {})).body;
     const done = await finished(task);
     expect(done.state).toBe('FINISHED');
-    const backups = (await api<Backup[]>('GET', '/api/backups?destination=nas')).body;
+    const backups = (await api<BackupPage>('GET', '/api/backups?destination=nas')).body.backups;
     expect(backups).toHaveLength(2);
     expect(backups.map((b) => b.type).sort()).toEqual(['full', 'incremental']);
     expect(backups.every((b) => b.vm === 'vm-42' && b.status === 'available')).toBe(true);
@@ -84,7 +84,7 @@ describe('destinations', () => {
     expect(stored[1]).toBeGreaterThan(1048576);
     // Re-importing again adds nothing twice.
     await finished((await api<Task>('POST', '/api/destinations/nas/import', {})).body);
-    expect((await api<Backup[]>('GET', '/api/backups?destination=nas')).body).toHaveLength(2);
+    expect((await api<BackupPage>('GET', '/api/backups?destination=nas')).body.backups).toHaveLength(2);
     const dest = (await api<Destination>('GET', '/api/destinations/nas')).body;
     expect(dest.backups).toBe(2);
     expect(dest.logicalBytes).toBe(2 * 6 * 1048576);
@@ -113,14 +113,14 @@ describe('destinations', () => {
     const dest = (await api<Destination>('GET', '/api/destinations/nas')).body;
     expect(dest.status).toBe('error');
     // The catalog says what verify found: the affected backups are damaged, the rest verified.
-    const after = (await api<Backup[]>('GET', '/api/backups?destination=nas')).body;
+    const after = (await api<BackupPage>('GET', '/api/backups?destination=nas')).body.backups;
     const affected = new Set(result.affectedBackups);
     expect(affected.size).toBeGreaterThan(0);
     for (const b of after) {
       if (affected.has(b.repoBackupId)) expect(b).toMatchObject({ status: 'damaged', damagedChunks: 1, statusDetail: expect.stringMatching(/1 damaged or missing chunk/) });
       else expect(b).toMatchObject({ status: 'available', verifiedAt: expect.any(String) });
     }
-    expect((await api<Backup[]>('GET', '/api/backups?destination=nas&status=damaged')).body).toHaveLength(affected.size);
+    expect((await api<BackupPage>('GET', '/api/backups?destination=nas&status=damaged')).body.backups).toHaveLength(affected.size);
 
     bytes[bytes.length - 1]! ^= 0xff;
     fs.writeFileSync(chunkFile, bytes); // repaired (as a backup of the same data would) …
@@ -128,7 +128,7 @@ describe('destinations', () => {
     expect(again.state).toBe('FINISHED');
     expect(again.result).toMatchObject({ healedChunks: 1 });
     // … and the next verify takes the backups back.
-    const healed = (await api<Backup[]>('GET', '/api/backups?destination=nas')).body;
+    const healed = (await api<BackupPage>('GET', '/api/backups?destination=nas')).body.backups;
     expect(healed.every((b) => b.status === 'available' && b.verifiedAt !== null && b.statusDetail === null)).toBe(true);
   });
 
@@ -136,11 +136,11 @@ describe('destinations', () => {
     const preview = await finished((await api<Task>('POST', '/api/destinations/nas/prune', { retention: { keepLast: 1 }, dryRun: true })).body);
     expect(preview.state).toBe('FINISHED');
     expect((preview.result as { removed: unknown[] }).removed).toHaveLength(1);
-    expect((await api<Backup[]>('GET', '/api/backups?destination=nas&status=available')).body).toHaveLength(2);
+    expect((await api<BackupPage>('GET', '/api/backups?destination=nas&status=available')).body.backups).toHaveLength(2);
 
     const prune = await finished((await api<Task>('POST', '/api/destinations/nas/prune', { retention: { keepLast: 1 }, dryRun: false })).body);
     expect(prune.state).toBe('FINISHED');
-    expect((await api<Backup[]>('GET', '/api/backups?destination=nas&status=available')).body).toHaveLength(1);
+    expect((await api<BackupPage>('GET', '/api/backups?destination=nas&status=available')).body.backups).toHaveLength(1);
 
     const gc = await finished((await api<Task>('POST', '/api/destinations/nas/gc', { graceHours: 0 })).body);
     expect(gc.state).toBe('FINISHED');
@@ -150,7 +150,7 @@ describe('destinations', () => {
   });
 
   it('verify reconciles: a backup whose manifest is gone becomes missing, one the catalog lacks is imported', async () => {
-    const kept = (await api<Backup[]>('GET', '/api/backups?destination=nas&status=available')).body;
+    const kept = (await api<BackupPage>('GET', '/api/backups?destination=nas&status=available')).body.backups;
     expect(kept).toHaveLength(1);
     const repo = await Repository.open(repoPath, { password: PASSWORD });
     const w = await repo.startBackup({ group: 'vm-43', source: { type: 'full', vm: { name: 'file-srv' } } });
@@ -163,11 +163,11 @@ describe('destinations', () => {
     const v = await finished((await api<Task>('POST', '/api/destinations/nas/verify', {})).body);
     expect(v.state).toBe('FINISHED');
     expect(v.result).toMatchObject({ backups: [stranger.id] });
-    const missing = (await api<Backup[]>('GET', '/api/backups?destination=nas&status=missing')).body;
+    const missing = (await api<BackupPage>('GET', '/api/backups?destination=nas&status=missing')).body.backups;
     expect(missing).toHaveLength(1);
     expect(missing[0]).toMatchObject({ status: 'missing', statusDetail: expect.stringMatching(/manifest is gone/) });
     // The stranger arrives through a REIMPORT the verify started.
-    const imported = await waitFor('the re-imported backup', async () => (await api<Backup[]>('GET', '/api/backups?destination=nas')).body.find((b) => b.repoBackupId === stranger.id));
+    const imported = await waitFor('the re-imported backup', async () => (await api<BackupPage>('GET', '/api/backups?destination=nas')).body.backups.find((b) => b.repoBackupId === stranger.id));
     expect(imported).toMatchObject({ vm: 'vm-43', status: 'available' });
     const dest = await waitFor('the destination count', async () => {
       const d = (await api<Destination>('GET', '/api/destinations/nas')).body;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../../common/api/backups.js';
+import type { BackupPage } from '../../../common/api/backups.js';
 import type { CreatedDestination, Destination } from '../../../common/api/destinations.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { REDACT_PATHS } from '../../../electron/server/logger.js';
@@ -89,7 +89,7 @@ describe('destinations: the recovery key opens a repository whose password is lo
     backupId = (await writer.commit()).id;
     await repo.close();
     expect((await finished((await api<Task>('POST', '/api/destinations/vault/import', {})).body)).state).toBe('FINISHED');
-    expect((await api<Backup[]>('GET', '/api/backups?destination=vault')).body.map((b) => b.repoBackupId)).toEqual([backupId]);
+    expect((await api<BackupPage>('GET', '/api/backups?destination=vault')).body.backups.map((b) => b.repoBackupId)).toEqual([backupId]);
 
     expect((await api('DELETE', '/api/destinations/vault?force=true')).status).toBe(204);
     expect((await api<Destination[]>('GET', '/api/destinations')).body).toEqual([]);
@@ -164,7 +164,7 @@ describe('destinations: the recovery key opens a repository whose password is lo
 
     // The catalog's copy is the new password: the node's tasks open the repository with it.
     expect((await finished((await api<Task>('POST', '/api/destinations/vault/import', {})).body)).state).toBe('FINISHED');
-    const backups = (await api<Backup[]>('GET', '/api/backups?destination=vault')).body;
+    const backups = (await api<BackupPage>('GET', '/api/backups?destination=vault')).body.backups;
     expect(backups.map((b) => [b.repoBackupId, b.vm, b.status])).toEqual([[backupId, 'vm-7', 'available']]);
     expect((await finished((await api<Task>('POST', '/api/destinations/vault/verify', {})).body)).state).toBe('FINISHED');
 

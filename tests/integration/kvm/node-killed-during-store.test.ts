@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../../common/api/backups.js';
+import type { BackupPage } from '../../../common/api/backups.js';
 import type { PolicyRun } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
@@ -100,8 +100,8 @@ describe('a node killed during STORE', () => {
     expect(store.error).toMatch(/node lost/);
     expect(store.log.some((l) => /node lost: .*did not reconnect within 3s/.test(l.message))).toBe(true);
 
-    expect((await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body).toEqual([]);
-    expect((await api<Backup[]>('GET', '/api/backups')).body).toEqual([]);
+    expect((await api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups).toEqual([]);
+    expect((await api<BackupPage>('GET', '/api/backups')).body.backups).toEqual([]);
     // Nobody ended the pull-mode job: the dead process cannot, and the server does not talk to libvirt.
     expect(await backupJobActive()).toBe(true);
 
@@ -148,9 +148,9 @@ describe('a node killed during STORE', () => {
     expect(store.state, store.error ?? '').toMatch(/^FINISHED/);
     expect(store.result).toMatchObject({ type: 'full' }); // the killed run never advanced the chain
 
-    const backups = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const backups = (await api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     expect(backups).toHaveLength(1);
-    expect((await api<Backup[]>('GET', '/api/backups')).body).toHaveLength(1);
+    expect((await api<BackupPage>('GET', '/api/backups')).body.backups).toHaveLength(1);
     expect(backups[0]).toMatchObject({ type: 'full', status: 'available', logicalBytes: DISK_MIB * MiB });
 
     const res = await api<{ taskIds: number[]; message?: string }>('POST', '/api/restores', { mode: 'files', backup: backups[0]!.id, node: NODE, path: host.subdir('restore'), format: 'raw' });

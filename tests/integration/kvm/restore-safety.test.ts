@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../../common/api/backups.js';
+import type { Backup, BackupPage } from '../../../common/api/backups.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
 import { scratchDomainXml } from '../../../node-service/platforms/kvm/scratch-domain.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
@@ -51,7 +51,7 @@ describe('restore safety', () => {
     expect(res.status, res.body.message).toBe(202);
     for (const id of res.body.taskIds) expect((await task(id)).state).toMatch(/^FINISHED/);
     const uuid = (await virsh('domuuid', vmName)).trim();
-    backup = (await api<Backup[]>('GET', `/api/backups?vm=${uuid}`)).body[0]!;
+    backup = (await api<BackupPage>('GET', `/api/backups?vm=${uuid}`)).body.backups[0]!;
     expect(backup).toBeDefined();
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../../common/api/backups.js';
+import type { BackupPage } from '../../../common/api/backups.js';
 import type { Vm } from '../../../common/api/hypervisors.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
 import { chunkRelPath, expandChunks } from '../../../node-service/repository/format.js';
@@ -84,7 +84,7 @@ describe('KVM workflows through the server', () => {
     expect(store2!.result).toMatchObject({ type: 'incremental' });
     expect(Number(store2!.result!.bytesRead)).toBeLessThanOrEqual(2 * MiB);
 
-    const backups = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const backups = (await api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     expect(backups.map((b) => b.type)).toEqual(['incremental', 'full']);
     const v = (await api<Vm>('GET', `/api/vms/${vm.uuid}`)).body;
     expect(v.backups).toBe(2);
@@ -92,7 +92,7 @@ describe('KVM workflows through the server', () => {
   });
 
   it('restores every backup point to files that equal the disks at that time', async () => {
-    const backups = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body.reverse();
+    const backups = (await api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups.reverse();
     for (const [i, b] of backups.entries()) {
       const dir = host.subdir(`restore-${i}`);
       const [restore] = await runWorkflow('/api/restores', { mode: 'files', backup: b.id, node: 'kvm-node', path: dir, format: 'raw' });
@@ -105,7 +105,7 @@ describe('KVM workflows through the server', () => {
   });
 
   it('a damaged chunk: verify marks the backup damaged, restore refuses it, the next backup heals it, and both restore bit-exact', async () => {
-    const [incr, full] = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const [incr, full] = (await api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     const repoPath = bed.destinationPath('local');
     const repo = await Repository.open(repoPath);
     const chunksOf = async (id: string): Promise<Set<string>> => new Set((await repo.loadManifest(id)).disks.flatMap((d) => expandChunks(d)).filter((c): c is string => typeof c === 'string'));
@@ -122,7 +122,7 @@ describe('KVM workflows through the server', () => {
     const found = await task(verify.body.id);
     expect(found.state).toBe('FAILED');
     expect(found.error).toContain(incr!.repoBackupId);
-    const marked = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const marked = (await api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     expect(marked.find((b) => b.id === incr!.id)).toMatchObject({ status: 'damaged', damagedChunks: 1 });
     expect(marked.find((b) => b.id === full!.id)).toMatchObject({ status: 'available' });
     const refused = await api<{ message: string }>('POST', '/api/restores', { mode: 'files', backup: incr!.id, node: 'kvm-node', path: host.subdir('refused'), format: 'raw' });
@@ -136,7 +136,7 @@ describe('KVM workflows through the server', () => {
     expect(store!.log.some((l) => /stored 1 chunk\(s\) again that verify had found damaged/.test(l.message))).toBe(true);
     const healed = await task((await api<TaskDetails>('POST', '/api/destinations/local/verify', {})).body.id);
     expect(healed.state, healed.error ?? '').toBe('FINISHED');
-    const after = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const after = (await api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     expect(after.map((b) => b.status)).toEqual(['available', 'available', 'available']);
     for (const b of after.slice(0, 2)) {
       const [restore] = await runWorkflow('/api/restores', { mode: 'files', backup: b.id, node: 'kvm-node', path: host.subdir(`healed-${b.id}`), format: 'raw' });
@@ -148,7 +148,7 @@ describe('KVM workflows through the server', () => {
   });
 
   it('restores a backup as a new VM with a new identity, which starts', async () => {
-    const [latest] = (await api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const [latest] = (await api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     const name = `${vm.name}-restored`;
     const [restore, imported] = await runWorkflow('/api/restores', { mode: 'import', backup: latest!.id, hypervisor: 'kvm1', name, storageDir: host.subdir('images'), start: true });
     expect(restore!.state, restore!.error ?? '').toBe('FINISHED');

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../../common/api/backups.js';
+import type { BackupPage } from '../../../common/api/backups.js';
 import type { BrowseListing, Mount } from '../../../common/api/mounts.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
 import { MiB, type TestVm } from '../../support/libvirt-host.js';
@@ -76,7 +76,7 @@ describe('a node killed with a mount open', () => {
     const run1 = await api<{ taskIds: number[] }>('POST', '/api/backups/run', { vm: vm.name, destination: 'local' });
     for (const id of run1.body.taskIds) expect((await taskEnded(bed.t.api, bed.admin, id)).state).toMatch(/^FINISHED/);
     await bed.host.destroy(vm);
-    const backup = (await api<Backup[]>('GET', `/api/backups?vm=${encodeURIComponent(vm.uuid)}`)).body[0]!;
+    const backup = (await api<BackupPage>('GET', `/api/backups?vm=${encodeURIComponent(vm.uuid)}`)).body.backups[0]!;
 
     const started = await api<Mount>('POST', '/api/mounts', { backup: backup.id });
     expect(started.status).toBe(202);

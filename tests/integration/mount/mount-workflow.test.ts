@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../support/net.js';
-import type { Backup } from '../../../common/api/backups.js';
+import type { Backup, BackupPage } from '../../../common/api/backups.js';
 import type { BrowseListing, BrowseSearchResult, IscsiStartResponse, Mount } from '../../../common/api/mounts.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
@@ -200,8 +200,8 @@ describe('Browse files and iSCSI export of VM backups', () => {
     expect(res.status, res.body.message).toBe(202);
     for (const id of res.body.taskIds) expect((await taskEnded(bed.t.api, bed.admin, id)).state).toMatch(/^FINISHED/);
     await bed.host.destroy(vm);
-    const list = await api<Backup[]>('GET', `/api/backups?vm=${encodeURIComponent(vm.uuid)}`);
-    return list.body.sort((a, b) => b.id - a.id)[0]!;
+    const list = await api<BackupPage>('GET', `/api/backups?vm=${encodeURIComponent(vm.uuid)}`);
+    return list.body.backups.sort((a, b) => b.id - a.id)[0]!;
   }
 
   const mounted = (id: number): Promise<Mount> =>

@@ -4,6 +4,7 @@ import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dashboard } from '../../../common/api/policies.js';
 import { defaultTimeZone } from '../../../common/schedule-occurrences.js';
+import { refreshVmSummaries } from '../../../electron/server/backups/vm-summaries.js';
 import { Catalog } from '../../../electron/server/db/catalog.js';
 import { setupAdmin, startTestServer, type TestServer } from '../../support/test-server.js';
 
@@ -78,6 +79,8 @@ describe('dashboard API numbers', () => {
     };
     const backup = async (name: string, daysAgo: number): Promise<void> => {
       await catalog.execute("INSERT INTO backups (destination_id, repo_backup_id, vm, type, status, created_at) VALUES (?, ?, ?, 'full', 'available', ?)", [nas, `b-${name}-${daysAgo}`, `uuid-${name}`, at(now.minus({ days: daysAgo }))]);
+      // Written past the repositories, which keep each VM's summary as they write its backups.
+      await refreshVmSummaries(catalog, [`uuid-${name}`]);
     };
     await vm('web');
     await vm('db');

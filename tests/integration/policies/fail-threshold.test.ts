@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../../common/api/backups.js';
+import type { BackupPage } from '../../../common/api/backups.js';
 import type { Policy, PolicyRun } from '../../../common/api/policies.js';
 import type { Task } from '../../../common/api/tasks.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
@@ -59,7 +59,7 @@ describe('policy run: the failure threshold cancels the rest', () => {
     expect(tasks.map((x) => x.state).sort()).toEqual(['CANCELLED', 'FINISHED']);
     // The first run's backups are all still there.
     for (const name of Object.keys(vms)) {
-      const backups = (await api<Backup[]>('GET', `/api/backups?vm=${vms[name]!.uuid}&status=available`)).body;
+      const backups = (await api<BackupPage>('GET', `/api/backups?vm=${vms[name]!.uuid}&status=available`)).body.backups;
       expect(backups.length, name).toBeGreaterThanOrEqual(1);
     }
   });

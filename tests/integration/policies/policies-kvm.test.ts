@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../../common/api/backups.js';
+import type { BackupPage } from '../../../common/api/backups.js';
 import type { Destination } from '../../../common/api/destinations.js';
 import type { Vm } from '../../../common/api/hypervisors.js';
 import type { Dashboard, Policy, PolicyPreview, PolicyRun } from '../../../common/api/policies.js';
@@ -125,10 +125,10 @@ describe('backup policies on a real libvirt host', () => {
     expect(run.state, run.message ?? '').toBe('finished');
     expect(run.succeeded).toBe(run.vms);
     for (const name of ['dev-app', 'prod-new', 'prod-web']) {
-      const backups = (await api<Backup[]>('GET', `/api/backups?vm=${vms[name]!.uuid}`)).body;
+      const backups = (await api<BackupPage>('GET', `/api/backups?vm=${vms[name]!.uuid}`)).body.backups;
       expect(backups.map((b) => b.type), name).toEqual(['full']);
     }
-    expect((await api<Backup[]>('GET', `/api/backups?vm=${vms['prod-db']!.uuid}`)).body).toEqual([]);
+    expect((await api<BackupPage>('GET', `/api/backups?vm=${vms['prod-db']!.uuid}`)).body.backups).toEqual([]);
     // Retention ran after the backups (nothing to remove yet: one backup per VM).
     const retention = await waitFor('the retention run', async () => (await api<PolicyRun[]>('GET', '/api/policies/prod/runs')).body.find((r) => r.trigger === 'retention' && r.state !== 'running'));
     expect(retention.state, retention.message ?? '').toBe('finished');
@@ -171,7 +171,7 @@ describe('backup policies on a real libvirt host', () => {
       const d = (await api<Destination>('GET', '/api/destinations/nas')).body;
       return d.backups === found ? d : undefined;
     });
-    expect((await api<Backup[]>('GET', `/api/backups?vm=${group}`)).body).toHaveLength(40);
+    expect((await api<BackupPage>('GET', `/api/backups?vm=${group}`)).body.backups).toHaveLength(40);
 
     // The preview says what will go, before anything does.
     const preview = (await api<PolicyPreview>('POST', '/api/policies/preview', { policy: 'prod', count: 1 })).body;
@@ -185,10 +185,10 @@ describe('backup policies on a real libvirt host', () => {
     // last=2: Nov 9, 8; daily=7: Nov 3–9; weekly=4 (ISO weeks, newest of each): Nov 9 (W46),
     // Nov 8 (W45), Nov 1 (W44), Oct 25 (W43); monthly=2: Nov 9, Oct 31.
     const expected = ['2026-10-25', '2026-10-31', '2026-11-01', '2026-11-03', '2026-11-04', '2026-11-05', '2026-11-06', '2026-11-07', '2026-11-08', '2026-11-09'];
-    const remaining = (await api<Backup[]>('GET', `/api/backups?vm=${group}&status=available`)).body;
+    const remaining = (await api<BackupPage>('GET', `/api/backups?vm=${group}&status=available`)).body.backups;
     expect(remaining.map((b) => b.createdAt.slice(0, 10)).sort()).toEqual(expected);
     expect(previewKept.sort()).toEqual(expected);
-    const removed = (await api<Backup[]>('GET', `/api/backups?vm=${group}&status=removed`)).body;
+    const removed = (await api<BackupPage>('GET', `/api/backups?vm=${group}&status=removed`)).body.backups;
     expect(removed).toHaveLength(40 - expected.length);
 
     // Every remaining simulated backup restores to exactly what was written that day.

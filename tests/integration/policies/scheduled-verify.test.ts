@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../../common/api/backups.js';
+import type { BackupPage } from '../../../common/api/backups.js';
 import type { Policy, PolicyRun } from '../../../common/api/policies.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
@@ -102,7 +102,7 @@ describe('scheduled verify with rotating parts', () => {
     }
     expect(checked.reduce((a, b) => a + b, 0)).toBe(chunkIds.length);
     const backups = await waitFor('the re-imported backups', async () => {
-      const b = (await api<Backup[]>('GET', '/api/backups?destination=nas')).body;
+      const b = (await api<BackupPage>('GET', '/api/backups?destination=nas')).body.backups;
       return b.length === 2 ? b : undefined;
     });
     expect(backups.every((b) => b.status === 'available')).toBe(true);
@@ -127,7 +127,7 @@ describe('scheduled verify with rotating parts', () => {
     // The part holding the chunk fails; every part checked after it still reports the damage.
     expect(states.at(-1)).toBe('failed');
     expect(failedRun?.message).toMatch(/VERIFY failed: 1 damaged chunk affects backup/);
-    const marked = (await api<Backup[]>('GET', '/api/backups?destination=nas')).body;
+    const marked = (await api<BackupPage>('GET', '/api/backups?destination=nas')).body.backups;
     expect(marked.filter((b) => b.status === 'damaged').length).toBeGreaterThan(0);
   });
 });

@@ -61,7 +61,8 @@ describe('destination and backup commands against the API', () => {
         return { status: 202, body: startedTask(id, type) };
       }
       if (method === 'GET' && url.startsWith('/api/backups')) {
-        return { status: 200, body: [sampleBackup(), sampleBackup({ id: 12, type: 'incremental', createdAt: '2025-01-30T10:00:00.000Z', storedBytes: 200 * MiB })] };
+        const backups = [sampleBackup(), sampleBackup({ id: 12, type: 'incremental', createdAt: '2025-01-30T10:00:00.000Z', storedBytes: 200 * MiB })];
+        return { status: 200, body: { backups, nextCursor: url.includes('limit=2') ? '1738231200000.12' : null } };
       }
       const taskRead = /^\/api\/tasks\/(\d+)$/.exec(url);
       if (method === 'GET' && taskRead) {
@@ -302,10 +303,14 @@ describe('destination and backup commands against the API', () => {
       expect(json[0]).toMatchObject({ id: 11, vm: 'prod-db', type: 'full', createdAt: '2025-01-31T10:00:00.000Z', status: 'available', logicalBytes: 10 * 1024 ** 3, storedBytes: 3 * 1024 ** 3, destination: 'nas' });
     });
 
-    it('says when the limit may hide older backups', async () => {
+    it('says how to ask for the page after, and asks for it', async () => {
       const run = await runVplus(['backup', 'list', '--limit', '2'], { env });
       expect(last('GET').url).toBe('/api/backups?limit=2');
-      expect(run.stderr).toBe('Showing the newest 2 backups; there may be more: use --limit (up to 1000), a VM or --destination.\n');
+      expect(run.stderr).toBe('There are older backups: add --cursor 1738231200000.12 for the next 2.\n');
+      const next = await runVplus(['backup', 'list', '--cursor', '1738231200000.12'], { env });
+      expect(next.code).toBe(0);
+      expect(last('GET').url).toBe('/api/backups?cursor=1738231200000.12');
+      expect(next.stderr).toBe('');
     });
   });
 });

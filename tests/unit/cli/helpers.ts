@@ -365,6 +365,8 @@ export function sampleVm(overrides: Partial<Vm> = {}): Vm {
     lastBackupAt: '2025-01-31T10:00:00.000Z',
     lastBackupType: 'incremental',
     backups: 3,
+    protectedBackups: 0,
+    damagedBackups: 0,
     policy: null,
     updatedAt: '2025-01-31T10:05:00.000Z',
     ...overrides,

@@ -80,11 +80,14 @@ describe('hypervisor, vm, backup and restore commands against the API', () => {
       if (method === 'GET' && url.startsWith('/api/backups')) {
         return {
           status: 200,
-          body: [
-            sampleBackup({ id: 14, vm: VM_UUID, repoBackupId: REPO_BACKUP_ID, createdAt: '2025-01-31T12:00:00.000Z' }),
-            sampleBackup({ id: 12, vm: VM_UUID, type: 'incremental', storedBytes: 200 * MiB }),
-            sampleBackup({ id: 9, vm: 'gone-vm-uuid' }),
-          ],
+          body: {
+            backups: [
+              sampleBackup({ id: 14, vm: VM_UUID, repoBackupId: REPO_BACKUP_ID, createdAt: '2025-01-31T12:00:00.000Z' }),
+              sampleBackup({ id: 12, vm: VM_UUID, type: 'incremental', storedBytes: 200 * MiB }),
+              sampleBackup({ id: 9, vm: 'gone-vm-uuid' }),
+            ],
+            nextCursor: null,
+          },
         };
       }
       if (method === 'POST' && url === '/api/restores') {
