@@ -4,6 +4,7 @@ import { registerBackupCommands } from './commands/backup.command.js';
 import { registerDestinationCommands } from './commands/destination.command.js';
 import { registerHypervisorCommands } from './commands/hypervisor.command.js';
 import { registerLoginCommands } from './commands/login.command.js';
+import { registerM365Commands } from './commands/m365.command.js';
 import { registerMountCommands } from './commands/mount.command.js';
 import { registerNodeCommands } from './commands/node.command.js';
 import { registerNodeServiceCommands } from './commands/node-service.command.js';
@@ -44,6 +45,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerDestinationCommands(program, ctx);
   registerHypervisorCommands(program, ctx);
   registerVmCommands(program, ctx);
+  registerM365Commands(program, ctx);
   registerSnapshotCommands(program, ctx);
   registerPolicyCommands(program, ctx);
   registerBackupCommands(program, ctx);

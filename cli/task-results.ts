@@ -10,6 +10,7 @@ import {
   type TaskType,
 } from '../common/api/index.js';
 import { ExportResultSchema, ImportResultSchema, InventorySyncResultSchema, RestoreResultSchema, StoreResultSchema } from '../common/kvm-tasks.js';
+import { M365SyncResultSchema, type M365SyncResult } from '../common/m365-tasks.js';
 import { FileRestoreResultSchema, MountResultSchema } from '../common/mount-tasks.js';
 import { formatBytes, formatRatio, formatTable, formatTimestamp } from './format.js';
 
@@ -35,6 +36,7 @@ const FORMATTERS: Partial<Record<TaskType, ResultFormatter>> = {
   IMPORT: parsed(ImportResultSchema, formatImportResult),
   MOUNT: parsed(MountResultSchema, formatMountResult),
   FILE_RESTORE: parsed(FileRestoreResultSchema, formatFileRestoreResult),
+  M365_SYNC: parsed(M365SyncResultSchema, formatM365SyncResult),
 };
 
 /** The task's result as lines for people, or null when its type has no formatter or it has no result. */
@@ -252,4 +254,12 @@ function formatFileRestoreResult(r: z.output<typeof FileRestoreResultSchema>, ta
     for (const p of r.skipped) lines.push(`  ${p}`);
   }
   return lines.join('\n');
+}
+
+/** "Found 3 users (2 with a OneDrive), 2 SharePoint sites with 3 document libraries." */
+export function formatM365SyncResult(result: M365SyncResult): string {
+  const users = result.users === null ? 'no users (not listed)' : `${plural(result.users.length, 'user')} (${result.users.filter((u) => u.driveId !== null).length} with a OneDrive)`;
+  const libraries = result.sites?.reduce((n, s) => n + s.libraries.length, 0) ?? 0;
+  const sites = result.sites === null ? 'no sites (not listed)' : `${plural(result.sites.length, 'SharePoint site')} with ${plural(libraries, 'document library', 'document libraries')}`;
+  return `Found ${users}, ${sites}.`;
 }

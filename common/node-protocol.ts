@@ -3,6 +3,7 @@ import { MountFilesystemSchema } from './api/mounts.js';
 import { NodeCapabilitiesSchema } from './api/nodes.js';
 import { TaskTypeSchema } from './api/tasks.js';
 import { SnapshotResultSchema } from './kvm-tasks.js';
+import { M365TenantSettingsSchema, M365TestAnswerSchema } from './m365-tasks.js';
 
 /**
  * The node ↔ server WebSocket protocol (wss://server/api/node/connect, bearer
@@ -39,6 +40,11 @@ export const NodeCallSchema = z.discriminatedUnion('op', [
    * password never enter the catalog, a task's params or its log.
    */
   z.object({ op: z.literal('repository.resetPassword'), args: z.object({ path: z.string(), recoveryKey: z.string(), password: z.string() }) }),
+  /**
+   * Test connection of a Microsoft 365 tenant (saved or not): sign in, then one read per
+   * permission. A call, not a task: the credential goes into no task, catalog row or log.
+   */
+  z.object({ op: z.literal('m365.test'), args: z.object({ tenant: M365TenantSettingsSchema }) }),
 ]);
 export type NodeCall = z.infer<typeof NodeCallSchema>;
 export type NodeCallOp = NodeCall['op'];
@@ -47,6 +53,7 @@ export const NODE_CALL_RESULTS = {
   'repository.recoveryKey': z.object({ recoveryKey: z.string().max(4096) }),
   /** The repository whose password was reset (its id, from its config). */
   'repository.resetPassword': z.object({ repositoryId: z.string().max(64) }),
+  'm365.test': M365TestAnswerSchema,
 } as const satisfies Record<NodeCallOp, z.ZodType>;
 export type NodeCallResult<Op extends NodeCallOp> = z.infer<(typeof NODE_CALL_RESULTS)[Op]>;
 

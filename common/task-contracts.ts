@@ -36,6 +36,7 @@ import {
   StoreParamsSchema,
   StoreResultSchema,
 } from './kvm-tasks.js';
+import { M365SyncParamsSchema, M365SyncResultSchema } from './m365-tasks.js';
 import { FileRestoreParamsSchema, FileRestoreResultSchema, MountParamsSchema, MountResultSchema } from './mount-tasks.js';
 
 export interface TaskContract<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
@@ -82,6 +83,7 @@ export const TASK_CONTRACTS = {
   GC: { params: destination.extend(GcRequestSchema.shape), result: GcResultSchema, runsOn: 'node', retry: false },
   REIMPORT: { params: destination, result: ReimportResultSchema, runsOn: 'node', retry: false },
   BACKUP_DELETE: { params: BackupDeleteParamsSchema, result: BackupDeleteResultSchema, runsOn: 'node', retry: false },
+  M365_SYNC: { params: M365SyncParamsSchema, result: M365SyncResultSchema, runsOn: 'node', retry: true },
 } as const satisfies Record<TaskType, TaskContract>;
 
 export type TaskParamsOf<T extends TaskType> = z.output<(typeof TASK_CONTRACTS)[T]['params']>;

@@ -14,3 +14,4 @@ export * from './policies.js';
 export * from './notifications.js';
 export * from './mounts.js';
 export * from './jobs.js';
+export * from './m365.js';

@@ -27,6 +27,7 @@ const KIND_WORDS: Record<string, string> = {
   hypervisor: 'Hypervisor',
   policy: 'Policy',
   mount: 'Mount',
+  'm365-tenant': 'Microsoft 365 tenant',
 };
 
 /**

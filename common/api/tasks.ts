@@ -27,6 +27,7 @@ export const TASK_TYPES = [
   'GC',
   'REIMPORT',
   'BACKUP_DELETE',
+  'M365_SYNC',
 ] as const;
 export const TaskTypeSchema = z.enum(TASK_TYPES);
 export type TaskType = z.infer<typeof TaskTypeSchema>;

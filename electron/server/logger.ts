@@ -20,6 +20,14 @@ export const REDACT_PATHS = [
   'recoveryKey',
   '*.recoveryKey',
   '*.*.recoveryKey',
+  // A Microsoft 365 tenant's client secret or private key, as a form sends it and as a node gets it.
+  'clientSecret',
+  '*.clientSecret',
+  'privateKeyPem',
+  '*.privateKeyPem',
+  'credential',
+  '*.credential',
+  '*.*.credential',
 ];
 
 /** A request's URL without its query string, which may carry a token or other secrets. */

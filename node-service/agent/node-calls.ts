@@ -1,6 +1,8 @@
 import type { CallError, NodeCall, NodeCallResult } from '../../common/node-protocol.js';
+import { CloudError } from '../cloud/graph/cloud-errors.js';
 import { KvmError, KvmSnapshots, Virsh, type CommandRunner } from '../platforms/kvm/index.js';
 import { Repository, RepositoryError } from '../repository/index.js';
+import { testTenant } from './handlers/m365-tenant.js';
 
 export interface NodeCallsDeps {
   nodeName: string;
@@ -11,9 +13,10 @@ type Answers = { [Op in NodeCall['op']]: (args: Extract<NodeCall, { op: Op }>['a
 
 /**
  * What the server asks this node for and waits on (node.call → call.result): quick
- * questions that are no task (listing a VM's snapshots, a new repository's recovery key), and
- * the one write that must leave no trace in the catalog (a new repository password set with the
- * recovery key). Failures answer with a code and a sentence naming this node.
+ * questions that are no task (listing a VM's snapshots, a new repository's recovery key, a
+ * Microsoft 365 tenant's connection test), and the one write that must leave no trace in the
+ * catalog (a new repository password set with the recovery key). Failures answer with a code
+ * and a sentence naming this node.
  */
 export class NodeCalls {
   private readonly answers: Answers;
@@ -29,6 +32,7 @@ export class NodeCalls {
           await repository.close();
         }
       },
+      'm365.test': ({ tenant }) => testTenant(tenant),
       'repository.resetPassword': async ({ path, recoveryKey, password }) => {
         const repository = await Repository.openWithRecoveryKey(path, recoveryKey, { threads: 1 });
         try {
@@ -51,6 +55,7 @@ export class NodeCalls {
         const message = err.code === 'KVM_DOMAIN_NOT_FOUND' ? `${err.message.replace(/\.$/, '')}; sync the inventory of this host` : err.message.replace(/\.$/, '');
         return { error: { code: err.code, message: `${message} (on node ${this.deps.nodeName})`.slice(0, 4000) } };
       }
+      if (err instanceof CloudError) return { error: { code: err.code, message: `${err.message.replace(/\.$/, '')} (on node ${this.deps.nodeName})`.slice(0, 4000) } };
       if (err instanceof RepositoryError) return { error: { code: err.code, message: `${err.message.replace(/\.$/, '')} (on node ${this.deps.nodeName})`.slice(0, 4000) } };
       return { error: { code: 'NODE_CALL_FAILED', message: `${call.op} failed on node ${this.deps.nodeName}: ${(err as Error).message}`.slice(0, 4000) } };
     }

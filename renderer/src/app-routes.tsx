@@ -9,6 +9,8 @@ import { DashboardPage } from './pages/dashboard-page.js';
 import { DestinationDetailsPage } from './pages/destination-details-page.js';
 import { DestinationsPage } from './pages/destinations-page.js';
 import { InstallNodePage } from './pages/install-node-page.js';
+import { M365Page } from './pages/m365-page.js';
+import { M365TenantPage } from './pages/m365-tenant-page.js';
 import { MountExplorerPage } from './pages/mount-explorer-page.js';
 import { MountsPage } from './pages/mounts-page.js';
 import { NodeDetailsPage } from './pages/node-details-page.js';
@@ -50,6 +52,8 @@ export function AppRoutes() {
           <Route path="nodes/:node" element={<NodeDetailsPage />} />
           <Route path="vms" element={<VirtualMachinesPage />} />
           <Route path="vms/:vm" element={<VmDetailsPage />} />
+          <Route path="m365" element={<M365Page />} />
+          <Route path="m365/:tenant" element={<M365TenantPage />} />
           <Route path="backups" element={<BackupsPage />} />
           <Route path="mounts" element={<MountsPage />} />
           <Route path="mounts/:id" element={<MountExplorerPage />} />

@@ -55,6 +55,7 @@ const NAME_INDEXES: Record<string, { field: string; what: string }> = {
   uq_destinations_name: { field: 'name', what: 'destination' },
   uq_hypervisors_name: { field: 'name', what: 'hypervisor' },
   uq_policies_name: { field: 'name', what: 'policy' },
+  uq_m365_tenants_name: { field: 'name', what: 'Microsoft 365 tenant' },
 };
 
 /**

@@ -23,7 +23,7 @@ export class SecretsRepository {
     return rows[0] ? this.box.decrypt(rows[0].ciphertext, name) : undefined;
   }
 
-  async delete(name: string): Promise<void> {
-    await this.sql.execute('DELETE FROM secrets WHERE name = ?', [name]);
+  async delete(name: string, sql: Sql = this.sql): Promise<void> {
+    await sql.execute('DELETE FROM secrets WHERE name = ?', [name]);
   }
 }

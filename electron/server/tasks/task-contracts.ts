@@ -109,11 +109,19 @@ export class TaskListeners {
   }
 }
 
-/** Params as recorded in the task: a destination's password never goes into the catalog. */
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/**
+ * Params as recorded in the task: a destination's password, and a Microsoft 365 tenant's
+ * client secret or private key (only the credential's kind stays), never go into the catalog.
+ */
 export function redactSecrets(params: Record<string, unknown>): Record<string, unknown> {
-  const repository = params.repository;
-  if (typeof repository !== 'object' || repository === null) return params;
-  const { password: _password, ...rest } = repository as Record<string, unknown>;
-  void _password;
-  return { ...params, repository: rest };
+  let out = params;
+  if (isRecord(out.repository)) {
+    const { password: _password, ...rest } = out.repository;
+    void _password;
+    out = { ...out, repository: rest };
+  }
+  if (isRecord(out.tenant) && isRecord(out.tenant.credential)) out = { ...out, tenant: { ...out.tenant, credential: { kind: out.tenant.credential.kind } } };
+  return out;
 }

@@ -1,6 +1,7 @@
 import type { Role } from '@common/api/index.js';
 import {
   IconArchive,
+  IconBrandOffice,
   IconFolderSearch,
   IconCalendarTime,
   IconDatabase,
@@ -28,6 +29,7 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { label: 'Dashboard', to: '/', icon: IconGauge },
   { label: 'Nodes', to: '/nodes', icon: IconServer },
   { label: 'Virtual machines', to: '/vms', icon: IconDeviceDesktop },
+  { label: 'Microsoft 365', to: '/m365', icon: IconBrandOffice },
   { label: 'Backups', to: '/backups', icon: IconArchive },
   { label: 'Mounts', to: '/mounts', icon: IconFolderSearch, roles: ['admin', 'operator'] },
   { label: 'Jobs', to: '/jobs', icon: IconListDetails },

@@ -39,6 +39,7 @@ export const TASK_TYPE_LABELS: Record<TaskType, string> = {
   GC: 'Garbage collection',
   REIMPORT: 'Re-import',
   BACKUP_DELETE: 'Delete backup',
+  M365_SYNC: 'Microsoft 365 sync',
 };
 
 /** A running task whose cancel was requested is still running, but people should see why it lingers. */

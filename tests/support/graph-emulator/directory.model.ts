@@ -132,6 +132,11 @@ export class Tenant {
     return user;
   }
 
+  /** Deletes a user: /users no longer lists them (their drive stays reachable by id, as a deleted user's OneDrive is kept for a while). */
+  removeUser(idOrUpn: string): void {
+    this.users.splice(this.users.indexOf(this.user(idOrUpn)), 1);
+  }
+
   addSite(opts: AddSiteOptions): Site {
     const site = this.newSite(`sites/${opts.name}`, opts.displayName ?? opts.name, `https://${this.spHost}/sites/${opts.name}`, false, opts.libraries ?? ['Documents']);
     return site;

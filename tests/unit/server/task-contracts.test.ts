@@ -82,4 +82,11 @@ describe('the task registry', () => {
     expect(await l.dispatchParams(task('PRUNE', { destinationId: 2 }, null, 'QUEUED'))).toEqual({});
     expect(redactSecrets({ destinationId: 2, repository: { path: '/repo/2', password: 'secret' } })).toEqual({ destinationId: 2, repository: { path: '/repo/2' } });
   });
+
+  it("keeps a Microsoft 365 tenant's client secret or private key out of what the task records, only its kind stays", () => {
+    const tenant = { tenantId: 't', clientId: 'c', authorityHost: 'https://login', graphUrl: 'https://graph/v1.0', caPem: null };
+    expect(redactSecrets({ m365TenantId: 1, tenant: { ...tenant, credential: { kind: 'secret', secret: 's3cret' } } })).toEqual({ m365TenantId: 1, tenant: { ...tenant, credential: { kind: 'secret' } } });
+    const certificate = { kind: 'certificate', certificatePem: 'CERT', privateKeyPem: 'KEY' };
+    expect(redactSecrets({ m365TenantId: 1, tenant: { ...tenant, credential: certificate } })).toEqual({ m365TenantId: 1, tenant: { ...tenant, credential: { kind: 'certificate' } } });
+  });
 });

@@ -1,12 +1,13 @@
-import { isFinalState, type Hypervisor } from '@common/api/index.js';
-import { ActionIcon, Button, Group, Menu, Text } from '@mantine/core';
+import type { Hypervisor } from '@common/api/index.js';
+import { Button, Group, Text } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconDots, IconRefresh, IconTrash } from '@tabler/icons-react';
-import { useEffect, useState } from 'react';
+import { IconRefresh } from '@tabler/icons-react';
+import { useState } from 'react';
 import { useRemoveHypervisorMutation, useSyncHypervisorMutation } from '../../api/hypervisors.queries.js';
-import { useTaskQuery } from '../../api/tasks.queries.js';
 import { useSession } from '../../auth/session-context.js';
 import { ConfirmModal } from '../../components/confirm-modal.js';
+import { RemoveMenu } from '../../components/remove-menu.js';
+import { useFollowedTask } from '../../hooks/use-followed-task.js';
 
 /**
  * "Sync" lists the host's VMs now (an INVENTORY_SYNC task). The button spins until the task
@@ -14,14 +15,7 @@ import { ConfirmModal } from '../../components/confirm-modal.js';
  */
 function SyncButton({ hypervisor }: { hypervisor: Hypervisor }) {
   const sync = useSyncHypervisorMutation();
-  const [taskId, setTaskId] = useState<number | null>(null);
-  const task = useTaskQuery(taskId ?? 0, taskId !== null);
-  const state = taskId === null ? null : (task.data?.state ?? null);
-  const running = taskId !== null && (state === null || !isFinalState(state));
-
-  useEffect(() => {
-    const done = task.data;
-    if (taskId === null || done === undefined || !isFinalState(done.state)) return;
+  const { running, follow } = useFollowedTask((done) => {
     if (done.state === 'FINISHED' || done.state === 'FINISHED_WITH_WARNINGS') {
       notifications.show({ color: 'green', message: `Inventory of ${hypervisor.name} synced.` });
     } else {
@@ -31,8 +25,7 @@ function SyncButton({ hypervisor }: { hypervisor: Hypervisor }) {
         message: done.error ?? `See task ${done.id}.`,
       });
     }
-    setTaskId(null);
-  }, [task.data?.state, taskId]);
+  });
 
   return (
     <Button
@@ -40,7 +33,7 @@ function SyncButton({ hypervisor }: { hypervisor: Hypervisor }) {
       variant="default"
       leftSection={<IconRefresh size={14} aria-hidden />}
       loading={sync.isPending || running}
-      onClick={() => sync.mutate(hypervisor.id, { onSuccess: (started) => setTaskId(started.id) })}
+      onClick={() => sync.mutate(hypervisor.id, { onSuccess: (started) => follow(started.id) })}
       title={`List the VMs on ${hypervisor.name} now`}
     >
       Sync
@@ -80,20 +73,7 @@ export function HypervisorActions({ hypervisor }: { hypervisor: Hypervisor }) {
     <>
       <Group gap={4} wrap="nowrap" justify="flex-end">
         <SyncButton hypervisor={hypervisor} />
-        {isAdmin && (
-          <Menu position="bottom-end" withinPortal>
-            <Menu.Target>
-              <ActionIcon variant="subtle" color="gray" aria-label={`More actions for ${hypervisor.name}`}>
-                <IconDots size={18} aria-hidden />
-              </ActionIcon>
-            </Menu.Target>
-            <Menu.Dropdown>
-              <Menu.Item color="red" leftSection={<IconTrash size={16} aria-hidden />} onClick={() => setRemoving(true)}>
-                Remove
-              </Menu.Item>
-            </Menu.Dropdown>
-          </Menu>
-        )}
+        {isAdmin && <RemoveMenu name={hypervisor.name} onRemove={() => setRemoving(true)} />}
       </Group>
       {removing && <RemoveHypervisorModal hypervisor={hypervisor} onClose={() => setRemoving(false)} />}
     </>

@@ -1,8 +1,8 @@
 import type { Hypervisor } from '@common/api/index.js';
-import { Anchor, Text, VisuallyHidden } from '@mantine/core';
+import { Text, VisuallyHidden } from '@mantine/core';
 import { createColumnHelper } from '@tanstack/react-table';
-import { Link } from 'react-router-dom';
 import { HypervisorStatusBadge } from '../../components/hypervisor-status-badge.js';
+import { NodeLink } from '../../components/node-link.js';
 import { RelativeTime } from '../../components/relative-time.js';
 import { HypervisorActions } from './hypervisor-actions.js';
 
@@ -19,11 +19,7 @@ export const hypervisorColumns = [
   }),
   column.accessor('node', {
     header: 'Node',
-    cell: ({ row }) => (
-      <Anchor component={Link} to={`/nodes/${row.original.nodeId}`} size="sm">
-        {row.original.node}
-      </Anchor>
-    ),
+    cell: ({ row }) => <NodeLink id={row.original.nodeId} name={row.original.node} />,
   }),
   column.accessor('uri', {
     header: 'URI',

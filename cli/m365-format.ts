@@ -1,0 +1,56 @@
+import type { M365ConnectionTest, M365Site, M365Tenant, M365User } from '../common/api/m365.js';
+import { formatTable, formatTimestamp } from './format.js';
+
+/** What people read of Microsoft 365 tenants, users and sites in the terminal. */
+
+const SYNC_WORDS: Record<M365Tenant['syncState'], string> = { never: 'not synced yet', ok: 'ok', warning: 'warning', failed: 'failed' };
+
+/** "signed in" / "permission missing" / "not tested", from the last connection test. */
+export function connectionWords(t: M365Tenant): string {
+  if (t.test === null) return 'not tested';
+  return t.test.ok ? 'ok' : `missing ${t.test.missing.join(', ')}`;
+}
+
+export function formatTenants(tenants: readonly M365Tenant[]): string {
+  if (tenants.length === 0) return 'No Microsoft 365 tenants. Add one with vplus m365 tenant add NAME --tenant-id ID --client-id ID --client-secret-stdin --node NODE.';
+  const table = formatTable(
+    ['ID', 'NAME', 'TENANT ID', 'NODE', 'CONNECTION', 'SYNC', 'USERS', 'SITES', 'LAST SYNC'],
+    tenants.map((t) => [String(t.id), t.name, t.tenantId, t.node, connectionWords(t), SYNC_WORDS[t.syncState], String(t.users), String(t.sites), formatTimestamp(t.lastSyncAt)]),
+  );
+  // A problem says why in a sentence of its own; a table cell would be too narrow.
+  const problems = tenants.flatMap((t) => [
+    ...(t.test && !t.test.ok ? [`${t.name}: ${t.test.message}`] : []),
+    ...((t.syncState === 'failed' || t.syncState === 'warning') && t.syncMessage ? [`${t.name}: ${t.syncMessage}`] : []),
+  ]);
+  return [table, ...problems].join('\n');
+}
+
+/** The test's sentence, then one line per permission checked. */
+export function formatConnectionTest(test: M365ConnectionTest): string {
+  return [test.message, ...test.checks.map((c) => `  ${c.ok ? 'ok     ' : 'MISSING'}  ${c.permission}: ${c.message}`)].join('\n');
+}
+
+export function formatUsers(users: readonly M365User[]): string {
+  if (users.length === 0) return 'No users. Sync a tenant with vplus m365 tenant sync NAME --wait.';
+  return formatTable(
+    ['ID', 'TENANT', 'UPN', 'NAME', 'ONEDRIVE', 'STATE', 'POLICY', 'LAST BACKUP'],
+    users.map((u) => [String(u.id), u.tenant, u.upn, u.displayName, u.hasDrive ? 'yes' : 'no', u.present ? 'present' : 'removed', u.policy ?? '-', formatTimestamp(u.lastBackupAt)]),
+  );
+}
+
+export function formatSites(sites: readonly M365Site[]): string {
+  if (sites.length === 0) return 'No SharePoint sites. Sync a tenant with vplus m365 tenant sync NAME --wait.';
+  return formatTable(
+    ['ID', 'TENANT', 'NAME', 'URL', 'LIBRARIES', 'STATE', 'POLICY', 'LAST BACKUP'],
+    sites.map((s) => [
+      String(s.id),
+      s.tenant,
+      s.displayName || s.name,
+      s.url ?? '-',
+      s.libraries.filter((l) => l.present).map((l) => l.name).join(', ') || '-',
+      s.present ? 'present' : 'removed',
+      s.policy ?? '-',
+      formatTimestamp(s.lastBackupAt),
+    ]),
+  );
+}

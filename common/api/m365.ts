@@ -1,0 +1,226 @@
+import { z } from 'zod';
+import { ID_LIKE_NAME_MESSAGE, notIdLike, unicodeNamePattern } from '../names.js';
+
+/**
+ * Microsoft 365 tenants and their inventory (users with their OneDrive, SharePoint sites with
+ * their document libraries). Every host is a setting: national clouds and TLS-inspecting
+ * proxies differ, so nothing assumes Microsoft's public cloud beyond these defaults.
+ */
+export const M365_DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+export const M365_DEFAULT_GRAPH_URL = 'https://graph.microsoft.com/v1.0';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+
+export const M365TenantNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(unicodeNamePattern('._-'), 'tenant names may contain letters, digits, ".", "_" and "-"')
+  .refine(notIdLike, ID_LIKE_NAME_MESSAGE);
+
+export const M365DirectoryIdSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(255)
+  .refine((v) => GUID.test(v) || DOMAIN.test(v), "the Directory (tenant) ID: a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, or the tenant's domain such as contoso.onmicrosoft.com");
+
+export const M365ClientIdSchema = z.string().trim().min(1).max(64).regex(GUID, 'the Application (client) ID: a GUID such as 1b730954-1685-4b74-9bfd-dac224a7b894');
+
+const httpsUrl = (example: string) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(255)
+    .regex(/^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/i, `an https:// address such as ${example}`);
+
+export const M365AuthorityHostSchema = httpsUrl(M365_DEFAULT_AUTHORITY_HOST);
+export const M365GraphUrlSchema = httpsUrl(M365_DEFAULT_GRAPH_URL);
+
+const pem = (kind: RegExp, words: string) =>
+  z
+    .string()
+    .trim()
+    .max(64 * 1024)
+    .refine((v) => v === '' || kind.test(v), words);
+const CertificatePemSchema = pem(/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/, 'a certificate in PEM form (-----BEGIN CERTIFICATE----- …)');
+const PrivateKeyPemSchema = pem(/-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+-----END (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/, 'a private key in PEM form (-----BEGIN PRIVATE KEY----- …)');
+
+export const M365CredentialKindSchema = z.enum(['secret', 'certificate']);
+
+/**
+ * The settings of a tenant as a form sends them. The client secret is its Value (not its
+ * Secret ID); a certificate comes with its private key. Neither is ever answered back.
+ */
+const TenantFields = {
+  tenantId: M365DirectoryIdSchema,
+  clientId: M365ClientIdSchema,
+  credentialKind: M365CredentialKindSchema,
+  clientSecret: z.string().max(1024).optional(),
+  certificatePem: CertificatePemSchema.optional(),
+  privateKeyPem: PrivateKeyPemSchema.optional(),
+  authorityHost: M365AuthorityHostSchema,
+  graphUrl: M365GraphUrlSchema,
+  /** A CA to trust besides the system's, e.g. a TLS-inspecting proxy's (PEM); empty or null for none. */
+  caPem: CertificatePemSchema.nullable().optional(),
+};
+
+type CredentialInput = { credentialKind?: 'secret' | 'certificate' | undefined; clientSecret?: string | undefined; certificatePem?: string | undefined; privateKeyPem?: string | undefined };
+
+/** The credential its kind needs; `required` false for a change that keeps the stored one. */
+function checkCredential(v: CredentialInput, ctx: z.RefinementCtx, required: boolean): void {
+  const need = (field: keyof CredentialInput, words: string): void => {
+    if (!v[field]?.trim()) ctx.addIssue({ code: 'custom', path: [field], message: words });
+  };
+  if (v.credentialKind === 'secret' && required) need('clientSecret', "enter the client secret's Value (Certificates & secrets in the app registration)");
+  if (v.credentialKind === 'certificate') {
+    if (required || v.certificatePem !== undefined || v.privateKeyPem !== undefined) {
+      need('certificatePem', 'paste the certificate registered on the app (PEM)');
+      need('privateKeyPem', "paste the certificate's private key (PEM)");
+    }
+  }
+}
+
+/** What reaches a tenant: its node and settings, the defaults filled in. */
+const ConnectionFields = {
+  node: z.string().min(1).max(128).describe('the node that reaches Microsoft 365 for this tenant and runs its tasks (id or name)'),
+  ...TenantFields,
+  credentialKind: TenantFields.credentialKind.default('secret'),
+  authorityHost: TenantFields.authorityHost.default(M365_DEFAULT_AUTHORITY_HOST),
+  graphUrl: TenantFields.graphUrl.default(M365_DEFAULT_GRAPH_URL),
+};
+
+/** Test connection of settings not saved yet (the "Add tenant" form's button). */
+export const M365ConnectionSettingsSchema = z.object(ConnectionFields).superRefine((v, ctx) => checkCredential(v, ctx, true));
+export type M365ConnectionSettings = z.input<typeof M365ConnectionSettingsSchema>;
+
+export const CreateM365TenantSchema = z.object({ name: M365TenantNameSchema, ...ConnectionFields }).superRefine((v, ctx) => checkCredential(v, ctx, true));
+export type CreateM365Tenant = z.input<typeof CreateM365TenantSchema>;
+
+/** A change: only what is given changes; a new credential kind needs its credential; caPem null removes the CA. */
+export const UpdateM365TenantSchema = z
+  .object({
+    name: M365TenantNameSchema.optional(),
+    node: z.string().min(1).max(128).optional(),
+    tenantId: TenantFields.tenantId.optional(),
+    clientId: TenantFields.clientId.optional(),
+    credentialKind: TenantFields.credentialKind.optional(),
+    clientSecret: TenantFields.clientSecret,
+    certificatePem: TenantFields.certificatePem,
+    privateKeyPem: TenantFields.privateKeyPem,
+    authorityHost: TenantFields.authorityHost.optional(),
+    graphUrl: TenantFields.graphUrl.optional(),
+    caPem: TenantFields.caPem,
+  })
+  .superRefine((v, ctx) => checkCredential(v, ctx, false));
+export type UpdateM365Tenant = z.input<typeof UpdateM365TenantSchema>;
+
+export const M365PermissionCheckSchema = z.object({
+  permission: z.string().describe('an application permission, e.g. Sites.Read.All'),
+  ok: z.boolean(),
+  message: z.string(),
+});
+
+/** Test connection: signed in, then one read per permission the backup needs, each named. */
+export const M365ConnectionTestSchema = z.object({
+  ok: z.boolean().describe('every permission the backup needs was granted'),
+  roles: z.array(z.string()).describe("the application permissions the app's token carries"),
+  checks: z.array(M365PermissionCheckSchema),
+  message: z.string().describe('one sentence: what works, or which permission is missing and how to add it'),
+});
+export type M365ConnectionTest = z.infer<typeof M365ConnectionTestSchema>;
+
+export const M365SyncStateSchema = z.enum(['never', 'ok', 'warning', 'failed']);
+
+export const M365TenantSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  tenantId: z.string().describe('Directory (tenant) ID or domain'),
+  clientId: z.string(),
+  credentialKind: M365CredentialKindSchema,
+  /** The certificate's SHA-1 thumbprint, as the Azure portal shows it (certificate credentials only). */
+  certificateThumbprint: z.string().nullable(),
+  certificateExpiresAt: z.string().nullable(),
+  authorityHost: z.string(),
+  graphUrl: z.string(),
+  caPem: z.string().nullable(),
+  nodeId: z.number().int(),
+  node: z.string(),
+  syncState: M365SyncStateSchema.describe('how the last inventory sync went'),
+  syncMessage: z.string().nullable(),
+  lastSyncAt: z.string().nullable(),
+  /** The last connection test: signed in, and which permissions are missing. */
+  test: z.object({ ok: z.boolean(), message: z.string(), missing: z.array(z.string()), testedAt: z.string() }).nullable(),
+  users: z.number().int().describe('users present in the tenant'),
+  drives: z.number().int().describe('of them, users with a OneDrive'),
+  sites: z.number().int(),
+  libraries: z.number().int(),
+  createdAt: z.string(),
+});
+export type M365Tenant = z.infer<typeof M365TenantSchema>;
+
+export const CreatedM365TenantSchema = z.object({
+  tenant: M365TenantSchema,
+  test: M365ConnectionTestSchema,
+  /** The first inventory sync, started at once. */
+  syncTaskId: z.number().int().nullable(),
+});
+export type CreatedM365Tenant = z.infer<typeof CreatedM365TenantSchema>;
+
+export const M365TenantRefParamsSchema = z.object({ tenant: z.string().min(1).max(128).describe('id or name') });
+export const M365InventoryQuerySchema = z.object({ tenant: z.string().min(1).max(128).optional().describe('tenant id or name') });
+
+/**
+ * A user of a tenant: a protected object with a stable catalog id (Graph's id can be reused by
+ * nothing else, but the catalog's id is what policies and backups refer to).
+ */
+export const M365UserSchema = z.object({
+  id: z.number().int(),
+  tenant: z.string(),
+  graphId: z.string(),
+  upn: z.string(),
+  displayName: z.string(),
+  mail: z.string().nullable(),
+  enabled: z.boolean().nullable(),
+  driveId: z.string().nullable(),
+  hasDrive: z.boolean(),
+  /** Mailboxes come with Exchange backup (part 2). */
+  hasMailbox: z.boolean(),
+  present: z.boolean().describe('false: gone from the tenant at the last sync (kept for its backups)'),
+  lastSeenAt: z.string(),
+  removedAt: z.string().nullable(),
+  policy: z.string().nullable(),
+  lastBackupAt: z.string().nullable(),
+});
+export type M365User = z.infer<typeof M365UserSchema>;
+
+/** A document library: a protected object of its own (catalog id), like a user's OneDrive. */
+export const M365LibrarySchema = z.object({
+  id: z.number().int(),
+  driveId: z.string(),
+  name: z.string(),
+  url: z.string().nullable(),
+  present: z.boolean(),
+  policy: z.string().nullable(),
+  lastBackupAt: z.string().nullable(),
+});
+export type M365Library = z.infer<typeof M365LibrarySchema>;
+
+export const M365SiteSchema = z.object({
+  id: z.number().int(),
+  tenant: z.string(),
+  graphId: z.string(),
+  name: z.string(),
+  displayName: z.string(),
+  url: z.string().nullable(),
+  present: z.boolean(),
+  lastSeenAt: z.string(),
+  removedAt: z.string().nullable(),
+  libraries: z.array(M365LibrarySchema),
+  policy: z.string().nullable(),
+  lastBackupAt: z.string().nullable(),
+});
+export type M365Site = z.infer<typeof M365SiteSchema>;
