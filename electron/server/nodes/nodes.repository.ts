@@ -128,6 +128,11 @@ export class NodesRepository {
     return (await this.sql.query<{ name: string }>('SELECT name FROM destinations WHERE node_id = ? ORDER BY name', [id])).map((r) => r.name);
   }
 
+  /** Microsoft 365 tenants are reached through a node; it cannot go while one is. */
+  async m365TenantNames(id: number): Promise<string[]> {
+    return (await this.sql.query<{ name: string }>('SELECT name FROM m365_tenants WHERE node_id = ? ORDER BY name', [id])).map((r) => r.name);
+  }
+
   async countOnline(): Promise<{ total: number; online: number }> {
     const rows = await this.sql.query<{ total: number; online: number }>("SELECT COUNT(*) AS total, COALESCE(SUM(status = 'online'), 0) AS online FROM nodes");
     return { total: Number(rows[0]?.total ?? 0), online: Number(rows[0]?.online ?? 0) };

@@ -109,6 +109,8 @@ export class NodesService {
     if ((await this.tasks.runningCounts()).get(row.id)) throw conflict(`node "${row.name}" is running tasks; cancel them or wait until they end`);
     const destinations = await this.nodes.destinationNames(row.id);
     if (destinations.length) throw conflict(`node "${row.name}" holds destinations (${destinations.join(', ')}); remove them first`);
+    const tenants = await this.nodes.m365TenantNames(row.id);
+    if (tenants.length) throw conflict(`node "${row.name}" reaches Microsoft 365 tenants (${tenants.join(', ')}); give them another node or remove them first`);
     await this.audit.record({ actor: by.user.username, action: 'node.remove', target: `node:${row.name}`, details: { force } });
     return this.engine.create({ type: 'NODE_REMOVE', params: { nodeId: row.id, force }, priority: 90, subject: `node:${row.name}`, createdBy: by.user.username });
   }

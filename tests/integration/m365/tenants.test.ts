@@ -205,6 +205,10 @@ describe('Microsoft 365 tenants and inventory', () => {
     const renamed = await call<M365Tenant>('PATCH', '/api/m365/tenants/contoso', { name: 'contoso-ltd', clientSecret: SECRET });
     expect(renamed.status).toBe(200);
     expect(renamed.body.name).toBe('contoso-ltd');
+    // The node the tenants are reached through cannot be removed while they are.
+    const node = await call<{ message: string }>('DELETE', '/api/nodes/cloud-1');
+    expect(node.status).toBe(409);
+    expect(node.body.message).toMatch(/reaches Microsoft 365 tenants \(contoso-ltd, limited\); give them another node or remove them first/);
     const entries = (await call<{ entries: { action: string }[] }>('GET', '/api/audit?action=m365_tenant')).body.entries.map((e) => e.action);
     expect(entries).toEqual(expect.arrayContaining(['m365_tenant.update', 'm365_tenant.remove']));
   });
