@@ -54,6 +54,7 @@ import { InventoryRepository } from './inventory/inventory.repository.js';
 import { InventoryService } from './inventory/inventory.service.js';
 import { SnapshotsService } from './inventory/snapshots.service.js';
 import { VmBackupsService } from './inventory/vm-backups.service.js';
+import { JobsRepository } from './tasks/jobs.repository.js';
 import { JobsService } from './tasks/jobs.service.js';
 import { TasksRepository } from './tasks/tasks.repository.js';
 import { DEFAULT_TASK_TIMING } from './tasks/task-types.js';
@@ -179,11 +180,13 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     await mounts.init();
     const notifications = new NotificationsService({ catalog, secrets, engine, audit, logger: logger.child({ module: 'notifications' }), clock });
     const policiesRepo = new PoliciesRepository(catalog);
+    const jobsRepo = new JobsRepository(catalog);
     const runner = new PolicyRunner({
       repo: policiesRepo,
       vmBackups,
       engine,
       tasks: tasksRepo,
+      jobs: jobsRepo,
       notifications,
       bus,
       logger: logger.child({ module: 'policy-runs' }),
@@ -231,7 +234,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerEventRoutes(api, bus);
         registerNodeRoutes(api, { nodes, enrollment, fingerprint: tls.fingerprint, probeHostKey: installers.probeHostKey });
         registerTaskRoutes(api, { engine, tasks: tasksRepo, nodes: nodesRepo });
-        registerJobRoutes(api, { jobs: new JobsService(catalog, engine) });
+        registerJobRoutes(api, { jobs: new JobsService(jobsRepo, engine) });
         registerNodeAgentRoutes(api, { enrollment, sessions });
         registerDestinationRoutes(api, { destinations });
         registerBackupRoutes(api, { backups, destinations: destinationsRepo });

@@ -1,23 +1,29 @@
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobDetails } from '../../common/api/jobs.js';
+import type { PolicyRun } from '../../common/api/policies.js';
 import type { TaskPage } from '../../common/api/tasks.js';
 import { formatBytes } from '../../common/format.js';
 import { signIn } from '../support/browser.js';
 import { addDestination, addHypervisor, SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, type TestVm } from '../support/libvirt-host.js';
-import { createUser, taskEnded } from '../support/test-server.js';
+import { createUser, taskEnded, waitFor } from '../support/test-server.js';
 
 /**
  * Jobs (issue 12) in Chromium on a real libvirt host: a viewer opening a VM page creates no
  * task; a backup is one job with both steps and the VM's name; progress labels match the bar
- * and count only the bytes read (an incremental with nothing changed reads nothing).
+ * and count only the bytes read (an incremental with nothing changed reads nothing); a policy
+ * run of two VMs is one job whose page has both VMs with their steps.
  */
 describe('Jobs in Chromium', () => {
   let e2e: SignedInE2e;
   let host: LibvirtTestHost;
   let vm: TestVm;
+  /** Backed up only by the policy run of the last test. */
+  let other: TestVm;
   let page: Page;
+  const tag = Math.random().toString(16).slice(2, 8);
 
   const taskTotal = async (): Promise<number> => (await e2e.api<TaskPage>('GET', '/api/tasks?limit=1')).body.total;
   const backUp = async (): Promise<number[]> => {
@@ -46,8 +52,10 @@ describe('Jobs in Chromium', () => {
     await ensureLibvirt();
     host = new LibvirtTestHost('e2e-jobs');
     const disk = await host.createDisk('vda.qcow2', 32, [{ pattern: 0x4b, offset: MiB, length: 2 * MiB }]);
-    vm = await host.defineVm([{ target: 'vda', path: disk }], `jobs-e2e-${Math.random().toString(16).slice(2, 8)}`);
+    vm = await host.defineVm([{ target: 'vda', path: disk }], `jobs-e2e-${tag}`);
     await host.start(vm);
+    const otherDisk = await host.createDisk('other.qcow2', 8, [{ pattern: 0x62, offset: 0, length: MiB }]);
+    other = await host.defineVm([{ target: 'vda', path: otherDisk }], `jobs-e2e-${tag}-other`);
     e2e = await startSignedInE2e({ server: { nodeHeartbeatSeconds: 1 }, node: 'kvm-jobs-e2e', page: { viewport: { width: 1440, height: 1000 }, locale: 'en-GB' } });
     page = e2e.page;
     await addDestination(e2e, { name: 'local', node: 'kvm-jobs-e2e', path: path.join(host.subdir('repo'), 'vplus') });
@@ -116,5 +124,48 @@ describe('Jobs in Chromium', () => {
       expect(Math.abs(b.drawn - Number(b.valuenow)), `${b.name}: ${b.text}`).toBeLessThan(1);
       expect(b.text.startsWith(`${b.valuenow}%`), `${b.name}: ${b.text}`).toBe(true);
     }
+  });
+
+  it('shows a policy run of two VMs as one job whose page has both VMs and their steps', async () => {
+    const policy = await e2e.api<{ message?: string }>('POST', '/api/policies', { name: 'pair', destination: 'local', assignment: { include: [`^jobs-e2e-${tag}`] } });
+    expect(policy.status, policy.body.message).toBe(201);
+    const run = await e2e.api<PolicyRun>('POST', '/api/policies/pair/run', {});
+    expect(run.status).toBe(202);
+    await waitFor('the run to end', async () => ((await e2e.api<JobDetails>('GET', `/api/jobs/p${run.body.id}`)).body.state === 'FINISHED' ? true : undefined), 180_000);
+
+    await page.goto(`${e2e.t.server.url}/jobs`);
+    const rows = page.getByRole('table', { name: 'Jobs' }).locator('tbody tr');
+    const row = rows.filter({ hasText: 'Policy run · pair' });
+    await row.waitFor({ timeout: 20_000 });
+    // One row for the run; its VMs' backups are inside it, not rows of their own.
+    expect(await row.count()).toBe(1);
+    expect(await rows.filter({ hasText: other.name }).count()).toBe(0);
+    const rowText = await row.innerText();
+    expect(rowText).toContain('2 VMs · 2 ok');
+    expect(rowText).toMatch(/Read \d/);
+    await page.screenshot({ path: path.join(SHOTS, 'jobs-policy-run-row.png'), fullPage: true });
+
+    await row.getByRole('link', { name: 'Policy run · pair' }).click();
+    await page.getByRole('heading', { name: 'Policy run · pair', level: 1 }).waitFor();
+    expect(await page.getByRole('region', { name: 'Summary' }).innerText()).toMatch(/VMs\s+2\/2/);
+    const lines = page.getByRole('region', { name: 'Virtual machines' });
+    for (const v of [vm, other]) {
+      const line = lines.locator('tbody tr').filter({ hasText: v.name }).filter({ has: page.getByRole('link', { name: v.name, exact: true }) });
+      expect(await line.getAttribute('data-state')).toBe('FINISHED');
+      for (const [i, step] of ['Export', 'Store'].entries()) expect(await line.getByRole('group', { name: `${v.name} step ${i + 1}: ${step}` }).getAttribute('data-state')).toBe('FINISHED');
+    }
+    await page.screenshot({ path: path.join(SHOTS, 'job-policy-run.png'), fullPage: true });
+
+    // A VM's own job: both steps, and the way back to its run.
+    await lines.getByRole('link', { name: other.name, exact: true }).click();
+    await page.getByRole('heading', { name: `Backup · VM ${other.name}`, level: 1 }).waitFor();
+    expect(await page.getByTestId('job-step-2').getAttribute('aria-label')).toBe('Step 2: Store');
+    await page.getByRole('link', { name: 'run of policy pair' }).click();
+    await page.getByRole('heading', { name: 'Policy run · pair', level: 1 }).waitFor();
+
+    // Experts can still list each VM's job on its own line.
+    await page.goto(`${e2e.t.server.url}/jobs?flat=1`);
+    const flat = page.getByRole('table', { name: 'Jobs' }).locator('tbody tr').filter({ has: page.getByRole('link', { name: '· run of pair' }) });
+    await expect.poll(() => flat.count(), { timeout: 20_000 }).toBe(2);
   });
 });

@@ -247,6 +247,8 @@ async function load(lanes: readonly [Lane, Lane], o: { V: number; D: number; log
   const removedExpr = `(n.di = 1 AND n.age >= 30 AND NOT (n.sunday AND n.age < 84) AND NOT (n.sunday AND n.mday <= 7 AND n.age < 366))`;
   const stored = `IF(n.is_full, n.size * (25 + n.k % 20) DIV 100, n.size * (4 + (n.k * 13 + n.i * 7) % 40) DIV 2000)`;
   const warned = `((n.k + n.i * 13) % 97 = 0)`;
+  /** What a STORE read: 60 % of the disks for a full, the changed extents for an incremental. */
+  const storeRead = `IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5)`;
   const typ = `IF(n.is_full, 'full', 'incremental')`;
   const notesExpr = `IF(${rare(4, 257)}, ELT((n.k + n.i) % 5 + 1, ${NOTES.map(q).join(', ')}), NULL)`;
 
@@ -330,13 +332,29 @@ async function load(lanes: readonly [Lane, Lane], o: { V: number; D: number; log
 
   // Lane B: the workflows (the backup's, and a failed manual one the afternoon before on some days), their tasks and logs, the policy runs.
   const laneB = async (): Promise<{ workflows: number; tasks: number; taskLogs: number; policyRuns: number }> => {
+    // Each policy's nightly run, listing its workflows, with the totals it keeps once ended (migration 0012);
+    // first, so that each of its workflows is written with the run's id (policy_run_id).
+    const policyRuns = await b.run(
+      'policy runs',
+      `INSERT INTO policy_runs (policy_id, purpose, \`trigger\`, backup_type, scheduled_for, started_at, finished_at, state, vms, succeeded, failed, cancelled, message, workflows, created_at,
+                                bytes_read, bytes_stored, warnings, totals_recorded)
+       SELECT CAST(ELT(n.di + 1, ${policyIds.join(', ')}) AS UNSIGNED), 'run', 'schedule', IF(MAX(n.is_full), 'full', 'incremental'),
+              ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR, ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR,
+              MAX(TIMESTAMPADD(SECOND, ${dur}, n.t)), IF(MAX(${warned}), 'finished_with_warnings', 'finished'), COUNT(*), COUNT(*), 0, 0,
+              IF(MAX(${warned}), CONCAT(SUM(${warned}), ' backup(s) ended with warnings'), NULL),
+              JSON_ARRAYAGG(${wfBase} + 2 * n.ord + 2 ORDER BY n.ord), ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR,
+              SUM(${storeRead}), NULL, SUM(${warned}), 1
+         FROM (${night}) n WHERE n.scheduled GROUP BY n.i, n.di ORDER BY n.i, n.di`,
+    );
     const workflows =
       (await b.run(
         'workflows',
-        `INSERT INTO workflows (id, type, state, subject, created_by, created_at, finished_at)
+        `INSERT INTO workflows (id, type, state, subject, created_by, created_at, finished_at, policy_run_id)
          SELECT ${wfBase} + 2 * n.ord + 2, 'BACKUP', IF(${warned}, 'FINISHED_WITH_WARNINGS', 'FINISHED'), CONCAT('vm:', n.name),
-                IF(n.scheduled, 'scheduler', 'admin'), n.t, TIMESTAMPADD(SECOND, ${dur}, n.t)
-           FROM (${night}) n`,
+                IF(n.scheduled, 'scheduler', 'admin'), n.t, TIMESTAMPADD(SECOND, ${dur}, n.t), r.id
+           FROM (${night}) n
+           LEFT JOIN policy_runs r ON n.scheduled AND r.policy_id = CAST(ELT(n.di + 1, ${policyIds.join(', ')}) AS UNSIGNED) AND r.purpose = 'run'
+                                  AND r.scheduled_for = ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR`,
       )) +
       (await b.run(
         'failed workflows',
@@ -366,8 +384,8 @@ async function load(lanes: readonly [Lane, Lane], o: { V: number; D: number; log
       `INSERT INTO tasks (${cols})
        SELECT ${taskBase} + 4 * n.ord + 4, ${wfBase} + 2 * n.ord + 2, 1, ${taskBase} + 4 * n.ord + 3, 'STORE', 'FINISHED', 50, n.node_id, n.node_id, CONCAT('vm:', n.name),
               ${storeParams},
-              JSON_OBJECT('backupId', ${repoId}, 'type', ${typ}, 'checkpoint', CONCAT('vplus-', ${repoId}), 'bytesRead', IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), 'logicalBytes', n.size),
-              NULL, NULL, IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), IF(n.is_full, n.size * 6 DIV 10, ${stored} * 9 DIV 5), 150e6, NULL,
+              JSON_OBJECT('backupId', ${repoId}, 'type', ${typ}, 'checkpoint', CONCAT('vplus-', ${repoId}), 'bytesRead', ${storeRead}, 'logicalBytes', n.size),
+              NULL, NULL, ${storeRead}, ${storeRead}, 150e6, NULL,
               IF(n.scheduled, 'scheduler', 'admin'), n.t, n.t + INTERVAL 20 SECOND, TIMESTAMPADD(SECOND, ${dur}, n.t)
          FROM (${night}) n`,
     );
@@ -410,18 +428,6 @@ async function load(lanes: readonly [Lane, Lane], o: { V: number; D: number; log
                 IF(l.seq = 1, CONCAT('exporting vm:', n.name, ' (full)'), 'virsh backup-begin failed: domain is locked by another job (another backup or a migration); run the backup again when it ended')
            FROM (${night}) n STRAIGHT_JOIN seq_1_to_2 l WHERE ${failed}`,
       ));
-
-    // Each policy's nightly run, listing its workflows.
-    const policyRuns = await b.run(
-      'policy runs',
-      `INSERT INTO policy_runs (policy_id, purpose, \`trigger\`, backup_type, scheduled_for, started_at, finished_at, state, vms, succeeded, failed, cancelled, message, workflows, created_at)
-       SELECT CAST(ELT(n.di + 1, ${policyIds.join(', ')}) AS UNSIGNED), 'run', 'schedule', IF(MAX(n.is_full), 'full', 'incremental'),
-              ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR, ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR,
-              MAX(TIMESTAMPADD(SECOND, ${dur}, n.t)), IF(MAX(${warned}), 'finished_with_warnings', 'finished'), COUNT(*), COUNT(*), 0, 0,
-              IF(MAX(${warned}), CONCAT(SUM(${warned}), ' backup(s) ended with warnings'), NULL),
-              JSON_ARRAYAGG(${wfBase} + 2 * n.ord + 2 ORDER BY n.ord), ${sqlTime(firstDay)} + INTERVAL n.i DAY + INTERVAL 1 HOUR
-         FROM (${night}) n WHERE n.scheduled GROUP BY n.i, n.di ORDER BY n.i, n.di`,
-    );
 
       return { workflows, tasks, taskLogs, policyRuns };
   };

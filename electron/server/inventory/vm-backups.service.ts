@@ -48,7 +48,8 @@ export class VmBackupsService {
   // finished in between, and its checkpoint is then the base to use (EXPORT) or to keep
   // (STORE's checkpoint cleanup). The task then shows what its node got.
 
-  async run(req: { vm: string; destination: string; full: boolean }, by: Principal | 'scheduler', priority = 50): Promise<{ workflowId: number; taskIds: number[] }> {
+  /** `policyRunId`: the policy run this backup is part of. */
+  async run(req: { vm: string; destination: string; full: boolean }, by: Principal | 'scheduler', priority = 50, policyRunId: number | null = null): Promise<{ workflowId: number; taskIds: number[] }> {
     const vm = await this.inventoryService.requireVm(req.vm);
     if (vm.present !== 1) throw conflict(`VM "${vm.name}" is no longer on its host; sync the hypervisor if it came back`);
     const dest = await this.destinations.byRef(req.destination);
@@ -73,7 +74,7 @@ export class VmBackupsService {
         priority,
       },
       { type: 'STORE', params: { destinationId: dest.id, vm: vmRef, keepCheckpoints, vmId: vm.id }, requiredNodeId: vm.node_id, priority },
-    ]);
+    ], policyRunId);
     if (by !== 'scheduler') await this.audit.record({ actor, action: 'backup.run', target: subject, details: { destination: dest.name, full: req.full, workflowId: result.workflowId } });
     return result;
   }

@@ -6,6 +6,7 @@ import type { EventBus } from '../events/event-bus.js';
 import type { VmBackupsService } from '../inventory/vm-backups.service.js';
 import type { NotificationsService } from '../notifications/notifications.service.js';
 import { json, storedRetention, toPolicyRun, type PoliciesRepository, type PolicyRow, type PolicyRunRow, type VmAssignmentRow } from '../policies/policies.repository.js';
+import type { JobsRepository } from '../tasks/jobs.repository.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
 import type { TasksRepository } from '../tasks/tasks.repository.js';
 
@@ -21,6 +22,8 @@ export interface PolicyRunnerDeps {
   vmBackups: VmBackupsService;
   engine: TaskEngine;
   tasks: TasksRepository;
+  /** Keeps an ended run's totals for the jobs list. */
+  jobs: Pick<JobsRepository, 'recordRunTotals'>;
   notifications: NotificationsService;
   bus: EventBus;
   logger: Logger;
@@ -63,7 +66,7 @@ export class PolicyRunner {
     const problems: string[] = [];
     for (const vm of vms) {
       try {
-        workflows.push(policy.kind === 'snapshot' ? await this.snapshot(policy, vm, actor) : await this.backup(policy, vm, req));
+        workflows.push(policy.kind === 'snapshot' ? await this.snapshot(policy, vm, actor, runId) : await this.backup(policy, vm, req, runId));
       } catch (err) {
         problems.push(`${vm.vm_name}: ${(err as Error).message}`);
       }
@@ -79,9 +82,9 @@ export class PolicyRunner {
     return this.publish(runId);
   }
 
-  private async backup(policy: PolicyRow, vm: VmAssignmentRow, req: RunRequest): Promise<number> {
+  private async backup(policy: PolicyRow, vm: VmAssignmentRow, req: RunRequest, runId: number): Promise<number> {
     if (policy.destination_id === null) throw new Error('the policy has no destination');
-    const started = await this.deps.vmBackups.run({ vm: String(vm.vm_id), destination: String(policy.destination_id), full: req.backupType === 'full' }, 'scheduler', policy.priority);
+    const started = await this.deps.vmBackups.run({ vm: String(vm.vm_id), destination: String(policy.destination_id), full: req.backupType === 'full' }, 'scheduler', policy.priority, runId);
     return started.workflowId;
   }
 
@@ -90,7 +93,7 @@ export class PolicyRunner {
    * the time, then the policy's oldest own snapshots beyond "keep last N" (default 7) are
    * deleted on the node. Snapshots the policy did not make are never touched.
    */
-  private async snapshot(policy: PolicyRow, vm: VmAssignmentRow, actor: string): Promise<number> {
+  private async snapshot(policy: PolicyRow, vm: VmAssignmentRow, actor: string, runId: number): Promise<number> {
     const retention = storedRetention(policy.retention);
     const prefix = snapshotPrefix(policy.id);
     const stamp = new Date(this.deps.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -101,7 +104,7 @@ export class PolicyRunner {
         requiredNodeId: vm.node_id,
         priority: policy.priority,
       },
-    ]);
+    ], runId);
     return workflowId;
   }
 
@@ -147,7 +150,7 @@ export class PolicyRunner {
       const { workflowId } = await this.deps.engine.createWorkflow('RETENTION', `policy:${policy.name}`, actor, [
         { type: 'PRUNE', params: { destinationId: dest, retention: rules, dryRun: false, groups: vms.map((v) => v.vm_uuid), unprotectedGroups }, requiredNodeId: node, priority: 30 },
         { type: 'GC', params: { destinationId: dest, graceHours: this.deps.gcGraceHours }, requiredNodeId: node, priority: 30 },
-      ]);
+      ], runId);
       await repo.updateRun(runId, { vms: vms.length, workflows: [workflowId] });
     } catch (err) {
       // A run that could not even start still ends, and says why.
@@ -173,7 +176,7 @@ export class PolicyRunner {
       const subset = await repo.nextVerifyPart(policy.id);
       const { workflowId } = await this.deps.engine.createWorkflow('VERIFY', `policy:${policy.name}`, actor, [
         { type: 'VERIFY', params: { destinationId: dest, ...(subset.of > 1 ? { subset } : {}) }, requiredNodeId: node, priority: 40 },
-      ]);
+      ], runId);
       const part = subset.of > 1 ? `part ${subset.part + 1} of ${subset.of} of the chunks` : 'every chunk';
       await repo.updateRun(runId, { workflows: [workflowId], message: `verifying ${part}` });
     } catch (err) {
@@ -239,6 +242,8 @@ export class PolicyRunner {
     // A failed retention run says why (its steps' errors); any failed run at least how much failed.
     if (run.purpose !== 'run' && failed > 0) message = joinMessage(message, await this.failureReasons(ids));
     if (state === 'failed' && !message) message = `${failed} of ${total} ${run.purpose === 'run' ? 'backups' : `${run.purpose} steps`} failed`;
+    // Its jobs list row then reads the sums once kept, not every task of the run again.
+    await this.deps.jobs.recordRunTotals(runId).catch((err: unknown) => this.deps.logger.warn({ err, runId }, 'could not keep the totals of a policy run'));
     await repo.updateRun(runId, { succeeded, failed, cancelled, state, finishedAt: new Date(clock.now()), message });
     const finished = await this.publish(runId);
     this.deps.logger.info({ policy: run.policy_name, runId, purpose: run.purpose, state, succeeded, failed, cancelled }, 'policy run ended');

@@ -27,6 +27,7 @@ export function jobSummary(steps: readonly Task[]): JobSummary {
     const stored = typeof backup === 'object' && backup !== null ? num((backup as Record<string, unknown>).storedBytes) : null;
     if (stored !== null) bytesStored = (bytesStored ?? 0) + stored;
   }
+  const warnings = steps.flatMap((t) => t.warnings);
   const state = jobState(steps);
   const final = state !== 'QUEUED' && state !== 'RUNNING';
   const starts = steps.map((t) => t.startedAt).filter((s): s is string => s !== null);
@@ -41,7 +42,8 @@ export function jobSummary(steps: readonly Task[]): JobSummary {
     bytesStored,
     durationSeconds,
     rate: bytesRead !== null && durationSeconds !== null && durationSeconds > 0 ? bytesRead / durationSeconds : null,
-    warnings: steps.flatMap((t) => t.warnings),
+    warnings,
+    warningCount: warnings.length,
     error: steps.find((t) => t.state === 'FAILED' || t.state === 'CANCELLED')?.error ?? null,
   };
 }

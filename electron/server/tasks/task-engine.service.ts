@@ -160,10 +160,11 @@ export class TaskEngine {
   }
 
   /** A workflow runs its tasks in order; each waits for the previous one to finish. */
-  async createWorkflow(type: string, subject: string | null, createdBy: string | null, steps: NewTask[]): Promise<{ workflowId: number; taskIds: number[] }> {
+  /** `policyRunId`: the policy run that starts it (its job is a line of the run's job). */
+  async createWorkflow(type: string, subject: string | null, createdBy: string | null, steps: NewTask[], policyRunId: number | null = null): Promise<{ workflowId: number; taskIds: number[] }> {
     for (const step of steps) checkParams(step.type, step.params, step.maxAttempts);
     const result = await this.catalog.transaction(async (tx) => {
-      const workflowId = await this.tasks.insertWorkflow({ type, subject, createdBy }, tx);
+      const workflowId = await this.tasks.insertWorkflow({ type, subject, createdBy, policyRunId }, tx);
       const taskIds: number[] = [];
       for (const [seq, step] of steps.entries()) {
         taskIds.push(await this.tasks.insert({ ...step, subject: step.subject ?? subject, createdBy, workflowId, seq, dependsOn: taskIds.at(-1) ?? null }, tx));
@@ -470,7 +471,8 @@ export class TaskEngine {
     await tx.execute('INSERT INTO task_logs (task_id, level, message) VALUES (?, ?, ?)', [taskId, level, message]);
   }
 
-  private withLive(task: Task): Task {
+  /** A task as readers see it: a step being settled still runs, a running one with its live progress. */
+  withLive(task: Task): Task {
     if (this.settling.has(task.id)) return { ...task, state: 'RUNNING', finishedAt: null, error: null, result: null };
     const p = this.live.get(task.id);
     if (!p || task.state !== 'RUNNING') return task;

@@ -109,8 +109,8 @@ export class TasksRepository {
     return res.insertId;
   }
 
-  async insertWorkflow(w: { type: string; subject: string | null; createdBy: string | null }, sql: Sql = this.sql): Promise<number> {
-    return (await sql.execute('INSERT INTO workflows (type, subject, created_by) VALUES (?, ?, ?)', [w.type, w.subject, w.createdBy])).insertId;
+  async insertWorkflow(w: { type: string; subject: string | null; createdBy: string | null; policyRunId?: number | null }, sql: Sql = this.sql): Promise<number> {
+    return (await sql.execute('INSERT INTO workflows (type, subject, created_by, policy_run_id) VALUES (?, ?, ?, ?)', [w.type, w.subject, w.createdBy, w.policyRunId ?? null])).insertId;
   }
 
   async get(id: number, sql: Sql = this.sql): Promise<TaskRow | undefined> {
@@ -177,7 +177,10 @@ export class TasksRepository {
         WHERE id = ? AND state = 'QUEUED'`,
       [nodeId, id],
     );
-    return res.affectedRows === 1;
+    if (res.affectedRows !== 1) return false;
+    // Its workflow runs from its first step's start (the jobs list filters by the workflow's state).
+    await sql.execute("UPDATE workflows w JOIN tasks t ON t.workflow_id = w.id SET w.state = 'RUNNING' WHERE t.id = ? AND w.state = 'QUEUED'", [id]);
+    return true;
   }
 
   async requeue(id: number, delayMs: number, error: string | null, sql: Sql = this.sql): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Health, ServerEvent, Status } from '@common/api/index.js';
 import type { QueryClient } from '@tanstack/react-query';
 import { invalidateBackups, removeDestination, upsertDestination } from '../api/destination-cache.js';
-import { refreshJobsAfterTask } from '../api/jobs.queries.js';
+import { refreshJobsAfterPolicyRun, refreshJobsAfterTask } from '../api/jobs.queries.js';
 import { refreshInventoryAfterTask, upsertHypervisor, upsertVm } from '../api/inventory-cache.js';
 import { applyMount } from '../api/mount-cache.js';
 import { removeNode, upsertNode } from '../api/node-cache.js';
@@ -73,6 +73,7 @@ export function applyServerEvent(queryClient: QueryClient, event: ServerEvent): 
     // Sent when a run starts, moves (VMs done) and ends: rare enough to refetch what it changes.
     case 'policy.run':
       applyPolicyRun(queryClient, event.run);
+      refreshJobsAfterPolicyRun(queryClient);
       return;
     case 'mount':
       applyMount(queryClient, event.mount);

@@ -101,6 +101,9 @@ function VmDetails({ vm }: { vm: Vm }) {
             <ProtectionBadge vm={vm} link />
             <span>{`on ${vm.hypervisor}`}</span>
             <Code>{vm.uuid}</Code>
+            <Anchor component={Link} to={`/jobs?${new URLSearchParams({ subject: `vm:${vm.name}` }).toString()}`} size="sm">
+              Its jobs
+            </Anchor>
           </Group>
         }
         actions={

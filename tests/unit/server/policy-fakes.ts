@@ -342,6 +342,8 @@ export function runnerWorld(clock = new TestClock(Date.parse('2027-01-12T22:00:0
     vmBackups: vmBackups as unknown as VmBackupsService,
     engine: engine as unknown as TaskEngine,
     tasks: tasks as unknown as TasksRepository,
+    // The totals a list reads are the catalog's business (tests/integration/tasks/jobs-*.test.ts).
+    jobs: { recordRunTotals: async () => {} },
     notifications: notifications as unknown as NotificationsService,
     bus,
     logger: silentLogger,
