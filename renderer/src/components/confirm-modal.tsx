@@ -1,5 +1,6 @@
-import { Button, Group, Modal, Stack, type MantineColor, type ModalProps } from '@mantine/core';
+import { Button, Modal, Stack, type MantineColor, type ModalProps } from '@mantine/core';
 import { useState, type ReactNode } from 'react';
+import { DialogActions } from './dialog-actions.js';
 import { FormError } from './form-error.js';
 
 export interface ConfirmModalProps {
@@ -49,14 +50,14 @@ export function ConfirmModal({
       <Stack>
         {children}
         <FormError error={error} />
-        <Group justify="flex-end">
+        <DialogActions>
           <Button variant="default" onClick={onClose} data-autofocus>
             {cancelLabel}
           </Button>
           <Button color={confirmColor} loading={pending} onClick={() => void confirm()}>
             {confirmLabel}
           </Button>
-        </Group>
+        </DialogActions>
       </Stack>
     </Modal>
   );

@@ -1,6 +1,10 @@
 import { Table } from '@mantine/core';
 import { flexRender, type Table as TanStackTable } from '@tanstack/react-table';
 import type { MouseEvent } from 'react';
+import classes from './data-table.module.css';
+
+/** The column of a row's buttons (by its id, 'actions'): kept in view at the table's end. */
+const stickyClass = (columnId: string): string | undefined => (columnId === 'actions' ? classes.actions : undefined);
 
 interface DataTableProps<Row> {
   table: TanStackTable<Row>;
@@ -34,7 +38,7 @@ export function DataTable<Row>({ table, label, onRowClick, minWidth = 640 }: Dat
           {table.getHeaderGroups().map((group) => (
             <Table.Tr key={group.id}>
               {group.headers.map((header) => (
-                <Table.Th key={header.id} scope="col">
+                <Table.Th key={header.id} scope="col" className={stickyClass(header.column.id)}>
                   {header.isPlaceholder ? null : flexRender(header.column.columnDef.header, header.getContext())}
                 </Table.Th>
               ))}
@@ -49,7 +53,9 @@ export function DataTable<Row>({ table, label, onRowClick, minWidth = 640 }: Dat
               style={onRowClick === undefined ? undefined : { cursor: 'pointer' }}
             >
               {row.getVisibleCells().map((cell) => (
-                <Table.Td key={cell.id}>{flexRender(cell.column.columnDef.cell, cell.getContext())}</Table.Td>
+                <Table.Td key={cell.id} className={stickyClass(cell.column.id)}>
+                  {flexRender(cell.column.columnDef.cell, cell.getContext())}
+                </Table.Td>
               ))}
             </Table.Tr>
           ))}

@@ -60,7 +60,7 @@ export function DestinationsPage() {
           <DataTable
             table={table}
             label="Destinations"
-            minWidth={1150}
+            minWidth={900}
             onRowClick={(destination) => void navigate(`/destinations/${destination.id}`)}
           />
         </Paper>

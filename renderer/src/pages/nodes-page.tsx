@@ -55,7 +55,7 @@ export function NodesPage() {
       )}
       {nodes.isSuccess && !empty && (
         <Paper withBorder radius="md" p="xs">
-          <DataTable table={table} label="Nodes" minWidth={1000} onRowClick={(node) => void navigate(`/nodes/${node.id}`)} />
+          <DataTable table={table} label="Nodes" minWidth={900} onRowClick={(node) => void navigate(`/nodes/${node.id}`)} />
         </Paper>
       )}
     </>

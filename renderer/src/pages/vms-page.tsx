@@ -177,7 +177,7 @@ function VmsSection({ hypervisors }: { hypervisors: Hypervisor[] }) {
         </Alert>
       )}
       {rows.length > 0 && (
-        <DataTable table={table} label="Virtual machines" minWidth={1000} onRowClick={(vm) => void navigate(`/vms/${vm.id}`)} />
+        <DataTable table={table} label="Virtual machines" minWidth={900} onRowClick={(vm) => void navigate(`/vms/${vm.id}`)} />
       )}
     </Paper>
   );

@@ -1,5 +1,5 @@
 import type { Backup } from '@common/api/index.js';
-import { ActionIcon, Button, Group, Menu, Text } from '@mantine/core';
+import { ActionIcon, Button, Group, Menu, Text, Tooltip } from '@mantine/core';
 import { IconNote, IconRestore, IconSettings, IconShieldLock, IconShieldOff, IconTrash } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useNavigate } from 'react-router-dom';
@@ -34,9 +34,11 @@ export function BackupActions({ backup }: { backup: Backup }) {
       <BackupMountActions backup={backup} diskHints={vm?.disks.map((disk) => disk.target)} />
       <Menu position="bottom-end" withinPortal>
         <Menu.Target>
-          <ActionIcon variant="subtle" color="gray" aria-label={`Manage ${label}`} loading={update.isPending}>
-            <IconSettings size={16} aria-hidden />
-          </ActionIcon>
+          <Tooltip label="Protect, notes, delete">
+            <ActionIcon variant="subtle" color="gray" aria-label={`Manage ${label}`} loading={update.isPending}>
+              <IconSettings size={16} aria-hidden />
+            </ActionIcon>
+          </Tooltip>
         </Menu.Target>
         <Menu.Dropdown>
           <Menu.Item

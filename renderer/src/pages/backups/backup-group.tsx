@@ -37,7 +37,7 @@ export function BackupGroup({ vm: uuid, backups }: { vm: string; backups: Backup
           {newest && <RelativeTime iso={newest.createdAt} />}
         </Text>
       </Group>
-      <DataTable table={table} label={`Backups of ${name}`} minWidth={1100} />
+      <DataTable table={table} label={`Backups of ${name}`} minWidth={900} />
     </Paper>
   );
 }

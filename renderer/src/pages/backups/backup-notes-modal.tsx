@@ -2,6 +2,7 @@ import { BACKUP_NOTES_MAX, type Backup } from '@common/api/index.js';
 import { Button, Group, Modal, Stack, Textarea } from '@mantine/core';
 import { useState } from 'react';
 import { useUpdateBackupMutation } from '../../api/backups.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { backupLabel } from './backup-label.js';
 
@@ -25,7 +26,8 @@ export function BackupNotesModal({ backup, onClose }: { backup: Backup; onClose:
           data-autofocus
           rightSection={null}
         />
-        <Group justify="space-between">
+        <FormError error={update.error} />
+        <DialogActions justify="space-between">
           <span aria-live="polite" style={{ fontSize: 12, color: 'var(--mantine-color-dimmed)' }}>{`${notes.length} / ${BACKUP_NOTES_MAX}`}</span>
           <Group>
             <Button variant="default" onClick={onClose}>
@@ -35,8 +37,7 @@ export function BackupNotesModal({ backup, onClose }: { backup: Backup; onClose:
               Save notes
             </Button>
           </Group>
-        </Group>
-        <FormError error={update.error} />
+        </DialogActions>
       </Stack>
     </Modal>
   );

@@ -2,7 +2,9 @@ import type { Destination } from '@common/api/index.js';
 import { Button, Checkbox, Group, Modal, NumberInput, Stack, Text } from '@mantine/core';
 import { useMemo, useState, type FormEvent } from 'react';
 import { useBackupsQuery } from '../../api/backups.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
+import { PathText } from '../../components/path-text.js';
 import { TaskFollow } from '../../components/tasks/task-follow.js';
 import { CheckResultView, GcResultView, ReimportResultView, VerifyResultView } from './task-results.js';
 import { useDestinationTask, type DestinationTask } from './use-destination-task.js';
@@ -15,7 +17,7 @@ interface DialogProps {
 /** Close, and the start button until a task runs; "Run again" once it ended. */
 function Footer({ task, startLabel, onClose, disabled = false }: { task: DestinationTask; startLabel: string; onClose: () => void; disabled?: boolean }) {
   return (
-    <Group justify="flex-end">
+    <DialogActions>
       <Button variant="default" onClick={onClose}>
         Close
       </Button>
@@ -29,7 +31,7 @@ function Footer({ task, startLabel, onClose, disabled = false }: { task: Destina
           {startLabel}
         </Button>
       )}
-    </Group>
+    </DialogActions>
   );
 }
 
@@ -183,7 +185,7 @@ export function RefreshDialog({ destination, taskId, onClose }: DialogProps & { 
     <Modal opened onClose={onClose} title={`Refresh ${destination.name}`} size="lg">
       <Stack>
         <Text size="sm">
-          The node checks that {destination.path} is still there and writable, and reads the repository&apos;s numbers and free space.
+          The node checks that <PathText path={destination.path} /> is still there and writable, and reads the repository&apos;s numbers and free space.
         </Text>
         <TaskFollow
           taskId={taskId}
@@ -191,11 +193,11 @@ export function RefreshDialog({ destination, taskId, onClose }: DialogProps & { 
           errorTitle="The destination check failed"
           renderResult={(done) => <CheckResultView result={done.result} />}
         />
-        <Group justify="flex-end">
+        <DialogActions>
           <Button variant="default" onClick={onClose}>
             Close
           </Button>
-        </Group>
+        </DialogActions>
       </Stack>
     </Modal>
   );

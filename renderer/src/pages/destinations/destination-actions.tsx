@@ -15,6 +15,7 @@ import {
 import { useState } from 'react';
 import { useDestinationActionMutation } from '../../api/destinations.queries.js';
 import { useSession } from '../../auth/session-context.js';
+import { NO_SHRINK } from '../../utils/styles.js';
 import { GcDialog, RefreshDialog, ReimportDialog, VerifyDialog } from './action-dialogs.js';
 import { PruneDialog } from './prune-dialog.js';
 import { RemoveDestinationModal } from './remove-destination-modal.js';
@@ -39,11 +40,18 @@ type Dialog = { kind: Exclude<DestinationActionKey, 'refresh'> } | { kind: 'refr
 
 interface DestinationActionsProps {
   destination: Destination;
-  /** Icons with tooltips in table rows; labelled buttons on the destination's own page. */
-  variant?: 'icons' | 'buttons';
+  /**
+   * 'row': in a table row, the main action (Verify) labelled, the other maintenance actions as
+   * icons with tooltips and the administrator's behind a menu; 'buttons': every action labelled,
+   * on the destination's own page.
+   */
+  variant?: 'row' | 'buttons';
   /** After a removal from the destination's own page, leave it. */
   onRemoved?: () => void;
 }
+
+/** The action a destination's row shows as a button: checking that its backups can be read. */
+const ROW_ACTION: DestinationActionKey = 'verify';
 
 /**
  * A destination's actions, each shown only to roles that may use it: maintenance (a task,
@@ -72,17 +80,19 @@ export function DestinationActions({ destination, variant = 'buttons', onRemoved
   if (visible.length === 0) return null;
   const close = () => setDialog(null);
 
-  // In a table row, the rarely used administrator actions wait behind a menu to keep the row short.
-  const inMenu = variant === 'icons' ? visible.filter((action) => LOOK[action].admin) : [];
+  // In a table row the rarely used administrator actions wait behind a menu to keep the row short.
+  const row = variant === 'row';
+  const inMenu = row ? visible.filter((action) => LOOK[action].admin) : [];
   const shown = visible.filter((action) => !inMenu.includes(action));
 
   return (
     <>
-      <Group gap={variant === 'icons' ? 2 : 'xs'} wrap={variant === 'icons' ? 'nowrap' : 'wrap'} justify={variant === 'icons' ? 'flex-end' : undefined}>
+      <Group gap={row ? 2 : 'xs'} wrap={row ? 'nowrap' : 'wrap'} justify={row ? 'flex-end' : undefined}>
         {shown.map((action) => {
           const { label, icon: Glyph, color } = LOOK[action];
           const pending = action === 'refresh' && refresh.isPending;
-          if (variant === 'icons') {
+          // A row's other maintenance actions are icons, named and with a tooltip.
+          if (row && action !== ROW_ACTION) {
             return (
               <Tooltip key={action} label={label}>
                 <ActionIcon
@@ -100,11 +110,15 @@ export function DestinationActions({ destination, variant = 'buttons', onRemoved
           return (
             <Button
               key={action}
+              size={row ? 'xs' : 'sm'}
+              mr={row ? 6 : undefined}
               variant={action === 'remove' ? 'light' : 'default'}
               color={color}
-              leftSection={<Glyph size={16} aria-hidden />}
+              leftSection={<Glyph size={row ? 14 : 16} aria-hidden />}
+              aria-label={row ? `${label} ${destination.name}` : undefined}
               loading={pending}
               onClick={() => run(action)}
+              style={row ? NO_SHRINK : undefined}
             >
               {label}
             </Button>
@@ -113,9 +127,11 @@ export function DestinationActions({ destination, variant = 'buttons', onRemoved
         {inMenu.length > 0 && (
           <Menu position="bottom-end" withinPortal>
             <Menu.Target>
-              <ActionIcon variant="subtle" color="gray" aria-label={`More actions for ${destination.name}`}>
-                <IconDots size={18} aria-hidden />
-              </ActionIcon>
+              <Tooltip label="More actions">
+                <ActionIcon variant="subtle" color="gray" aria-label={`More actions for ${destination.name}`}>
+                  <IconDots size={18} aria-hidden />
+                </ActionIcon>
+              </Tooltip>
             </Menu.Target>
             <Menu.Dropdown>
               {inMenu.map((action) => {

@@ -4,7 +4,8 @@ import { IconLock, IconLockOpen } from '@tabler/icons-react';
 import { createColumnHelper } from '@tanstack/react-table';
 import { Link } from 'react-router-dom';
 import { DestinationStatusBadge } from '../../components/destination-status-badge.js';
-import { describeFreeSpace, formatRatio } from '../../utils/destination-format.js';
+import { PathText } from '../../components/path-text.js';
+import { describeFreeSpace } from '../../utils/destination-format.js';
 import { formatBytes } from '../../utils/format.js';
 import { DestinationActions } from './destination-actions.js';
 
@@ -64,8 +65,9 @@ export const destinationColumns = [
   column.accessor('path', {
     header: 'Path',
     cell: (info) => (
-      <Text size="sm" ff="monospace" style={{ overflowWrap: 'anywhere' }} maw={260}>
-        {info.getValue()}
+      // Wide enough for a directory name per line: a narrower column would split names.
+      <Text size="sm" ff="monospace" miw={220} maw={280}>
+        <PathText path={info.getValue()} />
       </Text>
     ),
   }),
@@ -80,14 +82,24 @@ export const destinationColumns = [
   }),
   column.accessor('status', { header: 'Status', cell: ({ row }) => <DestinationStatusBadge destination={row.original} /> }),
   column.accessor('backups', { header: 'Backups' }),
-  column.accessor('storedBytes', { header: 'Stored', cell: (info) => <Text size="sm" style={nowrap}>{formatBytes(info.getValue())}</Text> }),
-  column.accessor('logicalBytes', { header: 'Logical', cell: (info) => <Text size="sm" style={nowrap}>{formatBytes(info.getValue())}</Text> }),
-  column.accessor('dedupRatio', { header: 'Dedup', cell: (info) => formatRatio(info.getValue()) }),
-  column.accessor('compressionRatio', { header: 'Compression', cell: (info) => formatRatio(info.getValue()) }),
+  // Stored over logical in one column, the ratios on the destination's page: the row keeps its actions on a 1280 px screen.
+  column.accessor('storedBytes', {
+    header: 'Stored',
+    cell: ({ row }) => (
+      <>
+        <Text size="sm" style={nowrap}>
+          {formatBytes(row.original.storedBytes)}
+        </Text>
+        <Text size="xs" c="dimmed" style={nowrap}>
+          {`of ${formatBytes(row.original.logicalBytes)} backed up`}
+        </Text>
+      </>
+    ),
+  }),
   column.display({ id: 'free', header: 'Free space', cell: ({ row }) => <FreeSpace destination={row.original} /> }),
   column.display({
     id: 'actions',
     header: () => <VisuallyHidden>Actions</VisuallyHidden>,
-    cell: ({ row }) => <DestinationActions destination={row.original} variant="icons" />,
+    cell: ({ row }) => <DestinationActions destination={row.original} variant="row" />,
   }),
 ];

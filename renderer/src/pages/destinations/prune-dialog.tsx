@@ -2,6 +2,7 @@ import { PruneResultSchema, type Destination, type Retention } from '@common/api
 import { Alert, Button, Group, Modal, NumberInput, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { IconAlertTriangle, IconInfoCircle } from '@tabler/icons-react';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { TaskFollow } from '../../components/tasks/task-follow.js';
 import { PruneResultView } from './task-results.js';
@@ -171,7 +172,7 @@ export function PruneDialog({ destination, onClose }: { destination: Destination
             </Stack>
           )}
 
-          <Group justify="flex-end">
+          <DialogActions>
             <Button variant="default" onClick={onClose}>
               Close
             </Button>
@@ -193,7 +194,7 @@ export function PruneDialog({ destination, onClose }: { destination: Destination
                 </Button>
               </>
             )}
-          </Group>
+          </DialogActions>
         </Stack>
       </form>
     </Modal>

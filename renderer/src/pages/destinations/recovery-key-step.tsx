@@ -1,6 +1,7 @@
 import { Alert, Button, Checkbox, Code, CopyButton, Group, Stack, Text } from '@mantine/core';
 import { IconAlertTriangle, IconCheck, IconCopy, IconDownload } from '@tabler/icons-react';
 import { useState } from 'react';
+import { DialogActions } from '../../components/dialog-actions.js';
 
 /** A file name for the key: the destination's name, safe on every system. */
 const fileName = (destination: string): string => `vplus-recovery-key-${destination.replace(/[^A-Za-z0-9._-]+/g, '_')}.txt`;
@@ -58,11 +59,11 @@ export function RecoveryKeyStep({ destination, recoveryKey, onDone }: { destinat
         </CopyButton>
       </Group>
       <Checkbox label="I have stored the recovery key somewhere safe" checked={kept} onChange={(event) => setKept(event.currentTarget.checked)} />
-      <Group justify="flex-end">
+      <DialogActions>
         <Button onClick={onDone} disabled={!kept}>
           Done
         </Button>
-      </Group>
+      </DialogActions>
     </Stack>
   );
 }

@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { isApiError } from '../../api/api-error.js';
 import { useRemoveDestinationMutation } from '../../api/destinations.queries.js';
 import { ConfirmModal } from '../../components/confirm-modal.js';
+import { PathText } from '../../components/path-text.js';
 
 /**
  * Removal only forgets the destination; the repository stays on disk. With backups listed in
@@ -42,8 +43,11 @@ export function RemoveDestinationModal({ destination, onClose, onRemoved }: { de
     >
       <List size="sm" spacing={4}>
         <List.Item>
-          Only this server forgets the destination. The repository at <b>{destination.path}</b> on {destination.node}, with every backup in it,
-          stays exactly as it is; nothing is deleted.
+          Only this server forgets the destination. The repository at{' '}
+          <b>
+            <PathText path={destination.path} />
+          </b>{' '}
+          on {destination.node}, with every backup in it, stays exactly as it is; nothing is deleted.
         </List.Item>
         <List.Item>To use it again, add it again with the same path (and password), then re-import its backups.</List.Item>
         {hasBackups && (

@@ -1,9 +1,10 @@
 import { DestinationNameSchema, type Destination } from '@common/api/index.js';
-import { Button, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Modal, Stack, Text, TextInput } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { z } from 'zod';
 import { useRenameDestinationMutation } from '../../api/destinations.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { formLevelError, serverFieldError } from '../../utils/server-field-error.js';
 import { plainResolver } from '../../utils/form-validation.js';
@@ -48,14 +49,14 @@ export function RenameDestinationModal({ destination, onClose }: { destination: 
           <Text size="sm" c="dimmed">
             Only the name in this catalog changes; the repository and its backups are not touched.
           </Text>
-          <Group justify="flex-end">
+          <DialogActions>
             <Button variant="default" onClick={onClose}>
               Cancel
             </Button>
             <Button type="submit" loading={rename.isPending}>
               Save
             </Button>
-          </Group>
+          </DialogActions>
         </Stack>
       </form>
     </Modal>

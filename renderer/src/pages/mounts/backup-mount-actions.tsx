@@ -57,9 +57,11 @@ export function BackupMountActions({ backup, diskHints = [] }: BackupMountAction
         {reason === null ? button : <Tooltip label={reason} multiline maw={320} withArrow>{button}</Tooltip>}
         <Menu position="bottom-end" withinPortal>
           <Menu.Target>
-            <ActionIcon variant="subtle" color="gray" aria-label={`More actions for the backup of ${new Date(backup.createdAt).toLocaleString()}`}>
-              <IconDots size={16} aria-hidden />
-            </ActionIcon>
+            <Tooltip label="More actions">
+              <ActionIcon variant="subtle" color="gray" aria-label={`More actions for the backup of ${new Date(backup.createdAt).toLocaleString()}`}>
+                <IconDots size={16} aria-hidden />
+              </ActionIcon>
+            </Tooltip>
           </Menu.Target>
           <Menu.Dropdown>
             <Menu.Item leftSection={<IconNetwork size={14} aria-hidden />} disabled={reason !== null} onClick={() => setIscsi(true)}>

@@ -3,6 +3,7 @@ import { ActionIcon, Anchor, Checkbox, Group, Text, Tooltip, UnstyledButton, Vis
 import { IconArrowDown, IconArrowUp, IconArrowsSort, IconDownload, IconEye, IconFile, IconFileText, IconFolder, IconLink, IconPhoto } from '@tabler/icons-react';
 import { createColumnHelper, type Column } from '@tanstack/react-table';
 import { Link } from 'react-router-dom';
+import { PathText } from '../../components/path-text.js';
 import { formatBytes, formatDateTime } from '../../utils/format.js';
 import { formatMode, formatOwner, joinMountPath, mountContentUrl, previewKind, resolveSymlink } from '../../utils/mount-format.js';
 import { explorerSearch } from './explorer-path.js';
@@ -87,8 +88,9 @@ function NameCell({ entry, context }: { entry: BrowseEntry; context: FileColumns
       <div style={{ minWidth: 0 }}>
         {name}
         {entry.type === 'symlink' && entry.target !== undefined && (
-          <Text size="xs" c="dimmed" ff="monospace" style={wrapName}>
-            {`→ ${entry.target}`}
+          <Text size="xs" c="dimmed" ff="monospace">
+            {/* One text with its arrow, as before: the row of a link is not found by its target's name. */}
+            <PathText path={`→ ${entry.target}`} />
           </Text>
         )}
       </div>
@@ -102,13 +104,17 @@ function RowActions({ entry, context }: { entry: BrowseEntry; context: FileColum
   return (
     <Group gap={2} wrap="nowrap" justify="flex-end">
       {previewKind(entry.name) !== null && (
-        <ActionIcon variant="subtle" color="gray" onClick={() => context.onPreview(path, entry)} aria-label={`Preview ${entry.name}`}>
-          <IconEye size={16} aria-hidden />
-        </ActionIcon>
+        <Tooltip label="Preview">
+          <ActionIcon variant="subtle" color="gray" onClick={() => context.onPreview(path, entry)} aria-label={`Preview ${entry.name}`}>
+            <IconEye size={16} aria-hidden />
+          </ActionIcon>
+        </Tooltip>
       )}
-      <ActionIcon component="a" href={mountContentUrl(context.mountId, path, true)} download variant="subtle" color="gray" aria-label={`Download ${entry.name}`}>
-        <IconDownload size={16} aria-hidden />
-      </ActionIcon>
+      <Tooltip label="Download">
+        <ActionIcon component="a" href={mountContentUrl(context.mountId, path, true)} download variant="subtle" color="gray" aria-label={`Download ${entry.name}`}>
+          <IconDownload size={16} aria-hidden />
+        </ActionIcon>
+      </Tooltip>
     </Group>
   );
 }

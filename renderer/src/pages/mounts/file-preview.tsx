@@ -4,6 +4,7 @@ import { IconDownload, IconInfoCircle } from '@tabler/icons-react';
 import { useMemo } from 'react';
 import type { ByteRange } from '../../api/api-client.js';
 import { PREVIEW_BYTES, useMountPreviewQuery } from '../../api/mounts.queries.js';
+import { PathText } from '../../components/path-text.js';
 import { formatBytes, formatDateTime } from '../../utils/format.js';
 import { formatMode, formatOwner, mountContentUrl, previewKind } from '../../utils/mount-format.js';
 import { BrowseErrorAlert } from './browse-error.js';
@@ -50,7 +51,9 @@ function PreviewBody({ mountId, target }: { mountId: number; target: PreviewTarg
 
   return (
     <Stack gap="sm">
-      <Code style={{ overflowWrap: 'anywhere' }}>{path}</Code>
+      <Text size="sm">
+        <PathText path={path} code />
+      </Text>
       <Group gap="lg">
         <Text size="sm">{formatBytes(entry.size)}</Text>
         <Text size="sm">{formatDateTime(entry.mtime)}</Text>

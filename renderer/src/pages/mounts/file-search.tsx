@@ -3,6 +3,7 @@ import { ActionIcon, Anchor, Button, Group, Loader, Paper, ScrollArea, Stack, Ta
 import { IconFile, IconFolder, IconLink, IconSearch, IconX } from '@tabler/icons-react';
 import { useState, type FormEvent } from 'react';
 import { useMountSearchQueries } from '../../api/mounts.queries.js';
+import { PathText } from '../../components/path-text.js';
 import { formatBytes, formatDateTime } from '../../utils/format.js';
 import { BrowseErrorAlert } from './browse-error.js';
 
@@ -112,8 +113,9 @@ function SearchHits({ hits, truncated, visited, pattern, onOpen }: SearchHitsPro
                     <Table.Td>
                       <Group gap={6} wrap="nowrap">
                         <Icon size={16} aria-hidden style={{ flexShrink: 0 }} />
-                        <Anchor component="button" type="button" size="sm" onClick={() => onOpen(hit)} style={{ overflowWrap: 'anywhere', textAlign: 'left' }}>
-                          {hit.path}
+                        {/* Named by the path itself: its name from the wrapped parts would have spaces. */}
+                        <Anchor component="button" type="button" size="sm" onClick={() => onOpen(hit)} style={{ textAlign: 'left' }} aria-label={hit.path}>
+                          <PathText path={hit.path} />
                         </Anchor>
                       </Group>
                     </Table.Td>

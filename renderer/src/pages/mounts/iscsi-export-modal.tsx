@@ -1,11 +1,12 @@
 import { IscsiStartRequestSchema, type Backup, type IscsiStartRequest, type IscsiStartResponse } from '@common/api/index.js';
-import { Alert, Anchor, Autocomplete, Button, Group, Modal, Stack, Table, Text, Textarea } from '@mantine/core';
+import { Alert, Anchor, Autocomplete, Button, Modal, Stack, Table, Text, Textarea } from '@mantine/core';
 import { IconAlertTriangle } from '@tabler/icons-react';
 import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { isApiError } from '../../api/api-error.js';
 import { useStartIscsiMutation } from '../../api/mounts.queries.js';
 import { CopyableCode } from '../../components/copyable-code.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { useInventoryVm } from '../../hooks/use-inventory-vm.js';
 import { formatDateTime } from '../../utils/format.js';
@@ -93,9 +94,9 @@ export function IscsiExportModal({ backup, diskHints, onClose }: IscsiExportModa
             </Anchor>
             {' lists it, to extend or close it.'}
           </Text>
-          <Group justify="flex-end">
+          <DialogActions>
             <Button onClick={onClose}>Done</Button>
-          </Group>
+          </DialogActions>
         </Stack>
       </Modal>
     );
@@ -138,14 +139,14 @@ export function IscsiExportModal({ backup, diskHints, onClose }: IscsiExportModa
             error={errors.initiatorAddresses}
           />
           <FormError error={shownOnField ? null : start.error} />
-          <Group justify="flex-end">
+          <DialogActions>
             <Button variant="default" onClick={onClose}>
               Cancel
             </Button>
             <Button type="submit" loading={start.isPending}>
               Start export
             </Button>
-          </Group>
+          </DialogActions>
         </Stack>
       </form>
     </Modal>

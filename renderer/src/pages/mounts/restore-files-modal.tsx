@@ -1,13 +1,15 @@
 import { MountRestoreRequestSchema, type Mount, type MountRestoreRequest, type TaskDetails } from '@common/api/index.js';
 import { FileRestoreResultSchema } from '@common/mount-tasks.js';
-import { Alert, Button, Checkbox, Code, Group, List, Modal, Stack, Text, TextInput } from '@mantine/core';
+import { Alert, Button, Checkbox, List, Modal, Stack, Text, TextInput } from '@mantine/core';
 import { IconCircleCheck, IconInfoCircle } from '@tabler/icons-react';
 import { useState, type FormEvent } from 'react';
 import { isApiError } from '../../api/api-error.js';
 import { useRestoreFilesMutation } from '../../api/mounts.queries.js';
 import { useNodesQuery } from '../../api/nodes.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { NodeSelect } from '../../components/node-select.js';
+import { PathText } from '../../components/path-text.js';
 import { TaskFollow } from '../../components/tasks/task-follow.js';
 import { formatBytes } from '../../utils/format.js';
 
@@ -45,7 +47,10 @@ function Restored({ task }: { task: TaskDetails }) {
   return (
     <Alert color="green" icon={<IconCircleCheck />} title="Restored" role="status" data-testid="file-restore-result">
       <Stack gap={4}>
-        <Text size="sm">{`${entries} ${entries === 1 ? 'entry' : 'entries'} (${formatBytes(bytes)}) written to ${directory}`}</Text>
+        <Text size="sm">
+          {`${entries} ${entries === 1 ? 'entry' : 'entries'} (${formatBytes(bytes)}) written to `}
+          <PathText path={directory} />
+        </Text>
         {skipped.length > 0 && (
           <Text size="sm" c="dimmed" style={{ overflowWrap: 'anywhere' }}>
             {`Skipped (devices, fifos or sockets a plain directory cannot hold): ${skipped.join(', ')}`}
@@ -97,7 +102,7 @@ export function RestoreFilesModal({ mount, paths, onClose }: RestoreFilesModalPr
           <List size="sm" spacing={2} aria-label="To restore">
             {paths.slice(0, SHOWN).map((path) => (
               <List.Item key={path}>
-                <Code style={{ overflowWrap: 'anywhere' }}>{path}</Code>
+                <PathText path={path} code />
               </List.Item>
             ))}
             {paths.length > SHOWN && <List.Item>{`and ${paths.length - SHOWN} more`}</List.Item>}
@@ -139,7 +144,7 @@ export function RestoreFilesModal({ mount, paths, onClose }: RestoreFilesModalPr
           {taskId !== null && (
             <TaskFollow taskId={taskId} label="File restore" errorTitle="The restore failed" renderResult={(task) => <Restored task={task} />} logHeight={140} />
           )}
-          <Group justify="flex-end">
+          <DialogActions>
             <Button variant="default" onClick={onClose}>
               {locked ? 'Close' : 'Cancel'}
             </Button>
@@ -148,7 +153,7 @@ export function RestoreFilesModal({ mount, paths, onClose }: RestoreFilesModalPr
                 Start restore
               </Button>
             )}
-          </Group>
+          </DialogActions>
         </Stack>
       </form>
     </Modal>

@@ -7,6 +7,7 @@ import { useNavigate } from 'react-router-dom';
 import { useRestartNodeMutation, useUpgradeNodeMutation } from '../../api/nodes.queries.js';
 import { useCreateNodeCheckMutation } from '../../api/tasks.queries.js';
 import { useSession } from '../../auth/session-context.js';
+import { NO_SHRINK } from '../../utils/styles.js';
 import { nodeActionRules, type NodeAction } from './node-action-rules.js';
 import { NodeLogModal } from './node-log-modal.js';
 import { RemoveNodeModal } from './remove-node-modal.js';
@@ -22,9 +23,15 @@ const ORDER: readonly NodeAction[] = ['check', 'log', 'upgrade', 'restart', 'rem
 
 interface NodeActionsProps {
   node: Node;
-  /** Icons with tooltips in table rows; labelled buttons on the node's own page. */
-  variant?: 'icons' | 'buttons';
+  /**
+   * 'row': in a table row, the main action (Check) labelled and the others as icons with
+   * tooltips; 'buttons': every action labelled, on the node's own page.
+   */
+  variant?: 'row' | 'buttons';
 }
+
+/** The action a node's row shows with its name: checking that the node works. */
+const ROW_ACTION: NodeAction = 'check';
 
 /**
  * A node's actions, each shown only to roles that may use it. Actions that start a task
@@ -63,12 +70,13 @@ export function NodeActions({ node, variant = 'buttons' }: NodeActionsProps) {
 
   return (
     <>
-      <Group gap={variant === 'icons' ? 2 : 'xs'} wrap="nowrap" justify={variant === 'icons' ? 'flex-end' : undefined}>
+      <Group gap={variant === 'row' ? 2 : 'xs'} wrap="nowrap" justify={variant === 'row' ? 'flex-end' : undefined}>
         {visible.map((action) => {
           const { label, icon: ActionIconGlyph, color } = LOOK[action];
           const reason = rules[action].disabledReason;
           const name = `${label} ${node.name}`;
-          if (variant === 'icons') {
+          const small = variant === 'row';
+          if (small && action !== ROW_ACTION) {
             return (
               <Tooltip key={action} label={reason === null ? label : `${label}: ${reason}`} multiline maw={280}>
                 <ActionIcon
@@ -90,9 +98,12 @@ export function NodeActions({ node, variant = 'buttons' }: NodeActionsProps) {
           const button = (
             <Button
               key={action}
+              size={small ? 'xs' : 'sm'}
+              mr={small ? 6 : undefined}
+              style={small ? NO_SHRINK : undefined}
               variant={action === 'remove' ? 'light' : 'default'}
               color={color}
-              leftSection={<ActionIconGlyph size={16} aria-hidden />}
+              leftSection={<ActionIconGlyph size={small ? 14 : 16} aria-hidden />}
               aria-label={name}
               aria-description={reason ?? undefined}
               data-disabled={reason !== null || undefined}

@@ -1,8 +1,9 @@
 import type { InstallMethod, Node } from '@common/api/index.js';
-import { Code, Progress, Stack, Table, Text } from '@mantine/core';
+import { Progress, Stack, Table, Text } from '@mantine/core';
 import type { ReactNode } from 'react';
 import { CopyableCode } from '../../components/copyable-code.js';
 import { NodeStatusBadge } from '../../components/node-status-badge.js';
+import { PathText } from '../../components/path-text.js';
 import { RelativeTime } from '../../components/relative-time.js';
 import { formatBytes, formatDateTime } from '../../utils/format.js';
 
@@ -67,7 +68,7 @@ export function NodeCapabilities({ node }: { node: Node }) {
         ['Node.js', caps.nodeVersion],
         ['libvirt', <Tool key="libvirt" tool={caps.libvirt} />],
         ['qemu-img', <Tool key="qemu" tool={caps.qemuImg} />],
-        ['Staging path', <Code key="path">{caps.staging.path}</Code>],
+        ['Staging path', <PathText key="path" path={caps.staging.path} code />],
         ['Staging space', <Staging key="staging" staging={caps.staging} />],
         ['Task types', caps.taskTypes.length === 0 ? '—' : caps.taskTypes.join(', ')],
         ['Concurrent tasks', `up to ${caps.maxConcurrentTasks}`],

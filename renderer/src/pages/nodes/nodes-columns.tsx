@@ -51,6 +51,6 @@ export const nodesColumns = [
   column.display({
     id: 'actions',
     header: () => <VisuallyHidden>Actions</VisuallyHidden>,
-    cell: ({ row }) => <NodeActions node={row.original} variant="icons" />,
+    cell: ({ row }) => <NodeActions node={row.original} variant="row" />,
   }),
 ];

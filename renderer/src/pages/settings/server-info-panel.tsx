@@ -1,8 +1,9 @@
-import { Code, Paper, Skeleton, Table } from '@mantine/core';
+import { Paper, Skeleton, Table } from '@mantine/core';
 import type { ReactNode } from 'react';
 import { useStatusQuery } from '../../api/health.queries.js';
 import { ApiDocsLink } from '../../components/api-docs-link.js';
 import { FingerprintValue } from '../../components/fingerprint-value.js';
+import { PathText } from '../../components/path-text.js';
 import { QueryErrorAlert } from '../../components/query-error-alert.js';
 import { formatDateTime } from '../../utils/format.js';
 
@@ -17,7 +18,7 @@ export function ServerInfoPanel() {
     ['Version', data.version],
     ['Catalog', `${data.catalog.engine} ${data.catalog.version} (${data.catalog.mode})`],
     ['TLS certificate fingerprint', <FingerprintValue key="fp" fingerprint={data.tlsFingerprint} />],
-    ['Data directory', <Code key="dir">{data.dataDir}</Code>],
+    ['Data directory', <PathText key="dir" path={data.dataDir} code />],
     ['Started', formatDateTime(data.startedAt)],
   ];
 

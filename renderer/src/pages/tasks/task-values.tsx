@@ -1,5 +1,7 @@
 import { Code, Table, Text } from '@mantine/core';
+import { PathText } from '../../components/path-text.js';
 import { formatBytes } from '../../utils/format.js';
+import { isAbsolutePath } from '../../utils/path-parts.js';
 
 /** Keys that are plumbing (repository access the server adds, a step's input), not facts for people. */
 const HIDDEN = new Set(['repository', 'previousResult', 'password']);
@@ -49,7 +51,7 @@ export function TaskValues({ values, label }: { values: Record<string, unknown>;
                   {humanKey(k)}
                 </Table.Td>
                 <Table.Td fz="sm" style={{ overflowWrap: 'anywhere' }}>
-                  {humanValue(k, v)}
+                  {typeof v === 'string' && isAbsolutePath(v) ? <PathText path={v} /> : humanValue(k, v)}
                 </Table.Td>
               </Table.Tr>
             ))}

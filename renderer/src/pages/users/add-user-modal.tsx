@@ -1,8 +1,9 @@
 import { CreateUserSchema, type CreateUser } from '@common/api/index.js';
-import { Button, Group, Modal, PasswordInput, Select, Stack, TextInput } from '@mantine/core';
+import { Button, Modal, PasswordInput, Select, Stack, TextInput } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { useCreateUserMutation } from '../../api/users.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { formLevelError, serverFieldError } from '../../utils/server-field-error.js';
 import { ROLE_OPTIONS } from './role-options.js';
@@ -45,14 +46,14 @@ export function AddUserModal({ onClose }: { onClose: () => void }) {
             {...form.getInputProps('password')}
           />
           <Select label="Role" data={ROLE_OPTIONS} allowDeselect={false} key={form.key('role')} {...form.getInputProps('role')} />
-          <Group justify="flex-end">
+          <DialogActions>
             <Button variant="default" onClick={onClose}>
               Cancel
             </Button>
             <Button type="submit" loading={create.isPending}>
               Add user
             </Button>
-          </Group>
+          </DialogActions>
         </Stack>
       </form>
     </Modal>

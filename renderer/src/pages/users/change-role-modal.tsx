@@ -1,8 +1,9 @@
 import type { Role, User } from '@common/api/index.js';
-import { Button, Group, Modal, Select, Stack, Text } from '@mantine/core';
+import { Button, Modal, Select, Stack, Text } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { useUpdateUserMutation } from '../../api/users.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { ROLE_OPTIONS } from './role-options.js';
 
@@ -34,14 +35,14 @@ export function ChangeRoleModal({ user, onClose }: { user: User; onClose: () => 
           <FormError error={update.error} />
           <Text size="sm">The new role applies to their next request; they stay signed in.</Text>
           <Select label="Role" data={ROLE_OPTIONS} allowDeselect={false} data-autofocus key={form.key('role')} {...form.getInputProps('role')} />
-          <Group justify="flex-end">
+          <DialogActions>
             <Button variant="default" onClick={onClose}>
               Cancel
             </Button>
             <Button type="submit" loading={update.isPending}>
               Save role
             </Button>
-          </Group>
+          </DialogActions>
         </Stack>
       </form>
     </Modal>

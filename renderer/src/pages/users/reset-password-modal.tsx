@@ -1,9 +1,10 @@
 import { PasswordSchema, type User } from '@common/api/index.js';
-import { Button, Group, Modal, PasswordInput, Stack } from '@mantine/core';
+import { Button, Modal, PasswordInput, Stack } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { z } from 'zod';
 import { useUpdateUserMutation } from '../../api/users.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { formLevelError, serverFieldError } from '../../utils/server-field-error.js';
 import { plainResolver } from '../../utils/form-validation.js';
@@ -60,14 +61,14 @@ export function ResetPasswordModal({ user, onClose }: { user: User; onClose: () 
             key={form.key('confirmPassword')}
             {...form.getInputProps('confirmPassword')}
           />
-          <Group justify="flex-end">
+          <DialogActions>
             <Button variant="default" onClick={onClose}>
               Cancel
             </Button>
             <Button type="submit" loading={update.isPending}>
               Reset password
             </Button>
-          </Group>
+          </DialogActions>
         </Stack>
       </form>
     </Modal>

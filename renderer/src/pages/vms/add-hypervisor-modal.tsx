@@ -1,5 +1,5 @@
 import { CreateHypervisorSchema } from '@common/api/index.js';
-import { Button, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Modal, Stack, Text, TextInput } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { useEffect } from 'react';
@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { isApiError, showOnField } from '../../api/api-error.js';
 import { useCreateHypervisorMutation } from '../../api/hypervisors.queries.js';
 import { useNodesQuery } from '../../api/nodes.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { NodeSelect, NoNodeAlert } from '../../components/node-select.js';
 import { plainResolver } from '../../utils/form-validation.js';
@@ -98,14 +99,14 @@ export function AddHypervisorModal({ onClose }: { onClose: () => void }) {
               {`Connecting to ${form.values.uri} on ${chosenNode?.name ?? 'the node'} and listing its virtual machines…`}
             </Text>
           )}
-          <Group justify="flex-end">
+          <DialogActions>
             <Button variant="default" onClick={onClose} disabled={create.isPending}>
               Cancel
             </Button>
             <Button type="submit" loading={create.isPending}>
               Add hypervisor
             </Button>
-          </Group>
+          </DialogActions>
         </Stack>
       </form>
     </Modal>

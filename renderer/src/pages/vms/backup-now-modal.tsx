@@ -1,6 +1,6 @@
 import type { Destination, TaskDetails, Vm } from '@common/api/index.js';
 import { StoreResultSchema } from '@common/kvm-tasks.js';
-import { Alert, Anchor, Button, Checkbox, Group, Modal, Select, Stack, Text } from '@mantine/core';
+import { Alert, Anchor, Button, Checkbox, Modal, Select, Stack, Text } from '@mantine/core';
 import { IconDatabaseOff, IconInfoCircle } from '@tabler/icons-react';
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { isApiError } from '../../api/api-error.js';
@@ -8,6 +8,7 @@ import { Link } from 'react-router-dom';
 import { useBackupsQuery, useRunBackupMutation, type StartedWorkflow } from '../../api/backups.queries.js';
 import { useDestinationsQuery } from '../../api/destinations.queries.js';
 import { useHypervisorsQuery } from '../../api/hypervisors.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { WorkflowFollow, type WorkflowStep } from '../../components/tasks/workflow-follow.js';
 import { formatBytes } from '../../utils/format.js';
@@ -161,7 +162,7 @@ export function BackupNowModal({ vm, onClose }: { vm: Vm; onClose: () => void })
               renderSuccess={(tasks) => <BackupSuccess tasks={tasks} vm={vm} />}
             />
           )}
-          <Group justify="flex-end">
+          <DialogActions>
             <Button variant="default" onClick={onClose}>
               Close
             </Button>
@@ -170,7 +171,7 @@ export function BackupNowModal({ vm, onClose }: { vm: Vm; onClose: () => void })
                 Start backup
               </Button>
             )}
-          </Group>
+          </DialogActions>
         </Stack>
       </form>
     </Modal>

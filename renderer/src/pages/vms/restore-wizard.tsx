@@ -1,6 +1,6 @@
 import { RestoreSchema, type Backup, type Hypervisor, type Node, type Restore, type TaskDetails, type Vm } from '@common/api/index.js';
 import { ImportResultSchema, RestoreResultSchema } from '@common/kvm-tasks.js';
-import { Alert, Anchor, Badge, Button, Checkbox, Code, Group, List, Modal, MultiSelect, Radio, Select, Stack, Stepper, Text, TextInput } from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Checkbox, Group, List, Modal, MultiSelect, Radio, Select, Stack, Stepper, Text, TextInput } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { IconInfoCircle } from '@tabler/icons-react';
 import { useEffect, useMemo, useState } from 'react';
@@ -10,7 +10,9 @@ import { useStartRestoreMutation, type StartedWorkflow } from '../../api/backups
 import { useHypervisorsQuery } from '../../api/hypervisors.queries.js';
 import { useNodesQuery } from '../../api/nodes.queries.js';
 import { useVmsQuery } from '../../api/vms.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
+import { PathText } from '../../components/path-text.js';
 import { WorkflowFollow, type WorkflowStep } from '../../components/tasks/workflow-follow.js';
 import { formatBytes, formatDateTime } from '../../utils/format.js';
 import { BACKUP_TYPE_LABELS } from '../../utils/vm-format.js';
@@ -114,16 +116,19 @@ function FilesWritten({ task }: { task: TaskDetails | undefined }) {
   const { directory, files, domainXmlPath } = result.data;
   return (
     <Stack gap={6} data-testid="restore-result">
-      <Text size="sm" fw={500}>{`Files written to ${directory}`}</Text>
+      <Text size="sm" fw={500}>
+        {'Files written to '}
+        <PathText path={directory} />
+      </Text>
       <List size="sm" spacing={2}>
         {files.map((file) => (
           <List.Item key={file.path}>
-            <Code>{file.path}</Code> {`(${file.target}, ${file.format}, ${formatBytes(file.size)})`}
+            <PathText path={file.path} code /> {`(${file.target}, ${file.format}, ${formatBytes(file.size)})`}
           </List.Item>
         ))}
         {domainXmlPath !== null && (
           <List.Item>
-            <Code>{domainXmlPath}</Code> (the VM&apos;s libvirt XML)
+            <PathText path={domainXmlPath} code /> (the VM&apos;s libvirt XML)
           </List.Item>
         )}
       </List>
@@ -272,14 +277,14 @@ export function RestoreWizard({ vm, backups, initialBackupId, onClose }: Restore
                   </Text>
                 </Group>
               )}
-              <Group justify="flex-end">
+              <DialogActions>
                 <Button variant="default" onClick={onClose}>
                   Cancel
                 </Button>
                 <Button onClick={next} disabled={points.length === 0}>
                   Next
                 </Button>
-              </Group>
+              </DialogActions>
             </Stack>
           </Stepper.Step>
 
@@ -372,14 +377,14 @@ export function RestoreWizard({ vm, backups, initialBackupId, onClose }: Restore
                   </Alert>
                 ) : null}
                 <FormError error={serverFieldShown ? null : start.error} />
-                <Group justify="space-between">
+                <DialogActions justify="space-between">
                   <Button variant="default" onClick={() => setActive(0)} disabled={start.isPending}>
                     Back
                   </Button>
                   <Button type="submit" loading={start.isPending}>
                     Start restore
                   </Button>
-                </Group>
+                </DialogActions>
               </Stack>
             </form>
           </Stepper.Step>
@@ -395,11 +400,11 @@ export function RestoreWizard({ vm, backups, initialBackupId, onClose }: Restore
                     workflow.mode === 'files' ? <FilesWritten task={tasks[0]} /> : <VmDefined task={tasks.at(-1)} hypervisor={workflow.hypervisor} />
                   }
                 />
-                <Group justify="flex-end">
+                <DialogActions>
                   <Button variant="default" onClick={onClose}>
                     Close
                   </Button>
-                </Group>
+                </DialogActions>
               </Stack>
             )}
           </Stepper.Step>

@@ -1,12 +1,13 @@
 import { CreateSnapshotSchema, isFinalState, type Snapshot, type Task, type Vm } from '@common/api/index.js';
 import { SnapshotResultSchema } from '@common/kvm-tasks.js';
-import { Alert, Button, Checkbox, Code, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
+import { Alert, Button, Checkbox, Code, Modal, Stack, Text, TextInput } from '@mantine/core';
 import { IconCircleCheck } from '@tabler/icons-react';
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { applySnapshotTask } from '../../api/snapshot-cache.js';
 import { useDeleteSnapshotMutation, useRevertSnapshotMutation, useTakeSnapshotMutation } from '../../api/snapshots.queries.js';
 import { useTaskQuery } from '../../api/tasks.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { formatDateTime } from '../../utils/format.js';
 import { describeSnapshotState } from '../../utils/snapshot-format.js';
@@ -65,12 +66,12 @@ function FollowSection({ taskId, task, label, errorTitle, success }: { taskId: n
 /** Confirmations focus Close, so Enter never reverts or deletes by accident. */
 function Footer({ onClose, focusClose = false, children }: { onClose: () => void; focusClose?: boolean; children?: ReactNode }) {
   return (
-    <Group justify="flex-end">
+    <DialogActions>
       <Button variant="default" onClick={onClose} data-autofocus={focusClose || undefined}>
         Close
       </Button>
       {children}
-    </Group>
+    </DialogActions>
   );
 }
 

@@ -2,6 +2,7 @@ import type { Vm } from '@common/api/index.js';
 import { Switch, Table, Text, Tooltip } from '@mantine/core';
 import { useUpdateVmExclusionsMutation } from '../../api/vms.queries.js';
 import { useSession } from '../../auth/session-context.js';
+import { PathText } from '../../components/path-text.js';
 import { formatBytes } from '../../utils/format.js';
 
 /**
@@ -62,8 +63,8 @@ export function VmDisksTable({ vm }: { vm: Vm }) {
                   </Text>
                 </Table.Td>
                 <Table.Td>
-                  <Text size="sm" ff="monospace" style={{ overflowWrap: 'anywhere' }} c={disk.path === null ? 'dimmed' : undefined}>
-                    {disk.path ?? '—'}
+                  <Text size="sm" ff="monospace" c={disk.path === null ? 'dimmed' : undefined}>
+                    {disk.path === null ? '—' : <PathText path={disk.path} />}
                   </Text>
                 </Table.Td>
                 <Table.Td>{disk.format ?? '—'}</Table.Td>
