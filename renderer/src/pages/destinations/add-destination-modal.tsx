@@ -1,5 +1,5 @@
 import { CreateDestinationSchema, DestinationNameSchema, type CreateDestination } from '@common/api/index.js';
-import { Alert, Anchor, Button, Group, Modal, PasswordInput, Stack, Switch, Text, TextInput } from '@mantine/core';
+import { Alert, Anchor, Button, Modal, PasswordInput, Stack, Switch, Text, TextInput } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { IconAlertTriangle, IconKey } from '@tabler/icons-react';
@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { isApiError, showOnField } from '../../api/api-error.js';
 import { useCreateDestinationMutation } from '../../api/destinations.queries.js';
 import { useNodesQuery } from '../../api/nodes.queries.js';
+import { DialogActions } from '../../components/dialog-actions.js';
 import { FormError } from '../../components/form-error.js';
 import { NodeSelect, NoNodeAlert } from '../../components/node-select.js';
 import { plainResolver } from '../../utils/form-validation.js';
@@ -225,14 +226,14 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
                   : `Checking ${form.values.path} on ${chosenNode?.name ?? 'the node'}: that it exists, is writable and has free space…`}
               </Text>
             )}
-            <Group justify="flex-end">
+            <DialogActions>
               <Button variant="default" onClick={onClose} disabled={create.isPending}>
                 Cancel
               </Button>
               <Button type="submit" loading={create.isPending}>
                 {recovering ? 'Set new password and add' : 'Add destination'}
               </Button>
-            </Group>
+            </DialogActions>
           </Stack>
         </form>
       )}
