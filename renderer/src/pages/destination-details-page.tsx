@@ -24,6 +24,7 @@ import { DataTable } from '../components/data-table.js';
 import { DestinationStatusBadge } from '../components/destination-status-badge.js';
 import { NotFoundState } from '../components/not-found-state.js';
 import { PageHeader } from '../components/page-header.js';
+import { PathText } from '../components/path-text.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { RelativeTime } from '../components/relative-time.js';
 import { StatTile } from '../components/stat-tile.js';
@@ -87,8 +88,8 @@ function DestinationDetails({ destination }: { destination: Destination }) {
             >
               {destination.encrypted ? 'Encrypted' : 'Not encrypted'}
             </Badge>
-            <span>
-              {destination.path} on{' '}
+            <span style={{ minWidth: 0 }}>
+              <PathText path={destination.path} /> on{' '}
               <Anchor component={Link} to={`/nodes/${destination.nodeId}`} size="sm">
                 {destination.node}
               </Anchor>
