@@ -1,4 +1,4 @@
-import { isFinalState, type PolicyRun, type Task, type TaskDetails, type TaskPage, type TaskState } from '../common/api/index.js';
+import { isFinalState, type PolicyRun, type PolicyRunPage, type Task, type TaskDetails, type TaskPage, type TaskState } from '../common/api/index.js';
 import type { EventStream } from './client/event-stream.js';
 import type { CliContext, OutputStream } from './context.js';
 import { CliError } from './errors.js';
@@ -21,7 +21,7 @@ import { formatTaskResult, plural, resultWarnings } from './task-results.js';
  */
 
 export interface PolicyRunSource {
-  policyRuns(policy: string, limit: number): Promise<PolicyRun[]>;
+  policyRuns(policy: string, query: { limit: number }): Promise<PolicyRunPage>;
   listTasks(query: { state?: TaskState; limit?: number }): Promise<TaskPage>;
   getTask(id: number): Promise<TaskDetails>;
   openEvents(): Promise<EventStream>;
@@ -195,7 +195,7 @@ export async function followPolicyRun(
       ended: () => run.state !== 'running',
       /** Reads the run and the tasks running or new; a task that stopped running is read once to see how it ended. */
       read: async () => {
-        const runs = await follower.call(() => source.policyRuns(followed.policy, RUNS_READ));
+        const { runs } = await follower.call(() => source.policyRuns(followed.policy, { limit: RUNS_READ }));
         const current = runs.find((r) => r.id === run.id);
         if (current) seeRun(current);
         const running = (await follower.call(() => source.listTasks({ state: 'RUNNING', limit: TASKS_READ }))).tasks;

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { readAppInfo } from '../electron/server/app-info.js';
+import { registerAuditCommands } from './commands/audit.command.js';
 import { registerBackupCommands } from './commands/backup.command.js';
 import { registerDestinationCommands } from './commands/destination.command.js';
 import { registerHypervisorCommands } from './commands/hypervisor.command.js';
@@ -52,6 +53,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRestoreCommand(program, ctx);
   registerMountCommands(program, ctx);
   registerTaskCommands(program, ctx);
+  registerAuditCommands(program, ctx);
   return program;
 }
 

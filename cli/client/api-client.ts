@@ -3,6 +3,7 @@ import https from 'node:https';
 import { z } from 'zod';
 import {
   ApiErrorSchema,
+  AuditPageSchema,
   BackupPageSchema,
   BackupSchema,
   BrowseListingSchema,
@@ -18,6 +19,7 @@ import {
   LoginResponseSchema,
   MountSchema,
   NodeSchema,
+  PolicyRunPageSchema,
   PolicyRunSchema,
   PolicySchema,
   RunBackupResponseSchema,
@@ -25,11 +27,14 @@ import {
   SshProbeResponseSchema,
   StatusSchema,
   TaskDetailsSchema,
+  TaskLogPageSchema,
   TaskPageSchema,
   TaskSchema,
   UserListSchema,
   UserSchema,
   VmSchema,
+  type AuditPage,
+  type AuditQuery,
   type Backup,
   type BackupPage,
   type BrowseListing,
@@ -53,15 +58,17 @@ import {
   type Node,
   type Policy,
   type PolicyRun,
+  type PolicyRunPage,
+  type PolicyRunsQuery,
   type Restore,
   type Snapshot,
   type Retention,
   type Status,
   type Task,
   type TaskDetails,
+  type TaskListQuery,
+  type TaskLogPage,
   type TaskPage,
-  type TaskState,
-  type TaskType,
   type UpdateBackup,
   type User,
   type Vm,
@@ -375,10 +382,11 @@ export class ApiClient {
     return this.request('POST', `/api/policies/${encodeURIComponent(ref)}/verify`, { schema: PolicyRunSchema });
   }
 
-  /** Runs and misses, newest first: of one policy, or of all without one. */
-  policyRuns(ref: string | undefined, limit: number): Promise<PolicyRun[]> {
-    const path = ref === undefined ? `/api/policy-runs?limit=${limit}` : `/api/policies/${encodeURIComponent(ref)}/runs?limit=${limit}`;
-    return this.request('GET', path, { schema: z.array(PolicyRunSchema) });
+  /** Runs and misses, newest first, a page at a time: of one policy, or of all without one. */
+  policyRuns(ref: string | undefined, query: Omit<Partial<PolicyRunsQuery>, 'policy'> = {}): Promise<PolicyRunPage> {
+    const path = ref === undefined ? '/api/policy-runs' : `/api/policies/${encodeURIComponent(ref)}/runs`;
+    const qs = queryString({ ...query });
+    return this.request('GET', `${path}${qs ? `?${qs}` : ''}`, { schema: PolicyRunPageSchema });
   }
 
   // ---- snapshots ---------------------------------------------------------
@@ -460,13 +468,26 @@ export class ApiClient {
     return this.stream('GET', `/api/mounts/${id}/zip?${queryString({ path: paths })}`);
   }
 
+  // ---- audit -------------------------------------------------------------
+
+  /** Newest first, a page at a time. */
+  listAudit(query: Partial<AuditQuery> = {}): Promise<AuditPage> {
+    const qs = queryString({ ...query });
+    return this.request('GET', `/api/audit${qs ? `?${qs}` : ''}`, { schema: AuditPageSchema });
+  }
+
   // ---- tasks -------------------------------------------------------------
 
-  listTasks(query: { state?: TaskState; type?: TaskType; node?: string; limit?: number; offset?: number } = {}): Promise<TaskPage> {
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
-    const qs = params.toString();
+  /** Newest first, a page at a time: pass a page's nextCursor as the next one's cursor. */
+  listTasks(query: Partial<TaskListQuery> = {}): Promise<TaskPage> {
+    const qs = queryString({ ...query });
     return this.request('GET', `/api/tasks${qs ? `?${qs}` : ''}`, { schema: TaskPageSchema });
+  }
+
+  /** A task's log from the newest line back, a page at a time (each page oldest first). */
+  taskLog(id: number, query: { limit?: number; cursor?: string } = {}): Promise<TaskLogPage> {
+    const qs = queryString(query);
+    return this.request('GET', `/api/tasks/${id}/log${qs ? `?${qs}` : ''}`, { schema: TaskLogPageSchema });
   }
 
   getTask(id: number): Promise<TaskDetails> {

@@ -7,6 +7,7 @@ import { withClient } from '../client/session.js';
 import type { CliContext } from '../context.js';
 import { CliError, errorMessage } from '../errors.js';
 import { formatTimestamp } from '../format.js';
+import { nextPageNote } from '../list-options.js';
 import { Output } from '../output.js';
 import { describeRun, followPolicyRun, quoteArg, reportRunOutcome, runKind, runTasks, type FollowedRun } from '../policy-run-follower.js';
 import { formatRetention, RETENTION_EXAMPLE } from '../retention.js';
@@ -155,8 +156,9 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
     .description('list runs and missed runs, newest first: of one policy, or of all')
     .argument('[name]', 'policy name or id')
     .option('--limit <n>', `at most this many runs, 1 to ${MAX_RUNS} (default: ${DEFAULT_RUNS})`, intParser('--limit', 1, MAX_RUNS))
+    .option('--cursor <cursor>', 'the page after the one that printed this cursor')
     .option('--json', 'print JSON only')
-    .action((ref: string | undefined, options: { limit?: number; json?: boolean }) => listRuns(ctx, ref, options));
+    .action((ref: string | undefined, options: { limit?: number; cursor?: string; json?: boolean }) => listRuns(ctx, ref, options));
 }
 
 // ---- arguments ---------------------------------------------------------------
@@ -325,17 +327,17 @@ async function waitForPolicy(ctx: CliContext, ref: string, runId: number | undef
   await withClient(ctx, async (client) => {
     const policy = await client.getPolicy(ref);
     const events = await openEvents(ctx, client);
-    const runs = await client.policyRuns(String(policy.id), runId === undefined ? 50 : MAX_RUNS).catch((err: unknown) => {
+    const found = (runId === undefined ? client.policyRuns(String(policy.id), { limit: 50 }).then((page) => currentRun(page.runs)) : findRun(client, policy.id, runId)).catch((err: unknown) => {
       events?.close();
       throw err;
     });
-    const run = runId === undefined ? currentRun(runs) : runs.find((r) => r.id === runId);
+    const run = await found;
     if (!run) {
       events?.close();
       throw new CliError(
         runId === undefined
           ? `policy "${policy.name}" has not run yet; run it with vplus policy run ${quoteArg(policy.name)}`
-          : `policy "${policy.name}" has no run ${runId} among its last ${MAX_RUNS}; see them with vplus policy runs ${quoteArg(policy.name)}`,
+          : `policy "${policy.name}" has no run ${runId}; see its runs with vplus policy runs ${quoteArg(policy.name)}`,
       );
     }
     const kind = runKind(run);
@@ -344,6 +346,17 @@ async function waitForPolicy(ctx: CliContext, ref: string, runId: number | undef
     else if (runId === undefined) out.note(`Policy "${policy.name}" is not running; its last run was ${run.id}.`);
     await finishRun(ctx, client, { run, policy: policy.name, kind, matches: runTasks(run) }, { wait: true, ...options }, events);
   });
+}
+
+/** A run of the policy by id: the pages are newest first, so the search ends at the first page that goes past it. */
+async function findRun(client: ApiClient, policyId: number, runId: number): Promise<PolicyRun | undefined> {
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await client.policyRuns(String(policyId), { limit: MAX_RUNS, ...(cursor ? { cursor } : {}) });
+    const run = page.runs.find((r) => r.id === runId);
+    if (run || page.nextCursor === null || (page.runs.at(-1)?.id ?? 0) < runId) return run;
+    cursor = page.nextCursor;
+  }
 }
 
 /**
@@ -396,14 +409,14 @@ async function startPolicyRun(
   });
 }
 
-async function listRuns(ctx: CliContext, ref: string | undefined, options: { limit?: number; json?: boolean }): Promise<void> {
+async function listRuns(ctx: CliContext, ref: string | undefined, options: { limit?: number; cursor?: string; json?: boolean }): Promise<void> {
   const out = new Output(ctx);
   await withClient(ctx, async (client) => {
-    const limit = options.limit ?? DEFAULT_RUNS;
-    const runs = await client.policyRuns(ref, limit);
+    const { runs, nextCursor } = await client.policyRuns(ref, { limit: options.limit ?? DEFAULT_RUNS, ...(options.cursor ? { cursor: options.cursor } : {}) });
     if (options.json) out.json(runs);
     else out.line(formatRuns(runs, ref === undefined ? undefined : (runs[0]?.policy ?? ref)));
-    if (runs.length >= limit && !options.json) out.note(`Showing the newest ${runs.length} runs; there may be more: use --limit (up to ${MAX_RUNS}).`);
+    const more = nextPageNote('runs', runs.length, nextCursor);
+    if (more) out.note(more);
   });
 }
 

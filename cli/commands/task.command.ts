@@ -5,6 +5,7 @@ import {
   isFinalState,
   type Task,
   type TaskDetails,
+  type TaskLogLine,
   type TaskState,
   type TaskType,
 } from '../../common/api/index.js';
@@ -12,7 +13,11 @@ import type { ApiClient } from '../client/api-client.js';
 import { withClient } from '../client/session.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDateTime, formatDuration, formatRate, formatTable, formatTimestamp } from '../format.js';
+import { dateOption, nextPageNote } from '../list-options.js';
 import { Output, formatFields } from '../output.js';
+
+/** Log lines read per request by task log. */
+const LOG_PAGE = 5000;
 import { describeTask, waitForTask } from '../task-follower.js';
 import { formatTaskResult } from '../task-results.js';
 
@@ -21,7 +26,11 @@ interface TaskListOptions {
   state?: TaskState;
   type?: TaskType;
   node?: string;
+  subject?: string;
+  since?: string;
+  until?: string;
   limit?: number;
+  cursor?: string;
 }
 
 export function registerTaskCommands(program: Command, ctx: CliContext): void {
@@ -34,8 +43,19 @@ export function registerTaskCommands(program: Command, ctx: CliContext): void {
     .option('--state <state>', `only tasks in this state (${TASK_STATES.join(', ')})`, choiceParser('state', TASK_STATES))
     .option('--type <type>', `only tasks of this type (${TASK_TYPES.join(', ')})`, choiceParser('type', TASK_TYPES))
     .option('--node <node>', 'only tasks of this node (name or id)')
+    .option('--subject <subject>', 'only tasks about this, e.g. vm:web-1 or destination:nas')
+    .option('--since <date>', 'only tasks created then or later (2026-12-01, or a time)', dateOption('--since'))
+    .option('--until <date>', 'only tasks created before then', dateOption('--until'))
     .option('--limit <n>', 'at most this many tasks, 1 to 500 (default: 100)', intParser('--limit', 1, 500))
+    .option('--cursor <cursor>', 'the page after the one that printed this cursor')
     .action((options: TaskListOptions) => listTasks(ctx, options));
+
+  task
+    .command('log')
+    .description("print a task's whole log, oldest line first (task show prints the last 1000 lines)")
+    .argument('<id>', 'task id', parseTaskId)
+    .option('--json', 'print JSON only (an array of lines)')
+    .action((id: number, options: { json?: boolean }) => printTaskLog(ctx, id, options));
 
   task
     .command('show')
@@ -77,16 +97,36 @@ async function listTasks(ctx: CliContext, options: TaskListOptions): Promise<voi
   const out = new Output(ctx);
   await withClient(ctx, async (client) => {
     const page = await client.listTasks({
-      ...(options.state ? { state: options.state } : {}),
-      ...(options.type ? { type: options.type } : {}),
-      ...(options.node ? { node: options.node } : {}),
-      ...(options.limit ? { limit: options.limit } : {}),
+      state: options.state,
+      type: options.type,
+      node: options.node,
+      subject: options.subject,
+      from: options.since,
+      to: options.until,
+      limit: options.limit,
+      cursor: options.cursor,
     });
     if (options.json) out.json(page.tasks);
     else out.line(formatTasks(page.tasks));
-    if (page.total > page.tasks.length) {
-      out.note(`Showing the newest ${page.tasks.length} of ${page.total} tasks; use --limit (up to 500) or the filters to see others.`);
-    }
+    const more = nextPageNote('tasks', page.tasks.length, page.nextCursor);
+    if (more) out.note(more);
+  });
+}
+
+/** Pages back from the newest line, then prints oldest first. */
+async function printTaskLog(ctx: CliContext, id: number, options: { json?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  await withClient(ctx, async (client) => {
+    const pages: TaskLogLine[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.taskLog(id, { limit: LOG_PAGE, ...(cursor ? { cursor } : {}) });
+      pages.unshift(page.lines);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    const lines = pages.flat();
+    if (options.json) out.json(lines);
+    else out.line(lines.length === 0 ? 'Log: (empty)' : lines.map(formatLogLine).join('\n'));
   });
 }
 
@@ -176,11 +216,13 @@ export function formatTaskDetails(task: TaskDetails): string {
   const described = formatTaskResult(task);
   if (!described && task.result && Object.keys(task.result).length > 0) fields.push(['Result', formatResult(task.result)]);
   const result = described ? `\nResult:\n${described.split('\n').map((l) => `  ${l}`).join('\n')}` : '';
-  const log =
-    task.log.length === 0
-      ? 'Log: (empty)'
-      : ['Log:', ...task.log.map((l) => `  ${formatDateTime(l.at)} ${l.level.toUpperCase().padEnd(5)} ${l.message}`)].join('\n');
+  const earlier = task.logCursor ? [`  (earlier lines: vplus task log ${task.id})`] : [];
+  const log = task.log.length === 0 ? 'Log: (empty)' : ['Log:', ...earlier, ...task.log.map((l) => `  ${formatLogLine(l)}`)].join('\n');
   return `${formatFields(fields)}${result}\n${log}`;
+}
+
+function formatLogLine(l: TaskLogLine): string {
+  return `${formatDateTime(l.at)} ${l.level.toUpperCase().padEnd(5)} ${l.message}`;
 }
 
 /** A task's result for people: byte counts and rates in units, the rest as JSON values. */

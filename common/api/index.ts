@@ -15,3 +15,4 @@ export * from './notifications.js';
 export * from './mounts.js';
 export * from './jobs.js';
 export * from './m365.js';
+export * from './paging.js';

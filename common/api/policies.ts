@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ID_LIKE_NAME_MESSAGE, notIdLike, unicodeNamePattern } from '../names.js';
 import { CoverageSchema, DestinationSpaceSchema, RecentProblemsSchema, SetupProgressSchema } from './dashboard.js';
 import { RetentionSchema } from './destinations.js';
+import { IdCursorSchema, NextCursorSchema } from './paging.js';
 
 /**
  * Backup and snapshot policies. Schedules are written as text, the same way in the CLI, the
@@ -240,8 +241,15 @@ export type PolicyPreview = z.infer<typeof PolicyPreviewSchema>;
 
 export const PolicyRunsQuerySchema = z.object({
   policy: z.string().min(1).max(128).optional(),
+  state: PolicyRunStateSchema.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: IdCursorSchema.optional(),
 });
+export type PolicyRunsQuery = z.infer<typeof PolicyRunsQuerySchema>;
+
+/** Newest first, a page at a time. */
+export const PolicyRunPageSchema = z.object({ runs: z.array(PolicyRunSchema), nextCursor: NextCursorSchema });
+export type PolicyRunPage = z.infer<typeof PolicyRunPageSchema>;
 
 /** Dashboard numbers. */
 export const DashboardSchema = z.object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IdCursorSchema, NextCursorSchema, RangeEndSchema, RangeStartSchema, TimeCursorSchema } from './paging.js';
 
 export const TASK_STATES = ['QUEUED', 'RUNNING', 'FINISHED', 'FINISHED_WITH_WARNINGS', 'FAILED', 'CANCELLED'] as const;
 export const TaskStateSchema = z.enum(TASK_STATES);
@@ -94,20 +95,40 @@ export const TaskLogLineSchema = z.object({
 });
 export type TaskLogLine = z.infer<typeof TaskLogLineSchema>;
 
-export const TaskDetailsSchema = TaskSchema.extend({ log: z.array(TaskLogLineSchema) });
+/** The newest lines of the log (at most TASK_LOG_EMBEDDED); `logCursor` pages on to earlier ones (GET /api/tasks/:id/log). */
+export const TaskDetailsSchema = TaskSchema.extend({
+  log: z.array(TaskLogLineSchema),
+  logCursor: NextCursorSchema.optional().describe('there are earlier lines: pass as cursor to GET /api/tasks/:id/log'),
+});
 export type TaskDetails = z.infer<typeof TaskDetailsSchema>;
+
+/** Log lines a task's details carry; earlier ones are a page away. */
+export const TASK_LOG_EMBEDDED = 1000;
 
 export const TaskListQuerySchema = z.object({
   state: TaskStateSchema.optional(),
   type: TaskTypeSchema.optional(),
-  node: z.string().max(128).optional().describe('node id or name'),
+  node: z.string().max(128).optional().describe('node id or name: tasks that ran on it, must run on it, or are about it'),
+  subject: z.string().min(1).max(255).optional().describe('exactly this subject, e.g. vm:web-1 or destination:nas'),
+  from: RangeStartSchema.optional().describe('created at or after this instant (ISO 8601)'),
+  to: RangeEndSchema.optional().describe('created before this instant (ISO 8601)'),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  offset: z.coerce.number().int().min(0).default(0),
+  cursor: TimeCursorSchema.optional(),
 });
 export type TaskListQuery = z.infer<typeof TaskListQuerySchema>;
 
-export const TaskPageSchema = z.object({ total: z.number().int(), tasks: z.array(TaskSchema) });
+/** Newest first. No total: counting a year of tasks costs more than the page itself. */
+export const TaskPageSchema = z.object({ tasks: z.array(TaskSchema), nextCursor: NextCursorSchema });
 export type TaskPage = z.infer<typeof TaskPageSchema>;
+
+/** A task's log, a page at a time, from the newest line back; each page is oldest first. */
+export const TaskLogQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(5000).default(TASK_LOG_EMBEDDED),
+  cursor: IdCursorSchema.optional().describe('the logCursor of the task, or the nextCursor of the later page'),
+});
+export type TaskLogQuery = z.infer<typeof TaskLogQuerySchema>;
+export const TaskLogPageSchema = z.object({ lines: z.array(TaskLogLineSchema), nextCursor: NextCursorSchema });
+export type TaskLogPage = z.infer<typeof TaskLogPageSchema>;
 
 export const TaskIdParamsSchema = z.object({ id: z.coerce.number().int().positive() });
 

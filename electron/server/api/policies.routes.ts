@@ -9,6 +9,7 @@ import {
   PolicyPreviewRequestSchema,
   PolicyPreviewSchema,
   PolicyRefParamsSchema,
+  PolicyRunPageSchema,
   PolicyRunSchema,
   PolicyRunsQuerySchema,
   PolicySchema,
@@ -46,7 +47,10 @@ export function registerPolicyRoutes(app: ZodApp, deps: { policies: PoliciesServ
 
   app.get(
     '/api/policy-runs',
-    { config: { access: { role: 'viewer' } }, schema: { tags, summary: 'Policy runs and misses, newest first', querystring: PolicyRunsQuerySchema, response: { 200: z.array(PolicyRunSchema), ...errors } } },
+    {
+      config: { access: { role: 'viewer' } },
+      schema: { tags, summary: 'Policy runs and misses, newest first, a page at a time (keyset: pass nextCursor back as cursor)', querystring: PolicyRunsQuerySchema, response: { 200: PolicyRunPageSchema, ...errors } },
+    },
     async (request) => svc.runs(request.query),
   );
 
@@ -118,8 +122,8 @@ export function registerPolicyRoutes(app: ZodApp, deps: { policies: PoliciesServ
     '/api/policies/:policy/runs',
     {
       config: { access: { role: 'viewer' } },
-      schema: { tags, summary: "The policy's runs and misses, newest first", params, querystring: PolicyRunsQuerySchema.omit({ policy: true }), response: { 200: z.array(PolicyRunSchema), ...errors } },
+      schema: { tags, summary: "The policy's runs and misses, newest first, a page at a time", params, querystring: PolicyRunsQuerySchema.omit({ policy: true }), response: { 200: PolicyRunPageSchema, ...errors } },
     },
-    async (request) => svc.runs({ policy: request.params.policy, limit: request.query.limit }),
+    async (request) => svc.runs({ ...request.query, policy: request.params.policy }),
   );
 }

@@ -1,5 +1,16 @@
 import { ApiErrorSchema } from '../../../common/api/errors.js';
-import { CancelTaskSchema, CreateNodeCheckSchema, TaskDetailsSchema, TaskIdParamsSchema, TaskListQuerySchema, TaskPageSchema, TaskSchema } from '../../../common/api/tasks.js';
+import {
+  CancelTaskSchema,
+  CreateNodeCheckSchema,
+  TASK_LOG_EMBEDDED,
+  TaskDetailsSchema,
+  TaskIdParamsSchema,
+  TaskListQuerySchema,
+  TaskLogPageSchema,
+  TaskLogQuerySchema,
+  TaskPageSchema,
+  TaskSchema,
+} from '../../../common/api/tasks.js';
 import { notFound } from '../errors.js';
 import type { NodesRepository } from '../nodes/nodes.repository.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
@@ -12,7 +23,7 @@ const errors = { 400: ApiErrorSchema, 401: ApiErrorSchema, 403: ApiErrorSchema, 
 export function registerTaskRoutes(app: ZodApp, deps: { engine: TaskEngine; tasks: TasksRepository; nodes: NodesRepository }): void {
   app.get(
     '/api/tasks',
-    { config: { access: { role: 'viewer' } }, schema: { tags: ['tasks'], summary: 'Tasks, newest first', querystring: TaskListQuerySchema, response: { 200: TaskPageSchema, ...errors } } },
+    { config: { access: { role: 'viewer' } }, schema: { tags: ['tasks'], summary: 'Tasks, newest first, a page at a time (keyset: pass nextCursor back as cursor)', querystring: TaskListQuerySchema, response: { 200: TaskPageSchema, ...errors } } },
     async (request) => {
       const { node, ...q } = request.query;
       let filter: { id: number; name: string } | undefined;
@@ -30,7 +41,30 @@ export function registerTaskRoutes(app: ZodApp, deps: { engine: TaskEngine; task
   app.get(
     '/api/tasks/:id',
     { config: { access: { role: 'viewer' } }, schema: { tags: ['tasks'], summary: 'A task with its log', params: TaskIdParamsSchema, response: { 200: TaskDetailsSchema, ...errors } } },
-    async (request) => ({ ...(await deps.engine.get(request.params.id)), log: await deps.tasks.log(request.params.id) }),
+    async (request) => {
+      const task = await deps.engine.get(request.params.id);
+      const log = await deps.tasks.log(task.id, { limit: TASK_LOG_EMBEDDED });
+      return { ...task, log: log.lines, logCursor: log.nextCursor };
+    },
+  );
+
+  app.get(
+    '/api/tasks/:id/log',
+    {
+      config: { access: { role: 'viewer' } },
+      schema: {
+        tags: ['tasks'],
+        summary: "A task's log a page at a time, from the newest line back (each page oldest first)",
+        params: TaskIdParamsSchema,
+        querystring: TaskLogQuerySchema,
+        response: { 200: TaskLogPageSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const task = await deps.tasks.get(request.params.id);
+      if (!task) throw notFound(`there is no task ${request.params.id}`);
+      return deps.tasks.log(task.id, request.query);
+    },
   );
 
   app.post(

@@ -247,10 +247,26 @@ export class PoliciesRepository {
     return this.sql.query<PolicyRunRow>(`${RUNS} WHERE r.state = 'running' ORDER BY r.id`);
   }
 
-  runs(q: { policyId?: number; limit: number }): Promise<PolicyRunRow[]> {
-    return q.policyId === undefined
-      ? this.sql.query<PolicyRunRow>(`${RUNS} ORDER BY r.id DESC LIMIT ?`, [q.limit])
-      : this.sql.query<PolicyRunRow>(`${RUNS} WHERE r.policy_id = ? ORDER BY r.id DESC LIMIT ?`, [q.policyId, q.limit]);
+  /**
+   * Newest first from the cursor on, one row more than `limit` (to tell whether a page
+   * follows). The ids come first, from (policy_id, id), (state, id) or the primary key read
+   * backwards; only then are the page's rows read and named.
+   */
+  runs(q: { policyId?: number | undefined; state?: PolicyRun['state'] | undefined; cursor?: string | undefined; limit: number }): Promise<PolicyRunRow[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    const filters: [string, SqlValue][] = [
+      ['policy_id = ?', q.policyId],
+      ['state = ?', q.state],
+      ['id < ?', q.cursor === undefined ? undefined : Number(q.cursor)],
+    ];
+    for (const [condition, value] of filters) {
+      if (value === undefined) continue;
+      where.push(condition);
+      params.push(value);
+    }
+    const keys = `SELECT id FROM policy_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    return this.sql.query<PolicyRunRow>(`SELECT r.*, p.name AS policy_name FROM (${keys}) k JOIN policy_runs r ON r.id = k.id JOIN policies p ON p.id = r.policy_id ORDER BY r.id DESC`, [...params, q.limit + 1]);
   }
 
   async lastRun(policyId: number): Promise<PolicyRunRow | undefined> {

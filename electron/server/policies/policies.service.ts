@@ -1,6 +1,8 @@
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { ChangePolicyVms, CreatePolicy, Policy, PolicyKind, PolicyPreview, PolicyPreviewRequest, PolicyRun, ScheduledRun, UpdatePolicy } from '../../../common/api/policies.js';
+import { pageOf } from '../../../common/api/paging.js';
+import type { PolicyRunPage, PolicyRunsQuery } from '../../../common/api/policies.js';
 import { applyRetention } from '../../../common/retention.js';
 import { parseScheduleSpec, type ScheduleRule } from '../../../common/schedule.js';
 import { defaultTimeZone, isValidTimeZone, nextOccurrences } from '../../../common/schedule-occurrences.js';
@@ -180,10 +182,12 @@ export class PoliciesService {
     return run!;
   }
 
-  async runs(q: { policy?: string; limit: number }): Promise<PolicyRun[]> {
+  async runs(q: PolicyRunsQuery): Promise<PolicyRunPage> {
     const policyId = q.policy === undefined ? undefined : (await this.require(q.policy)).id;
-    return (await this.d.repo.runs({ ...(policyId !== undefined ? { policyId } : {}), limit: q.limit })).map(toPolicyRun);
+    const page = pageOf(await this.d.repo.runs({ ...q, policyId }), q.limit, (r) => String(r.id));
+    return { runs: page.rows.map(toPolicyRun), nextCursor: page.nextCursor };
   }
+
 
   /**
    * Applies the auto-assignment rules of every policy of a kind to the whole inventory.

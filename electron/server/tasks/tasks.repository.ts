@@ -1,5 +1,7 @@
-import type { Task, TaskListQuery, TaskLogLine, TaskPage, TaskState, TaskType } from '../../../common/api/tasks.js';
+import { encodeTimeCursor, pageOf } from '../../../common/api/paging.js';
+import type { Task, TaskListQuery, TaskLogLine, TaskLogPage, TaskPage, TaskState, TaskType } from '../../../common/api/tasks.js';
 import type { Sql } from '../db/catalog.js';
+import { KeysetWhere } from '../db/keyset.js';
 import { subjectInfo } from '../../../common/api/task-subject.js';
 import { progressView } from './progress-tracker.js';
 
@@ -84,7 +86,9 @@ export const SUBJECT_BACKUP_JOIN = (alias: string): string =>
   `LEFT JOIN backups sb ON ${alias}.subject LIKE 'backup:%' AND sb.id = CAST(SUBSTRING(${alias}.subject, 8) AS UNSIGNED)`;
 export const SUBJECT_BACKUP_COLUMNS = "COALESCE(JSON_VALUE(sb.source, '$.vm.name'), sb.vm) AS subject_backup_vm, sb.created_at AS subject_backup_at";
 
-const SELECT = `SELECT t.*, n.name AS node_name, ${SUBJECT_BACKUP_COLUMNS} FROM tasks t LEFT JOIN nodes n ON n.id = t.node_id ${SUBJECT_BACKUP_JOIN('t')}`;
+/** A task row with its node's name and its backup subject; `from` names tasks as t. */
+const SELECT_FROM = (from: string): string => `SELECT t.*, n.name AS node_name, ${SUBJECT_BACKUP_COLUMNS} FROM ${from} LEFT JOIN nodes n ON n.id = t.node_id ${SUBJECT_BACKUP_JOIN('t')}`;
+const SELECT = SELECT_FROM('tasks t');
 
 export class TasksRepository {
   constructor(private readonly sql: Sql) {}
@@ -121,27 +125,26 @@ export class TasksRepository {
     return (await sql.query<TaskRow>('SELECT * FROM tasks WHERE id = ? FOR UPDATE', [id]))[0];
   }
 
-  /** `node` matches tasks that ran on it, must run on it, or are about it (install, upgrade, remove). */
+  /**
+   * A page of tasks, newest first by (created_at, id), from the cursor on. The keys are found
+   * first, each filter read backwards from its own (column, created_at) index, and only the
+   * page's rows are then joined with their node and backup. `node` matches tasks that ran on
+   * it, must run on it, or are about it (install, upgrade, remove): three indexes, one branch
+   * each, merged.
+   */
   async page(q: Omit<TaskListQuery, 'node'> & { node?: { id: number; name: string } }): Promise<TaskPage> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    const filters: [string, string | number | undefined][] = [
-      ['t.state = ?', q.state],
-      ['t.type = ?', q.type],
-    ];
-    if (q.node) {
-      where.push('(t.node_id = ? OR t.required_node_id = ? OR t.subject = ?)');
-      params.push(q.node.id, q.node.id, `node:${q.node.name}`);
-    }
-    for (const [condition, value] of filters) {
-      if (value === undefined) continue;
-      where.push(condition);
-      params.push(value);
-    }
-    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = await this.sql.query<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks t ${clause}`, params);
-    const rows = await this.sql.query<TaskRow>(`${SELECT} ${clause} ORDER BY t.id DESC LIMIT ? OFFSET ?`, [...params, q.limit, q.offset]);
-    return { total: Number(total[0]?.n ?? 0), tasks: rows.map(toTask) };
+    const w = new KeysetWhere('created_at').add('state = ?', q.state).add('type = ?', q.type).add('subject = ?', q.subject).range(q.from, q.to).before(q.cursor, 'id');
+    const take = q.limit + 1;
+    const branch = (...extra: string[]): string => `SELECT id, created_at FROM tasks ${w.sql(...extra)} ORDER BY created_at DESC, id DESC LIMIT ${take}`;
+    const keys = q.node
+      ? {
+          sql: `SELECT id, created_at FROM ((${branch('node_id = ?')}) UNION (${branch('required_node_id = ?')}) UNION (${branch('subject = ?')})) u ORDER BY created_at DESC, id DESC LIMIT ${take}`,
+          params: [q.node.id, ...w.params, q.node.id, ...w.params, `node:${q.node.name}`, ...w.params],
+        }
+      : { sql: branch(), params: w.params };
+    const rows = await this.sql.query<TaskRow>(`${SELECT_FROM(`(${keys.sql}) k JOIN tasks t ON t.id = k.id`)} ORDER BY t.created_at DESC, t.id DESC`, keys.params);
+    const page = pageOf(rows, q.limit, (r) => encodeTimeCursor({ at: r.created_at, id: r.id }));
+    return { tasks: page.rows.map(toTask), nextCursor: page.nextCursor };
   }
 
   /**
@@ -248,12 +251,15 @@ export class TasksRepository {
     return { id: res.insertId, at: new Date().toISOString(), level, message };
   }
 
-  async log(taskId: number, limit = 1000): Promise<TaskLogLine[]> {
+  /** The newest `limit` lines before the cursor (all lines without one), oldest first; the cursor pages on to earlier ones. */
+  async log(taskId: number, q: { limit: number; cursor?: string | undefined }): Promise<TaskLogPage> {
+    const before = q.cursor === undefined ? undefined : Number(q.cursor);
     const rows = await this.sql.query<{ id: number; at: Date; level: TaskLogLine['level']; message: string }>(
-      'SELECT * FROM (SELECT id, at, level, message FROM task_logs WHERE task_id = ? ORDER BY id DESC LIMIT ?) x ORDER BY id',
-      [taskId, limit],
+      `SELECT id, at, level, message FROM task_logs WHERE task_id = ?${before === undefined ? '' : ' AND id < ?'} ORDER BY id DESC LIMIT ?`,
+      before === undefined ? [taskId, q.limit + 1] : [taskId, before, q.limit + 1],
     );
-    return rows.map((r) => ({ id: r.id, at: r.at.toISOString(), level: r.level, message: r.message }));
+    const page = pageOf(rows, q.limit, (r) => String(r.id));
+    return { lines: page.rows.reverse().map((r) => ({ id: r.id, at: r.at.toISOString(), level: r.level, message: r.message })), nextCursor: page.nextCursor };
   }
 
   async counts(): Promise<{ queued: number; running: number }> {

@@ -10,7 +10,7 @@ export function useAuditQuery(query: AuditQuery) {
     queryFn: ({ signal }) =>
       api.json('GET', '/api/audit', AuditPageSchema, {
         signal,
-        query: { limit: query.limit, offset: query.offset, actor: query.actor, action: query.action },
+        query: { limit: query.limit, cursor: query.cursor, actor: query.actor, action: query.action, from: query.from, to: query.to },
       }),
     // Keeps the table in place while the next page or filter loads, instead of flashing empty.
     placeholderData: keepPreviousData,

@@ -1,6 +1,7 @@
 import {
   DashboardSchema,
   PolicyPreviewSchema,
+  PolicyRunPageSchema,
   PolicyRunSchema,
   PolicySchema,
   type ChangePolicyVmsSchema,
@@ -18,7 +19,6 @@ import { queryKeys } from './query-keys.js';
 
 export const policyPath = (ref: string | number): string => `/api/policies/${encodeURIComponent(String(ref))}`;
 const PolicyListSchema = z.array(PolicySchema);
-const PolicyRunListSchema = z.array(PolicyRunSchema);
 
 /** What the create/edit form asks the preview about: the policy as typed so far. */
 export type PolicyPreviewRequest = z.input<typeof PolicyPreviewRequestSchema>;
@@ -57,12 +57,13 @@ export function usePolicyQuery(ref: string) {
   });
 }
 
-/** Newest first; 'policy.run' events write into it, so a run's state moves live. */
-export function usePolicyRunsQuery(policyId: number, limit = 50) {
+/** Newest first, a page at a time; 'policy.run' events write into the pages, so a run's state moves live. */
+export function usePolicyRunsQuery(policyId: number, limit = 50, cursor?: string) {
   const api = useApiClient();
   return useQuery({
-    queryKey: queryKeys.policyRuns(policyId, limit),
-    queryFn: ({ signal }) => api.json('GET', `${policyPath(policyId)}/runs`, PolicyRunListSchema, { signal, query: { limit } }),
+    queryKey: queryKeys.policyRuns(policyId, limit, cursor),
+    queryFn: ({ signal }) => api.json('GET', `${policyPath(policyId)}/runs`, PolicyRunPageSchema, { signal, query: { limit, cursor } }),
+    placeholderData: keepPreviousData,
     refetchInterval: 60_000,
   });
 }

@@ -1,18 +1,26 @@
-import type { Policy, PolicyRun } from '@common/api/index.js';
+import type { Policy, PolicyRun, PolicyRunPage } from '@common/api/index.js';
 import type { QueryClient } from '@tanstack/react-query';
 import { queryKeys } from './query-keys.js';
 
-/** Newest first, as the server sends them, and no longer than the list asked for. */
-export function upsertRunInList(runs: readonly PolicyRun[], run: PolicyRun, limit: number): PolicyRun[] {
-  return [...runs.filter((candidate) => candidate.id !== run.id), run].sort((a, b) => b.id - a.id).slice(0, limit);
+/**
+ * A run written into one cached page (newest first, as the server sends them). The first page
+ * takes a new run and keeps `limit` rows (the row it pushes off starts the next page); a later
+ * page only updates the runs it shows, as a new run is never on it.
+ */
+export function upsertRunInPage(page: PolicyRunPage, run: PolicyRun, limit: number, first: boolean): PolicyRunPage {
+  const shown = page.runs.some((candidate) => candidate.id === run.id);
+  if (!shown && !first) return page;
+  const sorted = [...page.runs.filter((candidate) => candidate.id !== run.id), run].sort((a, b) => b.id - a.id);
+  const runs = sorted.slice(0, limit);
+  return { runs, nextCursor: sorted.length > limit ? String(runs.at(-1)!.id) : page.nextCursor };
 }
 
-/** Writes a run (from an event or a "run now" answer) into the open runs lists of its policy. */
+/** Writes a run (from an event or a "run now" answer) into the open runs pages of its policy. */
 export function upsertPolicyRun(queryClient: QueryClient, run: PolicyRun): void {
-  for (const [key, runs] of queryClient.getQueriesData<PolicyRun[]>({ queryKey: queryKeys.policyRunLists })) {
-    const [, , policyId, limit] = key as ReturnType<typeof queryKeys.policyRuns>;
-    if (runs === undefined || policyId !== run.policyId) continue;
-    queryClient.setQueryData<PolicyRun[]>(key, upsertRunInList(runs, run, limit));
+  for (const [key, page] of queryClient.getQueriesData<PolicyRunPage>({ queryKey: queryKeys.policyRunLists })) {
+    const [, , policyId, limit, cursor] = key as ReturnType<typeof queryKeys.policyRuns>;
+    if (page === undefined || policyId !== run.policyId) continue;
+    queryClient.setQueryData<PolicyRunPage>(key, upsertRunInPage(page, run, limit, cursor === undefined));
   }
 }
 

@@ -35,6 +35,8 @@ export const queryKeys = {
   taskLists: ['tasks', 'list'] as const,
   taskList: (query: TaskListQuery) => ['tasks', 'list', query] as const,
   task: (id: number) => ['tasks', 'detail', id] as const,
+  /** A long log's earlier lines, paged back from the cursor the task's details gave. */
+  taskLogPages: (id: number, cursor: string | null) => ['tasks', 'log', id, cursor] as const,
   destinations: ['destinations'] as const,
   destinationList: ['destinations', 'list'] as const,
   destinationDetails: ['destinations', 'detail'] as const,
@@ -77,8 +79,8 @@ export const queryKeys = {
   /** By the reference in the URL (id or name). */
   policy: (ref: string) => ['policies', 'detail', ref] as const,
   policyRunLists: ['policies', 'runs'] as const,
-  /** By id: 'policy.run' events carry the policy's id and are written straight into these lists. */
-  policyRuns: (policyId: number, limit: number) => ['policies', 'runs', policyId, limit] as const,
+  /** By id: 'policy.run' events carry the policy's id and are written straight into these pages (cursor undefined: the first). */
+  policyRuns: (policyId: number, limit: number, cursor: string | undefined) => ['policies', 'runs', policyId, limit, cursor] as const,
   /** Under 'policies', so a change to any policy (a VM moving between them) refreshes an open preview. */
   policyPreview: (request: PolicyPreviewRequest) => ['policies', 'preview', request] as const,
   dashboard: ['dashboard'] as const,

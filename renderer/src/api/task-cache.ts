@@ -1,4 +1,4 @@
-import { isFinalState, type Task, type TaskDetails, type TaskListQuery, type TaskLogLine, type TaskPage } from '@common/api/index.js';
+import { encodeTimeCursor, isFinalState, type Task, type TaskDetails, type TaskListQuery, type TaskLogLine, type TaskPage } from '@common/api/index.js';
 import type { QueryClient } from '@tanstack/react-query';
 import { invalidateNodes } from './node-cache.js';
 import { queryKeys } from './query-keys.js';
@@ -8,6 +8,9 @@ export function taskMatchesQuery(task: Task, query: TaskListQuery): boolean {
   if (query.state !== undefined && task.state !== query.state) return false;
   if (query.type !== undefined && task.type !== query.type) return false;
   if (query.node !== undefined && String(task.nodeId) !== query.node && task.node !== query.node) return false;
+  if (query.subject !== undefined && task.subject !== query.subject) return false;
+  if (query.from !== undefined && Date.parse(task.createdAt) < Date.parse(query.from)) return false;
+  if (query.to !== undefined && Date.parse(task.createdAt) >= Date.parse(query.to)) return false;
   return true;
 }
 
@@ -33,15 +36,22 @@ export function applyTaskToPage(page: TaskPage, query: TaskListQuery, task: Task
     return { kind: 'updated', page: { ...page, tasks } };
   }
   if (!matches) return { kind: 'unchanged' };
-  // A later page shifts when a task appears before it; refetch when it is next looked at.
-  if (query.offset > 0) return { kind: 'stale', refetch: false };
+  // A later page starts after its cursor: a new task is on the first page, never on this one.
+  if (query.cursor !== undefined) return { kind: 'unchanged' };
   const full = page.tasks.length >= query.limit;
   const oldest = page.tasks.at(-1);
   // Older than everything on a full first page: it belongs on a later page.
-  if (full && oldest !== undefined && task.id < oldest.id) return { kind: 'unchanged' };
-  const tasks = [...page.tasks, task].sort((a, b) => b.id - a.id).slice(0, query.limit);
-  return { kind: 'updated', page: { total: page.total + 1, tasks } };
+  if (full && oldest !== undefined && newestFirst(task, oldest) > 0) return { kind: 'unchanged' };
+  const sorted = [...page.tasks, task].sort(newestFirst);
+  // The row pushed off a full page is the next page's first: the cursor moves up to the last row kept.
+  const tasks = sorted.slice(0, query.limit);
+  const last = tasks.at(-1)!;
+  const nextCursor = sorted.length > query.limit ? encodeTimeCursor({ at: new Date(last.createdAt), id: last.id }) : page.nextCursor;
+  return { kind: 'updated', page: { tasks, nextCursor } };
 }
+
+/** The server's order of task lists: newest first by creation, then by id. */
+const newestFirst = (a: Task, b: Task): number => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id - a.id;
 
 /** The last version of a task any cache holds, to tell a state change from a progress tick. */
 export function cachedTask(queryClient: QueryClient, id: number): Task | undefined {

@@ -16,7 +16,7 @@ export function useTasksQuery(query: TaskListQuery) {
     queryFn: ({ signal }) =>
       api.json('GET', '/api/tasks', TaskPageSchema, {
         signal,
-        query: { state: query.state, type: query.type, node: query.node, limit: query.limit, offset: query.offset },
+        query: { state: query.state, type: query.type, node: query.node, subject: query.subject, from: query.from, to: query.to, limit: query.limit, cursor: query.cursor },
       }),
     placeholderData: keepPreviousData,
     refetchInterval: live ? false : FALLBACK_POLL_MS,

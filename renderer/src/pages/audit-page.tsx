@@ -1,34 +1,45 @@
 import type { AuditQuery } from '@common/api/index.js';
-import { Group, Pagination, Paper, Text } from '@mantine/core';
+import { Paper } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { IconHistory } from '@tabler/icons-react';
 import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { useState } from 'react';
 import { useAuditQuery } from '../api/audit.queries.js';
+import { CursorPager } from '../components/cursor-pager.js';
 import { DataTable } from '../components/data-table.js';
 import { EmptyState } from '../components/empty-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
+import { useCursorPages } from '../hooks/use-cursor-pages.js';
+import { dayEnd, dayStart } from '../utils/day-range.js';
 import { auditColumns } from './audit/audit-columns.js';
-import { AuditFilters, type AuditFilterValues } from './audit/audit-filters.js';
+import { AuditFilters, NO_AUDIT_FILTERS, type AuditFilterValues } from './audit/audit-filters.js';
 
 const PAGE_SIZE = 50;
 
+function toQuery(filters: AuditFilterValues, cursor: string | undefined): AuditQuery {
+  const actor = filters.actor.trim();
+  const action = filters.action.trim();
+  return {
+    limit: PAGE_SIZE,
+    ...(cursor === undefined ? {} : { cursor }),
+    ...(actor === '' ? {} : { actor }),
+    ...(action === '' ? {} : { action }),
+    ...(filters.from === '' ? {} : { from: dayStart(filters.from) }),
+    ...(filters.to === '' ? {} : { to: dayEnd(filters.to) }),
+  };
+}
+
+/** Who changed what, newest first, a page at a time. */
 export function AuditPage() {
-  const [page, setPage] = useState(1);
-  const [filters, setFilters] = useState<AuditFilterValues>({ actor: '', action: '' });
+  const [filters, setFilters] = useState<AuditFilterValues>(NO_AUDIT_FILTERS);
   // Typing in a filter should not fire a request per keystroke.
   const [debounced] = useDebouncedValue(filters, 300);
+  const pages = useCursorPages(JSON.stringify(debounced));
 
-  const query: AuditQuery = {
-    limit: PAGE_SIZE,
-    offset: (page - 1) * PAGE_SIZE,
-    actor: debounced.actor.trim() || undefined,
-    action: debounced.action.trim() || undefined,
-  };
+  const query = toQuery(debounced, pages.cursor);
   const audit = useAuditQuery(query);
   const entries = audit.data?.entries ?? [];
-  const total = audit.data?.total ?? 0;
 
   const table = useReactTable({
     data: entries,
@@ -38,16 +49,12 @@ export function AuditPage() {
     manualPagination: true,
   });
 
-  const changeFilters = (values: AuditFilterValues) => {
-    setFilters(values);
-    setPage(1);
-  };
-  const filtered = query.actor !== undefined || query.action !== undefined;
+  const filtered = JSON.stringify(debounced) !== JSON.stringify(NO_AUDIT_FILTERS);
 
   return (
     <>
       <PageHeader title="Audit log" description="Who changed what, and when. New entries appear as they happen." />
-      <AuditFilters values={filters} onChange={changeFilters} />
+      <AuditFilters values={filters} onChange={setFilters} />
       {audit.isError && <QueryErrorAlert title="Could not load the audit log" error={audit.error} onRetry={() => void audit.refetch()} />}
       {audit.isSuccess && entries.length === 0 && (
         <EmptyState
@@ -59,12 +66,7 @@ export function AuditPage() {
       {entries.length > 0 && (
         <Paper withBorder radius="md" p="xs" aria-busy={audit.isFetching}>
           <DataTable table={table} label="Audit log" />
-          <Group justify="space-between" p="xs">
-            <Text size="sm" c="dimmed">
-              {`Showing ${query.offset + 1}–${query.offset + entries.length} of ${total}`}
-            </Text>
-            <Pagination total={Math.max(1, Math.ceil(total / PAGE_SIZE))} value={page} onChange={setPage} size="sm" />
-          </Group>
+          <CursorPager pages={pages} nextCursor={audit.data?.nextCursor} shown={entries.length} what="entries" busy={audit.isFetching && audit.isPlaceholderData} />
         </Paper>
       )}
     </>

@@ -151,7 +151,7 @@ function DestinationDetails({ destination }: { destination: Destination }) {
 
 function DestinationRecentTasks({ destination }: { destination: Destination }) {
   const navigate = useNavigate();
-  const tasks = useTasksQuery({ limit: TASK_WINDOW, offset: 0 });
+  const tasks = useTasksQuery({ limit: TASK_WINDOW });
   const rows = useMemo(
     () => (tasks.data?.tasks ?? []).filter((task) => isTaskOfDestination(task, destination)).slice(0, RECENT_TASKS),
     [tasks.data, destination],

@@ -92,7 +92,7 @@ function NodeDetails({ node }: { node: Node }) {
 
 function NodeRecentTasks({ node }: { node: Node }) {
   const navigate = useNavigate();
-  const tasks = useTasksQuery({ node: String(node.id), limit: RECENT_TASKS, offset: 0 });
+  const tasks = useTasksQuery({ node: String(node.id), limit: RECENT_TASKS });
   const table = useReactTable({
     data: tasks.data?.tasks ?? [],
     columns: recentTaskColumns,
@@ -105,9 +105,9 @@ function NodeRecentTasks({ node }: { node: Node }) {
         <Title order={2} size="h4">
           Recent tasks
         </Title>
-        {(tasks.data?.total ?? 0) > RECENT_TASKS && (
+        {(tasks.data?.nextCursor ?? null) !== null && (
           <Anchor component={Link} to={`/tasks?node=${node.id}`} size="sm">
-            All {tasks.data?.total} tasks of this node
+            All tasks of this node
           </Anchor>
         )}
       </Group>

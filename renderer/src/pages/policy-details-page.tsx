@@ -17,15 +17,13 @@ import {
   Tooltip,
 } from '@mantine/core';
 import { IconCut, IconEdit, IconInfoCircle, IconPlus, IconTrash } from '@tabler/icons-react';
-import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { useMemo, useState, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { isApiError } from '../api/api-error.js';
-import { usePolicyQuery, usePolicyRunsQuery } from '../api/policies.queries.js';
+import { usePolicyQuery } from '../api/policies.queries.js';
 import { useVmsQuery } from '../api/vms.queries.js';
 import { useSession } from '../auth/session-context.js';
 import { BackLink } from '../components/back-link.js';
-import { DataTable } from '../components/data-table.js';
 import { NotFoundState } from '../components/not-found-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
@@ -37,12 +35,10 @@ import { AddVmsModal } from './policies/add-vms-modal.js';
 import { ApplyRetentionModal } from './policies/apply-retention-modal.js';
 import { DeletePolicyModal } from './policies/delete-policy-modal.js';
 import { EnabledBadge, NextRun, PolicyKindBadge } from './policies/policy-columns.js';
-import { policyRunColumns } from './policies/policy-run-columns.js';
+import { PolicyRunsSection } from './policies/policy-runs-section.js';
 import { RemoveVmModal } from './policies/remove-vm-modal.js';
 import { RunNowButton } from './policies/run-now-button.js';
 import { LastBackup } from './vms/vm-columns.js';
-
-const RUN_HISTORY = 50;
 
 export function PolicyDetailsPage() {
   const ref = useParams().policy ?? '';
@@ -128,7 +124,7 @@ function PolicyDetails({ policy }: { policy: Policy }) {
       <Stack>
         <PolicySettings policy={policy} />
         <PolicyVms policy={policy} onAdd={() => setDialog('add-vms')} />
-        <PolicyRuns policy={policy} />
+        <PolicyRunsSection policy={policy} />
       </Stack>
       {dialog === 'delete' && <DeletePolicyModal policy={policy} onClose={close} onDeleted={() => void navigate('/policies')} />}
       {dialog === 'retention' && <ApplyRetentionModal policy={policy} onClose={close} />}
@@ -303,31 +299,5 @@ function PolicyVmRow({ member, vm, canRemove, onRemove }: { member: PolicyVm; vm
         </Table.Td>
       )}
     </Table.Tr>
-  );
-}
-
-function PolicyRuns({ policy }: { policy: Policy }) {
-  const runs = usePolicyRunsQuery(policy.id, RUN_HISTORY);
-  const columns = useMemo(() => policyRunColumns(policy.kind), [policy.kind]);
-  const table = useReactTable({
-    data: runs.data ?? [],
-    columns,
-    getCoreRowModel: getCoreRowModel(),
-    getRowId: (run) => String(run.id),
-  });
-  return (
-    <Paper withBorder radius="md" p="md" component="section" aria-labelledby="runs-heading">
-      <Title order={2} size="h4" mb="sm" id="runs-heading">
-        Runs
-      </Title>
-      {runs.isPending && <Skeleton h={120} />}
-      {runs.isError && <QueryErrorAlert title="Could not load the runs" error={runs.error} onRetry={() => void runs.refetch()} />}
-      {runs.isSuccess && runs.data.length === 0 && (
-        <Alert color="gray" variant="light" icon={<IconInfoCircle />}>
-          This policy has not run yet. Runs appear here as they start, by schedule or by “Run now”, together with runs that were missed.
-        </Alert>
-      )}
-      {runs.isSuccess && runs.data.length > 0 && <DataTable table={table} label={`Runs of ${policy.name}`} minWidth={1000} />}
-    </Paper>
   );
 }

@@ -1,4 +1,3 @@
-import { isFinalState } from '@common/api/index.js';
 import { Grid, Group, Paper, Skeleton, Stack, Title } from '@mantine/core';
 import { useParams } from 'react-router-dom';
 import { isApiError } from '../api/api-error.js';
@@ -10,11 +9,11 @@ import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { TaskProgressBar } from '../components/task-progress-bar.js';
 import { TaskStateBadge } from '../components/task-state-badge.js';
 import { TaskCancelButton } from '../components/tasks/task-cancel-button.js';
-import { TaskLog } from '../components/tasks/task-log.js';
 import { TaskOutcome } from '../components/tasks/task-outcome.js';
 import { subjectLabel } from '../utils/subject-label.js';
 import { TASK_TYPE_LABELS } from '../utils/task-labels.js';
 import { TaskFields } from './tasks/task-fields.js';
+import { TaskLogPanel } from './tasks/task-log-panel.js';
 
 export function TaskDetailsPage() {
   const id = Number.parseInt(useParams().id ?? '', 10);
@@ -64,12 +63,7 @@ export function TaskDetailsPage() {
             </Paper>
           </Grid.Col>
           <Grid.Col span={{ base: 12, lg: 7 }}>
-            <Paper withBorder radius="md" p="md">
-              <Title order={2} size="h4" mb="sm">
-                Log
-              </Title>
-              <TaskLog log={data.log} height={520} final={isFinalState(data.state)} />
-            </Paper>
+            <TaskLogPanel task={data} />
           </Grid.Col>
         </Grid>
       </Stack>

@@ -224,7 +224,7 @@ describe('vplus policy against a real server, node and libvirt', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ id: Number(id), state: 'finished', succeeded: 1 });
     const unknown = await run(['policy', 'wait', 'nightly', '9999']);
     expect(unknown.code).toBe(1);
-    expect(unknown.output).toContain('error: policy "nightly" has no run 9999 among its last 500; see them with vplus policy runs nightly\n');
+    expect(unknown.output).toContain('error: policy "nightly" has no run 9999; see its runs with vplus policy runs nightly\n');
   });
 
   it('run --wait exits 1 when a VM failed, with a warning naming its task and the reason', async () => {

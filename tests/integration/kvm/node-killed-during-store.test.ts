@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupPage } from '../../../common/api/backups.js';
-import type { PolicyRun } from '../../../common/api/policies.js';
+import type { PolicyRun, PolicyRunPage } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
 import { MiB, sh, virsh, type LibvirtTestHost, type TestVm } from '../../support/libvirt-host.js';
@@ -136,7 +136,7 @@ describe('a node killed during STORE', () => {
     expect(policy.status, policy.body.message).toBe(201);
     const started = await api<PolicyRun>('POST', '/api/policies/after-kill/retention');
     expect(started.status).toBe(202);
-    const run = await waitFor('the retention run', async () => (await api<PolicyRun[]>('GET', '/api/policies/after-kill/runs')).body.find((r) => r.id === started.body.id && r.state !== 'running'), 120_000);
+    const run = await waitFor('the retention run', async () => (await api<PolicyRunPage>('GET', '/api/policies/after-kill/runs')).body.runs.find((r) => r.id === started.body.id && r.state !== 'running'), 120_000);
     expect(run.state, run.message ?? '').toBe('finished');
   });
 

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PolicyRun } from '../../../common/api/policies.js';
+import type { PolicyRun, PolicyRunPage } from '../../../common/api/policies.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
 import { NodeAgent } from '../../../node-service/agent/node-agent.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
@@ -66,7 +66,7 @@ describe('two destinations: a queued backup keeps the chain base another backup 
     agent = new NodeAgent({ config: bed.node.config, version: 'test', handlers: defaultHandlers({ name: bed.nodeName }), logger: pino({ level: 'silent' }), minBackoffMs: 200, maxBackoffMs: 1000 });
     agent.start();
 
-    const ended = await waitFor('the policy run', async () => (await api<PolicyRun[]>('GET', '/api/policies/to-y/runs')).body.find((r) => r.id === run.body.id && r.state !== 'running'), 120_000);
+    const ended = await waitFor('the policy run', async () => (await api<PolicyRunPage>('GET', '/api/policies/to-y/runs')).body.runs.find((r) => r.id === run.body.id && r.state !== 'running'), 120_000);
     expect(ended.state, ended.message ?? '').toBe('finished');
     const storeX = await finished(toX.ids);
     expect(storeX.state).toBe('FINISHED');

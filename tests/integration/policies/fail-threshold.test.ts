@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupPage } from '../../../common/api/backups.js';
-import type { Policy, PolicyRun } from '../../../common/api/policies.js';
+import type { Policy, PolicyRun, PolicyRunPage } from '../../../common/api/policies.js';
 import type { Task } from '../../../common/api/tasks.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
 import { MiB, type TestVm } from '../../support/libvirt-host.js';
@@ -43,12 +43,12 @@ describe('policy run: the failure threshold cancels the rest', () => {
     expect(res.body.vms.map((v) => v.name)).toHaveLength(4);
     // A first run backs everything up; then two VMs lose their disks.
     const first = await api<PolicyRun>('POST', '/api/policies/all/run', {});
-    const firstEnd = await waitFor('the first run', async () => (await api<PolicyRun[]>('GET', '/api/policies/all/runs')).body.find((r) => r.id === first.body.id && r.state !== 'running'), 180_000);
+    const firstEnd = await waitFor('the first run', async () => (await api<PolicyRunPage>('GET', '/api/policies/all/runs')).body.runs.find((r) => r.id === first.body.id && r.state !== 'running'), 180_000);
     expect(firstEnd.state, firstEnd.message ?? '').toBe('finished');
     for (const name of ['a-bad-1', 'a-bad-2']) fs.rmSync(vms[name]!.disks[0]!.path);
 
     const second = await api<PolicyRun>('POST', '/api/policies/all/run', {});
-    const run = await waitFor('the second run', async () => (await api<PolicyRun[]>('GET', '/api/policies/all/runs')).body.find((r) => r.id === second.body.id && r.state !== 'running'), 180_000);
+    const run = await waitFor('the second run', async () => (await api<PolicyRunPage>('GET', '/api/policies/all/runs')).body.runs.find((r) => r.id === second.body.id && r.state !== 'running'), 180_000);
     expect(run.state).toBe('failed');
     expect(run.failed).toBe(2);
     expect(run.cancelled).toBeGreaterThanOrEqual(1);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Dashboard, Policy, PolicyRun } from '../../../common/api/policies.js';
+import type { Dashboard, Policy, PolicyRun, PolicyRunPage } from '../../../common/api/policies.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
 import { Catalog } from '../../../electron/server/db/catalog.js';
@@ -126,8 +126,8 @@ describe('policies API: validation and roles', () => {
     const started = await as<PolicyRun>(operator, 'POST', '/api/policies/keeper/retention');
     expect(started.status, started.text).toBe(202);
     const run = await waitFor('the retention run to end', async () => {
-      const runs = await as<PolicyRun[]>(admin, 'GET', '/api/policies/keeper/runs');
-      const r = runs.body.find((x) => x.id === started.body.id);
+      const runs = await as<PolicyRunPage>(admin, 'GET', '/api/policies/keeper/runs');
+      const r = runs.body.runs.find((x) => x.id === started.body.id);
       return r && r.state !== 'running' ? r : undefined;
     });
     expect(run.state).toBe('failed');

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupPage } from '../../../common/api/backups.js';
 import type { Destination } from '../../../common/api/destinations.js';
 import type { Vm } from '../../../common/api/hypervisors.js';
-import type { Dashboard, Policy, PolicyPreview, PolicyRun } from '../../../common/api/policies.js';
+import type { Dashboard, Policy, PolicyPreview, PolicyRun, PolicyRunPage } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { Repository } from '../../../node-service/repository/repository.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
@@ -32,7 +32,7 @@ describe('backup policies on a real libvirt host', () => {
   const inPolicy = async (): Promise<string[]> => ours((await policy()).vms.map((v) => v.name));
   const finished = (id: number): Promise<TaskDetails> => taskEnded(bed.t.api, bed.admin, id);
   const runEnd = async (id: number): Promise<PolicyRun> =>
-    waitFor(`policy run ${id}`, async () => (await api<PolicyRun[]>('GET', '/api/policy-runs?limit=100')).body.find((r) => r.id === id && r.state !== 'running'), 180_000);
+    waitFor(`policy run ${id}`, async () => (await api<PolicyRunPage>('GET', '/api/policy-runs?limit=100')).body.runs.find((r) => r.id === id && r.state !== 'running'), 180_000);
   const sync = async (): Promise<void> => {
     const task = await api<Task>('POST', '/api/hypervisors/kvm1/sync');
     expect(task.status).toBe(202);
@@ -130,7 +130,7 @@ describe('backup policies on a real libvirt host', () => {
     }
     expect((await api<BackupPage>('GET', `/api/backups?vm=${vms['prod-db']!.uuid}`)).body.backups).toEqual([]);
     // Retention ran after the backups (nothing to remove yet: one backup per VM).
-    const retention = await waitFor('the retention run', async () => (await api<PolicyRun[]>('GET', '/api/policies/prod/runs')).body.find((r) => r.trigger === 'retention' && r.state !== 'running'));
+    const retention = await waitFor('the retention run', async () => (await api<PolicyRunPage>('GET', '/api/policies/prod/runs')).body.runs.find((r) => r.trigger === 'retention' && r.state !== 'running'));
     expect(retention.state, retention.message ?? '').toBe('finished');
   });
 
@@ -274,7 +274,7 @@ describe('snapshot policies on a real libvirt host', () => {
     for (let i = 0; i < 3; i++) {
       const started = await api<PolicyRun>('POST', '/api/policies/snaps/run', {});
       expect(started.status).toBe(202);
-      const run = await waitFor('the snapshot run', async () => (await api<PolicyRun[]>('GET', '/api/policies/snaps/runs')).body.find((r) => r.id === started.body.id && r.state !== 'running'), 120_000);
+      const run = await waitFor('the snapshot run', async () => (await api<PolicyRunPage>('GET', '/api/policies/snaps/runs')).body.runs.find((r) => r.id === started.body.id && r.state !== 'running'), 120_000);
       expect(run.state, run.message ?? '').toBe('finished');
       made.push(await snapshotNames());
       now += 1000; // the next run's snapshot is a second later

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupPage } from '../../../common/api/backups.js';
-import type { Policy, PolicyRun } from '../../../common/api/policies.js';
+import type { Policy, PolicyRun, PolicyRunPage } from '../../../common/api/policies.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { chunkRelPath, expandChunks } from '../../../node-service/repository/format.js';
@@ -28,7 +28,7 @@ describe('scheduled verify with rotating parts', () => {
   let chunkIds: string[] = [];
 
   const api = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
-  const runs = async (): Promise<PolicyRun[]> => (await api<PolicyRun[]>('GET', '/api/policies/checked/runs')).body;
+  const runs = async (): Promise<PolicyRun[]> => (await api<PolicyRunPage>('GET', '/api/policies/checked/runs')).body.runs;
   const ended = (id: number): Promise<PolicyRun> =>
     waitFor(`verify run ${id}`, async () => (await runs()).find((r) => r.id === id && r.state !== 'running'), 60_000);
   const verifyTaskOf = async (run: PolicyRun): Promise<TaskDetails> => {

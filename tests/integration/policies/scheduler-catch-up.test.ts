@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Policy, PolicyRun } from '../../../common/api/policies.js';
+import type { Policy, PolicyRun, PolicyRunPage } from '../../../common/api/policies.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
 import { makeTempDir, setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
@@ -24,7 +24,7 @@ describe('scheduler: catch-up and missed runs across a server restart', () => {
     return t;
   };
   const api = <T>(method: string, p: string, body?: unknown) => t!.api.request<T>(method, p, body, { token: admin });
-  const runs = async (policy: string): Promise<PolicyRun[]> => (await api<PolicyRun[]>('GET', `/api/policies/${policy}/runs`)).body;
+  const runs = async (policy: string): Promise<PolicyRun[]> => (await api<PolicyRunPage>('GET', `/api/policies/${policy}/runs`)).body.runs;
 
   beforeAll(async () => {
     await start();

@@ -61,7 +61,18 @@ describe('node and task commands against the API', () => {
         if (method === 'GET' && url === '/api/nodes/n1/log?lines=2') return { status: 200, body: { lines: ['line one', 'line two'] } };
         if (method === 'GET' && url.startsWith('/api/nodes/')) return { status: 404, body: { error: 'NOT_FOUND', message: 'there is no node "nope"' } };
         if (method === 'POST' && url === '/api/tasks/node-check') return { status: 201, body: sampleTask({ id: 9 }) };
-        if (method === 'GET' && /^\/api\/tasks(\?|$)/.test(url)) return { status: 200, body: { total: 3, tasks: [sampleTask({ state: 'RUNNING', progress: { ...sampleTask().progress, bytesDone: 5, bytesTotal: 10, percent: 50 } }), sampleTask({ id: 6, type: 'NODE_INSTALL', state: 'FAILED', node: null, error: 'the SSH password was refused' })] } };
+        if (method === 'GET' && /^\/api\/tasks(\?|$)/.test(url)) return { status: 200, body: { nextCursor: '1735689600000.6', tasks: [sampleTask({ state: 'RUNNING', progress: { ...sampleTask().progress, bytesDone: 5, bytesTotal: 10, percent: 50 } }), sampleTask({ id: 6, type: 'NODE_INSTALL', state: 'FAILED', node: null, error: 'the SSH password was refused' })] } };
+        // Task 7's log: five lines, two a page, from the newest back.
+        const logPage = /^\/api\/tasks\/7\/log\?limit=\d+(?:&cursor=(\d+))?$/.exec(url);
+        if (method === 'GET' && logPage) {
+          const before = Number(logPage[1] ?? 6);
+          const ids = [before - 2, before - 1].filter((id) => id >= 1);
+          return { status: 200, body: { lines: ids.map((id) => sampleLog(id, `line ${id}`)), nextCursor: ids[0]! > 1 ? String(ids[0]) : null } };
+        }
+        if (method === 'GET' && url.startsWith('/api/audit?')) {
+          const entry = (id: number, action: string) => ({ id, at: '2025-01-31T10:00:00.000Z', actor: 'admin', action, target: 'user:olivia', details: null, ip: null });
+          return { status: 200, body: { entries: [entry(12, 'user.create'), entry(11, 'user.delete')], nextCursor: '1738317600000.11' } };
+        }
         const taskRead = /^\/api\/tasks\/(\d+)$/.exec(url);
         if (method === 'GET' && taskRead) {
           const id = Number(taskRead[1]);
@@ -293,7 +304,7 @@ describe('node and task commands against the API', () => {
       expect(run.stdout.split('\n')[0]).toMatch(/^ID\s+TYPE\s+STATE\s+PROGRESS\s+NODE\s+CREATED\s+ERROR$/);
       expect(run.stdout).toMatch(/^7\s+NODE_CHECK\s+RUNNING\s+50%\s+n1\s+\d{4}-\d\d-\d\d \d\d:\d\d$/m);
       expect(run.stdout).toMatch(/^6\s+NODE_INSTALL\s+FAILED\s+-\s+-\s+\S+ \S+\s+the SSH password was refused$/m);
-      expect(run.stderr).toBe('Showing the newest 2 of 3 tasks; use --limit (up to 500) or the filters to see others.\n');
+      expect(run.stderr).toBe('There are older tasks: add --cursor 1735689600000.6 for the next 2.\n');
       const json = JSON.parse((await runVplus(['task', 'list', '--json'], { env })).stdout) as { id: number; type: string; state: string; progress: unknown; node: string | null; createdAt: string; error: string | null }[];
       expect(json.map((t) => [t.id, t.type, t.state, t.node, t.error])).toEqual([
         [7, 'NODE_CHECK', 'RUNNING', 'n1', null],
@@ -313,6 +324,25 @@ describe('node and task commands against the API', () => {
       expect(run.stdout).toMatch(/^Log:\n {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO {2}measured$/m);
       const json = JSON.parse((await runVplus(['task', 'show', '7', '--json'], { env })).stdout) as TaskDetails;
       expect(json.log.map((l) => l.message)).toEqual(['measured']);
+    });
+
+    it('show points to the earlier lines of a long log; log prints all of it, oldest first, a page at a time', async () => {
+      scenario.steps.set(7, [{ ...sampleTask({ state: 'FINISHED' }), log: [sampleLog(9, 'newest')], logCursor: '9' }]);
+      expect((await runVplus(['task', 'show', '7'], { env })).stdout).toMatch(/^Log:\n {2}\(earlier lines: vplus task log 7\)\n/m);
+      const run = await runVplus(['task', 'log', '7'], { env });
+      expect(run.stdout.trimEnd().split('\n').map((l) => l.replace(/^\S+ \S+ INFO {2}/, ''))).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5']);
+      expect(api.requests.filter((r) => r.url.startsWith('/api/tasks/7/log')).map((r) => r.url)).toEqual(['/api/tasks/7/log?limit=5000', '/api/tasks/7/log?limit=5000&cursor=4', '/api/tasks/7/log?limit=5000&cursor=2']);
+    });
+
+    it('audit list passes the filters, prints a table and the cursor of the next page', async () => {
+      const run = await runVplus(['audit', 'list', '--user', 'admin', '--action', 'user.', '--since', '2025-01-01T00:00:00Z', '--limit', '2', '--cursor', '1738317600000.13'], { env });
+      expect(run.code).toBe(0);
+      expect(api.requests.at(-1)!.url).toBe('/api/audit?actor=admin&action=user.&from=2025-01-01T00%3A00%3A00.000Z&limit=2&cursor=1738317600000.13');
+      expect(run.stdout.split('\n')[0]).toMatch(/^TIME\s+USER\s+ACTION\s+TARGET$/);
+      expect(run.stdout).toMatch(/^\S+ \S+\s+admin\s+user\.create\s+user:olivia$/m);
+      expect(run.stderr).toBe('There are older entries: add --cursor 1738317600000.11 for the next 2.\n');
+      const bad = await runVplus(['audit', 'list', '--since', 'last week'], { env });
+      expect(bad.code).toBe(2);
     });
 
     it('cancel asks the task to stop, --force ends it now', async () => {

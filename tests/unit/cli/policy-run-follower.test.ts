@@ -13,7 +13,7 @@ import {
   type FollowedRun,
   type PolicyRunSource,
 } from '../../../cli/policy-run-follower.js';
-import type { Policy, PolicyRun, Task, TaskDetails, TaskPage } from '../../../common/api/index.js';
+import type { Policy, PolicyRun, PolicyRunPage, Task, TaskDetails, TaskPage } from '../../../common/api/index.js';
 import { FakeEventStream, sampleTask } from './helpers.js';
 
 const MiB = 1024 * 1024;
@@ -85,18 +85,18 @@ class FakeSource implements PolicyRunSource {
     private readonly tasks: Map<number, Task> = new Map(),
     private readonly onRunsRead?: (n: number, stream: FakeEventStream) => void,
   ) {}
-  async policyRuns(): Promise<PolicyRun[]> {
+  async policyRuns(): Promise<PolicyRunPage> {
     const n = this.runReads++;
     const answer = this.runs[Math.min(n, this.runs.length - 1)]!;
     setTimeout(() => this.onRunsRead?.(n, this.stream), 1);
     if (answer instanceof Error) throw answer;
-    return [answer];
+    return { runs: [answer], nextCursor: null };
   }
   async listTasks(query: { state?: string }): Promise<TaskPage> {
-    if (query.state !== 'RUNNING') return { total: this.recent.length, tasks: this.recent };
+    if (query.state !== 'RUNNING') return { tasks: this.recent, nextCursor: null };
     const n = Math.min(this.runReads - 1, this.running.length - 1);
     const tasks = this.running[Math.max(0, n)]!;
-    return { total: tasks.length, tasks };
+    return { tasks, nextCursor: null };
   }
   async getTask(id: number): Promise<TaskDetails> {
     this.taskReads.push(id);

@@ -36,7 +36,7 @@ function RecentTask({ task }: { task: Task }) {
 
 /** The last few tasks, moving live, so the dashboard answers "is anything happening?". */
 export function RecentTasksCard() {
-  const tasks = useTasksQuery({ limit: RECENT, offset: 0 });
+  const tasks = useTasksQuery({ limit: RECENT });
   return (
     <DashboardCard headingId="recent-tasks-heading" title="Recent tasks" link={{ to: '/tasks', label: 'All tasks' }}>
       {tasks.isPending && <Skeleton h={120} />}

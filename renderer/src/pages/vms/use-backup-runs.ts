@@ -20,8 +20,8 @@ export interface BackupRun {
  * tasks are read and matched by the VM's UUID and the backup id in the STORE's result.
  */
 export function useBackupRuns(vmUuid: string): ReadonlyMap<string, BackupRun> {
-  const stores = useTasksQuery({ type: 'STORE', limit: TASK_WINDOW, offset: 0 });
-  const exports = useTasksQuery({ type: 'EXPORT', limit: TASK_WINDOW, offset: 0 });
+  const stores = useTasksQuery({ type: 'STORE', limit: TASK_WINDOW });
+  const exports = useTasksQuery({ type: 'EXPORT', limit: TASK_WINDOW });
   return useMemo(() => {
     const exportsByWorkflow = new Map<number, Task>();
     for (const task of exports.data?.tasks ?? []) if (task.workflowId !== null) exportsByWorkflow.set(task.workflowId, task);
