@@ -25,6 +25,17 @@ export function useBackupsQuery(filter: BackupListFilter, enabled = true) {
   });
 }
 
+/** One page of the backup browser, newest first: `cursor` is the nextCursor of the page before (undefined: the newest). */
+export function useBackupPageQuery(filter: BackupListFilter, cursor: string | undefined, limit: number) {
+  const api = useApiClient();
+  return useQuery({
+    queryKey: queryKeys.backupPage(filter, cursor, limit),
+    queryFn: ({ signal }) => api.json('GET', '/api/backups', BackupPageSchema, { signal, query: backupListQuery(filter, limit, cursor) }),
+    placeholderData: keepPreviousData,
+    refetchInterval: 60_000,
+  });
+}
+
 function backupListQuery(filter: BackupListFilter, limit: number, cursor?: string): Record<string, string | number | undefined> {
   const { destination, vm, status, from, to, search } = filter;
   return { destination, vm, status, from, to, search, protected: filter.protected === undefined ? undefined : String(filter.protected), limit, cursor };

@@ -60,6 +60,8 @@ export const queryKeys = {
   backups: ['backups'] as const,
   backupLists: ['backups', 'list'] as const,
   backupList: (filter: BackupListFilter) => ['backups', 'list', filter] as const,
+  /** One page of the backup browser (cursor undefined: the newest); under backupLists, so events refresh it. */
+  backupPage: (filter: BackupListFilter, cursor: string | undefined, limit: number) => ['backups', 'list', filter, cursor ?? null, limit] as const,
   hypervisors: ['hypervisors'] as const,
   hypervisorList: ['hypervisors', 'list'] as const,
   vms: ['vms'] as const,

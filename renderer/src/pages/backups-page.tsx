@@ -1,16 +1,18 @@
 import type { Backup } from '@common/api/index.js';
-import { Skeleton, Stack, Text } from '@mantine/core';
+import { Paper, Skeleton, Stack, Text } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { IconArchive } from '@tabler/icons-react';
 import { useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
-import { BACKUP_LIST_LIMIT, useBackupsQuery } from '../api/backups.queries.js';
+import { useBackupPageQuery } from '../api/backups.queries.js';
 import { useDestinationsQuery } from '../api/destinations.queries.js';
 import type { BackupListFilter } from '../api/query-keys.js';
 import { useVmsQuery } from '../api/vms.queries.js';
+import { CursorPager } from '../components/cursor-pager.js';
 import { EmptyState } from '../components/empty-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
+import { useCursorPages } from '../hooks/use-cursor-pages.js';
 import { BackupFilters, FILTER_KEYS, type BackupFilterValues } from './backups/backup-filters.js';
 import { BackupGroup } from './backups/backup-group.js';
 
@@ -33,6 +35,9 @@ function readFilters(params: URLSearchParams): BackupFilterValues {
   };
 }
 
+/** Backups a page shows: a year of 1,000 VMs' backups is read a page at a time, newest first. */
+const PAGE_SIZE = 100;
+
 /** Newest first within a VM; VMs by their newest backup. */
 function groupByVm(backups: readonly Backup[]): [string, Backup[]][] {
   const groups = new Map<string, Backup[]>();
@@ -44,7 +49,11 @@ function groupByVm(backups: readonly Backup[]): [string, Backup[]][] {
   return [...groups.entries()];
 }
 
-/** Every backup the catalog lists, grouped by VM, with filters kept in the URL (so a filtered view can be linked). */
+/**
+ * Every backup the catalog lists, a page at a time (the server filters, orders and pages, so
+ * a year of backups costs what one page does), each page grouped by VM, with the filters kept
+ * in the URL (so a filtered view can be linked).
+ */
 export function BackupsPage() {
   const [params, setParams] = useSearchParams();
   const values = readFilters(params);
@@ -63,8 +72,10 @@ export function BackupsPage() {
     ...(values.to !== null ? { to: dayStart(values.to, 1) } : {}),
     ...(debounced.trim() !== '' ? { search: debounced.trim() } : {}),
   };
-  const backups = useBackupsQuery(filter);
-  const groups = useMemo(() => groupByVm(backups.data ?? []), [backups.data]);
+  // Another filter starts again from the newest page.
+  const pages = useCursorPages(JSON.stringify(filter));
+  const backups = useBackupPageQuery(filter, pages.cursor, PAGE_SIZE);
+  const groups = useMemo(() => groupByVm(backups.data?.backups ?? []), [backups.data]);
 
   // Replace, not push: filter changes should not fill the back button's history.
   const change = (update: Partial<BackupFilterValues>) => {
@@ -90,10 +101,11 @@ export function BackupsPage() {
   if (values.destination !== null && !destinationOptions.some((o) => o.value === values.destination)) {
     destinationOptions.push({ value: values.destination, label: `Destination ${values.destination}` });
   }
-  const vmOptions = [...new Map((vms.data ?? []).map((vm) => [vm.uuid, { value: vm.uuid, label: vm.name }])).values()].sort((a, b) => a.label.localeCompare(b.label));
-  if (values.vm !== null && !vmOptions.some((o) => o.value === values.vm)) vmOptions.push({ value: values.vm, label: values.vm });
+  const vmOptions = useMemo(() => [...new Map((vms.data ?? []).map((vm) => [vm.uuid, { value: vm.uuid, label: vm.name }])).values()].sort((a, b) => a.label.localeCompare(b.label)), [vms.data]);
+  const vmChoices = values.vm !== null && !vmOptions.some((o) => o.value === values.vm) ? [...vmOptions, { value: values.vm, label: values.vm }] : vmOptions;
   const filtered = Object.keys(filter).length > 0;
-  const count = backups.data?.length ?? 0;
+  const count = backups.data?.backups.length ?? 0;
+  const pager = <CursorPager pages={pages} nextCursor={backups.data?.nextCursor} shown={count} what={count === 1 ? 'backup' : 'backups'} busy={backups.isFetching} />;
 
   return (
     <>
@@ -101,10 +113,11 @@ export function BackupsPage() {
         title="Backups"
         description="Every restore point, grouped by VM, newest first: protect the ones to keep whatever retention says, note why they matter, browse their files or restore them."
       />
-      <BackupFilters values={{ ...values, search }} vms={vmOptions} destinations={destinationOptions} onChange={change} onClear={clear} />
+      <BackupFilters values={{ ...values, search }} vms={vmChoices} destinations={destinationOptions} onChange={change} onClear={clear} />
       {backups.isPending && <Skeleton h={240} radius="md" />}
       {backups.isError && <QueryErrorAlert title="Could not load backups" error={backups.error} onRetry={() => void backups.refetch()} />}
-      {backups.isSuccess && count === 0 && (
+      {backups.isSuccess && count === 0 && pages.page > 1 && pager}
+      {backups.isSuccess && count === 0 && pages.page === 1 && (
         <EmptyState
           icon={IconArchive}
           title={filtered ? 'No backups match these filters' : 'No backups yet'}
@@ -118,16 +131,14 @@ export function BackupsPage() {
       {count > 0 && (
         <Stack gap="md" aria-busy={backups.isFetching}>
           <Text size="sm" c="dimmed" aria-live="polite">
-            {`${count} ${count === 1 ? 'backup' : 'backups'} of ${groups.length} ${groups.length === 1 ? 'VM' : 'VMs'}`}
+            {`${count} ${count === 1 ? 'backup' : 'backups'} of ${groups.length} ${groups.length === 1 ? 'VM' : 'VMs'} on this page`}
           </Text>
           {groups.map(([vm, list]) => (
             <BackupGroup key={vm} vm={vm} backups={list} />
           ))}
-          {count >= BACKUP_LIST_LIMIT && (
-            <Text size="sm" c="dimmed">
-              {`Showing the newest ${BACKUP_LIST_LIMIT}; narrow the dates, VM or destination to see older ones.`}
-            </Text>
-          )}
+          <Paper withBorder radius="md" p={0}>
+            {pager}
+          </Paper>
         </Stack>
       )}
     </>

@@ -1,5 +1,5 @@
 import type { Hypervisor, Vm } from '@common/api/index.js';
-import { Alert, Button, Group, Paper, Select, Skeleton, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Group, Pagination, Paper, Select, Skeleton, Stack, Text, TextInput, Title } from '@mantine/core';
 import { IconDeviceDesktop, IconFilterOff, IconInfoCircle, IconPlus, IconSearch } from '@tabler/icons-react';
 import { getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { useMemo, useState, type ReactNode } from 'react';
@@ -86,6 +86,13 @@ function HypervisorsSection({ hypervisors, actions }: { hypervisors: Hypervisor[
   );
 }
 
+/**
+ * VMs a page shows. The list of a thousand VMs comes in one answer (each VM's backups are a
+ * summary row on the server) and is searched and sorted here at once; only the rows of one
+ * page are drawn.
+ */
+const VM_PAGE_SIZE = 100;
+
 function VmsSection({ hypervisors }: { hypervisors: Hypervisor[] }) {
   const navigate = useNavigate();
   const vms = useVmsQuery();
@@ -115,8 +122,14 @@ function VmsSection({ hypervisors }: { hypervisors: Hypervisor[] }) {
         .sort(compareVms),
     [vms.data, hypervisorFilter, search],
   );
+  // Another search or hypervisor starts again at the first page.
+  const [paging, setPaging] = useState({ key: '', page: 1 });
+  const filterKey = `${search}\u0000${hypervisorFilter ?? ''}`;
+  const pageCount = Math.max(1, Math.ceil(rows.length / VM_PAGE_SIZE));
+  const page = paging.key === filterKey ? Math.min(paging.page, pageCount) : 1;
+  const shown = useMemo(() => rows.slice((page - 1) * VM_PAGE_SIZE, page * VM_PAGE_SIZE), [rows, page]);
   const table = useReactTable({
-    data: rows,
+    data: shown,
     columns: vmColumns,
     getCoreRowModel: getCoreRowModel(),
     getRowId: (vm) => String(vm.id),
@@ -178,6 +191,14 @@ function VmsSection({ hypervisors }: { hypervisors: Hypervisor[] }) {
       )}
       {rows.length > 0 && (
         <DataTable table={table} label="Virtual machines" minWidth={900} onRowClick={(vm) => void navigate(`/vms/${vm.id}`)} />
+      )}
+      {pageCount > 1 && (
+        <Group justify="space-between" mt="sm">
+          <Text size="sm" c="dimmed" aria-live="polite">
+            {`VMs ${(page - 1) * VM_PAGE_SIZE + 1}–${(page - 1) * VM_PAGE_SIZE + shown.length} of ${rows.length}`}
+          </Text>
+          <Pagination total={pageCount} value={page} onChange={(next) => setPaging({ key: filterKey, page: next })} size="sm" aria-label="Pages of virtual machines" />
+        </Group>
       )}
     </Paper>
   );

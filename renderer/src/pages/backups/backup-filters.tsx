@@ -45,7 +45,8 @@ export function BackupFilters({ values, vms, destinations, onChange, onClear }: 
       />
       <TextInput label="From" type="date" value={values.from ?? ''} max={values.to ?? undefined} onChange={(event) => onChange({ from: event.currentTarget.value || null })} w={160} />
       <TextInput label="To" type="date" value={values.to ?? ''} min={values.from ?? undefined} onChange={(event) => onChange({ to: event.currentTarget.value || null })} w={160} />
-      <Select label="VM" placeholder="Any VM" data={vms} value={values.vm} onChange={(vm) => onChange({ vm })} clearable searchable nothingFoundMessage="No VM with that name" w={200} />
+      {/* A thousand VMs: the list shows the first 100 that match what is typed. */}
+      <Select label="VM" placeholder="Any VM" data={vms} value={values.vm} onChange={(vm) => onChange({ vm })} clearable searchable limit={100} nothingFoundMessage="No VM with that name" w={200} />
       <Select
         label="Destination"
         placeholder="Any destination"
