@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup } from '../../common/api/backups.js';
+import type { BackupPage } from '../../common/api/backups.js';
 import type { Mount } from '../../common/api/mounts.js';
 import { addDestination, addHypervisor, SHOTS, startSignedInE2e, type SignedInE2e } from '../support/e2e-setup.js';
 import { placement, textLayout } from '../support/layout-probes.js';
@@ -95,7 +95,7 @@ describe('UI polish in Chromium', () => {
     });
     for (const id of started.taskIds) expect((await taskEnded(e2e.t.api, e2e.admin, id)).state).toBe('FINISHED');
     vmId = (await e2e.api<{ id: number; uuid: string }[]>('GET', '/api/vms')).body.find((v) => v.uuid === vm.uuid)!.id;
-    const [backup] = (await e2e.api<Backup[]>('GET', `/api/backups?vm=${vm.uuid}`)).body;
+    const [backup] = (await e2e.api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     const mount = await e2e.api<Mount>('POST', '/api/mounts', { backup: backup!.id });
     expect(mount.status).toBe(202);
     mountId = mount.body.id;
