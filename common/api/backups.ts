@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RepositoryStatsSchema } from './destinations.js';
+import { NextCursorSchema, TimeCursorSchema } from './paging.js';
 
 export const BACKUP_STATUSES = ['available', 'damaged', 'missing', 'removed'] as const;
 export const BackupStatusSchema = z.enum(BACKUP_STATUSES);
@@ -41,28 +42,6 @@ export const BackupSchema = z.object({
 });
 export type Backup = z.infer<typeof BackupSchema>;
 
-/**
- * Where a page of the backup list (newest first: created_at, then id, descending) ends: the
- * last backup shown, as `<created ms>.<id>`. Opaque to callers: pass nextCursor back as cursor.
- */
-export interface BackupCursor {
-  createdAt: string;
-  id: number;
-}
-export const BackupCursorSchema = z
-  .string()
-  .regex(/^\d{1,15}\.[1-9]\d{0,15}$/, 'pass the nextCursor of the previous page as it is')
-  .describe('the nextCursor of the previous page');
-
-export function encodeBackupCursor(c: BackupCursor): string {
-  return `${Date.parse(c.createdAt)}.${c.id}`;
-}
-
-export function decodeBackupCursor(cursor: string): BackupCursor {
-  const [ms, id] = cursor.split('.');
-  return { createdAt: new Date(Number(ms)).toISOString(), id: Number(id) };
-}
-
 export const BackupListQuerySchema = z.object({
   destination: z.string().max(128).optional(),
   vm: z.string().max(255).optional(),
@@ -75,8 +54,8 @@ export const BackupListQuerySchema = z.object({
   search: z.string().trim().max(200).optional(),
   protected: z.enum(['true', 'false']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
-  /** The page after the one that answered this nextCursor. */
-  cursor: BackupCursorSchema.optional(),
+  /** The page after the one that answered this nextCursor (newest first: by created_at, then id). */
+  cursor: TimeCursorSchema.optional(),
   /** Rows to skip (older clients); costs a read of every row skipped: page with cursor instead. Ignored with a cursor. */
   offset: z.coerce.number().int().min(0).optional(),
 });
@@ -84,7 +63,7 @@ export const BackupListQuerySchema = z.object({
 /** Newest first (created, then id). No total: counting a year of backups costs more than the page itself. */
 export const BackupPageSchema = z.object({
   backups: z.array(BackupSchema),
-  nextCursor: z.string().nullable().describe('pass as cursor for the next page; null: this was the last page'),
+  nextCursor: NextCursorSchema,
 });
 export type BackupPage = z.infer<typeof BackupPageSchema>;
 

@@ -1,5 +1,6 @@
-import { BackupListQuerySchema, BackupPageSchema, BackupRefParamsSchema, BackupSchema, UpdateBackupSchema, decodeBackupCursor } from '../../../common/api/backups.js';
+import { BackupListQuerySchema, BackupPageSchema, BackupRefParamsSchema, BackupSchema, UpdateBackupSchema } from '../../../common/api/backups.js';
 import { ApiErrorSchema } from '../../../common/api/errors.js';
+import { decodeTimeCursor } from '../../../common/api/paging.js';
 import { TaskSchema } from '../../../common/api/tasks.js';
 import type { BackupsService } from '../backups/backups.service.js';
 import type { DestinationsRepository } from '../destinations/destinations.repository.js';
@@ -28,7 +29,7 @@ export function registerBackupRoutes(app: ZodApp, deps: { backups: BackupsServic
       }
       return svc.list({
         ...q,
-        ...(cursor !== undefined ? { cursor: decodeBackupCursor(cursor) } : {}),
+        ...(cursor !== undefined ? { cursor: decodeTimeCursor(cursor) } : {}),
         ...(destinationId !== undefined ? { destinationId } : {}),
         ...(isProtected !== undefined ? { protected: isProtected === 'true' } : {}),
       });

@@ -1,5 +1,5 @@
-import type { Backup, BackupCursor, BackupStatus } from '../../../common/api/backups.js';
-import { encodeBackupCursor } from '../../../common/api/backups.js';
+import type { Backup, BackupStatus } from '../../../common/api/backups.js';
+import { encodeTimeCursor, pageOf, type TimeKey } from '../../../common/api/paging.js';
 import type { Sql, SqlValue } from '../db/catalog.js';
 
 interface BackupRow {
@@ -34,8 +34,8 @@ export interface BackupListFilter {
   search?: string;
   protected?: boolean;
   limit: number;
-  /** The rows after this one (a keyset page: as fast deep in the history as at its start). */
-  cursor?: BackupCursor;
+  /** The rows after this one, by (created_at, id): a keyset page, as fast deep in the history as at its start. */
+  cursor?: TimeKey;
   /** Rows to skip first; kept for older callers, it reads every row it skips. */
   offset?: number;
 }
@@ -100,11 +100,8 @@ export class BackupList {
 
   /** A page and the cursor of the next one (null: there is none). */
   async page(q: BackupListFilter): Promise<BackupPage> {
-    const backups = await this.list({ ...q, limit: q.limit + 1 });
-    if (backups.length <= q.limit) return { backups, nextCursor: null };
-    const shown = backups.slice(0, q.limit);
-    const last = shown[shown.length - 1]!;
-    return { backups: shown, nextCursor: encodeBackupCursor({ createdAt: last.createdAt, id: last.id }) };
+    const { rows, nextCursor } = pageOf(await this.list({ ...q, limit: q.limit + 1 }), q.limit, (b) => encodeTimeCursor({ at: new Date(b.createdAt), id: b.id }));
+    return { backups: rows, nextCursor };
   }
 
   /** The ids of the page, in list order. */
@@ -122,10 +119,7 @@ export class BackupList {
     if (q.from) add('created_at >= ?', new Date(q.from));
     if (q.to) add('created_at < ?', new Date(q.to));
     if (q.protected !== undefined) add('protected = ?', q.protected ? 1 : 0);
-    if (q.cursor) {
-      const at = new Date(q.cursor.createdAt);
-      add('(created_at < ? OR (created_at = ? AND id < ?))', at, at, q.cursor.id);
-    }
+    if (q.cursor) add('(created_at < ? OR (created_at = ? AND id < ?))', q.cursor.at, q.cursor.at, q.cursor.id);
     const skip = q.cursor ? 0 : (q.offset ?? 0);
     const search = q.search?.trim();
     if (!search) {

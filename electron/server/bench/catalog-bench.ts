@@ -3,6 +3,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import { encodeTimeCursor } from '../../../common/api/paging.js';
 import { PinnedAgent } from '../../../common/net/pinned-agent.js';
 import { parseBootConfig } from '../boot-config.js';
 import { Catalog } from '../db/catalog.js';
@@ -138,8 +139,13 @@ async function cases(client: Client, db: Catalog, now: number): Promise<Case[]> 
   const audit = '/api/audit?limit=100';
   const runs = '/api/policy-runs?limit=100';
   const jobs = '/api/jobs?limit=50';
-  const deepRun = Number((await first('SELECT id FROM policy_runs ORDER BY id LIMIT 1 OFFSET 100')).id);
+  const deepRun = Number((await first('SELECT id FROM policy_runs ORDER BY id DESC LIMIT 1 OFFSET 1200')).id);
   const deepWorkflow = await first(`SELECT id, created_at FROM workflows WHERE created_at < '${deepAt.slice(0, 19).replace('T', ' ')}' ORDER BY id DESC LIMIT 1`);
+  // The (time, id) cursors of rows 300 days back: what the page before them answered.
+  const timeCursor = async (table: string, at: string): Promise<string> => {
+    const row = await first(`SELECT id, ${at} AS at FROM ${table} WHERE ${at} < '${deepAt.slice(0, 19).replace('T', ' ')}' ORDER BY ${at} DESC, id DESC LIMIT 1`);
+    return encodeTimeCursor({ at: row.at as Date, id: Number(row.id) });
+  };
 
   return [
     { group: 'Backups', name: 'first page (200)', kind: 'list', path: backups },
@@ -157,12 +163,12 @@ async function cases(client: Client, db: Catalog, now: number): Promise<Case[]> 
     { group: 'VMs', name: 'one VM', kind: 'one', path: `/api/vms/${scaleVmName(k)}` },
     { group: 'Dashboard', name: 'dashboard', kind: 'list', path: '/api/dashboard' },
     { group: 'Tasks', name: 'first page (100)', kind: 'list', path: tasks },
-    { group: 'Tasks', name: 'deep page (300 days ago)', kind: 'list', path: hasCursor(await probe(tasks)) ? `${tasks}&to=${deepAt}` : `${tasks}&offset=600000` },
+    { group: 'Tasks', name: 'deep page (300 days ago)', kind: 'list', path: hasCursor(await probe(tasks)) ? `${tasks}&cursor=${await timeCursor('tasks', 'created_at')}` : `${tasks}&offset=600000` },
     { group: 'Tasks', name: 'one task', kind: 'one', path: `/api/tasks/${task}` },
     { group: 'Audit', name: 'first page (100)', kind: 'list', path: audit },
-    { group: 'Audit', name: 'deep page (300 days ago)', kind: 'list', path: hasCursor(await probe(audit)) ? `${audit}&to=${deepAt}` : `${audit}&offset=30000` },
+    { group: 'Audit', name: 'deep page (300 days ago)', kind: 'list', path: hasCursor(await probe(audit)) ? `${audit}&cursor=${await timeCursor('audit_log', 'at')}` : `${audit}&offset=30000` },
     { group: 'Policy runs', name: 'first page (100)', kind: 'list', path: runs },
-    { group: 'Policy runs', name: 'deep page', kind: 'list', path: hasCursor(await probe(runs)) ? `${runs}&cursor=${deepRun}` : `${runs}&offset=1200` },
+    { group: 'Policy runs', name: 'deep page (row 1,200)', kind: 'list', path: hasCursor(await probe(runs)) ? `${runs}&cursor=${deepRun}` : `${runs}&offset=1200` },
     { group: 'Jobs', name: 'first page (50)', kind: 'list', path: jobs },
     {
       group: 'Jobs',
@@ -176,9 +182,8 @@ async function cases(client: Client, db: Catalog, now: number): Promise<Case[]> 
 
 /** The cursor of the backup list at a row (newest first): what the page before it answered. */
 async function backupsCursorAt(db: Catalog, row: number): Promise<string> {
-  const { encodeBackupCursor } = await import('../../../common/api/backups.js');
   const [r] = await db.query<{ id: number; created_at: Date }>(`SELECT id, created_at FROM backups ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ${row - 1}`);
-  return `/api/backups?limit=200&cursor=${encodeURIComponent(encodeBackupCursor({ createdAt: r!.created_at.toISOString(), id: Number(r!.id) }))}`;
+  return `/api/backups?limit=200&cursor=${encodeURIComponent(encodeTimeCursor({ at: r!.created_at, id: Number(r!.id) }))}`;
 }
 
 async function measure(client: Client, c: Case, requests: number): Promise<CaseResult> {
@@ -240,6 +245,21 @@ export async function runCatalogBenchmark(): Promise<CaseResult[]> {
   let server: RunningServer | undefined;
   let client: Client | undefined;
   let db: Catalog | undefined;
+  let cleaned: Promise<void> | undefined;
+  // The server's MariaDB runs in its own session: a Ctrl-C stops the server first, as a stop would.
+  const cleanup = (): Promise<void> =>
+    (cleaned ??= (async () => {
+      client?.close();
+      await db?.close();
+      await server?.close();
+      if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
+    })());
+  const interrupted = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping the server…`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     await seeded(dataDir, vms, days, log);
     server = await startServer(parseBootConfig({ dataDir, port: 0, bind: '127.0.0.1' }), { logger: pino({ level: 'warn' }) });
@@ -270,9 +290,8 @@ export async function runCatalogBenchmark(): Promise<CaseResult[]> {
     log(`\nJSON: ${file}`);
     return results;
   } finally {
-    client?.close();
-    await db?.close();
-    await server?.close();
-    if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    await cleanup();
   }
 }
