@@ -16,3 +16,4 @@ export * from './mounts.js';
 export * from './jobs.js';
 export * from './m365.js';
 export * from './paging.js';
+export * from './history.js';

@@ -5,6 +5,7 @@ import { registerAuditRoutes } from './api/audit.routes.js';
 import { registerAuthRoutes } from './api/auth.routes.js';
 import { registerEventRoutes } from './api/events.routes.js';
 import { registerHealthRoutes } from './api/health.routes.js';
+import { registerHistoryRoutes } from './api/history.routes.js';
 import { createHttpServer } from './api/http-server.js';
 import { registerUserRoutes } from './api/users.routes.js';
 import { readAppInfo } from './app-info.js';
@@ -21,6 +22,7 @@ import { MIGRATIONS } from './db/migrations/index.js';
 import { Migrator } from './db/migrator.js';
 import { systemClock } from './clock.js';
 import { EventBus } from './events/event-bus.js';
+import { HistoryService, type HistoryPruneOptions } from './history/history.service.js';
 import { createLogger } from './logger.js';
 import { ensureServerTls } from './security/certificates.js';
 import { SecretBox } from './security/secret-box.js';
@@ -81,6 +83,8 @@ export interface RunningServer {
   scheduler: Scheduler;
   /** The task queue (tests listen to it like the server's own modules do). */
   engine: TaskEngine;
+  /** History within limits: the daily prune (tests wait for a prune to end). */
+  history: HistoryService;
   /** The one way the server stops (see lifecycle/server-shutdown.ts); always finishes, within the boot config's stop timeout. */
   close(): Promise<void>;
 }
@@ -89,6 +93,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Time for schedules, policy runs and the dashboard (tests inject one). */
   clock?: Clock;
+  /** History pruning's batch size and pauses (tests hold the pauses to act while a prune runs). */
+  historyPrune?: Partial<HistoryPruneOptions>;
 }
 
 export async function startServer(config: BootConfig, options: StartOptions = {}): Promise<RunningServer> {
@@ -203,6 +209,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     policies.bindScheduler(scheduler);
     notifications.onDailyReportScheduleChanged(() => void scheduler.tick());
     const dashboard = new DashboardService(catalog, policies, clock);
+    const history = new HistoryService({ sql: catalog, audit, logger: logger.child({ module: 'history' }), clock, isLeader: () => scheduler.isLeader(), ...(options.historyPrune ? { options: options.historyPrune } : {}) });
     await engine.recoverAfterRestart(config.nodeLossTimeoutSeconds * 1000);
     parts.engine = engine;
 
@@ -243,6 +250,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerPolicyRoutes(api, { policies, dashboard });
         registerNotificationRoutes(api, { notifications });
         registerMountRoutes(api, { mounts });
+        registerHistoryRoutes(api, { history });
       },
     );
     parts.http = http;
@@ -261,6 +269,8 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     engine.start();
     await scheduler.start();
     parts.scheduler = scheduler;
+    history.start();
+    parts.timers.push(() => history.stop());
     parts.notifications = notifications;
     // Local nodes this server supervises (no systemd) come back with it; running ones are taken over, not restarted.
     installers.local.reattach((await nodesRepo.list()).filter((n) => n.install_method === 'local-supervised').map((n) => n.name));
@@ -275,6 +285,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
       managedDbPid: () => opened.managed?.pid,
       scheduler,
       engine,
+      history,
       close: shutdown.run,
     };
   } catch (err) {

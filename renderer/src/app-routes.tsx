@@ -19,6 +19,7 @@ import { NotFoundPage } from './pages/not-found-page.js';
 import { PoliciesPage } from './pages/policies-page.js';
 import { PolicyDetailsPage } from './pages/policy-details-page.js';
 import { PolicyFormPage } from './pages/policy-form-page.js';
+import { HistoryPanel } from './pages/settings/history-panel.js';
 import { NotificationsPanel } from './pages/settings/notifications-panel.js';
 import { ServerInfoPanel } from './pages/settings/server-info-panel.js';
 import { SettingsPage } from './pages/settings-page.js';
@@ -71,6 +72,7 @@ export function AppRoutes() {
             <Route index element={<ServerInfoPanel />} />
             <Route path="users" element={<UsersPanel />} />
             <Route path="notifications" element={<NotificationsPanel />} />
+            <Route path="history" element={<HistoryPanel />} />
           </Route>
           <Route path="audit" element={<AuditPage />} />
           <Route path="about" element={<AboutPage />} />

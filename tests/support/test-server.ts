@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import { parseBootConfig, type BootConfigInput } from '../../electron/server/boot-config.js';
 import type { TaskDetails } from '../../common/api/tasks.js';
 import { isFinalState } from '../../common/api/tasks.js';
-import type { Clock } from '../../electron/server/clock.js';
-import { startServer, type RunningServer } from '../../electron/server/server.js';
+import { startServer, type RunningServer, type StartOptions } from '../../electron/server/server.js';
 import { ApiClient } from './api-client.js';
 import { requireMariaDb } from './requirements.js';
 
@@ -24,11 +23,12 @@ export function makeTempDir(prefix: string): string {
 }
 
 /** A real server on a random port with its own managed MariaDB (or the given remote URL). */
-export async function startTestServer(input: Partial<BootConfigInput> = {}, options: { clock?: Clock; logger?: Logger } = {}): Promise<TestServer> {
+export async function startTestServer(input: Partial<BootConfigInput> = {}, options: Pick<StartOptions, 'clock' | 'logger' | 'historyPrune'> = {}): Promise<TestServer> {
   if (!input.dbUrl) requireMariaDb();
   const dataDir = input.dataDir ?? makeTempDir('server');
   const logger = pino({ level: process.env.VPLUS_TEST_LOG ?? 'silent' });
-  const server = await startServer(parseBootConfig({ port: 0, bind: '127.0.0.1', ...input, dataDir }), { logger, ...options });
+  // No daily history prune: it would start at the next half hour and prune what a test wrote; tests prune when they ask.
+  const server = await startServer(parseBootConfig({ port: 0, bind: '127.0.0.1', ...input, dataDir }), { logger, ...options, historyPrune: { daily: false, ...options.historyPrune } });
   const api = new ApiClient(server.url, server.fingerprint);
   let stopped = false;
   const stop = async (): Promise<void> => {

@@ -2,7 +2,7 @@ import { ApiErrorSchema } from '@common/api/index.js';
 import type { ZodType } from 'zod';
 import { ApiRequestError } from './api-error.js';
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export type QueryParams = Record<string, string | number | undefined>;
 

@@ -9,6 +9,7 @@ import { StatTile } from '../components/stat-tile.js';
 import { formatDateTime } from '../utils/format.js';
 import { countVms } from '../utils/vm-format.js';
 import { BackupOverview } from './dashboard/backup-overview.js';
+import { CatalogSizeCard } from './dashboard/catalog-size-card.js';
 import { RecentTasksCard } from './dashboard/recent-tasks-card.js';
 
 /** What needs attention first, then what is running; versions, catalog and uptime are on the About page. */
@@ -28,6 +29,7 @@ export function DashboardPage() {
         )}
         {status.data && <ActivityTiles status={status.data} />}
         <RecentTasksCard />
+        <CatalogSizeCard />
       </Stack>
     </>
   );

@@ -1,5 +1,5 @@
 import { Tabs } from '@mantine/core';
-import { IconBell, IconServer, IconUsers } from '@tabler/icons-react';
+import { IconBell, IconHistory, IconServer, IconUsers } from '@tabler/icons-react';
 import { Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { PageHeader } from '../components/page-header.js';
 
@@ -7,6 +7,7 @@ const TABS = [
   { value: 'server', label: 'Server', path: '/settings', icon: IconServer },
   { value: 'users', label: 'Users', path: '/settings/users', icon: IconUsers },
   { value: 'notifications', label: 'Notifications', path: '/settings/notifications', icon: IconBell },
+  { value: 'history', label: 'History', path: '/settings/history', icon: IconHistory },
 ] as const;
 
 /** Tabs follow the URL, so /settings/users can be bookmarked and linked to. */
