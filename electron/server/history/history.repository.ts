@@ -31,7 +31,8 @@ export interface AfterKey {
  * The SQL of history pruning. Every step reads at most one batch of keys from an index,
  * oldest first, with a plain (non-locking) read, and then deletes those rows by primary key,
  * checking again in the DELETE that each is still finished: the only rows locked are the
- * ones removed, and only for one short statement.
+ * ones removed, and only for one short statement. Each read names its index: what is old is
+ * a small range of it, which the optimizer, counting the whole table, does not always see.
  */
 export class HistoryRepository {
   constructor(private readonly sql: Sql) {}
@@ -89,7 +90,7 @@ export class HistoryRepository {
   async oldWorkflows(cutoff: Date, after: AfterKey | null, limit: number, refs: Map<string, Reference[]>): Promise<{ id: number; finished_at: Date }[]> {
     const [where, params] = afterKey('w.finished_at', 'w.id', after);
     return this.sql.query(
-      `SELECT w.id, w.finished_at FROM workflows w
+      `SELECT w.id, w.finished_at FROM workflows w FORCE INDEX (ix_workflows_finished)
         WHERE w.finished_at < ? ${where} AND w.state IN ${FINAL}
           AND NOT EXISTS (SELECT 1 FROM tasks s WHERE s.workflow_id = w.id AND (s.state IN ${UNFINISHED} OR ${HistoryRepository.referenced('s', refs.get('tasks') ?? [])}))
           AND NOT ${HistoryRepository.referenced('w', refs.get('workflows') ?? [])}
@@ -108,7 +109,7 @@ export class HistoryRepository {
   async oldStandaloneTasks(cutoff: Date, after: AfterKey | null, limit: number, refs: Map<string, Reference[]>): Promise<{ id: number; finished_at: Date }[]> {
     const [where, params] = afterKey('t.finished_at', 't.id', after);
     return this.sql.query(
-      `SELECT t.id, t.finished_at FROM tasks t
+      `SELECT t.id, t.finished_at FROM tasks t FORCE INDEX (ix_tasks_workflow_finished)
         WHERE t.workflow_id IS NULL AND t.finished_at < ? ${where} AND t.state IN ${FINAL}
           AND NOT ${HistoryRepository.referenced('t', refs.get('tasks') ?? [])}
         ORDER BY t.finished_at, t.id LIMIT ?`,
@@ -120,7 +121,7 @@ export class HistoryRepository {
   async oldPolicyRuns(cutoff: Date, after: AfterKey | null, limit: number, refs: Map<string, Reference[]>): Promise<{ id: number; created_at: Date }[]> {
     const [where, params] = afterKey('r.created_at', 'r.id', after);
     return this.sql.query(
-      `SELECT r.id, r.created_at FROM policy_runs r
+      `SELECT r.id, r.created_at FROM policy_runs r FORCE INDEX (ix_policy_runs_created)
         WHERE r.created_at < ? ${where} AND r.state <> 'running'
           AND NOT ${HistoryRepository.referenced('r', refs.get('policy_runs') ?? [])}
         ORDER BY r.created_at, r.id LIMIT ?`,
@@ -130,7 +131,7 @@ export class HistoryRepository {
 
   async oldAuditEntries(cutoff: Date, after: AfterKey | null, limit: number): Promise<{ id: number; at: Date }[]> {
     const [where, params] = afterKey('a.at', 'a.id', after);
-    return this.sql.query(`SELECT a.id, a.at FROM audit_log a WHERE a.at < ? ${where} ORDER BY a.at, a.id LIMIT ?`, [cutoff, ...params, limit]);
+    return this.sql.query(`SELECT a.id, a.at FROM audit_log a FORCE INDEX (ix_audit_at) WHERE a.at < ? ${where} ORDER BY a.at, a.id LIMIT ?`, [cutoff, ...params, limit]);
   }
 
   /** Tasks removed by id, each only if it is still finished (a retry may have queued it again). */

@@ -142,7 +142,8 @@ export class HistoryService {
     try {
       await this.write(LAST_PRUNE_SETTING, record);
       const limits = await this.limits();
-      const now = this.deps.clock.now();
+      // The limits count back from when the prune started, as its record says.
+      const now = Date.parse(record.startedAt);
       const cutoff = (days: number | null): Date | null => (days === null ? null : new Date(now - days * DAY_MS));
       const refs = await this.repo.references();
       log.info({ limits, by: record.by }, 'pruning the history');
