@@ -1,4 +1,5 @@
 import {
+  DEFAULT_HISTORY_LIMITS,
   HISTORY_LIMIT_FIELDS,
   HISTORY_MAXIMUM_DAYS,
   HISTORY_MINIMUM_DAYS,
@@ -16,6 +17,7 @@ import { useCatalogSizeQuery, useHistorySettingsQuery, usePruneHistoryMutation, 
 import { useSession } from '../../auth/session-context.js';
 import { FormError } from '../../components/form-error.js';
 import { QueryErrorAlert } from '../../components/query-error-alert.js';
+import { SaveDiscardButtons } from '../../components/save-discard-buttons.js';
 import { formatBytes, formatDateTime } from '../../utils/format.js';
 import { CatalogSizeTable } from './catalog-size-table.js';
 
@@ -29,8 +31,9 @@ const LABELS: Record<HistoryLimitField, { label: string; description: string }> 
 
 type FormValues = Record<HistoryLimitField, { days: number | string; forever: boolean }>;
 
+/** A limit kept for ever shows the default in its (disabled) field, for when it is unticked. */
 const toForm = (limits: HistoryLimits): FormValues =>
-  Object.fromEntries(HISTORY_LIMIT_FIELDS.map((f) => [f, { days: limits[f] ?? HISTORY_MINIMUM_DAYS[f] * 12, forever: limits[f] === null }])) as FormValues;
+  Object.fromEntries(HISTORY_LIMIT_FIELDS.map((f) => [f, { days: limits[f] ?? DEFAULT_HISTORY_LIMITS[f] ?? HISTORY_MINIMUM_DAYS[f], forever: limits[f] === null }])) as FormValues;
 const toLimits = (values: FormValues): HistoryLimits =>
   Object.fromEntries(HISTORY_LIMIT_FIELDS.map((f) => [f, values[f].forever ? null : Number(values[f].days)])) as HistoryLimits;
 
@@ -71,7 +74,14 @@ function HistoryLimitsForm({ saved }: { saved: HistoryLimits }) {
   const form = useForm<FormValues>({
     mode: 'controlled',
     initialValues: toForm(saved),
-    validate: Object.fromEntries(HISTORY_LIMIT_FIELDS.map((f) => [f, (value: FormValues[HistoryLimitField]) => validateDays(f, value)])) as never,
+    validate: (values) => {
+      const errors: Partial<Record<HistoryLimitField, string>> = {};
+      for (const f of HISTORY_LIMIT_FIELDS) {
+        const error = validateDays(f, values[f]);
+        if (error !== null) errors[f] = error;
+      }
+      return errors;
+    },
   });
   const submit = form.onSubmit((values) =>
     save.mutate(toLimits(values), {
@@ -137,21 +147,14 @@ function HistoryLimitsForm({ saved }: { saved: HistoryLimits }) {
             );
           })}
           <FormError error={fieldError ? null : save.error} />
-          <Group justify="flex-end">
-            <Button
-              variant="default"
-              disabled={!dirty || save.isPending}
-              onClick={() => {
-                save.reset();
-                form.reset();
-              }}
-            >
-              Discard changes
-            </Button>
-            <Button type="submit" loading={save.isPending} disabled={!dirty}>
-              Save
-            </Button>
-          </Group>
+          <SaveDiscardButtons
+            dirty={dirty}
+            saving={save.isPending}
+            onDiscard={() => {
+              save.reset();
+              form.reset();
+            }}
+          />
         </Stack>
       </Paper>
     </form>

@@ -1,5 +1,5 @@
 import type { NotificationSettings } from '@common/api/index.js';
-import { Alert, Button, Group, Skeleton, Stack } from '@mantine/core';
+import { Alert, Skeleton, Stack } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { IconLock } from '@tabler/icons-react';
@@ -8,6 +8,7 @@ import { useNotificationSettingsQuery, useSaveNotificationSettingsMutation } fro
 import { useSession } from '../../auth/session-context.js';
 import { FormError } from '../../components/form-error.js';
 import { QueryErrorAlert } from '../../components/query-error-alert.js';
+import { SaveDiscardButtons } from '../../components/save-discard-buttons.js';
 import { NotificationsDailyReportSection } from './notifications-daily-report-section.js';
 import { NotificationsEmailSection } from './notifications-email-section.js';
 import { formFieldOf, toFormValues, toRequest, validate, type NotificationsFormValues } from './notifications-form.js';
@@ -68,21 +69,14 @@ function NotificationsForm({ saved }: { saved: NotificationSettings }) {
         <NotificationsRulesSection form={form} />
         <NotificationsDailyReportSection form={form} dirty={dirty} />
         <FormError error={fieldError ? null : save.error} />
-        <Group justify="flex-end">
-          <Button
-            variant="default"
-            disabled={!dirty || save.isPending}
-            onClick={() => {
-              save.reset();
-              form.reset();
-            }}
-          >
-            Discard changes
-          </Button>
-          <Button type="submit" loading={save.isPending} disabled={!dirty}>
-            Save
-          </Button>
-        </Group>
+        <SaveDiscardButtons
+          dirty={dirty}
+          saving={save.isPending}
+          onDiscard={() => {
+            save.reset();
+            form.reset();
+          }}
+        />
       </Stack>
     </form>
   );
