@@ -2,7 +2,6 @@ import type { CatalogSize } from '../../../common/api/history.js';
 import type { Sql, SqlValue } from '../db/catalog.js';
 
 const FINAL = "('FINISHED','FINISHED_WITH_WARNINGS','FAILED','CANCELLED')";
-const UNFINISHED = "('QUEUED','RUNNING')";
 
 /** A row elsewhere that points at a row of a pruned table: while it does, that row stays. */
 export interface Reference {
@@ -33,6 +32,8 @@ export interface AfterKey {
  * checking again in the DELETE that each is still finished: the only rows locked are the
  * ones removed, and only for one short statement. Each read names its index: what is old is
  * a small range of it, which the optimizer, counting the whole table, does not always see.
+ * What may not go (a running step, a row something refers to) is asked apart, by id, from
+ * the other tables' indexes: inside the read, MariaDB may answer it by scanning them whole.
  */
 export class HistoryRepository {
   constructor(private readonly sql: Sql) {}
@@ -55,10 +56,18 @@ export class HistoryRepository {
     return refs;
   }
 
-  /** "Some row refers to `alias`.id", over the references (FALSE without any). */
-  static referenced(alias: string, refs: readonly Reference[]): string {
-    if (refs.length === 0) return 'FALSE';
-    return `(${refs.map((r, i) => `EXISTS (SELECT 1 FROM ${name(r.table)} ${alias}_ref${i} WHERE ${alias}_ref${i}.${name(r.column)} = ${alias}.id)`).join(' OR ')})`;
+  /**
+   * Which of these ids of `table` some row refers to (one lookup per reference, each on its
+   * column's index: a foreign key always has one).
+   */
+  async referenced(table: string, ids: readonly number[], refs: Map<string, Reference[]>): Promise<Set<number>> {
+    const found = new Set<number>();
+    if (ids.length === 0) return found;
+    for (const r of refs.get(table) ?? []) {
+      const rows = await this.sql.query<{ id: number }>(`SELECT DISTINCT ${name(r.column)} AS id FROM ${name(r.table)} WHERE ${name(r.column)} IN (${marks(ids)})`, [...ids]);
+      for (const row of rows) found.add(Number(row.id));
+    }
+    return found;
   }
 
   /**
@@ -83,55 +92,45 @@ export class HistoryRepository {
     return this.deleteIds('task_logs', ids.map((r) => r.id));
   }
 
-  /**
-   * Finished workflows that ended before `cutoff`, oldest first after `after`: none with a step
-   * still queued or running, or with a step or itself that something else refers to.
-   */
-  async oldWorkflows(cutoff: Date, after: AfterKey | null, limit: number, refs: Map<string, Reference[]>): Promise<{ id: number; finished_at: Date }[]> {
-    const [where, params] = afterKey('w.finished_at', 'w.id', after);
+  /** Finished workflows that ended before `cutoff`, oldest first after `after` (whether their steps let them go is asked apart). */
+  async oldWorkflows(cutoff: Date, after: AfterKey | null, limit: number): Promise<{ id: number; finished_at: Date }[]> {
+    const [where, params] = afterKey('finished_at', 'id', after);
     return this.sql.query(
-      `SELECT w.id, w.finished_at FROM workflows w FORCE INDEX (ix_workflows_finished)
-        WHERE w.finished_at < ? ${where} AND w.state IN ${FINAL}
-          AND NOT EXISTS (SELECT 1 FROM tasks s WHERE s.workflow_id = w.id AND (s.state IN ${UNFINISHED} OR ${HistoryRepository.referenced('s', refs.get('tasks') ?? [])}))
-          AND NOT ${HistoryRepository.referenced('w', refs.get('workflows') ?? [])}
-        ORDER BY w.finished_at, w.id LIMIT ?`,
+      `SELECT id, finished_at FROM workflows FORCE INDEX (ix_workflows_finished)
+        WHERE finished_at < ? ${where} AND state IN ${FINAL} ORDER BY finished_at, id LIMIT ?`,
       [cutoff, ...params, limit],
     );
   }
 
-  /** The steps of these workflows (ids), to remove their logs and then them. */
-  async workflowTaskIds(workflowIds: readonly number[]): Promise<number[]> {
+  /** The steps of these workflows, with their states. */
+  async stepsOf(workflowIds: readonly number[]): Promise<{ id: number; workflow_id: number; state: string }[]> {
     if (workflowIds.length === 0) return [];
-    return (await this.sql.query<{ id: number }>(`SELECT id FROM tasks WHERE workflow_id IN (${marks(workflowIds)})`, [...workflowIds])).map((r) => r.id);
+    return this.sql.query(`SELECT id, workflow_id, state FROM tasks WHERE workflow_id IN (${marks(workflowIds)})`, [...workflowIds]);
   }
 
-  /** Finished tasks outside any workflow that ended before `cutoff`, oldest first after `after`, that nothing refers to. */
-  async oldStandaloneTasks(cutoff: Date, after: AfterKey | null, limit: number, refs: Map<string, Reference[]>): Promise<{ id: number; finished_at: Date }[]> {
-    const [where, params] = afterKey('t.finished_at', 't.id', after);
+  /** Finished tasks outside any workflow that ended before `cutoff`, oldest first after `after`. */
+  async oldStandaloneTasks(cutoff: Date, after: AfterKey | null, limit: number): Promise<{ id: number; finished_at: Date }[]> {
+    const [where, params] = afterKey('finished_at', 'id', after);
     return this.sql.query(
-      `SELECT t.id, t.finished_at FROM tasks t FORCE INDEX (ix_tasks_workflow_finished)
-        WHERE t.workflow_id IS NULL AND t.finished_at < ? ${where} AND t.state IN ${FINAL}
-          AND NOT ${HistoryRepository.referenced('t', refs.get('tasks') ?? [])}
-        ORDER BY t.finished_at, t.id LIMIT ?`,
+      `SELECT id, finished_at FROM tasks FORCE INDEX (ix_tasks_workflow_finished)
+        WHERE workflow_id IS NULL AND finished_at < ? ${where} AND state IN ${FINAL} ORDER BY finished_at, id LIMIT ?`,
       [cutoff, ...params, limit],
     );
   }
 
-  /** Policy runs (not running) started before `cutoff`, oldest first after `after`, that nothing (a workflow of theirs) refers to. */
-  async oldPolicyRuns(cutoff: Date, after: AfterKey | null, limit: number, refs: Map<string, Reference[]>): Promise<{ id: number; created_at: Date }[]> {
-    const [where, params] = afterKey('r.created_at', 'r.id', after);
+  /** Policy runs (not running) started before `cutoff`, oldest first after `after`. */
+  async oldPolicyRuns(cutoff: Date, after: AfterKey | null, limit: number): Promise<{ id: number; created_at: Date }[]> {
+    const [where, params] = afterKey('created_at', 'id', after);
     return this.sql.query(
-      `SELECT r.id, r.created_at FROM policy_runs r FORCE INDEX (ix_policy_runs_created)
-        WHERE r.created_at < ? ${where} AND r.state <> 'running'
-          AND NOT ${HistoryRepository.referenced('r', refs.get('policy_runs') ?? [])}
-        ORDER BY r.created_at, r.id LIMIT ?`,
+      `SELECT id, created_at FROM policy_runs FORCE INDEX (ix_policy_runs_created)
+        WHERE created_at < ? ${where} AND state <> 'running' ORDER BY created_at, id LIMIT ?`,
       [cutoff, ...params, limit],
     );
   }
 
   async oldAuditEntries(cutoff: Date, after: AfterKey | null, limit: number): Promise<{ id: number; at: Date }[]> {
-    const [where, params] = afterKey('a.at', 'a.id', after);
-    return this.sql.query(`SELECT a.id, a.at FROM audit_log a FORCE INDEX (ix_audit_at) WHERE a.at < ? ${where} ORDER BY a.at, a.id LIMIT ?`, [cutoff, ...params, limit]);
+    const [where, params] = afterKey('at', 'id', after);
+    return this.sql.query(`SELECT id, at FROM audit_log FORCE INDEX (ix_audit_at) WHERE at < ? ${where} ORDER BY at, id LIMIT ?`, [cutoff, ...params, limit]);
   }
 
   /** Tasks removed by id, each only if it is still finished (a retry may have queued it again). */
