@@ -71,13 +71,13 @@ export class HistoryRepository {
   }
 
   /**
-   * The next tasks (by id, after `afterId`) that still have log lines: a loose scan of the log's
-   * (task_id, id) index, so tasks whose lines are gone cost nothing. With their state, creation
-   * and finish times, to tell which lines may go.
+   * The next tasks (by id, after `afterId`) that still have log lines, read from the log's
+   * (task_id, id) index, so tasks whose lines are gone cost nothing. With their state and
+   * finish time, to tell which lines may go.
    */
-  async tasksWithLogs(afterId: number, limit: number): Promise<{ id: number; state: string; created_at: Date; finished_at: Date | null }[]> {
+  async tasksWithLogs(afterId: number, limit: number): Promise<{ id: number; state: string; finished_at: Date | null }[]> {
     return this.sql.query(
-      `SELECT t.id, t.state, t.created_at, t.finished_at
+      `SELECT t.id, t.state, t.finished_at
          FROM (SELECT DISTINCT task_id FROM task_logs WHERE task_id > ? ORDER BY task_id LIMIT ?) l
          JOIN tasks t ON t.id = l.task_id
         ORDER BY t.id`,

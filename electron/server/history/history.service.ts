@@ -81,7 +81,8 @@ export class HistoryService {
   /** Looks every hour whether the daily prune is due (it is after PRUNE_TIME when none ran since). */
   start(): void {
     this.stopped = false;
-    if (this.options.daily) this.job = schedule.scheduleJob({ minute: PRUNE_TIME.minute }, () => void this.pruneIfDue()) ?? undefined;
+    const look = (): void => void this.pruneIfDue().catch((err: unknown) => this.deps.logger.warn({ err }, 'could not look whether the history prune is due; looking again in an hour'));
+    if (this.options.daily) this.job = schedule.scheduleJob({ minute: PRUNE_TIME.minute }, look) ?? undefined;
   }
 
   /** No prune starts any more; one under way ends after its current statement. */
@@ -165,17 +166,7 @@ export class HistoryService {
       const tasks = cutoff(limits.tasksDays);
       if (tasks) await this.pruneStandaloneTasks(tasks, refs, removed);
       const runs = cutoff(limits.policyRunsDays);
-      // A run stays while a workflow of its (a job of one of its VMs) does.
-      if (runs) {
-        await this.pruneBatches(
-          (after) => this.repo.oldPolicyRuns(runs, after, this.options.batch),
-          (r) => r.created_at,
-          async (ids) => {
-            const kept = await this.repo.referenced('policy_runs', ids, refs);
-            removed.policyRuns += await this.repo.deletePolicyRuns(ids.filter((id) => !kept.has(id)));
-          },
-        );
-      }
+      if (runs) await this.prunePolicyRuns(runs, refs, removed);
       const audit = cutoff(limits.auditDays);
       if (audit) await this.pruneBatches((after) => this.repo.oldAuditEntries(audit, after, this.options.batch), (r) => r.at, async (ids) => (removed.audit += await this.repo.deleteAuditEntries(ids)));
     } catch (err) {
@@ -241,6 +232,18 @@ export class HistoryService {
         const gone = ids.filter((id) => !kept.has(id));
         removed.taskLogs += await this.deleteLogsOf(gone);
         removed.tasks += await this.repo.deleteTasks(gone);
+      },
+    );
+  }
+
+  /** Policy runs started before the cutoff; a run stays while a workflow of its (the job of one of its VMs) does. */
+  private async prunePolicyRuns(cutoff: Date, refs: Map<string, Reference[]>, removed: PrunedCounts): Promise<void> {
+    await this.pruneBatches(
+      (after) => this.repo.oldPolicyRuns(cutoff, after, this.options.batch),
+      (r) => r.created_at,
+      async (ids) => {
+        const kept = await this.repo.referenced('policy_runs', ids, refs);
+        removed.policyRuns += await this.repo.deletePolicyRuns(ids.filter((id) => !kept.has(id)));
       },
     );
   }
