@@ -140,6 +140,8 @@ describe('UI polish in Chromium', () => {
       // A prune preview lists what it would remove and keep above the buttons.
       await page.goto(url('/destinations'));
       await page.getByRole('link', { name: 'office-nas' }).click();
+      // The list's rows have a Prune button too: click the destination page's, once it is there.
+      await page.getByRole('heading', { name: 'office-nas', level: 1 }).waitFor();
       await page.getByRole('button', { name: 'Prune' }).click();
       await dialog().getByLabel('Keep last').fill('1');
       await dialog().getByRole('button', { name: 'Preview' }).click();
