@@ -77,3 +77,125 @@ export const M365TestAnswerSchema = M365ConnectionTestSchema.extend({
   failure: z.object({ code: z.string().max(64), field: M365SettingFieldSchema.nullable(), detail: z.string().max(4000).nullable() }).nullable(),
 });
 export type M365TestAnswer = z.infer<typeof M365TestAnswerSchema>;
+
+/**
+ * Microsoft 365 backups. One backup covers one subject: a user (their OneDrive; the mailbox
+ * comes with part 2) or a site (each of its document libraries). Each drive is a protected
+ * object of its own in the repository ("m365:<directory id>:drive:<drive id>") with one backup
+ * point per backup; the backup groups its points under a run id, written into every point's
+ * manifest (`source`), so re-import regroups them from the destination alone.
+ */
+export const M365SubjectKindSchema = z.enum(['user', 'site']);
+export type M365SubjectKind = z.infer<typeof M365SubjectKindSchema>;
+
+/** A drive of the subject as the server sends it: its folder in the backup's tree and its repository object. */
+export const M365DrivePartSchema = z.object({
+  /** Its folder when the backup is browsed: "drive" for a OneDrive, the library's name for a site. */
+  name: z.string().min(1).max(255),
+  driveId: z.string().min(1),
+  /** "m365:<directory id>:drive:<drive id>" */
+  objectKey: z.string().min(1),
+  /** For messages: "the OneDrive of alice@contoso.com", "library Documents of site Sales". */
+  label: z.string(),
+});
+export type M365DrivePart = z.infer<typeof M365DrivePartSchema>;
+
+/** The repository object of a drive: stable across renames of users, sites and libraries. */
+export function m365DriveObjectKey(directoryId: string, driveId: string): string {
+  return `m365:${directoryId.toLowerCase()}:drive:${driveId}`;
+}
+
+/** What the node writes into each point's manifest, and re-import reads back. */
+export const M365PointSourceSchema = z.object({
+  runId: z.string().min(1),
+  /** The tenant's directory id or domain, as configured. */
+  directory: z.string(),
+  subject: z.object({ kind: M365SubjectKindSchema, graphId: z.string(), name: z.string() }),
+  part: z.string(),
+  driveId: z.string(),
+});
+export type M365PointSource = z.infer<typeof M365PointSourceSchema>;
+
+/** M365_BACKUP as stored: catalog ids. Runs on the destination's node. */
+export const M365BackupParamsSchema = z.object({
+  m365TenantId: z.number().int(),
+  destinationId: z.number().int(),
+  subject: z.object({ kind: M365SubjectKindSchema, id: z.number().int() }),
+  /** Groups this backup's points; also the catalog's key for it (unique per destination). */
+  runId: z.string().min(1).max(64),
+  /** Enumerate everything (tombstoning what is gone) even where a delta token is kept. */
+  full: z.boolean(),
+});
+/** At dispatch the server adds the tenant's settings, the subject's Graph id and name, its drives, and the repository. */
+export const M365BackupNodeParamsSchema = M365BackupParamsSchema.extend({
+  tenant: M365TenantSettingsSchema,
+  subjectGraphId: z.string().min(1),
+  subjectName: z.string(),
+  parts: z.array(M365DrivePartSchema).min(1),
+});
+
+export const M365PointResultSchema = z.object({
+  part: z.string(),
+  objectKey: z.string(),
+  driveId: z.string(),
+  pointId: z.string(),
+  createdAt: z.string(),
+  kind: z.enum(['full', 'incremental']),
+  /** The delta token had expired: the point compared a full enumeration with the last one. */
+  resynced: z.boolean(),
+  items: z.number().int(),
+  files: z.number().int(),
+  folders: z.number().int(),
+  bytes: z.number(),
+  added: z.number().int(),
+  changed: z.number().int(),
+  removed: z.number().int(),
+  downloadedFiles: z.number().int(),
+  downloadedBytes: z.number(),
+  storedBytes: z.number(),
+});
+export type M365PointResult = z.infer<typeof M365PointResultSchema>;
+
+/** One point per drive that was backed up; a drive that failed as a whole is a warning of the task, and has no point. */
+export const M365BackupResultSchema = z.object({
+  runId: z.string(),
+  points: z.array(M365PointResultSchema),
+});
+export type M365BackupResult = z.infer<typeof M365BackupResultSchema>;
+
+export const M365ConflictSchema = z.enum(['skip', 'copy', 'replace']);
+export type M365Conflict = z.infer<typeof M365ConflictSchema>;
+
+/** M365_RESTORE as stored. Runs on the destination's node; the paths are inside one drive of the backup. */
+export const M365RestoreParamsSchema = z.object({
+  m365TenantId: z.number().int(),
+  destinationId: z.number().int(),
+  /** The catalog's m365_backups.id. */
+  m365BackupId: z.number().int(),
+  /** The drive of the backup the paths are in. */
+  objectKey: z.string().min(1),
+  pointId: z.string().min(1),
+  /** Paths inside that drive, "/" the whole drive ("/Documents/Q3", "/a.txt"). */
+  paths: z.array(z.string().min(1).startsWith('/')).min(1),
+  /** Where to: a drive of the same tenant (the original or another user's or library). */
+  target: z.object({ kind: M365SubjectKindSchema, id: z.number().int(), driveId: z.string().min(1), label: z.string() }),
+  /** A folder at the target's root to restore into ("Restore-2026-12-07 0315" by default); null: the original places. */
+  folder: z.string().min(1).max(255).nullable(),
+  conflict: M365ConflictSchema,
+});
+export const M365RestoreNodeParamsSchema = M365RestoreParamsSchema.extend({
+  tenant: M365TenantSettingsSchema,
+  /** Whose request limits the uploads count against (the target user's or site's Graph id). */
+  targetOwner: z.string().min(1),
+});
+
+export const M365RestoreResultSchema = z.object({
+  restoredFiles: z.number().int(),
+  restoredFolders: z.number().int(),
+  restoredBytes: z.number(),
+  skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  failed: z.array(z.object({ path: z.string(), reason: z.string() })),
+  /** Where the items went on the target drive. */
+  targetRoot: z.string(),
+});
+export type M365RestoreResult = z.infer<typeof M365RestoreResultSchema>;

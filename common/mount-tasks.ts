@@ -13,8 +13,15 @@ export const MountParamsSchema = z.object({
   /** The catalog's mount id (mounts.id). */
   mountId: z.number().int(),
   destinationId: z.number().int(),
-  /** The backup's id in the repository. */
+  /** The backup's id in the repository (a Microsoft 365 backup: its run id). */
   backupId: z.string().min(1),
+  /**
+   * A Microsoft 365 backup instead of a VM's: one folder per drive (named `name`), each the
+   * view of one backup point of one repository object, read from the cloud server's metadata.
+   */
+  m365: z
+    .object({ parts: z.array(z.object({ name: z.string().min(1), objectKey: z.string().min(1), pointId: z.string().min(1) })).min(1) })
+    .optional(),
   /** Disks to serve; all the backup's when absent. */
   disks: z.array(z.string().min(1)).optional(),
   overlay: z.boolean(),

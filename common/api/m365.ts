@@ -224,3 +224,101 @@ export const M365SiteSchema = z.object({
   lastBackupAt: z.string().nullable(),
 });
 export type M365Site = z.infer<typeof M365SiteSchema>;
+
+/** A backup of a user's OneDrive or a site's libraries: one point per drive, browsed as one folder per drive. */
+export const M365BackupPartSchema = z.object({
+  /** Its folder in the backup: "drive" (a OneDrive) or the library's name. */
+  name: z.string(),
+  driveId: z.string(),
+  objectKey: z.string(),
+  pointId: z.string(),
+  kind: z.enum(['full', 'incremental']),
+  items: z.number().int(),
+  files: z.number().int(),
+  folders: z.number().int(),
+  bytes: z.number(),
+  storedBytes: z.number(),
+});
+export type M365BackupPart = z.infer<typeof M365BackupPartSchema>;
+
+export const M365BackupStatusSchema = z.enum(['available', 'removed']);
+
+export const M365BackupSchema = z.object({
+  id: z.number().int(),
+  tenant: z.string().nullable().describe('null: the tenant was removed from the catalog'),
+  tenantId: z.number().int().nullable(),
+  subject: z.object({
+    kind: z.enum(['user', 'site']),
+    /** m365_users.id or m365_sites.id; null when the catalog no longer knows it. */
+    id: z.number().int().nullable(),
+    graphId: z.string(),
+    /** UPN of a user, name of a site. */
+    name: z.string(),
+  }),
+  destinationId: z.number().int(),
+  destination: z.string(),
+  createdAt: z.string(),
+  /** full: every drive enumerated in full; incremental: at least one drive read by delta. */
+  kind: z.enum(['full', 'incremental']),
+  items: z.number().int(),
+  files: z.number().int(),
+  bytes: z.number().describe("bytes of the files the backup's points list"),
+  storedBytes: z.number().describe('bytes this backup added to the destination'),
+  warnings: z.array(z.string()),
+  parts: z.array(M365BackupPartSchema),
+  status: M365BackupStatusSchema,
+  taskId: z.number().int().nullable(),
+});
+export type M365Backup = z.infer<typeof M365BackupSchema>;
+
+export const M365BackupListQuerySchema = z.object({
+  tenant: z.string().min(1).max(128).optional().describe('tenant id or name'),
+  /** A user (UPN or catalog id) or a site (name or catalog id). */
+  user: z.string().min(1).max(320).optional(),
+  site: z.string().min(1).max(255).optional(),
+  destination: z.string().min(1).max(128).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().max(64).optional(),
+});
+export type M365BackupListQuery = z.input<typeof M365BackupListQuerySchema>;
+export const M365BackupPageSchema = z.object({ backups: z.array(M365BackupSchema), nextCursor: z.string().nullable() });
+export type M365BackupPage = z.infer<typeof M365BackupPageSchema>;
+
+/** Backup now: one user or one site (exactly one of them), to a destination. */
+export const M365BackupRunRequestSchema = z
+  .object({
+    tenant: z.string().min(1).max(128).optional().describe('tenant id or name (needed only when the user or site is ambiguous)'),
+    user: z.string().trim().min(1).max(320).optional().describe("the user's UPN or catalog id"),
+    site: z.string().trim().min(1).max(255).optional().describe("the site's name or catalog id"),
+    destination: z.string().trim().min(1).max(128).describe('destination id or name'),
+    full: z.boolean().default(false).describe('enumerate everything even where a delta token is kept'),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.user === undefined) === (v.site === undefined)) ctx.addIssue({ code: 'custom', path: ['user'], message: 'name one user or one site to back up' });
+  });
+export type M365BackupRunRequest = z.input<typeof M365BackupRunRequestSchema>;
+
+/** The task of a backup now (its progress, log and outcome). */
+export const M365BackupRunResponseSchema = z.object({ taskId: z.number().int() });
+
+export const M365BackupIdParamsSchema = z.object({ id: z.coerce.number().int().positive() });
+
+/**
+ * Restore paths of one drive of a backup. Paths are as the backup is browsed: the drive's
+ * folder first ("drive/Documents/a.docx", "Documents/Q3" for a site's library "Documents"),
+ * the drive's folder alone for all of it. To another user or site of the same tenant with `to`
+ * (a UPN, or a site's name with `toLibrary`), else to the original drive.
+ */
+export const M365RestoreRequestSchema = z.object({
+  paths: z.array(z.string().min(1).max(4096)).min(1).max(10_000),
+  to: z.string().trim().min(1).max(320).optional().describe('a user (UPN or id) or a site (name or id) of the same tenant'),
+  toLibrary: z.string().trim().min(1).max(255).optional().describe("the target site's library (default: the same name)"),
+  /** Default: a new "Restore-<date>" folder at the target drive's root; null: the original places. */
+  folder: z.string().trim().min(1).max(255).nullable().optional(),
+  conflict: z.enum(['skip', 'copy', 'replace']).default('copy'),
+});
+export type M365RestoreRequest = z.input<typeof M365RestoreRequestSchema>;
+export const M365RestoreResponseSchema = z.object({ taskId: z.number().int() });
+
+/** Browse: the backup opened as a mount (one folder per drive) in the file explorer. */
+export const M365BrowseRequestSchema = z.object({ idleSeconds: z.number().int().min(60).max(24 * 3600).optional() });

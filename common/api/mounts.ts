@@ -175,9 +175,11 @@ export type IscsiInfo = z.infer<typeof IscsiInfoSchema>;
 export const MountSchema = z.object({
   id: z.number().int(),
   kind: z.enum(['browse', 'iscsi']),
-  /** The catalog's backup id. */
-  backupId: z.number().int(),
-  /** What the backup is of (VM name) and when it was taken. */
+  /** The catalog's backup id (null for a Microsoft 365 backup). */
+  backupId: z.number().int().nullable(),
+  /** The catalog's Microsoft 365 backup id (m365_backups.id) when it is one. */
+  m365BackupId: z.number().int().nullable(),
+  /** What the backup is of (the VM's name; a Microsoft 365 user's UPN or site's name) and when it was taken. */
   vm: z.string(),
   backupCreatedAt: z.string(),
   destination: z.string(),

@@ -29,6 +29,8 @@ export const TASK_TYPES = [
   'REIMPORT',
   'BACKUP_DELETE',
   'M365_SYNC',
+  'M365_BACKUP',
+  'M365_RESTORE',
 ] as const;
 export const TaskTypeSchema = z.enum(TASK_TYPES);
 export type TaskType = z.infer<typeof TaskTypeSchema>;

@@ -36,6 +36,7 @@ export function toMount(r: MountRow): Mount {
     id: r.id,
     kind: r.kind,
     backupId: r.backup_id,
+    m365BackupId: null,
     vm: r.vm,
     backupCreatedAt: r.backup_created_at.toISOString(),
     destination: r.destination_name,

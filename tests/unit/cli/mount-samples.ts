@@ -6,6 +6,7 @@ export function sampleMount(overrides: Partial<Mount> = {}): Mount {
     id: 3,
     kind: 'browse',
     backupId: 14,
+    m365BackupId: null,
     vm: 'prod-db',
     backupCreatedAt: '2025-01-31T12:00:00.000Z',
     destination: 'nas',

@@ -41,7 +41,7 @@ export function MountStatus({ mount }: { mount: Mount }) {
               ? 'The node is unmounting this backup.'
               : `This mount was closed ${formatDateTime(mount.closedAt, 'earlier')}. The backup is unchanged; open it again to go on.`}
           </Text>
-          {mount.state === 'CLOSED' && mount.kind === 'browse' && <BrowseAgainButton backupId={mount.backupId} />}
+          {mount.state === 'CLOSED' && mount.kind === 'browse' && mount.backupId !== null && <BrowseAgainButton backupId={mount.backupId} />}
         </Group>
       </Alert>
     );
