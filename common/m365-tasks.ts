@@ -199,3 +199,9 @@ export const M365RestoreResultSchema = z.object({
   targetRoot: z.string(),
 });
 export type M365RestoreResult = z.infer<typeof M365RestoreResultSchema>;
+
+/** "Restore-2026-12-07 0315" (UTC): a new folder per restore, sortable, valid on every drive. */
+export function m365RestoreFolderName(at: Date): string {
+  const iso = at.toISOString();
+  return `Restore-${iso.slice(0, 10)} ${iso.slice(11, 13)}${iso.slice(14, 16)}`;
+}

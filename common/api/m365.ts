@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TimeCursorSchema } from './paging.js';
 import { ID_LIKE_NAME_MESSAGE, notIdLike, unicodeNamePattern } from '../names.js';
 
 /**
@@ -278,7 +279,7 @@ export const M365BackupListQuerySchema = z.object({
   site: z.string().min(1).max(255).optional(),
   destination: z.string().min(1).max(128).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(64).optional(),
+  cursor: TimeCursorSchema.optional(),
 });
 export type M365BackupListQuery = z.input<typeof M365BackupListQuerySchema>;
 export const M365BackupPageSchema = z.object({ backups: z.array(M365BackupSchema), nextCursor: z.string().nullable() });

@@ -28,6 +28,9 @@ const KIND_WORDS: Record<string, string> = {
   policy: 'Policy',
   mount: 'Mount',
   'm365-tenant': 'Microsoft 365 tenant',
+  'm365-user': 'Microsoft 365 user',
+  'm365-site': 'SharePoint site',
+  'm365-backup': 'Microsoft 365 backup',
 };
 
 /**

@@ -49,6 +49,8 @@ import { DestinationsRepository } from './destinations/destinations.repository.j
 import { DestinationsService } from './destinations/destinations.service.js';
 import { registerInventoryRoutes } from './api/inventory.routes.js';
 import { registerM365Routes } from './api/m365.routes.js';
+import { M365BackupsRepository } from './m365/m365-backups.repository.js';
+import { M365BackupsService } from './m365/m365-backups.service.js';
 import { M365InventoryRepository } from './m365/m365-inventory.repository.js';
 import { M365Service } from './m365/m365.service.js';
 import { M365TenantsRepository } from './m365/m365-tenants.repository.js';
@@ -180,9 +182,23 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     // After VmBackupsService: its STORE listener records the backup that this one adds the run's numbers to.
     const backups = new BackupsService(destinationsRepo, new BackupsRepository(catalog), engine, tasksRepo, audit, bus, logger.child({ module: 'backup-browser' }));
     const snapshots = new SnapshotsService(inventory, sessions, engine, audit);
-    const m365 = new M365Service({ catalog, tenants: new M365TenantsRepository(catalog), inventory: new M365InventoryRepository(catalog), nodes: nodesRepo, sessions, secrets, engine, audit, logger: logger.child({ module: 'm365' }) });
+    const m365Tenants = new M365TenantsRepository(catalog);
+    const m365Inventory = new M365InventoryRepository(catalog);
+    const m365 = new M365Service({ catalog, tenants: m365Tenants, inventory: m365Inventory, nodes: nodesRepo, sessions, secrets, engine, audit, logger: logger.child({ module: 'm365' }) });
     parts.timers.push(() => m365.stop());
     const mounts = new MountsService({ repo: new MountsRepository(catalog), destinations: destinationsRepo, nodes: nodesRepo, sessions, engine, tasks: tasksRepo, audit, bus, logger: logger.child({ module: 'mounts' }) });
+    const m365Backups = new M365BackupsService({
+      catalog,
+      backups: new M365BackupsRepository(catalog),
+      tenants: m365Tenants,
+      inventory: m365Inventory,
+      destinations: destinationsRepo,
+      secrets,
+      engine,
+      mounts,
+      audit,
+      logger: logger.child({ module: 'm365-backups' }),
+    });
     await mounts.init();
     const notifications = new NotificationsService({ catalog, secrets, engine, audit, logger: logger.child({ module: 'notifications' }), clock });
     const policiesRepo = new PoliciesRepository(catalog);
@@ -246,7 +262,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerDestinationRoutes(api, { destinations });
         registerBackupRoutes(api, { backups, destinations: destinationsRepo });
         registerInventoryRoutes(api, { inventory, backups: vmBackups, snapshots });
-        registerM365Routes(api, { m365 });
+        registerM365Routes(api, { m365, backups: m365Backups });
         registerPolicyRoutes(api, { policies, dashboard });
         registerNotificationRoutes(api, { notifications });
         registerMountRoutes(api, { mounts });

@@ -4,8 +4,15 @@ import {
   CreatedM365TenantSchema,
   CreateM365TenantSchema,
   M365ConnectionSettingsSchema,
+  M365BackupIdParamsSchema,
+  M365BackupListQuerySchema,
+  M365BackupPageSchema,
+  M365BackupRunRequestSchema,
+  M365BackupSchema,
+  M365BrowseRequestSchema,
   M365ConnectionTestSchema,
   M365InventoryQuerySchema,
+  M365RestoreRequestSchema,
   M365SiteSchema,
   M365TenantRefParamsSchema,
   M365TenantSchema,
@@ -14,6 +21,8 @@ import {
 } from '../../../common/api/m365.js';
 import { TaskSchema } from '../../../common/api/tasks.js';
 import type { M365Service } from '../m365/m365.service.js';
+import type { M365BackupsService } from '../m365/m365-backups.service.js';
+import { MountSchema } from '../../../common/api/mounts.js';
 import { principalOf } from './access-control.js';
 import type { ZodApp } from './zod-app.js';
 
@@ -27,8 +36,9 @@ const tags = ['m365'];
  * in on its node first (refused, unsaved, with the identity platform's reason in a sentence on
  * the field it is about); the client secret and private key are never answered back.
  */
-export function registerM365Routes(app: ZodApp, deps: { m365: M365Service }): void {
+export function registerM365Routes(app: ZodApp, deps: { m365: M365Service; backups: M365BackupsService }): void {
   const { m365 } = deps;
+  registerM365BackupRoutes(app, deps.backups);
   app.get('/api/m365/tenants', { config: { access: { role: 'viewer' } }, schema: { tags, summary: 'Microsoft 365 tenants', response: { 200: z.array(M365TenantSchema), ...errors } } }, async () =>
     m365.list(),
   );
@@ -102,5 +112,53 @@ export function registerM365Routes(app: ZodApp, deps: { m365: M365Service }): vo
     '/api/m365/sites',
     { config: { access: { role: 'viewer' } }, schema: { tags, summary: 'SharePoint sites with their document libraries', querystring: M365InventoryQuerySchema, response: { 200: z.array(M365SiteSchema), ...errors } } },
     async (request) => m365.sites(request.query.tenant),
+  );
+}
+
+/**
+ * Backups of users and sites: backup now (a task on the destination's node), the catalog's
+ * list, browsing one in the file explorer (a mount), and restores (operators; audited).
+ */
+function registerM365BackupRoutes(app: ZodApp, backups: M365BackupsService): void {
+  const taskRef = z.object({ taskId: z.number().int() });
+  app.post(
+    '/api/m365/backups',
+    {
+      config: { access: { role: 'operator' } },
+      schema: { tags, summary: "Back up a user's OneDrive or a site's document libraries now (M365_BACKUP task on the destination's node)", body: M365BackupRunRequestSchema, response: { 202: taskRef, ...errors } },
+    },
+    async (request, reply) => reply.code(202).send({ taskId: (await backups.run(request.body, principalOf(request))).id }),
+  );
+  app.get(
+    '/api/m365/backups',
+    { config: { access: { role: 'viewer' } }, schema: { tags, summary: 'Microsoft 365 backups, newest first (cursor paging)', querystring: M365BackupListQuerySchema, response: { 200: M365BackupPageSchema, ...errors } } },
+    async (request) => backups.list(request.query),
+  );
+  app.get(
+    '/api/m365/backups/:id',
+    { config: { access: { role: 'viewer' } }, schema: { tags, summary: 'One Microsoft 365 backup with its drives', params: M365BackupIdParamsSchema, response: { 200: M365BackupSchema, ...errors } } },
+    async (request) => backups.get(request.params.id),
+  );
+  app.post(
+    '/api/m365/backups/:id/browse',
+    {
+      config: { access: { role: 'operator' } },
+      schema: { tags, summary: 'Open the backup in the file explorer: a mount with one folder per drive (an open one is reused)', params: M365BackupIdParamsSchema, body: M365BrowseRequestSchema.nullish(), response: { 201: MountSchema, ...errors } },
+    },
+    async (request, reply) => reply.code(201).send(await backups.browse(request.params.id, request.body?.idleSeconds, principalOf(request))),
+  );
+  app.post(
+    '/api/m365/backups/:id/restore',
+    {
+      config: { access: { role: 'operator' } },
+      schema: {
+        tags,
+        summary: 'Restore files and folders of one drive to the original drive or another user or library of the tenant (M365_RESTORE task; audited)',
+        params: M365BackupIdParamsSchema,
+        body: M365RestoreRequestSchema,
+        response: { 202: taskRef, ...errors },
+      },
+    },
+    async (request, reply) => reply.code(202).send({ taskId: (await backups.restore(request.params.id, request.body, principalOf(request))).id }),
   );
 }

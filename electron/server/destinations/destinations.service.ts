@@ -33,7 +33,7 @@ const REPOSITORY_PATH_CODES = new Set([
 ]);
 
 /** Task types whose node works on the destination's repository: they get its path and password at dispatch. */
-const REPOSITORY_TASKS = ['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPORT', 'EXPORT', 'STORE', 'RESTORE', 'MOUNT', 'BACKUP_DELETE'] as const;
+const REPOSITORY_TASKS = ['DESTINATION_CHECK', 'VERIFY', 'PRUNE', 'GC', 'REIMPORT', 'EXPORT', 'STORE', 'RESTORE', 'MOUNT', 'BACKUP_DELETE', 'M365_BACKUP', 'M365_RESTORE'] as const;
 
 /**
  * Backup destinations: a directory on a node holding a repository. The server

@@ -5,8 +5,9 @@ import type { Sql, SqlValue } from '../db/catalog.js';
 type DirectoryUser = NonNullable<M365SyncResult['users']>[number];
 type DirectorySite = NonNullable<M365SyncResult['sites']>[number];
 
-interface UserRow {
+export interface UserRow {
   id: number;
+  tenant_id: number;
   tenant_name: string;
   graph_id: string;
   upn: string;
@@ -17,10 +18,12 @@ interface UserRow {
   present: number;
   last_seen_at: Date;
   removed_at: Date | null;
+  last_backup_at?: Date | null;
 }
 
-interface SiteRow {
+export interface SiteRow {
   id: number;
+  tenant_id: number;
   tenant_name: string;
   graph_id: string;
   name: string;
@@ -29,9 +32,10 @@ interface SiteRow {
   present: number;
   last_seen_at: Date;
   removed_at: Date | null;
+  last_backup_at?: Date | null;
 }
 
-interface LibraryRow {
+export interface LibraryRow {
   id: number;
   site_id: number;
   drive_id: string;
@@ -58,9 +62,8 @@ export function toM365User(r: UserRow): M365User {
     present: r.present === 1,
     lastSeenAt: r.last_seen_at.toISOString(),
     removedAt: r.removed_at ? r.removed_at.toISOString() : null,
-    // Policies and backups of M365 objects come with the backup work.
     policy: null,
-    lastBackupAt: null,
+    lastBackupAt: r.last_backup_at ? r.last_backup_at.toISOString() : null,
   };
 }
 
@@ -79,9 +82,9 @@ function toSite(r: SiteRow, libraries: LibraryRow[]): M365Site {
     present: r.present === 1,
     lastSeenAt: r.last_seen_at.toISOString(),
     removedAt: r.removed_at ? r.removed_at.toISOString() : null,
-    libraries: libraries.map(toLibrary),
+    libraries: libraries.map((l) => ({ ...toLibrary(l), lastBackupAt: r.last_backup_at ? r.last_backup_at.toISOString() : null })),
     policy: null,
-    lastBackupAt: null,
+    lastBackupAt: r.last_backup_at ? r.last_backup_at.toISOString() : null,
   };
 }
 
@@ -129,10 +132,45 @@ export class M365InventoryRepository {
     );
   }
 
+  /** Users by catalog id or UPN (any case), in one tenant or all. */
+  async findUsers(ref: string, tenantId?: number): Promise<UserRow[]> {
+    const byId = /^\d+$/.test(ref);
+    return this.sql.query<UserRow>(
+      `SELECT u.*, t.name AS tenant_name FROM m365_users u JOIN m365_tenants t ON t.id = u.tenant_id
+        WHERE ${byId ? 'u.id = ?' : 'LOWER(u.upn) = LOWER(?)'}${tenantId === undefined ? '' : ' AND u.tenant_id = ?'} ORDER BY u.present DESC, u.id`,
+      tenantId === undefined ? [ref] : [ref, tenantId],
+    );
+  }
+
+  /** Sites by catalog id, name or display name (any case), in one tenant or all. */
+  async findSites(ref: string, tenantId?: number): Promise<SiteRow[]> {
+    const byId = /^\d+$/.test(ref);
+    return this.sql.query<SiteRow>(
+      `SELECT s.*, t.name AS tenant_name FROM m365_sites s JOIN m365_tenants t ON t.id = s.tenant_id
+        WHERE ${byId ? 's.id = ?' : '(LOWER(s.name) = LOWER(?) OR LOWER(s.display_name) = LOWER(?))'}${tenantId === undefined ? '' : ' AND s.tenant_id = ?'} ORDER BY s.present DESC, s.id`,
+      [ref, ...(byId ? [] : [ref]), ...(tenantId === undefined ? [] : [tenantId])],
+    );
+  }
+
+  async userById(id: number): Promise<UserRow | undefined> {
+    return (await this.findUsers(String(id)))[0];
+  }
+
+  async siteById(id: number): Promise<SiteRow | undefined> {
+    return (await this.findSites(String(id)))[0];
+  }
+
+  /** A site's document libraries, present ones first. */
+  async libraries(siteId: number): Promise<LibraryRow[]> {
+    return this.sql.query<LibraryRow>('SELECT * FROM m365_libraries WHERE site_id = ? ORDER BY present DESC, name', [siteId]);
+  }
+
   async users(tenantId?: number): Promise<M365User[]> {
     const where = tenantId === undefined ? '' : 'WHERE u.tenant_id = ?';
     const rows = await this.sql.query<UserRow>(
-      `SELECT u.*, t.name AS tenant_name FROM m365_users u JOIN m365_tenants t ON t.id = u.tenant_id ${where} ORDER BY t.name, u.present DESC, u.upn`,
+      `SELECT u.*, t.name AS tenant_name,
+              (SELECT MAX(mb.created_at) FROM m365_backups mb WHERE mb.user_id = u.id AND mb.status = 'available') AS last_backup_at
+         FROM m365_users u JOIN m365_tenants t ON t.id = u.tenant_id ${where} ORDER BY t.name, u.present DESC, u.upn`,
       tenantId === undefined ? [] : [tenantId],
     );
     return rows.map(toM365User);
@@ -142,7 +180,9 @@ export class M365InventoryRepository {
     const where = tenantId === undefined ? '' : 'WHERE s.tenant_id = ?';
     const params = tenantId === undefined ? [] : [tenantId];
     const sites = await this.sql.query<SiteRow>(
-      `SELECT s.*, t.name AS tenant_name FROM m365_sites s JOIN m365_tenants t ON t.id = s.tenant_id ${where} ORDER BY t.name, s.present DESC, s.display_name`,
+      `SELECT s.*, t.name AS tenant_name,
+              (SELECT MAX(mb.created_at) FROM m365_backups mb WHERE mb.site_id = s.id AND mb.status = 'available') AS last_backup_at
+         FROM m365_sites s JOIN m365_tenants t ON t.id = s.tenant_id ${where} ORDER BY t.name, s.present DESC, s.display_name`,
       params,
     );
     const libraries = await this.sql.query<LibraryRow>(

@@ -4,7 +4,8 @@ import type { Sql } from '../db/catalog.js';
 export interface MountRow {
   id: number;
   kind: Mount['kind'];
-  backup_id: number;
+  backup_id: number | null;
+  m365_backup_id: number | null;
   node_id: number;
   node_name: string;
   node_host: string;
@@ -36,7 +37,7 @@ export function toMount(r: MountRow): Mount {
     id: r.id,
     kind: r.kind,
     backupId: r.backup_id,
-    m365BackupId: null,
+    m365BackupId: r.m365_backup_id,
     vm: r.vm,
     backupCreatedAt: r.backup_created_at.toISOString(),
     destination: r.destination_name,
@@ -64,16 +65,23 @@ function withReachablePortal(info: IscsiInfo | null, host: string): IscsiInfo | 
   return m ? { ...info, portal: `${host.includes(':') ? `[${host}]` : host}:${m[2]}` } : info;
 }
 
-const SELECT = `SELECT m.*, n.name AS node_name, n.host AS node_host, COALESCE((SELECT v.name FROM vms v WHERE v.uuid = b.vm ORDER BY v.id DESC LIMIT 1), b.vm) AS vm, b.created_at AS backup_created_at, b.repo_backup_id, b.destination_id, d.name AS destination_name
-  FROM mounts m JOIN nodes n ON n.id = m.node_id JOIN backups b ON b.id = m.backup_id JOIN destinations d ON d.id = b.destination_id`;
+/** A mount's row with what it opened: a VM backup (b) or a Microsoft 365 backup (mb), exactly one. */
+const SELECT = `SELECT m.*, n.name AS node_name, n.host AS node_host,
+    COALESCE((SELECT v.name FROM vms v WHERE v.uuid = b.vm ORDER BY v.id DESC LIMIT 1), b.vm, mb.subject_name) AS vm,
+    COALESCE(b.created_at, mb.created_at) AS backup_created_at, COALESCE(b.repo_backup_id, mb.run_id) AS repo_backup_id,
+    d.id AS destination_id, d.name AS destination_name
+  FROM mounts m JOIN nodes n ON n.id = m.node_id
+  LEFT JOIN backups b ON b.id = m.backup_id LEFT JOIN m365_backups mb ON mb.id = m.m365_backup_id
+  JOIN destinations d ON d.id = COALESCE(b.destination_id, mb.destination_id)`;
 
 export class MountsRepository {
   constructor(private readonly sql: Sql) {}
 
-  async insert(m: { kind: Mount['kind']; backupId: number; nodeId: number; disks: string[] | null; overlay: boolean; idleSeconds: number; createdBy: string }): Promise<number> {
-    const r = await this.sql.execute('INSERT INTO mounts (kind, backup_id, node_id, disks, overlay, idle_seconds, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+  async insert(m: { kind: Mount['kind']; backupId: number | null; m365BackupId?: number; nodeId: number; disks: string[] | null; overlay: boolean; idleSeconds: number; createdBy: string }): Promise<number> {
+    const r = await this.sql.execute('INSERT INTO mounts (kind, backup_id, m365_backup_id, node_id, disks, overlay, idle_seconds, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
       m.kind,
       m.backupId,
+      m.m365BackupId ?? null,
       m.nodeId,
       m.disks ? JSON.stringify(m.disks) : null,
       m.overlay ? 1 : 0,
@@ -89,6 +97,11 @@ export class MountsRepository {
 
   async byTask(taskId: number): Promise<MountRow | undefined> {
     return (await this.sql.query<MountRow>(`${SELECT} WHERE m.task_id = ?`, [taskId]))[0];
+  }
+
+  /** The open browse mount of a Microsoft 365 backup, if one is open (browsing again reuses it). */
+  async activeOfM365(m365BackupId: number): Promise<MountRow | undefined> {
+    return (await this.sql.query<MountRow>(`${SELECT} WHERE m.m365_backup_id = ? AND m.state IN ('MOUNTING','MOUNTED') ORDER BY m.id DESC LIMIT 1`, [m365BackupId]))[0];
   }
 
   async list(activeOnly: boolean): Promise<MountRow[]> {

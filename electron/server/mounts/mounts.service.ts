@@ -52,6 +52,20 @@ export interface MountsServiceDeps {
   logger: Logger;
 }
 
+/** What a mount opened, as audit targets and task subjects name it. */
+function backupRef(row: MountRow): string {
+  return row.m365_backup_id !== null ? `m365-backup:${row.m365_backup_id}` : `backup:${row.backup_id}`;
+}
+
+/** A Microsoft 365 backup to browse: its drives' points on its destination. */
+export interface M365Mountable {
+  id: number;
+  destinationId: number;
+  runId: string;
+  subjectName: string;
+  parts: { name: string; objectKey: string; pointId: string }[];
+}
+
 export class MountsService {
   private readonly iscsiWaiters = new Map<number, (ready: MountReady['iscsi'] | Error) => void>();
   private readonly touchedAt = new Map<number, number>();
@@ -108,6 +122,34 @@ export class MountsService {
     }
     const current = await this.get(mount.id);
     return { mount: current, portal: current.iscsi?.portal ?? ready.portal, target: ready.target, lun: ready.lun, chapUser: ready.chapUser, chapPassword: ready.chapPassword };
+  }
+
+  /**
+   * Opens a Microsoft 365 backup for browsing: one folder per drive, served by the cloud
+   * server's metadata on the destination's node. A browse mount of it already open is reused.
+   */
+  async startM365(backup: M365Mountable, idleSeconds: number, by: Principal): Promise<Mount> {
+    const open = await this.d.repo.activeOfM365(backup.id);
+    if (open) return toMount(open);
+    const dest = await this.d.destinations.byId(backup.destinationId);
+    if (!dest) throw notFound(`the destination of Microsoft 365 backup ${backup.id} is gone`);
+    const id = await this.d.repo.insert({ kind: 'browse', backupId: null, m365BackupId: backup.id, nodeId: dest.node_id, disks: null, overlay: false, idleSeconds, createdBy: by.user.username });
+    try {
+      const task = await this.d.engine.create({
+        type: 'MOUNT',
+        params: { mountId: id, destinationId: dest.id, backupId: backup.runId, overlay: false, idleSeconds, m365: { parts: backup.parts.map((p) => ({ name: p.name, objectKey: p.objectKey, pointId: p.pointId })) } },
+        subject: `m365-backup:${backup.id}`,
+        requiredNodeId: dest.node_id,
+        priority: 90,
+        createdBy: by.user.username,
+      });
+      await this.d.repo.setTask(id, task.id);
+    } catch (err) {
+      await this.d.repo.setState(id, 'FAILED', err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+    await this.d.audit.record({ actor: by.user.username, action: 'mount.start', target: `m365-backup:${backup.id}`, details: { mount: id, subject: backup.subjectName, drives: backup.parts.map((p) => p.name) } });
+    return this.publish(id);
   }
 
   private async open(
@@ -200,7 +242,7 @@ export class MountsService {
   async stop(id: number, by: Principal): Promise<Mount> {
     const row = await this.row(id);
     if (!ACTIVE_STATES.includes(row.state)) return toMount(row);
-    await this.d.audit.record({ actor: by.user.username, action: 'mount.stop', target: `mount:${id}`, details: { backup: row.backup_id } });
+    await this.d.audit.record({ actor: by.user.username, action: 'mount.stop', target: `mount:${id}`, details: { backup: backupRef(row) } });
     if (row.state === 'MOUNTED') {
       await this.d.repo.setState(id, 'CLOSING');
       try {
@@ -242,7 +284,7 @@ export class MountsService {
       await this.d.audit.record({
         actor: audit.by.user.username,
         action: audit.download ? 'mount.download' : 'mount.preview',
-        target: `backup:${row.backup_id}`,
+        target: backupRef(row),
         details: { mount: id, vm: row.vm, paths: [path], ...(range.start !== undefined || range.end !== undefined ? { range } : {}) },
       });
     }
@@ -252,7 +294,7 @@ export class MountsService {
   async zip(id: number, paths: string[], by: Principal): Promise<{ head: StreamHead; body: Readable }> {
     const row = await this.openRow(id, true);
     const opened = await this.relayed(() => this.d.sessions.relay.stream(row.node_id, id, 'zip', { paths }));
-    await this.d.audit.record({ actor: by.user.username, action: 'mount.download', target: `backup:${row.backup_id}`, details: { mount: id, vm: row.vm, paths, zip: true } });
+    await this.d.audit.record({ actor: by.user.username, action: 'mount.download', target: backupRef(row), details: { mount: id, vm: row.vm, paths, zip: true } });
     return opened;
   }
 
@@ -269,7 +311,7 @@ export class MountsService {
     const task = await this.d.engine.create({
       type: 'FILE_RESTORE',
       params: { mountId: id, paths: req.paths, directory: req.path, overwrite: req.overwrite },
-      subject: `backup:${row.backup_id}`,
+      subject: backupRef(row),
       requiredNodeId: target.id,
       priority: 80,
       createdBy: by.user.username,
@@ -277,7 +319,7 @@ export class MountsService {
     await this.d.audit.record({
       actor: by.user.username,
       action: 'mount.restore',
-      target: `backup:${row.backup_id}`,
+      target: backupRef(row),
       details: { mount: id, vm: row.vm, paths: req.paths, node: target.name, directory: req.path, overwrite: req.overwrite, task: task.id },
     });
     return task;
