@@ -6,6 +6,8 @@ import { ChildProcessRunner, KvmExportRegistry, recoverStaleExports } from '../p
 import { destinationHandlers } from './handlers/destination.handlers.js';
 import { kvmHandlers, type KvmHandlerDeps } from './handlers/kvm.handlers.js';
 import { kvmWorkDirs } from './handlers/kvm-task.js';
+import { m365BackupHandler } from './handlers/m365-backup.handler.js';
+import { m365RestoreHandler } from './handlers/m365-restore.handler.js';
 import { m365SyncHandler } from './handlers/m365-sync.handler.js';
 import { cleanupStaleMounts, mountHandlers, mountsDir } from './handlers/mount.handler.js';
 import { nodeCheckHandler } from './handlers/node-check.handler.js';
@@ -26,7 +28,14 @@ export interface MountDeps {
 
 /** Every task type this node build can run. Platform issues add theirs here. */
 export function defaultHandlers(node: { name: string } = { name: os.hostname() }, kvm: Partial<KvmHandlerDeps> = {}, mount?: MountDeps): TaskHandler[] {
-  const handlers = [nodeCheckHandler, ...destinationHandlers({ nodeName: node.name }), ...kvmHandlers({ nodeName: node.name, ...kvm }), m365SyncHandler({ nodeName: node.name })];
+  const handlers = [
+    nodeCheckHandler,
+    ...destinationHandlers({ nodeName: node.name }),
+    ...kvmHandlers({ nodeName: node.name, ...kvm }),
+    m365SyncHandler({ nodeName: node.name }),
+    m365BackupHandler({ nodeName: node.name }),
+    m365RestoreHandler({ nodeName: node.name }),
+  ];
   if (mount) {
     const [host, port] = splitPortal(mount.iscsiPortal ?? '0.0.0.0:3260');
     handlers.push(

@@ -1,0 +1,116 @@
+import * as path from 'node:path';
+import { M365BackupNodeParamsSchema, type M365BackupResult, type M365PointResult, type M365PointSource } from '../../../common/m365-tasks.js';
+import { backupDrive, type DriveBackupProgress } from '../../cloud/drive-backup.js';
+import { CloudError } from '../../cloud/graph/cloud-errors.js';
+import type { GraphClientOptions } from '../../cloud/graph/graph-client.js';
+import { TaskError, type TaskHandler, type TaskRunContext, type TaskRunResult } from '../task-handler.js';
+import { destinationError, formatBytes, parseParams, plural, withRepository, type DestinationHandlerDeps } from './destination-task.js';
+import { withTenant } from './m365-tenant.js';
+
+export interface M365HandlerDeps extends DestinationHandlerDeps {
+  /** Graph client tuning (tests shorten the backoff). */
+  graph?: GraphClientOptions;
+  /** Pack target size (tests). */
+  packSize?: number;
+}
+
+/**
+ * Where the M365 handlers keep the working copies of the drives' metadata databases. Kept
+ * between runs: a copy whose last point is still the newest makes the next incremental
+ * cheap, and the library rebuilds a missing or stale one from the destination (it also
+ * names the file by repository id and object, so destinations never share one).
+ */
+export function m365WorkDir(stagingDir: string): string {
+  return path.join(stagingDir, 'm365-work');
+}
+
+/** A CloudError's sentence, tied to this node; a cancel or anything else passes through. */
+export function cloudTaskError(ctx: TaskRunContext, nodeName: string, err: unknown): unknown {
+  if (ctx.signal.aborted || !(err instanceof CloudError)) return err;
+  return new TaskError(`${err.message} (on node ${nodeName})`, err.code);
+}
+
+/**
+ * M365_BACKUP: one backup point per drive of the subject (a user's OneDrive, a site's
+ * libraries), each tagged with the run id in its manifest so the run can be regrouped from
+ * the destination alone. A drive that fails as a whole is a warning naming it and the others
+ * go on; the task fails only when no drive could be backed up, or when signing in fails.
+ */
+export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
+  return {
+    type: 'M365_BACKUP',
+    async run(ctx: TaskRunContext): Promise<TaskRunResult> {
+      const { target, params } = parseParams(ctx, deps, M365BackupNodeParamsSchema);
+      const warnings: string[] = [];
+      const result: M365BackupResult = { runId: params.runId, points: [] };
+      const failedParts: string[] = [];
+      try {
+        await withTenant(params.tenant, deps.graph ?? {}, async (s) => {
+          // Sign in first: a wrong credential is one clear failure, not one per drive.
+          ctx.progress(0, null, 'signing in to Microsoft 365');
+          await s.tokens.token();
+          await withRepository(ctx, deps, target, async (repo) => {
+            let bytesBefore = 0;
+            for (const [i, part] of params.parts.entries()) {
+              ctx.signal.throwIfAborted();
+              const source: M365PointSource = {
+                runId: params.runId,
+                directory: params.tenant.tenantId,
+                subject: { kind: params.subject.kind, graphId: params.subjectGraphId, name: params.subjectName },
+                part: part.name,
+                driveId: part.driveId,
+              };
+              const step = `${part.label} (${i + 1} of ${params.parts.length})`;
+              const onProgress = (p: DriveBackupProgress): void =>
+                ctx.progress(bytesBefore + p.downloadedBytes, null, `${step}: ${plural(p.items, 'item')} read, ${plural(p.downloadedFiles, 'file')} downloaded`);
+              ctx.progress(bytesBefore, null, `${step}: reading the changes`);
+              try {
+                const r = await backupDrive({
+                  graph: s.graph,
+                  repo,
+                  objectKey: part.objectKey,
+                  drivePath: `/drives/${part.driveId}`,
+                  owner: params.subjectGraphId,
+                  label: part.label,
+                  workDir: m365WorkDir(ctx.stagingDir),
+                  full: params.full,
+                  source,
+                  signal: ctx.signal,
+                  logger: ctx.logger,
+                  onProgress,
+                  ...(deps.packSize ? { packSize: deps.packSize } : {}),
+                });
+                bytesBefore += r.downloadedBytes;
+                warnings.push(...r.warnings.map((w) => `${part.label}: ${w}`));
+                const { warnings: _w, newStoredBytes, ...counts } = r;
+                const point: M365PointResult = { part: part.name, objectKey: part.objectKey, driveId: part.driveId, ...counts, storedBytes: newStoredBytes };
+                result.points.push(point);
+                ctx.log(
+                  'info',
+                  `${part.label}: ${r.kind} point ${r.pointId}${r.resynced ? ' (the change token had expired: compared in full)' : ''}, ${plural(r.files, 'file')} (${formatBytes(r.bytes)}), ${r.added} added, ${r.changed} changed, ${r.removed} removed, ${plural(r.downloadedFiles, 'file')} downloaded (${formatBytes(r.downloadedBytes)})${r.warnings.length ? `, ${plural(r.warnings.length, 'item')} not backed up` : ''}`,
+                );
+              } catch (err) {
+                // Only Graph's refusals are the drive's own; a repository failure ends the run.
+                if (ctx.signal.aborted || !(err instanceof CloudError)) throw err;
+                const warning = `${part.label} was not backed up: ${err.message}`;
+                warnings.push(warning);
+                failedParts.push(warning);
+                ctx.log('warn', warning);
+              }
+            }
+          });
+        });
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        const e = destinationError(ctx, target, cloudTaskError(ctx, deps.nodeName, err), 'backing up to the repository');
+        // Points already committed stay on the destination: the server records them with the failure.
+        if (result.points.length > 0) return { failed: (e as Error).message, result, warnings };
+        throw e;
+      }
+      if (result.points.length === 0) {
+        return { failed: `no drive of ${params.subjectName} could be backed up on node ${deps.nodeName}: ${failedParts.join('; ')}`, result, warnings };
+      }
+      return { result, warnings };
+    },
+  };
+}
