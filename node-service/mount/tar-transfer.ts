@@ -1,7 +1,7 @@
 /**
- * A selection of a mounted filesystem as a tar stream (tar-stream), and its extraction into
- * a directory on another node: how a file restore to another node travels through the
- * server. The tar keeps names (pax headers for long and unicode ones), modes, owners, times
+ * A selection of a mounted filesystem (or any entries, archive-entries.ts) as a tar stream
+ * (tar-stream), and its extraction into a directory on another node: how a file restore to
+ * another node travels through the server. The tar keeps names (pax headers for long and unicode ones), modes, owners, times
  * and symlinks (as links, never followed). The extractor trusts nothing in the stream:
  * names are confined to the target directory, no component of a path may be a symlink,
  * every file is written under a temporary name and renamed into place, and nothing is
@@ -9,37 +9,29 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, lchown, lutimes, mkdir, open, rename, rm, symlink, utimes } from 'node:fs/promises';
-import { readlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
-import { BrowseError, lstatOrNull, openFile, relativeTo, resolveSelection, walkTree } from './browse.js';
+import { entryTotals, fsEntries, type ArchiveEntry, type EntryTotals } from './archive-entries.js';
+import { BrowseError, lstatOrNull } from './browse.js';
 
-export interface TarTotals {
-  entries: number;
-  bytes: number;
-}
+export type TarTotals = EntryTotals;
 
 /** Counts what `tarSelection` will send (for progress on the receiving side). */
 export async function selectionTotals(root: string, relPaths: string[], signal?: AbortSignal): Promise<TarTotals> {
-  const sel = await resolveSelection(root, relPaths);
-  const t: TarTotals = { entries: 0, bytes: 0 };
-  for (const item of sel.items) {
-    for await (const s of walkTree(item, signal)) {
-      if (s.kind === 'leave') continue;
-      if (s.stats.isFile()) t.bytes += s.stats.size;
-      if (s.stats.isFile() || s.stats.isDirectory() || s.stats.isSymbolicLink()) t.entries++;
-    }
-  }
-  return t;
+  return entryTotals(await fsEntries(root, relPaths, signal));
 }
 
 /** Writes the tar of relPaths (names relative to their common folder) to output. */
+export async function tarSelection(root: string, relPaths: string[], output: Writable, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  return tarEntries(await fsEntries(root, relPaths, opts.signal), output, opts);
+}
+
 type Headers = Partial<Header> & Pick<Header, 'name'>;
 
-export async function tarSelection(root: string, relPaths: string[], output: Writable, opts: { signal?: AbortSignal } = {}): Promise<void> {
-  const sel = await resolveSelection(root, relPaths);
+/** Writes entries (archive-entries.ts) as a tar to output; extractTar reads it back. */
+export async function tarEntries(entries: AsyncIterable<ArchiveEntry>, output: Writable, opts: { signal?: AbortSignal } = {}): Promise<void> {
   const pack = tarPack();
   const done = pipeline(pack as unknown as Readable, output);
   // The output may fail (the reader went away) while an entry is being added: that entry's
@@ -62,23 +54,18 @@ export async function tarSelection(root: string, relPaths: string[], output: Wri
       body.on('error', reject).pipe(sink as unknown as Writable);
     });
   try {
-    for (const item of sel.items) {
-      for await (const s of walkTree(item, opts.signal)) {
-        if (opts.signal?.aborted) throw new BrowseError('CANCELLED', s.rel, 'the restore was cancelled');
-        const name = relativeTo(sel.base, s.rel);
-        if (s.kind === 'leave' || name === '') continue;
-        const st = s.stats;
-        const meta = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
-        if (s.kind === 'enter') await entry({ ...meta, type: 'directory' });
-        else if (st.isSymbolicLink()) await entry({ ...meta, type: 'symlink', linkname: await readlink(s.abs) });
-        else if (st.isFile()) {
-          const fh = await openFile(s, s.rel);
-          const stream = fh.createReadStream({ highWaterMark: 256 * 1024 });
-          try {
-            await entry({ ...meta, type: 'file', size: st.size }, stream);
-          } finally {
-            stream.destroy();
-          }
+    for await (const e of entries) {
+      if (opts.signal?.aborted) throw new BrowseError('CANCELLED', e.rel, 'the restore was cancelled');
+      const meta = { name: e.name, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime };
+      if (e.type === 'directory') await entry({ ...meta, type: 'directory' });
+      else if (e.type === 'symlink') await entry({ ...meta, type: 'symlink', linkname: e.linkname ?? '' });
+      else if (!e.open || e.size === 0) await entry({ ...meta, type: 'file', size: 0 });
+      else {
+        const stream = await e.open();
+        try {
+          await entry({ ...meta, type: 'file', size: e.size }, stream);
+        } finally {
+          stream.destroy();
         }
       }
     }

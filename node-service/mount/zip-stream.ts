@@ -1,13 +1,13 @@
 /**
- * A selection of a mounted filesystem as a streamed zip (archiver): one entry in flight at a
- * time and the output's backpressure honoured, so memory stays flat whatever the size.
- * Symlinks are stored as symlinks (never followed), with each entry's mtime and mode.
+ * A selection as a streamed zip (archiver), a mounted filesystem's or any entries
+ * (archive-entries.ts): one entry in flight at a time and the output's backpressure
+ * honoured, so memory stays flat whatever the size. Symlinks are stored as symlinks (never followed), with each entry's mtime and mode.
  */
 import { pipeline } from 'node:stream/promises';
-import type { Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import archiver from 'archiver';
-import { BrowseError, openFile, relativeTo, resolveSelection, walkTree } from './browse.js';
-import { readlink } from 'node:fs/promises';
+import { fsEntries, type ArchiveEntry } from './archive-entries.js';
+import { BrowseError } from './browse.js';
 
 export interface ZipOptions {
   /** zlib level 0-9; 0 stores (default 1: fast, still shrinks text). */
@@ -33,7 +33,11 @@ export interface ZipResult {
  * resolved first: one that leaves the filesystem refuses the whole zip before a byte is written.
  */
 export async function zip(root: string, relPaths: string[], output: Writable, opts: ZipOptions = {}): Promise<ZipResult> {
-  const sel = await resolveSelection(root, relPaths);
+  return zipEntries(await fsEntries(root, relPaths, opts.signal), output, opts);
+}
+
+/** Writes entries (archive-entries.ts) as a zip to output; resolves when output has finished. */
+export async function zipEntries(entries: AsyncIterable<ArchiveEntry>, output: Writable, opts: ZipOptions = {}): Promise<ZipResult> {
   const level = opts.level ?? 1;
   const archive = archiver('zip', { zlib: { level }, store: level === 0 });
   const done = pipeline(archive, output);
@@ -62,32 +66,22 @@ export async function zip(root: string, relPaths: string[], output: Writable, op
     });
   const result: ZipResult = { entries: 0, bytes: 0 };
   try {
-    for (const item of sel.items) {
-      for await (const step of walkTree(item, opts.signal)) {
-        if (opts.signal?.aborted) throw new BrowseError('CANCELLED', step.rel, 'the download was cancelled');
-        const name = relativeTo(sel.base, step.rel);
-        if (step.kind === 'leave' || name === '') continue;
-        const st = step.stats;
-        const meta = { name, date: st.mtime, mode: st.mode & 0o7777 };
-        if (step.kind === 'enter') {
-          await add(Buffer.alloc(0), { ...meta, name: `${name}/`, type: 'directory' });
-        } else if (st.isSymbolicLink()) {
-          await add(Buffer.alloc(0), { ...meta, type: 'symlink', linkname: await readlink(step.abs) });
-        } else if (st.isFile()) {
-          const fh = await openFile(step, step.rel);
-          const stream = fh.createReadStream({ highWaterMark: 256 * 1024 });
-          try {
-            await add(stream, { ...meta, store: level === 0 });
-            result.bytes += stream.bytesRead;
-          } finally {
-            stream.destroy();
-          }
-        } else {
-          continue; // devices, fifos, sockets: nothing a zip can hold
+    for await (const e of entries) {
+      if (opts.signal?.aborted) throw new BrowseError('CANCELLED', e.rel, 'the download was cancelled');
+      const meta = { name: e.name, date: e.mtime, mode: e.mode };
+      if (e.type === 'directory') await add(Buffer.alloc(0), { ...meta, name: `${e.name}/`, type: 'directory' });
+      else if (e.type === 'symlink') await add(Buffer.alloc(0), { ...meta, type: 'symlink', linkname: e.linkname ?? '' });
+      else {
+        const stream = e.open ? await e.open() : Readable.from([]);
+        try {
+          await add(stream, { ...meta, store: level === 0 });
+          result.bytes += e.size;
+        } finally {
+          stream.destroy();
         }
-        result.entries++;
-        opts.onProgress?.({ ...result });
       }
+      result.entries++;
+      opts.onProgress?.({ ...result });
     }
     await archive.finalize();
   } catch (e) {

@@ -4,19 +4,26 @@
  * filesystem found, mounted read-only (node-service/mount/mount-session.ts). iSCSI: one disk
  * as a read-only LUN of this node's tgtd, for the named initiators, with CHAP.
  *
+ * A Microsoft 365 backup (params.m365): one volume per drive, each a backup point's view read
+ * from its metadata (mounts/m365-volumes.ts); nothing is mounted on the host.
+ *
  * FILE_RESTORE: copies paths of an open mount into a directory on this node.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
 import { FileRestoreParamsSchema, MountParamsSchema, type FileRestoreParams, type FileRestoreResult, type MountResult } from '../../../common/mount-tasks.js';
 import { backupReaderSource, restrictDisks } from '../../mount/block-device.js';
 import { copyOut } from '../../mount/copy-out.js';
-import { extractTar } from '../../mount/tar-transfer.js';
+import { entryTotals } from '../../mount/archive-entries.js';
 import { MountSession } from '../../mount/mount-session.js';
 import { serveInChild } from '../../mount/nbd-serve-child.js';
+import { extractTar, tarEntries } from '../../mount/tar-transfer.js';
+import type { VolumeTree } from '../../mount/volume-tree.js';
 import { IscsiService } from '../mounts/iscsi-service.js';
-import { callError, toFilesystem, type CloseReason, type NodeMounts } from '../mounts/node-mounts.js';
+import { openM365Volumes } from '../mounts/m365-volumes.js';
+import { callError, toFilesystem, type CloseReason, type MountVolume, type NodeMounts } from '../mounts/node-mounts.js';
 import { TaskError, type TaskHandler, type TaskRunContext } from '../task-handler.js';
 import { parseParams, withRepository, type DestinationHandlerDeps } from './destination-task.js';
 
@@ -61,10 +68,6 @@ function mountHandler(deps: MountHandlerDeps): TaskHandler {
     type: 'MOUNT',
     async run(ctx: TaskRunContext) {
       const { target, params } = parseParams(ctx, deps, MountParamsSchema);
-      const workDir = path.join(mountsDir(ctx.stagingDir, deps.runtimeKey), String(params.mountId));
-      // A retry of the same mount after a crash: whatever the last attempt left goes first.
-      await MountSession.cleanup(workDir).catch(() => undefined);
-      ctx.progress(0, null, 'opening the backup');
       let closeReason: CloseReason | null = null;
       let wake: () => void = () => undefined;
       const closed = new Promise<void>((resolve) => (wake = resolve));
@@ -73,6 +76,35 @@ function mountHandler(deps: MountHandlerDeps): TaskHandler {
         wake();
       };
       ctx.signal.addEventListener('abort', () => requestClose('user'), { once: true });
+      if (params.m365) {
+        const m365 = params.m365;
+        const workDir = path.join(ctx.stagingDir, `m365-mounts-${deps.runtimeKey}`, String(params.mountId));
+        ctx.progress(0, null, 'opening the backup');
+        const volumes = await withRepository(ctx, deps, target, async (repository) => {
+          // A retry of the same mount after a crash: whatever the last attempt left goes first.
+          await fs.rm(workDir, { recursive: true, force: true });
+          const opened = await openM365Volumes(repository, m365.parts, { workDir, logger: ctx.logger });
+          try {
+            const readable = opened.volumes.filter((v) => v.readable);
+            if (readable.length === 0) throw new TaskError(`no drive of the backup can be browsed: ${opened.volumes.map((v) => `${v.name}: ${v.reason ?? 'not readable'}`).join('; ')}`, 'MOUNT_NOTHING_READABLE');
+            ctx.log('info', `${readable.length} of ${opened.volumes.length} drives opened (${opened.volumes.map((v) => `${v.name}${v.readable ? '' : ` — ${v.reason ?? 'not readable'}`}`).join(', ')})`);
+            ctx.progress(1, 1, 'mounted');
+            deps.mounts.register({ mountId: params.mountId, taskId: ctx.taskId, volumes: opened.volumes, idleSeconds: params.idleSeconds, requestClose });
+            if (closeReason === null) await closed;
+          } finally {
+            deps.mounts.unregister(params.mountId);
+            await opened.close();
+            await fs.rm(workDir, { recursive: true, force: true }).catch((err: unknown) => ctx.logger.error({ err, workDir }, 'removing the mount’s working copies failed'));
+            deps.mounts.released(params.mountId);
+          }
+          return opened.volumes;
+        });
+        return { result: closedResult(ctx, params.idleSeconds, closeReason, volumes) };
+      }
+      const workDir = path.join(mountsDir(ctx.stagingDir, deps.runtimeKey), String(params.mountId));
+      // A retry of the same mount after a crash: whatever the last attempt left goes first.
+      await MountSession.cleanup(workDir).catch(() => undefined);
+      ctx.progress(0, null, 'opening the backup');
 
       const session = await withRepository(ctx, deps, target, async (repository) => {
         const reader = await repository.openBackup(params.backupId, { cacheChunks: 16 });
@@ -131,12 +163,15 @@ function mountHandler(deps: MountHandlerDeps): TaskHandler {
         if (exported && iscsi) await iscsi.removeExport(exported).catch((err: unknown) => ctx.logger.error({ err }, 'removing the iSCSI export failed'));
         await session.close().finally(() => deps.mounts.released(params.mountId));
       }
-      const by: CloseReason = (closeReason as CloseReason | null) ?? 'user';
-      ctx.log('info', by === 'idle' ? `closed after ${Math.round(params.idleSeconds / 60)} min without use` : by === 'node' ? 'closed: the node is stopping' : 'closed');
-      const result: MountResult = { closedBy: by, filesystems: session.volumes.map(toFilesystem) };
-      return { result };
+      return { result: closedResult(ctx, params.idleSeconds, closeReason, session.volumes) };
     },
   };
+}
+
+function closedResult(ctx: TaskRunContext, idleSeconds: number, closeReason: CloseReason | null, volumes: readonly MountVolume[]): MountResult {
+  const by: CloseReason = closeReason ?? 'user';
+  ctx.log('info', by === 'idle' ? `closed after ${Math.round(idleSeconds / 60)} min without use` : by === 'node' ? 'closed: the node is stopping' : 'closed');
+  return { closedBy: by, filesystems: volumes.map(toFilesystem) };
 }
 
 function fileRestoreHandler(deps: MountHandlerDeps): TaskHandler {
@@ -162,12 +197,11 @@ function fileRestoreHandler(deps: MountHandlerDeps): TaskHandler {
       });
       const keepAlive = setInterval(() => deps.mounts.get(params.mountId), 10_000);
       try {
-        const r = await copyOut(
-          first.root,
-          located.map((l) => l.rel),
-          directory,
-          { overwrite: params.overwrite, signal: ctx.signal, onProgress: (p) => ctx.progress(p.bytesDone, p.bytesTotal, `${p.entriesDone} of ${p.entriesTotal} entries`) },
-        );
+        const rels = located.map((l) => l.rel);
+        const r =
+          first.root !== null
+            ? await copyOut(first.root, rels, directory, { overwrite: params.overwrite, signal: ctx.signal, onProgress: (p) => ctx.progress(p.bytesDone, p.bytesTotal, `${p.entriesDone} of ${p.entriesTotal} entries`) })
+            : await restoreFromTree(ctx, first.tree, rels, directory, params.overwrite);
         const result: FileRestoreResult = { directory, entries: r.entriesDone, bytes: r.bytesDone, skipped: r.skipped };
         ctx.log('info', `restored ${r.entriesDone} entries (${r.bytesDone} bytes) to ${directory}${r.skipped.length ? `; skipped ${r.skipped.length} special files` : ''}`);
         return { result, ...(r.skipped.length ? { warnings: [`skipped ${r.skipped.length} devices, fifos or sockets: ${r.skipped.slice(0, 5).join(', ')}`] } : {}) };
@@ -180,6 +214,25 @@ function fileRestoreHandler(deps: MountHandlerDeps): TaskHandler {
       }
     },
   };
+}
+
+/**
+ * A volume that is no local directory (a Microsoft 365 backup's drive): its selection as a
+ * tar, extracted by the same confined code as a restore through the server.
+ */
+async function restoreFromTree(ctx: TaskRunContext, tree: VolumeTree, rels: string[], directory: string, overwrite: boolean) {
+  const totals = await entryTotals(await tree.selection(rels, ctx.signal));
+  const pipe = new PassThrough();
+  ctx.progress(0, totals.bytes, `0 of ${totals.entries} entries`);
+  const sent = tarEntries(await tree.selection(rels, ctx.signal), pipe, { signal: ctx.signal });
+  sent.catch(() => undefined); // its failure ends the extraction too, which reports it
+  const r = await extractTar(pipe, directory, {
+    overwrite,
+    signal: ctx.signal,
+    onProgress: (p) => ctx.progress(p.bytesDone, totals.bytes, `${p.entriesDone} of ${totals.entries} entries`),
+  });
+  await sent;
+  return r;
 }
 
 /**

@@ -4,8 +4,9 @@
  * zips streamed as binary frames paced by the server's credit.
  *
  * Paths from the server start with the filesystem's name ('vda1/etc/hosts'); '' is the
- * mount's root, one directory per filesystem. Each filesystem's own path is then resolved
- * inside its mount point by browse.ts (no '..', no symlink out).
+ * mount's root, one directory per filesystem. Each filesystem's own path is then resolved by
+ * its volume's tree (mount/volume-tree.ts): inside its mount point by browse.ts (no '..', no
+ * symlink out), or in a Microsoft 365 backup point's metadata (cloud/point-tree.ts).
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,27 +24,35 @@ import {
 import type { CallError, NodeToServer } from '../../../common/node-protocol.js';
 import { MountExtendRequestSchema } from '../../../common/api/mounts.js';
 import { z } from 'zod';
-import { BrowseError, list, openRead, readIdNames, search, stat, type IdNames } from '../../mount/browse.js';
+import { entryTotals } from '../../mount/archive-entries.js';
+import { BrowseError } from '../../mount/browse.js';
 import type { MountedVolume } from '../../mount/mount-session.js';
-import { zip } from '../../mount/zip-stream.js';
+import { DirectoryTree, type VolumeTree } from '../../mount/volume-tree.js';
+import { zipEntries } from '../../mount/zip-stream.js';
 import { CreditSink } from '../../../common/net/credit-sink.js';
 import { CreditedStreams, STREAM_WINDOW } from '../../../common/net/credited-streams.js';
 import { STREAM_FRAME_HEADER } from '../../../common/node-protocol.js';
-import { selectionTotals, tarSelection } from '../../mount/tar-transfer.js';
+import { tarEntries } from '../../mount/tar-transfer.js';
 
 export type CloseReason = 'user' | 'idle' | 'node';
+
+/**
+ * A volume of a mount: a filesystem mounted in a directory (`path`), or one whose files are
+ * read some other way (`tree`, e.g. a drive of a Microsoft 365 backup, kind 'm365-drive').
+ */
+export type MountVolume = Omit<MountedVolume, 'kind' | 'type'> & { kind: string; type: string | null; tree?: VolumeTree };
 
 export interface OpenMount {
   mountId: number;
   taskId: number;
-  volumes: readonly MountedVolume[];
+  volumes: readonly MountVolume[];
   idleSeconds: number;
   lastUsedAt: number;
   openedAt: Date;
   /** Asks the MOUNT task holding it to close it. */
   requestClose(reason: CloseReason): void;
-  /** Owner and group names per filesystem, read once from its /etc. */
-  names: Map<string, Promise<IdNames>>;
+  /** Each readable volume's tree, made when first used (a directory's reads its owner names once). */
+  trees: Map<string, VolumeTree>;
   /** Its idle timeout has asked it to close (asked once). */
   idleClosing?: boolean;
   /** What the server was told when it opened (told again after a reconnect). */
@@ -76,7 +85,7 @@ function parse<T>(schema: ZodType<T>, args: unknown): T {
   return r.data;
 }
 
-export function toFilesystem(v: MountedVolume): MountFilesystem {
+export function toFilesystem(v: MountVolume): MountFilesystem {
   return {
     name: v.name,
     disk: v.disk,
@@ -128,9 +137,9 @@ export class NodeMounts {
     }
   }
 
-  register(m: Omit<OpenMount, 'lastUsedAt' | 'openedAt' | 'names' | 'ready'>, iscsi?: Extract<NodeToServer, { type: 'mount.ready' }>['iscsi']): void {
+  register(m: Omit<OpenMount, 'lastUsedAt' | 'openedAt' | 'trees' | 'ready'>, iscsi?: Extract<NodeToServer, { type: 'mount.ready' }>['iscsi']): void {
     const ready: OpenMount['ready'] = { type: 'mount.ready', taskId: m.taskId, mountId: m.mountId, filesystems: m.volumes.map(toFilesystem), ...(iscsi ? { iscsi } : {}) };
-    this.open.set(m.mountId, { ...m, lastUsedAt: Date.now(), openedAt: new Date(), names: new Map(), ready });
+    this.open.set(m.mountId, { ...m, lastUsedAt: Date.now(), openedAt: new Date(), trees: new Map(), ready });
     this.held.set(m.mountId, () => m.requestClose('node'));
     this.send(ready);
   }
@@ -168,25 +177,29 @@ export class NodeMounts {
     while (this.held.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   }
 
-  /** A filesystem of a mount and the path inside it, from a mount path ('vda1/etc'). */
-  locate(m: OpenMount, mountPath: string): { volume: MountedVolume; root: string; rel: string } {
+  /** A filesystem of a mount and the path inside it, from a mount path ('vda1/etc'); `root` when it is a local directory. */
+  locate(m: OpenMount, mountPath: string): { volume: MountVolume; tree: VolumeTree; root: string | null; rel: string } {
     const clean = mountPath.replace(/^\/+/, '').replace(/\/+$/, '');
     const slash = clean.indexOf('/');
     const name = slash < 0 ? clean : clean.slice(0, slash);
     const rel = slash < 0 ? '' : clean.slice(slash + 1);
     const volume = m.volumes.find((v) => v.name === name);
     if (!volume) throw new MountCallError('NOT_FOUND', `there is no filesystem "${name}" in this mount (it has ${m.volumes.map((v) => v.name).join(', ') || 'none'})`, mountPath);
-    if (!volume.readable || !volume.path) throw new MountCallError('NOT_READABLE', `${name} cannot be browsed: ${volume.reason ?? 'not readable'}`, mountPath);
-    return { volume, root: volume.path, rel };
+    const tree = this.treeOf(m, volume);
+    if (!tree) throw new MountCallError('NOT_READABLE', `${name} cannot be browsed: ${volume.reason ?? 'not readable'}`, mountPath);
+    return { volume, tree, root: volume.tree ? null : (volume.path ?? null), rel };
   }
 
-  private names(m: OpenMount, volume: MountedVolume, root: string): Promise<IdNames> {
-    let n = m.names.get(volume.name);
-    if (!n) {
-      n = readIdNames(root);
-      m.names.set(volume.name, n);
+  private treeOf(m: OpenMount, volume: MountVolume): VolumeTree | null {
+    if (!volume.readable) return null;
+    if (volume.tree) return volume.tree;
+    if (!volume.path) return null;
+    let t = m.trees.get(volume.name);
+    if (!t) {
+      t = new DirectoryTree(volume.path);
+      m.trees.set(volume.name, t);
     }
-    return n;
+    return t;
   }
 
   async call(callId: number, mountId: number, op: string, args: Record<string, unknown>): Promise<void> {
@@ -204,21 +217,21 @@ export class NodeMounts {
       case 'list': {
         const q = parse(BrowseListQuerySchema, args);
         if (q.path.replace(/^\/+|\/+$/g, '') === '') return this.rootListing(m, q.offset, q.limit);
-        const { volume, root, rel } = this.locate(m, q.path);
-        const listing = await list(root, rel, { offset: q.offset, limit: q.limit, sort: q.sort, order: q.order, names: await this.names(m, volume, root) });
+        const { volume, tree, rel } = this.locate(m, q.path);
+        const listing = await tree.list(rel, { offset: q.offset, limit: q.limit, sort: q.sort, order: q.order });
         return { ...listing, path: join(volume.name, listing.path) } satisfies BrowseListing;
       }
       case 'stat': {
         const q = parse(StatArgs, args);
-        const { volume, root, rel } = this.locate(m, q.path);
-        const st = await stat(root, rel, await this.names(m, volume, root));
+        const { volume, tree, rel } = this.locate(m, q.path);
+        const st = await tree.stat(rel);
         return { ...st, path: join(volume.name, st.path) };
       }
       case 'search': {
         const q = parse(BrowseSearchRequestSchema, args);
         if (q.path.replace(/^\/+|\/+$/g, '') === '') return this.searchAll(m, q.pattern, q.limit);
-        const { volume, root, rel } = this.locate(m, q.path);
-        const r = await search(root, rel, q.pattern, { limit: q.limit, names: await this.names(m, volume, root) });
+        const { volume, tree, rel } = this.locate(m, q.path);
+        const r = await tree.search(rel, q.pattern, { limit: q.limit });
         return { ...r, hits: r.hits.map((h) => ({ ...h, path: join(volume.name, h.path) })) };
       }
       case 'extend': {
@@ -237,13 +250,15 @@ export class NodeMounts {
   /** From the mount's root: each readable filesystem in turn, up to `limit` hits in all. */
   private async searchAll(m: OpenMount, pattern: string, limit: number): Promise<BrowseSearchResult> {
     const out: BrowseSearchResult = { hits: [], visited: 0, truncated: false };
-    for (const volume of m.volumes.filter((v) => v.readable && v.path)) {
+    for (const volume of m.volumes) {
+      const tree = this.treeOf(m, volume);
+      if (!tree) continue;
       const left = limit - out.hits.length;
       if (left <= 0) {
         out.truncated = true;
         break;
       }
-      const r = await search(volume.path!, '', pattern, { limit: left, names: await this.names(m, volume, volume.path!) });
+      const r = await tree.search('', pattern, { limit: left });
       out.hits.push(...r.hits.map((h) => ({ ...h, path: join(volume.name, h.path) })));
       out.visited += r.visited;
       out.truncated ||= r.truncated;
@@ -272,8 +287,8 @@ export class NodeMounts {
       const m = this.get(mountId);
       if (op === 'read') {
         const q = parse(ReadArgs, args);
-        const { root, rel } = this.locate(m, q.path);
-        const opened = await openRead(root, rel, { ...(q.start === undefined ? {} : { start: q.start }), ...(q.end === undefined ? {} : { end: q.end }) });
+        const { tree, rel } = this.locate(m, q.path);
+        const opened = await tree.openRead(rel, { ...(q.start === undefined ? {} : { start: q.start }), ...(q.end === undefined ? {} : { end: q.end }) });
         this.send({ type: 'stream.head', callId, size: opened.size, start: opened.start, end: opened.end, mtime: opened.entry.mtime });
         await pipeline(opened.stream, sink, { signal: abort.signal });
       } else if (op === 'zip') {
@@ -290,12 +305,11 @@ export class NodeMounts {
             headSent = true;
           };
           sink.once('pipe', head);
-          await zip(
-            first.root,
+          const entries = await first.tree.selection(
             located.map((l) => l.rel),
-            sink,
-            { signal: abort.signal, onProgress: head },
+            abort.signal,
           );
+          await zipEntries(entries, sink, { signal: abort.signal, onProgress: head });
           head();
         } finally {
           clearInterval(keepAlive);
@@ -306,11 +320,11 @@ export class NodeMounts {
         const first = located[0]!;
         if (located.some((l) => l.volume !== first.volume)) throw new MountCallError('INVALID_ARGUMENT', 'a restore takes paths from one filesystem; restore each filesystem on its own');
         const rels = located.map((l) => l.rel);
-        const totals = await selectionTotals(first.root, rels, abort.signal);
+        const totals = await entryTotals(await first.tree.selection(rels, abort.signal));
         this.send({ type: 'stream.head', callId, size: totals.bytes, entries: totals.entries });
         const keepAlive = setInterval(() => (m.lastUsedAt = Date.now()), 10_000);
         try {
-          await tarSelection(first.root, rels, sink, { signal: abort.signal });
+          await tarEntries(await first.tree.selection(rels, abort.signal), sink, { signal: abort.signal });
         } finally {
           clearInterval(keepAlive);
         }
