@@ -129,6 +129,8 @@ class DriveBackup {
       }
       await this.retry(previous.pending ?? [], missing);
       await this.drain();
+      // Downloads a cancel cut short were dropped without a warning or a pending mark: such a point must not be committed.
+      o.signal?.throwIfAborted();
       const point = await store.commitPoint({ deltaLink, state: { pending: [...this.pending] }, summary: { warnings: this.warnings.length, downloadedFiles: this.progress.downloadedFiles, downloadedBytes: this.progress.downloadedBytes } });
       const s = point.summary;
       return {

@@ -129,6 +129,21 @@ describe('M365_BACKUP', () => {
     expect(await pointCount()).toBe(before);
   });
 
+  it('stops when cancelled, leaving no point behind', async () => {
+    const carol = tenant.addUser({ userPrincipalName: 'carol@contoso.onmicrosoft.com', displayName: 'Carol' });
+    const drive = tenant.driveOf(carol.userPrincipalName);
+    drive.seed({ 'a.txt': 'a', 'b.txt': 'b' });
+    // Every download is answered "come back in a minute": the backup is waiting when it is cancelled.
+    emu.throttle({ count: 1000, host: 'files', match: (r) => r.driveId === drive.id, retryAfterSeconds: 60 });
+    const before = await pointCount();
+    const parts = [drivePart(tenant, 'drive', drive.id, "Carol's OneDrive")];
+    const task = runner.begin('M365_BACKUP', backupParams({ settings, repoPath, password: PASSWORD, runId: 'run-carol', subject: { kind: 'user', graphId: carol.id, name: carol.userPrincipalName }, parts }));
+    await emu.traffic.waitForRequest((r) => r.host === 'files' && r.driveId === drive.id && r.throttled === true);
+    runner.cancel(task.id);
+    expect(await task.done).toMatchObject({ state: 'CANCELLED' });
+    expect(await pointCount()).toBe(before);
+  });
+
   it('fails naming every drive when none could be backed up', async () => {
     const parts = [drivePart(tenant, 'x', 'b!missing-1', 'library X of site Finance')];
     const out = await runner.outcome('M365_BACKUP', backupParams({ settings, repoPath, password: PASSWORD, runId: 'run-none', subject: { kind: 'site', graphId: finance.id, name: 'Finance' }, parts }));

@@ -1,6 +1,7 @@
 /**
  * What the M365 handler and mount tests share: the node's TaskRunner driving real handlers
- * (its messages checked against the protocol's schema), the tenant settings the server adds
+ * (its messages checked against the protocol's schema; tasks started and cancelled as the
+ * server does), the tenant settings the server adds
  * at dispatch, and the node params of a backup of one subject.
  */
 import pino from 'pino';
@@ -27,14 +28,19 @@ export function taskRunner(handlers: TaskHandler[], stagingDir: string) {
       if (m.type === 'task.finished') waiters.get(m.taskId)?.(m);
     },
   });
-  const outcome = (type: string, params: Record<string, unknown>): Promise<Finished & { messages: NodeToServer[] }> => {
+  /** Starts a task; `done` resolves with its task.finished and the messages it sent. */
+  const begin = (type: string, params: Record<string, unknown>): { id: number; done: Promise<Finished & { messages: NodeToServer[] }> } => {
     const id = nextId++;
-    return new Promise((resolve) => {
+    const done = new Promise<Finished & { messages: NodeToServer[] }>((resolve) => {
       waiters.set(id, (m) => resolve({ ...m, messages: sent.filter((s) => 'taskId' in s && s.taskId === id) }));
       r.start({ id, type: type as 'M365_BACKUP', params, attempt: 1 });
     });
+    return { id, done };
   };
-  return { sent, outcome };
+  const outcome = (type: string, params: Record<string, unknown>) => begin(type, params).done;
+  /** A graceful cancel, as the server asks for one. */
+  const cancel = (id: number): void => r.cancel(id, false);
+  return { sent, begin, outcome, cancel };
 }
 
 export function tenantSettings(emu: GraphEmulator, tenant: Tenant, clientId: string, secret: string): M365TenantSettings {
