@@ -182,6 +182,19 @@ describe('M365_RESTORE', () => {
     expect(progress.at(-1)).toMatchObject({ bytesDone: 16, bytesTotal: 16 });
   });
 
+  it('finishes with a warning naming a file that could not be uploaded, the others restored', async () => {
+    // Graph keeps refusing the upload of one file (the client gives up after its two attempts).
+    const deepUpload = (r: { method: string; path: string }): boolean => r.method === 'PUT' && decodeURIComponent(r.path).includes(`/drives/${bob.id}/`) && r.path.endsWith('deep.md:/content');
+    emu.throttle({ count: 2, status: 503, retryAfterSeconds: 1, match: deepUpload });
+    const out = await runner.outcome('M365_RESTORE', restoreParams({ folder: 'Restore-partial' }));
+    expect(out.state).toBe('FINISHED_WITH_WARNINGS');
+    expect(out.warnings).toEqual([expect.stringMatching(/^\/Docs\/Sub\/deep\.md was not restored: /)]);
+    expect(M365RestoreResultSchema.parse(out.result)).toMatchObject({ restoredFiles: 1, failed: [{ path: '/Docs/Sub/deep.md' }] });
+    const to = await bob.snapshot();
+    expect(to['/Restore-partial/Docs/Report.txt']).toMatchObject({ type: 'file' });
+    expect(to['/Restore-partial/Docs/Sub/deep.md']).toBeUndefined();
+  });
+
   it('fails, naming the files, when none could be restored', async () => {
     const out = await runner.outcome('M365_RESTORE', restoreParams({ paths: ['/Docs/Report.txt'], folder: null, target: { kind: 'user', id: 4, driveId: 'b!no-such-drive', label: 'a deleted OneDrive' } }));
     expect(out.state).toBe('FAILED');
