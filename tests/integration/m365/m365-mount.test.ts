@@ -44,6 +44,10 @@ let mounts: NodeMounts;
 let relay: NodeRelay;
 let runner: ReturnType<typeof taskRunner>;
 let mountTask: Promise<Finished>;
+let repoPath: string;
+let point: { objectKey: string; pointId: string };
+/** Told each mount.ready the node sends. */
+let onReady: (r: Extract<NodeToServer, { type: 'mount.ready' }>) => void = () => undefined;
 
 const fileSha = (p: string): string => (original[p] as Extract<SnapshotEntry, { type: 'file' }>).sha256;
 
@@ -54,10 +58,8 @@ async function readAll(body: Readable): Promise<Buffer> {
 }
 
 /** NodeMounts answering the server's relay in memory, as the node's connection does. */
-function wire(): { mounts: NodeMounts; relay: NodeRelay; ready: Promise<Extract<NodeToServer, { type: 'mount.ready' }>> } {
+function wire(): { mounts: NodeMounts; relay: NodeRelay } {
   const m = new NodeMounts(pino({ level: 'silent' }));
-  let readyNow: (r: Extract<NodeToServer, { type: 'mount.ready' }>) => void = () => undefined;
-  const ready = new Promise<Extract<NodeToServer, { type: 'mount.ready' }>>((resolve) => (readyNow = resolve));
   const r = new NodeRelay((_node, msg) => {
     queueMicrotask(() => {
       if (msg.type === 'mount.call') void m.call(msg.callId, msg.mountId, msg.op, msg.args);
@@ -69,13 +71,13 @@ function wire(): { mounts: NodeMounts; relay: NodeRelay; ready: Promise<Extract<
   });
   m.connect(
     (msg) => {
-      if (msg.type === 'mount.ready') readyNow(msg);
+      if (msg.type === 'mount.ready') onReady(msg);
       else r.onMessage(1, msg);
       return true;
     },
     (frame) => (r.onFrame(1, frame), true),
   );
-  return { mounts: m, relay: r, ready };
+  return { mounts: m, relay: r };
 }
 
 beforeAll(async () => {
@@ -94,11 +96,9 @@ beforeAll(async () => {
   });
   original = await alice.snapshot();
   base = await dirs.make('vplus-m365-mount-');
-  const repoPath = path.join(base, 'repo');
+  repoPath = path.join(base, 'repo');
   await (await Repository.init(repoPath, { password: PASSWORD, kdf: TEST_KDF }, { threads: 1 })).close();
-  const wired = wire();
-  mounts = wired.mounts;
-  relay = wired.relay;
+  ({ mounts, relay } = wire());
   const deps = { nodeName: 'store-1', repository: { threads: 1 } };
   const handlers = [
     m365BackupHandler({ ...deps, packSize: 256 * 1024 }),
@@ -109,7 +109,8 @@ beforeAll(async () => {
   const parts = [drivePart(tenant, 'drive', alice.id, `the OneDrive of ${ALICE}`)];
   const backup = await runner.outcome('M365_BACKUP', backupParams({ settings, repoPath, password: PASSWORD, runId: 'run-1', subject: { kind: 'user', graphId: user.id, name: ALICE }, parts }));
   expect(backup.state).toBe('FINISHED');
-  const point = M365BackupResultSchema.parse(backup.result).points[0]!;
+  point = M365BackupResultSchema.parse(backup.result).points[0]!;
+  const opened = new Promise<Extract<NodeToServer, { type: 'mount.ready' }>>((resolve) => (onReady = resolve));
   mountTask = runner.outcome('MOUNT', {
     mountId: MOUNT_ID,
     destinationId: 7,
@@ -119,7 +120,7 @@ beforeAll(async () => {
     idleSeconds: 3600,
     repository: { path: repoPath, password: PASSWORD },
   });
-  const ready = await Promise.race([wired.ready, mountTask.then((f) => Promise.reject(new Error(`the mount ended: ${f.error ?? f.state}`)))]);
+  const ready = await Promise.race([opened, mountTask.then((f) => Promise.reject(new Error(`the mount ended: ${f.error ?? f.state}`)))]);
   expect(ready.filesystems).toEqual([{ name: 'drive', disk: point.objectKey, kind: 'm365-drive', type: 'onedrive', size: 10 + 7 + 6 + 13 + 700_000, readable: true }]);
 });
 
@@ -205,6 +206,29 @@ describe('a Microsoft 365 backup as a mount', () => {
     for (const p of ['Docs/Report.txt', 'Docs/Sub/deep.md', 'Docs/notes.md']) expect(sha(await readFile(path.join(directory, p)))).toBe(fileSha(`/${p}`));
     const again = await runner.outcome('FILE_RESTORE', { mountId: MOUNT_ID, paths: ['drive/Docs'], directory, overwrite: false });
     expect(again).toMatchObject({ state: 'FAILED', error: expect.stringMatching(/already exists.*restore with overwrite/) as unknown });
+  });
+
+  it('shows a drive whose point is gone as not readable, and serves the others', async () => {
+    const readyAgain = new Promise<Extract<NodeToServer, { type: 'mount.ready' }>>((resolve) => (onReady = resolve));
+    const task = runner.outcome('MOUNT', {
+      mountId: MOUNT_ID + 1,
+      destinationId: 7,
+      backupId: 'run-1',
+      m365: { parts: [{ name: 'drive', objectKey: point.objectKey, pointId: point.pointId }, { name: 'Archive', objectKey: 'm365:t:drive:gone', pointId: 'no-such-point' }] },
+      overlay: false,
+      idleSeconds: 3600,
+      repository: { path: repoPath, password: PASSWORD },
+    });
+    const ready = await readyAgain;
+    expect(ready.filesystems.map((f) => [f.name, f.readable])).toEqual([
+      ['drive', true],
+      ['Archive', false],
+    ]);
+    expect(ready.filesystems[1]?.reason).toMatch(/no-such-point .*not on the destination/);
+    await expect(relay.call(1, MOUNT_ID + 1, 'list', { path: 'Archive' })).rejects.toMatchObject({ code: 'NOT_READABLE' });
+    expect(await relay.call(1, MOUNT_ID + 1, 'stat', { path: 'drive/big.bin' })).toMatchObject({ size: 700_000 });
+    await relay.call(1, MOUNT_ID + 1, 'close', {});
+    expect(await task).toMatchObject({ state: 'FINISHED' });
   });
 
   it('closes: the task ends with the drives it served, its working copies gone', async () => {
