@@ -76,7 +76,7 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
                   full: params.full,
                   source,
                   signal: ctx.signal,
-                  logger: ctx.logger,
+                  logger: ctx.logger.child({ part: part.name }),
                   onProgress,
                   ...(deps.packSize ? { packSize: deps.packSize } : {}),
                 });

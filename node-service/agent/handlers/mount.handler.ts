@@ -38,8 +38,15 @@ export function mountsDir(stagingDir: string, runtimeKey: string): string {
   return path.join(stagingDir, `mounts-${runtimeKey}`);
 }
 
+/** Where Microsoft 365 mounts keep their metadata working copies: <stagingDir>/m365-mounts-<runtimeKey>/<mountId>. */
+export function m365MountsDir(stagingDir: string, runtimeKey: string): string {
+  return path.join(stagingDir, `m365-mounts-${runtimeKey}`);
+}
+
 /** Undoes the mounts a previous run of this node left (killed with mounts open). */
 export async function cleanupStaleMounts(stagingDir: string, runtimeKey: string, logger: Logger): Promise<void> {
+  // Microsoft 365 mounts leave only metadata working copies (names in clear): nothing of them is open now.
+  await fs.rm(m365MountsDir(stagingDir, runtimeKey), { recursive: true, force: true }).catch((err: unknown) => logger.error({ err }, 'removing the working copies of Microsoft 365 mounts a previous run left failed'));
   const dir = mountsDir(stagingDir, runtimeKey);
   await IscsiService.cleanup(dir, logger);
   let names: string[];
@@ -78,7 +85,7 @@ function mountHandler(deps: MountHandlerDeps): TaskHandler {
       ctx.signal.addEventListener('abort', () => requestClose('user'), { once: true });
       if (params.m365) {
         const m365 = params.m365;
-        const workDir = path.join(ctx.stagingDir, `m365-mounts-${deps.runtimeKey}`, String(params.mountId));
+        const workDir = path.join(m365MountsDir(ctx.stagingDir, deps.runtimeKey), String(params.mountId));
         ctx.progress(0, null, 'opening the backup');
         const volumes = await withRepository(ctx, deps, target, async (repository) => {
           // A retry of the same mount after a crash: whatever the last attempt left goes first.

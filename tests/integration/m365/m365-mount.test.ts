@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,7 +21,7 @@ import { FileRestoreResultSchema, MountResultSchema } from '../../../common/moun
 import type { NodeToServer } from '../../../common/node-protocol.js';
 import { NodeRelay } from '../../../electron/server/nodes/node-relay.js';
 import { m365BackupHandler } from '../../../node-service/agent/handlers/m365-backup.handler.js';
-import { mountHandlers } from '../../../node-service/agent/handlers/mount.handler.js';
+import { cleanupStaleMounts, m365MountsDir, mountHandlers } from '../../../node-service/agent/handlers/mount.handler.js';
 import { NodeMounts } from '../../../node-service/agent/mounts/node-mounts.js';
 import { Repository } from '../../../node-service/repository/index.js';
 import { type Drive, GraphEmulator, type SnapshotEntry, type Tenant } from '../../support/graph-emulator/index.js';
@@ -238,5 +238,14 @@ describe('a Microsoft 365 backup as a mount', () => {
     expect(MountResultSchema.parse(done.result)).toMatchObject({ closedBy: 'user', filesystems: [{ name: 'drive', kind: 'm365-drive', readable: true }] });
     expect(existsSync(path.join(base, 'staging', 'm365-mounts-test', String(MOUNT_ID)))).toBe(false);
     await expect(call('list', { path: 'drive' })).rejects.toMatchObject({ code: 'MOUNT_NOT_OPEN' });
+  });
+
+  it("removes at the node's start the working copies a killed node left", async () => {
+    const staging = path.join(base, 'staging-killed');
+    const left = path.join(m365MountsDir(staging, 'test'), '9', 'repo-id');
+    await mkdir(left, { recursive: true });
+    await writeFile(path.join(left, 'object.sqlite'), 'names in clear');
+    await cleanupStaleMounts(staging, 'test', pino({ level: 'silent' }));
+    expect(existsSync(m365MountsDir(staging, 'test'))).toBe(false);
   });
 });
