@@ -3,6 +3,7 @@ import { M365BackupNodeParamsSchema, type M365BackupResult, type M365PointResult
 import { backupDrive, type DriveBackupProgress } from '../../cloud/drive-backup.js';
 import { CloudError } from '../../cloud/graph/cloud-errors.js';
 import type { GraphClientOptions } from '../../cloud/graph/graph-client.js';
+import { Semaphore } from '../../cloud/graph/limits.js';
 import { TaskError, type TaskHandler, type TaskRunContext, type TaskRunResult } from '../task-handler.js';
 import { destinationError, formatBytes, parseParams, plural, withRepository, type DestinationHandlerDeps } from './destination-task.js';
 import { withTenant } from './m365-tenant.js';
@@ -37,6 +38,14 @@ export function cloudTaskError(ctx: TaskRunContext, nodeName: string, err: unkno
  * go on; the task fails only when no drive could be backed up, or when signing in fails.
  */
 export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
+  // One backup of a drive at a time on this node: its metadata working copy is not locked.
+  const drives = new Map<string, Semaphore>();
+  const driveLock = (repoPath: string, objectKey: string): Semaphore => {
+    const key = `${repoPath}\n${objectKey}`;
+    let lock = drives.get(key);
+    if (!lock) drives.set(key, (lock = new Semaphore(1)));
+    return lock;
+  };
   return {
     type: 'M365_BACKUP',
     async run(ctx: TaskRunContext): Promise<TaskRunResult> {
@@ -64,6 +73,7 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
               const onProgress = (p: DriveBackupProgress): void =>
                 ctx.progress(bytesBefore + p.downloadedBytes, null, `${step}: ${plural(p.items, 'item')} read, ${plural(p.downloadedFiles, 'file')} downloaded`);
               ctx.progress(bytesBefore, null, `${step}: reading the changes`);
+              const release = await driveLock(target.path, part.objectKey).acquire(ctx.signal);
               try {
                 const r = await backupDrive({
                   graph: s.graph,
@@ -96,6 +106,8 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
                 warnings.push(warning);
                 failedParts.push(warning);
                 ctx.log('warn', warning);
+              } finally {
+                release();
               }
             }
           });

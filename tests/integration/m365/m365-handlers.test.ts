@@ -144,6 +144,20 @@ describe('M365_BACKUP', () => {
     expect(await pointCount()).toBe(before);
   });
 
+  it('backs up one drive once at a time: of two runs at once, the second is an incremental of the first', async () => {
+    const dave = tenant.addUser({ userPrincipalName: 'dave@contoso.onmicrosoft.com', displayName: 'Dave' });
+    const drive = tenant.driveOf(dave.userPrincipalName);
+    drive.seed({ 'one.txt': 'one', 'Two/two.txt': 'two' });
+    const params = (runId: string) => backupParams({ settings, repoPath, password: PASSWORD, runId, subject: { kind: 'user', graphId: dave.id, name: dave.userPrincipalName }, parts: [drivePart(tenant, 'drive', drive.id, "Dave's OneDrive")] });
+    const both = await Promise.all([runner.outcome('M365_BACKUP', params('run-dave-a')), runner.outcome('M365_BACKUP', params('run-dave-b'))]);
+    expect(both.map((o) => o.state)).toEqual(['FINISHED', 'FINISHED']);
+    const points = both.map((o) => M365BackupResultSchema.parse(o.result).points[0]!);
+    expect(points.map((p) => [p.kind, p.downloadedFiles]).sort()).toEqual([
+      ['full', 2],
+      ['incremental', 0],
+    ]);
+  });
+
   it('fails naming every drive when none could be backed up', async () => {
     const parts = [drivePart(tenant, 'x', 'b!missing-1', 'library X of site Finance')];
     const out = await runner.outcome('M365_BACKUP', backupParams({ settings, repoPath, password: PASSWORD, runId: 'run-none', subject: { kind: 'site', graphId: finance.id, name: 'Finance' }, parts }));
