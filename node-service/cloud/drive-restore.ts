@@ -3,6 +3,7 @@ import { openObjectStore, type ItemView, type ObjectStore } from './metadata/ind
 import { CloudError } from './graph/cloud-errors.js';
 import type { GraphClient } from './graph/graph-client.js';
 import { Semaphore } from './graph/limits.js';
+import { BATCH_MAX, sendBatched, type BatchItem } from './graph/batch.js';
 
 export type ConflictMode = 'skip' | 'copy' | 'replace';
 
@@ -78,6 +79,7 @@ export async function restoreDrive(options: DriveRestoreOptions): Promise<DriveR
 
 class DriveRestore {
   private readonly folders = new Map<string, string>();
+  private times!: BatchQueue;
   private readonly result: DriveRestoreResult;
   private readonly progress: DriveRestoreProgress = { totalFiles: 0, totalBytes: 0, doneFiles: 0, doneBytes: 0 };
 
@@ -104,6 +106,7 @@ class DriveRestore {
       await this.folderId(this.targetPath(f.path));
       this.result.restoredFolders++;
     }
+    this.times = new BatchQueue(this.o.graph, this.req('set the times of restored files'), (path, error) => this.result.failed.push({ path, reason: `restored, but its times could not be kept: ${error.message}` }));
     const slots = new Semaphore(Math.max(1, o.uploads ?? 4));
     await Promise.all(
       files.map(async (f) => {
@@ -118,6 +121,7 @@ class DriveRestore {
         }
       }),
     );
+    await this.times.flush();
     return this.result;
   }
 
@@ -178,9 +182,8 @@ class DriveRestore {
       if (f.size <= SIMPLE_UPLOAD_MAX) {
         const body = await this.contentOf(f); // checked against its checksum before anything is sent
         const item = await this.o.graph.json<DriveItemRef>(`${address}/content?@microsoft.graph.conflictBehavior=${behavior}`, { ...this.req(`upload ${target}`), method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
-        if (Object.keys(fileSystemInfo).length) {
-          await this.o.graph.json(`${this.o.target.drivePath}/items/${item.id}`, { ...this.req(`set the times of ${target}`), method: 'PATCH', body: { fileSystemInfo } });
-        }
+        // A simple upload cannot carry the times: they follow in a PATCH, batched 20 to a request.
+        if (Object.keys(fileSystemInfo).length) await this.times.add({ method: 'PATCH', url: `${this.o.target.drivePath}/items/${item.id}`, body: { fileSystemInfo }, what: `set the times of ${target}` }, f.path);
       } else await this.uploadSession(f, address, behavior, fileSystemInfo, target);
     } catch (err) {
       if (this.o.conflict === 'skip' && err instanceof CloudError && err.status === 409) {
@@ -238,6 +241,35 @@ class DriveRestore {
       // Cancel the session so no partial file is left behind.
       await this.o.graph.send(session.uploadUrl, { ...this.req(`cancel the upload of ${target}`), method: 'DELETE', auth: false, accept: [404] }, async () => undefined).catch(() => undefined);
       throw err;
+    }
+  }
+}
+
+/**
+ * Small requests gathered and sent in $batch calls of 20 (one call instead of twenty); what a
+ * request of the batch could not do is reported for the item it was about.
+ */
+class BatchQueue {
+  private pending: { item: BatchItem; path: string }[] = [];
+
+  constructor(
+    private readonly graph: GraphClient,
+    private readonly req: { what: string; owner: string; signal?: AbortSignal },
+    private readonly failed: (path: string, error: CloudError) => void,
+  ) {}
+
+  async add(item: BatchItem, path: string): Promise<void> {
+    this.pending.push({ item, path });
+    if (this.pending.length >= BATCH_MAX) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const part = this.pending.splice(0, BATCH_MAX);
+      const outcomes = await sendBatched(this.graph, part.map((p) => p.item), this.req);
+      outcomes.forEach((o, i) => {
+        if (!o.ok) this.failed(part[i]!.path, o.error);
+      });
     }
   }
 }

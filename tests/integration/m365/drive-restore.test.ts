@@ -105,6 +105,11 @@ describe('OneDrive restore', () => {
     const uploads = emu.traffic.requests.filter((q) => q.host === 'files' && q.method === 'PUT');
     expect(uploads.length).toBeGreaterThanOrEqual(2); // 12 MiB in 10 MiB fragments
     expect(uploads.filter((q) => q.authorizationSent)).toEqual([]);
+    // The times of the simply uploaded files were set in one $batch, not a PATCH each.
+    const graph = emu.traffic.requests.filter((q) => q.host === 'graph' && q.batchOf === undefined);
+    expect(graph.filter((q) => q.method === 'PATCH')).toEqual([]);
+    expect(graph.filter((q) => q.path.endsWith('/$batch'))).toHaveLength(1);
+    expect(emu.traffic.requests.filter((q) => q.batchOf !== undefined && q.method === 'PATCH')).toHaveLength(4);
   });
 
   it('to the original places: skip leaves what is there, copy keeps both, replace overwrites', async () => {
