@@ -1,4 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+/** The renderer's '@common/…' imports (renderer/tsconfig.json "paths"), for unit tests of its pure modules. */
+const common = { find: /^@common\/(.+)\.js$/, replacement: `${fileURLToPath(new URL('./common/', import.meta.url))}$1.ts` };
 
 /**
  * Three tiers. Integration and e2e tests start real components (MariaDB,
@@ -14,6 +18,7 @@ export default defineConfig({
           include: ['tests/unit/**/*.test.ts'],
           environment: 'node',
         },
+        resolve: { alias: [common] },
       },
       {
         test: {

@@ -16,7 +16,7 @@ export default defineConfig({
   resolve: {
     // Only the browser-safe parts of common/ get an alias (same list as tsconfig "paths"), so
     // '@common/net/…' (node-only) fails to resolve in both tsc and the build.
-    alias: [{ find: /^@common\/(api\/.+|field-messages\.js|fingerprint\.js|format\.js|kvm-tasks\.js|mount-tasks\.js|policy-vm-choices\.js|schedule\.js|schedule-builder\.js)$/, replacement: `${fromHere('../common')}/$1` }],
+    alias: [{ find: /^@common\/(api\/.+|field-messages\.js|fingerprint\.js|format\.js|kvm-tasks\.js|m365-tasks\.js|mount-tasks\.js|policy-vm-choices\.js|schedule\.js|schedule-builder\.js)$/, replacement: `${fromHere('../common')}/$1` }],
   },
   build: {
     outDir: fromHere('../dist/renderer'),

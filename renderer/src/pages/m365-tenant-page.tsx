@@ -1,9 +1,9 @@
 import type { M365ConnectionTest, M365Site, M365Tenant, M365User } from '@common/api/index.js';
-import { Alert, Group, Paper, SimpleGrid, Skeleton, Stack, Text, TextInput, Title } from '@mantine/core';
-import { IconAlertCircle, IconBuilding, IconCloud, IconSearch, IconUsers } from '@tabler/icons-react';
+import { Alert, Group, Paper, SimpleGrid, Skeleton, Stack, Tabs, Text, TextInput, Title } from '@mantine/core';
+import { IconAlertCircle, IconArchive, IconBuilding, IconCloud, IconSearch, IconUsers } from '@tabler/icons-react';
 import { getCoreRowModel, useReactTable, type ColumnDef } from '@tanstack/react-table';
 import { useEffect, useMemo, useState } from 'react';
-import { useLocation, useNavigate, useParams } from 'react-router-dom';
+import { useLocation, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { isApiError } from '../api/api-error.js';
 import { useM365SitesQuery, useM365TenantQuery, useM365UsersQuery } from '../api/m365.queries.js';
 import { BackLink } from '../components/back-link.js';
@@ -16,6 +16,7 @@ import { RelativeTime } from '../components/relative-time.js';
 import { StatTile } from '../components/stat-tile.js';
 import { ConnectionTestResult } from './m365/connection-test-result.js';
 import { siteColumns, userColumns } from './m365/inventory-columns.js';
+import { M365BackupsSection } from './m365/m365-backups-section.js';
 import { TenantActions } from './m365/tenant-actions.js';
 import { ConnectionBadge, SyncBadge } from './m365/tenant-badges.js';
 
@@ -53,6 +54,17 @@ function TenantDetails({ tenant }: { tenant: M365Tenant }) {
   }, []);
   const [test, setTest] = useState<M365ConnectionTest | null>(null);
   const ref = String(tenant.id);
+  // The tab and the backups' filter live in the URL, so a user's backups can be linked to.
+  const [params, setParams] = useSearchParams();
+  const tab = params.get('tab') === 'backups' ? 'backups' : 'inventory';
+  const subject = params.get('subject');
+  const users = useM365UsersQuery(ref);
+  const sites = useM365SitesQuery(ref);
+  const show = (next: { tab: string; subject?: string | null }) =>
+    setParams(
+      [...(next.tab === 'backups' ? [['tab', 'backups']] : []), ...(next.tab === 'backups' && next.subject ? [['subject', next.subject]] : [])] as [string, string][],
+      { replace: true },
+    );
   return (
     <>
       <BackLink to="/m365" label="All tenants" />
@@ -88,8 +100,25 @@ function TenantDetails({ tenant }: { tenant: M365Tenant }) {
           <StatTile label="Sites" value={tenant.sites} icon={IconBuilding} detail={<Text size="xs" c="dimmed">{`${tenant.libraries} document libraries`}</Text>} />
           <StatTile label="Last sync" value={<RelativeTime iso={tenant.lastSyncAt} never="Never" />} icon={IconSearch} />
         </SimpleGrid>
-        <UsersSection tenant={ref} />
-        <SitesSection tenant={ref} />
+        <Tabs value={tab} onChange={(value) => show({ tab: value ?? 'inventory', subject })} keepMounted={false}>
+          <Tabs.List mb="md">
+            <Tabs.Tab value="inventory" leftSection={<IconUsers size={16} aria-hidden />}>
+              Users and sites
+            </Tabs.Tab>
+            <Tabs.Tab value="backups" leftSection={<IconArchive size={16} aria-hidden />}>
+              Backups
+            </Tabs.Tab>
+          </Tabs.List>
+          <Tabs.Panel value="inventory">
+            <Stack>
+              <UsersSection tenant={ref} />
+              <SitesSection tenant={ref} />
+            </Stack>
+          </Tabs.Panel>
+          <Tabs.Panel value="backups">
+            <M365BackupsSection tenant={ref} users={users.data ?? []} sites={sites.data ?? []} subject={subject} onSubject={(next) => show({ tab: 'backups', subject: next })} />
+          </Tabs.Panel>
+        </Tabs>
       </Stack>
     </>
   );
