@@ -1,7 +1,8 @@
 import type { Mount } from '@common/api/index.js';
-import { Group, Skeleton, Stack, Text } from '@mantine/core';
-import { useParams } from 'react-router-dom';
+import { Anchor, Group, Skeleton, Stack, Text } from '@mantine/core';
+import { Link, useParams } from 'react-router-dom';
 import { isApiError } from '../api/api-error.js';
+import { useM365BackupQuery } from '../api/m365.queries.js';
 import { useMountQuery } from '../api/mounts.queries.js';
 import { BackLink } from '../components/back-link.js';
 import { NotFoundState } from '../components/not-found-state.js';
@@ -9,7 +10,7 @@ import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { useInventoryVm } from '../hooks/use-inventory-vm.js';
 import { formatDateTime } from '../utils/format.js';
-import { isActiveMount } from '../utils/mount-format.js';
+import { isActiveMount, isM365Mount } from '../utils/mount-format.js';
 import { FileExplorer } from './mounts/file-explorer.js';
 import { IscsiDetails } from './mounts/iscsi-details.js';
 import { MountActions } from './mounts/mount-actions.js';
@@ -40,17 +41,39 @@ export function MountExplorerPage() {
   return <MountView mount={mount.data} />;
 }
 
+/** What the mount is of, for its header: a VM by its inventory name, or a Microsoft 365 user's OneDrive or site, with its tenant. */
+function useMountSubject(mount: Mount): { title: string; source: string; tenant: { id: number; name: string } | null } {
+  const vm = useInventoryVm(isM365Mount(mount) ? '' : mount.vm);
+  const m365 = useM365BackupQuery(mount.m365BackupId);
+  if (!isM365Mount(mount)) return { title: vm?.name ?? mount.vm, source: mount.kind === 'iscsi' ? 'iSCSI export' : 'Files', tenant: null };
+  const backup = m365.data;
+  const subject = backup?.subject;
+  return {
+    title: subject === undefined ? mount.vm : subject.kind === 'user' ? `OneDrive of ${subject.name}` : `Site ${subject.name}`,
+    source: backup === undefined ? 'Microsoft 365 backup' : `Microsoft 365 ${backup.kind} backup`,
+    tenant: backup !== undefined && backup.tenantId !== null && backup.tenant !== null ? { id: backup.tenantId, name: backup.tenant } : null,
+  };
+}
+
 function MountView({ mount }: { mount: Mount }) {
-  const vm = useInventoryVm(mount.vm);
+  const subject = useMountSubject(mount);
   return (
     <>
       <BackLink to="/mounts" label="All mounts" />
       <PageHeader
-        title={`${vm?.name ?? mount.vm}: ${formatDateTime(mount.backupCreatedAt)}`}
+        title={`${subject.title}: ${formatDateTime(mount.backupCreatedAt)}`}
         description={
           <Group gap="xs" component="span" wrap="wrap">
             <MountStateBadge mount={mount} />
-            <span>{`${mount.kind === 'iscsi' ? 'iSCSI export' : 'Files'} from ${mount.destination}, on ${mount.node}`}</span>
+            <span>{`${subject.source} from ${mount.destination}, on ${mount.node}`}</span>
+            {subject.tenant !== null && (
+              <span>
+                {'· tenant '}
+                <Anchor component={Link} to={`/m365/${subject.tenant.id}?tab=backups`} size="sm">
+                  {subject.tenant.name}
+                </Anchor>
+              </span>
+            )}
             {isActiveMount(mount.state) && mount.expiresAt !== null && (
               <span data-testid="mount-expires" title="Each use (a listing, a download) starts the idle time again">
                 {`· closes at ${formatDateTime(mount.expiresAt)} if unused`}
@@ -62,7 +85,7 @@ function MountView({ mount }: { mount: Mount }) {
       />
       <Stack>
         <MountStatus mount={mount} />
-        {mount.overlay && mount.state === 'MOUNTED' && mount.kind === 'browse' && (
+        {mount.overlay && mount.state === 'MOUNTED' && mount.kind === 'browse' && !isM365Mount(mount) && (
           <Text size="xs" c="dimmed">
             Read-only. Filesystem journals were replayed in a scratch overlay, so the backup itself is never written to.
           </Text>

@@ -1,4 +1,10 @@
-import type { BrowseEntry, MountState } from '@common/api/index.js';
+import type { BrowseEntry, Mount, MountState } from '@common/api/index.js';
+
+/** A Microsoft 365 backup is browsed as one folder per drive (a OneDrive, a site's libraries); a VM's as one per filesystem. */
+export const isM365Mount = (mount: Pick<Mount, 'm365BackupId'>): boolean => mount.m365BackupId !== null;
+
+/** The mount's root, in words: "All drives" or "All filesystems". */
+export const mountRootLabel = (mount: Pick<Mount, 'm365BackupId'>): string => (isM365Mount(mount) ? 'All drives' : 'All filesystems');
 
 /**
  * Paths inside a mount are '/'-separated and relative, the first component naming the

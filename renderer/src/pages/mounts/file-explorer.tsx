@@ -1,11 +1,13 @@
-import type { BrowseEntry, BrowseSearchHit, Mount } from '@common/api/index.js';
+import type { BrowseEntry, BrowseSearchHit, M365Backup, Mount } from '@common/api/index.js';
 import { Grid, Paper, ScrollArea, Stack } from '@mantine/core';
 import { useQueryClient } from '@tanstack/react-query';
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useApiClient } from '../../api/api-client-context.js';
+import { useM365BackupQuery } from '../../api/m365.queries.js';
 import { mountStatOptions } from '../../api/mounts.queries.js';
-import { parentMountPath, previewKind } from '../../utils/mount-format.js';
+import { isM365Mount, mountRootLabel, parentMountPath, previewKind } from '../../utils/mount-format.js';
 import { BrowseErrorAlert } from './browse-error.js';
+import { DriveTable } from './drive-table.js';
 import { useExplorerPath } from './explorer-path.js';
 import { FilePreview, type PreviewTarget } from './file-preview.js';
 import { FileSearch } from './file-search.js';
@@ -14,8 +16,19 @@ import { FilesystemTable } from './filesystem-table.js';
 import { FolderTree } from './folder-tree.js';
 import { MountBreadcrumbs } from './mount-breadcrumbs.js';
 
-/** Folder tree on the left; on the right the path, a search, and the folder's entries (or the filesystems at the root). */
-export function FileExplorer({ mount }: { mount: Mount }) {
+/**
+ * A Microsoft 365 backup's drives are its mount's folders; should the node not list them as
+ * filesystems, the backup's parts name them, so the tree and a search from the root still work.
+ */
+export function withM365Drives(mount: Mount, backup: M365Backup | undefined): Mount {
+  if (!isM365Mount(mount) || mount.filesystems.length > 0 || backup === undefined) return mount;
+  return { ...mount, filesystems: backup.parts.map((part) => ({ name: part.name, disk: part.name, kind: 'drive', type: null, size: part.bytes, readable: true })) };
+}
+
+/** Folder tree on the left; on the right the path, a search, and the folder's entries (or the filesystems, or drives, at the root). */
+export function FileExplorer({ mount: given }: { mount: Mount }) {
+  const m365 = useM365BackupQuery(given.m365BackupId);
+  const mount = useMemo(() => withM365Drives(given, m365.data), [given, m365.data]);
   const api = useApiClient();
   const queryClient = useQueryClient();
   const [path, go] = useExplorerPath();
@@ -56,11 +69,15 @@ export function FileExplorer({ mount }: { mount: Mount }) {
         <Grid.Col span={{ base: 12, md: 8, lg: 9 }}>
           <Paper withBorder radius="md" p="md" component="section" aria-label="Files">
             <Stack gap="sm">
-              <MountBreadcrumbs path={path} />
+              <MountBreadcrumbs path={path} rootLabel={mountRootLabel(mount)} />
               <FileSearch mount={mount} path={path} onOpen={onOpenHit} />
               {linkError !== null && <BrowseErrorAlert error={linkError} />}
               {path === '' ? (
-                <FilesystemTable mount={mount} />
+                isM365Mount(mount) ? (
+                  <DriveTable mount={mount} backup={m365.data} />
+                ) : (
+                  <FilesystemTable mount={mount} />
+                )
               ) : (
                 <FileTable key={path} mount={mount} path={path} onPreview={onPreview} onFollowLink={onFollowLink} />
               )}

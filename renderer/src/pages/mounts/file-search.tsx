@@ -5,6 +5,7 @@ import { useState, type FormEvent } from 'react';
 import { useMountSearchQueries } from '../../api/mounts.queries.js';
 import { PathText } from '../../components/path-text.js';
 import { formatBytes, formatDateTime } from '../../utils/format.js';
+import { mountRootLabel } from '../../utils/mount-format.js';
 import { BrowseErrorAlert } from './browse-error.js';
 
 interface FileSearchProps {
@@ -35,7 +36,8 @@ export function FileSearch({ mount, path, onOpen }: FileSearchProps) {
     setDraft('');
     setSearch(null);
   };
-  const scope = path === '' ? 'all filesystems' : path;
+  const root = mountRootLabel(mount).toLowerCase();
+  const scope = path === '' ? root : path;
 
   return (
     <Stack gap="xs">
@@ -69,7 +71,7 @@ export function FileSearch({ mount, path, onOpen }: FileSearchProps) {
           {results.isFetching && (
             <Group gap="xs">
               <Loader size="xs" />
-              <Text size="sm">{`Searching ${search.path === '' ? 'all filesystems' : search.path} for “${search.pattern}”…`}</Text>
+              <Text size="sm">{`Searching ${search.path === '' ? root : search.path} for “${search.pattern}”…`}</Text>
             </Group>
           )}
           {results.error !== null && <BrowseErrorAlert error={results.error} />}

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { errorMessage } from '../../api/api-error.js';
 import { useMountFilesQuery } from '../../api/mounts.queries.js';
-import { joinMountPath, mountPathAncestors } from '../../utils/mount-format.js';
+import { joinMountPath, mountPathAncestors, mountRootLabel } from '../../utils/mount-format.js';
 import { explorerSearch } from './explorer-path.js';
 
 /** The tree reads the same first page the table shows for a folder sorted by name, so they share it. */
@@ -44,7 +44,7 @@ export function FolderTree({ mount, current }: { mount: Mount; current: string }
     <nav aria-label="Folders">
       <Box component="ul" m={0} p={0} style={{ listStyle: 'none' }}>
         <Box component="li">
-          <TreeRow context={context} path="" label="All filesystems" depth={0} icon="root" expandable={false} />
+          <TreeRow context={context} path="" label={mountRootLabel(mount)} depth={0} icon="root" expandable={false} />
         </Box>
         {mount.filesystems.map((filesystem) =>
           filesystem.readable ? (

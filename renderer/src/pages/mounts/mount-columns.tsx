@@ -22,7 +22,7 @@ function BackupCell({ mount }: { mount: Mount }) {
         {vm?.name ?? mount.vm}
       </Anchor>
       <Text size="xs" c="dimmed">
-        {`${formatDateTime(mount.backupCreatedAt)} · ${mount.destination}`}
+        {`${mount.m365BackupId !== null ? 'Microsoft 365 · ' : ''}${formatDateTime(mount.backupCreatedAt)} · ${mount.destination}`}
       </Text>
     </Stack>
   );

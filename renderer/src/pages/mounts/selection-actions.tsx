@@ -1,9 +1,11 @@
 import type { BrowseEntry, Mount } from '@common/api/index.js';
 import { Button, Group, Text } from '@mantine/core';
-import { IconDownload, IconFileZip, IconRestore, IconX } from '@tabler/icons-react';
+import { IconCloudUpload, IconDownload, IconFileZip, IconRestore, IconX } from '@tabler/icons-react';
 import { useState } from 'react';
+import { useM365BackupQuery } from '../../api/m365.queries.js';
 import { useSession } from '../../auth/session-context.js';
-import { mountContentUrl, mountZipUrl } from '../../utils/mount-format.js';
+import { isM365Mount, mountContentUrl, mountZipUrl } from '../../utils/mount-format.js';
+import { M365RestoreModal } from '../m365/m365-restore-modal.js';
 import { RestoreFilesModal } from './restore-files-modal.js';
 
 interface SelectionActionsProps {
@@ -16,11 +18,15 @@ interface SelectionActionsProps {
 
 /**
  * Download (one file as itself, anything else as a zip the server streams) and Restore… for
- * the rows selected. Downloads are plain links: the browser writes them straight to disk.
+ * the rows selected. Downloads are plain links: the browser writes them straight to disk. A
+ * Microsoft 365 backup's files are restored to Microsoft 365 (a user's OneDrive, a site's
+ * library) instead of to a directory on a node.
  */
 export function SelectionActions({ mount, paths, entries, onClear }: SelectionActionsProps) {
   const { canChange } = useSession();
   const [restoring, setRestoring] = useState<readonly string[] | null>(null);
+  const m365 = isM365Mount(mount);
+  const backup = useM365BackupQuery(mount.m365BackupId);
   const count = paths.length;
   const single = count === 1 && entries[0]?.type === 'file' ? paths[0] : undefined;
   const href = count === 0 ? undefined : single !== undefined ? mountContentUrl(mount.id, single, true) : mountZipUrl(mount.id, paths);
@@ -53,13 +59,25 @@ export function SelectionActions({ mount, paths, entries, onClear }: SelectionAc
             {single !== undefined ? 'Download' : 'Download as zip'}
           </Button>
         )}
-        {canChange && (
+        {canChange && !m365 && (
           <Button size="xs" leftSection={<IconRestore size={14} aria-hidden />} disabled={count === 0} onClick={() => setRestoring([...paths])}>
             Restore…
           </Button>
         )}
+        {canChange && m365 && (
+          <Button
+            size="xs"
+            leftSection={<IconCloudUpload size={14} aria-hidden />}
+            disabled={count === 0 || backup.data === undefined}
+            loading={backup.isPending}
+            onClick={() => setRestoring([...paths])}
+          >
+            Restore to Microsoft 365…
+          </Button>
+        )}
       </Group>
-      {restoring !== null && <RestoreFilesModal mount={mount} paths={restoring} onClose={() => setRestoring(null)} />}
+      {restoring !== null && !m365 && <RestoreFilesModal mount={mount} paths={restoring} onClose={() => setRestoring(null)} />}
+      {restoring !== null && m365 && backup.data !== undefined && <M365RestoreModal backup={backup.data} paths={restoring} onClose={() => setRestoring(null)} />}
     </Group>
   );
 }
