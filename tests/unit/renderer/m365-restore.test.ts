@@ -127,6 +127,6 @@ describe('the Microsoft 365 restore wizard: what its choices send', () => {
   });
 
   it('names the default folder as the server does', () => {
-    expect(restoreFolderExample(new Date(2026, 11, 7, 3, 15))).toBe('Restore-2026-12-07 0315');
+    expect(restoreFolderExample(new Date(Date.UTC(2026, 11, 7, 3, 15)))).toBe('Restore-2026-12-07 0315');
   });
 });

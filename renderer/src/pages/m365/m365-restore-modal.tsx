@@ -232,10 +232,13 @@ export function M365RestoreModal({ backup, paths, onClose }: M365RestoreModalPro
           <Stack mt="md">
             <Radio.Group
               label="Restore to"
+              // The server's refusal of the original place (a library gone since) shows here; the other fields show their own.
+              error={where === 'original' ? (errors.to ?? errors.toLibrary) : undefined}
               value={where}
               onChange={(value) => {
                 setWhere(value === 'other' ? 'other' : 'original');
                 change('to');
+                change('toLibrary');
               }}
             >
               <Stack gap="xs" mt="xs">
@@ -295,7 +298,7 @@ export function M365RestoreModal({ backup, paths, onClose }: M365RestoreModalPro
             {folderMode === 'new' && (
               <TextInput
                 label="New folder's name"
-                description={`Leave empty for “${example}” (the time the restore starts)`}
+                description={`Leave empty for “${example}” (the time the restore starts, UTC)`}
                 placeholder={example}
                 value={folderName}
                 onChange={(event) => {

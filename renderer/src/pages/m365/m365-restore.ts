@@ -1,5 +1,6 @@
 import { M365RestoreRequestSchema, type M365Backup, type M365RestoreRequest, type M365Site, type M365User } from '@common/api/index.js';
 import { issuesToFieldMessages } from '@common/field-messages.js';
+import { m365RestoreFolderName } from '@common/m365-tasks.js';
 
 /**
  * The restore wizard's choices and the request they make. Pure, so what the wizard sends for
@@ -115,10 +116,9 @@ export function restoreRequestOf(choices: RestoreChoices): { request: M365Restor
   return { request };
 }
 
-/** What the server calls the new folder when none is named: "Restore-2026-12-07 0315" (local time here, for the hint). */
+/** What the server calls the new folder when none is named ("Restore-2026-12-07 0315", UTC), for the hint. */
 export function restoreFolderExample(now: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `Restore-${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())} ${pad(now.getHours())}${pad(now.getMinutes())}`;
+  return m365RestoreFolderName(now);
 }
 
 /** The subject in words: "alice@contoso.com (OneDrive)", "site Sales". */
