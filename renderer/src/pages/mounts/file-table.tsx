@@ -5,7 +5,7 @@ import { getCoreRowModel, useReactTable, type RowSelectionState, type SortingSta
 import { useMemo, useState } from 'react';
 import { useMountFilesQuery } from '../../api/mounts.queries.js';
 import { DataTable } from '../../components/data-table.js';
-import { joinMountPath } from '../../utils/mount-format.js';
+import { isM365Mount, joinMountPath } from '../../utils/mount-format.js';
 import { BrowseErrorAlert } from './browse-error.js';
 import { fileColumns, type FileColumnsContext } from './file-columns.js';
 import { EXPLORER_PAGE_SIZE } from './folder-tree.js';
@@ -20,6 +20,8 @@ interface FileTableProps {
 }
 
 const SORT_KEYS: readonly string[] = ['name', 'size', 'mtime'] satisfies BrowseSort[];
+/** OneDrive and SharePoint keep no Unix owner or mode: the node's made-up ones would only mislead. */
+const M365_HIDDEN = { owner: false, mode: false };
 
 /** One folder, a page at a time, sorted on the node; rows selected for download or restore. */
 export function FileTable({ mount, path, onPreview, onFollowLink }: FileTableProps) {
@@ -47,7 +49,7 @@ export function FileTable({ mount, path, onPreview, onFollowLink }: FileTablePro
     manualPagination: true,
     enableSortingRemoval: false,
     enableMultiSort: false,
-    state: { sorting, rowSelection },
+    state: { sorting, rowSelection, ...(isM365Mount(mount) ? { columnVisibility: M365_HIDDEN } : {}) },
     onSortingChange: (updater) => {
       setSorting(updater);
       setPage(1);
