@@ -208,7 +208,11 @@ describe('Microsoft 365 backups in Chromium', () => {
       if (inside !== null && entry.type === 'file') restored[inside[2]!] = entry.sha256;
     }
     expect(restored).toEqual({ 'Documents/Q3/numbers.csv': sha(FILES['Documents/Q3/numbers.csv']!), 'Documents/Q3/Deep/notes.md': sha(FILES['Documents/Q3/Deep/notes.md']!) });
-    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    // The task's own page tells the same, under its type and subject.
+    await dialog.getByRole('link', { name: /^Task \d+$/ }).click();
+    await page.getByRole('heading', { level: 1, name: /^Task \d+: Microsoft 365 restore$/ }).waitFor();
+    expect((await page.getByTestId('m365-restore-result').innerText()).replace(/\s+/g, ' ')).toMatch(/Restored 2 files/);
   }, 240_000);
 
   it('a viewer sees the backups without Browse or Restore, and the API refuses them a restore', async () => {

@@ -1,3 +1,4 @@
+import { isFinalState, type TaskDetails } from '@common/api/index.js';
 import { Grid, Group, Paper, Skeleton, Stack, Title } from '@mantine/core';
 import { useParams } from 'react-router-dom';
 import { isApiError } from '../api/api-error.js';
@@ -12,6 +13,8 @@ import { TaskCancelButton } from '../components/tasks/task-cancel-button.js';
 import { TaskOutcome } from '../components/tasks/task-outcome.js';
 import { subjectLabel } from '../utils/subject-label.js';
 import { TASK_TYPE_LABELS } from '../utils/task-labels.js';
+import { M365BackupSummary } from './m365/m365-backup-now-modal.js';
+import { M365RestoreSummary } from './m365/m365-restore-modal.js';
 import { TaskFields } from './tasks/task-fields.js';
 import { TaskLogPanel } from './tasks/task-log-panel.js';
 
@@ -53,6 +56,7 @@ export function TaskDetailsPage() {
           <TaskProgressBar progress={data.progress} state={data.state} size="lg" label={`Progress of task ${data.id}`} />
         </Paper>
         <TaskOutcome task={data} />
+        <TaskSummary task={data} />
         <Grid>
           <Grid.Col span={{ base: 12, lg: 5 }}>
             <Paper withBorder radius="md" p="md">
@@ -68,5 +72,20 @@ export function TaskDetailsPage() {
         </Grid>
       </Stack>
     </>
+  );
+}
+
+/** What a Microsoft 365 backup or restore did, in words, once it ended (the raw result stays under Details). */
+function TaskSummary({ task }: { task: TaskDetails }) {
+  if (!isFinalState(task.state) || task.result === null) return null;
+  if (task.type === 'M365_RESTORE') return <M365RestoreSummary task={task} />;
+  if (task.type !== 'M365_BACKUP') return null;
+  return (
+    <Paper withBorder radius="md" p="md">
+      <Title order={2} size="h4" mb="sm">
+        Backed up
+      </Title>
+      <M365BackupSummary task={task} />
+    </Paper>
   );
 }
