@@ -43,6 +43,8 @@ describe('Microsoft 365 backups in Chromium', () => {
   let tenant: Tenant;
   let alice: Drive;
   let bob: Drive;
+  let financeArchive: Drive;
+  let salesDocuments: Drive;
   let e2e: SignedInE2e;
   let page: Page;
   let tenantId: number;
@@ -61,6 +63,9 @@ describe('Microsoft 365 backups in Chromium', () => {
     alice = tenant.driveOf(ALICE);
     bob = tenant.driveOf(BOB);
     alice.seed(FILES);
+    financeArchive = tenant.addSite({ name: 'finance', displayName: 'Finance', libraries: ['Documents', 'Archive'] }).library('Archive');
+    financeArchive.seed({ '2025/ledger.csv': 'account,amount\n1,100\n', 'policy.txt': 'keep seven years\n' });
+    salesDocuments = tenant.addSite({ name: 'sales', displayName: 'Sales', libraries: ['Documents'] }).library('Documents');
 
     e2e = await startSignedInE2e({ server: { nodeHeartbeatSeconds: 1 }, node: NODE, page: { viewport: { width: 1440, height: 1000 }, locale: 'en-GB' } });
     page = e2e.page;
@@ -213,6 +218,70 @@ describe('Microsoft 365 backups in Chromium', () => {
     await dialog.getByRole('link', { name: /^Task \d+$/ }).click();
     await page.getByRole('heading', { level: 1, name: /^Task \d+: Microsoft 365 restore$/ }).waitFor();
     expect((await page.getByTestId('m365-restore-result').innerText()).replace(/\s+/g, ' ')).toMatch(/Restored 2 files/);
+  }, 240_000);
+
+  it('restoring to the original places with "Skip" leaves the files there and lists each one skipped with why', async () => {
+    await page.goto(`${e2e.t.server.url}/m365/${tenantId}?tab=backups`);
+    const backupRow = page.getByRole('table', { name: 'Microsoft 365 backups' }).getByRole('row').filter({ hasText: ALICE });
+    await backupRow.getByRole('button', { name: 'Browse' }).click();
+    await page.waitForURL(/\/mounts\/\d+$/, { timeout: 20_000 });
+    await page.getByRole('table', { name: 'Drives' }).getByRole('link', { name: 'drive', exact: true }).click();
+    await row('hello.txt').getByRole('checkbox').check();
+    await page.getByRole('button', { name: 'Restore to Microsoft 365…' }).click();
+    const dialog = page.getByRole('dialog', { name: new RegExp(`^Restore ${ALICE.replace(/\./g, '\\.')} from `) });
+    await dialog.getByRole('button', { name: 'Next' }).click();
+    await dialog.getByRole('radio', { name: 'Back to the original places' }).check();
+    await dialog.getByRole('button', { name: 'Next' }).click();
+    await dialog.getByRole('radio', { name: 'Skip' }).check();
+    await dialog.getByRole('button', { name: 'Start restore' }).click();
+    const done = await ended(dialog);
+    expect(done.state, done.text).toMatch(/^FINISHED/);
+    const summary = dialog.getByTestId('m365-restore-result');
+    expect((await summary.innerText()).replace(/\s+/g, ' ')).toMatch(/Restored 0 files .* 1 skipped, 0 failed\. Skipped \/hello\.txt: .*exist/);
+    expect((await alice.snapshot())['/hello.txt']).toMatchObject({ sha256: sha(HELLO) });
+    await dialog.getByRole('button', { name: 'Close' }).click();
+  }, 240_000);
+
+  it('backs up a site (both libraries), then restores one library into another site\'s library', async () => {
+    await page.goto(`${e2e.t.server.url}/m365/${tenantId}`);
+    const financeRow = page.getByRole('table', { name: 'Sites' }).getByRole('row').filter({ hasText: 'Finance' });
+    await financeRow.getByRole('button', { name: 'Back up now' }).click();
+    const backup = page.getByRole('dialog', { name: 'Back up Finance' });
+    await expect.poll(() => backup.getByRole('combobox', { name: 'Destination' }).inputValue()).toMatch(/^local/);
+    await backup.getByRole('button', { name: 'Start backup' }).click();
+    const backedUp = await ended(backup);
+    expect(backedUp.state, backedUp.text).toBe('FINISHED');
+    const perDrive = await backup.getByTestId('m365-backup-result').innerText();
+    expect(perDrive).toMatch(/^Documents: full, 0 files/m);
+    expect(perDrive).toMatch(/^Archive: full, 2 files/m);
+    await backup.getByRole('button', { name: 'Close' }).click();
+
+    await page.getByRole('tab', { name: 'Backups' }).click();
+    const siteRow = page.getByRole('table', { name: 'Microsoft 365 backups' }).getByRole('row').filter({ hasText: 'Site · ' });
+    await siteRow.getByRole('button', { name: 'Restore…' }).click();
+    const dialog = page.getByRole('dialog', { name: /^Restore finance from / });
+    // A site's backup holds a drive per library: a restore takes one.
+    await dialog.getByRole('button', { name: 'Next' }).click();
+    await dialog.getByText('Choose the drive to restore').waitFor();
+    await dialog.getByRole('combobox', { name: 'Drive' }).click();
+    await page.getByRole('option', { name: /^library Archive/ }).click();
+    await dialog.getByRole('button', { name: 'Next' }).click();
+    await dialog.getByRole('radio', { name: 'Another user or site of the tenant' }).check();
+    await dialog.getByRole('combobox', { name: 'User or site' }).click();
+    await page.getByRole('option', { name: 'Sales (sales)' }).click();
+    // Sales has no Archive library: its Documents is offered.
+    await expect.poll(() => dialog.getByRole('combobox', { name: 'Document library' }).inputValue()).toBe('Documents');
+    await dialog.getByRole('textbox', { name: "New folder's name" }).fill('From Finance');
+    await dialog.getByRole('button', { name: 'Next' }).click();
+    expect(await dialog.getByTestId('m365-restore-recap').innerText()).toContain('→ site sales, library Documents, into the new folder “From Finance”');
+    await dialog.getByRole('button', { name: 'Start restore' }).click();
+    const done = await ended(dialog);
+    expect(done.state, done.text).toBe('FINISHED');
+    expect((await dialog.getByTestId('m365-restore-result').innerText()).replace(/\s+/g, ' ')).toMatch(/Restored 2 files .* to \/From Finance/);
+    const files = Object.entries(await salesDocuments.snapshot()).filter(([, entry]) => entry.type === 'file').map(([p]) => p).sort();
+    expect(files).toEqual(['/From Finance/2025/ledger.csv', '/From Finance/policy.txt']);
+    await page.screenshot({ path: path.join(SHOTS, 'm365-site-restore.png') });
+    await dialog.getByRole('button', { name: 'Close' }).click();
   }, 240_000);
 
   it('a viewer sees the backups without Browse or Restore, and the API refuses them a restore', async () => {
