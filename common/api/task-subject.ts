@@ -16,7 +16,7 @@ export function subjectInfo(subject: string | null, backup: SubjectBackup | null
   if (colon <= 0) return { kind: 'other', name: subject, at: null };
   const kind = subject.slice(0, colon);
   const ref = subject.slice(colon + 1);
-  if (kind === 'backup') return backup ? { kind, name: backup.vmName, at: backup.createdAt } : { kind, name: `#${ref}`, at: null };
+  if (kind === 'backup' || kind === 'm365-backup') return backup ? { kind, name: backup.vmName, at: backup.createdAt } : { kind, name: `#${ref}`, at: null };
   return { kind, name: ref, at: null };
 }
 
@@ -40,6 +40,7 @@ const KIND_WORDS: Record<string, string> = {
 export function describeSubject(info: SubjectInfo | null, formatTime: (iso: string) => string): string | null {
   if (info === null) return null;
   if (info.kind === 'backup') return info.at === null ? `Backup ${info.name}` : `Backup of ${info.name} (${formatTime(info.at)})`;
+  if (info.kind === 'm365-backup') return info.at === null ? `Microsoft 365 backup ${info.name}` : `Microsoft 365 backup of ${info.name} (${formatTime(info.at)})`;
   const word = KIND_WORDS[info.kind];
   return word === undefined ? info.name : `${word} ${info.name}`;
 }

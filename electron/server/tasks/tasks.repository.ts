@@ -81,10 +81,13 @@ export function toTask(r: TaskRow): Task {
   };
 }
 
-/** A "backup:<id>" subject's backup: its VM's name as the backup recorded it, and its time. */
+/** A "backup:<id>" (or "m365-backup:<id>") subject's backup: its VM's name as the backup recorded it, and its time. */
 export const SUBJECT_BACKUP_JOIN = (alias: string): string =>
-  `LEFT JOIN backups sb ON ${alias}.subject LIKE 'backup:%' AND sb.id = CAST(SUBSTRING(${alias}.subject, 8) AS UNSIGNED)`;
-export const SUBJECT_BACKUP_COLUMNS = "COALESCE(JSON_VALUE(sb.source, '$.vm.name'), sb.vm) AS subject_backup_vm, sb.created_at AS subject_backup_at";
+  `LEFT JOIN backups sb ON ${alias}.subject LIKE 'backup:%' AND sb.id = CAST(SUBSTRING(${alias}.subject, 8) AS UNSIGNED)
+   LEFT JOIN m365_backups smb ON ${alias}.subject LIKE 'm365-backup:%' AND smb.id = CAST(SUBSTRING(${alias}.subject, 13) AS UNSIGNED)`;
+/** A Microsoft 365 backup ("m365-backup:<id>") is named by its user or site the same way. */
+export const SUBJECT_BACKUP_COLUMNS =
+  "COALESCE(JSON_VALUE(sb.source, '$.vm.name'), sb.vm, smb.subject_name) AS subject_backup_vm, COALESCE(sb.created_at, smb.created_at) AS subject_backup_at";
 
 /** A task row with its node's name and its backup subject; `from` names tasks as t. */
 const SELECT_FROM = (from: string): string => `SELECT t.*, n.name AS node_name, ${SUBJECT_BACKUP_COLUMNS} FROM ${from} LEFT JOIN nodes n ON n.id = t.node_id ${SUBJECT_BACKUP_JOIN('t')}`;

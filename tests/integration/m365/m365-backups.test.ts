@@ -181,6 +181,7 @@ describe('Microsoft 365 backups through the API', () => {
     expect(res.status, res.text).toBe(202);
     const done = await ended(res.body.taskId);
     expect(done.state, done.error ?? '').toBe('FINISHED');
+    expect(done.subjectInfo).toEqual({ kind: 'm365-backup', name: ALICE, at: latest!.createdAt });
     const result = done.result as { restoredFiles: number; targetRoot: string; failed: unknown[] };
     expect(result.restoredFiles).toBe(2);
     expect(result.failed).toEqual([]);
