@@ -1,5 +1,6 @@
-import type { M365ConnectionTest, M365Site, M365Tenant, M365User } from '../common/api/m365.js';
-import { formatTable, formatTimestamp } from './format.js';
+import type { M365Backup, M365ConnectionTest, M365Site, M365Tenant, M365User } from '../common/api/m365.js';
+import type { BrowseEntry } from '../common/api/mounts.js';
+import { formatBytes, formatTable, formatTimestamp } from './format.js';
 
 /** What people read of Microsoft 365 tenants, users and sites in the terminal. */
 
@@ -52,5 +53,45 @@ export function formatSites(sites: readonly M365Site[]): string {
       s.policy ?? '-',
       formatTimestamp(s.lastBackupAt),
     ]),
+  );
+}
+
+/** `m365 backup list`: one row per backup, newest first; warnings counted here and said under the table. */
+export function formatM365Backups(backups: readonly M365Backup[], filter: { subject?: string; tenant?: string } = {}): string {
+  if (backups.length === 0) {
+    const of = filter.subject !== undefined ? ` of ${filter.subject}` : '';
+    const inTenant = filter.tenant !== undefined ? ` in tenant ${filter.tenant}` : '';
+    return `No Microsoft 365 backups${of}${inTenant}. Take one with vplus m365 backup run USER|SITE --destination DEST.`;
+  }
+  const table = formatTable(
+    ['ID', 'TENANT', 'SUBJECT', 'TYPE', 'CREATED', 'ITEMS', 'SIZE', 'STORED', 'WARNINGS', 'DESTINATION'],
+    backups.map((b) => [
+      String(b.id),
+      b.tenant ?? '-',
+      b.subject.kind === 'site' ? `site ${b.subject.name}` : b.subject.name,
+      b.kind,
+      formatTimestamp(b.createdAt),
+      String(b.items),
+      formatBytes(b.bytes),
+      formatBytes(b.storedBytes),
+      String(b.warnings.length),
+      b.destination,
+    ]),
+  );
+  const removed = backups.filter((b) => b.status === 'removed').map((b) => `backup ${b.id} is removed: it can no longer be browsed or restored`);
+  return removed.length > 0 ? `${table}\n\n${removed.join('\n')}` : table;
+}
+
+/** "backup 12 of alice@contoso.com (2026-12-07 03:15)" */
+export function describeM365Backup(b: Pick<M365Backup, 'id' | 'subject' | 'createdAt'>): string {
+  return `backup ${b.id} of ${b.subject.kind === 'site' ? `site ${b.subject.name}` : b.subject.name} (${formatTimestamp(b.createdAt)})`;
+}
+
+/** `m365 browse`: TYPE SIZE MODIFIED NAME (a file's permissions and owners are not backed up). */
+export function formatM365Listing(shownPath: string, entries: readonly BrowseEntry[]): string {
+  if (entries.length === 0) return `${shownPath} is empty.`;
+  return formatTable(
+    ['TYPE', 'SIZE', 'MODIFIED', 'NAME'],
+    entries.map((e) => [e.type === 'dir' ? 'folder' : e.type, e.type === 'file' ? formatBytes(e.size) : '-', formatTimestamp(e.mtime), e.type === 'dir' ? `${e.name}/` : e.name]),
   );
 }

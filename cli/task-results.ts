@@ -10,7 +10,7 @@ import {
   type TaskType,
 } from '../common/api/index.js';
 import { ExportResultSchema, ImportResultSchema, InventorySyncResultSchema, RestoreResultSchema, StoreResultSchema } from '../common/kvm-tasks.js';
-import { M365SyncResultSchema, type M365SyncResult } from '../common/m365-tasks.js';
+import { M365BackupResultSchema, M365RestoreParamsSchema, M365RestoreResultSchema, M365SyncResultSchema, type M365BackupResult, type M365RestoreResult, type M365SyncResult } from '../common/m365-tasks.js';
 import { FileRestoreResultSchema, MountResultSchema } from '../common/mount-tasks.js';
 import { formatBytes, formatRatio, formatTable, formatTimestamp } from './format.js';
 
@@ -37,6 +37,8 @@ const FORMATTERS: Partial<Record<TaskType, ResultFormatter>> = {
   MOUNT: parsed(MountResultSchema, formatMountResult),
   FILE_RESTORE: parsed(FileRestoreResultSchema, formatFileRestoreResult),
   M365_SYNC: parsed(M365SyncResultSchema, formatM365SyncResult),
+  M365_BACKUP: parsed(M365BackupResultSchema, formatM365BackupResult),
+  M365_RESTORE: parsed(M365RestoreResultSchema, formatM365RestoreResult),
 };
 
 /** The task's result as lines for people, or null when its type has no formatter or it has no result. */
@@ -262,4 +264,44 @@ export function formatM365SyncResult(result: M365SyncResult): string {
   const libraries = result.sites?.reduce((n, s) => n + s.libraries.length, 0) ?? 0;
   const sites = result.sites === null ? 'no sites (not listed)' : `${plural(result.sites.length, 'SharePoint site')} with ${plural(libraries, 'document library', 'document libraries')}`;
   return `Found ${users}, ${sites}.`;
+}
+
+/**
+ * "Backed up 2 drives: 120 items (100 files, 20 folders, 1.2 GiB); read 3 files (2.0 MiB), stored 1.1 MiB."
+ * and a row per drive. A drive that failed as a whole has no point: the task's warnings say why.
+ */
+export function formatM365BackupResult(result: M365BackupResult): string {
+  const points = result.points;
+  if (points.length === 0) return 'No drive was backed up; the warnings above say why.';
+  const sum = (pick: (p: M365BackupResult['points'][number]) => number): number => points.reduce((n, p) => n + pick(p), 0);
+  const lines = [
+    `Backed up ${plural(points.length, 'drive')}: ${plural(sum((p) => p.items), 'item')} (${plural(sum((p) => p.files), 'file')}, ${plural(sum((p) => p.folders), 'folder')}, ${formatBytes(sum((p) => p.bytes))}); ` +
+      `read ${plural(sum((p) => p.downloadedFiles), 'file')} (${formatBytes(sum((p) => p.downloadedBytes))}), stored ${formatBytes(sum((p) => p.storedBytes))}.`,
+    indent(
+      formatTable(
+        ['DRIVE', 'TYPE', 'ITEMS', 'FILES', 'SIZE', 'ADDED', 'CHANGED', 'REMOVED', 'READ', 'STORED'],
+        points.map((p) => [p.part, p.kind, String(p.items), String(p.files), formatBytes(p.bytes), String(p.added), String(p.changed), String(p.removed), formatBytes(p.downloadedBytes), formatBytes(p.storedBytes)]),
+      ),
+    ),
+  ];
+  for (const p of points.filter((q) => q.resynced)) lines.push(`${p.part}: the change list had expired, so the whole drive was listed again and compared with the last backup.`);
+  return lines.join('\n');
+}
+
+/** "Restored 3 files and 1 folder (2.0 MiB) to /Restore-2026-12-07 0315 in the OneDrive of …", then what was skipped or failed, each named. */
+export function formatM365RestoreResult(result: M365RestoreResult, task: Task): string {
+  const params = M365RestoreParamsSchema.safeParse(task.params);
+  const where = params.success ? ` in ${params.data.target.label}` : '';
+  const lines = [
+    `Restored ${plural(result.restoredFiles, 'file')} and ${plural(result.restoredFolders, 'folder')} (${formatBytes(result.restoredBytes)}) to ${result.targetRoot}${where}.`,
+  ];
+  if (result.skipped.length > 0) {
+    lines.push(`Skipped ${plural(result.skipped.length, 'item')}:`);
+    for (const s of result.skipped) lines.push(`  ${s.path}: ${s.reason}`);
+  }
+  if (result.failed.length > 0) {
+    lines.push(`Could not restore ${plural(result.failed.length, 'item')}:`);
+    for (const f of result.failed) lines.push(`  ${f.path}: ${f.reason}`);
+  }
+  return lines.join('\n');
 }

@@ -10,6 +10,7 @@ import { formatConnectionTest, formatSites, formatTenants, formatUsers } from '.
 import { Output } from '../output.js';
 import { readSecret } from '../secrets.js';
 import { plural } from '../task-results.js';
+import { registerM365BackupCommands } from './m365-backup.command.js';
 import { followStartedTask } from './task.command.js';
 
 /** A PEM file is a few KiB; a CA bundle a few hundred. */
@@ -29,7 +30,7 @@ export interface TenantAddOptions {
 }
 
 export function registerM365Commands(program: Command, ctx: CliContext): void {
-  const m365 = program.command('m365').description('Microsoft 365: tenants, their users (OneDrive) and SharePoint sites');
+  const m365 = program.command('m365').description('Microsoft 365: tenants, their users (OneDrive) and SharePoint sites, their backups and restores');
   const tenant = m365.command('tenant').description('Microsoft 365 tenants, each reached through an app registration from one node');
 
   tenant
@@ -110,6 +111,8 @@ export function registerM365Commands(program: Command, ctx: CliContext): void {
     .option('--tenant <name>', 'only this tenant (name or id)')
     .option('--json', 'print JSON only')
     .action(listing(ctx, (m, tenant) => m.listSites(tenant), formatSites));
+
+  registerM365BackupCommands(m365, ctx);
 }
 
 /** A list command: JSON with --json, a table otherwise; --tenant narrows it where it is offered. */

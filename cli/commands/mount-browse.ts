@@ -72,7 +72,7 @@ export function registerBrowseCommands(mount: Command, ctx: CliContext): void {
 }
 
 /** Every page of the folder, up to limit entries; whether the node stopped reading it (a huge folder). */
-async function readFolder(client: ApiClient, id: number, apiPath: string, limit: number): Promise<{ path: string; entries: BrowseEntry[]; truncated: boolean; total: number }> {
+export async function readFolder(client: ApiClient, id: number, apiPath: string, limit: number): Promise<{ path: string; entries: BrowseEntry[]; truncated: boolean; total: number }> {
   const entries: BrowseEntry[] = [];
   for (;;) {
     const page = await client.listMountFiles(id, { path: apiPath, offset: entries.length, limit: Math.min(PAGE, limit - entries.length) });

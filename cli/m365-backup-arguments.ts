@@ -1,0 +1,148 @@
+import { InvalidArgumentError } from 'commander';
+import { M365RestoreRequestSchema, type M365Backup, type M365BackupRunRequest, type M365RestoreRequest } from '../common/api/m365.js';
+import { M365ConflictSchema, type M365Conflict } from '../common/m365-tasks.js';
+import { UsageError } from './errors.js';
+import { mountPath } from './mount-arguments.js';
+
+/**
+ * The arguments of `vplus m365 backup|browse|restore|export`, read and checked before the
+ * server is asked (exit 2 otherwise). Paths are written as CLI.md shows a backup: a user's
+ * OneDrive under /drive/…, a site's libraries under /libraries/<name>/…; the API takes them
+ * as the backup's browse mount lays them out: one folder per drive ("drive", or the
+ * library's name), so /libraries/Documents/Q3 is "Documents/Q3" there.
+ */
+
+type SubjectKind = M365Backup['subject']['kind'];
+
+/** The folder a site's libraries are shown under. */
+const LIBRARIES = 'libraries';
+
+/** USER|SITE: a UPN has an "@", anything else names a site (by name or catalog id). */
+export function backupSubject(ref: string): Pick<M365BackupRunRequest, 'user' | 'site'> {
+  const value = ref.trim();
+  if (value === '') throw new UsageError('name the user (their UPN, e.g. alice@contoso.com) or the site (its name or id), as vplus m365 user list and site list show them');
+  return value.includes('@') ? { user: value } : { site: value };
+}
+
+/** Commander parser for a Microsoft 365 backup's id. */
+export function parseM365BackupId(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError('a Microsoft 365 backup is given by its id, a positive whole number as vplus m365 backup list shows it.');
+  }
+  return Number(value);
+}
+
+/** Commander parser for --conflict. */
+export function parseConflict(value: string): M365Conflict {
+  const found = M365ConflictSchema.options.find((c) => c === value.trim().toLowerCase());
+  if (!found) throw new InvalidArgumentError(`use one of ${M365ConflictSchema.options.join(', ')}.`);
+  return found;
+}
+
+/**
+ * A path as written ("/drive/Documents", "libraries/Documents/Q3/", "/") → the browse mount's
+ * ("drive/Documents", "Documents/Q3", ""). For a site the /libraries/ prefix is optional: a
+ * library named "libraries" is then written /libraries/libraries/….
+ */
+export function m365MountPath(kind: SubjectKind, input: string): string {
+  const path = mountPath(input);
+  if (kind !== 'site') return path;
+  if (path === LIBRARIES) return '';
+  return path.startsWith(`${LIBRARIES}/`) ? path.slice(LIBRARIES.length + 1) : path;
+}
+
+/** The browse mount's path as people read it: "/drive/Documents", "/libraries/Documents/Q3". */
+export function showM365Path(kind: SubjectKind, path: string): string {
+  if (kind !== 'site') return `/${path}`;
+  return path === '' ? `/${LIBRARIES}` : `/${LIBRARIES}/${path}`;
+}
+
+/** "drive", or "libraries Documents, Policies", as the backup's drives are named in messages. */
+function drivesOf(backup: Pick<M365Backup, 'subject' | 'parts'>): string {
+  const names = backup.parts.map((p) => showM365Path(backup.subject.kind, p.name));
+  return names.length === 0 ? 'no drives' : names.join(', ');
+}
+
+/**
+ * The paths given, as the browse mount has them, each inside one of the backup's drives; with
+ * none, `whenNone` (the backup's drives). A path outside every drive is a usage error naming
+ * the drives the backup has.
+ */
+export function backupPaths(backup: Pick<M365Backup, 'id' | 'subject' | 'parts'>, inputs: readonly string[], whenNone: () => string[]): string[] {
+  const kind = backup.subject.kind;
+  const names = new Set(backup.parts.map((p) => p.name));
+  const paths = inputs.map((input) => ({ input, path: m365MountPath(kind, input) }));
+  if (paths.length === 0) return whenNone();
+  for (const { input, path } of paths) {
+    if (path === '') throw new UsageError(`"${input}" is the whole backup; name its drives instead: ${drivesOf(backup)}`);
+    const drive = path.split('/')[0]!;
+    if (!names.has(drive)) throw new UsageError(`backup ${backup.id} has no ${showM365Path(kind, drive)} ("${input}"); it holds ${drivesOf(backup)}`);
+  }
+  return [...new Set(paths.map((p) => p.path))];
+}
+
+export interface M365RestoreOptions {
+  to?: string;
+  library?: string;
+  folder?: string;
+  originalPlace?: boolean;
+  conflict?: M365Conflict;
+}
+
+/** What can be told of the restore's flags alone, before the backup is read. */
+export function checkRestoreOptions(options: M365RestoreOptions): void {
+  if (options.folder !== undefined && options.originalPlace) throw new UsageError('give either --folder NAME or --original-place, not both');
+  if (options.to !== undefined && options.to.trim() === '') throw new UsageError('--to needs a user (UPN) or a site (name or id)');
+}
+
+/** The flag each field of the restore request comes from, to name it in a usage error. */
+const RESTORE_FLAGS: Record<string, string> = { paths: 'PATH', to: '--to', toLibrary: '--library', folder: '--folder', conflict: '--conflict' };
+
+/**
+ * The API's restore request. A restore works inside one drive of the backup: without paths,
+ * the backup's only drive in full (a site's backup of several libraries needs one named).
+ */
+export function m365RestoreRequest(backup: Pick<M365Backup, 'id' | 'subject' | 'parts'>, inputs: readonly string[], options: M365RestoreOptions): M365RestoreRequest {
+  checkRestoreOptions(options);
+  const paths = backupPaths(backup, inputs, () => {
+    if (backup.parts.length === 1) return [backup.parts[0]!.name];
+    throw new UsageError(`backup ${backup.id} holds ${drivesOf(backup)}; name what to restore, e.g. ${showM365Path(backup.subject.kind, backup.parts[0]?.name ?? '')}`);
+  });
+  const drives = [...new Set(paths.map((p) => p.split('/')[0]!))];
+  if (drives.length > 1) {
+    const shown = drives.map((d) => showM365Path(backup.subject.kind, d)).join(' and ');
+    throw new UsageError(`a restore works in one drive at a time; these paths are in ${shown}: restore each in a command of its own`);
+  }
+  const targetIsUser = options.to !== undefined ? options.to.includes('@') : backup.subject.kind === 'user';
+  if (options.library !== undefined && targetIsUser) throw new UsageError("--library names a site's document library; a user's OneDrive has none");
+  const request: M365RestoreRequest = {
+    paths,
+    ...(options.to !== undefined ? { to: options.to } : {}),
+    ...(options.library !== undefined ? { toLibrary: options.library } : {}),
+    ...(options.originalPlace ? { folder: null } : options.folder !== undefined ? { folder: options.folder } : {}),
+    conflict: options.conflict ?? 'copy',
+  };
+  const checked = M365RestoreRequestSchema.safeParse(request);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    const field = String(issue?.path[0] ?? '');
+    throw new UsageError(`${RESTORE_FLAGS[field] ?? 'the restore'}: ${issue?.message ?? 'not accepted'}`);
+  }
+  return request;
+}
+
+/** Where a restore puts things, in words: "to a new folder Restore-… in the same OneDrive". */
+export function describeRestoreTarget(backup: Pick<M365Backup, 'subject'>, request: M365RestoreRequest): string {
+  const where =
+    request.to !== undefined
+      ? request.to.includes('@')
+        ? `the OneDrive of ${request.to}`
+        : `site ${request.to}${request.toLibrary !== undefined ? `, library ${request.toLibrary}` : ''}`
+      : request.toLibrary !== undefined
+        ? `library ${request.toLibrary} of site ${backup.subject.name}`
+        : backup.subject.kind === 'user'
+          ? `the OneDrive of ${backup.subject.name}`
+          : `site ${backup.subject.name}`;
+  const folder = request.folder === null ? 'their original places in' : request.folder !== undefined ? `folder "${request.folder}" in` : 'a new Restore-<date> folder in';
+  return `${folder} ${where}`;
+}
