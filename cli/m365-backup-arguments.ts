@@ -99,20 +99,31 @@ export function checkRestoreOptions(options: M365RestoreOptions): void {
 const RESTORE_FLAGS: Record<string, string> = { paths: 'PATH', to: '--to', toLibrary: '--library', folder: '--folder', conflict: '--conflict' };
 
 /**
- * The API's restore request. A restore works inside one drive of the backup: without paths,
- * the backup's only drive in full (a site's backup of several libraries needs one named).
+ * Paths of one drive of the backup, as a restore and a zip take them: without any, the
+ * backup's only drive, whole (a site's backup of several libraries needs one named).
  */
-export function m365RestoreRequest(backup: Pick<M365Backup, 'id' | 'subject' | 'parts'>, inputs: readonly string[], options: M365RestoreOptions): M365RestoreRequest {
-  checkRestoreOptions(options);
+export function oneDrivePaths(backup: Pick<M365Backup, 'id' | 'subject' | 'parts'>, inputs: readonly string[], use: 'restore' | 'export'): string[] {
+  const kind = backup.subject.kind;
   const paths = backupPaths(backup, inputs, () => {
     if (backup.parts.length === 1) return [backup.parts[0]!.name];
-    throw new UsageError(`backup ${backup.id} holds ${drivesOf(backup)}; name what to restore, e.g. ${showM365Path(backup.subject.kind, backup.parts[0]?.name ?? '')}`);
+    throw new UsageError(`backup ${backup.id} holds ${drivesOf(backup)}; name what to ${use}, e.g. ${showM365Path(kind, backup.parts[0]?.name ?? '')}`);
   });
   const drives = [...new Set(paths.map((p) => p.split('/')[0]!))];
   if (drives.length > 1) {
-    const shown = drives.map((d) => showM365Path(backup.subject.kind, d)).join(' and ');
-    throw new UsageError(`a restore works in one drive at a time; these paths are in ${shown}: restore each in a command of its own`);
+    const shown = drives.map((d) => showM365Path(kind, d)).join(' and ');
+    throw new UsageError(
+      use === 'restore'
+        ? `a restore works in one drive at a time; these paths are in ${shown}: restore each in a command of its own`
+        : `a zip holds one drive at a time; these paths are in ${shown}: export each to a zip of its own`,
+    );
   }
+  return paths;
+}
+
+/** The API's restore request: paths of one drive of the backup (oneDrivePaths). */
+export function m365RestoreRequest(backup: Pick<M365Backup, 'id' | 'subject' | 'parts'>, inputs: readonly string[], options: M365RestoreOptions): M365RestoreRequest {
+  checkRestoreOptions(options);
+  const paths = oneDrivePaths(backup, inputs, 'restore');
   const targetIsUser = options.to !== undefined ? options.to.includes('@') : backup.subject.kind === 'user';
   if (options.library !== undefined && targetIsUser) throw new UsageError("--library names a site's document library; a user's OneDrive has none");
   const request: M365RestoreRequest = {

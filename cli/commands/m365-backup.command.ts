@@ -9,12 +9,12 @@ import { CliError, UsageError, errorMessage } from '../errors.js';
 import { formatBytes } from '../format.js';
 import { nextPageNote } from '../list-options.js';
 import {
-  backupPaths,
   backupSubject,
   checkRestoreOptions,
   describeRestoreTarget,
   m365MountPath,
   m365RestoreRequest,
+  oneDrivePaths,
   parseConflict,
   parseM365BackupId,
   showM365Path,
@@ -107,9 +107,9 @@ export function registerM365BackupCommands(m365: Command, ctx: CliContext): void
 
   m365
     .command('export')
-    .description('download files and folders of a backup as a .zip, with progress')
+    .description('download files and folders of one drive of a backup as a .zip, with progress')
     .argument('<backup>', 'backup id (vplus m365 backup list)', parseM365BackupId)
-    .argument('[paths...]', 'files and folders, e.g. /drive/Documents (default: the whole backup, a folder per drive)')
+    .argument('[paths...]', "files and folders of one drive, e.g. /drive/Documents (default: the backup's only drive, all of it)")
     .requiredOption('--output <file.zip>', 'the zip to write (a directory: m365-backup-ID.zip inside it)')
     .option('--force', 'replace the file if it exists')
     .option('--wait', 'accepted for scripts: an export always runs to its end')
@@ -226,8 +226,8 @@ async function exportBackup(ctx: CliContext, id: number, inputs: string[], optio
   await withClient(ctx, async (client) => {
     const backup = await new M365Client(client).getBackup(id);
     const kind = backup.subject.kind;
-    const paths = backupPaths(backup, inputs, () => backup.parts.map((p) => p.name));
-    if (paths.length === 0) throw new CliError(`${describeM365Backup(backup)} holds no drives: there is nothing to export`);
+    if (backup.parts.length === 0) throw new CliError(`${describeM365Backup(backup)} holds no drives: there is nothing to export`);
+    const paths = oneDrivePaths(backup, inputs, 'export');
     const mount = await openBackup(ctx, client, backup);
     const download = await client.downloadMountZip(mount.id, paths);
     const bytes = await saveDownload(ctx, download, target, { label: path.basename(target.file), size: null });

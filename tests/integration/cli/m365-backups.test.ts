@@ -57,7 +57,7 @@ describe('vplus m365 backups against a real server, node and the Graph emulator'
 
     t = await startTestServer();
     const admin = await setupAdmin(t.api);
-    node = await enrollTestNode(t.api, admin, { name: 'cloud-cli', handlers: defaultHandlers({ name: 'cloud-cli' }), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    node = await enrollTestNode(t.api, admin, { name: 'cloud-cli', handlers: (mount) => defaultHandlers({ name: 'cloud-cli' }, {}, mount), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
     dir = makeTempDir('cli-m365-backups');
     const caFile = path.join(dir, 'proxy-ca.pem');
     fs.writeFileSync(caFile, emu.caPem);

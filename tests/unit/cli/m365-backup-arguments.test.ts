@@ -8,6 +8,7 @@ import {
   describeRestoreTarget,
   m365MountPath,
   m365RestoreRequest,
+  oneDrivePaths,
   parseConflict,
   parseM365BackupId,
   showM365Path,
@@ -102,6 +103,13 @@ describe('m365 backup arguments', () => {
       conflict: 'replace',
     });
     expect(m365RestoreRequest(sampleM365Backup(), ['/drive/a.txt'], { folder: 'Back' })).toEqual({ paths: ['drive/a.txt'], folder: 'Back', conflict: 'copy' });
+  });
+
+  it('export: one drive per zip, the only one by default', () => {
+    expect(oneDrivePaths(sampleM365Backup(), [], 'export')).toEqual(['drive']);
+    expect(oneDrivePaths(site(), ['/libraries/Policies'], 'export')).toEqual(['Policies']);
+    expect(() => oneDrivePaths(site(), [], 'export')).toThrow('backup 12 holds /libraries/Documents, /libraries/Policies; name what to export, e.g. /libraries/Documents');
+    expect(() => oneDrivePaths(site(), ['Documents', 'Policies'], 'export')).toThrow('a zip holds one drive at a time; these paths are in /libraries/Documents and /libraries/Policies: export each to a zip of its own');
   });
 
   it('restore: flags that contradict each other, or a --library for a OneDrive, are usage errors', () => {
