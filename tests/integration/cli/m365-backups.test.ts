@@ -250,4 +250,20 @@ describe('vplus m365 backups against a real server, node and the Graph emulator'
     expect(back).toMatch(/\nRestored 1 file and 1 folder \(8 B\) to /);
     expect(fileSha(await documents.snapshot(), '/Q3/plan.txt')).toBe(sha256('the plan'));
   });
+
+  it('an incremental backup names what it could not read as warnings; the list counts them', async () => {
+    dana.addFile('Docs/new.txt', 'new');
+    const broken = dana.addFile('Docs/broken.txt', 'broken');
+    emu.failDownload(dana, broken, { status: 403 });
+    const run = await cli.run(['m365', 'backup', 'run', DANA, '--destination', 'nas', '--wait']);
+    emu.clearDownloadFailures();
+    expect(run.code).toBe(0);
+    expect(run.output).toMatch(/^warning: the OneDrive of dana@fabrikam\.onmicrosoft\.com: \/Docs\/broken\.txt could not be backed up: /m);
+    expect(run.output).toMatch(/^Task \d+ \(M365_BACKUP [^)]*\) finished in .+ with 1 warning\.$/m);
+    expect(run.output).toMatch(/\n {2}drive\s+incremental\s+/);
+    const latest = (await json<M365Backup[]>(['m365', 'backup', 'list', DANA, '--json']))[0]!;
+    expect(latest.id).toBeGreaterThan(userBackup);
+    expect(latest.warnings).toEqual([expect.stringContaining('/Docs/broken.txt could not be backed up')]);
+    expect(await cli.ok(['m365', 'backup', 'list', DANA])).toMatch(new RegExp(`^${latest.id}\\s+fabrikam\\s+\\S+\\s+incremental\\s+\\S+ \\S+\\s+\\d+\\s+\\S+ \\S+\\s+\\S+ \\S+\\s+1\\s+nas$`, 'm'));
+  });
 });
