@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowseEntry, M365Backup } from '../../../common/api/index.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { loginCli, type CliSession } from '../../support/cli-session.js';
-import { GraphEmulator, type Drive, type Tenant } from '../../support/graph-emulator/index.js';
+import { GraphEmulator, type AppRegistration, type Drive, type Tenant } from '../../support/graph-emulator/index.js';
 import { sh } from '../../support/libvirt-host.js';
 import { vplus } from '../../support/processes.js';
 import { requireBinary } from '../../support/requirements.js';
@@ -37,6 +37,7 @@ const fileSha = (state: DriveState, at: string): string | undefined => {
 describe('vplus m365 backups against a real server, node and the Graph emulator', () => {
   let emu: GraphEmulator;
   let tenant: Tenant;
+  let app: AppRegistration;
   let dana: Drive;
   let documents: Drive;
   let t: TestServer;
@@ -62,7 +63,7 @@ describe('vplus m365 backups against a real server, node and the Graph emulator'
     requireBinary(['/usr/bin/unzip', '/bin/unzip'], 'bash build/setup.sh --test');
     emu = await GraphEmulator.start();
     tenant = emu.addTenant({ domain: 'fabrikam.onmicrosoft.com' });
-    const app = tenant.addApp({ secret: SECRET });
+    app = tenant.addApp({ secret: SECRET });
     tenant.addUser({ userPrincipalName: DANA, displayName: 'Dana Dix' });
     tenant.addUser({ userPrincipalName: ELI, displayName: 'Eli Eng' });
     const hr = tenant.addSite({ name: 'hr', displayName: 'HR', libraries: ['Documents', 'Policies'] });
@@ -265,5 +266,21 @@ describe('vplus m365 backups against a real server, node and the Graph emulator'
     expect(latest.id).toBeGreaterThan(userBackup);
     expect(latest.warnings).toEqual([expect.stringContaining('/Docs/broken.txt could not be backed up')]);
     expect(await cli.ok(['m365', 'backup', 'list', DANA])).toMatch(new RegExp(`^${latest.id}\\s+fabrikam\\s+\\S+\\s+incremental\\s+\\S+ \\S+\\s+\\d+\\s+\\S+ \\S+\\s+\\S+ \\S+\\s+1\\s+nas$`, 'm'));
+  });
+
+  it('a restore of which nothing could be written fails: exit 1 with the reason, each file named', async () => {
+    const roles = app.roles;
+    app.roles = roles.filter((r) => !r.includes('ReadWrite'));
+    emu.expireAccessTokens();
+    try {
+      const refused = await cli.run(['m365', 'restore', String(userBackup), '/drive/Docs/Report.txt', '--folder', 'Refused', '--wait']);
+      expect(refused.code).toBe(1);
+      expect(refused.output).toMatch(/\nCould not restore 1 item:\n {2}\S*Report\.txt: .+\n/);
+      expect(refused.output).toMatch(/^error: task \d+ \(M365_RESTORE [^)]*\) failed: none of the 1 file could be restored to the OneDrive of dana@fabrikam\.onmicrosoft\.com/m);
+      expect(Object.keys(await dana.snapshot()).filter((p) => p.startsWith('/Refused/') && p !== '/Refused/Docs')).toEqual([]);
+    } finally {
+      app.roles = roles;
+      emu.expireAccessTokens();
+    }
   });
 });
