@@ -142,18 +142,13 @@ export function m365RestoreRequest(backup: Pick<M365Backup, 'id' | 'subject' | '
   return request;
 }
 
-/** Where a restore puts things, in words: "to a new folder Restore-… in the same OneDrive". */
+/** Where a restore puts things, in words: "a new Restore-<date> folder in library Documents of site hr". */
 export function describeRestoreTarget(backup: Pick<M365Backup, 'subject'>, request: M365RestoreRequest): string {
-  const where =
-    request.to !== undefined
-      ? request.to.includes('@')
-        ? `the OneDrive of ${request.to}`
-        : `site ${request.to}${request.toLibrary !== undefined ? `, library ${request.toLibrary}` : ''}`
-      : request.toLibrary !== undefined
-        ? `library ${request.toLibrary} of site ${backup.subject.name}`
-        : backup.subject.kind === 'user'
-          ? `the OneDrive of ${backup.subject.name}`
-          : `site ${backup.subject.name}`;
+  const toUser = request.to !== undefined ? request.to.includes('@') : backup.subject.kind === 'user';
+  const owner = request.to ?? backup.subject.name;
+  // A site's library keeps its name unless --library says otherwise; a OneDrive has no such name to keep.
+  const library = request.toLibrary ?? (backup.subject.kind === 'site' ? request.paths[0]?.split('/')[0] : undefined);
+  const where = toUser ? `the OneDrive of ${owner}` : library !== undefined ? `library ${library} of site ${owner}` : `site ${owner}`;
   const folder = request.folder === null ? 'their original places in' : request.folder !== undefined ? `folder "${request.folder}" in` : 'a new Restore-<date> folder in';
   return `${folder} ${where}`;
 }

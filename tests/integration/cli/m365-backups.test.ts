@@ -248,6 +248,7 @@ describe('vplus m365 backups against a real server, node and the Graph emulator'
 
     documents.deletePath('Q3');
     const back = await cli.ok(['m365', 'restore', String(siteBackup), '/libraries/Documents/Q3', '--original-place', '--wait']);
+    expect(back).toMatch(/^Restoring \/libraries\/Documents\/Q3 from backup \d+ of site hr \(.*\) to their original places in library Documents of site hr: task \d+ \(M365_RESTORE\)\.\n/);
     expect(back).toMatch(/\nRestored 1 file and 1 folder \(8 B\) to /);
     expect(fileSha(await documents.snapshot(), '/Q3/plan.txt')).toBe(sha256('the plan'));
   });

@@ -124,6 +124,9 @@ describe('m365 backup arguments', () => {
     expect(describeRestoreTarget(user, { paths: ['drive'] })).toBe('a new Restore-<date> folder in the OneDrive of alice@contoso.com');
     expect(describeRestoreTarget(user, { paths: ['drive'], folder: null, to: 'bob@contoso.com' })).toBe('their original places in the OneDrive of bob@contoso.com');
     expect(describeRestoreTarget(site(), { paths: ['Documents'], folder: 'Back', toLibrary: 'Archive' })).toBe('folder "Back" in library Archive of site hr');
+    expect(describeRestoreTarget(site(), { paths: ['Policies/a.txt'] })).toBe('a new Restore-<date> folder in library Policies of site hr');
+    expect(describeRestoreTarget(site(), { paths: ['Policies'], to: 'sales', folder: null })).toBe('their original places in library Policies of site sales');
+    expect(describeRestoreTarget(user, { paths: ['drive/a'], to: 'sales' })).toBe('a new Restore-<date> folder in site sales');
   });
 });
 
