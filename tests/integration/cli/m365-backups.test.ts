@@ -284,4 +284,19 @@ describe('vplus m365 backups against a real server, node and the Graph emulator'
       emu.expireAccessTokens();
     }
   });
+
+  it('backup list pages newest first: --limit, then the --cursor it prints', async () => {
+    const all = await json<M365Backup[]>(['m365', 'backup', 'list', '--json']);
+    expect(all.length).toBe(3);
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < all.length + 1; page++) {
+      const first = await cli.run(['m365', 'backup', 'list', '--limit', '1', ...(cursor ? ['--cursor', cursor] : [])]);
+      expect(first.code).toBe(0);
+      seen.push(Number(/^(\d+)\s+fabrikam\s/m.exec(first.output)?.[1]));
+      cursor = /There are older backups: add --cursor (\S+) for the next 1\./.exec(first.output)?.[1];
+      if (cursor === undefined) break;
+    }
+    expect(seen).toEqual(all.map((b) => b.id));
+  });
 });
