@@ -36,6 +36,11 @@ export interface DriveBackupProgress {
   items: number;
   downloadedFiles: number;
   downloadedBytes: number;
+  /** Files (and their bytes, as Graph lists them) sent to download so far. */
+  queuedFiles: number;
+  queuedBytes: number;
+  /** Every change was listed: queuedBytes is then what this point downloads in all. */
+  enumerated: boolean;
   warnings: number;
 }
 
@@ -91,7 +96,7 @@ class DriveBackup {
   private readonly pending = new Set<string>();
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly slots: Semaphore;
-  private readonly progress: DriveBackupProgress = { items: 0, downloadedFiles: 0, downloadedBytes: 0, warnings: 0 };
+  private readonly progress: DriveBackupProgress = { items: 0, downloadedFiles: 0, downloadedBytes: 0, queuedFiles: 0, queuedBytes: 0, enumerated: false, warnings: 0 };
   private resynced = false;
 
   constructor(
@@ -128,6 +133,8 @@ class DriveBackup {
         } else deltaLink = event.deltaLink;
       }
       await this.retry(previous.pending ?? [], missing);
+      this.progress.enumerated = true;
+      this.o.onProgress?.({ ...this.progress });
       await this.drain();
       // Downloads a cancel cut short were dropped without a warning or a pending mark: such a point must not be committed.
       o.signal?.throwIfAborted();
@@ -204,6 +211,8 @@ class DriveBackup {
       store.upsertItem({ ...base, kind: 'file', content: current.blobs ?? [] });
       return;
     }
+    this.progress.queuedFiles++;
+    this.progress.queuedBytes += item.size ?? 0;
     const release = await this.slots.acquire(this.o.signal);
     const job = this.download(item, graphHash)
       .then((content) => void store.upsertItem({ ...base, kind: 'file', content }))

@@ -70,8 +70,13 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
                 driveId: part.driveId,
               };
               const step = `${part.label} (${i + 1} of ${params.parts.length})`;
+              // The total (and so an ETA) is known once every change was listed: what is queued then is all there is.
               const onProgress = (p: DriveBackupProgress): void =>
-                ctx.progress(bytesBefore + p.downloadedBytes, null, `${step}: ${plural(p.items, 'item')} read, ${plural(p.downloadedFiles, 'file')} downloaded`);
+                ctx.progress(
+                  bytesBefore + p.downloadedBytes,
+                  p.enumerated ? bytesBefore + Math.max(p.queuedBytes, p.downloadedBytes) : null,
+                  `${step}: ${plural(p.items, 'item')} listed${p.enumerated ? '' : ' so far'}, ${p.downloadedFiles} of ${plural(p.queuedFiles, 'changed file')} downloaded`,
+                );
               ctx.progress(bytesBefore, null, `${step}: reading the changes`);
               const release = await driveLock(target.path, part.objectKey).acquire(ctx.signal);
               try {

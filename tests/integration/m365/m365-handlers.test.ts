@@ -95,6 +95,10 @@ describe('M365_BACKUP', () => {
     const progress = out.messages.filter((m) => m.type === 'task.progress');
     expect(progress.at(-1)).toMatchObject({ bytesDone: aliceBackup.points[0]!.downloadedBytes });
     expect(progress.some((m) => m.type === 'task.progress' && /files? downloaded/.test(m.message ?? ''))).toBe(true);
+    // Once every change was listed the total is known (an ETA): all of the OneDrive's files, here.
+    const withTotal = progress.filter((m) => m.type === 'task.progress' && m.bytesTotal !== null);
+    expect(withTotal.at(-1)).toMatchObject({ bytesDone: aliceBackup.points[0]!.downloadedBytes, bytesTotal: aliceBackup.points[0]!.downloadedBytes });
+    expect(progress.some((m) => m.type === 'task.progress' && m.bytesTotal === null && /listed so far/.test(m.message ?? ''))).toBe(true);
   });
 
   it("backs up a site's two libraries, then an incremental downloads only what changed", async () => {
