@@ -139,7 +139,7 @@ export async function runM365Benchmark(): Promise<void> {
       restoreDrive({ graph: session.graph, repo, objectKey, pointId: inc.value.pointId, workDir: path.join(base, 'restore'), paths: ['/F0'], target: { drivePath: `/drives/${bob.id}`, owner: 'bob@bench.onmicrosoft.com', label: 'bob' }, folder: 'Restore-bench', conflict: 'copy' }),
     );
     out(
-      `restore of ${restored.value.restoredFiles} files (${(restored.value.restoredBytes / MB).toFixed(0)} MB) to another user: ${restored.seconds.toFixed(1)} s, ${(restored.value.restoredFiles / restored.seconds).toFixed(0)} files/s, ${emu.traffic.requests.length} requests, failed ${restored.value.failed.length}`,
+      `restore of ${restored.value.restoredFiles} files (${(restored.value.restoredBytes / MB).toFixed(0)} MB) to another user: ${restored.seconds.toFixed(1)} s, ${(restored.value.restoredFiles / restored.seconds).toFixed(0)} files/s, ${emu.traffic.requests.filter((r) => r.batchOf === undefined).length} requests (${emu.traffic.requests.filter((r) => r.batchOf !== undefined).length} more inside $batch calls), failed ${restored.value.failed.length}`,
     );
   } finally {
     await session.close();
