@@ -31,7 +31,7 @@ export type BuilderResult = { ok: true; value: ScheduleBuilderValue } | { ok: fa
 export type RuleResult = { ok: true; rule: string } | { ok: false; field: 'weekdays' | 'times' | 'interval'; message: string };
 
 /** What a new builder rule starts as: weeknights at 22:00 (no type for snapshot policies). */
-export function defaultBuilderValue(kind: 'backup' | 'snapshot'): ScheduleBuilderValue {
+export function defaultBuilderValue(kind: 'backup' | 'snapshot' | 'm365'): ScheduleBuilderValue {
   return {
     backupType: kind === 'snapshot' ? null : 'incremental',
     weekdays: [1, 2, 3, 4, 5],
@@ -48,7 +48,7 @@ export function defaultBuilderValue(kind: 'backup' | 'snapshot'): ScheduleBuilde
  * The builder's view of a rule; `reason` says why the builder cannot show it (the text form
  * can). An empty rule is the default one.
  */
-export function builderFromRule(spec: string, kind: 'backup' | 'snapshot'): BuilderResult {
+export function builderFromRule(spec: string, kind: 'backup' | 'snapshot' | 'm365'): BuilderResult {
   if (spec.trim() === '') return { ok: true, value: defaultBuilderValue(kind) };
   let rule;
   try {

@@ -35,7 +35,12 @@ const VmNamePatternSchema = z
     { message: 'not a valid regular expression' },
   );
 
-export const PolicyKindSchema = z.enum(['backup', 'snapshot']);
+/**
+ * backup: VMs to a destination; snapshot: hypervisor snapshots; m365: Microsoft 365 users (their
+ * OneDrive) and sites (their document libraries) to a destination, chosen by the include/exclude
+ * rules over user principal names and site names (common/m365-policy-members.ts).
+ */
+export const PolicyKindSchema = z.enum(['backup', 'snapshot', 'm365']);
 
 /** Snapshots a snapshot policy keeps per VM when its retention does not say. */
 export const DEFAULT_SNAPSHOTS_KEPT = 7;
@@ -51,9 +56,9 @@ export const PolicyRetentionSchema = RetentionSchema.and(
 );
 
 export const AssignmentRulesSchema = z.object({
-  include: z.array(VmNamePatternSchema).max(50).default([]).describe('VM-name regexes; a VM matching any of them is included (empty: none by name)'),
-  exclude: z.array(VmNamePatternSchema).max(50).default([]).describe('VM-name regexes; exclude wins over include'),
-  hypervisors: z.array(z.string().min(1).max(64)).max(50).default([]).describe('hypervisor names; a VM on any of them is included (empty: none by host)'),
+  include: z.array(VmNamePatternSchema).max(50).default([]).describe('VM-name regexes (m365 policies: user principal names and site names, any case); a VM matching any of them is included (empty: none by name)'),
+  exclude: z.array(VmNamePatternSchema).max(50).default([]).describe('VM-name regexes (m365 policies: user principal names and site names, any case); exclude wins over include'),
+  hypervisors: z.array(z.string().min(1).max(64)).max(50).default([]).describe('hypervisor names; a VM on any of them is included (empty: none by host; m365 policies: always empty)'),
   mode: AssignModeSchema.default('assign-only'),
 });
 export type AssignmentRules = z.infer<typeof AssignmentRulesSchema>;
@@ -64,14 +69,14 @@ const VerifyPartsSchema = z.number().int().min(1, 'verifyParts must be at least 
 export const CreatePolicySchema = z.object({
   name: NameSchema,
   kind: PolicyKindSchema.default('backup'),
-  /** Backup policies: the destination (id or name). Snapshot policies: none. */
+  /** Backup and m365 policies: the destination (id or name). Snapshot policies: none. */
   destination: z.string().min(1).max(128).optional(),
   priority: z.number().int().min(0).max(100).default(50),
   enabled: z.boolean().default(true),
   /** IANA time zone the schedules are read in; default: the server's. */
   timeZone: z.string().min(1).max(64).optional(),
   schedules: z.array(ScheduleSpecSchema).max(20).default([]),
-  /** Backup policies: which backups stay; snapshot policies: keepLast = snapshots kept per VM. */
+  /** Backup and m365 policies: which backups stay; snapshot policies: keepLast = snapshots kept per VM. */
   retention: PolicyRetentionSchema.optional(),
   /** When retention (prune + GC) runs besides after each policy run, e.g. "daily 03:00". */
   retentionSchedule: ScheduleSpecSchema.nullable().optional(),
@@ -139,6 +144,16 @@ export const ScheduledRunSchema = z.object({
 });
 export type ScheduledRun = z.infer<typeof ScheduledRunSchema>;
 
+/** A Microsoft 365 user (by UPN) or site (by name) an m365 policy backs up. */
+export const M365PolicyMemberSchema = z.object({
+  kind: z.enum(['user', 'site']),
+  id: z.number().int(),
+  /** The user's principal name or the site's name. */
+  name: z.string(),
+  tenant: z.string(),
+});
+export type M365PolicyMember = z.infer<typeof M365PolicyMemberSchema>;
+
 export const PolicySchema = z.object({
   id: z.number().int(),
   name: z.string(),
@@ -155,8 +170,10 @@ export const PolicySchema = z.object({
   verifyParts: z.number().int(),
   assignment: AssignmentRulesSchema,
   failRunAbovePercent: z.number().int().nullable(),
-  /** Names of the VMs in the policy now. */
+  /** Names of the VMs in the policy now (m365 policies: none). */
   vms: z.array(z.object({ id: z.number().int(), name: z.string(), source: z.enum(['auto', 'manual']) })),
+  /** m365 policies: the users and sites a run would back up now (absent for other kinds). */
+  m365Members: z.array(M365PolicyMemberSchema).optional(),
   nextRun: ScheduledRunSchema.nullable(),
   lastRun: PolicyRunSchema.nullable(),
   createdAt: z.string(),

@@ -28,8 +28,8 @@ export const POLICY_RUN_TRIGGER_LABELS: Record<PolicyRun['trigger'], string> = {
   retention: 'Retention',
 };
 
-export const POLICY_KIND_LABELS: Record<Policy['kind'], string> = { backup: 'Backup', snapshot: 'Snapshot' };
-export const POLICY_KIND_COLORS: Record<Policy['kind'], string> = { backup: 'blue', snapshot: 'teal' };
+export const POLICY_KIND_LABELS: Record<Policy['kind'], string> = { backup: 'Backup', snapshot: 'Snapshot', m365: 'Microsoft 365' };
+export const POLICY_KIND_COLORS: Record<Policy['kind'], string> = { backup: 'blue', snapshot: 'teal', m365: 'grape' };
 
 export const ASSIGN_MODE_LABELS: Record<AssignmentRules['mode'], string> = {
   'assign-only': 'Assign only',

@@ -25,7 +25,7 @@ const WINDOW_OPTIONS = [{ value: 'default', label: 'Default (4 hours, or the int
 interface ScheduleBuilderFieldsProps {
   /** 1-based, for the accessible names: "Days, rule 1". */
   number: number;
-  kind: 'backup' | 'snapshot';
+  kind: 'backup' | 'snapshot' | 'm365';
   /** The rule text it starts from (the builder can show it). */
   initialRule: string;
   /** Called with the rule text the choices make; with an error while they make none. */

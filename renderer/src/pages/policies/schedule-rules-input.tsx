@@ -18,7 +18,7 @@ interface ScheduleRulesInputProps {
 }
 
 /** The rule a new builder rule writes: "incremental mon-fri 22:00" (no type for snapshots). */
-function defaultRule(kind: 'backup' | 'snapshot'): string {
+function defaultRule(kind: 'backup' | 'snapshot' | 'm365'): string {
   const made = ruleFromBuilder(defaultBuilderValue(kind));
   return made.ok ? made.rule : '';
 }
