@@ -180,6 +180,14 @@ export const PruneRequestSchema = z.object({
 export const PruneTaskParamsSchema = PruneRequestSchema.extend({
   /** Repository ids of protected backups: kept whatever the rules say, and not counted by them. */
   protectedBackups: z.array(z.string().min(1).max(128)).max(100_000).optional(),
+  /**
+   * Prune the backup points of these protected objects (Microsoft 365 drives,
+   * "m365:<directory>:drive:<id>"), per object, instead of VM backups; the result's groups are
+   * then the object keys and its ids point ids.
+   */
+  objectKeys: z.array(z.string().min(1).max(300)).max(10_000).optional(),
+  /** Point ids retention must keep (Microsoft 365 backups open in a mount); added at dispatch. */
+  protectedPoints: z.array(z.string().min(1).max(128)).max(100_000).optional(),
 });
 
 export const GcRequestSchema = z.object({

@@ -53,6 +53,8 @@ import { M365BackupsRepository } from './m365/m365-backups.repository.js';
 import { M365BackupsService } from './m365/m365-backups.service.js';
 import { M365InventoryRepository } from './m365/m365-inventory.repository.js';
 import { M365Service } from './m365/m365.service.js';
+import { listenToPointPrunes } from './m365/m365-retention.js';
+import { M365PolicyMembers } from './policies/m365-policy-members.js';
 import { M365TenantsRepository } from './m365/m365-tenants.repository.js';
 import { InventoryRepository } from './inventory/inventory.repository.js';
 import { InventoryService } from './inventory/inventory.service.js';
@@ -184,12 +186,16 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     const snapshots = new SnapshotsService(inventory, sessions, engine, audit);
     const m365Tenants = new M365TenantsRepository(catalog);
     const m365Inventory = new M365InventoryRepository(catalog);
-    const m365 = new M365Service({ catalog, tenants: m365Tenants, inventory: m365Inventory, nodes: nodesRepo, sessions, secrets, engine, audit, logger: logger.child({ module: 'm365' }) });
+    const policiesRepo = new PoliciesRepository(catalog);
+    const m365Members = new M365PolicyMembers(policiesRepo, m365Inventory);
+    const m365 = new M365Service({ catalog, tenants: m365Tenants, inventory: m365Inventory, nodes: nodesRepo, sessions, secrets, engine, audit, logger: logger.child({ module: 'm365' }), policyOf: () => m365Members.policyOf() });
     parts.timers.push(() => m365.stop());
     const mounts = new MountsService({ repo: new MountsRepository(catalog), destinations: destinationsRepo, nodes: nodesRepo, sessions, engine, tasks: tasksRepo, audit, bus, logger: logger.child({ module: 'mounts' }) });
+    const m365BackupsRepo = new M365BackupsRepository(catalog);
+    listenToPointPrunes(engine.listeners, m365BackupsRepo, logger.child({ module: 'm365-retention' }));
     const m365Backups = new M365BackupsService({
       catalog,
-      backups: new M365BackupsRepository(catalog),
+      backups: m365BackupsRepo,
       tenants: m365Tenants,
       inventory: m365Inventory,
       destinations: destinationsRepo,
@@ -201,7 +207,6 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     });
     await mounts.init();
     const notifications = new NotificationsService({ catalog, secrets, engine, audit, logger: logger.child({ module: 'notifications' }), clock });
-    const policiesRepo = new PoliciesRepository(catalog);
     const jobsRepo = new JobsRepository(catalog);
     const runner = new PolicyRunner({
       repo: policiesRepo,
@@ -214,8 +219,9 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
       logger: logger.child({ module: 'policy-runs' }),
       clock,
       gcGraceHours: config.gcGraceHours,
+      m365: { members: m365Members, backups: m365Backups, catalog: m365BackupsRepo },
     });
-    const policies = new PoliciesService({ catalog, repo: policiesRepo, inventory: inventoryRepo, destinations: destinationsRepo, runner, audit, bus, logger: logger.child({ module: 'policies' }), clock });
+    const policies = new PoliciesService({ catalog, repo: policiesRepo, inventory: inventoryRepo, destinations: destinationsRepo, runner, audit, bus, logger: logger.child({ module: 'policies' }), clock, m365Members });
     // New VMs join the policies whose rules they match as soon as an inventory sync sees them.
     inventory.onSynced(async () => {
       await policies.applyAutoAssignment('backup');

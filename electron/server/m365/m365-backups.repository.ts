@@ -125,6 +125,54 @@ export class M365BackupsRepository {
     return pageOf(rows, f.limit, (r) => encodeTimeCursor({ at: r.created_at, id: r.id }));
   }
 
+  /** The repository objects (drives) the available backups of these users and sites have on a destination. */
+  async objectKeysOf(destinationId: number, members: { userIds: readonly number[]; siteIds: readonly number[] }): Promise<string[]> {
+    const ors: string[] = [];
+    const params: SqlValue[] = [destinationId];
+    if (members.userIds.length > 0) {
+      ors.push(`user_id IN (${members.userIds.map(() => '?').join(', ')})`);
+      params.push(...members.userIds);
+    }
+    if (members.siteIds.length > 0) {
+      ors.push(`site_id IN (${members.siteIds.map(() => '?').join(', ')})`);
+      params.push(...members.siteIds);
+    }
+    if (ors.length === 0) return [];
+    const rows = await this.sql.query<{ parts: string | M365BackupPart[] }>(`SELECT parts FROM m365_backups WHERE destination_id = ? AND status = 'available' AND (${ors.join(' OR ')})`, params);
+    return [...new Set(rows.flatMap((r) => (json<M365BackupPart[]>(r.parts) ?? []).map((p) => p.objectKey)))].sort();
+  }
+
+  /** Point ids of the destination's backups open in a mount now: retention leaves them. */
+  async mountedPoints(destinationId: number): Promise<string[]> {
+    const rows = await this.sql.query<{ parts: string | M365BackupPart[] }>(
+      `SELECT mb.parts FROM m365_backups mb
+        WHERE mb.destination_id = ? AND mb.status = 'available'
+          AND EXISTS (SELECT 1 FROM mounts m WHERE m.m365_backup_id = mb.id AND m.state IN ('MOUNTING','MOUNTED','CLOSING'))`,
+      [destinationId],
+    );
+    return rows.flatMap((r) => (json<M365BackupPart[]>(r.parts) ?? []).map((p) => p.pointId));
+  }
+
+  /**
+   * After a prune of the points of `objectKeys`: a backup is removed once none of its points is
+   * left, that is each was removed now, or is of a pruned object and was not kept (removed by
+   * an earlier prune). A backup with a point of an object outside the prune stays. Answers the
+   * ids marked.
+   */
+  async markPruned(destinationId: number, pruned: { removed: ReadonlySet<string>; kept: ReadonlySet<string>; objectKeys: ReadonlySet<string> }): Promise<number[]> {
+    if (pruned.removed.size === 0) return [];
+    const rows = await this.sql.query<{ id: number; parts: string | M365BackupPart[] }>(`SELECT id, parts FROM m365_backups WHERE destination_id = ? AND status = 'available'`, [destinationId]);
+    const gone = (p: M365BackupPart) => pruned.removed.has(p.pointId) || (pruned.objectKeys.has(p.objectKey) && !pruned.kept.has(p.pointId));
+    const ids = rows
+      .filter((r) => {
+        const parts = json<M365BackupPart[]>(r.parts) ?? [];
+        return parts.some((p) => pruned.removed.has(p.pointId)) && parts.every(gone);
+      })
+      .map((r) => Number(r.id));
+    if (ids.length > 0) await this.sql.execute(`UPDATE m365_backups SET status = 'removed' WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
+    return ids;
+  }
+
   /** The newest backup time of each user and site (the inventory's "last backup"). */
   async lastBackups(): Promise<{ users: Map<number, Date>; sites: Map<number, Date> }> {
     const rows = await this.sql.query<{ user_id: number | null; site_id: number | null; at: Date }>(

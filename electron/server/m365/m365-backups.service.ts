@@ -5,7 +5,7 @@ import { M365BackupListQuerySchema, M365BackupRunRequestSchema, M365RestoreReque
 import type { Mount } from '../../../common/api/mounts.js';
 import { DEFAULT_MOUNT_IDLE_SECONDS } from '../../../common/api/mounts.js';
 import type { RepoPoint } from '../../../common/api/destinations.js';
-import { M365PointSourceSchema, m365DriveObjectKey, m365RestoreFolderName, type M365DrivePart } from '../../../common/m365-tasks.js';
+import { M365PointSourceSchema, m365DriveObjectKey, m365RestoreFolderName, type M365DrivePart, type M365SubjectKind } from '../../../common/m365-tasks.js';
 import type { TaskParamsOf, TaskResultOf } from '../../../common/task-contracts.js';
 import type { Task } from '../../../common/api/tasks.js';
 import type { AuditService } from '../auth/audit.service.js';
@@ -67,14 +67,29 @@ export class M365BackupsService {
     await this.partsOf(subject, (await this.d.tenants.byId(subject.row.tenant_id))!);
     const dest = await this.d.destinations.byRef(req.destination);
     if (!dest) throw notFound(`there is no destination "${req.destination}"`, 'destination');
-    return this.d.engine.create({
+    return this.d.engine.create({ ...(await this.backupTask({ kind: subject.kind, id: subject.row.id }, dest.id, req.full)), priority: 50, createdBy: by.user.username });
+  }
+
+  /**
+   * The M365_BACKUP task of one user or site (catalog ids) to a destination, on the
+   * destination's node, with a new run id: what backup now and a run of an m365 policy create.
+   * Refused (409) when the subject has nothing to back up now (no OneDrive, no library).
+   */
+  async backupTask(ref: { kind: M365SubjectKind; id: number }, destinationId: number, full: boolean): Promise<{ type: 'M365_BACKUP'; params: TaskParamsOf<'M365_BACKUP'>; requiredNodeId: number; subject: string }> {
+    const row = ref.kind === 'user' ? await this.d.inventory.userById(ref.id) : await this.d.inventory.siteById(ref.id);
+    if (!row) throw notFound(`there is no ${ref.kind} ${ref.id}`, ref.kind);
+    const subject = (ref.kind === 'user' ? { kind: 'user', row } : { kind: 'site', row }) as Subject;
+    const tenant = await this.d.tenants.byId(row.tenant_id);
+    if (!tenant) throw notFound(`the tenant of ${ref.kind} ${ref.id} is gone`, 'tenant');
+    await this.partsOf(subject, tenant);
+    const dest = await this.d.destinations.byId(destinationId);
+    if (!dest) throw notFound(`there is no destination ${destinationId}`, 'destination');
+    return {
       type: 'M365_BACKUP',
-      params: { m365TenantId: subject.row.tenant_id, destinationId: dest.id, subject: { kind: subject.kind, id: subject.row.id }, runId: randomUUID(), full: req.full },
+      params: { m365TenantId: row.tenant_id, destinationId: dest.id, subject: { kind: ref.kind, id: row.id }, runId: randomUUID(), full },
       requiredNodeId: dest.node_id,
       subject: subject.kind === 'user' ? `m365-user:${subject.row.upn}` : `m365-site:${subject.row.name}`,
-      priority: 50,
-      createdBy: by.user.username,
-    });
+    };
   }
 
   async list(input: M365BackupListQuery): Promise<M365BackupPage> {

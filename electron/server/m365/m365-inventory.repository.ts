@@ -1,5 +1,6 @@
 import type { M365Library, M365Site, M365User } from '../../../common/api/m365.js';
 import type { M365SyncResult } from '../../../common/m365-tasks.js';
+import { m365MemberKey, type M365Candidate } from '../../../common/m365-policy-members.js';
 import type { Sql, SqlValue } from '../db/catalog.js';
 
 type DirectoryUser = NonNullable<M365SyncResult['users']>[number];
@@ -44,10 +45,17 @@ export interface LibraryRow {
   present: number;
 }
 
+/** The m365 policy that owns a user or site (by m365MemberKey), or null. */
+export type M365PolicyOf = (key: string) => string | null;
+const noPolicy: M365PolicyOf = () => null;
+
+/** A user or site an m365 policy may back up, with its tenant. */
+export type M365Protectable = M365Candidate & { tenantId: number; tenant: string };
+
 /** Rows per INSERT: a tenant's thousands of users go in a few statements. */
 const CHUNK = 500;
 
-export function toM365User(r: UserRow): M365User {
+export function toM365User(r: UserRow, policyOf: M365PolicyOf = noPolicy): M365User {
   return {
     id: r.id,
     tenant: r.tenant_name,
@@ -62,7 +70,7 @@ export function toM365User(r: UserRow): M365User {
     present: r.present === 1,
     lastSeenAt: r.last_seen_at.toISOString(),
     removedAt: r.removed_at ? r.removed_at.toISOString() : null,
-    policy: null,
+    policy: policyOf(m365MemberKey({ kind: 'user', id: r.id })),
     lastBackupAt: r.last_backup_at ? r.last_backup_at.toISOString() : null,
   };
 }
@@ -71,7 +79,8 @@ function toLibrary(r: LibraryRow): M365Library {
   return { id: r.id, driveId: r.drive_id, name: r.name, url: r.web_url, present: r.present === 1, policy: null, lastBackupAt: null };
 }
 
-function toSite(r: SiteRow, libraries: LibraryRow[]): M365Site {
+function toSite(r: SiteRow, libraries: LibraryRow[], policyOf: M365PolicyOf): M365Site {
+  const policy = policyOf(m365MemberKey({ kind: 'site', id: r.id }));
   return {
     id: r.id,
     tenant: r.tenant_name,
@@ -82,8 +91,8 @@ function toSite(r: SiteRow, libraries: LibraryRow[]): M365Site {
     present: r.present === 1,
     lastSeenAt: r.last_seen_at.toISOString(),
     removedAt: r.removed_at ? r.removed_at.toISOString() : null,
-    libraries: libraries.map((l) => ({ ...toLibrary(l), lastBackupAt: r.last_backup_at ? r.last_backup_at.toISOString() : null })),
-    policy: null,
+    libraries: libraries.map((l) => ({ ...toLibrary(l), policy: l.present === 1 ? policy : null, lastBackupAt: r.last_backup_at ? r.last_backup_at.toISOString() : null })),
+    policy,
     lastBackupAt: r.last_backup_at ? r.last_backup_at.toISOString() : null,
   };
 }
@@ -165,7 +174,26 @@ export class M365InventoryRepository {
     return this.sql.query<LibraryRow>('SELECT * FROM m365_libraries WHERE site_id = ? ORDER BY present DESC, name', [siteId]);
   }
 
-  async users(tenantId?: number): Promise<M365User[]> {
+  /**
+   * What m365 policies may back up, in every tenant: present users with a OneDrive and present
+   * sites with at least one present document library (common/m365-policy-members.ts).
+   */
+  async protectable(): Promise<M365Protectable[]> {
+    const users = await this.sql.query<{ id: number; upn: string; tenant_id: number; tenant_name: string }>(
+      `SELECT u.id, u.upn, u.tenant_id, t.name AS tenant_name FROM m365_users u JOIN m365_tenants t ON t.id = u.tenant_id
+        WHERE u.present = 1 AND u.drive_id IS NOT NULL ORDER BY t.name, u.upn`,
+    );
+    const sites = await this.sql.query<{ id: number; name: string; display_name: string; tenant_id: number; tenant_name: string }>(
+      `SELECT s.id, s.name, s.display_name, s.tenant_id, t.name AS tenant_name FROM m365_sites s JOIN m365_tenants t ON t.id = s.tenant_id
+        WHERE s.present = 1 AND EXISTS (SELECT 1 FROM m365_libraries l WHERE l.site_id = s.id AND l.present = 1) ORDER BY t.name, s.name`,
+    );
+    return [
+      ...users.map((u) => ({ kind: 'user' as const, id: Number(u.id), name: u.upn, tenantId: Number(u.tenant_id), tenant: u.tenant_name })),
+      ...sites.map((s) => ({ kind: 'site' as const, id: Number(s.id), name: s.name, displayName: s.display_name, tenantId: Number(s.tenant_id), tenant: s.tenant_name })),
+    ];
+  }
+
+  async users(tenantId?: number, policyOf: M365PolicyOf = noPolicy): Promise<M365User[]> {
     const where = tenantId === undefined ? '' : 'WHERE u.tenant_id = ?';
     const rows = await this.sql.query<UserRow>(
       `SELECT u.*, t.name AS tenant_name,
@@ -173,10 +201,10 @@ export class M365InventoryRepository {
          FROM m365_users u JOIN m365_tenants t ON t.id = u.tenant_id ${where} ORDER BY t.name, u.present DESC, u.upn`,
       tenantId === undefined ? [] : [tenantId],
     );
-    return rows.map(toM365User);
+    return rows.map((r) => toM365User(r, policyOf));
   }
 
-  async sites(tenantId?: number): Promise<M365Site[]> {
+  async sites(tenantId?: number, policyOf: M365PolicyOf = noPolicy): Promise<M365Site[]> {
     const where = tenantId === undefined ? '' : 'WHERE s.tenant_id = ?';
     const params = tenantId === undefined ? [] : [tenantId];
     const sites = await this.sql.query<SiteRow>(
@@ -191,7 +219,7 @@ export class M365InventoryRepository {
     );
     const bySite = new Map<number, LibraryRow[]>();
     for (const l of libraries) bySite.set(l.site_id, [...(bySite.get(l.site_id) ?? []), l]);
-    return sites.map((s) => toSite(s, bySite.get(s.id) ?? []));
+    return sites.map((s) => toSite(s, bySite.get(s.id) ?? [], policyOf));
   }
 }
 

@@ -12,7 +12,7 @@ import type { NodesRepository } from '../nodes/nodes.repository.js';
 import type { SecretsRepository } from '../security/secrets.repository.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
 import { checkCaPem, credentialOf, m365SecretName, missingOf, normalizeHosts, sealedValueOf, storedSettings, testOnNode } from './m365-connection.js';
-import type { M365InventoryRepository } from './m365-inventory.repository.js';
+import type { M365InventoryRepository, M365PolicyOf } from './m365-inventory.repository.js';
 import { toM365Tenant, type M365TenantFields, type M365TenantRow, type M365TenantsRepository } from './m365-tenants.repository.js';
 
 /** Users and sites change slowly; a sync now and then keeps the lists current between backups. */
@@ -28,6 +28,8 @@ export interface M365ServiceDeps {
   engine: TaskEngine;
   audit: AuditService;
   logger: Logger;
+  /** The m365 policy of each user and site (policies/m365-policy-members.ts); without it none is named. */
+  policyOf?: () => Promise<M365PolicyOf>;
 }
 
 /** The settings of a change that reach the tenant: changing one of them runs Test connection first. */
@@ -165,11 +167,13 @@ export class M365Service {
   }
 
   async users(tenant?: string): Promise<M365User[]> {
-    return this.d.inventory.users(tenant === undefined ? undefined : (await this.require(tenant)).id);
+    const tenantId = tenant === undefined ? undefined : (await this.require(tenant)).id;
+    return this.d.inventory.users(tenantId, await this.d.policyOf?.());
   }
 
   async sites(tenant?: string): Promise<M365Site[]> {
-    return this.d.inventory.sites(tenant === undefined ? undefined : (await this.require(tenant)).id);
+    const tenantId = tenant === undefined ? undefined : (await this.require(tenant)).id;
+    return this.d.inventory.sites(tenantId, await this.d.policyOf?.());
   }
 
   private async syncTask(row: M365TenantRow, by: string): Promise<Task> {

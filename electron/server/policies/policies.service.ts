@@ -17,6 +17,7 @@ import type { InventoryRepository, VmRow } from '../inventory/inventory.reposito
 import type { PolicyRunner } from '../scheduler/policy-runner.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { matchVm, planAssignments } from '../../../common/policy-assignment.js';
+import type { M365PolicyMembers } from './m365-policy-members.js';
 import { json, storedRetention, toPolicyRun, type PoliciesRepository, type PolicyFields, type PolicyRetention, type PolicyRow } from './policies.repository.js';
 
 export interface PoliciesServiceDeps {
@@ -29,9 +30,15 @@ export interface PoliciesServiceDeps {
   bus: EventBus;
   logger: Logger;
   clock: Clock;
+  /** The users and sites of m365 policies (without it, m365 policies list none). */
+  m365Members?: Pick<M365PolicyMembers, 'of'>;
 }
 
-/** Backup policies: what they are, which VMs are in them, and what they would do (previews). */
+/**
+ * Backup, snapshot and Microsoft 365 policies: what they are, which VMs are in them (m365
+ * policies: which users and sites, computed from their rules: M365PolicyMembers), and what they
+ * would do (previews).
+ */
 export class PoliciesService {
   private scheduler: Scheduler | undefined;
 
@@ -100,7 +107,7 @@ export class PoliciesService {
 
   /** Puts VMs in the policy by hand (a manual assignment is never undone by the rules). */
   async assign(ref: string, vmRefs: string[], by: Principal): Promise<Policy> {
-    const row = await this.require(ref);
+    const row = this.takingVms(await this.require(ref));
     const vms = await Promise.all(vmRefs.map((v) => this.requireVm(v)));
     await this.d.catalog.transaction(async (tx) => {
       for (const vm of vms) await this.d.repo.assign(vm.id, row.kind, row.id, 'manual', tx);
@@ -111,7 +118,7 @@ export class PoliciesService {
   }
 
   async unassign(ref: string, vmRefs: string[], by: Principal): Promise<Policy> {
-    const row = await this.require(ref);
+    const row = this.takingVms(await this.require(ref));
     const vms = await Promise.all(vmRefs.map((v) => this.requireVm(v)));
     const inPolicy = new Set((await this.d.repo.policyVms(row.id)).map((v) => v.vm_id));
     const stray = vms.find((v) => !inPolicy.has(v.id));
@@ -131,7 +138,7 @@ export class PoliciesService {
    * match is back at once as theirs rather than at the next inventory sync.
    */
   async changeVms(ref: string, change: ChangePolicyVms, by: Principal): Promise<Policy> {
-    const row = await this.require(ref);
+    const row = this.takingVms(await this.require(ref));
     const assign = await this.resolveVms(change.assign, 'assign');
     const unassign = await this.resolveVms(change.unassign, 'unassign');
     const assigned = new Set(assign.map(({ vm }) => vm.id));
@@ -176,7 +183,7 @@ export class PoliciesService {
   /** Verifies the policy's destination now: the next part of its rotation (all of it with one part). */
   async verifyNow(ref: string, by: Principal): Promise<PolicyRun> {
     const row = await this.require(ref);
-    if (row.kind !== 'backup' || row.destination_id === null) throw conflict(`policy "${row.name}" keeps no backups to verify`, 'kind');
+    if (row.kind === 'snapshot' || row.destination_id === null) throw conflict(`policy "${row.name}" keeps no backups to verify`, 'kind');
     const run = await this.d.runner.verify(row, 'manual', null, by.user.username);
     await this.d.audit.record({ actor: by.user.username, action: 'policy.verify', target: `policy:${row.name}`, details: { runId: run?.id ?? null } });
     return run!;
@@ -194,6 +201,7 @@ export class PoliciesService {
    * Called after an inventory sync and after a policy changes.
    */
   async applyAutoAssignment(kind: PolicyKind = 'backup'): Promise<{ assigned: number; removed: number }> {
+    if (kind === 'm365') return { assigned: 0, removed: 0 }; // its members are computed at each run, never stored
     const policies = (await this.d.repo.list()).filter((p) => p.kind === kind).map((p) => ({ id: p.id, name: p.name, priority: p.priority, assignment: json(p.assignment) }));
     const current = new Map((await this.d.repo.assignments(kind)).map((a) => [a.vm_id, { policyId: a.policy_id, source: a.source }]));
     const vms = (await this.d.inventory.vms()).map((v) => ({ id: v.id, name: v.name, hypervisor: v.hypervisor_name, present: v.present === 1, current: current.get(v.id) ?? null }));
@@ -218,7 +226,7 @@ export class PoliciesService {
     const rules: ScheduleRule[] = [];
     (req.schedules ?? base?.schedules ?? []).forEach((spec, index) => {
       try {
-        rules.push(parseScheduleSpec(spec, { backupType: kind === 'backup' ? 'required' : 'forbidden' }));
+        rules.push(parseScheduleSpec(spec, { backupType: kind === 'snapshot' ? 'forbidden' : 'required' }));
       } catch (err) {
         scheduleErrors.push({ index, message: (err as Error).message });
       }
@@ -230,7 +238,7 @@ export class PoliciesService {
     const current = new Map((await this.d.repo.assignments(kind)).map((a) => [a.vm_id, a]));
     const names = new Map((await this.d.repo.list()).map((p) => [p.id, p.name]));
     const assignment: PolicyPreview['assignment'] = vms
-      .filter((v) => v.present === 1)
+      .filter((v) => v.present === 1 && kind !== 'm365')
       .map((v) => {
         const cur = current.get(v.id);
         const now = { vmId: v.id, currentPolicy: cur ? (names.get(cur.policy_id) ?? null) : null, currentPolicyId: cur?.policy_id ?? null, currentSource: cur?.source ?? null };
@@ -297,7 +305,7 @@ export class PoliciesService {
     if (!isValidTimeZone(r.timeZone)) throw badRequest(`"${r.timeZone}" is not a time zone; use an IANA name such as Europe/Berlin`, 'timeZone');
     r.schedules.forEach((spec, i) => {
       try {
-        parseScheduleSpec(spec, { backupType: kind === 'backup' ? 'required' : 'forbidden' });
+        parseScheduleSpec(spec, { backupType: kind === 'snapshot' ? 'forbidden' : 'required' });
       } catch (err) {
         throw badRequest(`schedule ${i + 1} ("${spec}"): ${(err as Error).message}`, `schedules.${i}`);
       }
@@ -318,10 +326,13 @@ export class PoliciesService {
       if (kind === 'snapshot') throw badRequest('snapshot policies keep no backups to verify; they have no verify schedule', 'verifySchedule');
     }
     let destinationId: number | null = null;
-    if (kind === 'backup') {
-      if (!r.destination) throw badRequest('a backup policy needs a destination', 'destination');
+    if (kind === 'm365' && r.assignment.hypervisors.length > 0) {
+      throw badRequest('a Microsoft 365 policy takes users and sites by their principal name or site name (include, exclude), not by hypervisor: leave hypervisors empty', 'assignment.hypervisors');
+    }
+    if (kind !== 'snapshot') {
+      if (!r.destination) throw badRequest(`a ${kind === 'm365' ? 'Microsoft 365' : 'backup'} policy needs a destination`, 'destination');
       const dest = await this.d.destinations.byRef(r.destination);
-      if (!dest) throw notFound(`there is no destination "${r.destination}"`);
+      if (!dest) throw notFound(`there is no destination "${r.destination}"`, 'destination');
       destinationId = dest.id;
     }
     if (r.retentionSchedule && !r.retention) throw badRequest('a retention schedule needs retention rules', 'retentionSchedule');
@@ -390,11 +401,18 @@ export class PoliciesService {
       assignment: f.assignment,
       failRunAbovePercent: f.failRunAbovePercent,
       vms: (await this.d.repo.policyVms(p.id)).map((v) => ({ id: v.vm_id, name: v.vm_name, source: v.source })),
+      ...(p.kind === 'm365' ? { m365Members: ((await this.d.m365Members?.of(p)) ?? []).map((m) => ({ kind: m.kind, id: m.id, name: m.name, tenant: m.tenant })) } : {}),
       nextRun: next ? { at: new Date(next.at).toISOString(), backupType: next.backupType, rule: next.rule } : null,
       lastRun: last ? toPolicyRun(last) : null,
       createdAt: p.created_at.toISOString(),
       updatedAt: p.updated_at.toISOString(),
     };
+  }
+
+  /** VMs go into backup and snapshot policies only; an m365 policy's members follow from its rules. */
+  private takingVms(row: PolicyRow): PolicyRow {
+    if (row.kind === 'm365') throw badRequest(`policy "${row.name}" backs up Microsoft 365 users and sites, chosen by its include and exclude rules; it takes no VMs`, 'vms');
+    return row;
   }
 
   private changed(): void {

@@ -4,6 +4,10 @@ import { isFinalState, type Task } from '../../../common/api/tasks.js';
 import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { VmBackupsService } from '../inventory/vm-backups.service.js';
+import type { M365BackupsRepository } from '../m365/m365-backups.repository.js';
+import type { M365BackupsService } from '../m365/m365-backups.service.js';
+import type { M365Protectable } from '../m365/m365-inventory.repository.js';
+import type { M365PolicyMembers } from '../policies/m365-policy-members.js';
 import type { NotificationsService } from '../notifications/notifications.service.js';
 import { json, storedRetention, toPolicyRun, type PoliciesRepository, type PolicyRow, type PolicyRunRow, type VmAssignmentRow } from '../policies/policies.repository.js';
 import type { JobsRepository } from '../tasks/jobs.repository.js';
@@ -30,6 +34,12 @@ export interface PolicyRunnerDeps {
   clock: Clock;
   /** Unreferenced chunks younger than this survive a policy's GC. */
   gcGraceHours: number;
+  /** m365 policies: their members, the M365_BACKUP task of each, and the repository objects their backups have. */
+  m365?: {
+    members: Pick<M365PolicyMembers, 'of'>;
+    backups: Pick<M365BackupsService, 'backupTask'>;
+    catalog: Pick<M365BackupsRepository, 'objectKeysOf'>;
+  };
 }
 
 const SUCCEEDED = new Set(['FINISHED', 'FINISHED_WITH_WARNINGS']);
@@ -39,8 +49,9 @@ export const snapshotPrefix = (policyId: number): string => `vplus-p${policyId}-
 
 /**
  * Turns a policy run into work and follows it to the end: one backup workflow (EXPORT →
- * STORE) per VM in the policy, the "fail the rest above X %" rule, retention (PRUNE + GC on
- * the destination) after a run that backed something up, and notifications. The run's
+ * STORE) per VM in the policy (an m365 policy: one M365_BACKUP per user or site it owns now),
+ * the "fail the rest above X %" rule, retention (PRUNE + GC on the destination) after a run
+ * that backed something up, and notifications. The run's
  * record in the catalog is the truth, so a restarted server picks up where it stopped.
  */
 export class PolicyRunner {
@@ -61,22 +72,28 @@ export class PolicyRunner {
       startedAt: new Date(clock.now()),
     });
     if (runId === undefined) return undefined;
-    const vms = (await repo.policyVms(policy.id)).filter((v) => v.present === 1);
+    // What the run backs up (its counters count these, as VMs): each with how to start its workflow.
+    const members: { name: string; start: () => Promise<number> }[] =
+      policy.kind === 'm365'
+        ? (await this.m365Members(policy)).map((m) => ({ name: m.name, start: () => this.m365Backup(policy, m, req, actor, runId) }))
+        : (await repo.policyVms(policy.id))
+            .filter((v) => v.present === 1)
+            .map((vm) => ({ name: vm.vm_name, start: () => (policy.kind === 'snapshot' ? this.snapshot(policy, vm, actor, runId) : this.backup(policy, vm, req, runId)) }));
     const workflows: number[] = [];
     const problems: string[] = [];
-    for (const vm of vms) {
+    for (const member of members) {
       try {
-        workflows.push(policy.kind === 'snapshot' ? await this.snapshot(policy, vm, actor, runId) : await this.backup(policy, vm, req, runId));
+        workflows.push(await member.start());
       } catch (err) {
-        problems.push(`${vm.vm_name}: ${(err as Error).message}`);
+        problems.push(`${member.name}: ${(err as Error).message}`);
       }
     }
-    this.deps.logger.info({ policy: policy.name, runId, trigger: req.trigger, vms: vms.length, started: workflows.length }, 'policy run started');
+    this.deps.logger.info({ policy: policy.name, runId, trigger: req.trigger, vms: members.length, started: workflows.length }, 'policy run started');
     await repo.updateRun(runId, {
-      vms: vms.length,
+      vms: members.length,
       failed: problems.length,
       workflows,
-      message: vms.length === 0 ? 'no virtual machines are in this policy' : problems.length ? `could not start: ${problems.join('; ')}` : null,
+      message: members.length === 0 ? `${nothingIn(policy)} are in this policy` : problems.length ? `could not start: ${problems.join('; ')}` : null,
     });
     await this.refresh(runId);
     return this.publish(runId);
@@ -86,6 +103,23 @@ export class PolicyRunner {
     if (policy.destination_id === null) throw new Error('the policy has no destination');
     const started = await this.deps.vmBackups.run({ vm: String(vm.vm_id), destination: String(policy.destination_id), full: req.backupType === 'full' }, 'scheduler', policy.priority, runId);
     return started.workflowId;
+  }
+
+  /** An m365 policy's backup of one user or site: a workflow of one M365_BACKUP on the destination's node. */
+  private async m365Backup(policy: PolicyRow, member: M365Protectable, req: RunRequest, actor: string, runId: number): Promise<number> {
+    if (policy.destination_id === null) throw new Error('the policy has no destination');
+    const task = await this.m365().backups.backupTask({ kind: member.kind, id: member.id }, policy.destination_id, req.backupType === 'full');
+    const { workflowId } = await this.deps.engine.createWorkflow('M365_BACKUP', task.subject, actor, [{ ...task, priority: policy.priority }], runId);
+    return workflowId;
+  }
+
+  private m365(): NonNullable<PolicyRunnerDeps['m365']> {
+    if (!this.deps.m365) throw new Error('this server runs no Microsoft 365 policies');
+    return this.deps.m365;
+  }
+
+  private m365Members(policy: PolicyRow): Promise<M365Protectable[]> {
+    return this.m365().members.of(policy);
   }
 
   /**
@@ -131,10 +165,11 @@ export class PolicyRunner {
   /** Prune by the policy's retention, then GC, on its destination. */
   async retention(policy: PolicyRow, trigger: 'retention' | 'schedule' | 'catch-up' | 'manual', scheduledFor: Date | null, actor: string): Promise<PolicyRun | undefined> {
     const retention = storedRetention(policy.retention);
-    if (policy.kind !== 'backup' || !retention || policy.destination_id === null) return undefined;
+    if (policy.kind === 'snapshot' || !retention || policy.destination_id === null) return undefined;
     const { repo, clock } = this.deps;
     const runId = await repo.insertRun({ policyId: policy.id, purpose: 'retention', trigger, backupType: null, scheduledFor, state: 'running', startedAt: new Date(clock.now()) });
     if (runId === undefined) return undefined;
+    if (policy.kind === 'm365') return this.m365Retention(policy, retention, actor, runId);
     const vms = await repo.policyVms(policy.id);
     if (vms.length === 0) {
       await repo.updateRun(runId, { state: 'finished', finishedAt: new Date(clock.now()), message: 'no virtual machines are in this policy; nothing to prune' });
@@ -161,12 +196,43 @@ export class PolicyRunner {
   }
 
   /**
+   * An m365 policy's retention: a PRUNE of the backup points of the drives its members' backups
+   * have on the destination (each drive on its own: keep last 2 keeps the last 2 points of every
+   * drive), then GC. Users and sites no longer in the policy keep their backups.
+   */
+  private async m365Retention(policy: PolicyRow, retention: NonNullable<ReturnType<typeof storedRetention>>, actor: string, runId: number): Promise<PolicyRun | undefined> {
+    const { repo, clock } = this.deps;
+    const dest = policy.destination_id!;
+    const { keepLatestOfExistingVm: _keep, ...rules } = retention; // a drive's newest point is always kept
+    void _keep;
+    try {
+      const members = await this.m365Members(policy);
+      const objectKeys = await this.m365().catalog.objectKeysOf(dest, { userIds: members.filter((m) => m.kind === 'user').map((m) => m.id), siteIds: members.filter((m) => m.kind === 'site').map((m) => m.id) });
+      if (objectKeys.length === 0) {
+        const message = members.length === 0 ? `${nothingIn(policy)} are in this policy; nothing to prune` : `no backups of this policy's users and sites are on its destination yet; nothing to prune`;
+        await repo.updateRun(runId, { vms: members.length, state: 'finished', finishedAt: new Date(clock.now()), message });
+        return this.publish(runId);
+      }
+      const node = await this.destinationNode(dest);
+      const { workflowId } = await this.deps.engine.createWorkflow('RETENTION', `policy:${policy.name}`, actor, [
+        { type: 'PRUNE', params: { destinationId: dest, retention: rules, dryRun: false, objectKeys }, requiredNodeId: node, priority: 30 },
+        { type: 'GC', params: { destinationId: dest, graceHours: this.deps.gcGraceHours }, requiredNodeId: node, priority: 30 },
+      ], runId);
+      await repo.updateRun(runId, { vms: members.length, workflows: [workflowId] });
+    } catch (err) {
+      this.deps.logger.error({ err, policy: policy.name }, 'retention could not start');
+      await repo.updateRun(runId, { state: 'failed', finishedAt: new Date(clock.now()), message: `retention could not start: ${(err as Error).message}` });
+    }
+    return this.publish(runId);
+  }
+
+  /**
    * Verifies the policy's destination: one VERIFY task checking the next part of the policy's
    * rotation (every chunk with one part). What it finds marks the catalog's backups; damage
    * fails the run (and notifies, as any failed run does).
    */
   async verify(policy: PolicyRow, trigger: 'schedule' | 'catch-up' | 'manual', scheduledFor: Date | null, actor: string): Promise<PolicyRun | undefined> {
-    if (policy.kind !== 'backup' || policy.destination_id === null) return undefined;
+    if (policy.kind === 'snapshot' || policy.destination_id === null) return undefined;
     const { repo, clock } = this.deps;
     const runId = await repo.insertRun({ policyId: policy.id, purpose: 'verify', trigger, backupType: null, scheduledFor, state: 'running', startedAt: new Date(clock.now()) });
     if (runId === undefined) return undefined;
@@ -279,6 +345,11 @@ export class PolicyRunner {
     this.deps.bus.publish({ type: 'policy.run', run });
     return run;
   }
+}
+
+/** What an empty policy has none of. */
+function nothingIn(policy: PolicyRow): string {
+  return policy.kind === 'm365' ? 'no Microsoft 365 users or sites' : 'no virtual machines';
 }
 
 function joinMessage(a: string | null, b: string): string {

@@ -111,7 +111,7 @@ export class Scheduler {
   }
 
   private verifyRules(policy: PolicyRow): ScheduleRule[] {
-    return policy.kind === 'backup' ? optionalRule(policy.verify_schedule) : [];
+    return policy.kind === 'snapshot' ? [] : optionalRule(policy.verify_schedule);
   }
 
   private async pass(): Promise<void> {

@@ -6,17 +6,34 @@ import { parseParams, plural, statsView, withRepository, type DestinationHandler
 type PruneResult = z.infer<typeof PruneResultSchema>;
 
 /**
- * PRUNE: applies a retention policy to every group of backups (one group per VM). A dry run
- * only reports what would go. Pruning removes manifests; GC frees the chunks afterwards.
+ * PRUNE: applies a retention policy to every group of backups (one group per VM), or with
+ * `objectKeys` to the backup points of those objects (one group per object). A dry run only
+ * reports what would go. Pruning removes manifests; GC frees the chunks and packs afterwards.
  */
 export function pruneHandler(deps: DestinationHandlerDeps): TaskHandler {
   return {
     type: 'PRUNE',
     async run(ctx: TaskRunContext) {
       const { target, params } = parseParams(ctx, deps, PruneTaskParamsSchema);
-      const { retention, dryRun, groups, unprotectedGroups, protectedBackups } = params;
+      const { retention, dryRun, groups, unprotectedGroups, protectedBackups, objectKeys, protectedPoints } = params;
       const unprotected = new Set(unprotectedGroups ?? []);
       return withRepository(ctx, deps, target, async (repo) => {
+        if (objectKeys) {
+          // Backup points of protected objects (Microsoft 365 drives), each object its own group.
+          ctx.log('info', `${dryRun ? 'dry run: ' : ''}applying retention ${describeRetention(retention)} to the points of ${plural(objectKeys.length, 'object')} on ${target.path}`);
+          const report = await repo.points().prune(retention, { dryRun, objectKeys, utcOffsetMinutes: -new Date().getTimezoneOffset(), protectedIds: new Set(protectedPoints ?? []) });
+          for (const r of report.removed) ctx.log('info', `${dryRun ? 'would remove' : 'removed'} backup point ${r.id} of ${r.objectKey} from ${r.createdAt}`);
+          const warnings = report.damaged.map((id) => `backup point ${id} was left alone: its manifest cannot be read (run verify)`);
+          for (const w of warnings) ctx.log('warn', w);
+          ctx.log('info', `${dryRun ? 'dry run: would remove' : 'removed'} ${plural(report.removed.length, 'backup point')}, ${dryRun ? 'would keep' : 'kept'} ${report.kept.length}`);
+          const result: PruneResult = {
+            dryRun: report.dryRun,
+            kept: report.kept.map((k) => ({ id: k.id, createdAt: k.createdAt, group: k.objectKey, reasons: k.reasons })),
+            removed: report.removed.map((r) => ({ id: r.id, createdAt: r.createdAt, group: r.objectKey })),
+            stats: statsView(await repo.stats()),
+          };
+          return { warnings, result };
+        }
         ctx.log('info', `${dryRun ? 'dry run: ' : ''}applying retention ${describeRetention(retention)} to ${target.path}`);
         // Calendar buckets (daily, weekly, ...) follow this node's time zone.
         const report = await repo.prune(retention, {

@@ -1,0 +1,132 @@
+/**
+ * Microsoft 365 policies on a real server (managed MariaDB), a real node agent with the real
+ * handlers, a destination in a temp dir and the Graph emulator: what an m365 policy refuses
+ * (400s naming the field), which users and sites it owns (the highest-priority matching policy
+ * takes each; users without a OneDrive and sites without a library are never members), the
+ * users' and sites' `policy`, and a run now making one M365_BACKUP per member.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CreatedM365Tenant, M365Site, M365User } from '../../../common/api/m365.js';
+import type { Policy, PolicyRun } from '../../../common/api/policies.js';
+import type { Task } from '../../../common/api/tasks.js';
+import { defaultHandlers } from '../../../node-service/agent/node-service.js';
+import { GraphEmulator, type Tenant } from '../../support/graph-emulator/index.js';
+import { enrollTestNode, type TestNode } from '../../support/test-node.js';
+import { makeTempDir, setupAdmin, startTestServer, taskEnded, type TestServer } from '../../support/test-server.js';
+
+const SECRET = 'Pq7~m365-policy-secret.Zz';
+const upn = (name: string) => `${name}@contoso.onmicrosoft.com`;
+
+describe('Microsoft 365 policies', () => {
+  let emu: GraphEmulator;
+  let tenant: Tenant;
+  let t: TestServer;
+  let node: TestNode;
+  let admin: string;
+  const as = <T>(method: string, p: string, body?: unknown) => t.api.request<T>(method, p, body, { token: admin });
+  const base = { kind: 'm365', destination: 'nas', schedules: ['incremental daily 21:00', 'full sun 21:00'], timeZone: 'UTC' };
+
+  beforeAll(async () => {
+    emu = await GraphEmulator.start();
+    tenant = emu.addTenant({ domain: 'contoso.onmicrosoft.com' });
+    const app = tenant.addApp({ secret: SECRET, roles: ['User.Read.All', 'Files.Read.All', 'Sites.Read.All'] });
+    tenant.addUser({ userPrincipalName: upn('alice'), displayName: 'Alice Archer' });
+    tenant.addUser({ userPrincipalName: upn('Alan'), displayName: 'Alan Ames' });
+    tenant.addUser({ userPrincipalName: upn('albert'), displayName: 'Albert Auer', drive: false });
+    tenant.addUser({ userPrincipalName: upn('bob'), displayName: 'Bob Baker' });
+    tenant.addSite({ name: 'finance', displayName: 'Finance', libraries: ['Documents', 'Archive'] });
+    tenant.addSite({ name: 'hr', displayName: 'Human Resources', libraries: ['Documents'] });
+    tenant.driveOf(upn('alice')).addFile('Docs/plan.txt', 'the plan');
+    tenant.site('finance').library('Documents').addFile('q3.txt', 'numbers');
+
+    t = await startTestServer();
+    admin = await setupAdmin(t.api);
+    node = await enrollTestNode(t.api, admin, { name: 'cloud-1', handlers: defaultHandlers({ name: 'cloud-1' }), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    expect((await as('POST', '/api/destinations', { name: 'nas', node: 'cloud-1', path: `${makeTempDir('m365-policy')}/vplus` })).status).toBe(201);
+    const added = await as<CreatedM365Tenant>('POST', '/api/m365/tenants', {
+      name: 'contoso',
+      node: 'cloud-1',
+      tenantId: tenant.id,
+      clientId: app.clientId,
+      credentialKind: 'secret',
+      clientSecret: SECRET,
+      authorityHost: emu.authorityHost,
+      graphUrl: emu.graphBaseUrl,
+      caPem: emu.caPem,
+    });
+    expect(added.status, added.text).toBe(201);
+    expect((await taskEnded(t.api, admin, added.body.syncTaskId!)).state).toBe('FINISHED');
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await t?.destroy();
+    await emu?.stop();
+  });
+
+  it.each([
+    [{ ...base, destination: undefined }, 'destination', /^a Microsoft 365 policy needs a destination$/],
+    [{ ...base, assignment: { include: ['^alice@'], hypervisors: ['kvm1'] } }, 'assignment.hypervisors', /not by hypervisor: leave hypervisors empty/],
+    [{ ...base, schedules: ['daily 21:00'] }, 'schedules.0', /backup type/],
+    [{ ...base, assignment: { include: ['(alice'] } }, 'assignment.include.0', /not a valid regular expression/],
+  ])('refuses %j with a 400 naming the field', async (body, field, message) => {
+    const res = await as<{ message: string; field?: string }>('POST', '/api/policies', { name: 'refused', ...body });
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.message).toMatch(message);
+    expect(res.body.field).toBe(field);
+  });
+
+  it('owns the users and sites its rules match, in any case, unless a policy of higher priority matches them', async () => {
+    const created = await as<Policy>('POST', '/api/policies', { ...base, name: 'm365-daily', assignment: { include: ['^AL', '^finance$', '^Human'], exclude: ['resources$'] } });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body).toMatchObject({ kind: 'm365', destination: 'nas', vms: [] });
+    // albert has no OneDrive; hr is excluded by its display name.
+    expect(created.body.m365Members).toEqual([
+      { kind: 'user', id: expect.any(Number), name: upn('Alan'), tenant: 'contoso' },
+      { kind: 'user', id: expect.any(Number), name: upn('alice'), tenant: 'contoso' },
+      { kind: 'site', id: expect.any(Number), name: 'finance', tenant: 'contoso' },
+    ]);
+    const vip = await as<Policy>('POST', '/api/policies', { ...base, name: 'm365-vip', priority: 90, assignment: { include: ['^alan@'] } });
+    expect(vip.body.m365Members?.map((m) => m.name)).toEqual([upn('Alan')]);
+    expect((await as<Policy>('GET', '/api/policies/m365-daily')).body.m365Members?.map((m) => m.name)).toEqual([upn('alice'), 'finance']);
+
+    const users = (await as<M365User[]>('GET', '/api/m365/users')).body;
+    expect(users.map((u) => [u.upn, u.policy])).toEqual([
+      [upn('Alan'), 'm365-vip'],
+      [upn('albert'), null],
+      [upn('alice'), 'm365-daily'],
+      [upn('bob'), null],
+    ]);
+    const sites = (await as<M365Site[]>('GET', '/api/m365/sites')).body;
+    expect(sites.filter((s) => ['finance', 'hr'].includes(s.name)).map((s) => [s.name, s.policy, s.libraries.map((l) => l.policy)])).toEqual([
+      ['finance', 'm365-daily', ['m365-daily', 'm365-daily']],
+      ['hr', null, [null]],
+    ]);
+    expect((await as('DELETE', '/api/policies/m365-vip')).status).toBe(204);
+  });
+
+  it('takes no VMs by hand', async () => {
+    const res = await as<{ message: string; field?: string }>('POST', '/api/policies/m365-daily/vms', { assign: ['web-1'] });
+    expect(res.status, res.text).toBe(400);
+    expect(res.body).toMatchObject({ field: 'vms', message: expect.stringMatching(/chosen by its include and exclude rules; it takes no VMs/) });
+  });
+
+  it('a policy no user or site matches finishes its run at once, and has nothing to prune', async () => {
+    expect((await as('POST', '/api/policies', { ...base, name: 'm365-nobody', retention: { keepLast: 1 }, assignment: { include: ['^nobody@'] } })).status).toBe(201);
+    const run = await as<PolicyRun>('POST', '/api/policies/m365-nobody/run');
+    expect(run.body).toMatchObject({ state: 'finished', vms: 0, message: 'no Microsoft 365 users or sites are in this policy' });
+    const retention = await as<PolicyRun>('POST', '/api/policies/m365-nobody/retention');
+    expect(retention.body).toMatchObject({ purpose: 'retention', state: 'finished', message: 'no Microsoft 365 users or sites are in this policy; nothing to prune' });
+    expect((await as('DELETE', '/api/policies/m365-nobody')).status).toBe(204);
+  });
+
+  it('a run now makes one M365_BACKUP per member on the destination’s node', async () => {
+    const started = await as<PolicyRun>('POST', '/api/policies/m365-daily/run', { backupType: 'full' });
+    expect(started.status, started.text).toBe(202);
+    expect(started.body).toMatchObject({ purpose: 'run', backupType: 'full', vms: 3, message: null });
+    expect(started.body.workflowIds).toHaveLength(3);
+    const tasks = (await as<{ tasks: Task[] }>('GET', '/api/tasks?type=M365_BACKUP&limit=50')).body.tasks;
+    expect(tasks.map((x) => x.subject).sort()).toEqual([`m365-site:finance`, `m365-user:${upn('Alan')}`, `m365-user:${upn('alice')}`]);
+    for (const task of tasks) expect(task.params).toMatchObject({ destinationId: expect.any(Number), full: true, runId: expect.any(String) });
+  });
+});
