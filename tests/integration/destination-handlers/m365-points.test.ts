@@ -1,8 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GcResultSchema, ReimportResultSchema, VerifyResultSchema } from '../../../common/api/destinations.js';
+import { GcResultSchema, PruneResultSchema, ReimportResultSchema, VerifyResultSchema } from '../../../common/api/destinations.js';
 import { gcHandler } from '../../../node-service/agent/handlers/gc.handler.js';
+import { pruneHandler } from '../../../node-service/agent/handlers/prune.handler.js';
 import { reimportHandler } from '../../../node-service/agent/handlers/reimport.handler.js';
 import { verifyHandler } from '../../../node-service/agent/handlers/verify.handler.js';
 import { openObjectStore } from '../../../node-service/cloud/metadata/index.js';
@@ -94,6 +95,29 @@ describe('destination tasks and Microsoft 365 backup points', () => {
     expect(result.points?.problems).toEqual([expect.objectContaining({ role: 'metadata', points: [points[1]!.id] })]);
     expect(out.failed).toBe(`1 Microsoft 365 backup point cannot be restored in full (${points[1]!.id})`);
     expect(out.warnings?.some((w) => w.includes('(the metadata of a point) is damaged'))).toBe(true);
+  });
+
+  it('PRUNE with objectKeys applies retention to those objects\' points only, keeping protected points; GC then frees their packs', async () => {
+    const { dir, points, vm } = await destination();
+    const alice = 'm365:t1:drive:alice';
+    const kept = await run(pruneHandler(deps), dir, { retention: { keepLast: 1 }, dryRun: false, objectKeys: [alice], protectedPoints: [points[0]!.id] }, PASSWORD);
+    expect(PruneResultSchema.parse(kept.out.result).removed).toEqual([]);
+
+    const { out, seen } = await run(pruneHandler(deps), dir, { retention: { keepLast: 1 }, dryRun: false, objectKeys: [alice] }, PASSWORD);
+    const result = PruneResultSchema.parse(out.result);
+    expect(result.removed).toEqual([{ id: points[0]!.id, createdAt: points[0]!.createdAt, group: alice }]);
+    expect(result.kept.map((k) => [k.id, k.group])).toEqual([[points[2]!.id, alice]]);
+    expect(seen.logs.some((l) => l.message === `removed backup point ${points[0]!.id} of ${alice} from ${points[0]!.createdAt}`)).toBe(true);
+
+    const repo = await Repository.open(dir, { password: PASSWORD }, { threads: 1 });
+    try {
+      expect((await repo.points().list()).map((p) => p.id)).toEqual([points[1]!.id, points[2]!.id]);
+      expect((await repo.listBackups()).map((b) => b.id)).toEqual([vm]);
+    } finally {
+      await repo.close();
+    }
+    const gc = GcResultSchema.parse((await run(gcHandler(deps), dir, { graceHours: 0 }, PASSWORD)).out.result);
+    expect((gc.packs?.deleted ?? 0) + (gc.packs?.repacked ?? 0)).toBeGreaterThan(0);
   });
 
   it('GC reports the packs it deleted or repacked after a point is deleted', async () => {
