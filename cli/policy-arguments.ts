@@ -42,7 +42,12 @@ export interface PolicyFieldOptions {
 export interface PolicyCreateOptions extends PolicyFieldOptions {
   destination: string;
   disabled?: boolean;
+  /** backup (VMs, the default) or m365 (Microsoft 365 users and sites). */
+  kind?: 'backup' | 'm365';
 }
+
+/** The kinds `policy create` makes (snapshot policies are made in the UI). */
+export const CREATE_KINDS = ['backup', 'm365'] as const;
 
 export interface PolicyUpdateOptions extends PolicyFieldOptions {
   name?: string;
@@ -152,9 +157,13 @@ export function createPolicyRequest(name: string, options: PolicyCreateOptions):
   if (retentionSchedule !== undefined && retention === undefined) {
     throw new UsageError(`--retention-schedule needs --retention: say which backups stay, e.g. --retention "${RETENTION_EXAMPLE}"`);
   }
+  const kind = options.kind ?? 'backup';
+  if (kind === 'm365' && (options.hypervisor ?? []).length > 0) {
+    throw new UsageError('--hypervisor is for VM policies: a Microsoft 365 policy takes users and sites by --include and --exclude (user principal names and site names)');
+  }
   return {
     name: validatePolicyName(name),
-    kind: 'backup',
+    kind,
     destination,
     schedules: parseSchedules(options.schedule ?? []),
     ...(retention !== undefined ? { retention } : {}),

@@ -12,7 +12,7 @@ export function summary(p: Policy): string {
     `destination ${p.destination ?? '-'}`,
     p.schedules.length === 0 ? 'no schedule' : p.schedules.map((s) => `"${s}"`).join(', '),
     p.retention ? `keeps ${formatRetention(p.retention)}` : 'keeps every backup',
-    plural(p.vms.length, 'VM'),
+    p.kind === 'm365' ? plural(p.m365Members?.length ?? 0, 'user or site', 'users and sites') : plural(p.vms.length, 'VM'),
   ];
   if (!p.enabled) parts.push('disabled');
   else if (p.nextRun) parts.push(`next run ${formatNextRun(p)}`);
@@ -82,6 +82,14 @@ export function formatPolicy(p: Policy): string {
     ['Created', formatTimestamp(p.createdAt)],
     ['Updated', formatTimestamp(p.updatedAt)],
   ];
+  if (p.kind === 'm365') {
+    const members = p.m365Members ?? [];
+    const list =
+      members.length === 0
+        ? 'Users and sites: none match its --include rules now (vplus m365 user list, vplus m365 site list)'
+        : `Users and sites:\n${indent(formatTable(['KIND', 'NAME', 'TENANT'], members.map((m) => [m.kind, m.name, m.tenant])))}`;
+    return `${formatFields([['Kind', 'Microsoft 365 (users and sites)'], ...fields])}\n${list}`;
+  }
   const vms =
     p.vms.length === 0
       ? `VMs: none; add them with --include/--hypervisor rules (vplus policy update) or by hand (vplus policy assign ${quoteArg(p.name)} VM…)`

@@ -15,6 +15,7 @@ import { plural } from '../task-results.js';
 import { intParser } from './task.command.js';
 import {
   ASSIGN_MODES,
+  CREATE_KINDS,
   SCHEDULE_EXAMPLE,
   collect,
   createPolicyRequest,
@@ -34,7 +35,7 @@ const MAX_RUNS = 500;
 const DEFAULT_RUNS = 20;
 
 export function registerPolicyCommands(program: Command, ctx: CliContext): void {
-  const policy = program.command('policy').description('backup policies: which VMs are backed up, when, where to, and for how long');
+  const policy = program.command('policy').description('backup policies: which VMs (or Microsoft 365 users and sites) are backed up, when, where to, and for how long');
 
   const fieldOptions = (cmd: Command, create: boolean): Command => {
     const list = create ? '' : ' (replaces the list)';
@@ -57,11 +58,12 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
   fieldOptions(
     policy
       .command('create')
-      .description("create a backup policy; its rules put the matching VMs in it at once")
+      .description("create a backup policy; its rules put the matching VMs in it at once (--kind m365: the Microsoft 365 users and sites whose principal name or site name they match, at each run)")
       .argument('<name>', 'policy name')
       .requiredOption('--destination <dest>', 'where its backups go (name or id)'),
     true,
   )
+    .addOption(new Option('--kind <kind>', 'backup: VMs (the default); m365: Microsoft 365 users (their OneDrive) and sites (their libraries), --include/--exclude matching UPNs and site names in any case').choices(CREATE_KINDS))
     .option('--disabled', 'create it switched off: its schedules do not run until it is enabled')
     .action((name: string, options: PolicyCreateOptions) => createPolicy(ctx, name, options));
 
@@ -176,7 +178,10 @@ async function createPolicy(ctx: CliContext, name: string, options: PolicyCreate
     }
     out.line(`Created policy "${created.name}": ${summary(created)}.`);
     if (created.schedules.length === 0) out.line(`It has no schedule: it runs when started with vplus policy run ${quoteArg(created.name)}.`);
-    if (created.vms.length === 0 && (created.assignment.include.length > 0 || created.assignment.hypervisors.length > 0)) {
+    if (created.kind === 'm365') {
+      const members = created.m365Members ?? [];
+      out.line(members.length === 0 ? 'No Microsoft 365 user or site matches its rules yet; those that do when it runs are backed up.' : `Users and sites it backs up now: ${members.map((m) => m.name).join(', ')}.`);
+    } else if (created.vms.length === 0 && (created.assignment.include.length > 0 || created.assignment.hypervisors.length > 0)) {
       out.line('No VM matches its rules yet; VMs that do are put in it as the inventory finds them.');
     }
   });
@@ -316,7 +321,7 @@ async function runPolicy(ctx: CliContext, ref: string, options: PolicyRunOptions
       throw err;
     }
     const kind = backupType === undefined ? 'incremental where the chain allows' : `${backupType} backups`;
-    const started = `Started ${describeRun(run)} (${kind}): ${plural(run.vms, 'VM')}.`;
+    const started = `Started ${describeRun(run)} (${kind}): ${policy.kind === 'm365' ? plural(run.vms, 'user or site', 'users and sites') : plural(run.vms, 'VM')}.`;
     if (options.json) out.note(started);
     else out.line(started);
     await finishRun(ctx, client, { run, policy: policy.name, kind: 'backup', matches: runTasks(run) }, options, events);

@@ -269,4 +269,19 @@ describe('vplus policy against a real server, node and libvirt', () => {
     expect(gone.output).toContain('error: there is no policy "empty"\n');
     expect((JSON.parse(await vplusOk(['policy', 'list', '--json'], env)) as Policy[]).map((p) => p.name)).toEqual(['nightly']);
   });
+
+  it('create --kind m365 makes a Microsoft 365 policy (no tenant yet: no member), refuses --hypervisor (exit 2), and its run says it has nobody', async () => {
+    const refused = await run(['policy', 'create', 'm365-daily', '--kind', 'm365', '--destination', 'local', '--include', '^alice@', '--hypervisor', 'kvm1']);
+    expect(refused.code, refused.output).toBe(2);
+    expect(refused.output).toContain('--hypervisor is for VM policies');
+    const created = await vplusOk(['policy', 'create', 'm365-daily', '--kind', 'm365', '--destination', 'local', '--schedule', 'incremental daily 21:00', '--include', '^alice@', '--include', '^finance$', '--retention', 'last=1', '--time-zone', 'UTC'], env);
+    expect(created).toMatch(/^Created policy "m365-daily": destination local, "incremental daily 21:00", keeps last=1, 0 users and sites, next run /m);
+    expect(created).toContain('No Microsoft 365 user or site matches its rules yet; those that do when it runs are backed up.\n');
+    const shown = JSON.parse(await vplusOk(['policy', 'show', 'm365-daily', '--json'], env)) as Policy;
+    expect(shown).toMatchObject({ kind: 'm365', assignment: { include: ['^alice@', '^finance$'], hypervisors: [] }, m365Members: [] });
+    const ran = await run(['policy', 'run', 'm365-daily', '--wait']);
+    expect(ran.code, ran.output).toBe(0);
+    expect(ran.stdout).toMatch(/no Microsoft 365 users or sites are in this policy/);
+    await vplusOk(['policy', 'remove', 'm365-daily'], env);
+  });
 });

@@ -139,6 +139,14 @@ describe('policy create: the request', () => {
   it('refuses a retention schedule without retention rules', () => {
     expect(() => createPolicyRequest('n', { destination: 'nas', retentionSchedule: 'daily 03:00' })).toThrow(/--retention-schedule needs --retention/);
   });
+
+  it('--kind m365 makes a Microsoft 365 policy whose --include/--exclude match users and sites; --hypervisor is refused (exit 2)', () => {
+    const request = createPolicyRequest('m365-daily', { destination: 'nas', kind: 'm365', schedule: ['incremental daily 21:00'], include: ['^alice@', '^finance$'], exclude: ['^test-'], retention: 'last=1' });
+    expect(request).toMatchObject({ kind: 'm365', assignment: { include: ['^alice@', '^finance$'], exclude: ['^test-'], hypervisors: [] }, retention: { keepLast: 1 } });
+    expect(CreatePolicySchema.safeParse(request).success).toBe(true);
+    expect(() => createPolicyRequest('m', { destination: 'nas', kind: 'm365', hypervisor: ['kvm1'] })).toThrow(UsageError);
+    expect(() => createPolicyRequest('m', { destination: 'nas', kind: 'm365', hypervisor: ['kvm1'] })).toThrow(/^--hypervisor is for VM policies: a Microsoft 365 policy takes users and sites by --include and --exclude/);
+  });
 });
 
 describe('policy update: the changes', () => {
