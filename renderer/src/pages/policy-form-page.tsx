@@ -205,6 +205,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
   });
   const { values } = form;
   const snapshots = values.kind === 'snapshot';
+  const m365 = values.kind === 'm365';
 
   // One destination: it is the only choice, so choose it (new policies only).
   const onlyDestination = destinations.data?.length === 1 ? String(destinations.data[0]?.id) : null;
@@ -223,7 +224,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
   const previewFieldError = isApiError(preview.error) && preview.error.field === 'timeZone' ? preview.error.message : null;
 
   const destinationName = destinations.data?.find((destination) => String(destination.id) === values.destination)?.name ?? policy?.destination ?? null;
-  const showRetentionPreview = !snapshots && (policy !== undefined || (values.destination !== null && retentionOf(values) !== undefined));
+  const showRetentionPreview = values.kind === 'backup' && (policy !== undefined || (values.destination !== null && retentionOf(values) !== undefined));
 
   const timeZones = useMemo(() => {
     const zones = knownTimeZones();
@@ -305,7 +306,9 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                       ? 'A policy stays the kind it was created as.'
                       : snapshots
                         ? 'Takes snapshots of its VMs on their hosts (libvirt, inside the qcow2 disks) and keeps the last few of each.'
-                        : 'Backs its VMs up to a destination and keeps backups by its retention rules.'
+                        : m365
+                          ? 'Backs Microsoft 365 users (their OneDrive) and sites (their libraries) up to a destination, chosen by name at each run.'
+                          : 'Backs its VMs up to a destination and keeps backups by its retention rules.'
                   }
                 >
                   <SegmentedControl
@@ -313,13 +316,14 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                     data={[
                       { value: 'backup', label: 'Backup' },
                       { value: 'snapshot', label: 'Snapshot' },
+                      { value: 'm365', label: 'Microsoft 365' },
                     ]}
                     value={values.kind}
-                    onChange={(value) => chooseKind(value === 'snapshot' ? 'snapshot' : 'backup')}
+                    onChange={(value) => chooseKind(value === 'snapshot' || value === 'm365' ? value : 'backup')}
                     disabled={policy !== undefined}
                     mt={4}
                     display="flex"
-                    maw={320}
+                    maw={420}
                   />
                 </Input.Wrapper>
                 <TextInput label="Name" description="How VMs, runs and the CLI refer to it, e.g. nightly-prod" autoComplete="off" data-autofocus {...form.getInputProps('name')} />
@@ -411,11 +415,13 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                     <NumberInput label="Yearly" description="years, newest of each" {...RULE_INPUT} {...form.getInputProps('yearly')} />
                     <NumberInput label="Max age (days)" description="older ones go" {...RULE_INPUT} {...form.getInputProps('maxAgeDays')} />
                   </SimpleGrid>
-                  <Checkbox
-                    label="Keep the latest backup of VMs that still exist"
-                    description="Whatever the rules say, a VM still on its host keeps its newest backup. Off: a deleted VM's backups age out like any other."
-                    {...form.getInputProps('keepLatestOfExistingVm', { type: 'checkbox' })}
-                  />
+                  {!m365 && (
+                    <Checkbox
+                      label="Keep the latest backup of VMs that still exist"
+                      description="Whatever the rules say, a VM still on its host keeps its newest backup. Off: a deleted VM's backups age out like any other."
+                      {...form.getInputProps('keepLatestOfExistingVm', { type: 'checkbox' })}
+                    />
+                  )}
                   <ScheduleInput
                     label="Retention schedule"
                     description='Also apply retention at these times, not only after each run, e.g. "daily 03:00" (no full/incremental). Empty: after runs only.'
@@ -431,57 +437,83 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                 </Section>
               )}
 
-              <Section
-                title="Virtual machines"
-                description="Tick the VMs the policy takes, or let rules take them in: VMs matching a name pattern or on a chosen hypervisor join automatically, VMs created later too; an exclude pattern wins over both."
-              >
-                <VmChecklist
-                  form={form}
-                  answer={answer}
-                  policy={policy}
-                  initiallyTicked={initialValues.manualVms}
-                  refused={vmsRefusal?.vmId == null ? null : { vmId: vmsRefusal.vmId, message: vmsRefusal.message }}
-                  listError={preview.error}
-                />
-                <LineListInput
-                  form={form}
-                  path="include"
-                  label="Include VMs named like"
-                  description="JavaScript regular expressions, e.g. ^prod- or ^(web|db)[0-9]+$. Empty: none by name."
-                  itemLabel={(row) => `Include pattern ${row + 1}`}
-                  placeholder="^prod-"
-                  addLabel="Add include pattern"
-                />
-                <LineListInput
-                  form={form}
-                  path="exclude"
-                  label="Exclude VMs named like"
-                  itemLabel={(row) => `Exclude pattern ${row + 1}`}
-                  placeholder="-test$"
-                  addLabel="Add exclude pattern"
-                  emptyText={<Text size="sm" c="dimmed">None excluded.</Text>}
-                />
-                <MultiSelect
-                  label="Hypervisors"
-                  description="Every VM on these hosts is included"
-                  placeholder={values.hypervisors.length === 0 ? (hypervisors.isPending ? 'Loading hypervisors…' : 'None') : undefined}
-                  data={hypervisorOptions}
-                  searchable
-                  clearable
-                  nothingFoundMessage="No hypervisor with that name"
-                  {...form.getInputProps('hypervisors')}
-                />
-                <Radio.Group label="Assignment mode" {...form.getInputProps('mode')}>
-                  <Stack gap="xs" mt="xs">
-                    <Radio value="assign-only" label="Assign only" description="VMs that stop matching stay in the policy until taken out by hand." />
-                    <Radio
-                      value="assign-and-remove"
-                      label="Assign and remove"
-                      description="VMs that stop matching leave the policy. VMs added by hand always stay."
-                    />
-                  </Stack>
-                </Radio.Group>
-              </Section>
+              {m365 ? (
+                <Section
+                  title="Users and sites"
+                  description="Users (their OneDrive) and sites (their document libraries) of every tenant join by name at each run; an exclude pattern wins. One a policy of higher priority also matches is backed up by that policy only."
+                >
+                  <LineListInput
+                    form={form}
+                    path="include"
+                    label="Include users and sites named like"
+                    description="JavaScript regular expressions over user principal names and site names, in any case, e.g. ^alice@ or ^finance$. Empty: none."
+                    itemLabel={(row) => `Include pattern ${row + 1}`}
+                    placeholder="^alice@"
+                    addLabel="Add include pattern"
+                  />
+                  <LineListInput
+                    form={form}
+                    path="exclude"
+                    label="Exclude users and sites named like"
+                    itemLabel={(row) => `Exclude pattern ${row + 1}`}
+                    placeholder="^test-"
+                    addLabel="Add exclude pattern"
+                    emptyText={<Text size="sm" c="dimmed">None excluded.</Text>}
+                  />
+                </Section>
+              ) : (
+                <Section
+                  title="Virtual machines"
+                  description="Tick the VMs the policy takes, or let rules take them in: VMs matching a name pattern or on a chosen hypervisor join automatically, VMs created later too; an exclude pattern wins over both."
+                >
+                  <VmChecklist
+                    form={form}
+                    answer={answer}
+                    policy={policy}
+                    initiallyTicked={initialValues.manualVms}
+                    refused={vmsRefusal?.vmId == null ? null : { vmId: vmsRefusal.vmId, message: vmsRefusal.message }}
+                    listError={preview.error}
+                  />
+                  <LineListInput
+                    form={form}
+                    path="include"
+                    label="Include VMs named like"
+                    description="JavaScript regular expressions, e.g. ^prod- or ^(web|db)[0-9]+$. Empty: none by name."
+                    itemLabel={(row) => `Include pattern ${row + 1}`}
+                    placeholder="^prod-"
+                    addLabel="Add include pattern"
+                  />
+                  <LineListInput
+                    form={form}
+                    path="exclude"
+                    label="Exclude VMs named like"
+                    itemLabel={(row) => `Exclude pattern ${row + 1}`}
+                    placeholder="-test$"
+                    addLabel="Add exclude pattern"
+                    emptyText={<Text size="sm" c="dimmed">None excluded.</Text>}
+                  />
+                  <MultiSelect
+                    label="Hypervisors"
+                    description="Every VM on these hosts is included"
+                    placeholder={values.hypervisors.length === 0 ? (hypervisors.isPending ? 'Loading hypervisors…' : 'None') : undefined}
+                    data={hypervisorOptions}
+                    searchable
+                    clearable
+                    nothingFoundMessage="No hypervisor with that name"
+                    {...form.getInputProps('hypervisors')}
+                  />
+                  <Radio.Group label="Assignment mode" {...form.getInputProps('mode')}>
+                    <Stack gap="xs" mt="xs">
+                      <Radio value="assign-only" label="Assign only" description="VMs that stop matching stay in the policy until taken out by hand." />
+                      <Radio
+                        value="assign-and-remove"
+                        label="Assign and remove"
+                        description="VMs that stop matching leave the policy. VMs added by hand always stay."
+                      />
+                    </Stack>
+                  </Radio.Group>
+                </Section>
+              )}
 
               <Section title="Failures">
                 <NumberInput
@@ -515,7 +547,7 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
             <Stack>
               {preview.isError && previewFieldError === null && <PreviewError error={preview.error} />}
               <NextRunsPreview answer={answer} loading={preview.isFetching} policyTimeZone={values.timeZone ?? policy?.timeZone ?? null} kind={values.kind} />
-              <MatchingVmsPreview answer={answer} loading={preview.isFetching} />
+              {!m365 && <MatchingVmsPreview answer={answer} loading={preview.isFetching} />}
               {showRetentionPreview && <RetentionPreview answer={answer} loading={preview.isFetching} destination={destinationName} />}
             </Stack>
           </Grid.Col>

@@ -183,7 +183,8 @@ export function retentionOf(values: PolicyFormValues, onlyValid = false): Policy
 
 function assignmentOf(values: PolicyFormValues, onlyValid: boolean): NonNullable<CreatePolicyRequest['assignment']> {
   const patterns = (items: LineItem[]) => filledLines(items).values.filter((pattern) => !onlyValid || regexProblem(pattern) === null);
-  return { include: patterns(values.include), exclude: patterns(values.exclude), hypervisors: values.hypervisors, mode: values.mode };
+  // A Microsoft 365 policy matches users and sites by name only.
+  return { include: patterns(values.include), exclude: patterns(values.exclude), hypervisors: values.kind === 'm365' ? [] : values.hypervisors, mode: values.mode };
 }
 
 export function updateRequest(values: PolicyFormValues): UpdatePolicyRequest {
@@ -201,7 +202,7 @@ export function updateRequest(values: PolicyFormValues): UpdatePolicyRequest {
   // snapshot policy, its default number of snapshots).
   change.retention = retention ?? null;
   // Snapshots stay on the VMs' hosts and rotate at each run: no destination, no retention runs.
-  if (values.kind === 'backup') {
+  if (values.kind !== 'snapshot') {
     if (values.destination !== null) change.destination = values.destination;
     change.retentionSchedule = values.retentionSchedule.trim() === '' ? null : values.retentionSchedule.trim();
     change.verifySchedule = values.verifySchedule.trim() === '' ? null : values.verifySchedule.trim();
