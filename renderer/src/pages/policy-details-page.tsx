@@ -97,7 +97,7 @@ function PolicyDetails({ policy }: { policy: Policy }) {
         actions={
           <Group gap="xs">
             <RunNowButton policy={policy} />
-            {canChange && policy.kind === 'backup' && (
+            {canChange && policy.kind !== 'snapshot' && (
               <Button
                 variant="default"
                 leftSection={<IconCut size={16} aria-hidden />}
@@ -123,7 +123,7 @@ function PolicyDetails({ policy }: { policy: Policy }) {
       />
       <Stack>
         <PolicySettings policy={policy} />
-        <PolicyVms policy={policy} onAdd={() => setDialog('add-vms')} />
+        {policy.kind === 'm365' ? <PolicyM365Members policy={policy} /> : <PolicyVms policy={policy} onAdd={() => setDialog('add-vms')} />}
         <PolicyRunsSection policy={policy} />
       </Stack>
       {dialog === 'delete' && <DeletePolicyModal policy={policy} onClose={close} onDeleted={() => void navigate('/policies')} />}
@@ -183,7 +183,7 @@ function PolicySettings({ policy }: { policy: Policy }) {
           <>
             <Setting label="Retention">
               {describeRetention(retention)}
-              {retention !== null && (
+              {retention !== null && policy.kind === 'backup' && (
                 <Text span size="xs" c="dimmed" display="block">
                   {retention.keepLatestOfExistingVm ? 'The latest backup of a VM that still exists is always kept' : 'Deleted VMs’ backups age out too'}
                 </Text>
@@ -203,14 +203,18 @@ function PolicySettings({ policy }: { policy: Policy }) {
           </>
         )}
         <Setting label="Priority">{policy.priority}</Setting>
-        <Setting label="Include VMs named like">
+        <Setting label={policy.kind === 'm365' ? 'Include users and sites named like' : 'Include VMs named like'}>
           <CodeList items={assignment.include} none="None by name" />
         </Setting>
-        <Setting label="Exclude VMs named like">
+        <Setting label={policy.kind === 'm365' ? 'Exclude users and sites named like' : 'Exclude VMs named like'}>
           <CodeList items={assignment.exclude} none="None" />
         </Setting>
-        <Setting label="Hypervisors">{assignment.hypervisors.length === 0 ? <Text span size="sm" c="dimmed">None</Text> : assignment.hypervisors.join(', ')}</Setting>
-        <Setting label="Assignment mode">{ASSIGN_MODE_LABELS[assignment.mode]}</Setting>
+        {policy.kind !== 'm365' && (
+          <>
+            <Setting label="Hypervisors">{assignment.hypervisors.length === 0 ? <Text span size="sm" c="dimmed">None</Text> : assignment.hypervisors.join(', ')}</Setting>
+            <Setting label="Assignment mode">{ASSIGN_MODE_LABELS[assignment.mode]}</Setting>
+          </>
+        )}
         <Setting label="Fail the rest of the run above">{policy.failRunAbovePercent === null ? 'Never' : `${policy.failRunAbovePercent} %`}</Setting>
       </SimpleGrid>
     </Paper>
@@ -218,6 +222,42 @@ function PolicySettings({ policy }: { policy: Policy }) {
 }
 
 type PolicyVm = Policy['vms'][number];
+
+/** An m365 policy's users and sites: what its rules match in the last sync, owned by no policy of higher priority. */
+function PolicyM365Members({ policy }: { policy: Policy }) {
+  const members = policy.m365Members ?? [];
+  return (
+    <Paper withBorder radius="md" p="md" component="section" aria-labelledby="policy-members-heading">
+      <Title order={2} size="h4" id="policy-members-heading" mb="sm">
+        {`Users and sites (${members.length})`}
+      </Title>
+      {members.length === 0 ? (
+        <Alert color="gray" variant="light" icon={<IconInfoCircle />}>
+          No Microsoft 365 user or site is in this policy. Users with a OneDrive and sites with a document library join when their name matches an include pattern.
+        </Alert>
+      ) : (
+        <Table striped verticalSpacing="sm" aria-label={`Users and sites in ${policy.name}`}>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th scope="col">Name</Table.Th>
+              <Table.Th scope="col">Kind</Table.Th>
+              <Table.Th scope="col">Tenant</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {members.map((m) => (
+              <Table.Tr key={`${m.kind}:${m.id}`}>
+                <Table.Td>{m.name}</Table.Td>
+                <Table.Td>{m.kind === 'user' ? 'User (OneDrive)' : 'Site (libraries)'}</Table.Td>
+                <Table.Td>{m.tenant}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+    </Paper>
+  );
+}
 
 function PolicyVms({ policy, onAdd }: { policy: Policy; onAdd: () => void }) {
   const { isAdmin } = useSession();
