@@ -139,6 +139,29 @@ describe('backup policies in Chromium', () => {
     expect(await page.getByRole('region', { name: 'Settings' }).textContent()).toMatch(/Priority\s*70/);
   });
 
+  it('creates a Microsoft 365 policy: its patterns are over users and sites, with no VM checklist or hypervisors', async () => {
+    await page.getByRole('link', { name: 'Policies', exact: true }).click();
+    await page.getByRole('link', { name: 'Create policy' }).click();
+    await page.getByRole('heading', { name: 'Create policy', level: 1 }).waitFor();
+    await page.getByRole('radiogroup', { name: 'Kind' }).getByText('Microsoft 365', { exact: true }).click();
+    await page.getByText('Include users and sites named like').waitFor();
+    expect(await page.getByRole('region', { name: 'Virtual machines' }).count()).toBe(0);
+    expect(await page.getByLabel('Hypervisors').count()).toBe(0);
+
+    await page.getByLabel('Name', { exact: true }).fill('m365-e2e');
+    await expect.poll(() => page.getByRole('combobox', { name: 'Destination' }).inputValue()).toBe('local (on policy-e2e)');
+    await page.getByRole('radiogroup', { name: 'Write the schedule with' }).getByText('Text', { exact: true }).click();
+    await page.getByRole('textbox', { name: 'Schedule rule 1' }).fill('incremental daily 21:00');
+    await page.getByRole('textbox', { name: 'Include pattern 1' }).fill('^alice@');
+    await page.getByRole('button', { name: 'Create policy' }).click();
+    await page.getByRole('heading', { name: 'm365-e2e', level: 1 }).waitFor({ timeout: 20_000 });
+    await page.getByRole('heading', { name: 'Users and sites (0)' }).waitFor();
+    expect(await page.getByRole('region', { name: 'Settings' }).innerText()).toContain('^alice@');
+    const saved = (await e2e.api('GET', '/api/policies/m365-e2e')).body as { kind: string; assignment: { include: string[]; hypervisors: string[] } };
+    expect(saved).toMatchObject({ kind: 'm365', assignment: { include: ['^alice@'], hypervisors: [] } });
+    await page.screenshot({ path: path.join(SHOTS, 'policy-m365.png'), fullPage: true });
+  });
+
   it('shows the next runs on the dashboard', async () => {
     await page.getByRole('link', { name: 'Dashboard', exact: true }).click();
     const nextRuns = page.getByTestId('dashboard-next-runs');
