@@ -13,6 +13,7 @@ import { EventBus } from '../../../electron/server/events/event-bus.js';
 import type { VmBackupsService } from '../../../electron/server/inventory/vm-backups.service.js';
 import type { NotificationEvent } from '../../../electron/server/notifications/notification-events.js';
 import type { NotificationsService } from '../../../electron/server/notifications/notifications.service.js';
+import type { M365Protectable } from '../../../electron/server/m365/m365-inventory.repository.js';
 import type { PoliciesRepository, PolicyRow, PolicyRunRow, VmAssignmentRow } from '../../../electron/server/policies/policies.repository.js';
 import { PolicyRunner } from '../../../electron/server/scheduler/policy-runner.js';
 import { TaskListeners } from '../../../electron/server/tasks/task-contracts.js';
@@ -337,6 +338,24 @@ export function runnerWorld(clock = new TestClock(Date.parse('2027-01-12T22:00:0
     },
   };
   const tasks = { workflowTasks: async (id: number) => workflows.tasks.get(id) ?? [] };
+  // m365 policies: members per policy id; the real M365BackupsService makes each task (here: its shape).
+  const m365Members = new Map<number, M365Protectable[]>();
+  const m365ObjectKeys: { destinationId: number; userIds: readonly number[]; siteIds: readonly number[] }[] = [];
+  const m365 = {
+    members: { of: async (p: { id: number }) => m365Members.get(p.id) ?? [] },
+    backups: {
+      backupTask: async (ref: { kind: 'user' | 'site'; id: number }, destinationId: number, full: boolean) => {
+        if (ref.id === 666) throw new Error('has no OneDrive to back up');
+        return { type: 'M365_BACKUP' as const, params: { m365TenantId: 1, destinationId, subject: ref, runId: `run-${ref.kind}-${ref.id}`, full }, requiredNodeId: 9, subject: `m365-${ref.kind}:${ref.id}` };
+      },
+    },
+    catalog: {
+      objectKeysOf: async (destinationId: number, members: { userIds: readonly number[]; siteIds: readonly number[] }) => {
+        m365ObjectKeys.push({ destinationId, ...members });
+        return [...members.userIds.map((id) => `m365:t:drive:u${id}`), ...members.siteIds.map((id) => `m365:t:drive:s${id}`)];
+      },
+    },
+  };
   const runner = new PolicyRunner({
     repo: repo as unknown as PoliciesRepository,
     vmBackups: vmBackups as unknown as VmBackupsService,
@@ -349,8 +368,9 @@ export function runnerWorld(clock = new TestClock(Date.parse('2027-01-12T22:00:0
     logger: silentLogger,
     clock,
     gcGraceHours: 24,
+    m365,
   });
-  return { clock, workflows, repo, engine, notifications, published, backups, failingVms, runner };
+  return { clock, workflows, repo, engine, notifications, published, backups, failingVms, runner, m365Members, m365ObjectKeys };
 }
 
 export const asCatalog = (c: FakeCatalog): Catalog => c as unknown as Catalog;

@@ -237,3 +237,39 @@ describe('PolicyRunner: verify', () => {
     expect(json<number[]>(w.repo.runs[0]!.workflows)).toEqual([]);
   });
 });
+
+describe('PolicyRunner: a Microsoft 365 policy', () => {
+  const alice = { kind: 'user' as const, id: 1, name: 'alice@contoso.com', tenantId: 1, tenant: 'contoso' };
+  const finance = { kind: 'site' as const, id: 2, name: 'finance', displayName: 'Finance', tenantId: 1, tenant: 'contoso' };
+
+  it('starts one M365_BACKUP workflow per member on the destination\'s node; a member that cannot start is counted failed', async () => {
+    const w = runnerWorld();
+    const p = w.repo.add(policyRow({ name: 'm365', kind: 'm365', priority: 60, retention: JSON.stringify({ keepLast: 1, keepLatestOfExistingVm: true }) }));
+    w.m365Members.set(p.id, [alice, finance, { ...alice, id: 666, name: 'nodrive@contoso.com' }]);
+    const run = await w.runner.start(p, { trigger: 'manual', backupType: 'full', scheduledFor: null }, 'admin');
+    expect(run).toMatchObject({ state: 'running', vms: 3, failed: 1, workflowIds: [1, 2], message: 'could not start: nodrive@contoso.com: has no OneDrive to back up' });
+    expect(w.engine.created.map((c) => [c.type, c.subject, c.steps.map((s) => [s.type, s.requiredNodeId, s.priority, (s.params as { full: boolean }).full])])).toEqual([
+      ['M365_BACKUP', 'm365-user:1', [['M365_BACKUP', 9, 60, true]]],
+      ['M365_BACKUP', 'm365-site:2', [['M365_BACKUP', 9, 60, true]]],
+    ]);
+    await w.engine.finish(1, 'FINISHED');
+    await w.engine.finish(2, 'FINISHED');
+    expect(w.repo.runs[0]).toMatchObject({ state: 'finished_with_warnings', succeeded: 2, failed: 1 });
+    // Retention follows: a PRUNE of its members' drives' points, then GC.
+    expect(w.m365ObjectKeys).toEqual([{ destinationId: 5, userIds: [1, 666], siteIds: [2] }]);
+    const retention = w.engine.created.at(-1)!;
+    expect(retention.type).toBe('RETENTION');
+    expect(retention.steps.map((s) => [s.type, s.params])).toEqual([
+      ['PRUNE', { destinationId: 5, retention: { keepLast: 1 }, dryRun: false, objectKeys: ['m365:t:drive:u1', 'm365:t:drive:u666', 'm365:t:drive:s2'] }],
+      ['GC', { destinationId: 5, graceHours: 24 }],
+    ]);
+  });
+
+  it('with no member ends at once and says so, and its retention has nothing to prune', async () => {
+    const w = runnerWorld();
+    const p = w.repo.add(policyRow({ name: 'nobody', kind: 'm365', retention: JSON.stringify({ keepLast: 1, keepLatestOfExistingVm: true }) }));
+    expect(await w.runner.start(p, now, 'admin')).toMatchObject({ state: 'finished', vms: 0, message: 'no Microsoft 365 users or sites are in this policy' });
+    expect(await w.runner.retention(p, 'manual', null, 'admin')).toMatchObject({ state: 'finished', message: 'no Microsoft 365 users or sites are in this policy; nothing to prune' });
+    expect(w.engine.created).toEqual([]);
+  });
+});
