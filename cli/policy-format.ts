@@ -43,7 +43,8 @@ export function formatPolicies(policies: readonly Policy[]): string {
       p.destination ?? '-',
       p.schedules.join('; ') || '-',
       p.retention ? formatRetention(p.retention) : '-',
-      String(p.vms.length),
+      // An m365 policy: its users and sites.
+      String(p.kind === 'm365' ? (p.m365Members?.length ?? 0) : p.vms.length),
       formatNextRun(p),
       formatLastRun(p.lastRun),
     ]),

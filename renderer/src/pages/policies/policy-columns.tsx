@@ -104,7 +104,8 @@ export const policyColumns = [
         </Stack>
       ),
   }),
-  column.display({ id: 'vms', header: 'VMs', cell: ({ row }) => row.original.vms.length }),
+  // An m365 policy's members are users and sites: counted here too, as what its runs back up.
+  column.display({ id: 'vms', header: 'VMs', cell: ({ row }) => (row.original.kind === 'm365' ? `${row.original.m365Members?.length ?? 0} users and sites` : row.original.vms.length) }),
   column.accessor('nextRun', { header: 'Next run', cell: ({ row }) => <NextRun policy={row.original} /> }),
   column.accessor('lastRun', {
     header: 'Last run',
