@@ -3,19 +3,15 @@
  * handlers, a destination in a temp dir and the Graph emulator: what an m365 policy refuses
  * (400s naming the field), which users and sites it owns (the highest-priority matching policy
  * takes each; users without a OneDrive and sites without a library are never members), the
- * users' and sites' `policy`, a run now making one M365_BACKUP per member, and retention:
- * keep last 1 of two backups of a member's drive removes the older point (its catalog backup
- * marked removed) and GC frees its packs.
+ * users' and sites' `policy`, a run now backing up exactly its members (one M365_BACKUP each),
+ * and retention after a second run: keep last 1 removes each drive's older point, marks the
+ * first run's backups removed, and GC frees their packs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedM365Tenant, M365Site, M365User } from '../../../common/api/m365.js';
 import type { M365BackupPage } from '../../../common/api/m365.js';
 import type { Policy, PolicyRun, PolicyRunPage } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
-import { m365DriveObjectKey } from '../../../common/m365-tasks.js';
-import { openObjectStore } from '../../../node-service/cloud/metadata/index.js';
-import { Repository } from '../../../node-service/repository/index.js';
-import { FakeClock } from '../../unit/repository/helpers.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { GraphEmulator, type Tenant } from '../../support/graph-emulator/index.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
@@ -127,86 +123,61 @@ describe('Microsoft 365 policies', () => {
     expect((await as('DELETE', '/api/policies/m365-nobody')).status).toBe(204);
   });
 
-  it('a run now makes one M365_BACKUP per member on the destination’s node', async () => {
+  /** The run of the policy with this id, once it ended. */
+  const ended = (id: number) =>
+    waitFor(`policy run ${id} to end`, async () => {
+      const run = (await as<PolicyRunPage>('GET', '/api/policies/m365-daily/runs')).body.runs.find((r) => r.id === id);
+      return run && run.state !== 'running' ? run : undefined;
+    }, 120_000);
+  const backups = async () => (await as<M365BackupPage>('GET', '/api/m365/backups?destination=nas')).body.backups;
+
+  it('a run now backs up exactly its members, one M365_BACKUP each on the destination’s node', async () => {
     const started = await as<PolicyRun>('POST', '/api/policies/m365-daily/run', { backupType: 'full' });
     expect(started.status, started.text).toBe(202);
     expect(started.body).toMatchObject({ purpose: 'run', backupType: 'full', vms: 3, message: null });
     expect(started.body.workflowIds).toHaveLength(3);
     const tasks = (await as<{ tasks: Task[] }>('GET', '/api/tasks?type=M365_BACKUP&limit=50')).body.tasks;
     expect(tasks.map((x) => x.subject).sort()).toEqual([`m365-site:finance`, `m365-user:${upn('Alan')}`, `m365-user:${upn('alice')}`]);
-    for (const task of tasks) expect(task.params).toMatchObject({ destinationId: expect.any(Number), full: true, runId: expect.any(String) });
-    // This node has no M365_BACKUP handler yet: its tasks wait for one; cancelled, the run ends.
-    for (const task of tasks) expect((await as('POST', `/api/tasks/${task.id}/cancel`, {})).status).toBe(200);
-    const ended = await waitFor('the run to end', async () => {
-      const run = (await as<Policy>('GET', '/api/policies/m365-daily')).body.lastRun;
-      return run && run.state !== 'running' ? run : undefined;
-    });
-    expect(ended).toMatchObject({ state: 'finished_with_warnings', vms: 3, cancelled: 3 });
+    for (const task of tasks) expect(task.params).toMatchObject({ full: true, runId: expect.any(String) });
+    expect(await ended(started.body.id)).toMatchObject({ state: 'finished', vms: 3, succeeded: 3, failed: 0 });
+    const list = await backups();
+    expect(list.map((b) => [b.subject.name, b.kind, b.parts.map((p) => p.name).sort(), b.status]).sort()).toEqual([
+      [upn('Alan'), 'full', ['drive'], 'available'],
+      [upn('alice'), 'full', ['drive'], 'available'],
+      ['finance', 'full', ['Archive', 'Documents'], 'available'],
+    ]);
+    const users = (await as<M365User[]>('GET', '/api/m365/users')).body;
+    expect(users.filter((u) => u.lastBackupAt !== null).map((u) => u.upn)).toEqual([upn('Alan'), upn('alice')]);
   });
 
-  it('retention keeps the newest backup point of each of its members\' drives: the older backup is marked removed and GC frees its packs', async () => {
-    const repoPath = `${makeTempDir('m365-keep')}/vplus`;
-    expect((await as('POST', '/api/destinations', { name: 'nas2', node: 'cloud-1', path: repoPath })).status).toBe(201);
-    expect((await as('POST', '/api/policies', { ...base, name: 'm365-keep', destination: 'nas2', retention: { keepLast: 1 }, assignment: { include: ['^bob@'] } })).status).toBe(201);
-    // Two backups of bob's OneDrive, as points on the destination (written here the way the
-    // node's M365_BACKUP writes them), found by re-import.
-    const bob = tenant.user(upn('bob'));
-    const driveId = tenant.driveOf(upn('bob')).id;
-    const objectKey = m365DriveObjectKey(tenant.id, driveId);
-    const clock = new FakeClock(Date.now() - 2 * 3600_000);
-    const repo = await Repository.open(repoPath, {}, { clock, threads: 1 });
-    const pointIds: string[] = [];
-    try {
-      for (const run of ['run-1', 'run-2']) {
-        clock.advance(3600_000);
-        const store = await openObjectStore(repo, objectKey, { workDir: makeTempDir('m365-keep-work') });
-        try {
-          await store.beginPoint({ mode: 'full', source: { runId: run, directory: tenant.id, subject: { kind: 'user', graphId: bob.id, name: upn('bob') }, part: 'drive', driveId } });
-          store.upsertItem({ id: 'root', parentId: null, name: 'root', kind: 'folder' });
-          const content = await store.putContent(Buffer.alloc(64 * 1024, run));
-          store.upsertItem({ id: 'f1', parentId: 'root', name: `${run}.bin`, kind: 'file', content });
-          pointIds.push((await store.commitPoint({ deltaLink: 'd' })).id);
-        } finally {
-          await store.close();
-        }
-      }
-    } finally {
-      await repo.close();
-    }
-    const imported = await as<Task>('POST', '/api/destinations/nas2/import', {});
-    expect((await taskEnded(t.api, admin, imported.body.id)).state).toBe('FINISHED');
-    const before = (await as<M365BackupPage>('GET', '/api/m365/backups?user=bob@contoso.onmicrosoft.com')).body.backups;
-    expect(before.map((b) => [b.parts.map((p) => p.pointId), b.status])).toEqual([
-      [[pointIds[1]], 'available'],
-      [[pointIds[0]], 'available'],
-    ]);
+  it('retention keep last 1 after a second run: each drive keeps its newest point, the older backups are removed and GC frees their packs', async () => {
+    expect((await as('PATCH', '/api/policies/m365-daily', { retention: { keepLast: 1 } })).status).toBe(200);
+    const first = await backups();
+    tenant.driveOf(upn('alice')).editFile('Docs/plan.txt', 'the plan, second version, longer than the first');
+    const started = await as<PolicyRun>('POST', '/api/policies/m365-daily/run', { backupType: 'incremental' });
+    expect(await ended(started.body.id)).toMatchObject({ state: 'finished', succeeded: 3 });
+    // Retention follows a run that backed something up.
+    const retention = await waitFor('the retention run', async () => (await as<PolicyRunPage>('GET', '/api/policies/m365-daily/runs')).body.runs.find((r) => r.purpose === 'retention' && r.id > started.body.id));
+    expect(await ended(retention.id), retention.message ?? '').toMatchObject({ state: 'finished', vms: 3 });
 
-    const started = await as<PolicyRun>('POST', '/api/policies/m365-keep/retention');
-    expect(started.body).toMatchObject({ purpose: 'retention', state: 'running', vms: 1 });
-    const ended = await waitFor('the retention run to end', async () => {
-      const runs = (await as<PolicyRunPage>('GET', `/api/policies/m365-keep/runs`)).body.runs;
-      const run = runs.find((r) => r.id === started.body.id);
-      return run && run.state !== 'running' ? run : undefined;
-    });
-    expect(ended.state, ended.message ?? '').toBe('finished');
-    const after = (await as<M365BackupPage>('GET', '/api/m365/backups?user=bob@contoso.onmicrosoft.com')).body.backups;
-    expect(after.map((b) => [b.parts.map((p) => p.pointId), b.status])).toEqual([
-      [[pointIds[1]], 'available'],
-      [[pointIds[0]], 'removed'],
+    const after = await backups();
+    expect(after).toHaveLength(6);
+    const firstIds = new Set(first.map((b) => b.id));
+    expect(after.filter((b) => firstIds.has(b.id)).map((b) => b.status)).toEqual(['removed', 'removed', 'removed']);
+    expect(after.filter((b) => !firstIds.has(b.id)).map((b) => [b.kind, b.status])).toEqual([
+      ['incremental', 'available'],
+      ['incremental', 'available'],
+      ['incremental', 'available'],
     ]);
-    const steps = (await as<{ tasks: TaskDetails[] }>('GET', `/api/tasks?subject=${encodeURIComponent('policy:m365-keep')}`)).body.tasks;
+    const steps = (await as<{ tasks: TaskDetails[] }>('GET', `/api/tasks?subject=${encodeURIComponent('policy:m365-daily')}`)).body.tasks;
     const prune = steps.find((x) => x.type === 'PRUNE')!;
-    expect(prune.params).toMatchObject({ objectKeys: [objectKey], retention: { keepLast: 1 } });
-    expect((prune.result as { removed: unknown[] }).removed).toEqual([{ id: pointIds[0], createdAt: expect.any(String), group: objectKey }]);
-    const gc = steps.find((x) => x.type === 'GC')!;
-    const packs = (gc.result as { packs?: { deleted: number; repacked: number } }).packs;
+    const objectKeys = first.flatMap((b) => b.parts.map((p) => p.objectKey)).sort();
+    expect((prune.params as { objectKeys: string[] }).objectKeys).toEqual(objectKeys);
+    expect((prune.result as { removed: { id: string }[] }).removed.map((r) => r.id).sort()).toEqual(first.flatMap((b) => b.parts.map((p) => p.pointId)).sort());
+    const packs = (steps.find((x) => x.type === 'GC')!.result as { packs?: { deleted: number; repacked: number } }).packs;
     expect((packs?.deleted ?? 0) + (packs?.repacked ?? 0)).toBeGreaterThan(0);
-    // Only the newer point is left on the destination.
-    const left = await Repository.open(repoPath, {}, { threads: 1 });
-    try {
-      expect((await left.points().list(objectKey)).map((p) => p.id)).toEqual([pointIds[1]]);
-    } finally {
-      await left.close();
-    }
+    // A removed backup is not browsed.
+    const gone = await as<{ message: string }>('POST', `/api/m365/backups/${first[0]!.id}/browse`, {});
+    expect(gone.status).toBe(409);
   });
 });
