@@ -1,4 +1,4 @@
-import { isFinalState, type PolicyRun, type PolicyRunPage, type Task, type TaskDetails, type TaskPage, type TaskState } from '../common/api/index.js';
+import { isFinalState, type Policy, type PolicyRun, type PolicyRunPage, type Task, type TaskDetails, type TaskPage, type TaskState } from '../common/api/index.js';
 import type { EventStream } from './client/event-stream.js';
 import type { CliContext, OutputStream } from './context.js';
 import { CliError } from './errors.js';
@@ -27,7 +27,11 @@ export interface PolicyRunSource {
   openEvents(): Promise<EventStream>;
 }
 
-export type PolicyRunKind = 'backup' | 'retention' | 'verify';
+/** What a run does: backs VMs up, Microsoft 365 users and sites (a run of an m365 policy), prunes, or verifies. */
+export type PolicyRunKind = 'backup' | 'm365' | 'retention' | 'verify';
+
+/** "3 VMs", "2 users and sites": what a backup run counts. */
+const members = (n: number, kind: PolicyRunKind): string => (kind === 'm365' ? plural(n, 'user or site', 'users and sites') : plural(n, 'VM'));
 
 export interface FollowedRun {
   run: PolicyRun;
@@ -57,8 +61,9 @@ export function runTasks(run: Pick<PolicyRun, 'workflowIds'>): (task: Task) => b
 }
 
 /** What the run does, as the follower words it. */
-export function runKind(run: Pick<PolicyRun, 'purpose'>): PolicyRunKind {
-  return run.purpose === 'run' ? 'backup' : run.purpose;
+export function runKind(run: Pick<PolicyRun, 'purpose'>, policyKind?: Policy['kind']): PolicyRunKind {
+  if (run.purpose !== 'run') return run.purpose;
+  return policyKind === 'm365' ? 'm365' : 'backup';
 }
 
 /** "run 12 of policy "nightly"" */
@@ -83,7 +88,7 @@ export function runStateWords(state: PolicyRun['state']): string {
 export function runCounts(run: Pick<PolicyRun, 'vms' | 'succeeded' | 'failed' | 'cancelled' | 'state'>, kind: PolicyRunKind = 'backup'): string {
   if (kind === 'retention') return `pruning the backups of ${plural(run.vms, 'VM')}, then collecting garbage`;
   if (kind === 'verify') return 'verifying the destination';
-  const parts = [`${run.succeeded} of ${plural(run.vms, 'VM')} backed up`];
+  const parts = [`${run.succeeded} of ${members(run.vms, kind)} backed up`];
   if (run.failed > 0) parts.push(`${run.failed} failed`);
   if (run.cancelled > 0) parts.push(`${run.cancelled} cancelled`);
   const open = run.vms - run.succeeded - run.failed - run.cancelled;
@@ -100,12 +105,12 @@ export interface RunOutcome {
 
 /** The exit code and words for a run that has ended. */
 export function runOutcome(run: PolicyRun, kind: PolicyRunKind = 'backup'): RunOutcome {
-  const what = kind === 'backup' ? describeRun(run) : `${kind} ${describeRun(run)}`;
+  const what = kind === 'backup' || kind === 'm365' ? describeRun(run) : `${kind} ${describeRun(run)}`;
   const took = run.startedAt && run.finishedAt ? tookSeconds(run.startedAt, run.finishedAt) : null;
   const inTime = took === null || took < 0.5 ? '' : ` in ${formatDuration(took)}`;
   const message = run.message?.trim().replace(/\.$/, '') || null;
   // A run of no VMs says so in its message, and a retention run in its tasks: counts would only repeat it.
-  const counts = kind !== 'backup' || (run.vms === 0 && message) ? null : runCounts(run, kind);
+  const counts = (kind !== 'backup' && kind !== 'm365') || (run.vms === 0 && message) ? null : runCounts(run, kind);
   const detail = [counts, message].filter((p) => p !== null).join('; ');
   switch (run.state) {
     case 'finished':
@@ -249,7 +254,7 @@ class RunView extends BarView {
 
   run(run: PolicyRun): void {
     const ended = run.succeeded + run.failed + run.cancelled;
-    this.label = this.kind === 'retention' ? `run ${run.id}` : `run ${run.id}, ${ended}/${run.vms} VMs done${run.failed > 0 ? ` (${run.failed} failed)` : ''}`;
+    this.label = this.kind === 'retention' ? `run ${run.id}` : `run ${run.id}, ${ended}/${run.vms} ${this.kind === 'm365' ? 'users and sites' : 'VMs'} done${run.failed > 0 ? ` (${run.failed} failed)` : ''}`;
     this.progress?.setLabel(this.label);
     const counts = runCounts(run, this.kind);
     if (run.state === 'running' && counts !== this.lastCounts) {

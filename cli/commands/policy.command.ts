@@ -324,7 +324,7 @@ async function runPolicy(ctx: CliContext, ref: string, options: PolicyRunOptions
     const started = `Started ${describeRun(run)} (${kind}): ${policy.kind === 'm365' ? plural(run.vms, 'user or site', 'users and sites') : plural(run.vms, 'VM')}.`;
     if (options.json) out.note(started);
     else out.line(started);
-    await finishRun(ctx, client, { run, policy: policy.name, kind: 'backup', matches: runTasks(run) }, options, events);
+    await finishRun(ctx, client, { run, policy: policy.name, kind: runKind(run, policy.kind), matches: runTasks(run) }, options, events);
   });
 }
 
@@ -345,7 +345,7 @@ async function waitForPolicy(ctx: CliContext, ref: string, runId: number | undef
           : `policy "${policy.name}" has no run ${runId}; see its runs with vplus policy runs ${quoteArg(policy.name)}`,
       );
     }
-    const kind = runKind(run);
+    const kind = runKind(run, policy.kind);
     const out = new Output(ctx);
     if (run.state === 'running') out.note(`Waiting for ${describeRun(run)}, started ${formatTimestamp(run.startedAt)}.`);
     else if (runId === undefined) out.note(`Policy "${policy.name}" is not running; its last run was ${run.id}.`);

@@ -136,6 +136,12 @@ describe('runOutcome: how an ended run maps to the exit code', () => {
     expect(runOutcome(sampleRun({ state: 'finished', succeeded: 1, ...ended }))).toEqual({ exitCode: 0, message: 'Run 12 of policy "nightly" finished in 3m 05s: 1 of 1 VM backed up.' });
   });
 
+  it('a run of an m365 policy counts users and sites', () => {
+    expect(runKind({ purpose: 'run' }, 'm365')).toBe('m365');
+    expect(runKind({ purpose: 'retention' }, 'm365')).toBe('retention');
+    expect(runOutcome(sampleRun({ state: 'finished', vms: 3, succeeded: 3, ...ended }), 'm365')).toEqual({ exitCode: 0, message: 'Run 12 of policy "nightly" finished in 3m 05s: 3 of 3 users and sites backed up.' });
+  });
+
   it('a run of no VMs says so in its message', () => {
     expect(runOutcome(sampleRun({ state: 'finished', vms: 0, message: 'no virtual machines are in this policy', finishedAt: STARTED }))).toEqual({
       exitCode: 0,
