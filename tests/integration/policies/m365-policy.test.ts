@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedM365Tenant, M365Site, M365User } from '../../../common/api/m365.js';
 import type { M365BackupPage } from '../../../common/api/m365.js';
+import type { Mount } from '../../../common/api/mounts.js';
 import type { Policy, PolicyRun, PolicyRunPage } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
@@ -44,7 +45,7 @@ describe('Microsoft 365 policies', () => {
 
     t = await startTestServer();
     admin = await setupAdmin(t.api);
-    node = await enrollTestNode(t.api, admin, { name: 'cloud-1', handlers: defaultHandlers({ name: 'cloud-1' }), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    node = await enrollTestNode(t.api, admin, { name: 'cloud-1', handlers: (mount) => defaultHandlers({ name: 'cloud-1' }, {}, mount), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
     expect((await as('POST', '/api/destinations', { name: 'nas', node: 'cloud-1', path: `${makeTempDir('m365-policy')}/vplus` })).status).toBe(201);
     const added = await as<CreatedM365Tenant>('POST', '/api/m365/tenants', {
       name: 'contoso',
@@ -150,9 +151,18 @@ describe('Microsoft 365 policies', () => {
     expect(users.filter((u) => u.lastBackupAt !== null).map((u) => u.upn)).toEqual([upn('Alan'), upn('alice')]);
   });
 
-  it('retention keep last 1 after a second run: each drive keeps its newest point, the older backups are removed and GC frees their packs', async () => {
+  it('retention keep last 1 after a second run: each drive keeps its newest point, the older backups are removed and GC frees their packs; one open in a mount stays', async () => {
     expect((await as('PATCH', '/api/policies/m365-daily', { retention: { keepLast: 1 } })).status).toBe(200);
     const first = await backups();
+    // Alice's first backup is being browsed: retention leaves its point.
+    const browsed = first.find((b) => b.subject.name === upn('alice'))!;
+    const opened = await as<Mount>('POST', `/api/m365/backups/${browsed.id}/browse`, { idleSeconds: 600 });
+    expect(opened.status, opened.text).toBe(201);
+    const mount = await waitFor('the mount', async () => {
+      const m = (await as<Mount>('GET', `/api/mounts/${opened.body.id}`)).body;
+      return m.state === 'MOUNTED' || m.state === 'FAILED' ? m : undefined;
+    });
+    expect(mount, mount.error ?? '').toMatchObject({ state: 'MOUNTED' });
     tenant.driveOf(upn('alice')).editFile('Docs/plan.txt', 'the plan, second version, longer than the first');
     const started = await as<PolicyRun>('POST', '/api/policies/m365-daily/run', { backupType: 'incremental' });
     expect(await ended(started.body.id)).toMatchObject({ state: 'finished', succeeded: 3 });
@@ -163,7 +173,11 @@ describe('Microsoft 365 policies', () => {
     const after = await backups();
     expect(after).toHaveLength(6);
     const firstIds = new Set(first.map((b) => b.id));
-    expect(after.filter((b) => firstIds.has(b.id)).map((b) => b.status)).toEqual(['removed', 'removed', 'removed']);
+    expect(after.filter((b) => firstIds.has(b.id)).map((b) => [b.subject.name, b.status]).sort()).toEqual([
+      [upn('Alan'), 'removed'],
+      [upn('alice'), 'available'],
+      ['finance', 'removed'],
+    ]);
     expect(after.filter((b) => !firstIds.has(b.id)).map((b) => [b.kind, b.status])).toEqual([
       ['incremental', 'available'],
       ['incremental', 'available'],
@@ -173,11 +187,13 @@ describe('Microsoft 365 policies', () => {
     const prune = steps.find((x) => x.type === 'PRUNE')!;
     const objectKeys = first.flatMap((b) => b.parts.map((p) => p.objectKey)).sort();
     expect((prune.params as { objectKeys: string[] }).objectKeys).toEqual(objectKeys);
-    expect((prune.result as { removed: { id: string }[] }).removed.map((r) => r.id).sort()).toEqual(first.flatMap((b) => b.parts.map((p) => p.pointId)).sort());
+    expect(prune.params).toMatchObject({ protectedPoints: [browsed.parts[0]!.pointId] });
+    const removed = first.filter((b) => b.id !== browsed.id);
+    expect((prune.result as { removed: { id: string }[] }).removed.map((r) => r.id).sort()).toEqual(removed.flatMap((b) => b.parts.map((p) => p.pointId)).sort());
     const packs = (steps.find((x) => x.type === 'GC')!.result as { packs?: { deleted: number; repacked: number } }).packs;
     expect((packs?.deleted ?? 0) + (packs?.repacked ?? 0)).toBeGreaterThan(0);
     // A removed backup is not browsed.
-    const gone = await as<{ message: string }>('POST', `/api/m365/backups/${first[0]!.id}/browse`, {});
+    const gone = await as<{ message: string }>('POST', `/api/m365/backups/${removed[0]!.id}/browse`, {});
     expect(gone.status).toBe(409);
   });
 });
