@@ -4,8 +4,8 @@
  * (400s naming the field), which users and sites it owns (the highest-priority matching policy
  * takes each; users without a OneDrive and sites without a library are never members), the
  * users' and sites' `policy`, a run now backing up exactly its members (one M365_BACKUP each),
- * and retention after a second run: keep last 1 removes each drive's older point, marks the
- * first run's backups removed, and GC frees their packs.
+ * and retention after a second run: keep last 1 removes each drive's older point (not that of a
+ * backup open in a mount), marks those backups removed, and GC frees their packs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedM365Tenant, M365Site, M365User } from '../../../common/api/m365.js';
