@@ -6,9 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Drive, guidFrom } from './drive.model.js';
+import { Mailbox } from './mailbox.model.js';
 
 /** Application permissions the Graph routes check (roles claim of an app-only token). */
 export const ALL_FILE_ROLES = ['User.Read.All', 'Files.ReadWrite.All', 'Sites.ReadWrite.All'];
+/** The default roles of an app: files, and mail, calendars and contacts (issue 14). */
+export const ALL_ROLES = [...ALL_FILE_ROLES, 'Mail.ReadWrite', 'Calendars.ReadWrite', 'Contacts.ReadWrite'];
 
 export interface AppSecret {
   value: string;
@@ -43,6 +46,8 @@ export interface AddUserOptions {
   /** false: no OneDrive (unlicensed, or never provisioned): /users/{id}/drive answers 404 "User's mysite not found." */
   drive?: boolean;
   mail?: string;
+  /** false: no Exchange Online mailbox: /users/{id}/mailFolders etc. answer 404 MailboxNotEnabledForRESTAPI. */
+  mailbox?: boolean;
 }
 
 export interface AddSiteOptions {
@@ -55,6 +60,7 @@ export interface AddSiteOptions {
 
 export class User {
   drive: Drive | undefined;
+  mailbox: Mailbox | undefined;
   personalSite: Site | undefined;
   readonly createdAt = new Date();
   constructor(
@@ -112,7 +118,7 @@ export class Tenant {
       servicePrincipalId: guidFrom(`sp:${this.id}:${clientId}`),
       secrets: [...(opts.secrets ?? []), ...(opts.secret !== undefined ? [{ value: opts.secret }] : [])],
       certificates: opts.certificates ?? [],
-      roles: opts.roles ?? [...ALL_FILE_ROLES],
+      roles: opts.roles ?? [...ALL_ROLES],
     };
     this.apps.set(clientId, app);
     return app;
@@ -123,6 +129,7 @@ export class Tenant {
     if (this.findUser(upn)) throw new Error(`user ${upn} exists`);
     const user = new User(opts.id ?? randomUUID(), upn, opts.displayName ?? upn.split('@')[0]!, opts.mail ?? upn);
     this.users.push(user);
+    if (opts.mailbox !== false) user.mailbox = new Mailbox({ id: user.id, upn, displayName: user.displayName, mail: user.mail ?? upn });
     if (opts.drive !== false) {
       const personal = upn.replace(/[@.]/g, '_').toLowerCase();
       const site = this.newSite(`personal/${personal}`, user.displayName, `https://${this.myHost}/personal/${personal}`, true, []);
@@ -159,6 +166,13 @@ export class Tenant {
     const d = this.user(idOrUpn).drive;
     if (!d) throw new Error(`${idOrUpn} has no OneDrive`);
     return d;
+  }
+
+  /** The mailbox of a user (by id or UPN), for tests. */
+  mailboxOf(idOrUpn: string): Mailbox {
+    const m = this.user(idOrUpn).mailbox;
+    if (!m) throw new Error(`${idOrUpn} has no mailbox`);
+    return m;
   }
 
   /** By full id (host,siteGuid,webGuid), by 'root', or by server-relative path 'host:/sites/x'. */

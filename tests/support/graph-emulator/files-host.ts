@@ -12,12 +12,14 @@ import { readAll } from './content.js';
 import { GraphError, type GraphResult, errorResult } from './errors.js';
 import type { RequestRecord, Traffic } from './traffic.js';
 import type { UploadSessions } from './upload-sessions.js';
+import type { MailUploads } from './mail-uploads.js';
 
 export interface FilesHostDeps {
   origin(): string;
   findTenant(id: string): Tenant | undefined;
   traffic: Traffic;
   uploadSessions: UploadSessions;
+  mailUploads: MailUploads;
   downloadUrlLifetimeMs(): number;
   rejectAuthorizationOnUploadUrl(): boolean;
 }
@@ -44,7 +46,9 @@ export class FilesHost {
   /** Resolves what a request to the file host concerns, before it is counted in flight. */
   identify(req: IncomingMessage, url: URL, rec: RequestRecord): void {
     if (req.headers.authorization !== undefined) rec.authorizationSent = true;
-    if (url.pathname === '/_layouts/15/download.aspx') {
+    if (this.deps.mailUploads.matches(url)) {
+      this.deps.mailUploads.identify(url, rec);
+    } else if (url.pathname === '/_layouts/15/download.aspx') {
       const claim = this.verify(url.searchParams.get('tempauth'));
       const drive = claim ? this.deps.findTenant(claim.t)?.drives.get(claim.d) : undefined;
       if (drive) {
@@ -67,6 +71,14 @@ export class FilesHost {
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, rec: RequestRecord): Promise<void> {
     if (url.pathname === '/_layouts/15/download.aspx' && (req.method === 'GET' || req.method === 'HEAD')) return this.download(req, res, url, rec);
     if (/^\/_api\/v2\.0\/drives\/[^/]+\/uploadSession$/.test(url.pathname)) return send(res, await this.upload(req, url));
+    if (this.deps.mailUploads.matches(url)) {
+      try {
+        return send(res, await this.deps.mailUploads.handle(req, url));
+      } catch (err) {
+        if (err instanceof GraphError) return send(res, errorResult(err));
+        throw err;
+      }
+    }
     send(res, errorResult(new GraphError(404, 'itemNotFound', 'The resource could not be found.')));
   }
 

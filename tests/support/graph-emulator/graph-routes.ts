@@ -10,6 +10,7 @@ import type { Tenant } from './directory.model.js';
 import type { DriveOwnerRef } from './drive.model.js';
 import type { GraphResult } from './errors.js';
 import type { DeltaSessions } from './drive-delta.js';
+import type { MailUploads } from './mail-uploads.js';
 import type { ResourceContext } from './resources.js';
 import type { RequestRecord, Traffic } from './traffic.js';
 import type { UploadSessions } from './upload-sessions.js';
@@ -36,6 +37,10 @@ export interface EmulatorOptions {
   accessTokenLifetimeSeconds: number;
   /** The documentation warns a PUT to an uploadUrl with an Authorization header may fail with 401; the emulator makes it fail. */
   rejectAuthorizationOnUploadUrl: boolean;
+  /** Exchange Online's limit of concurrent requests per app per mailbox (4); more answer 429 ApplicationThrottled. */
+  mailboxConcurrency: number;
+  /** Retry-After (seconds) of that 429. */
+  mailboxRetryAfterSeconds: number;
 }
 
 /** What routes may use of the running emulator. */
@@ -45,6 +50,7 @@ export interface EmulatorCore extends ResourceContext {
   readonly filesOrigin: string;
   readonly deltaSessions: DeltaSessions;
   readonly uploadSessions: UploadSessions;
+  readonly mailUploads: MailUploads;
   /** Runs a request through the whole Graph pipeline (auth, throttling, permissions, routing): for $batch. */
   dispatchGraph(input: GraphInput): Promise<GraphResult>;
 }
@@ -75,7 +81,9 @@ export interface GraphRoute {
   /** Application permissions any one of which allows the call. */
   roles(method: string): string[];
   /** How Graph refuses a token without them: directory endpoints and SharePoint/OneDrive ones differ. */
-  denial: 'directory' | 'sharepoint';
+  denial: 'directory' | 'sharepoint' | 'outlook';
+  /** An Outlook (Exchange) call: counted against the mailbox concurrency limit. */
+  mailbox?: boolean;
   owner?(m: RegExpExecArray, tenant: Tenant): DriveOwnerRef | undefined;
   /** An envelope ($batch): neither counted in flight nor throttled itself; its sub-requests are. */
   envelope?: boolean;
@@ -88,6 +96,10 @@ export const ROLES = {
   readFiles: WITH_FULL(['Files.Read.All', 'Files.ReadWrite.All', 'Sites.Read.All', 'Sites.ReadWrite.All']),
   writeFiles: WITH_FULL(['Files.ReadWrite.All', 'Sites.ReadWrite.All']),
   readSites: WITH_FULL(['Sites.Read.All', 'Sites.ReadWrite.All']),
+  readMail: ['Mail.Read', 'Mail.ReadWrite'],
+  writeMail: ['Mail.ReadWrite'],
+  readCalendars: ['Calendars.Read', 'Calendars.ReadWrite'],
+  readContacts: ['Contacts.Read', 'Contacts.ReadWrite'],
 };
 
 export function ownerOfDrive(d: Drive | undefined): DriveOwnerRef | undefined {

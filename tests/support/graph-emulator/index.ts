@@ -1,8 +1,11 @@
 export { GraphEmulator, type GraphEmulatorOptions } from './server.js';
-export { ALL_FILE_ROLES, Site, Tenant, User, type AddAppOptions, type AddSiteOptions, type AddUserOptions, type AppRegistration } from './directory.model.js';
+export { ALL_FILE_ROLES, ALL_ROLES, Site, Tenant, User, type AddAppOptions, type AddSiteOptions, type AddUserOptions, type AppRegistration } from './directory.model.js';
 export { Drive, type DriveItemRecord, type DriveSeed, type SnapshotEntry } from './drive.model.js';
 export { Content, type ContentSpec } from './content.js';
 export { quickXorHash, QuickXorHash } from './quick-xor-hash.js';
 export { makeAppCertificate, type AppCertificate } from './tls.js';
 export type { DownloadFailure, RequestRecord, ThrottleRule } from './traffic.js';
 export { EmulatorNetworkClient, msalConfig, trustingFetch, type AppCredential, type FetchFn, type TrustingFetch } from './client.js';
+export { Mailbox, WELL_KNOWN, type MailFolderRecord, type MessageRecord, type MessageSeed } from './mailbox.model.js';
+export { Pim, type EventRecord, type ContactRecord, type Recurrence } from './calendar.model.js';
+export { composeMime, parseMime, type MimeSpec, type AttachmentSpec } from './mime.js';

@@ -27,9 +27,12 @@ import { Identity } from './identity.js';
 import { makeEmulatorTls } from './tls.js';
 import { type DownloadFailure, type HostRole, type RequestRecord, type ThrottleRule, Traffic } from './traffic.js';
 import { UploadSessions } from './upload-sessions.js';
+import { mailRoutes } from './mail.routes.js';
+import { MailUploads } from './mail-uploads.js';
+import { pimRoutes } from './pim.routes.js';
 
 /** The route files; mail, calendar and contacts routes (issue 14) are added to this list. */
-const ROUTES: GraphRoute[] = [...batchRoutes, ...directoryRoutes, ...driveRoutes];
+const ROUTES: GraphRoute[] = [...batchRoutes, ...directoryRoutes, ...driveRoutes, ...mailRoutes, ...pimRoutes];
 
 export interface GraphEmulatorOptions extends Partial<EmulatorOptions> {
   /** More resource identifiers accepted in scope {resource}/.default besides the emulator's Graph origin and https://graph.microsoft.com. */
@@ -45,12 +48,15 @@ const DEFAULTS: EmulatorOptions = {
   simpleUploadLimitBytes: 250 * 1024 * 1024,
   accessTokenLifetimeSeconds: 3599,
   rejectAuthorizationOnUploadUrl: true,
+  mailboxConcurrency: 4,
+  mailboxRetryAfterSeconds: 1,
 };
 
 export class GraphEmulator implements EmulatorCore {
   readonly traffic = new Traffic();
   readonly deltaSessions = new DeltaSessions();
   readonly uploadSessions: UploadSessions;
+  readonly mailUploads: MailUploads;
   readonly identity: Identity;
   readonly options: EmulatorOptions;
   private readonly tenants: Tenant[] = [];
@@ -72,11 +78,13 @@ export class GraphEmulator implements EmulatorCore {
       tokenLifetimeSeconds: () => this.options.accessTokenLifetimeSeconds,
     });
     this.uploadSessions = new UploadSessions(this);
+    this.mailUploads = new MailUploads(() => this.origins.files);
     this.files = new FilesHost({
       origin: () => this.origins.files,
       findTenant: (id) => this.findTenant(id),
       traffic: this.traffic,
       uploadSessions: this.uploadSessions,
+      mailUploads: this.mailUploads,
       downloadUrlLifetimeMs: () => this.options.downloadUrlLifetimeMs,
       rejectAuthorizationOnUploadUrl: () => this.options.rejectAuthorizationOnUploadUrl,
     });
@@ -238,10 +246,16 @@ export class GraphEmulator implements EmulatorCore {
         setLeave(this.traffic.enter(rec));
         const t = this.traffic.takeThrottle(rec);
         if (t) return throttled(t.status, t.retryAfterSeconds);
+        if (route.mailbox && this.traffic.inFlightOf(rec) > this.options.mailboxConcurrency) {
+          rec.throttled = true;
+          rec.note = 'over the mailbox concurrency limit';
+          return mailboxThrottled(this.options.mailboxRetryAfterSeconds);
+        }
       }
       const need = route.roles(input.method);
       if (need.length > 0 && !need.some((r) => token.roles.includes(r))) {
         rec.note = `missing application permission: one of ${need.join(', ')}`;
+        if (route.denial === 'outlook') throw new GraphError(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
         if (route.denial === 'directory') throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
         throw new GraphError(403, 'accessDenied', token.roles.length === 0 ? 'Either scp or roles claim need to be present in the token.' : 'Access denied');
       }
@@ -263,6 +277,17 @@ function throttled(status: number, retryAfterSeconds: number): GraphResult {
       ? { code: 'TooManyRequests', message: 'Please retry again later.', innerError: { code: '429', date, message: 'Please retry after', 'request-id': requestId, status: '429' } }
       : { code: 'serviceNotAvailable', message: 'The service is not available. Try the request again after a delay.', innerError: { date, 'request-id': requestId } };
   return { status, headers: { 'Retry-After': String(retryAfterSeconds), 'request-id': requestId }, json: { error } };
+}
+
+/** Exchange's per-mailbox concurrency limit (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits). */
+function mailboxThrottled(retryAfterSeconds: number): GraphResult {
+  const requestId = randomUUID();
+  const date = new Date().toISOString().replace(/\.\d+Z$/, '');
+  return {
+    status: 429,
+    headers: { 'Retry-After': String(retryAfterSeconds), 'request-id': requestId },
+    json: { error: { code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.', innerError: { date, 'request-id': requestId, 'client-request-id': requestId } } },
+  };
 }
 
 function lowerHeaders(req: IncomingMessage): Record<string, string> {

@@ -102,6 +102,11 @@ export class Traffic extends EventEmitter {
     };
   }
 
+  /** Requests in flight now for the record's owner (user or site). */
+  inFlightOf(rec: RequestRecord): number {
+    return rec.owner ? (this.inFlight.get(`owner:${rec.owner.kind}:${rec.owner.id}:${rec.owner.name}`) ?? 0) : 0;
+  }
+
   finish(rec: RequestRecord, status: number): void {
     rec.status = status;
     rec.end = Date.now();
