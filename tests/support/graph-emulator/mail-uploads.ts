@@ -2,8 +2,8 @@
  * Upload sessions for large message attachments, as attachment: createUploadSession and
  * https://learn.microsoft.com/graph/outlook-large-attachments document them: the uploadUrl (on
  * another host, Outlook's in the real service; here the file host) takes sequential PUTs of at
- * most 4 MB with Content-Range and no Authorization header; each answers 200 with
- * nextExpectedRanges until the last, which attaches the file and answers 201 with a Location
+ * most 4 MB (the documentation says "up to 4 MB each time"; larger is refused) with Content-Range
+ * and no Authorization header; each answers 200 with nextExpectedRanges until the last, which attaches the file and answers 201 with a Location
  * header naming the attachment; DELETE cancels.
  */
 import { randomUUID } from 'node:crypto';
@@ -79,7 +79,11 @@ export class MailUploads {
     if (start !== s.received || end < start || body.length !== end - start + 1) throw new GraphError(416, 'ErrorInvalidRange', `Expected the range starting at ${s.received}.`);
     s.parts.push(body);
     s.received = end + 1;
-    if (s.received < total) return { status: 200, json: { expirationDateTime: s.expires.toISOString(), nextExpectedRanges: [`${s.received}-`] } };
+    // As the walkthrough shows it: ExpirationDateTime capitalised, the next range as its start only.
+    if (s.received < total) {
+      const ctx = `${this.origin()}/api/v2.0/$metadata#Users('${encodeURIComponent(s.box.owner.id)}')/Messages('${encodeURIComponent(s.message.immutableId)}')/AttachmentSessions/$entity`;
+      return { status: 200, json: { '@odata.context': ctx, ExpirationDateTime: s.expires.toISOString(), nextExpectedRanges: [String(s.received)] } };
+    }
     this.sessions.delete(s.id);
     const a = s.box.addAttachment(s.message, { name: s.item.name, contentType: s.item.contentType, isInline: s.item.isInline, content: Buffer.concat(s.parts) });
     return { status: 201, headers: { Location: `${this.origin()}/api/v2.0/Users('${s.box.owner.id}')/Messages('${encodeURIComponent(s.message.immutableId)}')/Attachments('${a.id}')` } };

@@ -22,7 +22,7 @@ export async function mailboxOf(ctx: GraphContext, ref: string): Promise<Mailbox
   const id = decodeURIComponent(ref);
   const u = ctx.tenant.findUser(id);
   if (!u) throw new GraphError(404, 'ErrorInvalidUser', `The requested user '${id}' is invalid.`);
-  if (!u.mailbox) throw new GraphError(404, 'MailboxNotEnabledForRESTAPI', 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.');
+  if (!u.mailbox) throw new GraphError(404, 'MailboxNotEnabledForRESTAPI', 'REST API is not yet supported for this mailbox.');
   await u.mailbox.passGate();
   return u.mailbox;
 }
