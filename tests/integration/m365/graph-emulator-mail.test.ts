@@ -217,6 +217,17 @@ describe('message delta', () => {
     expect(empty.items).toEqual([]);
   });
 
+  it('keeps the changeType of the first request: later rounds list only that kind of change', async () => {
+    const box = tenant.mailboxOf(BOB);
+    const old = await box.addMessage('Inbox/Receipts', { subject: 'old' });
+    const first = await round(`${users(BOB)}/mailFolders/${box.folder('Inbox/Receipts').id}/messages/delta?changeType=created`);
+    expect(first.items.map((i) => i.subject)).toEqual(['old']);
+    box.markRead(old);
+    await box.addMessage('Inbox/Receipts', { subject: 'new' });
+    const next = await round(first.deltaLink);
+    expect(next.items.map((i) => i.subject)).toEqual(['new']);
+  });
+
   it('answers 410 SyncStateNotFound once the mailbox’s sync states expire', async () => {
     const first = await round(`${users(ALICE)}/mailFolders/inbox/messages/delta`);
     alice.expireDeltaTokens();

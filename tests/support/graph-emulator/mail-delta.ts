@@ -7,6 +7,8 @@
  *   startDateTime/endDateTime) are kept in the links;
  * - a later round lists what changed since, each once in its latest state, and removed items as
  *   {"id", "@removed": {"reason": "deleted"}} (a message moved out of the folder included);
+ * - the custom option changeType=created|updated|deleted of the first request limits later
+ *   rounds to that kind of change (documented for messages);
  * - `Prefer: odata.maxpagesize=N` sets the page size (answered with Preference-Applied);
  * - an expired state answers 410 with code SyncStateNotFound (the overview's "syncStateNotFound"
  *   for Outlook resources); the client must start a new round without a token.
@@ -20,6 +22,8 @@ import { type Json, select } from './resources.js';
 export interface DeltaEntry {
   id: string;
   changeSeq: number;
+  /** When it entered the collection; without it every change counts as an update. */
+  createdSeq?: number;
   json(): Json;
 }
 
@@ -83,9 +87,10 @@ export function deltaResponse(ctx: GraphContext, box: Mailbox, feed: DeltaFeed):
       if (t.e !== box.epoch) throw syncStateNotFound();
       since = t.q;
     }
-    const live = feed.entries().filter((e) => e.changeSeq > since);
+    const kind = since === 0 ? null : ctx.query.get('changeType');
+    const live = feed.entries().filter((e) => e.changeSeq > since && (kind === null || (kind === 'created') === (e.createdSeq !== undefined && e.createdSeq > since)) && kind !== 'deleted');
     const liveIds = new Set(feed.entries().map((e) => e.id));
-    const removed = since === 0 ? [] : [...new Set(feed.removedSince(since))].filter((id) => !liveIds.has(id));
+    const removed = since === 0 || (kind !== null && kind !== 'deleted') ? [] : [...new Set(feed.removedSince(since))].filter((id) => !liveIds.has(id));
     roundId = randomUUID();
     box.deltaRounds.set(roundId, { scope: feed.scope, epoch: box.epoch, upTo: box.seq, ids: [...removed.map((id) => ({ id, removed: true })), ...live.sort((a, b) => a.changeSeq - b.changeSeq).map((e) => ({ id: e.id, removed: false }))] });
     if (box.deltaRounds.size > 1000) box.deltaRounds.delete(box.deltaRounds.keys().next().value!);

@@ -183,7 +183,7 @@ const handleMail = async (m: RegExpExecArray, ctx: GraphContext): Promise<GraphR
         scope: f.id,
         odataType: '#microsoft.graph.message',
         context: 'Collection(message)',
-        entries: () => box.messagesIn(f.id).map((msg) => ({ id: immutable ? msg.immutableId : msg.restId, changeSeq: msg.changeSeq, json: () => messageJson(msg, { immutable, expand: ctx.query.get('$expand'), webBase: 'https://outlook.office365.com' }) })),
+        entries: () => box.messagesIn(f.id).map((msg) => ({ id: immutable ? msg.immutableId : msg.restId, changeSeq: msg.changeSeq, createdSeq: msg.createdSeq, json: () => messageJson(msg, { immutable, expand: ctx.query.get('$expand'), webBase: 'https://outlook.office365.com' }) })),
         removedSince: (seq) => box.tombstones.filter((t) => t.scope === f.id && t.seq > seq).map((t) => (immutable ? (t.immutableId ?? t.id) : t.id)),
       });
     }

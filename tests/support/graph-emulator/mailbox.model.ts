@@ -56,6 +56,8 @@ export interface MessageRecord {
   attachments: AttachmentRecord[];
   version: number;
   changeSeq: number;
+  /** When it came into its folder (created, or moved in): changeType=created versus updated. */
+  createdSeq: number;
 }
 
 /** What a test seeds: a composed message, or raw MIME, with the state Exchange keeps beside it. */
@@ -221,6 +223,7 @@ export class Mailbox {
       attachments: p.attachments.map((a) => ({ id: exchangeId('AAMkAtt'), name: a.name, contentType: a.contentType, isInline: a.isInline, ...(a.contentId !== undefined ? { contentId: a.contentId } : {}), content: a.content, lastModified: now })),
       version: 1,
       changeSeq: this.nextSeq(),
+      createdSeq: this.seq,
     };
     this.messages.set(m.restId, m);
     return m;
@@ -261,6 +264,7 @@ export class Mailbox {
     m.folderId = to.id;
     this.messages.set(m.restId, m);
     this.touch(m);
+    m.createdSeq = m.changeSeq;
     return m;
   }
 
