@@ -103,7 +103,11 @@ export function deltaResponse(ctx: GraphContext, box: Mailbox, feed: DeltaFeed):
   for (const x of round.ids.slice(offset, offset + size)) {
     const e = now.get(x.id);
     if (x.removed || !e) value.push({ '@odata.type': feed.odataType, id: x.id, '@removed': { reason: 'deleted' } });
-    else value.push({ '@odata.type': feed.odataType, ...select(e.json(), ctx.query) });
+    else {
+      // $select keeps the id; the annotations (@odata.etag) come regardless, as in the documented examples.
+      const full = e.json();
+      value.push({ '@odata.type': feed.odataType, ...(full['@odata.etag'] !== undefined ? { '@odata.etag': full['@odata.etag'] } : {}), ...select(full, ctx.query) });
+    }
   }
   const body: Json = { '@odata.context': `${ctx.emu.graphBaseUrl}/$metadata#${feed.context}` };
   if (offset + size < round.ids.length) body['@odata.nextLink'] = link('$skiptoken', encode({ r: roundId, o: offset + size }));
