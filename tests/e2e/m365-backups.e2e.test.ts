@@ -55,7 +55,7 @@ describe('Microsoft 365 backups in Chromium', () => {
   beforeAll(async () => {
     emu = await GraphEmulator.start();
     tenant = emu.addTenant({ domain: 'northwind.onmicrosoft.com' });
-    // Backup reads, restore writes: the default roles (User.Read.All, Files.ReadWrite.All, Sites.ReadWrite.All).
+    // Backup reads, restore writes: the default roles (ALL_ROLES: User.Read.All, Files.ReadWrite.All, Sites.ReadWrite.All, and Mail, Calendars, Contacts ReadWrite).
     const app = tenant.addApp({ secret: SECRET });
     tenant.addUser({ userPrincipalName: ALICE, displayName: 'Alice Archer' });
     tenant.addUser({ userPrincipalName: BOB, displayName: 'Bob Baker' });
