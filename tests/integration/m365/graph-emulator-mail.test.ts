@@ -101,6 +101,18 @@ describe('mail folders and mailboxes', () => {
     expect(kids.body.value!.map((f) => f.displayName)).toEqual(['Projects']);
     const all = await round(`${users(ALICE)}/mailFolders/delta`);
     expect(all.items.map((f) => f.displayName)).toEqual(expect.arrayContaining(['Inbox', 'Projects', '2024']));
+    const box = tenant.mailboxOf(BOB);
+    const before = await round(`${users(BOB)}/mailFolders/delta`);
+    box.mkdirp('Old/Gone');
+    const renamed = box.mkdirp('Keep');
+    const mid = await round(before.deltaLink);
+    expect(mid.items.map((f) => f.displayName).sort()).toEqual(['Gone', 'Keep', 'Old']);
+    const gone = box.folder('Old/Gone').id;
+    box.deleteFolder('Old/Gone');
+    box.renameFolder('Keep', 'Kept');
+    const after = await round(mid.deltaLink);
+    expect(after.items).toEqual(expect.arrayContaining([expect.objectContaining({ id: gone, '@removed': { reason: 'deleted' } }), expect.objectContaining({ id: renamed.id, displayName: 'Kept' })]));
+    expect(after.items).toHaveLength(2);
   });
 
   it('answers 404 MailboxNotEnabledForRESTAPI for a user without a mailbox, 403 ErrorAccessDenied without Mail roles', async () => {
@@ -130,6 +142,8 @@ describe('messages', () => {
     expect(mime.status).toBe(200);
     expect(parseMime(mime.raw).subject).toBe('Grüße aus Köln — 日本語 ✓');
     expect(uni.internetMessageId).toBe(parseMime(mime.raw).messageId);
+    const expanded = await call(`${users(ALICE)}/messages/${big.id}?$expand=attachments`);
+    expect((expanded.body.attachments as Obj[])[0]).toMatchObject({ name: 'big.bin', size: 5 * MiB });
   });
 
   it('fails a message’s $value on demand', async () => {
@@ -241,21 +255,30 @@ describe('message delta', () => {
 describe('Exchange throttling', () => {
   it('answers 429 ApplicationThrottled with Retry-After beyond 4 concurrent requests to one mailbox', async () => {
     emu.traffic.reset();
+    emu.options.mailboxRetryAfterSeconds = 60; // long enough that the request below surely comes back early
     const release = alice.hold();
     const path = `${users(ALICE)}/mailFolders/inbox`;
+    const otherApp = tenant.addApp({ secret: 'other' });
+    const otherToken = await getToken(otherApp);
     const pending = Array.from({ length: 6 }, () => call(path));
+    const fromOtherApp = call(path, { bearer: otherToken });
     await emu.traffic.waitForRequest((r) => r.status === 429);
     await emu.traffic.waitForRequest((r) => r.status === 429 && emu.traffic.requests.filter((x) => x.status === 429).length === 2);
     const other = await call(`${users(BOB)}/mailFolders/inbox`);
     expect(other.status).toBe(200);
     release();
     const results = await Promise.all(pending);
+    expect((await fromOtherApp).status).toBe(200); // the limit is per app per mailbox
     expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 429, 429]);
     const refused = results.find((r) => r.status === 429)!;
     expect(refused.body.error!.code).toBe('ApplicationThrottled');
     expect(refused.body.error!.message).toBe('Application is over its MailboxConcurrency limit.');
-    expect(refused.headers.get('retry-after')).toBe('1');
-    expect(emu.traffic.requests.filter((r) => r.status === 429).every((r) => r.owner?.name === ALICE)).toBe(true);
+    expect(refused.headers.get('retry-after')).toBe('60');
+    expect(emu.traffic.requests.filter((r) => r.status === 429).every((r) => r.owner?.name === ALICE && r.clientId === app.clientId)).toBe(true);
+    const early = await call(path);
+    expect(early.status).toBe(200);
+    expect(emu.traffic.requests.at(-1)!.beforeRetryAfter).toBe(true); // came back before the Retry-After had passed
+    emu.options.mailboxRetryAfterSeconds = 1;
   });
 });
 

@@ -55,6 +55,7 @@ export function messageJson(m: MessageRecord, opts: { immutable: boolean; expand
     replyTo: [],
     flag: m.flag,
   };
+  if (/(^|,)\s*attachments/i.test(opts.expand ?? '')) j.attachments = m.attachments.map((a) => attachmentJson(a, true));
   if (/0x0E08/i.test(opts.expand ?? '')) j.singleValueExtendedProperties = [{ id: 'Integer 0x0e08', value: String(m.mime.length) }];
   return j;
 }

@@ -249,6 +249,7 @@ export class GraphEmulator implements EmulatorCore {
         if (route.mailbox && this.traffic.inFlightOf(rec) > this.options.mailboxConcurrency) {
           rec.throttled = true;
           rec.note = 'over the mailbox concurrency limit';
+          this.traffic.fenceOwner(rec, this.options.mailboxRetryAfterSeconds);
           return mailboxThrottled(this.options.mailboxRetryAfterSeconds);
         }
       }

@@ -102,9 +102,9 @@ export class Traffic extends EventEmitter {
     };
   }
 
-  /** Requests in flight now for the record's owner (user or site). */
+  /** Requests of the record's app in flight now for its owner (Exchange counts per app per mailbox). */
   inFlightOf(rec: RequestRecord): number {
-    return rec.owner ? (this.inFlight.get(`owner:${rec.owner.kind}:${rec.owner.id}:${rec.owner.name}`) ?? 0) : 0;
+    return rec.owner ? (this.inFlight.get(`app:${rec.clientId ?? '?'}:${rec.owner.id}`) ?? 0) : 0;
   }
 
   finish(rec: RequestRecord, status: number): void {
@@ -152,6 +152,13 @@ export class Traffic extends EventEmitter {
     return undefined;
   }
 
+  /** A Retry-After given to a request for its owner: requests of that owner before it passes are flagged beforeRetryAfter. */
+  fenceOwner(rec: RequestRecord, retryAfterSeconds: number): void {
+    if (!rec.owner) return;
+    const key = `owner:${rec.owner.kind}:${rec.owner.id}:${rec.owner.name}`;
+    this.fences.set(key, Math.max(this.fences.get(key) ?? 0, Date.now() + retryAfterSeconds * 1000));
+  }
+
   pendingThrottles(): number {
     return this.rules.reduce((n, r) => n + r.count, 0);
   }
@@ -193,7 +200,7 @@ export class Traffic extends EventEmitter {
 function scopeKeys(rec: RequestRecord): string[] {
   const keys: string[] = [];
   if (rec.tenantId) keys.push(`tenant:${rec.tenantId}`);
-  if (rec.owner) keys.push(`owner:${rec.owner.kind}:${rec.owner.id}:${rec.owner.name}`);
+  if (rec.owner) keys.push(`owner:${rec.owner.kind}:${rec.owner.id}:${rec.owner.name}`, `app:${rec.clientId ?? '?'}:${rec.owner.id}`);
   return keys;
 }
 
