@@ -114,6 +114,8 @@ describe('fault injection: SIGKILL during backup, prune and GC', () => {
     };
 
     await backupInProcess();
+    /** About how long a backup's read takes (10 ms each, slowed on purpose), lowered by what backups that finished first showed. */
+    let msPerRead = 11;
     for (let trial = 0; trial < TRIALS; trial++) {
       const op: Op = (['backup', 'prune', 'gc'] as const)[trial % 3]!;
       let args: string[];
@@ -137,10 +139,14 @@ describe('fault injection: SIGKILL during backup, prune and GC', () => {
       }
       const proc = child.spawnScript('child-fault.mjs', [repoPath, PASSWORD, op, ...args], env);
       await waitForLine(proc, 'started');
-      await new Promise((r) => setTimeout(r, rng.int(op === 'backup' ? reads * 11 + 10 : 15)));
+      const startedAt = performance.now();
+      await new Promise((r) => setTimeout(r, rng.int(op === 'backup' ? Math.ceil(reads * msPerRead) + 10 : 15)));
       proc.kill('SIGKILL');
       const exit = await waitForExit(proc);
       counts[op][exit.signal === 'SIGKILL' ? 'killed' : 'finished']++;
+      // A backup that ended before its kill says how fast reads go on this machine now (reads overlap):
+      // later kills aim inside backups of that speed rather than after them.
+      if (op === 'backup' && exit.signal !== 'SIGKILL') msPerRead = Math.max(1, Math.min(msPerRead, ((performance.now() - startedAt) / reads) * 1.1));
 
       const v = await repo.verify();
       expect(v.problems, `trial ${trial} (${op}): verify`).toEqual([]);
