@@ -56,12 +56,6 @@ interface DriveItemRef {
   file?: object;
 }
 
-/** "Restore-2026-12-07 0315" (UTC): a new folder per restore, sortable, valid on every drive. */
-export function restoreFolderName(at: Date): string {
-  const iso = at.toISOString();
-  return `Restore-${iso.slice(0, 10)} ${iso.slice(11, 13)}${iso.slice(14, 16)}`;
-}
-
 /**
  * Restores files and folders of a backup point to a OneDrive or library: folders made as
  * needed, files uploaded (simple PUT up to 4 MiB, upload sessions above, the last fragment

@@ -173,17 +173,4 @@ export class M365BackupsRepository {
     return ids;
   }
 
-  /** The newest backup time of each user and site (the inventory's "last backup"). */
-  async lastBackups(): Promise<{ users: Map<number, Date>; sites: Map<number, Date> }> {
-    const rows = await this.sql.query<{ user_id: number | null; site_id: number | null; at: Date }>(
-      `SELECT user_id, site_id, MAX(created_at) AS at FROM m365_backups WHERE status = 'available' AND (user_id IS NOT NULL OR site_id IS NOT NULL) GROUP BY user_id, site_id`,
-    );
-    const users = new Map<number, Date>();
-    const sites = new Map<number, Date>();
-    for (const r of rows) {
-      if (r.user_id !== null) users.set(r.user_id, r.at);
-      if (r.site_id !== null) sites.set(r.site_id, r.at);
-    }
-    return { users, sites };
-  }
 }

@@ -5,7 +5,7 @@ import { M365BackupListQuerySchema, M365BackupRunRequestSchema, M365RestoreReque
 import type { Mount } from '../../../common/api/mounts.js';
 import { DEFAULT_MOUNT_IDLE_SECONDS } from '../../../common/api/mounts.js';
 import type { RepoPoint } from '../../../common/api/destinations.js';
-import { M365PointSourceSchema, m365DriveObjectKey, m365RestoreFolderName, type M365DrivePart, type M365SubjectKind } from '../../../common/m365-tasks.js';
+import { M365PointSourceSchema, m365DriveObjectKey, m365RestoreFolderName, type M365DrivePart, type M365PointSource, type M365SubjectKind } from '../../../common/m365-tasks.js';
 import type { TaskParamsOf, TaskResultOf } from '../../../common/task-contracts.js';
 import type { Task } from '../../../common/api/tasks.js';
 import type { AuditService } from '../auth/audit.service.js';
@@ -205,12 +205,12 @@ export class M365BackupsService {
 
   /** Points found on a destination alone, grouped back into backups by their run id; the catalog's tenants and objects are matched by Graph id. */
   private async reimport(destinationId: number, points: readonly RepoPoint[]): Promise<void> {
-    const runs = new Map<string, { source: ReturnType<typeof M365PointSourceSchema.parse>; points: RepoPoint[] }>();
+    const runs = new Map<string, { source: M365PointSource; points: { point: RepoPoint; part: string; driveId: string }[] }>();
     for (const point of points) {
       const source = M365PointSourceSchema.safeParse(point.source);
       if (!source.success) continue; // a point of another kind of object (Exchange, later)
       const run = runs.get(source.data.runId) ?? { source: source.data, points: [] };
-      run.points.push(point);
+      run.points.push({ point, part: source.data.part, driveId: source.data.driveId });
       runs.set(source.data.runId, run);
     }
     const tenants = await this.d.tenants.list();
@@ -220,17 +220,16 @@ export class M365BackupsService {
       const tenant = tenants.find((t) => t.tenant_id.toLowerCase() === s.directory.toLowerCase());
       const subjectRows = tenant ? (s.subject.kind === 'user' ? await this.d.inventory.findUsers(s.subject.name, tenant.id) : await this.d.inventory.findSites(s.subject.name, tenant.id)) : [];
       const match = subjectRows.find((r) => r.graph_id === s.subject.graphId);
-      const parts: M365BackupPart[] = run.points.map((pt) => {
-        const src = M365PointSourceSchema.parse(pt.source);
-        return { name: src.part, driveId: src.driveId, objectKey: pt.objectKey, pointId: pt.id, kind: pt.kind, items: pt.items, files: pt.files, folders: pt.folders, bytes: pt.bytes, storedBytes: pt.storedBytes };
-      });
+      const parts: M365BackupPart[] = run.points.map(({ point: pt, part, driveId }) => ({
+        name: part, driveId, objectKey: pt.objectKey, pointId: pt.id, kind: pt.kind, items: pt.items, files: pt.files, folders: pt.folders, bytes: pt.bytes, storedBytes: pt.storedBytes,
+      }));
       const r = await this.d.backups.upsert({
         destinationId,
         runId,
         tenantId: tenant?.id ?? null,
         directory: s.directory,
         subject: { kind: s.subject.kind, graphId: s.subject.graphId, name: s.subject.name, userId: s.subject.kind === 'user' ? (match?.id ?? null) : null, siteId: s.subject.kind === 'site' ? (match?.id ?? null) : null },
-        createdAt: new Date(run.points.reduce((min, x) => (x.createdAt < min ? x.createdAt : min), run.points[0]!.createdAt)),
+        createdAt: new Date(run.points.reduce((min, x) => (x.point.createdAt < min ? x.point.createdAt : min), run.points[0]!.point.createdAt)),
         parts,
         warnings: [],
         taskId: null,

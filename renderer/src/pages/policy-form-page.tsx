@@ -7,10 +7,7 @@ import {
   Grid,
   Group,
   Input,
-  MultiSelect,
   NumberInput,
-  Paper,
-  Radio,
   SegmentedControl,
   Select,
   SimpleGrid,
@@ -19,18 +16,16 @@ import {
   Switch,
   Text,
   TextInput,
-  Title,
 } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { IconAlertCircle, IconDatabaseOff, IconLock } from '@tabler/icons-react';
-import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router-dom';
 import { refusedVm, vmChange } from '@common/policy-vm-choices.js';
 import { errorMessage, fieldErrorMessage, isApiError } from '../api/api-error.js';
 import { useDestinationsQuery } from '../api/destinations.queries.js';
-import { useHypervisorsQuery } from '../api/hypervisors.queries.js';
 import {
   useChangePolicyVmsMutation,
   useCreatePolicyMutation,
@@ -46,7 +41,6 @@ import { NotFoundState } from '../components/not-found-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { knownTimeZones } from '../utils/policy-format.js';
-import { LineListInput } from './policies/line-list-input.js';
 import { ScheduleInput } from './policies/schedule-input.js';
 import { ScheduleRulesInput } from './policies/schedule-rules-input.js';
 import { VerifyFields } from './policies/verify-fields.js';
@@ -62,7 +56,8 @@ import {
   type PolicyFormValues,
 } from './policies/policy-form-model.js';
 import { MatchingVmsPreview, NextRunsPreview, PreviewError, RetentionPreview } from './policies/policy-previews.js';
-import { VmChecklist } from './policies/vm-checklist.js';
+import { M365MembersSection, VmMembersSection } from './policies/policy-members-sections.js';
+import { Section } from './policies/policy-section.js';
 
 const PREVIEW_DELAY_MS = 400;
 
@@ -129,23 +124,6 @@ function refusalOf(state: unknown): VmsRefusal | null {
   return refusal !== undefined && Array.isArray(refusal.ticked) ? refusal : null;
 }
 
-function Section({ title, description, children }: { title: string; description?: ReactNode; children: ReactNode }) {
-  const id = `section-${title.toLowerCase().replace(/[^a-z]+/g, '-')}`;
-  return (
-    <Paper withBorder radius="md" p="md" component="section" aria-labelledby={id}>
-      <Title order={2} size="h4" id={id}>
-        {title}
-      </Title>
-      {description !== undefined && (
-        <Text size="sm" c="dimmed" mt={4}>
-          {description}
-        </Text>
-      )}
-      <Stack mt="md">{children}</Stack>
-    </Paper>
-  );
-}
-
 /**
  * Which rows hold the schedule rules the preview could not read, matched by text so a stale
  * answer never marks a changed rule (nor one read for the other kind of policy).
@@ -179,7 +157,6 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
   const navigate = useNavigate();
   const location = useLocation();
   const destinations = useDestinationsQuery();
-  const hypervisors = useHypervisorsQuery();
   const create = useCreatePolicyMutation();
   const update = useUpdatePolicyMutation();
   const changeVms = useChangePolicyVmsMutation();
@@ -230,12 +207,6 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
     const zones = knownTimeZones();
     return values.timeZone !== null && !zones.includes(values.timeZone) ? [values.timeZone, ...zones] : zones;
   }, [values.timeZone]);
-  const hypervisorOptions = useMemo(() => {
-    const names = (hypervisors.data ?? []).map((hypervisor) => hypervisor.name);
-    // A rule may name a host that has since been removed: it must still show, and be removable.
-    for (const name of values.hypervisors) if (!names.includes(name)) names.push(name);
-    return names;
-  }, [hypervisors.data, values.hypervisors]);
 
   const refusedField = isApiError(save.error) ? formFieldOf(save.error.field, values) : null;
   const submit = form.onSubmit((submitted) => {
@@ -438,81 +409,16 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
               )}
 
               {m365 ? (
-                <Section
-                  title="Users and sites"
-                  description="Users (their OneDrive) and sites (their document libraries) of every tenant join by name at each run; an exclude pattern wins. One a policy of higher priority also matches is backed up by that policy only."
-                >
-                  <LineListInput
-                    form={form}
-                    path="include"
-                    label="Include users and sites named like"
-                    description="JavaScript regular expressions over user principal names and site names, in any case, e.g. ^alice@ or ^finance$. Empty: none."
-                    itemLabel={(row) => `Include pattern ${row + 1}`}
-                    placeholder="^alice@"
-                    addLabel="Add include pattern"
-                  />
-                  <LineListInput
-                    form={form}
-                    path="exclude"
-                    label="Exclude users and sites named like"
-                    itemLabel={(row) => `Exclude pattern ${row + 1}`}
-                    placeholder="^test-"
-                    addLabel="Add exclude pattern"
-                    emptyText={<Text size="sm" c="dimmed">None excluded.</Text>}
-                  />
-                </Section>
+                <M365MembersSection form={form} />
               ) : (
-                <Section
-                  title="Virtual machines"
-                  description="Tick the VMs the policy takes, or let rules take them in: VMs matching a name pattern or on a chosen hypervisor join automatically, VMs created later too; an exclude pattern wins over both."
-                >
-                  <VmChecklist
-                    form={form}
-                    answer={answer}
-                    policy={policy}
-                    initiallyTicked={initialValues.manualVms}
-                    refused={vmsRefusal?.vmId == null ? null : { vmId: vmsRefusal.vmId, message: vmsRefusal.message }}
-                    listError={preview.error}
-                  />
-                  <LineListInput
-                    form={form}
-                    path="include"
-                    label="Include VMs named like"
-                    description="JavaScript regular expressions, e.g. ^prod- or ^(web|db)[0-9]+$. Empty: none by name."
-                    itemLabel={(row) => `Include pattern ${row + 1}`}
-                    placeholder="^prod-"
-                    addLabel="Add include pattern"
-                  />
-                  <LineListInput
-                    form={form}
-                    path="exclude"
-                    label="Exclude VMs named like"
-                    itemLabel={(row) => `Exclude pattern ${row + 1}`}
-                    placeholder="-test$"
-                    addLabel="Add exclude pattern"
-                    emptyText={<Text size="sm" c="dimmed">None excluded.</Text>}
-                  />
-                  <MultiSelect
-                    label="Hypervisors"
-                    description="Every VM on these hosts is included"
-                    placeholder={values.hypervisors.length === 0 ? (hypervisors.isPending ? 'Loading hypervisors…' : 'None') : undefined}
-                    data={hypervisorOptions}
-                    searchable
-                    clearable
-                    nothingFoundMessage="No hypervisor with that name"
-                    {...form.getInputProps('hypervisors')}
-                  />
-                  <Radio.Group label="Assignment mode" {...form.getInputProps('mode')}>
-                    <Stack gap="xs" mt="xs">
-                      <Radio value="assign-only" label="Assign only" description="VMs that stop matching stay in the policy until taken out by hand." />
-                      <Radio
-                        value="assign-and-remove"
-                        label="Assign and remove"
-                        description="VMs that stop matching leave the policy. VMs added by hand always stay."
-                      />
-                    </Stack>
-                  </Radio.Group>
-                </Section>
+                <VmMembersSection
+                  form={form}
+                  answer={answer}
+                  policy={policy}
+                  initiallyTicked={initialValues.manualVms}
+                  refused={vmsRefusal?.vmId == null ? null : { vmId: vmsRefusal.vmId, message: vmsRefusal.message }}
+                  listError={preview.error}
+                />
               )}
 
               <Section title="Failures">
