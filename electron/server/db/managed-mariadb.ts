@@ -120,10 +120,17 @@ export class ManagedMariaDb extends EventEmitter {
   async stop(timeoutMs = 30_000): Promise<void> {
     this.beginShutdown();
     const child = this.child;
+    // A mariadbd started again after a crash that is not ready yet has served nothing: it may be
+    // in crash recovery, deaf to SIGTERM for many seconds. Killing it loses nothing (InnoDB
+    // recovers at the next start), so a stop then does not wait for it.
+    const unready = this.state === 'starting' && this.restartAttempts > 0;
     this.state = 'stopping';
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
+      if (unready) {
+        this.options.logger.warn({ pid: child.pid }, 'mariadbd is still starting again after a crash; killing it rather than waiting for its recovery');
+        child.kill('SIGKILL');
+      } else child.kill('SIGTERM');
       // mariadbd loses a SIGTERM that arrives early in its start (before its signal thread runs);
       // once it is shutting down, more are ignored. So repeat it until mariadbd is gone.
       const repeat = setInterval(() => child.kill('SIGTERM'), TERM_REPEAT_MS);
