@@ -88,10 +88,22 @@ export type M365TestAnswer = z.infer<typeof M365TestAnswerSchema>;
 export const M365SubjectKindSchema = z.enum(['user', 'site']);
 export type M365SubjectKind = z.infer<typeof M365SubjectKindSchema>;
 
-/** A drive of the subject as the server sends it: its folder in the backup's tree and its repository object. */
+/**
+ * What a part of a backup holds: a drive (a OneDrive, a library), or a user's mailbox
+ * ("mail"), calendars ("calendar") or contacts ("contacts"). Each part is one protected
+ * object with one backup point per backup.
+ */
+export const M365PartKindSchema = z.enum(['drive', 'mail', 'calendar', 'contacts']);
+export type M365PartKind = z.infer<typeof M365PartKindSchema>;
+export const M365_EXCHANGE_PARTS = ['mail', 'calendar', 'contacts'] as const satisfies readonly M365PartKind[];
+
+/** A part of the subject as the server sends it: its folder in the backup's tree and its repository object. */
 export const M365DrivePartSchema = z.object({
-  /** Its folder when the backup is browsed: "drive" for a OneDrive, the library's name for a site. */
+  /** Absent in tasks written before Exchange parts existed: a drive. */
+  kind: M365PartKindSchema.default('drive'),
+  /** Its folder when the backup is browsed: "drive" for a OneDrive, the library's name for a site; "mail", "calendar", "contacts". */
   name: z.string().min(1).max(255),
+  /** The drive's Graph id; for mail, calendar and contacts the user's Graph id (whose mailbox). */
   driveId: z.string().min(1),
   /** "m365:<directory id>:drive:<drive id>" */
   objectKey: z.string().min(1),
@@ -105,6 +117,11 @@ export function m365DriveObjectKey(directoryId: string, driveId: string): string
   return `m365:${directoryId.toLowerCase()}:drive:${driveId}`;
 }
 
+/** The repository object of a user's mailbox, calendars or contacts: stable across renames. */
+export function m365ExchangeObjectKey(directoryId: string, kind: Exclude<M365PartKind, 'drive'>, userGraphId: string): string {
+  return `m365:${directoryId.toLowerCase()}:${kind}:${userGraphId}`;
+}
+
 /** What the node writes into each point's manifest, and re-import reads back. */
 export const M365PointSourceSchema = z.object({
   runId: z.string().min(1),
@@ -112,6 +129,9 @@ export const M365PointSourceSchema = z.object({
   directory: z.string(),
   subject: z.object({ kind: M365SubjectKindSchema, graphId: z.string(), name: z.string() }),
   part: z.string(),
+  /** Absent in points written before Exchange parts existed: a drive. */
+  partKind: M365PartKindSchema.default('drive'),
+  /** The drive's Graph id; for mail, calendar and contacts the user's Graph id. */
   driveId: z.string(),
 });
 export type M365PointSource = z.infer<typeof M365PointSourceSchema>;
@@ -136,6 +156,7 @@ export const M365BackupNodeParamsSchema = M365BackupParamsSchema.extend({
 
 export const M365PointResultSchema = z.object({
   part: z.string(),
+  partKind: M365PartKindSchema.default('drive'),
   objectKey: z.string(),
   driveId: z.string(),
   pointId: z.string(),

@@ -177,11 +177,11 @@ export class M365BackupsService {
     if (subject.kind === 'user') {
       const u = subject.row;
       if (u.drive_id === null) throw conflict(`${u.upn} has no OneDrive to back up (the last sync of tenant "${tenant.name}" found none)`, 'user');
-      return [{ name: 'drive', driveId: u.drive_id, objectKey: m365DriveObjectKey(tenant.tenant_id, u.drive_id), label: `the OneDrive of ${u.upn}` }];
+      return [{ kind: 'drive', name: 'drive', driveId: u.drive_id, objectKey: m365DriveObjectKey(tenant.tenant_id, u.drive_id), label: `the OneDrive of ${u.upn}` }];
     }
     const libraries = (await this.d.inventory.libraries(subject.row.id)).filter((l: LibraryRow) => l.present === 1);
     if (libraries.length === 0) throw conflict(`site "${subject.row.name}" has no document library to back up (sync tenant "${tenant.name}" if it has one now)`, 'site');
-    return libraries.map((l) => ({ name: l.name, driveId: l.drive_id, objectKey: m365DriveObjectKey(tenant.tenant_id, l.drive_id), label: `library ${l.name} of site ${subject.row.name}` }));
+    return libraries.map((l) => ({ kind: 'drive' as const, name: l.name, driveId: l.drive_id, objectKey: m365DriveObjectKey(tenant.tenant_id, l.drive_id), label: `library ${l.name} of site ${subject.row.name}` }));
   }
 
   /** A finished backup: its points become a row of the catalog (a backup with no point is only a failed task). */

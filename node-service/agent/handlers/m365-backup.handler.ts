@@ -67,6 +67,7 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
                 directory: params.tenant.tenantId,
                 subject: { kind: params.subject.kind, graphId: params.subjectGraphId, name: params.subjectName },
                 part: part.name,
+                partKind: part.kind,
                 driveId: part.driveId,
               };
               const step = `${part.label} (${i + 1} of ${params.parts.length})`;
@@ -98,7 +99,7 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
                 bytesBefore += r.downloadedBytes;
                 warnings.push(...r.warnings.map((w) => `${part.label}: ${w}`));
                 const { warnings: _w, newStoredBytes, ...counts } = r;
-                const point: M365PointResult = { part: part.name, objectKey: part.objectKey, driveId: part.driveId, ...counts, storedBytes: newStoredBytes };
+                const point: M365PointResult = { part: part.name, partKind: part.kind, objectKey: part.objectKey, driveId: part.driveId, ...counts, storedBytes: newStoredBytes };
                 result.points.push(point);
                 ctx.log(
                   'info',

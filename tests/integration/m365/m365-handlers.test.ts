@@ -90,7 +90,7 @@ describe('M365_BACKUP', () => {
     expect(aliceBackup.points).toHaveLength(1);
     expect(aliceBackup.points[0]).toMatchObject({ part: 'drive', driveId: alice.id, kind: 'full', files: 4, folders: 4, downloadedFiles: 4, bytes: 300_000 + 10 + 6 + 7 });
     const [source] = await pointSources([aliceBackup.points[0]!.pointId]);
-    expect(M365PointSourceSchema.parse(source)).toEqual({ runId: 'run-alice-1', directory: tenant.id, subject: { kind: 'user', graphId: user.id, name: ALICE }, part: 'drive', driveId: alice.id });
+    expect(M365PointSourceSchema.parse(source)).toEqual({ runId: 'run-alice-1', directory: tenant.id, subject: { kind: 'user', graphId: user.id, name: ALICE }, part: 'drive', partKind: 'drive', driveId: alice.id });
     // Progress counted the bytes downloaded and said what it was doing.
     const progress = out.messages.filter((m) => m.type === 'task.progress');
     expect(progress.at(-1)).toMatchObject({ bytesDone: aliceBackup.points[0]!.downloadedBytes });

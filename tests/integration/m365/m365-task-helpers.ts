@@ -48,7 +48,7 @@ export function tenantSettings(emu: GraphEmulator, tenant: Tenant, clientId: str
 }
 
 export function drivePart(tenant: Tenant, name: string, driveId: string, label: string): M365DrivePart {
-  return { name, driveId, objectKey: m365DriveObjectKey(tenant.id, driveId), label };
+  return { kind: 'drive', name, driveId, objectKey: m365DriveObjectKey(tenant.id, driveId), label };
 }
 
 /** M365_BACKUP's params as the server dispatches them. */
