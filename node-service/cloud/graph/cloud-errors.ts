@@ -8,6 +8,8 @@ export type CloudErrorCode =
   | 'M365_UNREACHABLE'
   | 'M365_THROTTLED'
   | 'M365_NOT_FOUND'
+  /** The user has no Exchange Online mailbox (or it is on-premises, inactive, soft-deleted). */
+  | 'M365_NO_MAILBOX'
   | 'M365_RESYNC_REQUIRED'
   | 'M365_REQUEST_FAILED'
   | 'M365_CANCELLED';
@@ -35,6 +37,7 @@ export function graphErrorOf(status: number, body: GraphErrorBody | null, what: 
   const detail = `${code}${inner ? ` (${inner})` : ''}: ${body?.error?.message ?? ''}`.trim();
   if (status === 401) return new CloudError('M365_AUTH_FAILED', `Microsoft Graph refused the app's token for ${what}`, detail, status);
   if (status === 403) return new CloudError('M365_PERMISSION_MISSING', `the app may not ${what}: an application permission is missing or not consented`, detail, status);
+  if (status === 404 && code === 'MailboxNotEnabledForRESTAPI') return new CloudError('M365_NO_MAILBOX', `${what}: the user has no Exchange Online mailbox (none licensed, or it is on-premises, inactive or soft-deleted)`, detail, status);
   if (status === 404) return new CloudError('M365_NOT_FOUND', `${what}: not found`, detail, status);
   if (status === 410) return new CloudError('M365_RESYNC_REQUIRED', `${what}: the change token expired`, detail, status);
   return new CloudError('M365_REQUEST_FAILED', `${what} failed: ${detail}`, detail, status);
