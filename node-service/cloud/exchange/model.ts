@@ -125,3 +125,55 @@ export function exchangeFileName(title: string, graphId: string, extension: 'eml
   const cut = [...clean].slice(0, 80).join('').trim();
   return `${cut === '' || cut === '.' || cut === '..' ? '(no subject)' : cut} ~${itemTag(graphId)}.${extension}`;
 }
+
+/**
+ * What the Exchange backups take (backupMailbox in mail-backup.ts, backupCalendars in
+ * calendar-backup.ts, backupContacts in contacts-backup.ts); they answer the drive backup's
+ * DriveBackupResult and report DriveBackupProgress (files = messages, events, contacts).
+ * A user without a mailbox: CloudError M365_NO_MAILBOX, nothing stored.
+ */
+export interface ExchangeBackupOptions {
+  graph: import('../graph/graph-client.js').GraphClient;
+  repo: import('../../repository/index.js').Repository;
+  /** m365ExchangeObjectKey(directory, 'mail' | 'calendar' | 'contacts', user id). */
+  objectKey: string;
+  /** "/users/<user id>". */
+  userPath: string;
+  /** The user's Graph id: the mailbox whose concurrency limit (4) the calls count against. */
+  owner: string;
+  /** For messages: "the mailbox of alice@contoso.com". */
+  label: string;
+  /** Node-local directory for the metadata databases' working copies. */
+  workDir: string;
+  /** Enumerate everything (and tombstone what is gone) even when delta links are kept. */
+  full?: boolean;
+  source?: import('../../repository/index.js').JsonValue;
+  signal?: AbortSignal;
+  packSize?: number;
+  logger?: import('../../repository/index.js').RepositoryLogger;
+  onProgress?: (progress: import('../drive-backup.js').DriveBackupProgress) => void;
+}
+
+/**
+ * What the Exchange restores take (restoreMail in mail-restore.ts, restoreCalendars and
+ * restoreContacts in pim-restore.ts); they answer DriveRestoreResult (files = messages,
+ * events, contacts; folders = folders made) and report DriveRestoreProgress.
+ */
+export interface ExchangeRestoreOptions {
+  graph: import('../graph/graph-client.js').GraphClient;
+  repo: import('../../repository/index.js').Repository;
+  objectKey: string;
+  pointId: string;
+  workDir: string;
+  /** Paths in the point ("/" everything; "/Inbox/Projects"; "/Inbox/Hello ~1a2b3c4d.eml"). */
+  paths: string[];
+  /** The same user's mailbox or another's ("/users/<id>"), and whose limits apply. */
+  target: { userPath: string; owner: string; label: string };
+  /** A folder at the top of the mailbox (calendars: a calendar; contacts: a contact folder) to restore into, keeping the folder paths below it; null: the original folders. */
+  folder: string | null;
+  /** An item already there (same internetMessageId / iCalUId / same name and e-mail): leave it, add another, or replace it. */
+  conflict: 'skip' | 'copy' | 'replace';
+  signal?: AbortSignal;
+  logger?: import('../../repository/index.js').RepositoryLogger;
+  onProgress?: (p: import('../drive-restore.js').DriveRestoreProgress) => void;
+}

@@ -2,6 +2,7 @@
 export { ObjectStore, openObjectStore } from './object-store.js';
 export type { BeginPointOptions, CommitPointInput, FolderRef, ObjectStoreOptions } from './object-store.js';
 export type { ItemInput, UpsertResult } from './point-session.js';
-export type { ItemKind, ItemView } from './point-view.js';
+export { PointView } from './point-view.js';
+export type { ItemKind, ItemView, VersionRow } from './point-view.js';
 export type { Baseline } from './work-db.js';
 export { METADATA_SCHEMA_VERSION } from './schema.js';

@@ -244,6 +244,16 @@ export class ObjectStore {
     return (await this.view(pointId)).find(pattern, Math.max(1, options.limit ?? 1000));
   }
 
+  /**
+   * Runs `fn` over a point's view with the database it reads (read only: queries of the
+   * item rows valid at `seq`, valid_from <= seq AND (valid_to IS NULL OR valid_to > seq)),
+   * for searches the generic calls do not offer (Exchange fields in `extra`).
+   */
+  async withPoint<T>(pointId: string, fn: (db: Database.Database, seq: number, view: PointView) => T): Promise<T> {
+    const view = await this.view(pointId);
+    return fn(view.database, view.seq, view);
+  }
+
   /** The counts of a point's view. */
   async counts(pointId: string): Promise<{ items: number; files: number; folders: number; bytes: number }> {
     return (await this.view(pointId)).counts();

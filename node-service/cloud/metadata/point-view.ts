@@ -81,6 +81,11 @@ export class PointView {
     this.roots = db.prepare(`SELECT * FROM versions WHERE parent_id IS NULL AND ${AT} ORDER BY vid`);
   }
 
+  /** The database this view reads (for queries of its own: see ObjectStore.withPoint). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   row(id: string): VersionRow | undefined {
     return this.byId.get({ id, seq: this.seq }) as VersionRow | undefined;
   }
