@@ -35,6 +35,8 @@ export interface ManagedMariaDbOptions {
   searchPath?: string[];
   /** When the server is gone, its watchdog gives mariadbd this long to shut down cleanly before SIGKILL. */
   orphanGraceSeconds?: number;
+  /** The system user mariadbd runs as and owns the data directory (default: this process's user). */
+  user?: string;
 }
 
 /** How often a stop repeats SIGTERM until mariadbd is gone. */
@@ -82,7 +84,7 @@ export class ManagedMariaDb extends EventEmitter {
 
   /** The OS account mariadbd runs as, which unix_socket authentication maps to a MariaDB account. */
   get user(): string {
-    return os.userInfo().username;
+    return this.options.user ?? os.userInfo().username;
   }
 
   get running(): boolean {
@@ -177,6 +179,7 @@ export class ManagedMariaDb extends EventEmitter {
   private async install(installDb: string): Promise<void> {
     const { logger } = this.options;
     logger.info({ dataDir: this.dataDir }, 'initialising the managed MariaDB data directory');
+    await this.removeStaleInitDirs();
     // Initialise into a temp dir and rename, so an interrupted install never looks complete.
     const tmp = `${this.dataDir}.init-${process.pid}`;
     await fs.promises.rm(tmp, { recursive: true, force: true });
@@ -191,16 +194,34 @@ export class ManagedMariaDb extends EventEmitter {
           '--auth-root-authentication-method=socket',
           `--auth-root-socket-user=${this.user}`,
           '--skip-test-db',
+          // Only the private socket is used: no grant names a host, so a host whose name does
+          // not resolve (no "localhost" in /etc/hosts, a bare container) must not stop the
+          // install (without --force mariadb-install-db refuses when resolveip fails).
+          '--skip-name-resolve',
+          '--force',
           `--user=${this.user}`,
         ],
         { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, TMPDIR: this.tmpDir } },
       );
     } catch (err) {
-      const e = err as { stderr?: string; message: string };
-      throw new MariaDbStartError(`mariadb-install-db failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-3).join(' ')}`);
+      await fs.promises.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      throw new MariaDbStartError(`mariadb-install-db failed: ${installFailureReason(err)}`);
     }
     await fs.promises.rm(this.dataDir, { recursive: true, force: true });
     await fs.promises.rename(tmp, this.dataDir);
+  }
+
+  /** Init directories of earlier tries whose process is gone (a server killed during an install). */
+  private async removeStaleInitDirs(): Promise<void> {
+    const dir = path.dirname(this.dataDir);
+    const prefix = `${path.basename(this.dataDir)}.init-`;
+    for (const name of await fs.promises.readdir(dir).catch(() => [] as string[])) {
+      if (!name.startsWith(prefix)) continue;
+      const pid = Number(name.slice(prefix.length));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) continue;
+      this.options.logger.warn({ dir: name }, 'removing what an interrupted initialisation of the catalog left');
+      await fs.promises.rm(path.join(dir, name), { recursive: true, force: true });
+    }
   }
 
   /** A mariadbd left behind by a server that was killed still holds our data dir; stop it first. */
@@ -366,4 +387,20 @@ function isAlive(pid: number): boolean {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Why mariadb-install-db failed, in its own words: it prints its reasons on stdout (e.g.
+ * "Cannot change ownership of the database directories to the 'x' user."), stderr holds
+ * only what the commands it runs said. The lines that say what went wrong, else the last.
+ */
+export function installFailureReason(err: unknown): string {
+  const e = err as { stdout?: string; stderr?: string; message?: string; code?: unknown };
+  const lines = `${e.stdout ?? ''}\n${e.stderr ?? ''}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !/^(The latest information about|https?:\/\/)/.test(l));
+  if (lines.length === 0) return (e.message ?? String(err)).trim().split('\n')[0] ?? 'no reason given';
+  const start = lines.findIndex((l) => /\b(error|cannot|can't|could not|couldn't|failed|fatal|neither|invalid|denied|no such)\b/i.test(l));
+  return lines.slice(start >= 0 ? start : Math.max(0, lines.length - 3), (start >= 0 ? start : lines.length - 3) + 3).join(' ');
 }

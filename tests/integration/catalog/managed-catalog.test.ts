@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
@@ -102,6 +103,46 @@ describe('managed MariaDB catalog', () => {
     const err = await db.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MariaDbMissingError);
     expect((err as Error).message).toContain('apt-get install mariadb-server');
+  });
+
+  it("reports mariadb-install-db's own reason (it prints it on stdout) and leaves no half-initialised directory behind", async () => {
+    requireMariaDb();
+    const baseDir = makeTempDir('install-fails');
+    cleanups.push(async () => fs.rmSync(baseDir, { recursive: true, force: true }));
+    // What an earlier server killed during its install left (no such process lives).
+    fs.mkdirSync(path.join(baseDir, 'data.init-999999999'), { recursive: true });
+    const db = new ManagedMariaDb({ baseDir, logger: silent, user: 'vplus-no-such-user' });
+    const err = await db.start().catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^mariadb-install-db failed: .*Cannot change ownership of the database directories to the 'vplus-no-such-user'/);
+    expect(fs.readdirSync(baseDir).filter((n) => n.startsWith('data'))).toEqual([]);
+  });
+
+  it('initialises and serves on a host whose /etc/hosts has no "localhost" (a bare container)', async () => {
+    requireMariaDb();
+    const module = path.resolve('dist/electron/server/db/managed-mariadb.js');
+    if (!fs.existsSync(module)) throw new Error(`${module} is missing; run npm run build first`);
+    const baseDir = makeTempDir('no-localhost');
+    cleanups.push(async () => fs.rmSync(baseDir, { recursive: true, force: true }));
+    const hosts = path.join(baseDir, 'hosts');
+    fs.writeFileSync(hosts, '10.99.99.99 elsewhere\n');
+    // A private mount namespace sees that hosts file; the rest of the machine does not.
+    const script = `
+      const { ManagedMariaDb } = await import(${JSON.stringify(module)});
+      const { default: pino } = await import('pino');
+      const dns = await import('node:dns/promises');
+      const localhost = await dns.lookup('localhost').then(() => 'resolves', () => 'unresolved');
+      const db = new ManagedMariaDb({ baseDir: ${JSON.stringify(path.join(baseDir, 'mariadb'))}, logger: pino({ level: 'silent' }) });
+      await db.start();
+      const { default: mariadb } = await import('mariadb');
+      const conn = await mariadb.createConnection({ socketPath: db.socketPath, user: db.user });
+      const rows = await conn.query('SELECT 40 + 2 AS answer');
+      await conn.end();
+      await db.stop();
+      process.stdout.write(JSON.stringify({ localhost, answer: Number(rows[0].answer) }));
+    `;
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind "$0" /etc/hosts && exec node --input-type=module -e "$1"`, hosts, script], { cwd: path.resolve('.'), encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ localhost: 'unresolved', answer: 42 });
   });
 
   it('lets only one of two concurrent migrators apply each migration', async () => {
