@@ -19,6 +19,8 @@ export type LoginResponse = z.infer<typeof LoginResponseSchema>;
 export const SetupSchema = z.object({
   username: UsernameSchema,
   password: PasswordSchema,
+  /** The one-time code the server printed to its log and wrote to <data dir>/setup-code. */
+  setupCode: z.string().trim().min(1, 'enter the setup code').max(64),
 });
 export type Setup = z.infer<typeof SetupSchema>;
 

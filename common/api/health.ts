@@ -14,6 +14,7 @@ export const HealthSchema = z.object({
   catalog: CatalogInfoSchema,
   tlsFingerprint: z.string().describe('SHA-256 of the server certificate, colon-separated hex'),
   setupRequired: z.boolean().describe('true until the first admin exists'),
+  setupCodeFile: z.string().nullable().describe("while setup is required: the file on the server's machine that holds the setup code"),
   time: z.string(),
 });
 export type Health = z.infer<typeof HealthSchema>;

@@ -171,7 +171,9 @@ export class DesktopApp {
       if (this.window === win) this.window = null;
     });
     win.once('ready-to-show', () => win.show());
-    win.loadURL(server.url).catch((err: unknown) => {
+    // First run: this app runs the server, so it hands the setup code to its own window (in the fragment, never sent).
+    const code = server.setupCode();
+    win.loadURL(code ? `${server.url}/#setup-code=${encodeURIComponent(code)}` : server.url).catch((err: unknown) => {
       dialog.showErrorBox('vPlus', `The window could not load the server at ${server.url}: ${message(err)}`);
     });
     return win;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { registerAuditRoutes } from './api/audit.routes.js';
 import { registerAuthRoutes } from './api/auth.routes.js';
+import { SetupCode } from './auth/setup-code.js';
 import { registerEventRoutes } from './api/events.routes.js';
 import { registerHealthRoutes } from './api/health.routes.js';
 import { registerHistoryRoutes } from './api/history.routes.js';
@@ -81,6 +82,8 @@ export interface RunningServer {
   /** SHA-256 of the server certificate, colon-separated hex. */
   fingerprint: string;
   dataDir: string;
+  /** First-run setup's code while no administrator exists (the desktop app gives it to its own window); null after. */
+  setupCode(): string | null;
   /** Present when the catalog is the managed local MariaDB. */
   managedDbPid(): number | undefined;
   /** The embedded scheduler: the Electron main ticks it after the machine wakes up; tests tick it after moving their clock. */
@@ -142,6 +145,9 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     if (config.adminPasswordFile && (await users.bootstrapAdminFromFile(config.adminPasswordFile))) {
       logger.info('created the first administrator "admin" from the admin password file');
     }
+    // Until the first administrator exists, setup needs a code only the server's machine knows (auth/setup-code.ts).
+    const setupCode = (await auth.setupRequired()) ? await SetupCode.ensure(config.dataDir) : SetupCode.none(config.dataDir);
+    if (setupCode.value === null) await fs.promises.rm(setupCode.file, { force: true });
 
     let listeningPort = config.port;
     // Nodes and the task engine.
@@ -256,8 +262,8 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         },
       },
       (api) => {
-        registerHealthRoutes(api, { version: app.version, fingerprint: tls.fingerprint, dataDir: config.dataDir, startedAt, catalog, auth, users: usersRepo, migrator, nodes: nodesRepo, tasks: tasksRepo });
-        registerAuthRoutes(api, auth);
+        registerHealthRoutes(api, { version: app.version, fingerprint: tls.fingerprint, dataDir: config.dataDir, startedAt, catalog, auth, users: usersRepo, migrator, nodes: nodesRepo, tasks: tasksRepo, setupCode });
+        registerAuthRoutes(api, auth, setupCode);
         registerUserRoutes(api, users);
         registerAuditRoutes(api, auditRepo);
         registerEventRoutes(api, bus);
@@ -299,11 +305,15 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
 
     const url = `https://localhost:${port}`;
     logger.info({ url, fingerprint: tls.fingerprint, catalog: opened.catalog.options.mode }, 'vPlus server ready');
+    if (setupCode.value !== null) {
+      logger.warn({ url, file: setupCode.file }, `first-run setup: open ${url} and enter the setup code ${setupCode.value} to create the first administrator (the code is also in ${setupCode.file})`);
+    }
     return {
       url,
       port,
       fingerprint: tls.fingerprint,
       dataDir: config.dataDir,
+      setupCode: () => setupCode.value,
       managedDbPid: () => opened.managed?.pid,
       scheduler,
       engine,

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,15 @@ describe('admin UI in Chromium', () => {
   it('walks through first-run setup to the dashboard; the About page shows the catalog version', async () => {
     await page.goto(t.server.url);
     await expect.poll(() => page.title(), { timeout: 20_000 }).toBe('Create the first administrator · vPlus');
+    // The form names where the code is; a wrong code is refused under its field.
+    await expect.poll(() => page.getByText(`${t.dataDir}/setup-code`).first().isVisible(), { timeout: 20_000 }).toBe(true);
+    await page.getByLabel('Setup code').fill('AAAA-BBBB-CCCC');
     await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByLabel('Confirm password').fill(password);
+    await page.getByRole('button', { name: 'Create administrator' }).click();
+    await expect.poll(() => page.getByText('the setup code is wrong').isVisible(), { timeout: 20_000 }).toBe(true);
+    await page.getByLabel('Setup code').fill(fs.readFileSync(path.join(t.dataDir, 'setup-code'), 'utf8').trim());
     await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByLabel('Confirm password').fill(password);
     await page.getByRole('button', { name: 'Create administrator' }).click();

@@ -52,9 +52,16 @@ export const ADMIN = { username: 'admin', password: 'admin-password-1' };
 
 /** Runs first-run setup and returns a bearer token for the admin. */
 export async function setupAdmin(api: ApiClient): Promise<string> {
-  const res = await api.request('POST', '/api/setup', ADMIN);
+  const res = await api.request('POST', '/api/setup', { ...ADMIN, setupCode: await readSetupCode(api) });
   if (res.status !== 201) throw new Error(`setup failed: ${res.status} ${res.text}`);
   return api.login(ADMIN.username, ADMIN.password);
+}
+
+/** The first-run setup code, as an admin on the server's machine reads it: from the file /api/health names. */
+export async function readSetupCode(api: ApiClient): Promise<string> {
+  const health = await api.request<{ setupCodeFile: string | null }>('GET', '/api/health');
+  if (!health.body.setupCodeFile) throw new Error('the server asks for no setup code (setup is done)');
+  return fs.readFileSync(health.body.setupCodeFile, 'utf8').trim();
 }
 
 export async function createUser(api: ApiClient, adminToken: string, username: string, role: string, password = `${username}-password-1`): Promise<string> {

@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LoginResponseSchema, LoginSchema, MeResponseSchema, SetupSchema } from '../../../common/api/auth.js';
 import { ApiErrorSchema } from '../../../common/api/errors.js';
 import type { AuthService, ClientContext, IssuedSession } from '../auth/auth.service.js';
-import { conflict } from '../errors.js';
+import type { SetupCode } from '../auth/setup-code.js';
+import { AppError, conflict } from '../errors.js';
 import { SESSION_COOKIE, principalOf } from './access-control.js';
 import type { ZodApp } from './zod-app.js';
 
@@ -21,7 +22,7 @@ function setSessionCookie(reply: FastifyReply, s: IssuedSession): void {
   });
 }
 
-export function registerAuthRoutes(app: ZodApp, auth: AuthService): void {
+export function registerAuthRoutes(app: ZodApp, auth: AuthService, setupCode: SetupCode): void {
   app.post(
     '/api/setup',
     {
@@ -30,12 +31,16 @@ export function registerAuthRoutes(app: ZodApp, auth: AuthService): void {
         tags: ['auth'],
         summary: 'First-run: create the first administrator (only while no user exists)',
         body: SetupSchema,
-        response: { 201: LoginResponseSchema, 400: ApiErrorSchema, 409: ApiErrorSchema },
+        response: { 201: LoginResponseSchema, 400: ApiErrorSchema, 403: ApiErrorSchema, 409: ApiErrorSchema },
       },
     },
     async (request, reply) => {
       if (!(await auth.setupRequired())) throw conflict('the first administrator already exists; sign in instead');
+      if (!setupCode.matches(request.body.setupCode)) {
+        throw new AppError(403, 'SETUP_CODE_WRONG', `the setup code is wrong: it is in ${setupCode.file} on the server's machine and in the server's log`, 'setupCode');
+      }
       const s = await auth.setup(request.body.username, request.body.password, clientContext(request));
+      await setupCode.consume();
       setSessionCookie(reply, s);
       return reply.code(201).send({ user: s.user, expiresAt: s.expiresAt.toISOString() });
     },

@@ -1,6 +1,7 @@
 import { HealthSchema, StatusSchema, type Health } from '../../../common/api/health.js';
 import { ApiErrorSchema } from '../../../common/api/errors.js';
 import type { AuthService } from '../auth/auth.service.js';
+import type { SetupCode } from '../auth/setup-code.js';
 import type { UsersRepository } from '../auth/users.repository.js';
 import type { Catalog } from '../db/catalog.js';
 import type { Migrator } from '../db/migrator.js';
@@ -19,6 +20,7 @@ export interface HealthDeps {
   migrator: Migrator;
   nodes: NodesRepository;
   tasks: TasksRepository;
+  setupCode: SetupCode;
 }
 
 export async function health(deps: HealthDeps): Promise<Health> {
@@ -30,6 +32,7 @@ export async function health(deps: HealthDeps): Promise<Health> {
     catalog,
     tlsFingerprint: deps.fingerprint,
     setupRequired,
+    setupCodeFile: setupRequired ? deps.setupCode.file : null,
     time: new Date().toISOString(),
   };
 }

@@ -264,7 +264,7 @@ export async function runCatalogBenchmark(): Promise<CaseResult[]> {
     await seeded(dataDir, vms, days, log);
     server = await startServer(parseBootConfig({ dataDir, port: 0, bind: '127.0.0.1' }), { logger: pino({ level: 'warn' }) });
     client = new Client(server.url, server.fingerprint);
-    const setup = await client.request('POST', '/api/setup', ADMIN);
+    const setup = await client.request('POST', '/api/setup', { ...ADMIN, setupCode: server.setupCode() ?? '' });
     if (setup.status !== 201 && setup.status !== 409) throw new Error(`first-run setup failed: ${setup.status} ${setup.text}`);
     const login = await client.request('POST', '/api/auth/login', { ...ADMIN, issueToken: true });
     if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`);

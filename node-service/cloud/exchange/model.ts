@@ -119,6 +119,7 @@ export function itemTag(graphId: string): string {
 /** A name for an item's file: the title cut at 80 characters, made one safe path component, with its tag. */
 export function exchangeFileName(title: string, graphId: string, extension: 'eml' | 'ics' | 'vcf'): string {
   const clean = title
+    // eslint-disable-next-line no-control-regex -- control characters are what is being removed
     .replace(/[\u0000-\u001f\u007f/\\:*?"<>|]/g, '_')
     .replace(/\s+/g, ' ')
     .trim();

@@ -4,6 +4,7 @@ import { useForm } from '@mantine/form';
 import { z } from 'zod';
 import { fieldErrorMessage, isApiError } from '../api/api-error.js';
 import { useSetupMutation } from '../api/auth.queries.js';
+import { useHealthQuery } from '../api/health.queries.js';
 import { AuthCard } from '../components/auth-card.js';
 import { FormError } from '../components/form-error.js';
 import { plainResolver } from '../utils/form-validation.js';
@@ -15,21 +16,33 @@ const SetupFormSchema = SetupSchema.extend({ confirmPassword: z.string() }).refi
 );
 type SetupForm = z.infer<typeof SetupFormSchema>;
 
+/**
+ * The desktop app opens its own window at "#setup-code=…" (it runs the server, so it knows
+ * the code); the fragment never reaches the network. Read once, then dropped from the address.
+ */
+function codeFromAddress(): string {
+  const m = /(?:^#|&)setup-code=([0-9A-Za-z-]{1,64})/.exec(window.location.hash);
+  if (m) window.history.replaceState(null, '', window.location.pathname + window.location.search);
+  return m?.[1] ?? '';
+}
+
 export function SetupPage() {
   const setup = useSetupMutation();
+  const health = useHealthQuery();
+  const codeFile = health.data?.setupCodeFile ?? null;
   const form = useForm<SetupForm>({
     mode: 'uncontrolled',
-    initialValues: { username: '', password: '', confirmPassword: '' },
+    initialValues: { setupCode: codeFromAddress(), username: '', password: '', confirmPassword: '' },
     validate: plainResolver(SetupFormSchema),
   });
 
-  const submit = form.onSubmit(({ username, password }) => {
+  const submit = form.onSubmit(({ setupCode, username, password }) => {
     setup.mutate(
-      { username, password },
+      { setupCode, username, password },
       {
         // Success needs no handler: fresh health (setup done) makes BootGate leave /setup.
         onError: (error) => {
-          if (isApiError(error) && (error.field === 'username' || error.field === 'password')) {
+          if (isApiError(error) && (error.field === 'username' || error.field === 'password' || error.field === 'setupCode')) {
             form.setFieldError(error.field, fieldErrorMessage(error, error.field));
           }
         },
@@ -48,10 +61,19 @@ export function SetupPage() {
         <Stack>
           <FormError error={formLevelError} />
           <TextInput
+            label="Setup code"
+            description={`Printed in the server's log when it started${codeFile ? `, and saved in ${codeFile} on the server's machine` : ''}. It keeps anyone else on the network from taking over this server before you do.`}
+            placeholder="XXXX-XXXX-XXXX"
+            autoFocus
+            autoComplete="off"
+            spellCheck={false}
+            key={form.key('setupCode')}
+            {...form.getInputProps('setupCode')}
+          />
+          <TextInput
             label="Username"
             placeholder="admin"
             autoComplete="username"
-            autoFocus
             key={form.key('username')}
             {...form.getInputProps('username')}
           />

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, createUser, makeTempDir, setupAdmin, startTestServer, type TestServer } from '../../support/test-server.js';
+import { ADMIN, createUser, makeTempDir, readSetupCode, setupAdmin, startTestServer, type TestServer } from '../../support/test-server.js';
 
 describe('first-run setup', () => {
   let t: TestServer;
@@ -11,10 +11,34 @@ describe('first-run setup', () => {
   });
   afterAll(async () => t.destroy());
 
-  it('lets exactly one of two racing setups create the first admin, with a strict session cookie', async () => {
+  it('refuses setup without the one-time code, or with a wrong one, and creates no user', async () => {
+    const health = await t.api.request<{ setupRequired: boolean; setupCodeFile: string }>('GET', '/api/health');
+    expect(health.body.setupRequired).toBe(true);
+    expect(health.body.setupCodeFile).toBe(path.join(t.dataDir, 'setup-code'));
+    // Only the server's machine can read it.
+    expect(fs.statSync(health.body.setupCodeFile).mode & 0o777).toBe(0o600);
+    const code = await readSetupCode(t.api);
+    expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    expect(t.server.setupCode()).toBe(code);
+
+    const missing = await t.api.request<{ field?: string }>('POST', '/api/setup', { username: 'intruder', password: 'intruder-password-1' });
+    expect(missing.status).toBe(400);
+    expect(missing.body.field).toBe('setupCode');
+    const wrong = await t.api.request<{ field?: string; message: string }>('POST', '/api/setup', { username: 'intruder', password: 'intruder-password-1', setupCode: 'AAAA-BBBB-CCCC' });
+    expect(wrong.status).toBe(403);
+    expect(wrong.body.field).toBe('setupCode');
+    expect(wrong.body.message).toContain(health.body.setupCodeFile);
+    expect((await t.api.request<{ setupRequired: boolean }>('GET', '/api/health')).body.setupRequired).toBe(true);
+    const login = await t.api.request('POST', '/api/auth/login', { username: 'intruder', password: 'intruder-password-1' });
+    expect(login.status).toBe(401);
+  });
+
+  it('lets exactly one of two racing setups create the first admin, with a strict session cookie; the code is gone after', async () => {
+    // Typed by a person: lower case, no dashes.
+    const setupCode = (await readSetupCode(t.api)).replaceAll('-', '').toLowerCase();
     const [a, b] = await Promise.all([
-      t.api.request('POST', '/api/setup', { username: 'first', password: 'first-password-1' }),
-      t.api.request('POST', '/api/setup', { username: 'second', password: 'second-password-1' }),
+      t.api.request('POST', '/api/setup', { username: 'first', password: 'first-password-1', setupCode }),
+      t.api.request('POST', '/api/setup', { username: 'second', password: 'second-password-1', setupCode }),
     ]);
     expect([a.status, b.status].sort()).toEqual([201, 409]);
     const winner = a.status === 201 ? a : b;
@@ -23,9 +47,12 @@ describe('first-run setup', () => {
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/Secure/);
     expect(cookie).toMatch(/SameSite=Strict/);
-    const again = await t.api.request<{ message: string }>('POST', '/api/setup', { username: 'third', password: 'third-password-1' });
+    const again = await t.api.request<{ message: string }>('POST', '/api/setup', { username: 'third', password: 'third-password-1', setupCode });
     expect(again.status).toBe(409);
     expect(again.body.message).toMatch(/already exists/);
+    expect(fs.existsSync(path.join(t.dataDir, 'setup-code'))).toBe(false);
+    expect(t.server.setupCode()).toBeNull();
+    expect((await t.api.request<{ setupCodeFile: string | null }>('GET', '/api/health')).body.setupCodeFile).toBeNull();
     // The cookie alone authenticates the browser.
     const sessionCookie = cookie.split(';')[0]!;
     const me = await t.api.request<{ user: { role: string } }>('GET', '/api/auth/me', undefined, { cookie: sessionCookie });
