@@ -51,8 +51,8 @@ export function messageJson(m: MessageRecord, opts: { immutable: boolean; expand
     ...(m.from ? { sender: recipient(m.from), from: recipient(m.from) } : {}),
     toRecipients: m.to.map(recipient),
     ccRecipients: m.cc.map(recipient),
-    bccRecipients: [],
-    replyTo: [],
+    bccRecipients: m.bcc.map(recipient),
+    replyTo: m.replyTo.map(recipient),
     flag: m.flag,
   };
   if (/(^|,)\s*attachments/i.test(opts.expand ?? '')) j.attachments = m.attachments.map((a) => attachmentJson(a, true));

@@ -21,7 +21,7 @@ interface MailUpload {
   tenantId: string;
   box: Mailbox;
   message: MessageRecord;
-  item: { name: string; size: number; contentType: string; isInline: boolean };
+  item: { name: string; size: number; contentType: string; isInline: boolean; contentId?: string };
   parts: Buffer[];
   received: number;
   expires: Date;
@@ -85,7 +85,7 @@ export class MailUploads {
       return { status: 200, json: { '@odata.context': ctx, ExpirationDateTime: s.expires.toISOString(), nextExpectedRanges: [String(s.received)] } };
     }
     this.sessions.delete(s.id);
-    const a = s.box.addAttachment(s.message, { name: s.item.name, contentType: s.item.contentType, isInline: s.item.isInline, content: Buffer.concat(s.parts) });
+    const a = s.box.addAttachment(s.message, { ...s.item, content: Buffer.concat(s.parts) });
     return { status: 201, headers: { Location: `${this.origin()}/api/v2.0/Users('${s.box.owner.id}')/Messages('${encodeURIComponent(s.message.immutableId)}')/Attachments('${a.id}')` } };
   }
 }

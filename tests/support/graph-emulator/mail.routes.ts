@@ -13,7 +13,7 @@ import { type GraphContext, type GraphRoute, ROLES, json } from './graph-routes.
 import { attachmentJson, folderJson, messageJson, wantsImmutableIds } from './mail-json.js';
 import { deltaResponse } from './mail-delta.js';
 import type { Mailbox, MessageRecord } from './mailbox.model.js';
-import { type Address, composeMime } from './mime.js';
+import { type Address, composeMime, parseMime } from './mime.js';
 import { mailboxOwner, mailboxOf, outlookNotFound } from './outlook-common.js';
 import { page, select } from './resources.js';
 
@@ -47,10 +47,23 @@ interface JsonMessage {
   from?: { emailAddress?: Address };
   toRecipients?: { emailAddress?: Address }[];
   ccRecipients?: { emailAddress?: Address }[];
+  bccRecipients?: { emailAddress?: Address }[];
+  replyTo?: { emailAddress?: Address }[];
   isRead?: boolean;
+  flag?: { flagStatus?: string };
   internetMessageId?: string;
   singleValueExtendedProperties?: { id: string; value: string }[];
   attachments?: { name?: string; contentType?: string; contentBytes?: string; isInline?: boolean; contentId?: string }[];
+}
+
+const FLAG_STATUSES = ['notFlagged', 'flagged', 'complete'] as const;
+const flagStatusOf = (f: { flagStatus?: string } | undefined): MessageRecord['flag']['flagStatus'] | undefined => FLAG_STATUSES.find((s) => s === f?.flagStatus);
+const recipients = (list: { emailAddress?: Address }[] | undefined): Address[] => (list ?? []).flatMap((r) => (r.emailAddress ? [r.emailAddress] : []));
+
+/** A control (Mailbox.failCreate): the creation of a message with this subject fails. */
+function refuseIfFailing(box: Mailbox, subject: string): void {
+  const status = box.takeCreateFailure(subject);
+  if (status !== undefined) throw new GraphError(status, status === 400 ? 'ErrorInvalidRequest' : 'ErrorInternalServerError', 'An internal server error occurred. The operation failed.');
 }
 
 /**
@@ -69,7 +82,9 @@ async function createMessage(ctx: GraphContext, box: Mailbox, folderId: string):
   if (type.startsWith('text/plain')) {
     const text = raw.toString('latin1').replace(/\s+/g, '');
     if (text === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw new GraphError(400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
-    m = box.store(folderId, Buffer.from(text, 'base64'), { isRead: true, isDraft: true, receivedDateTime: now });
+    const mime = Buffer.from(text, 'base64');
+    refuseIfFailing(box, parseMime(mime).subject);
+    m = box.store(folderId, mime, { isRead: true, isDraft: true, receivedDateTime: now });
   } else {
     let j: JsonMessage;
     try {
@@ -77,6 +92,7 @@ async function createMessage(ctx: GraphContext, box: Mailbox, folderId: string):
     } catch {
       throw new GraphError(400, 'RequestBodyRead', 'Invalid JSON in the request body.');
     }
+    refuseIfFailing(box, j.subject ?? '');
     const props = new Map((j.singleValueExtendedProperties ?? []).map((p) => [p.id.toLowerCase(), p.value]));
     const flags = props.has(PR_MESSAGE_FLAGS) ? Number(props.get(PR_MESSAGE_FLAGS)) : undefined;
     const when = (id: string): Date | undefined => (props.has(id) ? new Date(props.get(id)!) : undefined);
@@ -85,15 +101,24 @@ async function createMessage(ctx: GraphContext, box: Mailbox, folderId: string):
     const mime = await composeMime({
       subject: j.subject ?? '',
       ...(j.from?.emailAddress ? { from: j.from.emailAddress } : {}),
-      to: (j.toRecipients ?? []).flatMap((r) => (r.emailAddress ? [r.emailAddress] : [])),
-      cc: (j.ccRecipients ?? []).flatMap((r) => (r.emailAddress ? [r.emailAddress] : [])),
+      to: recipients(j.toRecipients),
+      cc: recipients(j.ccRecipients),
+      bcc: recipients(j.bccRecipients),
+      replyTo: recipients(j.replyTo),
       date: sent ?? now,
       ...(j.internetMessageId !== undefined ? { messageId: j.internetMessageId } : {}),
       ...(html ? { html: j.body?.content ?? '' } : { text: j.body?.content ?? '' }),
-      attachments: (j.attachments ?? []).map((a) => ({ name: a.name ?? 'attachment', contentType: a.contentType ?? 'application/octet-stream', content: Buffer.from(a.contentBytes ?? '', 'base64'), ...(a.contentId !== undefined ? { contentId: a.contentId } : {}) })),
+      attachments: (j.attachments ?? []).map((a) => ({
+        name: a.name ?? 'attachment',
+        contentType: a.contentType ?? 'application/octet-stream',
+        content: Buffer.from(a.contentBytes ?? '', 'base64'),
+        inline: a.isInline ?? false,
+        ...(a.contentId !== undefined && a.contentId !== null ? { contentId: a.contentId } : {}),
+      })),
     });
     const isDraft = flags === undefined || (flags & MSGFLAG_UNSENT) !== 0;
-    m = box.store(folderId, mime, { isRead: j.isRead ?? (flags !== undefined ? (flags & MSGFLAG_READ) !== 0 : true), isDraft, receivedDateTime: when('systemtime 0x0e06') ?? now });
+    const flag = flagStatusOf(j.flag);
+    m = box.store(folderId, mime, { isRead: j.isRead ?? (flags !== undefined ? (flags & MSGFLAG_READ) !== 0 : true), isDraft, receivedDateTime: when('systemtime 0x0e06') ?? now, ...(flag ? { flag } : {}) });
   }
   return json(201, { '@odata.context': `${ctx.emu.graphBaseUrl}/$metadata#users('${box.owner.id}')/messages/$entity`, ...msgJson(ctx, m) });
 }
@@ -101,8 +126,8 @@ async function createMessage(ctx: GraphContext, box: Mailbox, folderId: string):
 async function patchMessage(ctx: GraphContext, box: Mailbox, m: MessageRecord): Promise<GraphResult> {
   const j = JSON.parse((await ctx.body()).toString('utf8') || '{}') as JsonMessage & { flag?: { flagStatus?: string } };
   if (typeof j.isRead === 'boolean') m.isRead = j.isRead;
-  const fs = j.flag?.flagStatus;
-  if (fs === 'flagged' || fs === 'complete' || fs === 'notFlagged') m.flag = { flagStatus: fs };
+  const fs = flagStatusOf(j.flag);
+  if (fs) m.flag = { flagStatus: fs };
   if (m.isDraft && typeof j.subject === 'string') {
     m.subject = j.subject;
     m.mimeStale = true;
@@ -131,16 +156,28 @@ async function messageAction(ctx: GraphContext, box: Mailbox, m: MessageRecord, 
   }
   if (rest === '/attachments' && method === 'GET') return collection(ctx, `users('${box.owner.id}')/messages/attachments`, m.attachments.map((a) => select(attachmentJson(a, false), ctx.query)));
   if (rest === '/attachments' && method === 'POST') {
-    const a = JSON.parse((await ctx.body()).toString('utf8') || '{}') as { name?: string; contentType?: string; contentBytes?: string; isInline?: boolean };
+    const a = JSON.parse((await ctx.body()).toString('utf8') || '{}') as { name?: string; contentType?: string; contentBytes?: string; isInline?: boolean; contentId?: string | null };
     const bytes = Buffer.from(a.contentBytes ?? '', 'base64');
     if (bytes.length >= 3 * 1024 * 1024) throw new GraphError(413, 'ErrorRequestEntityTooLarge', 'The attachment is 3 MB or larger: use an upload session.');
-    return json(201, attachmentJson(box.addAttachment(m, { name: a.name ?? 'attachment', content: bytes, ...(a.contentType !== undefined ? { contentType: a.contentType } : {}), ...(a.isInline !== undefined ? { isInline: a.isInline } : {}) }), true));
+    return json(
+      201,
+      attachmentJson(
+        box.addAttachment(m, {
+          name: a.name ?? 'attachment',
+          content: bytes,
+          ...(a.contentType !== undefined ? { contentType: a.contentType } : {}),
+          ...(a.isInline !== undefined ? { isInline: a.isInline } : {}),
+          ...(typeof a.contentId === 'string' ? { contentId: a.contentId } : {}),
+        }),
+        true,
+      ),
+    );
   }
   if (rest === '/attachments/createUploadSession' && method === 'POST') {
-    const { AttachmentItem: item } = JSON.parse((await ctx.body()).toString('utf8') || '{}') as { AttachmentItem?: { attachmentType?: string; name?: string; size?: number; contentType?: string; isInline?: boolean } };
+    const { AttachmentItem: item } = JSON.parse((await ctx.body()).toString('utf8') || '{}') as { AttachmentItem?: { attachmentType?: string; name?: string; size?: number; contentType?: string; isInline?: boolean; contentId?: string | null } };
     if (!item || item.attachmentType !== 'file' || typeof item.name !== 'string' || typeof item.size !== 'number') throw new GraphError(400, 'ErrorInvalidRequest', 'AttachmentItem with attachmentType file, name and size is required.');
     if (item.size > 150 * 1024 * 1024) throw new GraphError(400, 'ErrorAttachmentSizeLimitExceeded', 'The attachment exceeds the 150 MB limit of an upload session.');
-    return json(201, ctx.emu.mailUploads.create(ctx.tenant.id, box, m, { name: item.name, size: item.size, contentType: item.contentType ?? 'application/octet-stream', isInline: item.isInline ?? false }, ctx.emu.graphBaseUrl));
+    return json(201, ctx.emu.mailUploads.create(ctx.tenant.id, box, m, { name: item.name, size: item.size, contentType: item.contentType ?? 'application/octet-stream', isInline: item.isInline ?? false, ...(typeof item.contentId === 'string' ? { contentId: item.contentId } : {}) }, ctx.emu.graphBaseUrl));
   }
   const att = /^\/attachments\/([^/]+)(\/\$value)?$/.exec(rest);
   if (att && method === 'GET') {

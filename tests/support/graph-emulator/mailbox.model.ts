@@ -24,6 +24,8 @@ export class Mailbox {
   readonly messages = new Map<string, MessageRecord>();
   readonly tombstones: Tombstone[] = [];
   readonly valueFailures = new Map<string, ValueFailure>();
+  /** Subjects whose creation (POST messages) fails: failCreate(). */
+  readonly createFailures = new Map<string, ValueFailure>();
   readonly deltaRounds = new Map<string, DeltaRound>();
   readonly pim: Pim;
   seq = 0;
@@ -125,7 +127,7 @@ export class Mailbox {
   }
 
   /** Stores MIME as a new message, deriving its properties as Exchange does. */
-  store(folderId: string, mime: Buffer, state: { isRead: boolean; isDraft: boolean; receivedDateTime: Date; flagged?: boolean }): MessageRecord {
+  store(folderId: string, mime: Buffer, state: { isRead: boolean; isDraft: boolean; receivedDateTime: Date; flagged?: boolean; flag?: MessageRecord['flag']['flagStatus'] }): MessageRecord {
     const p = parseMime(mime);
     const now = new Date();
     const m: MessageRecord = {
@@ -138,6 +140,8 @@ export class Mailbox {
       ...(p.from ? { from: p.from } : {}),
       to: p.to,
       cc: p.cc,
+      bcc: p.bcc,
+      replyTo: p.replyTo,
       body: p.body,
       bodyPreview: previewOf(p.body),
       internetMessageId: p.messageId ?? `<${randomBytes(12).toString('hex')}@emulator.prod.outlook.com>`,
@@ -147,7 +151,7 @@ export class Mailbox {
       sentDateTime: p.date ?? state.receivedDateTime,
       isRead: state.isRead,
       isDraft: state.isDraft,
-      flag: { flagStatus: state.flagged === true ? 'flagged' : 'notFlagged' },
+      flag: { flagStatus: state.flag ?? (state.flagged === true ? 'flagged' : 'notFlagged') },
       attachments: p.attachments.map((a) => ({ id: exchangeId('AAMkAtt'), name: a.name, contentType: a.contentType, isInline: a.isInline, ...(a.contentId !== undefined ? { contentId: a.contentId } : {}), content: a.content, lastModified: now })),
       version: 1,
       changeSeq: this.nextSeq(),
@@ -202,8 +206,16 @@ export class Mailbox {
     this.tombstones.push({ scope: m.folderId, id: m.restId, immutableId: m.immutableId, seq: this.nextSeq() });
   }
 
-  addAttachment(m: MessageRecord, a: { name: string; contentType?: string; content: Buffer; isInline?: boolean }): AttachmentRecord {
-    const rec: AttachmentRecord = { id: exchangeId('AAMkAtt'), name: a.name, contentType: a.contentType ?? 'application/octet-stream', isInline: a.isInline ?? false, content: a.content, lastModified: new Date() };
+  addAttachment(m: MessageRecord, a: { name: string; contentType?: string; content: Buffer; isInline?: boolean; contentId?: string }): AttachmentRecord {
+    const rec: AttachmentRecord = {
+      id: exchangeId('AAMkAtt'),
+      name: a.name,
+      contentType: a.contentType ?? 'application/octet-stream',
+      isInline: a.isInline ?? false,
+      ...(a.contentId !== undefined ? { contentId: a.contentId } : {}),
+      content: a.content,
+      lastModified: new Date(),
+    };
     m.attachments.push(rec);
     m.mimeStale = true;
     this.touch(m);
@@ -213,8 +225,8 @@ export class Mailbox {
   /** The MIME $value serves; rebuilt from the properties once attachments were added after creation. */
   async mimeOf(m: MessageRecord): Promise<Buffer> {
     if (m.mimeStale) {
-      const spec: MimeSpec = { subject: m.subject, to: m.to, cc: m.cc, date: m.sentDateTime, messageId: m.internetMessageId, ...(m.from ? { from: m.from } : {}), ...(m.body.contentType === 'html' ? { html: m.body.content } : { text: m.body.content }) };
-      spec.attachments = m.attachments.map((a): AttachmentSpec => ({ name: a.name, contentType: a.contentType, content: a.content, ...(a.contentId !== undefined ? { contentId: a.contentId } : {}) }));
+      const spec: MimeSpec = { subject: m.subject, to: m.to, cc: m.cc, bcc: m.bcc, replyTo: m.replyTo, date: m.sentDateTime, messageId: m.internetMessageId, ...(m.from ? { from: m.from } : {}), ...(m.body.contentType === 'html' ? { html: m.body.content } : { text: m.body.content }) };
+      spec.attachments = m.attachments.map((a): AttachmentSpec => ({ name: a.name, contentType: a.contentType, content: a.content, inline: a.isInline, ...(a.contentId !== undefined ? { contentId: a.contentId } : {}) }));
       m.mime = await composeMime(spec);
       m.mimeStale = false;
     }
@@ -235,6 +247,18 @@ export class Mailbox {
 
   takeValueFailure(m: MessageRecord): number | undefined {
     const f = this.valueFailures.get(m.immutableId);
+    if (!f || f.times <= 0) return undefined;
+    f.times--;
+    return f.status;
+  }
+
+  /** POST …/messages of a message with this subject answers `status` (default 500), `times` times (default always). */
+  failCreate(subject: string, how: { status?: number; times?: number } = {}): void {
+    this.createFailures.set(subject, { status: how.status ?? 500, times: how.times ?? Number.POSITIVE_INFINITY });
+  }
+
+  takeCreateFailure(subject: string): number | undefined {
+    const f = this.createFailures.get(subject);
     if (!f || f.times <= 0) return undefined;
     f.times--;
     return f.status;

@@ -33,6 +33,8 @@ export interface MessageRecord {
   from?: Address;
   to: Address[];
   cc: Address[];
+  bcc: Address[];
+  replyTo: Address[];
   body: { contentType: 'html' | 'text'; content: string };
   bodyPreview: string;
   internetMessageId: string;

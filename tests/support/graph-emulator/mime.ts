@@ -19,6 +19,8 @@ export interface AttachmentSpec {
   content: string | Buffer | { size: number; seed: string };
   /** An inline part (e.g. an image the HTML body references by cid). */
   contentId?: string;
+  /** Content-Disposition inline (default: when it has a contentId and is an image) or attachment. */
+  inline?: boolean;
 }
 
 export interface MimeSpec {
@@ -26,6 +28,9 @@ export interface MimeSpec {
   from?: Address;
   to?: Address[];
   cc?: Address[];
+  /** Kept in the MIME, as Exchange does in the $value of a message it holds. */
+  bcc?: Address[];
+  replyTo?: Address[];
   date?: Date;
   messageId?: string;
   text?: string;
@@ -46,6 +51,8 @@ export interface ParsedMessage {
   from?: Address;
   to: Address[];
   cc: Address[];
+  bcc: Address[];
+  replyTo: Address[];
   date?: Date;
   messageId?: string;
   body: { contentType: 'html' | 'text'; content: string };
@@ -56,7 +63,13 @@ export async function composeMime(spec: MimeSpec): Promise<Buffer> {
   const attachments = [];
   for (const a of spec.attachments ?? []) {
     const bytes = typeof a.content === 'string' || Buffer.isBuffer(a.content) ? Buffer.from(a.content) : await Content.from(a.content).bytes();
-    attachments.push({ filename: a.name, content: bytes, contentType: a.contentType ?? 'application/octet-stream', ...(a.contentId !== undefined ? { cid: a.contentId } : {}) });
+    attachments.push({
+      filename: a.name,
+      content: bytes,
+      contentType: a.contentType ?? 'application/octet-stream',
+      ...(a.contentId !== undefined ? { cid: a.contentId } : {}),
+      ...(a.inline !== undefined ? { contentDisposition: a.inline ? ('inline' as const) : ('attachment' as const) } : {}),
+    });
   }
   const addr = (a: Address): { name: string; address: string } => ({ name: a.name ?? '', address: a.address });
   const composer = new MailComposer({
@@ -64,13 +77,17 @@ export async function composeMime(spec: MimeSpec): Promise<Buffer> {
     from: spec.from ? addr(spec.from) : undefined,
     to: (spec.to ?? []).map(addr),
     cc: (spec.cc ?? []).map(addr),
+    bcc: (spec.bcc ?? []).map(addr),
+    replyTo: (spec.replyTo ?? []).map(addr),
     date: spec.date ?? new Date(),
     messageId: spec.messageId,
     text: spec.text ?? (spec.html === undefined ? '' : undefined),
     html: spec.html,
     attachments,
   });
-  return composer.compile().build();
+  const node = composer.compile();
+  node.keepBcc = true;
+  return node.build();
 }
 
 interface Part {
@@ -178,6 +195,8 @@ export function parseMime(raw: Buffer): ParsedMessage {
     from: h.get('from') !== undefined ? parseAddress(h.get('from')!) : undefined,
     to: addressList(h.get('to')),
     cc: addressList(h.get('cc')),
+    bcc: addressList(h.get('bcc')),
+    replyTo: addressList(h.get('reply-to')),
     date: date && !Number.isNaN(date.getTime()) ? date : undefined,
     messageId: h.get('message-id'),
     body: html !== undefined ? { contentType: 'html', content: html } : { contentType: 'text', content: text ?? '' },
