@@ -57,6 +57,20 @@ export async function parseMessage(source: MimeSource, options: { skipHtmlToText
   }
 }
 
+/**
+ * The text of an HTML body, by mailparser's own conversion (html-to-text), which it makes only
+ * for an HTML part at the top of a message: an HTML part inside multipart/related (a message
+ * with inline images) has no text otherwise.
+ */
+export async function textOfHtml(html: string): Promise<string> {
+  const mime = Buffer.concat([Buffer.from('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'), Buffer.from(html, 'utf8')]);
+  try {
+    return (await simpleParser(mime, { skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true, maxHtmlLengthToParse: 8 * 1024 * 1024 })).text ?? '';
+  } catch {
+    return '';
+  }
+}
+
 function flatten(list: EmailAddress[], out: MailAddress[]): void {
   for (const a of list) {
     if (a.group) flatten(a.group, out);
