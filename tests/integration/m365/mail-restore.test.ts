@@ -84,6 +84,8 @@ async function essence(mime: Buffer): Promise<Record<string, unknown>> {
     from: addrs(p.from),
     to: addrs(p.to),
     cc: addrs(p.cc),
+    bcc: addrs(p.bcc),
+    replyTo: addrs(p.replyTo),
     date: p.date?.toISOString(),
     messageId: p.messageId,
     text: (p.text ?? '').trim(),
@@ -126,7 +128,7 @@ beforeAll(async () => {
     messages: [
       {
         folder: 'Inbox',
-        mime: await composeMime({ subject: 'Grüße aus Köln — 日本語 ✓', from: BOB, to: [ALICE_ADDR], cc: [{ name: 'Zoë Ünal', address: 'zoe@example.com' }], date: new Date('2024-01-02T09:59:00Z'), messageId: '<greet@example.com>', text: 'Hallo Alice,\nFrom the office: 日本語 and ✓.\n' }),
+        mime: await composeMime({ subject: 'Grüße aus Köln — 日本語 ✓', from: BOB, to: [ALICE_ADDR], cc: [{ name: 'Zoë Ünal', address: 'zoe@example.com' }], bcc: [{ address: 'archive@example.com' }], replyTo: [{ name: 'Bob at home', address: 'bob@home.example' }], date: new Date('2024-01-02T09:59:00Z'), messageId: '<greet@example.com>', text: 'Hallo Alice,\nFrom the office: 日本語 and ✓.\n' }),
         isRead: true,
         flag: 'flagged',
         receivedAt: new Date('2024-01-02T10:00:00Z'),
