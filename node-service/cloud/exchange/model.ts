@@ -90,6 +90,8 @@ export interface EventExtra {
   organizer: MailAddress | null;
   /** Graph's event resource as read, for a restore (ids and read-only fields dropped there). */
   graph: Record<string, unknown>;
+  /** A series master's cancelled occurrences: their original starts (ISO 8601, UTC); EXDATEs in the content. */
+  cancelledOccurrences?: string[];
 }
 
 export interface ContactFolderExtra {
