@@ -1,6 +1,6 @@
 /**
  * Mail under /users/{id | userPrincipalName}:
- *   GET mailFolders, mailFolders/delta, mailFolders/{id}, mailFolders/{id}/childFolders (paged, $top, default 10)
+ *   GET mailFolders, mailFolders/delta, mailFolders/msgfolderroot, mailFolders/{id}, mailFolders/{id}/childFolders (paged, $top, default 10)
  *   GET mailFolders/{id}/messages, mailFolders/{id}/messages/delta (mail-delta.ts)
  *   POST messages (into Drafts) and mailFolders/{id}/messages: JSON, or MIME (Content-Type text/plain, base64)
  *   GET / PATCH / DELETE messages/{id} (also under mailFolders/{id}/), POST messages/{id}/move, GET messages/{id}/$value
@@ -197,6 +197,11 @@ const handleMail = async (m: RegExpExecArray, ctx: GraphContext): Promise<GraphR
   if (/^\/mailFolders\/?$/.test(rest)) {
     if (ctx.method === 'POST') return createFolder(ctx, box, box.rootId);
     return collection(ctx, `users('${box.owner.id}')/mailFolders`, box.childFolders(box.rootId).map((f) => select(folderJson(box, f), ctx.query)));
+  }
+  if (rest === '/mailFolders/msgfolderroot' && get) {
+    // The root of the folder tree ("Top of Information Store"): the parent of the top-level folders.
+    const top = box.childFolders(box.rootId);
+    return json(200, select({ id: box.rootId, displayName: 'Top of Information Store', parentFolderId: `${box.rootId}-nonipm`, childFolderCount: top.length, unreadItemCount: 0, totalItemCount: 0, sizeInBytes: 0, isHidden: false }, ctx.query));
   }
   if (rest === '/mailFolders/delta' && get) {
     return deltaResponse(ctx, box, {
