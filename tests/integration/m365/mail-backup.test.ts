@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backupMailbox, type MailBackupOptions } from '../../../node-service/cloud/exchange/mail-backup.js';
+import { searchMessages, type MailSearchFilter } from '../../../node-service/cloud/exchange/mail-query.js';
 import { exchangeFileName, type MessageExtra } from '../../../node-service/cloud/exchange/model.js';
 import type { DriveBackupResult } from '../../../node-service/cloud/drive-backup.js';
 import { CloudError } from '../../../node-service/cloud/graph/cloud-errors.js';
@@ -265,3 +266,44 @@ describe('mailbox backup', () => {
     expect(await repo.points().list(keyOf('dave'))).toEqual([]);
   });
 });
+
+describe('mail search', () => {
+  it('finds messages of a point by sender, subject, attachment name, date range and folder, from the metadata alone', async () => {
+    const point = (await repo.points().list(keyOf(ALICE))).at(-1)!;
+    const store = await openObjectStore(repo, keyOf(ALICE), { workDir: path.join(workDir, 'search') });
+    try {
+      const subjects = async (f: MailSearchFilter): Promise<string[]> => (await searchMessages(store, point.id, f)).items.map((i) => i.extra.subject);
+      expect(await subjects({ from: 'JÜRGEN' })).toEqual(['Grüße aus Köln — 日本語 ✓']);
+      expect(await subjects({ from: 'juergen@example' })).toEqual(['Grüße aus Köln — 日本語 ✓']);
+      expect(await subjects({ subject: 'quarterly' })).toEqual(['Quarterly numbers']);
+      expect(await subjects({ attachment: 'Q3 REPORT' })).toEqual(['Quarterly numbers']);
+      expect(await subjects({ q: 'logo png' })).toEqual(['Logo inline']); // subject and attachment name
+      expect(await subjects({ q: 'logo mp4' })).toEqual([]);
+      expect(await subjects({ after: '2024-01-01', before: '2024-01-03' })).toEqual(['Grüße aus Köln — 日本語 ✓']);
+      expect(await subjects({ hasAttachments: true, sort: 'size', order: 'desc' })).toEqual(['The big one', 'Quarterly numbers']);
+
+      const inbox = await searchMessages(store, point.id, { folder: '/Inbox', recursive: true, sort: 'subject', order: 'asc', limit: 3 });
+      const all = await subjects({ folder: '/Inbox', recursive: true, sort: 'subject', order: 'asc', limit: 1000 });
+      expect(all).toContain('Nested deep'); // in /Inbox/Projects/2024
+      expect(all).toEqual([...all].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())));
+      expect(inbox.total).toBe(all.length);
+      expect(inbox.items.map((i) => i.extra.subject)).toEqual(all.slice(0, 3));
+      expect((await searchMessages(store, point.id, { folder: '/Inbox', recursive: true, sort: 'subject', order: 'asc', offset: 3, limit: 2 })).items.map((i) => i.extra.subject)).toEqual(all.slice(3, 5));
+      expect(await subjects({ folder: '/Inbox', recursive: false })).not.toContain('Nested deep');
+      const nested = (await searchMessages(store, point.id, { q: 'nested' })).items[0]!;
+      expect(nested).toMatchObject({ folderPath: '/Inbox/Projects/2024', path: `/Inbox/Projects/2024/${exchangeFileName('Nested deep', msgId(ALICE, 'Nested deep'), 'eml')}` });
+      expect(nested.size).toBe((await tenant.mailboxOf(ALICE).mimeOf(tenant.mailboxOf(ALICE).findMessage(msgId(ALICE, 'Nested deep'))!)).length);
+
+      // The first point still has what was deleted since.
+      const first = (await repo.points().list(keyOf(ALICE)))[0]!;
+      expect((await searchMessages(store, first.id, { subject: 'delete me' })).total).toBe(1);
+      expect((await searchMessages(store, point.id, { subject: 'delete me' })).total).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+function msgId(upn: string, subject: string): string {
+  return [...tenant.mailboxOf(upn).messages.values()].find((m) => m.subject === subject)!.immutableId;
+}
