@@ -6,7 +6,11 @@
  * incremental with 1 % changed (requests made, time), and a restore of 1,000 files to
  * another user. The emulator runs in this process, so its CPU counts against ours.
  *
+ * Then the mail phase (m365-mail-bench.ts): a mailbox's full and incremental backups and
+ * searches across it.
+ *
  * Settings (environment):
+ *   VPLUS_BENCH_M365_PARTS  which phases, "drive,mail" (default) or either
  *   VPLUS_BENCH_M365_FILES  number of files (default 20000)
  *   VPLUS_BENCH_M365_MB     total size in MB, roughly (default 2048; half in 20 large files)
  *   VPLUS_BENCH_DIR         where the repository goes (default: the OS temp dir)
@@ -22,6 +26,7 @@ import { driveDelta } from '../graph/drive-items.js';
 import { Semaphore } from '../graph/limits.js';
 import { TenantSession } from '../graph/tenant-session.js';
 import { GraphEmulator } from '../../../tests/support/graph-emulator/index.js';
+import { runMailBenchmark } from './m365-mail-bench.js';
 
 const MB = 1_000_000;
 const MIB = 1024 * 1024;
@@ -56,6 +61,13 @@ async function filesUnder(dir: string): Promise<{ files: number; bytes: number }
 }
 
 export async function runM365Benchmark(): Promise<void> {
+  const parts = (process.env.VPLUS_BENCH_M365_PARTS ?? 'drive,mail').split(',').map((p) => p.trim());
+  const out = (s: string): void => void process.stdout.write(`${s}\n`);
+  if (parts.includes('drive')) await runDriveBenchmark();
+  if (parts.includes('mail')) await runMailBenchmark(out);
+}
+
+async function runDriveBenchmark(): Promise<void> {
   const count = env('VPLUS_BENCH_M365_FILES', 20_000);
   const totalMB = env('VPLUS_BENCH_M365_MB', 2048);
   const large = Math.min(20, Math.max(1, Math.floor(count / 1000)));

@@ -431,7 +431,7 @@ class MailBackup {
   private async download(m: GraphMessage): Promise<{ content: StoredContent; attachments: MailAttachmentInfo[] }> {
     const channel = new ByteChannel();
     const scanner = new MimeAttachmentScanner();
-    const fetched = streamMime(this.o.graph, this.o.userPath, m.id, this.req(`download message "${m.subject ?? ''}" of ${this.o.label}`), async (chunk) => {
+    const fetched = streamMime(this.o.graph, this.o.userPath, m.id, this.req('reading its content'), async (chunk) => {
       await scanner.write(chunk);
       await channel.push(chunk);
     }).then(

@@ -240,6 +240,23 @@ describe('mailbox backup', () => {
     expect(hashes(await pointTree(ALICE, r.pointId))).toEqual(await mailboxTree(box));
   });
 
+  it('waits out 429 ApplicationThrottled (a mailbox limit lower than the client’s) and completes', async () => {
+    const box = alice();
+    for (let i = 0; i < 6; i++) await box.addMessage(`Load/F${i % 3}`, { subject: `throttled ${i}`, text: `${i}` });
+    emu.options.mailboxConcurrency = 2;
+    emu.options.mailboxRetryAfterSeconds = 0.2;
+    emu.traffic.reset();
+    try {
+      const r = await backup(ALICE);
+      expect(r.warnings).toEqual([]);
+      expect(emu.traffic.requests.filter((q) => q.throttled && q.note === 'over the mailbox concurrency limit').length).toBeGreaterThan(0);
+      expect(hashes(await pointTree(ALICE, r.pointId))).toEqual(await mailboxTree(box));
+    } finally {
+      emu.options.mailboxConcurrency = 4;
+      emu.options.mailboxRetryAfterSeconds = 1;
+    }
+  });
+
   it('a message whose MIME cannot be read is a warning naming it; the others are stored, and the next backup stores it', async () => {
     const box = alice();
     const bad = await box.addMessage('Inbox/Projects', { subject: 'Broken one', text: 'b' });
