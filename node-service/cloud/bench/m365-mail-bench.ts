@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Repository } from '../../repository/index.js';
 import { backupMailbox } from '../exchange/mail-backup.js';
+import { createWriteStream } from 'node:fs';
 import { prepareMailSearch, searchMessages, type MailSearchFilter } from '../exchange/mail-query.js';
+import { writeMbox } from '../exchange/mbox.js';
 import { TenantSession } from '../graph/tenant-session.js';
 import { openObjectStore } from '../metadata/index.js';
 import { GraphEmulator, composeMime, type Mailbox } from '../../../tests/support/graph-emulator/index.js';
@@ -155,6 +157,41 @@ export async function runMailBenchmark(out: (s: string) => void): Promise<void> 
         times.push(`${label} ${ms.toFixed(0)} ms (${r.total})`);
       }
       out(`mail search across ${count} messages: worst ${worst.toFixed(0)} ms; index built once in ${(opened.seconds * 1000).toFixed(0)} ms (point opened with it); ${times.join(', ')}`);
+
+      // Export: up to 5,000 messages of the mailbox as one mbox, streamed from the repository, against
+      // reading the same contents and throwing them away (the read ceiling an export cannot beat).
+      const pick = (await searchMessages(store, inc.value.pointId, { sort: 'date', order: 'asc', limit: 1000, offset: 0 })).total;
+      const chosen: { id: string; from: string | null; date: Date | null }[] = [];
+      for (let offset = 0; chosen.length < Math.min(5000, pick); offset += 1000) {
+        const page = await searchMessages(store, inc.value.pointId, { sort: 'date', order: 'asc', limit: 1000, offset });
+        if (page.items.length === 0) break;
+        for (const it of page.items) {
+          const item = await store.getItem(inc.value.pointId, it.path);
+          if (item && chosen.length < 5000) chosen.push({ id: item.id, from: it.extra.from?.address ?? null, date: it.extra.receivedAt ? new Date(it.extra.receivedAt) : null });
+        }
+      }
+      const ceiling = await measured(async () => {
+        let n = 0;
+        for (const c of chosen) for await (const b of store.readContent(inc.value.pointId, c.id)) n += b.length;
+        return n;
+      });
+      const mboxFile = path.join(base, 'export.mbox');
+      const exported = await measured(async () => {
+        const file = createWriteStream(mboxFile);
+        const r = await writeMbox(
+          (async function* () {
+            for (const c of chosen) yield { from: c.from, date: c.date, mime: store.readContent(inc.value.pointId, c.id) };
+          })(),
+          file,
+        );
+        await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        return r;
+      });
+      const mbps = (n: number, s: number): string => (n / MB / s).toFixed(1);
+      out(
+        `mail export of ${exported.value.messages} messages to mbox: ${exported.seconds.toFixed(2)} s, ${(exported.value.bytes / MB).toFixed(0)} MB at ${mbps(exported.value.bytes, exported.seconds)} MB/s; ` +
+          `reading the same messages from the repository alone ${ceiling.seconds.toFixed(2)} s (${mbps(ceiling.value, ceiling.seconds)} MB/s): ${(ceiling.seconds / exported.seconds).toFixed(2)}x the read ceiling; peak RSS ${exported.peakRssMiB} MiB`,
+      );
     } finally {
       await store.close();
     }
