@@ -34,8 +34,18 @@ export function formatConnectionTest(test: M365ConnectionTest): string {
 export function formatUsers(users: readonly M365User[]): string {
   if (users.length === 0) return 'No users. Sync a tenant with vplus m365 tenant sync NAME --wait.';
   return formatTable(
-    ['ID', 'TENANT', 'UPN', 'NAME', 'ONEDRIVE', 'STATE', 'POLICY', 'LAST BACKUP'],
-    users.map((u) => [String(u.id), u.tenant, u.upn, u.displayName, u.hasDrive ? 'yes' : 'no', u.present ? 'present' : 'removed', u.policy ?? '-', formatTimestamp(u.lastBackupAt)]),
+    ['ID', 'TENANT', 'UPN', 'NAME', 'MAILBOX', 'ONEDRIVE', 'STATE', 'POLICY', 'LAST BACKUP'],
+    users.map((u) => [
+      String(u.id),
+      u.tenant,
+      u.upn,
+      u.displayName,
+      u.hasMailbox === null ? 'unknown' : u.hasMailbox ? 'yes' : 'no',
+      u.hasDrive ? 'yes' : 'no',
+      u.present ? 'present' : 'removed',
+      u.policy ?? '-',
+      formatTimestamp(u.lastBackupAt),
+    ]),
   );
 }
 

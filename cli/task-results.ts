@@ -258,9 +258,9 @@ function formatFileRestoreResult(r: z.output<typeof FileRestoreResultSchema>, ta
   return lines.join('\n');
 }
 
-/** "Found 3 users (2 with a OneDrive), 2 SharePoint sites with 3 document libraries." */
+/** "Found 3 users (2 with a OneDrive, 3 with a mailbox), 2 SharePoint sites with 3 document libraries." */
 export function formatM365SyncResult(result: M365SyncResult): string {
-  const users = result.users === null ? 'no users (not listed)' : `${plural(result.users.length, 'user')} (${result.users.filter((u) => u.driveId !== null).length} with a OneDrive)`;
+  const users = result.users === null ? 'no users (not listed)' : `${plural(result.users.length, 'user')} (${result.users.filter((u) => u.driveId !== null).length} with a OneDrive, ${result.users.filter((u) => u.hasMailbox === true).length} with a mailbox)`;
   const libraries = result.sites?.reduce((n, s) => n + s.libraries.length, 0) ?? 0;
   const sites = result.sites === null ? 'no sites (not listed)' : `${plural(result.sites.length, 'SharePoint site')} with ${plural(libraries, 'document library', 'document libraries')}`;
   return `Found ${users}, ${sites}.`;

@@ -30,7 +30,7 @@ export type M365TenantSettings = z.infer<typeof M365TenantSettingsSchema>;
 export const M365SyncParamsSchema = z.object({ m365TenantId: z.number().int() });
 export const M365SyncNodeParamsSchema = M365SyncParamsSchema.extend({ tenant: M365TenantSettingsSchema });
 
-/** A user as Graph lists it, with their OneDrive (null: none). */
+/** A user as Graph lists it, with their OneDrive (null: none) and whether they have a mailbox. */
 export const M365DirectoryUserSchema = z.object({
   id: z.string(),
   userPrincipalName: z.string(),
@@ -38,6 +38,8 @@ export const M365DirectoryUserSchema = z.object({
   mail: z.string().nullable(),
   accountEnabled: z.boolean().nullable(),
   driveId: z.string().nullable(),
+  /** An Exchange Online mailbox; null: unknown (the app may not read mail; absent from nodes older than Exchange backup). */
+  hasMailbox: z.boolean().nullable().default(null),
 });
 
 export const M365DirectoryLibrarySchema = z.object({ id: z.string(), name: z.string(), webUrl: z.string().nullable() });
@@ -196,9 +198,11 @@ export const M365RestoreParamsSchema = z.object({
   /** The drive of the backup the paths are in. */
   objectKey: z.string().min(1),
   pointId: z.string().min(1),
+  /** What the part holds: files of a drive (absent in tasks written before Exchange parts existed), mail, events or contacts. */
+  partKind: M365PartKindSchema.default('drive'),
   /** Paths inside that drive, "/" the whole drive ("/Documents/Q3", "/a.txt"). */
   paths: z.array(z.string().min(1).startsWith('/')).min(1),
-  /** Where to: a drive of the same tenant (the original or another user's or library). */
+  /** Where to: a drive of the same tenant (the original or another user's or library); for mail, calendars and contacts a user (driveId: their Graph id). */
   target: z.object({ kind: M365SubjectKindSchema, id: z.number().int(), driveId: z.string().min(1), label: z.string() }),
   /** A folder at the target's root to restore into ("Restore-2026-12-07 0315" by default); null: the original places. */
   folder: z.string().min(1).max(255).nullable(),

@@ -188,8 +188,8 @@ export const M365UserSchema = z.object({
   enabled: z.boolean().nullable(),
   driveId: z.string().nullable(),
   hasDrive: z.boolean(),
-  /** Mailboxes come with Exchange backup (part 2). */
-  hasMailbox: z.boolean(),
+  /** An Exchange Online mailbox (its mail, calendars and contacts are backed up); null: unknown (the last sync could not find out: its warning says why). */
+  hasMailbox: z.boolean().nullable(),
   present: z.boolean().describe('false: gone from the tenant at the last sync (kept for its backups)'),
   lastSeenAt: z.string(),
   removedAt: z.string().nullable(),
@@ -226,10 +226,20 @@ export const M365SiteSchema = z.object({
 });
 export type M365Site = z.infer<typeof M365SiteSchema>;
 
-/** A backup of a user's OneDrive or a site's libraries: one point per drive, browsed as one folder per drive. */
+/** What a part of a backup holds (common/m365-tasks.ts M365PartKindSchema: the same four). */
+export const M365BackupPartKindSchema = z.enum(['drive', 'mail', 'calendar', 'contacts']);
+export type M365BackupPartKind = z.infer<typeof M365BackupPartKindSchema>;
+
+/**
+ * A part of a backup: one point per part, browsed as one folder per part. A user's backup has
+ * "drive" (their OneDrive), and "mail", "calendar" and "contacts" when they have a mailbox; a
+ * site's one part per document library.
+ */
 export const M365BackupPartSchema = z.object({
-  /** Its folder in the backup: "drive" (a OneDrive) or the library's name. */
+  /** Its folder in the backup: "drive" (a OneDrive), the library's name, "mail", "calendar" or "contacts". */
   name: z.string(),
+  /** Absent in backups recorded before Exchange parts existed: a drive. */
+  partKind: M365BackupPartKindSchema.default('drive'),
   driveId: z.string(),
   objectKey: z.string(),
   pointId: z.string(),

@@ -57,7 +57,7 @@ export function toM365Backup(r: M365BackupRow): M365Backup {
     bytes: Number(r.bytes),
     storedBytes: Number(r.stored_bytes),
     warnings: json<string[]>(r.warnings) ?? [],
-    parts: json<M365BackupPart[]>(r.parts) ?? [],
+    parts: (json<M365BackupPart[]>(r.parts) ?? []).map((p) => ({ ...p, partKind: p.partKind ?? 'drive' })),
     status: r.status,
     taskId: r.task_id,
   };

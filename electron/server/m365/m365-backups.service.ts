@@ -5,7 +5,7 @@ import { M365BackupListQuerySchema, M365BackupRunRequestSchema, M365RestoreReque
 import type { Mount } from '../../../common/api/mounts.js';
 import { DEFAULT_MOUNT_IDLE_SECONDS } from '../../../common/api/mounts.js';
 import type { RepoPoint } from '../../../common/api/destinations.js';
-import { M365PointSourceSchema, m365DriveObjectKey, m365RestoreFolderName, type M365DrivePart, type M365PointSource, type M365SubjectKind } from '../../../common/m365-tasks.js';
+import { M365_EXCHANGE_PARTS, M365PointSourceSchema, m365DriveObjectKey, m365ExchangeObjectKey, m365RestoreFolderName, type M365DrivePart, type M365PartKind, type M365PointSource, type M365SubjectKind } from '../../../common/m365-tasks.js';
 import type { TaskParamsOf, TaskResultOf } from '../../../common/task-contracts.js';
 import type { Task } from '../../../common/api/tasks.js';
 import type { AuditService } from '../auth/audit.service.js';
@@ -36,12 +36,16 @@ export interface M365BackupsServiceDeps {
 
 type Subject = { kind: 'user'; row: UserRow } | { kind: 'site'; row: SiteRow };
 
+/** How a user's Exchange parts are named in messages: "the mailbox of alice@contoso.com". */
+const EXCHANGE_LABELS: Record<Exclude<M365PartKind, 'drive'>, string> = { mail: 'the mailbox', calendar: 'the calendars', contacts: 'the contacts' };
+
 /**
- * Backups of Microsoft 365 users (their OneDrive) and sites (their document libraries). A
- * backup is an M365_BACKUP task on the destination's node, which needs to reach Graph as the
- * tenant's own node does; each drive becomes a backup point there, and the task's result a
- * row of the catalog. Browsing opens the backup as a mount (one folder per drive) in the file
- * explorer; a restore is an M365_RESTORE task writing back through Graph, audited.
+ * Backups of Microsoft 365 users (their OneDrive, mailbox, calendars and contacts) and sites
+ * (their document libraries). A backup is an M365_BACKUP task on the destination's node,
+ * which needs to reach Graph as the tenant's own node does; each part becomes a backup point
+ * there, and the task's result a row of the catalog. Browsing opens the backup as a mount
+ * (one folder per part) in the file explorer; a restore is an M365_RESTORE task writing back
+ * through Graph, audited.
  */
 export class M365BackupsService {
   constructor(private readonly d: M365BackupsServiceDeps) {
@@ -141,6 +145,7 @@ export class M365BackupsService {
       m365BackupId: row.id,
       objectKey: part.objectKey,
       pointId: part.pointId,
+      partKind: part.partKind,
       paths,
       target,
       folder,
@@ -172,12 +177,25 @@ export class M365BackupsService {
     };
   }
 
-  /** The drives a backup of the subject covers: a user's OneDrive, a site's present libraries. */
+  /**
+   * The parts a backup of the subject covers: a user's OneDrive, and their mail, calendars and
+   * contacts when the last sync found a mailbox; a site's present libraries.
+   */
   private async partsOf(subject: Subject, tenant: M365TenantRow): Promise<M365DrivePart[]> {
     if (subject.kind === 'user') {
       const u = subject.row;
-      if (u.drive_id === null) throw conflict(`${u.upn} has no OneDrive to back up (the last sync of tenant "${tenant.name}" found none)`, 'user');
-      return [{ kind: 'drive', name: 'drive', driveId: u.drive_id, objectKey: m365DriveObjectKey(tenant.tenant_id, u.drive_id), label: `the OneDrive of ${u.upn}` }];
+      const parts: M365DrivePart[] = [];
+      if (u.drive_id !== null) parts.push({ kind: 'drive', name: 'drive', driveId: u.drive_id, objectKey: m365DriveObjectKey(tenant.tenant_id, u.drive_id), label: `the OneDrive of ${u.upn}` });
+      if (u.has_mailbox === 1) {
+        for (const kind of M365_EXCHANGE_PARTS) {
+          parts.push({ kind, name: kind, driveId: u.graph_id, objectKey: m365ExchangeObjectKey(tenant.tenant_id, kind, u.graph_id), label: `${EXCHANGE_LABELS[kind]} of ${u.upn}` });
+        }
+      }
+      if (parts.length === 0) {
+        const mailbox = u.has_mailbox === null ? ' (whether they have a mailbox is unknown: see the warning of the last sync)' : '';
+        throw conflict(`${u.upn} has no OneDrive and no mailbox to back up${mailbox}; the last sync of tenant "${tenant.name}" found none`, 'user');
+      }
+      return parts;
     }
     const libraries = (await this.d.inventory.libraries(subject.row.id)).filter((l: LibraryRow) => l.present === 1);
     if (libraries.length === 0) throw conflict(`site "${subject.row.name}" has no document library to back up (sync tenant "${tenant.name}" if it has one now)`, 'site');
@@ -197,7 +215,7 @@ export class M365BackupsService {
       directory: tenant?.tenant_id ?? '',
       subject: { kind: p.subject.kind, graphId: row?.graph_id ?? '', name, userId: p.subject.kind === 'user' && row ? row.id : null, siteId: p.subject.kind === 'site' && row ? row.id : null },
       createdAt: new Date(r.points.reduce((min, x) => (x.createdAt < min ? x.createdAt : min), r.points[0]!.createdAt)),
-      parts: r.points.map((x) => ({ name: x.part, driveId: x.driveId, objectKey: x.objectKey, pointId: x.pointId, kind: x.kind, items: x.items, files: x.files, folders: x.folders, bytes: x.bytes, storedBytes: x.storedBytes })),
+      parts: r.points.map((x) => ({ name: x.part, partKind: x.partKind, driveId: x.driveId, objectKey: x.objectKey, pointId: x.pointId, kind: x.kind, items: x.items, files: x.files, folders: x.folders, bytes: x.bytes, storedBytes: x.storedBytes })),
       warnings: task.warnings,
       taskId: task.id,
     });
@@ -205,12 +223,12 @@ export class M365BackupsService {
 
   /** Points found on a destination alone, grouped back into backups by their run id; the catalog's tenants and objects are matched by Graph id. */
   private async reimport(destinationId: number, points: readonly RepoPoint[]): Promise<void> {
-    const runs = new Map<string, { source: M365PointSource; points: { point: RepoPoint; part: string; driveId: string }[] }>();
+    const runs = new Map<string, { source: M365PointSource; points: { point: RepoPoint; part: string; partKind: M365PartKind; driveId: string }[] }>();
     for (const point of points) {
       const source = M365PointSourceSchema.safeParse(point.source);
-      if (!source.success) continue; // a point of another kind of object (Exchange, later)
+      if (!source.success) continue; // a point of another kind of object (a VM's)
       const run = runs.get(source.data.runId) ?? { source: source.data, points: [] };
-      run.points.push({ point, part: source.data.part, driveId: source.data.driveId });
+      run.points.push({ point, part: source.data.part, partKind: source.data.partKind, driveId: source.data.driveId });
       runs.set(source.data.runId, run);
     }
     const tenants = await this.d.tenants.list();
@@ -220,8 +238,8 @@ export class M365BackupsService {
       const tenant = tenants.find((t) => t.tenant_id.toLowerCase() === s.directory.toLowerCase());
       const subjectRows = tenant ? (s.subject.kind === 'user' ? await this.d.inventory.findUsers(s.subject.name, tenant.id) : await this.d.inventory.findSites(s.subject.name, tenant.id)) : [];
       const match = subjectRows.find((r) => r.graph_id === s.subject.graphId);
-      const parts: M365BackupPart[] = run.points.map(({ point: pt, part, driveId }) => ({
-        name: part, driveId, objectKey: pt.objectKey, pointId: pt.id, kind: pt.kind, items: pt.items, files: pt.files, folders: pt.folders, bytes: pt.bytes, storedBytes: pt.storedBytes,
+      const parts: M365BackupPart[] = run.points.map(({ point: pt, part, partKind, driveId }) => ({
+        name: part, partKind, driveId, objectKey: pt.objectKey, pointId: pt.id, kind: pt.kind, items: pt.items, files: pt.files, folders: pt.folders, bytes: pt.bytes, storedBytes: pt.storedBytes,
       }));
       const r = await this.d.backups.upsert({
         destinationId,
@@ -251,7 +269,7 @@ export class M365BackupsService {
       if (rest.some((s) => s === '..' || s === '.' || s === '')) throw badRequest(`"${raw}" is not a path in the backup`, 'paths');
       const p = parts.find((x) => x.name === head);
       if (!p) throw badRequest(`"${raw}" is not in this backup: its paths start with ${parts.map((x) => `"${x.name}/"`).join(' or ')}`, 'paths');
-      if (part && part !== p) throw badRequest('a restore takes paths of one drive (library); restore each on its own', 'paths');
+      if (part && part !== p) throw badRequest('a restore takes paths of one part of the backup (a drive, a library, the mail, the calendars or the contacts); restore each on its own', 'paths');
       part = p;
       out.push(`/${rest.join('/')}`);
     }
@@ -259,6 +277,7 @@ export class M365BackupsService {
   }
 
   private async restoreTarget(row: M365BackupRow, part: M365BackupPart, req: ReturnType<typeof M365RestoreRequestSchema.parse>, tenant: M365TenantRow): Promise<TaskParamsOf<'M365_RESTORE'>['target']> {
+    if (part.partKind !== 'drive') return this.mailboxTarget(row, part.partKind, req, tenant);
     if (req.to === undefined) {
       const id = row.subject_kind === 'user' ? row.user_id : row.site_id;
       if (id === null) throw conflict(`${row.subject_name} is no longer in the catalog of tenant "${tenant.name}"; restore to another user or site with "to"`, 'to');
@@ -282,6 +301,25 @@ export class M365BackupsService {
     const lib = (await this.d.inventory.libraries(site.id)).find((l) => l.present === 1 && l.name.toLowerCase() === name.toLowerCase());
     if (!lib) throw notFound(`site ${site.name} has no library "${name}"`, 'toLibrary');
     return { kind: 'site', id: site.id, driveId: lib.drive_id, label: `library ${lib.name} of site ${site.name}` };
+  }
+
+  /** Mail, calendars and contacts go to a user of the tenant with a mailbox: the original one, or `to`. */
+  private async mailboxTarget(row: M365BackupRow, kind: Exclude<M365PartKind, 'drive'>, req: ReturnType<typeof M365RestoreRequestSchema.parse>, tenant: M365TenantRow): Promise<TaskParamsOf<'M365_RESTORE'>['target']> {
+    if (req.toLibrary !== undefined) throw badRequest(`${EXCHANGE_LABELS[kind]} go to a user's mailbox, not to a library: leave out "toLibrary"`, 'toLibrary');
+    let u: UserRow | undefined;
+    if (req.to === undefined) {
+      if (row.subject_kind !== 'user' || row.user_id === null) throw conflict(`${row.subject_name} is no longer in the catalog of tenant "${tenant.name}"; restore to another user with "to"`, 'to');
+      u = await this.d.inventory.userById(row.user_id);
+    } else {
+      u = (await this.d.inventory.findUsers(req.to, tenant.id)).find((x) => x.present === 1);
+      if (!u) throw notFound(`there is no user "${req.to}" in tenant "${tenant.name}" (${EXCHANGE_LABELS[kind]} of a backup go to a user's mailbox)`, 'to');
+    }
+    if (!u || u.present !== 1) throw conflict(`${row.subject_name} is no longer in tenant "${tenant.name}"; restore to another user with "to"`, 'to');
+    if (u.has_mailbox !== 1) {
+      const why = u.has_mailbox === null ? 'whether they have a mailbox is unknown (see the warning of the last sync)' : 'they have no Exchange Online mailbox';
+      throw conflict(`${u.upn} cannot take ${EXCHANGE_LABELS[kind]} of ${row.subject_name}: ${why}; restore to a user with a mailbox`, 'to');
+    }
+    return { kind: 'user', id: u.id, driveId: u.graph_id, label: `${EXCHANGE_LABELS[kind]} of ${u.upn}` };
   }
 
   private async subject(s: { kind: 'user' | 'site'; ref: string }, tenantId?: number, present = true): Promise<Subject> {

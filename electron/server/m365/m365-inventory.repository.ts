@@ -16,6 +16,8 @@ export interface UserRow {
   mail: string | null;
   account_enabled: number | null;
   drive_id: string | null;
+  /** 1 an Exchange Online mailbox, 0 none, NULL unknown. */
+  has_mailbox: number | null;
   present: number;
   last_seen_at: Date;
   removed_at: Date | null;
@@ -66,7 +68,7 @@ export function toM365User(r: UserRow, policyOf: M365PolicyOf = noPolicy): M365U
     enabled: r.account_enabled === null ? null : r.account_enabled === 1,
     driveId: r.drive_id,
     hasDrive: r.drive_id !== null,
-    hasMailbox: false,
+    hasMailbox: r.has_mailbox === null ? null : r.has_mailbox === 1,
     present: r.present === 1,
     lastSeenAt: r.last_seen_at.toISOString(),
     removedAt: r.removed_at ? r.removed_at.toISOString() : null,
@@ -120,8 +122,8 @@ export class M365InventoryRepository {
   /** The users just listed; those not in the list are kept, marked removed. */
   async applyUsers(tenantId: number, users: readonly DirectoryUser[], sql: Sql = this.sql): Promise<void> {
     const seenAt = await now(sql);
-    const rows = users.map((u) => [tenantId, u.id, u.userPrincipalName, u.displayName.slice(0, 255), u.mail, u.accountEnabled === null ? null : u.accountEnabled ? 1 : 0, u.driveId]);
-    await upsert(sql, 'm365_users', ['tenant_id', 'graph_id', 'upn', 'display_name', 'mail', 'account_enabled', 'drive_id'], rows, ['upn', 'display_name', 'mail', 'account_enabled', 'drive_id'], seenAt);
+    const rows = users.map((u) => [tenantId, u.id, u.userPrincipalName, u.displayName.slice(0, 255), u.mail, u.accountEnabled === null ? null : u.accountEnabled ? 1 : 0, u.driveId, u.hasMailbox === null ? null : u.hasMailbox ? 1 : 0]);
+    await upsert(sql, 'm365_users', ['tenant_id', 'graph_id', 'upn', 'display_name', 'mail', 'account_enabled', 'drive_id', 'has_mailbox'], rows, ['upn', 'display_name', 'mail', 'account_enabled', 'drive_id', 'has_mailbox'], seenAt);
     await sql.execute('UPDATE m365_users SET present = 0, removed_at = ? WHERE tenant_id = ? AND present = 1 AND last_seen_at < ?', [seenAt, tenantId, seenAt]);
   }
 
@@ -175,13 +177,14 @@ export class M365InventoryRepository {
   }
 
   /**
-   * What m365 policies may back up, in every tenant: present users with a OneDrive and present
-   * sites with at least one present document library (common/m365-policy-members.ts).
+   * What m365 policies may back up, in every tenant: present users with a OneDrive or a
+   * mailbox, and present sites with at least one present document library
+   * (common/m365-policy-members.ts).
    */
   async protectable(): Promise<M365Protectable[]> {
     const users = await this.sql.query<{ id: number; upn: string; tenant_id: number; tenant_name: string }>(
       `SELECT u.id, u.upn, u.tenant_id, t.name AS tenant_name FROM m365_users u JOIN m365_tenants t ON t.id = u.tenant_id
-        WHERE u.present = 1 AND u.drive_id IS NOT NULL ORDER BY t.name, u.upn`,
+        WHERE u.present = 1 AND (u.drive_id IS NOT NULL OR u.has_mailbox = 1) ORDER BY t.name, u.upn`,
     );
     const sites = await this.sql.query<{ id: number; name: string; display_name: string; tenant_id: number; tenant_name: string }>(
       `SELECT s.id, s.name, s.display_name, s.tenant_id, t.name AS tenant_name FROM m365_sites s JOIN m365_tenants t ON t.id = s.tenant_id

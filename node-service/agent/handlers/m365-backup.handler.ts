@@ -1,11 +1,12 @@
 import * as path from 'node:path';
 import { M365BackupNodeParamsSchema, type M365BackupResult, type M365PointResult, type M365PointSource } from '../../../common/m365-tasks.js';
-import { backupDrive, type DriveBackupProgress } from '../../cloud/drive-backup.js';
+import { backupDrive, type DriveBackupProgress, type DriveBackupResult } from '../../cloud/drive-backup.js';
 import { CloudError } from '../../cloud/graph/cloud-errors.js';
 import type { GraphClientOptions } from '../../cloud/graph/graph-client.js';
 import { Semaphore } from '../../cloud/graph/limits.js';
 import { TaskError, type TaskHandler, type TaskRunContext, type TaskRunResult } from '../task-handler.js';
 import { destinationError, formatBytes, parseParams, plural, withRepository, type DestinationHandlerDeps } from './destination-task.js';
+import { EXCHANGE_BACKUPS, PART_ITEM } from './m365-parts.js';
 import { withTenant } from './m365-tenant.js';
 
 export interface M365HandlerDeps extends DestinationHandlerDeps {
@@ -32,10 +33,12 @@ export function cloudTaskError(ctx: TaskRunContext, nodeName: string, err: unkno
 }
 
 /**
- * M365_BACKUP: one backup point per drive of the subject (a user's OneDrive, a site's
- * libraries), each tagged with the run id in its manifest so the run can be regrouped from
- * the destination alone. A drive that fails as a whole is a warning naming it and the others
- * go on; the task fails only when no drive could be backed up, or when signing in fails.
+ * M365_BACKUP: one backup point per part of the subject (a user's OneDrive, mail, calendars
+ * and contacts; a site's libraries), each tagged with the run id in its manifest so the run
+ * can be regrouped from the destination alone. A part that fails as a whole is a warning
+ * naming it and the others go on; a user found to have no mailbox after all has their
+ * Exchange parts skipped (said in the log). The task fails only when no part could be backed
+ * up, or when signing in fails.
  */
 export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
   // One backup of a drive at a time on this node: its metadata working copy is not locked.
@@ -53,9 +56,10 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
       const warnings: string[] = [];
       const result: M365BackupResult = { runId: params.runId, points: [] };
       const failedParts: string[] = [];
+      const skippedParts: string[] = [];
       try {
         await withTenant(params.tenant, deps.graph ?? {}, async (s) => {
-          // Sign in first: a wrong credential is one clear failure, not one per drive.
+          // Sign in first: a wrong credential is one clear failure, not one per part.
           ctx.progress(0, null, 'signing in to Microsoft 365');
           await s.tokens.token();
           await withRepository(ctx, deps, target, async (repo) => {
@@ -71,21 +75,21 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
                 driveId: part.driveId,
               };
               const step = `${part.label} (${i + 1} of ${params.parts.length})`;
+              const noun = PART_ITEM[part.kind];
               // The total (and so an ETA) is known once every change was listed: what is queued then is all there is.
               const onProgress = (p: DriveBackupProgress): void =>
                 ctx.progress(
                   bytesBefore + p.downloadedBytes,
                   p.enumerated ? bytesBefore + Math.max(p.queuedBytes, p.downloadedBytes) : null,
-                  `${step}: ${plural(p.items, 'item')} listed${p.enumerated ? '' : ' so far'}, ${p.downloadedFiles} of ${plural(p.queuedFiles, 'changed file')} downloaded`,
+                  `${step}: ${plural(p.items, 'item')} listed${p.enumerated ? '' : ' so far'}, ${p.downloadedFiles} of ${plural(p.queuedFiles, `changed ${noun}`)} downloaded`,
                 );
               ctx.progress(bytesBefore, null, `${step}: reading the changes`);
               const release = await driveLock(target.path, part.objectKey).acquire(ctx.signal);
               try {
-                const r = await backupDrive({
+                const common = {
                   graph: s.graph,
                   repo,
                   objectKey: part.objectKey,
-                  drivePath: `/drives/${part.driveId}`,
                   owner: params.subjectGraphId,
                   label: part.label,
                   workDir: m365WorkDir(ctx.stagingDir),
@@ -95,7 +99,11 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
                   logger: ctx.logger.child({ part: part.name }),
                   onProgress,
                   ...(deps.packSize ? { packSize: deps.packSize } : {}),
-                });
+                };
+                const r: DriveBackupResult =
+                  part.kind === 'drive'
+                    ? await backupDrive({ ...common, drivePath: `/drives/${part.driveId}` })
+                    : await EXCHANGE_BACKUPS[part.kind]({ ...common, userPath: `/users/${part.driveId}` });
                 bytesBefore += r.downloadedBytes;
                 warnings.push(...r.warnings.map((w) => `${part.label}: ${w}`));
                 const { warnings: _w, newStoredBytes, ...counts } = r;
@@ -103,11 +111,18 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
                 result.points.push(point);
                 ctx.log(
                   'info',
-                  `${part.label}: ${r.kind} point ${r.pointId}${r.resynced ? ' (the change token had expired: compared in full)' : ''}, ${plural(r.files, 'file')} (${formatBytes(r.bytes)}), ${r.added} added, ${r.changed} changed, ${r.removed} removed, ${plural(r.downloadedFiles, 'file')} downloaded (${formatBytes(r.downloadedBytes)})${r.warnings.length ? `, ${plural(r.warnings.length, 'item')} not backed up` : ''}`,
+                  `${part.label}: ${r.kind} point ${r.pointId}${r.resynced ? ' (the change token had expired: compared in full)' : ''}, ${plural(r.files, noun)} (${formatBytes(r.bytes)}), ${r.added} added, ${r.changed} changed, ${r.removed} removed, ${plural(r.downloadedFiles, noun)} downloaded (${formatBytes(r.downloadedBytes)})${r.warnings.length ? `, ${plural(r.warnings.length, 'item')} not backed up` : ''}`,
                 );
               } catch (err) {
-                // Only Graph's refusals are the drive's own; a repository failure ends the run.
+                // Only Graph's refusals are the part's own; a repository failure ends the run.
                 if (ctx.signal.aborted || !(err instanceof CloudError)) throw err;
+                if (err.code === 'M365_NO_MAILBOX') {
+                  // The inventory said there was a mailbox; Exchange says there is none (now): nothing to keep.
+                  const line = `${part.label} skipped: ${params.subjectName} has no Exchange Online mailbox (any more); the next sync of the tenant notes it`;
+                  skippedParts.push(line);
+                  ctx.log('info', line);
+                  continue;
+                }
                 const warning = `${part.label} was not backed up: ${err.message}`;
                 warnings.push(warning);
                 failedParts.push(warning);
@@ -126,7 +141,7 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
         throw e;
       }
       if (result.points.length === 0) {
-        return { failed: `no drive of ${params.subjectName} could be backed up on node ${deps.nodeName}: ${failedParts.join('; ')}`, result, warnings };
+        return { failed: `${params.subject.kind === 'site' ? 'no drive of' : 'nothing of'} ${params.subjectName} could be backed up on node ${deps.nodeName}: ${[...failedParts, ...skippedParts].join('; ')}`, result, warnings };
       }
       return { result, warnings };
     },

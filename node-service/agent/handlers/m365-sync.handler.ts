@@ -36,7 +36,7 @@ export function m365SyncHandler(deps: { nodeName: string }): TaskHandler {
           // Sign in first: a wrong credential is one clear failure rather than two.
           await s.tokens.token();
           ctx.progress(0, null, 'listing the users');
-          const users = await part('users', () => listUsers(s.graph, ctx.signal));
+          const users = await part('users', () => listUsers(s.graph, ctx.signal, (w) => warnings.push(w)));
           ctx.progress(0, null, 'listing the SharePoint sites');
           const sites = await part('SharePoint sites', () => listSites(s.graph, ctx.signal));
           return { users, sites };

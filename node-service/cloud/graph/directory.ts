@@ -9,6 +9,8 @@ export interface M365User {
   accountEnabled: boolean | null;
   /** The user's OneDrive (null: the user has none). */
   driveId: string | null;
+  /** An Exchange Online mailbox; null: it could not be found out (the warning says why). */
+  hasMailbox: boolean | null;
 }
 
 export interface M365Library {
@@ -46,20 +48,44 @@ interface GraphSite {
   isPersonalSite?: boolean;
 }
 
-/** Every user of the tenant with their OneDrive's id (a user without one has none, not an error). */
-export async function listUsers(graph: GraphClient, signal?: AbortSignal): Promise<M365User[]> {
+/**
+ * Every user of the tenant with their OneDrive's id (a user without one has none, not an
+ * error) and whether they have a mailbox. Graph's user has no such property: one mail folder
+ * is asked for, and 404 MailboxNotEnabledForRESTAPI means none. When the app may not read
+ * mail (or a probe fails otherwise) the users' mailboxes are unknown (null) and `warn` is told
+ * once, so the sync says why rather than reporting nobody has a mailbox.
+ */
+export async function listUsers(graph: GraphClient, signal?: AbortSignal, warn: (warning: string) => void = () => undefined): Promise<M365User[]> {
   const users: M365User[] = [];
+  let mailUnreadable: CloudError | null = null;
+  let probeFailures = 0;
   for await (const page of graph.pages<GraphUser>('/users?$select=id,userPrincipalName,displayName,mail,accountEnabled&$top=999', { what: 'list the users', signal })) {
     for (const u of page.items) {
+      const name = u.userPrincipalName ?? u.id;
       let driveId: string | null = null;
       try {
-        driveId = (await graph.json<GraphDrive>(`/users/${encodeURIComponent(u.id)}/drive?$select=id`, { what: `read the OneDrive of ${u.userPrincipalName ?? u.id}`, owner: u.id, signal })).id;
+        driveId = (await graph.json<GraphDrive>(`/users/${encodeURIComponent(u.id)}/drive?$select=id`, { what: `read the OneDrive of ${name}`, owner: u.id, signal })).id;
       } catch (err) {
         if (!(err instanceof CloudError && err.code === 'M365_NOT_FOUND')) throw err;
       }
-      users.push({ id: u.id, userPrincipalName: u.userPrincipalName ?? u.id, displayName: u.displayName ?? '', mail: u.mail ?? null, accountEnabled: u.accountEnabled ?? null, driveId });
+      let hasMailbox: boolean | null = null;
+      // Once mail is known to be unreadable, asking for every other user would only fail the same way.
+      if (mailUnreadable === null) {
+        try {
+          await graph.json(`/users/${encodeURIComponent(u.id)}/mailFolders?$top=1&$select=id`, { what: `read the mail folders of ${name}`, owner: u.id, signal });
+          hasMailbox = true;
+        } catch (err) {
+          if (!(err instanceof CloudError) || err.code === 'M365_AUTH_FAILED' || err.code === 'M365_CANCELLED') throw err;
+          if (err.code === 'M365_NO_MAILBOX') hasMailbox = false;
+          else if (err.code === 'M365_PERMISSION_MISSING') mailUnreadable = err;
+          else probeFailures++;
+        }
+      }
+      users.push({ id: u.id, userPrincipalName: name, displayName: u.displayName ?? '', mail: u.mail ?? null, accountEnabled: u.accountEnabled ?? null, driveId, hasMailbox });
     }
   }
+  if (mailUnreadable) warn(`whether the users have a mailbox is unknown (their mail, calendars and contacts are not backed up): ${mailUnreadable.message}; grant Mail.ReadWrite, Calendars.ReadWrite and Contacts.ReadWrite`);
+  else if (probeFailures > 0) warn(`whether ${probeFailures} ${probeFailures === 1 ? 'user has' : 'users have'} a mailbox is unknown: Graph failed to answer; the next sync asks again`);
   return users;
 }
 

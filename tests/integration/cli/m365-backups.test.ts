@@ -64,8 +64,8 @@ describe('vplus m365 backups against a real server, node and the Graph emulator'
     emu = await GraphEmulator.start();
     tenant = emu.addTenant({ domain: 'fabrikam.onmicrosoft.com' });
     app = tenant.addApp({ secret: SECRET });
-    tenant.addUser({ userPrincipalName: DANA, displayName: 'Dana Dix' });
-    tenant.addUser({ userPrincipalName: ELI, displayName: 'Eli Eng' });
+    tenant.addUser({ userPrincipalName: DANA, displayName: 'Dana Dix', mailbox: false });
+    tenant.addUser({ userPrincipalName: ELI, displayName: 'Eli Eng', mailbox: false });
     const hr = tenant.addSite({ name: 'hr', displayName: 'HR', libraries: ['Documents', 'Policies'] });
     dana = tenant.driveOf(DANA);
     dana.seed({

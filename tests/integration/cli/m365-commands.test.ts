@@ -33,8 +33,8 @@ describe('vplus m365 against a real server and the Graph emulator', () => {
   beforeAll(async () => {
     emu = await GraphEmulator.start();
     tenant = emu.addTenant({ domain: 'fabrikam.onmicrosoft.com' });
-    app = tenant.addApp({ secret: SECRET, roles: ['User.Read.All', 'Files.Read.All', 'Sites.Read.All'] });
-    tenant.addUser({ userPrincipalName: 'dana@fabrikam.onmicrosoft.com', displayName: 'Dana Dix' });
+    app = tenant.addApp({ secret: SECRET, roles: ['User.Read.All', 'Files.Read.All', 'Sites.Read.All', 'Mail.Read'] });
+    tenant.addUser({ userPrincipalName: 'dana@fabrikam.onmicrosoft.com', displayName: 'Dana Dix', mailbox: false });
     tenant.addUser({ userPrincipalName: 'eli@fabrikam.onmicrosoft.com', displayName: 'Eli Eng', drive: false });
     tenant.addSite({ name: 'hr', displayName: 'HR', libraries: ['Documents', 'Policies'] });
     t = await startTestServer();
@@ -84,7 +84,7 @@ describe('vplus m365 against a real server and the Graph emulator', () => {
     expect(JSON.stringify(list)).not.toContain(SECRET);
     const sync = await cli.ok(['m365', 'tenant', 'sync', 'fabrikam', '--wait']);
     expect(sync).toMatch(/Listing the users and sites of tenant fabrikam: task \d+\.\n/);
-    expect(sync).toMatch(/Found 2 users \(1 with a OneDrive\), 2 SharePoint sites with 3 document libraries\.\n/);
+    expect(sync).toMatch(/Found 2 users \(1 with a OneDrive, 1 with a mailbox\), 2 SharePoint sites with 3 document libraries\.\n/);
     expect(await cli.ok(['m365', 'tenant', 'list'])).toMatch(/^\d+\s+fabrikam\s+[0-9a-f-]+\s+cloud-cli\s+ok\s+ok\s+2\s+2\s+/m);
   });
 
@@ -92,10 +92,10 @@ describe('vplus m365 against a real server and the Graph emulator', () => {
     const users = JSON.parse(await cli.ok(['m365', 'user', 'list', '--tenant', 'fabrikam', '--json'])) as M365User[];
     expect(users.map((u) => ({ upn: u.upn, displayName: u.displayName, hasDrive: u.hasDrive, hasMailbox: u.hasMailbox, policy: u.policy, lastBackupAt: u.lastBackupAt }))).toEqual([
       { upn: 'dana@fabrikam.onmicrosoft.com', displayName: 'Dana Dix', hasDrive: true, hasMailbox: false, policy: null, lastBackupAt: null },
-      { upn: 'eli@fabrikam.onmicrosoft.com', displayName: 'Eli Eng', hasDrive: false, hasMailbox: false, policy: null, lastBackupAt: null },
+      { upn: 'eli@fabrikam.onmicrosoft.com', displayName: 'Eli Eng', hasDrive: false, hasMailbox: true, policy: null, lastBackupAt: null },
     ]);
     expect(users.every((u) => Number.isInteger(u.id))).toBe(true);
-    expect(await cli.ok(['m365', 'user', 'list'])).toMatch(/^\d+\s+fabrikam\s+eli@fabrikam\.onmicrosoft\.com\s+Eli Eng\s+no\s+present\s+-\s+/m);
+    expect(await cli.ok(['m365', 'user', 'list'])).toMatch(/^\d+\s+fabrikam\s+eli@fabrikam\.onmicrosoft\.com\s+Eli Eng\s+yes\s+no\s+present\s+-\s+/m);
     const sites = JSON.parse(await cli.ok(['m365', 'site', 'list', '--tenant', 'fabrikam', '--json'])) as M365Site[];
     expect(sites.find((s) => s.name === 'hr')?.libraries.map((l) => l.name)).toEqual(['Documents', 'Policies']);
     expect(await cli.ok(['m365', 'site', 'list'])).toMatch(/\s+HR\s+https:\/\/fabrikam\.sharepoint\.com\/sites\/hr\s+Documents, Policies\s+present\s+/);

@@ -52,9 +52,9 @@ describe('Microsoft 365 backups through the API', () => {
     emu = await GraphEmulator.start();
     tenant = emu.addTenant({ domain: 'contoso.onmicrosoft.com' });
     app = tenant.addApp({ secret: SECRET });
-    tenant.addUser({ userPrincipalName: ALICE, displayName: 'Alice Archer' });
-    tenant.addUser({ userPrincipalName: BOB, displayName: 'Bob Baker' });
-    tenant.addUser({ userPrincipalName: 'carol@contoso.onmicrosoft.com', displayName: 'Carol Cole', drive: false });
+    tenant.addUser({ userPrincipalName: ALICE, displayName: 'Alice Archer', mailbox: false });
+    tenant.addUser({ userPrincipalName: BOB, displayName: 'Bob Baker', mailbox: false });
+    tenant.addUser({ userPrincipalName: 'carol@contoso.onmicrosoft.com', displayName: 'Carol Cole', drive: false, mailbox: false });
     const finance = tenant.addSite({ name: 'finance', displayName: 'Finance', libraries: ['Documents', 'Archive'] });
     alice = tenant.driveOf(ALICE);
     bob = tenant.driveOf(BOB);

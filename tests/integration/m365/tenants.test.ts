@@ -67,7 +67,7 @@ describe('Microsoft 365 tenants and inventory', () => {
   beforeAll(async () => {
     emu = await GraphEmulator.start();
     tenant = emu.addTenant({ domain: 'contoso.onmicrosoft.com' });
-    app = tenant.addApp({ secret: SECRET, roles: ['User.Read.All', 'Files.Read.All', 'Sites.Read.All'] });
+    app = tenant.addApp({ secret: SECRET, roles: ['User.Read.All', 'Files.Read.All', 'Sites.Read.All', 'Mail.Read'] });
     limited = tenant.addApp({ secret: LIMITED_SECRET, roles: ['User.Read.All', 'Files.Read.All'] });
     tenant.addUser({ userPrincipalName: 'alice@contoso.onmicrosoft.com', displayName: 'Alice Archer' });
     tenant.addUser({ userPrincipalName: 'bob@contoso.onmicrosoft.com', displayName: 'Bob Baker' });
@@ -134,7 +134,7 @@ describe('Microsoft 365 tenants and inventory', () => {
       ['bob@contoso.onmicrosoft.com', 'Bob Baker', true, true],
       ['carol@contoso.onmicrosoft.com', 'Carol Cole', false, true],
     ]);
-    expect(list[0]).toMatchObject({ tenant: 'contoso', graphId: tenant.user('alice@contoso.onmicrosoft.com').id, driveId: tenant.driveOf('alice@contoso.onmicrosoft.com').id, hasMailbox: false, policy: null, lastBackupAt: null });
+    expect(list[0]).toMatchObject({ tenant: 'contoso', graphId: tenant.user('alice@contoso.onmicrosoft.com').id, driveId: tenant.driveOf('alice@contoso.onmicrosoft.com').id, hasMailbox: true, policy: null, lastBackupAt: null });
     const sites = (await call<M365Site[]>('GET', '/api/m365/sites?tenant=contoso')).body;
     const finance = sites.find((s) => s.name === 'finance')!;
     expect(finance).toMatchObject({ displayName: 'Finance', url: tenant.site('finance').webUrl, present: true });

@@ -33,11 +33,11 @@ describe('Microsoft 365 policies', () => {
   beforeAll(async () => {
     emu = await GraphEmulator.start();
     tenant = emu.addTenant({ domain: 'contoso.onmicrosoft.com' });
-    const app = tenant.addApp({ secret: SECRET, roles: ['User.Read.All', 'Files.Read.All', 'Sites.Read.All'] });
-    tenant.addUser({ userPrincipalName: upn('alice'), displayName: 'Alice Archer' });
-    tenant.addUser({ userPrincipalName: upn('Alan'), displayName: 'Alan Ames' });
-    tenant.addUser({ userPrincipalName: upn('albert'), displayName: 'Albert Auer', drive: false });
-    tenant.addUser({ userPrincipalName: upn('bob'), displayName: 'Bob Baker' });
+    const app = tenant.addApp({ secret: SECRET, roles: ['User.Read.All', 'Files.Read.All', 'Sites.Read.All', 'Mail.Read'] });
+    tenant.addUser({ userPrincipalName: upn('alice'), displayName: 'Alice Archer', mailbox: false });
+    tenant.addUser({ userPrincipalName: upn('Alan'), displayName: 'Alan Ames', mailbox: false });
+    tenant.addUser({ userPrincipalName: upn('albert'), displayName: 'Albert Auer', drive: false, mailbox: false });
+    tenant.addUser({ userPrincipalName: upn('bob'), displayName: 'Bob Baker', mailbox: false });
     tenant.addSite({ name: 'finance', displayName: 'Finance', libraries: ['Documents', 'Archive'] });
     tenant.addSite({ name: 'hr', displayName: 'Human Resources', libraries: ['Documents'] });
     tenant.driveOf(upn('alice')).addFile('Docs/plan.txt', 'the plan');

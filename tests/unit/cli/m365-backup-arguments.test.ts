@@ -20,7 +20,7 @@ import { sampleTask } from './helpers.js';
 import { sampleEntry } from './mount-samples.js';
 
 function part(name: string, overrides: Partial<M365BackupPart> = {}): M365BackupPart {
-  return { name, driveId: `b!${name}`, objectKey: `m365:contoso:drive:b!${name}`, pointId: `p-${name}`, kind: 'full', items: 3, files: 2, folders: 1, bytes: 2048, storedBytes: 1024, ...overrides };
+  return { name, partKind: 'drive', driveId: `b!${name}`, objectKey: `m365:contoso:drive:b!${name}`, pointId: `p-${name}`, kind: 'full', items: 3, files: 2, folders: 1, bytes: 2048, storedBytes: 1024, ...overrides };
 }
 
 function sampleM365Backup(overrides: Partial<M365Backup> = {}): M365Backup {
