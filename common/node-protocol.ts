@@ -21,10 +21,17 @@ export const AssignedTaskSchema = z.object({
 });
 export type AssignedTask = z.infer<typeof AssignedTaskSchema>;
 
-/** Browsing a mount: answered with a call.result. */
-export const MOUNT_CALL_OPS = ['list', 'stat', 'search', 'extend', 'close'] as const;
-/** Bytes of a mount: a stream.head, binary frames (credit permitting), then stream.end. */
-export const MOUNT_STREAM_OPS = ['read', 'zip', 'tar'] as const;
+/**
+ * Browsing a mount: answered with a call.result. The mail, calendar and contacts ops answer
+ * from the metadata of a Microsoft 365 backup's Exchange parts (common/api/m365-mail.ts).
+ */
+export const MOUNT_CALL_OPS = ['list', 'stat', 'search', 'extend', 'close', 'mail.search', 'mail.message', 'calendar.events', 'contacts.list'] as const;
+/**
+ * Bytes of a mount: a stream.head, binary frames (credit permitting), then stream.end.
+ * mail.preview is a message's sanitised HTML, mail.attachment one attachment of a message,
+ * export mail, events or contacts as mbox, ICS, VCF or a zip.
+ */
+export const MOUNT_STREAM_OPS = ['read', 'zip', 'tar', 'mail.preview', 'mail.attachment', 'export'] as const;
 
 /**
  * A read the server asks a node for and waits on (answered with a call.result): no task, no
@@ -129,6 +136,9 @@ export const NodeToServerSchema = z.discriminatedUnion('type', [
     mtime: z.string().optional(),
     /** For a tar of a selection: its entries (the bytes are in size). */
     entries: z.number().int().min(0).optional(),
+    /** For an attachment or an export: the file's name and media type, as the download should say. */
+    name: z.string().max(1024).optional(),
+    contentType: z.string().max(255).optional(),
   }),
   z.object({ type: z.literal('stream.end'), callId: z.number().int(), error: CallErrorSchema.optional() }),
   /**

@@ -22,6 +22,9 @@ const isoDate = z
   .max(40)
   .refine((s) => !Number.isNaN(Date.parse(s)), 'must be a date (ISO 8601, e.g. 2026-01-31 or 2026-01-31T12:00:00Z)');
 
+/** A yes/no of a query string: "true"/"false" or "1"/"0" (z.coerce.boolean would read "false" as true). */
+const queryBoolean = z.union([z.boolean(), z.enum(['true', 'false', '1', '0'])]).transform((v) => v === true || v === 'true' || v === '1');
+
 export const MailAddressSchema = z.object({ name: z.string().nullable(), address: z.string() });
 export type MailAddressView = z.infer<typeof MailAddressSchema>;
 
@@ -31,7 +34,7 @@ export const MailSearchQuerySchema = z.object({
   /** A mail folder, or "mail" for the whole mailbox. */
   path: z.string().min(1).max(4096),
   /** Search the folders below too (default: yes from "mail", no from a folder). */
-  recursive: z.coerce.boolean().optional(),
+  recursive: queryBoolean.optional(),
   /** Words found in the sender, recipients, subject or attachment names (case-insensitive). */
   q: z.string().max(500).optional(),
   from: z.string().max(320).optional().describe('sender name or address contains'),
@@ -39,7 +42,7 @@ export const MailSearchQuerySchema = z.object({
   attachment: z.string().max(255).optional().describe('an attachment name contains'),
   after: isoDate.optional().describe('received on or after'),
   before: isoDate.optional().describe('received before'),
-  hasAttachments: z.coerce.boolean().optional(),
+  hasAttachments: queryBoolean.optional(),
   sort: z.enum(MAIL_SORT_KEYS).default('date'),
   order: z.enum(['asc', 'desc']).default('desc'),
   offset: z.coerce.number().int().min(0).max(10_000_000).default(0),

@@ -30,6 +30,7 @@ import { SecretBox } from './security/secret-box.js';
 import { SecretsRepository } from './security/secrets.repository.js';
 import { registerNodeAgentRoutes } from './api/node-agent.routes.js';
 import { registerMountRoutes } from './api/mounts.routes.js';
+import { registerM365MailRoutes } from './api/m365-mail.routes.js';
 import { registerNodeRoutes } from './api/nodes.routes.js';
 import { MountsRepository } from './mounts/mounts.repository.js';
 import { MountsService } from './mounts/mounts.service.js';
@@ -278,6 +279,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerPolicyRoutes(api, { policies, dashboard });
         registerNotificationRoutes(api, { notifications });
         registerMountRoutes(api, { mounts });
+        registerM365MailRoutes(api, { mounts });
         registerHistoryRoutes(api, { history });
       },
     );

@@ -33,7 +33,7 @@ const operator = { access: { role: 'operator' as const } };
 const tags = ['mounts'];
 
 /** A downloaded name, safe in a header whatever the file was called. */
-function disposition(kind: 'attachment' | 'inline', name: string): string {
+export function disposition(kind: 'attachment' | 'inline', name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
@@ -50,7 +50,7 @@ export function parseRange(header: string | undefined, size: () => Promise<numbe
   return Promise.resolve({ start: Number(m[1]), ...(m[2] === '' ? {} : { end: Number(m[2]) }) });
 }
 
-function sendStream(reply: FastifyReply, body: Readable): FastifyReply {
+export function sendStream(reply: FastifyReply, body: Readable): FastifyReply {
   // The client went away: stop the node's stream too.
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) body.destroy();

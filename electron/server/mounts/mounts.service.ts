@@ -52,6 +52,9 @@ export interface MountsServiceDeps {
   logger: Logger;
 }
 
+export type ExchangeCallOp = 'mail.search' | 'mail.message' | 'calendar.events' | 'contacts.list';
+export type ExchangeStreamOp = 'mail.preview' | 'mail.attachment' | 'export';
+
 /** What a mount opened, as audit targets and task subjects name it. */
 function backupRef(row: MountRow): string {
   return row.m365_backup_id !== null ? `m365-backup:${row.m365_backup_id}` : `backup:${row.backup_id}`;
@@ -295,6 +298,32 @@ export class MountsService {
     const row = await this.openRow(id, true);
     const opened = await this.relayed(() => this.d.sessions.relay.stream(row.node_id, id, 'zip', { paths }));
     await this.d.audit.record({ actor: by.user.username, action: 'mount.download', target: backupRef(row), details: { mount: id, vm: row.vm, paths, zip: true } });
+    return opened;
+  }
+
+  // ---- mail, calendars and contacts of a Microsoft 365 backup --------------------
+
+  /** A question to the Exchange parts of a mount (a mail search, a message's details, events, contacts), answered from the metadata on its node. */
+  async exchange(id: number, op: ExchangeCallOp, args: Record<string, unknown>): Promise<unknown> {
+    const row = await this.openRow(id, true);
+    return this.relayed(() => this.d.sessions.relay.call(row.node_id, id, op, args, 300_000));
+  }
+
+  /**
+   * A message's preview, an attachment, or an export of mail, events or contacts, streamed
+   * from the node; each audited as what it is (a preview, a download, an export).
+   */
+  async exchangeStream(id: number, op: ExchangeStreamOp, args: { paths: string[]; index?: number; format?: string }, by: Principal): Promise<{ head: StreamHead; body: Readable }> {
+    const row = await this.openRow(id, true);
+    const nodeArgs = op === 'export' ? { path: args.paths, format: args.format } : { path: args.paths[0], ...(args.index === undefined ? {} : { index: args.index }) };
+    const opened = await this.relayed(() => this.d.sessions.relay.stream(row.node_id, id, op, nodeArgs));
+    const action = op === 'mail.preview' ? 'mount.preview' : op === 'export' ? 'mount.export' : 'mount.download';
+    await this.d.audit.record({
+      actor: by.user.username,
+      action,
+      target: backupRef(row),
+      details: { mount: id, vm: row.vm, paths: args.paths, ...(args.index === undefined ? {} : { attachment: args.index, name: opened.head.name ?? null }), ...(args.format === undefined ? {} : { format: args.format }) },
+    });
     return opened;
   }
 

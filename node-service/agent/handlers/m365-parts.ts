@@ -8,26 +8,27 @@ import type { M365PartKind } from '../../../common/m365-tasks.js';
 import type { DriveBackupResult } from '../../cloud/drive-backup.js';
 import type { DriveRestoreResult } from '../../cloud/drive-restore.js';
 import type { ExchangeBackupOptions, ExchangeRestoreOptions } from '../../cloud/exchange/model.js';
-import { CloudError } from '../../cloud/graph/cloud-errors.js';
+import { backupCalendars } from '../../cloud/exchange/calendar-backup.js';
+import { backupContacts } from '../../cloud/exchange/contacts-backup.js';
+import { backupMailbox } from '../../cloud/exchange/mail-backup.js';
+import { restoreMail } from '../../cloud/exchange/mail-restore.js';
+import { restoreCalendars, restoreContacts } from '../../cloud/exchange/pim-restore.js';
 
 export type ExchangePartKind = Exclude<M365PartKind, 'drive'>;
 
 /** What a part's items are called in progress and log lines. */
 export const PART_ITEM: Record<M365PartKind, string> = { drive: 'file', mail: 'message', calendar: 'event', contacts: 'contact' };
 
-const notYet = (what: string) => (): Promise<never> =>
-  Promise.reject(new CloudError('M365_REQUEST_FAILED', `${what} is not part of this build of the node yet; upgrade the node`));
-
 /** The Exchange backups by part kind. */
 export const EXCHANGE_BACKUPS: Record<ExchangePartKind, (o: ExchangeBackupOptions) => Promise<DriveBackupResult>> = {
-  mail: notYet('backing up mail'),
-  calendar: notYet('backing up calendars'),
-  contacts: notYet('backing up contacts'),
+  mail: backupMailbox,
+  calendar: backupCalendars,
+  contacts: backupContacts,
 };
 
 /** The Exchange restores by part kind. */
 export const EXCHANGE_RESTORES: Record<ExchangePartKind, (o: ExchangeRestoreOptions) => Promise<DriveRestoreResult>> = {
-  mail: notYet('restoring mail'),
-  calendar: notYet('restoring calendars'),
-  contacts: notYet('restoring contacts'),
+  mail: restoreMail,
+  calendar: restoreCalendars,
+  contacts: restoreContacts,
 };

@@ -1,11 +1,14 @@
 /**
- * A Microsoft 365 backup opened as a mount: one volume per drive of the backup, each the
- * view of one backup point (cloud/point-tree.ts), read from the object's metadata database
- * and the repository. A part whose point cannot be read is a volume that is not readable,
- * with the reason; the others can still be browsed.
+ * A Microsoft 365 backup opened as a mount: one volume per part of the backup (a drive, a
+ * user's mail, calendars, contacts), each the view of one backup point (cloud/point-tree.ts),
+ * read from the object's metadata database and the repository: mail folders are folders,
+ * messages .eml files, events .ics, contacts .vcf. An Exchange part's volume also carries its
+ * store and point for the mail browser's searches (exchange-ops.ts). A part whose point
+ * cannot be read is a volume that is not readable, with the reason; the others can still be
+ * browsed.
  */
 import type { Logger } from 'pino';
-import { M365PointSourceSchema } from '../../../common/m365-tasks.js';
+import { M365PartKindSchema, M365PointSourceSchema, type M365PartKind } from '../../../common/m365-tasks.js';
 import { openObjectStore, type ObjectStore } from '../../cloud/metadata/index.js';
 import { PointTree } from '../../cloud/point-tree.js';
 import type { Repository } from '../../repository/index.js';
@@ -38,7 +41,8 @@ export async function openM365Volumes(repo: Repository, parts: readonly M365Moun
   const volumes: MountVolume[] = [];
   try {
     for (const part of parts) {
-      const base = { name: part.name, disk: part.objectKey, kind: 'm365-drive', size: 0 };
+      const partKind = partKindOf(part.objectKey);
+      const base = { name: part.name, disk: part.objectKey, kind: `m365-${partKind}`, size: 0 };
       try {
         // One store per object: two parts of the same drive share its working copy.
         let store = stores.get(part.objectKey);
@@ -49,11 +53,12 @@ export async function openM365Volumes(repo: Repository, parts: readonly M365Moun
         const point = (await store.points()).find((p) => p.id === part.pointId);
         if (!point) throw new Error(`backup point ${part.pointId} of ${part.objectKey} is not on the destination (pruned or deleted?)`);
         const source = M365PointSourceSchema.safeParse(point.source);
-        const type = !source.success ? null : source.data.subject.kind === 'user' ? 'onedrive' : 'library';
+        const type = partKind !== 'drive' ? partKind : !source.success ? null : source.data.subject.kind === 'user' ? 'onedrive' : 'library';
         const counts = await store.counts(part.pointId);
-        volumes.push({ ...base, type, size: counts.bytes, readable: true, tree: new PointTree(store, part.pointId, part.name, new Date(point.createdAt)) });
+        const tree = new PointTree(store, part.pointId, part.name, new Date(point.createdAt));
+        volumes.push({ ...base, type, size: counts.bytes, readable: true, tree, ...(partKind === 'drive' ? {} : { exchange: { partKind, store, pointId: part.pointId } }) });
       } catch (err) {
-        opts.logger.warn({ err, part: part.name, object: part.objectKey, point: part.pointId }, 'a drive of a Microsoft 365 backup cannot be browsed');
+        opts.logger.warn({ err, part: part.name, object: part.objectKey, point: part.pointId }, 'a part of a Microsoft 365 backup cannot be browsed');
         volumes.push({ ...base, type: null, readable: false, reason: (err as Error).message });
       }
     }
@@ -62,4 +67,10 @@ export async function openM365Volumes(repo: Repository, parts: readonly M365Moun
     throw err;
   }
   return { volumes, close };
+}
+
+/** The part's kind from its object key ("m365:<directory>:<kind>:<id>", common/m365-tasks.ts); a drive when it says none. */
+function partKindOf(objectKey: string): M365PartKind {
+  const kind = M365PartKindSchema.safeParse(objectKey.split(':')[2]);
+  return kind.success ? kind.data : 'drive';
 }

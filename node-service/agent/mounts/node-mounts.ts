@@ -33,14 +33,20 @@ import { CreditSink } from '../../../common/net/credit-sink.js';
 import { CreditedStreams, STREAM_WINDOW } from '../../../common/net/credited-streams.js';
 import { STREAM_FRAME_HEADER } from '../../../common/node-protocol.js';
 import { tarEntries } from '../../mount/tar-transfer.js';
+import { ExchangeOpError, ExchangeOps, type ExchangeVolumeInfo } from './exchange-ops.js';
 
 export type CloseReason = 'user' | 'idle' | 'node';
 
 /**
  * A volume of a mount: a filesystem mounted in a directory (`path`), or one whose files are
- * read some other way (`tree`, e.g. a drive of a Microsoft 365 backup, kind 'm365-drive').
+ * read some other way (`tree`, e.g. a part of a Microsoft 365 backup, kind 'm365-drive',
+ * 'm365-mail', 'm365-calendar', 'm365-contacts'; an Exchange part has `exchange` too).
  */
-export type MountVolume = Omit<MountedVolume, 'kind' | 'type'> & { kind: string; type: string | null; tree?: VolumeTree };
+export type MountVolume = Omit<MountedVolume, 'kind' | 'type'> & { kind: string; type: string | null; tree?: VolumeTree; exchange?: ExchangeVolumeInfo };
+
+/** The mail browser's questions and streams (exchange-ops.ts). */
+const EXCHANGE_CALLS = new Set(['mail.search', 'mail.message', 'calendar.events', 'contacts.list']);
+const EXCHANGE_STREAMS = new Set(['mail.preview', 'mail.attachment', 'export']);
 
 export interface OpenMount {
   mountId: number;
@@ -190,6 +196,10 @@ export class NodeMounts {
     return { volume, tree, root: volume.tree ? null : (volume.path ?? null), rel };
   }
 
+  private exchangeOps(m: OpenMount): ExchangeOps {
+    return new ExchangeOps((p) => this.locate(m, p));
+  }
+
   private treeOf(m: OpenMount, volume: MountVolume): VolumeTree | null {
     if (!volume.readable) return null;
     if (volume.tree) return volume.tree;
@@ -243,6 +253,7 @@ export class NodeMounts {
         m.requestClose('user');
         return { closing: true };
       default:
+        if (EXCHANGE_CALLS.has(op)) return this.exchangeOps(m).call(op, args);
         throw new MountCallError('INVALID_ARGUMENT', `unknown operation ${op}`);
     }
   }
@@ -328,6 +339,20 @@ export class NodeMounts {
         } finally {
           clearInterval(keepAlive);
         }
+      } else if (EXCHANGE_STREAMS.has(op)) {
+        // Every path is resolved, and the content a preview or an attachment needs read, before the head.
+        const opened = await this.exchangeOps(m).stream(op, args);
+        this.send({ type: 'stream.head', callId, ...opened.head });
+        const keepAlive = setInterval(() => (m.lastUsedAt = Date.now()), 10_000);
+        try {
+          await opened.write(sink, abort.signal);
+          await new Promise<void>((resolve, reject) => {
+            sink.once('error', reject);
+            sink.end(() => resolve());
+          });
+        } finally {
+          clearInterval(keepAlive);
+        }
       } else {
         throw new MountCallError('INVALID_ARGUMENT', `unknown stream ${op}`);
       }
@@ -395,7 +420,7 @@ const join = (fs: string, rel: string): string => (rel === '' ? fs : `${fs}/${re
 
 export function callError(err: unknown): CallError {
   if (err instanceof BrowseError) return { code: err.code, message: err.message, path: err.path };
-  if (err instanceof MountCallError) return { code: err.code, message: err.message, ...(err.path === undefined ? {} : { path: err.path }) };
+  if (err instanceof MountCallError || err instanceof ExchangeOpError) return { code: err.code, message: err.message, ...(err.path === undefined ? {} : { path: err.path }) };
   const e = err as NodeJS.ErrnoException;
   return { code: e.code ?? 'NODE_ERROR', message: e.message ?? String(err) };
 }
