@@ -143,7 +143,15 @@ export function m365RestoreRequest(backup: Pick<M365Backup, 'id' | 'subject' | '
 }
 
 /** Where a restore puts things, in words: "a new Restore-<date> folder in library Documents of site hr". */
-export function describeRestoreTarget(backup: Pick<M365Backup, 'subject'>, request: M365RestoreRequest): string {
+export function describeRestoreTarget(backup: Pick<M365Backup, 'subject'> & Partial<Pick<M365Backup, 'parts'>>, request: M365RestoreRequest): string {
+  // Mail, calendars and contacts go to a user's mailbox, whichever part they are.
+  const head = request.paths[0]?.split('/')[0];
+  const partKind = backup.parts?.find((p) => p.name === head)?.partKind ?? 'drive';
+  if (partKind !== 'drive') {
+    const words = { mail: 'the mailbox', calendar: 'the calendars', contacts: 'the contacts' }[partKind];
+    const into = request.folder === null ? 'their original folders in' : request.folder !== undefined ? `folder "${request.folder}" in` : 'a new Restore-<date> folder in';
+    return `${into} ${words} of ${request.to ?? backup.subject.name}`;
+  }
   const toUser = request.to !== undefined ? request.to.includes('@') : backup.subject.kind === 'user';
   const owner = request.to ?? backup.subject.name;
   // A site's library keeps its name unless --library says otherwise; a OneDrive has no such name to keep.

@@ -1,5 +1,6 @@
 import type { M365Backup, M365ConnectionTest, M365Site, M365Tenant, M365User } from '../common/api/m365.js';
 import type { BrowseEntry } from '../common/api/mounts.js';
+import type { ContactSummary, EventSummary, MailMessageSummary } from '../common/api/m365-mail.js';
 import { formatBytes, formatTable, formatTimestamp } from './format.js';
 
 /** What people read of Microsoft 365 tenants, users and sites in the terminal. */
@@ -103,5 +104,44 @@ export function formatM365Listing(shownPath: string, entries: readonly BrowseEnt
   return formatTable(
     ['TYPE', 'SIZE', 'MODIFIED', 'NAME'],
     entries.map((e) => [e.type === 'dir' ? 'folder' : e.type, e.type === 'file' ? formatBytes(e.size) : '-', formatTimestamp(e.mtime), e.type === 'dir' ? `${e.name}/` : e.name]),
+  );
+}
+
+/** A mail address as one line shows it: "Bob <bob@example.com>", or the address alone. */
+function addressWords(a: { name: string | null; address: string } | null): string {
+  if (!a) return '-';
+  return a.name && a.name !== a.address ? `${a.name} <${a.address}>` : a.address;
+}
+
+/** A cell cut to a width a terminal keeps on one line. */
+function cut(text: string, width: number): string {
+  const chars = [...text.replace(/\s+/g, ' ')];
+  return chars.length <= width ? chars.join('') : `${chars.slice(0, width - 1).join('')}…`;
+}
+
+/** `m365 browse /mail/…`: RECEIVED FROM SUBJECT SIZE ATT NAME, newest first (the name is what restore and export take). */
+export function formatMessages(shownPath: string, messages: readonly MailMessageSummary[], name: (m: MailMessageSummary) => string): string {
+  if (messages.length === 0) return `No messages in ${shownPath}.`;
+  return formatTable(
+    ['RECEIVED', 'FROM', 'SUBJECT', 'SIZE', 'ATT', 'NAME'],
+    messages.map((m) => [formatTimestamp(m.receivedAt ?? m.sentAt), cut(addressWords(m.from), 40), cut(m.subject || '(no subject)', 60), formatBytes(m.size), m.hasAttachments ? String(Math.max(1, m.attachmentNames.length)) : '-', name(m)]),
+  );
+}
+
+/** `m365 browse /calendar/…`: START END SUBJECT LOCATION NAME. */
+export function formatEvents(shownPath: string, events: readonly EventSummary[], name: (e: EventSummary) => string): string {
+  if (events.length === 0) return `No events in ${shownPath}.`;
+  return formatTable(
+    ['START', 'END', 'SUBJECT', 'REPEATS', 'LOCATION', 'NAME'],
+    events.map((e) => [e.isAllDay ? (e.start ?? '-').slice(0, 10) : formatTimestamp(e.start), e.isAllDay ? 'all day' : formatTimestamp(e.end), cut(e.subject || '(no subject)', 50), e.recurrence ?? (e.eventType === 'exception' ? 'changed occurrence' : '-'), cut(e.location ?? '-', 30), name(e)]),
+  );
+}
+
+/** `m365 browse /contacts/…`: NAME E-MAIL PHONE COMPANY FILE. */
+export function formatContacts(shownPath: string, contacts: readonly ContactSummary[], name: (c: ContactSummary) => string): string {
+  if (contacts.length === 0) return `No contacts in ${shownPath}.`;
+  return formatTable(
+    ['NAME', 'E-MAIL', 'PHONE', 'COMPANY', 'FILE'],
+    contacts.map((c) => [cut(c.displayName || '-', 40), c.emails[0] ?? '-', c.phones[0] ?? '-', cut(c.company ?? '-', 30), name(c)]),
   );
 }

@@ -272,28 +272,37 @@ export function formatM365SyncResult(result: M365SyncResult): string {
  */
 export function formatM365BackupResult(result: M365BackupResult): string {
   const points = result.points;
-  if (points.length === 0) return 'No drive was backed up; the warnings above say why.';
+  // A user's backup has mail, calendars and contacts besides the OneDrive: "parts" then, whose files are messages, events, contacts.
+  const drivesOnly = points.every((p) => p.partKind === 'drive');
+  const part = drivesOnly ? 'drive' : 'part';
+  if (points.length === 0) return 'Nothing was backed up; the warnings above say why.';
   const sum = (pick: (p: M365BackupResult['points'][number]) => number): number => points.reduce((n, p) => n + pick(p), 0);
+  const files = drivesOnly ? plural(sum((p) => p.files), 'file') : `${sum((p) => p.files)} files, messages, events and contacts`;
+  const read = drivesOnly ? plural(sum((p) => p.downloadedFiles), 'file') : `${sum((p) => p.downloadedFiles)} of them`;
   const lines = [
-    `Backed up ${plural(points.length, 'drive')}: ${plural(sum((p) => p.items), 'item')} (${plural(sum((p) => p.files), 'file')}, ${plural(sum((p) => p.folders), 'folder')}, ${formatBytes(sum((p) => p.bytes))}); ` +
-      `read ${plural(sum((p) => p.downloadedFiles), 'file')} (${formatBytes(sum((p) => p.downloadedBytes))}), stored ${formatBytes(sum((p) => p.storedBytes))}.`,
+    `Backed up ${plural(points.length, part)}: ${plural(sum((p) => p.items), 'item')} (${files}, ${plural(sum((p) => p.folders), 'folder')}, ${formatBytes(sum((p) => p.bytes))}); ` +
+      `read ${read} (${formatBytes(sum((p) => p.downloadedBytes))}), stored ${formatBytes(sum((p) => p.storedBytes))}.`,
     indent(
       formatTable(
-        ['DRIVE', 'TYPE', 'ITEMS', 'FILES', 'SIZE', 'ADDED', 'CHANGED', 'REMOVED', 'READ', 'STORED'],
+        [part.toUpperCase(), 'TYPE', 'ITEMS', 'FILES', 'SIZE', 'ADDED', 'CHANGED', 'REMOVED', 'READ', 'STORED'],
         points.map((p) => [p.part, p.kind, String(p.items), String(p.files), formatBytes(p.bytes), String(p.added), String(p.changed), String(p.removed), formatBytes(p.downloadedBytes), formatBytes(p.storedBytes)]),
       ),
     ),
   ];
-  for (const p of points.filter((q) => q.resynced)) lines.push(`${p.part}: the change list had expired, so the whole drive was listed again and compared with the last backup.`);
+  for (const p of points.filter((q) => q.resynced)) lines.push(`${p.part}: the change list had expired, so the whole ${p.partKind === 'drive' ? 'drive' : 'part'} was listed again and compared with the last backup.`);
   return lines.join('\n');
 }
+
+/** What a restore's "files" are, by the part it restored. */
+const RESTORED_NOUN: Record<string, string> = { drive: 'file', mail: 'message', calendar: 'event', contacts: 'contact' };
 
 /** "Restored 3 files and 1 folder (2.0 MiB) to /Restore-2026-12-07 0315 in the OneDrive of …", then what was skipped or failed, each named. */
 export function formatM365RestoreResult(result: M365RestoreResult, task: Task): string {
   const params = M365RestoreParamsSchema.safeParse(task.params);
   const where = params.success ? ` in ${params.data.target.label}` : '';
+  const noun = RESTORED_NOUN[params.success ? params.data.partKind : 'drive'] ?? 'file';
   const lines = [
-    `Restored ${plural(result.restoredFiles, 'file')} and ${plural(result.restoredFolders, 'folder')} (${formatBytes(result.restoredBytes)}) to ${result.targetRoot}${where}.`,
+    `Restored ${plural(result.restoredFiles, noun)} and ${plural(result.restoredFolders, 'folder')} (${formatBytes(result.restoredBytes)}) to ${result.targetRoot}${where}.`,
   ];
   if (result.skipped.length > 0) {
     lines.push(`Skipped ${plural(result.skipped.length, 'item')}:`);

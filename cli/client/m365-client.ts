@@ -20,7 +20,19 @@ import {
   type M365Tenant,
   type M365User,
 } from '../../common/api/m365.js';
+import {
+  ContactListResultSchema,
+  EventListResultSchema,
+  MailSearchResultSchema,
+  type ContactListQuery,
+  type ContactListResult,
+  type EventListQuery,
+  type EventListResult,
+  type MailSearchQuery,
+  type MailSearchResult,
+} from '../../common/api/m365-mail.js';
 import { MountSchema, type Mount } from '../../common/api/mounts.js';
+import type { ApiStream } from './api-types.js';
 import { TaskSchema, type Task } from '../../common/api/tasks.js';
 import { queryString, type ApiClient } from './api-client.js';
 
@@ -30,6 +42,11 @@ const TEST_TIMEOUT_MS = 120_000;
 const tenantPath = (ref: string): string => `/api/m365/tenants/${encodeURIComponent(ref)}`;
 const backupPath = (id: number): string => `/api/m365/backups/${id}`;
 const query = (tenant?: string): string => (tenant === undefined ? '' : `?${new URLSearchParams({ tenant }).toString()}`);
+
+/** A query's values as a query string takes them (yes/no as "true"/"false"). */
+function flat(query: object): Record<string, string | number | undefined> {
+  return Object.fromEntries(Object.entries(query).map(([k, v]) => [k, typeof v === 'boolean' ? String(v) : (v as string | number | undefined)]));
+}
 
 /** GET /api/m365/backups as the CLI asks it (M365BackupListQuerySchema). */
 export interface M365BackupQuery {
@@ -99,5 +116,25 @@ export class M365Client {
   /** Starts an M365_RESTORE task. */
   async restore(id: number, request: M365RestoreRequest): Promise<number> {
     return (await this.api.request('POST', `${backupPath(id)}/restore`, { body: request, schema: M365RestoreResponseSchema })).taskId;
+  }
+
+  // ---- mail, calendars and contacts of an open backup (its mount) ---------------
+
+  /** Messages of a mail folder, searched and sorted by the backup's metadata. */
+  searchMail(mountId: number, query: MailSearchQuery): Promise<MailSearchResult> {
+    return this.api.request('GET', `/api/mounts/${mountId}/mail/messages?${queryString(flat(query))}`, { schema: MailSearchResultSchema });
+  }
+
+  listEvents(mountId: number, query: EventListQuery): Promise<EventListResult> {
+    return this.api.request('GET', `/api/mounts/${mountId}/calendar/events?${queryString(flat(query))}`, { schema: EventListResultSchema });
+  }
+
+  listContacts(mountId: number, query: ContactListQuery): Promise<ContactListResult> {
+    return this.api.request('GET', `/api/mounts/${mountId}/contacts/list?${queryString(flat(query))}`, { schema: ContactListResultSchema });
+  }
+
+  /** Mail as mbox, events as ICS, contacts as VCF, or a zip of them, streamed as the node writes it. */
+  downloadExport(mountId: number, format: 'mbox' | 'ics' | 'vcf' | 'zip', paths: readonly string[]): Promise<ApiStream> {
+    return this.api.stream('GET', `/api/mounts/${mountId}/export?${queryString({ format, path: [...paths] })}`);
   }
 }

@@ -161,7 +161,7 @@ describe('m365 backup output', () => {
     expect(text.split('\n')[0]).toBe('Backed up 2 drives: 20 items (16 files, 4 folders, 8.00 KiB); read 6 files (2.00 KiB), stored 1.00 KiB.');
     expect(text).toMatch(/\n {2}DRIVE\s+TYPE\s+ITEMS\s+FILES\s+SIZE\s+ADDED\s+CHANGED\s+REMOVED\s+READ\s+STORED\n {2}Documents\s+incremental\s+10\s+8\s+4\.00 KiB\s+1\s+2\s+0\s+1\.00 KiB\s+512 B\n/);
     expect(text).toContain('Policies: the change list had expired, so the whole drive was listed again and compared with the last backup.');
-    expect(formatTaskResult({ ...task, result: { runId: 'r1', points: [] } })).toBe('No drive was backed up; the warnings above say why.');
+    expect(formatTaskResult({ ...task, result: { runId: 'r1', points: [] } })).toBe('Nothing was backed up; the warnings above say why.');
   });
 
   it('M365_RESTORE result: what was restored where, then each item skipped or failed by name', () => {
