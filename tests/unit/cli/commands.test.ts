@@ -12,6 +12,7 @@ const STATUS = {
   catalog: { engine: 'MariaDB', version: '10.11.6', mode: 'managed', ok: true },
   tlsFingerprint: '',
   setupRequired: false,
+  setupCodeFile: null,
   time: '2025-01-31T12:00:00.000Z',
   startedAt: '2025-01-31T09:00:00.000Z',
   uptimeSeconds: 3 * 3600 + 125,
