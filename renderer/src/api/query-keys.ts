@@ -57,6 +57,11 @@ export const queryKeys = {
   mountStat: (id: number, path: string) => ['mount-browse', id, 'stat', path] as const,
   mountSearch: (id: number, path: string, pattern: string) => ['mount-browse', id, 'search', path, pattern] as const,
   mountPreview: (id: number, path: string) => ['mount-browse', id, 'preview', path] as const,
+  /** The Exchange parts of a Microsoft 365 mount: searches and lists answered from the backup's metadata. */
+  mailSearch: (id: number, query: Record<string, unknown>) => ['mount-browse', id, 'mail', 'messages', query] as const,
+  mailMessage: (id: number, path: string) => ['mount-browse', id, 'mail', 'message', path] as const,
+  eventList: (id: number, query: Record<string, unknown>) => ['mount-browse', id, 'calendar', query] as const,
+  contactList: (id: number, query: Record<string, unknown>) => ['mount-browse', id, 'contacts', query] as const,
   backups: ['backups'] as const,
   backupLists: ['backups', 'list'] as const,
   backupList: (filter: BackupListFilter) => ['backups', 'list', filter] as const,

@@ -1,4 +1,4 @@
-import type { Mount } from '@common/api/index.js';
+import type { M365Backup, Mount } from '@common/api/index.js';
 import { Anchor, Group, Skeleton, Stack, Text } from '@mantine/core';
 import { Link, useParams } from 'react-router-dom';
 import { isApiError } from '../api/api-error.js';
@@ -9,8 +9,10 @@ import { NotFoundState } from '../components/not-found-state.js';
 import { PageHeader } from '../components/page-header.js';
 import { QueryErrorAlert } from '../components/query-error-alert.js';
 import { useInventoryVm } from '../hooks/use-inventory-vm.js';
+import { exchangePartsOf, hasDrivePart } from '../utils/exchange-format.js';
 import { formatDateTime } from '../utils/format.js';
 import { isActiveMount, isM365Mount } from '../utils/mount-format.js';
+import { ExchangeBrowser } from './exchange/exchange-browser.js';
 import { FileExplorer } from './mounts/file-explorer.js';
 import { IscsiDetails } from './mounts/iscsi-details.js';
 import { MountActions } from './mounts/mount-actions.js';
@@ -49,10 +51,25 @@ function useMountSubject(mount: Mount): { title: string; source: string; tenant:
   const backup = m365.data;
   const subject = backup?.subject;
   return {
-    title: subject === undefined ? mount.vm : subject.kind === 'user' ? `OneDrive of ${subject.name}` : `Site ${subject.name}`,
+    title: subject === undefined ? mount.vm : subject.kind === 'user' ? `${userHoldings(backup)} of ${subject.name}` : `Site ${subject.name}`,
     source: backup === undefined ? 'Microsoft 365 backup' : `Microsoft 365 ${backup.kind} backup`,
     tenant: backup !== undefined && backup.tenantId !== null && backup.tenant !== null ? { id: backup.tenantId, name: backup.tenant } : null,
   };
+}
+
+/** What a user's backup holds, for its title: "OneDrive", "Mailbox", "OneDrive and mailbox". */
+function userHoldings(backup: M365Backup | undefined): string {
+  if (backup === undefined || exchangePartsOf(backup).length === 0) return 'OneDrive';
+  return hasDrivePart(backup) ? 'OneDrive and mailbox' : 'Mailbox';
+}
+
+/** A Microsoft 365 backup with a mailbox, calendars or contacts gets a tab for each; anything else the file explorer. */
+function MountContents({ mount }: { mount: Mount }) {
+  const m365 = useM365BackupQuery(mount.m365BackupId);
+  const parts = exchangePartsOf(m365.data);
+  if (isM365Mount(mount) && m365.data === undefined && m365.isPending) return <Skeleton h={320} radius="md" aria-label="Loading the backup" />;
+  if (m365.data !== undefined && parts.length > 0) return <ExchangeBrowser mount={mount} backup={m365.data} parts={parts} />;
+  return <FileExplorer mount={mount} />;
 }
 
 function MountView({ mount }: { mount: Mount }) {
@@ -91,7 +108,7 @@ function MountView({ mount }: { mount: Mount }) {
           </Text>
         )}
         {mount.kind === 'iscsi' && mount.iscsi !== null && isActiveMount(mount.state) && <IscsiDetails iscsi={mount.iscsi} />}
-        {mount.kind === 'browse' && mount.state === 'MOUNTED' && <FileExplorer mount={mount} />}
+        {mount.kind === 'browse' && mount.state === 'MOUNTED' && <MountContents mount={mount} />}
       </Stack>
     </>
   );

@@ -38,8 +38,15 @@ const CONFLICTS: { value: RestoreConflict; label: string; description: string }[
   { value: 'replace', label: 'Replace', description: 'The file there is overwritten by the backup’s copy (OneDrive keeps the replaced one in its version history).' },
 ];
 
+/** What a restore's summary counts: files and folders of a drive; messages and mail folders, events and calendars… */
+export interface RestoreNouns {
+  item: [one: string, many: string];
+  folder: [one: string, many: string];
+}
+const FILE_NOUNS: RestoreNouns = { item: ['file', 'files'], folder: ['folder', 'folders'] };
+
 /** The end of a restore: what was written where, and each item skipped or failed with why. */
-export function M365RestoreSummary({ task }: { task: TaskDetails }) {
+export function M365RestoreSummary({ task, nouns = FILE_NOUNS }: { task: TaskDetails; nouns?: RestoreNouns }) {
   const result = M365RestoreResultSchema.safeParse(task.result);
   if (!result.success) return null;
   const { restoredFiles, restoredFolders, restoredBytes, skipped, failed, targetRoot } = result.data;
@@ -54,7 +61,7 @@ export function M365RestoreSummary({ task }: { task: TaskDetails }) {
     >
       <Stack gap={6}>
         <Text size="sm">
-          {`Restored ${restoredFiles} ${restoredFiles === 1 ? 'file' : 'files'} and ${restoredFolders} ${restoredFolders === 1 ? 'folder' : 'folders'} (${formatBytes(restoredBytes)}) to `}
+          {`Restored ${restoredFiles} ${restoredFiles === 1 ? nouns.item[0] : nouns.item[1]} and ${restoredFolders} ${restoredFolders === 1 ? nouns.folder[0] : nouns.folder[1]} (${formatBytes(restoredBytes)}) to `}
           <PathText path={targetRoot} code />
         </Text>
         <Text size="sm">{`${skipped.length} skipped, ${failed.length} failed.`}</Text>
