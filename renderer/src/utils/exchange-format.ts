@@ -19,21 +19,22 @@ const isExchangePart = (value: string): value is ExchangePart => (EXCHANGE_PARTS
  */
 export function exchangePartsOf(backup: Pick<M365Backup, 'subject' | 'parts'> | undefined): ExchangePart[] {
   if (backup === undefined || backup.subject.kind !== 'user') return [];
-  const kinds = new Set(
-    backup.parts.map((part) => {
-      const kind = (part as { kind?: string }).kind;
-      return kind ?? part.name;
-    }),
-  );
+  const kinds = new Set(backup.parts.map((part) => partKindOf(part) ?? part.name));
   return EXCHANGE_PARTS.filter((part) => kinds.has(part));
 }
 
 /** Whether the backup holds a drive (a OneDrive) besides its Exchange parts. */
 export function hasDrivePart(backup: Pick<M365Backup, 'parts'>): boolean {
   return backup.parts.some((part) => {
-    const kind = (part as { kind?: string }).kind;
+    const kind = partKindOf(part);
     return kind === undefined ? !isExchangePart(part.name) : kind === 'drive';
   });
+}
+
+/** A part's kind as the server says it (partKind), when it does: servers from before Exchange backup do not. */
+function partKindOf(part: object): string | undefined {
+  const kind: unknown = (part as { partKind?: unknown }).partKind;
+  return typeof kind === 'string' ? kind : undefined;
 }
 
 /** The part (first folder) a mount path is in: "mail" of "mail/Inbox/a.eml". */

@@ -17,8 +17,9 @@ import {
   queryParams,
 } from '../../../renderer/src/utils/exchange-format.js';
 
-type Part = M365Backup['parts'][number] & { kind?: string };
-const part = (name: string, kind?: string): Part => ({ name, ...(kind === undefined ? {} : { kind }), driveId: 'd', objectKey: `k-${name}`, pointId: 'p', items: 0, files: 0, folders: 0, bytes: 0, storedBytes: 0 }) as unknown as Part;
+type Part = M365Backup['parts'][number];
+// partKind: as the server sends it; absent from servers before Exchange backup.
+const part = (name: string, partKind?: string): Part => ({ name, ...(partKind === undefined ? {} : { partKind }), driveId: 'd', objectKey: `k-${name}`, pointId: 'p', items: 0, files: 0, folders: 0, bytes: 0, storedBytes: 0 }) as unknown as Part;
 const userBackup = (parts: Part[]) => ({ subject: { kind: 'user' as const, id: 1, graphId: 'g-alice', name: 'alice@x.com' }, parts });
 
 describe('the mail browser: which parts a backup has', () => {
@@ -159,10 +160,12 @@ describe('the Exchange restore dialog: what its choices send', () => {
       user({ graphId: 'g-carol', upn: 'carol@x.com', displayName: 'Carol', hasMailbox: false }),
       user({ graphId: 'g-dan', upn: 'dan@x.com', displayName: '', present: false }),
       user({ graphId: 'g-eve', upn: 'eve@x.com', displayName: '' }),
+      { ...user({ graphId: 'g-fay', upn: 'fay@x.com', displayName: 'Fay' }), hasMailbox: null as unknown as boolean },
     ]);
     expect(options).toEqual([
       { value: 'bob@x.com', label: 'Bob (bob@x.com)' },
       { value: 'eve@x.com', label: 'eve@x.com' },
+      { value: 'fay@x.com', label: 'Fay (fay@x.com), mailbox not confirmed' },
     ]);
   });
 });

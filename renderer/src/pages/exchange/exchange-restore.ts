@@ -23,11 +23,18 @@ export interface ExchangeRestoreChoices {
 export type ExchangeRestoreField = 'paths' | 'to' | 'folder' | 'conflict';
 export const EXCHANGE_RESTORE_FIELDS: readonly ExchangeRestoreField[] = ['paths', 'to', 'folder', 'conflict'];
 
-/** Where else the part can go: the tenant's users, present, with a mailbox; the backup's own user is "original". */
-export function mailboxTargetOptions(backup: Pick<M365Backup, 'subject'>, users: readonly M365User[]): { value: string; label: string }[] {
+/**
+ * Where else the part can go: the tenant's users, present, with a mailbox; the backup's own user
+ * is "original". A user whose mailbox the last sync could not confirm (hasMailbox unknown, a
+ * permission missing) is offered and says so: the restore then tells.
+ */
+export function mailboxTargetOptions(backup: Pick<M365Backup, 'subject'>, users: readonly Pick<M365User, 'graphId' | 'upn' | 'displayName' | 'present' | 'hasMailbox'>[]): { value: string; label: string }[] {
   return users
-    .filter((user) => user.present && user.hasMailbox && !(backup.subject.kind === 'user' && backup.subject.graphId === user.graphId))
-    .map((user) => ({ value: user.upn, label: user.displayName === '' ? user.upn : `${user.displayName} (${user.upn})` }))
+    .filter((user) => user.present && user.hasMailbox !== false && !(backup.subject.kind === 'user' && backup.subject.graphId === user.graphId))
+    .map((user) => {
+      const name = user.displayName === '' ? user.upn : `${user.displayName} (${user.upn})`;
+      return { value: user.upn, label: user.hasMailbox === true ? name : `${name}, mailbox not confirmed` };
+    })
     .sort((a, b) => a.label.localeCompare(b.label));
 }
 
