@@ -163,12 +163,12 @@ describe('the mail browser in Chromium', () => {
     // A search reaches every folder: by sender…
     const search = page.getByRole('search', { name: 'Search the mailbox' });
     await search.getByRole('button', { name: 'Filters' }).click();
-    await search.getByRole('textbox', { name: 'From' }).fill('dora@');
+    await search.getByRole('textbox', { name: 'Sender' }).fill('dora@');
     await search.getByRole('button', { name: 'Search', exact: true }).click();
     await expect.poll(() => page.getByTestId('mail-count').innerText()).toBe('1 message found in every folder');
     expect(await subjectsShown()).toEqual(['Quarterly numbers']);
     // …and by attachment name.
-    await search.getByRole('textbox', { name: 'From' }).fill('');
+    await search.getByRole('textbox', { name: 'Sender' }).fill('');
     await search.getByRole('textbox', { name: 'Attachment name' }).fill('q3-rep');
     await search.getByRole('button', { name: 'Search', exact: true }).click();
     await expect.poll(() => subjectsShown()).toEqual(['Quarterly numbers']);

@@ -12,8 +12,8 @@ interface ExchangeActionsProps {
   part: ExchangePart;
   /** The rows selected (messages, events, contacts). */
   selected: readonly string[];
-  /** What the actions take when nothing is selected: the folder shown ("mail/Inbox"), or the part itself. */
-  scope: string;
+  /** What the actions take when nothing is selected: the folder shown ("mail/Inbox"), or the part itself; null: nothing (search results are taken by selecting them). */
+  scope: string | null;
   onClear: () => void;
 }
 
@@ -26,14 +26,15 @@ export function ExchangeActions({ mountId, backup, part, selected, scope, onClea
   const { canChange } = useSession();
   const [restoring, setRestoring] = useState(false);
   const items = selected.length > 0;
-  const paths = items ? selected : [scope];
+  const paths = items ? selected : scope === null ? [] : [scope];
   const what = selectionWords(part, paths, items);
   const formats = exportFormatsFor(part, paths);
+  const none = paths.length === 0;
 
   return (
     <Group justify="space-between" wrap="wrap" gap="xs" data-testid="exchange-actions">
       <Text size="sm" c={items ? undefined : 'dimmed'} data-testid="selection-count">
-        {items ? `${selected.length} selected` : `Nothing selected: the actions take ${what}.`}
+        {items ? `${selected.length} selected` : none ? 'Select what was found to restore or export it.' : `Nothing selected: the actions take ${what}.`}
       </Text>
       {canChange && (
         <Group gap="xs">
@@ -44,7 +45,7 @@ export function ExchangeActions({ mountId, backup, part, selected, scope, onClea
           )}
           <Menu position="bottom-end" withinPortal>
             <Menu.Target>
-              <Button size="xs" variant="default" leftSection={<IconDownload size={14} aria-hidden />} rightSection={<IconChevronDown size={14} aria-hidden />} title={`Export ${what}`}>
+              <Button size="xs" variant="default" leftSection={<IconDownload size={14} aria-hidden />} rightSection={<IconChevronDown size={14} aria-hidden />} title={none ? undefined : `Export ${what}`} disabled={none}>
                 Export
               </Button>
             </Menu.Target>
@@ -57,7 +58,7 @@ export function ExchangeActions({ mountId, backup, part, selected, scope, onClea
               ))}
             </Menu.Dropdown>
           </Menu>
-          <Button size="xs" leftSection={<IconCloudUpload size={14} aria-hidden />} disabled={backup === undefined} onClick={() => setRestoring(true)}>
+          <Button size="xs" leftSection={<IconCloudUpload size={14} aria-hidden />} disabled={backup === undefined || none} onClick={() => setRestoring(true)}>
             Restore…
           </Button>
         </Group>

@@ -104,7 +104,7 @@ export function MailBrowser({ mount, backup }: { mount: Mount; backup: M365Backu
                   restart();
                 }}
               />
-              <ExchangeActions mountId={mount.id} backup={backup} part="mail" selected={selected} scope={folder} onClear={() => setRowSelection({})} />
+              <ExchangeActions mountId={mount.id} backup={backup} part="mail" selected={selected} scope={search === null ? folder : null} onClear={() => setRowSelection({})} />
               {messages.isError && <BrowseErrorAlert error={messages.error} path={query.path} />}
               {messages.data === undefined && messages.isPending && <Skeleton h={240} radius="md" aria-label="Loading the messages" />}
               {messages.data !== undefined && rows.length === 0 && (
@@ -117,7 +117,7 @@ export function MailBrowser({ mount, backup }: { mount: Mount; backup: M365Backu
               )}
               {rows.length > 0 && (
                 <div aria-busy={messages.isFetching} data-testid="mail-table">
-                  <DataTable table={table} label={search === null ? `Messages in ${where}` : 'Messages found'} minWidth={900} onRowClick={(message) => setOpen(message.path)} />
+                  <DataTable table={table} label={search === null ? `Messages in ${where}` : 'Messages found'} minWidth={780} onRowClick={(message) => setOpen(message.path)} />
                 </div>
               )}
               {messages.data !== undefined && (

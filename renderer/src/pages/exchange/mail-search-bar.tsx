@@ -66,11 +66,11 @@ export function MailSearchBar({ active, onSearch }: MailSearchBarProps) {
         </Group>
         <Collapse expanded={more}>
           <Group gap="xs" align="flex-end" wrap="wrap">
-            <TextInput label="From" placeholder="name or address" value={form.from} onChange={(event) => set({ from: event.currentTarget.value })} w={200} spellCheck={false} />
+            <TextInput label="Sender" placeholder="name or address" value={form.from} onChange={(event) => set({ from: event.currentTarget.value })} w={200} spellCheck={false} />
             <TextInput label="Subject" value={form.subject} onChange={(event) => set({ subject: event.currentTarget.value })} w={200} />
             <TextInput label="Attachment name" placeholder="invoice.pdf" value={form.attachment} onChange={(event) => set({ attachment: event.currentTarget.value })} w={180} spellCheck={false} />
-            <TextInput label="Received from" type="date" value={form.after} max={form.before || undefined} onChange={(event) => set({ after: event.currentTarget.value })} w={160} />
-            <TextInput label="Received to" type="date" value={form.before} min={form.after || undefined} onChange={(event) => set({ before: event.currentTarget.value })} w={160} />
+            <TextInput label="Received since" type="date" value={form.after} max={form.before || undefined} onChange={(event) => set({ after: event.currentTarget.value })} w={160} />
+            <TextInput label="Received until" type="date" value={form.before} min={form.after || undefined} onChange={(event) => set({ before: event.currentTarget.value })} w={160} />
             <Checkbox label="With attachments" checked={form.hasAttachments} onChange={(event) => set({ hasAttachments: event.currentTarget.checked })} mb={8} />
           </Group>
         </Collapse>
