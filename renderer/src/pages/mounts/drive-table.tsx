@@ -6,8 +6,13 @@ import { Link } from 'react-router-dom';
 import { useSession } from '../../auth/session-context.js';
 import { formatBytes } from '../../utils/format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
+import { exchangePartOf, exchangePartsOf } from '../../utils/exchange-format.js';
+import { ExchangeRestoreModal, selectionWords } from '../exchange/exchange-restore-modal.js';
 import { M365RestoreModal } from '../m365/m365-restore-modal.js';
 import { explorerSearch } from './explorer-path.js';
+
+/** What a user's Exchange parts are, beside their folder's name. */
+const PART_WORDS: Record<string, string> = { mail: 'Mailbox', calendar: 'Calendars', contacts: 'Contacts' };
 
 /**
  * The root of a Microsoft 365 backup's mount: one folder per drive (a user's OneDrive, "drive";
@@ -16,6 +21,8 @@ import { explorerSearch } from './explorer-path.js';
 export function DriveTable({ mount, backup }: { mount: Mount; backup: M365Backup | undefined }) {
   const { canChange } = useSession();
   const [restoring, setRestoring] = useState<string | null>(null);
+  const exchange: readonly string[] = exchangePartsOf(backup);
+  const restoringPart = restoring === null || !exchange.includes(restoring) ? null : exchangePartOf(restoring);
   const drives = backup?.parts ?? mount.filesystems.map((filesystem) => ({ name: filesystem.name, files: null, folders: null, bytes: filesystem.size }));
   if (drives.length === 0) {
     return (
@@ -50,9 +57,9 @@ export function DriveTable({ mount, backup }: { mount: Mount; backup: M365Backup
                     ) : (
                       <Text size="sm">{drive.name}</Text>
                     )}
-                    {backup?.subject.kind === 'user' && drive.name === 'drive' && (
+                    {backup?.subject.kind === 'user' && (drive.name === 'drive' || exchange.includes(drive.name)) && (
                       <Text size="xs" c="dimmed">
-                        OneDrive
+                        {PART_WORDS[drive.name] ?? 'OneDrive'}
                       </Text>
                     )}
                   </Group>
@@ -89,7 +96,10 @@ export function DriveTable({ mount, backup }: { mount: Mount; backup: M365Backup
           </Table.Tbody>
         </Table>
       </Table.ScrollContainer>
-      {restoring !== null && backup !== undefined && <M365RestoreModal backup={backup} paths={[restoring]} onClose={() => setRestoring(null)} />}
+      {restoring !== null && backup !== undefined && restoringPart === null && <M365RestoreModal backup={backup} paths={[restoring]} onClose={() => setRestoring(null)} />}
+      {restoring !== null && backup !== undefined && restoringPart !== null && (
+        <ExchangeRestoreModal backup={backup} part={restoringPart} paths={[restoring]} what={selectionWords(restoringPart, [restoring], false)} onClose={() => setRestoring(null)} />
+      )}
     </>
   );
 }

@@ -5,6 +5,9 @@ import { useState } from 'react';
 import { useM365BackupQuery } from '../../api/m365.queries.js';
 import { useSession } from '../../auth/session-context.js';
 import { isM365Mount, mountContentUrl, mountZipUrl } from '../../utils/mount-format.js';
+import { exchangePartsOf } from '../../utils/exchange-format.js';
+import { ExchangeRestoreModal, selectionWords } from '../exchange/exchange-restore-modal.js';
+import { partOfPaths } from '../exchange/exchange-restore.js';
 import { M365RestoreModal } from '../m365/m365-restore-modal.js';
 import { RestoreFilesModal } from './restore-files-modal.js';
 
@@ -28,6 +31,9 @@ export function SelectionActions({ mount, paths, entries, onClear }: SelectionAc
   const m365 = isM365Mount(mount);
   const backup = useM365BackupQuery(mount.m365BackupId);
   const count = paths.length;
+  // Mail, events and contacts of a user's backup restore to a mailbox, not to a OneDrive.
+  const part = restoring === null ? null : partOfPaths(restoring);
+  const exchangePart = part !== null && (exchangePartsOf(backup.data) as readonly string[]).includes(part) ? part : null;
   const single = count === 1 && entries[0]?.type === 'file' ? paths[0] : undefined;
   const href = count === 0 ? undefined : single !== undefined ? mountContentUrl(mount.id, single, true) : mountZipUrl(mount.id, paths);
 
@@ -77,7 +83,10 @@ export function SelectionActions({ mount, paths, entries, onClear }: SelectionAc
         )}
       </Group>
       {restoring !== null && !m365 && <RestoreFilesModal mount={mount} paths={restoring} onClose={() => setRestoring(null)} />}
-      {restoring !== null && m365 && backup.data !== undefined && <M365RestoreModal backup={backup.data} paths={restoring} onClose={() => setRestoring(null)} />}
+      {restoring !== null && m365 && backup.data !== undefined && exchangePart === null && <M365RestoreModal backup={backup.data} paths={restoring} onClose={() => setRestoring(null)} />}
+      {restoring !== null && backup.data !== undefined && exchangePart !== null && (
+        <ExchangeRestoreModal backup={backup.data} part={exchangePart} paths={restoring} what={selectionWords(exchangePart, restoring, true)} onClose={() => setRestoring(null)} />
+      )}
     </Group>
   );
 }
