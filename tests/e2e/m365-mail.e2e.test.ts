@@ -225,6 +225,11 @@ describe('the mail browser in Chromium', () => {
     const frame = await (await frameElement.elementHandle())?.contentFrame();
     expect(frame).toBeTruthy();
     await frame!.waitForLoadState('load');
+    // The frame shows the message (it was not refused framing, which would leave a Chromium error page)…
+    expect(frame!.url()).toContain(`/api/mounts/${mountId}/mail/preview?`);
+    expect(await frame!.getByText('Hello reader').innerText()).toBe('Hello reader');
+    // …and nothing of its script or handler ran, in it or in this page (DevTools reads the frame; its own scripts cannot run).
+    expect(await frame!.evaluate('typeof window.pwned')).toBe('undefined');
     expect(await page.title()).toBe(TITLE);
     expect(await page.evaluate('typeof window.pwned')).toBe('undefined');
     expect(consoleLines.filter((line) => line.includes('pwned'))).toEqual([]);
