@@ -46,25 +46,25 @@ const eventColumns: ColumnDef<EventSummary>[] = [
         )}
       </Group>
     ),
-  }) as ColumnDef<EventSummary>,
+  }),
   eventColumn.accessor('start', {
     header: 'Start',
     cell: ({ row }) => <Text size="sm" style={nowrap}>{row.original.isAllDay ? `${formatDateTime(row.original.start, '—').slice(0, 10)} (all day)` : formatDateTime(row.original.start, '—')}</Text>,
-  }) as ColumnDef<EventSummary>,
-  eventColumn.accessor('end', { header: 'End', cell: ({ getValue }) => <Text size="sm" style={nowrap}>{formatDateTime(getValue(), '—')}</Text> }) as ColumnDef<EventSummary>,
-  eventColumn.accessor('recurrence', { header: 'Repeats', cell: ({ getValue }) => <Text size="sm">{getValue() ?? ''}</Text> }) as ColumnDef<EventSummary>,
-  eventColumn.accessor('location', { header: 'Location', cell: ({ getValue }) => <Text size="sm" style={wrap}>{getValue() ?? ''}</Text> }) as ColumnDef<EventSummary>,
-  eventColumn.accessor((event) => formatAddress(event.organizer), { id: 'organizer', header: 'Organizer', cell: ({ getValue }) => <Text size="sm" style={wrap}>{getValue()}</Text> }) as ColumnDef<EventSummary>,
+  }),
+  eventColumn.accessor('end', { header: 'End', cell: ({ getValue }) => <Text size="sm" style={nowrap}>{formatDateTime(getValue(), '—')}</Text> }),
+  eventColumn.accessor('recurrence', { header: 'Repeats', cell: ({ getValue }) => <Text size="sm">{getValue() ?? ''}</Text> }),
+  eventColumn.accessor('location', { header: 'Location', cell: ({ getValue }) => <Text size="sm" style={wrap}>{getValue() ?? ''}</Text> }),
+  eventColumn.accessor((event) => formatAddress(event.organizer), { id: 'organizer', header: 'Organizer', cell: ({ getValue }) => <Text size="sm" style={wrap}>{getValue()}</Text> }),
 ];
 
 const contactColumn = createColumnHelper<ContactSummary>();
 const contactColumns: ColumnDef<ContactSummary>[] = [
   selectColumn<ContactSummary>((contact) => contact.displayName || '(no name)'),
-  contactColumn.accessor('displayName', { header: 'Name', cell: ({ getValue }) => <Text size="sm" style={wrap}>{getValue() || '(no name)'}</Text> }) as ColumnDef<ContactSummary>,
-  contactColumn.accessor((contact) => contact.emails.join(', '), { id: 'emails', header: 'E-mail', cell: ({ getValue }) => <Text size="sm" style={wrap}>{getValue()}</Text> }) as ColumnDef<ContactSummary>,
-  contactColumn.accessor((contact) => contact.phones.join(', '), { id: 'phones', header: 'Phone', cell: ({ getValue }) => <Text size="sm" style={nowrap}>{getValue()}</Text> }) as ColumnDef<ContactSummary>,
-  contactColumn.accessor('company', { header: 'Company', cell: ({ getValue }) => <Text size="sm" style={wrap}>{getValue() ?? ''}</Text> }) as ColumnDef<ContactSummary>,
-  contactColumn.accessor((contact) => contact.folder.slice(contact.folder.lastIndexOf('/') + 1), { id: 'folder', header: 'Folder', cell: ({ getValue }) => <Text size="sm">{getValue()}</Text> }) as ColumnDef<ContactSummary>,
+  contactColumn.accessor('displayName', { header: 'Name', cell: ({ getValue }) => <Text size="sm" style={wrap}>{getValue() || '(no name)'}</Text> }),
+  contactColumn.accessor((contact) => contact.emails.join(', '), { id: 'emails', header: 'E-mail', cell: ({ getValue }) => <Text size="sm" style={wrap}>{getValue()}</Text> }),
+  contactColumn.accessor((contact) => contact.phones.join(', '), { id: 'phones', header: 'Phone', cell: ({ getValue }) => <Text size="sm" style={nowrap}>{getValue()}</Text> }),
+  contactColumn.accessor('company', { header: 'Company', cell: ({ getValue }) => <Text size="sm" style={wrap}>{getValue() ?? ''}</Text> }),
+  contactColumn.accessor((contact) => contact.folder.slice(contact.folder.lastIndexOf('/') + 1), { id: 'folder', header: 'Folder', cell: ({ getValue }) => <Text size="sm">{getValue()}</Text> }),
 ];
 
 interface PimLayoutProps {
