@@ -145,7 +145,7 @@ describe('Microsoft 365 backups in Chromium', () => {
     const backupRow = page.getByRole('table', { name: 'Microsoft 365 backups' }).getByRole('row').filter({ hasText: ALICE });
     await backupRow.getByRole('button', { name: 'Browse' }).click();
     await page.waitForURL(/\/mounts\/\d+$/, { timeout: 20_000 });
-    await page.getByRole('heading', { level: 1, name: new RegExp(`^OneDrive of ${ALICE.replace(/\./g, '\\.')}: `) }).waitFor();
+    await page.getByRole('heading', { level: 1, name: new RegExp(`^OneDrive and mailbox of ${ALICE.replace(/\./g, '\\.')}: `) }).waitFor();
     const drives = page.getByRole('table', { name: 'Drives' });
     await drives.getByRole('link', { name: 'drive', exact: true }).waitFor({ timeout: 120_000 });
     expect((await drives.innerText()).replace(/\s+/g, ' ')).toMatch(/drive OneDrive 4/);
