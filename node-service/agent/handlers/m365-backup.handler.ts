@@ -80,7 +80,7 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
               const onProgress = (p: DriveBackupProgress): void =>
                 ctx.progress(
                   bytesBefore + p.downloadedBytes,
-                  p.enumerated ? bytesBefore + Math.max(p.queuedBytes, p.downloadedBytes) : null,
+                  p.enumerated ? bytesBefore + partTotal(p) : null,
                   `${step}: ${plural(p.items, 'item')} listed${p.enumerated ? '' : ' so far'}, ${p.downloadedFiles} of ${plural(p.queuedFiles, `changed ${noun}`)} downloaded`,
                 );
               ctx.progress(bytesBefore, null, `${step}: reading the changes`);
@@ -146,4 +146,16 @@ export function m365BackupHandler(deps: M365HandlerDeps): TaskHandler {
       return { result, warnings };
     },
   };
+}
+
+/**
+ * What a part downloads in all, once every change was listed. Drives list each file's size;
+ * Graph lists no size for a message (delta takes no $expand), so a mailbox's total is
+ * estimated from the messages downloaded so far, which gives the bar and its ETA a figure
+ * that settles as the backup goes.
+ */
+export function partTotal(p: DriveBackupProgress): number {
+  if (p.queuedBytes > 0 || p.queuedFiles === 0) return Math.max(p.queuedBytes, p.downloadedBytes);
+  if (p.downloadedFiles === 0) return p.downloadedBytes;
+  return Math.max(p.downloadedBytes, Math.round((p.downloadedBytes / p.downloadedFiles) * p.queuedFiles));
 }
