@@ -160,7 +160,7 @@ describe('the Exchange restore dialog: what its choices send', () => {
       user({ graphId: 'g-carol', upn: 'carol@x.com', displayName: 'Carol', hasMailbox: false }),
       user({ graphId: 'g-dan', upn: 'dan@x.com', displayName: '', present: false }),
       user({ graphId: 'g-eve', upn: 'eve@x.com', displayName: '' }),
-      { ...user({ graphId: 'g-fay', upn: 'fay@x.com', displayName: 'Fay' }), hasMailbox: null as unknown as boolean },
+      { ...user({ graphId: 'g-fay', upn: 'fay@x.com', displayName: 'Fay' }), hasMailbox: null },
     ]);
     expect(options).toEqual([
       { value: 'bob@x.com', label: 'Bob (bob@x.com)' },
