@@ -1,22 +1,20 @@
 import type { M365Backup } from '@common/api/index.js';
-import { Alert, Button, Group, List, Modal, Radio, Select, Stack, Stepper, Text, TextInput } from '@mantine/core';
-import { IconInfoCircle } from '@tabler/icons-react';
+import { Button, List, Modal, Radio, Select, Stack, Stepper, Text } from '@mantine/core';
 import { useMemo, useState } from 'react';
 import { fieldErrorMessage, isApiError } from '../../api/api-error.js';
 import { useM365UsersQuery, useRestoreM365Mutation } from '../../api/m365.queries.js';
 import { DialogActions } from '../../components/dialog-actions.js';
-import { FormError } from '../../components/form-error.js';
 import { PathText } from '../../components/path-text.js';
-import { TaskFollow } from '../../components/tasks/task-follow.js';
 import { countWords, ITEM_NOUNS, type ExchangePart } from '../../utils/exchange-format.js';
 import { formatDateTime } from '../../utils/format.js';
 import { M365RestoreSummary, type RestoreNouns } from '../m365/m365-restore-modal.js';
+import { RestoreConflictStep, RestoreFolderChoice, RestoreProgressStep, type ConflictOption } from '../m365/restore-steps.js';
 import { restoreFolderExample, type RestoreConflict, type RestoreFolderMode, type RestoreWhere } from '../m365/m365-restore.js';
 import { EXCHANGE_RESTORE_FIELDS, exchangeRestoreRequestOf, FOLDER_WORDS, mailboxTargetOptions, type ExchangeRestoreField } from './exchange-restore.js';
 
 const SHOWN = 5;
 
-const CONFLICTS: Record<ExchangePart, { value: RestoreConflict; label: string; description: string }[]> = {
+const CONFLICTS: Record<ExchangePart, ConflictOption[]> = {
   mail: [
     { value: 'skip', label: 'Skip', description: 'A message already there (the same Internet message id in that folder) stays, and the backup’s copy is not restored; the summary lists each one.' },
     { value: 'copy', label: 'Keep both', description: 'The backup’s message is restored next to the one there: the folder then holds both.' },
@@ -182,39 +180,26 @@ export function ExchangeRestoreModal({ backup, part, paths, what, onClose }: Exc
                 allowDeselect={false}
               />
             )}
-            <Radio.Group
+            <RestoreFolderChoice
               label={`Into which ${words.folder}`}
-              value={folderMode}
-              onChange={(value) => {
-                setFolderMode(value === 'original' ? 'original' : 'new');
+              newLabel={`Into a new ${words.folder}`}
+              newDescription={`Everything goes into one new ${words.folder}, keeping the folders below it; nothing there is touched.`}
+              originalLabel={`Back into the original ${words.folder}s`}
+              originalDescription={`Each item goes back to the ${words.folder} it was in (made again if it is gone); an item still there is a conflict (next step).`}
+              nameLabel={`New ${words.folder}'s name`}
+              mode={folderMode}
+              onMode={(mode) => {
+                setFolderMode(mode);
                 change('folder');
               }}
-            >
-              <Stack gap="xs" mt="xs">
-                <Radio value="new" label={`Into a new ${words.folder}`} description={`Everything goes into one new ${words.folder}, keeping the folders below it; nothing there is touched.`} />
-                <Radio value="original" label={`Back into the original ${words.folder}s`} description={`Each item goes back to the ${words.folder} it was in (made again if it is gone); an item still there is a conflict (next step).`} />
-              </Stack>
-            </Radio.Group>
-            {folderMode === 'new' && (
-              <TextInput
-                label={`New ${words.folder}'s name`}
-                description={`Leave empty for “${example}” (the time the restore starts, UTC)`}
-                placeholder={example}
-                value={folderName}
-                onChange={(event) => {
-                  setFolderName(event.currentTarget.value);
-                  change('folder');
-                }}
-                error={errors.folder}
-                autoComplete="off"
-                spellCheck={false}
-              />
-            )}
-            {folderMode === 'original' && errors.folder !== undefined && (
-              <Text size="sm" c="red" role="alert">
-                {errors.folder}
-              </Text>
-            )}
+              name={folderName}
+              onName={(name) => {
+                setFolderName(name);
+                change('folder');
+              }}
+              example={example}
+              error={errors.folder}
+            />
             <DialogActions justify="space-between">
               <Button variant="default" onClick={() => setActive(0)}>
                 Back
@@ -225,62 +210,26 @@ export function ExchangeRestoreModal({ backup, part, paths, what, onClose }: Exc
         </Stepper.Step>
 
         <Stepper.Step label="Conflicts" description={CONFLICTS[part].find((option) => option.value === conflict)?.label}>
-          <form
-            noValidate
-            onSubmit={(event) => {
-              event.preventDefault();
-              submit();
+          <RestoreConflictStep
+            label="When the item is already there"
+            options={CONFLICTS[part]}
+            conflict={conflict}
+            onConflict={(value) => {
+              setConflict(value);
+              change('conflict');
             }}
-          >
-            <Stack mt="md">
-              <Radio.Group
-                label="When the item is already there"
-                value={conflict}
-                onChange={(value) => {
-                  setConflict(CONFLICTS[part].find((option) => option.value === value)?.value ?? 'skip');
-                  change('conflict');
-                }}
-                error={errors.conflict}
-              >
-                <Stack gap="xs" mt="xs">
-                  {CONFLICTS[part].map((option) => (
-                    <Radio key={option.value} value={option.value} label={option.label} description={option.description} />
-                  ))}
-                </Stack>
-              </Radio.Group>
-              {conflict === 'replace' && (
-                <Alert color="yellow" variant="light" icon={<IconInfoCircle />}>
-                  Items there now that the backup also holds are deleted and replaced.
-                </Alert>
-              )}
-              <Group gap="xs" wrap="nowrap" align="flex-start">
-                <IconInfoCircle size={16} aria-hidden style={{ flexShrink: 0, marginTop: 2 }} />
-                <Text size="sm" data-testid="m365-restore-recap">{`${what} → ${whereWords}, ${folderWords}.`}</Text>
-              </Group>
-              <FormError error={shownOnField ? null : restore.error} />
-              <DialogActions justify="space-between">
-                <Button variant="default" onClick={() => setActive(1)} disabled={restore.isPending}>
-                  Back
-                </Button>
-                <Button type="submit" loading={restore.isPending}>
-                  Start restore
-                </Button>
-              </DialogActions>
-            </Stack>
-          </form>
+            replaceWarning="Items there now that the backup also holds are deleted and replaced."
+            error={errors.conflict}
+            recap={`${what} → ${whereWords}, ${folderWords}.`}
+            formError={shownOnField ? null : restore.error}
+            pending={restore.isPending}
+            onBack={() => setActive(1)}
+            onSubmit={submit}
+          />
         </Stepper.Step>
 
         <Stepper.Step label="Progress" description={taskId === null ? 'Follow it live' : 'Restore'}>
-          {taskId !== null && (
-            <Stack mt="md">
-              <TaskFollow taskId={taskId} label="Restore" errorTitle="The restore failed" renderResult={(task) => <M365RestoreSummary task={task} nouns={NOUNS[part]} />} logHeight={140} />
-              <DialogActions>
-                <Button variant="default" onClick={onClose}>
-                  Close
-                </Button>
-              </DialogActions>
-            </Stack>
-          )}
+          {taskId !== null && <RestoreProgressStep taskId={taskId} summary={(task) => <M365RestoreSummary task={task} nouns={NOUNS[part]} />} onClose={onClose} />}
         </Stepper.Step>
       </Stepper>
     </Modal>

@@ -1,15 +1,14 @@
 import type { M365Backup, TaskDetails } from '@common/api/index.js';
 import { M365RestoreResultSchema } from '@common/m365-tasks.js';
-import { Alert, Button, Group, List, Modal, Radio, Select, Stack, Stepper, Text, TextInput } from '@mantine/core';
-import { IconAlertTriangle, IconCircleCheck, IconInfoCircle } from '@tabler/icons-react';
-import { useMemo, useState, type ReactNode } from 'react';
+import { Alert, Button, List, Modal, Radio, Select, Stack, Stepper, Text } from '@mantine/core';
+import { IconAlertTriangle, IconCircleCheck } from '@tabler/icons-react';
+import { useMemo, useState } from 'react';
 import { fieldErrorMessage, isApiError } from '../../api/api-error.js';
 import { useM365SitesQuery, useM365UsersQuery, useRestoreM365Mutation } from '../../api/m365.queries.js';
 import { DialogActions } from '../../components/dialog-actions.js';
-import { FormError } from '../../components/form-error.js';
 import { PathText } from '../../components/path-text.js';
-import { TaskFollow } from '../../components/tasks/task-follow.js';
 import { formatBytes, formatDateTime } from '../../utils/format.js';
+import { RestoreConflictStep, RestoreFolderChoice, RestoreProgressStep, type ConflictOption } from './restore-steps.js';
 import {
   defaultLibrary,
   drivesOf,
@@ -32,7 +31,7 @@ function driveLabel(backup: Pick<M365Backup, 'subject'>, drive: string): string 
   return backup.subject.kind === 'user' && drive === 'drive' ? 'OneDrive' : `library ${drive}`;
 }
 
-const CONFLICTS: { value: RestoreConflict; label: string; description: string }[] = [
+const CONFLICTS: ConflictOption[] = [
   { value: 'copy', label: 'Keep both', description: 'The restored file gets a new name next to the one there ("report 1.docx"); nothing is overwritten.' },
   { value: 'skip', label: 'Skip', description: 'The file there stays as it is, and the backup’s copy is not restored; the summary lists each one skipped.' },
   { value: 'replace', label: 'Replace', description: 'The file there is overwritten by the backup’s copy (OneDrive keeps the replaced one in its version history).' },
@@ -289,39 +288,26 @@ export function M365RestoreModal({ backup, paths, onClose }: M365RestoreModalPro
                 )}
               </>
             )}
-            <Radio.Group
+            <RestoreFolderChoice
               label="Folder"
-              value={folderMode}
-              onChange={(value) => {
-                setFolderMode(value === 'original' ? 'original' : 'new');
+              newLabel="Into a new folder"
+              newDescription="Everything goes into one new folder at the drive's root, next to what is there; nothing there is touched."
+              originalLabel="Back to the original places"
+              originalDescription="Each item goes back to the folder it was in; an item still there is a conflict (next step)."
+              nameLabel="New folder's name"
+              mode={folderMode}
+              onMode={(mode) => {
+                setFolderMode(mode);
                 change('folder');
               }}
-            >
-              <Stack gap="xs" mt="xs">
-                <Radio value="new" label="Into a new folder" description="Everything goes into one new folder at the drive's root, next to what is there; nothing there is touched." />
-                <Radio value="original" label="Back to the original places" description="Each item goes back to the folder it was in; an item still there is a conflict (next step)." />
-              </Stack>
-            </Radio.Group>
-            {folderMode === 'new' && (
-              <TextInput
-                label="New folder's name"
-                description={`Leave empty for “${example}” (the time the restore starts, UTC)`}
-                placeholder={example}
-                value={folderName}
-                onChange={(event) => {
-                  setFolderName(event.currentTarget.value);
-                  change('folder');
-                }}
-                error={errors.folder}
-                autoComplete="off"
-                spellCheck={false}
-              />
-            )}
-            {folderMode === 'original' && errors.folder !== undefined && (
-              <Text size="sm" c="red" role="alert">
-                {errors.folder}
-              </Text>
-            )}
+              name={folderName}
+              onName={(name) => {
+                setFolderName(name);
+                change('folder');
+              }}
+              example={example}
+              error={errors.folder}
+            />
             <DialogActions justify="space-between">
               <Button variant="default" onClick={() => setActive(0)}>
                 Back
@@ -332,76 +318,31 @@ export function M365RestoreModal({ backup, paths, onClose }: M365RestoreModalPro
         </Stepper.Step>
 
         <Stepper.Step label="Conflicts" description={CONFLICTS.find((option) => option.value === conflict)?.label}>
-          <form
-            noValidate
-            onSubmit={(event) => {
-              event.preventDefault();
-              submit();
+          <RestoreConflictStep
+            label="When an item of that name is already there"
+            options={CONFLICTS}
+            conflict={conflict}
+            onConflict={(value) => {
+              setConflict(value);
+              change('conflict');
             }}
-          >
-            <Stack mt="md">
-              <Radio.Group
-                label="When an item of that name is already there"
-                value={conflict}
-                onChange={(value) => {
-                  setConflict(CONFLICTS.find((option) => option.value === value)?.value ?? 'copy');
-                  change('conflict');
-                }}
-                error={errors.conflict}
-              >
-                <Stack gap="xs" mt="xs">
-                  {CONFLICTS.map((option) => (
-                    <Radio key={option.value} value={option.value} label={option.label} description={option.description} />
-                  ))}
-                </Stack>
-              </Radio.Group>
-              {conflict === 'replace' && (
-                <Alert color="yellow" variant="light" icon={<IconInfoCircle />}>
-                  Files there now with the same names are overwritten.
-                </Alert>
-              )}
-              <Recap>
-                {`${chosenPaths.length === 1 ? '1 item' : `${chosenPaths.length} items`} of ${driveLabel(backup, sourceDrive)} → ${whereWords}, ${
-                  folderMode === 'original' ? 'back to their original folders' : `into the new folder “${folderName.trim() || example}”`
-                }.`}
-              </Recap>
-              <FormError error={shownOnField ? null : restore.error} />
-              <DialogActions justify="space-between">
-                <Button variant="default" onClick={() => setActive(1)} disabled={restore.isPending}>
-                  Back
-                </Button>
-                <Button type="submit" loading={restore.isPending}>
-                  Start restore
-                </Button>
-              </DialogActions>
-            </Stack>
-          </form>
+            replaceWarning="Files there now with the same names are overwritten."
+            error={errors.conflict}
+            recap={`${chosenPaths.length === 1 ? '1 item' : `${chosenPaths.length} items`} of ${driveLabel(backup, sourceDrive)} → ${whereWords}, ${
+              folderMode === 'original' ? 'back to their original folders' : `into the new folder “${folderName.trim() || example}”`
+            }.`}
+            formError={shownOnField ? null : restore.error}
+            pending={restore.isPending}
+            onBack={() => setActive(1)}
+            onSubmit={submit}
+          />
         </Stepper.Step>
 
         <Stepper.Step label="Progress" description={taskId === null ? 'Follow it live' : 'Restore'}>
-          {taskId !== null && (
-            <Stack mt="md">
-              <TaskFollow taskId={taskId} label="Restore" errorTitle="The restore failed" renderResult={(task) => <M365RestoreSummary task={task} />} logHeight={140} />
-              <DialogActions>
-                <Button variant="default" onClick={onClose}>
-                  Close
-                </Button>
-              </DialogActions>
-            </Stack>
-          )}
+          {taskId !== null && <RestoreProgressStep taskId={taskId} summary={(task) => <M365RestoreSummary task={task} />} onClose={onClose} />}
         </Stepper.Step>
       </Stepper>
     </Modal>
   );
 }
 
-function Recap({ children }: { children: ReactNode }) {
-  return (
-    <Group gap="xs" wrap="nowrap" align="flex-start">
-      <IconInfoCircle size={16} aria-hidden style={{ flexShrink: 0, marginTop: 2 }} />
-      <Text size="sm" data-testid="m365-restore-recap">
-        {children}
-      </Text>
-    </Group>
-  );
-}
