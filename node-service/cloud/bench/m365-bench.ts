@@ -27,27 +27,8 @@ import { Semaphore } from '../graph/limits.js';
 import { TenantSession } from '../graph/tenant-session.js';
 import { GraphEmulator } from '../../../tests/support/graph-emulator/index.js';
 import { runMailBenchmark } from './m365-mail-bench.js';
+import { env, MB, MIB, measured } from './bench-util.js';
 
-const MB = 1_000_000;
-const MIB = 1024 * 1024;
-
-function env(name: string, dflt: number): number {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : dflt;
-}
-
-/** Peak RSS while fn runs, sampled every 50 ms. */
-async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; peakRssMiB: number }> {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-  const t0 = performance.now();
-  try {
-    const value = await fn();
-    return { value, seconds: (performance.now() - t0) / 1000, peakRssMiB: Math.round(Math.max(peak, process.memoryUsage().rss) / MIB) };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 async function filesUnder(dir: string): Promise<{ files: number; bytes: number }> {
   let files = 0;

@@ -21,27 +21,8 @@ import { writeMbox } from '../exchange/mbox.js';
 import { TenantSession } from '../graph/tenant-session.js';
 import { openObjectStore } from '../metadata/index.js';
 import { GraphEmulator, composeMime, type Mailbox } from '../../../tests/support/graph-emulator/index.js';
+import { env, MB, MIB, measured } from './bench-util.js';
 
-const MB = 1_000_000;
-const MIB = 1024 * 1024;
-
-function env(name: string, dflt: number): number {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : dflt;
-}
-
-/** Peak RSS while fn runs, sampled every 50 ms. */
-async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; peakRssMiB: number }> {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-  const t0 = performance.now();
-  try {
-    const value = await fn();
-    return { value, seconds: (performance.now() - t0) / 1000, peakRssMiB: Math.round(Math.max(peak, process.memoryUsage().rss) / MIB) };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 const FOLDERS = ['inbox', 'Inbox/Projects/Alpha', 'Inbox/Projects/Beta', 'Inbox/Customers', 'Inbox/Customers/Acme', 'Inbox/Customers/Globex', 'sentitems', 'archive', 'Archive/2023', 'Archive/2024', 'Newsletters', 'Receipts'];
 const SENDERS = ['Bob Baker', 'Carol Chen', 'Dmitri Ivanov', 'Émilie Dubois', 'Frank Fischer', 'Grace Hopper', 'Hiro Tanaka', 'Ingrid Øster'];
