@@ -23,7 +23,7 @@ describe('Microsoft 365 tenants in Chromium', () => {
   beforeAll(async () => {
     emu = await GraphEmulator.start();
     tenant = emu.addTenant({ domain: 'northwind.onmicrosoft.com' });
-    app = tenant.addApp({ secret: SECRET, roles: ['User.Read.All', 'Files.Read.All', 'Sites.Read.All'] });
+    app = tenant.addApp({ secret: SECRET, roles: ['User.Read.All', 'Files.Read.All', 'Sites.Read.All', 'Mail.Read'] });
     tenant.addUser({ userPrincipalName: 'alice@northwind.onmicrosoft.com', displayName: 'Alice Archer' });
     tenant.addUser({ userPrincipalName: 'carol@northwind.onmicrosoft.com', displayName: 'Carol Cole', drive: false });
     tenant.addSite({ name: 'finance', displayName: 'Finance', libraries: ['Documents', 'Archive'] });
