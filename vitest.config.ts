@@ -5,9 +5,10 @@ import { defineConfig } from 'vitest/config';
 const common = { find: /^@common\/(.+)\.js$/, replacement: `${fileURLToPath(new URL('./common/', import.meta.url))}$1.ts` };
 
 /**
- * Three tiers. Integration and e2e tests start real components (MariaDB,
- * Chromium) themselves; they never skip: a missing component fails with the
- * command that installs it.
+ * Four tiers. Integration and e2e tests start real components (MariaDB,
+ * Chromium) themselves; packaging tests build the .deb and .run and install
+ * them on a clean Debian system in a container. None skips: a missing
+ * component fails with the command that installs it.
  */
 export default defineConfig({
   test: {
@@ -27,6 +28,16 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 180_000,
+          pool: 'forks',
+        },
+      },
+      {
+        test: {
+          name: 'packaging',
+          include: ['tests/packaging/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
           pool: 'forks',
         },
       },

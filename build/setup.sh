@@ -4,6 +4,7 @@
 #   bash build/setup.sh          # to run the product
 #   bash build/setup.sh --test   # plus what the test suite needs (Chromium, sshd, …)
 #   bash build/setup.sh --bench  # plus restic, borg and virtnbdbackup, to benchmark against
+#   bash build/setup.sh --package  # plus what `npm run package` needs (dpkg-dev, makeself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +15,9 @@ mode=run
 case "${1:-}" in
   --test) mode=test ;;
   --bench) mode=bench ;;
+  --package) mode=package ;;
   "") ;;
-  *) die "unknown option $1 (use --test or --bench)" ;;
+  *) die "unknown option $1 (use --test, --bench or --package)" ;;
 esac
 
 # --- Node.js ---------------------------------------------------------------
@@ -29,12 +31,20 @@ packages=(mariadb-server python3 make g++ ca-certificates openssl)
 if [ "$mode" = bench ]; then
   packages+=(restic borgbackup virtnbdbackup)
 fi
+# npm run package: dpkg-deb and dpkg-shlibdeps (the .deb), makeself (the .run).
+packaging=(dpkg-dev makeself)
+if [ "$mode" = package ]; then
+  packages+=("${packaging[@]}")
+fi
 if [ "$mode" = test ]; then
   # chromium: UI end-to-end tests (driven by playwright-core, no browser download).
   packages+=(chromium openssh-server iproute2 libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libnbd-bin)
   # Mount (file-level restore): test disks (sfdisk, mkfs.*, LVM metadata without activation),
   # FUSE filesystem drivers, and an iSCSI target with a user-space initiator.
   packages+=(fdisk lvm2 xfsprogs btrfs-progs ntfs-3g dosfstools mtools exfatprogs fusefat tgt libiscsi-bin qemu-block-extra)
+  # Packaging tests: build the packages, then install them on a clean Debian system
+  # (debootstrap) booted in a container (systemd-nspawn), entered with nsenter (util-linux).
+  packages+=("${packaging[@]}" debootstrap debian-archive-keyring systemd-container util-linux)
 fi
 
 missing=()
