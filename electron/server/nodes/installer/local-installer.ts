@@ -253,7 +253,7 @@ export class LocalNodeInstaller implements NodeInstaller {
   }
 
   private startSupervised(p: LocalPaths, ctx: InstallContext): void {
-    ctx.log('info', `No systemd here: the server runs the node and restarts it if it stops (log: ${p.logFile})`);
+    ctx.log('info', `No systemd service for it (no systemd here, or none for this account): the server runs the node and restarts it if it stops (log: ${p.logFile})`);
     this.options.supervisor.start(this.supervisedNode(p.name));
   }
 
@@ -295,11 +295,17 @@ export class LocalNodeInstaller implements NodeInstaller {
     if (r.code !== 0) throw new InstallerError('SERVICE_FAILED', `${what} failed: ${lastLines(r.stderr || r.stdout) || `exit code ${r.code}`}`);
   }
 
-  /** systemd system unit when we are root, a user unit otherwise; null without systemd. */
+  /**
+   * systemd system unit when we are root, a user unit otherwise; null without systemd. A
+   * user unit needs the user's own systemd instance, which a service account has not (the
+   * packaged server runs as the system user vplus, with no login session): the server
+   * supervises its local nodes then.
+   */
   private systemdScope(): SystemdScope | null {
     const useSystemd = this.options.useSystemd ?? fs.existsSync('/run/systemd/system');
     if (!useSystemd) return null;
     if (process.getuid?.() === 0) return { flag: [], unitDir: '/etc/systemd/system', wantedBy: 'multi-user.target' };
+    if (this.options.useSystemd === undefined && !userManagerRuns()) return null;
     return { flag: ['--user'], unitDir: path.join(os.homedir(), '.config', 'systemd', 'user'), wantedBy: 'default.target' };
   }
 
@@ -320,6 +326,12 @@ export class LocalNodeInstaller implements NodeInstaller {
   private childEnv(): NodeJS.ProcessEnv {
     return { ...process.env, ...(process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {}) };
   }
+}
+
+/** The user's systemd instance listens on $XDG_RUNTIME_DIR/systemd/private while the user has one. */
+function userManagerRuns(): boolean {
+  const runtimeDir = process.env.XDG_RUNTIME_DIR;
+  return !!runtimeDir && fs.existsSync(path.join(runtimeDir, 'systemd', 'private'));
 }
 
 function localTarget(target: InstallTarget): LocalTarget {
