@@ -305,6 +305,10 @@ function buildRun(deb, file, version, epoch) {
     fs.chmodSync(dir, 0o755);
     fs.utimesSync(dir, epoch, epoch);
     const date = new Date(epoch * 1000).toUTCString();
+    // gzip stamps the time into what it compresses from a pipe unless told -n (its GZIP variable is deprecated).
+    const bin = path.join(work, 'bin');
+    const gzip = spawnSync('sh', ['-c', 'command -v gzip'], { encoding: 'utf8' }).stdout.trim();
+    writeFile(path.join(bin, 'gzip'), `#!/bin/sh\nexec ${gzip} -n "$@"\n`, 0o755);
     execFileSync(
       'makeself',
       [
@@ -322,7 +326,7 @@ function buildRun(deb, file, version, epoch) {
         `vPlus ${version} installer`,
         './install.sh',
       ],
-      { cwd: work, env: { ...process.env, GZIP: '-n' }, stdio: ['ignore', 'ignore', 'inherit'] },
+      { cwd: work, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` }, stdio: ['ignore', 'ignore', 'inherit'] },
     );
     fs.copyFileSync(path.join(work, `${name}.run`), file);
     fs.chmodSync(file, 0o755);
