@@ -126,10 +126,11 @@ describe('npm run package: the .deb and the .run', () => {
   });
 
   it('node_modules holds exactly the production dependencies of the lockfile (npm ls --omit=dev)', async () => {
-    const npmLs = (await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: REPO_ROOT }))
+    // npm ls where node_modules really is (a work tree may link to another checkout's).
+    const project = path.dirname(fs.realpathSync(path.join(REPO_ROOT, 'node_modules')));
+    const npmLs = (await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: project }))
       .split('\n')
-      .map((p) => path.relative(fs.realpathSync(REPO_ROOT), p))
-      .map((p) => p.replace(/^.*?(?=node_modules\/)/, ''))
+      .map((p) => path.relative(project, p))
       .filter((p) => p.startsWith('node_modules/'));
     const shipped = [...paths]
       .map((p) => /^\/opt\/vplus\/((?:.*\/)?node_modules\/(?:@[^/]+\/)?[^/@]+)\/package\.json$/.exec(p)?.[1])
