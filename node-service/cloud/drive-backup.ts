@@ -1,4 +1,4 @@
-import type { JsonValue, Repository, RepositoryLogger, StoredContent } from '../repository/index.js';
+import type { JsonValue, PointInfo, Repository, RepositoryLogger, StoredContent } from '../repository/index.js';
 import { openObjectStore, type ItemInput, type ItemView, type ObjectStore } from './metadata/index.js';
 import { ByteChannel } from './byte-channel.js';
 import { CloudError } from './graph/cloud-errors.js';
@@ -63,6 +63,28 @@ export interface DriveBackupResult {
   newStoredBytes: number;
   /** One per item that could not be backed up (it is tried again by the next backup). */
   warnings: string[];
+}
+
+/** The answer of a backup of one protected object (a drive, a mailbox, calendars, contacts) from its committed point. */
+export function backupResultOf(point: PointInfo, kind: 'full' | 'incremental', resynced: boolean, progress: DriveBackupProgress, warnings: string[]): DriveBackupResult {
+  const s = point.summary;
+  return {
+    pointId: point.id,
+    createdAt: point.createdAt,
+    kind,
+    resynced,
+    items: s.items ?? 0,
+    files: s.files ?? 0,
+    folders: s.folders ?? 0,
+    bytes: s.bytes ?? 0,
+    added: s.added ?? 0,
+    changed: s.changed ?? 0,
+    removed: s.removed ?? 0,
+    downloadedFiles: progress.downloadedFiles,
+    downloadedBytes: progress.downloadedBytes,
+    newStoredBytes: s.newStoredBytes ?? 0,
+    warnings,
+  };
 }
 
 /** What a point keeps for the next backup: items whose change was seen but not stored. */
@@ -139,24 +161,7 @@ class DriveBackup {
       // Downloads a cancel cut short were dropped without a warning or a pending mark: such a point must not be committed.
       o.signal?.throwIfAborted();
       const point = await store.commitPoint({ deltaLink, state: { pending: [...this.pending] }, summary: { warnings: this.warnings.length, downloadedFiles: this.progress.downloadedFiles, downloadedBytes: this.progress.downloadedBytes } });
-      const s = point.summary;
-      return {
-        pointId: point.id,
-        createdAt: point.createdAt,
-        kind,
-        resynced: this.resynced,
-        items: s.items ?? 0,
-        files: s.files ?? 0,
-        folders: s.folders ?? 0,
-        bytes: s.bytes ?? 0,
-        added: s.added ?? 0,
-        changed: s.changed ?? 0,
-        removed: s.removed ?? 0,
-        downloadedFiles: this.progress.downloadedFiles,
-        downloadedBytes: this.progress.downloadedBytes,
-        newStoredBytes: s.newStoredBytes ?? 0,
-        warnings: this.warnings,
-      };
+      return backupResultOf(point, kind, this.resynced, this.progress, this.warnings);
     } catch (err) {
       await this.drain().catch(noop);
       await store.abortPoint().catch(noop);

@@ -21,7 +21,7 @@ import type { Readable } from 'node:stream';
 import { MailParser, type AttachmentStream } from 'mailparser';
 import type { JsonValue, RepositoryLogger, StoredContent } from '../../repository/index.js';
 import { ByteChannel } from '../byte-channel.js';
-import type { DriveBackupProgress, DriveBackupResult } from '../drive-backup.js';
+import { backupResultOf, type DriveBackupProgress, type DriveBackupResult } from '../drive-backup.js';
 import { CloudError } from '../graph/cloud-errors.js';
 import { Semaphore } from '../graph/limits.js';
 import { getMessage, mailFolder, mailFolderDelta, mailRoot, messageDelta, streamMime, WELL_KNOWN_FOLDERS, type GraphMessage, type GraphRecipient, type MailFolder, type MailRequest } from '../graph/mail-items.js';
@@ -229,24 +229,7 @@ class MailBackup {
       this.applyRemovals();
       const state: MailBackupState = { foldersLink, folders: Object.fromEntries(folders), wellKnown, pending: [...this.pending].map(([id, folderId]) => ({ id, folderId })) };
       const point = await store.commitPoint({ deltaLink: foldersLink, state: state as unknown as JsonValue, summary: { warnings: this.warnings.length, downloadedFiles: this.progress.downloadedFiles, downloadedBytes: this.progress.downloadedBytes } });
-      const s = point.summary;
-      return {
-        pointId: point.id,
-        createdAt: point.createdAt,
-        kind: this.mode,
-        resynced: this.resynced,
-        items: s.items ?? 0,
-        files: s.files ?? 0,
-        folders: s.folders ?? 0,
-        bytes: s.bytes ?? 0,
-        added: s.added ?? 0,
-        changed: s.changed ?? 0,
-        removed: s.removed ?? 0,
-        downloadedFiles: this.progress.downloadedFiles,
-        downloadedBytes: this.progress.downloadedBytes,
-        newStoredBytes: s.newStoredBytes ?? 0,
-        warnings: this.warnings,
-      };
+      return backupResultOf(point, this.mode, this.resynced, this.progress, this.warnings);
     } catch (err) {
       await this.drain().catch(noop);
       await store.abortPoint().catch(noop);

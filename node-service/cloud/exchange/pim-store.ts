@@ -2,8 +2,8 @@
  * What the calendar and contacts backups share: the previous point's items, keeping an item as
  * it was, the result of a point, warnings.
  */
-import type { PointInfo, RepositoryLogger } from '../../repository/index.js';
-import type { DriveBackupProgress, DriveBackupResult } from '../drive-backup.js';
+import type { RepositoryLogger } from '../../repository/index.js';
+import type { DriveBackupProgress } from '../drive-backup.js';
 import type { ObjectStore } from '../metadata/index.js';
 
 const noop = (): void => undefined;
@@ -61,23 +61,5 @@ export function newProgress(): DriveBackupProgress {
   return { items: 0, downloadedFiles: 0, downloadedBytes: 0, queuedFiles: 0, queuedBytes: 0, enumerated: false, warnings: 0 };
 }
 
-export function resultOf(point: PointInfo, kind: 'full' | 'incremental', resynced: boolean, progress: DriveBackupProgress, warnings: string[]): DriveBackupResult {
-  const s = point.summary;
-  return {
-    pointId: point.id,
-    createdAt: point.createdAt,
-    kind,
-    resynced,
-    items: s.items ?? 0,
-    files: s.files ?? 0,
-    folders: s.folders ?? 0,
-    bytes: s.bytes ?? 0,
-    added: s.added ?? 0,
-    changed: s.changed ?? 0,
-    removed: s.removed ?? 0,
-    downloadedFiles: progress.downloadedFiles,
-    downloadedBytes: progress.downloadedBytes,
-    newStoredBytes: s.newStoredBytes ?? 0,
-    warnings,
-  };
-}
+/** The backup's answer from its point: the drive backup's, shared by every object. */
+export { backupResultOf as resultOf } from '../drive-backup.js';
