@@ -166,7 +166,7 @@ describe('the mail browser in Chromium', () => {
     await search.getByRole('textbox', { name: 'Sender' }).fill('dora@');
     await search.getByRole('button', { name: 'Search', exact: true }).click();
     await expect.poll(() => page.getByTestId('mail-count').innerText()).toBe('1 message found in every folder');
-    expect(await subjectsShown()).toEqual(['Quarterly numbers']);
+    await expect.poll(() => subjectsShown()).toEqual(['Quarterly numbers']);
     // …and by attachment name.
     await search.getByRole('textbox', { name: 'Sender' }).fill('');
     await search.getByRole('textbox', { name: 'Attachment name' }).fill('q3-rep');
