@@ -29,6 +29,7 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 180_000,
           pool: 'forks',
+          setupFiles: ['tests/support/temp-dir-cleanup.ts'],
         },
       },
       {
@@ -49,6 +50,7 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 180_000,
           pool: 'forks',
+          setupFiles: ['tests/support/temp-dir-cleanup.ts'],
         },
       },
     ],

@@ -1,6 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
 import { parseBootConfig, type BootConfigInput } from '../../electron/server/boot-config.js';
 import type { TaskDetails } from '../../common/api/tasks.js';
@@ -18,9 +16,9 @@ export interface TestServer {
   destroy(): Promise<void>;
 }
 
-export function makeTempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `vplus-${prefix}-`));
-}
+import { makeTempDir } from './temp-dirs.js';
+
+export { makeTempDir };
 
 /** A real server on a random port with its own managed MariaDB (or the given remote URL). */
 export async function startTestServer(input: Partial<BootConfigInput> = {}, options: Pick<StartOptions, 'clock' | 'logger' | 'historyPrune'> = {}): Promise<TestServer> {
