@@ -31,6 +31,12 @@ packages=(mariadb-server python3 make g++ ca-certificates openssl)
 if [ "$mode" = bench ]; then
   packages+=(restic borgbackup virtnbdbackup)
 fi
+# S3-compatible destinations (issue 19): tests and `npm run bench -- s3` start a throwaway
+# single-node Ceph cluster with the RADOS Gateway (tests/support/ceph-rgw.ts).
+ceph=(ceph-mon ceph-osd ceph-base ceph-common radosgw)
+if [ "$mode" = test ] || [ "$mode" = bench ]; then
+  packages+=("${ceph[@]}")
+fi
 # npm run package: dpkg-deb and dpkg-shlibdeps (the .deb), makeself (the .run).
 packaging=(dpkg-dev makeself)
 if [ "$mode" = package ]; then
