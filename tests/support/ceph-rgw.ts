@@ -44,6 +44,8 @@ export interface CephGatewayOptions {
   store?: 'memstore' | 'bluestore';
   /** Capacity of the OSD; memstore's is RAM, so keep it modest. Default 4 GiB. */
   storeBytes?: number;
+  /** Where the cluster's temp dir goes (default: the OS temp dir); keep it short, admin socket paths are limited to 107 bytes. */
+  parentDir?: string;
 }
 
 export interface GatewayRequest {
@@ -73,8 +75,8 @@ export interface CephGateway {
   location(bucket: string, extra?: Partial<S3Repository>): S3Repository;
   /** A new user with fresh keys. */
   createUser(uid: string): Promise<S3Keys & { uid: string; arn: string }>;
-  /** Requests the gateway has logged so far (beast's access log), oldest first. */
-  requests(): GatewayRequest[];
+  /** Requests the gateway has answered so far (beast's access log, flushed first), oldest first. */
+  requests(): Promise<GatewayRequest[]>;
   /** Stops only radosgw (the cluster stays): "gateway gone mid-backup". */
   stopGateway(): Promise<void>;
   /** Starts radosgw again on the same port and waits until it answers. */
@@ -110,7 +112,7 @@ async function run(file: string, args: string[], timeoutMs = 30_000): Promise<st
   }
 }
 
-function conf(dir: string, fsid: string, monPort: number, rgwPort: number, o: Required<Omit<CephGatewayOptions, 'tls'>> & { tls: boolean }): string {
+function conf(dir: string, fsid: string, monPort: number, rgwPort: number, o: { tls: boolean; store: 'memstore' | 'bluestore'; storeBytes: number }): string {
   const frontend = o.tls
     ? `beast ssl_endpoint=127.0.0.1:${rgwPort} ssl_certificate=${dir}/tls/cert.pem ssl_private_key=${dir}/tls/key.pem tcp_nodelay=1`
     : `beast endpoint=127.0.0.1:${rgwPort} tcp_nodelay=1`;
@@ -248,7 +250,7 @@ export async function startCephGateway(opts: CephGatewayOptions = {}): Promise<C
   installExitHook();
   const o = { tls: opts.tls ?? false, store: opts.store ?? 'memstore', storeBytes: opts.storeBytes ?? 4 * 1024 ** 3 } as const;
   // Short base: admin socket paths must fit in a sockaddr_un (108 bytes).
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vplus-ceph-'));
+  const dir = fs.mkdtempSync(path.join(opts.parentDir ?? os.tmpdir(), 'vplus-ceph-'));
   for (const d of ['mon', 'osd', 'run', 'log', 'rgw', 'crash']) fs.mkdirSync(path.join(dir, d));
   const children: ChildProcess[] = [];
   let rgw: ChildProcess | undefined;
@@ -350,7 +352,9 @@ export async function startCephGateway(opts: CephGatewayOptions = {}): Promise<C
           s3.destroy();
         }
       },
-      requests() {
+      async requests() {
+        // The log is written by a thread of its own: flush it through the admin socket first.
+        if (rgw?.pid !== undefined) await run('ceph', ['--admin-daemon', path.join(dir, 'run', `ceph-client.rgw.${rgw.pid}.asok`), 'log', 'flush'], 15_000);
         // beast's access log line: `beast: 0x… : 127.0.0.1 - user [date] "PUT /b/k HTTP/1.1" 200 …`
         const out: GatewayRequest[] = [];
         let text = '';
