@@ -35,6 +35,7 @@ import {
 import type { Lease } from './locks.js';
 import type { RepositoryLogger } from './logger.js';
 import type { ManifestStore } from './manifest-store.js';
+import type { RetentionPlan } from './s3/retention-plan.js';
 
 export interface WriterContext {
   repoPath: string;
@@ -48,6 +49,13 @@ export interface WriterContext {
   readGcEpoch(): Promise<string | null>;
   /** Chunks verify found damaged or missing: never reused, re-stored when their data comes again. */
   damaged: ReadonlySet<string>;
+  /**
+   * Object stores: the chunks listed at the start of the backup (the worker threads cannot
+   * look at the store). Absent on a directory, where the worker checks the chunk file itself.
+   */
+  knownChunks?: ReadonlySet<string>;
+  /** Object lock: the retain-until dates of what this backup writes and reuses (s3/retention-plan.ts). */
+  retention?: RetentionPlan;
 }
 
 export interface BackupWriterOptions {
@@ -199,7 +207,9 @@ export class BackupWriter {
         disks: this.disks,
         summary: this.summary(),
       };
-      await this.ctx.manifests.write(manifest);
+      const lock = this.ctx.retention ? await this.ctx.retention.finish(this.disks, this.written) : undefined;
+      await this.ctx.manifests.write(manifest, lock ? { retainUntilMs: lock.retainUntilMs } : {});
+      if (lock) this.log.info({ retainUntil: new Date(lock.retainUntilMs).toISOString(), extendedChunks: lock.extended }, 'backup locked (object lock)');
       this.state = 'committed';
       this.log.info({ summary: manifest.summary, healedChunks: this.healed.size }, 'backup committed');
       return manifest;
@@ -305,11 +315,13 @@ export class BackupWriter {
           };
         };
         this.parent ??= prev.id;
+        await this.ctx.retention?.begin(prev);
       } else {
         this.log.info({ disk: name }, 'disk not in the previous backup; reading it in full');
       }
     }
     if (!ALLOWED_CHUNK_SIZES.includes(chunkSize)) throw new InvalidArgumentError(`unsupported chunk size ${chunkSize}`);
+    await this.ctx.retention?.begin(null);
 
     const n = chunkCount(size, chunkSize);
     const slots: (string | null)[] = new Array<string | null>(n).fill(null);
@@ -339,11 +351,16 @@ export class BackupWriter {
         if (isZero(buf)) {
           buffers.release(buf);
         } else {
-          let enc = await this.ctx.pool.encode(buf, true);
+          const known = this.ctx.knownChunks;
+          let enc = await this.ctx.pool.encode(buf, known === undefined);
           // Never deduplicate against a known-bad chunk: store it again (same id, new file).
           if (enc.exists && this.ctx.damaged.has(enc.id) && !this.written.has(enc.id)) {
             enc = await this.ctx.pool.encode(enc.plain, false);
             this.healed.add(enc.id);
+          }
+          if (known?.has(enc.id)) {
+            if (!this.ctx.damaged.has(enc.id)) enc = { id: enc.id, exists: true, plain: enc.plain };
+            else if (!this.written.has(enc.id)) this.healed.add(enc.id);
           }
           buffers.release(enc.plain);
           slots[task.index] = enc.id;
@@ -372,7 +389,8 @@ export class BackupWriter {
       return false;
     }
     const file = path.join(this.ctx.repoPath, chunkRelPath(id));
-    const write = this.ctx.fs.writeFileAtomic(file, payload).catch((err: unknown) => {
+    const retention = this.ctx.retention;
+    const write = this.ctx.fs.writeFileAtomic(file, payload, retention ? { retainUntilMs: retention.retainUntilMs } : {}).catch((err: unknown) => {
       throw toRepositoryError(err, this.ctx.repoPath, `writing chunk ${id.slice(0, 12)}… of backup ${this.id}`);
     });
     this.storing.set(id, write);

@@ -46,6 +46,12 @@ export interface ChunkCodecPoolOptions {
   chunksDir: string;
   keys: RepositoryKeys | null;
   compressionLevel: number;
+  /**
+   * Object stores: the chunk object's bytes, fetched by this (main) thread and transferred to
+   * the worker, which then decodes them as it would a file it read. Absent: the worker reads
+   * the chunk file from `chunksDir` itself. A missing chunk rejects with an error whose code is ENOENT.
+   */
+  readChunk?: (id: string) => Promise<Buffer>;
 }
 
 interface Pending {
@@ -152,7 +158,16 @@ export class ChunkCodecPool {
     id: string,
     options: { verify: boolean; expectedLength: number; fd?: number; directFd?: number; position?: number; discard?: boolean },
   ): Promise<LoadedChunk> {
-    const reply = await this.call({ op: 'load', id, ...options }, []);
+    let data: Buffer | undefined;
+    if (this.options.readChunk) {
+      try {
+        data = transferable(await this.options.readChunk(id));
+      } catch (err) {
+        if ((err as { code?: unknown } | null)?.code !== 'ENOENT') throw err;
+        throw new ChunkDecodeError(`chunk ${id} does not exist`, false, 'read', 'ENOENT');
+      }
+    }
+    const reply = await this.call({ op: 'load', id, ...options, ...(data ? { data } : {}) }, data ? [data.buffer as ArrayBuffer] : []);
     if (reply.storedBytes === undefined) throw new Error('chunk worker sent an incomplete reply');
     return { storedBytes: reply.storedBytes, ...(reply.plain ? { plain: asBuffer(reply.plain) } : {}) };
   }

@@ -41,6 +41,8 @@ export interface LoadRequest {
   directFd?: number | undefined;
   position?: number | undefined;
   discard?: boolean | undefined;
+  /** The chunk's stored bytes, when the main thread fetched them (object stores); absent: read the chunk file. */
+  data?: Uint8Array | undefined;
 }
 
 export type ChunkWorkerRequest = EncodeRequest | DecodeRequest | LoadRequest;

@@ -39,7 +39,7 @@ function load(msg: LoadRequest): void {
   const file = chunkFile(msg.id);
   const keep = msg.fd === undefined && msg.discard !== true;
   // A plaintext handed back needs memory of its own; otherwise reuse this thread's buffers.
-  const payload = keep ? io.readOwned(file) : io.readReused(file);
+  const payload = msg.data !== undefined ? asBuffer(msg.data) : keep ? io.readOwned(file) : io.readReused(file);
   const storedBytes = payload.length;
   const plain = codec.decode(msg.id, payload, msg.verify, keep ? undefined : io.aligned);
   if (plain.length !== msg.expectedLength) {

@@ -19,6 +19,7 @@ export type RepositoryErrorCode =
   | 'REPO_IO_ERROR'
   | 'REPO_LOCKED'
   | 'REPO_GC_RACE'
+  | 'REPO_OBJECT_LOCKED'
   | 'BACKUP_NOT_FOUND'
   | 'BACKUP_EXISTS'
   | 'DISK_NOT_FOUND'
@@ -133,6 +134,33 @@ export class PermissionDeniedError extends RepositoryError {
       'REPO_PERMISSION_DENIED',
       `Permission denied on the backup destination ${repoPath} while ${action}. Give the node service's user read and write access to it.`,
       { path: repoPath, cause },
+    );
+  }
+}
+
+/** An object under object lock (FORMAT.md "Object stores") cannot be deleted before its retention ends. */
+export class ObjectLockedError extends RepositoryError {
+  constructor(
+    repoPath: string,
+    readonly object: string,
+    /** When the lock ends (ms since the epoch). */
+    readonly lockedUntilMs: number,
+  ) {
+    super('REPO_OBJECT_LOCKED', `${object} in ${repoPath} is under object lock until ${new Date(lockedUntilMs).toISOString()} and cannot be deleted before then.`, { path: repoPath });
+  }
+}
+
+/** Deleting a backup whose manifest is still under object lock. */
+export class BackupLockedError extends RepositoryError {
+  constructor(
+    repoPath: string,
+    readonly backupId: string,
+    readonly lockedUntilMs: number,
+  ) {
+    super(
+      'REPO_OBJECT_LOCKED',
+      `Backup ${backupId} in ${repoPath} is immutable (object lock) until ${new Date(lockedUntilMs).toISOString()}; it cannot be deleted before then.`,
+      { path: repoPath },
     );
   }
 }

@@ -29,6 +29,12 @@ export interface WritableFile {
   close(): Promise<void>;
 }
 
+/** Options of a write; a directory ignores them. */
+export interface WriteOptions {
+  /** Object stores with object lock: the object's retain-until date (ms), instead of the destination's default. */
+  retainUntilMs?: number | undefined;
+}
+
 /** Prefix of temporary files; garbage collection removes old ones. */
 export const TEMP_PREFIX = '.tmp-';
 
@@ -43,7 +49,7 @@ export interface RepositoryFileSystem {
    * Crash-safe write: a fresh temp file in the same directory, fsync, rename over `file`.
    * The directory itself is not fsynced (callers batch that with `syncDir`).
    */
-  writeFileAtomic(file: string, data: Uint8Array): Promise<void>;
+  writeFileAtomic(file: string, data: Uint8Array, options?: WriteOptions): Promise<void>;
   syncDir(dir: string): Promise<void>;
   stat(file: string): Promise<FileStat>;
   readdir(dir: string): Promise<string[]>;

@@ -9,10 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { runBounded } from './concurrency.js';
-import { ManifestCorruptError, isErrno, toRepositoryError } from './errors.js';
+import { ManifestCorruptError, ObjectLockedError, isErrno, toRepositoryError } from './errors.js';
 import { TEMP_PREFIX } from './file-system.js';
 import { CHUNK_ID_RE, LAYOUT, forEachDataChunk, shardNames } from './format.js';
 import type { RepositoryContext } from './repository-context.js';
+import { isObjectStore } from './s3/object-store.js';
 
 /** No fixed grace by default: the exclusive lease already keeps running backups out. */
 export const DEFAULT_GC_GRACE_MS = 0;
@@ -46,6 +47,10 @@ export interface GcReport {
   keptRecentBytes: number;
   removedTempFiles: number;
   removedStaleLeases: number;
+  /** Unreferenced objects still under object lock (object stores): removed by a later GC, once the lock ends. */
+  locked: number;
+  /** When the first of them can go (ISO 8601), or null. */
+  lockedUntil: string | null;
   durationMs: number;
 }
 
@@ -118,8 +123,11 @@ export async function collectGarbage(ctx: RepositoryContext, options: GcOptions 
       keptRecentBytes: 0,
       removedTempFiles: 0,
       removedStaleLeases: 0,
+      locked: 0,
+      lockedUntil: null,
       durationMs: 0,
     };
+    let soonestUnlock = Number.POSITIVE_INFINITY;
     let present = 0;
     const shards = shardNames();
     let shardsDone = 0;
@@ -130,6 +138,12 @@ export async function collectGarbage(ctx: RepositoryContext, options: GcOptions 
         return true;
       } catch (err) {
         if (isErrno(err, 'ENOENT')) return false;
+        if (err instanceof ObjectLockedError) {
+          // Never a failure: it goes in a later GC, once its lock ends.
+          report.locked++;
+          soonestUnlock = Math.min(soonestUnlock, err.lockedUntilMs);
+          return false;
+        }
         throw toRepositoryError(err, ctx.repoPath, 'removing unreferenced chunks');
       }
     };
@@ -190,6 +204,9 @@ export async function collectGarbage(ctx: RepositoryContext, options: GcOptions 
     // Temp files of interrupted manifest, lease and state writes.
     await sweepDir(path.join(ctx.repoPath, LAYOUT.backups), false, cutoff);
     for (const dir of [LAYOUT.locks, LAYOUT.state]) await sweepDir(path.join(ctx.repoPath, dir), false, metadataCutoff);
+    // Object stores have no temp files (a PUT is atomic); a crashed writer may leave a multipart upload instead.
+    if (isObjectStore(ctx.fs) && !dryRun) report.removedTempFiles += await ctx.fs.abortStaleUploads(metadataCutoff);
+    if (report.locked > 0) report.lockedUntil = new Date(soonestUnlock).toISOString();
     report.missingChunks = referenced.size - present;
     if (!dryRun) report.removedStaleLeases = await ctx.leases.removeStale();
     report.durationMs = Math.max(0, ctx.clock.now() - started);

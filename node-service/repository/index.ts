@@ -8,6 +8,7 @@ export type {
   PruneOptions,
   PruneReport,
   RepositoryDeps,
+  RepositoryLocation,
   StartBackupOptions,
 } from './repository.js';
 export { BackupWriter } from './backup-writer.js';
@@ -27,7 +28,8 @@ export type { DestinationCheck } from './destination-check.js';
 export { systemClock } from './clock.js';
 export type { Clock } from './clock.js';
 export { NodeFileSystem } from './file-system.js';
-export type { FileStat, ReadableFile, RepositoryFileSystem, WritableFile } from './file-system.js';
+export type { FileStat, ReadableFile, RepositoryFileSystem, WritableFile, WriteOptions } from './file-system.js';
+export type { S3FileSystem } from './s3/s3-file-system.js';
 export type { RepositoryLogger } from './logger.js';
 export { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION_LEVEL, FORMAT_VERSION } from './format.js';
 export type { BackupManifest, BackupSummary, ByteRange, ChunkEntry, DiskManifest, JsonValue } from './format.js';

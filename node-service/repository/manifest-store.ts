@@ -7,9 +7,11 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import * as path from 'node:path';
 import { compress, decompress } from 'zstd-napi';
 import {
+  BackupLockedError,
   BackupNotFoundError,
   ManifestCorruptError,
   BackupExistsError,
+  ObjectLockedError,
   isErrno,
   toRepositoryError,
 } from './errors.js';
@@ -23,8 +25,9 @@ import {
   envelopeHeader,
   hasMagic,
 } from './chunk-format.js';
-import type { RepositoryFileSystem } from './file-system.js';
+import type { RepositoryFileSystem, WriteOptions } from './file-system.js';
 import { TEMP_PREFIX } from './file-system.js';
+import { isObjectStore } from './s3/object-store.js';
 import {
   BACKUP_ID_RE,
   FORMAT_VERSION,
@@ -249,16 +252,24 @@ export class ManifestStore {
     }
   }
 
-  /** Writes a manifest atomically and durably; refuses to replace an existing backup. */
-  async write(manifest: BackupManifest): Promise<void> {
+  /**
+   * Writes a manifest atomically and durably; refuses to replace an existing backup. On an
+   * object store the object is created only if absent (conditional write or claim protocol).
+   */
+  async write(manifest: BackupManifest, options: WriteOptions = {}): Promise<void> {
     if (await this.exists(manifest.id)) {
       throw new BackupExistsError(this.repoPath, manifest.id);
     }
     const data = encodeManifest(manifest, this.manifestKey);
     try {
-      await this.fs.writeFileAtomic(this.fileOf(manifest.id), data);
-      await this.fs.syncDir(this.dir);
+      if (isObjectStore(this.fs)) {
+        await this.fs.createExclusive(this.fileOf(manifest.id), data, options);
+      } else {
+        await this.fs.writeFileAtomic(this.fileOf(manifest.id), data);
+        await this.fs.syncDir(this.dir);
+      }
     } catch (err) {
+      if (isErrno(err, 'EEXIST')) throw new BackupExistsError(this.repoPath, manifest.id);
       throw toRepositoryError(err, this.repoPath, `writing the manifest of backup ${manifest.id}`);
     }
     this.remember(manifest);
@@ -269,6 +280,7 @@ export class ManifestStore {
       try {
         await this.fs.unlink(this.fileOf(id));
       } catch (err) {
+        if (err instanceof ObjectLockedError) throw new BackupLockedError(this.repoPath, id, err.lockedUntilMs);
         if (!isErrno(err, 'ENOENT')) throw toRepositoryError(err, this.repoPath, `removing backup ${id}`);
       }
       this.headerCache.delete(id);

@@ -11,11 +11,16 @@ import { BackupWriter } from './backup-writer.js';
 import { ChunkCodecPool } from './chunk-codec.pool.js';
 import { ChunkReader } from './chunk-store.js';
 import { systemClock, type Clock } from './clock.js';
-import { BackupExistsError, InvalidArgumentError, NotEncryptedError, PasswordRequiredError, RepositoryError, WrongPasswordError, toRepositoryError } from './errors.js';
+import { BackupExistsError, BackupLockedError, InvalidArgumentError, NotEncryptedError, PasswordRequiredError, RepositoryError, RepositoryExistsError, WrongPasswordError, toRepositoryError } from './errors.js';
 import { NodeFileSystem, type RepositoryFileSystem } from './file-system.js';
+import { s3DisplayName, type S3Repository } from '../../common/s3-location.js';
+import { isObjectStore } from './s3/object-store.js';
+import { RetentionPlan } from './s3/retention-plan.js';
+import type { S3FileSystem } from './s3/s3-file-system.js';
 import {
   ALLOWED_CHUNK_SIZES,
   BACKUP_ID_RE,
+  chunkRelPath,
   DEFAULT_CHUNK_SIZE,
   DEFAULT_COMPRESSION_LEVEL,
   DEFAULT_KDF,
@@ -49,7 +54,14 @@ import { verifyPacks, type PackVerifyReport } from './packs/pack-verify.js';
 import { PointWriter, type StartPointOptions } from './packs/point-writer.js';
 import { Points } from './packs/points.js';
 
+/**
+ * Where a repository lives: a directory on this node, or a prefix in an S3-compatible bucket
+ * (FORMAT.md, "Object stores"). Both hold the same format.
+ */
+export type RepositoryLocation = string | { s3: S3Repository };
+
 export interface RepositoryDeps {
+  /** Directories only (an object store brings its own): the filesystem adapter, for fault injection in tests. */
   fs?: RepositoryFileSystem;
   clock?: Clock;
   logger?: RepositoryLogger;
@@ -115,6 +127,8 @@ export interface PruneReport {
   dryRun: boolean;
   kept: PruneItem[];
   removed: PruneItem[];
+  /** Backups the rules would remove but that are still under object lock: kept, with when they can go. */
+  locked?: { id: string; group: string; lockedUntil: string }[];
   /** Backups whose manifest cannot be read: never removed by prune. */
   damaged: string[];
 }
@@ -125,6 +139,19 @@ interface Resolved {
   logger: RepositoryLogger;
   threads: number;
   leases: LeaseOptions;
+}
+
+/** The repository's display path and the storage that holds it. */
+async function placeOf(location: RepositoryLocation, d: Resolved): Promise<{ path: string; deps: Resolved; store: S3FileSystem | null }> {
+  if (typeof location === 'string') return { path: path.resolve(location), deps: d, store: null };
+  if (typeof location !== 'object' || location === null || !('s3' in location)) throw new InvalidArgumentError('the repository location must be a directory path or { s3 }');
+  const loc = location.s3;
+  const root = s3DisplayName(loc);
+  // Loaded only for object stores: a directory repository never loads the S3 SDK.
+  const { DEFAULT_MAX_REQUESTS, S3FileSystem } = await import('./s3/s3-file-system.js');
+  const { repositoryS3Client } = await import('./s3/repository-client.js');
+  const store = new S3FileSystem({ client: repositoryS3Client(loc, DEFAULT_MAX_REQUESTS), location: loc, root, now: () => d.clock.now() });
+  return { path: root, deps: { ...d, fs: store }, store };
 }
 
 function resolveDeps(deps: RepositoryDeps): Resolved {
@@ -178,9 +205,10 @@ export class Repository {
    * Creates a repository in `repoPath`: the directory must be missing or empty, and its
    * parent must exist (a missing parent usually means a share that is not mounted).
    */
-  static async init(repoPath: string, options: InitOptions = {}, deps: RepositoryDeps = {}): Promise<Repository> {
-    const d = resolveDeps(deps);
-    const abs = path.resolve(repoPath);
+  static async init(location: RepositoryLocation, options: InitOptions = {}, deps: RepositoryDeps = {}): Promise<Repository> {
+    const place = await placeOf(location, resolveDeps(deps));
+    const d = place.deps;
+    const abs = place.path;
     const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!ALLOWED_CHUNK_SIZES.includes(chunkSize)) {
       throw new InvalidArgumentError(`chunk size ${chunkSize} is not one of ${ALLOWED_CHUNK_SIZES.join(', ')}`);
@@ -189,7 +217,13 @@ export class Repository {
     if (!Number.isInteger(level) || level < 0 || level > 19) throw new InvalidArgumentError('compression level must be 0..19');
     if (options.password !== undefined && options.password.length === 0) throw new InvalidArgumentError('the password is empty');
 
-    await prepareEmptyDirectory(abs, d.fs);
+    if (place.store) {
+      const state = await place.store.prepareEmpty();
+      if (state !== 'empty') throw new RepositoryExistsError(abs, state === 'repository' ? 'a repository already exists there' : 'the bucket already holds objects under that prefix');
+      await place.store.checkObjectLock();
+    } else {
+      await prepareEmptyDirectory(abs, d.fs);
+    }
     const id = randomBytes(16).toString('hex');
     let keys: RepositoryKeys | null = null;
     let masterKey: Buffer | null = null;
@@ -240,9 +274,10 @@ export class Repository {
   }
 
   /** Opens an existing repository; an encrypted one needs its password. Writes nothing. */
-  static async open(repoPath: string, options: OpenOptions = {}, deps: RepositoryDeps = {}): Promise<Repository> {
-    const d = resolveDeps(deps);
-    const abs = path.resolve(repoPath);
+  static async open(location: RepositoryLocation, options: OpenOptions = {}, deps: RepositoryDeps = {}): Promise<Repository> {
+    const place = await placeOf(location, resolveDeps(deps));
+    const d = place.deps;
+    const abs = place.path;
     const config = await readConfig(abs, d.fs);
     let keys: RepositoryKeys | null = null;
     let masterKey: Buffer | null = null;
@@ -262,9 +297,10 @@ export class Repository {
    * Opens an encrypted repository with its recovery key instead of the password (the password
    * lost, the catalog gone). Writes nothing.
    */
-  static async openWithRecoveryKey(repoPath: string, recoveryKey: string, deps: RepositoryDeps = {}): Promise<Repository> {
-    const d = resolveDeps(deps);
-    const abs = path.resolve(repoPath);
+  static async openWithRecoveryKey(location: RepositoryLocation, recoveryKey: string, deps: RepositoryDeps = {}): Promise<Repository> {
+    const place = await placeOf(location, resolveDeps(deps));
+    const d = place.deps;
+    const abs = place.path;
     const config = await readConfig(abs, d.fs);
     if (!config.encryption) throw new RepositoryError('REPO_NOT_ENCRYPTED', `The repository at ${abs} is not encrypted; open it without a key.`, { path: abs });
     const parsed = parseRecoveryKey(recoveryKey);
@@ -305,9 +341,14 @@ export class Repository {
     const group = options.group ?? 'default';
     if (group.length === 0 || group.length > 255) throw new InvalidArgumentError('the backup group must be 1 to 255 characters');
     if (await this.manifests.exists(id)) throw new BackupExistsError(this.path, id);
+    const store = isObjectStore(this.deps.fs) ? this.deps.fs : null;
+    if (store) await store.checkObjectLock();
     const lease = await this.leases.acquire('shared', 'backup', id);
     try {
       const gcEpoch = await readGcEpoch({ repoPath: this.path, fs: this.deps.fs });
+      // Object stores: one listing of chunks/ instead of a look per chunk (after the lease: GC cannot remove any of them now).
+      const knownChunks = store ? await store.listChunkIds() : undefined;
+      const retention = store?.lock ? new RetentionPlan(store, this.path, this.manifests, store.lock.days, () => this.deps.clock.now()) : undefined;
       const damaged = await readDamagedChunks({ repoPath: this.path, fs: this.deps.fs });
       if (damaged.unreadable) this.log.warn({}, 'the list of damaged chunks is unreadable; the next verify rewrites it');
       const pool = this.codec();
@@ -323,6 +364,8 @@ export class Repository {
           manifests: this.manifests,
           readGcEpoch: () => readGcEpoch({ repoPath: this.path, fs: this.deps.fs }),
           damaged: new Set(damaged.chunks.keys()),
+          ...(knownChunks ? { knownChunks } : {}),
+          ...(retention ? { retention } : {}),
         },
         lease,
         {
@@ -398,10 +441,29 @@ export class Repository {
     });
     const item = (x: (typeof decisions)[number]): PruneItem => ({ id: x.id, group: x.group, createdAt: x.createdAt, reasons: x.reasons });
     const kept = decisions.filter((x) => x.keep).map(item);
-    const removed = decisions.filter((x) => !x.keep).map(item);
-    if (!dryRun && removed.length > 0) await this.manifests.remove(removed.map((r) => r.id));
+    let removed = decisions.filter((x) => !x.keep).map(item);
+    const locked: NonNullable<PruneReport['locked']> = [];
+    if (!dryRun && removed.length > 0) {
+      if (isObjectStore(this.deps.fs) && this.deps.fs.lock) {
+        // Under object lock a backup may refuse to go: it stays, and the report says until when.
+        for (const r of removed) {
+          try {
+            await this.manifests.remove([r.id]);
+          } catch (err) {
+            if (!(err instanceof BackupLockedError)) throw err;
+            const lockedUntil = new Date(err.lockedUntilMs).toISOString();
+            locked.push({ id: r.id, group: r.group, lockedUntil });
+            kept.push({ ...r, reasons: [`object lock until ${lockedUntil}`] });
+          }
+        }
+        removed = removed.filter((r) => !locked.some((l) => l.id === r.id));
+        if (locked.length > 0) this.log.warn({ locked }, 'backups under object lock were kept');
+      } else {
+        await this.manifests.remove(removed.map((r) => r.id));
+      }
+    }
     this.log.info({ dryRun, kept: kept.length, removed: removed.length }, 'prune finished');
-    return { dryRun, kept, removed, damaged: damaged.map((d) => d.id) };
+    return { dryRun, kept, removed, damaged: damaged.map((d) => d.id), ...(locked.length > 0 ? { locked } : {}) };
   }
 
   /**
@@ -446,14 +508,18 @@ export class Repository {
     const pool = this.pool;
     this.pool = undefined;
     await pool?.close();
+    if (isObjectStore(this.deps.fs)) this.deps.fs.client.destroy();
   }
 
   private codec(): ChunkCodecPool {
+    const fs = this.deps.fs;
     this.pool ??= new ChunkCodecPool({
       threads: this.deps.threads,
       chunksDir: path.join(this.path, LAYOUT.chunks),
       keys: this.keys,
       compressionLevel: this.config.compression.level,
+      // An object store's chunks are fetched here and handed (transferred) to the workers.
+      ...(isObjectStore(fs) ? { readChunk: (id: string) => fs.readFile(path.join(this.path, chunkRelPath(id))) } : {}),
     });
     return this.pool;
   }
