@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { RepositoryError, isErrno, toRepositoryError } from '../errors.js';
+import { ObjectLockedError, RepositoryError, isErrno, toRepositoryError } from '../errors.js';
 import { CLOCK_SKEW_MARGIN_MS } from '../gc.js';
 import { LAYOUT } from '../format.js';
 import { BlobReader } from './blob-reader.js';
@@ -264,6 +264,11 @@ async function unlinkIfPresent(access: PackAccess, file: string): Promise<void> 
   try {
     await access.fs.unlink(file);
   } catch (err) {
+    // Under object lock (object stores): it goes in a later GC, once the lock ends.
+    if (err instanceof ObjectLockedError) {
+      access.logger.info({ file, lockedUntil: new Date(err.lockedUntilMs).toISOString() }, 'unused pack file is under object lock; kept');
+      return;
+    }
     if (!isErrno(err, 'ENOENT')) throw toRepositoryError(err, access.repoPath, 'removing unused packs');
   }
 }

@@ -147,7 +147,7 @@ describe('repository on S3 (Ceph RGW)', () => {
     // Flip bytes in one chunk of the first backup only.
     const m1 = await repo.loadManifest(a);
     const m2 = await repo.loadManifest(c);
-    const only1 = (m1.disks[0]!.chunks.filter((e) => typeof e === 'string') as string[]).find((id) => !m2.disks[0]!.chunks.includes(id))!;
+    const only1 = (m1.disks[0]!.chunks.filter((e): e is string => typeof e === 'string')).find((id) => !m2.disks[0]!.chunks.includes(id))!;
     const key = `chunks/${only1.slice(0, 2)}/${only1}`;
     const obj = await s3.send(new GetObjectCommand({ Bucket: b, Key: key }));
     const bytes = Buffer.from(await obj.Body!.transformToByteArray());
@@ -162,7 +162,7 @@ describe('repository on S3 (Ceph RGW)', () => {
     const pruned = await repo.prune({ keepLast: 1 });
     expect(pruned.removed.map((r) => r.id)).toEqual([a]);
     const gc = await repo.gc();
-    const onlyInFirst = new Set((m1.disks[0]!.chunks.filter((e) => typeof e === 'string') as string[]).filter((id) => !m2.disks[0]!.chunks.includes(id)));
+    const onlyInFirst = new Set((m1.disks[0]!.chunks.filter((e): e is string => typeof e === 'string')).filter((id) => !m2.disks[0]!.chunks.includes(id)));
     expect(gc.removedChunks).toBe(onlyInFirst.size);
     expect(gc.removedChunks).toBeGreaterThan(0);
     expect(gc.freedBytes).toBeGreaterThan(0);
@@ -190,7 +190,7 @@ describe('repository on S3 (Ceph RGW)', () => {
       const r = await s3.send(new GetObjectRetentionCommand({ Bucket: b, Key: `vplus/repo/${key}` }));
       return r.Retention!.RetainUntilDate!.getTime();
     };
-    const chunksOf = async (id: string): Promise<string[]> => [...new Set((await repo.loadManifest(id)).disks[0]!.chunks.filter((e) => typeof e === 'string') as string[])];
+    const chunksOf = async (id: string): Promise<string[]> => [...new Set((await repo.loadManifest(id)).disks[0]!.chunks.filter((e): e is string => typeof e === 'string'))];
     const retentionRequests = (): number => gw.requests().filter((r) => r.method === 'PUT' && r.target.includes('retention')).length;
     const firstUntil = await retention(`backups/${first}.manifest`);
     // Locked for 1.5 days from the backup (extension amortised over half a period).
