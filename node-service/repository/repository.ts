@@ -149,8 +149,8 @@ async function placeOf(location: RepositoryLocation, d: Resolved): Promise<{ pat
   const root = s3DisplayName(loc);
   // Loaded only for object stores: a directory repository never loads the S3 SDK.
   const { DEFAULT_MAX_REQUESTS, S3FileSystem } = await import('./s3/s3-file-system.js');
-  const { repositoryS3Client } = await import('./s3/repository-client.js');
-  const store = new S3FileSystem({ client: repositoryS3Client(loc, DEFAULT_MAX_REQUESTS), location: loc, root, now: () => d.clock.now() });
+  const { s3ClientFor } = await import('./s3/s3-client.js');
+  const store = new S3FileSystem({ client: s3ClientFor(loc), location: loc, root, maxRequests: DEFAULT_MAX_REQUESTS, now: () => d.clock.now() });
   return { path: root, deps: { ...d, fs: store }, store };
 }
 

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Repository } from '../../../common/s3-location.js';
 import { Repository, RepositoryError, openFileSource, type DiskSource } from '../../../node-service/repository/index.js';
 import { S3FileSystem } from '../../../node-service/repository/s3/s3-file-system.js';
-import { repositoryS3Client } from '../../../node-service/repository/s3/repository-client.js';
+import { s3ClientFor } from '../../../node-service/repository/s3/s3-client.js';
 import { startCephGateway, type CephGateway } from '../../support/ceph-rgw.js';
 import { FakeClock, KIB, MIB, TEST_KDF, TempDirs, makeImage } from '../../unit/repository/helpers.js';
 
@@ -191,7 +191,7 @@ describe('repository on S3 (Ceph RGW)', () => {
       return r.Retention!.RetainUntilDate!.getTime();
     };
     const chunksOf = async (id: string): Promise<string[]> => [...new Set((await repo.loadManifest(id)).disks[0]!.chunks.filter((e): e is string => typeof e === 'string'))];
-    const retentionRequests = (): number => gw.requests().filter((r) => r.method === 'PUT' && r.target.includes('retention')).length;
+    const retentionRequests = async (): Promise<number> => (await gw.requests()).filter((r) => r.method === 'PUT' && r.target.includes('retention')).length;
     const firstUntil = await retention(`backups/${first}.manifest`);
     // Locked for 1.5 days from the backup (extension amortised over half a period).
     expect(firstUntil).toBeGreaterThanOrEqual(clock.now() + 86_400_000);
@@ -199,9 +199,9 @@ describe('repository on S3 (Ceph RGW)', () => {
 
     // An hour later: the chain's date still covers a day + margin, so nothing is extended.
     clock.advance(3_600_000);
-    const before = retentionRequests();
+    const before = await retentionRequests();
     const second = await backupFile(repo, file, 'vm:a', { changes: { previous: await repo.loadManifest(first), dirty: [{ offset: 0, length: 4096 }] } });
-    expect(retentionRequests()).toBe(before);
+    expect(await retentionRequests()).toBe(before);
     expect(await retention(`backups/${second}.manifest`)).toBe(firstUntil);
 
     // 14 hours later the date would not cover a day + margin: every reused chunk is extended once, in bulk.
@@ -212,7 +212,7 @@ describe('repository on S3 (Ceph RGW)', () => {
     const chunks3 = await chunksOf(third);
     // (the dirty range holds the same data, so the third backup writes no chunk: it reuses all of them)
     expect((await repo.loadManifest(third)).summary.newChunks).toBe(0);
-    expect(retentionRequests() - before).toBe(chunks3.length);
+    expect((await retentionRequests()) - before).toBe(chunks3.length);
     for (const id of chunks3) expect(await retention(`chunks/${id.slice(0, 2)}/${id}`)).toBeGreaterThanOrEqual(thirdUntil);
 
     // Deleting a locked backup is refused, naming it and its lock end; prune keeps it and says why.
@@ -282,7 +282,7 @@ describe('repository on S3 (Ceph RGW)', () => {
 describe('S3FileSystem', () => {
   function store(b: string, prefix = 'p'): S3FileSystem {
     const loc = gw.location(b, { prefix });
-    return new S3FileSystem({ client: repositoryS3Client(loc, 16), location: loc, root: `s3://${b}/${prefix}` });
+    return new S3FileSystem({ client: s3ClientFor(loc), location: loc, root: `s3://${b}/${prefix}` });
   }
 
   it('uploads objects over 8 MiB in parts and checks them by size, not by the ETag', async () => {
