@@ -121,7 +121,7 @@ function conf(dir: string, fsid: string, monPort: number, rgwPort: number, o: { 
       ? [`osd objectstore = memstore`, `memstore device bytes = ${o.storeBytes}`]
       : [
           `osd objectstore = bluestore`,
-          `bluestore block path = ${dir}/osd/block`,
+          `bluestore block path = ${dir}/osd-block`,
           `bluestore block create = true`,
           `bluestore block size = ${o.storeBytes}`,
           `bluestore block db create = false`,
@@ -286,7 +286,9 @@ export async function startCephGateway(opts: CephGatewayOptions = {}): Promise<C
     // The first `ceph` call also waits for the monitor to form its quorum of one.
     const id = (await run('ceph', [...base, '--connect-timeout', '20', 'osd', 'new', osdUuid], 30_000)).trim();
     if (id !== '0') throw new Error(`ceph osd new gave id ${id}, expected 0`);
-    await run('ceph-osd', [...base, '-i', '0', '--mkfs', '--osd-uuid', osdUuid], 60_000);
+    await run('ceph-osd', [...base, '-i', '0', '--mkfs', '--osd-uuid', osdUuid], 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}; the OSD's log: ${tail(path.join(dir, 'log', 'ceph-osd.0.log'))}`);
+    });
     daemon('/usr/bin/ceph-osd', ['-i', '0']);
 
     const endpoint = `${o.tls ? 'https' : 'http'}://127.0.0.1:${rgwPort}`;
