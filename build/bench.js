@@ -11,6 +11,8 @@
 // 1,000 of them, against the read ceiling (see node-service/cloud/bench/m365-bench.ts).
 // `npm run bench -- mount` browses files of a backed-up 4 GiB ext4 disk through a mount
 // session against restoring it first (root, nbdfuse; see node-service/mount/bench/mount-bench.ts).
+// `npm run bench -- s3` backs up a disk image to a throwaway local Ceph gateway against a
+// directory, and restic to the same gateway (see tests/bench/s3-bench.ts).
 // `npm run bench -- catalog` times every list endpoint, the dashboard and single objects of a
 // server on the scale fixture (see electron/server/bench/catalog-bench.ts).
 // Settings (VPLUS_BENCH_*): see each benchmark's header; the default one's are in
@@ -29,6 +31,7 @@ const projects = {
   catalog: 'electron/server/bench/tsconfig.standalone.json',
   'm365-storage': 'node-service/cloud/metadata/bench/tsconfig.standalone.json',
   m365: 'node-service/cloud/bench/tsconfig.standalone.json',
+  s3: 'tests/bench/tsconfig.standalone.json',
 };
 const project = Object.hasOwn(projects, mode) ? projects[mode] : 'node-service/repository/tsconfig.standalone.json';
 const built = spawnSync(process.execPath, [tsc, '-p', path.join(root, project)], {
@@ -51,7 +54,9 @@ const entry =
             ? 'dist/node-service/cloud/metadata/bench/m365-storage-bench.js'
             : mode === 'm365'
               ? 'dist/node-service/cloud/bench/m365-bench.js'
-              : 'dist/node-service/repository/bench/repository-bench.js';
+              : mode === 's3'
+                ? 'dist/tests/bench/s3-bench.js'
+                : 'dist/node-service/repository/bench/repository-bench.js';
 const mod = await import(pathToFileURL(path.join(root, entry)).href);
 await (mode === 'format'
   ? mod.measureFormat()
@@ -65,4 +70,6 @@ await (mode === 'format'
           ? mod.runM365StorageBenchmark()
           : mode === 'm365'
             ? mod.runM365Benchmark()
-            : mod.runBenchmark());
+            : mode === 's3'
+              ? mod.runS3Benchmark()
+              : mod.runBenchmark());

@@ -244,10 +244,38 @@ async function terminate(child: ChildProcess, graceMs = 5000): Promise<void> {
   live.delete(child);
 }
 
+/**
+ * A watchdog that outlives this process only to clean up after it: when the test process dies
+ * without stop() (a killed worker, a crash), it kills the cluster's daemons (the pids listed
+ * in dir/run/*.watch) and removes the dir, so no memstore keeps holding RAM.
+ */
+function startWatchdog(dir: string): ChildProcess {
+  const script = `parent=$1; dir=$2
+while kill -0 "$parent" 2>/dev/null; do sleep 1; done
+for f in "$dir"/run/*.watch; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+sleep 1; rm -rf "$dir"`;
+  const dog = spawn('sh', ['-c', script, 'vplus-ceph-watchdog', String(process.pid), dir], { detached: true, stdio: 'ignore' });
+  dog.unref();
+  return dog;
+}
+
+const PORT_TAKEN = 'Address already in use';
+
 /** Starts a throwaway Ceph cluster with a RADOS Gateway; resolves when the gateway answers S3 with keys ready. */
 export async function startCephGateway(opts: CephGatewayOptions = {}): Promise<CephGateway> {
   requireCeph();
   installExitHook();
+  // A port found free can be taken by another test before a daemon binds it: then try new ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof Error) || !err.message.includes(PORT_TAKEN)) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: CephGatewayOptions): Promise<CephGateway> {
   const o = { tls: opts.tls ?? false, store: opts.store ?? 'memstore', storeBytes: opts.storeBytes ?? 4 * 1024 ** 3 } as const;
   // Short base: admin socket paths must fit in a sockaddr_un (108 bytes).
   const dir = fs.mkdtempSync(path.join(opts.parentDir ?? os.tmpdir(), 'vplus-ceph-'));
@@ -257,15 +285,23 @@ export async function startCephGateway(opts: CephGatewayOptions = {}): Promise<C
   const confFile = path.join(dir, 'ceph.conf');
   const base = ['-c', confFile];
 
+  const watchdog = startWatchdog(dir);
+
   const daemon = (file: string, args: string[]): ChildProcess => {
     const out = fs.openSync(path.join(dir, 'log', `${path.basename(file)}.out`), 'a');
     const child = spawn(file, [...base, '-f', ...args], { stdio: ['ignore', out, out] });
     fs.closeSync(out);
     live.add(child);
     children.push(child);
+    if (child.pid !== undefined) {
+      const watch = path.join(dir, 'run', `${child.pid}.watch`);
+      fs.writeFileSync(watch, String(child.pid));
+      child.once('exit', () => fs.rmSync(watch, { force: true }));
+    }
     return child;
   };
   const stopAll = async (): Promise<void> => {
+    watchdog.kill('SIGKILL');
     // The gateway first (it talks to the OSD), then the OSD, then the monitor.
     for (const child of [...children].reverse()) await terminate(child);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -381,7 +417,17 @@ export async function startCephGateway(opts: CephGatewayOptions = {}): Promise<C
       stop: stopAll,
     };
   } catch (err) {
+    const taken = logsMention(path.join(dir, 'log'), PORT_TAKEN);
     await stopAll();
+    if (taken && err instanceof Error) err.message += ` (${PORT_TAKEN})`;
     throw err;
+  }
+}
+
+function logsMention(logDir: string, text: string): boolean {
+  try {
+    return fs.readdirSync(logDir).some((f) => fs.readFileSync(path.join(logDir, f), 'utf8').includes(text));
+  } catch {
+    return false; // no logs yet: nothing to look for
   }
 }
