@@ -24,7 +24,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { S3Repository } from '../../common/s3-location.js';
+import { S3_BUCKET_RE, type S3Repository } from '../../common/s3-location.js';
 import { freePort } from './net.js';
 import { requireBinary } from './requirements.js';
 
@@ -382,6 +382,7 @@ async function startOnce(opts: CephGatewayOptions): Promise<CephGateway> {
         ...extra,
       }),
       async createBucket(name, bopts = {}) {
+        if (!S3_BUCKET_RE.test(name)) throw new Error(`createBucket: bucket name ${JSON.stringify(name)} is not valid (3-63 characters: lower-case letters, digits, "." and "-")`);
         const s3 = client();
         try {
           await s3.send(new CreateBucketCommand({ Bucket: name, ObjectLockEnabledForBucket: bopts.objectLock || undefined }));

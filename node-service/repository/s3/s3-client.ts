@@ -35,7 +35,10 @@ export interface S3ClientOptions {
  *
  * Checksums: only where the API requires them. The SDK's default (CRC32 on every PUT, sent as
  * an aws-chunked trailer) is unknown to Ceph 16, older MinIO and others, which refuse or
- * mis-store such uploads; the repository checks its own content hashes anyway.
+ * mis-store such uploads; the repository checks its own content hashes anyway. (AWS wants
+ * Content-MD5 or an x-amz-checksum-* header on a PUT that sets object lock retention: give
+ * such requests `ChecksumAlgorithm: 'CRC32'` with a Buffer body, which the SDK sends as a plain
+ * header — Ceph 16 accepts that; only the streamed, trailing form is refused.)
  *
  * The caller destroys the client (`client.destroy()`) when done, which closes its sockets.
  */
