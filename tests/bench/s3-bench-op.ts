@@ -11,32 +11,23 @@
  * as JSON). The password comes from VPLUS_BENCH_PASSWORD.
  */
 import { readFile } from 'node:fs/promises';
-import { S3RepositorySchema, type S3Repository } from '../../common/s3-location.js';
+import { S3RepositorySchema } from '../../common/s3-location.js';
 import { openFileSource } from '../../node-service/repository/disk-source.js';
 import type { ByteRange } from '../../node-service/repository/format.js';
-import { Repository, type InitOptions, type OpenOptions } from '../../node-service/repository/repository.js';
-
-/**
- * The object-store backend's entry points (issue 19: `Repository.init({ s3 }, …)` and
- * `Repository.open({ s3 }, …)`). Typed here until that API is on main; before it is, the
- * call fails and the benchmark reports the S3 column as not available.
- */
-type S3Target = { s3: S3Repository };
-const initS3 = Repository.init.bind(Repository) as unknown as (t: S3Target, o: InitOptions) => Promise<Repository>;
-const openS3 = Repository.open.bind(Repository) as unknown as (t: S3Target, o: OpenOptions) => Promise<Repository>;
+import { Repository, type RepositoryLocation } from '../../node-service/repository/repository.js';
 
 async function main(argv: string[]): Promise<unknown> {
   const [op, target, ...rest] = argv;
   if (!op || !target) throw new Error('usage: s3-bench-op OP TARGET ...');
   const password = process.env['VPLUS_BENCH_PASSWORD'];
   if (!password) throw new Error('VPLUS_BENCH_PASSWORD is not set');
-  const s3 = target === 's3' ? { s3: S3RepositorySchema.parse(JSON.parse(process.env['VPLUS_BENCH_S3'] ?? 'null')) } : null;
+  const location: RepositoryLocation = target === 's3' ? { s3: S3RepositorySchema.parse(JSON.parse(process.env['VPLUS_BENCH_S3'] ?? 'null')) } : target;
   if (op === 'init') {
-    const repo = s3 ? await initS3(s3, { password }) : await Repository.init(target, { password });
+    const repo = await Repository.init(location, { password });
     await repo.close();
     return { id: repo.id };
   }
-  const repo = s3 ? await openS3(s3, { password }) : await Repository.open(target, { password });
+  const repo = await Repository.open(location, { password });
   try {
     switch (op) {
       case 'backup': {

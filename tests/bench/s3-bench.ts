@@ -221,7 +221,7 @@ export async function runS3Benchmark(): Promise<void> {
         ids.set(tool.name, r.id);
         console.log(`${tool.name}: full in ${(step.ms / 1000).toFixed(1)} s`);
       } catch (err) {
-        res.error = describeFailure(tool, err);
+        res.error = describeFailure(err);
         console.log(`${tool.name}: ${res.error}`);
       }
     }
@@ -249,7 +249,7 @@ export async function runS3Benchmark(): Promise<void> {
         await rm(target, { recursive: true, force: true });
         res.storedBytes = await tool.stored();
       } catch (err) {
-        res.error = describeFailure(tool, err);
+        res.error = describeFailure(err);
         console.log(`${tool.name}: ${res.error}`);
       }
     }
@@ -274,12 +274,8 @@ export async function runS3Benchmark(): Promise<void> {
   }
 }
 
-function describeFailure(tool: Tool, err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  // Before the object-store backend is merged, Repository.init takes a path only.
-  if (tool.name === 'vplus-s3' && /ERR_INVALID_ARG_TYPE[^\n]*paths\[0\]|"paths\[0\]" argument must be of type string/.test(text))
-    return 'this build has no S3 backend yet (Repository.init/open({ s3 }) of issue 19 is not merged)';
-  return text.split('\n').slice(0, 3).join(' ').slice(0, 600);
+function describeFailure(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n').slice(0, 3).join(' ').slice(0, 600);
 }
 
 function renderTable(results: ToolResult[], size: number, allocated: number, changed: number): string {
