@@ -2,17 +2,27 @@
  * `npm run bench -- vm`: a running VM (QEMU TCG, no guest OS) backed up fully and
  * incrementally and restored, by us (KvmBackup into an encrypted repository,
  * restoreToDirectory), by virtnbdbackup / virtnbdrestore, and by restic fed from a libvirt
- * pull-mode NBD export (`nbdcopy URI - | restic backup --stdin`). Not part of the tests.
+ * pull-mode NBD export (`nbdcopy URI - | restic backup --stdin`), against the machine's
+ * ceilings measured in the same run: `nbdcopy URI null:` of the same kind of export (the read
+ * ceiling of a full backup) and a sequential write with fdatasync into the restore directory
+ * (the write ceiling of a restore). Not part of the tests.
  *
  * Each tool gets its own VM over a copy of the same qcow2 disk (checkpoints of one tool
  * never meet another's), and the same change between full and incremental: the VM is
  * shut down, qemu-io writes scattered 64 KiB blocks (text-like or random), the VM starts.
+ * Every tool runs in a child process of its own (ours too: vm-bench-op.ts), timed with a
+ * trailing sync and measured for peak RSS by /usr/bin/time; the whole sequence runs
+ * VPLUS_BENCH_ROUNDS times, tools interleaved, each round on fresh VMs, and the table shows
+ * medians. A "targets" block closes the output: issue 16's goals, met or not, with numbers.
  *
  * Settings (environment):
  *   VPLUS_BENCH_SIZE_GIB    disk size in GiB (default 4; half of it holds data)
  *   VPLUS_BENCH_CHANGE_PCT  share of the disk rewritten before the incremental (default 1)
+ *   VPLUS_BENCH_ROUNDS      rounds of every tool (default 3)
+ *   VPLUS_BENCH_WRITE_GIB   size of the disk-write measurement (default 2)
  *   VPLUS_BENCH_DIR         parent of the work directory (default /var/tmp: QEMU must reach it)
- *   VPLUS_BENCH_TOOLS       comma list (default "vplus,virtnbdbackup,restic")
+ *   VPLUS_BENCH_TOOLS       comma list (default "ceiling,vplus,virtnbdbackup,restic")
+ *   VPLUS_BENCH_FORMAT      our restore's format, qcow2 (default) or raw
  *   VPLUS_BENCH_KEEP=1      keep the work directory
  * Needs root and libvirt (started here when it does not answer). Results: a table on stdout
  * and JSON in bench-results/.
@@ -23,12 +33,11 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { GIB, apparentSize, fmtBytes, run } from '../../../repository/bench/measure.js';
+import { GIB, apparentSize, fmtBytes, run, type RunResult } from '../../../repository/bench/measure.js';
 import { generateImage, KeyStream, TextGenerator } from '../../../repository/bench/image-generator.js';
 import { Repository } from '../../../repository/repository.js';
-import { KvmBackup } from '../kvm-backup.service.js';
-import { restoreToDirectory } from '../kvm-restore.service.js';
 import { ensureLibvirtDaemons } from '../libvirt-daemons.js';
 import { scratchDomainXml } from '../scratch-domain.js';
 
@@ -36,6 +45,7 @@ const exec = promisify(execFile);
 const URI = 'qemu:///system';
 const PASSWORD = 'vplus-bench-password';
 const BLOCK = 64 * 1024;
+const OP_SCRIPT = fileURLToPath(new URL('./vm-bench-op.js', import.meta.url));
 
 interface Step {
   ms: number;
@@ -43,6 +53,21 @@ interface Step {
   storedBytes: number;
   /** Bytes read from the disk export (see `bytesReadNote`). */
   bytesRead: number | null;
+  /** Peak resident set size of the step's largest process (null: /usr/bin/time missing). */
+  peakRssBytes: number | null;
+}
+
+interface Round {
+  full?: Step;
+  incremental?: Step;
+  restore?: Step & { identical: boolean };
+  error?: string;
+}
+
+interface Summary {
+  full?: Step;
+  incremental?: Step;
+  restore?: Step & { identical: boolean };
 }
 
 interface ToolResult {
@@ -50,9 +75,9 @@ interface ToolResult {
   version: string;
   settings: string;
   bytesReadNote: string;
-  full?: Step;
-  incremental?: Step;
-  restore?: Step & { identical: boolean };
+  rounds: Round[];
+  /** Medians over the rounds that got that far (identical: every round's restore was). */
+  median: Summary;
   error?: string;
 }
 
@@ -111,12 +136,13 @@ function sync(): void {
   execFileSync('sync');
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ r: T; ms: number }> {
+/** Runs a command as one timed step: sync before, the command, sync after (its time counted). */
+async function timedRun(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   sync();
   const t0 = process.hrtime.bigint();
-  const r = await fn();
+  const r = await run(cmd, args, env);
   sync();
-  return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+  return { ...r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
 }
 
 async function dataFileBytes(dir: string, match: RegExp): Promise<number> {
@@ -132,50 +158,85 @@ async function identical(a: string, b: string): Promise<boolean> {
   );
 }
 
+/** A libvirt pull-mode (full) backup job of vda for the length of `fn`, read at the URI it gets. */
+async function withPullExport<T>(vm: Vm, work: string, n: number, fn: (uri: string) => Promise<T>): Promise<T> {
+  const sockDir = path.join(work, 'nbd');
+  await mkdir(sockDir, { recursive: true });
+  chmodSync(sockDir, 0o777);
+  const sock = path.join(sockDir, `s${n}.sock`);
+  const xml = path.join(work, `backup${n}.xml`);
+  await writeFile(
+    xml,
+    `<domainbackup mode='pull'><server transport='unix' socket='${sock}'/><disks><disk name='vda' backup='yes' type='file'><scratch file='${path.join(sockDir, `scratch${n}.qcow2`)}'/></disk></disks></domainbackup>`,
+  );
+  await virsh('backup-begin', vm.name, xml);
+  try {
+    return await fn(`nbd+unix:///vda?socket=${sock}`);
+  } finally {
+    await virsh('domjobabort', vm.name).catch(() => undefined);
+  }
+}
+
 interface ToolRun {
   name: string;
+  /** The command that must be installed (none: ours). */
+  bin: string | null;
   version(): string;
   settings: string;
   bytesReadNote: string;
   /** Runs full, change (via `change`), incremental and restore on a running VM. */
-  run(vm: Vm, work: string, change: () => Promise<void>, out: ToolResult): Promise<void>;
+  run(vm: Vm, work: string, change: () => Promise<void>, out: Round): Promise<void>;
 }
+
+const ceiling: ToolRun = {
+  name: 'ceiling',
+  bin: 'nbdcopy',
+  version: () => execFileSync('nbdcopy', ['--version']).toString().trim(),
+  settings: 'read ceiling: nbdcopy of a libvirt pull-mode NBD export to null: (allocated extents only, its default connections and requests)',
+  bytesReadNote: 'the export\'s allocated bytes (nbdcopy skips holes)',
+  async run(vm, work, _change, out) {
+    const copy = await withPullExport(vm, work, 1, (uri) => timedRun('nbdcopy', [uri, 'null:']));
+    out.full = { ms: copy.ms, storedBytes: 0, bytesRead: null, peakRssBytes: copy.peakRssBytes };
+  },
+};
 
 const vplus: ToolRun = {
   name: 'vplus',
+  bin: null,
   version: () => `node ${process.version}`,
-  settings: 'KvmBackup (pull-mode NBD, dirty bitmaps), 1 MiB chunks, zstd 1, AES-256-GCM; restore to qcow2',
+  settings: 'KvmBackup (pull-mode NBD, dirty bitmaps), 1 MiB chunks, zstd 1, AES-256-GCM; restoreToDirectory',
   bytesReadNote: 'NBD bytes requested (KvmBackup bytesRead)',
   async run(vm, work, change, out) {
     const repoDir = path.join(work, 'repo');
     const workDir = path.join(work, 'kvm');
     await mkdir(workDir, { recursive: true });
     await (await Repository.init(repoDir, { password: PASSWORD })).close();
-    const repository = await Repository.open(repoDir, { password: PASSWORD });
-    try {
-      const backup = new KvmBackup();
-      let size = await apparentSize(repoDir);
-      const full = await timed(() => backup.run({ domain: vm.name, repository, mode: 'full', previous: null, workDir }));
-      out.full = { ms: full.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: full.r.bytesRead };
-      await change();
-      size = await apparentSize(repoDir);
-      const previous = { checkpoint: full.r.checkpoint ?? '', backupId: full.r.backupId };
-      const inc = await timed(() => backup.run({ domain: vm.name, repository, mode: 'auto', previous, workDir }));
-      if (inc.r.type !== 'incremental') throw new Error(`the second backup was ${inc.r.type}: ${inc.r.warnings.join('; ')}`);
-      out.incremental = { ms: inc.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: inc.r.bytesRead };
-      await shutOff(vm);
-      const target = path.join(work, 'restored');
-      const rest = await timed(() => restoreToDirectory({ repository, backupId: inc.r.backupId, directory: target, format: 'qcow2' }));
-      const file = rest.r.disks[0]?.path ?? '';
-      out.restore = { ms: rest.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, identical: await identical(file, vm.disk) };
-    } finally {
-      await repository.close();
-    }
+    const env = { VPLUS_BENCH_PASSWORD: PASSWORD };
+    const op = async <T>(...args: string[]): Promise<{ r: T; run: RunResult }> => {
+      const res = await timedRun(process.execPath, [OP_SCRIPT, ...args], env);
+      return { r: JSON.parse(res.stdout) as T, run: res };
+    };
+    type Backup = { backupId: string; type: string; checkpoint: string | null; bytesRead: number; warnings: string[] };
+    let size = await apparentSize(repoDir);
+    const full = await op<Backup>('backup', repoDir, vm.name, workDir, 'full');
+    out.full = { ms: full.run.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: full.r.bytesRead, peakRssBytes: full.run.peakRssBytes };
+    await change();
+    size = await apparentSize(repoDir);
+    const inc = await op<Backup>('backup', repoDir, vm.name, workDir, 'auto', full.r.checkpoint ?? '', full.r.backupId);
+    if (inc.r.type !== 'incremental') throw new Error(`the second backup was ${inc.r.type}: ${inc.r.warnings.join('; ')}`);
+    out.incremental = { ms: inc.run.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: inc.r.bytesRead, peakRssBytes: inc.run.peakRssBytes };
+    await shutOff(vm);
+    const target = path.join(work, 'restored');
+    const format = process.env['VPLUS_BENCH_FORMAT'] === 'raw' ? 'raw' : 'qcow2';
+    const rest = await op<{ disks: { path: string }[] }>('restore', repoDir, inc.r.backupId, target, format);
+    const file = rest.r.disks[0]?.path ?? '';
+    out.restore = { ms: rest.run.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, peakRssBytes: rest.run.peakRssBytes, identical: await identical(file, vm.disk) };
   },
 };
 
 const virtnbd: ToolRun = {
   name: 'virtnbdbackup',
+  bin: 'virtnbdbackup',
   version: () => `virtnbdbackup ${execFileSync('virtnbdbackup', ['-V']).toString().trim()}`,
   settings: 'defaults (stream format, no compression, no encryption); virtnbdrestore to qcow2',
   bytesReadNote: 'data written to the stream files (it writes exactly the extents it reads)',
@@ -185,27 +246,27 @@ const virtnbd: ToolRun = {
     const sockDir = path.join(work, 'nbd');
     await mkdir(sockDir, { recursive: true });
     chmodSync(sockDir, 0o777);
-    const vnb = (level: string): Promise<unknown> =>
-      run('virtnbdbackup', ['-d', vm.name, '-l', level, '-o', dir, '-n', '-S', work, '-U', URI, '-f', path.join(sockDir, `${level}.sock`)]);
-    const full = await timed(() => vnb('full'));
-    out.full = { ms: full.ms, storedBytes: await apparentSize(dir), bytesRead: await dataFileBytes(dir, /^vda\.full\.data$/) };
+    const vnb = (level: string): Promise<RunResult> =>
+      timedRun('virtnbdbackup', ['-d', vm.name, '-l', level, '-o', dir, '-n', '-S', work, '-U', URI, '-f', path.join(sockDir, `${level}.sock`)]);
+    const full = await vnb('full');
+    out.full = { ms: full.ms, storedBytes: await apparentSize(dir), bytesRead: await dataFileBytes(dir, /^vda\.full\.data$/), peakRssBytes: full.peakRssBytes };
     await change();
     const before = await apparentSize(dir);
-    const inc = await timed(() => vnb('inc'));
-    out.incremental = { ms: inc.ms, storedBytes: (await apparentSize(dir)) - before, bytesRead: await dataFileBytes(dir, /^vda\.inc\..*\.data$/) };
+    const inc = await vnb('inc');
+    out.incremental = { ms: inc.ms, storedBytes: (await apparentSize(dir)) - before, bytesRead: await dataFileBytes(dir, /^vda\.inc\..*\.data$/), peakRssBytes: inc.peakRssBytes };
     await shutOff(vm);
     const target = path.join(work, 'restored');
-    const rest = await timed(() => run('virtnbdrestore', ['-i', dir, '-o', target, '-n', '-U', URI, '-f', path.join(sockDir, 'restore.sock')]));
-    void rest.r;
+    const rest = await timedRun('virtnbdrestore', ['-i', dir, '-o', target, '-n', '-U', URI, '-f', path.join(sockDir, 'restore.sock')]);
     const name = (await readdir(target)).find((f) => f.startsWith('vda'));
     if (!name) throw new Error(`virtnbdrestore wrote no disk into ${target}: ${(await readdir(target)).join(', ')}`);
     const restored = path.join(target, name);
-    out.restore = { ms: rest.ms, storedBytes: (await stat(restored)).blocks * 512, bytesRead: null, identical: await identical(restored, vm.disk) };
+    out.restore = { ms: rest.ms, storedBytes: (await stat(restored)).blocks * 512, bytesRead: null, peakRssBytes: rest.peakRssBytes, identical: await identical(restored, vm.disk) };
   },
 };
 
 const restic: ToolRun = {
   name: 'restic',
+  bin: 'restic',
   version: () => execFileSync('restic', ['version']).toString().trim(),
   settings: 'nbdcopy of a libvirt pull-mode NBD export (no checkpoint) | restic backup --stdin; defaults, encrypted; restic restore (sparse from 0.15)',
   bytesReadNote: 'bytes streamed through the pipe (the whole disk, holes as zeros)',
@@ -215,42 +276,41 @@ const restic: ToolRun = {
     await run('restic', ['init'], env);
     const info = JSON.parse(await sh('qemu-img', ['info', '-U', '--output=json', vm.disk])) as { 'virtual-size': number };
     const size = info['virtual-size'];
-    const sockDir = path.join(work, 'nbd');
-    await mkdir(sockDir, { recursive: true });
-    chmodSync(sockDir, 0o777);
     let n = 0;
-    const backup = async (): Promise<void> => {
-      const sock = path.join(sockDir, `s${++n}.sock`);
-      const xml = path.join(work, `backup${n}.xml`);
-      await writeFile(
-        xml,
-        `<domainbackup mode='pull'><server transport='unix' socket='${sock}'/><disks><disk name='vda' backup='yes' type='file'><scratch file='${path.join(sockDir, `scratch${n}.qcow2`)}'/></disk></disks></domainbackup>`,
+    const backup = (): Promise<RunResult> =>
+      withPullExport(vm, work, ++n, (uri) =>
+        timedRun('bash', ['-c', `set -o pipefail; nbdcopy '${uri}' - | restic backup --stdin --stdin-filename vda.raw --host bench --quiet`], env),
       );
-      await virsh('backup-begin', vm.name, xml);
-      try {
-        const uri = `nbd+unix:///vda?socket=${sock}`;
-        await run('bash', ['-c', `set -o pipefail; nbdcopy '${uri}' - | restic backup --stdin --stdin-filename vda.raw --host bench --quiet`], env);
-      } finally {
-        await virsh('domjobabort', vm.name).catch(() => undefined);
-      }
-    };
     let before = await apparentSize(repoDir);
-    const full = await timed(backup);
-    out.full = { ms: full.ms, storedBytes: (await apparentSize(repoDir)) - before, bytesRead: size };
+    const full = await backup();
+    out.full = { ms: full.ms, storedBytes: (await apparentSize(repoDir)) - before, bytesRead: size, peakRssBytes: full.peakRssBytes };
     await change();
     before = await apparentSize(repoDir);
-    const inc = await timed(backup);
-    out.incremental = { ms: inc.ms, storedBytes: (await apparentSize(repoDir)) - before, bytesRead: size };
+    const inc = await backup();
+    out.incremental = { ms: inc.ms, storedBytes: (await apparentSize(repoDir)) - before, bytesRead: size, peakRssBytes: inc.peakRssBytes };
     await shutOff(vm);
     const target = path.join(work, 'restored');
     // --sparse only from restic 0.15 on; without it the whole disk is written.
     const sparse = /restic 0\.(1[0-4]|[0-9])\./.test(execFileSync('restic', ['version']).toString()) ? [] : ['--sparse'];
-    const rest = await timed(() => run('restic', ['restore', 'latest', '--target', target, ...sparse], env));
-    void rest.r;
+    const rest = await timedRun('restic', ['restore', 'latest', '--target', target, ...sparse], env);
     const file = path.join(target, 'vda.raw');
-    out.restore = { ms: rest.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, identical: await identical(file, vm.disk) };
+    out.restore = { ms: rest.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, peakRssBytes: rest.peakRssBytes, identical: await identical(file, vm.disk) };
   },
 };
+
+/** Sequential write of `bytes` into `dir` with fdatasync at the end: the restore target's write rate. */
+async function diskWrite(dir: string, bytes: number): Promise<{ ms: number; bytes: number }> {
+  const file = path.join(dir, `write-test-${randomBytes(3).toString('hex')}`);
+  const count = Math.max(1, Math.round(bytes / (4 * 1024 * 1024)));
+  // Random data (a filesystem that compresses or dedups must really write it), 4 MiB writes, one fdatasync.
+  const script = `const fs=require('fs');const b=require('crypto').randomBytes(${4 * 1024 * 1024});const fd=fs.openSync(process.argv[1],'w',0o600);for(let i=0;i<${count};i++)fs.writeSync(fd,b);fs.fdatasyncSync(fd);fs.closeSync(fd);`;
+  try {
+    const r = await timedRun(process.execPath, ['-e', script, file]);
+    return { ms: r.ms, bytes: count * 4 * 1024 * 1024 };
+  } finally {
+    await rm(file, { force: true });
+  }
+}
 
 function available(cmd: string): boolean {
   try {
@@ -261,22 +321,94 @@ function available(cmd: string): boolean {
   }
 }
 
+function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+
+function medianStep(steps: readonly Step[]): Step | undefined {
+  if (steps.length === 0) return undefined;
+  const of = (f: (s: Step) => number | null): number | null => {
+    const v = steps.map(f).filter((x): x is number => x !== null);
+    return v.length === 0 ? null : (median(v) ?? null);
+  };
+  return { ms: of((s) => s.ms) ?? 0, storedBytes: of((s) => s.storedBytes) ?? 0, bytesRead: of((s) => s.bytesRead), peakRssBytes: of((s) => s.peakRssBytes) };
+}
+
+function summarize(rounds: readonly Round[]): Summary {
+  const pick = <K extends keyof Summary>(k: K): NonNullable<Round[K]>[] => rounds.map((r) => r[k]).filter((x): x is NonNullable<Round[K]> => x !== undefined);
+  const full = medianStep(pick('full'));
+  const incremental = medianStep(pick('incremental'));
+  const restores = pick('restore');
+  const restore = medianStep(restores);
+  return {
+    ...(full ? { full } : {}),
+    ...(incremental ? { incremental } : {}),
+    ...(restore ? { restore: { ...restore, identical: restores.every((r) => r.identical) } } : {}),
+  };
+}
+
+/** An error's gist for a table cell: after the failed command line, first line, short. */
+const brief = (e: string): string => (e.split(/ exited with \d+: /).pop() ?? e).split('\n')[0]?.slice(0, 80) ?? '';
 const secs = (ms: number | undefined): string => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
 const bytes = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : fmtBytes(n));
-const ratio = (a: number | null | undefined, b: number | null | undefined): string => (a == null || b == null || b === 0 ? '-' : `${(a / b).toFixed(2)}`);
+const mb = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : `${Math.round(n / 1e6)} MB`);
+const q = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : a / b);
+const ratio = (a: number | null | undefined, b: number | null | undefined): string => {
+  const r = q(a, b);
+  return r === null ? '-' : r.toFixed(2);
+};
+
+interface Target {
+  goal: string;
+  met: boolean | null;
+  numbers: string;
+}
+
+/** Issue 16's targets, from the medians of this run. */
+function targets(results: readonly ToolResult[]): Target[] {
+  const m = (tool: string): Summary | undefined => results.find((r) => r.tool === tool)?.median;
+  const ours = m('vplus');
+  const vnb = m('virtnbdbackup');
+  const ceil = m('ceiling');
+  const t = (goal: string, value: number | null, ok: (v: number) => boolean, numbers: string): Target => ({ goal, met: value === null ? null : ok(value), numbers: value === null ? 'not measured' : numbers });
+  const fullVsCeil = q(ours?.full?.ms, ceil?.full?.ms);
+  const vnbVsFull = q(vnb?.full?.ms, ours?.full?.ms);
+  const incVsVnb = q(ours?.incremental?.ms, vnb?.incremental?.ms);
+  const incVsFull = q(ours?.incremental?.ms, ours?.full?.ms);
+  const incStored = q(ours?.incremental?.storedBytes, vnb?.incremental?.storedBytes);
+  const restoreVsVnb = q(vnb?.restore?.ms, ours?.restore?.ms);
+  const rss = [ours?.full?.peakRssBytes, ours?.incremental?.peakRssBytes, ours?.restore?.peakRssBytes].filter((x): x is number => typeof x === 'number');
+  const peak = rss.length === 0 ? null : Math.max(...rss);
+  return [
+    t('full ≤ 1.6× the read ceiling', fullVsCeil, (v) => v <= 1.6, `${secs(ours?.full?.ms)} vs ${secs(ceil?.full?.ms)} = ${fullVsCeil?.toFixed(2)}×`),
+    t('full ≥ 1.5× faster than virtnbdbackup', vnbVsFull, (v) => v >= 1.5, `${secs(vnb?.full?.ms)} / ${secs(ours?.full?.ms)} = ${vnbVsFull?.toFixed(2)}× faster`),
+    t('incremental ≤ virtnbdbackup\'s time', incVsVnb, (v) => v <= 1, `${secs(ours?.incremental?.ms)} vs ${secs(vnb?.incremental?.ms)} = ${incVsVnb?.toFixed(2)}×`),
+    t('incremental ≤ 10 % of our full', incVsFull, (v) => v <= 0.1, `${secs(ours?.incremental?.ms)} / ${secs(ours?.full?.ms)} = ${((incVsFull ?? 0) * 100).toFixed(1)} %`),
+    t('incremental stored ≤ 2.5× virtnbdbackup\'s', incStored, (v) => v <= 2.5, `${bytes(ours?.incremental?.storedBytes)} vs ${bytes(vnb?.incremental?.storedBytes)} = ${incStored?.toFixed(2)}×`),
+    t('full restore ≥ 1.5× faster than virtnbdrestore', restoreVsVnb, (v) => v >= 1.5, `${secs(vnb?.restore?.ms)} / ${secs(ours?.restore?.ms)} = ${restoreVsVnb?.toFixed(2)}× faster`),
+    t('peak memory < 300 MB (flat 4→16 GiB: compare two runs)', peak, (v) => v < 300e6, `full ${mb(ours?.full?.peakRssBytes)}, incremental ${mb(ours?.incremental?.peakRssBytes)}, restore ${mb(ours?.restore?.peakRssBytes)}`),
+  ];
+}
 
 export async function runVmBenchmark(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the VM benchmark needs root (system libvirtd, QEMU as libvirt-qemu)');
   await ensureLibvirtDaemons(URI);
   const sizeGib = Number(process.env['VPLUS_BENCH_SIZE_GIB'] ?? 4);
   const changePct = Number(process.env['VPLUS_BENCH_CHANGE_PCT'] ?? 1);
-  const size = Math.round(sizeGib * GIB / BLOCK) * BLOCK;
-  const wanted = (process.env['VPLUS_BENCH_TOOLS'] ?? 'vplus,virtnbdbackup,restic').split(',').map((s) => s.trim());
+  const roundCount = Math.max(1, Math.floor(Number(process.env['VPLUS_BENCH_ROUNDS'] ?? 3)));
+  const writeBytes = Number(process.env['VPLUS_BENCH_WRITE_GIB'] ?? 2) * GIB;
+  const size = Math.round((sizeGib * GIB) / BLOCK) * BLOCK;
+  const wanted = (process.env['VPLUS_BENCH_TOOLS'] ?? 'ceiling,vplus,virtnbdbackup,restic').split(',').map((s) => s.trim());
   const work = mkdtempSync(path.join(process.env['VPLUS_BENCH_DIR'] ?? '/var/tmp', 'vplus-vm-bench-'));
   chmodSync(work, 0o755);
-  const defined: string[] = [];
+  const defined = new Set<string>();
   const results: ToolResult[] = [];
+  const writes: { ms: number; bytes: number }[] = [];
   const log = (m: string): void => void process.stderr.write(`vm-bench: ${m}\n`);
+  const loadBefore = loadavg();
   try {
     log(`generating a ${sizeGib} GiB disk (half data, half of that text-like)`);
     const raw = path.join(work, 'base.raw');
@@ -286,93 +418,126 @@ export async function runVmBenchmark(): Promise<void> {
     await rm(raw);
     const changeCmds = await makeChange(path.join(work, 'change'), size, changePct / 100);
     const changedBytes = (changeCmds.length / 2) * BLOCK;
-    for (const tool of [vplus, virtnbd, restic]) {
-      if (!wanted.includes(tool.name)) continue;
-      const out: ToolResult = { tool: tool.name, version: '', settings: tool.settings, bytesReadNote: tool.bytesReadNote };
+    const tools = [ceiling, vplus, virtnbd, restic].filter((t) => wanted.includes(t.name));
+    for (const tool of tools) {
+      const out: ToolResult = { tool: tool.name, version: '', settings: tool.settings, bytesReadNote: tool.bytesReadNote, rounds: [], median: {} };
       results.push(out);
-      const bin = tool.name === 'vplus' ? null : tool.name === 'restic' ? 'restic' : 'virtnbdbackup';
-      if (bin && !available(bin)) {
-        out.error = `${bin} is not installed (bash build/setup.sh --bench)`;
+      if (tool.bin && !available(tool.bin)) {
+        out.error = `${tool.bin} is not installed (bash build/setup.sh --bench)`;
         log(out.error);
-        continue;
-      }
-      out.version = tool.version();
-      const dir = path.join(work, tool.name);
-      await mkdir(dir, { recursive: true });
-      chmodSync(dir, 0o755);
-      const disk = path.join(dir, 'vda.qcow2');
-      await copyFile(base, disk);
-      const vm = await defineVm(dir, `vplus-bench-${tool.name}-${randomBytes(3).toString('hex')}`, disk);
-      defined.push(vm.name);
-      await virsh('start', vm.name);
-      const change = async (): Promise<void> => {
-        await shutOff(vm);
-        await sh('qemu-io', ['-f', 'qcow2', ...changeCmds, disk]);
-        await virsh('start', vm.name);
-      };
-      log(`${tool.name}: full, change, incremental, restore`);
-      try {
-        await tool.run(vm, dir, change, out);
-      } catch (err) {
-        out.error = err instanceof Error ? err.message : String(err);
-        log(`${tool.name} failed: ${out.error}`);
-      }
-      await shutOff(vm).catch(() => undefined);
-      await rm(path.join(dir, 'restored'), { recursive: true, force: true });
+      } else out.version = tool.version();
     }
+    for (let round = 1; round <= roundCount; round++) {
+      const w = await diskWrite(work, writeBytes);
+      writes.push(w);
+      log(`round ${round}/${roundCount}: disk write ${fmtBytes(w.bytes)} in ${secs(w.ms)}, load ${loadavg()[0]?.toFixed(2)}`);
+      for (const tool of tools) {
+        const out = results.find((r) => r.tool === tool.name);
+        if (!out || out.error) continue;
+        const rnd: Round = {};
+        out.rounds.push(rnd);
+        const dir = path.join(work, `${tool.name}-${round}`);
+        await mkdir(dir, { recursive: true });
+        chmodSync(dir, 0o755);
+        const disk = path.join(dir, 'vda.qcow2');
+        await copyFile(base, disk);
+        const vm = await defineVm(dir, `vplus-bench-${tool.name}-${randomBytes(3).toString('hex')}`, disk);
+        defined.add(vm.name);
+        const change = async (): Promise<void> => {
+          await shutOff(vm);
+          await sh('qemu-io', ['-f', 'qcow2', ...changeCmds, disk]);
+          await virsh('start', vm.name);
+        };
+        log(`round ${round}: ${tool.name}`);
+        try {
+          await virsh('start', vm.name);
+          await tool.run(vm, dir, change, rnd);
+        } catch (err) {
+          rnd.error = err instanceof Error ? err.message : String(err);
+          log(`${tool.name} failed: ${rnd.error}`);
+        }
+        await shutOff(vm).catch(() => undefined);
+        await virsh('undefine', vm.name, '--checkpoints-metadata').then(
+          () => defined.delete(vm.name),
+          (err: unknown) => log(`cleanup of ${vm.name}: ${String(err)}`),
+        );
+        if (process.env['VPLUS_BENCH_KEEP'] !== '1') await rm(dir, { recursive: true, force: true });
+        else await rm(path.join(dir, 'restored'), { recursive: true, force: true });
+      }
+    }
+    for (const r of results) r.median = summarize(r.rounds);
 
-    const rows: string[][] = [['tool', 'full', 'stored', 'read', 'incr', 'stored', 'read', 'restore', 'identical']];
+    const rows: string[][] = [['tool', 'full', 'stored', 'read', 'peak RSS', 'incr', 'stored', 'read', 'peak RSS', 'restore', 'peak RSS', 'identical']];
     for (const r of results) {
-      if (r.error && !r.full) {
-        rows.push([r.tool, `error: ${r.error}`]);
+      const m = r.median;
+      const err = r.error ?? r.rounds.find((x) => x.error)?.error;
+      if (!m.full) {
+        rows.push([r.tool, `error: ${err ? brief(err) : 'no run'}`]);
         continue;
       }
       rows.push([
-        r.tool,
-        secs(r.full?.ms),
-        bytes(r.full?.storedBytes),
-        bytes(r.full?.bytesRead),
-        secs(r.incremental?.ms),
-        bytes(r.incremental?.storedBytes),
-        bytes(r.incremental?.bytesRead),
-        secs(r.restore?.ms),
-        r.restore ? String(r.restore.identical) : r.error ? `error: ${r.error.split('\n')[0]?.slice(0, 100)}` : '-',
+        r.tool === 'ceiling' ? 'read ceiling' : r.tool,
+        secs(m.full.ms),
+        r.tool === 'ceiling' ? '-' : bytes(m.full.storedBytes),
+        bytes(m.full.bytesRead),
+        mb(m.full.peakRssBytes),
+        secs(m.incremental?.ms),
+        bytes(m.incremental?.storedBytes),
+        bytes(m.incremental?.bytesRead),
+        mb(m.incremental?.peakRssBytes),
+        secs(m.restore?.ms),
+        mb(m.restore?.peakRssBytes),
+        m.restore ? String(m.restore.identical) : err ? `error: ${brief(err)}` : '-',
       ]);
     }
-    const ours = results.find((r) => r.tool === 'vplus');
+    const ours = results.find((r) => r.tool === 'vplus')?.median;
     const ratios: Record<string, Record<string, number | null>> = {};
     for (const r of results) {
-      if (r === ours || !ours) continue;
-      const q = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : a / b);
+      if (r.tool === 'vplus' || !ours || !r.median.full) continue;
+      const t = r.median;
       ratios[r.tool] = {
-        fullTime: q(ours.full?.ms, r.full?.ms),
-        fullStored: q(ours.full?.storedBytes, r.full?.storedBytes),
-        incrementalTime: q(ours.incremental?.ms, r.incremental?.ms),
-        incrementalStored: q(ours.incremental?.storedBytes, r.incremental?.storedBytes),
-        incrementalRead: q(ours.incremental?.bytesRead, r.incremental?.bytesRead),
-        restoreTime: q(ours.restore?.ms, r.restore?.ms),
+        fullTime: q(ours.full?.ms, t.full?.ms),
+        fullStored: r.tool === 'ceiling' ? null : q(ours.full?.storedBytes, t.full?.storedBytes),
+        incrementalTime: q(ours.incremental?.ms, t.incremental?.ms),
+        incrementalStored: q(ours.incremental?.storedBytes, t.incremental?.storedBytes),
+        incrementalRead: q(ours.incremental?.bytesRead, t.incremental?.bytesRead),
+        restoreTime: q(ours.restore?.ms, t.restore?.ms),
       };
+      const c = (a: number | null | undefined, b: number | null | undefined): string => ratio(a, b);
       rows.push([
-        `ours/${r.tool}`,
-        ratio(ours.full?.ms, r.full?.ms),
-        ratio(ours.full?.storedBytes, r.full?.storedBytes),
-        ratio(ours.full?.bytesRead, r.full?.bytesRead),
-        ratio(ours.incremental?.ms, r.incremental?.ms),
-        ratio(ours.incremental?.storedBytes, r.incremental?.storedBytes),
-        ratio(ours.incremental?.bytesRead, r.incremental?.bytesRead),
-        ratio(ours.restore?.ms, r.restore?.ms),
+        `ours/${r.tool === 'ceiling' ? 'read ceiling' : r.tool}`,
+        c(ours.full?.ms, t.full?.ms),
+        r.tool === 'ceiling' ? '' : c(ours.full?.storedBytes, t.full?.storedBytes),
+        c(ours.full?.bytesRead, t.full?.bytesRead),
+        c(ours.full?.peakRssBytes, t.full?.peakRssBytes),
+        c(ours.incremental?.ms, t.incremental?.ms),
+        c(ours.incremental?.storedBytes, t.incremental?.storedBytes),
+        c(ours.incremental?.bytesRead, t.incremental?.bytesRead),
+        c(ours.incremental?.peakRssBytes, t.incremental?.peakRssBytes),
+        c(ours.restore?.ms, t.restore?.ms),
+        c(ours.restore?.peakRssBytes, t.restore?.peakRssBytes),
         '',
       ]);
     }
+    const write = { ms: median(writes.map((x) => x.ms)) ?? 0, bytes: writes[0]?.bytes ?? 0 };
+    const writeRate = write.ms > 0 ? write.bytes / (write.ms / 1000) : 0;
+    const restoredBytes = ours?.restore?.storedBytes;
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
     const line = (row: string[]): string => `| ${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+    const goals = targets(results);
     process.stdout.write(
       `\nVM benchmark: ${sizeGib} GiB disk, ${fmtBytes(gen.allocatedBytes)} data (${fmtBytes(gen.textBytes)} text-like, ${fmtBytes(gen.randomBytes)} random); ` +
         `incremental after ${changeCmds.length / 2} scattered 64 KiB writes (${fmtBytes(changedBytes)}, ${changePct}%)\n` +
-        `${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg()[0]?.toFixed(2)}; times include a trailing sync; ratios are ours/theirs (time: < 1 is faster)\n\n` +
+        `${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end; ` +
+        `medians of ${roundCount} round(s); times include a trailing sync; ratios are ours/theirs (time: < 1 is faster)\n` +
+        `disk write (restore directory, ${fmtBytes(write.bytes)} sequential + fdatasync): ${secs(write.ms)} = ${Math.round(writeRate / 1e6)} MB/s` +
+        (restoredBytes && writeRate > 0 ? `; writing our restore's ${fmtBytes(restoredBytes)} at that rate takes ${secs((restoredBytes / writeRate) * 1000)}` : '') +
+        '\n\n' +
         [line(rows[0]!), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)].join('\n') +
         '\n\n' +
         results.map((r) => `${r.tool}: ${r.settings}; read = ${r.bytesReadNote}${r.version ? `; ${r.version.split('\n')[0]}` : ''}`).join('\n') +
+        '\n\ntargets (issue 16):\n' +
+        goals.map((g) => `  ${g.met === null ? 'n/a    ' : g.met ? 'met    ' : 'NOT met'}  ${g.goal}: ${g.numbers}`).join('\n') +
         '\n',
     );
     const resultsDir = path.resolve('bench-results');
@@ -381,7 +546,20 @@ export async function runVmBenchmark(): Promise<void> {
     await writeFile(
       file,
       JSON.stringify(
-        { date: new Date().toISOString(), sizeBytes: size, image: { allocatedBytes: gen.allocatedBytes, textBytes: gen.textBytes, randomBytes: gen.randomBytes }, changedBytes, changePct, cpus: cpus().length, results, ratiosOursOverTheirs: ratios },
+        {
+          date: new Date().toISOString(),
+          sizeBytes: size,
+          image: { allocatedBytes: gen.allocatedBytes, textBytes: gen.textBytes, randomBytes: gen.randomBytes },
+          changedBytes,
+          changePct,
+          cpus: cpus().length,
+          load: { start: loadBefore, end: loadavg() },
+          rounds: roundCount,
+          diskWrite: { runs: writes, medianMs: write.ms, bytesPerSecond: writeRate },
+          results,
+          ratiosOursOverTheirs: ratios,
+          targets: goals,
+        },
         null,
         2,
       ),
