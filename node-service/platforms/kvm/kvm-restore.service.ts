@@ -1,7 +1,7 @@
 /**
  * Restores a VM backup into a directory: each disk as a sparse raw or qcow2 file plus the
- * domain XML as it was backed up. Every backup is a complete index, so any point restores
- * directly, without replaying a chain. Files appear under their final names only when
+ * domain XML as it was backed up, each byte written once. Every backup is a complete index,
+ * so any point restores directly, without replaying a chain. Files appear under their final names only when
  * complete (written as *.partial, then renamed). They hold a whole VM's data, so they are
  * the owner's only (0600, directories made here 0700) unless the caller asks otherwise.
  * The target is checked before the first byte (restore-target.ts); a restore that fails
@@ -14,6 +14,7 @@ import { forEachDataChunk } from '../../repository/format.js';
 import type { DiskManifest, Repository, RestoreProgress } from '../../repository/index.js';
 import { ChildProcessRunner, type CommandRunner } from './command-runner.js';
 import { KvmError } from './errors.js';
+import { restoreDiskToQcow2 } from './qcow2-restore.js';
 import { boundedFs, prepareRestoreTarget, removeEmptyDirectories } from './restore-target.js';
 
 export interface RestoreToDirectoryOptions {
@@ -90,24 +91,28 @@ export async function restoreToDirectory(o: RestoreToDirectoryOptions, runner: C
     for (const [i, disk] of chosen.entries()) {
       if (o.signal?.aborted) throw new KvmError('KVM_CANCELLED', 'the restore was cancelled');
       const target = targets[i]!;
-      const raw = o.format === 'raw' ? `${target}.partial` : path.join(directory, `.${safeName(disk)}.raw.partial`);
+      const partial = `${target}.partial`;
       try {
-        const r = await reader.restoreToFile(disk, raw, o.onProgress, { mode: fileMode });
-        if (o.format === 'qcow2') {
-          // qemu-img creates its output by the umask (0644): it writes into a file made private first.
-          await writeFile(`${target}.partial`, '', { mode: fileMode });
-          await chmod(`${target}.partial`, fileMode);
-          // qemu-img detects zero blocks and leaves them unallocated: the qcow2 stays sparse.
-          await runner.run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, `${target}.partial`], { signal: o.signal });
-          await rm(raw, { force: true });
-          await chmod(`${target}.partial`, fileMode);
-        }
+        // One pass either way: raw is decoded straight into the file by the worker threads,
+        // qcow2 is written by qemu-img reading the backup from our NBD server (qcow2-restore.ts).
+        const r =
+          o.format === 'raw'
+            ? await reader.restoreToFile(disk, partial, o.onProgress, { mode: fileMode })
+            : await restoreDiskToQcow2({
+                repository: o.repository,
+                backupId: o.backupId,
+                disk,
+                target: partial,
+                fileMode,
+                runner,
+                ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+                ...(o.signal ? { signal: o.signal } : {}),
+              });
         await rename(`${target}.partial`, target);
         written.push(target);
         restored.push({ disk, path: target, format: o.format, size: r.size, dataBytes: r.dataBytes });
       } finally {
-        await rm(raw, { force: true });
-        await rm(`${target}.partial`, { force: true });
+        await rm(partial, { force: true });
       }
     }
     if (xmlPath && source.domainXml) {
@@ -129,8 +134,7 @@ export async function restoreToDirectory(o: RestoreToDirectoryOptions, runner: C
 
 /**
  * Upper bound of the bytes a restore writes: the disks' data (holes stay holes); a qcow2
- * restore also holds one disk's raw intermediate at a time, and qcow2 metadata (about 1/8000
- * of the virtual size plus a little).
+ * restore adds qcow2 metadata (about 1/8000 of the virtual size plus a little).
  */
 function neededBytes(disks: readonly DiskManifest[], format: 'raw' | 'qcow2'): number {
   const data = disks.map((d) => {
@@ -140,7 +144,7 @@ function neededBytes(disks: readonly DiskManifest[], format: 'raw' | 'qcow2'): n
   });
   const sum = data.reduce((s, n) => s + n, 0);
   if (format === 'raw') return sum;
-  return sum + Math.max(0, ...data) + disks.reduce((s, d) => s + Math.ceil(d.size / 8000) + 1024 * 1024, 0);
+  return sum + disks.reduce((s, d) => s + Math.ceil(d.size / 8000) + 1024 * 1024, 0);
 }
 
 /** A bare filesystem error while writing names the restore target, never the repository. */
