@@ -12,13 +12,16 @@
  *   npx tsc -p node-service/platforms/kvm/bench/tsconfig.standalone.json
  *   node dist/node-service/platforms/kvm/bench/restore-candidates.js [candidate,...]
  *
- * Times include an fsync of the result. Not part of the tests.
+ * Each restore runs in a child process under /usr/bin/time: wall time (with an fsync of the
+ * result), CPU seconds of the process and its children (qemu-img, nbdcopy, qemu-nbd: on a
+ * shared machine the CPU seconds say more than the wall time) and peak RSS. Not part of the tests.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { serveBackup } from '../../../mount/nbd-server.js';
 import { backupReaderSource } from '../../../mount/block-device.js';
@@ -111,15 +114,22 @@ export async function measureRestoreCandidates(names: string[]): Promise<void> {
       await src.close();
       log(`${sizeGib} GiB disk, ${fmtBytes(gen.allocatedBytes)} data, backed up; load ${loadavg()[0]?.toFixed(2)}`);
       const times = new Map<string, number[]>();
+      const cpu = new Map<string, number[]>();
+      const rss = new Map<string, number>();
       const sizes = new Map<string, number>();
       for (let r = 1; r <= rounds; r++) {
         for (const name of names) {
           const c = candidates[name];
           if (!c) throw new Error(`unknown candidate ${name} (known: ${Object.keys(candidates).join(', ')})`);
+          if (!c) throw new Error(`unknown candidate ${name}`);
           const dir = mkdtempSync(path.join(work, `${name}-`));
           const t0 = process.hrtime.bigint();
-          const out = await c(repo, id, dir, src.size);
+          const child = await exec('/usr/bin/time', ['-f', '@@%U %S %M', process.execPath, SELF, '--one', name, repoDir, id, dir, String(src.size)], { env: { ...process.env, VPLUS_BENCH_PASSWORD: PASSWORD } });
           const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          const out = child.stdout.trim();
+          const [user, sys, rssKb] = (child.stderr.split('@@').pop() ?? '').trim().split(' ').map(Number);
+          cpu.set(name, [...(cpu.get(name) ?? []), (user ?? 0) + (sys ?? 0)]);
+          rss.set(name, Math.max(rss.get(name) ?? 0, (rssKb ?? 0) * 1024));
           const same = await exec('qemu-img', ['compare', '-q', out, image]).then(
             () => true,
             () => false,
@@ -127,14 +137,17 @@ export async function measureRestoreCandidates(names: string[]): Promise<void> {
           if (!same) throw new Error(`${name} restored a different disk`);
           sizes.set(name, (await stat(out)).blocks * 512);
           times.set(name, [...(times.get(name) ?? []), ms]);
-          log(`round ${r}: ${name} ${(ms / 1000).toFixed(2)} s, load ${loadavg()[0]?.toFixed(2)}`);
+          log(`round ${r}: ${name} ${(ms / 1000).toFixed(2)} s, ${cpu.get(name)?.at(-1)?.toFixed(2)} CPU-s, load ${loadavg()[0]?.toFixed(2)}`);
           await rm(dir, { recursive: true, force: true });
         }
       }
       process.stdout.write(`\nrestore candidates: ${sizeGib} GiB disk, ${fmtBytes(gen.allocatedBytes)} data, medians of ${rounds}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
       for (const name of names) {
         const t = times.get(name) ?? [];
-        process.stdout.write(`  ${name.padEnd(14)} ${(median(t) / 1000).toFixed(2)} s  (${t.map((x) => (x / 1000).toFixed(2)).join(', ')})  allocated ${fmtBytes(sizes.get(name) ?? 0)}\n`);
+        const c = cpu.get(name) ?? [];
+        process.stdout.write(
+          `  ${name.padEnd(14)} ${(median(t) / 1000).toFixed(2)} s (${t.map((x) => (x / 1000).toFixed(2)).join(', ')}), ${median(c).toFixed(2)} CPU-s (${c.map((x) => x.toFixed(2)).join(', ')}), peak RSS ${Math.round((rss.get(name) ?? 0) / 1e6)} MB, allocated ${fmtBytes(sizes.get(name) ?? 0)}\n`,
+        );
       }
     } finally {
       await repo.close();
@@ -144,8 +157,21 @@ export async function measureRestoreCandidates(names: string[]): Promise<void> {
   }
 }
 
-const wanted = process.argv[2]?.split(',') ?? ['two-pass', 'nbd-convert', 'nbd-convert-W', 'nbdcopy', 'raw'];
-measureRestoreCandidates(wanted).catch((err: unknown) => {
+/** One restore by one candidate (the child process): prints the restored file's path. */
+async function restoreOnce(name: string, repoDir: string, id: string, dir: string, size: number): Promise<void> {
+  const c = candidates[name];
+  if (!c) throw new Error(`unknown candidate ${name} (known: ${Object.keys(candidates).join(', ')})`);
+  const repo = await Repository.open(repoDir, { password: process.env['VPLUS_BENCH_PASSWORD'] ?? '' });
+  try {
+    process.stdout.write(`${await c(repo, id, dir, size)}\n`);
+  } finally {
+    await repo.close();
+  }
+}
+
+const SELF = fileURLToPath(import.meta.url);
+const [, , first, ...args] = process.argv;
+(first === '--one' ? restoreOnce(args[0] ?? '', args[1] ?? '', args[2] ?? '', args[3] ?? '', Number(args[4])) : measureRestoreCandidates(first?.split(',') ?? ['two-pass', 'nbd-convert', 'nbd-convert-W', 'nbdcopy', 'raw'])).catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });
