@@ -452,6 +452,7 @@ export async function runVmBenchmark(): Promise<void> {
         try {
           await virsh('start', vm.name);
           await tool.run(vm, dir, change, rnd);
+          log(`round ${round}: ${tool.name} full ${secs(rnd.full?.ms)}, incremental ${secs(rnd.incremental?.ms)}, restore ${secs(rnd.restore?.ms)}`);
         } catch (err) {
           rnd.error = err instanceof Error ? err.message : String(err);
           log(`${tool.name} failed: ${rnd.error}`);
