@@ -13,6 +13,8 @@ export type {
 } from './repository.js';
 export { BackupWriter } from './backup-writer.js';
 export type { DiskProgress, IncrementalChanges, WriteDiskOptions } from './backup-writer.js';
+export { copyBackup } from './copy.js';
+export type { CopyOptions, CopyProgress, CopyReport } from './copy.js';
 export { BackupReader } from './backup-reader.js';
 export type { RestoreProgress, RestoreResult } from './backup-reader.js';
 export { alignToChunks, dirtyChunkMap, openFileSource } from './disk-source.js';

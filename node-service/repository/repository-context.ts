@@ -1,6 +1,8 @@
+import type { ChunkCodecPool } from './chunk-codec.pool.js';
 import type { ChunkReader } from './chunk-store.js';
 import type { Clock } from './clock.js';
 import type { RepositoryFileSystem } from './file-system.js';
+import type { RepositoryKeys } from './keys.js';
 import type { LeaseManager } from './locks.js';
 import type { RepositoryLogger } from './logger.js';
 import type { ManifestStore } from './manifest-store.js';
@@ -16,4 +18,13 @@ export interface RepositoryContext {
   leases: LeaseManager;
   /** Worker threads doing chunk CPU work. */
   threads: number;
+}
+
+/** What copying a backup between two repositories needs of each (copy.ts, Repository.copyAccess()). */
+export interface CopyAccess extends RepositoryContext {
+  repositoryId: string;
+  /** null: an unencrypted repository. */
+  keys: RepositoryKeys | null;
+  /** The repository's chunk codec threads (ids, compression and encryption under its keys). */
+  pool: ChunkCodecPool;
 }

@@ -41,7 +41,7 @@ import { deriveKeys, formatRecoveryKey, parseRecoveryKey, passwordKey, unwrapMas
 import { DEFAULT_LEASE_OPTIONS, LeaseManager, type LeaseOptions } from './locks.js';
 import { silentLogger, type RepositoryLogger } from './logger.js';
 import { ManifestStore } from './manifest-store.js';
-import type { RepositoryContext } from './repository-context.js';
+import type { CopyAccess, RepositoryContext } from './repository-context.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
 import { prepareEmptyDirectory, readConfig, rewrapMasterKey } from './repository-config.js';
 import { repositoryStats, type RepositoryStats } from './stats.js';
@@ -509,6 +509,11 @@ export class Repository {
     this.pool = undefined;
     await pool?.close();
     if (isObjectStore(this.deps.fs)) this.deps.fs.client.destroy();
+  }
+
+  /** The internals copy.ts works with (copyBackup); not for other callers. */
+  copyAccess(): CopyAccess {
+    return { ...this.context(), repositoryId: this.id, keys: this.keys, pool: this.codec() };
   }
 
   private codec(): ChunkCodecPool {

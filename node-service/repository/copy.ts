@@ -1,0 +1,603 @@
+/**
+ * Copies one VM backup from a repository to another (FORMAT.md "Copies"): the same backup
+ * (id, group, createdAt, kind, source, disks, summary) in the target, sending only the
+ * chunks the target lacks. Chunk ids depend on each repository's keys, so a chunk is in
+ * general read from the source, decoded, and encoded (and re-hashed) for the target; when
+ * both repositories name and encode chunks alike (both unencrypted, or the same keys) the
+ * chunk file is copied as it is. The target copy is written like a backup: under a shared
+ * backup lease, with the GC epoch check, manifest last, so it exists exactly when its
+ * manifest does; an interrupted copy leaves chunks and a journal (`state/copy-…`) from which
+ * the next run resumes without reading again what it had sent.
+ */
+import { hkdfSync } from 'node:crypto';
+import * as path from 'node:path';
+import { headerFits } from './chunk-codec.js';
+import { ENVELOPE_HEADER_BYTES } from './chunk-format.js';
+import { runBounded } from './concurrency.js';
+import { readDamagedChunks } from './damaged-chunks.js';
+import { BackupExistsError, ChunkCorruptError, ChunkMissingError, InvalidArgumentError, RepositoryError, isErrno, toRepositoryError } from './errors.js';
+import { TEMP_PREFIX } from './file-system.js';
+import { BACKUP_ID_RE, CHUNK_ID_RE, LAYOUT, MIB, chunkLength, chunkRelPath, expandChunks, forEachDataChunk, type BackupManifest, type DiskManifest } from './format.js';
+import { readGcEpoch } from './gc.js';
+import type { CopyAccess } from './repository-context.js';
+import type { BackupInfo, Repository } from './repository.js';
+import { SealedFileError, seal, unseal } from './packs/sealed.js';
+
+export interface CopyProgress {
+  /** Distinct non-zero chunks handled so far (copied or skipped). */
+  chunksDone: number;
+  chunksTotal: number;
+  /** Plaintext bytes of the chunks handled so far. */
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface CopyOptions {
+  signal?: AbortSignal;
+  /** Called as chunks complete, at most every `progressIntervalMs` (default 250) and once at the end. */
+  onProgress?: (progress: CopyProgress) => void;
+  progressIntervalMs?: number;
+  /** Chunks in flight (default: bounded by the target's threads and by memory). */
+  maxInFlight?: number;
+  /** How often the journal is written: after `batch` chunks (default 256) or `intervalMs` (default 5 s), whichever comes first. */
+  journal?: { batch?: number; intervalMs?: number };
+}
+
+export interface CopyReport {
+  /** The backup's id, the same in both repositories. */
+  repoBackupId: string;
+  /** Distinct non-zero chunks the backup references. */
+  chunks: number;
+  /** Chunk files this run wrote to the target. */
+  copiedChunks: number;
+  /** Chunks the target already had (deduplicated, or sent by an interrupted earlier run). */
+  skippedChunks: number;
+  /** Of the copied chunks, those whose file was copied as it is (no decode and encode). */
+  rawCopiedChunks: number;
+  /** Chunks read from the source (the rest were known to the target through a journal or an earlier copy). */
+  readChunks: number;
+  /** Bytes written to the target: chunk files as stored, plus the manifest. */
+  bytesSent: number;
+  logicalBytes: number;
+  /** True when an earlier interrupted copy of this backup had already sent part of it. */
+  resumed: boolean;
+  /** False when the target already held the backup (nothing was done). */
+  created: boolean;
+  /** The backup as the target lists it. */
+  backup: BackupInfo;
+  durationMs: number;
+}
+
+/** Journal entries written per segment at most, and the longest a new entry waits for a segment. */
+const JOURNAL_BATCH = 256;
+const JOURNAL_INTERVAL_MS = 5_000;
+/** A journal of another copy of the same source left this long is abandoned and removed. */
+const JOURNAL_MAX_AGE_MS = 7 * 24 * 3_600_000;
+const JOURNAL_MAGIC = 'VPCJ';
+const JOURNAL_VERSION = 1;
+const JOURNAL_SUFFIX = '.journal';
+const ID_BYTES = 32;
+/** Chunk buffers in flight stay under this (a chunk costs up to three buffers: stored file, plaintext, new file). */
+const IN_FLIGHT_BUDGET = 192 * MIB;
+
+/**
+ * Copies backup `backupId` from `source` to `target`. Idempotent: a backup already in the
+ * target is left alone (`created: false`). Fails with REPO_GC_RACE rather than commit a copy
+ * with holes when garbage collection ran on the target while the copy stalled.
+ */
+export async function copyBackup(source: Repository, target: Repository, backupId: string, options: CopyOptions = {}): Promise<CopyReport> {
+  if (!BACKUP_ID_RE.test(backupId)) throw new InvalidArgumentError(`"${backupId}" is not a backup id`);
+  if (source.id === target.id && source.path === target.path) {
+    throw new InvalidArgumentError(`the source and the target of the copy are the same repository (${source.path})`);
+  }
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  const src = source.copyAccess();
+  const dst = target.copyAccess();
+  const started = dst.clock.now();
+  const manifest = await source.loadManifest(backupId);
+  const stats = chunkStats(manifest);
+  const log = dst.logger.child({ copy: backupId, from: source.path });
+
+  const existing = await existingCopy(target, dst, manifest);
+  if (existing) {
+    await CopyJournal.discard(dst, src.repositoryId, backupId, log);
+    log.info({}, 'the target already holds this backup; nothing to copy');
+    return {
+      repoBackupId: backupId,
+      chunks: stats.chunks,
+      copiedChunks: 0,
+      skippedChunks: stats.chunks,
+      rawCopiedChunks: 0,
+      readChunks: 0,
+      bytesSent: 0,
+      logicalBytes: manifest.summary.logicalBytes,
+      resumed: false,
+      created: false,
+      backup: infoOf(existing),
+      durationMs: Math.max(0, dst.clock.now() - started),
+    };
+  }
+
+  const lease = await dst.leases.acquire('shared', 'backup', `copy of ${backupId}`);
+  let journal: CopyJournal | undefined;
+  let committed = false;
+  try {
+    const gcEpoch = await readGcEpoch(dst);
+    const damagedList = await readDamagedChunks(dst);
+    if (damagedList.unreadable) log.warn({}, 'the list of damaged chunks of the target is unreadable; the next verify rewrites it');
+    const damaged = damagedList.chunks;
+    const raw = sameChunkEncoding(src, dst);
+    journal = await CopyJournal.open(dst, src.repositoryId, backupId, log, { batch: options.journal?.batch ?? JOURNAL_BATCH, intervalMs: options.journal?.intervalMs ?? JOURNAL_INTERVAL_MS });
+    const resumed = journal.earlier.size > 0;
+    const hints = raw ? null : await positionalHints(source, target, manifest, log);
+
+    /** Source id → target id of every chunk handled (not kept when both are the same). */
+    const mapped = new Map<string, string>();
+    /** Target chunks this copy wrote: the GC race check need not look for them. */
+    const written = new Set<string>();
+    const touchedShards = new Set<string>();
+    const totals = { copied: 0, raw: 0, read: 0, sent: 0 };
+    const progress: CopyProgress = { chunksDone: 0, chunksTotal: stats.chunks, bytesDone: 0, bytesTotal: stats.bytes };
+    const interval = options.progressIntervalMs ?? 250;
+    let lastReport = -Infinity;
+    const report = (force: boolean): void => {
+      if (!options.onProgress) return;
+      const now = dst.clock.now();
+      if (!force && now - lastReport < interval) return;
+      lastReport = now;
+      options.onProgress({ ...progress });
+    };
+
+    const store = async (id: string, payload: Buffer): Promise<void> => {
+      const file = path.join(dst.repoPath, chunkRelPath(id));
+      try {
+        await dst.fs.writeFileAtomic(file, payload);
+      } catch (err) {
+        throw toRepositoryError(err, dst.repoPath, `writing chunk ${id.slice(0, 12)}… of the copy of backup ${backupId}`);
+      }
+      written.add(id);
+      touchedShards.add(path.dirname(file));
+      totals.copied++;
+      totals.sent += payload.length;
+    };
+
+    const copyChunk = async (task: ChunkTask): Promise<void> => {
+      signal?.throwIfAborted();
+      const { id, length } = task;
+      if (raw) {
+        if (damaged.has(id) || !(await present(dst, id, length))) {
+          const file = path.join(src.repoPath, chunkRelPath(id));
+          let stored: Buffer;
+          try {
+            stored = await src.fs.readFile(file);
+          } catch (err) {
+            if (isErrno(err, 'ENOENT')) throw new ChunkMissingError(file, id);
+            throw toRepositoryError(err, src.repoPath, `reading chunk ${id}`);
+          }
+          totals.read++;
+          // Never spread damage: the file is decoded and re-hashed before it is sent.
+          let plainLength: number;
+          try {
+            plainLength = (await src.pool.decode(id, Buffer.from(stored), true)).length;
+          } catch (err) {
+            throw new ChunkCorruptError(file, id, err instanceof Error ? err.message : String(err));
+          }
+          if (plainLength !== length) throw new ChunkCorruptError(file, id, `it holds ${plainLength} bytes where ${length} are expected`);
+          await store(id, stored);
+          totals.raw++;
+          journal?.add(id, id);
+        }
+      } else {
+        let targetId = task.hint ?? journal?.earlier.get(id);
+        if (targetId !== undefined && damaged.has(targetId)) targetId = undefined;
+        // A hint comes from a copy in the target, whose manifest keeps its chunks; a journal
+        // entry only from an interrupted run, whose chunks GC may have removed since.
+        if (targetId !== undefined && task.hint === undefined && !(await present(dst, targetId, length))) targetId = undefined;
+        if (targetId === undefined) {
+          const { plain } = await src.chunks.fetch(id, length);
+          totals.read++;
+          let enc = await dst.pool.encode(plain, true);
+          // Never deduplicate against a known-bad chunk: store it again (same id, new file).
+          if (enc.exists && damaged.has(enc.id) && !written.has(enc.id)) enc = await dst.pool.encode(enc.plain, false);
+          targetId = enc.id;
+          if (enc.payload) await store(enc.id, enc.payload);
+          journal?.add(id, enc.id);
+        }
+        mapped.set(id, targetId);
+      }
+      progress.chunksDone++;
+      progress.bytesDone += length;
+      report(false);
+      await journal?.maybeFlush();
+    };
+
+    const maxChunk = Math.max(1, ...manifest.disks.map((d) => d.chunkSize));
+    const limit = Math.max(1, options.maxInFlight ?? Math.max(2, Math.min(dst.pool.threads * 4 + 4, Math.floor(IN_FLIGHT_BUDGET / (3 * maxChunk)))));
+    await runBounded(chunkTasks(manifest, hints), limit, copyChunk);
+    signal?.throwIfAborted();
+    report(true);
+
+    const disks: DiskManifest[] = raw
+      ? manifest.disks
+      : manifest.disks.map((d) => ({
+          ...d,
+          chunks: d.chunks.map((e) => {
+            if (typeof e !== 'string') return e; // a zero run stays a zero run
+            const t = mapped.get(e);
+            if (t === undefined) throw new Error(`internal error: chunk ${e} of disk ${d.name} was not copied`);
+            return t;
+          }),
+        }));
+    const copy: BackupManifest = { ...manifest, repositoryId: dst.repositoryId, disks };
+
+    await Promise.all(
+      [...touchedShards].map((dir) =>
+        dst.fs.syncDir(dir).catch((err: unknown) => {
+          throw toRepositoryError(err, dst.repoPath, 'flushing chunk directories');
+        }),
+      ),
+    );
+    await checkNoGcRace(dst, copy, written, gcEpoch, lease.lapsed);
+    let created = true;
+    try {
+      await dst.manifests.write(copy);
+    } catch (err) {
+      // A concurrent copy of the same backup committed first: the same backup, nothing lost.
+      if (!(err instanceof BackupExistsError)) throw err;
+      created = false;
+    }
+    committed = true;
+    if (created) {
+      try {
+        totals.sent += (await dst.fs.stat(dst.manifests.fileOf(backupId))).size;
+      } catch (err) {
+        log.warn({ err }, 'could not read the size of the manifest just written');
+      }
+    }
+    await journal.remove();
+    const result: CopyReport = {
+      repoBackupId: backupId,
+      chunks: stats.chunks,
+      copiedChunks: totals.copied,
+      skippedChunks: stats.chunks - totals.copied,
+      rawCopiedChunks: totals.raw,
+      readChunks: totals.read,
+      bytesSent: totals.sent,
+      logicalBytes: manifest.summary.logicalBytes,
+      resumed,
+      created,
+      backup: infoOf(created ? copy : await target.loadManifest(backupId)),
+      durationMs: Math.max(0, dst.clock.now() - started),
+    };
+    log.info({ chunks: result.chunks, copied: result.copiedChunks, raw: result.rawCopiedChunks, read: result.readChunks, resumed, created }, 'backup copied');
+    return result;
+  } finally {
+    // An interrupted copy keeps what it learnt for the next run (best effort).
+    if (!committed) await journal?.flush().catch((err: unknown) => log.warn({ err }, 'could not save the copy journal'));
+    await lease.release();
+  }
+}
+
+interface ChunkTask {
+  id: string;
+  length: number;
+  /** The target id, known from an earlier copy of a backup with the same chunk at the same place. */
+  hint?: string;
+}
+
+function chunkStats(m: BackupManifest): { chunks: number; bytes: number } {
+  const seen = new Set<string>();
+  let bytes = 0;
+  for (const d of m.disks) {
+    forEachDataChunk(d, (id, _index, _offset, length) => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      bytes += length;
+    });
+  }
+  return { chunks: seen.size, bytes };
+}
+
+/** Each distinct chunk once, in disk order (lazily: a big disk's tasks are never all in memory). */
+function* chunkTasks(m: BackupManifest, hints: Map<string, (index: number, id: string) => string | undefined> | null): Generator<ChunkTask> {
+  const seen = new Set<string>();
+  for (const d of m.disks) {
+    const hint = hints?.get(d.name);
+    let index = 0;
+    for (const e of d.chunks) {
+      if (typeof e !== 'string') {
+        index += e;
+        continue;
+      }
+      if (!seen.has(e)) {
+        seen.add(e);
+        const length = chunkLength(d.size, d.chunkSize, index);
+        const h = hint?.(index, e);
+        yield h === undefined ? { id: e, length } : { id: e, length, hint: h };
+      }
+      index += 1;
+    }
+  }
+}
+
+/** Both repositories name and encode a chunk alike: the chunk file can be copied as it is. */
+function sameChunkEncoding(a: CopyAccess, b: CopyAccess): boolean {
+  if (a.keys === null || b.keys === null) return a.keys === null && b.keys === null;
+  return a.keys.chunkIdKey.equals(b.keys.chunkIdKey) && a.keys.chunkKey.equals(b.keys.chunkKey);
+}
+
+/** The target's copy of the backup, if it has one (checked to be the same backup). */
+async function existingCopy(target: Repository, dst: CopyAccess, m: BackupManifest): Promise<BackupManifest | null> {
+  if (!(await dst.manifests.exists(m.id))) return null;
+  const there = await target.loadManifest(m.id);
+  if (!sameBackup(there, m)) {
+    throw new RepositoryError('BACKUP_EXISTS', `The target ${dst.repoPath} holds another backup with the id ${m.id} (a different VM or time); it was not overwritten.`, { path: dst.repoPath });
+  }
+  return there;
+}
+
+/** Two manifests describe the same backup (one a copy of the other): same point in time, group and disk layout. */
+function sameBackup(a: BackupManifest, b: BackupManifest): boolean {
+  if (a.id !== b.id || a.createdAt !== b.createdAt || a.group !== b.group || a.disks.length !== b.disks.length) return false;
+  return a.disks.every((d, i) => {
+    const e = b.disks[i];
+    if (!e || e.name !== d.name || e.size !== d.size || e.chunkSize !== d.chunkSize || e.chunks.length !== d.chunks.length) return false;
+    // Zero runs sit at the same places with the same lengths; chunk ids differ between repositories.
+    return d.chunks.every((c, j) => (typeof c === 'string' ? typeof e.chunks[j] === 'string' : c === e.chunks[j]));
+  });
+}
+
+/**
+ * Target ids known without reading the source: the newest earlier backup of the same group
+ * (its parent first) that both repositories hold lines up chunk by chunk with this one, so
+ * where this backup has the source chunk that one has at the same place, the target has the
+ * target chunk of its copy there. Per disk: (index, source id) → target id.
+ */
+async function positionalHints(
+  source: Repository,
+  target: Repository,
+  m: BackupManifest,
+  log: CopyAccess['logger'],
+): Promise<Map<string, (index: number, id: string) => string | undefined> | null> {
+  const inTarget = new Set((await target.listBackups()).filter((b) => b.group === m.group && b.createdAt < m.createdAt).map((b) => b.id));
+  const candidates = (await source.listBackups()).filter((b) => inTarget.has(b.id)).map((b) => b.id);
+  const refId = m.parent !== null && candidates.includes(m.parent) ? m.parent : candidates[candidates.length - 1];
+  if (refId === undefined) return null;
+  let srcRef: BackupManifest;
+  let dstRef: BackupManifest;
+  try {
+    [srcRef, dstRef] = await Promise.all([source.loadManifest(refId), target.loadManifest(refId)]);
+  } catch (err) {
+    // Pruned meanwhile, or damaged: no hints, every chunk is read.
+    log.warn({ err, reference: refId }, 'the earlier copy cannot be used to skip reading unchanged chunks');
+    return null;
+  }
+  if (!sameBackup(srcRef, dstRef)) return null;
+  const hints = new Map<string, (index: number, id: string) => string | undefined>();
+  for (const d of m.disks) {
+    const i = srcRef.disks.findIndex((r) => r.name === d.name && r.chunkSize === d.chunkSize);
+    const srcDisk = srcRef.disks[i];
+    const dstDisk = dstRef.disks[i];
+    if (!srcDisk || !dstDisk) continue;
+    const from = expandChunks(srcDisk);
+    const to = expandChunks(dstDisk);
+    hints.set(d.name, (index, id) => (from[index] === id ? (to[index] ?? undefined) : undefined));
+  }
+  log.info({ reference: refId }, 'chunks unchanged since an earlier copy are taken from it without reading');
+  return hints;
+}
+
+/** A chunk file of this id that fits `plainLength` bytes (header and size) is in the repository. */
+async function present(r: CopyAccess, id: string, plainLength: number): Promise<boolean> {
+  let file;
+  try {
+    file = await r.fs.openRead(path.join(r.repoPath, chunkRelPath(id)));
+  } catch {
+    return false; // absent or unreadable: store the chunk (again)
+  }
+  try {
+    const header = Buffer.alloc(ENVELOPE_HEADER_BYTES);
+    if ((await file.read(header, 0)) !== ENVELOPE_HEADER_BYTES) return false;
+    return headerFits(header, await file.size(), plainLength, r.keys !== null);
+  } catch {
+    return false;
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+}
+
+/** As BackupWriter: if GC ran (or our lease lapsed), every chunk used without having been written must still be there. */
+async function checkNoGcRace(dst: CopyAccess, copy: BackupManifest, written: ReadonlySet<string>, gcEpoch: string | null, lapsed: boolean): Promise<void> {
+  const epoch = await readGcEpoch(dst);
+  if (epoch === gcEpoch && !lapsed) return;
+  const ids = new Set<string>();
+  for (const d of copy.disks) for (const e of d.chunks) if (typeof e === 'string' && !written.has(e)) ids.add(e);
+  let missing = 0;
+  await runBounded(ids.values(), 16, async (id) => {
+    try {
+      await dst.fs.stat(path.join(dst.repoPath, chunkRelPath(id)));
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw toRepositoryError(err, dst.repoPath, 'checking reused chunks');
+      missing++;
+    }
+  });
+  if (missing > 0) {
+    throw new RepositoryError(
+      'REPO_GC_RACE',
+      `The copy of backup ${copy.id} was not committed: garbage collection ran on ${dst.repoPath} while the copy was stalled and ${missing} chunk(s) it reuses are gone. Run the copy again.`,
+      { path: dst.repoPath },
+    );
+  }
+  dst.logger.warn({ epoch }, 'garbage collection ran during this copy; all reused chunks are still present');
+}
+
+function infoOf(m: BackupManifest): BackupInfo {
+  return {
+    id: m.id,
+    createdAt: m.createdAt,
+    group: m.group,
+    kind: m.kind,
+    parent: m.parent,
+    source: m.source,
+    disks: m.disks.map((d) => ({ name: d.name, size: d.size, chunkSize: d.chunkSize })),
+    summary: m.summary,
+  };
+}
+
+/**
+ * What an interrupted copy had sent, in the target (FORMAT.md "Copies"):
+ * `state/copy-<source repository id>-<backup id>.<segment>.journal`, each segment a sealed
+ * list of (source id, target id) pairs, written whole (temp + rename) as chunks complete.
+ * Removed when the copy commits.
+ */
+class CopyJournal {
+  private pending: Buffer[] = [];
+  private lastFlushMs: number;
+  private nextSegment: number;
+  private readonly segments: string[];
+  private flushing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly dst: CopyAccess,
+    private readonly prefix: string,
+    private readonly label: string,
+    private readonly key: Buffer | null,
+    /** Source id → target id, from earlier runs. */
+    readonly earlier: Map<string, string>,
+    segments: string[],
+    nextSegment: number,
+    private readonly every: { batch: number; intervalMs: number },
+  ) {
+    this.segments = segments;
+    this.nextSegment = nextSegment;
+    this.lastFlushMs = dst.clock.now();
+  }
+
+  private static names(sourceRepoId: string, backupId: string): { prefix: string; label: string } {
+    return { prefix: `copy-${sourceRepoId}-`, label: `copy-journal:${sourceRepoId}:${backupId}` };
+  }
+
+  private static key(dst: CopyAccess): Buffer | null {
+    if (!dst.keys) return null;
+    return Buffer.from(hkdfSync('sha256', dst.keys.manifestKey, Buffer.from(dst.repositoryId, 'utf8'), 'vplus/copy/v1/journal', 32));
+  }
+
+  /** Journal files in state/ of copies from `sourceRepoId`: backup id and segment of each. */
+  private static async list(dst: CopyAccess, sourceRepoId: string): Promise<{ name: string; backupId: string; segment: number }[]> {
+    const { prefix } = CopyJournal.names(sourceRepoId, '');
+    let names: string[];
+    try {
+      names = await dst.fs.readdir(path.join(dst.repoPath, LAYOUT.state));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw toRepositoryError(err, dst.repoPath, 'listing copy journals');
+    }
+    const out: { name: string; backupId: string; segment: number }[] = [];
+    for (const name of names) {
+      if (!name.startsWith(prefix) || !name.endsWith(JOURNAL_SUFFIX) || name.startsWith(TEMP_PREFIX)) continue;
+      const rest = name.slice(prefix.length, -JOURNAL_SUFFIX.length);
+      const dot = rest.lastIndexOf('.');
+      const backupId = rest.slice(0, dot);
+      const segment = Number(rest.slice(dot + 1));
+      if (dot > 0 && BACKUP_ID_RE.test(backupId) && Number.isSafeInteger(segment) && segment >= 0) out.push({ name, backupId, segment });
+    }
+    return out;
+  }
+
+  static async open(dst: CopyAccess, sourceRepoId: string, backupId: string, log: CopyAccess['logger'], every: { batch: number; intervalMs: number }): Promise<CopyJournal> {
+    const { prefix, label } = CopyJournal.names(sourceRepoId, backupId);
+    const key = CopyJournal.key(dst);
+    const stateDir = path.join(dst.repoPath, LAYOUT.state);
+    const all = await CopyJournal.list(dst, sourceRepoId);
+    const earlier = new Map<string, string>();
+    const segments: string[] = [];
+    let next = 0;
+    for (const j of all) {
+      const file = path.join(stateDir, j.name);
+      if (j.backupId !== backupId) {
+        // Another copy from the same source: left over once that backup is in the target, or abandoned long ago.
+        await CopyJournal.dropIfStale(dst, file, j.backupId, log);
+        continue;
+      }
+      segments.push(file);
+      next = Math.max(next, j.segment + 1);
+      try {
+        const plain = unseal(await dst.fs.readFile(file), JOURNAL_MAGIC, JOURNAL_VERSION, `${label}:${j.segment}`, key);
+        if (plain.length % (2 * ID_BYTES) !== 0) throw new SealedFileError('length is not a whole number of entries');
+        for (let o = 0; o < plain.length; o += 2 * ID_BYTES) {
+          earlier.set(plain.toString('hex', o, o + ID_BYTES), plain.toString('hex', o + ID_BYTES, o + 2 * ID_BYTES));
+        }
+      } catch (err) {
+        // A journal only saves reading: without it the chunks are read again (and found in the target).
+        log.warn({ err, file }, 'a copy journal cannot be read; its chunks are read from the source again');
+      }
+    }
+    if (earlier.size > 0) log.info({ entries: earlier.size }, 'resuming an interrupted copy');
+    return new CopyJournal(dst, prefix + backupId, label, key, earlier, segments, next, every);
+  }
+
+  /** Removes every journal segment of the copy of `backupId` (it is in the target). */
+  static async discard(dst: CopyAccess, sourceRepoId: string, backupId: string, log: CopyAccess['logger']): Promise<void> {
+    for (const j of await CopyJournal.list(dst, sourceRepoId)) {
+      if (j.backupId === backupId) await CopyJournal.unlink(dst, path.join(dst.repoPath, LAYOUT.state, j.name), log);
+    }
+  }
+
+  private static async dropIfStale(dst: CopyAccess, file: string, backupId: string, log: CopyAccess['logger']): Promise<void> {
+    try {
+      const done = await dst.manifests.exists(backupId);
+      const old = dst.clock.now() - (await dst.fs.stat(file)).mtimeMs > JOURNAL_MAX_AGE_MS;
+      if (done || old) await CopyJournal.unlink(dst, file, log);
+    } catch (err) {
+      log.warn({ err, file }, 'could not check an old copy journal');
+    }
+  }
+
+  private static async unlink(dst: CopyAccess, file: string, log: CopyAccess['logger']): Promise<void> {
+    try {
+      await dst.fs.unlink(file);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) log.warn({ err, file }, 'could not remove a copy journal');
+    }
+  }
+
+  add(sourceId: string, targetId: string): void {
+    if (!CHUNK_ID_RE.test(sourceId) || !CHUNK_ID_RE.test(targetId)) return;
+    this.pending.push(Buffer.from(sourceId + targetId, 'hex'));
+  }
+
+  /** Writes a segment when enough entries or time have gathered. */
+  async maybeFlush(): Promise<void> {
+    if (this.pending.length >= this.every.batch || (this.pending.length > 0 && this.dst.clock.now() - this.lastFlushMs >= this.every.intervalMs)) await this.flush();
+  }
+
+  /** Writes the pending entries as a new segment (one writer at a time). */
+  flush(): Promise<void> {
+    const run = this.flushing.then(async () => {
+      if (this.pending.length === 0) return;
+      const entries = this.pending;
+      this.pending = [];
+      this.lastFlushMs = this.dst.clock.now();
+      const segment = this.nextSegment++;
+      const file = path.join(this.dst.repoPath, LAYOUT.state, `${this.prefix}.${segment}${JOURNAL_SUFFIX}`);
+      const sealed = seal(JOURNAL_MAGIC, JOURNAL_VERSION, `${this.label}:${segment}`, Buffer.concat(entries), this.key);
+      try {
+        await this.dst.fs.writeFileAtomic(file, sealed);
+      } catch (err) {
+        this.pending = entries.concat(this.pending);
+        throw toRepositoryError(err, this.dst.repoPath, 'writing the copy journal');
+      }
+      this.segments.push(file);
+    });
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The copy committed: the journal has no use any more. */
+  async remove(): Promise<void> {
+    await this.flushing;
+    this.pending = [];
+    for (const file of this.segments.splice(0)) await CopyJournal.unlink(this.dst, file, this.dst.logger);
+  }
+}
