@@ -36,6 +36,7 @@ import {
   StoreParamsSchema,
   StoreResultSchema,
 } from './kvm-tasks.js';
+import { CopyParamsSchema, CopyResultSchema } from './copy-tasks.js';
 import { M365BackupParamsSchema, M365BackupResultSchema, M365RestoreParamsSchema, M365RestoreResultSchema, M365SyncParamsSchema, M365SyncResultSchema } from './m365-tasks.js';
 import { FileRestoreParamsSchema, FileRestoreResultSchema, MountParamsSchema, MountResultSchema } from './mount-tasks.js';
 
@@ -86,6 +87,7 @@ export const TASK_CONTRACTS = {
   M365_SYNC: { params: M365SyncParamsSchema, result: M365SyncResultSchema, runsOn: 'node', retry: true },
   M365_BACKUP: { params: M365BackupParamsSchema, result: M365BackupResultSchema, runsOn: 'node', retry: false },
   M365_RESTORE: { params: M365RestoreParamsSchema, result: M365RestoreResultSchema, runsOn: 'node', retry: false },
+  COPY: { params: CopyParamsSchema, result: CopyResultSchema, runsOn: 'node', retry: false },
 } as const satisfies Record<TaskType, TaskContract>;
 
 export type TaskParamsOf<T extends TaskType> = z.output<(typeof TASK_CONTRACTS)[T]['params']>;

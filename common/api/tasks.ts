@@ -31,6 +31,7 @@ export const TASK_TYPES = [
   'M365_SYNC',
   'M365_BACKUP',
   'M365_RESTORE',
+  'COPY',
 ] as const;
 export const TaskTypeSchema = z.enum(TASK_TYPES);
 export type TaskType = z.infer<typeof TaskTypeSchema>;
