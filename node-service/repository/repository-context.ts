@@ -27,4 +27,9 @@ export interface CopyAccess extends RepositoryContext {
   keys: RepositoryKeys | null;
   /** The repository's chunk codec threads (ids, compression and encryption under its keys). */
   pool: ChunkCodecPool;
+  /**
+   * Object stores, where the codec threads cannot look for a chunk file: every chunk id in the
+   * repository, listed once. Absent on a directory (a chunk file is checked where needed).
+   */
+  listChunks?: () => Promise<ReadonlySet<string>>;
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { CopyParamsSchema, type CopyResult } from '../../../common/copy-tasks.js';
@@ -47,7 +48,12 @@ export function copyHandler(deps: DestinationHandlerDeps): TaskHandler {
       const target = place(params.targetDestinationId, params.target);
       const id = params.repoBackupId;
 
-      return withRepository(ctx, deps, source, (from) =>
+      // The source's threads only decode (cheap); the target's encode. Half for the source keeps
+      // the copy's memory at a backup's (FORMAT.md "Copies").
+      const threads = deps.repository?.threads ?? Math.min(8, availableParallelism());
+      const sourceDeps: DestinationHandlerDeps = { ...deps, repository: { ...deps.repository, threads: Math.max(1, Math.floor(threads / 2)) } };
+
+      return withRepository(ctx, sourceDeps, source, (from) =>
         withRepository(ctx, deps, target, async (to) => {
           ctx.log('info', `copying backup ${id} from ${source.path} to ${target.path}`);
           let report: CopyReport;

@@ -333,6 +333,32 @@ describe('copying between unencrypted repositories', () => {
   });
 });
 
+describe('a target listed once (as an object store is)', () => {
+  it('decides what to send from the listing: the same counts, and chunks sent by an aborted run are skipped', async () => {
+    const source = await init('pw-a');
+    const target = await init('pw-b');
+    // What Repository.copyAccess() gives for an object store: the chunk ids, listed once per copy.
+    let listings = 0;
+    const access = target.copyAccess.bind(target);
+    target.copyAccess = () => ({
+      ...access(),
+      listChunks: async () => {
+        listings++;
+        return new Set(await chunkFiles(target));
+      },
+    });
+    const { img2, m1, m2 } = await twoBackups(source);
+    const abort = new AbortController();
+    await expect(copyBackup(source, target, m1.id, { signal: abort.signal, maxInFlight: 1, progressIntervalMs: 0, onProgress: (p) => p.chunksDone >= 4 && abort.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    const sent = (await chunkFiles(target)).length;
+    const total = distinctChunks(m1);
+    expect(await copyBackup(source, target, m1.id)).toMatchObject({ resumed: true, copiedChunks: total - sent, readChunks: total - sent });
+    expect(await copyBackup(source, target, m2.id)).toMatchObject({ copiedChunks: 3, readChunks: 3 });
+    expect(listings).toBe(3);
+    expect((await restored(target, m2.id)).equals(img2)).toBe(true);
+  });
+});
+
 describe('refusals', () => {
   it('refuses a copy onto the same repository and names a missing backup', async () => {
     const source = await init('pw-a');
