@@ -16,10 +16,11 @@ const RepositoryPlaceSchema = z
   })
   .refine((r) => (r.s3 ?? null) !== null || path.isAbsolute(r.path), { message: 'the destination path must be absolute', path: ['path'] });
 
+/** The server leaves out what it no longer has (a destination or the backup removed since the task was queued). */
 const CopyTaskParamsSchema = CopyParamsSchema.extend({
-  source: RepositoryPlaceSchema,
-  target: RepositoryPlaceSchema,
-  repoBackupId: z.string().min(1),
+  source: RepositoryPlaceSchema.optional(),
+  target: RepositoryPlaceSchema.optional(),
+  repoBackupId: z.string().min(1).optional(),
 });
 
 /**
@@ -38,6 +39,9 @@ export function copyHandler(deps: DestinationHandlerDeps): TaskHandler {
         throw new TaskError(`the task's parameters are invalid (${where}); this is a server bug, please report it`, 'INVALID_PARAMS');
       }
       const params = parsed.data;
+      if (params.repoBackupId === undefined) throw new TaskError(`backup ${params.backupId} is no longer in the catalog (deleted since the copy was queued); there is nothing to copy`, 'BACKUP_NOT_FOUND');
+      if (params.source === undefined) throw new TaskError(`the source destination (id ${params.sourceDestinationId}) no longer exists; there is nothing to copy`, 'DESTINATION_NOT_FOUND');
+      if (params.target === undefined) throw new TaskError(`the target destination (id ${params.targetDestinationId}) no longer exists; choose another destination for the copy`, 'DESTINATION_NOT_FOUND');
       const place = (destinationId: number, r: z.output<typeof RepositoryPlaceSchema>): DestinationTarget => {
         if ((r.s3 ?? null) !== null) {
           throw new TaskError(`node ${deps.nodeName} cannot open S3 destinations yet (${r.path}); upgrade the node software`, 'DESTINATION_UNSUPPORTED');

@@ -143,6 +143,10 @@ describe('COPY on the node', () => {
     expect((await fail({ ...params(m, { path: src, password: 'source pw' }, { path: dst, password: 'target pw' }), repoBackupId: '20200101T000000Z-0000000000' })).error).toBe(
       `backup 20200101T000000Z-0000000000 is no longer in destination ${src} on node ${NODE} (pruned or deleted); there is nothing to copy`,
     );
+    const { repoBackupId: _gone, ...withoutBackup } = params(m, { path: src, password: 'source pw' }, { path: dst, password: 'target pw' });
+    expect((await fail(withoutBackup)).error).toBe('backup 41 is no longer in the catalog (deleted since the copy was queued); there is nothing to copy');
+    const { target: _removed, ...withoutTarget } = params(m, { path: src, password: 'source pw' }, { path: dst, password: 'target pw' });
+    expect((await fail(withoutTarget)).error).toBe('the target destination (id 2) no longer exists; choose another destination for the copy');
     expect((await fail({ ...params(m, { path: src }, { path: dst }), source: { path: 'relative/dir' } })).error).toMatch(/^the task's parameters are invalid \(source\.path: the destination path must be absolute\)/);
 
     // A damaged chunk in the source: named, and the copy does not appear.
