@@ -154,6 +154,27 @@ describe('copying a backup between encrypted repositories with different passwor
     expect((await restored(target, m1.id)).equals(img1)).toBe(true);
   });
 
+  it('a copy that fails on the target (disk full) resumes once there is room, reading only what it had not sent', async () => {
+    const source = await init('pw-a');
+    /** The target's disk fills up after 5 chunk files (leases and the journal still fit). */
+    class FullAfter extends NodeFileSystem {
+      chunks = 0;
+      override async writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
+        if (file.includes(`${path.sep}chunks${path.sep}`) && ++this.chunks > 5) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        return super.writeFileAtomic(file, data);
+      }
+    }
+    const target = await init('pw-b', { fs: new FullAfter() });
+    const { img1, m1 } = await twoBackups(source);
+    const total = distinctChunks(m1);
+    await expect(copyBackup(source, target, m1.id, { maxInFlight: 1 })).rejects.toMatchObject({ code: 'REPO_NO_SPACE' });
+    expect(await target.listBackups()).toEqual([]);
+    expect(await chunkFiles(target)).toHaveLength(5);
+    const roomy = await reopen(target, 'pw-b');
+    expect(await copyBackup(source, roomy, m1.id)).toMatchObject({ created: true, resumed: true, copiedChunks: total - 5, readChunks: total - 5 });
+    expect((await restored(roomy, m1.id)).equals(img1)).toBe(true);
+  });
+
   it('a copy killed with SIGKILL resumes and sends only what the killed run had not', async () => {
     const child = await ChildRepository.build();
     try {
