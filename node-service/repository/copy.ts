@@ -133,7 +133,11 @@ export async function copyBackup(source: Repository, target: Repository, backupI
     const inTarget = async (id: string, length: number): Promise<boolean> => (known ? known.has(id) : present(dst, id, length));
     journal = await CopyJournal.open(dst, src.repositoryId, backupId, log, { batch: options.journal?.batch ?? JOURNAL_BATCH, intervalMs: options.journal?.intervalMs ?? JOURNAL_INTERVAL_MS });
     const resumed = journal.earlier.size > 0;
-    const hints = raw ? null : await positionalHints(source, target, manifest, log);
+    const reference = raw ? null : await positionalHints(source, target, manifest, log);
+    const hints = reference?.hints ?? null;
+    // Object lock: what the copy writes and reuses stays locked at least as long as the copy.
+    const retention = dst.retention?.();
+    await retention?.begin(reference?.targetCopy ?? null);
 
     /** Source id → target id of every chunk handled (not kept when both are the same). */
     const mapped = new Map<string, string>();
@@ -155,7 +159,7 @@ export async function copyBackup(source: Repository, target: Repository, backupI
     const store = async (id: string, payload: Buffer): Promise<void> => {
       const file = path.join(dst.repoPath, chunkRelPath(id));
       try {
-        await dst.fs.writeFileAtomic(file, payload);
+        await dst.fs.writeFileAtomic(file, payload, retention ? { retainUntilMs: retention.retainUntilMs } : {});
       } catch (err) {
         throw toRepositoryError(err, dst.repoPath, `writing chunk ${id.slice(0, 12)}… of the copy of backup ${backupId}`);
       }
@@ -247,7 +251,8 @@ export async function copyBackup(source: Repository, target: Repository, backupI
     await checkNoGcRace(dst, copy, written, gcEpoch, lease.lapsed);
     let created = true;
     try {
-      await dst.manifests.write(copy);
+      const lock = retention ? await retention.finish(copy.disks, written) : undefined;
+      await dst.manifests.write(copy, lock ? { retainUntilMs: lock.retainUntilMs } : {});
     } catch (err) {
       // A concurrent copy of the same backup committed first: the same backup, nothing lost.
       if (!(err instanceof BackupExistsError)) throw err;
@@ -365,7 +370,7 @@ async function positionalHints(
   target: Repository,
   m: BackupManifest,
   log: CopyAccess['logger'],
-): Promise<Map<string, (index: number, id: string) => string | undefined> | null> {
+): Promise<{ hints: Map<string, (index: number, id: string) => string | undefined>; targetCopy: BackupManifest } | null> {
   const inTarget = new Set((await target.listBackups()).filter((b) => b.group === m.group && b.createdAt < m.createdAt).map((b) => b.id));
   const candidates = (await source.listBackups()).filter((b) => inTarget.has(b.id)).map((b) => b.id);
   const refId = m.parent !== null && candidates.includes(m.parent) ? m.parent : candidates[candidates.length - 1];
@@ -391,7 +396,7 @@ async function positionalHints(
     hints.set(d.name, (index, id) => (from[index] === id ? (to[index] ?? undefined) : undefined));
   }
   log.info({ reference: refId }, 'chunks unchanged since an earlier copy are taken from it without reading');
-  return hints;
+  return { hints, targetCopy: dstRef };
 }
 
 /** A chunk file of this id that fits `plainLength` bytes (header and size) is in the repository. */

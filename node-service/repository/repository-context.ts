@@ -3,6 +3,7 @@ import type { ChunkReader } from './chunk-store.js';
 import type { Clock } from './clock.js';
 import type { RepositoryFileSystem } from './file-system.js';
 import type { RepositoryKeys } from './keys.js';
+import type { RetentionPlan } from './s3/retention-plan.js';
 import type { LeaseManager } from './locks.js';
 import type { RepositoryLogger } from './logger.js';
 import type { ManifestStore } from './manifest-store.js';
@@ -32,4 +33,6 @@ export interface CopyAccess extends RepositoryContext {
    * repository, listed once. Absent on a directory (a chunk file is checked where needed).
    */
   listChunks?: () => Promise<ReadonlySet<string>>;
+  /** Object lock: a new plan of retain-until dates for one backup (s3/retention-plan.ts). */
+  retention?: () => RetentionPlan;
 }

@@ -513,7 +513,16 @@ export class Repository {
 
   /** The internals copy.ts works with (copyBackup); not for other callers. */
   copyAccess(): CopyAccess {
-    return { ...this.context(), repositoryId: this.id, keys: this.keys, pool: this.codec() };
+    const store = isObjectStore(this.deps.fs) ? this.deps.fs : null;
+    const lock = store?.lock;
+    return {
+      ...this.context(),
+      repositoryId: this.id,
+      keys: this.keys,
+      pool: this.codec(),
+      ...(store ? { listChunks: () => store.listChunkIds() } : {}),
+      ...(store && lock ? { retention: () => new RetentionPlan(store, this.path, this.manifests, lock.days, () => this.deps.clock.now()) } : {}),
+    };
   }
 
   private codec(): ChunkCodecPool {
