@@ -326,6 +326,8 @@ export class BackupWriter {
     const n = chunkCount(size, chunkSize);
     const slots: (string | null)[] = new Array<string | null>(n).fill(null);
     const buffers = new ChunkBuffers(chunkSize, this.options.maxInFlight + 2);
+    // Chunk files already written, handed back to the workers to encode the next ones into.
+    const spares: Buffer[] = [];
     const progress: DiskProgress = { disk: name, bytesDone: 0, bytesTotal: size, readBytes: 0, newBytes: 0 };
     const interval = options.progressIntervalMs ?? 250;
     let lastReport = -Infinity;
@@ -352,7 +354,7 @@ export class BackupWriter {
           buffers.release(buf);
         } else {
           const known = this.ctx.knownChunks;
-          let enc = await this.ctx.pool.encode(buf, known === undefined);
+          let enc = await this.ctx.pool.encode(buf, known === undefined, spares.pop());
           // Never deduplicate against a known-bad chunk: store it again (same id, new file).
           if (enc.exists && this.ctx.damaged.has(enc.id) && !this.written.has(enc.id)) {
             enc = await this.ctx.pool.encode(enc.plain, false);
@@ -366,6 +368,7 @@ export class BackupWriter {
           slots[task.index] = enc.id;
           this.totals.data += task.length;
           const stored = enc.payload ? await this.storeChunk(enc.id, enc.payload, task.length) : false;
+          if (enc.payload && spares.length < this.options.maxInFlight) spares.push(enc.payload);
           if (stored) progress.newBytes += task.length;
           else this.totals.reused += task.length;
         }

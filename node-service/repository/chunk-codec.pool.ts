@@ -127,10 +127,18 @@ export class ChunkCodecPool {
     return this.slots.length;
   }
 
-  /** Hashes `plain` and, unless a chunk with that id is already stored, compresses and encrypts it. The buffer is transferred. */
-  async encode(plain: Buffer, checkExisting: boolean): Promise<EncodedChunk> {
+  /**
+   * Hashes `plain` and, unless a chunk with that id is already stored, compresses and encrypts
+   * it. The buffer is transferred, and so is `spare` (a chunk file of an earlier encode the
+   * caller is done with), which the result is written into when it fits: a backup then reuses
+   * a few chunk file buffers instead of making the main thread collect one per chunk.
+   */
+  async encode(plain: Buffer, checkExisting: boolean, spare?: Buffer): Promise<EncodedChunk> {
     const data = transferable(plain);
-    const reply = await this.call({ op: 'encode', data, checkExisting }, [data.buffer as ArrayBuffer]);
+    const transfer = [data.buffer as ArrayBuffer];
+    const whole = spare && spare.buffer instanceof ArrayBuffer && !transfer.includes(spare.buffer) ? new Uint8Array(spare.buffer) : undefined;
+    if (whole) transfer.push(whole.buffer);
+    const reply = await this.call({ op: 'encode', data, checkExisting, ...(whole ? { spare: whole } : {}) }, transfer);
     if (reply.id === undefined || reply.plain === undefined) throw new Error('chunk worker sent an incomplete reply');
     return {
       id: reply.id,

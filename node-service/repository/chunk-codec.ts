@@ -110,8 +110,12 @@ export class ChunkCodec {
     return h.update(plain).digest();
   }
 
-  /** The chunk file of `plain` (whose raw id is `id`); it owns its ArrayBuffer, so it transfers without a copy. */
-  encode(plain: Buffer, id: Buffer): Buffer {
+  /**
+   * The chunk file of `plain` (whose raw id is `id`). It is written into `spare` (a chunk file
+   * buffer the caller is done with) when that is large enough, else into a new buffer; either
+   * way the result owns its ArrayBuffer's start, so it transfers without a copy.
+   */
+  encode(plain: Buffer, id: Buffer, spare?: Buffer): Buffer {
     let body = plain;
     let flags = 0;
     if (this.level > 0) {
@@ -124,8 +128,13 @@ export class ChunkCodec {
         flags |= FLAG_ZSTD;
       }
     }
+    // A new buffer has room for any chunk of this length (the body is never longer than the
+    // plaintext), so it can serve as the spare of every later chunk.
+    const capacity = ENVELOPE_HEADER_BYTES + (this.encKey ? GCM_NONCE_BYTES + GCM_TAG_BYTES : 0) + plain.length;
+    const room = spare && spare.buffer.byteLength >= capacity ? spare.buffer : new ArrayBuffer(capacity);
+    const take = (n: number): Buffer => Buffer.from(room, 0, n);
     if (!this.encKey) {
-      const out = Buffer.allocUnsafeSlow(ENVELOPE_HEADER_BYTES + body.length);
+      const out = take(ENVELOPE_HEADER_BYTES + body.length);
       envelopeHeader(CHUNK_MAGIC, CHUNK_FILE_VERSION, flags, plain.length).copy(out, 0);
       body.copy(out, ENVELOPE_HEADER_BYTES);
       return out;
@@ -135,7 +144,7 @@ export class ChunkCodec {
     const nonce = randomBytes(GCM_NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.encKey, nonce);
     cipher.setAAD(Buffer.concat([header, id]));
-    const out = Buffer.allocUnsafeSlow(ENVELOPE_HEADER_BYTES + GCM_NONCE_BYTES + body.length + GCM_TAG_BYTES);
+    const out = take(ENVELOPE_HEADER_BYTES + GCM_NONCE_BYTES + body.length + GCM_TAG_BYTES);
     header.copy(out, 0);
     nonce.copy(out, ENVELOPE_HEADER_BYTES);
     let off = ENVELOPE_HEADER_BYTES + GCM_NONCE_BYTES;

@@ -19,6 +19,8 @@ export interface EncodeRequest {
   seq: number;
   data: Uint8Array;
   checkExisting: boolean;
+  /** A chunk file buffer the caller is done with, to write the result into (saves an allocation). */
+  spare?: Uint8Array | undefined;
 }
 
 /** Decode chunk file `data` stored as `id`. */

@@ -23,7 +23,7 @@ function reply(msg: ChunkWorkerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
 
-function encode(seq: number, data: Uint8Array, checkExisting: boolean): void {
+function encode(seq: number, data: Uint8Array, checkExisting: boolean, spare: Uint8Array | undefined): void {
   const plain = asBuffer(data);
   const idBytes = codec.id(plain);
   const id = idBytes.toString('hex');
@@ -31,7 +31,7 @@ function encode(seq: number, data: Uint8Array, checkExisting: boolean): void {
     reply({ seq, id, exists: true, plain }, [plain.buffer as ArrayBuffer]);
     return;
   }
-  const payload = codec.encode(plain, idBytes);
+  const payload = codec.encode(plain, idBytes, spare ? asBuffer(spare) : undefined);
   reply({ seq, id, exists: false, payload, plain }, [plain.buffer as ArrayBuffer, payload.buffer as ArrayBuffer]);
 }
 
@@ -58,7 +58,7 @@ function load(msg: LoadRequest): void {
 function handle(msg: ChunkWorkerRequest): void {
   switch (msg.op) {
     case 'encode':
-      encode(msg.seq, msg.data, msg.checkExisting);
+      encode(msg.seq, msg.data, msg.checkExisting, msg.spare);
       return;
     case 'decode': {
       const plain = codec.decode(msg.id, asBuffer(msg.data), msg.verify);

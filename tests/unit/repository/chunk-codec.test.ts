@@ -28,7 +28,16 @@ describe('chunk codec (in process)', () => {
         if (!encrypted) expect(id.equals(createHash('sha256').update(data).digest())).toBe(true);
         const payload = codec.encode(Buffer.from(data), id);
         expect(payload.subarray(0, 4).toString('latin1')).toBe(CHUNK_MAGIC);
-        expect(payload.byteLength).toBe(payload.buffer.byteLength); // transferable as is
+        // Transferable as is (starts its ArrayBuffer), with room for any chunk of this length.
+        expect(payload.byteOffset).toBe(0);
+        expect(payload.buffer.byteLength).toBeGreaterThanOrEqual(ENVELOPE_HEADER_BYTES + data.length);
+        // Written into a spare that fits: the same memory, and it decodes to the same bytes.
+        const again = codec.encode(Buffer.from(data), id, payload);
+        expect(again.buffer).toBe(payload.buffer);
+        expect(codec.decode(id.toString('hex'), Buffer.from(again), true).equals(data)).toBe(true);
+        // A spare too small for this length is not used.
+        const small = Buffer.alloc(16);
+        expect(codec.encode(Buffer.from(data), id, small).buffer).not.toBe(small.buffer);
         const header = payload.subarray(0, ENVELOPE_HEADER_BYTES);
         expect(headerFits(header, payload.length, data.length, encrypted)).toBe(true);
         expect(headerFits(header, payload.length, data.length, !encrypted)).toBe(false);
