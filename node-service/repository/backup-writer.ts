@@ -94,6 +94,14 @@ export interface WriteDiskOptions {
   /** Called as chunks complete, at most every `progressIntervalMs` and once at the end. */
   onProgress?: (progress: DiskProgress) => void;
   progressIntervalMs?: number;
+  /**
+   * A chunk of an incremental that changed in part (less than half) and a random-access source:
+   * 'patch' (default) rebuilds it from the previous backup's chunk with only the dirty ranges
+   * read from the source; 'read' reads it whole from the source. Same chunk either way; 'read'
+   * costs source reads, 'patch' a chunk load from the repository (read, decrypt, decompress,
+   * re-hash). See FORMAT.md "Partly changed chunks".
+   */
+  partialChunks?: 'patch' | 'read';
 }
 
 type WriterState = 'open' | 'writing' | 'committing' | 'committed' | 'aborted' | 'failed';
@@ -286,7 +294,7 @@ export class BackupWriter {
           if (typeof id === 'string' && damaged.has(id)) return undefined;
           return id;
         };
-        const inChunk = dirtyRangesByChunk(changes.dirty, size, chunkSize);
+        const inChunk = options.partialChunks === 'read' ? new Map<number, ByteRange[]>() : dirtyRangesByChunk(changes.dirty, size, chunkSize);
         patch = (index) => {
           const dirtyHere = inChunk.get(index);
           if (!dirtyHere || index >= prevSlots.length) return undefined;

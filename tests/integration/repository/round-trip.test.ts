@@ -237,6 +237,20 @@ describe('repository round trip', () => {
     expect(m2.summary.readBytes).toBe(38 * KIB);
     expect((await readAll((await repo.openBackup(m2.id)).readDisk('vda'))).equals(v2)).toBe(true);
     expect((await readAll((await repo.openBackup(m1.id)).readDisk('vda'))).equals(v1)).toBe(true);
+
+    // partialChunks 'read': the same chunks read whole from the source instead of rebuilt from
+    // m1 are the same bytes, so the same ids: an identical chunk list, only more bytes read.
+    reads.length = 0;
+    const w3 = await repo.startBackup({ group: 'vm:p' });
+    const d3 = await w3.writeDisk('vda', size, source, { changes: { previous: m1, dirty }, partialChunks: 'read' });
+    const m3 = await w3.commit();
+    expect(reads.sort((a, b) => a.position - b.position)).toEqual([
+      { position: 0, length: 256 * KIB },
+      { position: 5 * 256 * KIB, length: 256 * KIB },
+    ]);
+    expect(m3.summary.readBytes).toBe(2 * 256 * KIB);
+    expect(d3.chunks).toEqual(m2.disks[0]?.chunks);
+    expect((await readAll((await repo.openBackup(m3.id)).readDisk('vda'))).equals(v2)).toBe(true);
   });
 
   it('incremental over a grown disk reads the new tail and the old partial last chunk', async () => {
