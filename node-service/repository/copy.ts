@@ -20,7 +20,7 @@ import { TEMP_PREFIX } from './file-system.js';
 import { BACKUP_ID_RE, CHUNK_ID_RE, LAYOUT, MIB, chunkLength, chunkRelPath, expandChunks, forEachDataChunk, type BackupManifest, type DiskManifest } from './format.js';
 import { readGcEpoch } from './gc.js';
 import type { CopyAccess } from './repository-context.js';
-import type { BackupInfo, Repository } from './repository.js';
+import { backupInfoOf, type BackupInfo, type Repository } from './repository.js';
 import { SealedFileError, seal, unseal } from './packs/sealed.js';
 
 export interface CopyProgress {
@@ -114,7 +114,7 @@ export async function copyBackup(source: Repository, target: Repository, backupI
       logicalBytes: manifest.summary.logicalBytes,
       resumed: false,
       created: false,
-      backup: infoOf(existing),
+      backup: backupInfoOf(existing),
       durationMs: Math.max(0, dst.clock.now() - started),
     };
   }
@@ -278,7 +278,7 @@ export async function copyBackup(source: Repository, target: Repository, backupI
       logicalBytes: manifest.summary.logicalBytes,
       resumed,
       created,
-      backup: infoOf(created ? copy : await target.loadManifest(backupId)),
+      backup: backupInfoOf(created ? copy : await target.loadManifest(backupId)),
       durationMs: Math.max(0, dst.clock.now() - started),
     };
     log.info({ chunks: result.chunks, copied: result.copiedChunks, raw: result.rawCopiedChunks, read: result.readChunks, resumed, created }, 'backup copied');
@@ -443,18 +443,6 @@ async function checkNoGcRace(dst: CopyAccess, copy: BackupManifest, written: Rea
   dst.logger.warn({ epoch }, 'garbage collection ran during this copy; all reused chunks are still present');
 }
 
-function infoOf(m: BackupManifest): BackupInfo {
-  return {
-    id: m.id,
-    createdAt: m.createdAt,
-    group: m.group,
-    kind: m.kind,
-    parent: m.parent,
-    source: m.source,
-    disks: m.disks.map((d) => ({ name: d.name, size: d.size, chunkSize: d.chunkSize })),
-    summary: m.summary,
-  };
-}
 
 /**
  * What an interrupted copy had sent, in the target (FORMAT.md "Copies"):

@@ -166,6 +166,20 @@ function resolveDeps(deps: RepositoryDeps): Resolved {
   };
 }
 
+/** A backup's listing entry from its manifest (or the manifest's header: the disks without their chunk lists). */
+export function backupInfoOf(m: Pick<BackupManifest, 'id' | 'createdAt' | 'group' | 'kind' | 'parent' | 'source' | 'summary'> & { disks: readonly { name: string; size: number; chunkSize: number }[] }): BackupInfo {
+  return {
+    id: m.id,
+    createdAt: m.createdAt,
+    group: m.group,
+    kind: m.kind,
+    parent: m.parent,
+    source: m.source,
+    disks: m.disks.map((d) => ({ name: d.name, size: d.size, chunkSize: d.chunkSize })),
+    summary: m.summary,
+  };
+}
+
 export class Repository {
   private pool: ChunkCodecPool | undefined;
   private pointManifests: Map<string, PointManifest> | undefined;
@@ -386,16 +400,7 @@ export class Repository {
   async listBackups(): Promise<BackupInfo[]> {
     const { headers, damaged } = await this.manifests.headers();
     for (const d of damaged) this.log.warn({ backup: d.id, err: d.error }, 'backup manifest cannot be read');
-    return headers.map((m) => ({
-      id: m.id,
-      createdAt: m.createdAt,
-      group: m.group,
-      kind: m.kind,
-      parent: m.parent,
-      source: m.source,
-      disks: m.disks.map((d) => ({ ...d })),
-      summary: m.summary,
-    }));
+    return headers.map(backupInfoOf);
   }
 
   async loadManifest(backupId: string): Promise<BackupManifest> {
