@@ -87,8 +87,11 @@ describe('task outcomes', () => {
     const m = await writeBackup(repo, 'vm:a', [{ kind: 'text', offset: 0, length: CHUNK, seed: 1 }]);
     await repo.close();
     const chunk = m.disks[0]!.chunks.find((c): c is string => typeof c === 'string')!;
+    // Flip a byte (writing a fixed value would change nothing when the byte already has it).
     const fh = await open(path.join(dir, chunkRelPath(chunk)), 'r+');
-    await fh.write(Buffer.from([0x5a]), 0, 1, 30);
+    const byte = Buffer.alloc(1);
+    await fh.read(byte, 0, 1, 30);
+    await fh.write(Buffer.from([byte[0]! ^ 0xff]), 0, 1, 30);
     await fh.close();
 
     const { outcome, sent } = runner(destinationHandlers(handlerDeps()));
