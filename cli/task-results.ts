@@ -99,7 +99,8 @@ function indent(text: string): string {
 function formatCheckResult(r: z.output<typeof DestinationCheckResultSchema>): string {
   const kind = r.encrypted ? 'an encrypted' : 'an unencrypted';
   const repo = r.created ? `Created ${kind} repository` : `Found ${kind} repository with ${plural(r.stats.backups, 'backup')}`;
-  return `${repo}; ${formatBytes(r.freeBytes)} free of ${formatBytes(r.totalBytes)}.\n${formatStatsLine(r.stats)}`;
+  const space = r.freeBytes !== null && r.totalBytes !== null ? `; ${formatBytes(r.freeBytes)} free of ${formatBytes(r.totalBytes)}` : '';
+  return `${repo}${space}.\n${formatStatsLine(r.stats)}`;
 }
 
 function formatVerifyResult(r: z.output<typeof VerifyResultSchema>, task: Task): string {

@@ -4,6 +4,7 @@ import { NodeCapabilitiesSchema } from './api/nodes.js';
 import { TaskTypeSchema } from './api/tasks.js';
 import { SnapshotResultSchema } from './kvm-tasks.js';
 import { M365TenantSettingsSchema, M365TestAnswerSchema } from './m365-tasks.js';
+import { S3RepositorySchema } from './s3-location.js';
 
 /**
  * The node ↔ server WebSocket protocol (wss://server/api/node/connect, bearer
@@ -40,13 +41,13 @@ export const MOUNT_STREAM_OPS = ['read', 'zip', 'tar', 'mail.preview', 'mail.att
 export const NodeCallSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('snapshots.list'), args: z.object({ uri: z.string(), vm: z.object({ uuid: z.string(), name: z.string() }) }) }),
   /** The printable recovery key of an encrypted repository: asked once, when the destination is added, and kept nowhere. */
-  z.object({ op: z.literal('repository.recoveryKey'), args: z.object({ path: z.string(), password: z.string() }) }),
+  z.object({ op: z.literal('repository.recoveryKey'), args: z.object({ path: z.string(), s3: S3RepositorySchema.optional(), password: z.string() }) }),
   /**
    * Opens an encrypted repository with its recovery key and sets a new password (the master key
    * wrapped anew, replacing the old password's wrapping). A call, not a task: the key and the
    * password never enter the catalog, a task's params or its log.
    */
-  z.object({ op: z.literal('repository.resetPassword'), args: z.object({ path: z.string(), recoveryKey: z.string(), password: z.string() }) }),
+  z.object({ op: z.literal('repository.resetPassword'), args: z.object({ path: z.string(), s3: S3RepositorySchema.optional(), recoveryKey: z.string(), password: z.string() }) }),
   /**
    * Test connection of a Microsoft 365 tenant (saved or not): sign in, then one read per
    * permission. A call, not a task: the credential goes into no task, catalog row or log.

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { CreateDestinationSchema, DestinationNameSchema, type Destination, type Retention, type Task } from '../../common/api/index.js';
+import { CreateDestinationSchema, DestinationNameSchema, DestinationPathSchema, type Destination, type Retention, type Task } from '../../common/api/index.js';
 import { ApiRequestError, type DestinationUsagePoint } from '../client/api-client.js';
 import { withClient } from '../client/session.js';
 import type { CliContext } from '../context.js';
@@ -148,7 +148,7 @@ export function validateDestinationName(name: string, what = 'destination name')
 }
 
 export function validateDestinationPath(dir: string): string {
-  const result = CreateDestinationSchema.shape.path.safeParse(dir);
+  const result = DestinationPathSchema.safeParse(dir);
   if (result.success) return result.data;
   throw new UsageError(`--path "${dir}": ${result.error.issues[0]?.message ?? 'not accepted'}`);
 }

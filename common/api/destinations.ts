@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ID_LIKE_NAME_MESSAGE, notIdLike, unicodeNamePattern } from '../names.js';
 import { NOT_A_RECOVERY_KEY, readRecoveryKeyBlock, RECOVERY_KEY_MAX_LENGTH } from '../recovery-key.js';
+import { S3PlaceSchema, S3RepositorySchema } from '../s3-location.js';
 
 /**
  * Each retention rule keeps at least one backup (a count) or one day (maxAgeDays): a 0 would
@@ -71,12 +72,29 @@ export const RepoBackupSchema = z.object({
 });
 export type RepoBackup = z.infer<typeof RepoBackupSchema>;
 
+/** Where a destination's repository lives: a directory on its node, or a bucket (and prefix) of an S3-compatible store its node reaches. */
+export const DESTINATION_KINDS = ['directory', 's3'] as const;
+export type DestinationKind = (typeof DESTINATION_KINDS)[number];
+
+/** An S3 destination's place as the API shows it: never the secret key. */
+export const S3DestinationViewSchema = S3PlaceSchema.omit({ caPem: true }).extend({
+  accessKeyId: z.string(),
+  /** A private CA is trusted for the endpoint (its PEM is not repeated here). */
+  customCa: z.boolean(),
+});
+export type S3DestinationView = z.infer<typeof S3DestinationViewSchema>;
+
 export const DestinationSchema = z.object({
   id: z.number().int(),
   name: z.string(),
+  /** The node that works on the repository (for S3: the one that talks to the store). */
   nodeId: z.number().int(),
   node: z.string(),
+  kind: z.enum(DESTINATION_KINDS),
+  /** The directory on the node; for S3 the place as shown to people ("s3://bucket/prefix at https://…"). */
   path: z.string(),
+  /** The bucket, prefix, endpoint, lock…: S3 destinations only. */
+  s3: S3DestinationViewSchema.nullable(),
   encrypted: z.boolean(),
   status: z.enum(['ok', 'error', 'unknown']),
   statusMessage: z.string().nullable(),
@@ -114,11 +132,21 @@ export const RecoveryKeySchema = z
   .max(RECOVERY_KEY_MAX_LENGTH, 'this is too long for a vPlus recovery key: give only the block, from BEGIN to END')
   .refine((text) => readRecoveryKeyBlock(text) !== null, NOT_A_RECOVERY_KEY);
 
+/** A directory destination's path on its node. */
+export const DestinationPathSchema = z.string().min(2).max(1024).regex(/^\//, 'the path must be absolute, e.g. /mnt/nas/vplus');
+
+/** An S3 destination as added: the place and the credentials (the secret key is sealed in the catalog and never shown again). */
+export const CreateS3DestinationSchema = S3RepositorySchema;
+export type CreateS3Destination = z.input<typeof CreateS3DestinationSchema>;
+
 export const CreateDestinationSchema = z
   .object({
     name: DestinationNameSchema,
-    node: z.string().min(1).max(128).describe('node id or name'),
-    path: z.string().min(2).max(1024).regex(/^\//, 'the path must be absolute, e.g. /mnt/nas/vplus'),
+    node: z.string().min(1).max(128).describe('node id or name; for S3: the node that talks to the store'),
+    /** A directory on the node; give this or `s3`. */
+    path: DestinationPathSchema.optional(),
+    /** A bucket (and prefix) of an S3-compatible store; give this or `path`. */
+    s3: CreateS3DestinationSchema.optional(),
     /**
      * Encrypts the repository; without it backups are stored unencrypted. Kept encrypted in the
      * catalog. With `recoveryKey`: the repository's new password.
@@ -134,8 +162,19 @@ export const CreateDestinationSchema = z
   .refine((d) => d.recoveryKey === undefined || d.password !== undefined, {
     path: ['password'],
     message: 'give the new password for the repository opened with the recovery key',
+  })
+  .refine((d) => (d.path === undefined) !== (d.s3 === undefined), {
+    path: ['path'],
+    message: 'give either a path (a directory on the node) or s3 (a bucket of an S3-compatible store)',
   });
 export type CreateDestination = z.infer<typeof CreateDestinationSchema>;
+
+/** PUT /api/destinations/:destination/s3-credentials: a rotated key pair for an S3 destination (checked before it is kept). */
+export const UpdateS3CredentialsSchema = z.object({
+  accessKeyId: S3RepositorySchema.shape.accessKeyId,
+  secretAccessKey: S3RepositorySchema.shape.secretAccessKey,
+});
+export type UpdateS3Credentials = z.infer<typeof UpdateS3CredentialsSchema>;
 
 /**
  * POST /api/destinations/:destination/reset-password: the catalog's password for an encrypted
@@ -204,8 +243,9 @@ export const GcRequestSchema = z.object({
 export const DestinationCheckResultSchema = z.object({
   created: z.boolean(),
   encrypted: z.boolean(),
-  freeBytes: z.number(),
-  totalBytes: z.number(),
+  /** Null where the store does not say (S3). */
+  freeBytes: z.number().nullable(),
+  totalBytes: z.number().nullable(),
   stats: RepositoryStatsSchema,
 });
 

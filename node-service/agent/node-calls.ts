@@ -1,8 +1,9 @@
 import type { CallError, NodeCall, NodeCallResult } from '../../common/node-protocol.js';
 import { CloudError } from '../cloud/graph/cloud-errors.js';
 import { KvmError, KvmSnapshots, Virsh, type CommandRunner } from '../platforms/kvm/index.js';
-import { Repository, RepositoryError } from '../repository/index.js';
+import { RepositoryError } from '../repository/index.js';
 import { testTenant } from './handlers/m365-tenant.js';
+import { openRepository, openRepositoryWithRecoveryKey } from './repository-location.js';
 
 export interface NodeCallsDeps {
   nodeName: string;
@@ -24,8 +25,8 @@ export class NodeCalls {
   constructor(private readonly deps: NodeCallsDeps) {
     this.answers = {
       'snapshots.list': async ({ uri, vm }) => ({ snapshots: await new KvmSnapshots(new Virsh(deps.runner, uri)).list(vm.uuid, vm.name) }),
-      'repository.recoveryKey': async ({ path, password }) => {
-        const repository = await Repository.open(path, { password }, { threads: 1 });
+      'repository.recoveryKey': async ({ path, s3, password }) => {
+        const repository = await openRepository({ path, s3 }, { password }, { threads: 1 });
         try {
           return { recoveryKey: repository.recoveryKey() };
         } finally {
@@ -33,8 +34,8 @@ export class NodeCalls {
         }
       },
       'm365.test': ({ tenant }) => testTenant(tenant),
-      'repository.resetPassword': async ({ path, recoveryKey, password }) => {
-        const repository = await Repository.openWithRecoveryKey(path, recoveryKey, { threads: 1 });
+      'repository.resetPassword': async ({ path, s3, recoveryKey, password }) => {
+        const repository = await openRepositoryWithRecoveryKey({ path, s3 }, recoveryKey, { threads: 1 });
         try {
           await repository.changePassword(password);
           return { repositoryId: repository.id };

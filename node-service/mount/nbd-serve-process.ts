@@ -10,7 +10,9 @@
  * by its path. The repository's password comes over the IPC channel, never in argv or env.
  * The process ends when told to, or when the node process that spawned it goes away.
  */
-import { Repository } from '../repository/index.js';
+import type { S3Repository } from '../../common/s3-location.js';
+import type { Repository } from '../repository/index.js';
+import { openRepository } from '../agent/repository-location.js';
 import { silentLogger } from '../repository/logger.js';
 import { pathToFileURL } from 'node:url';
 import { backupReaderSource, restrictDisks } from './block-device.js';
@@ -18,7 +20,10 @@ import { serveBackup, type NbdServer } from './nbd-server.js';
 
 export interface ServeRequest {
   type: 'serve';
+  /** The directory, or (S3) the place as shown. */
   repositoryPath: string;
+  /** S3 destinations: the bucket and its credentials (over IPC, like the password). */
+  s3?: S3Repository;
   password: string | null;
   backupId: string;
   /** Disks to serve; all the backup's when absent. */
@@ -34,7 +39,7 @@ let server: NbdServer | undefined;
 let ending = false;
 
 async function serve(req: ServeRequest): Promise<ServeReply> {
-  repository = await Repository.open(req.repositoryPath, { password: req.password ?? undefined }, { logger: silentLogger });
+  repository = await openRepository({ path: req.repositoryPath, s3: req.s3 }, { password: req.password ?? undefined }, { logger: silentLogger });
   // Files are read in order far more often than not: the next chunks are decoded ahead.
   const reader = await repository.openBackup(req.backupId, { cacheChunks: req.cacheChunks ?? 64, sequentialPrefetch: 8 });
   const source = restrictDisks(backupReaderSource(reader), req.disks);

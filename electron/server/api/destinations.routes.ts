@@ -9,6 +9,7 @@ import {
   PruneRequestSchema,
   ResetDestinationPasswordSchema,
   UpdateDestinationSchema,
+  UpdateS3CredentialsSchema,
   VerifyRequestSchema,
 } from '../../../common/api/destinations.js';
 import { ApiErrorSchema } from '../../../common/api/errors.js';
@@ -39,7 +40,7 @@ export function registerDestinationRoutes(app: ZodApp, deps: { destinations: Des
       schema: {
         tags: ['destinations'],
         summary:
-          'Add a destination: checks the path on its node and creates (or opens) the repository there. With recoveryKey, an encrypted repository whose password is lost is opened with its recovery key and `password` is set as its new password first',
+          'Add a destination: a directory on a node (`path`) or a bucket of an S3-compatible store the node reaches (`s3`, its secret key kept sealed and never shown); checks it from its node and creates (or opens) the repository there. With recoveryKey, an encrypted repository whose password is lost is opened with its recovery key and `password` is set as its new password first',
         body: CreateDestinationSchema,
         response: { 201: CreatedDestinationSchema, ...errors, 502: ApiErrorSchema, 504: ApiErrorSchema },
       },
@@ -85,6 +86,21 @@ export function registerDestinationRoutes(app: ZodApp, deps: { destinations: Des
       },
     },
     async (request) => svc.resetPassword(request.params.destination, request.body, principalOf(request)),
+  );
+
+  app.put(
+    '/api/destinations/:destination/s3-credentials',
+    {
+      config: { access: { role: 'admin' } },
+      schema: {
+        tags: ['destinations'],
+        summary: "Change an S3 destination's access key and secret key (key rotation): its node checks the repository with the new keys first; the old keys stay when the check fails",
+        params,
+        body: UpdateS3CredentialsSchema,
+        response: { 200: DestinationSchema, ...errors, 502: ApiErrorSchema, 504: ApiErrorSchema },
+      },
+    },
+    async (request) => svc.updateS3Credentials(request.params.destination, request.body, principalOf(request)),
   );
 
   app.get(

@@ -1,4 +1,5 @@
-import type { Destination, RepoBackup, RepositoryStatsView } from '../../../common/api/destinations.js';
+import type { Destination, DestinationKind, RepoBackup, RepositoryStatsView } from '../../../common/api/destinations.js';
+import { S3PlaceSchema, type S3Place } from '../../../common/s3-location.js';
 import type { Backup, BackupStatus } from '../../../common/api/backups.js';
 import { canonicalName, looksLikeId, sameName } from '../../../common/names.js';
 import { BackupList, type BackupListFilter } from '../backups/backup-list.js';
@@ -10,7 +11,10 @@ export interface DestinationRow {
   name: string;
   node_id: number;
   node_name: string;
+  kind: DestinationKind;
   path: string;
+  /** S3 destinations: the place and the access key id as JSON (S3StoredPlace). */
+  s3_place: string | null;
   encrypted: number;
   status: Destination['status'];
   status_message: string | null;
@@ -25,13 +29,39 @@ export interface DestinationRow {
   created_at: Date;
 }
 
+/** What the catalog keeps of an S3 destination besides its sealed secret key. */
+export type S3StoredPlace = S3Place & { accessKeyId: string };
+
+/** The S3 place of a destination row; null for a directory. */
+export function s3PlaceOf(r: Pick<DestinationRow, 'kind' | 's3_place' | 'name'>): S3StoredPlace | null {
+  if (r.kind !== 's3' || r.s3_place === null) return null;
+  const raw = JSON.parse(r.s3_place) as Record<string, unknown>;
+  const place = S3PlaceSchema.parse(raw);
+  if (typeof raw.accessKeyId !== 'string') throw new Error(`destination "${r.name}" has no access key id in the catalog`);
+  return { ...place, accessKeyId: raw.accessKeyId };
+}
+
 export function toDestination(r: DestinationRow): Destination {
+  const s3 = s3PlaceOf(r);
   return {
     id: r.id,
     name: r.name,
     nodeId: r.node_id,
     node: r.node_name,
+    kind: r.kind,
     path: r.path,
+    s3: s3
+      ? {
+          ...(s3.endpoint !== undefined ? { endpoint: s3.endpoint } : {}),
+          region: s3.region,
+          bucket: s3.bucket,
+          prefix: s3.prefix,
+          forcePathStyle: s3.forcePathStyle,
+          ...(s3.lock ? { lock: s3.lock } : {}),
+          accessKeyId: s3.accessKeyId,
+          customCa: s3.caPem !== undefined,
+        }
+      : null,
     encrypted: r.encrypted === 1,
     status: r.status,
     statusMessage: r.status_message,
@@ -88,8 +118,23 @@ export class DestinationsRepository {
     return this.sql.query<DestinationRow>(`${SELECT} WHERE d.node_id = ?`, [nodeId]);
   }
 
-  async insert(d: { name: string; nodeId: number; path: string; encrypted: boolean }): Promise<number> {
-    return (await this.sql.execute('INSERT INTO destinations (name, node_id, path, encrypted) VALUES (?, ?, ?, ?)', [canonicalName(d.name), d.nodeId, d.path, d.encrypted ? 1 : 0])).insertId;
+  /** `s3`: an S3 destination's place (its secret key goes to the secrets); `path` is then how it is shown. */
+  async insert(d: { name: string; nodeId: number; path: string; encrypted: boolean; s3?: S3StoredPlace }): Promise<number> {
+    return (
+      await this.sql.execute('INSERT INTO destinations (name, node_id, kind, path, s3_place, encrypted) VALUES (?, ?, ?, ?, ?, ?)', [
+        canonicalName(d.name),
+        d.nodeId,
+        d.s3 ? 's3' : 'directory',
+        d.path,
+        d.s3 ? JSON.stringify(d.s3) : null,
+        d.encrypted ? 1 : 0,
+      ])
+    ).insertId;
+  }
+
+  /** A rotated access key id (the secret key is sealed in the secrets). */
+  async setS3AccessKey(id: number, accessKeyId: string): Promise<void> {
+    await this.sql.execute("UPDATE destinations SET s3_place = JSON_SET(s3_place, '$.accessKeyId', ?) WHERE id = ? AND kind = 's3'", [accessKeyId, id]);
   }
 
   async rename(id: number, name: string): Promise<void> {
@@ -108,7 +153,7 @@ export class DestinationsRepository {
   }
 
   /** Records fresh numbers from the node and a point of the usage history. */
-  async recordStats(id: number, stats: RepositoryStatsView, space?: { freeBytes: number; totalBytes: number }): Promise<void> {
+  async recordStats(id: number, stats: RepositoryStatsView, space?: { freeBytes: number | null; totalBytes: number | null }): Promise<void> {
     await this.sql.execute(
       `UPDATE destinations SET status = 'ok', status_message = NULL, backups = ?, logical_bytes = ?, stored_bytes = ?, dedup_ratio = ?, compression_ratio = ?,
               free_bytes = COALESCE(?, free_bytes), total_bytes = COALESCE(?, total_bytes), last_checked_at = CURRENT_TIMESTAMP(3)

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { CreateDestination, CreatedDestination, Destination, ResetDestinationPassword, Retention } from '../../../common/api/destinations.js';
+import type { CreateDestination, CreatedDestination, Destination, ResetDestinationPassword, Retention, UpdateS3Credentials } from '../../../common/api/destinations.js';
+import { s3DisplayName, type S3Repository } from '../../../common/s3-location.js';
 import type { Task, TaskType } from '../../../common/api/tasks.js';
 import type { TaskResultOf } from '../../../common/task-contracts.js';
 import { sameName } from '../../../common/names.js';
@@ -12,9 +13,42 @@ import type { NodeSessions } from '../nodes/node-sessions.js';
 import type { NodesRepository } from '../nodes/nodes.repository.js';
 import type { SecretsRepository } from '../security/secrets.repository.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
-import { toDestination, type DestinationRow, type DestinationsRepository } from './destinations.repository.js';
+import { s3PlaceOf, toDestination, type DestinationRow, type DestinationsRepository, type S3StoredPlace } from './destinations.repository.js';
 
 const secretName = (id: number): string => `destination:${id}`;
+/** An S3 destination's secret key, sealed like the repository password. */
+const s3SecretName = (id: number): string => `destination:${id}:s3-secret`;
+
+/**
+ * How a node reaches a destination's repository: the directory, or (S3) the place shown to
+ * people as `path` plus the bucket and its credentials; with the password when encrypted.
+ * What every task on the destination gets as `repository` (and a COPY as `source`/`target`).
+ */
+export interface RepositoryParams {
+  path: string;
+  password?: string;
+  s3?: S3Repository;
+}
+
+/** Where a repository is, for node calls: no password. */
+type RepositoryRef = Pick<RepositoryParams, 'path' | 's3'>;
+
+/**
+ * The field of an S3 destination's form a check's failure is about, from the node's sentence
+ * (a task keeps its message only): credentials, the bucket, the certificate, the endpoint, the lock.
+ */
+export function s3FieldOf(message: string): string | undefined {
+  if (/password/i.test(message)) return 'password';
+  if (/access key (id )?.*(not exist|unknown|invalid)|InvalidAccessKeyId/i.test(message)) return 's3.accessKeyId';
+  if (/secret|signature|credential|access denied|forbidden|not allowed|permission/i.test(message)) return 's3.secretAccessKey';
+  if (/object lock|retention/i.test(message)) return 's3.lock';
+  if (/bucket/i.test(message)) return 's3.bucket';
+  if (/certificate|TLS|SSL|self[- ]signed/i.test(message)) return 's3.caPem';
+  if (/region/i.test(message)) return 's3.region';
+  if (/prefix/i.test(message)) return 's3.prefix';
+  if (/resolve|DNS|connect|refused|unreachable|endpoint|timed? ?out/i.test(message)) return 's3.endpoint';
+  return undefined;
+}
 const CHECK_TIMEOUT_MS = 120_000;
 /** The node opens the new repository (one scrypt) to print its recovery key. */
 const RECOVERY_KEY_TIMEOUT_MS = 30_000;
@@ -46,6 +80,8 @@ export class DestinationsService {
   private readonly creating = new Set<number>();
   /** Repositories (node id + path) whose password a request is setting now: one at a time. */
   private readonly resetting = new Set<string>();
+  /** S3 destinations whose keys a request is changing now. */
+  private readonly rotating = new Set<number>();
 
   constructor(
     private readonly destinations: DestinationsRepository,
@@ -79,28 +115,43 @@ export class DestinationsService {
     const node = await this.nodes.byRef(req.node);
     if (!node) throw notFound(`there is no node "${req.node}"`);
     if (!this.sessions.get(node.id)) throw conflict(`node "${node.name}" is offline; the path can only be checked on a running node`, 'node');
-    const same = (await this.destinations.list()).find((d) => sameName(d.name, req.name));
+    const all = await this.destinations.list();
+    const same = all.find((d) => sameName(d.name, req.name));
     if (same) throw conflict(`a destination named "${same.name}" already exists`, 'name');
-    if ((await this.destinations.onNode(node.id)).some((d) => d.path === req.path)) throw conflict(`node "${node.name}" already has a destination at ${req.path}`, 'path');
+    const { s3: s3Request, ...rest } = req;
+    const s3 = s3Request ? { ...s3Request } : undefined;
+    const place: S3StoredPlace | undefined = s3 && (({ secretAccessKey: _secret, ...p }) => p)(s3);
+    const path = place ? s3DisplayName(place) : (rest.path ?? '');
+    if (!place && !rest.path) throw badRequest('give either a path (a directory on the node) or s3 (a bucket of an S3-compatible store)', 'path');
+    if (place) {
+      // Two destinations on one place would each prune and collect the other's data: one repository, one destination.
+      const twin = all.find((d) => d.kind === 's3' && samePlace(s3PlaceOf(d), place));
+      if (twin) throw conflict(`destination "${twin.name}" is at ${path} already`, 's3.prefix');
+    } else if ((await this.destinations.onNode(node.id)).some((d) => d.kind === 'directory' && d.path === path)) {
+      throw conflict(`node "${node.name}" already has a destination at ${path}`, 'path');
+    }
+    const where: RepositoryRef = { path, ...(s3 ? { s3 } : {}) };
+    const pathField = place ? undefined : 'path';
 
     // The password lost, the recovery key kept: the node sets the new password first, then the
     // repository is opened with it like any other.
     const recovering = req.recoveryKey !== undefined;
     if (req.recoveryKey !== undefined) {
       if (req.password === undefined) throw badRequest('give the new password for the repository opened with the recovery key', 'password');
-      const repositoryId = await this.resetOnNode(node, req.path, req.recoveryKey, req.password, 'path');
+      const repositoryId = await this.resetOnNode(node, where, req.recoveryKey, req.password, pathField);
       await this.audit.record({
         actor: by.user.username,
         action: 'destination.password_reset',
         target: `destination:${req.name}`,
-        details: { node: node.name, path: req.path, repositoryId, with: 'recovery key', adding: true },
+        details: { node: node.name, path, repositoryId, with: 'recovery key', adding: true },
       });
     }
 
-    const id = await this.destinations.insert({ name: req.name, nodeId: node.id, path: req.path, encrypted: req.password !== undefined });
+    const id = await this.destinations.insert({ name: req.name, nodeId: node.id, path, encrypted: req.password !== undefined, ...(place ? { s3: place } : {}) });
     this.creating.add(id);
     try {
       if (req.password) await this.secrets.put(secretName(id), req.password);
+      if (s3) await this.secrets.put(s3SecretName(id), s3.secretAccessKey);
       // Opened with a recovery key, the repository must be there: never create one instead.
       const task = await this.engine.create({ type: 'DESTINATION_CHECK', params: { destinationId: id, create: !recovering }, requiredNodeId: node.id, subject: `destination:${req.name}`, priority: 95, createdBy: by.user.username });
       const done = await this.engine.waitForEnd(task.id, CHECK_TIMEOUT_MS).catch(async (err: unknown) => {
@@ -108,11 +159,13 @@ export class DestinationsService {
         throw err;
       });
       if (done.state !== 'FINISHED' && done.state !== 'FINISHED_WITH_WARNINGS') {
-        throw new AppError(400, 'DESTINATION_CHECK_FAILED', done.error ?? `checking ${req.path} on node "${node.name}" did not succeed`, /password/i.test(done.error ?? '') ? 'password' : 'path');
+        const message = done.error ?? `checking ${path} on node "${node.name}" did not succeed`;
+        throw new AppError(400, 'DESTINATION_CHECK_FAILED', message, checkFailureField(message, place !== undefined));
       }
     } catch (err) {
       // A refused destination leaves no trace: no row, no secret, and it was never announced.
       await this.secrets.delete(secretName(id));
+      await this.secrets.delete(s3SecretName(id));
       await this.destinations.delete(id);
       // The new password is on the repository already: say so, or the admin would try the old one.
       if (recovering && err instanceof AppError) {
@@ -126,11 +179,17 @@ export class DestinationsService {
       actor: by.user.username,
       action: 'destination.create',
       target: `destination:${req.name}`,
-      details: { node: node.name, path: req.path, encrypted: req.password !== undefined, ...(recovering ? { openedWithRecoveryKey: true } : {}) },
+      details: {
+        node: node.name,
+        path,
+        ...(place ? { kind: 's3', endpoint: place.endpoint ?? null, bucket: place.bucket, prefix: place.prefix, accessKeyId: place.accessKeyId, lock: place.lock ?? null } : {}),
+        encrypted: req.password !== undefined,
+        ...(recovering ? { openedWithRecoveryKey: true } : {}),
+      },
     });
     const destination = await this.publish(id);
     // Opened with its recovery key, the repository keeps that key: whoever added it holds it already.
-    const recoveryKey = req.password === undefined || recovering ? undefined : await this.recoveryKey(node.id, req.path, req.password);
+    const recoveryKey = req.password === undefined || recovering ? undefined : await this.recoveryKey(node.id, where, req.password);
     return recoveryKey === undefined ? destination : { ...destination, recoveryKey };
   }
 
@@ -144,7 +203,9 @@ export class DestinationsService {
     const row = await this.require(ref);
     if (row.encrypted !== 1) throw conflict(`destination "${row.name}" is not encrypted: it has no password to reset`);
     if (!this.sessions.get(row.node_id)) throw conflict(`node "${row.node_name}" is offline; only the destination's node can set a new password on its repository`);
-    const repositoryId = await this.resetOnNode({ id: row.node_id, name: row.node_name }, row.path, req.recoveryKey, req.password);
+    const located = await this.repositoryOf(row.id);
+    if (!located) throw notFound(`there is no destination "${ref}"`);
+    const repositoryId = await this.resetOnNode({ id: row.node_id, name: row.node_name }, { path: located.path, ...(located.s3 ? { s3: located.s3 } : {}) }, req.recoveryKey, req.password);
     await this.secrets.put(secretName(row.id), req.password);
     await this.audit.record({
       actor: by.user.username,
@@ -170,12 +231,13 @@ export class DestinationsService {
    * call: the key and the password go into no task, catalog row or log). Returns the
    * repository's id; refusals name the field they are about.
    */
-  private async resetOnNode(node: { id: number; name: string }, path: string, recoveryKey: string, password: string, pathField?: 'path'): Promise<string> {
-    const where = `${node.id}:${path}`;
+  private async resetOnNode(node: { id: number; name: string }, repository: RepositoryRef, recoveryKey: string, password: string, pathField?: 'path'): Promise<string> {
+    const path = repository.path;
+    const where = repository.s3 ? `s3:${path}` : `${node.id}:${path}`;
     if (this.resetting.has(where)) throw conflict(`a new password is being set on the repository at ${path} on node "${node.name}" right now; wait for that to end`);
     this.resetting.add(where);
     try {
-      const answer = await this.sessions.relay.nodeCall(node.id, { op: 'repository.resetPassword', args: { path, recoveryKey, password } }, RESET_PASSWORD_TIMEOUT_MS);
+      const answer = await this.sessions.relay.nodeCall(node.id, { op: 'repository.resetPassword', args: { ...repository, recoveryKey, password } }, RESET_PASSWORD_TIMEOUT_MS);
       this.logger.info({ nodeId: node.id, path, repositoryId: answer.repositoryId }, 'repository password reset with its recovery key');
       return answer.repositoryId;
     } catch (err) {
@@ -191,12 +253,12 @@ export class DestinationsService {
    * never stored, logged or put in a task. The destination works without it, so a node that
    * cannot answer costs only the key (logged, without the key).
    */
-  private async recoveryKey(nodeId: number, path: string, password: string): Promise<string | undefined> {
+  private async recoveryKey(nodeId: number, repository: RepositoryRef, password: string): Promise<string | undefined> {
     try {
-      const answer = await this.sessions.relay.nodeCall(nodeId, { op: 'repository.recoveryKey', args: { path, password } }, RECOVERY_KEY_TIMEOUT_MS);
+      const answer = await this.sessions.relay.nodeCall(nodeId, { op: 'repository.recoveryKey', args: { ...repository, password } }, RECOVERY_KEY_TIMEOUT_MS);
       return answer.recoveryKey;
     } catch (err) {
-      this.logger.warn({ err: err instanceof Error ? err.message : String(err), nodeId, path }, 'the node could not give the new repository\'s recovery key');
+      this.logger.warn({ err: err instanceof Error ? err.message : String(err), nodeId, path: repository.path }, 'the node could not give the new repository\'s recovery key');
       return undefined;
     }
   }
@@ -218,6 +280,7 @@ export class DestinationsService {
       throw conflict(`the catalog lists ${backups} backups on "${row.name}"; remove it with force to forget them too (the data on the destination stays)`);
     }
     await this.secrets.delete(secretName(row.id));
+    await this.secrets.delete(s3SecretName(row.id));
     await this.destinations.delete(row.id);
     await this.audit.record({ actor: by.user.username, action: 'destination.remove', target: `destination:${row.name}`, details: { force, backups } });
     this.bus.publish({ type: 'destination.removed', destinationId: row.id });
@@ -263,10 +326,60 @@ export class DestinationsService {
 
   /** Adds the repository location and password to a destination task's message to its node (never stored in the task). */
   private async repositoryParams(id: number): Promise<Record<string, unknown>> {
+    const repository = await this.repositoryOf(id);
+    return repository ? { repository } : {};
+  }
+
+  /**
+   * How a node opens destination `id`'s repository, with the decrypted password and (S3) the
+   * secret key: only for a task's or a node call's message to its node, never stored or
+   * logged. Undefined when the destination is gone.
+   */
+  async repositoryOf(id: number): Promise<RepositoryParams | undefined> {
     const row = await this.destinations.byId(id);
-    if (!row) return {};
+    if (!row) return undefined;
     const password = row.encrypted === 1 ? await this.secrets.get(secretName(row.id)) : undefined;
-    return { repository: { path: row.path, ...(password !== undefined ? { password } : {}) } };
+    const place = s3PlaceOf(row);
+    let s3: S3Repository | undefined;
+    if (place) {
+      const secretAccessKey = await this.secrets.get(s3SecretName(row.id));
+      if (secretAccessKey === undefined) throw conflict(`destination "${row.name}" has lost its S3 secret key; give it again (vplus destination s3-credentials ${row.name})`);
+      s3 = { ...place, secretAccessKey };
+    }
+    return { path: row.path, ...(password !== undefined ? { password } : {}), ...(s3 ? { s3 } : {}) };
+  }
+
+  /**
+   * Key rotation on an S3 destination: the new key pair is tried by a check of the repository
+   * first and kept only when the check passes; otherwise the old one stays and the answer says
+   * what is wrong, on the field it is about.
+   */
+  async updateS3Credentials(ref: string, req: UpdateS3Credentials, by: Principal): Promise<Destination> {
+    const row = await this.require(ref);
+    const place = s3PlaceOf(row);
+    if (!place) throw conflict(`destination "${row.name}" is a directory on node "${row.node_name}", not an S3 bucket: it has no S3 keys`);
+    if (!this.sessions.get(row.node_id)) throw conflict(`node "${row.node_name}" is offline; the new keys can only be checked from a running node`);
+    if (this.rotating.has(row.id)) throw conflict(`the keys of destination "${row.name}" are being changed right now; wait for that to end`);
+    this.rotating.add(row.id);
+    const oldSecret = await this.secrets.get(s3SecretName(row.id));
+    try {
+      await this.destinations.setS3AccessKey(row.id, req.accessKeyId);
+      await this.secrets.put(s3SecretName(row.id), req.secretAccessKey);
+      const task = await this.engine.create({ type: 'DESTINATION_CHECK', params: { destinationId: row.id, create: false }, requiredNodeId: row.node_id, subject: `destination:${row.name}`, priority: 95, createdBy: by.user.username });
+      const done = await this.engine.waitForEnd(task.id, CHECK_TIMEOUT_MS);
+      if (done.state !== 'FINISHED' && done.state !== 'FINISHED_WITH_WARNINGS') {
+        const message = done.error ?? `checking ${row.path} with the new keys did not succeed`;
+        throw new AppError(400, 'DESTINATION_CHECK_FAILED', `${message.replace(/\.$/, '')} (the old keys are kept)`, checkFailureField(message, true));
+      }
+    } catch (err) {
+      await this.destinations.setS3AccessKey(row.id, place.accessKeyId);
+      if (oldSecret !== undefined) await this.secrets.put(s3SecretName(row.id), oldSecret);
+      throw err;
+    } finally {
+      this.rotating.delete(row.id);
+    }
+    await this.audit.record({ actor: by.user.username, action: 'destination.s3_credentials', target: `destination:${row.name}`, details: { accessKeyId: req.accessKeyId, previousAccessKeyId: place.accessKeyId } });
+    return this.publish(row.id);
   }
 
   /**
@@ -362,4 +475,17 @@ function resetRefusal(err: RelayError, node: string, path: string, pathField: 'p
   }
   if (REPOSITORY_PATH_CODES.has(err.code)) return new AppError(400, 'PASSWORD_RESET_FAILED', err.message, pathField);
   return new AppError(502, 'PASSWORD_RESET_FAILED', `setting the new password at ${path} on node ${node} failed: ${err.message}`);
+}
+
+/** The same bucket and prefix at the same store: one repository. */
+function samePlace(a: S3StoredPlace | null, b: S3StoredPlace): boolean {
+  if (!a) return false;
+  const host = (p: S3StoredPlace): string => (p.endpoint ? new URL(p.endpoint).host.toLowerCase() : `aws:${p.region}`);
+  return host(a) === host(b) && a.bucket === b.bucket && a.prefix === b.prefix;
+}
+
+/** The form field a failed check of a new destination is about. */
+function checkFailureField(message: string, s3: boolean): string | undefined {
+  if (!s3) return /password/i.test(message) ? 'password' : 'path';
+  return s3FieldOf(message);
 }

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { DestinationCheckResultSchema } from '../../../common/api/destinations.js';
-import { Repository } from '../../repository/index.js';
+import { RepositoryError, type Repository } from '../../repository/index.js';
+import { initRepository, openRepository } from '../repository-location.js';
 import { TaskError, type TaskHandler, type TaskRunContext } from '../task-handler.js';
 import { destinationError, formatBytes, parseParams, plural, repositoryDeps, statsView, type DestinationHandlerDeps, type DestinationTarget } from './destination-task.js';
 
@@ -31,6 +32,7 @@ export function destinationCheckHandler(deps: DestinationHandlerDeps): TaskHandl
     type: 'DESTINATION_CHECK',
     async run(ctx: TaskRunContext) {
       const { target, params } = parseParams(ctx, deps, ParamsSchema);
+      if (target.s3) return checkS3(ctx, deps, target, params.create);
       const dir = target.path;
       ctx.log('info', `checking destination ${dir} on node ${target.node}${params.create ? ' (a repository is created if the directory is empty)' : ''}`);
       const madeDir = await ensureDirectory(ctx, target, params.create);
@@ -40,7 +42,7 @@ export function destinationCheckHandler(deps: DestinationHandlerDeps): TaskHandl
         await probeWrite(ctx, target);
         const entries = await listEntries(ctx, target);
         if (entries.includes(CONFIG_FILE)) {
-          repo = await Repository.open(dir, { password: target.password }, repositoryDeps(ctx, deps));
+          repo = await openRepository(target, { password: target.password }, repositoryDeps(ctx, deps));
         } else if (entries.length > 0) {
           throw new TaskError(
             `destination ${dir} on node ${target.node} is not empty and holds no vPlus repository; choose an empty directory (for example a new subdirectory such as ${path.join(dir, 'vplus')})`,
@@ -50,7 +52,7 @@ export function destinationCheckHandler(deps: DestinationHandlerDeps): TaskHandl
           throw new TaskError(`destination ${dir} on node ${target.node} holds no vPlus repository (the directory is empty); is the share mounted?`, 'DESTINATION_NO_REPOSITORY');
         } else {
           ctx.signal.throwIfAborted();
-          repo = await Repository.init(dir, { ...deps.init, ...(target.password ? { password: target.password } : {}) }, repositoryDeps(ctx, deps)).catch(async (err: unknown) => {
+          repo = await initRepository(target, { ...deps.init, ...(target.password ? { password: target.password } : {}) }, repositoryDeps(ctx, deps)).catch(async (err: unknown) => {
             // A half-created layout would make the directory "not empty" for the next attempt.
             await removeContents(ctx.logger, dir, madeDir);
             throw err;
@@ -78,6 +80,42 @@ export function destinationCheckHandler(deps: DestinationHandlerDeps): TaskHandl
       }
     },
   };
+}
+
+/**
+ * DESTINATION_CHECK on a bucket: the repository under the prefix opens with the password, or
+ * (with `create`) the prefix is empty and a repository is created there. Reaching the store,
+ * the credentials, the bucket, object lock and the permissions are what opening or creating
+ * it exercises; each failure names the bucket and the endpoint. Free space is unknown (null).
+ */
+async function checkS3(ctx: TaskRunContext, deps: DestinationHandlerDeps, target: DestinationTarget, create: boolean) {
+  const where = target.path;
+  ctx.log('info', `checking destination ${where} from node ${target.node}${create ? ' (a repository is created if the prefix is empty)' : ''}`);
+  let repo: Repository | undefined;
+  let created = false;
+  try {
+    try {
+      repo = await openRepository(target, { password: target.password }, repositoryDeps(ctx, deps));
+    } catch (err) {
+      const missing = err instanceof RepositoryError && (err.code === 'REPO_NOT_A_REPOSITORY' || err.code === 'REPO_PATH_MISSING');
+      if (!missing || !create) throw err;
+      ctx.signal.throwIfAborted();
+      repo = await initRepository(target, { ...deps.init, ...(target.password ? { password: target.password } : {}) }, repositoryDeps(ctx, deps));
+      created = true;
+    }
+    const stats = statsView(await repo.stats());
+    const kind = repo.encrypted ? 'an encrypted' : 'an unencrypted';
+    ctx.log(
+      'info',
+      created ? `created ${kind} repository at ${where}` : `found ${kind} repository at ${where} with ${plural(stats.backups, 'backup')} (${formatBytes(stats.storedBytes)} stored)`,
+    );
+    const result: z.infer<typeof DestinationCheckResultSchema> = { created, encrypted: repo.encrypted, freeBytes: null, totalBytes: null, stats };
+    return { warnings: [], result };
+  } catch (err) {
+    throw destinationError(ctx, target, err, 'checking the destination');
+  } finally {
+    await repo?.close();
+  }
 }
 
 /** Exists and is a directory; with `create`, a missing directory is made under an existing parent. Returns whether it was made. */

@@ -6,7 +6,9 @@
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { RepoBackup, RepositoryStatsView } from '../../../common/api/destinations.js';
-import { Repository, RepositoryError, type BackupInfo, type InitOptions, type RepositoryDeps, type RepositoryStats } from '../../repository/index.js';
+import { S3RepositorySchema, type S3Repository } from '../../../common/s3-location.js';
+import { RepositoryError, type BackupInfo, type InitOptions, type Repository, type RepositoryDeps, type RepositoryStats } from '../../repository/index.js';
+import { openRepository } from '../repository-location.js';
 import { TaskError, type TaskRunContext } from '../task-handler.js';
 
 export interface DestinationHandlerDeps {
@@ -19,22 +21,44 @@ export interface DestinationHandlerDeps {
 }
 
 /**
- * Injected by the server into every destination task at dispatch: the path on this node and
- * the decrypted password. The password is never logged.
+ * Where a task's repository is, as the server sends it: a directory on this node (`path`), or
+ * a bucket of an S3-compatible store (`s3`, with its credentials; `path` is then how the place
+ * is shown, "s3://bucket/prefix at https://…"); with the decrypted password when encrypted.
+ * Neither the password nor the secret key is ever logged.
  */
+export const RepositoryParamsSchema = z
+  .object({
+    path: z.string().min(1),
+    password: z.string().min(1).nullish(),
+    s3: S3RepositorySchema.optional(),
+  })
+  .refine((r) => r.s3 !== undefined || path.isAbsolute(r.path), { path: ['path'], message: 'the destination path must be absolute' });
+
+/** Injected by the server into every destination task at dispatch. */
 export const DestinationTaskParamsSchema = z.object({
   destinationId: z.union([z.number().int(), z.string()]),
-  repository: z.object({
-    path: z.string().min(1).refine((p) => path.isAbsolute(p), 'the destination path must be absolute'),
-    password: z.string().min(1).nullish(),
-  }),
+  repository: RepositoryParamsSchema,
 });
 
 export interface DestinationTarget {
   destinationId: number | string;
+  /** The directory, or (S3) the place as shown to people. */
   path: string;
   password: string | undefined;
+  /** S3 destinations: the bucket, prefix and credentials. */
+  s3?: S3Repository;
   node: string;
+}
+
+/** A task's repository params as a target (COPY has two: `source` and `target`). */
+export function targetOf(destinationId: number | string, repository: z.output<typeof RepositoryParamsSchema>, node: string): DestinationTarget {
+  return {
+    destinationId,
+    path: repository.s3 ? repository.path : path.resolve(repository.path),
+    password: repository.password ?? undefined,
+    ...(repository.s3 ? { s3: repository.s3 } : {}),
+    node,
+  };
 }
 
 /** Parses the common parameters plus the task's own (`schema`); a bad parameter fails the task. */
@@ -44,10 +68,7 @@ export function parseParams<S extends z.ZodType>(ctx: TaskRunContext, deps: Dest
   const own = schema.safeParse(ctx.params);
   if (!own.success) throw invalidParams(own.error);
   const { destinationId, repository } = common.data;
-  return {
-    target: { destinationId, path: path.resolve(repository.path), password: repository.password ?? undefined, node: deps.nodeName },
-    params: own.data,
-  };
+  return { target: targetOf(destinationId, repository, deps.nodeName), params: own.data };
 }
 
 function invalidParams(error: z.ZodError): TaskError {
@@ -65,7 +86,7 @@ export async function withRepository<T>(ctx: TaskRunContext, deps: DestinationHa
   ctx.signal.throwIfAborted();
   let repo: Repository;
   try {
-    repo = await Repository.open(target.path, { password: target.password }, repositoryDeps(ctx, deps));
+    repo = await openRepository(target, { password: target.password }, repositoryDeps(ctx, deps));
   } catch (err) {
     throw destinationError(ctx, target, err, 'opening the repository');
   }
@@ -90,6 +111,7 @@ const errnoOf = (err: unknown): string | undefined =>
  */
 export function destinationError(ctx: TaskRunContext, target: DestinationTarget, err: unknown, action: string, options: { bareErrnoIsDestination?: boolean } = {}): unknown {
   if (ctx.signal.aborted || err instanceof TaskError) return err;
+  if (target.s3) return s3DestinationError(ctx, target, target.s3, err, action, options);
   const { path: p, node } = target;
   const code = err instanceof RepositoryError ? err.code : options.bareErrnoIsDestination === false ? undefined : errnoOf(err);
   switch (code) {
@@ -119,6 +141,37 @@ export function destinationError(ctx: TaskRunContext, target: DestinationTarget,
   if (err instanceof RepositoryError) return new TaskError(err.message, err.code);
   ctx.logger.error({ err, destination: p, action }, 'destination task failed unexpectedly');
   return new TaskError(`${action} at ${p} on node ${node} failed: ${err instanceof Error ? err.message : String(err)}`, code ?? errnoOf(err) ?? 'DESTINATION_ERROR');
+}
+
+/**
+ * destinationError for a bucket: names the bucket and the endpoint (there is no share to mount
+ * and no directory to fix), and what to check for each kind of failure.
+ */
+function s3DestinationError(ctx: TaskRunContext, target: DestinationTarget, s3: S3Repository, err: unknown, action: string, options: { bareErrnoIsDestination?: boolean }): unknown {
+  const { path: p, node } = target;
+  const at = s3.endpoint ?? `AWS S3 (${s3.region})`;
+  const where = `bucket ${s3.bucket}${s3.prefix ? ` (prefix ${s3.prefix})` : ''} at ${at}`;
+  const code = err instanceof RepositoryError ? err.code : options.bareErrnoIsDestination === false ? undefined : errnoOf(err);
+  switch (code) {
+    case 'REPO_PATH_MISSING':
+    case 'REPO_NOT_A_REPOSITORY':
+      return new TaskError(`${where} holds no vPlus repository; is this the right bucket and prefix?`, 'DESTINATION_NO_REPOSITORY');
+    case 'REPO_PERMISSION_DENIED':
+      return new TaskError(`node ${node} may not use ${where} (access denied): ${err instanceof Error ? err.message : String(err)}; give the access key read, write, list and delete on the bucket`, 'DESTINATION_PERMISSION_DENIED');
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new TaskError(`node ${node} cannot resolve the S3 endpoint ${at} (DNS); check the endpoint URL`, 'DESTINATION_UNREACHABLE');
+    case 'ECONNREFUSED':
+    case 'ECONNRESET':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return new TaskError(`node ${node} cannot reach the S3 endpoint ${at} (${code}); is the store running and the endpoint right?`, 'DESTINATION_UNREACHABLE');
+  }
+  // The library's S3 messages already name the bucket and what to do (credentials, lock, busy…).
+  if (err instanceof RepositoryError) return new TaskError(err.message, err.code);
+  ctx.logger.error({ err, destination: p, action }, 'destination task failed unexpectedly');
+  return new TaskError(`${action} in ${where} from node ${node} failed: ${err instanceof Error ? err.message : String(err)}`, code ?? errnoOf(err) ?? 'DESTINATION_ERROR');
 }
 
 /**

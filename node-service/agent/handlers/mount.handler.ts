@@ -125,6 +125,7 @@ function mountHandler(deps: MountHandlerDeps): TaskHandler {
           serve: (_src, o) =>
             serveInChild(workDir, {
               repositoryPath: target.path,
+              ...(target.s3 ? { s3: target.s3 } : {}),
               password: target.password ?? null,
               backupId: params.backupId,
               ...(params.iscsi ? { disks: [params.iscsi.disk] } : params.disks ? { disks: params.disks } : {}),

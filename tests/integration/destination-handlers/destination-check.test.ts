@@ -24,7 +24,7 @@ describe('DESTINATION_CHECK', () => {
     const result = DestinationCheckResultSchema.parse(out.result);
     expect(result).toMatchObject({ created: true, encrypted: true, stats: { backups: 0, logicalBytes: 0, dedupRatio: null, compressionRatio: null } });
     expect(result.freeBytes).toBeGreaterThan(0);
-    expect(result.totalBytes).toBeGreaterThanOrEqual(result.freeBytes);
+    expect(result.totalBytes).toBeGreaterThanOrEqual(result.freeBytes!);
     expect(out.failed).toBeUndefined();
     expect(JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8'))).toMatchObject({ format: 'vplus-repository', encryption: { algorithm: 'aes-256-gcm' } });
     // The probe file is gone and the password appears in no log line.

@@ -240,7 +240,7 @@ export function CheckResultView({ result }: { result: unknown }) {
   return parsed(DestinationCheckResultSchema, result, (check) => (
     <Stack gap="sm" data-testid="check-result">
       <Alert color="green" icon={<IconCircleCheck />} role="status" title="The destination is reachable and writable">
-        {`${check.created ? 'A new repository was created' : 'The repository was opened'}${check.encrypted ? ' (encrypted)' : ''}; ${formatBytes(check.freeBytes)} free of ${formatBytes(check.totalBytes)}.`}
+        {`${check.created ? 'A new repository was created' : 'The repository was opened'}${check.encrypted ? ' (encrypted)' : ''}${check.freeBytes !== null && check.totalBytes !== null ? `; ${formatBytes(check.freeBytes)} free of ${formatBytes(check.totalBytes)}` : ''}.`}
       </Alert>
       <StatsLine stats={check.stats} />
     </Stack>
