@@ -45,6 +45,7 @@ import {
   type Hypervisor,
   type InstallNode,
   type ResetDestinationPassword,
+  type UpdateS3Credentials,
   type IscsiStartRequest,
   type IscsiStartResponse,
   type Login,
@@ -204,6 +205,11 @@ export class ApiClient extends ApiTransport {
    */
   resetDestinationPassword(ref: string, request: ResetDestinationPassword): Promise<Destination> {
     return this.request('POST', `/api/destinations/${encodeURIComponent(ref)}/reset-password`, { body: request, schema: DestinationSchema, timeoutMs: CREATE_DESTINATION_TIMEOUT_MS });
+  }
+
+  /** Key rotation on an S3 destination: answers once its node has checked the repository with the new keys. */
+  updateS3Credentials(ref: string, request: UpdateS3Credentials): Promise<Destination> {
+    return this.request('PUT', `/api/destinations/${encodeURIComponent(ref)}/s3-credentials`, { body: request, schema: DestinationSchema, timeoutMs: CREATE_DESTINATION_TIMEOUT_MS });
   }
 
   renameDestination(ref: string, name: string): Promise<Destination> {

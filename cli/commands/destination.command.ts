@@ -9,6 +9,7 @@ import { Output, formatFields } from '../output.js';
 import { formatRetention, parseRetentionSpec, RETENTION_EXAMPLE } from '../retention.js';
 import { readRecoveryKeyFile } from '../recovery-key-file.js';
 import { readSecret } from '../secrets.js';
+import { s3CredentialsFromOptions, s3DestinationFromOptions, type S3AddOptions } from '../s3-destination.js';
 import { destinationOf } from '../task-results.js';
 import { followStartedTask, intParser } from './task.command.js';
 
@@ -19,9 +20,9 @@ const MAX_PARTS = 1000;
 /** Usage points `destination show` lists under the sparkline. */
 const USAGE_POINTS_SHOWN = 5;
 
-export interface DestinationAddOptions {
+export interface DestinationAddOptions extends S3AddOptions {
   node: string;
-  path: string;
+  path?: string;
   passwordStdin?: boolean;
   recoveryKeyFile?: string;
   json?: boolean;
@@ -46,14 +47,22 @@ export interface PruneOptions {
 }
 
 export function registerDestinationCommands(program: Command, ctx: CliContext): void {
-  const destination = program.command('destination').description('backup destinations: repositories in a directory on a node');
+  const destination = program.command('destination').description('backup destinations: repositories in a directory on a node or in a bucket of an S3-compatible store');
 
   destination
     .command('add')
-    .description("add a destination: the server checks the path on the node and creates (or opens) the repository there")
+    .description("add a destination: the server checks the path (or bucket) from the node and creates (or opens) the repository there")
     .argument('<name>', 'destination name')
-    .requiredOption('--node <node>', 'the node that reads and writes it (name or id)')
-    .requiredOption('--path <dir>', 'absolute directory on that node: a local disk, or an NFS/SMB share mounted there')
+    .requiredOption('--node <node>', 'the node that reads and writes it (name or id); for S3 the node that talks to the store')
+    .option('--path <dir>', 'absolute directory on that node: a local disk, or an NFS/SMB share mounted there')
+    .option('--s3 <url>', 'an S3-compatible bucket instead of a directory: ENDPOINT/BUCKET[/PREFIX], e.g. https://s3.eu-central-1.wasabisys.com/backups/vplus, or s3://BUCKET[/PREFIX] for AWS')
+    .option('--access-key <key>', 'S3: the access key id')
+    .option('--secret-key-file <file>', 'S3: a file holding the secret key, or - for stdin (never on the command line)')
+    .option('--region <region>', 'S3: the region (default us-east-1)')
+    .option('--path-style', 'S3: path-style addressing (https://host/bucket/key), as MinIO and Ceph usually want')
+    .option('--ca-file <pem>', "S3: a PEM CA bundle to trust for the endpoint's certificate (a private CA)")
+    .option('--lock <mode>', 'S3: lock every backup with object lock, governance or compliance (the bucket must have object lock enabled)')
+    .option('--lock-days <n>', 'S3: with --lock, the days each backup stays locked', intParser('--lock-days', 1, 36_500))
     .option('--password-stdin', 'encrypt it (recommended) with a password from stdin (asked twice without echo on a terminal), and print its recovery key once; without it, backups are stored unencrypted')
     .option(
       '--recovery-key-file <file>',
@@ -61,6 +70,15 @@ export function registerDestinationCommands(program: Command, ctx: CliContext): 
     )
     .option('--json', 'print the added destination as JSON only')
     .action((name: string, options: DestinationAddOptions) => addDestination(ctx, name, options));
+
+  destination
+    .command('s3-credentials')
+    .description("change an S3 destination's access key and secret key (key rotation): its node checks the repository with the new keys first, and the old ones stay when that fails")
+    .argument('<name>', 'destination name or id')
+    .requiredOption('--access-key <key>', 'the new access key id')
+    .requiredOption('--secret-key-file <file>', 'a file holding the new secret key, or - for stdin (never on the command line)')
+    .option('--json', 'print the destination as JSON only')
+    .action((name: string, options: { accessKey: string; secretKeyFile: string; json?: boolean }) => updateS3Credentials(ctx, name, options));
 
   destination
     .command('reset-password')
@@ -179,12 +197,19 @@ export function encryptionWarning(name: string): string {
 async function addDestination(ctx: CliContext, name: string, options: DestinationAddOptions): Promise<void> {
   const out = new Output(ctx);
   const destinationName = validateDestinationName(name);
-  const dir = validateDestinationPath(options.path);
+  if ((options.path === undefined) === (options.s3 === undefined)) throw new UsageError('give either --path DIR (a directory on the node) or --s3 URL/BUCKET[/PREFIX] (a bucket)');
+  if (options.s3 === undefined) {
+    const s3Only = (['accessKey', 'secretKeyFile', 'region', 'pathStyle', 'caFile', 'lock', 'lockDays'] as const).find((k) => options[k] !== undefined);
+    if (s3Only) throw new UsageError(`--${s3Only.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for S3 destinations (with --s3)`);
+  }
+  const dir = options.path === undefined ? undefined : validateDestinationPath(options.path);
   if (options.node.trim() === '') throw new UsageError('--node needs a node name or id, as vplus node list shows it');
   if (options.recoveryKeyFile !== undefined && !options.passwordStdin) {
     throw new UsageError('--recovery-key-file sets a new password on the repository: give it with --password-stdin');
   }
   const recoveryKey = options.recoveryKeyFile === undefined ? undefined : await readRecoveryKeyFile(options.recoveryKeyFile);
+  const s3 = options.s3 === undefined ? undefined : await s3DestinationFromOptions(ctx, options);
+  const where = dir ?? options.s3 ?? '';
   // Connect first: no point typing a password twice only to hear "not logged in".
   await withClient(ctx, async (client) => {
     let password: string | undefined;
@@ -197,9 +222,10 @@ async function addDestination(ctx: CliContext, name: string, options: Destinatio
     } else {
       out.note(`note: "${destinationName}" stores backups unencrypted; encryption cannot be turned on later (add it with --password-stdin to encrypt).`);
     }
-    out.note(recoveryKey !== undefined ? `Opening ${dir} on node ${options.node} with its recovery key…` : `Checking ${dir} on node ${options.node}…`);
+    const fromNode = `${dir !== undefined ? 'on' : 'from'} node ${options.node}`;
+    out.note(recoveryKey !== undefined ? `Opening ${where} ${fromNode} with its recovery key…` : `Checking ${where} ${fromNode}…`);
     const created = await client
-      .createDestination({ name: destinationName, node: options.node, path: dir, ...(password !== undefined ? { password } : {}), ...(recoveryKey !== undefined ? { recoveryKey } : {}) })
+      .createDestination({ name: destinationName, node: options.node, ...(dir !== undefined ? { path: dir } : {}), ...(s3 ? { s3 } : {}), ...(password !== undefined ? { password } : {}), ...(recoveryKey !== undefined ? { recoveryKey } : {}) })
       .catch((err: unknown) => {
         throw aboutTheKeyFile(err, options.recoveryKeyFile);
       });
@@ -207,7 +233,7 @@ async function addDestination(ctx: CliContext, name: string, options: Destinatio
       out.json(created);
       return;
     }
-    if (recoveryKey !== undefined) out.line(`Opened the repository at ${dir} with its recovery key and set the new password; the old password opens it no more, the recovery key still does.`);
+    if (recoveryKey !== undefined) out.line(`Opened the repository at ${created.path} with its recovery key and set the new password; the old password opens it no more, the recovery key still does.`);
     const space = formatSpace(created);
     out.line(
       `Added destination "${created.name}" on node ${created.node} at ${created.path} (${created.encrypted ? 'encrypted' : 'not encrypted'})` +
@@ -254,6 +280,20 @@ async function resetDestinationPassword(ctx: CliContext, ref: string, options: R
     out.line(`Set the new password of destination "${after.name}"; the old password opens it no more, the recovery key still does.`);
     if (after.status === 'ok') out.line(`Checked with the new password: ${after.backups} backup${after.backups === 1 ? '' : 's'} on the destination.`);
     else out.line(`The check with the new password says: ${after.statusMessage ?? after.status}`);
+  });
+}
+
+async function updateS3Credentials(ctx: CliContext, ref: string, options: { accessKey: string; secretKeyFile: string; json?: boolean }): Promise<void> {
+  const out = new Output(ctx);
+  const keys = await s3CredentialsFromOptions(ctx, options);
+  await withClient(ctx, async (client) => {
+    out.note(`Checking destination ${ref} with access key ${keys.accessKeyId}…`);
+    const after = await client.updateS3Credentials(ref, keys);
+    if (options.json) {
+      out.json(after);
+      return;
+    }
+    out.line(`Destination "${after.name}" now uses access key ${keys.accessKeyId}; its repository opened with it.`);
   });
 }
 
@@ -376,7 +416,7 @@ function formatSpace(d: Pick<Destination, 'freeBytes' | 'totalBytes'>): string |
 }
 
 export function formatDestinations(destinations: readonly Destination[]): string {
-  if (destinations.length === 0) return 'No destinations. Add one with vplus destination add NAME --node NODE --path DIR.';
+  if (destinations.length === 0) return 'No destinations. Add one with vplus destination add NAME --node NODE --path DIR (or --s3 URL/BUCKET …).';
   return formatTable(
     ['ID', 'NAME', 'NODE', 'PATH', 'ENCRYPTED', 'STATUS', 'BACKUPS', 'STORED', 'LOGICAL', 'DEDUP', 'COMPRESSION', 'FREE'],
     destinations.map((d) => [
@@ -403,7 +443,19 @@ export function formatDestination(d: Destination, usage: readonly DestinationUsa
     ['ID', String(d.id)],
     ['Name', d.name],
     ['Node', d.node],
-    ['Path', d.path],
+    ...(d.s3
+      ? ([
+          ['Kind', 'S3-compatible bucket'],
+          ['Endpoint', d.s3.endpoint ?? `AWS S3 (${d.s3.region})`],
+          ['Region', d.s3.region],
+          ['Bucket', d.s3.bucket],
+          ['Prefix', d.s3.prefix || '-'],
+          ['Addressing', d.s3.forcePathStyle ? 'path-style' : 'virtual-host'],
+          ['Access key', d.s3.accessKeyId],
+          ['Trusted CA', d.s3.customCa ? 'a private CA' : "the system's"],
+          ['Object lock', d.s3.lock ? `${d.s3.lock.mode}, ${d.s3.lock.days} days` : 'no'],
+        ] satisfies [string, string][])
+      : ([['Path', d.path]] satisfies [string, string][])),
     ['Encrypted', d.encrypted ? 'yes' : 'no'],
     ['Status', d.statusMessage ? `${STATUS_WORDS[d.status]} (${d.statusMessage})` : STATUS_WORDS[d.status]],
     ['Backups', String(d.backups)],

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateDestinationName, validateDestinationPath, verifySubset } from '../../../cli/commands/destination.command.js';
 import { UsageError } from '../../../cli/errors.js';
+import { parseS3Url } from '../../../cli/s3-destination.js';
 import { formatRetention, parseRetentionSpec } from '../../../cli/retention.js';
 import { RetentionSchema } from '../../../common/api/index.js';
 import { parseRetentionSpec as nodeParseRetentionSpec } from '../../../node-service/repository/retention.js';
@@ -70,13 +71,33 @@ describe('other destination arguments', () => {
     expect(validateDestinationPath('/mnt/nas/vplus')).toBe('/mnt/nas/vplus');
     expect(() => validateDestinationPath('mnt/nas')).toThrow(/--path "mnt\/nas": the path must be absolute/);
   });
+
+  it('--s3 splits the endpoint, the bucket and the prefix; s3:// means AWS', () => {
+    expect(parseS3Url('https://127.0.0.1:7480/backups/office/vplus/')).toEqual({ endpoint: 'https://127.0.0.1:7480', bucket: 'backups', prefix: 'office/vplus' });
+    expect(parseS3Url('http://minio.lan:9000/b1')).toEqual({ endpoint: 'http://minio.lan:9000', bucket: 'b1', prefix: '' });
+    expect(parseS3Url('s3://my-bucket/a/b')).toEqual({ bucket: 'my-bucket', prefix: 'a/b' });
+    expect(parseS3Url('s3://my-bucket')).toEqual({ bucket: 'my-bucket', prefix: '' });
+    expect(() => parseS3Url('ftp://host/b1')).toThrow(/must be http:\/\/ or https:\/\//);
+    expect(() => parseS3Url('https://AK:SECRET@host/b1')).toThrow(/no query, fragment or credentials/);
+    expect(() => parseS3Url('not a url')).toThrow(/give the endpoint URL followed by the bucket/);
+  });
 });
 
 /** CLI.md: usage errors exit 2, with one sentence on stderr, nothing on stdout, and no request. */
 describe('destination and backup usage errors exit 2', () => {
   const cases: [string, string[], RegExp][] = [
     ['add without --node', ['destination', 'add', 'nas', '--path', '/mnt/nas'], /required option '--node <node>'/],
-    ['add without --path', ['destination', 'add', 'nas', '--node', 'n1'], /required option '--path <dir>'/],
+    ['add without --path', ['destination', 'add', 'nas', '--node', 'n1'], /give either --path DIR \(a directory on the node\) or --s3 URL\/BUCKET/],
+    ['add with --path and --s3', ['destination', 'add', 'nas', '--node', 'n1', '--path', '/mnt/nas', '--s3', 'https://s3.example.com/b1'], /give either --path DIR/],
+    ['add with an S3 option on a directory', ['destination', 'add', 'nas', '--node', 'n1', '--path', '/mnt/nas', '--path-style'], /--path-style is for S3 destinations \(with --s3\)/],
+    ['add --s3 without --access-key', ['destination', 'add', 'nas', '--node', 'n1', '--s3', 'https://s3.example.com/b1', '--secret-key-file', '-'], /--s3 needs --access-key KEY/],
+    ['add --s3 without --secret-key-file', ['destination', 'add', 'nas', '--node', 'n1', '--s3', 'https://s3.example.com/b1', '--access-key', 'AK'], /--s3 needs --secret-key-file FILE \(or - for stdin\)/],
+    ['add --s3 with a bad bucket', ['destination', 'add', 'nas', '--node', 'n1', '--s3', 'https://s3.example.com/Bad_Bucket', '--access-key', 'AK', '--secret-key-file', '-'], /--s3 \(the bucket\): bucket must be 3-63 characters/],
+    ['add --s3 without a bucket', ['destination', 'add', 'nas', '--node', 'n1', '--s3', 'https://s3.example.com/', '--access-key', 'AK', '--secret-key-file', '-'], /the bucket is missing after the endpoint/],
+    ['add --s3 with --lock but no days', ['destination', 'add', 'nas', '--node', 'n1', '--s3', 's3://b1', '--access-key', 'AK', '--secret-key-file', '-', '--lock', 'governance'], /--lock needs --lock-days N/],
+    ['add --s3 with a bad lock mode', ['destination', 'add', 'nas', '--node', 'n1', '--s3', 's3://b1', '--access-key', 'AK', '--secret-key-file', '-', '--lock', 'strict', '--lock-days', '3'], /--lock "strict": give governance or compliance/],
+    ['add --s3 with a missing secret key file', ['destination', 'add', 'nas', '--node', 'n1', '--s3', 's3://b1', '--access-key', 'AK', '--secret-key-file', '/nonexistent/secret'], /cannot read --secret-key-file \/nonexistent\/secret: no such file/],
+    ['add --s3 with the secret and the password both on stdin', ['destination', 'add', 'nas', '--node', 'n1', '--s3', 's3://b1', '--access-key', 'AK', '--secret-key-file', '-', '--password-stdin'], /both read stdin/],
     ['add with a relative path', ['destination', 'add', 'nas', '--node', 'n1', '--path', 'nas'], /--path "nas": the path must be absolute/],
     ['add with a bad name', ['destination', 'add', 'my nas', '--node', 'n1', '--path', '/mnt/nas'], /invalid destination name "my nas"/],
     ['rename to a bad name', ['destination', 'rename', 'nas', 'new/name'], /invalid new name "new\/name"/],

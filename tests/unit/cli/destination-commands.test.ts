@@ -101,6 +101,43 @@ describe('destination and backup commands against the API', () => {
       expect(run.stdout).toBe('Added destination "nas" on node n1 at /mnt/nas/vplus (encrypted); 120 GiB free of 500 GiB.\n');
     });
 
+    it('--s3 sends the bucket, the prefix and the secret key read from its file; the secret is never printed', async () => {
+      const dir = tempDir('s3-add');
+      fs.writeFileSync(path.join(dir, 'secret'), 's3-secret-key-1\n');
+      const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+      fs.writeFileSync(path.join(dir, 'ca.pem'), ca);
+      nextCreate = {
+        status: 201,
+        body: sampleDestination({
+          kind: 's3',
+          path: 's3://backups/office at https://127.0.0.1:7480',
+          s3: { endpoint: 'https://127.0.0.1:7480', region: 'us-east-1', bucket: 'backups', prefix: 'office', forcePathStyle: true, accessKeyId: 'AK1', customCa: true, lock: { mode: 'governance', days: 7 } },
+          encrypted: false,
+          backups: 0,
+          freeBytes: null,
+          totalBytes: null,
+        }),
+      };
+      const argv = ['destination', 'add', 'offsite', '--node', 'n1', '--s3', 'https://127.0.0.1:7480/backups/office', '--access-key', 'AK1', '--secret-key-file', path.join(dir, 'secret')];
+      const run = await runVplus([...argv, '--path-style', '--ca-file', path.join(dir, 'ca.pem'), '--lock', 'governance', '--lock-days', '7'], { env });
+      expect(run.stderr).toContain('Checking https://127.0.0.1:7480/backups/office from node n1…');
+      expect(run.code).toBe(0);
+      expect(last('POST')).toEqual({
+        url: '/api/destinations',
+        body: {
+          name: 'offsite',
+          node: 'n1',
+          s3: { endpoint: 'https://127.0.0.1:7480', region: 'us-east-1', bucket: 'backups', prefix: 'office', forcePathStyle: true, caPem: ca, lock: { mode: 'governance', days: 7 }, accessKeyId: 'AK1', secretAccessKey: 's3-secret-key-1' },
+        },
+      });
+      expect(run.stdout).toBe('Added destination "nas" on node n1 at s3://backups/office at https://127.0.0.1:7480 (not encrypted).\n');
+      expect(run.stdout + run.stderr).not.toContain('s3-secret-key-1');
+      // From stdin with `-`.
+      const piped = await runVplus([...argv.slice(0, -1), '-'], { env, stdin: 's3-secret-key-2\n' });
+      expect(piped.code).toBe(0);
+      expect((last('POST').body.s3 as { secretAccessKey: string }).secretAccessKey).toBe('s3-secret-key-2');
+    });
+
     it('reads the password piped to stdin, warns that losing it loses the backups, and never prints it', async () => {
       const run = await runVplus(['destination', 'add', 'nas', '--node', 'n1', '--path', '/mnt/nas/vplus', '--password-stdin', '--json'], { env, stdin: 'repo-secret-1\n' });
       expect(run.code).toBe(0);

@@ -53,7 +53,7 @@ describe('destination and backup tables', () => {
     expect(header).toMatch(/^ID\s+NAME\s+NODE\s+PATH\s+ENCRYPTED\s+STATUS\s+BACKUPS\s+STORED\s+LOGICAL\s+DEDUP\s+COMPRESSION\s+FREE$/);
     expect(nas).toMatch(/^3\s+nas\s+n1\s+\/mnt\/nas\/vplus\s+yes\s+ok\s+4\s+12\.5 GiB\s+40\.0 GiB\s+3\.2×\s+1\.5×\s+120 GiB$/);
     expect(usb).toMatch(/^4\s+usb\s+n1\s+\/mnt\/nas\/vplus\s+no\s+unknown\s+0\s+0 B\s+0 B\s+-\s+-\s+-$/);
-    expect(formatDestinations([])).toBe('No destinations. Add one with vplus destination add NAME --node NODE --path DIR.');
+    expect(formatDestinations([])).toBe('No destinations. Add one with vplus destination add NAME --node NODE --path DIR (or --s3 URL/BUCKET …).');
   });
 
   it('show prints the fields, a sparkline of the stored size and the last points', () => {
