@@ -74,7 +74,7 @@ export const TASK_CONTRACTS = {
   FILE_RESTORE: { params: FileRestoreParamsSchema, result: FileRestoreResultSchema, runsOn: 'node', retry: false },
   SNAPSHOT: { params: SnapshotParamsSchema.extend(vmRef.shape), result: SnapshotResultSchema, runsOn: 'node', retry: false },
   NODE_CHECK: { params: NodeCheckParamsSchema, result: NodeCheckResultSchema, runsOn: 'node', retry: true },
-  DESTINATION_CHECK: { params: destination.extend({ create: z.boolean() }), result: DestinationCheckResultSchema, runsOn: 'node', retry: false },
+  DESTINATION_CHECK: { params: destination.extend({ create: z.boolean(), probe: z.boolean().optional() }), result: DestinationCheckResultSchema, runsOn: 'node', retry: false },
   NODE_INSTALL: { params: NodeTaskParamsSchema, result: NodeInstallResultSchema, runsOn: 'server', retry: false },
   NODE_UPGRADE: { params: NodeTaskParamsSchema, result: NoResult, runsOn: 'server', retry: false },
   NODE_REMOVE: { params: NodeTaskParamsSchema, result: NoResult, runsOn: 'server', retry: false },

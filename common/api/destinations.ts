@@ -169,6 +169,27 @@ export const CreateDestinationSchema = z
   });
 export type CreateDestination = z.infer<typeof CreateDestinationSchema>;
 
+/**
+ * POST /api/destinations/check-s3: the form's **Check** before adding: the node reaches the
+ * store and opens the repository under the prefix (or finds it empty, ready for one). Nothing
+ * is created or kept; a failure answers 400 naming the field it is about (`s3.bucket`, …).
+ */
+export const CheckS3DestinationSchema = z.object({
+  node: z.string().min(1).max(128).describe('node id or name: the node that talks to the store'),
+  s3: CreateS3DestinationSchema,
+  password: RepositoryPasswordSchema.optional(),
+});
+export type CheckS3Destination = z.infer<typeof CheckS3DestinationSchema>;
+
+export const S3CheckAnswerSchema = z.object({
+  /** found: a vPlus repository is there (and opened with the password); empty: adding creates one. */
+  repository: z.enum(['found', 'empty']),
+  encrypted: z.boolean().nullable(),
+  backups: z.number().int().nullable(),
+  message: z.string(),
+});
+export type S3CheckAnswer = z.infer<typeof S3CheckAnswerSchema>;
+
 /** PUT /api/destinations/:destination/s3-credentials: a rotated key pair for an S3 destination (checked before it is kept). */
 export const UpdateS3CredentialsSchema = z.object({
   accessKeyId: S3RepositorySchema.shape.accessKeyId,
@@ -242,6 +263,8 @@ export const GcRequestSchema = z.object({
 
 export const DestinationCheckResultSchema = z.object({
   created: z.boolean(),
+  /** A probe (the form's Check) found no repository where one would be created. */
+  empty: z.boolean().optional(),
   encrypted: z.boolean(),
   /** Null where the store does not say (S3). */
   freeBytes: z.number().nullable(),

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import {
+  CheckS3DestinationSchema,
   CreatedDestinationSchema,
   CreateDestinationSchema,
+  S3CheckAnswerSchema,
   DestinationRefParamsSchema,
   DestinationSchema,
   DestinationUsagePointSchema,
@@ -46,6 +48,20 @@ export function registerDestinationRoutes(app: ZodApp, deps: { destinations: Des
       },
     },
     async (request, reply) => reply.code(201).send(await svc.create(request.body, principalOf(request))),
+  );
+
+  app.post(
+    '/api/destinations/check-s3',
+    {
+      config: { access: { role: 'admin' } },
+      schema: {
+        tags: ['destinations'],
+        summary: "Check an S3 destination before adding it: the node reaches the store and opens the repository under the prefix (or finds none yet); nothing is created or kept. A failure names the field it is about",
+        body: CheckS3DestinationSchema,
+        response: { 200: S3CheckAnswerSchema, ...errors, 502: ApiErrorSchema, 504: ApiErrorSchema },
+      },
+    },
+    async (request) => svc.checkS3(request.body, principalOf(request)),
   );
 
   app.patch(

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
-import type { CreateDestination, CreatedDestination, Destination, ResetDestinationPassword, Retention, UpdateS3Credentials } from '../../../common/api/destinations.js';
+import { randomBytes } from 'node:crypto';
+import type { CheckS3Destination, CreateDestination, CreatedDestination, Destination, ResetDestinationPassword, Retention, S3CheckAnswer, UpdateS3Credentials } from '../../../common/api/destinations.js';
 import { s3DisplayName, type S3Repository } from '../../../common/s3-location.js';
+import { DestinationCheckResultSchema } from '../../../common/api/destinations.js';
 import type { Task, TaskType } from '../../../common/api/tasks.js';
 import type { TaskResultOf } from '../../../common/task-contracts.js';
 import { sameName } from '../../../common/names.js';
@@ -191,6 +193,48 @@ export class DestinationsService {
     // Opened with its recovery key, the repository keeps that key: whoever added it holds it already.
     const recoveryKey = req.password === undefined || recovering ? undefined : await this.recoveryKey(node.id, where, req.password);
     return recoveryKey === undefined ? destination : { ...destination, recoveryKey };
+  }
+
+  /**
+   * The form's Check for an S3 destination: its node reaches the store and opens the
+   * repository under the prefix with the password (or finds the prefix without one). A
+   * hidden row lives for the check's length only, so the task gets the place and the secrets
+   * at dispatch like any destination task; nothing stays behind.
+   */
+  async checkS3(req: CheckS3Destination, by: Principal): Promise<S3CheckAnswer> {
+    const node = await this.nodes.byRef(req.node);
+    if (!node) throw notFound(`there is no node "${req.node}"`, 'node');
+    if (!this.sessions.get(node.id)) throw conflict(`node "${node.name}" is offline; the bucket can only be checked from a running node`, 'node');
+    const { secretAccessKey, ...place } = req.s3;
+    const path = s3DisplayName(place);
+    const id = await this.destinations.insert({ name: `~check-${randomBytes(6).toString('hex')}`, nodeId: node.id, path, encrypted: req.password !== undefined, s3: place });
+    this.creating.add(id);
+    try {
+      if (req.password) await this.secrets.put(secretName(id), req.password);
+      await this.secrets.put(s3SecretName(id), secretAccessKey);
+      const task = await this.engine.create({ type: 'DESTINATION_CHECK', params: { destinationId: id, create: false, probe: true }, requiredNodeId: node.id, subject: `s3:${path}`, priority: 95, createdBy: by.user.username });
+      const done = await this.engine.waitForEnd(task.id, CHECK_TIMEOUT_MS).catch(async (err: unknown) => {
+        await this.engine.cancel(task.id, true, 'system').catch((cancelErr: unknown) => this.logger.warn({ err: cancelErr, taskId: task.id }, 'could not cancel an S3 check that timed out'));
+        throw err;
+      });
+      if (done.state !== 'FINISHED' && done.state !== 'FINISHED_WITH_WARNINGS') {
+        const message = done.error ?? `checking ${path} from node "${node.name}" did not succeed`;
+        throw new AppError(400, 'DESTINATION_CHECK_FAILED', message, checkFailureField(message, true));
+      }
+      const r = DestinationCheckResultSchema.parse(done.result);
+      if (r.empty) return { repository: 'empty', encrypted: null, backups: null, message: `node ${node.name} reached ${path}: there is no repository there yet; adding the destination creates one` };
+      return {
+        repository: 'found',
+        encrypted: r.encrypted,
+        backups: r.stats.backups,
+        message: `node ${node.name} opened the ${r.encrypted ? 'encrypted' : 'unencrypted'} repository at ${path}, holding ${r.stats.backups} backup${r.stats.backups === 1 ? '' : 's'}`,
+      };
+    } finally {
+      await this.secrets.delete(secretName(id));
+      await this.secrets.delete(s3SecretName(id));
+      await this.destinations.delete(id);
+      this.creating.delete(id);
+    }
   }
 
   /**

@@ -12,6 +12,8 @@ import { destinationError, formatBytes, parseParams, plural, repositoryDeps, sta
 const ParamsSchema = z.object({
   /** Create a repository when the directory is empty (or missing, under an existing parent). */
   create: z.boolean().default(false),
+  /** S3 only (the form's Check): no repository under the prefix is an answer (`empty`), not a failure; nothing is created. */
+  probe: z.boolean().default(false),
 });
 
 /** The repository's config file: its presence is what makes a directory a repository (FORMAT.md). */
@@ -32,7 +34,7 @@ export function destinationCheckHandler(deps: DestinationHandlerDeps): TaskHandl
     type: 'DESTINATION_CHECK',
     async run(ctx: TaskRunContext) {
       const { target, params } = parseParams(ctx, deps, ParamsSchema);
-      if (target.s3) return checkS3(ctx, deps, target, params.create);
+      if (target.s3) return checkS3(ctx, deps, target, params.create, params.probe);
       const dir = target.path;
       ctx.log('info', `checking destination ${dir} on node ${target.node}${params.create ? ' (a repository is created if the directory is empty)' : ''}`);
       const madeDir = await ensureDirectory(ctx, target, params.create);
@@ -88,7 +90,7 @@ export function destinationCheckHandler(deps: DestinationHandlerDeps): TaskHandl
  * the credentials, the bucket, object lock and the permissions are what opening or creating
  * it exercises; each failure names the bucket and the endpoint. Free space is unknown (null).
  */
-async function checkS3(ctx: TaskRunContext, deps: DestinationHandlerDeps, target: DestinationTarget, create: boolean) {
+async function checkS3(ctx: TaskRunContext, deps: DestinationHandlerDeps, target: DestinationTarget, create: boolean, probe: boolean) {
   const where = target.path;
   ctx.log('info', `checking destination ${where} from node ${target.node}${create ? ' (a repository is created if the prefix is empty)' : ''}`);
   let repo: Repository | undefined;
@@ -98,6 +100,18 @@ async function checkS3(ctx: TaskRunContext, deps: DestinationHandlerDeps, target
       repo = await openRepository(target, { password: target.password }, repositoryDeps(ctx, deps));
     } catch (err) {
       const missing = err instanceof RepositoryError && (err.code === 'REPO_NOT_A_REPOSITORY' || err.code === 'REPO_PATH_MISSING');
+      if (missing && probe) {
+        ctx.log('info', `reached ${where}: no repository there yet`);
+        const empty: z.infer<typeof DestinationCheckResultSchema> = {
+          created: false,
+          empty: true,
+          encrypted: false,
+          freeBytes: null,
+          totalBytes: null,
+          stats: { backups: 0, logicalBytes: 0, storedBytes: 0, dedupRatio: null, compressionRatio: null },
+        };
+        return { warnings: [], result: empty };
+      }
       if (!missing || !create) throw err;
       ctx.signal.throwIfAborted();
       repo = await initRepository(target, { ...deps.init, ...(target.password ? { password: target.password } : {}) }, repositoryDeps(ctx, deps));
