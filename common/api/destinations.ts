@@ -120,6 +120,9 @@ export const DestinationNameSchema = z
 /** A repository password: the one a new repository is encrypted with, or the new one set with a recovery key. */
 export const RepositoryPasswordSchema = z.string().min(8, 'the encryption password must be at least 8 characters').max(1024);
 
+/** The S3 place's rules and words, for the UI (which imports only common/api and a few browser-safe modules). */
+export { S3_LOCK_MODES, s3DisplayName, type S3LockMode } from '../s3-location.js';
+
 /** The block's markers, for the UI (which imports only common/api and a few browser-safe modules). */
 export { RECOVERY_KEY_BEGIN, RECOVERY_KEY_END, RECOVERY_KEY_MAX_LENGTH } from '../recovery-key.js';
 

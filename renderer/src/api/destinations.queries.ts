@@ -2,7 +2,9 @@ import {
   CreatedDestinationSchema,
   DestinationSchema,
   DestinationUsagePointSchema,
+  S3CheckAnswerSchema,
   TaskSchema,
+  type CheckS3Destination,
   type CreateDestination,
   type Destination,
   type ResetDestinationPassword,
@@ -52,6 +54,16 @@ export function useDestinationUsageQuery(id: number) {
   return useQuery({
     queryKey: queryKeys.destinationUsage(id),
     queryFn: ({ signal }) => api.json('GET', `${destinationPath(id)}/usage`, UsageSchema, { signal }),
+  });
+}
+
+/** The S3 form's Check: the node reaches the bucket and opens (or finds no) repository there; nothing is kept. */
+export function useCheckS3DestinationMutation() {
+  const api = useApiClient();
+  return useMutation({
+    mutationFn: (check: CheckS3Destination) => api.json('POST', '/api/destinations/check-s3', S3CheckAnswerSchema, { body: check }),
+    // The form shows what is wrong under the field it is about.
+    meta: { inlineErrors: true },
   });
 }
 

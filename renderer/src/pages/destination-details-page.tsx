@@ -88,12 +88,21 @@ function DestinationDetails({ destination }: { destination: Destination }) {
             >
               {destination.encrypted ? 'Encrypted' : 'Not encrypted'}
             </Badge>
-            <span style={{ minWidth: 0 }}>
-              <PathText path={destination.path} /> on{' '}
-              <Anchor component={Link} to={`/nodes/${destination.nodeId}`} size="sm">
-                {destination.node}
-              </Anchor>
-            </span>
+            {destination.s3 ? (
+              <span style={{ minWidth: 0 }}>
+                {`s3://${destination.s3.bucket}${destination.s3.prefix ? `/${destination.s3.prefix}` : ''}`} through{' '}
+                <Anchor component={Link} to={`/nodes/${destination.nodeId}`} size="sm">
+                  {destination.node}
+                </Anchor>
+              </span>
+            ) : (
+              <span style={{ minWidth: 0 }}>
+                <PathText path={destination.path} /> on{' '}
+                <Anchor component={Link} to={`/nodes/${destination.nodeId}`} size="sm">
+                  {destination.node}
+                </Anchor>
+              </span>
+            )}
           </Group>
         }
         actions={<DestinationActions destination={destination} onRemoved={() => void navigate('/destinations')} />}
@@ -109,6 +118,7 @@ function DestinationDetails({ destination }: { destination: Destination }) {
             )}
           </Alert>
         )}
+        {destination.s3 && <S3Place s3={destination.s3} />}
         <SimpleGrid cols={{ base: 1, xs: 2, md: 3, xl: 6 }}>
           <StatTile label="Backups" value={destination.backups} icon={IconArchive} />
           <StatTile label="Stored" value={formatBytes(destination.storedBytes)} icon={IconDeviceFloppy} detail={<Text size="xs" c="dimmed">on disk, after dedup and compression</Text>} />
@@ -121,7 +131,7 @@ function DestinationDetails({ destination }: { destination: Destination }) {
             icon={IconStack2}
             detail={
               free === null ? (
-                <Text size="xs" c="dimmed">Not measured yet</Text>
+                <Text size="xs" c="dimmed">{destination.s3 ? 'Not known for a bucket' : 'Not measured yet'}</Text>
               ) : (
                 <FreeSpace destination={destination} width={140} />
               )
@@ -211,6 +221,39 @@ function DestinationBackups({ destination }: { destination: Destination }) {
         </Alert>
       )}
       {rows.length > 0 && <DataTable table={table} label={`Backups on ${destination.name}`} minWidth={800} />}
+    </Paper>
+  );
+}
+
+/** Where an S3 destination is: endpoint, bucket, prefix, addressing, keys, CA and object lock. */
+function S3Place({ s3 }: { s3: NonNullable<Destination['s3']> }) {
+  const rows: [string, string][] = [
+    ['Endpoint', s3.endpoint ?? `AWS S3 (${s3.region})`],
+    ['Region', s3.region],
+    ['Bucket', s3.bucket],
+    ['Prefix', s3.prefix === '' ? '— (the bucket\'s root)' : s3.prefix],
+    ['Addressing', s3.forcePathStyle ? 'Path-style' : 'Virtual-host'],
+    ['Access key', s3.accessKeyId],
+    ['Trusted CA', s3.customCa ? 'A private CA' : 'The system\'s CAs'],
+    ['Object lock', s3.lock ? `${s3.lock.mode === 'compliance' ? 'Compliance' : 'Governance'}, ${s3.lock.days} day${s3.lock.days === 1 ? '' : 's'}` : 'Off'],
+  ];
+  return (
+    <Paper withBorder p="md" data-testid="s3-place">
+      <Title order={2} size="h4" mb="xs">
+        S3-compatible bucket
+      </Title>
+      <SimpleGrid cols={{ base: 1, sm: 2, lg: 4 }} spacing="xs">
+        {rows.map(([label, value]) => (
+          <div key={label}>
+            <Text size="xs" c="dimmed">
+              {label}
+            </Text>
+            <Text size="sm" style={{ overflowWrap: 'anywhere' }}>
+              {value}
+            </Text>
+          </div>
+        ))}
+      </SimpleGrid>
     </Paper>
   );
 }

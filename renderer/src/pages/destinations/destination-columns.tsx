@@ -64,12 +64,28 @@ export const destinationColumns = [
   }),
   column.accessor('path', {
     header: 'Path',
-    cell: (info) => (
+    cell: ({ row }) => {
+      const s3 = row.original.s3;
+      if (s3) {
+        return (
+          <Stack gap={2} miw={220} maw={280}>
+            <Text size="sm" ff="monospace" style={{ overflowWrap: 'anywhere' }}>
+              {`s3://${s3.bucket}${s3.prefix ? `/${s3.prefix}` : ''}`}
+            </Text>
+            <Text size="xs" c="dimmed" style={{ overflowWrap: 'anywhere' }}>
+              {s3.endpoint ?? `AWS S3, ${s3.region}`}
+              {s3.lock ? ` · object lock ${s3.lock.mode}, ${s3.lock.days} d` : ''}
+            </Text>
+          </Stack>
+        );
+      }
       // Wide enough for a directory name per line: a narrower column would split names.
-      <Text size="sm" ff="monospace" miw={220} maw={280}>
-        <PathText path={info.getValue()} />
-      </Text>
-    ),
+      return (
+        <Text size="sm" ff="monospace" miw={220} maw={280}>
+          <PathText path={row.original.path} />
+        </Text>
+      );
+    },
   }),
   column.accessor('encrypted', {
     header: () => (
