@@ -40,16 +40,19 @@ type RepositoryRef = Pick<RepositoryParams, 'path' | 's3'>;
  * (a task keeps its message only): credentials, the bucket, the certificate, the endpoint, the lock.
  */
 export function s3FieldOf(message: string): string | undefined {
-  if (/password/i.test(message)) return 'password';
-  if (/access key (id )?.*(not exist|unknown|invalid)|InvalidAccessKeyId/i.test(message)) return 's3.accessKeyId';
-  if (/secret|signature|credential|access denied|forbidden|not allowed|permission/i.test(message)) return 's3.secretAccessKey';
-  if (/object lock|retention/i.test(message)) return 's3.lock';
-  if (/bucket/i.test(message)) return 's3.bucket';
-  if (/certificate|TLS|SSL|self[- ]signed/i.test(message)) return 's3.caPem';
-  if (/region/i.test(message)) return 's3.region';
-  if (/prefix/i.test(message)) return 's3.prefix';
-  if (/resolve|DNS|connect|refused|unreachable|endpoint|timed? ?out/i.test(message)) return 's3.endpoint';
-  return undefined;
+  const rules: [RegExp, string][] = [
+    [/password/i, 'password'],
+    [/does not know the access key|InvalidAccessKeyId/i, 's3.accessKeyId'],
+    [/secret key|SignatureDoesNotMatch/i, 's3.secretAccessKey'],
+    [/^access key .* may not|access denied|grant it/i, 's3.accessKeyId'],
+    [/bucket \S+ does not exist|NoSuchBucket|bucket must/i, 's3.bucket'],
+    [/object lock|immutability/i, 's3.lock'],
+    [/not in region|region/i, 's3.region'],
+    [/prefix|no vPlus repository|already holds other objects|repository already exists/i, 's3.prefix'],
+    [/certificate .* not trusted|CA\b|caPem/i, 's3.caPem'],
+    [/resolve|DNS|refused the connection|closed the connection|did not answer|cannot be reached|certificate|TLS|endpoint/i, 's3.endpoint'],
+  ];
+  return rules.find(([re]) => re.test(message))?.[1];
 }
 const CHECK_TIMEOUT_MS = 120_000;
 /** The node opens the new repository (one scrypt) to print its recovery key. */

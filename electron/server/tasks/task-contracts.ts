@@ -111,16 +111,26 @@ export class TaskListeners {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
+/** A repository's params without its password and (S3) its secret key. */
+function redactRepository(repository: Record<string, unknown>): Record<string, unknown> {
+  const { password: _password, ...rest } = repository;
+  void _password;
+  if (!isRecord(rest.s3)) return rest;
+  const { secretAccessKey: _secret, ...s3 } = rest.s3;
+  void _secret;
+  return { ...rest, s3 };
+}
+
 /**
- * Params as recorded in the task: a destination's password, and a Microsoft 365 tenant's
- * client secret or private key (only the credential's kind stays), never go into the catalog.
+ * Params as recorded in the task: a destination's password and S3 secret key (in `repository`,
+ * and in a COPY's `source` and `target`), and a Microsoft 365 tenant's client secret or
+ * private key (only the credential's kind stays), never go into the catalog.
  */
 export function redactSecrets(params: Record<string, unknown>): Record<string, unknown> {
   let out = params;
-  if (isRecord(out.repository)) {
-    const { password: _password, ...rest } = out.repository;
-    void _password;
-    out = { ...out, repository: rest };
+  for (const key of ['repository', 'source', 'target'] as const) {
+    const value = out[key];
+    if (isRecord(value) && (key === 'repository' || 'path' in value || 's3' in value)) out = { ...out, [key]: redactRepository(value) };
   }
   if (isRecord(out.tenant) && isRecord(out.tenant.credential)) out = { ...out, tenant: { ...out.tenant, credential: { kind: out.tenant.credential.kind } } };
   return out;

@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { DestinationCheckResultSchema } from '../../../common/api/destinations.js';
 import { RepositoryError, type Repository } from '../../repository/index.js';
+import { checkS3Destination, S3CheckError, type S3CheckResult } from '../../repository/s3/s3-check.js';
+import type { S3Repository } from '../../../common/s3-location.js';
 import { initRepository, openRepository } from '../repository-location.js';
 import { TaskError, type TaskHandler, type TaskRunContext } from '../task-handler.js';
 import { destinationError, formatBytes, parseParams, plural, repositoryDeps, statsView, type DestinationHandlerDeps, type DestinationTarget } from './destination-task.js';
@@ -85,18 +87,38 @@ export function destinationCheckHandler(deps: DestinationHandlerDeps): TaskHandl
 }
 
 /**
- * DESTINATION_CHECK on a bucket: the repository under the prefix opens with the password, or
- * (with `create`) the prefix is empty and a repository is created there. Reaching the store,
- * the credentials, the bucket, object lock and the permissions are what opening or creating
- * it exercises; each failure names the bucket and the endpoint. Free space is unknown (null).
+ * The store, in the order an admin fixes things (settings, DNS, TLS, keys, bucket, each
+ * permission, object lock, what is at the prefix: repository/s3/s3-check.ts). `mayBeEmpty`:
+ * an empty prefix is fine (a repository is to be created there); a repository found instead
+ * is fine too, and is checked as an existing one.
+ */
+async function preflightS3(ctx: TaskRunContext, s3: S3Repository, mayBeEmpty: boolean): Promise<S3CheckResult> {
+  try {
+    return await checkS3Destination(s3, { create: mayBeEmpty, signal: ctx.signal });
+  } catch (err) {
+    if (mayBeEmpty && err instanceof S3CheckError && err.code === 'S3_REPOSITORY_EXISTS') return checkS3Destination(s3, { create: false, signal: ctx.signal });
+    throw err;
+  }
+}
+
+/**
+ * DESTINATION_CHECK on a bucket: the store is checked step by step first, then the repository
+ * under the prefix opens with the password, or (with `create`) the prefix is empty and a
+ * repository is created there. Each failure names the bucket and the endpoint and says what
+ * to fix. Free space is unknown (null).
  */
 async function checkS3(ctx: TaskRunContext, deps: DestinationHandlerDeps, target: DestinationTarget, create: boolean, probe: boolean) {
   const where = target.path;
+  const s3 = target.s3!;
   ctx.log('info', `checking destination ${where} from node ${target.node}${create ? ' (a repository is created if the prefix is empty)' : ''}`);
   let repo: Repository | undefined;
   let created = false;
   try {
+    const found = await preflightS3(ctx, s3, create || probe);
+    ctx.log('info', `reached ${found.endpoint} (${Math.round(found.latencyMs)} ms); the keys, the bucket and its permissions work${found.objectLock?.enabled ? '; the bucket has object lock' : ''}`);
+    for (const warning of found.warnings) ctx.log('warn', warning);
     try {
+      if (!found.repositoryExists) throw new RepositoryError('REPO_NOT_A_REPOSITORY', `there is no repository at ${where}`);
       repo = await openRepository(target, { password: target.password }, repositoryDeps(ctx, deps));
     } catch (err) {
       const missing = err instanceof RepositoryError && (err.code === 'REPO_NOT_A_REPOSITORY' || err.code === 'REPO_PATH_MISSING');
@@ -124,8 +146,9 @@ async function checkS3(ctx: TaskRunContext, deps: DestinationHandlerDeps, target
       created ? `created ${kind} repository at ${where}` : `found ${kind} repository at ${where} with ${plural(stats.backups, 'backup')} (${formatBytes(stats.storedBytes)} stored)`,
     );
     const result: z.infer<typeof DestinationCheckResultSchema> = { created, encrypted: repo.encrypted, freeBytes: null, totalBytes: null, stats };
-    return { warnings: [], result };
+    return { warnings: found.warnings, result };
   } catch (err) {
+    if (err instanceof S3CheckError && !ctx.signal.aborted) throw new TaskError(err.message, err.code);
     throw destinationError(ctx, target, err, 'checking the destination');
   } finally {
     await repo?.close();
