@@ -4,22 +4,12 @@ import { z } from 'zod';
 import { CopyParamsSchema, type CopyResult } from '../../../common/copy-tasks.js';
 import { RepositoryError, copyBackup, type CopyReport } from '../../repository/index.js';
 import { TaskError, type TaskRunContext, type TaskHandler } from '../task-handler.js';
-import { destinationError, formatBytes, plural, repoBackupOf, withRepository, type DestinationHandlerDeps, type DestinationTarget } from './destination-task.js';
-
-/** Where a repository is, as the server injects it into a COPY task (`source` and `target`). */
-const RepositoryPlaceSchema = z
-  .object({
-    path: z.string().min(1),
-    password: z.string().min(1).nullish(),
-    /** An S3-compatible destination (common/s3-location.ts); `path` is then its display name. */
-    s3: z.record(z.string(), z.unknown()).nullish(),
-  })
-  .refine((r) => (r.s3 ?? null) !== null || path.isAbsolute(r.path), { message: 'the destination path must be absolute', path: ['path'] });
+import { destinationError, formatBytes, plural, repoBackupOf, RepositoryParamsSchema, targetOf, withRepository, type DestinationHandlerDeps, type DestinationTarget } from './destination-task.js';
 
 /** The server leaves out what it no longer has (a destination or the backup removed since the task was queued). */
 const CopyTaskParamsSchema = CopyParamsSchema.extend({
-  source: RepositoryPlaceSchema.optional(),
-  target: RepositoryPlaceSchema.optional(),
+  source: RepositoryParamsSchema.optional(),
+  target: RepositoryParamsSchema.optional(),
   repoBackupId: z.string().min(1).optional(),
 });
 
@@ -42,14 +32,8 @@ export function copyHandler(deps: DestinationHandlerDeps): TaskHandler {
       if (params.repoBackupId === undefined) throw new TaskError(`backup ${params.backupId} is no longer in the catalog (deleted since the copy was queued); there is nothing to copy`, 'BACKUP_NOT_FOUND');
       if (params.source === undefined) throw new TaskError(`the source destination (id ${params.sourceDestinationId}) no longer exists; there is nothing to copy`, 'DESTINATION_NOT_FOUND');
       if (params.target === undefined) throw new TaskError(`the target destination (id ${params.targetDestinationId}) no longer exists; choose another destination for the copy`, 'DESTINATION_NOT_FOUND');
-      const place = (destinationId: number, r: z.output<typeof RepositoryPlaceSchema>): DestinationTarget => {
-        if ((r.s3 ?? null) !== null) {
-          throw new TaskError(`node ${deps.nodeName} cannot open S3 destinations yet (${r.path}); upgrade the node software`, 'DESTINATION_UNSUPPORTED');
-        }
-        return { destinationId, path: path.resolve(r.path), password: r.password ?? undefined, node: deps.nodeName };
-      };
-      const source = place(params.sourceDestinationId, params.source);
-      const target = place(params.targetDestinationId, params.target);
+      const source = targetOf(params.sourceDestinationId, params.source, deps.nodeName);
+      const target = targetOf(params.targetDestinationId, params.target, deps.nodeName);
       const id = params.repoBackupId;
 
       // The source's threads only decode (cheap); the target's encode. Half for the source keeps
