@@ -39,6 +39,8 @@ export interface LoadedChunk {
   plain?: Buffer;
   /** Size of the chunk file. */
   storedBytes: number;
+  /** Written with `clusterSize`: one byte per cluster, 1 where it holds data. */
+  nonZeroClusters?: Uint8Array;
 }
 
 export interface ChunkCodecPoolOptions {
@@ -164,7 +166,7 @@ export class ChunkCodecPool {
    */
   async load(
     id: string,
-    options: { verify: boolean; expectedLength: number; fd?: number; directFd?: number; position?: number; discard?: boolean },
+    options: { verify: boolean; expectedLength: number; fd?: number; directFd?: number; position?: number; discard?: boolean; clusterSize?: number },
   ): Promise<LoadedChunk> {
     let data: Buffer | undefined;
     if (this.options.readChunk) {
@@ -177,7 +179,11 @@ export class ChunkCodecPool {
     }
     const reply = await this.call({ op: 'load', id, ...options, ...(data ? { data } : {}) }, data ? [data.buffer as ArrayBuffer] : []);
     if (reply.storedBytes === undefined) throw new Error('chunk worker sent an incomplete reply');
-    return { storedBytes: reply.storedBytes, ...(reply.plain ? { plain: asBuffer(reply.plain) } : {}) };
+    return {
+      storedBytes: reply.storedBytes,
+      ...(reply.plain ? { plain: asBuffer(reply.plain) } : {}),
+      ...(reply.nonZeroClusters ? { nonZeroClusters: reply.nonZeroClusters } : {}),
+    };
   }
 
   async close(): Promise<void> {

@@ -100,17 +100,19 @@ export class ChunkFileIo {
    * skipping all-zero blocks so they stay holes (sparse output). With `directFd` whole blocks
    * bypass the page cache: a multi-GB restore neither waits for dirty-page writeback nor
    * evicts the host's cache. A filesystem that refuses a direct write (EINVAL) gets that
-   * range through `fd`.
+   * range through `fd`. With `clusterSize` (a multiple of 4 KiB) it returns which clusters
+   * of `plain` hold data (1) and which are all zero (0), one byte each: a qcow2 restore
+   * leaves the zero ones unallocated.
    */
-  writeSparse(target: RestoreTarget, plain: Buffer): void {
+  writeSparse(target: RestoreTarget, plain: Buffer, clusterSize?: number): Uint8Array | undefined {
     try {
-      this.write(target, plain);
+      return this.write(target, plain, clusterSize);
     } catch (err) {
       throw new ChunkIoError('write', err);
     }
   }
 
-  private write(target: RestoreTarget, data: Buffer): void {
+  private write(target: RestoreTarget, data: Buffer, clusterSize?: number): Uint8Array | undefined {
     const { fd, directFd, position } = target;
     const direct = directFd !== undefined && position % BLOCK === 0;
     let plain = data;
@@ -120,6 +122,7 @@ export class ChunkFileIo {
       plain = a;
     }
     const n = plain.length;
+    const clusters = clusterSize === undefined ? undefined : new Uint8Array(Math.ceil(n / clusterSize));
     let b = 0;
     while (b < n) {
       while (b < n && isZeroBlock(plain, b)) b += BLOCK;
@@ -127,6 +130,7 @@ export class ChunkFileIo {
       let e = b;
       while (e < n && !isZeroBlock(plain, e)) e += BLOCK;
       e = Math.min(e, n);
+      if (clusters !== undefined && clusterSize !== undefined) clusters.fill(1, Math.floor(b / clusterSize), Math.floor((e - 1) / clusterSize) + 1);
       let viaCache = b;
       if (directFd !== undefined && direct) {
         const whole = b + Math.floor((e - b) / BLOCK) * BLOCK;
@@ -140,5 +144,6 @@ export class ChunkFileIo {
       if (viaCache < e) pwriteAll(fd, plain, viaCache, e - viaCache, position + viaCache);
       b = e;
     }
+    return clusters;
   }
 }

@@ -45,12 +45,26 @@ export class ChunkReader {
     return (await this.load(id, expectedLength, false, out)).storedBytes;
   }
 
+  /**
+   * writeTo that also reports which `clusterSize` clusters of the chunk hold data (one byte
+   * each, 1 = data): a qcow2 restore leaves the all-zero ones unallocated.
+   */
+  async writeClustersTo(
+    id: string,
+    expectedLength: number,
+    out: { fd: number; directFd?: number | undefined; position: number; target: string; clusterSize: number },
+  ): Promise<Uint8Array> {
+    const r = await this.load(id, expectedLength, false, out);
+    if (!r.nonZeroClusters) throw new Error('chunk worker returned no cluster map');
+    return r.nonZeroClusters;
+  }
+
   /** Reading and decoding happen in a worker thread; its errors become typed errors here. */
   private async load(
     id: string,
     expectedLength: number,
     verify: boolean,
-    out?: { fd: number; directFd?: number | undefined; position: number; target: string },
+    out?: { fd: number; directFd?: number | undefined; position: number; target: string; clusterSize?: number },
     discard = false,
   ): Promise<LoadedChunk> {
     const file = this.fileOf(id);
@@ -58,7 +72,7 @@ export class ChunkReader {
       return await this.pool().load(id, {
         verify: verify || !this.authenticated,
         expectedLength,
-        ...(out ? { fd: out.fd, position: out.position, ...(out.directFd === undefined ? {} : { directFd: out.directFd }) } : {}),
+        ...(out ? { fd: out.fd, position: out.position, ...(out.directFd === undefined ? {} : { directFd: out.directFd }), ...(out.clusterSize === undefined ? {} : { clusterSize: out.clusterSize }) } : {}),
         discard,
       });
     } catch (err) {

@@ -43,6 +43,8 @@ export interface LoadRequest {
   directFd?: number | undefined;
   position?: number | undefined;
   discard?: boolean | undefined;
+  /** With `fd`: report which clusters of this size (a multiple of 4 KiB) hold data (reply.nonZeroClusters). */
+  clusterSize?: number | undefined;
   /** The chunk's stored bytes, when the main thread fetched them (object stores); absent: read the chunk file. */
   data?: Uint8Array | undefined;
 }
@@ -68,5 +70,7 @@ export interface ChunkWorkerReply {
   plain?: Uint8Array;
   /** load: size of the chunk file. */
   storedBytes?: number;
+  /** load with `clusterSize`: one byte per cluster of the chunk, 1 where it holds data. */
+  nonZeroClusters?: Uint8Array;
   error?: ChunkWorkerError;
 }

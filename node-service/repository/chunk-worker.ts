@@ -46,8 +46,8 @@ function load(msg: LoadRequest): void {
     throw new ChunkCorruptError(`it holds ${plain.length} bytes where ${msg.expectedLength} are expected`);
   }
   if (msg.fd !== undefined) {
-    io.writeSparse({ fd: msg.fd, directFd: msg.directFd, position: msg.position ?? 0 }, plain);
-    reply({ seq: msg.seq, storedBytes });
+    const nonZeroClusters = io.writeSparse({ fd: msg.fd, directFd: msg.directFd, position: msg.position ?? 0 }, plain, msg.clusterSize);
+    reply({ seq: msg.seq, storedBytes, ...(nonZeroClusters ? { nonZeroClusters } : {}) });
   } else if (msg.discard === true) {
     reply({ seq: msg.seq, storedBytes });
   } else {

@@ -45,7 +45,6 @@ export function kvmRestoreHandler(deps: KvmHandlerDeps): TaskHandler {
               signal: ctx.signal,
               onProgress: (p) => ctx.progress((before.get(p.disk) ?? 0) + p.bytesDone, total, `disk ${p.disk}`),
             },
-            deps.runner,
           ),
         );
       });

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { RESTORED_FILE_MODE } from '../../repository/backup-reader.js';
 import { forEachDataChunk } from '../../repository/format.js';
 import type { DiskManifest, Repository, RestoreProgress } from '../../repository/index.js';
-import { ChildProcessRunner, type CommandRunner } from './command-runner.js';
 import { KvmError } from './errors.js';
 import { restoreDiskToQcow2 } from './qcow2-restore.js';
 import { boundedFs, prepareRestoreTarget, removeEmptyDirectories } from './restore-target.js';
@@ -62,7 +61,7 @@ interface VmSource {
   domainXml?: string;
 }
 
-export async function restoreToDirectory(o: RestoreToDirectoryOptions, runner: CommandRunner = new ChildProcessRunner(3_600_000)): Promise<RestoreToDirectoryResult> {
+export async function restoreToDirectory(o: RestoreToDirectoryOptions): Promise<RestoreToDirectoryResult> {
   const reader = await o.repository.openBackup(o.backupId);
   const all = reader.manifest.disks.map((d) => d.name);
   const chosen = o.disks ?? all;
@@ -93,8 +92,8 @@ export async function restoreToDirectory(o: RestoreToDirectoryOptions, runner: C
       const target = targets[i]!;
       const partial = `${target}.partial`;
       try {
-        // One pass either way: raw is decoded straight into the file by the worker threads,
-        // qcow2 is written by qemu-img reading the backup from our NBD server (qcow2-restore.ts).
+        // One pass either way: the worker threads decode the chunks straight into the file,
+        // raw at their disk offsets, qcow2 at the host offsets its layout planned (qcow2-restore.ts).
         const r =
           o.format === 'raw'
             ? await reader.restoreToFile(disk, partial, o.onProgress, { mode: fileMode })
@@ -104,7 +103,6 @@ export async function restoreToDirectory(o: RestoreToDirectoryOptions, runner: C
                 disk,
                 target: partial,
                 fileMode,
-                runner,
                 ...(o.onProgress ? { onProgress: o.onProgress } : {}),
                 ...(o.signal ? { signal: o.signal } : {}),
               });
