@@ -4,7 +4,8 @@
  * candidate, VPLUS_BENCH_ROUNDS times (default 3) interleaved, medians printed:
  *
  *   two-pass      the former way: sparse raw file by the worker threads, then qemu-img convert
- *   nbd-convert   qemu-img convert -O qcow2 -m 16 reading our NBD server (what restores use)
+ *   direct        the qcow2 written by the worker threads at planned offsets (qcow2-writer.ts; what restores use)
+ *   nbd-convert   qemu-img convert -O qcow2 -t none -m 16 reading our NBD server (restores before the direct writer)
  *   nbd-convert-W the same with -W (out-of-order writes)
  *   nbdcopy       nbdcopy from our NBD server into qemu-nbd serving a fresh qcow2
  *   raw           the raw restore (one pass, decoded straight into the file): the floor
@@ -41,9 +42,9 @@ async function fsyncFile(file: string): Promise<void> {
   await fh.close();
 }
 
-async function viaNbd<T>(reader: BackupReader, dir: string, fn: (uri: string) => Promise<T>): Promise<T> {
+async function viaNbd<T>(reader: BackupReader, dir: string, fn: (uri: string) => Promise<T>, maxInFlightPerClient = 64): Promise<T> {
   const socketPath = path.join(dir, 'nbd.sock');
-  const server = await serveBackup(backupReaderSource(reader), { socketPath, maxInFlightPerClient: 64 });
+  const server = await serveBackup(backupReaderSource(reader), { socketPath, maxInFlightPerClient });
   try {
     return await fn(`nbd+unix:///disk?socket=${socketPath}`);
   } finally {
@@ -64,9 +65,18 @@ const candidates: Record<string, Candidate> = {
     await fsyncFile(out);
     return out;
   },
-  'nbd-convert': async (repo, id, dir) => {
+  direct: async (repo, id, dir) => {
     await restoreToDirectory({ repository: repo, backupId: id, directory: path.join(dir, 'r'), format: 'qcow2' });
-    return path.join(dir, 'r', 'disk.qcow2');
+    const out = path.join(dir, 'r', 'disk.qcow2');
+    await exec('qemu-img', ['check', '-q', '-f', 'qcow2', out]);
+    return out;
+  },
+  'nbd-convert': async (repo, id, dir) => {
+    const reader = await repo.openBackup(id, { cacheChunks: 40, sequentialPrefetch: 6 });
+    const out = path.join(dir, 'out.qcow2');
+    await viaNbd(reader, dir, (uri) => exec('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', '-t', 'none', '-m', '16', uri, out]), 16);
+    await fsyncFile(out);
+    return out;
   },
   'nbd-convert-W': async (repo, id, dir) => {
     const reader = await repo.openBackup(id, { cacheChunks: 48, sequentialPrefetch: 16 });
@@ -171,7 +181,7 @@ async function restoreOnce(name: string, repoDir: string, id: string, dir: strin
 
 const SELF = fileURLToPath(import.meta.url);
 const [, , first, ...args] = process.argv;
-(first === '--one' ? restoreOnce(args[0] ?? '', args[1] ?? '', args[2] ?? '', args[3] ?? '', Number(args[4])) : measureRestoreCandidates(first?.split(',') ?? ['two-pass', 'nbd-convert', 'nbd-convert-W', 'nbdcopy', 'raw'])).catch((err: unknown) => {
+(first === '--one' ? restoreOnce(args[0] ?? '', args[1] ?? '', args[2] ?? '', args[3] ?? '', Number(args[4])) : measureRestoreCandidates(first?.split(',') ?? ['direct', 'nbd-convert', 'raw'])).catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });
