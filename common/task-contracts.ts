@@ -20,6 +20,7 @@ import {
   VerifyRequestSchema,
   VerifyResultSchema,
 } from './api/destinations.js';
+import { CopyParamsSchema, CopyResultSchema } from './copy-tasks.js';
 import { BackupDeleteParamsSchema, BackupDeleteResultSchema } from './api/backups.js';
 import type { TaskType } from './api/tasks.js';
 import {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BackupCopySchema } from './copies.js';
 import { RepositoryStatsSchema } from './destinations.js';
 import { NextCursorSchema, TimeCursorSchema } from './paging.js';
 
@@ -39,6 +40,8 @@ export const BackupSchema = z.object({
   readBytes: z.number().nullable(),
   /** From the start of its export to the end of its store (unknown for re-imported backups). */
   durationSeconds: z.number().nullable(),
+  /** Its copies on other destinations (COPY tasks, policies' "copy to"); restore and mount can read any ok one. */
+  copies: z.array(BackupCopySchema).optional(),
 });
 export type Backup = z.infer<typeof BackupSchema>;
 

@@ -82,6 +82,8 @@ export const RestoreSchema = z.discriminatedUnion('mode', [
     format: z.enum(['qcow2', 'raw']).default('qcow2'),
     disks: z.array(z.string().min(1).max(32)).optional(),
     overwrite: z.boolean().default(false),
+    /** Read the backup from its copy on this destination (an ok copy) instead of its own destination. */
+    fromDestinationId: z.number().int().positive().optional(),
   }),
   z.object({
     mode: z.literal('import'),
@@ -94,6 +96,8 @@ export const RestoreSchema = z.discriminatedUnion('mode', [
     overwrite: z.boolean().default(false),
     /** Keep the restored files when the import fails (default: a failed import removes them). */
     keepOnFailure: z.boolean().optional(),
+    /** Read the backup from its copy on this destination (an ok copy) instead of its own destination. */
+    fromDestinationId: z.number().int().positive().optional(),
   }),
 ]);
 export type Restore = z.infer<typeof RestoreSchema>;

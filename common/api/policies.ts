@@ -87,6 +87,10 @@ export const CreatePolicySchema = z.object({
   assignment: AssignmentRulesSchema.default({ include: [], exclude: [], hypervisors: [], mode: 'assign-only' }),
   /** Cancel the rest of a run once more than this share of its VMs failed (percent); null = never. */
   failRunAbovePercent: z.number().int().min(0).max(100).nullable().default(null),
+  /** Backup policies: copy each new backup to this destination (id or name) too; null = no copies. */
+  copyTo: z.string().min(1).max(128).nullable().optional(),
+  /** Which copies stay on copyTo (pruned there after each copy); null: the policy's own retention. */
+  copyRetention: RetentionSchema.nullable().optional(),
 });
 export type CreatePolicy = z.infer<typeof CreatePolicySchema>;
 
@@ -105,6 +109,9 @@ export const UpdatePolicySchema = z.object({
   verifyParts: VerifyPartsSchema.optional(),
   assignment: AssignmentRulesSchema.optional(),
   failRunAbovePercent: z.number().int().min(0).max(100).nullable().optional(),
+  /** null stops copying (the copies made stay). */
+  copyTo: z.string().min(1).max(128).nullable().optional(),
+  copyRetention: RetentionSchema.nullable().optional(),
 });
 export type UpdatePolicy = z.infer<typeof UpdatePolicySchema>;
 
@@ -170,6 +177,11 @@ export const PolicySchema = z.object({
   verifyParts: z.number().int(),
   assignment: AssignmentRulesSchema,
   failRunAbovePercent: z.number().int().nullable(),
+  /** Backup policies: each new backup is copied to this destination too (null: no copies). */
+  copyDestinationId: z.number().int().nullable(),
+  copyDestination: z.string().nullable(),
+  /** Which copies stay there; null: the policy's retention. */
+  copyRetention: RetentionSchema.nullable(),
   /** Names of the VMs in the policy now (m365 policies: none). */
   vms: z.array(z.object({ id: z.number().int(), name: z.string(), source: z.enum(['auto', 'manual']) })),
   /** m365 policies: the users and sites a run would back up now (absent for other kinds). */

@@ -44,6 +44,9 @@ import { NodesService } from './nodes/nodes.service.js';
 import { createNodeInstallers } from './nodes/installer/node-installers.js';
 import { TaskEngine } from './tasks/task-engine.service.js';
 import { registerBackupRoutes } from './api/backups.routes.js';
+import { registerCopyRoutes } from './api/copies.routes.js';
+import { CopiesRepository } from './copies/copies.repository.js';
+import { CopiesService } from './copies/copies.service.js';
 import { registerDestinationRoutes } from './api/destinations.routes.js';
 import { BackupsRepository } from './backups/backups.repository.js';
 import { BackupsService } from './backups/backups.service.js';
@@ -187,9 +190,11 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     const inventoryRepo = new InventoryRepository(catalog);
     const inventory = new InventoryService(inventoryRepo, nodesRepo, sessions, engine, audit, bus, logger.child({ module: 'inventory' }));
     parts.timers.push(() => inventory.stop());
-    const vmBackups = new VmBackupsService(inventoryRepo, inventory, destinationsRepo, nodesRepo, engine, audit, bus, logger.child({ module: 'backups' }));
+    const copiesRepo = new CopiesRepository(catalog);
+    const vmBackups = new VmBackupsService(inventoryRepo, inventory, destinationsRepo, nodesRepo, engine, audit, bus, logger.child({ module: 'backups' }), copiesRepo);
     // After VmBackupsService: its STORE listener records the backup that this one adds the run's numbers to.
-    const backups = new BackupsService(destinationsRepo, new BackupsRepository(catalog), engine, tasksRepo, audit, bus, logger.child({ module: 'backup-browser' }));
+    const backupsRepo = new BackupsRepository(catalog);
+    const backups = new BackupsService(destinationsRepo, backupsRepo, engine, tasksRepo, audit, bus, logger.child({ module: 'backup-browser' }));
     const snapshots = new SnapshotsService(inventory, sessions, engine, audit);
     const m365Tenants = new M365TenantsRepository(catalog);
     const m365Inventory = new M365InventoryRepository(catalog);
@@ -227,6 +232,19 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
       clock,
       gcGraceHours: config.gcGraceHours,
       m365: { members: m365Members, backups: m365Backups, catalog: m365BackupsRepo },
+    });
+    // After VmBackupsService too: a policy's copy starts from the backup its STORE recorded.
+    const copies = new CopiesService({
+      copies: copiesRepo,
+      backups: backupsRepo,
+      destinations: destinationsRepo,
+      destinationsService: destinations,
+      policies: policiesRepo,
+      engine,
+      audit,
+      bus,
+      logger: logger.child({ module: 'copies' }),
+      gcGraceHours: config.gcGraceHours,
     });
     const policies = new PoliciesService({ catalog, repo: policiesRepo, inventory: inventoryRepo, destinations: destinationsRepo, runner, audit, bus, logger: logger.child({ module: 'policies' }), clock, m365Members });
     // New VMs join the policies whose rules they match as soon as an inventory sync sees them.
@@ -274,6 +292,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
         registerNodeAgentRoutes(api, { enrollment, sessions });
         registerDestinationRoutes(api, { destinations });
         registerBackupRoutes(api, { backups, destinations: destinationsRepo });
+        registerCopyRoutes(api, { copies, destinations: destinationsRepo });
         registerInventoryRoutes(api, { inventory, backups: vmBackups, snapshots });
         registerM365Routes(api, { m365, backups: m365Backups });
         registerPolicyRoutes(api, { policies, dashboard });

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { BackupListQuerySchema, BackupPageSchema, BackupRefParamsSchema, BackupSchema, UpdateBackupSchema } from '../../../common/api/backups.js';
 import { ApiErrorSchema } from '../../../common/api/errors.js';
 import { decodeTimeCursor } from '../../../common/api/paging.js';
@@ -55,8 +56,15 @@ export function registerBackupRoutes(app: ZodApp, deps: { backups: BackupsServic
     '/api/backups/:id',
     {
       config: { access: { role: 'operator' } },
-      schema: { tags: ['backups'], summary: 'Delete one backup from its destination and the catalog (task); refused while it is protected', params, response: { 202: TaskSchema, ...errors } },
+      schema: {
+        tags: ['backups'],
+        summary:
+          'Delete one backup from its destination, its copies on other destinations and the catalog (tasks; answers with the one on its own destination); refused while it is protected or being copied. keepCopies=true deletes it from its own destination only: its copies become backups of their destinations',
+        params,
+        querystring: z.object({ keepCopies: z.enum(['true', 'false']).optional() }),
+        response: { 202: TaskSchema, ...errors },
+      },
     },
-    async (request, reply) => reply.code(202).send(await svc.remove(request.params.id, principalOf(request))),
+    async (request, reply) => reply.code(202).send(await svc.remove(request.params.id, principalOf(request), { keepCopies: request.query.keepCopies === 'true' })),
   );
 }

@@ -70,30 +70,63 @@ export class BackupsService {
     return this.get(id);
   }
 
-  /** Starts the removal of one backup from its destination; a protected one is refused. */
-  async remove(id: number, by: Principal): Promise<Task> {
+  /**
+   * Starts the removal of one backup; a protected one is refused. "Delete" means the backup
+   * everywhere: its destination and every copy (a BACKUP_DELETE on each copy's destination;
+   * failed copies, which have no manifest, are only forgotten: GC frees what they sent).
+   * With `keepCopies` only its own destination loses it, and each complete copy becomes a
+   * backup of its own destination in the catalog. Answers with the task on its own destination
+   * (or, for a backup retention removed already, on its first copy's).
+   */
+  async remove(id: number, by: Principal, opts: { keepCopies?: boolean } = {}): Promise<Task> {
     const backup = await this.get(id);
     if (backup.protected) throw conflict(`backup ${id} is protected; unprotect it first if it really should go`);
-    if (backup.status === 'removed') throw conflict(`backup ${id} was already removed by retention`);
+    const copies = backup.copies ?? [];
+    const copying = copies.find((c) => c.state === 'copying');
+    if (copying) throw conflict(`backup ${id} is being copied to "${copying.destination}" now (task ${copying.taskId ?? '?'}); wait for the copy to end or cancel it first`);
+    const complete = copies.filter((c) => c.state === 'ok');
+    const removed = backup.status === 'removed';
+    if (removed && (opts.keepCopies || complete.length === 0)) throw conflict(`backup ${id} was already removed by retention`);
     const mounts = await this.backups.openMounts(id);
     if (mounts.length > 0) throw conflict(`backup ${id} is open in mount ${mounts.join(', ')}; close the mount first (vplus mount stop ${mounts[0]}, or Mounts → Close)`);
     const dest = await this.destinations.byId(backup.destinationId);
     if (!dest) throw notFound(`there is no destination ${backup.destinationId}`);
-    const task = await this.engine.create({
-      type: 'BACKUP_DELETE',
-      params: { destinationId: dest.id, backupId: backup.repoBackupId, catalogId: backup.id },
-      requiredNodeId: dest.node_id,
-      subject: `backup:${id}`,
-      priority: 50,
-      createdBy: by.user.username,
-    });
+    const actor = by.user.username;
+    const deleteOn = (destinationId: number, nodeId: number): Promise<Task> =>
+      this.engine.create({
+        type: 'BACKUP_DELETE',
+        params: { destinationId, backupId: backup.repoBackupId, catalogId: backup.id },
+        requiredNodeId: nodeId,
+        subject: `backup:${id}`,
+        priority: 50,
+        createdBy: actor,
+      });
+    let kept = 0;
+    if (opts.keepCopies) kept = await this.backups.promoteCopies(id);
+    for (const c of copies.filter((c) => c.state === 'failed')) await this.backups.forgetCopy(id, c.destinationId);
+    const tasks: Task[] = [];
+    if (!removed) tasks.push(await deleteOn(dest.id, dest.node_id));
+    if (!opts.keepCopies) {
+      for (const c of complete) {
+        const where = await this.destinations.byId(c.destinationId);
+        if (where) tasks.push(await deleteOn(where.id, where.node_id));
+      }
+    }
     await this.audit.record({
-      actor: by.user.username,
+      actor,
       action: 'backup.delete',
       target: `backup:${id}`,
-      details: { vm: backup.vm, destination: dest.name, repoBackupId: backup.repoBackupId, createdAt: backup.createdAt, taskId: task.id },
+      details: {
+        vm: backup.vm,
+        destination: dest.name,
+        repoBackupId: backup.repoBackupId,
+        createdAt: backup.createdAt,
+        taskId: tasks[0]?.id ?? null,
+        ...(copies.length > 0 ? { copies: opts.keepCopies ? `kept as backups (${kept})` : complete.map((c) => c.destination), copyTaskIds: tasks.slice(removed ? 0 : 1).map((t) => t.id) } : {}),
+      },
     });
-    return task;
+    if (kept > 0) for (const c of complete) this.bus.publish({ type: 'backups.changed', destinationId: c.destinationId });
+    return tasks[0]!;
   }
 
   /** A finished delete: the catalog forgets the backup and takes the destination's new numbers. */

@@ -4,6 +4,7 @@ import type { Backup, BackupStatus } from '../../../common/api/backups.js';
 import { canonicalName, looksLikeId, sameName } from '../../../common/names.js';
 import { BackupList, type BackupListFilter } from '../backups/backup-list.js';
 import { refreshVmSummaries, vmsOfBackups } from '../backups/vm-summaries.js';
+import { recordFoundCopies } from '../copies/copies.repository.js';
 import type { Sql } from '../db/catalog.js';
 
 export interface DestinationRow {
@@ -179,7 +180,9 @@ export class DestinationsRepository {
   // ---- backups known to the catalog ----
 
   /** Catalog entries for backups found on the destination (re-import); existing ones are refreshed, none duplicated. */
-  async upsertBackups(destinationId: number, backups: RepoBackup[]): Promise<number> {
+  async upsertBackups(destinationId: number, found: RepoBackup[]): Promise<number> {
+    // A backup the catalog has on another destination is a copy of it there, not a new backup.
+    const backups = await recordFoundCopies(this.sql, destinationId, found);
     let added = 0;
     for (const b of backups) {
       const declared = typeof b.source === 'object' && b.source !== null ? (b.source as Record<string, unknown>).type : undefined;

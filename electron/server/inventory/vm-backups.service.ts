@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
+import type { Backup } from '../../../common/api/backups.js';
 import type { Restore } from '../../../common/api/hypervisors.js';
 import type { Task } from '../../../common/api/tasks.js';
 import type { TaskParamsOf, TaskResultOf } from '../../../common/task-contracts.js';
 import type { AuditService } from '../auth/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
-import type { DestinationsRepository } from '../destinations/destinations.repository.js';
+import type { CopiesRepository } from '../copies/copies.repository.js';
+import type { DestinationRow, DestinationsRepository } from '../destinations/destinations.repository.js';
 import { conflict, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { NodesRepository } from '../nodes/nodes.repository.js';
@@ -27,6 +29,8 @@ export class VmBackupsService {
     private readonly audit: AuditService,
     private readonly bus: EventBus,
     private readonly logger: Logger,
+    /** Restores from a copy on another destination read the copy's state here. */
+    private readonly copies?: Pick<CopiesRepository, 'one'>,
   ) {
     engine.listeners.on('STORE', (task, params, result) => this.onStored(task, params, result));
     engine.listeners.on('SNAPSHOT', async (_task, params) => {
@@ -83,14 +87,7 @@ export class VmBackupsService {
     const backups = await this.destinations.listBackups({ limit: 1, offset: 0, id: req.backup });
     const backup = backups[0];
     if (!backup) throw notFound(`there is no backup ${req.backup}`);
-    if (backup.status === 'removed') throw conflict(`backup ${req.backup} was removed by retention`);
-    if (backup.status === 'missing') throw conflict(`backup ${req.backup} is missing from destination ${backup.destination}: ${backup.statusDetail ?? 'its manifest is gone'}`);
-    if (backup.status === 'damaged') {
-      throw conflict(
-        `backup ${req.backup} is damaged (${backup.statusDetail ?? 'verify found damaged chunks'}); back up the VM again (that stores the damaged chunks again from the VM), verify destination ${backup.destination}, then restore, or restore another backup`,
-      );
-    }
-    const dest = (await this.destinations.byId(backup.destinationId))!;
+    const dest = req.fromDestinationId === undefined ? await this.ownDestination(backup) : await this.copyDestination(backup, req.fromDestinationId);
     const actor = by.user.username;
     if (req.mode === 'files') {
       const node = await this.nodes.byRef(req.node);
@@ -126,6 +123,32 @@ export class VmBackupsService {
     ]);
     await this.audit.record({ actor, action: 'restore.import', target: `backup:${backup.id}`, details: { hypervisor: h.name, name: req.name, start: req.start } });
     return result;
+  }
+
+  /** Where a restore reads a backup from by default: its own destination, when it is restorable there. */
+  private async ownDestination(backup: Backup): Promise<DestinationRow> {
+    const id = backup.id;
+    if (backup.status === 'removed') throw conflict(`backup ${id} was removed by retention`);
+    if (backup.status === 'missing') throw conflict(`backup ${id} is missing from destination ${backup.destination}: ${backup.statusDetail ?? 'its manifest is gone'}`);
+    if (backup.status === 'damaged') {
+      throw conflict(
+        `backup ${id} is damaged (${backup.statusDetail ?? 'verify found damaged chunks'}); back up the VM again (that stores the damaged chunks again from the VM), verify destination ${backup.destination}, then restore, or restore another backup`,
+      );
+    }
+    return (await this.destinations.byId(backup.destinationId))!;
+  }
+
+  /** A restore from the backup's copy on another destination (fromDestinationId): the copy must be complete there. */
+  private async copyDestination(backup: Backup, destinationId: number): Promise<DestinationRow> {
+    if (destinationId === backup.destinationId) return this.ownDestination(backup);
+    const dest = await this.destinations.byId(destinationId);
+    if (!dest) throw notFound(`there is no destination ${destinationId}`, 'fromDestinationId');
+    const copy = await this.copies?.one(backup.id, destinationId);
+    if (!copy || copy.state !== 'ok') {
+      const why = !copy ? 'has no copy of it' : copy.state === 'copying' ? 'is still receiving its copy' : `has only a failed copy of it (${copy.error ?? 'see its COPY task'})`;
+      throw conflict(`destination "${dest.name}" ${why}; restore from "${backup.destination}" or from a complete copy`, 'fromDestinationId');
+    }
+    return dest;
   }
 
   /** A finished STORE is a backup: record it and move the chain forward. */

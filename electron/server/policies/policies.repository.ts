@@ -23,6 +23,9 @@ export interface PolicyRow {
   verify_runs: number;
   assignment: string | AssignmentRules;
   fail_run_above_percent: number | null;
+  copy_destination_id: number | null;
+  copy_destination_name: string | null;
+  copy_retention: string | Retention | null;
   evaluated_until: Date | null;
   created_at: Date;
   updated_at: Date;
@@ -75,6 +78,10 @@ export interface PolicyFields {
   verifyParts: number;
   assignment: AssignmentRules;
   failRunAbovePercent: number | null;
+  /** Backup policies: each new backup is copied there too. */
+  copyDestinationId: number | null;
+  /** Which copies stay there; null: the policy's retention. */
+  copyRetention: Retention | null;
 }
 
 export const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
@@ -94,9 +101,9 @@ export function storedRetention(v: PolicyRow['retention']): PolicyRetention | nu
   return RETENTION_RULES.some((rule) => retention[rule] !== undefined) ? retention : null;
 }
 
-const POLICIES = `SELECT p.*, d.name AS destination_name FROM policies p LEFT JOIN destinations d ON d.id = p.destination_id`;
+const POLICIES = `SELECT p.*, d.name AS destination_name, cd.name AS copy_destination_name FROM policies p LEFT JOIN destinations d ON d.id = p.destination_id LEFT JOIN destinations cd ON cd.id = p.copy_destination_id`;
 /** The columns an edit may change, in the order editableValues() gives them. */
-const EDITABLE = ['name', 'destination_id', 'priority', 'enabled', 'time_zone', 'schedules', 'retention', 'retention_schedule', 'verify_schedule', 'verify_parts', 'assignment', 'fail_run_above_percent'] as const;
+const EDITABLE = ['name', 'destination_id', 'priority', 'enabled', 'time_zone', 'schedules', 'retention', 'retention_schedule', 'verify_schedule', 'verify_parts', 'assignment', 'fail_run_above_percent', 'copy_destination_id', 'copy_retention'] as const;
 
 function editableValues(f: PolicyFields): SqlValue[] {
   return [
@@ -112,6 +119,8 @@ function editableValues(f: PolicyFields): SqlValue[] {
     f.verifyParts,
     JSON.stringify(f.assignment),
     f.failRunAbovePercent,
+    f.copyDestinationId,
+    f.copyRetention ? JSON.stringify(f.copyRetention) : null,
   ];
 }
 
@@ -176,6 +185,11 @@ export class PoliciesRepository {
 
   async delete(id: number): Promise<void> {
     await this.sql.execute('DELETE FROM policies WHERE id = ?', [id]);
+  }
+
+  /** The policy whose run started this workflow (a scheduled or "run now" backup), if any. */
+  async ofWorkflow(workflowId: number): Promise<PolicyRow | undefined> {
+    return (await this.sql.query<PolicyRow>(`${POLICIES} JOIN policy_runs r ON r.policy_id = p.id JOIN workflows w ON w.policy_run_id = r.id WHERE w.id = ?`, [workflowId]))[0];
   }
 
   /** Takes the next verify part of the policy (0-based, rotating through verify_parts); a racing taker retries. */

@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import type { ChangePolicyVms, CreatePolicy, Policy, PolicyKind, PolicyPreview, PolicyPreviewRequest, PolicyRun, ScheduledRun, UpdatePolicy } from '../../../common/api/policies.js';
 import { pageOf } from '../../../common/api/paging.js';
 import type { PolicyRunPage, PolicyRunsQuery } from '../../../common/api/policies.js';
+import type { Retention } from '../../../common/api/destinations.js';
 import { applyRetention } from '../../../common/retention.js';
 import { parseScheduleSpec, type ScheduleRule } from '../../../common/schedule.js';
 import { defaultTimeZone, isValidTimeZone, nextOccurrences } from '../../../common/schedule-occurrences.js';
 import type { AuditService } from '../auth/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { Clock } from '../clock.js';
+import { copyUnreachable } from '../copies/copy-reach.js';
 import type { Catalog } from '../db/catalog.js';
 import type { DestinationsRepository } from '../destinations/destinations.repository.js';
 import { badRequest, conflict, notFound } from '../errors.js';
@@ -86,6 +88,8 @@ export class PoliciesService {
       verifyParts: req.verifyParts ?? current.verifyParts,
       assignment: req.assignment ?? current.assignment,
       failRunAbovePercent: req.failRunAbovePercent === undefined ? current.failRunAbovePercent : req.failRunAbovePercent,
+      copyTo: req.copyTo === undefined ? (current.copyDestinationId === null ? null : String(current.copyDestinationId)) : req.copyTo,
+      copyRetention: req.copyRetention === undefined ? current.copyRetention : req.copyRetention,
     };
     const fields = await this.validate(merged, row.kind);
     await this.d.repo.update(row.id, fields);
@@ -345,6 +349,8 @@ export class PoliciesService {
         throw badRequest('a snapshot policy keeps the last N snapshots of each VM (keepLast), optionally none older than maxAgeDays; other retention rules do not apply', 'retention');
       }
     }
+    const copyDestinationId = await this.copyTarget(r.copyTo ?? null, destinationId, kind);
+    if (r.copyRetention && copyDestinationId === null) throw badRequest('a copy retention needs a destination to copy to (copyTo)', 'copyRetention');
     return {
       name: r.name,
       kind,
@@ -359,7 +365,23 @@ export class PoliciesService {
       verifyParts: r.verifyParts,
       assignment: r.assignment,
       failRunAbovePercent: r.failRunAbovePercent,
+      copyDestinationId,
+      copyRetention: copyDestinationId === null ? null : (r.copyRetention ?? null),
     };
+  }
+
+  /** The destination a backup policy copies each backup to: another one, reachable from the policy's destination's node. */
+  private async copyTarget(ref: string | null, destinationId: number | null, kind: PolicyKind): Promise<number | null> {
+    if (ref === null || ref.trim() === '') return null;
+    if (kind !== 'backup') throw badRequest(`only backup policies copy their backups; a ${kind === 'm365' ? 'Microsoft 365' : kind} policy cannot`, 'copyTo');
+    const target = await this.d.destinations.byRef(ref);
+    if (!target) throw notFound(`there is no destination "${ref}"`, 'copyTo');
+    const source = destinationId === null ? undefined : await this.d.destinations.byId(destinationId);
+    if (!source) return target.id;
+    if (source.id === target.id) throw badRequest(`copies go to another destination than the policy's own ("${source.name}")`, 'copyTo');
+    const unreachable = copyUnreachable(source, target);
+    if (unreachable) throw conflict(unreachable, 'copyTo');
+    return target.id;
   }
 
   private fieldsOf(p: PolicyRow): PolicyFields {
@@ -377,6 +399,8 @@ export class PoliciesService {
       verifyParts: p.verify_parts,
       assignment: json(p.assignment),
       failRunAbovePercent: p.fail_run_above_percent,
+      copyDestinationId: p.copy_destination_id,
+      copyRetention: p.copy_retention ? json<Retention>(p.copy_retention) : null,
     };
   }
 
@@ -400,6 +424,9 @@ export class PoliciesService {
       verifyParts: f.verifyParts,
       assignment: f.assignment,
       failRunAbovePercent: f.failRunAbovePercent,
+      copyDestinationId: f.copyDestinationId,
+      copyDestination: p.copy_destination_name,
+      copyRetention: f.copyRetention,
       vms: (await this.d.repo.policyVms(p.id)).map((v) => ({ id: v.vm_id, name: v.vm_name, source: v.source })),
       ...(p.kind === 'm365' ? { m365Members: ((await this.d.m365Members?.of(p)) ?? []).map((m) => ({ kind: m.kind, id: m.id, name: m.name, tenant: m.tenant })) } : {}),
       nextRun: next ? { at: new Date(next.at).toISOString(), backupType: next.backupType, rule: next.rule } : null,

@@ -18,6 +18,7 @@ import { migration as m0016 } from './2026-12-07-0016-m365-backups.js';
 import { migration as m0017 } from './2026-12-07-0017-m365-policies.js';
 import { migration as m0018 } from './2026-12-07-0018-m365-mailboxes.js';
 import { migration as m0019 } from './2026-12-07-0019-s3-destinations.js';
+import { migration as m0020 } from './2026-12-07-0020-backup-copies.js';
 
 /** All migrations in the order they apply. Append new ones; never reorder. */
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0010, m0011, m0012, m0013, m0014, m0015, m0016, m0017, m0018, m0019];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0010, m0011, m0012, m0013, m0014, m0015, m0016, m0017, m0018, m0019, m0020];
