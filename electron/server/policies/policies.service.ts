@@ -89,7 +89,8 @@ export class PoliciesService {
       assignment: req.assignment ?? current.assignment,
       failRunAbovePercent: req.failRunAbovePercent === undefined ? current.failRunAbovePercent : req.failRunAbovePercent,
       copyTo: req.copyTo === undefined ? (current.copyDestinationId === null ? null : String(current.copyDestinationId)) : req.copyTo,
-      copyRetention: req.copyRetention === undefined ? current.copyRetention : req.copyRetention,
+      // Stopping the copies drops their retention with them.
+      copyRetention: req.copyRetention === undefined ? (req.copyTo === null ? null : current.copyRetention) : req.copyRetention,
     };
     const fields = await this.validate(merged, row.kind);
     await this.d.repo.update(row.id, fields);
