@@ -36,6 +36,9 @@ export interface PolicyFieldOptions {
   priority?: number;
   timeZone?: string;
   failAbove?: number | null;
+  /** Copy each new backup to this destination too (name or id). */
+  copyTo?: string;
+  copyRetention?: string;
   json?: boolean;
 }
 
@@ -59,6 +62,8 @@ export interface PolicyUpdateOptions extends PolicyFieldOptions {
   clearInclude?: boolean;
   clearExclude?: boolean;
   clearHypervisors?: boolean;
+  /** Stop copying backups (the copies made stay). */
+  clearCopyTo?: boolean;
 }
 
 export interface PolicyRunOptions {
@@ -158,6 +163,9 @@ export function createPolicyRequest(name: string, options: PolicyCreateOptions):
     throw new UsageError(`--retention-schedule needs --retention: say which backups stay, e.g. --retention "${RETENTION_EXAMPLE}"`);
   }
   const kind = options.kind ?? 'backup';
+  const copy = copyOptions(options);
+  if (copy.copyRetention !== undefined && copy.copyTo === undefined) throw new UsageError(`--copy-retention needs --copy-to: say where the copies go, e.g. --copy-to offsite-s3`);
+  if (kind === 'm365' && copy.copyTo !== undefined) throw new UsageError('--copy-to is for VM backup policies: a Microsoft 365 policy does not copy its backups');
   if (kind === 'm365' && (options.hypervisor ?? []).length > 0) {
     throw new UsageError('--hypervisor is for VM policies: a Microsoft 365 policy takes users and sites by --include and --exclude (user principal names and site names)');
   }
@@ -179,8 +187,26 @@ export function createPolicyRequest(name: string, options: PolicyCreateOptions):
     ...(options.priority !== undefined ? { priority: options.priority } : {}),
     ...(options.timeZone !== undefined ? { timeZone: options.timeZone.trim() } : {}),
     ...(options.failAbove !== undefined ? { failRunAbovePercent: options.failAbove } : {}),
+    ...copy,
     enabled: !options.disabled,
   };
+}
+
+/** --copy-to and --copy-retention as the API takes them (copyTo, copyRetention). */
+function copyOptions(options: Pick<PolicyFieldOptions, 'copyTo' | 'copyRetention'>): { copyTo?: string; copyRetention?: ReturnType<typeof parseRetentionSpec> } {
+  const out: { copyTo?: string; copyRetention?: ReturnType<typeof parseRetentionSpec> } = {};
+  if (options.copyTo !== undefined) {
+    if (options.copyTo.trim() === '') throw new UsageError('--copy-to needs a destination name or id, as vplus destination list shows it');
+    out.copyTo = options.copyTo.trim();
+  }
+  if (options.copyRetention !== undefined) {
+    try {
+      out.copyRetention = parseRetentionSpec(options.copyRetention);
+    } catch (err) {
+      throw new UsageError(`--copy-retention: ${(err as Error).message.replace(/^--retention:?\s*/, '')}`);
+    }
+  }
+  return out;
 }
 
 /** What `policy update` changes: the PATCH body, and changes to the assignment rules to merge into the current ones. */
@@ -232,6 +258,9 @@ export function policyChanges(options: PolicyUpdateOptions): PolicyChanges {
   if (options.failAbove !== undefined) request.failRunAbovePercent = options.failAbove;
   if (options.enable) request.enabled = true;
   if (options.disable) request.enabled = false;
+  if (options.clearCopyTo && (options.copyTo !== undefined || options.copyRetention !== undefined)) throw both(options.copyTo !== undefined ? '--copy-to' : '--copy-retention', '--clear-copy-to');
+  Object.assign(request, copyOptions(options));
+  if (options.clearCopyTo) request.copyTo = null;
   if (Object.keys(request).length === 0 && Object.keys(assignment).length === 0) {
     throw new UsageError('nothing to change; give what to change, e.g. --schedule "full sun 22:00" or --disable (see vplus policy update --help)');
   }

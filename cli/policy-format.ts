@@ -74,6 +74,7 @@ export function formatPolicy(p: Policy): string {
     ['Time zone', p.timeZone],
     ['Retention', retention],
     ['Retention runs', p.retentionSchedule ? `after each run and ${p.retentionSchedule}` : p.retention ? 'after each run' : '-'],
+    ['Copies', p.copyDestination ? `each new backup to ${p.copyDestination}, keeping ${p.copyRetention ? formatRetention(p.copyRetention) : 'what the retention keeps'} there` : '-'],
     ['Verify', p.verifySchedule ? `${p.verifySchedule}${p.verifyParts > 1 ? `, one of ${p.verifyParts} parts of the chunks each time` : ', every chunk'}` : '-'],
     ...formatRules(p),
     ['Priority', String(p.priority)],

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { readAppInfo } from '../electron/server/app-info.js';
 import { registerAuditCommands } from './commands/audit.command.js';
 import { registerBackupCommands } from './commands/backup.command.js';
+import { registerCopyCommands } from './commands/copy.command.js';
 import { registerDestinationCommands } from './commands/destination.command.js';
 import { registerHypervisorCommands } from './commands/hypervisor.command.js';
 import { registerLoginCommands } from './commands/login.command.js';
@@ -51,6 +52,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerPolicyCommands(program, ctx);
   registerBackupCommands(program, ctx);
   registerRestoreCommand(program, ctx);
+  registerCopyCommands(program, ctx);
   registerMountCommands(program, ctx);
   registerTaskCommands(program, ctx);
   registerAuditCommands(program, ctx);

@@ -11,6 +11,7 @@ import {
 } from '../common/api/index.js';
 import { ExportResultSchema, ImportResultSchema, InventorySyncResultSchema, RestoreResultSchema, StoreResultSchema } from '../common/kvm-tasks.js';
 import { M365BackupResultSchema, M365RestoreParamsSchema, M365RestoreResultSchema, M365SyncResultSchema, type M365BackupResult, type M365RestoreResult, type M365SyncResult } from '../common/m365-tasks.js';
+import { CopyResultSchema } from '../common/copy-tasks.js';
 import { FileRestoreResultSchema, MountResultSchema } from '../common/mount-tasks.js';
 import { formatBytes, formatRatio, formatTable, formatTimestamp } from './format.js';
 
@@ -28,6 +29,7 @@ const FORMATTERS: Partial<Record<TaskType, ResultFormatter>> = {
   VERIFY: parsed(VerifyResultSchema, formatVerifyResult),
   PRUNE: parsed(PruneResultSchema, formatPruneResult),
   GC: parsed(GcResultSchema, formatGcResult),
+  COPY: parsed(CopyResultSchema, formatCopyResult),
   REIMPORT: parsed(ReimportResultSchema, formatReimportResult),
   INVENTORY_SYNC: parsed(InventorySyncResultSchema, formatInventoryResult),
   EXPORT: parsed(ExportResultSchema, formatExportResult),
@@ -153,6 +155,12 @@ function formatPruneResult(r: z.output<typeof PruneResultSchema>, task: Task): s
 
 function formatGcResult(r: z.output<typeof GcResultSchema>): string {
   return `Removed ${plural(r.removedChunks, 'unreferenced chunk')}, freed ${formatBytes(r.freedBytes)}.\n${formatStatsLine(r.stats)}`;
+}
+
+function formatCopyResult(r: z.output<typeof CopyResultSchema>): string {
+  if (!r.created) return `The destination held backup ${r.repoBackupId} already; nothing was sent.`;
+  const chunks = r.chunks > 0 ? ` (${plural(r.copiedChunks, 'chunk')} sent, ${plural(r.skippedChunks, 'chunk')} the destination had already)` : '';
+  return `Copied backup ${r.repoBackupId} (${formatBytes(r.logicalBytes)} of disks): ${formatBytes(r.bytesSent)} written to the destination${chunks}${r.resumed ? ', resuming an interrupted copy' : ''}.`;
 }
 
 function formatReimportResult(r: z.output<typeof ReimportResultSchema>, task: Task): string {

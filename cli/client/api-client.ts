@@ -71,6 +71,7 @@ import {
   type User,
   type Vm,
 } from '../../common/api/index.js';
+import { CopyListItemSchema, type CopyListItem, type CopyState } from '../../common/api/copies.js';
 import { ApiTransport, queryString } from './api-transport.js';
 
 export { ApiConnectionError, ApiRequestError, describeRequestFailure } from './api-errors.js';
@@ -263,9 +264,25 @@ export class ApiClient extends ApiTransport {
     return this.request('PATCH', `/api/backups/${id}`, { body: change, schema: BackupSchema });
   }
 
-  /** Starts the BACKUP_DELETE task on the backup's destination; a protected backup is refused (409). */
-  deleteBackup(id: number): Promise<Task> {
-    return this.request('DELETE', `/api/backups/${id}`, { schema: TaskSchema });
+  /**
+   * Starts the BACKUP_DELETE task on the backup's destination (and one on each copy's, unless
+   * keepCopies: the copies then become backups of their destinations); a protected backup is refused (409).
+   */
+  deleteBackup(id: number, options: { keepCopies?: boolean } = {}): Promise<Task> {
+    return this.request('DELETE', `/api/backups/${id}${options.keepCopies ? '?keepCopies=true' : ''}`, { schema: TaskSchema });
+  }
+
+  /** Starts a COPY task: the backup to another destination. */
+  copyBackup(id: number, to: string): Promise<Task> {
+    return this.request('POST', `/api/backups/${id}/copies`, { body: { to }, schema: TaskSchema });
+  }
+
+  /** Copies of backups, newest first. */
+  listCopies(query: { backup?: number; destination?: string; state?: CopyState; limit?: number } = {}): Promise<CopyListItem[]> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    const qs = params.toString();
+    return this.request('GET', `/api/copies${qs ? `?${qs}` : ''}`, { schema: z.array(CopyListItemSchema) });
   }
 
   /** Starts an EXPORT → STORE workflow; taskIds are [export, store]. */

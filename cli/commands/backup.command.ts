@@ -74,10 +74,11 @@ export function registerBackupCommands(program: Command, ctx: CliContext): void 
 
   backup
     .command('delete')
-    .description('delete one backup from its destination and the catalog (a task on the destination\'s node); refused while it is protected')
+    .description("delete one backup from its destination, its copies on other destinations and the catalog (tasks on the destinations' nodes); refused while it is protected")
     .argument('<backup>', 'backup id', backupIdParser)
+    .option('--keep-copies', 'delete it from its own destination only: each complete copy stays, as a backup of its destination')
     .option('--wait', 'follow the task to its end; exit 1 when it fails')
-    .action((id: number, options: { wait?: boolean }) => deleteBackup(ctx, id, options));
+    .action((id: number, options: { wait?: boolean; keepCopies?: boolean }) => deleteBackup(ctx, id, options));
 }
 
 function backupIdParser(value: string): number {
@@ -99,11 +100,11 @@ async function updateBackup(ctx: CliContext, id: number, change: { protected?: b
   });
 }
 
-async function deleteBackup(ctx: CliContext, id: number, options: { wait?: boolean }): Promise<void> {
+async function deleteBackup(ctx: CliContext, id: number, options: { wait?: boolean; keepCopies?: boolean }): Promise<void> {
   const out = new Output(ctx);
   await withClient(ctx, async (client) => {
-    const task = await client.deleteBackup(id);
-    out.line(`Deleting backup ${id}: task ${task.id} (BACKUP_DELETE) on its destination's node.`);
+    const task = await client.deleteBackup(id, { keepCopies: options.keepCopies ?? false });
+    out.line(`Deleting backup ${id}: task ${task.id} (BACKUP_DELETE) on its destination's node${options.keepCopies ? '; its copies stay, as backups of their destinations' : ' (and one on each destination holding a copy of it)'}.`);
     if (!options.wait) return out.line(followHint([task.id]));
     await waitForTasks(ctx, client, [task.id]);
     out.line(`Backup ${id} is deleted; the destination's next garbage collection frees its space.`);

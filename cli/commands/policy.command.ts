@@ -52,6 +52,8 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
       .option('--priority <n>', 'when the rules of several policies match a VM, the highest priority takes it; also the priority of its backup tasks, 0 to 100 (default: 50)', intParser('--priority', 0, 100))
       .option('--time-zone <tz>', "IANA time zone the schedules are read in, e.g. Europe/Berlin (default: the server's)")
       .option('--fail-above <percent>', 'cancel the rest of a run once more than this share of its VMs failed, 0 to 100, or "never" (the default)', parseFailAbove)
+      .option('--copy-to <dest>', "copy each new backup to this destination too (name or id): an S3 destination, or a directory on the same node as the policy's destination")
+      .option('--copy-retention <spec>', `which copies stay there, e.g. "last=30 monthly=12" (default: the policy's --retention)`)
       .option('--json', 'print the policy as JSON only');
   };
 
@@ -82,6 +84,7 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
     .option('--clear-include', 'remove every --include rule')
     .option('--clear-exclude', 'remove every --exclude rule')
     .option('--clear-hypervisors', 'remove every --hypervisor rule')
+    .option('--clear-copy-to', 'stop copying new backups (the copies made stay where they are)')
     .addOption(new Option('--enable', 'switch it on: its schedules run').conflicts('disable'))
     .addOption(new Option('--disable', 'switch it off: its schedules do not run (running it by hand still works)'))
     .action((ref: string, options: PolicyUpdateOptions) => updatePolicy(ctx, ref, options));

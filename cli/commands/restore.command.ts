@@ -22,6 +22,8 @@ export interface RestoreOptions {
   // Both:
   overwrite?: boolean;
   wait?: boolean;
+  /** Read the backup from its copy on this destination (name or id). */
+  from?: string;
 }
 
 const FILES_USAGE = 'vplus restore BACKUP --node NODE --path DIR [--format qcow2|raw] [--disks vda,…]';
@@ -41,6 +43,7 @@ export function registerRestoreCommand(program: Command, ctx: CliContext): void 
     .option('--name <newname>', 'with --import: the new VM\'s name')
     .option('--storage-dir <dir>', 'with --import: the directory on the host for the new disks (default: /var/lib/libvirt/images; they go in a subdirectory named after the VM)')
     .option('--start', 'with --import: start the new VM once it is defined')
+    .option('--from <dest>', "read the backup from its copy on this destination (name or id) instead of its own (vplus copy list shows the copies)")
     .option('--overwrite', 'replace files (and with --import a VM of that name) that exist already; without it they are refused')
     .option('--wait', 'follow the restore to its end with progress (and the import after it); exit 1 when it fails')
     .action((backup: number, options: RestoreOptions) => restoreBackup(ctx, backup, options));
@@ -139,9 +142,14 @@ export function describeRestore(request: Restore): string {
 }
 
 async function restoreBackup(ctx: CliContext, backup: number, options: RestoreOptions): Promise<void> {
-  const request = restoreRequest(backup, options);
+  const { from, ...rest } = options;
+  if (from !== undefined && from.trim() === '') throw new UsageError('--from needs a destination name or id, as vplus copy list shows it');
+  const base = restoreRequest(backup, rest);
   const out = new Output(ctx);
   await withClient(ctx, async (client) => {
+    const source = from === undefined ? undefined : await client.getDestination(from.trim());
+    const request: Restore = source ? { ...base, fromDestinationId: source.id } : base;
+    if (source) out.line(`Reading backup ${backup} from its copy on destination ${source.name}.`);
     const started = await client.restore(request);
     const types = request.mode === 'files' ? ['RESTORE'] : ['RESTORE', 'IMPORT'];
     const workflow = started.taskIds.length > 1 ? `, workflow ${started.workflowId}` : '';

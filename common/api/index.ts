@@ -8,6 +8,7 @@ export * from './tasks.js';
 export * from './nodes.js';
 export * from './destinations.js';
 export * from './backups.js';
+export * from './copies.js';
 export * from './hypervisors.js';
 export * from './dashboard.js';
 export * from './policies.js';

@@ -8,60 +8,11 @@ import type { CopyListItem } from '../../../common/api/copies.js';
 import type { Destination } from '../../../common/api/destinations.js';
 import type { Policy } from '../../../common/api/policies.js';
 import type { Task, TaskDetails } from '../../../common/api/tasks.js';
-import type { CopyResult } from '../../../common/copy-tasks.js';
-import { repoBackupOf } from '../../../node-service/agent/handlers/destination-task.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
-import type { TaskHandler } from '../../../node-service/agent/task-handler.js';
 import { Repository } from '../../../node-service/repository/index.js';
+import { withCopyHandler } from '../../support/copy-handler.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
 import { makeTempDir, setupAdmin, startTestServer, waitFor, type TestServer } from '../../support/test-server.js';
-
-interface RepoParam {
-  path: string;
-  password?: string;
-}
-
-/**
- * Until the node's COPY handler (node-service/agent/handlers/copy.handler.ts) is among the
- * default handlers, the test node copies with the repository library itself: every disk of the
- * backup read from the source and written to the target under the same backup id. A real
- * copy, not deduplicated across runs; what is tested here is the server's side.
- */
-const libraryCopy: TaskHandler = {
-  type: 'COPY',
-  async run(ctx) {
-    const p = ctx.params as { source: RepoParam; target: RepoParam; repoBackupId: string };
-    const source = await Repository.open(p.source.path, p.source.password !== undefined ? { password: p.source.password } : {});
-    const target = await Repository.open(p.target.path, p.target.password !== undefined ? { password: p.target.password } : {});
-    try {
-      const manifest = await source.loadManifest(p.repoBackupId);
-      const reader = await source.openBackup(p.repoBackupId);
-      const writer = await target.startBackup({ id: manifest.id, group: manifest.group, source: manifest.source });
-      for (const disk of manifest.disks) await writer.writeDisk(disk.name, disk.size, reader.readDisk(disk.name));
-      const copied = await writer.commit();
-      const result: CopyResult = {
-        repoBackupId: copied.id,
-        chunks: 0,
-        copiedChunks: 0,
-        skippedChunks: 0,
-        bytesSent: copied.summary.newStoredBytes,
-        logicalBytes: copied.summary.logicalBytes,
-        resumed: false,
-        created: true,
-        backup: repoBackupOf(copied),
-      };
-      return { result };
-    } finally {
-      await source.close();
-      await target.close();
-    }
-  },
-};
-
-function handlers(): TaskHandler[] {
-  const all = defaultHandlers();
-  return all.some((h) => h.type === 'COPY') ? all : [...all, libraryCopy];
-}
 
 /**
  * Copies of backups against a real server, nodes and repositories: a copy to a second
@@ -86,7 +37,7 @@ describe('backup copies', () => {
   beforeAll(async () => {
     t = await startTestServer({ nodeHeartbeatSeconds: 1 });
     admin = await setupAdmin(t.api);
-    store = await enrollTestNode(t.api, admin, { name: 'store-1', handlers: handlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    store = await enrollTestNode(t.api, admin, { name: 'store-1', handlers: withCopyHandler(defaultHandlers()), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
     far = await enrollTestNode(t.api, admin, { name: 'store-2', handlers: defaultHandlers(), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
     expect((await api<Destination>('POST', '/api/destinations', { name: 'nas', node: 'store-1', path: nasPath, password: 'nas-password-1' })).status).toBe(201);
     const offsite = await api<Destination>('POST', '/api/destinations', { name: 'offsite', node: 'store-1', path: offsitePath, password: 'offsite-password-2' });
