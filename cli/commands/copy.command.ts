@@ -34,7 +34,7 @@ async function runCopy(ctx: CliContext, backup: number, options: { to: string; w
   const out = new Output(ctx);
   await withClient(ctx, async (client) => {
     const task = await client.copyBackup(backup, to);
-    out.line(`Copying backup ${backup} to destination ${to}: task ${task.id} (COPY) on node ${task.node ?? "of the backup's destination"}.`);
+    out.line(`Copying backup ${backup} to destination ${to}: task ${task.id} (COPY), on the node of the backup's destination.`);
     await followStartedTask(ctx, client, task.id, options);
   });
 }
