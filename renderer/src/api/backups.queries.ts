@@ -81,13 +81,30 @@ export function useUpdateBackupMutation() {
   });
 }
 
-/** Deletes one backup: 202 with the BACKUP_DELETE task; the list changes when it has run ('backups.changed'). */
+/**
+ * Deletes one backup, with its copies unless keepCopies: 202 with the BACKUP_DELETE task on its
+ * destination; the list changes when it has run ('backups.changed').
+ */
 export function useDeleteBackupMutation() {
   const api = useApiClient();
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (id: number) => api.json('DELETE', `/api/backups/${id}`, TaskSchema),
+    mutationFn: ({ id, keepCopies }: { id: number; keepCopies: boolean }) => api.json('DELETE', `/api/backups/${id}`, TaskSchema, keepCopies ? { query: { keepCopies: 'true' } } : {}),
     onSuccess: (task) => seedTask(queryClient, task),
+    meta: { inlineErrors: true },
+  });
+}
+
+/** Copies a backup to another destination: 202 with the COPY task, which the dialog follows; the copy shows on the backup at once ('copying'). */
+export function useCopyBackupMutation() {
+  const api = useApiClient();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, to }: { id: number; to: string }) => api.json('POST', `/api/backups/${id}/copies`, TaskSchema, { body: { to } }),
+    onSuccess: (task) => {
+      seedTask(queryClient, task);
+      invalidateBackups(queryClient);
+    },
     meta: { inlineErrors: true },
   });
 }

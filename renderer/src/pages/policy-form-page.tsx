@@ -402,6 +402,38 @@ function PolicyForm({ policy }: { policy: Policy | undefined }) {
                 </Section>
               )}
 
+              {!snapshots && !m365 && (
+                <Section
+                  title="Copies"
+                  description="Keep a second copy of every backup elsewhere (3-2-1): after each backup, it is copied to this destination, sending only what is not there yet, and the copies there are kept by their own rules. Restore can read either."
+                >
+                  <Select
+                    label="Copy each backup to"
+                    description="An S3 destination, or a directory destination on the same node as the one above"
+                    placeholder="No copies"
+                    clearable
+                    data={(destinations.data ?? []).filter((destination) => String(destination.id) !== form.values.destination).map((destination) => ({ value: String(destination.id), label: `${destination.name} (on ${destination.node})` }))}
+                    data-testid="policy-copy-to"
+                    {...form.getInputProps('copyTo')}
+                  />
+                  {form.values.copyTo !== null && (
+                    <>
+                      <Text size="sm" c="dimmed">
+                        Copies kept there: empty fields are not used; with none at all, the retention above applies there too. The newest copy of each VM always stays.
+                      </Text>
+                      <SimpleGrid cols={{ base: 2, sm: 3 }}>
+                        <NumberInput label="Keep last" description="newest copies" {...RULE_INPUT} {...form.getInputProps('copyRetention.keepLast')} />
+                        <NumberInput label="Daily" description="days, newest of each" {...RULE_INPUT} {...form.getInputProps('copyRetention.daily')} />
+                        <NumberInput label="Weekly" description="weeks, newest of each" {...RULE_INPUT} {...form.getInputProps('copyRetention.weekly')} />
+                        <NumberInput label="Monthly" description="months, newest of each" {...RULE_INPUT} {...form.getInputProps('copyRetention.monthly')} />
+                        <NumberInput label="Yearly" description="years, newest of each" {...RULE_INPUT} {...form.getInputProps('copyRetention.yearly')} />
+                        <NumberInput label="Max age (days)" description="older ones go" {...RULE_INPUT} {...form.getInputProps('copyRetention.maxAgeDays')} />
+                      </SimpleGrid>
+                    </>
+                  )}
+                </Section>
+              )}
+
               {!snapshots && (
                 <Section title="Verify" description="Re-read the destination's backups on a schedule, so damage is found before a restore needs them. Damaged backups are marked, and the run fails (and notifies).">
                   <VerifyFields form={form} />

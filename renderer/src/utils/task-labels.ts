@@ -42,7 +42,7 @@ export const TASK_TYPE_LABELS: Record<TaskType, string> = {
   M365_SYNC: 'Microsoft 365 sync',
   M365_BACKUP: 'Microsoft 365 backup',
   M365_RESTORE: 'Microsoft 365 restore',
-  COPY: 'Copy',
+  COPY: 'Copy backup',
 };
 
 /** A running task whose cancel was requested is still running, but people should see why it lingers. */

@@ -1,6 +1,6 @@
 import type { Backup } from '@common/api/index.js';
 import { ActionIcon, Button, Group, Menu, Text, Tooltip } from '@mantine/core';
-import { IconNote, IconRestore, IconSettings, IconShieldLock, IconShieldOff, IconTrash } from '@tabler/icons-react';
+import { IconCopy, IconNote, IconRestore, IconSettings, IconShieldLock, IconShieldOff, IconTrash } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { errorMessage } from '../../api/api-error.js';
@@ -10,6 +10,7 @@ import { useInventoryVm } from '../../hooks/use-inventory-vm.js';
 import { NO_SHRINK } from '../../utils/styles.js';
 import { BackupMountActions } from '../mounts/backup-mount-actions.js';
 import { backupLabel } from './backup-label.js';
+import { CopyBackupModal } from './backup-copies.js';
 import { BackupNotesModal } from './backup-notes-modal.js';
 import { DeleteBackupModal } from './delete-backup-modal.js';
 
@@ -19,14 +20,14 @@ export function BackupActions({ backup }: { backup: Backup }) {
   const navigate = useNavigate();
   const vm = useInventoryVm(backup.vm);
   const update = useUpdateBackupMutation();
-  const [dialog, setDialog] = useState<'notes' | 'delete' | null>(null);
+  const [dialog, setDialog] = useState<'notes' | 'delete' | 'copy' | null>(null);
   if (!canChange) return null;
   const label = backupLabel(backup);
   const gone = backup.status === 'removed';
 
   return (
     <Group gap="xs" wrap="nowrap" justify="flex-end" align="flex-start">
-      {vm !== undefined && backup.status === 'available' && (
+      {vm !== undefined && (backup.status === 'available' || (backup.copies ?? []).some((c) => c.state === 'ok')) && (
         <Button size="xs" variant="default" leftSection={<IconRestore size={14} aria-hidden />} onClick={() => void navigate(`/vms/${vm.id}?restore=${backup.id}`)} style={NO_SHRINK}>
           Restore
         </Button>
@@ -34,7 +35,7 @@ export function BackupActions({ backup }: { backup: Backup }) {
       <BackupMountActions backup={backup} diskHints={vm?.disks.map((disk) => disk.target)} />
       <Menu position="bottom-end" withinPortal>
         <Menu.Target>
-          <Tooltip label="Protect, notes, delete">
+          <Tooltip label="Protect, notes, copy, delete">
             <ActionIcon variant="subtle" color="gray" aria-label={`Manage ${label}`} loading={update.isPending}>
               <IconSettings size={16} aria-hidden />
             </ActionIcon>
@@ -51,8 +52,11 @@ export function BackupActions({ backup }: { backup: Backup }) {
           <Menu.Item leftSection={<IconNote size={14} aria-hidden />} onClick={() => setDialog('notes')}>
             {backup.notes === null ? 'Add notes…' : 'Edit notes…'}
           </Menu.Item>
+          <Menu.Item leftSection={<IconCopy size={14} aria-hidden />} disabled={backup.status !== 'available'} onClick={() => setDialog('copy')}>
+            Copy to…
+          </Menu.Item>
           <Menu.Divider />
-          <Menu.Item color="red" leftSection={<IconTrash size={14} aria-hidden />} disabled={gone} onClick={() => setDialog('delete')}>
+          <Menu.Item color="red" leftSection={<IconTrash size={14} aria-hidden />} disabled={gone && !(backup.copies ?? []).some((c) => c.state === 'ok')} onClick={() => setDialog('delete')}>
             Delete…
           </Menu.Item>
         </Menu.Dropdown>
@@ -63,6 +67,7 @@ export function BackupActions({ backup }: { backup: Backup }) {
         </Text>
       )}
       {dialog === 'notes' && <BackupNotesModal backup={backup} onClose={() => setDialog(null)} />}
+      {dialog === 'copy' && <CopyBackupModal backup={backup} onClose={() => setDialog(null)} />}
       {dialog === 'delete' && <DeleteBackupModal backup={backup} vmPolicy={vm?.policy ?? null} onClose={() => setDialog(null)} />}
     </Group>
   );

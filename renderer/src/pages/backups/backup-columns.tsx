@@ -10,6 +10,7 @@ import { useInventoryVm } from '../../hooks/use-inventory-vm.js';
 import { formatBytes, formatShortDuration } from '../../utils/format.js';
 import { NO_SHRINK } from '../../utils/styles.js';
 import { BackupActions } from './backup-actions.js';
+import { BackupCopiesCell } from './backup-copies.js';
 
 const column = createColumnHelper<Backup>();
 const nowrap = { whiteSpace: 'nowrap' } as const;
@@ -106,6 +107,7 @@ export const backupPointColumns = [
       </Anchor>
     ),
   }),
+  column.display({ id: 'copies', header: 'Copies', cell: ({ row }) => <BackupCopiesCell backup={row.original} /> }),
   column.accessor('logicalBytes', { header: 'Disk size', cell: (info) => <Dimmable label="Disk size" value={formatBytes(info.getValue())} /> }),
   column.accessor('readBytes', { header: 'Read', cell: (info) => <Dimmable label="Read" value={info.getValue() === null ? null : formatBytes(info.getValue() ?? 0)} /> }),
   column.accessor('storedBytes', {

@@ -47,7 +47,13 @@ export interface PolicyFormValues {
   manualVms: number[];
   /** '' = never. */
   failRunAbovePercent: NumberField;
+  /** Backup policies: copy each new backup to this destination (id) too; null = no copies. */
+  copyTo: string | null;
+  /** Which copies stay there; every field empty: the policy's own retention. */
+  copyRetention: Record<RetentionField, NumberField>;
 }
+
+const noCopyRules = (): Record<RetentionField, NumberField> => ({ keepLast: '', daily: '', weekly: '', monthly: '', yearly: '', maxAgeDays: '' });
 
 export const line = (value = ''): LineItem => ({ key: randomId(), value });
 
@@ -101,6 +107,8 @@ export function newPolicyValues(kind: PolicyKind = 'backup'): PolicyFormValues {
     mode: 'assign-only',
     manualVms: [],
     failRunAbovePercent: '',
+    copyTo: null,
+    copyRetention: noCopyRules(),
   };
 }
 
@@ -133,7 +141,19 @@ export function policyValues(policy: Policy): PolicyFormValues {
     mode: policy.assignment.mode,
     manualVms: policy.vms.filter((vm) => vm.source === 'manual').map((vm) => vm.id),
     failRunAbovePercent: policy.failRunAbovePercent ?? '',
+    copyTo: policy.copyDestinationId === null ? null : String(policy.copyDestinationId),
+    copyRetention: { ...noCopyRules(), ...(policy.copyRetention ?? {}) },
   };
+}
+
+/** The copy retention typed in; undefined when no field is (the policy's own retention then applies there). */
+export function copyRetentionOf(values: PolicyFormValues): NonNullable<UpdatePolicyRequest['copyRetention']> | undefined {
+  const rules: Partial<Record<RetentionField, number>> = {};
+  for (const field of RETENTION_FIELDS) {
+    const value = numberOf(values.copyRetention[field]);
+    if (value !== undefined) rules[field] = value;
+  }
+  return Object.keys(rules).length === 0 ? undefined : rules;
 }
 
 const numberOf = (value: NumberField): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
@@ -208,13 +228,19 @@ export function updateRequest(values: PolicyFormValues): UpdatePolicyRequest {
     change.verifySchedule = values.verifySchedule.trim() === '' ? null : values.verifySchedule.trim();
     change.verifyParts = numberOf(values.verifyParts) ?? 1;
   }
+  if (values.kind === 'backup') {
+    change.copyTo = values.copyTo;
+    change.copyRetention = values.copyTo === null ? null : (copyRetentionOf(values) ?? null);
+  }
   return change;
 }
 
 export function createRequest(values: PolicyFormValues): CreatePolicyRequest {
-  const { retention, retentionSchedule, verifySchedule, ...rest } = updateRequest(values);
+  const { retention, retentionSchedule, verifySchedule, copyTo, copyRetention, ...rest } = updateRequest(values);
   return {
     ...rest,
+    ...(copyTo ? { copyTo } : {}),
+    ...(copyTo && copyRetention ? { copyRetention } : {}),
     ...(retention ? { retention } : {}),
     // A new policy without one has none: no need to say so.
     ...(retentionSchedule ? { retentionSchedule } : {}),
@@ -283,6 +309,13 @@ export function validatePolicyForm(values: PolicyFormValues): FormErrors {
       const problem = retentionProblem(field, values[field]);
       if (problem !== null) errors[field] = problem;
     }
+    if (values.kind === 'backup' && values.copyTo !== null) {
+      if (values.copyTo === values.destination) errors['copyTo'] = 'Copies go to another destination than the backups';
+      for (const field of RETENTION_FIELDS) {
+        const problem = retentionProblem(field, values.copyRetention[field]);
+        if (problem !== null) errors[`copyRetention.${field}`] = problem;
+      }
+    }
     const retention = retentionOf(values);
     if (retention === undefined && values.retentionSchedule.trim() !== '') errors['retentionSchedule'] = 'A retention schedule needs at least one retention rule above';
   }
@@ -300,9 +333,9 @@ export function validatePolicyForm(values: PolicyFormValues): FormErrors {
   return errors;
 }
 
-const PLAIN_FIELDS = ['name', 'destination', 'priority', 'enabled', 'timeZone', 'retentionSchedule', 'failRunAbovePercent'] as const;
+const PLAIN_FIELDS = ['name', 'destination', 'priority', 'enabled', 'timeZone', 'retentionSchedule', 'failRunAbovePercent', 'copyTo'] as const;
 /** Fields a snapshot policy's form does not show: a refusal about them goes above the form. */
-const BACKUP_ONLY_FIELDS: ReadonlySet<string> = new Set(['destination', 'retentionSchedule']);
+const BACKUP_ONLY_FIELDS: ReadonlySet<string> = new Set(['destination', 'retentionSchedule', 'copyTo', 'copyRetention']);
 
 /**
  * The form field a server refusal is about ("schedules.2", "retention.daily",
@@ -317,6 +350,7 @@ export function formFieldOf(serverField: string | undefined, values: PolicyFormV
   }
   const plain = PLAIN_FIELDS.find((field) => field === serverField);
   if (plain !== undefined) return plain;
+  if (serverField.startsWith('copyRetention')) return serverField.includes('.') ? serverField : 'copyRetention.keepLast';
   const listRow = (items: LineItem[], index: string | undefined): number | undefined => filledLines(items).rows[Number(index)];
   let match = /^schedules\.(\d+)/.exec(serverField);
   if (match !== null) {

@@ -36,6 +36,8 @@ interface RestoreForm {
   storageDir: string;
   start: boolean;
   overwriteVm: boolean;
+  /** The destination to read the backup from: 'own' its own, else the id of one holding a complete copy. */
+  source: string;
 }
 
 /** Form field ← RestoreSchema field, so the contract's messages land next to the right input. */
@@ -48,14 +50,28 @@ const FIELD_OF: Record<string, keyof RestoreForm> = {
   hypervisor: 'hypervisor',
   name: 'name',
   storageDir: 'storageDir',
+  fromDestinationId: 'source',
 };
+
+/** The Select value of "the backup's own destination". */
+const OWN = 'own';
+
+/** Where a backup can be read from: its own destination while it is available there, and each complete copy. */
+export function readableFrom(backup: Backup): { value: string; label: string }[] {
+  const own = backup.status === 'available' ? [{ value: OWN, label: `${backup.destination} (where it was made)` }] : [];
+  return [...own, ...(backup.copies ?? []).filter((c) => c.state === 'ok').map((c) => ({ value: String(c.destinationId), label: `${c.destination} (copy)` }))];
+}
+
+const restorable = (backup: Backup): boolean => readableFrom(backup).length > 0;
 
 export function restoreRequest(values: RestoreForm): unknown {
   const backup = Number(values.backup);
+  const from = values.source === OWN || values.source === '' ? {} : { fromDestinationId: Number(values.source) };
   if (values.mode === 'files') {
     return {
       mode: 'files',
       backup,
+      ...from,
       node: values.node,
       path: values.path.trim(),
       format: values.format,
@@ -67,6 +83,7 @@ export function restoreRequest(values: RestoreForm): unknown {
   return {
     mode: 'import',
     backup,
+    ...from,
     hypervisor: values.hypervisor,
     name: values.name.trim(),
     ...(storageDir === '' ? {} : { storageDir }),
@@ -182,7 +199,7 @@ export function RestoreWizard({ vm, backups, initialBackupId, onClose }: Restore
   const [workflow, setWorkflow] = useState<{ started: StartedWorkflow; mode: Mode; hypervisor: string } | null>(null);
 
   const points = useMemo(() => [...backups].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)), [backups]);
-  const initial = points.find((backup) => backup.id === initialBackupId && backup.status === 'available') ?? points.find((backup) => backup.status === 'available');
+  const initial = points.find((backup) => backup.id === initialBackupId && restorable(backup)) ?? points.find((backup) => restorable(backup));
 
   const form = useForm<RestoreForm>({
     mode: 'controlled',
@@ -199,6 +216,7 @@ export function RestoreWizard({ vm, backups, initialBackupId, onClose }: Restore
       storageDir: '',
       start: false,
       overwriteVm: false,
+      source: initial === undefined ? OWN : (readableFrom(initial)[0]?.value ?? OWN),
     },
   });
 
@@ -258,13 +276,28 @@ export function RestoreWizard({ vm, backups, initialBackupId, onClose }: Restore
                 placeholder={points.length === 0 ? 'This VM has no backup yet' : 'Choose a backup'}
                 data={points.map((backup) => ({
                   value: String(backup.id),
-                  label: backup.status === 'available' ? backupLabel(backup) : `${backupLabel(backup)} (removed)`,
-                  disabled: backup.status !== 'available',
+                  label: backup.status === 'available' ? backupLabel(backup) : restorable(backup) ? `${backupLabel(backup)} (from a copy)` : `${backupLabel(backup)} (removed)`,
+                  disabled: !restorable(backup),
                 }))}
                 allowDeselect={false}
                 data-autofocus
                 {...form.getInputProps('backup')}
+                onChange={(value: string | null) => {
+                  form.setFieldValue('backup', value ?? '');
+                  const picked = points.find((backup) => String(backup.id) === value);
+                  form.setFieldValue('source', picked === undefined ? OWN : (readableFrom(picked)[0]?.value ?? OWN));
+                }}
               />
+              {chosen !== undefined && (chosen.copies ?? []).some((c) => c.state === 'ok') && (
+                <Select
+                  label="Read it from"
+                  description="The backup, or one of its copies on another destination: they restore the same."
+                  data={readableFrom(chosen)}
+                  allowDeselect={false}
+                  data-testid="restore-source"
+                  {...form.getInputProps('source')}
+                />
+              )}
               {chosen !== undefined && (
                 <Group gap="xs">
                   {chosen.type !== null && (
