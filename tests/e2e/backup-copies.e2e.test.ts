@@ -51,7 +51,7 @@ describe('Backup copies in Chromium', () => {
     await rows().first().getByRole('button', { name: /^Manage the backup of/ }).click();
     await page.getByRole('menuitem', { name: 'Copy to…' }).click();
     const dialog = page.getByRole('dialog');
-    await dialog.getByRole('textbox', { name: 'Copy to' }).click();
+    await dialog.getByRole('combobox', { name: 'Copy to' }).click();
     // Its own destination is not offered.
     expect(await page.getByRole('option', { name: /^nas/ }).count()).toBe(0);
     await page.getByRole('option', { name: 'offsite' }).click();
@@ -83,7 +83,7 @@ describe('Backup copies in Chromium', () => {
     await page.getByRole('option', { name: 'nas (on copy-e2e)' }).click();
     await page.getByRole('radiogroup', { name: 'Write the schedule with' }).getByText('Text', { exact: true }).click();
     await page.getByRole('textbox', { name: 'Schedule rule 1' }).fill('incremental mon-fri 22:00');
-    await page.getByRole('textbox', { name: 'Copy each backup to' }).click();
+    await page.getByRole('combobox', { name: 'Copy each backup to' }).click();
     await page.getByRole('option', { name: 'offsite (on copy-e2e)' }).click();
     const copyKeepLast = page.getByLabel('Keep last', { exact: true }).nth(1);
     await copyKeepLast.fill('30');
