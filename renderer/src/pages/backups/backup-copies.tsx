@@ -35,12 +35,12 @@ export function BackupCopiesCell({ backup }: { backup: Backup }) {
     );
   }
   return (
-    <Group gap={4} data-testid="backup-copies">
+    <Group gap={4} wrap="nowrap" data-testid="backup-copies">
       {copies.map((copy) => {
         const look = COPY_LOOK[copy.state];
         return (
           <Tooltip key={copy.id} label={copySummary(copy)} multiline maw={320}>
-            <Badge component="span" size="sm" variant="light" color={look.color} data-copy-state={copy.state} aria-label={copySummary(copy)} style={{ textTransform: 'none' }}>
+            <Badge component="span" size="sm" variant="light" color={look.color} data-copy-state={copy.state} aria-label={copySummary(copy)} style={{ textTransform: 'none', flexShrink: 0, maxWidth: 'none' }}>
               {`${copy.destination} · ${look.label}`}
             </Badge>
           </Tooltip>
