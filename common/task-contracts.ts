@@ -37,7 +37,6 @@ import {
   StoreParamsSchema,
   StoreResultSchema,
 } from './kvm-tasks.js';
-import { CopyParamsSchema, CopyResultSchema } from './copy-tasks.js';
 import { M365BackupParamsSchema, M365BackupResultSchema, M365RestoreParamsSchema, M365RestoreResultSchema, M365SyncParamsSchema, M365SyncResultSchema } from './m365-tasks.js';
 import { FileRestoreParamsSchema, FileRestoreResultSchema, MountParamsSchema, MountResultSchema } from './mount-tasks.js';
 
