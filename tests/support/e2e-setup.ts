@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { BootConfigInput } from '../../electron/server/boot-config.js';
 import { defaultHandlers } from '../../node-service/agent/node-service.js';
-import { withCopyHandler } from './copy-handler.js';
 import type { ApiResponse } from './api-client.js';
 import { launchChromium, requireBuiltUi, signIn } from './browser.js';
 import { ROOT } from './processes.js';
@@ -69,7 +68,7 @@ export async function startSignedInE2e(options: E2eOptions & { node?: string } =
     const { t, browser, page } = await start(options, teardown);
     const admin = await setupAdmin(t.api);
     if (options.node !== undefined) {
-      const node = await enrollTestNode(t.api, admin, { name: options.node, handlers: (mount) => withCopyHandler(defaultHandlers({ name: options.node! }, {}, mount)), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+      const node = await enrollTestNode(t.api, admin, { name: options.node, handlers: (mount) => defaultHandlers({ name: options.node! }, {}, mount), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
       teardown.add(() => node.stop());
     }
     await page.goto(t.server.url);

@@ -9,7 +9,6 @@ import type { BootConfigInput } from '../../electron/server/boot-config.js';
 import type { Clock } from '../../electron/server/clock.js';
 import { defaultHandlers } from '../../node-service/agent/node-service.js';
 import type { ApiResponse } from './api-client.js';
-import { withCopyHandler } from './copy-handler.js';
 import { ensureLibvirt, LibvirtTestHost } from './libvirt-host.js';
 import { Teardown, undoOnFailure } from './teardown.js';
 import { enrollTestNode, type TestNode } from './test-node.js';
@@ -103,7 +102,7 @@ export async function startKvmSetup(options: KvmSetupOptions): Promise<KvmSetup>
       const kvm = spec.kvmWorkDir !== undefined ? { workDir: host.subdir(spec.kvmWorkDir) } : {};
       const enrolled = await enrollTestNode(t.api, admin, {
         name: spec.name,
-        handlers: (mount) => withCopyHandler(defaultHandlers({ name: spec.name }, kvm, { ...mount, ...(spec.iscsiPortal ? { iscsiPortal: spec.iscsiPortal } : {}) })),
+        handlers: (mount) => defaultHandlers({ name: spec.name }, kvm, { ...mount, ...(spec.iscsiPortal ? { iscsiPortal: spec.iscsiPortal } : {}) }),
         ...(spec.maxConcurrentTasks !== undefined ? { maxConcurrentTasks: spec.maxConcurrentTasks } : {}),
         serverUrl: t.server.url,
         fingerprint: t.server.fingerprint,

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup, BackupPage, CopyListItem, Policy, Task } from '../../../common/api/index.js';
 import { defaultHandlers } from '../../../node-service/agent/node-service.js';
 import { Repository } from '../../../node-service/repository/index.js';
-import { withCopyHandler } from '../../support/copy-handler.js';
 import { vplus, vplusOk } from '../../support/processes.js';
 import { enrollTestNode, type TestNode } from '../../support/test-node.js';
 import { ADMIN, makeTempDir, setupAdmin, startTestServer, taskEnded, type TestServer } from '../../support/test-server.js';
@@ -31,7 +30,7 @@ describe('vplus copy against a real server', () => {
   beforeAll(async () => {
     t = await startTestServer();
     admin = await setupAdmin(t.api);
-    node = await enrollTestNode(t.api, admin, { name: 'store-1', handlers: withCopyHandler(defaultHandlers({ name: 'store-1' })), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
+    node = await enrollTestNode(t.api, admin, { name: 'store-1', handlers: defaultHandlers({ name: 'store-1' }), serverUrl: t.server.url, fingerprint: t.server.fingerprint });
     dir = makeTempDir('cli-copies');
     env = { VPLUS_CONFIG: path.join(dir, 'cli.json'), VPLUS_SERVER: '', VPLUS_FINGERPRINT: '', VPLUS_TOKEN: '' };
     await vplusOk(['login', '--server', t.server.url, '--user', ADMIN.username, '--password-stdin', '--fingerprint', t.server.fingerprint], env, `${ADMIN.password}\n`);
