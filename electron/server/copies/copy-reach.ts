@@ -1,8 +1,8 @@
 import type { DestinationRow } from '../destinations/destinations.repository.js';
 
-/** An S3 destination (issue 19; the `kind` column of migration 0019): any node that reaches the store can open it. */
-export function isObjectStore(row: DestinationRow): boolean {
-  return (row as DestinationRow & { kind?: string }).kind === 's3';
+/** An S3 destination: any node that reaches the store can open it. */
+export function isObjectStore(row: Pick<DestinationRow, 'kind'>): boolean {
+  return row.kind === 's3';
 }
 
 /**
