@@ -361,6 +361,7 @@ export class Repository {
     try {
       const gcEpoch = await readGcEpoch({ repoPath: this.path, fs: this.deps.fs });
       // Object stores: one listing of chunks/ instead of a look per chunk (after the lease: GC cannot remove any of them now).
+      // Chunks in flight: as many as the store takes requests (a patched chunk waits on a GET, every new one on a PUT).
       const knownChunks = store ? await store.listChunkIds() : undefined;
       const retention = store?.lock ? new RetentionPlan(store, this.path, this.manifests, store.lock.days, () => this.deps.clock.now()) : undefined;
       const damaged = await readDamagedChunks({ repoPath: this.path, fs: this.deps.fs });
@@ -386,7 +387,7 @@ export class Repository {
           id,
           group,
           source: options.source ?? null,
-          maxInFlight: Math.max(1, options.maxInFlight ?? pool.threads * 4 + 4),
+          maxInFlight: Math.max(1, options.maxInFlight ?? (store ? Math.max(store.maxRequests, pool.threads * 4 + 4) : pool.threads * 4 + 4)),
           gcEpoch,
         },
       );
@@ -419,7 +420,8 @@ export class Repository {
     return new BackupReader(manifest, {
       fs: this.deps.fs,
       chunks: this.chunkReader,
-      readAhead: Math.max(1, options.readAhead ?? this.deps.threads * 4),
+      // An object store answers each chunk after a round trip: as many in flight as it takes requests.
+      readAhead: Math.max(1, options.readAhead ?? (isObjectStore(this.deps.fs) ? Math.max(this.deps.fs.maxRequests, this.deps.threads * 4) : this.deps.threads * 4)),
       cacheChunks: Math.max(1, options.cacheChunks ?? 16),
       sequentialPrefetch: Math.max(0, options.sequentialPrefetch ?? 0),
     });

@@ -9,12 +9,40 @@
  *
  * TARGET is a directory, or "s3" for the bucket described by VPLUS_BENCH_S3 (an S3Repository
  * as JSON). The password comes from VPLUS_BENCH_PASSWORD.
+ *
+ * With VPLUS_BENCH_TRACE_DIR set, the operation also writes there a JSON file of its phases
+ * (ms each) and of every S3 request (kind, key, queued/started/ended), to see where time goes.
  */
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { S3RepositorySchema } from '../../common/s3-location.js';
 import { openFileSource } from '../../node-service/repository/disk-source.js';
 import type { ByteRange } from '../../node-service/repository/format.js';
 import { Repository, type RepositoryLocation } from '../../node-service/repository/repository.js';
+import { s3RequestTrace, type S3RequestTrace } from '../../node-service/repository/s3/s3-file-system.js';
+
+const traceDir = process.env['VPLUS_BENCH_TRACE_DIR'];
+const t0 = performance.now();
+const phases: { phase: string; startMs: number; endMs: number }[] = [];
+const requests: S3RequestTrace[] = [];
+if (traceDir) s3RequestTrace.sink = (t) => requests.push(t);
+
+/** Runs one phase of the operation, timed when tracing. */
+async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const startMs = performance.now();
+  try {
+    return await fn();
+  } finally {
+    phases.push({ phase: name, startMs: startMs - t0, endMs: performance.now() - t0 });
+  }
+}
+
+function writeTrace(op: string, target: string): void {
+  if (!traceDir) return;
+  const rel = requests.map((r) => ({ ...r, queuedMs: r.queuedMs - t0, startMs: r.startMs - t0, endMs: r.endMs - t0 }));
+  writeFileSync(path.join(traceDir, `${target === 's3' ? 's3' : 'dir'}-${op}-${Date.now()}.json`), JSON.stringify({ op, totalMs: performance.now() - t0, phases, requests: rel }));
+}
 
 async function main(argv: string[]): Promise<unknown> {
   const [op, target, ...rest] = argv;
@@ -27,7 +55,7 @@ async function main(argv: string[]): Promise<unknown> {
     await repo.close();
     return { id: repo.id };
   }
-  const repo = await Repository.open(location, { password });
+  const repo = await phase('open', () => Repository.open(location, { password }));
   try {
     switch (op) {
       case 'backup': {
@@ -35,15 +63,15 @@ async function main(argv: string[]): Promise<unknown> {
         if (!image) throw new Error('backup needs an image');
         const src = await openFileSource(image);
         try {
-          const writer = await repo.startBackup({ group: 'bench', source: { image } });
+          const writer = await phase('startBackup', () => repo.startBackup({ group: 'bench', source: { image } }));
           if (previousId && dirtyFile) {
-            const previous = await repo.loadManifest(previousId);
+            const previous = await phase('loadManifest', () => repo.loadManifest(previousId));
             const dirty = JSON.parse(await readFile(dirtyFile, 'utf8')) as ByteRange[];
-            await writer.writeDisk('disk', src.size, src.source, { changes: { previous, dirty } });
+            await phase('writeDisk', () => writer.writeDisk('disk', src.size, src.source, { changes: { previous, dirty } }));
           } else {
-            await writer.writeDisk('disk', src.size, src.source);
+            await phase('writeDisk', () => writer.writeDisk('disk', src.size, src.source));
           }
-          const m = await writer.commit();
+          const m = await phase('commit', () => writer.commit());
           return { id: m.id, summary: m.summary };
         } finally {
           await src.close();
@@ -52,14 +80,15 @@ async function main(argv: string[]): Promise<unknown> {
       case 'restore': {
         const [id, file] = rest;
         if (!id || !file) throw new Error('restore needs a backup id and a file');
-        const reader = await repo.openBackup(id);
-        return await reader.restoreToFile('disk', file);
+        const reader = await phase('openBackup', () => repo.openBackup(id));
+        return await phase('restoreToFile', () => reader.restoreToFile('disk', file));
       }
       default:
         throw new Error(`unknown op ${op}`);
     }
   } finally {
-    await repo.close();
+    await phase('close', () => repo.close());
+    writeTrace(op, target);
   }
 }
 

@@ -11,7 +11,7 @@ import { GetObjectCommand, GetObjectRetentionCommand, ListObjectsV2Command, PutO
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Repository } from '../../../common/s3-location.js';
 import { Repository, RepositoryError, openFileSource, type DiskSource } from '../../../node-service/repository/index.js';
-import { S3FileSystem } from '../../../node-service/repository/s3/s3-file-system.js';
+import { S3FileSystem, s3RequestTrace, type S3RequestTrace } from '../../../node-service/repository/s3/s3-file-system.js';
 import { s3ClientFor } from '../../../node-service/repository/s3/s3-client.js';
 import { startCephGateway, type CephGateway } from '../../support/ceph-rgw.js';
 import { FakeClock, KIB, MIB, TEST_KDF, TempDirs, makeImage } from '../../unit/repository/helpers.js';
@@ -280,9 +280,9 @@ describe('repository on S3 (Ceph RGW)', () => {
 });
 
 describe('S3FileSystem', () => {
-  function store(b: string, prefix = 'p'): S3FileSystem {
+  function store(b: string, prefix = 'p', listPageSize?: number): S3FileSystem {
     const loc = gw.location(b, { prefix });
-    return new S3FileSystem({ client: s3ClientFor(loc), location: loc, root: `s3://${b}/${prefix}` });
+    return new S3FileSystem({ client: s3ClientFor(loc), location: loc, root: `s3://${b}/${prefix}`, ...(listPageSize ? { listPageSize } : {}) });
   }
 
   it('uploads objects over 8 MiB in parts and checks them by size, not by the ETag', async () => {
@@ -333,5 +333,46 @@ describe('S3FileSystem', () => {
     expect([...(await fs.listChunkIds())].sort()).toEqual([...ids].sort());
     expect((await fs.readdir(`s3://${b}/p/chunks`)).length).toBe(new Set(ids.map((i) => i.slice(0, 2))).size);
     fs.client.destroy();
+  }, 120_000);
+
+  it('lists chunks/ of many pages as parallel ranges by leading hex digits, missing and repeating none', async () => {
+    const b = await bucket();
+    const ids = Array.from({ length: 200 }, () => randomBytes(32).toString('hex'));
+    // Crowded spots: one shard of more pages than one (split down to its own pagination), one leading digit of many shards.
+    for (let i = 0; i < 40; i++) ids.push(`a7${randomBytes(31).toString('hex')}`);
+    for (let i = 0; i < 40; i++) ids.push(`3${randomBytes(32).toString('hex').slice(1)}`);
+    ids.push(`00${'0'.repeat(62)}`, `ff${'f'.repeat(62)}`);
+    const body = Buffer.alloc(20);
+    const extra = ['p/chunks/a7/not-a-chunk', `p/chunks/a7/${'1'.repeat(64)}`, `p/chunksx/${'2'.repeat(64)}`, 'p/chunks/zz/x'];
+    const queue = [...ids.map((id) => `p/chunks/${id.slice(0, 2)}/${id}`), ...extra];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let key = queue.pop(); key; key = queue.pop()) await s3.send(new PutObjectCommand({ Bucket: b, Key: key, Body: body }));
+      }),
+    );
+    // A chunk in the wrong shard is still a listed id (as before); keys that are not chunk ids are not.
+    const expected = [...new Set([...ids, '1'.repeat(64)])].sort();
+    const paged = store(b, 'p', 7);
+    const lists: S3RequestTrace[] = [];
+    s3RequestTrace.sink = (t) => {
+      if (t.kind === 'LIST') lists.push(t);
+    };
+    let listed: Set<string>;
+    try {
+      listed = await paged.listChunkIds();
+    } finally {
+      delete s3RequestTrace.sink;
+    }
+    expect([...listed].sort()).toEqual(expected);
+    // The ranges were listed at once, not page after page: some listings overlapped in time.
+    const overlapping = Math.max(...lists.map((a) => lists.filter((o) => o.startMs < a.endMs && o.endMs > a.startMs).length));
+    expect(overlapping).toBeGreaterThan(1);
+    expect(paged.counts.LIST).toBe(lists.length);
+    // One page's worth: a single request.
+    const one = store(b, 'p', 1000);
+    expect([...(await one.listChunkIds())].sort()).toEqual(expected);
+    expect(one.counts.LIST).toBe(1);
+    paged.client.destroy();
+    one.client.destroy();
   }, 120_000);
 });
