@@ -56,6 +56,11 @@ export interface WriterContext {
   knownChunks?: ReadonlySet<string>;
   /** Object lock: the retain-until dates of what this backup writes and reuses (s3/retention-plan.ts). */
   retention?: RetentionPlan;
+  /**
+   * The repository's default for WriteDiskOptions.partialChunks. Object stores say 'read': the
+   * previous backup's chunk would be a GET (a round trip, a billed request, work for the store).
+   */
+  partialChunks?: 'patch' | 'read';
 }
 
 export interface BackupWriterOptions {
@@ -96,7 +101,7 @@ export interface WriteDiskOptions {
   progressIntervalMs?: number;
   /**
    * A chunk of an incremental that changed in part (less than half) and a random-access source:
-   * 'patch' (default) rebuilds it from the previous backup's chunk with only the dirty ranges
+   * 'patch' (default; 'read' on an object store) rebuilds it from the previous backup's chunk with only the dirty ranges
    * read from the source; 'read' reads it whole from the source. Same chunk either way; 'read'
    * costs source reads, 'patch' a chunk load from the repository (read, decrypt, decompress,
    * re-hash). See FORMAT.md "Partly changed chunks".
@@ -294,7 +299,7 @@ export class BackupWriter {
           if (typeof id === 'string' && damaged.has(id)) return undefined;
           return id;
         };
-        const inChunk = options.partialChunks === 'read' ? new Map<number, ByteRange[]>() : dirtyRangesByChunk(changes.dirty, size, chunkSize);
+        const inChunk = (options.partialChunks ?? this.ctx.partialChunks ?? 'patch') === 'read' ? new Map<number, ByteRange[]>() : dirtyRangesByChunk(changes.dirty, size, chunkSize);
         patch = (index) => {
           const dirtyHere = inChunk.get(index);
           if (!dirtyHere || index >= prevSlots.length) return undefined;

@@ -381,6 +381,7 @@ export class Repository {
           damaged: new Set(damaged.chunks.keys()),
           ...(knownChunks ? { knownChunks } : {}),
           ...(retention ? { retention } : {}),
+          ...(store ? { partialChunks: 'read' as const } : {}),
         },
         lease,
         {
@@ -420,8 +421,7 @@ export class Repository {
     return new BackupReader(manifest, {
       fs: this.deps.fs,
       chunks: this.chunkReader,
-      // An object store answers each chunk after a round trip: as many in flight as it takes requests.
-      readAhead: Math.max(1, options.readAhead ?? (isObjectStore(this.deps.fs) ? Math.max(this.deps.fs.maxRequests, this.deps.threads * 4) : this.deps.threads * 4)),
+      readAhead: Math.max(1, options.readAhead ?? this.deps.threads * 4),
       cacheChunks: Math.max(1, options.cacheChunks ?? 16),
       sequentialPrefetch: Math.max(0, options.sequentialPrefetch ?? 0),
     });

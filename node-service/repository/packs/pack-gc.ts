@@ -54,6 +54,10 @@ export interface PackGcReport {
   repackedBytes: number;
   /** Unused but kept: younger than the grace period, or written since a stalled backup started. */
   keptRecentPacks: number;
+  /** Unused packs under object lock (object stores): kept, removed by a GC after `lockedUntil`; not counted as deleted or freed. */
+  lockedPacks: number;
+  /** When the first of them unlocks (ISO 8601), or null. */
+  lockedUntil: string | null;
   /** Packs whose header cannot be read (kept; verify reports them). */
   unreadablePacks: number;
   indexFilesBefore: number;
@@ -143,6 +147,8 @@ export async function collectPackGarbage(access: PackAccess, options: PackGcOpti
       freedBytes: 0,
       repackedBytes: 0,
       keptRecentPacks: states.filter((s) => s.plan === 'recent').length,
+      lockedPacks: 0,
+      lockedUntil: null,
       unreadablePacks: index.unreadablePacks.length,
       indexFilesBefore: index.files.length + index.supersededFiles.length + index.damagedFiles.length,
       indexFilesAfter: 0,
@@ -184,7 +190,18 @@ export async function collectPackGarbage(access: PackAccess, options: PackGcOpti
         for (const id of oldIndex) if (id !== newIndex) await unlinkIfPresent(access, indexFile(access, id));
         await syncDir(access, path.join(access.repoPath, PACK_LAYOUT.index));
       }
-      for (const s of removed) await unlinkIfPresent(access, packFile(access, s.packId));
+      let soonestUnlock = Number.POSITIVE_INFINITY;
+      for (const s of removed) {
+        const lockedUntilMs = await unlinkIfPresent(access, packFile(access, s.packId));
+        if (lockedUntilMs === null) continue;
+        // Still there: neither deleted nor freed (a repacked one's blobs now have a second copy until it goes).
+        report.lockedPacks++;
+        if (s.plan === 'delete') report.packsDeleted--;
+        else report.packsRepacked--;
+        report.freedBytes -= s.size;
+        soonestUnlock = Math.min(soonestUnlock, lockedUntilMs);
+      }
+      if (report.lockedPacks > 0) report.lockedUntil = new Date(soonestUnlock).toISOString();
       const dirs = new Set(removed.map((s) => path.dirname(packFile(access, s.packId))));
       for (const dir of dirs) await syncDir(access, dir);
       report.removedTempFiles = await removeOldTempFiles(access, [...shardDirs, ...Object.values(PACK_LAYOUT).map((d) => path.join(access.repoPath, d))], cutoff);
@@ -260,17 +277,19 @@ async function recordEpoch(access: PackAccess, started: number): Promise<void> {
   }
 }
 
-async function unlinkIfPresent(access: PackAccess, file: string): Promise<void> {
+/** Removes a file; under object lock keeps it and returns until when it is locked (else null). */
+async function unlinkIfPresent(access: PackAccess, file: string): Promise<number | null> {
   try {
     await access.fs.unlink(file);
   } catch (err) {
     // Under object lock (object stores): it goes in a later GC, once the lock ends.
     if (err instanceof ObjectLockedError) {
       access.logger.info({ file, lockedUntil: new Date(err.lockedUntilMs).toISOString() }, 'unused pack file is under object lock; kept');
-      return;
+      return err.lockedUntilMs;
     }
     if (!isErrno(err, 'ENOENT')) throw toRepositoryError(err, access.repoPath, 'removing unused packs');
   }
+  return null;
 }
 
 async function syncDir(access: PackAccess, dir: string): Promise<void> {
