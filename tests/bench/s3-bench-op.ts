@@ -20,13 +20,12 @@ import { S3RepositorySchema } from '../../common/s3-location.js';
 import { openFileSource } from '../../node-service/repository/disk-source.js';
 import type { ByteRange } from '../../node-service/repository/format.js';
 import { Repository, type RepositoryLocation } from '../../node-service/repository/repository.js';
-import { s3RequestTrace, type S3RequestTrace } from '../../node-service/repository/s3/s3-file-system.js';
+import type { S3RequestTrace } from '../../node-service/repository/s3/s3-file-system.js';
 
 const traceDir = process.env['VPLUS_BENCH_TRACE_DIR'];
 const t0 = performance.now();
 const phases: { phase: string; startMs: number; endMs: number }[] = [];
 const requests: S3RequestTrace[] = [];
-if (traceDir) s3RequestTrace.sink = (t) => requests.push(t);
 
 /** Runs one phase of the operation, timed when tracing. */
 async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -41,7 +40,13 @@ async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
 function writeTrace(op: string, target: string): void {
   if (!traceDir) return;
   const rel = requests.map((r) => ({ ...r, queuedMs: r.queuedMs - t0, startMs: r.startMs - t0, endMs: r.endMs - t0 }));
-  writeFileSync(path.join(traceDir, `${target === 's3' ? 's3' : 'dir'}-${op}-${Date.now()}.json`), JSON.stringify({ op, totalMs: performance.now() - t0, phases, requests: rel }));
+  // How busy this (the main) thread was: near 1 means it, not the store, set the pace.
+  const eventLoopUtilization = performance.eventLoopUtilization().utilization;
+  const cpu = process.cpuUsage();
+  writeFileSync(
+    path.join(traceDir, `${target === 's3' ? 's3' : 'dir'}-${op}-${Date.now()}.json`),
+    JSON.stringify({ op, totalMs: performance.now() - t0, eventLoopUtilization, cpuMs: (cpu.user + cpu.system) / 1000, phases, requests: rel }),
+  );
 }
 
 async function main(argv: string[]): Promise<unknown> {
@@ -49,6 +54,8 @@ async function main(argv: string[]): Promise<unknown> {
   if (!op || !target) throw new Error('usage: s3-bench-op OP TARGET ...');
   const password = process.env['VPLUS_BENCH_PASSWORD'];
   if (!password) throw new Error('VPLUS_BENCH_PASSWORD is not set');
+  // Loaded only when tracing: a directory's run must not pay for loading the S3 SDK.
+  if (traceDir) (await import('../../node-service/repository/s3/s3-file-system.js')).s3RequestTrace.sink = (t) => requests.push(t);
   const location: RepositoryLocation = target === 's3' ? { s3: S3RepositorySchema.parse(JSON.parse(process.env['VPLUS_BENCH_S3'] ?? 'null')) } : target;
   if (op === 'init') {
     const repo = await Repository.init(location, { password });
