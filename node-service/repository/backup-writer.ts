@@ -101,8 +101,9 @@ export interface WriteDiskOptions {
   progressIntervalMs?: number;
   /**
    * A chunk of an incremental that changed in part (less than half) and a random-access source:
-   * 'patch' (default; 'read' on an object store) rebuilds it from the previous backup's chunk with only the dirty ranges
-   * read from the source; 'read' reads it whole from the source. Same chunk either way; 'read'
+   * 'patch' (default; 'read' on an object store) rebuilds it from the previous backup's chunk
+   * with only the dirty ranges read from the source; 'read' reads it whole from the source.
+   * Same chunk either way; 'read'
    * costs source reads, 'patch' a chunk load from the repository (read, decrypt, decompress,
    * re-hash). See FORMAT.md "Partly changed chunks".
    */
