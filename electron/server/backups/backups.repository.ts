@@ -91,6 +91,18 @@ export class BackupsRepository {
   }
 
   /**
+   * A backup deleted from its own destination while a copy of it remains (its copy's delete
+   * failed, say under object lock, or has not ended yet): it stays in the catalog as `removed`,
+   * as retention leaves one, restorable from the copy; the VM's chain on it is dropped as by forget().
+   */
+  async markDeleted(destinationId: number, repoBackupId: string): Promise<void> {
+    const vms = await vmsOfBackups(this.sql, destinationId, [repoBackupId]);
+    await this.sql.execute('DELETE FROM vm_chains WHERE destination_id = ? AND repo_backup_id = ?', [destinationId, repoBackupId]);
+    await this.sql.execute("UPDATE backups SET status = 'removed' WHERE destination_id = ? AND repo_backup_id = ?", [destinationId, repoBackupId]);
+    await refreshVmSummaries(this.sql, vms);
+  }
+
+  /**
    * Forgets a deleted backup; a VM's chain that builds on it is dropped too, so the next backup
    * of that VM to this destination is a full one (not an incremental on a missing base).
    */

@@ -134,7 +134,17 @@ export class BackupsService {
     if (!task.state.startsWith('FINISHED') || !result) return;
     const { destinationId } = params;
     if (!(await this.destinations.byId(destinationId))) return;
-    await this.backups.forget(destinationId, params.backupId);
+    const backup = await this.backups.byId(params.catalogId);
+    if (backup && backup.destinationId !== destinationId) {
+      // One of its copies went: once the original is gone too and no copy is left, the catalog forgets it.
+      await this.backups.forgetCopy(backup.id, destinationId);
+      if (backup.status === 'removed' && (await this.backups.copiesOf(backup.id)).length === 0) await this.backups.forget(backup.destinationId, backup.repoBackupId);
+    } else if (backup && (backup.copies ?? []).some((c) => c.state === 'ok')) {
+      // A copy is still there (its delete has not ended, or failed: under object lock, say): the backup stays, removed here, restorable from the copy.
+      await this.backups.markDeleted(destinationId, params.backupId);
+    } else {
+      await this.backups.forget(destinationId, params.backupId);
+    }
     await this.destinations.recordStats(destinationId, result.stats);
     await this.destinations.refreshBackupCount(destinationId);
     this.logger.info({ destinationId, backupId: params.backupId, removed: result.removed, taskId: task.id }, 'backup deleted');

@@ -33,6 +33,10 @@ export function gcHandler(deps: DestinationHandlerDeps): TaskHandler {
         if (report.keptRecentChunks > 0) {
           ctx.log('info', `kept ${plural(report.keptRecentChunks, 'unreferenced chunk')} (${formatBytes(report.keptRecentBytes)}) younger than the grace period`);
         }
+        if (report.locked > 0) {
+          // Never a failure: the lock is the destination's setting; a later GC removes them.
+          ctx.log('info', `kept ${plural(report.locked, 'unreferenced object')} under object lock (the first until ${report.lockedUntil}); a later garbage collection removes them`);
+        }
         if (report.missingChunks > 0) {
           warnings.push(`${plural(report.missingChunks, 'chunk')} referenced by backups ${report.missingChunks === 1 ? 'is' : 'are'} missing from ${target.path}; run verify to see which backups are affected`);
         }

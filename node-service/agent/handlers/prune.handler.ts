@@ -47,14 +47,17 @@ export function pruneHandler(deps: DestinationHandlerDeps): TaskHandler {
         for (const r of report.removed) {
           ctx.log('info', `${dryRun ? 'would remove' : 'removed'} backup ${r.id} of ${r.group} from ${r.createdAt}`);
         }
+        // Object lock: what the rules would remove but the store refuses to delete yet stays (not a failure: the lock is the destination's setting).
+        for (const l of report.locked ?? []) ctx.log('info', `backup ${l.id} of ${l.group} is under object lock until ${l.lockedUntil}: kept; a prune after then removes it`);
         const warnings = report.damaged.map((id) => `backup ${id} was left alone: its manifest cannot be read (run verify)`);
         for (const w of warnings) ctx.log('warn', w);
         const stats = statsView(await repo.stats());
+        const locked = report.locked?.length ?? 0;
         ctx.log(
           'info',
           dryRun
             ? `dry run: would remove ${plural(report.removed.length, 'backup')} and keep ${report.kept.length}`
-            : `removed ${plural(report.removed.length, 'backup')}, kept ${report.kept.length}${report.removed.length > 0 ? '; garbage collection frees their space' : ''}`,
+            : `removed ${plural(report.removed.length, 'backup')}, kept ${report.kept.length}${locked > 0 ? ` (${locked} of them only because of object lock)` : ''}${report.removed.length > 0 ? '; garbage collection frees their space' : ''}`,
         );
         const result: PruneResult = {
           dryRun: report.dryRun,
