@@ -73,7 +73,7 @@ describe('vplus backup protect / note / delete against a real server', () => {
     expect(refused.output).toMatch(/is protected; unprotect it first/);
     expect(await vplusOk(['backup', 'unprotect', id], env)).toMatch(/no longer protected/);
     const out = await vplusOk(['backup', 'delete', id, '--wait'], env);
-    expect(out).toMatch(new RegExp(`Deleting backup ${id}: task \\d+ \\(BACKUP_DELETE\\) on its destination.s node\\.`));
+    expect(out).toMatch(new RegExp(`Deleting backup ${id}: task \\d+ \\(BACKUP_DELETE\\) on its destination.s node \\(and one on each destination holding a copy of it\\)\\.`));
     expect(out).toMatch(new RegExp(`Backup ${id} is deleted`));
     const left = JSON.parse(await vplusOk(['backup', 'list', '--json'], env)) as Backup[];
     expect(left.map((b) => b.id)).toEqual([backups[1]!.id]);
