@@ -43,6 +43,10 @@ export interface S3ClientOptions {
  * The caller destroys the client (`client.destroy()`) when done, which closes its sockets.
  */
 export function s3ClientFor(loc: S3Repository, opts: S3ClientOptions = {}): S3Client {
+  // The SDK is pinned (package.json) and the node runs the Node 20 we ship: its notice that
+  // SDK releases after January 2027 need Node 22 would land in every node's log at each start.
+  // Moving the shipped runtime to Node 22 is what lets the SDK be upgraded past that.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const maxAttempts = opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new Error(`maxAttempts must be a whole number of at least 1, not ${maxAttempts}`);
   const idleMs = opts.requestTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
