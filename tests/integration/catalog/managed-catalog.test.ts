@@ -165,7 +165,7 @@ describe('managed MariaDB catalog', () => {
       const rows = await a.query<{ id: string }>('SELECT id FROM schema_migrations ORDER BY id');
       expect(rows.map((r) => r.id)).toEqual(MIGRATIONS.map((m) => m.id));
       const tables = await a.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'race' ORDER BY 1");
-      expect(tables.map((r) => r.t).sort()).toEqual(['audit_log', 'backups', 'destination_usage', 'destinations', 'enrollment_tokens', 'hypervisors', 'm365_backups', 'm365_libraries', 'm365_sites', 'm365_tenants', 'm365_users', 'mounts', 'nodes', 'policies', 'policy_runs', 'schema_migrations', 'secrets', 'sessions', 'settings', 'task_logs', 'tasks', 'users', 'vm_backup_summaries', 'vm_chains', 'vm_policies', 'vms', 'workflows'].sort());
+      expect(tables.map((r) => r.t).sort()).toEqual(['audit_log', 'backup_copies', 'backups', 'destination_usage', 'destinations', 'enrollment_tokens', 'hypervisors', 'm365_backups', 'm365_libraries', 'm365_sites', 'm365_tenants', 'm365_users', 'mounts', 'nodes', 'policies', 'policy_runs', 'schema_migrations', 'secrets', 'sessions', 'settings', 'task_logs', 'tasks', 'users', 'vm_backup_summaries', 'vm_chains', 'vm_policies', 'vms', 'workflows'].sort());
     } finally {
       await a.close();
       await b.close();
