@@ -113,8 +113,11 @@ describe('history limits and cursor pages in the admin UI', () => {
     await pager.getByText('The newest 50 entries').waitFor({ timeout: 20_000 });
     const targets: string[] = [...(await shownTargets())];
     for (let n = 2; await pager.getByRole('button', { name: 'Older' }).isEnabled(); n++) {
+      const previous = (await shownTargets()).join('\n');
       await pager.getByRole('button', { name: 'Older' }).click();
       await pager.getByText(`Page ${n}:`).waitFor({ timeout: 20_000 });
+      // The pager's line can change before the table's rows do (seen once under load): wait for the rows too.
+      await expect.poll(async () => (await shownTargets()).join('\n'), { timeout: 20_000 }).not.toBe(previous);
       targets.push(...(await shownTargets()));
     }
     // The recent entries, newest first, each once; the old ones were pruned.
