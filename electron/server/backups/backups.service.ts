@@ -135,15 +135,18 @@ export class BackupsService {
     const { destinationId } = params;
     if (!(await this.destinations.byId(destinationId))) return;
     const backup = await this.backups.byId(params.catalogId);
-    if (backup && backup.destinationId !== destinationId) {
-      // One of its copies went: once the original is gone too and no copy is left, the catalog forgets it.
-      await this.backups.forgetCopy(backup.id, destinationId);
-      if (backup.status === 'removed' && (await this.backups.copiesOf(backup.id)).length === 0) await this.backups.forget(backup.destinationId, backup.repoBackupId);
-    } else if (backup && (backup.copies ?? []).some((c) => c.state === 'ok')) {
-      // A copy is still there (its delete has not ended, or failed: under object lock, say): the backup stays, removed here, restorable from the copy.
-      await this.backups.markDeleted(destinationId, params.backupId);
-    } else {
+    if (!backup) {
       await this.backups.forget(destinationId, params.backupId);
+    } else {
+      // One of its copies went, or the original did; the catalog forgets it once the original is
+      // gone and no copy is left. Until then it stays `removed`, restorable from a copy (whose
+      // delete has not ended yet, or failed: under object lock, say). The deletes on the original
+      // and on each copy may end at the same moment: each looks again after its own write, so the
+      // last one to write sees the others'.
+      if (backup.destinationId !== destinationId) await this.backups.forgetCopy(backup.id, destinationId);
+      else await this.backups.markDeleted(destinationId, params.backupId);
+      const now = await this.backups.byId(backup.id);
+      if (now && now.status === 'removed' && (now.copies ?? []).length === 0) await this.backups.forget(now.destinationId, now.repoBackupId);
     }
     await this.destinations.recordStats(destinationId, result.stats);
     await this.destinations.refreshBackupCount(destinationId);
