@@ -12,7 +12,7 @@ import type { ChunkReader } from './chunk-store.js';
 import { mapOrdered, runBounded } from './concurrency.js';
 import { DiskNotFoundError, InvalidArgumentError, RestoreTargetError } from './errors.js';
 import type { RepositoryFileSystem } from './file-system.js';
-import { chunkLength, expandChunks, forEachDataChunk, type BackupManifest, type DiskManifest } from './format.js';
+import { chunkLength, composeSlot, expandChunks, forEachDataChunk, type BackupManifest, type ChunkSlot, type DiskManifest, type OverlayChunk } from './format.js';
 
 export interface ReaderContext {
   fs: RepositoryFileSystem;
@@ -63,6 +63,35 @@ export interface RestoreLayout {
   finish(write: (data: Uint8Array, position: number) => Promise<void>): Promise<void>;
 }
 
+/** A data chunk to restore: its slot (an id, or an overlay composed on this thread), offset and length. */
+interface DataChunk {
+  slot: string | OverlayChunk;
+  offset: number;
+  length: number;
+}
+
+function dataChunksOf(disk: DiskManifest): DataChunk[] {
+  const list: DataChunk[] = [];
+  forEachDataChunk(disk, (slot, _index, offset, length) => list.push({ slot, offset, length }));
+  return list;
+}
+
+/** Writes the clusters of `plain` that hold data (runs of them at once) at `position`; returns the cluster map. */
+async function writeDataClusters(out: { write(data: Uint8Array, position: number): Promise<void> }, plain: Buffer, position: number, clusterSize: number): Promise<Uint8Array> {
+  const map = nonZeroClustersOf(plain, clusterSize);
+  for (let i = 0; i < map.length; ) {
+    if (map[i] !== 1) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < map.length && map[j] === 1) j++;
+    await out.write(plain.subarray(i * clusterSize, j * clusterSize), position + i * clusterSize);
+    i = j;
+  }
+  return map;
+}
+
 function nonZeroClustersOf(plain: Buffer, clusterSize: number): Uint8Array {
   const map = new Uint8Array(Math.ceil(plain.length / clusterSize));
   for (let i = 0; i < map.length; i++) {
@@ -87,7 +116,7 @@ export interface RestoreResult {
 export class BackupReader {
   private readonly cache = new Map<string, Buffer>();
   private readonly loading = new Map<string, Promise<Buffer>>();
-  private readonly slotsByDisk = new Map<string, (string | null)[]>();
+  private readonly slotsByDisk = new Map<string, ChunkSlot[]>();
 
   constructor(
     readonly manifest: BackupManifest,
@@ -111,23 +140,18 @@ export class BackupReader {
     const indices = slots.keys();
     const chunks = this.ctx.chunks;
     const fetch = async (i: number): Promise<Buffer> => {
-      const id = slots[i];
+      const slot = slots[i];
       const length = chunkLength(disk.size, disk.chunkSize, i);
-      if (id === null || id === undefined) return Buffer.alloc(length);
-      return (await chunks.fetch(id, length)).plain;
+      if (slot === null || slot === undefined) return Buffer.alloc(length);
+      return composeSlot(slot, length, async (id, len) => (await chunks.fetch(id, len)).plain);
     };
     return Readable.from(mapOrdered(indices, this.ctx.readAhead, fetch), { objectMode: false, highWaterMark: disk.chunkSize });
   }
 
   /** The disk's non-zero chunks in order, as (offset, data) extents. */
   async *readExtents(name: string): AsyncGenerator<{ offset: number; data: Buffer }> {
-    const disk = this.disk(name);
-    const list: { id: string; offset: number; length: number }[] = [];
-    forEachDataChunk(disk, (id, _index, offset, length) => list.push({ id, offset, length }));
-    yield* mapOrdered(list, this.ctx.readAhead, async (c) => ({
-      offset: c.offset,
-      data: (await this.ctx.chunks.fetch(c.id, c.length)).plain,
-    }));
+    const list = dataChunksOf(this.disk(name));
+    yield* mapOrdered(list, this.ctx.readAhead, async (c) => ({ offset: c.offset, data: await this.plainOf(c) }));
   }
 
   /**
@@ -138,8 +162,7 @@ export class BackupReader {
    */
   async restoreToFile(name: string, file: string, onProgress?: (p: RestoreProgress) => void, options: RestoreFileOptions = {}): Promise<RestoreResult> {
     const disk = this.disk(name);
-    const list: { id: string; offset: number; length: number }[] = [];
-    forEachDataChunk(disk, (id, _index, offset, length) => list.push({ id, offset, length }));
+    const list = dataChunksOf(disk);
     const where = `restoring disk ${name} to ${file}`;
     const out = await this.ctx.fs.openWrite(file, { direct: true }).catch((err: unknown) => {
       throw new RestoreTargetError(file, where, err);
@@ -158,13 +181,14 @@ export class BackupReader {
       let done = disk.size - list.reduce((s, c) => s + c.length, 0);
       const { fd, directFd } = out;
       await runBounded(list, this.ctx.readAhead, async (c) => {
-        if (fd !== undefined) {
+        if (fd !== undefined && typeof c.slot === 'string') {
           // Decoded and written by a worker thread: the data never crosses to this thread.
-          await this.ctx.chunks.writeTo(c.id, c.length, { fd, directFd, position: c.offset, target: file });
+          await this.ctx.chunks.writeTo(c.slot, c.length, { fd, directFd, position: c.offset, target: file });
         } else {
-          const { plain } = await this.ctx.chunks.fetch(c.id, c.length);
+          const plain = await this.plainOf(c);
           try {
-            await out.write(plain, c.offset);
+            // All-zero 4 KiB blocks stay holes, as the workers leave them.
+            await writeDataClusters(out, plain, c.offset, 4096);
           } catch (err) {
             throw new RestoreTargetError(file, where, err);
           }
@@ -199,8 +223,7 @@ export class BackupReader {
     options: RestoreFileOptions & { signal?: AbortSignal } = {},
   ): Promise<RestoreResult> {
     const disk = this.disk(name);
-    const list: { id: string; offset: number; length: number }[] = [];
-    forEachDataChunk(disk, (id, _index, offset, length) => list.push({ id, offset, length }));
+    const list = dataChunksOf(disk);
     const where = `restoring disk ${name} to ${file}`;
     const targetError = (err: unknown): unknown => (err instanceof RestoreTargetError ? err : new RestoreTargetError(file, where, err));
     const out = await this.ctx.fs.openWrite(file, { direct: true }).catch((err: unknown) => {
@@ -223,19 +246,15 @@ export class BackupReader {
       await runBounded(list, this.ctx.readAhead, async (c) => {
         options.signal?.throwIfAborted();
         const position = layout.position(c.offset);
-        if (fd !== undefined) {
-          layout.written(c.offset, await this.ctx.chunks.writeClustersTo(c.id, c.length, { fd, directFd, position, target: file, clusterSize }));
+        if (fd !== undefined && typeof c.slot === 'string') {
+          layout.written(c.offset, await this.ctx.chunks.writeClustersTo(c.slot, c.length, { fd, directFd, position, target: file, clusterSize }));
         } else {
-          const { plain } = await this.ctx.chunks.fetch(c.id, c.length);
-          const map = nonZeroClustersOf(plain, clusterSize);
+          const plain = await this.plainOf(c);
           try {
-            for (let i = 0; i < map.length; i++) {
-              if (map[i] === 1) await out.write(plain.subarray(i * clusterSize, (i + 1) * clusterSize), position + i * clusterSize);
-            }
+            layout.written(c.offset, await writeDataClusters(out, plain, position, clusterSize));
           } catch (err) {
             throw targetError(err);
           }
-          layout.written(c.offset, map);
         }
         dataBytes += c.length;
         done += c.length;
@@ -268,13 +287,13 @@ export class BackupReader {
     const last = Math.floor((endPos - 1) / disk.chunkSize);
     const parts: Promise<void>[] = [];
     for (let i = first; i <= last; i++) {
-      const id = slots[i];
-      if (id === null || id === undefined) continue; // zero chunk: `out` is already zero there
+      const slot = slots[i];
+      if (slot === null || slot === undefined) continue; // zero chunk: `out` is already zero there
       const chunkStart = i * disk.chunkSize;
       const from = Math.max(offset, chunkStart);
       const to = Math.min(endPos, chunkStart + disk.chunkSize);
       parts.push(
-        this.cached(id, chunkLength(disk.size, disk.chunkSize, i)).then((plain) => {
+        this.cached(slot, chunkLength(disk.size, disk.chunkSize, i)).then((plain) => {
           plain.copy(out, from - offset, from - chunkStart, to - chunkStart);
         }),
       );
@@ -287,20 +306,25 @@ export class BackupReader {
   /** Where each disk's last readRange ended (chunk index), for sequential prefetch. */
   private readonly lastChunk = new Map<string, number>();
 
-  private prefetchAfter(disk: DiskManifest, slots: (string | null)[], first: number, last: number): void {
+  private prefetchAfter(disk: DiskManifest, slots: ChunkSlot[], first: number, last: number): void {
     const n = Math.min(this.ctx.sequentialPrefetch ?? 0, this.ctx.cacheChunks - (last - first + 1) - 1);
     const previous = this.lastChunk.get(disk.name);
     this.lastChunk.set(disk.name, last);
     if (n <= 0 || previous === undefined || (first !== previous && first !== previous + 1)) return;
     for (let i = last + 1; i <= last + n && i < slots.length; i++) {
-      const id = slots[i];
-      if (id === null || id === undefined || this.cache.has(id) || this.loading.has(id)) continue;
+      const slot = slots[i];
+      if (slot === null || slot === undefined || this.cache.has(cacheKey(slot)) || this.loading.has(cacheKey(slot))) continue;
       // Fire and forget: a failure shows when the chunk is really read.
-      this.cached(id, chunkLength(disk.size, disk.chunkSize, i)).catch(() => undefined);
+      this.cached(slot, chunkLength(disk.size, disk.chunkSize, i)).catch(() => undefined);
     }
   }
 
-  private slots(disk: DiskManifest): (string | null)[] {
+  /** A data chunk's plaintext (an overlay composed from its base and parts). */
+  private plainOf(c: DataChunk): Promise<Buffer> {
+    return composeSlot(c.slot, c.length, async (id, length) => (await this.ctx.chunks.fetch(id, length)).plain);
+  }
+
+  private slots(disk: DiskManifest): ChunkSlot[] {
     let s = this.slotsByDisk.get(disk.name);
     if (!s) {
       s = expandChunks(disk);
@@ -309,7 +333,8 @@ export class BackupReader {
     return s;
   }
 
-  private async cached(id: string, length: number): Promise<Buffer> {
+  private async cached(slot: string | OverlayChunk, length: number): Promise<Buffer> {
+    const id = cacheKey(slot);
     const hit = this.cache.get(id);
     if (hit) {
       // Map order is insertion order: re-insert to mark as most recently used.
@@ -319,7 +344,7 @@ export class BackupReader {
     }
     const inflight = this.loading.get(id);
     if (inflight) return inflight;
-    const load = this.ctx.chunks.fetch(id, length).then((c) => c.plain);
+    const load = this.plainOf({ slot, offset: 0, length });
     this.loading.set(id, load);
     try {
       const plain = await load;
@@ -334,4 +359,9 @@ export class BackupReader {
       this.loading.delete(id);
     }
   }
+}
+
+/** The decoded-chunk cache's key of a slot: its id, or an overlay's ids. */
+function cacheKey(slot: string | OverlayChunk): string {
+  return typeof slot === 'string' ? slot : `${slot.base}+${slot.over.map((p) => p[2]).join('+')}`;
 }

@@ -16,17 +16,24 @@ import {
 } from './errors.js';
 import { runBounded } from './concurrency.js';
 import type { RepositoryFileSystem } from './file-system.js';
-import { dirtyChunkMap, dirtyRangesByChunk, planChunks, type BufferPool, type ChunkPatch, type ChunkTask, type DiskSource } from './disk-source.js';
+import { dirtyChunkMap, dirtyRangesByChunk, planChunks, sortRanges, type BufferPool, type ChunkOverlay, type ChunkPatch, type ChunkTask, type DiskSource } from './disk-source.js';
 import {
   ALLOWED_CHUNK_SIZES,
   FORMAT_VERSION,
   MANIFEST_FORMAT,
+  MANIFEST_VERSION_OVERLAYS,
   chunkCount,
   chunkLength,
   chunkRelPath,
   compactChunks,
+  composeSlot,
   expandChunks,
+  forEachChunkObject,
+  hasOverlays,
+  objectsOf,
   type BackupManifest,
+  type ChunkSlot,
+  type OverlayChunk,
   type BackupSummary,
   type ByteRange,
   type DiskManifest,
@@ -62,6 +69,13 @@ export interface WriterContext {
    */
   partialChunks?: 'patch' | 'read';
 }
+
+/**
+ * An overlay (format.ts OverlayChunk) holds at most this many parts and covers at most half
+ * of its chunk; a change beyond that stores the chunk whole again. Bounds what a restore
+ * reads for one chunk: its base and a few small parts. FORMAT.md "Overlays".
+ */
+export const OVERLAY_MAX_PARTS = 8;
 
 export interface BackupWriterOptions {
   id: string;
@@ -108,6 +122,12 @@ export interface WriteDiskOptions {
    * re-hash). See FORMAT.md "Partly changed chunks".
    */
   partialChunks?: 'patch' | 'read';
+  /**
+   * A chunk of an incremental that changed in part and a random-access source: stored as an
+   * overlay of the previous backup's chunk (only the changed ranges are read and stored;
+   * default) where OVERLAY_MAX_PARTS allows, else as `partialChunks` says. False: never.
+   */
+  overlays?: boolean;
 }
 
 type WriterState = 'open' | 'writing' | 'committing' | 'committed' | 'aborted' | 'failed';
@@ -210,7 +230,7 @@ export class BackupWriter {
       await this.checkNoGcRace();
       const manifest: BackupManifest = {
         format: MANIFEST_FORMAT,
-        version: FORMAT_VERSION,
+        version: this.disks.some(hasOverlays) ? MANIFEST_VERSION_OVERLAYS : FORMAT_VERSION,
         id: this.id,
         repositoryId: this.ctx.repositoryId,
         createdAt: new Date(this.startedMs).toISOString(),
@@ -273,8 +293,9 @@ export class BackupWriter {
   private async storeDisk(name: string, size: number, source: DiskSource, options: WriteDiskOptions): Promise<DiskManifest> {
     const { changes } = options;
     let chunkSize = options.chunkSize ?? this.ctx.defaultChunkSize;
-    let reuse: (index: number) => string | null | undefined = () => undefined;
+    let reuse: (index: number) => ChunkSlot | undefined = () => undefined;
     let patch: ((index: number) => ChunkPatch | undefined) | undefined;
+    let overlay: ((index: number) => ChunkOverlay | undefined) | undefined;
     if (changes) {
       const prev = changes.previous;
       if (prev.repositoryId !== this.ctx.repositoryId) {
@@ -291,38 +312,46 @@ export class BackupWriter {
         const prevSlots = expandChunks(prevDisk);
         const dirty = dirtyChunkMap(changes.dirty, size, chunkSize);
         const damaged = this.ctx.damaged;
-        reuse = (index) => {
-          if (dirty[index] || index >= prevSlots.length) return undefined;
-          // A chunk whose length changed (disk resized) is re-read.
+        const sound = (slot: ChunkSlot, length: number): boolean => objectsOf(slot, length).every((o) => !damaged.has(o.id));
+        /** The previous slot of a chunk whose length did not change (a resized disk's last chunk is read again). */
+        const previousOf = (index: number): ChunkSlot | undefined => {
+          if (index >= prevSlots.length) return undefined;
           if (chunkLength(prevDisk.size, chunkSize, index) !== chunkLength(size, chunkSize, index)) return undefined;
-          const id = prevSlots[index];
-          // A known-bad chunk is read from the source again, never carried over.
-          if (typeof id === 'string' && damaged.has(id)) return undefined;
-          return id;
+          return prevSlots[index];
         };
-        const inChunk = (options.partialChunks ?? this.ctx.partialChunks ?? 'patch') === 'read' ? new Map<number, ByteRange[]>() : dirtyRangesByChunk(changes.dirty, size, chunkSize);
+        reuse = (index) => {
+          if (dirty[index]) return undefined;
+          const slot = previousOf(index);
+          // A known-bad chunk is read from the source again, never carried over.
+          if (slot === undefined || !sound(slot, chunkLength(size, chunkSize, index))) return undefined;
+          return slot;
+        };
+        const rangesIn = dirtyRangesByChunk(changes.dirty, size, chunkSize);
+        if (options.overlays !== false) overlay = (index) => overlayOf(previousOf(index), rangesIn.get(index), chunkLength(size, chunkSize, index), damaged);
+        const inChunk = (options.partialChunks ?? this.ctx.partialChunks ?? 'patch') === 'read' ? new Map<number, ByteRange[]>() : rangesIn;
         patch = (index) => {
           const dirtyHere = inChunk.get(index);
-          if (!dirtyHere || index >= prevSlots.length) return undefined;
+          const prevSlot = previousOf(index);
+          if (!dirtyHere || prevSlot === undefined) return undefined;
           const length = chunkLength(size, chunkSize, index);
-          if (chunkLength(prevDisk.size, chunkSize, index) !== length) return undefined;
           // Mostly dirty: reading the whole chunk is as cheap and needs no base.
           if (dirtyHere.reduce((s, r) => s + r.length, 0) * 2 > length) return undefined;
-          const baseId = prevSlots[index] ?? null;
-          if (baseId !== null && damaged.has(baseId)) return undefined;
+          if (prevSlot !== null && !sound(prevSlot, length)) return undefined;
           return {
             ranges: dirtyHere,
             base: async () => {
-              if (baseId === null) return buffers.take(length, true);
+              if (prevSlot === null) return buffers.take(length, true);
               try {
-                const loaded = await this.ctx.pool.load(baseId, { verify: true, expectedLength: length });
-                if (!loaded.plain) throw new Error(`chunk ${baseId} came back without its content`);
-                return loaded.plain;
+                return await composeSlot(prevSlot, length, async (id, len) => {
+                  const loaded = await this.ctx.pool.load(id, { verify: true, expectedLength: len });
+                  if (!loaded.plain) throw new Error(`chunk ${id} came back without its content`);
+                  return loaded.plain;
+                });
               } catch (err) {
                 // A damaged base is no reason to fail: read the whole chunk from the source.
                 if (!(err instanceof ChunkDecodeError) || (!err.corrupt && err.errno !== 'ENOENT')) throw err;
-                this.foundDamaged.add(baseId);
-                this.log.warn({ chunk: baseId, err: err.message }, 'a chunk of the previous backup is damaged; reading the whole chunk from the source');
+                for (const o of objectsOf(prevSlot, length)) this.foundDamaged.add(o.id);
+                this.log.warn({ chunk: typeof prevSlot === 'string' ? prevSlot : prevSlot.base, err: err.message }, 'a chunk of the previous backup is damaged; reading the whole chunk from the source');
                 return null;
               }
             },
@@ -338,7 +367,7 @@ export class BackupWriter {
     await this.ctx.retention?.begin(null);
 
     const n = chunkCount(size, chunkSize);
-    const slots: (string | null)[] = new Array<string | null>(n).fill(null);
+    const slots: ChunkSlot[] = new Array<ChunkSlot>(n).fill(null);
     const buffers = new ChunkBuffers(chunkSize, this.options.maxInFlight + 2);
     // Chunk files already written, handed back to the workers to encode the next ones into.
     const spares: Buffer[] = [];
@@ -351,6 +380,28 @@ export class BackupWriter {
       if (!force && now - lastReport < interval) return;
       lastReport = now;
       options.onProgress({ ...progress });
+    };
+
+    /** Encodes and stores (unless known) one chunk's plaintext; returns its id. */
+    const storeData = async (buf: Buffer, length: number): Promise<string> => {
+      const known = this.ctx.knownChunks;
+      let enc = await this.ctx.pool.encode(buf, known === undefined, spares.pop());
+      // Never deduplicate against a known-bad chunk: store it again (same id, new file).
+      if (enc.exists && this.ctx.damaged.has(enc.id) && !this.written.has(enc.id)) {
+        enc = await this.ctx.pool.encode(enc.plain, false);
+        this.healed.add(enc.id);
+      }
+      if (known?.has(enc.id)) {
+        if (!this.ctx.damaged.has(enc.id)) enc = { id: enc.id, exists: true, plain: enc.plain };
+        else if (!this.written.has(enc.id)) this.healed.add(enc.id);
+      }
+      buffers.release(enc.plain);
+      const stored = enc.payload ? await this.storeChunk(enc.id, enc.payload, length) : false;
+      // Only a buffer with room for a whole chunk is worth handing back (an overlay part's is small).
+      if (enc.payload && enc.payload.buffer.byteLength >= chunkSize && spares.length < this.options.maxInFlight) spares.push(enc.payload);
+      if (stored) progress.newBytes += length;
+      else this.totals.reused += length;
+      return enc.id;
     };
 
     const handle = async (task: ChunkTask): Promise<void> => {
@@ -367,31 +418,25 @@ export class BackupWriter {
         if (isZero(buf)) {
           buffers.release(buf);
         } else {
-          const known = this.ctx.knownChunks;
-          let enc = await this.ctx.pool.encode(buf, known === undefined, spares.pop());
-          // Never deduplicate against a known-bad chunk: store it again (same id, new file).
-          if (enc.exists && this.ctx.damaged.has(enc.id) && !this.written.has(enc.id)) {
-            enc = await this.ctx.pool.encode(enc.plain, false);
-            this.healed.add(enc.id);
-          }
-          if (known?.has(enc.id)) {
-            if (!this.ctx.damaged.has(enc.id)) enc = { id: enc.id, exists: true, plain: enc.plain };
-            else if (!this.written.has(enc.id)) this.healed.add(enc.id);
-          }
-          buffers.release(enc.plain);
-          slots[task.index] = enc.id;
+          slots[task.index] = await storeData(buf, task.length);
           this.totals.data += task.length;
-          const stored = enc.payload ? await this.storeChunk(enc.id, enc.payload, task.length) : false;
-          if (enc.payload && spares.length < this.options.maxInFlight) spares.push(enc.payload);
-          if (stored) progress.newBytes += task.length;
-          else this.totals.reused += task.length;
         }
+      } else if (task.kind === 'overlay') {
+        const parts = await task.load();
+        progress.readBytes += task.sourceBytes;
+        this.totals.read += task.sourceBytes;
+        const over: OverlayChunk['over'] = [...task.keep];
+        for (const [i, r] of task.ranges.entries()) over.push([r.offset, r.length, await storeData(parts[i]!, r.length)]);
+        over.sort((a, b) => a[0] - b[0]);
+        slots[task.index] = { base: task.base, over };
+        this.totals.data += task.length;
+        this.totals.reused += task.length - task.sourceBytes;
       }
       progress.bytesDone += task.length;
       report(false);
     };
 
-    await runBounded(planChunks(name, source, { size, chunkSize, reuse, ...(patch ? { patch } : {}) }, buffers), this.options.maxInFlight, handle);
+    await runBounded(planChunks(name, source, { size, chunkSize, reuse, ...(patch ? { patch } : {}), ...(overlay ? { overlay } : {}) }, buffers), this.options.maxInFlight, handle);
     report(true);
     this.totals.logical += size;
     return { name, size, chunkSize, chunks: compactChunks(slots) };
@@ -432,7 +477,7 @@ export class BackupWriter {
     const epoch = await this.ctx.readGcEpoch();
     if (epoch === this.options.gcEpoch && !this.lease.lapsed) return;
     const ids = new Set<string>();
-    for (const d of this.disks) for (const e of d.chunks) if (typeof e === 'string' && !this.written.has(e)) ids.add(e);
+    for (const d of this.disks) forEachChunkObject(d, (id) => !this.written.has(id) && ids.add(id));
     let missing = 0;
     await runBounded(ids.values(), 16, async (id) => {
       try {
@@ -445,4 +490,53 @@ export class BackupWriter {
     if (missing > 0) throw new GcRaceError(this.id, missing);
     this.log.warn({ epoch }, 'garbage collection ran during this backup; all reused chunks are still present');
   }
+}
+
+/**
+ * How a partly changed chunk is stored as an overlay of its previous slot, if it can be: the
+ * previous base, the previous parts no dirty range touches (a touched one is read again in
+ * full, so parts never overlap), the ranges to read. Undefined when the chunk was zero or is
+ * damaged, or the overlay would pass OVERLAY_MAX_PARTS or half of the chunk.
+ */
+export function overlayOf(previous: ChunkSlot | undefined, dirty: readonly ByteRange[] | undefined, length: number, damaged: ReadonlySet<string>): ChunkOverlay | undefined {
+  if (!dirty || dirty.length === 0 || previous === undefined || previous === null) return undefined;
+  const base = typeof previous === 'string' ? previous : previous.base;
+  if (damaged.has(base)) return undefined;
+  let ranges = sortRanges(dirty);
+  let keep = typeof previous === 'string' ? [] : [...previous.over];
+  for (;;) {
+    const touched = keep.filter(([offset, len, id]) => damaged.has(id) || ranges.some((r) => r.offset < offset + len && offset < r.offset + r.length));
+    if (touched.length === 0) break;
+    keep = keep.filter((p) => !touched.includes(p));
+    ranges = sortRanges([...ranges, ...touched.map(([offset, len]) => ({ offset, length: len }))]);
+  }
+  if (keep.length + ranges.length > OVERLAY_MAX_PARTS) return undefined;
+  const covered = ranges.reduce((sum, r) => sum + r.length, 0) + keep.reduce((sum, p) => sum + p[1], 0);
+  if (covered * 2 > length) return undefined;
+  return { base, keep, ranges };
+}
+
+/**
+ * The bytes an incremental of a disk reads from a random-access source with `partialChunks:
+ * 'read'` and overlays (for a progress bar's total): the ranges of each chunk stored as an
+ * overlay, whole chunks for the rest of the dirty ones that hold allocated data. Chunks on the
+ * damaged list, unknown here, make the real figure larger.
+ */
+export function incrementalReadBytes(previous: DiskManifest, dirty: readonly ByteRange[], allocated: readonly ByteRange[], size: number): number {
+  const { chunkSize } = previous;
+  const prevSlots = expandChunks(previous);
+  const alloc = sortRanges(allocated);
+  const none = new Set<string>();
+  let total = 0;
+  let a = 0;
+  for (const [c, inChunk] of [...dirtyRangesByChunk(dirty, size, chunkSize)].sort((x, y) => x[0] - y[0])) {
+    const start = c * chunkSize;
+    const length = chunkLength(size, chunkSize, c);
+    while (a < alloc.length && alloc[a]!.offset + alloc[a]!.length <= start) a++;
+    if (a >= alloc.length || alloc[a]!.offset >= start + length) continue; // read as zero, not at all
+    const sameLength = c < prevSlots.length && chunkLength(previous.size, chunkSize, c) === length;
+    const o = sameLength ? overlayOf(prevSlots[c], inChunk, length, none) : undefined;
+    total += o ? o.ranges.reduce((s, r) => s + r.length, 0) : length;
+  }
+  return total;
 }

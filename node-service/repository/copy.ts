@@ -17,7 +17,7 @@ import { runBounded } from './concurrency.js';
 import { readDamagedChunks } from './damaged-chunks.js';
 import { BackupExistsError, ChunkCorruptError, ChunkMissingError, InvalidArgumentError, RepositoryError, isErrno, toRepositoryError } from './errors.js';
 import { TEMP_PREFIX } from './file-system.js';
-import { BACKUP_ID_RE, CHUNK_ID_RE, LAYOUT, MIB, chunkLength, chunkRelPath, expandChunks, forEachDataChunk, type BackupManifest, type DiskManifest } from './format.js';
+import { BACKUP_ID_RE, CHUNK_ID_RE, LAYOUT, MIB, chunkLength, chunkRelPath, expandChunks, forEachChunkObject, objectsOf, type BackupManifest, type ChunkSlot, type DiskManifest } from './format.js';
 import { readGcEpoch } from './gc.js';
 import type { CopyAccess } from './repository-context.js';
 import { backupInfoOf, type BackupInfo, type Repository } from './repository.js';
@@ -233,10 +233,13 @@ export async function copyBackup(source: Repository, target: Repository, backupI
       : manifest.disks.map((d) => ({
           ...d,
           chunks: d.chunks.map((e) => {
-            if (typeof e !== 'string') return e; // a zero run stays a zero run
-            const t = mapped.get(e);
-            if (t === undefined) throw new Error(`internal error: chunk ${e} of disk ${d.name} was not copied`);
-            return t;
+            if (typeof e === 'number') return e; // a zero run stays a zero run
+            const to = (id: string): string => {
+              const t = mapped.get(id);
+              if (t === undefined) throw new Error(`internal error: chunk ${id} of disk ${d.name} was not copied`);
+              return t;
+            };
+            return typeof e === 'string' ? to(e) : { base: to(e.base), over: e.over.map(([offset, length, id]): [number, number, string] => [offset, length, to(id)]) };
           }),
         }));
     const copy: BackupManifest = { ...manifest, repositoryId: dst.repositoryId, disks };
@@ -301,7 +304,7 @@ function chunkStats(m: BackupManifest): { chunks: number; bytes: number } {
   const seen = new Set<string>();
   let bytes = 0;
   for (const d of m.disks) {
-    forEachDataChunk(d, (id, _index, _offset, length) => {
+    forEachChunkObject(d, (id, length) => {
       if (seen.has(id)) return;
       seen.add(id);
       bytes += length;
@@ -317,15 +320,17 @@ function* chunkTasks(m: BackupManifest, hints: Map<string, (index: number, id: s
     const hint = hints?.get(d.name);
     let index = 0;
     for (const e of d.chunks) {
-      if (typeof e !== 'string') {
+      if (typeof e === 'number') {
         index += e;
         continue;
       }
-      if (!seen.has(e)) {
-        seen.add(e);
-        const length = chunkLength(d.size, d.chunkSize, index);
-        const h = hint?.(index, e);
-        yield h === undefined ? { id: e, length } : { id: e, length, hint: h };
+      const length = chunkLength(d.size, d.chunkSize, index);
+      for (const o of objectsOf(e, length)) {
+        if (seen.has(o.id)) continue;
+        seen.add(o.id);
+        // Only a chunk's base (or whole chunk) lines up with the earlier copy's at the same place.
+        const h = o.length === length ? hint?.(index, o.id) : undefined;
+        yield h === undefined ? { id: o.id, length: o.length } : { id: o.id, length: o.length, hint: h };
       }
       index += 1;
     }
@@ -355,7 +360,12 @@ function sameBackup(a: BackupManifest, b: BackupManifest): boolean {
     const e = b.disks[i];
     if (!e || e.name !== d.name || e.size !== d.size || e.chunkSize !== d.chunkSize || e.chunks.length !== d.chunks.length) return false;
     // Zero runs sit at the same places with the same lengths; chunk ids differ between repositories.
-    return d.chunks.every((c, j) => (typeof c === 'string' ? typeof e.chunks[j] === 'string' : c === e.chunks[j]));
+    return d.chunks.every((c, j) => {
+      const t = e.chunks[j];
+      if (typeof c === 'number' || typeof t === 'number') return c === t;
+      if (typeof c === 'string' || typeof t === 'string') return typeof c === typeof t;
+      return c.over.length === t!.over.length && c.over.every(([offset, length], k) => t!.over[k]![0] === offset && t!.over[k]![1] === length);
+    });
   });
 }
 
@@ -393,7 +403,8 @@ async function positionalHints(
     if (!srcDisk || !dstDisk) continue;
     const from = expandChunks(srcDisk);
     const to = expandChunks(dstDisk);
-    hints.set(d.name, (index, id) => (from[index] === id ? (to[index] ?? undefined) : undefined));
+    const baseOf = (slot: ChunkSlot | undefined): string | undefined => (slot === null || slot === undefined ? undefined : typeof slot === 'string' ? slot : slot.base);
+    hints.set(d.name, (index, id) => (baseOf(from[index]) === id ? baseOf(to[index]) : undefined));
   }
   log.info({ reference: refId }, 'chunks unchanged since an earlier copy are taken from it without reading');
   return { hints, targetCopy: dstRef };
@@ -423,7 +434,7 @@ async function checkNoGcRace(dst: CopyAccess, copy: BackupManifest, written: Rea
   const epoch = await readGcEpoch(dst);
   if (epoch === gcEpoch && !lapsed) return;
   const ids = new Set<string>();
-  for (const d of copy.disks) for (const e of d.chunks) if (typeof e === 'string' && !written.has(e)) ids.add(e);
+  for (const d of copy.disks) forEachChunkObject(d, (id) => !written.has(id) && ids.add(id));
   let missing = 0;
   await runBounded(ids.values(), 16, async (id) => {
     try {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { InvalidArgumentError, SourceError } from './errors.js';
 import type { RepositoryFileSystem } from './file-system.js';
 import { NodeFileSystem } from './file-system.js';
-import { chunkCount, chunkLength, type ByteRange } from './format.js';
+import { chunkCount, chunkLength, type ByteRange, type ChunkSlot } from './format.js';
 
 export interface DiskExtent {
   offset: number;
@@ -39,7 +39,8 @@ export type DiskSource = RandomAccessSource | ExtentSource | StreamSource | Read
 
 /** One step of writing a disk, produced in chunk order. */
 export type ChunkTask =
-  | { index: number; length: number; kind: 'reuse'; id: string | null }
+  | { index: number; length: number; kind: 'reuse'; id: ChunkSlot }
+  | (ChunkOverlay & { index: number; length: number; kind: 'overlay'; /** The ranges' new bytes, read from the source, one buffer per range. */ load: () => Promise<Buffer[]>; sourceBytes: number })
   | { index: number; length: number; kind: 'zero' }
   | { index: number; length: number; kind: 'data'; load: () => Promise<Buffer>; /** Bytes read from the source (default: length). */ sourceBytes?: number };
 
@@ -58,11 +59,25 @@ export interface ChunkPatch {
   ranges: readonly ByteRange[];
 }
 
+/**
+ * A dirty chunk of an incremental stored as an overlay (format.ts OverlayChunk): the previous
+ * backup's base, its parts the change left alone, and the ranges to read from the source,
+ * each stored as a part of its own. Nothing of the previous content is read.
+ */
+export interface ChunkOverlay {
+  base: string;
+  keep: readonly [number, number, string][];
+  /** Relative to the chunk's start, sorted and merged; none overlaps a kept part. */
+  ranges: readonly ByteRange[];
+}
+
 export interface ChunkPlan {
   size: number;
   chunkSize: number;
   /** The previous backup's entry for chunks that are clean (not dirty), else undefined. */
-  reuse(index: number): string | null | undefined;
+  reuse(index: number): ChunkSlot | undefined;
+  /** For a dirty chunk best stored as an overlay (random-access sources only). */
+  overlay?(index: number): ChunkOverlay | undefined;
   /** For a dirty chunk that is cheaper to patch than to read whole (random-access sources only). */
   patch?(index: number): ChunkPatch | undefined;
 }
@@ -123,6 +138,32 @@ async function* planRandomAccess(
         yield { index, length, kind: 'zero' };
         continue;
       }
+    }
+    const overlay = plan.overlay?.(index);
+    if (overlay) {
+      yield {
+        index,
+        length,
+        kind: 'overlay',
+        ...overlay,
+        sourceBytes: overlay.ranges.reduce((sum, r) => sum + r.length, 0),
+        load: async () => {
+          const parts: Buffer[] = [];
+          for (const r of overlay.ranges) {
+            const part = Buffer.allocUnsafeSlow(r.length);
+            let got: number;
+            try {
+              got = await src.read(part, offset + r.offset);
+            } catch (err) {
+              throw new SourceError(disk, `read at offset ${offset + r.offset} failed: ${errMessage(err)}`, err);
+            }
+            if (got < r.length) part.fill(0, got);
+            parts.push(part);
+          }
+          return parts;
+        },
+      };
+      continue;
     }
     // A whole chunk is read as one range over a fresh buffer; a patched one as its dirty
     // ranges over the previous backup's content.

@@ -11,6 +11,13 @@ import { z } from 'zod';
 export const FORMAT_NAME = 'vplus-repository';
 export const FORMAT_VERSION = 1;
 export const MANIFEST_FORMAT = 'vplus-backup';
+/**
+ * A manifest's JSON `version`: 1, or 2 once its chunk list holds an overlay entry
+ * (OverlayChunk); readers take both. FORMAT.md "Overlays".
+ */
+export const MANIFEST_VERSION_OVERLAYS = 2;
+/** At most this many newer parts on one overlay chunk (readers refuse more). */
+export const MAX_OVERLAY_PARTS = 16;
 
 export const MIB = 1024 * 1024;
 /** Chosen by measurement, see FORMAT.md "Chunk size". */
@@ -90,8 +97,30 @@ export const repositoryConfigSchema = z.object({
 });
 export type RepositoryConfig = z.infer<typeof repositoryConfigSchema>;
 
-/** A chunk list entry: a chunk id (hex), or a positive count of consecutive all-zero chunks. */
-export type ChunkEntry = string | number;
+/**
+ * A chunk changed in part since an earlier backup: the earlier content (`base`, a chunk id)
+ * with newer byte ranges on top, each stored as a chunk of its own: `[offset in the chunk,
+ * length, id]`, sorted, not overlapping. FORMAT.md "Overlays".
+ */
+export interface OverlayChunk {
+  base: string;
+  over: [offset: number, length: number, id: string][];
+}
+
+/**
+ * A chunk list entry: a chunk id (hex), a positive count of consecutive all-zero chunks, or
+ * an overlay (manifest version 2).
+ */
+export type ChunkEntry = string | number | OverlayChunk;
+
+/** One chunk of a disk: its id, an overlay, or null for a zero chunk. */
+export type ChunkSlot = string | OverlayChunk | null;
+
+/** A stored chunk object and its plaintext length. */
+export interface ChunkObject {
+  id: string;
+  length: number;
+}
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -104,7 +133,7 @@ export const diskManifestSchema = z.object({
   size: z.number().int().nonnegative(),
   chunkSize: z.number().int().refine((n) => ALLOWED_CHUNK_SIZES.includes(n), 'unsupported chunk size'),
   // Validated by validateChunkList (a zod union per element is slow on a million entries).
-  chunks: z.array(z.union([z.string(), z.number()])),
+  chunks: z.array(z.union([z.string(), z.number(), z.custom<OverlayChunk>((v) => typeof v === 'object' && v !== null && !Array.isArray(v))])),
 });
 export type DiskManifest = z.infer<typeof diskManifestSchema>;
 
@@ -128,7 +157,7 @@ export type BackupSummary = z.infer<typeof backupSummarySchema>;
 
 export const backupManifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
-  version: z.literal(FORMAT_VERSION),
+  version: z.union([z.literal(FORMAT_VERSION), z.literal(MANIFEST_VERSION_OVERLAYS)]),
   id: z.string().regex(BACKUP_ID_RE),
   repositoryId: z.string(),
   createdAt: z.string().datetime(),
@@ -144,21 +173,74 @@ export const backupManifestSchema = z.object({
 });
 export type BackupManifest = z.infer<typeof backupManifestSchema>;
 
-/** Returns a description of the first problem in a disk's chunk list, or null if it is consistent. */
-export function validateChunkList(disk: DiskManifest): string | null {
+/**
+ * Returns a description of the first problem in a disk's chunk list, or null if it is
+ * consistent. Overlays only where `overlays` (a version 2 manifest) allows them.
+ */
+export function validateChunkList(disk: DiskManifest, overlays = true): string | null {
   const expected = chunkCount(disk.size, disk.chunkSize);
   let count = 0;
   for (const e of disk.chunks) {
     if (typeof e === 'string') {
       if (!CHUNK_ID_RE.test(e)) return `disk ${disk.name}: invalid chunk id`;
       count += 1;
-    } else {
+    } else if (typeof e === 'number') {
       if (!Number.isSafeInteger(e) || e < 1) return `disk ${disk.name}: invalid zero run`;
       count += e;
+    } else {
+      if (!overlays) return `disk ${disk.name}: an overlay chunk in a version 1 manifest`;
+      const problem = overlayProblem(e, chunkLength(disk.size, disk.chunkSize, count));
+      if (problem) return `disk ${disk.name}: chunk ${count}: ${problem}`;
+      count += 1;
     }
   }
   if (count !== expected) return `disk ${disk.name}: ${count} chunks listed, ${expected} expected for its size`;
   return null;
+}
+
+function overlayProblem(e: OverlayChunk, length: number): string | null {
+  if (typeof e.base !== 'string' || !CHUNK_ID_RE.test(e.base)) return 'invalid overlay base';
+  if (!Array.isArray(e.over) || e.over.length < 1 || e.over.length > MAX_OVERLAY_PARTS) return 'invalid overlay parts';
+  let end = 0;
+  for (const part of e.over) {
+    if (!Array.isArray(part) || part.length !== 3) return 'invalid overlay part';
+    const [offset, len, id] = part;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(len) || offset < end || len < 1 || offset + len > length) return 'overlay parts out of order or outside the chunk';
+    if (typeof id !== 'string' || !CHUNK_ID_RE.test(id)) return 'invalid overlay part id';
+    end = offset + len;
+  }
+  return null;
+}
+
+/** The stored chunk objects a slot needs (none for a zero chunk), `length` being the chunk's. */
+export function objectsOf(slot: ChunkSlot, length: number): ChunkObject[] {
+  if (slot === null) return [];
+  if (typeof slot === 'string') return [{ id: slot, length }];
+  return [{ id: slot.base, length }, ...slot.over.map(([, len, id]) => ({ id, length: len }))];
+}
+
+/** Calls `fn` for every stored chunk object a disk's chunk list needs (an id may come more than once). */
+export function forEachChunkObject(disk: DiskManifest, fn: (id: string, length: number) => void): void {
+  forEachDataChunk(disk, (slot, _index, _offset, length) => {
+    for (const o of objectsOf(slot, length)) fn(o.id, o.length);
+  });
+}
+
+/** Whether two slots are the same content by reference (equal ids, equal overlay parts). */
+export function sameSlot(a: ChunkSlot, b: ChunkSlot): boolean {
+  if (a === null || b === null || typeof a === 'string' || typeof b === 'string') return a === b;
+  return a.base === b.base && a.over.length === b.over.length && a.over.every((p, i) => p[0] === b.over[i]![0] && p[1] === b.over[i]![1] && p[2] === b.over[i]![2]);
+}
+
+/** The plaintext of a slot: the base's with each part written over it at its offset. */
+export async function composeSlot(slot: string | OverlayChunk, length: number, fetch: (id: string, length: number) => Promise<Buffer>): Promise<Buffer> {
+  if (typeof slot === 'string') return fetch(slot, length);
+  const [base, ...parts] = await Promise.all([fetch(slot.base, length), ...slot.over.map(([, len, id]) => fetch(id, len))]);
+  // Into a copy: `fetch` may hand out a cached buffer.
+  const out = Buffer.allocUnsafe(length);
+  base.copy(out);
+  slot.over.forEach(([offset], i) => parts[i]!.copy(out, offset));
+  return out;
 }
 
 export function chunkCount(size: number, chunkSize: number): number {
@@ -170,18 +252,18 @@ export function chunkLength(size: number, chunkSize: number, index: number): num
   return Math.min(chunkSize, size - index * chunkSize);
 }
 
-/** Expands a chunk list to one slot per chunk: the id, or null for a zero chunk. */
-export function expandChunks(disk: Pick<DiskManifest, 'chunks'>): (string | null)[] {
-  const out: (string | null)[] = [];
+/** Expands a chunk list to one slot per chunk: the id or overlay, or null for a zero chunk. */
+export function expandChunks(disk: Pick<DiskManifest, 'chunks'>): ChunkSlot[] {
+  const out: ChunkSlot[] = [];
   for (const e of disk.chunks) {
-    if (typeof e === 'string') out.push(e);
-    else for (let i = 0; i < e; i++) out.push(null);
+    if (typeof e === 'number') for (let i = 0; i < e; i++) out.push(null);
+    else out.push(e);
   }
   return out;
 }
 
 /** The inverse of expandChunks: consecutive zero chunks collapse into a run count. */
-export function compactChunks(slots: readonly (string | null)[]): ChunkEntry[] {
+export function compactChunks(slots: readonly ChunkSlot[]): ChunkEntry[] {
   const out: ChunkEntry[] = [];
   let zeros = 0;
   for (const s of slots) {
@@ -197,18 +279,23 @@ export function compactChunks(slots: readonly (string | null)[]): ChunkEntry[] {
   return out;
 }
 
-/** Calls `fn` for every non-zero chunk of a disk with its index, offset and length. */
+/** Whether a disk's chunk list holds an overlay (its manifest is then version 2). */
+export function hasOverlays(disk: Pick<DiskManifest, 'chunks'>): boolean {
+  return disk.chunks.some((e) => typeof e === 'object');
+}
+
+/** Calls `fn` for every non-zero chunk of a disk with its slot (an id or an overlay), index, offset and length. */
 export function forEachDataChunk(
   disk: DiskManifest,
-  fn: (id: string, index: number, offset: number, length: number) => void,
+  fn: (slot: string | OverlayChunk, index: number, offset: number, length: number) => void,
 ): void {
   let index = 0;
   for (const e of disk.chunks) {
-    if (typeof e === 'string') {
+    if (typeof e === 'number') {
+      index += e;
+    } else {
       fn(e, index, index * disk.chunkSize, chunkLength(disk.size, disk.chunkSize, index));
       index += 1;
-    } else {
-      index += e;
     }
   }
 }

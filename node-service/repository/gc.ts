@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { runBounded } from './concurrency.js';
 import { ManifestCorruptError, ObjectLockedError, isErrno, toRepositoryError } from './errors.js';
 import { TEMP_PREFIX } from './file-system.js';
-import { CHUNK_ID_RE, LAYOUT, forEachDataChunk, shardNames } from './format.js';
+import { CHUNK_ID_RE, LAYOUT, forEachChunkObject, shardNames } from './format.js';
 import type { RepositoryContext } from './repository-context.js';
 import { isObjectStore } from './s3/object-store.js';
 
@@ -86,7 +86,7 @@ export async function collectGarbage(ctx: RepositoryContext, options: GcOptions 
 
     const referenced = new Set<string>();
     const { damaged } = await ctx.manifests.each((m) => {
-      for (const d of m.disks) forEachDataChunk(d, (id) => referenced.add(id));
+      for (const d of m.disks) forEachChunkObject(d, (id) => referenced.add(id));
     });
     if (damaged.length > 0) {
       const first = damaged[0];

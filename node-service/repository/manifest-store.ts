@@ -34,6 +34,7 @@ import {
   LAYOUT,
   MANIFEST_SUFFIX,
   backupManifestSchema,
+  MANIFEST_VERSION_OVERLAYS,
   validateChunkList,
   type BackupManifest,
 } from './format.js';
@@ -104,7 +105,7 @@ export function decodeManifest(raw: Buffer, expectedId: string, manifestKey: Buf
   const manifest = result.data;
   if (manifest.id !== expectedId) throw bad(`file is named ${expectedId} but holds backup ${manifest.id}`);
   for (const disk of manifest.disks) {
-    const problem = validateChunkList(disk);
+    const problem = validateChunkList(disk, manifest.version >= MANIFEST_VERSION_OVERLAYS);
     if (problem) throw bad(problem);
   }
   return manifest;

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { runBounded } from './concurrency.js';
 import { isErrno, toRepositoryError } from './errors.js';
-import { CHUNK_ID_RE, LAYOUT, forEachDataChunk, shardNames } from './format.js';
+import { CHUNK_ID_RE, LAYOUT, forEachDataChunk, objectsOf, shardNames } from './format.js';
 import type { RepositoryContext } from './repository-context.js';
 
 export interface RepositoryStats {
@@ -42,9 +42,9 @@ export async function repositoryStats(ctx: RepositoryContext): Promise<Repositor
   const { headers, damaged } = await ctx.manifests.each((m) => {
     for (const d of m.disks) {
       logicalBytes += d.size;
-      forEachDataChunk(d, (id, _i, _o, length) => {
+      forEachDataChunk(d, (slot, _i, _o, length) => {
         dataBytes += length;
-        unique.set(id, length);
+        for (const o of objectsOf(slot, length)) unique.set(o.id, o.length);
       });
     }
   });

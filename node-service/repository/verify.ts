@@ -5,7 +5,7 @@
 import { runBounded } from './concurrency.js';
 import { readDamagedChunks, writeDamagedChunks, type DamagedChunk } from './damaged-chunks.js';
 import { ChunkCorruptError, ChunkMissingError, InvalidArgumentError, RepositoryError } from './errors.js';
-import { forEachDataChunk } from './format.js';
+import { forEachChunkObject } from './format.js';
 import type { RepositoryContext } from './repository-context.js';
 
 export interface VerifyOptions {
@@ -86,7 +86,7 @@ export async function verifyRepository(ctx: RepositoryContext, options: VerifyOp
     const index = new Map<string, { length: number; backups: number[] }>();
     const { headers, damaged } = await ctx.manifests.each((m, bi) => {
       for (const disk of m.disks) {
-        forEachDataChunk(disk, (id, _i, _offset, length) => {
+        forEachChunkObject(disk, (id, length) => {
           const e = index.get(id);
           if (!e) index.set(id, { length, backups: [bi] });
           else if (e.backups[e.backups.length - 1] !== bi) e.backups.push(bi);

@@ -7,7 +7,7 @@
  * ends, so the new checkpoint becomes the base only for a backup that exists.
  */
 import { randomBytes } from 'node:crypto';
-import { dirtyChunkMap, type BackupManifest, type ByteRange, type IncrementalChanges, type Repository } from '../../repository/index.js';
+import { incrementalReadBytes, type BackupManifest, type ByteRange, type IncrementalChanges, type Repository } from '../../repository/index.js';
 import { checkChain, offlineBitmaps, type PreviousBackup } from './chain-check.js';
 import { ChildProcessRunner, ChildProcessStarter, type CommandRunner, type ProcessStarter } from './command-runner.js';
 import { backupCandidates, parseDomainXml, type DomainDiskXml } from './domain-xml.js';
@@ -302,10 +302,10 @@ export class KvmBackup {
     const allocated = ranges(await nbd.blockStatus('base:allocation'), (f) => (f & ZERO) === 0);
     if (previous && dirtyContext) {
       const dirty = ranges(await nbd.blockStatus(dirtyContext), (f) => (f & DIRTY) !== 0);
-      // Each chunk a dirty range touches is read whole (storeDisk), unless nothing in it is
-      // allocated (the guest zeroed or trimmed it all).
-      const chunkSize = previous.disks.find((d) => d.name === nbd.exportName)?.chunkSize;
-      const toRead = chunkSize ? wholeChunkReads(dirty, allocated, nbd.size, chunkSize) : sum(intersect(dirty, allocated));
+      // A partly changed chunk reads its changed ranges (an overlay), another dirty chunk is read
+      // whole (storeDisk), unless nothing in it is allocated (the guest zeroed or trimmed it all).
+      const prevDisk = previous.disks.find((d) => d.name === nbd.exportName);
+      const toRead = prevDisk ? incrementalReadBytes(prevDisk, dirty, allocated, nbd.size) : sum(intersect(dirty, allocated));
       return { allocated, changes: { previous, dirty }, changedBytes: sum(dirty), toRead };
     }
     return { allocated, changes: undefined, changedBytes: sum(allocated), toRead: sum(allocated) };
@@ -334,8 +334,9 @@ export class KvmBackup {
         },
       },
       // The writer's bytesDone counts skipped and reused bytes too; the bar counts reads only.
-      // A partly changed chunk is read whole from the export: measured cheaper than rebuilding it
-      // from the previous backup (FORMAT.md "Partly changed chunks"), and the repository may be remote.
+      // A partly changed chunk is an overlay (its changed ranges read and stored); one changed
+      // too much for that is read whole from the export: measured cheaper than rebuilding it from
+      // the previous backup (FORMAT.md "Partly changed chunks"), and the repository may be remote.
       { changes: plan.changes, partialChunks: 'read', onProgress: () => progress(bytesRead) },
     );
     return { name: disk.target, size: nbd.size, changedBytes: plan.changedBytes, bytesRead };
@@ -368,20 +369,6 @@ function intersect(a: readonly ByteRange[], b: readonly ByteRange[]): ByteRange[
 }
 
 /** Bytes read when every chunk a dirty range touches is read whole, if any of it is allocated. */
-function wholeChunkReads(dirty: readonly ByteRange[], allocated: readonly ByteRange[], size: number, chunkSize: number): number {
-  const map = dirtyChunkMap(dirty, size, chunkSize);
-  let total = 0;
-  let a = 0;
-  for (let c = 0; c < map.length; c++) {
-    if (!map[c]) continue;
-    const start = c * chunkSize;
-    const end = Math.min(size, start + chunkSize);
-    while (a < allocated.length && allocated[a]!.offset + allocated[a]!.length <= start) a++;
-    if (a < allocated.length && allocated[a]!.offset < end) total += end - start;
-  }
-  return total;
-}
-
 function ranges(extents: readonly Extent[], keep: (flags: number) => boolean): ByteRange[] {
   return extents.filter((e) => keep(e.flags)).map((e) => ({ offset: e.offset, length: e.length }));
 }

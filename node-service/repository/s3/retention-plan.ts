@@ -11,7 +11,7 @@
  */
 import * as path from 'node:path';
 import { runBounded } from '../concurrency.js';
-import { chunkRelPath, forEachDataChunk, type BackupManifest, type DiskManifest } from '../format.js';
+import { chunkRelPath, forEachChunkObject, type BackupManifest, type DiskManifest } from '../format.js';
 import type { ManifestStore } from '../manifest-store.js';
 import type { S3FileSystem } from './s3-file-system.js';
 
@@ -59,7 +59,7 @@ export class RetentionPlan {
       }
     }
     if (previous && previous.id === this.previousId) {
-      for (const d of previous.disks) forEachDataChunk(d, (id) => this.covered.add(id));
+      for (const d of previous.disks) forEachChunkObject(d, (id) => this.covered.add(id));
     }
   }
 
@@ -78,7 +78,7 @@ export class RetentionPlan {
     let until = this.retainUntilMs;
     const now = this.now();
     const all = new Set<string>();
-    for (const d of disks) forEachDataChunk(d, (id) => all.add(id));
+    for (const d of disks) forEachChunkObject(d, (id) => all.add(id));
     let todo: string[];
     if (until < now + period) {
       until = now + Math.round(period * 1.5);

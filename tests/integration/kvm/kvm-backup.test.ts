@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvmBackup, KvmInventory, restoreToDirectory, Virsh, ChildProcessRunner, type KvmBackupResult } from '../../../node-service/platforms/kvm/index.js';
 import { Repository } from '../../../node-service/repository/index.js';
+import { expandChunks } from '../../../node-service/repository/format.js';
 import { ensureLibvirt, LibvirtTestHost, MiB, sh, virsh, type TestVm } from '../../support/libvirt-host.js';
 
 /**
@@ -97,6 +98,7 @@ describe('KVM backup and restore', () => {
       { pattern: 0x44, offset: 20 * MiB, length: 64 * 1024 },
       { pattern: 'zero', offset: 10 * MiB, length: MiB }, // zeroes data the full backup had
       { pattern: 0x55, offset: 40 * MiB + 4096, length: 8192 }, // unaligned, inside one bitmap granule
+      { pattern: 0x77, offset: 11 * MiB + 128 * 1024, length: 64 * 1024 }, // over data the full backup had
     ]);
     await host.write(vdb, [{ pattern: 0x66, offset: 0, length: 64 * 1024 }]);
     points.push({ id: '', expected: await snapshotExpected('p2') });
@@ -109,13 +111,16 @@ describe('KVM backup and restore', () => {
     expect(incremental.manifest.parent).toBe(full.backupId);
     // The dirty bitmap (64 KiB granules) names exactly what changed…
     expect(incremental.disks.map((d) => [d.name, d.changedBytes])).toEqual([
-      ['vda', MiB + 128 * 1024],
+      ['vda', MiB + 192 * 1024],
       ['vdb', 64 * 1024],
     ]);
-    // …and only the chunks they touch are read, whole (cheaper than rebuilding them from the
-    // previous backup, FORMAT.md "Partly changed chunks"): vda 20M and 40M, vdb 0, 1 MiB each;
-    // the zeroed chunk needs no read.
-    expect(incremental.bytesRead).toBe(3 * MiB);
+    // …and what is read: the 64 KiB written over data (chunk 11) only, stored as an overlay of
+    // the full backup's chunk (FORMAT.md "Overlays"); the chunks that were zero before have no
+    // base and are read whole (cheaper than rebuilding them, "Partly changed chunks"): vda 20M
+    // and 40M, vdb 0, 1 MiB each; the zeroed chunk needs no read.
+    expect(incremental.bytesRead).toBe(3 * MiB + 64 * 1024);
+    const vdaSlots = expandChunks(incremental.manifest.disks.find((d) => d.name === 'vda')!);
+    expect(vdaSlots[11]).toEqual({ base: expandChunks(full.manifest.disks.find((d) => d.name === 'vda')!)[11], over: [[128 * 1024, 64 * 1024, expect.any(String)]] });
     expect(incremental.manifest.summary.reusedBytes).toBeGreaterThan(0);
   });
 

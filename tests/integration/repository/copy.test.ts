@@ -6,7 +6,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeFileSystem, Repository, copyBackup, type BackupManifest, type CopyProgress, type RepositoryDeps } from '../../../node-service/repository/index.js';
-import { chunkRelPath, forEachDataChunk } from '../../../node-service/repository/format.js';
+import { chunkRelPath, forEachChunkObject, type OverlayChunk } from '../../../node-service/repository/format.js';
 import { FakeClock, MIB, KIB, TEST_KDF, TempDirs, makeImage, memorySource, readAll, type Region } from '../../unit/repository/helpers.js';
 import { ChildRepository, waitForExit, waitForLine } from './child-process.js';
 
@@ -64,7 +64,7 @@ async function chunkFiles(repo: Repository): Promise<string[]> {
 
 function distinctChunks(m: BackupManifest): number {
   const ids = new Set<string>();
-  for (const d of m.disks) forEachDataChunk(d, (id) => ids.add(id));
+  for (const d of m.disks) forEachChunkObject(d, (id) => ids.add(id));
   return ids.size;
 }
 
@@ -82,6 +82,9 @@ describe('copying a backup between encrypted repositories with different passwor
     const target = await init('another password');
     const { img1, img2, m1, m2 } = await twoBackups(source);
     expect(m2.summary.newChunks).toBe(3);
+    // The 44 KiB written into chunk 21 is an overlay on m1's chunk (its base and one part).
+    expect(m2.version).toBe(2);
+    expect(m2.disks[0]!.chunks.filter((c) => typeof c === 'object')).toHaveLength(1);
 
     const progress: CopyProgress[] = [];
     const first = await copyBackup(source, target, m1.id, { onProgress: (p) => progress.push(p), progressIntervalMs: 0 });
@@ -103,8 +106,13 @@ describe('copying a backup between encrypted repositories with different passwor
       expect(copy).toMatchObject({ id: m.id, repositoryId: t.id, group: m.group, createdAt: m.createdAt, kind: m.kind, parent: m.parent, source: m.source, summary: m.summary });
       expect(copy.disks[0]!.chunks.map((c) => typeof c)).toEqual(m.disks[0]!.chunks.map((c) => typeof c));
       expect(copy.disks[0]!.chunks.filter((c) => typeof c === 'number')).toEqual(m.disks[0]!.chunks.filter((c) => typeof c === 'number'));
-      // Chunk ids are the target's (keyed by its own key), not the source's.
+      // Chunk ids are the target's (keyed by its own key), not the source's; an overlay keeps its parts' places.
       expect(copy.disks[0]!.chunks.find((c) => typeof c === 'string')).not.toBe(m.disks[0]!.chunks.find((c) => typeof c === 'string'));
+      const [overSource, overCopy] = [m, copy].map((b) => b.disks[0]!.chunks.find((c): c is OverlayChunk => typeof c === 'object'));
+      if (overSource) {
+        expect(overCopy!.over.map(([o, l]) => [o, l])).toEqual(overSource.over.map(([o, l]) => [o, l]));
+        expect(overCopy!.base).not.toBe(overSource.base);
+      }
       expect((await restored(t, m.id)).equals(img)).toBe(true);
     }
     expect((await t.verify()).ok).toBe(true);

@@ -8,7 +8,7 @@ import { open, readFile, truncate } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Repository, type BackupManifest } from '../../../node-service/repository/index.js';
-import { chunkRelPath, expandChunks } from '../../../node-service/repository/format.js';
+import { chunkRelPath, expandChunks, type OverlayChunk } from '../../../node-service/repository/format.js';
 import { FakeClock, KIB, MIB, TEST_KDF, TempDirs, makeImage, memorySource, readAll } from '../../unit/repository/helpers.js';
 
 const CHUNK = 256 * KIB;
@@ -30,9 +30,9 @@ async function setup(): Promise<Repository> {
   return repo;
 }
 
-async function backup(repo: Repository, img: Buffer, previous?: BackupManifest, dirty?: { offset: number; length: number }[]) {
+async function backup(repo: Repository, img: Buffer, previous?: BackupManifest, dirty?: { offset: number; length: number }[], overlays = true) {
   const w = await repo.startBackup({ group: 'vm' });
-  await w.writeDisk('vda', img.length, memorySource(img), previous ? { changes: { previous, dirty: dirty ?? [] } } : {});
+  await w.writeDisk('vda', img.length, memorySource(img), previous ? { changes: { previous, dirty: dirty ?? [] }, overlays } : {});
   const manifest = await w.commit();
   return { manifest, healed: w.healedChunks, found: w.damagedChunksFound };
 }
@@ -135,12 +135,48 @@ describe('damaged chunks', () => {
     const b1 = await backup(repo, img);
     const base = chunkAt(b1.manifest, 1);
     await flipByte(repo, base);
-    // 4 KiB changed inside chunk 1: normally patched over the previous chunk's content.
+    // 4 KiB changed inside chunk 1: without overlays, patched over the previous chunk's content.
     const changed = Buffer.from(img);
     randomImage(10, 4 * KIB).copy(changed, CHUNK + 8 * KIB);
-    const b2 = await backup(repo, changed, b1.manifest, [{ offset: CHUNK + 8 * KIB, length: 4 * KIB }]);
+    const b2 = await backup(repo, changed, b1.manifest, [{ offset: CHUNK + 8 * KIB, length: 4 * KIB }], false);
     expect(b2.found).toEqual([base]);
     expect(b2.manifest.summary.readBytes).toBe(CHUNK);
     expect((await restored(repo, b2.manifest.id)).equals(changed)).toBe(true);
+  });
+
+  it('never lays an overlay over a chunk on the damaged list, nor keeps a damaged part: the chunk is read whole', async () => {
+    const repo = await setup();
+    const img = randomImage(11, 2 * MIB);
+    const b1 = await backup(repo, img);
+    const v2 = Buffer.from(img);
+    randomImage(12, 4 * KIB).copy(v2, CHUNK + 8 * KIB);
+    randomImage(13, 4 * KIB).copy(v2, 3 * CHUNK + 8 * KIB);
+    const b2 = await backup(repo, v2, b1.manifest, [
+      { offset: CHUNK + 8 * KIB, length: 4 * KIB },
+      { offset: 3 * CHUNK + 8 * KIB, length: 4 * KIB },
+    ]);
+    // Two overlays, each over its base with one 4 KiB part.
+    expect(b2.manifest.version).toBe(2);
+    expect(b2.manifest.summary.readBytes).toBe(8 * KIB);
+    const over = (i: number) => expandChunks(b2.manifest.disks[0]!)[i] as OverlayChunk;
+    const [base1, part3] = [over(1).base, over(3).over[0]![2]];
+    await flipByte(repo, base1);
+    await flipByte(repo, part3);
+    expect((await repo.verify()).problems.map((p) => p.chunkId).sort()).toEqual([base1, part3].sort());
+    // Another 4 KiB in chunks 1 and 3: neither may build on what is damaged.
+    const v3 = Buffer.from(v2);
+    randomImage(14, 4 * KIB).copy(v3, CHUNK + 100 * KIB);
+    randomImage(15, 4 * KIB).copy(v3, 3 * CHUNK + 100 * KIB);
+    const b3 = await backup(repo, v3, b2.manifest, [
+      { offset: CHUNK + 100 * KIB, length: 4 * KIB },
+      { offset: 3 * CHUNK + 100 * KIB, length: 4 * KIB },
+    ]);
+    const slots = expandChunks(b3.manifest.disks[0]!);
+    // Chunk 1's base is damaged: read whole, a plain chunk again (which heals b1).
+    expect(typeof slots[1]).toBe('string');
+    // Chunk 3's base is sound, its old part is not: that part's range is read again.
+    expect(slots[3]).toMatchObject({ base: over(3).base, over: [[8 * KIB, 4 * KIB, expect.any(String)], [100 * KIB, 4 * KIB, expect.any(String)]] });
+    expect(b3.manifest.summary.readBytes).toBe(CHUNK + 8 * KIB);
+    expect((await restored(repo, b3.manifest.id)).equals(v3)).toBe(true);
   });
 });

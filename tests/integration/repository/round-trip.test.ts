@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Repository, alignToChunks, openFileSource } from '../../../node-service/repository/index.js';
-import type { DiskExtent } from '../../../node-service/repository/index.js';
+import type { BackupManifest, ByteRange, DiskExtent } from '../../../node-service/repository/index.js';
+import { expandChunks, type OverlayChunk } from '../../../node-service/repository/format.js';
 import { FakeClock, KIB, MIB, TempDirs, makeImage, memorySource, randomImage, readAll } from '../../unit/repository/helpers.js';
 
 const dirs = new TempDirs();
@@ -230,7 +231,7 @@ describe('repository round trip', () => {
       },
     };
     const w2 = await repo.startBackup({ group: 'vm:p' });
-    await w2.writeDisk('vda', size, source, { changes: { previous: m1, dirty } });
+    await w2.writeDisk('vda', size, source, { changes: { previous: m1, dirty }, overlays: false });
     const m2 = await w2.commit();
     // Exactly the dirty ranges were read from the source, nothing around them.
     expect(reads.sort((a, b) => a.position - b.position)).toEqual(dirty.map((d) => ({ position: d.offset, length: d.length })));
@@ -242,7 +243,7 @@ describe('repository round trip', () => {
     // m1 are the same bytes, so the same ids: an identical chunk list, only more bytes read.
     reads.length = 0;
     const w3 = await repo.startBackup({ group: 'vm:p' });
-    const d3 = await w3.writeDisk('vda', size, source, { changes: { previous: m1, dirty }, partialChunks: 'read' });
+    const d3 = await w3.writeDisk('vda', size, source, { changes: { previous: m1, dirty }, partialChunks: 'read', overlays: false });
     const m3 = await w3.commit();
     expect(reads.sort((a, b) => a.position - b.position)).toEqual([
       { position: 0, length: 256 * KIB },
@@ -251,6 +252,101 @@ describe('repository round trip', () => {
     expect(m3.summary.readBytes).toBe(2 * 256 * KIB);
     expect(d3.chunks).toEqual(m2.disks[0]?.chunks);
     expect((await readAll((await repo.openBackup(m3.id)).readDisk('vda'))).equals(v2)).toBe(true);
+  });
+
+  it('overlays: a partly changed chunk stores only its changed ranges over the previous chunk, and every backup restores exactly', async () => {
+    const repo = await newRepo();
+    const size = 2 * MIB; // 8 chunks of 256 KiB
+    const v1 = makeImage(size, [{ kind: 'random', offset: 0, length: 5 * 256 * KIB, seed: 31 }]);
+    const w1 = await repo.startBackup({ group: 'vm:o' });
+    await w1.writeDisk('vda', size, memorySource(v1));
+    const m1 = await w1.commit();
+    expect(m1.version).toBe(1);
+    const reads: ByteRange[] = [];
+    const sourceOf = (img: Buffer) => ({
+      kind: 'random-access' as const,
+      read: async (into: Buffer, position: number) => {
+        reads.push({ offset: position, length: into.length });
+        img.copy(into, 0, position, position + into.length);
+        return Math.min(into.length, size - position);
+      },
+    });
+    const incremental = async (img: Buffer, previous: BackupManifest, dirty: ByteRange[]): Promise<BackupManifest> => {
+      for (const d of dirty) randomImage(d.offset + 7, d.length).copy(img, d.offset);
+      reads.length = 0;
+      const w = await repo.startBackup({ group: 'vm:o' });
+      await w.writeDisk('vda', size, sourceOf(img), { changes: { previous, dirty } });
+      return w.commit();
+    };
+
+    // Two scattered writes in chunk 0, one in chunk 2, one in chunk 6 (a zero chunk: no base to lay it over).
+    const v2 = Buffer.from(v1);
+    const m2 = await incremental(v2, m1, [
+      { offset: 1000, length: 8 * KIB },
+      { offset: 200 * KIB, length: 16 * KIB },
+      { offset: 2 * 256 * KIB + 64 * KIB, length: 4 * KIB },
+      { offset: 6 * 256 * KIB + 5, length: 10 * KIB },
+    ]);
+    expect(m2.version).toBe(2);
+    const s1 = expandChunks(m1.disks[0]!);
+    const s2 = expandChunks(m2.disks[0]!);
+    expect(s2[0]).toEqual({ base: s1[0], over: [[1000, 8 * KIB, expect.any(String)], [200 * KIB, 16 * KIB, expect.any(String)]] });
+    expect(s2[2]).toEqual({ base: s1[2], over: [[64 * KIB, 4 * KIB, expect.any(String)]] });
+    expect(typeof s2[6]).toBe('string');
+    expect(s2[1]).toBe(s1[1]);
+    // Only the changed bytes were read; only they (and the zero chunk made data) were stored.
+    expect(reads.filter((r) => r.offset < 6 * 256 * KIB)).toEqual([
+      { offset: 1000, length: 8 * KIB },
+      { offset: 200 * KIB, length: 16 * KIB },
+      { offset: 2 * 256 * KIB + 64 * KIB, length: 4 * KIB },
+    ]);
+    expect(m2.summary.newBytes).toBe(28 * KIB + 256 * KIB);
+
+    // A write over part of an earlier part, and one beside it: the touched part is read again
+    // whole with the new write (parts never overlap); the untouched part stays as it was.
+    const v3 = Buffer.from(v2);
+    const m3 = await incremental(v3, m2, [
+      { offset: 204 * KIB, length: 4 * KIB },
+      { offset: 100 * KIB, length: 4 * KIB },
+    ]);
+    const s3 = expandChunks(m3.disks[0]!);
+    expect(s3[0]).toEqual({ base: s1[0], over: [(s2[0] as OverlayChunk).over[0], [100 * KIB, 4 * KIB, expect.any(String)], [200 * KIB, 16 * KIB, expect.any(String)]] });
+    expect(reads).toEqual([
+      { offset: 100 * KIB, length: 4 * KIB },
+      { offset: 200 * KIB, length: 16 * KIB },
+    ]);
+    expect(s3[2]).toEqual(s2[2]);
+
+    // More than half of chunk 2 changed: stored whole again.
+    const v4 = Buffer.from(v3);
+    const m4 = await incremental(v4, m3, [{ offset: 2 * 256 * KIB, length: 200 * KIB }]);
+    const s4 = expandChunks(m4.disks[0]!);
+    expect(typeof s4[2]).toBe('string');
+    expect(s4[0]).toEqual(s3[0]);
+    expect(reads).toEqual([{ offset: 2 * 256 * KIB, length: 256 * KIB }]);
+
+    // Every backup restores exactly through every read path, and verifies.
+    for (const [m, img] of [[m1, v1], [m2, v2], [m3, v3], [m4, v4]] as const) {
+      const reader = await repo.openBackup(m.id);
+      expect(sha(await readAll(reader.readDisk('vda'))), m.id).toBe(sha(img));
+      const file = path.join(await dirs.make(), 'vda.raw');
+      await reader.restoreToFile('vda', file);
+      expect(sha(await readFile(file)), m.id).toBe(sha(img));
+      // A range across an overlay's parts and into the next chunk.
+      expect((await reader.readRange('vda', 190 * KIB, 100 * KIB)).equals(img.subarray(190 * KIB, 290 * KIB))).toBe(true);
+      const fromExtents = Buffer.alloc(size);
+      for await (const e of reader.readExtents('vda')) e.data.copy(fromExtents, e.offset);
+      expect(fromExtents.equals(img)).toBe(true);
+    }
+    expect((await repo.verify()).ok).toBe(true);
+
+    // The base of m3's overlay is m1's chunk: deleting m1 and m2 keeps it; GC removes what nothing references.
+    await repo.deleteBackup(m1.id);
+    await repo.deleteBackup(m2.id);
+    const gc = await repo.gc({ graceMs: 0 });
+    expect(gc.removedChunks).toBeGreaterThan(0);
+    for (const [m, img] of [[m3, v3], [m4, v4]] as const) expect(sha(await readAll((await repo.openBackup(m.id)).readDisk('vda')))).toBe(sha(img));
+    expect((await repo.verify()).ok).toBe(true);
   });
 
   it('incremental over a grown disk reads the new tail and the old partial last chunk', async () => {

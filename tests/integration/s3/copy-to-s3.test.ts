@@ -10,7 +10,7 @@ import { GetObjectRetentionCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Repository } from '../../../common/s3-location.js';
 import { Repository, copyBackup, type BackupManifest } from '../../../node-service/repository/index.js';
-import { forEachDataChunk } from '../../../node-service/repository/format.js';
+import { forEachChunkObject } from '../../../node-service/repository/format.js';
 import { startCephGateway, type CephGateway } from '../../support/ceph-rgw.js';
 import { KIB, MIB, TEST_KDF, TempDirs, makeImage, memorySource, readAll, type Region } from '../../unit/repository/helpers.js';
 
@@ -60,7 +60,7 @@ async function s3Target(extra: Partial<S3Repository> = {}, opts: { objectLock?: 
 
 const distinct = (m: BackupManifest): number => {
   const ids = new Set<string>();
-  for (const d of m.disks) forEachDataChunk(d, (id) => ids.add(id));
+  for (const d of m.disks) forEachChunkObject(d, (id) => ids.add(id));
   return ids.size;
 };
 
@@ -112,7 +112,7 @@ describe('copying to an S3 destination (Ceph RGW)', () => {
     expect(manifestUntil).toBeGreaterThanOrEqual(Date.now() + 86_400_000);
     const copy = await target.loadManifest(m2.id);
     const ids = new Set<string>();
-    for (const d of copy.disks) forEachDataChunk(d, (id) => ids.add(id));
+    for (const d of copy.disks) forEachChunkObject(d, (id) => ids.add(id));
     for (const id of ids) expect(await until(`offsite/chunks/${id.slice(0, 2)}/${id}`)).toBeGreaterThanOrEqual(manifestUntil);
     await expect(target.deleteBackup(m2.id)).rejects.toMatchObject({ message: expect.stringContaining(m2.id) });
   }, 120_000);

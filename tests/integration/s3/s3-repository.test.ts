@@ -11,6 +11,7 @@ import { GetObjectCommand, GetObjectRetentionCommand, ListObjectsV2Command, PutO
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Repository } from '../../../common/s3-location.js';
 import { Repository, RepositoryError, openFileSource, type DiskSource } from '../../../node-service/repository/index.js';
+import { forEachChunkObject } from '../../../node-service/repository/format.js';
 import { S3FileSystem, s3RequestTrace, type S3RequestTrace } from '../../../node-service/repository/s3/s3-file-system.js';
 import { s3ClientFor } from '../../../node-service/repository/s3/s3-client.js';
 import { startCephGateway, type CephGateway } from '../../support/ceph-rgw.js';
@@ -190,7 +191,12 @@ describe('repository on S3 (Ceph RGW)', () => {
       const r = await s3.send(new GetObjectRetentionCommand({ Bucket: b, Key: `vplus/repo/${key}` }));
       return r.Retention!.RetainUntilDate!.getTime();
     };
-    const chunksOf = async (id: string): Promise<string[]> => [...new Set((await repo.loadManifest(id)).disks[0]!.chunks.filter((e): e is string => typeof e === 'string'))];
+    // Every object a backup needs: whole chunks, and an overlay's base and parts (the 4 KiB incrementals are overlays).
+    const chunksOf = async (id: string): Promise<string[]> => {
+      const ids = new Set<string>();
+      forEachChunkObject((await repo.loadManifest(id)).disks[0]!, (c) => ids.add(c));
+      return [...ids];
+    };
     const retentionRequests = async (): Promise<number> => (await gw.requests()).filter((r) => r.method === 'PUT' && r.target.includes('retention')).length;
     const firstUntil = await retention(`backups/${first}.manifest`);
     // Locked for 1.5 days from the backup (extension amortised over half a period).

@@ -9,6 +9,9 @@ import {
   expandChunks,
   newBackupId,
   validateChunkList,
+  composeSlot,
+  objectsOf,
+  type DiskManifest,
 } from '../../../node-service/repository/format.js';
 
 const A = 'a'.repeat(64);
@@ -28,6 +31,34 @@ describe('chunk lists', () => {
     expect(validateChunkList({ name: 'd', size: 3 * 1024 * 1024, chunkSize: 1024 * 1024, chunks: [A, 1] })).toMatch(/2 chunks listed, 3 expected/);
     expect(validateChunkList({ name: 'd', size: 1024 * 1024, chunkSize: 1024 * 1024, chunks: ['xyz'] })).toMatch(/invalid chunk id/);
     expect(validateChunkList({ name: 'd', size: 1024 * 1024, chunkSize: 1024 * 1024, chunks: [0] })).toMatch(/invalid zero run/);
+  });
+
+  it('takes overlays only in a version 2 manifest, with sorted parts inside their chunk', () => {
+    const M = 1024 * 1024;
+    const disk = (chunks: unknown[]) => ({ name: 'd', size: 2 * M + 10, chunkSize: M, chunks: chunks as DiskManifest['chunks'] });
+    const ok = disk([A, { base: A, over: [[0, 10, B], [4096, 4096, B]] }, { base: B, over: [[0, 10, A]] }]);
+    expect(validateChunkList(ok)).toBeNull();
+    expect(validateChunkList(ok, false)).toMatch(/overlay chunk in a version 1 manifest/);
+    expect(validateChunkList(disk([A, { base: A, over: [[4096, 4096, B], [0, 10, B]] }, 1]))).toMatch(/chunk 1: overlay parts out of order/);
+    expect(validateChunkList(disk([A, { base: A, over: [[0, 4096, B], [4000, 10, B]] }, 1]))).toMatch(/out of order/);
+    // The last chunk is 10 bytes long: a part may not pass its end.
+    expect(validateChunkList(disk([A, 1, { base: A, over: [[5, 6, B]] }]))).toMatch(/chunk 2: .*outside the chunk/);
+    expect(validateChunkList(disk([A, { base: 'xyz', over: [[0, 1, B]] }, 1]))).toMatch(/invalid overlay base/);
+    expect(validateChunkList(disk([A, { base: A, over: [] }, 1]))).toMatch(/invalid overlay parts/);
+    expect(validateChunkList(disk([A, { base: A, over: [[0, 1, 'nope']] }, 1]))).toMatch(/invalid overlay part id/);
+    expect(validateChunkList(disk([A, { base: A, over: [[0, 0, B]] }, 1]))).toMatch(/outside the chunk/);
+    // Slots, objects and composition.
+    const slots = expandChunks(ok);
+    expect(objectsOf(slots[1]!, M)).toEqual([{ id: A, length: M }, { id: B, length: 10 }, { id: B, length: 4096 }]);
+    expect(compactChunks(slots)).toEqual(ok.chunks);
+  });
+
+  it('composes an overlay from its base and parts without changing the base buffer', async () => {
+    const base = Buffer.alloc(16, 1);
+    const parts: Record<string, Buffer> = { [A]: base, [B]: Buffer.from([7, 7]) };
+    const plain = await composeSlot({ base: A, over: [[3, 2, B], [10, 2, B]] }, 16, async (id) => parts[id]!);
+    expect([...plain]).toEqual([1, 1, 1, 7, 7, 1, 1, 1, 1, 1, 7, 7, 1, 1, 1, 1]);
+    expect(base.every((b) => b === 1)).toBe(true);
   });
 
   it('computes the short last chunk', () => {
