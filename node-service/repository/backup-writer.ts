@@ -116,10 +116,11 @@ export interface WriteDiskOptions {
   /**
    * A chunk of an incremental that changed in part (less than half) and a random-access source:
    * 'patch' (default; 'read' on an object store) rebuilds it from the previous backup's chunk
-   * with only the dirty ranges read from the source; 'read' reads it whole from the source.
-   * Same chunk either way; 'read'
-   * costs source reads, 'patch' a chunk load from the repository (read, decrypt, decompress,
-   * re-hash). See FORMAT.md "Partly changed chunks".
+   * with only the dirty ranges read from the source; 'read' reads it whole from the source
+   * (but a chunk that was zero is patched either way: there is nothing to load). Same chunk
+   * either way; 'read' costs source reads, 'patch' a chunk load from the repository (read,
+   * decrypt, decompress, re-hash). Used where an overlay cannot be. See FORMAT.md "Partly
+   * changed chunks".
    */
   partialChunks?: 'patch' | 'read';
   /**
@@ -328,11 +329,14 @@ export class BackupWriter {
         };
         const rangesIn = dirtyRangesByChunk(changes.dirty, size, chunkSize);
         if (options.overlays !== false) overlay = (index) => overlayOf(previousOf(index), rangesIn.get(index), chunkLength(size, chunkSize, index), damaged);
-        const inChunk = (options.partialChunks ?? this.ctx.partialChunks ?? 'patch') === 'read' ? new Map<number, ByteRange[]>() : rangesIn;
+        const readWhole = (options.partialChunks ?? this.ctx.partialChunks ?? 'patch') === 'read';
         patch = (index) => {
-          const dirtyHere = inChunk.get(index);
+          const dirtyHere = rangesIn.get(index);
           const prevSlot = previousOf(index);
           if (!dirtyHere || prevSlot === undefined) return undefined;
+          // 'read' reads a changed chunk whole rather than load its previous content; a chunk that
+          // was zero has none to load (its clean rest is still zero), so it is patched anyway.
+          if (readWhole && prevSlot !== null) return undefined;
           const length = chunkLength(size, chunkSize, index);
           // Mostly dirty: reading the whole chunk is as cheap and needs no base.
           if (dirtyHere.reduce((s, r) => s + r.length, 0) * 2 > length) return undefined;
@@ -519,7 +523,8 @@ export function overlayOf(previous: ChunkSlot | undefined, dirty: readonly ByteR
 /**
  * The bytes an incremental of a disk reads from a random-access source with `partialChunks:
  * 'read'` and overlays (for a progress bar's total): the ranges of each chunk stored as an
- * overlay, whole chunks for the rest of the dirty ones that hold allocated data. Chunks on the
+ * overlay or patched over a chunk that was zero, whole chunks for the rest of the dirty ones
+ * that hold allocated data. Chunks on the
  * damaged list, unknown here, make the real figure larger.
  */
 export function incrementalReadBytes(previous: DiskManifest, dirty: readonly ByteRange[], allocated: readonly ByteRange[], size: number): number {
@@ -536,7 +541,11 @@ export function incrementalReadBytes(previous: DiskManifest, dirty: readonly Byt
     if (a >= alloc.length || alloc[a]!.offset >= start + length) continue; // read as zero, not at all
     const sameLength = c < prevSlots.length && chunkLength(previous.size, chunkSize, c) === length;
     const o = sameLength ? overlayOf(prevSlots[c], inChunk, length, none) : undefined;
-    total += o ? o.ranges.reduce((s, r) => s + r.length, 0) : length;
+    const dirtyBytes = inChunk.reduce((s, r) => s + r.length, 0);
+    // An overlay reads its ranges; a chunk that was zero, its dirty ranges (patched over zeros).
+    if (o) total += o.ranges.reduce((s, r) => s + r.length, 0);
+    else if (sameLength && prevSlots[c] === null && dirtyBytes * 2 <= length) total += dirtyBytes;
+    else total += length;
   }
   return total;
 }

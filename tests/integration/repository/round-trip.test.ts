@@ -239,17 +239,18 @@ describe('repository round trip', () => {
     expect((await readAll((await repo.openBackup(m2.id)).readDisk('vda'))).equals(v2)).toBe(true);
     expect((await readAll((await repo.openBackup(m1.id)).readDisk('vda'))).equals(v1)).toBe(true);
 
-    // partialChunks 'read': the same chunks read whole from the source instead of rebuilt from
-    // m1 are the same bytes, so the same ids: an identical chunk list, only more bytes read.
+    // partialChunks 'read': the same chunk read whole from the source instead of rebuilt from
+    // m1 is the same bytes, so the same id: an identical chunk list, only more bytes read.
     reads.length = 0;
     const w3 = await repo.startBackup({ group: 'vm:p' });
     const d3 = await w3.writeDisk('vda', size, source, { changes: { previous: m1, dirty }, partialChunks: 'read', overlays: false });
     const m3 = await w3.commit();
+    // (chunk 5 was zero: nothing to load, so it is patched over zeros in this mode too.)
     expect(reads.sort((a, b) => a.position - b.position)).toEqual([
       { position: 0, length: 256 * KIB },
-      { position: 5 * 256 * KIB, length: 256 * KIB },
+      { position: 5 * 256 * KIB + 123, length: 10 * KIB },
     ]);
-    expect(m3.summary.readBytes).toBe(2 * 256 * KIB);
+    expect(m3.summary.readBytes).toBe(256 * KIB + 10 * KIB);
     expect(d3.chunks).toEqual(m2.disks[0]?.chunks);
     expect((await readAll((await repo.openBackup(m3.id)).readDisk('vda'))).equals(v2)).toBe(true);
   });
