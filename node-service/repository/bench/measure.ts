@@ -7,12 +7,15 @@ export interface RunResult {
   ms: number;
   /** Peak resident set size of the process tree's largest process, in bytes (from /usr/bin/time). */
   peakRssBytes: number | null;
+  /** User + system CPU seconds of the process and the children it waited for (from /usr/bin/time). */
+  cpuSeconds: number | null;
   stdout: string;
   stderr: string;
 }
 
 const TIME_BIN = '/usr/bin/time';
 const RSS_MARK = '@@VPLUS_MAXRSS_KB=';
+const CPU_MARK = ' @@VPLUS_CPU_S=';
 
 /** Runs a command, measuring wall time and peak RSS; rejects with its stderr if it fails. */
 export async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<RunResult> {
@@ -20,7 +23,7 @@ export async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = 
     () => true,
     () => false,
   );
-  const argv = useTime ? ['-f', `${RSS_MARK}%M`, cmd, ...args] : args;
+  const argv = useTime ? ['-f', `${RSS_MARK}%M${CPU_MARK}%U+%S`, cmd, ...args] : args;
   const bin = useTime ? TIME_BIN : cmd;
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
@@ -34,14 +37,18 @@ export async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = 
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       let stderr = Buffer.concat(err).toString('utf8');
       let peakRssBytes: number | null = null;
+      let cpuSeconds: number | null = null;
       const i = stderr.lastIndexOf(RSS_MARK);
       if (i >= 0) {
-        peakRssBytes = Number.parseInt(stderr.slice(i + RSS_MARK.length), 10) * 1024;
+        const [rss, cpu] = stderr.slice(i + RSS_MARK.length).split(CPU_MARK);
+        peakRssBytes = Number.parseInt(rss ?? '', 10) * 1024;
+        const [user, system] = (cpu ?? '').split('+').map(Number);
+        cpuSeconds = Number.isFinite(user) && Number.isFinite(system) ? user! + system! : null;
         stderr = stderr.slice(0, i);
       }
       const stdout = Buffer.concat(out).toString('utf8');
       if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${stderr.trim().slice(-2000)}`));
-      else resolve({ ms, peakRssBytes, stdout, stderr });
+      else resolve({ ms, peakRssBytes, cpuSeconds, stdout, stderr });
     });
   });
 }

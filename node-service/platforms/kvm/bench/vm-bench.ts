@@ -29,7 +29,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import * as path from 'node:path';
@@ -55,6 +55,34 @@ interface Step {
   bytesRead: number | null;
   /** Peak resident set size of the step's largest process (null: /usr/bin/time missing). */
   peakRssBytes: number | null;
+  /** CPU seconds of the step's processes (user + system, from /usr/bin/time). */
+  cpuSeconds: number | null;
+  /** CPU seconds the VM's QEMU spent meanwhile (its NBD server serving the reads), when it ran. */
+  qemuCpuSeconds: number | null;
+}
+
+/** The VM whose QEMU timedRun measures, set before each tool's run. */
+let measuredVm: Vm | null = null;
+
+/** User + system CPU seconds of the running VM's QEMU process so far, or null (not running). */
+function qemuCpu(vm: Vm | null): number | null {
+  if (!vm) return null;
+  try {
+    const pid = readFileSync(`/run/libvirt/qemu/${vm.name}.pid`, 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+type TimedRun = RunResult & { qemuCpuSeconds: number | null };
+
+/** The CPU fields of a step from its run. */
+function cpuOf(r: TimedRun): Pick<Step, 'cpuSeconds' | 'qemuCpuSeconds'> {
+  return { cpuSeconds: r.cpuSeconds, qemuCpuSeconds: r.qemuCpuSeconds };
 }
 
 interface Round {
@@ -137,12 +165,14 @@ function sync(): void {
 }
 
 /** Runs a command as one timed step: sync before, the command, sync after (its time counted). */
-async function timedRun(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+async function timedRun(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<TimedRun> {
   sync();
+  const q0 = qemuCpu(measuredVm);
   const t0 = process.hrtime.bigint();
   const r = await run(cmd, args, env);
   sync();
-  return { ...r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+  const q1 = qemuCpu(measuredVm);
+  return { ...r, ms: Number(process.hrtime.bigint() - t0) / 1e6, qemuCpuSeconds: q0 !== null && q1 !== null && q1 >= q0 ? q1 - q0 : null };
 }
 
 async function dataFileBytes(dir: string, match: RegExp): Promise<number> {
@@ -196,7 +226,7 @@ const ceiling: ToolRun = {
   bytesReadNote: 'the export\'s allocated bytes (nbdcopy skips holes)',
   async run(vm, work, _change, out) {
     const copy = await withPullExport(vm, work, 1, (uri) => timedRun('nbdcopy', [uri, 'null:']));
-    out.full = { ms: copy.ms, storedBytes: 0, bytesRead: null, peakRssBytes: copy.peakRssBytes };
+    out.full = { ms: copy.ms, storedBytes: 0, bytesRead: null, peakRssBytes: copy.peakRssBytes, ...cpuOf(copy) };
   },
 };
 
@@ -212,25 +242,25 @@ const vplus: ToolRun = {
     await mkdir(workDir, { recursive: true });
     await (await Repository.init(repoDir, { password: PASSWORD })).close();
     const env = { VPLUS_BENCH_PASSWORD: PASSWORD };
-    const op = async <T>(...args: string[]): Promise<{ r: T; run: RunResult }> => {
+    const op = async <T>(...args: string[]): Promise<{ r: T; run: TimedRun }> => {
       const res = await timedRun(process.execPath, [OP_SCRIPT, ...args], env);
       return { r: JSON.parse(res.stdout) as T, run: res };
     };
     type Backup = { backupId: string; type: string; checkpoint: string | null; bytesRead: number; warnings: string[] };
     let size = await apparentSize(repoDir);
     const full = await op<Backup>('backup', repoDir, vm.name, workDir, 'full');
-    out.full = { ms: full.run.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: full.r.bytesRead, peakRssBytes: full.run.peakRssBytes };
+    out.full = { ms: full.run.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: full.r.bytesRead, peakRssBytes: full.run.peakRssBytes, ...cpuOf(full.run) };
     await change();
     size = await apparentSize(repoDir);
     const inc = await op<Backup>('backup', repoDir, vm.name, workDir, 'auto', full.r.checkpoint ?? '', full.r.backupId);
     if (inc.r.type !== 'incremental') throw new Error(`the second backup was ${inc.r.type}: ${inc.r.warnings.join('; ')}`);
-    out.incremental = { ms: inc.run.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: inc.r.bytesRead, peakRssBytes: inc.run.peakRssBytes };
+    out.incremental = { ms: inc.run.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: inc.r.bytesRead, peakRssBytes: inc.run.peakRssBytes, ...cpuOf(inc.run) };
     await shutOff(vm);
     const target = path.join(work, 'restored');
     const format = process.env['VPLUS_BENCH_FORMAT'] === 'raw' ? 'raw' : 'qcow2';
     const rest = await op<{ disks: { path: string }[] }>('restore', repoDir, inc.r.backupId, target, format);
     const file = rest.r.disks[0]?.path ?? '';
-    out.restore = { ms: rest.run.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, peakRssBytes: rest.run.peakRssBytes, identical: await identical(file, vm.disk) };
+    out.restore = { ms: rest.run.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, peakRssBytes: rest.run.peakRssBytes, ...cpuOf(rest.run), identical: await identical(file, vm.disk) };
   },
 };
 
@@ -246,21 +276,21 @@ const virtnbd: ToolRun = {
     const sockDir = path.join(work, 'nbd');
     await mkdir(sockDir, { recursive: true });
     chmodSync(sockDir, 0o777);
-    const vnb = (level: string): Promise<RunResult> =>
+    const vnb = (level: string): Promise<TimedRun> =>
       timedRun('virtnbdbackup', ['-d', vm.name, '-l', level, '-o', dir, '-n', '-S', work, '-U', URI, '-f', path.join(sockDir, `${level}.sock`)]);
     const full = await vnb('full');
-    out.full = { ms: full.ms, storedBytes: await apparentSize(dir), bytesRead: await dataFileBytes(dir, /^vda\.full\.data$/), peakRssBytes: full.peakRssBytes };
+    out.full = { ms: full.ms, storedBytes: await apparentSize(dir), bytesRead: await dataFileBytes(dir, /^vda\.full\.data$/), peakRssBytes: full.peakRssBytes, ...cpuOf(full) };
     await change();
     const before = await apparentSize(dir);
     const inc = await vnb('inc');
-    out.incremental = { ms: inc.ms, storedBytes: (await apparentSize(dir)) - before, bytesRead: await dataFileBytes(dir, /^vda\.inc\..*\.data$/), peakRssBytes: inc.peakRssBytes };
+    out.incremental = { ms: inc.ms, storedBytes: (await apparentSize(dir)) - before, bytesRead: await dataFileBytes(dir, /^vda\.inc\..*\.data$/), peakRssBytes: inc.peakRssBytes, ...cpuOf(inc) };
     await shutOff(vm);
     const target = path.join(work, 'restored');
     const rest = await timedRun('virtnbdrestore', ['-i', dir, '-o', target, '-n', '-U', URI, '-f', path.join(sockDir, 'restore.sock')]);
     const name = (await readdir(target)).find((f) => f.startsWith('vda'));
     if (!name) throw new Error(`virtnbdrestore wrote no disk into ${target}: ${(await readdir(target)).join(', ')}`);
     const restored = path.join(target, name);
-    out.restore = { ms: rest.ms, storedBytes: (await stat(restored)).blocks * 512, bytesRead: null, peakRssBytes: rest.peakRssBytes, identical: await identical(restored, vm.disk) };
+    out.restore = { ms: rest.ms, storedBytes: (await stat(restored)).blocks * 512, bytesRead: null, peakRssBytes: rest.peakRssBytes, ...cpuOf(rest), identical: await identical(restored, vm.disk) };
   },
 };
 
@@ -277,24 +307,24 @@ const restic: ToolRun = {
     const info = JSON.parse(await sh('qemu-img', ['info', '-U', '--output=json', vm.disk])) as { 'virtual-size': number };
     const size = info['virtual-size'];
     let n = 0;
-    const backup = (): Promise<RunResult> =>
+    const backup = (): Promise<TimedRun> =>
       withPullExport(vm, work, ++n, (uri) =>
         timedRun('bash', ['-c', `set -o pipefail; nbdcopy '${uri}' - | restic backup --stdin --stdin-filename vda.raw --host bench --quiet`], env),
       );
     let before = await apparentSize(repoDir);
     const full = await backup();
-    out.full = { ms: full.ms, storedBytes: (await apparentSize(repoDir)) - before, bytesRead: size, peakRssBytes: full.peakRssBytes };
+    out.full = { ms: full.ms, storedBytes: (await apparentSize(repoDir)) - before, bytesRead: size, peakRssBytes: full.peakRssBytes, ...cpuOf(full) };
     await change();
     before = await apparentSize(repoDir);
     const inc = await backup();
-    out.incremental = { ms: inc.ms, storedBytes: (await apparentSize(repoDir)) - before, bytesRead: size, peakRssBytes: inc.peakRssBytes };
+    out.incremental = { ms: inc.ms, storedBytes: (await apparentSize(repoDir)) - before, bytesRead: size, peakRssBytes: inc.peakRssBytes, ...cpuOf(inc) };
     await shutOff(vm);
     const target = path.join(work, 'restored');
     // --sparse only from restic 0.15 on; without it the whole disk is written.
     const sparse = /restic 0\.(1[0-4]|[0-9])\./.test(execFileSync('restic', ['version']).toString()) ? [] : ['--sparse'];
     const rest = await timedRun('restic', ['restore', 'latest', '--target', target, ...sparse], env);
     const file = path.join(target, 'vda.raw');
-    out.restore = { ms: rest.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, peakRssBytes: rest.peakRssBytes, identical: await identical(file, vm.disk) };
+    out.restore = { ms: rest.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, peakRssBytes: rest.peakRssBytes, ...cpuOf(rest), identical: await identical(file, vm.disk) };
   },
 };
 
@@ -334,7 +364,14 @@ function medianStep(steps: readonly Step[]): Step | undefined {
     const v = steps.map(f).filter((x): x is number => x !== null);
     return v.length === 0 ? null : (median(v) ?? null);
   };
-  return { ms: of((s) => s.ms) ?? 0, storedBytes: of((s) => s.storedBytes) ?? 0, bytesRead: of((s) => s.bytesRead), peakRssBytes: of((s) => s.peakRssBytes) };
+  return {
+    ms: of((s) => s.ms) ?? 0,
+    storedBytes: of((s) => s.storedBytes) ?? 0,
+    bytesRead: of((s) => s.bytesRead),
+    peakRssBytes: of((s) => s.peakRssBytes),
+    cpuSeconds: of((s) => s.cpuSeconds),
+    qemuCpuSeconds: of((s) => s.qemuCpuSeconds),
+  };
 }
 
 function summarize(rounds: readonly Round[]): Summary {
@@ -451,6 +488,7 @@ export async function runVmBenchmark(): Promise<void> {
         log(`round ${round}: ${tool.name}`);
         try {
           await virsh('start', vm.name);
+          measuredVm = vm;
           await tool.run(vm, dir, change, rnd);
           log(`round ${round}: ${tool.name} full ${secs(rnd.full?.ms)}, incremental ${secs(rnd.incremental?.ms)}, restore ${secs(rnd.restore?.ms)}`);
         } catch (err) {
@@ -526,6 +564,12 @@ export async function runVmBenchmark(): Promise<void> {
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
     const line = (row: string[]): string => `| ${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
     const goals = targets(results);
+    // Where the time goes on 2 cores: our processes' CPU and QEMU's (its NBD server) in each step.
+    const cpu = (st: Step | undefined): string =>
+      st?.cpuSeconds === null || st?.cpuSeconds === undefined ? '-' : `${st.cpuSeconds.toFixed(2)}${st.qemuCpuSeconds === null ? '' : ` + QEMU ${st.qemuCpuSeconds.toFixed(2)}`}`;
+    const cpuRows = [['tool', 'full CPU-s', 'incremental CPU-s', 'restore CPU-s'], ...results.filter((r) => r.median.full).map((r) => [r.tool === 'ceiling' ? 'read ceiling' : r.tool, cpu(r.median.full), cpu(r.median.incremental), cpu(r.median.restore)])];
+    const cpuWidths = cpuRows[0]!.map((_, i) => Math.max(...cpuRows.map((row) => (row[i] ?? '').length)));
+    const cpuLine = (row: string[]): string => `| ${row.map((c, i) => c.padEnd(cpuWidths[i] ?? 0)).join(' | ')} |`;
     process.stdout.write(
       `\nVM benchmark: ${sizeGib} GiB disk, ${fmtBytes(gen.allocatedBytes)} data (${fmtBytes(gen.textBytes)} text-like, ${fmtBytes(gen.randomBytes)} random); ` +
         `incremental after ${changeCmds.length / 2} scattered 64 KiB writes (${fmtBytes(changedBytes)}, ${changePct}%)\n` +
@@ -535,6 +579,8 @@ export async function runVmBenchmark(): Promise<void> {
         (restoredBytes && writeRate > 0 ? `; writing our restore's ${fmtBytes(restoredBytes)} at that rate takes ${secs((restoredBytes / writeRate) * 1000)}` : '') +
         '\n\n' +
         [line(rows[0]!), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)].join('\n') +
+        '\n\n' +
+        [cpuLine(cpuRows[0]!), cpuLine(cpuWidths.map((w) => '-'.repeat(w))), ...cpuRows.slice(1).map(cpuLine)].join('\n') +
         '\n\n' +
         results.map((r) => `${r.tool}: ${r.settings}; read = ${r.bytesReadNote}${r.version ? `; ${r.version.split('\n')[0]}` : ''}`).join('\n') +
         '\n\ntargets (issue 16):\n' +
