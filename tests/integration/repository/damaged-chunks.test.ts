@@ -148,13 +148,14 @@ describe('damaged chunks', () => {
     const repo = await setup();
     const img = randomImage(11, 2 * MIB);
     const b1 = await backup(repo, img);
-    const v2 = Buffer.from(img);
-    randomImage(12, 4 * KIB).copy(v2, CHUNK + 8 * KIB);
-    randomImage(13, 4 * KIB).copy(v2, 3 * CHUNK + 8 * KIB);
-    const b2 = await backup(repo, v2, b1.manifest, [
-      { offset: CHUNK + 8 * KIB, length: 4 * KIB },
-      { offset: 3 * CHUNK + 8 * KIB, length: 4 * KIB },
-    ]);
+    /** 4 KiB of new data at `at` in chunks 1 and 3, backed up as an incremental of `previous`. */
+    const change = async (img: Buffer, previous: BackupManifest, seed: number, at: number) => {
+      const next = Buffer.from(img);
+      const dirty = [CHUNK + at, 3 * CHUNK + at].map((offset) => ({ offset, length: 4 * KIB }));
+      dirty.forEach((d, i) => randomImage(seed + i, d.length).copy(next, d.offset));
+      return { img: next, b: await backup(repo, next, previous, dirty) };
+    };
+    const { img: v2, b: b2 } = await change(img, b1.manifest, 12, 8 * KIB);
     // Two overlays, each over its base with one 4 KiB part.
     expect(b2.manifest.version).toBe(2);
     expect(b2.manifest.summary.readBytes).toBe(8 * KIB);
@@ -164,13 +165,7 @@ describe('damaged chunks', () => {
     await flipByte(repo, part3);
     expect((await repo.verify()).problems.map((p) => p.chunkId).sort()).toEqual([base1, part3].sort());
     // Another 4 KiB in chunks 1 and 3: neither may build on what is damaged.
-    const v3 = Buffer.from(v2);
-    randomImage(14, 4 * KIB).copy(v3, CHUNK + 100 * KIB);
-    randomImage(15, 4 * KIB).copy(v3, 3 * CHUNK + 100 * KIB);
-    const b3 = await backup(repo, v3, b2.manifest, [
-      { offset: CHUNK + 100 * KIB, length: 4 * KIB },
-      { offset: 3 * CHUNK + 100 * KIB, length: 4 * KIB },
-    ]);
+    const { img: v3, b: b3 } = await change(v2, b2.manifest, 14, 100 * KIB);
     const slots = expandChunks(b3.manifest.disks[0]!);
     // Chunk 1's base is damaged: read whole, a plain chunk again (which heals b1).
     expect(typeof slots[1]).toBe('string');
