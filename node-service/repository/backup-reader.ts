@@ -63,6 +63,11 @@ export interface RestoreLayout {
   finish(write: (data: Uint8Array, position: number) => Promise<void>): Promise<void>;
 }
 
+/** A raw image: every chunk at its own offset, all-zero 4 KiB blocks left as holes, no metadata. */
+function rawLayout(size: number): RestoreLayout {
+  return { fileSize: size, clusterSize: 4096, position: (offset) => offset, written: () => undefined, finish: () => Promise.resolve() };
+}
+
 /** A data chunk to restore: its slot (an id, or an overlay composed on this thread), offset and length. */
 interface DataChunk {
   slot: string | OverlayChunk;
@@ -161,58 +166,14 @@ export class BackupReader {
    * fsyncs before returning. The file gets `options.mode` (0600) before any data is written.
    */
   async restoreToFile(name: string, file: string, onProgress?: (p: RestoreProgress) => void, options: RestoreFileOptions = {}): Promise<RestoreResult> {
-    const disk = this.disk(name);
-    const list = dataChunksOf(disk);
-    const where = `restoring disk ${name} to ${file}`;
-    const out = await this.ctx.fs.openWrite(file, { direct: true }).catch((err: unknown) => {
-      throw new RestoreTargetError(file, where, err);
-    });
-    let dataBytes = 0;
-    try {
-      try {
-        // An existing file keeps its mode through open(O_CREAT): set it before writing a byte.
-        const mode = options.mode ?? RESTORED_FILE_MODE;
-        await (out.fd !== undefined ? fchmodAsync(out.fd, mode) : chmod(file, mode));
-        await out.truncate(0);
-        await out.truncate(disk.size);
-      } catch (err) {
-        throw new RestoreTargetError(file, where, err);
-      }
-      let done = disk.size - list.reduce((s, c) => s + c.length, 0);
-      const { fd, directFd } = out;
-      await runBounded(list, this.ctx.readAhead, async (c) => {
-        if (fd !== undefined && typeof c.slot === 'string') {
-          // Decoded and written by a worker thread: the data never crosses to this thread.
-          await this.ctx.chunks.writeTo(c.slot, c.length, { fd, directFd, position: c.offset, target: file });
-        } else {
-          const plain = await this.plainOf(c);
-          try {
-            // All-zero 4 KiB blocks stay holes, as the workers leave them.
-            await writeDataClusters(out, plain, c.offset, 4096);
-          } catch (err) {
-            throw new RestoreTargetError(file, where, err);
-          }
-        }
-        dataBytes += c.length;
-        done += c.length;
-        onProgress?.({ disk: name, bytesDone: done, bytesTotal: disk.size });
-      });
-      try {
-        await out.sync();
-      } catch (err) {
-        throw new RestoreTargetError(file, where, err);
-      }
-    } finally {
-      await out.close();
-    }
-    return { size: disk.size, dataBytes };
+    return this.restoreToLayout(name, file, rawLayout(this.disk(name).size), onProgress, options);
   }
 
   /**
    * Restores a disk into an image file laid out by `layout`: each data chunk is decoded and
    * written by a worker thread at `layout.position(offset)` (O_DIRECT where it can, all-zero
    * 4 KiB blocks skipped), its cluster map handed to `layout.written`; then `layout.finish`
-   * writes the metadata and the file is fsynced. Like restoreToFile otherwise; `signal`
+   * writes the metadata and the file is fsynced (restoreToFile is this with a raw layout); `signal`
    * stops it between chunks (it rejects with the signal's reason).
    */
   async restoreToLayout(

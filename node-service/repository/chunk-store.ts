@@ -40,14 +40,10 @@ export class ChunkReader {
     return (await this.load(id, expectedLength, true, undefined, true)).storedBytes;
   }
 
-  /** Decodes a chunk straight into the restore target at `position`, skipping all-zero blocks (the target must read as zeros there). */
-  async writeTo(id: string, expectedLength: number, out: { fd: number; directFd?: number | undefined; position: number; target: string }): Promise<number> {
-    return (await this.load(id, expectedLength, false, out)).storedBytes;
-  }
-
   /**
-   * writeTo that also reports which `clusterSize` clusters of the chunk hold data (one byte
-   * each, 1 = data): a qcow2 restore leaves the all-zero ones unallocated.
+   * Decodes a chunk straight into the restore target at `position`, skipping all-zero blocks
+   * (the target must read as zeros there); reports which `clusterSize` clusters of the chunk
+   * hold data (one byte each, 1 = data): a qcow2 restore leaves the all-zero ones unallocated.
    */
   async writeClustersTo(
     id: string,
