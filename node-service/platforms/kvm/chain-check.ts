@@ -4,10 +4,9 @@
  * repository's previous backup. Any doubt means a full backup with the reason as a warning —
  * a silently wrong incremental is the one outcome a backup product must never produce.
  */
-import type { BackupManifest, Repository } from '../../repository/index.js';
-import { checkpointBitmapDisks, type DomainDiskXml } from './domain-xml.js';
+import type { BackupManifest } from '../../repository/index.js';
+import type { DomainDiskXml } from './domain-xml.js';
 import type { CommandRunner } from './command-runner.js';
-import type { Virsh } from './virsh.adapter.js';
 
 export interface PreviousBackup {
   checkpoint: string;
@@ -19,18 +18,20 @@ export type BitmapProbe = (checkpoint: string) => Promise<{ name: string; usable
 
 export type ChainVerdict = { ok: true; manifest: BackupManifest } | { ok: false; reason: string };
 
-export async function checkChain(
-  deps: { virsh: Virsh },
-  domain: string,
-  disks: readonly DomainDiskXml[],
-  previous: PreviousBackup,
-  repository: Repository,
-  bitmaps: BitmapProbe = async (cp) => checkpointBitmapDisks(await deps.virsh.checkpointXml(domain, cp, true)),
-): Promise<ChainVerdict> {
+/** What the check is decided on, gathered by the caller while it asks libvirt its other questions. */
+export interface ChainFacts {
+  /** The previous backup's manifest (loading may have started already). */
+  manifest: Promise<BackupManifest>;
+  /** Whether libvirt still has the checkpoint; a reason when it does not or cannot tell. */
+  checkpoint: { exists: true } | { exists: false; reason: string };
+  bitmaps: BitmapProbe;
+}
+
+export async function checkChain(facts: ChainFacts, disks: readonly DomainDiskXml[], previous: PreviousBackup): Promise<ChainVerdict> {
   const { checkpoint, backupId } = previous;
   let manifest: BackupManifest;
   try {
-    manifest = await repository.loadManifest(backupId);
+    manifest = await facts.manifest;
   } catch (err) {
     return { ok: false, reason: `the previous backup ${backupId} cannot be loaded (${(err as Error).message})` };
   }
@@ -43,13 +44,11 @@ export async function checkChain(
   if (names.join(',') !== before.join(',')) {
     return { ok: false, reason: `the disk set changed since the previous backup (${before.join(', ')} → ${names.join(', ')})` };
   }
-  if (!(await deps.virsh.checkpoints(domain)).includes(checkpoint)) {
-    return { ok: false, reason: `checkpoint ${checkpoint} no longer exists in libvirt` };
-  }
+  if (!facts.checkpoint.exists) return { ok: false, reason: facts.checkpoint.reason };
   // The qcow2 header is not the truth for a running VM (QEMU writes new bitmaps there only
-  // when it closes the image), so the default asks QEMU through libvirt; a shut-off VM's
-  // images are read directly (see offlineBitmaps).
-  const covered = await bitmaps(checkpoint);
+  // when it closes the image), so a running VM's come from QEMU through libvirt (the
+  // checkpoint's XML with sizes); a shut-off VM's images are read directly (see offlineBitmaps).
+  const covered = await facts.bitmaps(checkpoint);
   for (const name of names) {
     const disk = covered.find((c) => c.name === name);
     if (!disk) return { ok: false, reason: `checkpoint ${checkpoint} does not track disk ${name}` };

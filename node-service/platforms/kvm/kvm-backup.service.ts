@@ -8,9 +8,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { incrementalReadBytes, type BackupManifest, type ByteRange, type IncrementalChanges, type Repository } from '../../repository/index.js';
-import { checkChain, offlineBitmaps, type PreviousBackup } from './chain-check.js';
+import { checkChain, offlineBitmaps, type BitmapProbe, type ChainFacts, type PreviousBackup } from './chain-check.js';
 import { ChildProcessRunner, ChildProcessStarter, type CommandRunner, type ProcessStarter } from './command-runner.js';
-import { backupCandidates, parseDomainXml, type DomainDiskXml } from './domain-xml.js';
+import { backupCandidates, checkpointBitmapDisks, parseDomainXml, type DomainDiskXml } from './domain-xml.js';
 import { KvmError } from './errors.js';
 import type { ExportDraft, ExportOwner } from './export-record.js';
 import type { ExportTransport, KvmExport } from './kvm-export.js';
@@ -18,7 +18,7 @@ import { NbdClient, type Extent } from './nbd-client.js';
 import { currentProcess } from '../../repository/process-identity.js';
 import { PullBackupJob } from './pull-backup-job.js';
 import { QemuNbdExport } from './qemu-nbd-export.js';
-import { Virsh } from './virsh.adapter.js';
+import { Virsh, type Outcome } from './virsh.adapter.js';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 
@@ -107,19 +107,23 @@ export class KvmBackup {
       warnings.push(m);
       log('warn', m);
     };
-    // Three virsh calls at once (each ~80 ms, a fixed cost of every backup); the state's
-    // verdict and errors come first, as when they ran one after another.
-    const [stateOf, liveOf, inactiveOf] = await Promise.allSettled([this.virsh.state(o.domain), this.virsh.dumpXml(o.domain), this.virsh.dumpXml(o.domain, true)]);
-    if (stateOf.status === 'rejected') throw stateOf.reason;
-    const state = stateOf.value;
+    // One virsh process asks everything the verdicts below need (each process costs more than
+    // its commands); the previous manifest loads meanwhile. The state's verdict and errors come
+    // first, then the XML's, as when they were asked one after another.
+    const previous = o.mode === 'auto' ? (o.previous ?? null) : null;
+    const manifest = previous ? o.repository.loadManifest(previous.backupId) : null;
+    manifest?.catch(() => undefined); // judged by the chain check, or not needed after an earlier error
+    const facts = await this.virsh.domainFacts(o.domain, previous?.checkpoint ?? null);
+    if (!facts.state.ok) throw facts.state.error;
+    const state = facts.state.value;
     const running = state === 'running' || state === 'paused';
     if (!running && state !== 'shut off') {
       throw new KvmError('KVM_DOMAIN_STATE', `virtual machine ${o.domain} is ${state}; back it up when it is running or shut off`);
     }
-    if (liveOf.status === 'rejected') throw liveOf.reason;
-    if (inactiveOf.status === 'rejected') throw inactiveOf.reason;
-    const live = parseDomainXml(liveOf.value);
-    const domainXml = inactiveOf.value;
+    if (!facts.liveXml.ok) throw facts.liveXml.error;
+    if (!facts.inactiveXml.ok) throw facts.inactiveXml.error;
+    const live = parseDomainXml(facts.liveXml.value);
+    const domainXml = facts.inactiveXml.value;
     const exclude = new Set(o.excludeDisks ?? []);
     for (const x of exclude) if (!live.disks.some((d) => d.target === x)) warn(`excluded disk ${x} does not exist in ${live.name}`);
     const disks = backupCandidates(live.disks).filter((d) => !exclude.has(d.target));
@@ -129,10 +133,17 @@ export class KvmBackup {
     if (!trackable) warn(`disk ${disks.filter((d) => d.format !== 'qcow2').map((d) => d.target).join(', ')} of ${live.name} is not qcow2: changes cannot be tracked, every backup is full`);
 
     let base: PreviousBackup | null = null;
-    if (o.mode === 'auto' && o.previous && trackable) {
-      const probe = running ? undefined : offlineBitmaps(this.runner, disks);
-      const verdict = await checkChain({ virsh: this.virsh }, o.domain, disks, o.previous, o.repository, probe);
-      if (verdict.ok) base = o.previous;
+    if (previous && manifest && trackable) {
+      const verdict = await checkChain(
+        {
+          manifest,
+          checkpoint: checkpointFound(facts.checkpointXml, previous.checkpoint),
+          bitmaps: running ? runningBitmaps(facts.checkpointSizedXml, previous.checkpoint) : offlineBitmaps(this.runner, disks),
+        },
+        disks,
+        previous,
+      );
+      if (verdict.ok) base = previous;
       else warn(`taking a full backup instead of an incremental: ${verdict.reason}`);
     }
     o.signal?.throwIfAborted();
@@ -341,6 +352,23 @@ export class KvmBackup {
     );
     return { name: disk.target, size: nbd.size, changedBytes: plan.changedBytes, bytesRead };
   }
+}
+
+/** Whether libvirt answered the checkpoint's XML (it has the checkpoint), from `Virsh.domainFacts`. */
+function checkpointFound(xml: Outcome<string> | null, checkpoint: string): ChainFacts['checkpoint'] {
+  if (xml?.ok) return { exists: true };
+  const why = xml ? xml.error.message : 'it was not asked for';
+  if (!xml || /checkpoint not found|no domain checkpoint/i.test(why)) return { exists: false, reason: `checkpoint ${checkpoint} no longer exists in libvirt` };
+  return { exists: false, reason: `libvirt cannot tell whether checkpoint ${checkpoint} still exists (${why})` };
+}
+
+/** A running VM's bitmaps, from QEMU through libvirt: a disk whose bitmap has a size has it. */
+function runningBitmaps(sized: Outcome<string> | null, checkpoint: string): BitmapProbe {
+  return () => {
+    if (!sized) return Promise.resolve([]);
+    if (!sized.ok) return Promise.reject(new KvmError('KVM_BACKUP_JOB', `the bitmaps of checkpoint ${checkpoint} cannot be read from libvirt (${sized.error.message})`));
+    return Promise.resolve(checkpointBitmapDisks(sized.value));
+  };
 }
 
 interface DiskPlan {
