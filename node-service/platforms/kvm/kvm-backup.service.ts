@@ -175,7 +175,7 @@ export class KvmBackup {
         base = null;
         job = await begin(null);
       }
-      transport = { dir: job.dir, socket: () => job.socket, dirtyContext: (t) => (base ? `qemu:dirty-bitmap:backup-${t}` : null), end: (ok) => job.end(ok) };
+      transport = { dir: job.dir, socket: () => job.socket, dirtyContext: (t) => (base ? `qemu:dirty-bitmap:backup-${t}` : null), stop: () => job.stop(), end: (ok) => job.end(ok) };
       checkpoint = job.checkpoint;
       log('info', `backup job of ${live.name} started (${base ? `incremental since ${base.checkpoint}` : 'full'}), new checkpoint ${job.checkpoint ?? 'none'}`);
     } else {
@@ -189,7 +189,7 @@ export class KvmBackup {
         base = null;
         served = await start(null);
       }
-      transport = { dir: served.dir, socket: (t) => served.socket(t), dirtyContext: () => served.dirtyContext(), end: () => served.end() };
+      transport = { dir: served.dir, socket: (t) => served.socket(t), dirtyContext: () => served.dirtyContext(), stop: () => served.stop(), end: () => served.end() };
       // The base checkpoint keeps recording, so it covers every change after this backup too.
       checkpoint = base?.checkpoint ?? null;
       log('info', `disks of shut-off ${live.name} exported read-only (${base ? `incremental since ${base.checkpoint}` : 'full'})`);
@@ -227,30 +227,28 @@ export class KvmBackup {
    * Reads an export into the repository and ends it. The manifest is committed before the
    * export ends, so a new checkpoint becomes the base only for a backup that exists; on any
    * failure the writer is aborted and the export ended as failed (its new checkpoint deleted).
+   * What does not depend on each other runs at once: the repository's start (lease, GC
+   * epoch) with the previous manifest and the NBD plans; the commit with stopping the export.
    */
   async store(exp: KvmExport, o: KvmStoreOptions): Promise<KvmBackupResult> {
     const log: LogFn = o.log ?? (() => undefined);
     const warnings = [...exp.warnings];
     const clients: NbdClient[] = [];
     let ok = false;
-    try {
-      let previous: BackupManifest | null = null;
-      if (exp.base) {
-        try {
-          previous = await o.repository.loadManifest(exp.base.backupId);
-        } catch (err) {
-          throw new KvmError('KVM_BACKUP_JOB', `the previous backup ${exp.base.backupId} this incremental builds on cannot be read (${(err as Error).message}); run the backup again, it will be a full one`);
-        }
+    const report = (problems: readonly string[]): void => {
+      for (const p of problems) {
+        warnings.push(p);
+        log('warn', p);
       }
+    };
+    try {
+      const previousManifest = exp.base ? this.loadPrevious(o.repository, exp.base.backupId) : Promise.resolve(null);
+      previousManifest.catch(() => undefined); // awaited below unless the connections fail first
       for (const d of exp.disks) {
         const dirty = exp.transport.dirtyContext(d.target);
         clients.push(await NbdClient.connect(exp.transport.socket(d.target), d.target, ['base:allocation', ...(dirty ? [dirty] : [])]));
       }
-      // What each disk is to read, known before the first byte moves: the bar's total.
-      const plans: DiskPlan[] = [];
-      for (const [i, d] of exp.disks.entries()) plans.push(await this.planDisk(clients[i]!, previous, exp.transport.dirtyContext(d.target)));
-      const toRead = plans.reduce((s, p) => s + p.toRead, 0);
-      const writer = await o.repository.startBackup({
+      const started = o.repository.startBackup({
         group: exp.vm.uuid,
         source: {
           type: exp.type,
@@ -260,9 +258,23 @@ export class KvmBackup {
           disks: exp.disks.map((d, i) => ({ name: d.target, path: d.path, format: d.format, size: clients[i]!.size })),
         },
       });
+      // What each disk is to read, known before the first byte moves: the bar's total.
+      const planned = (async (): Promise<DiskPlan[]> => {
+        const previous = await previousManifest;
+        const plans: DiskPlan[] = [];
+        for (const [i, d] of exp.disks.entries()) plans.push(await this.planDisk(clients[i]!, previous, exp.transport.dirtyContext(d.target)));
+        return plans;
+      })();
+      const [writerOf, plansOf] = await Promise.allSettled([started, planned]);
+      if (writerOf.status === 'rejected') throw writerOf.reason;
+      const writer = writerOf.value;
       const results: KvmDiskResult[] = [];
       let read = 0;
       try {
+        if (plansOf.status === 'rejected') throw plansOf.reason;
+        const plans = plansOf.value;
+        const previous = await previousManifest;
+        const toRead = plans.reduce((s, p) => s + p.toRead, 0);
         for (const [i, d] of exp.disks.entries()) {
           o.signal?.throwIfAborted();
           // Reads may round up to whole chunks: the total grows rather than the bar passing its end.
@@ -273,7 +285,14 @@ export class KvmBackup {
           log('info', `disk ${d.target}: ${r.changedBytes} bytes ${previous ? 'changed' : 'allocated'}, ${r.bytesRead} read`);
         }
         o.signal?.throwIfAborted();
-        const manifest = await writer.commit();
+        // Every byte is read: the export can stop while the repository commits. The checkpoint
+        // is kept or deleted only after the commit (end below), so the chain stays consistent.
+        // (Its problems are reported by end.)
+        const bytesTransferred = clients.reduce((s, c) => s + c.bytesRead, 0);
+        await Promise.all(clients.splice(0).map((c) => c.close()));
+        const [committed] = await Promise.allSettled([writer.commit(), exp.transport.stop()]);
+        if (committed.status === 'rejected') throw committed.reason;
+        const manifest = committed.value;
         ok = true;
         if (writer.healedChunks.length > 0) {
           log('info', `stored ${writer.healedChunks.length} chunk(s) again that verify had found damaged; older backups that use them are whole again (verify confirms it)`);
@@ -291,7 +310,7 @@ export class KvmBackup {
           type: exp.type,
           checkpoint: exp.checkpoint,
           bytesRead: results.reduce((s, r) => s + r.bytesRead, 0),
-          bytesTransferred: clients.reduce((s, c) => s + c.bytesRead, 0),
+          bytesTransferred,
           disks: results,
           warnings,
           manifest,
@@ -301,10 +320,15 @@ export class KvmBackup {
       }
     } finally {
       await Promise.all(clients.map((c) => c.close()));
-      for (const p of await exp.transport.end(ok)) {
-        warnings.push(p);
-        log('warn', p);
-      }
+      report(await exp.transport.end(ok));
+    }
+  }
+
+  private async loadPrevious(repository: Repository, backupId: string): Promise<BackupManifest> {
+    try {
+      return await repository.loadManifest(backupId);
+    } catch (err) {
+      throw new KvmError('KVM_BACKUP_JOB', `the previous backup ${backupId} this incremental builds on cannot be read (${(err as Error).message}); run the backup again, it will be a full one`);
     }
   }
 

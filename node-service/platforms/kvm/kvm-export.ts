@@ -18,7 +18,12 @@ export interface ExportTransport {
   socket(target: string): string;
   /** Metadata context naming the blocks changed since the base; null for a full export. */
   dirtyContext(target: string): string | null;
-  /** Ends the export; `succeeded` false also discards a checkpoint it created. Returns problems as warnings. */
+  /**
+   * Stops serving the disks (once every byte is read) without deciding about the checkpoint,
+   * so it can run while the repository commits; `end` does the rest. Returns problems as warnings.
+   */
+  stop(): Promise<string[]>;
+  /** Ends the export (stopping it first if not yet); `succeeded` false also discards a checkpoint it created. Returns problems as warnings. */
   end(succeeded: boolean): Promise<string[]>;
 }
 

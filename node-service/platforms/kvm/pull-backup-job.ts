@@ -28,6 +28,7 @@ export interface PullJobOptions {
 
 export class PullBackupJob {
   private ended = false;
+  private stopping: Promise<string[]> | undefined;
 
   private constructor(
     private readonly virsh: Virsh,
@@ -67,6 +68,16 @@ export class PullBackupJob {
   }
 
   /**
+   * Stops the job (its NBD server and scratch files) and waits until QEMU let go of it, but
+   * leaves the checkpoint: whether it stays is decided by `end`. Called as soon as every
+   * byte is read, so it runs while the repository commits. Returns problems as warnings.
+   */
+  stop(): Promise<string[]> {
+    this.stopping ??= this.stopJob();
+    return this.stopping;
+  }
+
+  /**
    * Ends the job. After a committed backup the checkpoint stays as the next incremental's
    * base; after a failure it is deleted, which merges its bitmap into its parent, so the
    * previous checkpoint still covers every change and the next incremental stays correct.
@@ -74,16 +85,7 @@ export class PullBackupJob {
   async end(succeeded: boolean): Promise<string[]> {
     if (this.ended) return [];
     this.ended = true;
-    const problems: string[] = [];
-    try {
-      // Only our job: if ours is gone (the VM was restarted), the domain's job is someone else's.
-      if (await this.ownJobActive()) await this.virsh.abortJob(this.domain);
-      // domjobabort only asks; the next backup-begin fails while QEMU is still tearing down.
-      const deadline = Date.now() + 30_000;
-      while ((await this.ownJobActive()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    } catch (err) {
-      problems.push(`ending the backup job of ${this.domain} failed: ${(err as Error).message}`);
-    }
+    const problems = [...(await this.stop())];
     if (!succeeded && this.checkpoint) {
       try {
         await this.virsh.deleteCheckpoint(this.domain, this.checkpoint);
@@ -93,6 +95,20 @@ export class PullBackupJob {
     }
     await this.exportDir.release();
     return problems;
+  }
+
+  private async stopJob(): Promise<string[]> {
+    try {
+      // Only our job: if ours is gone (the VM was restarted), the domain's job is someone else's.
+      if (!(await this.ownJobActive())) return [];
+      await this.virsh.abortJob(this.domain);
+      // domjobabort only asks; the next backup-begin (or checkpoint-delete) fails while QEMU is still tearing down.
+      const deadline = Date.now() + 30_000;
+      while ((await this.ownJobActive()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      return [];
+    } catch (err) {
+      return [`ending the backup job of ${this.domain} failed: ${(err as Error).message}`];
+    }
   }
 
   private async ownJobActive(): Promise<boolean> {

@@ -24,6 +24,7 @@ export interface QemuNbdExportOptions {
 
 export class QemuNbdExport {
   private ended = false;
+  private stopping: Promise<string[]> | undefined;
 
   private constructor(
     private readonly exportDir: ExportDir,
@@ -77,11 +78,17 @@ export class QemuNbdExport {
     return this.bitmap ? `qemu:dirty-bitmap:${this.bitmap}` : null;
   }
 
+  /** Stops every server (they hold the image locks: the VM can start again); the directory stays until `end`. */
+  stop(): Promise<string[]> {
+    this.stopping ??= Promise.all([...this.servers.values()].map((s) => s.process.stop())).then(() => []);
+    return this.stopping;
+  }
+
   /** Stops every server and removes the directory; nothing in libvirt changed, so success or not is the same. */
   async end(): Promise<string[]> {
     if (this.ended) return [];
     this.ended = true;
-    await Promise.all([...this.servers.values()].map((s) => s.process.stop()));
+    await this.stop();
     await this.exportDir.release();
     return [];
   }

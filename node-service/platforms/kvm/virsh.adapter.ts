@@ -200,17 +200,18 @@ export class Virsh {
 
   /**
    * The NBD socket of the domain's active pull-mode backup job: whose job it is (every export
-   * has its own directory). Null when the domain runs no backup job.
+   * has its own directory). Null when the domain runs no backup job (none, another kind of
+   * job such as a migration, or shut off): one virsh call, the question of every poll.
    */
   async backupSocket(domain: string): Promise<string | null> {
+    let xml: string;
     try {
-      if (!(await this.hasActiveJob(domain))) return null;
+      xml = await this.backupXml(domain);
     } catch (err) {
-      if (err instanceof CommandError && /not running/i.test(err.stderr)) return null; // shut off: no job
+      if (err instanceof CommandError && /no domain backup job|not running/i.test(err.stderr)) return null;
       throw err;
     }
-    const xml = await this.backupXml(domain).catch(() => null); // another kind of job (a migration)
-    return xml ? (/<server\b[^>]*\bsocket=['"]([^'"]+)['"]/.exec(xml)?.[1] ?? null) : null;
+    return /<server\b[^>]*\bsocket=['"]([^'"]+)['"]/.exec(xml)?.[1] ?? null;
   }
 
   /** Ends the domain's active job (for a pull backup: the normal way to finish it). */

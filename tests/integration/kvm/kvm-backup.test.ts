@@ -180,6 +180,42 @@ describe('KVM backup and restore', () => {
     expect(r.warnings).toEqual([]);
   });
 
+  it('a backup whose commit fails ends its job and deletes its checkpoint: the next incremental still sees the change', async () => {
+    const base = await runBackup(null, 'full');
+    await host.destroy(vm);
+    await host.write(vda, [{ pattern: 0x78, offset: 30 * MiB, length: 64 * 1024 }]);
+    await host.start(vm);
+    const checkpointsBefore = (await virsh('checkpoint-list', vm.name, '--name')).trim();
+    // The repository fails at the commit, after every byte was read (when the export is already stopping).
+    const bound = (target: object, prop: string | symbol): unknown => {
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    };
+    const failing = new Proxy(repo, {
+      get: (target, prop) =>
+        prop !== 'startBackup'
+          ? bound(target, prop)
+          : async (...args: Parameters<Repository['startBackup']>) => {
+              const writer = await target.startBackup(...args);
+              return new Proxy(writer, { get: (w, p) => (p === 'commit' ? () => Promise.reject(new Error('disk full (test)')) : bound(w, p)) });
+            },
+    });
+    await expect(
+      backup.run({ domain: vm.name, repository: failing, mode: 'auto', previous: { checkpoint: base.checkpoint!, backupId: base.backupId }, workDir: host.subdir('work') }),
+    ).rejects.toThrow(/disk full \(test\)/);
+    expect(await virsh('domjobinfo', vm.name)).toMatch(/Job type:\s*None/);
+    expect((await virsh('checkpoint-list', vm.name, '--name')).trim()).toBe(checkpointsBefore);
+    // The failed backup's checkpoint was merged into the base: its change is still there to read.
+    const next = await runBackup(base);
+    expect(next.type).toBe('incremental');
+    expect(next.manifest.parent).toBe(base.backupId);
+    expect(next.disks.map((d) => [d.name, d.changedBytes])).toEqual([
+      ['vda', 64 * 1024],
+      ['vdb', 0],
+    ]);
+    expect(next.bytesRead).toBe(64 * 1024); // an overlay: only the changed range of its chunk
+  });
+
   it('refuses to overwrite restored files unless told to', async () => {
     const dir = path.join(host.dir, 'restore-0-raw');
     await expect(restoreToDirectory({ repository: repo, backupId: points[0]!.id, directory: dir, format: 'raw' })).rejects.toThrow(/already exists/);
