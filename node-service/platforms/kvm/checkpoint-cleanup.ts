@@ -17,16 +17,18 @@ export interface PruneCheckpointsResult {
 }
 
 /**
- * Deletes the ancestors of `base` (walking `checkpoint-parent`) whose names carry the vPlus
- * prefix and are not in `keep`, oldest first. Only ancestors: a checkpoint newer than `base`
- * (another backup started meanwhile) is never touched, nor one an admin made by hand.
+ * Deletes the ancestors of `base` (its parent, that one's parent, …) whose names carry the
+ * vPlus prefix and are not in `keep`, oldest first. Only ancestors: a checkpoint newer than
+ * `base` (another backup started meanwhile) is never touched, nor one an admin made by hand.
+ * Two virsh processes: the list with parents, then the deletes.
  */
 export async function pruneCheckpoints(virsh: Virsh, domain: string, base: string, keep: readonly string[]): Promise<PruneCheckpointsResult> {
   const warnings: string[] = [];
   const ancestors: string[] = [];
   try {
+    const parents = await virsh.checkpointParents(domain);
     const seen = new Set([base]);
-    for (let cp = await virsh.checkpointParent(domain, base); cp && !seen.has(cp); cp = await virsh.checkpointParent(domain, cp)) {
+    for (let cp = parents.get(base) ?? null; cp && !seen.has(cp); cp = parents.get(cp) ?? null) {
       seen.add(cp);
       ancestors.push(cp);
     }
@@ -35,15 +37,19 @@ export async function pruneCheckpoints(virsh: Virsh, domain: string, base: strin
     return { removed: [], warnings };
   }
   const keepSet = new Set(keep);
+  const doomed = ancestors.reverse().filter((cp) => cp.startsWith(CHECKPOINT_PREFIX) && !keepSet.has(cp));
   const removed: string[] = [];
-  for (const cp of ancestors.reverse()) {
-    if (!cp.startsWith(CHECKPOINT_PREFIX) || keepSet.has(cp)) continue;
-    try {
-      await virsh.deleteCheckpoint(domain, cp);
-      removed.push(cp);
-    } catch (err) {
-      warnings.push(`removing old checkpoint ${cp} of ${domain} failed (${(err as Error).message}); it stays until the next backup`);
-    }
+  let outcomes;
+  try {
+    outcomes = await virsh.deleteCheckpoints(domain, doomed);
+  } catch (err) {
+    warnings.push(`removing old checkpoints ${doomed.join(', ')} of ${domain} failed (${(err as Error).message}); they stay until the next backup`);
+    return { removed, warnings };
+  }
+  for (const [i, cp] of doomed.entries()) {
+    const o = outcomes[i]!;
+    if (o.ok) removed.push(cp);
+    else warnings.push(`removing old checkpoint ${cp} of ${domain} failed (${o.error.message}); it stays until the next backup`);
   }
   return { removed, warnings };
 }

@@ -137,6 +137,18 @@ export class Virsh {
     return this.virsh(['checkpoint-dumpxml', domain, checkpoint, ...(withSize ? ['--size'] : [])]);
   }
 
+  /** Every checkpoint's parent (null for a root), from one `checkpoint-list --parent`. */
+  async checkpointParents(domain: string): Promise<Map<string, string | null>> {
+    const parents = new Map<string, string | null>();
+    // " name   2026-12-07 15:40:26 +0000   parent": a line of another shape is left out, so a
+    // walk up the chain stops early rather than going wrong.
+    for (const l of lines(await this.virsh(['checkpoint-list', domain, '--parent']))) {
+      const m = /^(\S+)\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}(?:\s+(\S+))?$/.exec(l);
+      if (m) parents.set(m[1]!, m[2] ?? null);
+    }
+    return parents;
+  }
+
   /** The checkpoint's parent (the one created before it), or null for a root. */
   async checkpointParent(domain: string, checkpoint: string): Promise<string | null> {
     try {
@@ -150,6 +162,11 @@ export class Virsh {
   /** Deletes a checkpoint; libvirt merges its bitmap into the parent so later checkpoints stay valid. */
   async deleteCheckpoint(domain: string, checkpoint: string, metadataOnly = false): Promise<void> {
     await this.virsh(['checkpoint-delete', domain, checkpoint, ...(metadataOnly ? ['--metadata'] : [])]);
+  }
+
+  /** Deletes checkpoints in this order, in one virsh process; each outcome in the same order. */
+  async deleteCheckpoints(domain: string, checkpoints: readonly string[]): Promise<Outcome<string>[]> {
+    return checkpoints.length === 0 ? [] : this.batch(checkpoints.map((c) => ['checkpoint-delete', domain, c]));
   }
 
   /** Internal snapshots' names (libvirt metadata; includes snapshots of a shut-off VM). */

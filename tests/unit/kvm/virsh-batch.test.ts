@@ -67,3 +67,23 @@ describe('Virsh.domainFacts (one virsh process)', () => {
     await expect(new Virsh(runner).domainFacts('vm', null)).rejects.toThrow(/unexpected output of a batch/);
   });
 });
+
+describe('Virsh.checkpointParents', () => {
+  it('reads each checkpoint and its parent from the table, leaving out lines of another shape', async () => {
+    const table = [
+      ' Name                           Creation Time               Parent',
+      '-------------------------------------------------------------------------------------------',
+      ' vplus-20261207T154320Z-c04430   2026-12-07 15:43:20 +0000   ',
+      ' vplus-20261207T154321Z-f42a8d   2026-12-07 15:43:21 +0000   vplus-20261207T154320Z-c04430',
+      ' by-hand                          2026-12-07 15:43:22 -0130   vplus-20261207T154321Z-f42a8d',
+      ' odd line',
+      '',
+    ].join('\n');
+    const runner: CommandRunner = { run: () => Promise.resolve({ stdout: table, stderr: '' }) };
+    expect([...(await new Virsh(runner).checkpointParents('vm'))]).toEqual([
+      ['vplus-20261207T154320Z-c04430', null],
+      ['vplus-20261207T154321Z-f42a8d', 'vplus-20261207T154320Z-c04430'],
+      ['by-hand', 'vplus-20261207T154321Z-f42a8d'],
+    ]);
+  });
+});
