@@ -53,6 +53,12 @@ export const NodeCallSchema = z.discriminatedUnion('op', [
    * permission. A call, not a task: the credential goes into no task, catalog row or log.
    */
   z.object({ op: z.literal('m365.test'), args: z.object({ tenant: M365TenantSettingsSchema }) }),
+  /**
+   * Ends a VM export an EXPORT task left open whose STORE will never run (cancelled or failed
+   * before it reached the node): its backup job, or the qemu-nbd servers that hold a shut-off
+   * VM's disks (the VM cannot start while they run), and a checkpoint it created.
+   */
+  z.object({ op: z.literal('kvm.endExport'), args: z.object({ exportId: z.string().max(64) }) }),
 ]);
 export type NodeCall = z.infer<typeof NodeCallSchema>;
 export type NodeCallOp = NodeCall['op'];
@@ -62,6 +68,8 @@ export const NODE_CALL_RESULTS = {
   /** The repository whose password was reset (its id, from its config). */
   'repository.resetPassword': z.object({ repositoryId: z.string().max(64) }),
   'm365.test': M365TestAnswerSchema,
+  /** False: no such export was open (its STORE ran, or it expired). */
+  'kvm.endExport': z.object({ ended: z.boolean() }),
 } as const satisfies Record<NodeCallOp, z.ZodType>;
 export type NodeCallResult<Op extends NodeCallOp> = z.infer<(typeof NODE_CALL_RESULTS)[Op]>;
 

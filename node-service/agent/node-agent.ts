@@ -18,6 +18,8 @@ export interface NodeAgentOptions {
   mounts?: NodeMounts;
   /** The reads the server asks for without a task (a VM's snapshots). */
   calls?: NodeCalls;
+  /** Exports still waiting for their STORE are ended when the node stops (a qemu-nbd would keep a shut-off VM from starting). */
+  exports?: { endAll(): Promise<void>; endForTask(taskId: number): Promise<string[]> };
   /** Reconnect backoff bounds. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -77,6 +79,7 @@ export class NodeAgent {
     // Mounts are closed in order (umount, loops, FUSE, server) before their tasks are ended.
     await this.o.mounts?.closeAll();
     this.runner.stopAll();
+    await this.o.exports?.endAll();
     const s = this.socket;
     if (s && s.readyState === WebSocket.OPEN) {
       await new Promise<void>((resolve) => {
@@ -153,6 +156,8 @@ export class NodeAgent {
         return;
       case 'task.cancel':
         this.runner.cancel(msg.taskId, msg.force);
+        // An EXPORT cancelled after it finished here: nothing will read its export.
+        if (this.o.exports) void this.o.exports.endForTask(msg.taskId).then((ids) => ids.forEach((id) => this.o.logger.warn({ taskId: msg.taskId, exportId: id }, 'ended the export of a cancelled EXPORT task')));
         return;
       case 'task.ack':
         this.unacked.delete(msg.taskId);

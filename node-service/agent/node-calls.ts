@@ -1,6 +1,6 @@
 import type { CallError, NodeCall, NodeCallResult } from '../../common/node-protocol.js';
 import { CloudError } from '../cloud/graph/cloud-errors.js';
-import { KvmError, KvmSnapshots, Virsh, type CommandRunner } from '../platforms/kvm/index.js';
+import { KvmError, KvmSnapshots, Virsh, type CommandRunner, type KvmExportRegistry } from '../platforms/kvm/index.js';
 import { RepositoryError } from '../repository/index.js';
 import { testTenant } from './handlers/m365-tenant.js';
 import { openRepository, openRepositoryWithRecoveryKey } from './repository-location.js';
@@ -8,6 +8,8 @@ import { openRepository, openRepositoryWithRecoveryKey } from './repository-loca
 export interface NodeCallsDeps {
   nodeName: string;
   runner: CommandRunner;
+  /** The exports EXPORT tasks keep open for their STORE (the KVM handlers' registry). */
+  exports?: KvmExportRegistry;
 }
 
 type Answers = { [Op in NodeCall['op']]: (args: Extract<NodeCall, { op: Op }>['args']) => Promise<NodeCallResult<Op>> };
@@ -34,6 +36,7 @@ export class NodeCalls {
         }
       },
       'm365.test': ({ tenant }) => testTenant(tenant),
+      'kvm.endExport': async ({ exportId }) => ({ ended: (await deps.exports?.end(exportId)) ?? false }),
       'repository.resetPassword': async ({ path, s3, recoveryKey, password }) => {
         const repository = await openRepositoryWithRecoveryKey({ path, s3 }, recoveryKey, { threads: 1 });
         try {

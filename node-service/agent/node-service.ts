@@ -81,8 +81,8 @@ export async function runNodeService(configPath: string, version: string, logger
   await cleanupStaleMounts(config.stagingDir, runtimeKey, mountLog);
   const mounts = new NodeMounts(mountLog);
   const handlers = defaultHandlers(config, { runner, registry, runtimeKey }, { mounts, runtimeKey, logger: mountLog, ...(config.iscsiPortal ? { iscsiPortal: config.iscsiPortal } : {}) });
-  const calls = new NodeCalls({ nodeName: config.name, runner });
-  const agent = new NodeAgent({ config, version, handlers, mounts, calls, logger: logger.child({ node: config.name }) });
+  const calls = new NodeCalls({ nodeName: config.name, runner, exports: registry });
+  const agent = new NodeAgent({ config, version, handlers, mounts, calls, exports: registry, logger: logger.child({ node: config.name }) });
   agent.start();
   return agent;
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { BootConfigInput } from '../../electron/server/boot-config.js';
 import type { Clock } from '../../electron/server/clock.js';
 import { defaultHandlers } from '../../node-service/agent/node-service.js';
+import { KvmExportRegistry } from '../../node-service/platforms/kvm/index.js';
 import type { ApiResponse } from './api-client.js';
 import { ensureLibvirt, LibvirtTestHost } from './libvirt-host.js';
 import { Teardown, undoOnFailure } from './teardown.js';
@@ -99,10 +100,13 @@ export async function startKvmSetup(options: KvmSetupOptions): Promise<KvmSetup>
     const spec = options.node;
     let node: TestNode | undefined;
     if (!('external' in spec)) {
-      const kvm = spec.kvmWorkDir !== undefined ? { workDir: host.subdir(spec.kvmWorkDir) } : {};
+      // One registry for the handlers, the node's calls and its stop, as in the node service.
+      const exports = new KvmExportRegistry();
+      const kvm = { registry: exports, ...(spec.kvmWorkDir !== undefined ? { workDir: host.subdir(spec.kvmWorkDir) } : {}) };
       const enrolled = await enrollTestNode(t.api, admin, {
         name: spec.name,
         handlers: (mount) => defaultHandlers({ name: spec.name }, kvm, { ...mount, ...(spec.iscsiPortal ? { iscsiPortal: spec.iscsiPortal } : {}) }),
+        exports,
         ...(spec.maxConcurrentTasks !== undefined ? { maxConcurrentTasks: spec.maxConcurrentTasks } : {}),
         serverUrl: t.server.url,
         fingerprint: t.server.fingerprint,

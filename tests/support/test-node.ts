@@ -3,7 +3,7 @@ import pino from 'pino';
 import { enrollNode } from '../../node-service/agent/enroll.js';
 import { NodeAgent } from '../../node-service/agent/node-agent.js';
 import { NodeCalls } from '../../node-service/agent/node-calls.js';
-import { ChildProcessRunner } from '../../node-service/platforms/kvm/index.js';
+import { ChildProcessRunner, type KvmExportRegistry } from '../../node-service/platforms/kvm/index.js';
 import type { TaskHandler } from '../../node-service/agent/task-handler.js';
 import { nodeRuntimeKey, type NodeConfig } from '../../node-service/agent/node-config.js';
 import { NodeMounts } from '../../node-service/agent/mounts/node-mounts.js';
@@ -24,7 +24,15 @@ export async function enrollTestNode(
   api: ApiClient,
   adminToken: string,
   /** handlers: a list, or made for this node with its mounts (defaultHandlers(…, …, mount)). */
-  opts: { name: string; handlers: TaskHandler[] | ((mount: MountDeps) => TaskHandler[]); maxConcurrentTasks?: number; serverUrl: string; fingerprint: string },
+  opts: {
+    name: string;
+    handlers: TaskHandler[] | ((mount: MountDeps) => TaskHandler[]);
+    maxConcurrentTasks?: number;
+    serverUrl: string;
+    fingerprint: string;
+    /** The KVM handlers' export registry, as the node service shares it with its calls and its stop. */
+    exports?: KvmExportRegistry;
+  },
 ): Promise<TestNode> {
   const dir = makeTempDir(`node-${opts.name}`);
   const token = await api.request<{ token: string }>('POST', '/api/nodes/tokens', undefined, { token: adminToken });
@@ -42,8 +50,8 @@ export async function enrollTestNode(
   const logger = pino({ level: process.env.VPLUS_TEST_LOG ?? 'silent' });
   const mounts = new NodeMounts(logger);
   const handlers = typeof opts.handlers === 'function' ? opts.handlers({ mounts, runtimeKey: nodeRuntimeKey(config), logger }) : opts.handlers;
-  const calls = new NodeCalls({ nodeName: opts.name, runner: new ChildProcessRunner() });
-  const agent = new NodeAgent({ config, version: 'test', handlers, mounts, calls, logger, minBackoffMs: 200, maxBackoffMs: 1000 });
+  const calls = new NodeCalls({ nodeName: opts.name, runner: new ChildProcessRunner(), ...(opts.exports ? { exports: opts.exports } : {}) });
+  const agent = new NodeAgent({ config, version: 'test', handlers, mounts, calls, ...(opts.exports ? { exports: opts.exports } : {}), logger, minBackoffMs: 200, maxBackoffMs: 1000 });
   const online = agent.online();
   agent.start();
   await online;

@@ -47,7 +47,7 @@ export function kvmExportHandler(deps: KvmHandlerDeps): TaskHandler {
         await exp.transport.end(false);
         ctx.signal.throwIfAborted();
       }
-      deps.registry.add(exp);
+      deps.registry.add(exp, ctx.taskId);
       const result: ExportResult = { exportId: exp.id, type: exp.type, disks: exp.disks.map((d) => ({ target: d.target, size: d.size })), warnings: exp.warnings };
       ctx.log('info', `${exp.vm.name}: ${exp.type} export ${exp.id} open on node ${deps.nodeName} (${exp.disks.map((d) => d.target).join(', ')})`);
       return { warnings: exp.warnings, result };

@@ -9,7 +9,7 @@ import type { KvmExport } from './kvm-export.js';
 export type RegistryLog = (level: 'info' | 'warn', message: string) => void;
 
 export class KvmExportRegistry {
-  private readonly open = new Map<string, { exp: KvmExport; timer: NodeJS.Timeout }>();
+  private readonly open = new Map<string, { exp: KvmExport; timer: NodeJS.Timeout; taskId: number | null }>();
 
   /**
    * @param ttlMs an export no STORE claimed in this time is ended (a backup job blocks the
@@ -20,14 +20,15 @@ export class KvmExportRegistry {
     private readonly log: RegistryLog = () => undefined,
   ) {}
 
-  add(exp: KvmExport): void {
+  /** @param taskId the EXPORT task that opened it (`endForTask`). */
+  add(exp: KvmExport, taskId: number | null = null): void {
     const timer = setTimeout(() => {
       if (!this.open.delete(exp.id)) return;
       this.log('warn', `ended the export of ${exp.vm.name} (${exp.id}): no STORE task claimed it within ${Math.round(this.ttlMs / 60_000)} min`);
       void exp.transport.end(false).then((problems) => problems.forEach((p) => this.log('warn', p)));
     }, this.ttlMs);
     timer.unref();
-    this.open.set(exp.id, { exp, timer });
+    this.open.set(exp.id, { exp, timer, taskId });
   }
 
   /** Hands the export to its STORE task (once). */
@@ -37,6 +38,14 @@ export class KvmExportRegistry {
     clearTimeout(entry.timer);
     this.open.delete(id);
     return entry.exp;
+  }
+
+  /** Ends one export as failed (its STORE will never come); false when it is not open. */
+  async end(id: string): Promise<boolean> {
+    const exp = this.take(id);
+    if (!exp) return false;
+    for (const p of await exp.transport.end(false)) this.log('warn', p);
+    return true;
   }
 
   /**
@@ -51,6 +60,16 @@ export class KvmExportRegistry {
       for (const p of await exp.transport.end(false)) this.log('warn', p);
       ended.push(exp.id);
     }
+    return ended;
+  }
+
+  /**
+   * Ends the exports an EXPORT task opened, as failed: the task was cancelled after it had
+   * finished here (the cancel crossed its result on the way), so no STORE will read them.
+   */
+  async endForTask(taskId: number): Promise<string[]> {
+    const ended: string[] = [];
+    for (const [id, entry] of [...this.open.entries()]) if (entry.taskId === taskId && (await this.end(id))) ended.push(id);
     return ended;
   }
 
