@@ -191,7 +191,7 @@ export async function startServer(config: BootConfig, options: StartOptions = {}
     const inventory = new InventoryService(inventoryRepo, nodesRepo, sessions, engine, audit, bus, logger.child({ module: 'inventory' }));
     parts.timers.push(() => inventory.stop());
     const copiesRepo = new CopiesRepository(catalog);
-    const vmBackups = new VmBackupsService(inventoryRepo, inventory, destinationsRepo, nodesRepo, engine, audit, bus, logger.child({ module: 'backups' }), copiesRepo);
+    const vmBackups = new VmBackupsService(inventoryRepo, inventory, destinationsRepo, nodesRepo, engine, audit, bus, logger.child({ module: 'backups' }), copiesRepo, sessions);
     // After VmBackupsService: its STORE listener records the backup that this one adds the run's numbers to.
     const backupsRepo = new BackupsRepository(catalog);
     const backups = new BackupsService(destinationsRepo, backupsRepo, engine, tasksRepo, audit, bus, logger.child({ module: 'backup-browser' }));

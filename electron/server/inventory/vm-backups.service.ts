@@ -9,6 +9,7 @@ import type { CopiesRepository } from '../copies/copies.repository.js';
 import type { DestinationRow, DestinationsRepository } from '../destinations/destinations.repository.js';
 import { conflict, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
+import type { NodeSessions } from '../nodes/node-sessions.js';
 import type { NodesRepository } from '../nodes/nodes.repository.js';
 import type { TaskEngine } from '../tasks/task-engine.service.js';
 import { excludedOf, toVm, type InventoryRepository } from './inventory.repository.js';
@@ -31,6 +32,8 @@ export class VmBackupsService {
     private readonly logger: Logger,
     /** Restores from a copy on another destination read the copy's state here. */
     private readonly copies?: Pick<CopiesRepository, 'one'>,
+    /** Ends an export on its node when its STORE never ran (see `endUnreadExport`). */
+    private readonly sessions?: Pick<NodeSessions, 'relay'>,
   ) {
     engine.listeners.on('STORE', (task, params, result) => this.onStored(task, params, result));
     engine.listeners.on('SNAPSHOT', async (_task, params) => {
@@ -153,6 +156,7 @@ export class VmBackupsService {
 
   /** A finished STORE is a backup: record it and move the chain forward. */
   private async onStored(task: Task, params: TaskParamsOf<'STORE'>, r: TaskResultOf<'STORE'> | null): Promise<void> {
+    if (task.startedAt === null) void this.endUnreadExport(task);
     if (!task.state.startsWith('FINISHED') || !r) return;
     const { destinationId, vmId } = params;
     const vm = await this.inventory.vmById(vmId);
@@ -165,5 +169,24 @@ export class VmBackupsService {
     this.bus.publish({ type: 'backups.changed', destinationId });
     const updated = await this.inventory.vmById(vmId);
     if (updated) this.bus.publish({ type: 'vm', vm: toVm(updated) });
+  }
+
+  /**
+   * A STORE that ended without reaching its node (cancelled while queued: a user, or a policy
+   * run over its failure threshold) leaves the export its EXPORT opened: a backup job that
+   * blocks the VM's next backup, or qemu-nbd servers that keep a shut-off VM from starting.
+   * The node is told to end it at once instead of when it expires (12 h) or stops.
+   */
+  private async endUnreadExport(store: Task): Promise<void> {
+    try {
+      if (store.dependsOn === null || !this.sessions) return;
+      const exp = await this.engine.get(store.dependsOn);
+      const exportId = (exp.result as Partial<TaskResultOf<'EXPORT'>> | null)?.exportId;
+      if (exp.type !== 'EXPORT' || !exp.state.startsWith('FINISHED') || exp.nodeId === null || typeof exportId !== 'string') return;
+      const { ended } = await this.sessions.relay.nodeCall(exp.nodeId, { op: 'kvm.endExport', args: { exportId } }, 60_000);
+      if (ended) await this.engine.appendLog(store.id, 'info', `the export ${exportId} that EXPORT task ${exp.id} left open was ended on its node`);
+    } catch (err) {
+      this.logger.warn({ err, taskId: store.id }, 'could not end the export of a STORE that never ran; the node ends it when it expires or the node restarts');
+    }
   }
 }

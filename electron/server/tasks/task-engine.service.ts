@@ -385,7 +385,7 @@ export class TaskEngine {
 
   /** First request: graceful. A second request (or force) stops it at once. */
   async cancel(taskId: number, force: boolean, by: string): Promise<Task> {
-    const { row, forced, touched } = await this.catalog.transaction(async (tx) => {
+    const { row, forced, touched, stepsOnNodes } = await this.catalog.transaction(async (tx) => {
       const row = await this.tasks.lock(taskId, tx);
       if (!row) throw notFound(`there is no task ${taskId}`);
       if (isFinalState(row.state)) throw conflict(`task ${taskId} already ended (${row.state})`);
@@ -393,11 +393,18 @@ export class TaskEngine {
       await this.tasks.requestCancel(taskId, tx);
       await this.logIn(tx, taskId, 'warn', `${forced ? 'forced cancel' : 'cancel'} requested by ${by}`);
       if (row.state === 'QUEUED' || forced) {
+        // Other steps of the workflow running on nodes end with it: their nodes must hear it
+        // (an EXPORT still running would otherwise leave its export open for a STORE that never comes).
+        const running = row.workflow_id === null ? [] : (await this.tasks.workflowTasks(row.workflow_id, tx)).filter((s) => s.id !== taskId && s.state === 'RUNNING' && s.node_id !== null);
         await this.tasks.finish(taskId, { state: 'CANCELLED', error: `cancelled by ${by}` }, tx);
-        return { row, forced, touched: [taskId, ...(await settleWorkflow(this.tasks, row, 'CANCELLED', tx))] };
+        return { row, forced, touched: [taskId, ...(await settleWorkflow(this.tasks, row, 'CANCELLED', tx))], stepsOnNodes: running };
       }
-      return { row, forced, touched: [taskId] };
+      return { row, forced, touched: [taskId], stepsOnNodes: [] };
     });
+    for (const s of stepsOnNodes) {
+      this.nodes.get(s.node_id!)?.send({ type: 'task.cancel', taskId: s.id, force: true });
+      this.live.delete(s.id);
+    }
     if (row.state === 'RUNNING') {
       if (row.node_id === null) this.serverRuns.get(taskId)?.abort(new Error(`cancelled by ${by}`));
       else this.nodes.get(row.node_id)?.send({ type: 'task.cancel', taskId, force: forced });
