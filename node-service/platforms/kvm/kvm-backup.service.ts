@@ -175,7 +175,7 @@ export class KvmBackup {
         base = null;
         job = await begin(null);
       }
-      transport = { dir: job.dir, socket: () => job.socket, dirtyContext: (t) => (base ? `qemu:dirty-bitmap:backup-${t}` : null), stop: () => job.stop(), end: (ok) => job.end(ok) };
+      transport = { dir: job.dir, socket: () => job.socket, dirtyContext: (t) => (base ? `qemu:dirty-bitmap:backup-${t}` : null), stop: (served) => job.stop(served), end: (ok) => job.end(ok) };
       checkpoint = job.checkpoint;
       log('info', `backup job of ${live.name} started (${base ? `incremental since ${base.checkpoint}` : 'full'}), new checkpoint ${job.checkpoint ?? 'none'}`);
     } else {
@@ -287,10 +287,12 @@ export class KvmBackup {
         o.signal?.throwIfAborted();
         // Every byte is read: the export can stop while the repository commits. The checkpoint
         // is kept or deleted only after the commit (end below), so the chain stays consistent.
-        // (Its problems are reported by end.)
+        // (Its problems are reported by end.) One small read proves the export still answers:
+        // a libvirt job needs no virsh round trip to tell it is ours before it is aborted.
         const bytesTransferred = clients.reduce((s, c) => s + c.bytesRead, 0);
+        const served = await (clients[0]?.read(Buffer.alloc(512), 0).then(() => true, () => false) ?? false);
         await Promise.all(clients.splice(0).map((c) => c.close()));
-        const [committed] = await Promise.allSettled([writer.commit(), exp.transport.stop()]);
+        const [committed] = await Promise.allSettled([writer.commit(), exp.transport.stop(served)]);
         if (committed.status === 'rejected') throw committed.reason;
         const manifest = committed.value;
         ok = true;

@@ -20,9 +20,11 @@ export interface ExportTransport {
   dirtyContext(target: string): string | null;
   /**
    * Stops serving the disks (once every byte is read) without deciding about the checkpoint,
-   * so it can run while the repository commits; `end` does the rest. Returns problems as warnings.
+   * so it can run while the repository commits; `end` does the rest. `served`: the caller's
+   * NBD connection was just answered, so the export is still there (a libvirt job then needs
+   * no ownership check before it is aborted). Returns problems as warnings.
    */
-  stop(): Promise<string[]>;
+  stop(served?: boolean): Promise<string[]>;
   /** Ends the export (stopping it first if not yet); `succeeded` false also discards a checkpoint it created. Returns problems as warnings. */
   end(succeeded: boolean): Promise<string[]>;
 }

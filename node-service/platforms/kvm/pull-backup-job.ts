@@ -70,10 +70,12 @@ export class PullBackupJob {
   /**
    * Stops the job (its NBD server and scratch files) and waits until QEMU let go of it, but
    * leaves the checkpoint: whether it stays is decided by `end`. Called as soon as every
-   * byte is read, so it runs while the repository commits. Returns problems as warnings.
+   * byte is read, so it runs while the repository commits. `served`: our NBD connection to
+   * the job's socket was just answered, so the domain's job is ours (the socket is this
+   * export's own) and is aborted without asking libvirt first. Returns problems as warnings.
    */
-  stop(): Promise<string[]> {
-    this.stopping ??= this.stopJob();
+  stop(served = false): Promise<string[]> {
+    this.stopping ??= this.stopJob(served);
     return this.stopping;
   }
 
@@ -97,11 +99,16 @@ export class PullBackupJob {
     return problems;
   }
 
-  private async stopJob(): Promise<string[]> {
+  private async stopJob(served: boolean): Promise<string[]> {
     try {
       // Only our job: if ours is gone (the VM was restarted), the domain's job is someone else's.
-      if (!(await this.ownJobActive())) return [];
-      await this.virsh.abortJob(this.domain);
+      if (!served && !(await this.ownJobActive())) return [];
+      try {
+        await this.virsh.abortJob(this.domain);
+      } catch (err) {
+        if (await this.ownJobActive()) throw err;
+        return []; // it ended meanwhile
+      }
       // domjobabort only asks; the next backup-begin (or checkpoint-delete) fails while QEMU is still tearing down.
       const deadline = Date.now() + 30_000;
       while ((await this.ownJobActive()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
