@@ -112,6 +112,31 @@ async function virsh(...args: string[]): Promise<string> {
   return (await exec('virsh', ['-c', URI, ...args], { env: { ...process.env, LC_ALL: 'C' } })).stdout;
 }
 
+/**
+ * Wall time of each phase, from the timeline (whatever runs inside a phase, at once or not):
+ * FORMAT.md's "Fixed costs of an incremental" lists these.
+ */
+function phases(events: readonly Event[]): [string, number][] {
+  const first = (label: string | RegExp): Event | undefined => events.find((e) => (typeof label === 'string' ? e.label === label : label.test(e.label)));
+  const begin = first('BEGIN');
+  const job = first(/^virsh backup-begin/);
+  const store = first('STORE');
+  const data = first('writer.writeDisk');
+  const cleanup = first('CLEANUP');
+  if (!begin || !job || !store || !data) return [];
+  const end = (e: Event): number => e.start + e.ms;
+  return [
+    ['phase: open + chain check (until backup-begin)', job.start - begin.start],
+    ['phase: backup-begin', job.ms],
+    ['phase: rest of BEGIN (NBD sizes)', end(begin) - end(job)],
+    ['phase: STORE until the data (manifest, NBD, startBackup)', data.start - store.start],
+    ['phase: data (writeDisk)', data.ms],
+    ['phase: commit + ending the job', end(store) - end(data)],
+    ...(cleanup ? ([['phase: checkpoint cleanup', cleanup.ms]] as [string, number][]) : []),
+    ['phase: BEGIN..STORE end (without open, close, cleanup)', end(store) - begin.start],
+  ];
+}
+
 function median(v: readonly number[]): number {
   const s = [...v].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -167,6 +192,7 @@ async function main(): Promise<void> {
       totals.push(total);
       const per = new Map<string, number>();
       for (const e of timeline.events) per.set(e.label, (per.get(e.label) ?? 0) + e.ms);
+      for (const [phase, ms] of phases(timeline.events)) per.set(phase, ms);
       for (const [l, ms] of per) byLabel.set(l, [...(byLabel.get(l) ?? []), ms]);
       if (process.env['VPLUS_FIXED_TIMELINE'] === '1') {
         process.stdout.write(`round ${round}: ${total.toFixed(0)} ms\n`);
