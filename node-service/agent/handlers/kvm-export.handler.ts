@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { ExportParamsSchema, type ExportResultSchema } from '../../../common/kvm-tasks.js';
-import { KvmBackup, KvmError, Virsh } from '../../platforms/kvm/index.js';
+import { KvmBackup, KvmError, Virsh, type KvmExport } from '../../platforms/kvm/index.js';
 import { TaskError, type TaskHandler, type TaskRunContext } from '../task-handler.js';
 import { parseParams, withRepository } from './destination-task.js';
 import { ensureWorkDir, kvmStep, kvmWorkDir, type KvmHandlerDeps } from './kvm-task.js';
@@ -22,27 +22,35 @@ export function kvmExportHandler(deps: KvmHandlerDeps): TaskHandler {
         ctx.log('warn', `ended an earlier export of ${params.vm.name} (${id}) that no STORE task read`);
       }
       const backup = new KvmBackup({ runner: deps.runner, starter: deps.starter, virsh: new Virsh(deps.runner!, params.uri), owner: deps.owner });
-      const exp = await withRepository(ctx, deps, target, (repository) =>
-        kvmStep(ctx, deps, async () => {
-          try {
-            return await backup.begin({
-              domain: params.vm.uuid,
-              repository,
-              mode: params.mode,
-              previous: params.previous,
-              excludeDisks: params.excludeDisks,
-              workDir,
-              signal: ctx.signal,
-              log: (level, message) => ctx.log(level, message),
-            });
-          } catch (err) {
-            if (err instanceof KvmError && err.code === 'KVM_DOMAIN_NOT_FOUND') {
-              throw new TaskError(`virtual machine ${params.vm.name} (${params.vm.uuid}) does not exist on ${params.uri}; sync the inventory of this host`, err.code);
+      // Kept outside the repository's scope: if closing the repository fails, the export must still end.
+      const opened: { exp?: KvmExport } = {};
+      let exp: KvmExport;
+      try {
+        exp = await withRepository(ctx, deps, target, (repository) =>
+          kvmStep(ctx, deps, async () => {
+            try {
+              return (opened.exp = await backup.begin({
+                domain: params.vm.uuid,
+                repository,
+                mode: params.mode,
+                previous: params.previous,
+                excludeDisks: params.excludeDisks,
+                workDir,
+                signal: ctx.signal,
+                log: (level, message) => ctx.log(level, message),
+              }));
+            } catch (err) {
+              if (err instanceof KvmError && err.code === 'KVM_DOMAIN_NOT_FOUND') {
+                throw new TaskError(`virtual machine ${params.vm.name} (${params.vm.uuid}) does not exist on ${params.uri}; sync the inventory of this host`, err.code);
+              }
+              throw err;
             }
-            throw err;
-          }
-        }),
-      );
+          }),
+        );
+      } catch (err) {
+        if (opened.exp) for (const p of await opened.exp.transport.end(false)) ctx.log('warn', p);
+        throw err;
+      }
       if (ctx.signal.aborted) {
         await exp.transport.end(false);
         ctx.signal.throwIfAborted();
