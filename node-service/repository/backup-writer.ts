@@ -408,17 +408,6 @@ export class BackupWriter {
       return enc.id;
     };
 
-    /** The all-zero chunk of a length (the base of an overlay on a chunk that was zero), stored once. */
-    const zeroIds = new Map<number, Promise<string>>();
-    const zeroChunk = (length: number): Promise<string> => {
-      let id = zeroIds.get(length);
-      if (!id) {
-        id = this.storeZeroChunk(length);
-        zeroIds.set(length, id);
-      }
-      return id;
-    };
-
     const handle = async (task: ChunkTask): Promise<void> => {
       if (task.kind === 'reuse') {
         slots[task.index] = task.id;
@@ -443,7 +432,7 @@ export class BackupWriter {
         const over: OverlayChunk['over'] = [...task.keep];
         for (const [i, r] of task.ranges.entries()) over.push([r.offset, r.length, await storeData(parts[i]!, r.length)]);
         over.sort((a, b) => a[0] - b[0]);
-        slots[task.index] = { base: task.base ?? (await zeroChunk(task.length)), over };
+        slots[task.index] = { base: task.base, over };
         this.totals.data += task.length;
         this.totals.reused += task.length - task.sourceBytes;
       }
@@ -455,16 +444,6 @@ export class BackupWriter {
     report(true);
     this.totals.logical += size;
     return { name, size, chunkSize, chunks: compactChunks(slots) };
-  }
-
-  /** Makes sure the all-zero chunk of `length` bytes is stored (healing a damaged one); returns its id. */
-  private async storeZeroChunk(length: number): Promise<string> {
-    const known = this.ctx.knownChunks;
-    let enc = await this.ctx.pool.encode(Buffer.alloc(length), known === undefined);
-    if (this.ctx.damaged.has(enc.id) && !enc.payload) enc = await this.ctx.pool.encode(enc.plain, false);
-    else if (known?.has(enc.id) && !this.ctx.damaged.has(enc.id)) return enc.id;
-    if (enc.payload) await this.storeChunk(enc.id, enc.payload, length);
-    return enc.id;
   }
 
   /** Writes a chunk file unless this backup already has; returns whether it wrote it. */
@@ -519,17 +498,16 @@ export class BackupWriter {
 
 /**
  * How a partly changed chunk is stored as an overlay of its previous slot, if it can be: the
- * previous base (null for a chunk that was zero: the all-zero chunk), the previous parts no
- * dirty range touches (a touched one is read again in full, so parts never overlap), the
- * ranges to read. Undefined when the base is damaged, or the overlay would pass
- * OVERLAY_MAX_PARTS or half of the chunk.
+ * previous base, the previous parts no dirty range touches (a touched one is read again in
+ * full, so parts never overlap), the ranges to read. Undefined when the chunk was zero or is
+ * damaged, or the overlay would pass OVERLAY_MAX_PARTS or half of the chunk.
  */
 export function overlayOf(previous: ChunkSlot | undefined, dirty: readonly ByteRange[] | undefined, length: number, damaged: ReadonlySet<string>): ChunkOverlay | undefined {
-  if (!dirty || dirty.length === 0 || previous === undefined) return undefined;
-  const base = previous === null ? null : typeof previous === 'string' ? previous : previous.base;
-  if (base !== null && damaged.has(base)) return undefined;
+  if (!dirty || dirty.length === 0 || previous === undefined || previous === null) return undefined;
+  const base = typeof previous === 'string' ? previous : previous.base;
+  if (damaged.has(base)) return undefined;
   let ranges = sortRanges(dirty);
-  let keep = previous === null || typeof previous === 'string' ? [] : [...previous.over];
+  let keep = typeof previous === 'string' ? [] : [...previous.over];
   for (;;) {
     const touched = keep.filter(([offset, len, id]) => damaged.has(id) || ranges.some((r) => r.offset < offset + len && offset < r.offset + r.length));
     if (touched.length === 0) break;
@@ -564,8 +542,7 @@ export function incrementalReadBytes(previous: DiskManifest, dirty: readonly Byt
     const sameLength = c < prevSlots.length && chunkLength(previous.size, chunkSize, c) === length;
     const o = sameLength ? overlayOf(prevSlots[c], inChunk, length, none) : undefined;
     const dirtyBytes = inChunk.reduce((s, r) => s + r.length, 0);
-    // An overlay reads its ranges; a chunk that was zero and changed in more than 8 places, its
-    // dirty ranges (patched over zeros).
+    // An overlay reads its ranges; a chunk that was zero, its dirty ranges (patched over zeros).
     if (o) total += o.ranges.reduce((s, r) => s + r.length, 0);
     else if (sameLength && prevSlots[c] === null && dirtyBytes * 2 <= length) total += dirtyBytes;
     else total += length;
