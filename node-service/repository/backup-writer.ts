@@ -16,7 +16,8 @@ import {
 } from './errors.js';
 import { runBounded } from './concurrency.js';
 import type { RepositoryFileSystem } from './file-system.js';
-import { dirtyChunkMap, dirtyRangesByChunk, planChunks, sortRanges, type BufferPool, type ChunkOverlay, type ChunkPatch, type ChunkTask, type DiskSource } from './disk-source.js';
+import { dirtyChunkMap, dirtyRangesByChunk, planChunks, type BufferPool, type ChunkOverlay, type ChunkPatch, type ChunkTask, type DiskSource } from './disk-source.js';
+import { overlayOf } from './overlay-plan.js';
 import {
   ALLOWED_CHUNK_SIZES,
   FORMAT_VERSION,
@@ -70,12 +71,6 @@ export interface WriterContext {
   partialChunks?: 'patch' | 'read';
 }
 
-/**
- * An overlay (format.ts OverlayChunk) holds at most this many parts and covers at most half
- * of its chunk; a change beyond that stores the chunk whole again. Bounds what a restore
- * reads for one chunk: its base and a few small parts. FORMAT.md "Overlays".
- */
-export const OVERLAY_MAX_PARTS = 8;
 
 export interface BackupWriterOptions {
   id: string;
@@ -494,58 +489,4 @@ export class BackupWriter {
     if (missing > 0) throw new GcRaceError(this.id, missing);
     this.log.warn({ epoch }, 'garbage collection ran during this backup; all reused chunks are still present');
   }
-}
-
-/**
- * How a partly changed chunk is stored as an overlay of its previous slot, if it can be: the
- * previous base, the previous parts no dirty range touches (a touched one is read again in
- * full, so parts never overlap), the ranges to read. Undefined when the chunk was zero or is
- * damaged, or the overlay would pass OVERLAY_MAX_PARTS or half of the chunk.
- */
-export function overlayOf(previous: ChunkSlot | undefined, dirty: readonly ByteRange[] | undefined, length: number, damaged: ReadonlySet<string>): ChunkOverlay | undefined {
-  if (!dirty || dirty.length === 0 || previous === undefined || previous === null) return undefined;
-  const base = typeof previous === 'string' ? previous : previous.base;
-  if (damaged.has(base)) return undefined;
-  let ranges = sortRanges(dirty);
-  let keep = typeof previous === 'string' ? [] : [...previous.over];
-  for (;;) {
-    const touched = keep.filter(([offset, len, id]) => damaged.has(id) || ranges.some((r) => r.offset < offset + len && offset < r.offset + r.length));
-    if (touched.length === 0) break;
-    keep = keep.filter((p) => !touched.includes(p));
-    ranges = sortRanges([...ranges, ...touched.map(([offset, len]) => ({ offset, length: len }))]);
-  }
-  if (keep.length + ranges.length > OVERLAY_MAX_PARTS) return undefined;
-  const covered = ranges.reduce((sum, r) => sum + r.length, 0) + keep.reduce((sum, p) => sum + p[1], 0);
-  if (covered * 2 > length) return undefined;
-  return { base, keep, ranges };
-}
-
-/**
- * The bytes an incremental of a disk reads from a random-access source with `partialChunks:
- * 'read'` and overlays (for a progress bar's total): the ranges of each chunk stored as an
- * overlay or patched over a chunk that was zero, whole chunks for the rest of the dirty ones
- * that hold allocated data. Chunks on the
- * damaged list, unknown here, make the real figure larger.
- */
-export function incrementalReadBytes(previous: DiskManifest, dirty: readonly ByteRange[], allocated: readonly ByteRange[], size: number): number {
-  const { chunkSize } = previous;
-  const prevSlots = expandChunks(previous);
-  const alloc = sortRanges(allocated);
-  const none = new Set<string>();
-  let total = 0;
-  let a = 0;
-  for (const [c, inChunk] of [...dirtyRangesByChunk(dirty, size, chunkSize)].sort((x, y) => x[0] - y[0])) {
-    const start = c * chunkSize;
-    const length = chunkLength(size, chunkSize, c);
-    while (a < alloc.length && alloc[a]!.offset + alloc[a]!.length <= start) a++;
-    if (a >= alloc.length || alloc[a]!.offset >= start + length) continue; // read as zero, not at all
-    const sameLength = c < prevSlots.length && chunkLength(previous.size, chunkSize, c) === length;
-    const o = sameLength ? overlayOf(prevSlots[c], inChunk, length, none) : undefined;
-    const dirtyBytes = inChunk.reduce((s, r) => s + r.length, 0);
-    // An overlay reads its ranges; a chunk that was zero, its dirty ranges (patched over zeros).
-    if (o) total += o.ranges.reduce((s, r) => s + r.length, 0);
-    else if (sameLength && prevSlots[c] === null && dirtyBytes * 2 <= length) total += dirtyBytes;
-    else total += length;
-  }
-  return total;
 }

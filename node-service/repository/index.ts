@@ -11,7 +11,8 @@ export type {
   RepositoryLocation,
   StartBackupOptions,
 } from './repository.js';
-export { BackupWriter, incrementalReadBytes } from './backup-writer.js';
+export { BackupWriter } from './backup-writer.js';
+export { incrementalReadBytes } from './overlay-plan.js';
 export type { DiskProgress, IncrementalChanges, WriteDiskOptions } from './backup-writer.js';
 export { copyBackup } from './copy.js';
 export type { CopyOptions, CopyProgress, CopyReport } from './copy.js';
