@@ -17,12 +17,17 @@ export const OVERLAY_MAX_PARTS = 8;
  * previous base, the previous parts no dirty range touches (a touched one is read again in
  * full, so parts never overlap), the ranges to read. Undefined when the chunk was zero or is
  * damaged, or the overlay would pass OVERLAY_MAX_PARTS or half of the chunk.
+ *
+ * A damaged part is touched too: its range is read again, and as the bytes there are the
+ * ones it held (a clean chunk, `dirty` empty) it gets the same id and is stored again, which
+ * heals every older backup that has it.
  */
 export function overlayOf(previous: ChunkSlot | undefined, dirty: readonly ByteRange[] | undefined, length: number, damaged: ReadonlySet<string>): ChunkOverlay | undefined {
-  if (!dirty || dirty.length === 0 || previous === undefined || previous === null) return undefined;
+  if (previous === undefined || previous === null) return undefined;
+  if (!dirty?.length && typeof previous === 'string') return undefined;
   const base = typeof previous === 'string' ? previous : previous.base;
   if (damaged.has(base)) return undefined;
-  let ranges = sortRanges(dirty);
+  let ranges = sortRanges(dirty ?? []);
   let keep = typeof previous === 'string' ? [] : [...previous.over];
   for (;;) {
     const touched = keep.filter(([offset, len, id]) => damaged.has(id) || ranges.some((r) => r.offset < offset + len && offset < r.offset + r.length));
@@ -30,6 +35,7 @@ export function overlayOf(previous: ChunkSlot | undefined, dirty: readonly ByteR
     keep = keep.filter((p) => !touched.includes(p));
     ranges = sortRanges([...ranges, ...touched.map(([offset, len]) => ({ offset, length: len }))]);
   }
+  if (ranges.length === 0) return undefined; // nothing changed and nothing damaged: reused as it is
   if (keep.length + ranges.length > OVERLAY_MAX_PARTS) return undefined;
   const covered = ranges.reduce((sum, r) => sum + r.length, 0) + keep.reduce((sum, p) => sum + p[1], 0);
   if (covered * 2 > length) return undefined;

@@ -174,4 +174,25 @@ describe('damaged chunks', () => {
     expect(b3.manifest.summary.readBytes).toBe(CHUNK + 8 * KIB);
     expect((await restored(repo, b3.manifest.id)).equals(v3)).toBe(true);
   });
+  it('a damaged part of a chunk nothing changed in is read again (only its range) and stored under its id, which heals the older backup', async () => {
+    const repo = await setup();
+    const img = randomImage(21, 2 * MIB);
+    const b1 = await backup(repo, img);
+    const v2 = Buffer.from(img);
+    const dirty = [{ offset: 2 * CHUNK + 16 * KIB, length: 4 * KIB }];
+    randomImage(22, 4 * KIB).copy(v2, dirty[0]!.offset);
+    const b2 = await backup(repo, v2, b1.manifest, dirty);
+    const slot = expandChunks(b2.manifest.disks[0]!)[2] as OverlayChunk;
+    const part = slot.over[0]![2];
+    await flipByte(repo, part);
+    expect((await repo.verify()).problems.map((p) => p.chunkId)).toEqual([part]);
+    await expect(restored(repo, b2.manifest.id)).rejects.toThrow();
+    // Nothing changed since b2: the third backup reads the damaged part's 4 KiB alone, the same bytes, the same id.
+    const b3 = await backup(repo, v2, b2.manifest, []);
+    expect(b3.manifest.summary.readBytes).toBe(4 * KIB);
+    expect(b3.healed).toEqual([part]);
+    expect(expandChunks(b3.manifest.disks[0]!)[2]).toEqual(slot);
+    expect((await repo.verify()).ok).toBe(true);
+    for (const b of [b2, b3]) expect((await restored(repo, b.manifest.id)).equals(v2)).toBe(true);
+  });
 });
