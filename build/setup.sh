@@ -45,6 +45,8 @@ fi
 if [ "$mode" = test ]; then
   # chromium: UI end-to-end tests (driven by playwright-core, no browser download).
   packages+=(chromium openssh-server iproute2 libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libnbd-bin)
+  # strace: the durability test watches a backup's fdatasync/syncfs/rename order.
+  packages+=(strace)
   # Mount (file-level restore): test disks (sfdisk, mkfs.*, LVM metadata without activation),
   # FUSE filesystem drivers, and an iSCSI target with a user-space initiator.
   packages+=(fdisk lvm2 xfsprogs btrfs-progs ntfs-3g dosfstools mtools exfatprogs fusefat tgt libiscsi-bin qemu-block-extra)

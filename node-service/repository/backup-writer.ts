@@ -7,16 +7,11 @@
 import * as path from 'node:path';
 import { ChunkDecodeError, type ChunkCodecPool } from './chunk-codec.pool.js';
 import type { Clock } from './clock.js';
-import {
-  GcRaceError,
-  InvalidArgumentError,
-  WriterClosedError,
-  isErrno,
-  toRepositoryError,
-} from './errors.js';
+import { GcRaceError, InvalidArgumentError, WriterClosedError, isErrno, toRepositoryError } from './errors.js';
 import { runBounded } from './concurrency.js';
 import type { RepositoryFileSystem } from './file-system.js';
-import { dirtyChunkMap, dirtyRangesByChunk, planChunks, type BufferPool, type ChunkOverlay, type ChunkPatch, type ChunkTask, type DiskSource } from './disk-source.js';
+import { dirtyChunkMap, dirtyRangesByChunk, planChunks, type ChunkOverlay, type ChunkPatch, type ChunkTask, type DiskSource } from './disk-source.js';
+import { ChunkBuffers, isZero } from './chunk-buffers.js';
 import { overlayOf } from './overlay-plan.js';
 import {
   ALLOWED_CHUNK_SIZES,
@@ -70,7 +65,6 @@ export interface WriterContext {
    */
   partialChunks?: 'patch' | 'read';
 }
-
 
 export interface BackupWriterOptions {
   id: string;
@@ -128,36 +122,6 @@ export interface WriteDiskOptions {
 
 type WriterState = 'open' | 'writing' | 'committing' | 'committed' | 'aborted' | 'failed';
 
-class ChunkBuffers implements BufferPool {
-  private readonly free: Buffer[] = [];
-  constructor(
-    private readonly size: number,
-    private readonly keep: number,
-  ) {}
-
-  take(length: number, zeroed: boolean): Buffer {
-    const buf = length === this.size ? this.free.pop() : undefined;
-    if (buf) {
-      if (zeroed) buf.fill(0);
-      return buf;
-    }
-    // Own ArrayBuffer per chunk: it is transferred to a worker thread, not copied.
-    const fresh = Buffer.allocUnsafeSlow(length);
-    if (zeroed) fresh.fill(0);
-    return fresh;
-  }
-
-  release(buf: Buffer): void {
-    if (buf.length === this.size && this.free.length < this.keep) this.free.push(buf);
-  }
-}
-
-let zeroBuffer = Buffer.alloc(0);
-function isZero(buf: Buffer): boolean {
-  if (zeroBuffer.length < buf.length) zeroBuffer = Buffer.alloc(buf.length);
-  return buf.equals(zeroBuffer.subarray(0, buf.length));
-}
-
 export class BackupWriter {
   readonly id: string;
   private state: WriterState = 'open';
@@ -211,18 +175,16 @@ export class BackupWriter {
     }
   }
 
-  /** Makes the backup visible: flushes directories, then writes the manifest (last). */
+  /** Makes the backup visible: makes its chunk files durable, then writes the manifest (last). */
   async commit(): Promise<BackupManifest> {
     if (this.state !== 'open') throw new WriterClosedError(this.id, this.state);
     this.state = 'committing';
     try {
-      await Promise.all(
-        [...this.touchedShards].map((dir) =>
-          this.ctx.fs.syncDir(dir).catch((err: unknown) => {
-            throw toRepositoryError(err, this.ctx.repoPath, 'flushing chunk directories');
-          }),
-        ),
-      );
+      const fs = this.ctx.fs;
+      const dirs = [...this.touchedShards];
+      await (fs.flush ? fs.flush(this.ctx.repoPath, dirs) : Promise.all(dirs.map((dir) => fs.syncDir(dir)))).catch((err: unknown) => {
+        throw toRepositoryError(err, this.ctx.repoPath, 'flushing chunk files');
+      });
       await this.checkNoGcRace();
       const manifest: BackupManifest = {
         format: MANIFEST_FORMAT,
@@ -292,6 +254,17 @@ export class BackupWriter {
     let reuse: (index: number) => ChunkSlot | undefined = () => undefined;
     let patch: ((index: number) => ChunkPatch | undefined) | undefined;
     let overlay: ((index: number) => ChunkOverlay | undefined) | undefined;
+    /** The all-zero chunk of a length (the base of an overlay on a chunk that was zero), stored once. */
+    const zeroIds = new Map<number, Promise<string>>();
+    const zeroChunk = (length: number): Promise<string> => {
+      let id = zeroIds.get(length);
+      if (!id) {
+        id = this.storeZeroChunk(length);
+        zeroIds.set(length, id);
+      }
+      return id;
+    };
+
     if (changes) {
       const prev = changes.previous;
       if (prev.repositoryId !== this.ctx.repositoryId) {
@@ -307,7 +280,7 @@ export class BackupWriter {
         chunkSize = prevDisk.chunkSize;
         const prevSlots = expandChunks(prevDisk);
         const dirty = dirtyChunkMap(changes.dirty, size, chunkSize);
-        const damaged = this.ctx.damaged;
+        const damaged = await this.healZeroChunks(chunkSize, chunkLength(size, chunkSize, chunkCount(size, chunkSize) - 1), zeroChunk);
         const sound = (slot: ChunkSlot, length: number): boolean => objectsOf(slot, length).every((o) => !damaged.has(o.id));
         /** The previous slot of a chunk whose length did not change (a resized disk's last chunk is read again). */
         const previousOf = (index: number): ChunkSlot | undefined => {
@@ -427,7 +400,7 @@ export class BackupWriter {
         const over: OverlayChunk['over'] = [...task.keep];
         for (const [i, r] of task.ranges.entries()) over.push([r.offset, r.length, await storeData(parts[i]!, r.length)]);
         over.sort((a, b) => a[0] - b[0]);
-        slots[task.index] = { base: task.base, over };
+        slots[task.index] = { base: task.base ?? (await zeroChunk(task.length)), over };
         this.totals.data += task.length;
         this.totals.reused += task.length - task.sourceBytes;
       }
@@ -441,6 +414,35 @@ export class BackupWriter {
     return { name, size, chunkSize, chunks: compactChunks(slots) };
   }
 
+  /**
+   * The damaged list as an incremental sees it: an all-zero chunk on it (an overlay's base over
+   * a chunk that was zero) is stored again from zeros first, which heals every backup using it,
+   * and is then sound.
+   */
+  private async healZeroChunks(chunkSize: number, lastLength: number, zeroChunk: (length: number) => Promise<string>): Promise<ReadonlySet<string>> {
+    const damaged = this.ctx.damaged;
+    if (damaged.size === 0) return damaged;
+    const sound = new Set(damaged);
+    for (const length of new Set([chunkSize, lastLength])) {
+      const { id } = await this.ctx.pool.encode(Buffer.alloc(length), false);
+      if (damaged.has(id)) sound.delete(await zeroChunk(length));
+    }
+    return sound;
+  }
+
+  /** Makes sure the all-zero chunk of `length` bytes is stored (healing a damaged one); returns its id. */
+  private async storeZeroChunk(length: number): Promise<string> {
+    const known = this.ctx.knownChunks;
+    let enc = await this.ctx.pool.encode(Buffer.alloc(length), known === undefined);
+    const damaged = this.ctx.damaged.has(enc.id) && !this.written.has(enc.id);
+    if (damaged) {
+      if (!enc.payload) enc = await this.ctx.pool.encode(enc.plain, false);
+      this.healed.add(enc.id);
+    } else if (known?.has(enc.id)) return enc.id;
+    if (enc.payload) await this.storeChunk(enc.id, enc.payload, length);
+    return enc.id;
+  }
+
   /** Writes a chunk file unless this backup already has; returns whether it wrote it. */
   private async storeChunk(id: string, payload: Buffer, plainLength: number): Promise<boolean> {
     if (this.written.has(id)) return false;
@@ -451,7 +453,8 @@ export class BackupWriter {
     }
     const file = path.join(this.ctx.repoPath, chunkRelPath(id));
     const retention = this.ctx.retention;
-    const write = this.ctx.fs.writeFileAtomic(file, payload, retention ? { retainUntilMs: retention.retainUntilMs } : {}).catch((err: unknown) => {
+    // Durable at commit, all at once (flush), before the manifest refers to it.
+    const write = this.ctx.fs.writeFileAtomic(file, payload, { sync: false, ...(retention ? { retainUntilMs: retention.retainUntilMs } : {}) }).catch((err: unknown) => {
       throw toRepositoryError(err, this.ctx.repoPath, `writing chunk ${id.slice(0, 12)}… of backup ${this.id}`);
     });
     this.storing.set(id, write);

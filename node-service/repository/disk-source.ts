@@ -65,7 +65,8 @@ export interface ChunkPatch {
  * each stored as a part of its own. Nothing of the previous content is read.
  */
 export interface ChunkOverlay {
-  base: string;
+  /** The previous chunk's id; null when it was zero (the base is then the all-zero chunk of its length). */
+  base: string | null;
   keep: readonly [number, number, string][];
   /** Relative to the chunk's start, sorted and merged; none overlaps a kept part. */
   ranges: readonly ByteRange[];

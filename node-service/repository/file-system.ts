@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -33,6 +34,11 @@ export interface WritableFile {
 export interface WriteOptions {
   /** Object stores with object lock: the object's retain-until date (ms), instead of the destination's default. */
   retainUntilMs?: number | undefined;
+  /**
+   * False: the file need not be durable yet (no fdatasync of its own); the caller makes it
+   * durable with `flush` before anything durable refers to it. Only with a `flush`.
+   */
+  sync?: boolean;
 }
 
 /** Prefix of temporary files; garbage collection removes old ones. */
@@ -51,6 +57,11 @@ export interface RepositoryFileSystem {
    */
   writeFileAtomic(file: string, data: Uint8Array, options?: WriteOptions): Promise<void>;
   syncDir(dir: string): Promise<void>;
+  /**
+   * Makes durable, with their directory entries, the files written under `root` with `sync:
+   * false` into `dirs`. Absent where every write is durable on return (object stores).
+   */
+  flush?(root: string, dirs: Iterable<string>): Promise<void>;
   stat(file: string): Promise<FileStat>;
   readdir(dir: string): Promise<string[]>;
   /** Creates one directory level; an existing directory is not an error. */
@@ -68,12 +79,52 @@ export interface RepositoryFileSystem {
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
+/**
+ * Whether `sync -f` (coreutils' syncfs(2): one call flushes a whole filesystem) runs here;
+ * asked once per process.
+ */
+let syncfsProbe: Promise<boolean> | undefined;
+function syncfsWorks(): Promise<boolean> {
+  syncfsProbe ??= new Promise((resolve) => execFile('sync', ['--version'], { timeout: 10_000 }, (err) => resolve(!err)));
+  return syncfsProbe;
+}
+
 export class NodeFileSystem implements RepositoryFileSystem {
+  /** `syncfs: false` flushes file by file, as where `sync -f` is missing. */
+  constructor(private readonly options: { syncfs?: boolean } = {}) {}
+
   async readFile(file: string): Promise<Buffer> {
     return fsp.readFile(file);
   }
 
-  async writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
+  /** Deferred durability (`sync: false`) only where one syncfs can flush it all later. */
+  private async defers(options: WriteOptions): Promise<boolean> {
+    return options.sync === false && this.options.syncfs !== false && (await syncfsWorks());
+  }
+
+  /**
+   * One syncfs of the filesystem holding `root` when the files' own fdatasync was deferred: it
+   * writes their data and commits the journal with their directory entries (measured: 2,600
+   * files of 20 KiB, 535–646 ms with an fdatasync each, 193–258 ms with one syncfs).
+   * Otherwise (no `sync -f`) each file was synced as it was written: only the directories.
+   */
+  async flush(root: string, dirs: Iterable<string>): Promise<void> {
+    const list = [...dirs];
+    if (list.length === 0) return;
+    if (this.options.syncfs !== false && (await syncfsWorks())) {
+      await new Promise<void>((resolve, reject) =>
+        execFile('sync', ['-f', root], { timeout: 10 * 60_000 }, (err, _stdout, stderr) => {
+          if (!err) return resolve();
+          reject(Object.assign(new Error(`sync -f ${root} failed: ${stderr.trim() || err.message}`), { code: 'EIO' }));
+        }),
+      );
+      return;
+    }
+    await Promise.all(list.map((dir) => this.syncDir(dir)));
+  }
+
+  async writeFileAtomic(file: string, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
+    const defer = await this.defers(options);
     const tmp = path.join(path.dirname(file), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     let renamed = false;
     try {
@@ -84,7 +135,7 @@ export class NodeFileSystem implements RepositoryFileSystem {
           const { bytesWritten } = await fh.write(data, off, data.length - off, off);
           off += bytesWritten;
         }
-        await fh.datasync();
+        if (!defer) await fh.datasync();
       } finally {
         await fh.close();
       }

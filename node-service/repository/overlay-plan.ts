@@ -14,21 +14,22 @@ export const OVERLAY_MAX_PARTS = 8;
 
 /**
  * How a partly changed chunk is stored as an overlay of its previous slot, if it can be: the
- * previous base, the previous parts no dirty range touches (a touched one is read again in
- * full, so parts never overlap), the ranges to read. Undefined when the chunk was zero or is
- * damaged, or the overlay would pass OVERLAY_MAX_PARTS or half of the chunk.
+ * previous base (null for a chunk that was zero: the all-zero chunk of its length), the
+ * previous parts no dirty range touches (a touched one is read again in full, so parts never
+ * overlap), the ranges to read. Undefined when the base is damaged, or the overlay would pass
+ * OVERLAY_MAX_PARTS or half of the chunk.
  *
  * A damaged part is touched too: its range is read again, and as the bytes there are the
  * ones it held (a clean chunk, `dirty` empty) it gets the same id and is stored again, which
  * heals every older backup that has it.
  */
 export function overlayOf(previous: ChunkSlot | undefined, dirty: readonly ByteRange[] | undefined, length: number, damaged: ReadonlySet<string>): ChunkOverlay | undefined {
-  if (previous === undefined || previous === null) return undefined;
-  if (!dirty?.length && typeof previous === 'string') return undefined;
-  const base = typeof previous === 'string' ? previous : previous.base;
-  if (damaged.has(base)) return undefined;
+  if (previous === undefined) return undefined;
+  if (!dirty?.length && (previous === null || typeof previous === 'string')) return undefined;
+  const base = previous === null ? null : typeof previous === 'string' ? previous : previous.base;
+  if (base !== null && damaged.has(base)) return undefined;
   let ranges = sortRanges(dirty ?? []);
-  let keep = typeof previous === 'string' ? [] : [...previous.over];
+  let keep = previous === null || typeof previous === 'string' ? [] : [...previous.over];
   for (;;) {
     const touched = keep.filter(([offset, len, id]) => damaged.has(id) || ranges.some((r) => r.offset < offset + len && offset < r.offset + r.length));
     if (touched.length === 0) break;
@@ -64,7 +65,8 @@ export function incrementalReadBytes(previous: DiskManifest, dirty: readonly Byt
     const sameLength = c < prevSlots.length && chunkLength(previous.size, chunkSize, c) === length;
     const o = sameLength ? overlayOf(prevSlots[c], inChunk, length, none) : undefined;
     const dirtyBytes = inChunk.reduce((s, r) => s + r.length, 0);
-    // An overlay reads its ranges; a chunk that was zero, its dirty ranges (patched over zeros).
+    // An overlay reads its ranges; a chunk that was zero and changed in more than 8 places, its
+    // dirty ranges (patched over zeros).
     if (o) total += o.ranges.reduce((s, r) => s + r.length, 0);
     else if (sameLength && prevSlots[c] === null && dirtyBytes * 2 <= length) total += dirtyBytes;
     else total += length;

@@ -216,8 +216,8 @@ describe('KVM task handlers', () => {
       ['vda', MiB + 128 * 1024],
       ['vdb', 64 * 1024],
     ]);
-    // Only the changed granules, 64 KiB each (chunks that were zero are patched over zeros,
-    // FORMAT.md "Partly changed chunks"): vda 20M and 40M, vdb 0; the zeroed chunk at 10M needs no read.
+    // Only the changed granules, 64 KiB each (overlays on the all-zero chunk, FORMAT.md
+    // "Overlays"): vda 20M and 40M, vdb 0; the zeroed chunk at 10M needs no read.
     expect(incremental.bytesRead).toBe(3 * 64 * 1024);
     // And its progress says so from the start: 192 KiB of 192 KiB, not the disks' 128 MiB.
     expect(stored.seen.progress.at(-1)).toMatchObject({ bytesDone: 3 * 64 * 1024, bytesTotal: 3 * 64 * 1024 });

@@ -116,7 +116,7 @@ describe('KVM backup and restore', () => {
     ]);
     // …and only that is read: the 64 KiB written over data (chunk 11), stored as an overlay of
     // the full backup's chunk (FORMAT.md "Overlays"); the dirty granules of chunks that were zero
-    // (vda 20M and 40M, vdb 0), patched over zeros; the zeroed chunk needs no read.
+    // (vda 20M and 40M, vdb 0), laid over the all-zero chunk; the zeroed chunk needs no read.
     expect(incremental.bytesRead).toBe(4 * 64 * 1024);
     const vdaSlots = expandChunks(incremental.manifest.disks.find((d) => d.name === 'vda')!);
     expect(vdaSlots[11]).toEqual({ base: expandChunks(full.manifest.disks.find((d) => d.name === 'vda')!)[11], over: [[128 * 1024, 64 * 1024, expect.any(String)]] });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupPage } from '../../../common/api/backups.js';
 import type { Vm } from '../../../common/api/hypervisors.js';
 import type { TaskDetails } from '../../../common/api/tasks.js';
-import { chunkRelPath, expandChunks } from '../../../node-service/repository/format.js';
+import { chunkRelPath, forEachChunkObject } from '../../../node-service/repository/format.js';
 import { Repository } from '../../../node-service/repository/index.js';
 import { startKvmSetup, type KvmSetup } from '../../support/kvm-setup.js';
 import { MiB, sh, virsh, type LibvirtTestHost, type TestVm } from '../../support/libvirt-host.js';
@@ -108,7 +108,12 @@ describe('KVM workflows through the server', () => {
     const [incr, full] = (await api<BackupPage>('GET', `/api/backups?vm=${vm.uuid}`)).body.backups;
     const repoPath = bed.destinationPath('local');
     const repo = await Repository.open(repoPath);
-    const chunksOf = async (id: string): Promise<Set<string>> => new Set((await repo.loadManifest(id)).disks.flatMap((d) => expandChunks(d)).filter((c): c is string => typeof c === 'string'));
+    // Every object (whole chunks, overlay bases and parts): the one damaged may be any of them.
+    const chunksOf = async (id: string): Promise<Set<string>> => {
+      const ids = new Set<string>();
+      for (const d of (await repo.loadManifest(id)).disks) forEachChunkObject(d, (c) => ids.add(c));
+      return ids;
+    };
     const inFull = await chunksOf(full!.repoBackupId);
     const onlyIncr = [...(await chunksOf(incr!.repoBackupId))].filter((c) => !inFull.has(c));
     await repo.close();

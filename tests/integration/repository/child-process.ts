@@ -76,6 +76,11 @@ export class ChildRepository {
     await writeFile(path.join(this.dir, name), source);
   }
 
+  /** Where a script added with addScript is (to run it under another program, e.g. strace). */
+  scriptPath(name: string): string {
+    return path.join(this.dir, name);
+  }
+
   spawnScript(name: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
     return spawn(process.execPath, [path.join(this.dir, name), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   }

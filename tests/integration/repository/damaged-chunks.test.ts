@@ -195,4 +195,26 @@ describe('damaged chunks', () => {
     expect((await repo.verify()).ok).toBe(true);
     for (const b of [b2, b3]) expect((await restored(repo, b.manifest.id)).equals(v2)).toBe(true);
   });
+  it('a write into a chunk that was zero lays its bytes over the all-zero chunk; that chunk damaged is stored again from zeros by the next backup', async () => {
+    const repo = await setup();
+    const img = randomImage(31, 2 * MIB).fill(0, 5 * CHUNK, 6 * CHUNK);
+    const b1 = await backup(repo, img);
+    expect(expandChunks(b1.manifest.disks[0]!)[5]).toBeNull();
+    const v2 = Buffer.from(img);
+    const dirty = [{ offset: 5 * CHUNK + 8 * KIB, length: 4 * KIB }];
+    randomImage(32, 4 * KIB).copy(v2, dirty[0]!.offset);
+    const b2 = await backup(repo, v2, b1.manifest, dirty);
+    expect(b2.manifest.summary.readBytes).toBe(4 * KIB);
+    const slot = expandChunks(b2.manifest.disks[0]!)[5] as OverlayChunk;
+    expect(slot.over).toEqual([[8 * KIB, 4 * KIB, expect.any(String)]]);
+    await flipByte(repo, slot.base, 14);
+    expect((await repo.verify()).problems.map((p) => p.chunkId)).toEqual([slot.base]);
+    // Nothing changed since b2: nothing is read, the all-zero chunk is written again.
+    const b3 = await backup(repo, v2, b2.manifest, []);
+    expect(b3.manifest.summary.readBytes).toBe(0);
+    expect(b3.healed).toEqual([slot.base]);
+    expect(expandChunks(b3.manifest.disks[0]!)[5]).toEqual(slot);
+    expect((await repo.verify()).ok).toBe(true);
+    for (const b of [b2, b3]) expect((await restored(repo, b.manifest.id)).equals(v2)).toBe(true);
+  });
 });
