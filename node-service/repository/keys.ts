@@ -24,7 +24,40 @@ export function deriveKeys(masterKey: Buffer, repositoryId: string): RepositoryK
   return { chunkIdKey: sub('chunk-id'), chunkKey: sub('chunk-encryption'), manifestKey: sub('manifest-encryption') };
 }
 
+/**
+ * Password keys this process derived, by password and KDF parameters (salt included): a node
+ * opens a destination's repository for every task on it (a backup's EXPORT and STORE, then
+ * COPY, PRUNE, GC), and scrypt costs about 0.2 CPU-s and 64 MiB each time. A key unused for
+ * KEK_CACHE_TTL_MS is dropped. The entry's name is a SHA-256 of the inputs; anyone who can
+ * read this process's memory can read the unlocked keys too, so it gives nothing away.
+ */
+const KEK_CACHE_MAX = 16;
+const KEK_CACHE_TTL_MS = 10 * 60_000;
+const kekCache = new Map<string, { key: Buffer; usedAt: number }>();
+let derivations = 0;
+
+/** How many password keys this process derived with scrypt (the cache's misses): diagnostics and tests. */
+export function passwordKeyDerivations(): number {
+  return derivations;
+}
+
 export async function passwordKey(password: string, kdf: Omit<KdfParams, 'algorithm'>): Promise<Buffer> {
+  const name = createHash('sha256').update(JSON.stringify([kdf.salt, kdf.N, kdf.r, kdf.p, password])).digest('hex');
+  const now = Date.now();
+  for (const [k, v] of kekCache) if (now - v.usedAt > KEK_CACHE_TTL_MS) kekCache.delete(k);
+  const hit = kekCache.get(name);
+  if (hit) {
+    hit.usedAt = now;
+    return Buffer.from(hit.key);
+  }
+  const key = await derivePasswordKey(password, kdf);
+  derivations++;
+  kekCache.set(name, { key: Buffer.from(key), usedAt: now });
+  if (kekCache.size > KEK_CACHE_MAX) kekCache.delete(kekCache.keys().next().value!);
+  return key;
+}
+
+async function derivePasswordKey(password: string, kdf: Omit<KdfParams, 'algorithm'>): Promise<Buffer> {
   const salt = Buffer.from(kdf.salt, 'base64');
   return new Promise((resolve, reject) => {
     scrypt(

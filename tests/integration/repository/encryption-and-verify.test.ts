@@ -3,6 +3,7 @@ import { readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Repository, WrongPasswordError } from '../../../node-service/repository/index.js';
+import { passwordKeyDerivations } from '../../../node-service/repository/keys.js';
 import { MIB, TEST_KDF, TempDirs, makeImage, memorySource, readAll } from '../../unit/repository/helpers.js';
 
 const KIB = 1024;
@@ -50,6 +51,22 @@ describe('encrypted repository', () => {
     const plainPath = path.join(await dirs.make(), 'plain');
     await track(Repository.init(plainPath));
     await expect(Repository.open(plainPath, { password: 'x' })).rejects.toMatchObject({ code: 'REPO_NOT_ENCRYPTED' });
+  });
+
+  it('derives a password key once per process: the repository opens again without scrypt; a wrong or replaced password is still refused', async () => {
+    const repoPath = path.join(await dirs.make(), 'repo');
+    await (await Repository.init(repoPath, { password: 'first', kdf: TEST_KDF })).close();
+    const before = passwordKeyDerivations();
+    for (let i = 0; i < 3; i++) await (await Repository.open(repoPath, { password: 'first' })).close();
+    expect(passwordKeyDerivations() - before).toBe(0);
+    await expect(Repository.open(repoPath, { password: 'wrong' })).rejects.toBeInstanceOf(WrongPasswordError);
+    await expect(Repository.open(repoPath, { password: 'wrong' })).rejects.toBeInstanceOf(WrongPasswordError);
+    expect(passwordKeyDerivations() - before).toBe(1);
+    const repo = await Repository.open(repoPath, { password: 'first' });
+    await repo.changePassword('second', { kdf: TEST_KDF });
+    await repo.close();
+    await expect(Repository.open(repoPath, { password: 'first' })).rejects.toBeInstanceOf(WrongPasswordError);
+    await (await Repository.open(repoPath, { password: 'second' })).close();
   });
 
   it('keyed chunk ids reveal nothing: no id is the SHA-256 of a chunk, and no plaintext is stored', async () => {
