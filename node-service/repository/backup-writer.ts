@@ -5,11 +5,9 @@
  * crash or abort() are orphans that garbage collection removes after its grace period.
  */
 import * as path from 'node:path';
-import { ChunkDecodeError, type ChunkCodecPool } from './chunk-codec.pool.js';
-import type { Clock } from './clock.js';
+import { ChunkDecodeError, type EncodedChunk } from './chunk-codec.pool.js';
 import { GcRaceError, InvalidArgumentError, WriterClosedError, isErrno, toRepositoryError } from './errors.js';
 import { runBounded } from './concurrency.js';
-import type { RepositoryFileSystem } from './file-system.js';
 import { dirtyChunkMap, dirtyRangesByChunk, planChunks, type ChunkOverlay, type ChunkPatch, type ChunkTask, type DiskSource } from './disk-source.js';
 import { ChunkBuffers, isZero } from './chunk-buffers.js';
 import { overlayOf } from './overlay-plan.js';
@@ -31,94 +29,13 @@ import {
   type ChunkSlot,
   type OverlayChunk,
   type BackupSummary,
-  type ByteRange,
   type DiskManifest,
-  type JsonValue,
 } from './format.js';
 import type { Lease } from './locks.js';
 import type { RepositoryLogger } from './logger.js';
-import type { ManifestStore } from './manifest-store.js';
-import type { RetentionPlan } from './s3/retention-plan.js';
+import type { BackupWriterOptions, DiskProgress, WriteDiskOptions, WriterContext } from './backup-writer.types.js';
 
-export interface WriterContext {
-  repoPath: string;
-  repositoryId: string;
-  defaultChunkSize: number;
-  fs: RepositoryFileSystem;
-  clock: Clock;
-  logger: RepositoryLogger;
-  pool: ChunkCodecPool;
-  manifests: ManifestStore;
-  readGcEpoch(): Promise<string | null>;
-  /** Chunks verify found damaged or missing: never reused, re-stored when their data comes again. */
-  damaged: ReadonlySet<string>;
-  /**
-   * Object stores: the chunks listed at the start of the backup (the worker threads cannot
-   * look at the store). Absent on a directory, where the worker checks the chunk file itself.
-   */
-  knownChunks?: ReadonlySet<string>;
-  /** Object lock: the retain-until dates of what this backup writes and reuses (s3/retention-plan.ts). */
-  retention?: RetentionPlan;
-  /**
-   * The repository's default for WriteDiskOptions.partialChunks. Object stores say 'read': the
-   * previous backup's chunk would be a GET (a round trip, a billed request, work for the store).
-   */
-  partialChunks?: 'patch' | 'read';
-}
-
-export interface BackupWriterOptions {
-  id: string;
-  group: string;
-  source: JsonValue;
-  /** Chunks processed concurrently (bounds memory: about 2 × this × chunk size). */
-  maxInFlight: number;
-  gcEpoch: string | null;
-}
-
-export interface DiskProgress {
-  disk: string;
-  /** Bytes of the disk accounted for so far (read, skipped as zero, or reused). */
-  bytesDone: number;
-  bytesTotal: number;
-  /** Bytes actually read from the source. */
-  readBytes: number;
-  /** Plaintext bytes of new chunks stored. */
-  newBytes: number;
-}
-
-export interface IncrementalChanges {
-  /** The previous backup of this disk, from this repository. */
-  previous: BackupManifest;
-  /** Byte ranges written since `previous` (e.g. a dirty bitmap); everything else is reused unread. */
-  dirty: readonly ByteRange[];
-  /** The disk's name in `previous`, if it differs. */
-  previousDisk?: string;
-}
-
-export interface WriteDiskOptions {
-  changes?: IncrementalChanges;
-  /** Chunk size for a disk without `changes` (default: the repository's). */
-  chunkSize?: number;
-  /** Called as chunks complete, at most every `progressIntervalMs` and once at the end. */
-  onProgress?: (progress: DiskProgress) => void;
-  progressIntervalMs?: number;
-  /**
-   * A chunk of an incremental that changed in part (less than half) and a random-access source:
-   * 'patch' (default; 'read' on an object store) rebuilds it from the previous backup's chunk
-   * with only the dirty ranges read from the source; 'read' reads it whole from the source
-   * (but a chunk that was zero is patched either way: there is nothing to load). Same chunk
-   * either way; 'read' costs source reads, 'patch' a chunk load from the repository (read,
-   * decrypt, decompress, re-hash). Used where an overlay cannot be. See FORMAT.md "Partly
-   * changed chunks".
-   */
-  partialChunks?: 'patch' | 'read';
-  /**
-   * A chunk of an incremental that changed in part and a random-access source: stored as an
-   * overlay of the previous backup's chunk (only the changed ranges are read and stored;
-   * default) where OVERLAY_MAX_PARTS allows, else as `partialChunks` says. False: never.
-   */
-  overlays?: boolean;
-}
+export type { BackupWriterOptions, DiskProgress, IncrementalChanges, WriteDiskOptions, WriterContext } from './backup-writer.types.js';
 
 type WriterState = 'open' | 'writing' | 'committing' | 'committed' | 'aborted' | 'failed';
 
@@ -357,10 +274,11 @@ export class BackupWriter {
     /** Encodes and stores (unless known) one chunk's plaintext; returns its id. */
     const storeData = async (buf: Buffer, length: number): Promise<string> => {
       const known = this.ctx.knownChunks;
-      let enc = await this.ctx.pool.encode(buf, known === undefined, spares.pop());
+      const direct = this.ctx.chunkWrites;
+      let enc = await this.encode(buf, known === undefined, spares.pop(), direct);
       // Never deduplicate against a known-bad chunk: store it again (same id, new file).
       if (enc.exists && this.ctx.damaged.has(enc.id) && !this.written.has(enc.id)) {
-        enc = await this.ctx.pool.encode(enc.plain, false);
+        enc = await this.encode(enc.plain, false, undefined, direct);
         this.healed.add(enc.id);
       }
       if (known?.has(enc.id)) {
@@ -368,7 +286,7 @@ export class BackupWriter {
         else if (!this.written.has(enc.id)) this.healed.add(enc.id);
       }
       buffers.release(enc.plain);
-      const stored = enc.payload ? await this.storeChunk(enc.id, enc.payload, length) : false;
+      const stored = enc.written !== undefined ? this.recordStored(enc.id, enc.written, length) : enc.payload ? await this.storeChunk(enc.id, enc.payload, length) : false;
       // Only a buffer with room for a whole chunk is worth handing back (an overlay part's is small).
       if (enc.payload && enc.payload.buffer.byteLength >= chunkSize && spares.length < this.options.maxInFlight) spares.push(enc.payload);
       if (stored) progress.newBytes += length;
@@ -441,6 +359,27 @@ export class BackupWriter {
     } else if (known?.has(enc.id)) return enc.id;
     if (enc.payload) await this.storeChunk(enc.id, enc.payload, length);
     return enc.id;
+  }
+
+  /** The pool's encode; a chunk file the worker failed to write is the destination's error. */
+  private async encode(buf: Buffer, check: boolean, spare: Buffer | undefined, store: { durable: boolean } | undefined): Promise<EncodedChunk> {
+    try {
+      return await this.ctx.pool.encode(buf, check, spare, store);
+    } catch (err) {
+      if (!(err instanceof ChunkDecodeError) || err.where !== 'write') throw err;
+      throw toRepositoryError(Object.assign(new Error(err.message), { code: err.errno }), this.ctx.repoPath, `writing a chunk file of backup ${this.id}`);
+    }
+  }
+
+  /** Books a chunk file a codec worker wrote; returns whether it is new to this backup. */
+  private recordStored(id: string, fileBytes: number, plainLength: number): boolean {
+    if (this.written.has(id)) return false;
+    this.written.add(id);
+    this.touchedShards.add(path.dirname(path.join(this.ctx.repoPath, chunkRelPath(id))));
+    this.totals.newChunks += 1;
+    this.totals.newBytes += plainLength;
+    this.totals.newStored += fileBytes;
+    return true;
   }
 
   /** Writes a chunk file unless this backup already has; returns whether it wrote it. */

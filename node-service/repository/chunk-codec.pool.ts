@@ -14,8 +14,10 @@ export interface EncodedChunk {
   id: string;
   /** True when a chunk file with this id already exists: nothing was compressed or encrypted. */
   exists: boolean;
-  /** The chunk file's bytes (absent when `exists`). */
+  /** The chunk file's bytes (absent when `exists`, or when the worker wrote the file: `written`). */
   payload?: Buffer;
+  /** With `store`: the worker wrote the chunk file, of this many bytes. */
+  written?: number;
   /** The plaintext buffer, handed back so the caller can reuse it. */
   plain: Buffer;
 }
@@ -135,17 +137,18 @@ export class ChunkCodecPool {
    * caller is done with), which the result is written into when it fits: a backup then reuses
    * a few chunk file buffers instead of making the main thread collect one per chunk.
    */
-  async encode(plain: Buffer, checkExisting: boolean, spare?: Buffer): Promise<EncodedChunk> {
+  async encode(plain: Buffer, checkExisting: boolean, spare?: Buffer, store?: { durable: boolean }): Promise<EncodedChunk> {
     const data = transferable(plain);
     const transfer = [data.buffer as ArrayBuffer];
     const whole = spare && spare.buffer instanceof ArrayBuffer && !transfer.includes(spare.buffer) ? new Uint8Array(spare.buffer) : undefined;
     if (whole) transfer.push(whole.buffer);
-    const reply = await this.call({ op: 'encode', data, checkExisting, ...(whole ? { spare: whole } : {}) }, transfer);
+    const reply = await this.call({ op: 'encode', data, checkExisting, ...(whole ? { spare: whole } : {}), ...(store ? { store } : {}) }, transfer);
     if (reply.id === undefined || reply.plain === undefined) throw new Error('chunk worker sent an incomplete reply');
     return {
       id: reply.id,
       exists: reply.exists === true,
       ...(reply.payload ? { payload: asBuffer(reply.payload) } : {}),
+      ...(reply.written !== undefined ? { written: reply.written } : {}),
       plain: asBuffer(reply.plain),
     };
   }

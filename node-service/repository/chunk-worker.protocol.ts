@@ -21,6 +21,8 @@ export interface EncodeRequest {
   checkExisting: boolean;
   /** A chunk file buffer the caller is done with, to write the result into (saves an allocation). */
   spare?: Uint8Array | undefined;
+  /** Write the chunk file here (writeChunkFile) instead of returning it; `durable`: fdatasync it. */
+  store?: { durable: boolean } | undefined;
 }
 
 /** Decode chunk file `data` stored as `id`. */
@@ -66,6 +68,8 @@ export interface ChunkWorkerReply {
   id?: string;
   exists?: boolean;
   payload?: Uint8Array;
+  /** encode with `store`: the size of the chunk file it wrote. */
+  written?: number;
   /** encode, decode, load (unless written or discarded). */
   plain?: Uint8Array;
   /** load: size of the chunk file. */

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ChunkCodec, ChunkCorruptError, asBuffer, existingLooksValid } from './chunk-codec.js';
-import { ChunkFileIo, ChunkIoError } from './chunk-file-io.js';
+import { ChunkFileIo, ChunkIoError, writeChunkFile } from './chunk-file-io.js';
 import type { ChunkWorkerData, ChunkWorkerReply, ChunkWorkerRequest, LoadRequest } from './chunk-worker.protocol.js';
 
 if (!parentPort) throw new Error('chunk-worker.js runs only as a worker thread of ChunkCodecPool');
@@ -23,7 +23,10 @@ function reply(msg: ChunkWorkerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
 
-function encode(seq: number, data: Uint8Array, checkExisting: boolean, spare: Uint8Array | undefined): void {
+/** A chunk file this thread wrote itself: its memory is the next one's (no allocation per chunk). */
+let ownSpare: Buffer | undefined;
+
+function encode(seq: number, data: Uint8Array, checkExisting: boolean, spare: Uint8Array | undefined, store: { durable: boolean } | undefined): void {
   const plain = asBuffer(data);
   const idBytes = codec.id(plain);
   const id = idBytes.toString('hex');
@@ -31,7 +34,13 @@ function encode(seq: number, data: Uint8Array, checkExisting: boolean, spare: Ui
     reply({ seq, id, exists: true, plain }, [plain.buffer as ArrayBuffer]);
     return;
   }
-  const payload = codec.encode(plain, idBytes, spare ? asBuffer(spare) : undefined);
+  const payload = codec.encode(plain, idBytes, spare ? asBuffer(spare) : store ? ownSpare : undefined);
+  if (store) {
+    writeChunkFile(chunkFile(id), payload, store.durable);
+    if (payload.buffer.byteLength > (ownSpare?.buffer.byteLength ?? 0)) ownSpare = Buffer.from(payload.buffer);
+    reply({ seq, id, exists: false, written: payload.length, plain }, [plain.buffer as ArrayBuffer]);
+    return;
+  }
   reply({ seq, id, exists: false, payload, plain }, [plain.buffer as ArrayBuffer, payload.buffer as ArrayBuffer]);
 }
 
@@ -58,7 +67,7 @@ function load(msg: LoadRequest): void {
 function handle(msg: ChunkWorkerRequest): void {
   switch (msg.op) {
     case 'encode':
-      encode(msg.seq, msg.data, msg.checkExisting, msg.spare);
+      encode(msg.seq, msg.data, msg.checkExisting, msg.spare, msg.store);
       return;
     case 'decode': {
       const plain = codec.decode(msg.id, asBuffer(msg.data), msg.verify);

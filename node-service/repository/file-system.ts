@@ -62,6 +62,14 @@ export interface RepositoryFileSystem {
    * false` into `dirs`. Absent where every write is durable on return (object stores).
    */
   flush?(root: string, dirs: Iterable<string>): Promise<void>;
+  /**
+   * A local directory: other threads may write files under the repository themselves, with
+   * synchronous calls and the same temp-and-rename (chunk-file-io.ts writeChunkFile), `durable`
+   * saying whether each file needs its own fdatasync (false: `flush` will syncfs). Absent (or
+   * undefined) where every write must go through this interface (object stores; tests that
+   * inject faults into writeFileAtomic).
+   */
+  threadWrites?(): Promise<{ durable: boolean } | undefined>;
   stat(file: string): Promise<FileStat>;
   readdir(dir: string): Promise<string[]>;
   /** Creates one directory level; an existing directory is not an error. */
@@ -95,6 +103,10 @@ export class NodeFileSystem implements RepositoryFileSystem {
 
   async readFile(file: string): Promise<Buffer> {
     return fsp.readFile(file);
+  }
+
+  async threadWrites(): Promise<{ durable: boolean } | undefined> {
+    return { durable: !(this.options.syncfs !== false && (await syncfsWorks())) };
   }
 
   /** Deferred durability (`sync: false`) only where one syncfs can flush it all later. */

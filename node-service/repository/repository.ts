@@ -382,6 +382,7 @@ export class Repository {
           ...(knownChunks ? { knownChunks } : {}),
           ...(retention ? { retention } : {}),
           ...(store ? { partialChunks: 'read' as const } : {}),
+          chunkWrites: await this.deps.fs.threadWrites?.(),
         },
         lease,
         {

@@ -24,6 +24,10 @@ afterEach(async () => {
 /** A filesystem whose disk "fills up" after `budget` bytes of atomic writes. */
 class FillingFileSystem extends NodeFileSystem {
   budget = Infinity;
+  /** The fault is injected in writeFileAtomic: chunk files must go through it, not be written by the codec workers. */
+  override threadWrites(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
   override async writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
     if (data.length > this.budget) throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC', errno: -28 });
     this.budget -= data.length;
