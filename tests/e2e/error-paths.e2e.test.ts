@@ -87,7 +87,7 @@ describe('error paths in Chromium', () => {
     const passwordId = await dialog.getByLabel('Password', { exact: true }).getAttribute('id');
     // document.activeElement, not ':focus': a headless page that is not the focused window (other
     // browsers run beside it in CI) moves focus to the input but never matches ':focus'.
-    // The form moves focus once the error is rendered: on a loaded machine that took over the poll's 1 s default.
+    // The form moves focus in an effect after the commit that shows the field (a frame callback could run before it and miss the field).
     await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id'), { timeout: 15_000 }).toBe(passwordId);
     await page.screenshot({ path: path.join(SHOTS, 'errors-encrypted-repository.png') });
 

@@ -82,6 +82,8 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
   /** The repository at the path refused the password: offer its recovery key instead. */
   const [keyOffered, setKeyOffered] = useState(false);
   const passwordInput = useRef<HTMLInputElement>(null);
+  /** Bumped when the server asks for the password: the field gets the focus once it is on screen. */
+  const [passwordWanted, setPasswordWanted] = useState(0);
   const nodes = useNodesQuery();
   const form = useForm<AddDestinationForm>({
     mode: 'controlled',
@@ -98,6 +100,16 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
     if (onlyNode !== null && !nodeChosen) form.setFieldValue('node', onlyNode);
     // Only when the choice appears, not on every edit: it must not fight the user's own choice.
   }, [onlyNode]);
+
+  // Below the warning, the password field may be out of sight: bring it there, ready to type.
+  // An effect, not a callback: it runs after the commit that shows the field (the switch turned
+  // encryption back on), so the input exists; a frame callback could run before that commit.
+  const encrypt = form.values.encrypt;
+  useEffect(() => {
+    if (passwordWanted === 0 || !encrypt) return;
+    passwordInput.current?.focus({ preventScroll: true });
+    passwordInput.current?.scrollIntoView({ block: 'center' });
+  }, [passwordWanted, encrypt]);
 
   const chosenNode = nodes.data?.find((node) => String(node.id) === form.values.node);
 
@@ -130,11 +142,7 @@ export function AddDestinationModal({ onClose }: { onClose: () => void }) {
         showOnField(form, fieldOf, (field) => {
           if (field !== 'password' || form.values.useRecoveryKey) return;
           if (!form.values.encrypt) form.setFieldValue('encrypt', true);
-          // Below the warning, it may be out of sight: bring it there, ready to type.
-          requestAnimationFrame(() => {
-            passwordInput.current?.focus({ preventScroll: true });
-            passwordInput.current?.scrollIntoView({ block: 'center' });
-          });
+          setPasswordWanted((n) => n + 1);
         })(error);
       },
     });
