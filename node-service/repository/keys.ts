@@ -47,7 +47,9 @@ export async function passwordKey(password: string, kdf: Omit<KdfParams, 'algori
   for (const [k, v] of kekCache) if (now - v.usedAt > KEK_CACHE_TTL_MS) kekCache.delete(k);
   const hit = kekCache.get(name);
   if (hit) {
-    hit.usedAt = now;
+    // Last used last: the oldest entry is the one dropped when the cache is full.
+    kekCache.delete(name);
+    kekCache.set(name, { key: hit.key, usedAt: now });
     return Buffer.from(hit.key);
   }
   const key = await derivePasswordKey(password, kdf);
