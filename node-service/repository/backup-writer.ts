@@ -392,8 +392,7 @@ export class BackupWriter {
     }
     const file = path.join(this.ctx.repoPath, chunkRelPath(id));
     const retention = this.ctx.retention;
-    // Durable at commit, all at once (flush), before the manifest refers to it.
-    const write = this.ctx.fs.writeFileAtomic(file, payload, { sync: false, ...(retention ? { retainUntilMs: retention.retainUntilMs } : {}) }).catch((err: unknown) => {
+    const write = this.ctx.fs.writeFileAtomic(file, payload, retention ? { retainUntilMs: retention.retainUntilMs } : {}).catch((err: unknown) => {
       throw toRepositoryError(err, this.ctx.repoPath, `writing chunk ${id.slice(0, 12)}… of backup ${this.id}`);
     });
     this.storing.set(id, write);

@@ -34,11 +34,6 @@ export interface WritableFile {
 export interface WriteOptions {
   /** Object stores with object lock: the object's retain-until date (ms), instead of the destination's default. */
   retainUntilMs?: number | undefined;
-  /**
-   * False: the file need not be durable yet (no fdatasync of its own); the caller makes it
-   * durable with `flush` before anything durable refers to it. Only with a `flush`.
-   */
-  sync?: boolean;
 }
 
 /** Prefix of temporary files; garbage collection removes old ones. */
@@ -58,8 +53,8 @@ export interface RepositoryFileSystem {
   writeFileAtomic(file: string, data: Uint8Array, options?: WriteOptions): Promise<void>;
   syncDir(dir: string): Promise<void>;
   /**
-   * Makes durable, with their directory entries, the files written under `root` with `sync:
-   * false` into `dirs`. Absent where every write is durable on return (object stores).
+   * Makes durable, with their directory entries, the files other threads wrote into `dirs`
+   * under `root` (threadWrites). Absent where every write is durable on return (object stores).
    */
   flush?(root: string, dirs: Iterable<string>): Promise<void>;
   /**
@@ -109,13 +104,8 @@ export class NodeFileSystem implements RepositoryFileSystem {
     return { durable: !(this.options.syncfs !== false && (await syncfsWorks())) };
   }
 
-  /** Deferred durability (`sync: false`) only where one syncfs can flush it all later. */
-  private async defers(options: WriteOptions): Promise<boolean> {
-    return options.sync === false && this.options.syncfs !== false && (await syncfsWorks());
-  }
-
   /**
-   * One syncfs of the filesystem holding `root` when the files' own fdatasync was deferred: it
+   * One syncfs of the filesystem holding `root` when the files' own fdatasync was left out: it
    * writes their data and commits the journal with their directory entries (measured: 2,600
    * files of 20 KiB, 535–646 ms with an fdatasync each, 193–258 ms with one syncfs).
    * Otherwise (no `sync -f`) each file was synced as it was written: only the directories.
@@ -135,8 +125,7 @@ export class NodeFileSystem implements RepositoryFileSystem {
     await Promise.all(list.map((dir) => this.syncDir(dir)));
   }
 
-  async writeFileAtomic(file: string, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
-    const defer = await this.defers(options);
+  async writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
     const tmp = path.join(path.dirname(file), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     let renamed = false;
     try {
@@ -147,7 +136,7 @@ export class NodeFileSystem implements RepositoryFileSystem {
           const { bytesWritten } = await fh.write(data, off, data.length - off, off);
           off += bytesWritten;
         }
-        if (!defer) await fh.datasync();
+        await fh.datasync();
       } finally {
         await fh.close();
       }
