@@ -79,12 +79,15 @@ export async function saveDownload(
     },
   });
   progress.update(0, size);
+  const out = fs.createWriteStream(temp, { flags: 'wx', flush: true });
   try {
-    await pipeline(download.body, counter, fs.createWriteStream(temp, { flags: 'wx', flush: true }), { signal: abort.signal });
+    await pipeline(download.body, counter, out, { signal: abort.signal });
     if (size !== null && bytes !== size) throw new Error(`${bytes} bytes arrived of the ${size} expected`);
   } catch (err) {
     download.body.destroy();
     progress.finish();
+    // The file may still be opening when the source breaks: remove it once it is closed, or it would come back.
+    if (!out.closed) await new Promise<void>((resolve) => out.destroy().once('close', () => resolve()));
     removeQuietly(temp);
     if (abort.signal.aborted) throw new CliError(`stopped the download after ${formatBytes(bytes)}; ${target.file} was not written`);
     throw new CliError(`the download broke off after ${formatBytes(bytes)} (${errorMessage(err)}); ${target.file} was not written, try again`);
