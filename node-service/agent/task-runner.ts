@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import type { AssignedTask, NodeToServer } from '../../common/node-protocol.js';
 import type { TaskHandler } from './task-handler.js';
 
+/** How many cancels of tasks not (yet) running here are remembered. */
+const MAX_EARLY_CANCELS = 1000;
+
 type Outcome = Extract<NodeToServer, { type: 'task.finished' }>;
 
 interface Running {
@@ -29,6 +32,12 @@ export interface TaskRunnerOptions {
  */
 export class TaskRunner {
   private readonly running = new Map<number, Running>();
+  /**
+   * Tasks cancelled before their assignment arrived. The server marks a task running, then
+   * sends its assignment; a cancel in between (a workflow's STORE cancelled at once cancels
+   * its EXPORT) can overtake it. Such a task must not run: nothing would read its export.
+   */
+  private readonly cancelledEarly = new Set<number>();
   private readonly handlers: Map<string, TaskHandler>;
 
   constructor(private readonly o: TaskRunnerOptions) {
@@ -45,6 +54,11 @@ export class TaskRunner {
 
   start(task: AssignedTask): void {
     if (this.running.has(task.id)) return;
+    if (this.cancelledEarly.delete(task.id)) {
+      this.o.logger.info({ taskId: task.id, type: task.type }, 'task cancelled before it started');
+      this.finish({ type: 'task.finished', taskId: task.id, state: 'CANCELLED', error: 'cancelled before it started' });
+      return;
+    }
     const handler = this.handlers.get(task.type);
     const log = this.o.logger.child({ taskId: task.id, type: task.type });
     if (!handler) {
@@ -103,7 +117,12 @@ export class TaskRunner {
 
   cancel(taskId: number, force: boolean): void {
     const state = this.running.get(taskId);
-    if (!state) return;
+    if (!state) {
+      this.cancelledEarly.add(taskId);
+      // Bounded: cancels of tasks that ended here already are remembered too, and never start.
+      if (this.cancelledEarly.size > MAX_EARLY_CANCELS) this.cancelledEarly.delete(this.cancelledEarly.values().next().value!);
+      return;
+    }
     state.abort.abort(new Error('cancelled'));
     if (force) {
       state.forced = true;

@@ -37,7 +37,7 @@ function runner(handlers: TaskHandler[]) {
       waiters.set(id, resolve);
       r.start({ id, type: type as 'VERIFY', params, attempt: 1 });
     });
-  return { sent, outcome };
+  return { sent, outcome, runner: r };
 }
 
 const fake = (type: string, run: TaskHandler['run']): TaskHandler => ({ type, run });
@@ -77,6 +77,22 @@ describe('task outcomes', () => {
     const done = await outcome(5, 'PRUNE', { destinationId: 1, retention: { keepLast: 0 } });
     expect(done).toMatchObject({ state: 'FAILED', error: expect.stringMatching(/^the PRUNE task's parameters do not fit this node's contract \(retention\.keepLast: .*\); run the same version/) });
     expect(ran).toBe(false);
+  });
+
+  it('a cancel that overtakes its assignment keeps the task from running; later tasks run', async () => {
+    const ran: number[] = [];
+    const { outcome, runner: r } = runner([
+      fake('PRUNE', async ({ taskId }) => {
+        ran.push(taskId);
+        return {};
+      }),
+    ]);
+    const params = { destinationId: 1, retention: { keepLast: 1 } };
+    r.cancel(21, true);
+    expect(await outcome(21, 'PRUNE', params)).toEqual({ type: 'task.finished', taskId: 21, state: 'CANCELLED', error: 'cancelled before it started' });
+    // The cancel is used once: another task runs, and so would a new assignment of another id.
+    expect(await outcome(22, 'PRUNE', params)).toMatchObject({ state: 'FINISHED' });
+    expect(ran).toEqual([22]);
   });
 
   it('the node registers the destination handlers, and a damaged repository ends VERIFY failed with the report', async () => {
