@@ -7,6 +7,7 @@
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { ChunkIdHash } from './chunk-format.js';
 import type { RepositoryKeys } from './keys.js';
 import type { ChunkWorkerData, ChunkWorkerReply, ChunkWorkerRequest } from './chunk-worker.protocol.js';
 
@@ -49,6 +50,7 @@ export interface ChunkCodecPoolOptions {
   threads: number;
   chunksDir: string;
   keys: RepositoryKeys | null;
+  chunkIdHash: ChunkIdHash;
   compressionLevel: number;
   /**
    * Object stores: the chunk object's bytes, fetched by this (main) thread and transferred to
@@ -198,6 +200,7 @@ export class ChunkCodecPool {
   private spawn(): Slot {
     const { keys } = this.options;
     const workerData: ChunkWorkerData = {
+      chunkIdHash: this.options.chunkIdHash,
       chunkIdKey: keys?.chunkIdKey ?? null,
       chunkKey: keys?.chunkKey ?? null,
       compressionLevel: this.options.compressionLevel,

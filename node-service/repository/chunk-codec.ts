@@ -1,12 +1,13 @@
 /**
  * The chunk codec: chunk ids and the chunk file layout of FORMAT.md "Chunk files" (its only
- * implementation). Encode = id (SHA-256, or HMAC-SHA-256 when encrypted) + zstd when that
+ * implementation). Encode = id (the repository's chunk-id hash, keyed when encrypted) + zstd when that
  * makes the chunk smaller + AES-256-GCM; decode = every header check, the reverse, and
  * optionally the re-hash against the id. Synchronous and CPU-bound: it runs in the codec
  * worker threads (chunk-worker.ts), never on the main thread of a backup.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import zstd from 'zstd-napi/binding.js';
 import {
   CHUNK_FILE_VERSION,
@@ -18,6 +19,7 @@ import {
   GCM_TAG_BYTES,
   KNOWN_FLAGS,
   envelopeHeader,
+  type ChunkIdHash,
   hasMagic,
 } from './chunk-format.js';
 
@@ -26,8 +28,37 @@ export class ChunkCorruptError extends Error {
   override readonly name = 'ChunkCorruptError';
 }
 
+type BlakeHash = typeof import('@napi-rs/blake-hash');
+let blakeModule: BlakeHash | undefined;
+
+/**
+ * The native BLAKE3 (loaded on first use, so a machine where it does not load still reads and
+ * writes SHA-256 repositories); throws a message that says what is missing.
+ */
+function blake(): BlakeHash {
+  if (blakeModule) return blakeModule;
+  try {
+    blakeModule = createRequire(import.meta.url)('@napi-rs/blake-hash') as BlakeHash;
+    return blakeModule;
+  } catch (err) {
+    throw new Error(`this repository names its chunks with BLAKE3, whose native module (@napi-rs/blake-hash) does not load on this machine: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Whether BLAKE3 chunk ids can be computed here (new repositories use them only then). */
+export function blake3Available(): boolean {
+  try {
+    blake();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface ChunkCodecOptions {
-  /** HMAC-SHA-256 key for ids; null: plain SHA-256 (unencrypted repository). */
+  /** How chunks are named; keyed with `chunkIdKey` when there is one. */
+  chunkIdHash: ChunkIdHash;
+  /** Key for ids (HMAC-SHA-256 or keyed BLAKE3); null: unkeyed (unencrypted repository). */
   chunkIdKey: Uint8Array | null;
   /** AES-256-GCM key; null: an unencrypted repository. */
   chunkKey: Uint8Array | null;
@@ -89,6 +120,7 @@ export function existingLooksValid(file: string, plainLength: number, encrypted:
 
 export class ChunkCodec {
   readonly encrypted: boolean;
+  private readonly idHash: ChunkIdHash;
   private readonly idKey: Buffer | null;
   private readonly encKey: Buffer | null;
   private readonly level: number;
@@ -98,7 +130,9 @@ export class ChunkCodec {
   private scratch = Buffer.alloc(0);
 
   constructor(options: ChunkCodecOptions) {
+    this.idHash = options.chunkIdHash;
     this.idKey = options.chunkIdKey ? Buffer.from(options.chunkIdKey) : null;
+    if (this.idHash === 'blake3') blake(); // fail at open, not on the first chunk
     this.encKey = options.chunkKey ? Buffer.from(options.chunkKey) : null;
     this.encrypted = this.encKey !== null;
     this.level = options.compressionLevel;
@@ -106,6 +140,10 @@ export class ChunkCodec {
 
   /** The raw 32-byte chunk id of `plain`. */
   id(plain: Uint8Array): Buffer {
+    if (this.idHash === 'blake3') {
+      const b = blake();
+      return this.idKey ? b.Blake3Hasher.newKeyed(this.idKey).update(asBuffer(plain)).digestBuffer() : b.blake3(plain);
+    }
     const h = this.idKey ? createHmac('sha256', this.idKey) : createHash('sha256');
     return h.update(plain).digest();
   }

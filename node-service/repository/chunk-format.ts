@@ -11,6 +11,13 @@ export const MANIFEST_MAGIC = 'VPMF';
 /** Version byte of a chunk file (a manifest carries the repository's FORMAT_VERSION). */
 export const CHUNK_FILE_VERSION = 1;
 
+/**
+ * How a repository names its chunks (FORMAT.md "Chunk ids"): SHA-256 (HMAC-SHA-256 under the
+ * chunk-id key when encrypted; every version 1 repository), or BLAKE3 (keyed with that key
+ * when encrypted; repository version 2).
+ */
+export type ChunkIdHash = 'sha256' | 'blake3';
+
 export const ENVELOPE_HEADER_BYTES = 12;
 /** AES-256-GCM: a random 96-bit nonce after the header, the tag at the end. */
 export const GCM_NONCE_BYTES = 12;

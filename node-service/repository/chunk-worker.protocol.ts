@@ -4,8 +4,11 @@
  * never copied.
  */
 
+import type { ChunkIdHash } from './chunk-format.js';
+
 /** The worker's `workerData`. */
 export interface ChunkWorkerData {
+  chunkIdHash: ChunkIdHash;
   chunkIdKey: Uint8Array | null;
   chunkKey: Uint8Array | null;
   compressionLevel: number;

@@ -328,6 +328,7 @@ function* chunkTasks(m: BackupManifest, hints: Map<string, (index: number, id: s
 
 /** Both repositories name and encode a chunk alike: the chunk file can be copied as it is. */
 function sameChunkEncoding(a: CopyAccess, b: CopyAccess): boolean {
+  if (a.chunkIdHash !== b.chunkIdHash) return false;
   if (a.keys === null || b.keys === null) return a.keys === null && b.keys === null;
   return a.keys.chunkIdKey.equals(b.keys.chunkIdKey) && a.keys.chunkKey.equals(b.keys.chunkKey);
 }

@@ -7,9 +7,18 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { z } from 'zod';
+import type { ChunkIdHash } from './chunk-format.js';
 
 export const FORMAT_NAME = 'vplus-repository';
+/** The manifest format's base version (a repository config of version 1 or 2 holds it). */
 export const FORMAT_VERSION = 1;
+/**
+ * A repository config's `version`: 1 (chunk ids by SHA-256), or 2 once its chunks are named by
+ * BLAKE3 (`chunkId`), so a reader that knows only SHA-256 refuses it instead of finding every
+ * chunk damaged. Readers take both. FORMAT.md "config.json".
+ */
+export const CONFIG_VERSIONS = [1, 2] as const;
+export const CONFIG_VERSION_BLAKE3 = 2;
 export const MANIFEST_FORMAT = 'vplus-backup';
 /**
  * A manifest's JSON `version`: 1, or 2 once its chunk list holds an overlay entry
@@ -78,24 +87,43 @@ export const kdfParamsSchema = z.object({
 });
 export type KdfParams = z.infer<typeof kdfParamsSchema>;
 
-export const repositoryConfigSchema = z.object({
-  format: z.literal(FORMAT_NAME),
-  version: z.number().int(),
-  id: z.string().regex(/^[0-9a-f]{32}$/),
-  createdAt: z.string(),
-  chunkSize: z.number().int().refine((n) => ALLOWED_CHUNK_SIZES.includes(n), 'unsupported chunk size'),
-  compression: z.object({ algorithm: z.literal('zstd'), level: z.number().int().min(0).max(19) }),
-  encryption: z
-    .object({
-      algorithm: z.literal('aes-256-gcm'),
-      chunkId: z.literal('hmac-sha256'),
-      kdf: kdfParamsSchema,
-      /** The 32-byte master key, AES-256-GCM-encrypted with the password key: nonce(12) | ct(32) | tag(16). */
-      wrappedKey: b64,
-    })
-    .nullable(),
-});
+export const repositoryConfigSchema = z
+  .object({
+    format: z.literal(FORMAT_NAME),
+    version: z.union([z.literal(1), z.literal(CONFIG_VERSION_BLAKE3)]),
+    id: z.string().regex(/^[0-9a-f]{32}$/),
+    createdAt: z.string(),
+    chunkSize: z.number().int().refine((n) => ALLOWED_CHUNK_SIZES.includes(n), 'unsupported chunk size'),
+    compression: z.object({ algorithm: z.literal('zstd'), level: z.number().int().min(0).max(19) }),
+    /** Version 2: how chunks are named. Absent: SHA-256. */
+    chunkId: z.object({ algorithm: z.enum(['sha256', 'blake3']) }).optional(),
+    encryption: z
+      .object({
+        algorithm: z.literal('aes-256-gcm'),
+        /** The keyed form of the chunk-id hash (says the same as `chunkId`, for readers of the encryption alone). */
+        chunkId: z.enum(['hmac-sha256', 'blake3-keyed']),
+        kdf: kdfParamsSchema,
+        /** The 32-byte master key, AES-256-GCM-encrypted with the password key: nonce(12) | ct(32) | tag(16). */
+        wrappedKey: b64,
+      })
+      .nullable(),
+  })
+  .superRefine((c, ctx) => {
+    const hash = c.chunkId?.algorithm ?? 'sha256';
+    if (hash === 'blake3' && c.version < CONFIG_VERSION_BLAKE3) ctx.addIssue({ code: 'custom', path: ['version'], message: 'BLAKE3 chunk ids need version 2' });
+    if (c.encryption && c.encryption.chunkId !== keyedChunkId(hash)) ctx.addIssue({ code: 'custom', path: ['encryption', 'chunkId'], message: `encryption.chunkId must be ${keyedChunkId(hash)}` });
+  });
 export type RepositoryConfig = z.infer<typeof repositoryConfigSchema>;
+
+/** The keyed name of a chunk-id hash, as `encryption.chunkId` records it. */
+export function keyedChunkId(hash: ChunkIdHash): 'hmac-sha256' | 'blake3-keyed' {
+  return hash === 'blake3' ? 'blake3-keyed' : 'hmac-sha256';
+}
+
+/** How a repository names its chunks. */
+export function chunkIdHashOf(config: RepositoryConfig): ChunkIdHash {
+  return config.chunkId?.algorithm ?? 'sha256';
+}
 
 /**
  * A chunk changed in part since an earlier backup: the earlier content (`base`, a chunk id)

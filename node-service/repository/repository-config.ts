@@ -15,7 +15,8 @@ import {
   toRepositoryError,
 } from './errors.js';
 import type { RepositoryFileSystem } from './file-system.js';
-import { FORMAT_NAME, FORMAT_VERSION, LAYOUT, repositoryConfigSchema, type RepositoryConfig } from './format.js';
+import { blake3Available } from './chunk-codec.js';
+import { CONFIG_VERSIONS, FORMAT_NAME, LAYOUT, chunkIdHashOf, repositoryConfigSchema, type RepositoryConfig } from './format.js';
 import { passwordKey, unwrapMasterKey, wrapMasterKey } from './keys.js';
 
 export async function prepareEmptyDirectory(abs: string, fs: RepositoryFileSystem): Promise<void> {
@@ -45,7 +46,15 @@ export async function prepareEmptyDirectory(abs: string, fs: RepositoryFileSyste
 }
 /** The repository's config file, checked: a vPlus repository of a version this library reads. */
 export async function readConfig(abs: string, fs: RepositoryFileSystem): Promise<RepositoryConfig> {
-  return (await readConfigFile(abs, fs)).config;
+  const { config } = await readConfigFile(abs, fs);
+  if (chunkIdHashOf(config) === 'blake3' && !blake3Available()) {
+    throw new RepositoryError(
+      'REPO_UNSUPPORTED_VERSION',
+      `Repository at ${abs} names its chunks with BLAKE3, whose native module (@napi-rs/blake-hash) does not load on this node; install the node package for this machine's platform.`,
+      { path: abs },
+    );
+  }
+  return config;
 }
 
 /** readConfig, with the JSON as written (with any field this version does not know, to keep it on a rewrite). */
@@ -76,7 +85,7 @@ export async function readConfigFile(abs: string, fs: RepositoryFileSystem): Pro
   if (typeof json !== 'object' || json === null || head.format !== FORMAT_NAME) {
     throw new NotARepositoryError(abs, `${LAYOUT.config} is not a vPlus repository configuration`);
   }
-  if (head.version !== FORMAT_VERSION) throw new UnsupportedVersionError(abs, head.version);
+  if (!(CONFIG_VERSIONS as readonly unknown[]).includes(head.version)) throw new UnsupportedVersionError(abs, head.version);
   const parsed = repositoryConfigSchema.safeParse(json);
   if (!parsed.success) {
     throw new RepositoryError(

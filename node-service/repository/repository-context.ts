@@ -2,6 +2,7 @@ import type { ChunkCodecPool } from './chunk-codec.pool.js';
 import type { ChunkReader } from './chunk-store.js';
 import type { Clock } from './clock.js';
 import type { RepositoryFileSystem } from './file-system.js';
+import type { ChunkIdHash } from './chunk-format.js';
 import type { RepositoryKeys } from './keys.js';
 import type { RetentionPlan } from './s3/retention-plan.js';
 import type { LeaseManager } from './locks.js';
@@ -26,6 +27,8 @@ export interface CopyAccess extends RepositoryContext {
   repositoryId: string;
   /** null: an unencrypted repository. */
   keys: RepositoryKeys | null;
+  /** How the repository names its chunks (two repositories with the same keys but another hash name a chunk differently). */
+  chunkIdHash: ChunkIdHash;
   /** The repository's chunk codec threads (ids, compression and encryption under its keys). */
   pool: ChunkCodecPool;
   /**

@@ -8,7 +8,9 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { BackupReader } from './backup-reader.js';
 import { BackupWriter } from './backup-writer.js';
+import { blake3Available } from './chunk-codec.js';
 import { ChunkCodecPool } from './chunk-codec.pool.js';
+import type { ChunkIdHash } from './chunk-format.js';
 import { ChunkReader } from './chunk-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { BackupExistsError, BackupLockedError, InvalidArgumentError, NotEncryptedError, PasswordRequiredError, RepositoryError, RepositoryExistsError, WrongPasswordError, toRepositoryError } from './errors.js';
@@ -25,7 +27,9 @@ import {
   DEFAULT_COMPRESSION_LEVEL,
   DEFAULT_KDF,
   FORMAT_NAME,
-  FORMAT_VERSION,
+  CONFIG_VERSION_BLAKE3,
+  chunkIdHashOf,
+  keyedChunkId,
   LAYOUT,
   newBackupId,
   repositoryConfigSchema,
@@ -77,6 +81,11 @@ export interface InitOptions {
   compressionLevel?: number;
   /** scrypt cost; the defaults suit production, tests may lower N. */
   kdf?: { N?: number; r?: number; p?: number };
+  /**
+   * How chunks are named (FORMAT.md "Chunk ids"). Default: BLAKE3 (a version 2 repository)
+   * where its native module loads, else SHA-256 (version 1, what older versions read).
+   */
+  chunkIdHash?: ChunkIdHash;
 }
 
 export interface OpenOptions {
@@ -230,6 +239,8 @@ export class Repository {
     const level = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
     if (!Number.isInteger(level) || level < 0 || level > 19) throw new InvalidArgumentError('compression level must be 0..19');
     if (options.password !== undefined && options.password.length === 0) throw new InvalidArgumentError('the password is empty');
+    const chunkIdHash = options.chunkIdHash ?? (blake3Available() ? 'blake3' : 'sha256');
+    if (chunkIdHash === 'blake3' && !blake3Available()) throw new InvalidArgumentError('BLAKE3 chunk ids were asked for, but its native module (@napi-rs/blake-hash) does not load on this node');
 
     if (place.store) {
       const state = await place.store.prepareEmpty();
@@ -254,7 +265,7 @@ export class Repository {
       const kek = await passwordKey(options.password, kdf);
       encryption = {
         algorithm: 'aes-256-gcm',
-        chunkId: 'hmac-sha256',
+        chunkId: keyedChunkId(chunkIdHash),
         kdf,
         wrappedKey: wrapMasterKey(master, kek, id),
       };
@@ -263,11 +274,12 @@ export class Repository {
     }
     const config: RepositoryConfig = {
       format: FORMAT_NAME,
-      version: FORMAT_VERSION,
+      version: chunkIdHash === 'blake3' ? CONFIG_VERSION_BLAKE3 : 1,
       id,
       createdAt: new Date(d.clock.now()).toISOString(),
       chunkSize,
       compression: { algorithm: 'zstd', level },
+      ...(chunkIdHash === 'blake3' ? { chunkId: { algorithm: 'blake3' as const } } : {}),
       encryption,
     };
     const parsed = repositoryConfigSchema.safeParse(config);
@@ -527,6 +539,7 @@ export class Repository {
       ...this.context(),
       repositoryId: this.id,
       keys: this.keys,
+      chunkIdHash: chunkIdHashOf(this.config),
       pool: this.codec(),
       ...(store ? { listChunks: () => store.listChunkIds() } : {}),
       ...(store && lock ? { retention: () => new RetentionPlan(store, this.path, this.manifests, lock.days, () => this.deps.clock.now()) } : {}),
@@ -539,6 +552,7 @@ export class Repository {
       threads: this.deps.threads,
       chunksDir: path.join(this.path, LAYOUT.chunks),
       keys: this.keys,
+      chunkIdHash: chunkIdHashOf(this.config),
       compressionLevel: this.config.compression.level,
       // An object store's chunks are fetched here and handed (transferred) to the workers.
       ...(isObjectStore(fs) ? { readChunk: (id: string) => fs.readFile(path.join(this.path, chunkRelPath(id))) } : {}),
@@ -548,7 +562,7 @@ export class Repository {
 
   private packAccess(): PackAccess {
     const { repoPath, fs, clock, logger, leases } = this.context();
-    return { repoPath, fs, clock, logger, leases, repositoryId: this.id, keys: this.keys, compressionLevel: this.config.compression.level };
+    return { repoPath, fs, clock, logger, leases, repositoryId: this.id, keys: this.keys, chunkIdHash: chunkIdHashOf(this.config), compressionLevel: this.config.compression.level };
   }
 
   private context(): RepositoryContext {

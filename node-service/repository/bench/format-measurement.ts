@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Compressor } from 'zstd-napi';
+import { ChunkCodec } from '../chunk-codec.js';
 import { changeImage, generateImage, KeyStream, TextGenerator } from './image-generator.js';
 import { GIB, MB, apparentSize, fmtBytes, run } from './measure.js';
 
@@ -83,6 +84,11 @@ export async function measureLevels(): Promise<{ primitives: Record<string, numb
     }),
     hmacSha256: speed(n, () => {
       for (let o = 0; o < n; o += MIB) createHmac('sha256', key).update(random.subarray(o, o + MIB)).digest();
+    }),
+    // What version 2 repositories name chunks with (the same code path as a backup's).
+    blake3Keyed: speed(n, () => {
+      const codec = new ChunkCodec({ chunkIdHash: 'blake3', chunkIdKey: key, chunkKey: null, compressionLevel: 0 });
+      for (let o = 0; o < n; o += MIB) codec.id(random.subarray(o, o + MIB));
     }),
     aes256gcm: speed(n, () => {
       for (let o = 0; o < n; o += MIB) {

@@ -12,6 +12,7 @@ import type { Clock } from '../clock.js';
 import type { RepositoryFileSystem } from '../file-system.js';
 import type { RepositoryKeys } from '../keys.js';
 import type { LeaseManager } from '../locks.js';
+import type { ChunkIdHash } from '../chunk-format.js';
 import type { RepositoryLogger } from '../logger.js';
 
 export interface PackAccess {
@@ -23,6 +24,7 @@ export interface PackAccess {
   leases: LeaseManager;
   /** null: an unencrypted repository. */
   keys: RepositoryKeys | null;
+  chunkIdHash: ChunkIdHash;
   compressionLevel: number;
 }
 
@@ -44,6 +46,6 @@ export function derivePackKeys(access: Pick<PackAccess, 'keys' | 'repositoryId'>
 }
 
 /** The blob codec: the chunk codec (ids, zstd, AES-256-GCM), run on the calling thread. */
-export function blobCodec(access: Pick<PackAccess, 'keys' | 'compressionLevel'>): ChunkCodec {
-  return new ChunkCodec({ chunkIdKey: access.keys?.chunkIdKey ?? null, chunkKey: access.keys?.chunkKey ?? null, compressionLevel: access.compressionLevel });
+export function blobCodec(access: Pick<PackAccess, 'keys' | 'chunkIdHash' | 'compressionLevel'>): ChunkCodec {
+  return new ChunkCodec({ chunkIdHash: access.chunkIdHash, chunkIdKey: access.keys?.chunkIdKey ?? null, chunkKey: access.keys?.chunkKey ?? null, compressionLevel: access.compressionLevel });
 }

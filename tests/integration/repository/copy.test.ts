@@ -62,10 +62,14 @@ async function chunkFiles(repo: Repository): Promise<string[]> {
   return out.sort();
 }
 
-function distinctChunks(m: BackupManifest): number {
+function objectIds(m: BackupManifest): Set<string> {
   const ids = new Set<string>();
   for (const d of m.disks) forEachChunkObject(d, (id) => ids.add(id));
-  return ids.size;
+  return ids;
+}
+
+function distinctChunks(m: BackupManifest): number {
+  return objectIds(m).size;
 }
 
 async function twoBackups(repo: Repository): Promise<{ img1: Buffer; img2: Buffer; m1: BackupManifest; m2: BackupManifest }> {
@@ -359,6 +363,51 @@ describe('copying between unencrypted repositories', () => {
     const r = await copyBackup(source, target, m2.id);
     expect(r).toMatchObject({ created: true, rawCopiedChunks: 0, copiedChunks: distinctChunks(m2) });
     expect((await restored(target, m2.id)).equals(img2)).toBe(true);
+  });
+});
+
+describe('repositories of version 1 (SHA-256 chunk ids) beside version 2 (BLAKE3)', () => {
+  async function initV1(password?: string): Promise<Repository> {
+    const dir = path.join(await dirs.make('vplus-copy-test-'), 'repo');
+    const repo = await Repository.init(dir, { chunkSize: CHUNK, kdf: TEST_KDF, chunkIdHash: 'sha256', ...(password ? { password } : {}) }, { threads: 2 });
+    repos.push(repo);
+    return repo;
+  }
+
+  it('a version 1 repository keeps its SHA-256 ids: backups, incrementals, verify and a password change leave it version 1', async () => {
+    const v1 = await initV1('pw-a');
+    expect(v1.config).toMatchObject({ version: 1, encryption: { chunkId: 'hmac-sha256' } });
+    expect(v1.config.chunkId).toBeUndefined();
+    const { img2, m1, m2 } = await twoBackups(v1);
+    // The incremental deduplicated against the full: only the changed chunks are new.
+    const inFull = objectIds(m1);
+    expect([...objectIds(m2)].filter((id) => !inFull.has(id))).toHaveLength(3);
+    await v1.changePassword('pw-b');
+    const again = await reopen(v1, 'pw-b');
+    expect(JSON.parse(await readFile(path.join(v1.path, 'config.json'), 'utf8'))).toMatchObject({ version: 1, encryption: { chunkId: 'hmac-sha256' } });
+    expect((await again.verify()).ok).toBe(true);
+    expect((await restored(again, m2.id)).equals(img2)).toBe(true);
+  });
+
+  it('copies between the versions re-encode every chunk under the target\'s ids, both ways, and restore bit-exact', async () => {
+    const v1 = await initV1();
+    const v2 = await init();
+    expect(v2.config).toMatchObject({ version: 2, chunkId: { algorithm: 'blake3' } });
+    const { img1, img2, m1, m2 } = await twoBackups(v1);
+    const n = distinctChunks(m1);
+    expect(await copyBackup(v1, v2, m1.id)).toMatchObject({ created: true, chunks: n, copiedChunks: n, rawCopiedChunks: 0 });
+    expect(await copyBackup(v1, v2, m2.id)).toMatchObject({ created: true, copiedChunks: 3, rawCopiedChunks: 0 });
+    const there = await v2.loadManifest(m1.id);
+    const sourceIds = objectIds(m1);
+    expect([...objectIds(there)].filter((id) => sourceIds.has(id))).toEqual([]);
+    expect((await restored(v2, m1.id)).equals(img1)).toBe(true);
+    expect((await restored(v2, m2.id)).equals(img2)).toBe(true);
+    expect((await v2.verify()).ok).toBe(true);
+    // And back, into another version 1 repository: the SHA-256 ids again.
+    const back = await initV1();
+    await copyBackup(v2, back, m1.id);
+    expect((await back.loadManifest(m1.id)).disks).toEqual(m1.disks);
+    expect((await restored(back, m1.id)).equals(img1)).toBe(true);
   });
 });
 

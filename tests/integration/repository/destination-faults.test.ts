@@ -65,8 +65,12 @@ describe('destination problems', () => {
     await expect(Repository.init(repoPath)).rejects.toMatchObject({ code: 'REPO_ALREADY_EXISTS', message: expect.stringMatching(/a repository already exists/) });
 
     const config = JSON.parse(await readFile(path.join(repoPath, 'config.json'), 'utf8')) as Record<string, unknown>;
-    await writeFile(path.join(repoPath, 'config.json'), JSON.stringify({ ...config, version: 2 }));
-    await expect(Repository.open(repoPath)).rejects.toMatchObject({ code: 'REPO_UNSUPPORTED_VERSION' });
+    // New repositories name chunks with BLAKE3 (version 2); a newer version is refused, and so is a config whose version and hash disagree.
+    expect(config).toMatchObject({ version: 2, chunkId: { algorithm: 'blake3' } });
+    await writeFile(path.join(repoPath, 'config.json'), JSON.stringify({ ...config, version: 3 }));
+    await expect(Repository.open(repoPath)).rejects.toMatchObject({ code: 'REPO_UNSUPPORTED_VERSION', message: expect.stringMatching(/format version 3, which this version of vPlus cannot read/) });
+    await writeFile(path.join(repoPath, 'config.json'), JSON.stringify({ ...config, version: 1 }));
+    await expect(Repository.open(repoPath)).rejects.toMatchObject({ code: 'REPO_CONFIG_CORRUPT', message: expect.stringMatching(/BLAKE3 chunk ids need version 2/) });
     await writeFile(path.join(repoPath, 'config.json'), '{"format":"vplus-repository","version":1,"id":"short"}');
     await expect(Repository.open(repoPath)).rejects.toMatchObject({ code: 'REPO_CONFIG_CORRUPT' });
 

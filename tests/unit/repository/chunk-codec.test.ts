@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,18 +14,35 @@ afterEach(() => dirs.cleanup());
 const text = makeImage(200_000, [{ kind: 'text', offset: 0, length: 200_000, seed: 3 }]);
 const random = makeImage(200_000, [{ kind: 'random', offset: 0, length: 200_000, seed: 4 }]);
 
+describe('chunk ids', () => {
+  // BLAKE3's published test vectors (test_vectors.json: input bytes i % 251, key "whats the Elvish word for friend").
+  const vector = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => i % 251));
+  const elvish = Buffer.from('whats the Elvish word for friend');
+  it('BLAKE3, unkeyed and keyed, matches the published vectors; SHA-256 and HMAC-SHA-256 match node:crypto', () => {
+    const blake = (key: Buffer | null) => new ChunkCodec({ chunkIdHash: 'blake3', chunkIdKey: key, chunkKey: null, compressionLevel: 1 });
+    expect(blake(null).id(vector(0)).toString('hex')).toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
+    expect(blake(null).id(vector(1024)).toString('hex')).toBe('42214739f095a406f3fc83deb889744ac00df831c10daa55189b5d121c855af7');
+    expect(blake(elvish).id(vector(0)).toString('hex')).toBe('92b2b75604ed3c761f9d6f62392c8a9227ad0ea3f09573e783f1498a4ed60d26');
+    expect(blake(elvish).id(vector(1024)).toString('hex')).toBe('75c46f6f3d9eb4f55ecaaee480db732e6c2105546f1e675003687c31719c7ba4');
+    const sha = (key: Buffer | null) => new ChunkCodec({ chunkIdHash: 'sha256', chunkIdKey: key, chunkKey: null, compressionLevel: 1 });
+    expect(sha(null).id(text).equals(createHash('sha256').update(text).digest())).toBe(true);
+    expect(sha(elvish).id(text).equals(createHmac('sha256', elvish).update(text).digest())).toBe(true);
+  });
+});
+
 describe('chunk codec (in process)', () => {
-  for (const encrypted of [false, true]) {
+  for (const [encrypted, chunkIdHash] of [[false, 'sha256'], [true, 'sha256'], [false, 'blake3'], [true, 'blake3']] as const) {
     const codec = new ChunkCodec({
+      chunkIdHash,
       chunkIdKey: encrypted ? randomBytes(32) : null,
       chunkKey: encrypted ? randomBytes(32) : null,
       compressionLevel: 1,
     });
 
-    it(`encodes, checks headers and decodes, also into reused memory (${encrypted ? 'encrypted' : 'plain'})`, async () => {
+    it(`encodes, checks headers and decodes, also into reused memory (${encrypted ? 'encrypted' : 'plain'}, ${chunkIdHash} ids)`, async () => {
       for (const data of [text, random]) {
         const id = codec.id(data);
-        if (!encrypted) expect(id.equals(createHash('sha256').update(data).digest())).toBe(true);
+        if (!encrypted && chunkIdHash === 'sha256') expect(id.equals(createHash('sha256').update(data).digest())).toBe(true);
         const payload = codec.encode(Buffer.from(data), id);
         expect(payload.subarray(0, 4).toString('latin1')).toBe(CHUNK_MAGIC);
         // Transferable as is (starts its ArrayBuffer), with room for any chunk of this length.
@@ -58,7 +75,7 @@ describe('chunk codec (in process)', () => {
   }
 
   it('throws ChunkCorruptError for a foreign file and a wrong id', () => {
-    const codec = new ChunkCodec({ chunkIdKey: null, chunkKey: null, compressionLevel: 1 });
+    const codec = new ChunkCodec({ chunkIdHash: 'blake3', chunkIdKey: null, chunkKey: null, compressionLevel: 1 });
     const payload = codec.encode(Buffer.from(text), codec.id(text));
     expect(() => codec.decode('0'.repeat(64), payload, true)).toThrow(ChunkCorruptError);
     expect(() => codec.decode('0'.repeat(64), Buffer.from('garbage'), false)).toThrow(/not a chunk file/);

@@ -3,6 +3,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChunkCodecPool, ChunkDecodeError } from '../../../node-service/repository/chunk-codec.pool.js';
+import type { ChunkIdHash } from '../../../node-service/repository/chunk-format.js';
+import { ChunkCodec } from '../../../node-service/repository/chunk-codec.js';
 import { deriveKeys } from '../../../node-service/repository/keys.js';
 import { decodeManifest, encodeManifest } from '../../../node-service/repository/manifest-store.js';
 import type { BackupManifest } from '../../../node-service/repository/format.js';
@@ -15,11 +17,11 @@ afterEach(async () => {
   await dirs.cleanup();
 });
 
-async function pool(encrypted: boolean, level = 1): Promise<{ pool: ChunkCodecPool; chunksDir: string; idKey: Buffer | null }> {
+async function pool(encrypted: boolean, level = 1, chunkIdHash: ChunkIdHash = 'sha256'): Promise<{ pool: ChunkCodecPool; chunksDir: string; idKey: Buffer | null }> {
   const chunksDir = path.join(await dirs.make(), 'chunks');
   await mkdir(chunksDir);
   const keys = encrypted ? deriveKeys(randomBytes(32), 'f'.repeat(32)) : null;
-  const p = new ChunkCodecPool({ threads: 2, chunksDir, keys, compressionLevel: level });
+  const p = new ChunkCodecPool({ threads: 2, chunksDir, keys, chunkIdHash, compressionLevel: level });
   pools.push(p);
   return { pool: p, chunksDir, idKey: keys?.chunkIdKey ?? null };
 }
@@ -64,6 +66,22 @@ describe('chunk codec (worker threads)', () => {
       expect((err as ChunkDecodeError).corrupt).toBe(true);
       expect((err as Error).message).toMatch(encrypted ? /authentication failed/ : /does not match its id/);
       await expect(p.decode(a.id, Buffer.from('garbage'), true)).rejects.toThrow(/not a chunk file/);
+    });
+  }
+
+  for (const encrypted of [true, false]) {
+    it(`names chunks with ${encrypted ? 'keyed ' : ''}BLAKE3 in the worker threads, as the codec does in process, and checks them against it`, async () => {
+      const { pool: p, idKey } = await pool(encrypted, 1, 'blake3');
+      const inProcess = new ChunkCodec({ chunkIdHash: 'blake3', chunkIdKey: idKey, chunkKey: null, compressionLevel: 1 });
+      const sha = new ChunkCodec({ chunkIdHash: 'sha256', chunkIdKey: idKey, chunkKey: null, compressionLevel: 1 });
+      for (const data of [text, random]) {
+        const enc = await p.encode(Buffer.from(data), false);
+        expect(enc.id).toBe(inProcess.id(data).toString('hex'));
+        expect(enc.id).not.toBe(sha.id(data).toString('hex'));
+        expect((await p.decode(enc.id, Buffer.from(enc.payload as Buffer), true)).equals(data)).toBe(true);
+        // The same file under its SHA-256 name: refused (unencrypted, only the re-hash can tell).
+        await expect(p.decode(sha.id(data).toString('hex'), Buffer.from(enc.payload as Buffer), true)).rejects.toThrow(encrypted ? /./ : /does not match its id/);
+      }
     });
   }
 

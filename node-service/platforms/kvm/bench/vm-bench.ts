@@ -38,6 +38,7 @@ import { promisify } from 'node:util';
 import { GIB, apparentSize, fmtBytes, run, type RunResult } from '../../../repository/bench/measure.js';
 import { generateImage, KeyStream, TextGenerator } from '../../../repository/bench/image-generator.js';
 import { Repository } from '../../../repository/repository.js';
+import type { ChunkIdHash } from '../../../repository/chunk-format.js';
 import { ensureLibvirtDaemons } from '../libvirt-daemons.js';
 import { scratchDomainXml } from '../scratch-domain.js';
 
@@ -230,17 +231,18 @@ const ceiling: ToolRun = {
   },
 };
 
-const vplus: ToolRun = {
-  name: 'vplus',
+/** Ours on a repository whose chunks are named by `chunkIdHash` (version 2: BLAKE3; version 1: HMAC-SHA-256). */
+const ours = (name: string, chunkIdHash: ChunkIdHash): ToolRun => ({
+  name,
   bin: null,
   version: () => `node ${process.version}`,
-  settings: 'KvmBackup (pull-mode NBD, dirty bitmaps), 1 MiB chunks, zstd 1, AES-256-GCM; restoreToDirectory',
+  settings: `KvmBackup (pull-mode NBD, dirty bitmaps), 1 MiB chunks, ${chunkIdHash === 'blake3' ? 'keyed BLAKE3' : 'HMAC-SHA-256'} ids, zstd 1, AES-256-GCM; restoreToDirectory`,
   bytesReadNote: 'NBD bytes requested (KvmBackup bytesRead)',
   async run(vm, work, change, out) {
     const repoDir = path.join(work, 'repo');
     const workDir = path.join(work, 'kvm');
     await mkdir(workDir, { recursive: true });
-    await (await Repository.init(repoDir, { password: PASSWORD })).close();
+    await (await Repository.init(repoDir, { password: PASSWORD, chunkIdHash })).close();
     const env = { VPLUS_BENCH_PASSWORD: PASSWORD };
     const op = async <T>(...args: string[]): Promise<{ r: T; run: TimedRun }> => {
       const res = await timedRun(process.execPath, [OP_SCRIPT, ...args], env);
@@ -262,7 +264,10 @@ const vplus: ToolRun = {
     const file = rest.r.disks[0]?.path ?? '';
     out.restore = { ms: rest.run.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, peakRssBytes: rest.run.peakRssBytes, ...cpuOf(rest.run), identical: await identical(file, vm.disk) };
   },
-};
+});
+const vplus = ours('vplus', 'blake3');
+/** The same on a version 1 repository: what BLAKE3 ids changed (VPLUS_BENCH_TOOLS=…,vplus-sha256). */
+const vplusSha256 = ours('vplus-sha256', 'sha256');
 
 const virtnbd: ToolRun = {
   name: 'virtnbdbackup',
@@ -455,7 +460,7 @@ export async function runVmBenchmark(): Promise<void> {
     await rm(raw);
     const changeCmds = await makeChange(path.join(work, 'change'), size, changePct / 100);
     const changedBytes = (changeCmds.length / 2) * BLOCK;
-    const tools = [ceiling, vplus, virtnbd, restic].filter((t) => wanted.includes(t.name));
+    const tools = [ceiling, vplus, vplusSha256, virtnbd, restic].filter((t) => wanted.includes(t.name));
     for (const tool of tools) {
       const out: ToolResult = { tool: tool.name, version: '', settings: tool.settings, bytesReadNote: tool.bytesReadNote, rounds: [], median: {} };
       results.push(out);
