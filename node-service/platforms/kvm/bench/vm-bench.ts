@@ -24,6 +24,7 @@
  *   VPLUS_BENCH_TOOLS       comma list (default "ceiling,vplus,virtnbdbackup,restic")
  *   VPLUS_BENCH_FORMAT      our restore's format, qcow2 (default) or raw
  *   VPLUS_BENCH_KEEP=1      keep the work directory
+ *   VPLUS_BENCH_PROFILE_DIR our steps write CPU profiles (node --cpu-prof, one per thread) there
  * Needs root and libvirt (started here when it does not answer). Results: a table on stdout
  * and JSON in bench-results/.
  */
@@ -243,7 +244,9 @@ const ours = (name: string, chunkIdHash: ChunkIdHash): ToolRun => ({
     const workDir = path.join(work, 'kvm');
     await mkdir(workDir, { recursive: true });
     await (await Repository.init(repoDir, { password: PASSWORD, chunkIdHash })).close();
-    const env = { VPLUS_BENCH_PASSWORD: PASSWORD };
+    // VPLUS_BENCH_PROFILE_DIR: each of our steps writes a CPU profile per thread there (node --cpu-prof).
+    const profileDir = process.env['VPLUS_BENCH_PROFILE_DIR'];
+    const env = { VPLUS_BENCH_PASSWORD: PASSWORD, ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) };
     const op = async <T>(...args: string[]): Promise<{ r: T; run: TimedRun }> => {
       const res = await timedRun(process.execPath, [OP_SCRIPT, ...args], env);
       return { r: JSON.parse(res.stdout) as T, run: res };
