@@ -246,9 +246,10 @@ const ours = (name: string, chunkIdHash: ChunkIdHash): ToolRun => ({
     await (await Repository.init(repoDir, { password: PASSWORD, chunkIdHash })).close();
     // VPLUS_BENCH_PROFILE_DIR: each of our steps writes a CPU profile per thread there (node --cpu-prof).
     const profileDir = process.env['VPLUS_BENCH_PROFILE_DIR'];
-    const env = { VPLUS_BENCH_PASSWORD: PASSWORD, ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) };
+    const env = { VPLUS_BENCH_PASSWORD: PASSWORD };
+    const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     const op = async <T>(...args: string[]): Promise<{ r: T; run: TimedRun }> => {
-      const res = await timedRun(process.execPath, [OP_SCRIPT, ...args], env);
+      const res = await timedRun(process.execPath, [...nodeFlags, OP_SCRIPT, ...args], env);
       return { r: JSON.parse(res.stdout) as T, run: res };
     };
     type Backup = { backupId: string; type: string; checkpoint: string | null; bytesRead: number; warnings: string[] };
