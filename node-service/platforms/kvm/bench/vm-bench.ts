@@ -28,12 +28,13 @@
  * Needs root and libvirt (started here when it does not answer). Results: a table on stdout
  * and JSON in bench-results/.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { GIB, apparentSize, fmtBytes, run, type RunResult } from '../../../repository/bench/measure.js';
@@ -41,6 +42,7 @@ import { generateImage, KeyStream, TextGenerator } from '../../../repository/ben
 import { Repository } from '../../../repository/repository.js';
 import type { ChunkIdHash } from '../../../repository/chunk-format.js';
 import { ensureLibvirtDaemons } from '../libvirt-daemons.js';
+import { renderReport, secs, summarize, type Round, type Step, type ToolResult } from './vm-bench-report.js';
 import { scratchDomainXml } from '../scratch-domain.js';
 
 const exec = promisify(execFile);
@@ -48,20 +50,6 @@ const URI = 'qemu:///system';
 const PASSWORD = 'vplus-bench-password';
 const BLOCK = 64 * 1024;
 const OP_SCRIPT = fileURLToPath(new URL('./vm-bench-op.js', import.meta.url));
-
-interface Step {
-  ms: number;
-  /** Growth of the backup target caused by this step (restore: bytes of the restored files on disk). */
-  storedBytes: number;
-  /** Bytes read from the disk export (see `bytesReadNote`). */
-  bytesRead: number | null;
-  /** Peak resident set size of the step's largest process (null: /usr/bin/time missing). */
-  peakRssBytes: number | null;
-  /** CPU seconds of the step's processes (user + system, from /usr/bin/time). */
-  cpuSeconds: number | null;
-  /** CPU seconds the VM's QEMU spent meanwhile (its NBD server serving the reads), when it ran. */
-  qemuCpuSeconds: number | null;
-}
 
 /** The VM whose QEMU timedRun measures, set before each tool's run. */
 let measuredVm: Vm | null = null;
@@ -85,30 +73,6 @@ type TimedRun = RunResult & { qemuCpuSeconds: number | null };
 /** The CPU fields of a step from its run. */
 function cpuOf(r: TimedRun): Pick<Step, 'cpuSeconds' | 'qemuCpuSeconds'> {
   return { cpuSeconds: r.cpuSeconds, qemuCpuSeconds: r.qemuCpuSeconds };
-}
-
-interface Round {
-  full?: Step;
-  incremental?: Step;
-  restore?: Step & { identical: boolean };
-  error?: string;
-}
-
-interface Summary {
-  full?: Step;
-  incremental?: Step;
-  restore?: Step & { identical: boolean };
-}
-
-interface ToolResult {
-  tool: string;
-  version: string;
-  settings: string;
-  bytesReadNote: string;
-  rounds: Round[];
-  /** Medians over the rounds that got that far (identical: every round's restore was). */
-  median: Summary;
-  error?: string;
 }
 
 interface Vm {
@@ -233,11 +197,45 @@ const ceiling: ToolRun = {
 };
 
 /** Ours on a repository whose chunks are named by `chunkIdHash` (version 2: BLAKE3; version 1: HMAC-SHA-256). */
-const ours = (name: string, chunkIdHash: ChunkIdHash): ToolRun => ({
+/**
+ * Our steps in one long-lived process (vm-bench-op.ts `serve`), as the node service runs its
+ * tasks: Node's start and the password's scrypt are paid once, in the first step. Timed like
+ * timedRun (syncs, QEMU's CPU); CPU from the process itself, peak RSS the process's so far.
+ */
+class WarmOps {
+  private readonly child: ChildProcess;
+  private readonly lines: AsyncIterator<string>;
+
+  constructor(nodeFlags: string[], env: NodeJS.ProcessEnv) {
+    this.child = spawn(process.execPath, [...nodeFlags, OP_SCRIPT, 'serve'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
+  }
+
+  async run(args: string[]): Promise<TimedRun> {
+    sync();
+    const q0 = qemuCpu(measuredVm);
+    const t0 = process.hrtime.bigint();
+    this.child.stdin!.write(JSON.stringify(args) + '\n');
+    const next = await this.lines.next();
+    if (next.done) throw new Error(`the warm step process ended (exit ${this.child.exitCode}) during ${args[0]}`);
+    sync();
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const q1 = qemuCpu(measuredVm);
+    const reply = JSON.parse(next.value) as { result?: unknown; error?: string; cpuSeconds: number; maxRssBytes: number };
+    if (reply.error !== undefined) throw new Error(`${args[0]} failed: ${reply.error}`);
+    return { ms, peakRssBytes: reply.maxRssBytes, cpuSeconds: reply.cpuSeconds, stdout: JSON.stringify(reply.result), stderr: '', qemuCpuSeconds: q0 !== null && q1 !== null && q1 >= q0 ? q1 - q0 : null };
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+  }
+}
+
+const ours = (name: string, chunkIdHash: ChunkIdHash, warm = false): ToolRun => ({
   name,
   bin: null,
   version: () => `node ${process.version}`,
-  settings: `KvmBackup (pull-mode NBD, dirty bitmaps), 1 MiB chunks, ${chunkIdHash === 'blake3' ? 'keyed BLAKE3' : 'HMAC-SHA-256'} ids, zstd 1, AES-256-GCM; restoreToDirectory`,
+  settings: `KvmBackup (pull-mode NBD, dirty bitmaps), 1 MiB chunks, ${chunkIdHash === 'blake3' ? 'keyed BLAKE3' : 'HMAC-SHA-256'} ids, zstd 1, AES-256-GCM; restoreToDirectory${warm ? '; all steps in one process, as a node runs them (peak RSS: the process\'s so far)' : ''}`,
   bytesReadNote: 'NBD bytes requested (KvmBackup bytesRead)',
   async run(vm, work, change, out) {
     const repoDir = path.join(work, 'repo');
@@ -248,30 +246,37 @@ const ours = (name: string, chunkIdHash: ChunkIdHash): ToolRun => ({
     const profileDir = process.env['VPLUS_BENCH_PROFILE_DIR'];
     const env = { VPLUS_BENCH_PASSWORD: PASSWORD };
     const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const warmOps = warm ? new WarmOps(nodeFlags, env) : null;
     const op = async <T>(...args: string[]): Promise<{ r: T; run: TimedRun }> => {
-      const res = await timedRun(process.execPath, [...nodeFlags, OP_SCRIPT, ...args], env);
+      const res = warmOps ? await warmOps.run(args) : await timedRun(process.execPath, [...nodeFlags, OP_SCRIPT, ...args], env);
       return { r: JSON.parse(res.stdout) as T, run: res };
     };
-    type Backup = { backupId: string; type: string; checkpoint: string | null; bytesRead: number; warnings: string[] };
-    let size = await apparentSize(repoDir);
-    const full = await op<Backup>('backup', repoDir, vm.name, workDir, 'full');
-    out.full = { ms: full.run.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: full.r.bytesRead, peakRssBytes: full.run.peakRssBytes, ...cpuOf(full.run) };
-    await change();
-    size = await apparentSize(repoDir);
-    const inc = await op<Backup>('backup', repoDir, vm.name, workDir, 'auto', full.r.checkpoint ?? '', full.r.backupId);
-    if (inc.r.type !== 'incremental') throw new Error(`the second backup was ${inc.r.type}: ${inc.r.warnings.join('; ')}`);
-    out.incremental = { ms: inc.run.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: inc.r.bytesRead, peakRssBytes: inc.run.peakRssBytes, ...cpuOf(inc.run) };
-    await shutOff(vm);
-    const target = path.join(work, 'restored');
-    const format = process.env['VPLUS_BENCH_FORMAT'] === 'raw' ? 'raw' : 'qcow2';
-    const rest = await op<{ disks: { path: string }[] }>('restore', repoDir, inc.r.backupId, target, format);
-    const file = rest.r.disks[0]?.path ?? '';
-    out.restore = { ms: rest.run.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, peakRssBytes: rest.run.peakRssBytes, ...cpuOf(rest.run), identical: await identical(file, vm.disk) };
+    try {
+      type Backup = { backupId: string; type: string; checkpoint: string | null; bytesRead: number; warnings: string[] };
+      let size = await apparentSize(repoDir);
+      const full = await op<Backup>('backup', repoDir, vm.name, workDir, 'full');
+      out.full = { ms: full.run.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: full.r.bytesRead, peakRssBytes: full.run.peakRssBytes, ...cpuOf(full.run) };
+      await change();
+      size = await apparentSize(repoDir);
+      const inc = await op<Backup>('backup', repoDir, vm.name, workDir, 'auto', full.r.checkpoint ?? '', full.r.backupId);
+      if (inc.r.type !== 'incremental') throw new Error(`the second backup was ${inc.r.type}: ${inc.r.warnings.join('; ')}`);
+      out.incremental = { ms: inc.run.ms, storedBytes: (await apparentSize(repoDir)) - size, bytesRead: inc.r.bytesRead, peakRssBytes: inc.run.peakRssBytes, ...cpuOf(inc.run) };
+      await shutOff(vm);
+      const target = path.join(work, 'restored');
+      const format = process.env['VPLUS_BENCH_FORMAT'] === 'raw' ? 'raw' : 'qcow2';
+      const rest = await op<{ disks: { path: string }[] }>('restore', repoDir, inc.r.backupId, target, format);
+      const file = rest.r.disks[0]?.path ?? '';
+      out.restore = { ms: rest.run.ms, storedBytes: (await stat(file)).blocks * 512, bytesRead: null, peakRssBytes: rest.run.peakRssBytes, ...cpuOf(rest.run), identical: await identical(file, vm.disk) };
+    } finally {
+      warmOps?.close();
+    }
   },
 });
 const vplus = ours('vplus', 'blake3');
 /** The same on a version 1 repository: what BLAKE3 ids changed (VPLUS_BENCH_TOOLS=…,vplus-sha256). */
 const vplusSha256 = ours('vplus-sha256', 'sha256');
+/** The same steps in one process, as the node service runs them (VPLUS_BENCH_TOOLS=…,vplus-node). */
+const vplusNode = ours('vplus-node', 'blake3', true);
 
 const virtnbd: ToolRun = {
   name: 'virtnbdbackup',
@@ -360,85 +365,6 @@ function available(cmd: string): boolean {
   }
 }
 
-function median(values: readonly number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m] : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-}
-
-function medianStep(steps: readonly Step[]): Step | undefined {
-  if (steps.length === 0) return undefined;
-  const of = (f: (s: Step) => number | null): number | null => {
-    const v = steps.map(f).filter((x): x is number => x !== null);
-    return v.length === 0 ? null : (median(v) ?? null);
-  };
-  return {
-    ms: of((s) => s.ms) ?? 0,
-    storedBytes: of((s) => s.storedBytes) ?? 0,
-    bytesRead: of((s) => s.bytesRead),
-    peakRssBytes: of((s) => s.peakRssBytes),
-    cpuSeconds: of((s) => s.cpuSeconds),
-    qemuCpuSeconds: of((s) => s.qemuCpuSeconds),
-  };
-}
-
-function summarize(rounds: readonly Round[]): Summary {
-  const pick = <K extends keyof Summary>(k: K): NonNullable<Round[K]>[] => rounds.map((r) => r[k]).filter((x): x is NonNullable<Round[K]> => x !== undefined);
-  const full = medianStep(pick('full'));
-  const incremental = medianStep(pick('incremental'));
-  const restores = pick('restore');
-  const restore = medianStep(restores);
-  return {
-    ...(full ? { full } : {}),
-    ...(incremental ? { incremental } : {}),
-    ...(restore ? { restore: { ...restore, identical: restores.every((r) => r.identical) } } : {}),
-  };
-}
-
-/** An error's gist for a table cell: after the failed command line, first line, short. */
-const brief = (e: string): string => (e.split(/ exited with \d+: /).pop() ?? e).split('\n')[0]?.slice(0, 80) ?? '';
-const secs = (ms: number | undefined): string => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
-const bytes = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : fmtBytes(n));
-const mb = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : `${Math.round(n / 1e6)} MB`);
-const q = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : a / b);
-const ratio = (a: number | null | undefined, b: number | null | undefined): string => {
-  const r = q(a, b);
-  return r === null ? '-' : r.toFixed(2);
-};
-
-interface Target {
-  goal: string;
-  met: boolean | null;
-  numbers: string;
-}
-
-/** Issue 16's targets, from the medians of this run. */
-function targets(results: readonly ToolResult[]): Target[] {
-  const m = (tool: string): Summary | undefined => results.find((r) => r.tool === tool)?.median;
-  const ours = m('vplus');
-  const vnb = m('virtnbdbackup');
-  const ceil = m('ceiling');
-  const t = (goal: string, value: number | null, ok: (v: number) => boolean, numbers: string): Target => ({ goal, met: value === null ? null : ok(value), numbers: value === null ? 'not measured' : numbers });
-  const fullVsCeil = q(ours?.full?.ms, ceil?.full?.ms);
-  const vnbVsFull = q(vnb?.full?.ms, ours?.full?.ms);
-  const incVsVnb = q(ours?.incremental?.ms, vnb?.incremental?.ms);
-  const incVsFull = q(ours?.incremental?.ms, ours?.full?.ms);
-  const incStored = q(ours?.incremental?.storedBytes, vnb?.incremental?.storedBytes);
-  const restoreVsVnb = q(vnb?.restore?.ms, ours?.restore?.ms);
-  const rss = [ours?.full?.peakRssBytes, ours?.incremental?.peakRssBytes, ours?.restore?.peakRssBytes].filter((x): x is number => typeof x === 'number');
-  const peak = rss.length === 0 ? null : Math.max(...rss);
-  return [
-    t('full ≤ 1.6× the read ceiling', fullVsCeil, (v) => v <= 1.6, `${secs(ours?.full?.ms)} vs ${secs(ceil?.full?.ms)} = ${fullVsCeil?.toFixed(2)}×`),
-    t('full ≥ 1.5× faster than virtnbdbackup', vnbVsFull, (v) => v >= 1.5, `${secs(vnb?.full?.ms)} / ${secs(ours?.full?.ms)} = ${vnbVsFull?.toFixed(2)}× faster`),
-    t('incremental ≤ virtnbdbackup\'s time', incVsVnb, (v) => v <= 1, `${secs(ours?.incremental?.ms)} vs ${secs(vnb?.incremental?.ms)} = ${incVsVnb?.toFixed(2)}×`),
-    t('incremental ≤ 10 % of our full', incVsFull, (v) => v <= 0.1, `${secs(ours?.incremental?.ms)} / ${secs(ours?.full?.ms)} = ${((incVsFull ?? 0) * 100).toFixed(1)} %`),
-    t('incremental stored ≤ 2.5× virtnbdbackup\'s', incStored, (v) => v <= 2.5, `${bytes(ours?.incremental?.storedBytes)} vs ${bytes(vnb?.incremental?.storedBytes)} = ${incStored?.toFixed(2)}×`),
-    t('full restore ≥ 1.5× faster than virtnbdrestore', restoreVsVnb, (v) => v >= 1.5, `${secs(vnb?.restore?.ms)} / ${secs(ours?.restore?.ms)} = ${restoreVsVnb?.toFixed(2)}× faster`),
-    t('peak memory < 300 MB (flat 4→16 GiB: compare two runs)', peak, (v) => v < 300e6, `full ${mb(ours?.full?.peakRssBytes)}, incremental ${mb(ours?.incremental?.peakRssBytes)}, restore ${mb(ours?.restore?.peakRssBytes)}`),
-  ];
-}
-
 export async function runVmBenchmark(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the VM benchmark needs root (system libvirtd, QEMU as libvirt-qemu)');
   await ensureLibvirtDaemons(URI);
@@ -464,7 +390,7 @@ export async function runVmBenchmark(): Promise<void> {
     await rm(raw);
     const changeCmds = await makeChange(path.join(work, 'change'), size, changePct / 100);
     const changedBytes = (changeCmds.length / 2) * BLOCK;
-    const tools = [ceiling, vplus, vplusSha256, virtnbd, restic].filter((t) => wanted.includes(t.name));
+    const tools = [ceiling, vplus, vplusNode, vplusSha256, virtnbd, restic].filter((t) => wanted.includes(t.name));
     for (const tool of tools) {
       const out: ToolResult = { tool: tool.name, version: '', settings: tool.settings, bytesReadNote: tool.bytesReadNote, rounds: [], median: {} };
       results.push(out);
@@ -515,87 +441,8 @@ export async function runVmBenchmark(): Promise<void> {
     }
     for (const r of results) r.median = summarize(r.rounds);
 
-    const rows: string[][] = [['tool', 'full', 'stored', 'read', 'peak RSS', 'incr', 'stored', 'read', 'peak RSS', 'restore', 'peak RSS', 'identical']];
-    for (const r of results) {
-      const m = r.median;
-      const err = r.error ?? r.rounds.find((x) => x.error)?.error;
-      if (!m.full) {
-        rows.push([r.tool, `error: ${err ? brief(err) : 'no run'}`]);
-        continue;
-      }
-      rows.push([
-        r.tool === 'ceiling' ? 'read ceiling' : r.tool,
-        secs(m.full.ms),
-        r.tool === 'ceiling' ? '-' : bytes(m.full.storedBytes),
-        bytes(m.full.bytesRead),
-        mb(m.full.peakRssBytes),
-        secs(m.incremental?.ms),
-        bytes(m.incremental?.storedBytes),
-        bytes(m.incremental?.bytesRead),
-        mb(m.incremental?.peakRssBytes),
-        secs(m.restore?.ms),
-        mb(m.restore?.peakRssBytes),
-        m.restore ? String(m.restore.identical) : err ? `error: ${brief(err)}` : '-',
-      ]);
-    }
-    const ours = results.find((r) => r.tool === 'vplus')?.median;
-    const ratios: Record<string, Record<string, number | null>> = {};
-    for (const r of results) {
-      if (r.tool === 'vplus' || !ours || !r.median.full) continue;
-      const t = r.median;
-      ratios[r.tool] = {
-        fullTime: q(ours.full?.ms, t.full?.ms),
-        fullStored: r.tool === 'ceiling' ? null : q(ours.full?.storedBytes, t.full?.storedBytes),
-        incrementalTime: q(ours.incremental?.ms, t.incremental?.ms),
-        incrementalStored: q(ours.incremental?.storedBytes, t.incremental?.storedBytes),
-        incrementalRead: q(ours.incremental?.bytesRead, t.incremental?.bytesRead),
-        restoreTime: q(ours.restore?.ms, t.restore?.ms),
-      };
-      const c = (a: number | null | undefined, b: number | null | undefined): string => ratio(a, b);
-      rows.push([
-        `ours/${r.tool === 'ceiling' ? 'read ceiling' : r.tool}`,
-        c(ours.full?.ms, t.full?.ms),
-        r.tool === 'ceiling' ? '' : c(ours.full?.storedBytes, t.full?.storedBytes),
-        c(ours.full?.bytesRead, t.full?.bytesRead),
-        c(ours.full?.peakRssBytes, t.full?.peakRssBytes),
-        c(ours.incremental?.ms, t.incremental?.ms),
-        c(ours.incremental?.storedBytes, t.incremental?.storedBytes),
-        c(ours.incremental?.bytesRead, t.incremental?.bytesRead),
-        c(ours.incremental?.peakRssBytes, t.incremental?.peakRssBytes),
-        c(ours.restore?.ms, t.restore?.ms),
-        c(ours.restore?.peakRssBytes, t.restore?.peakRssBytes),
-        '',
-      ]);
-    }
-    const write = { ms: median(writes.map((x) => x.ms)) ?? 0, bytes: writes[0]?.bytes ?? 0 };
-    const writeRate = write.ms > 0 ? write.bytes / (write.ms / 1000) : 0;
-    const restoredBytes = ours?.restore?.storedBytes;
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
-    const line = (row: string[]): string => `| ${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-    const goals = targets(results);
-    // Where the time goes on 2 cores: our processes' CPU and QEMU's (its NBD server) in each step.
-    const cpu = (st: Step | undefined): string =>
-      st?.cpuSeconds === null || st?.cpuSeconds === undefined ? '-' : `${st.cpuSeconds.toFixed(2)}${st.qemuCpuSeconds === null ? '' : ` + QEMU ${st.qemuCpuSeconds.toFixed(2)}`}`;
-    const cpuRows = [['tool', 'full CPU-s', 'incremental CPU-s', 'restore CPU-s'], ...results.filter((r) => r.median.full).map((r) => [r.tool === 'ceiling' ? 'read ceiling' : r.tool, cpu(r.median.full), cpu(r.median.incremental), cpu(r.median.restore)])];
-    const cpuWidths = cpuRows[0]!.map((_, i) => Math.max(...cpuRows.map((row) => (row[i] ?? '').length)));
-    const cpuLine = (row: string[]): string => `| ${row.map((c, i) => c.padEnd(cpuWidths[i] ?? 0)).join(' | ')} |`;
-    process.stdout.write(
-      `\nVM benchmark: ${sizeGib} GiB disk, ${fmtBytes(gen.allocatedBytes)} data (${fmtBytes(gen.textBytes)} text-like, ${fmtBytes(gen.randomBytes)} random); ` +
-        `incremental after ${changeCmds.length / 2} scattered 64 KiB writes (${fmtBytes(changedBytes)}, ${changePct}%)\n` +
-        `${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end; ` +
-        `medians of ${roundCount} round(s); times include a trailing sync; ratios are ours/theirs (time: < 1 is faster)\n` +
-        `disk write (restore directory, ${fmtBytes(write.bytes)} sequential + fdatasync): ${secs(write.ms)} = ${Math.round(writeRate / 1e6)} MB/s` +
-        (restoredBytes && writeRate > 0 ? `; writing our restore's ${fmtBytes(restoredBytes)} at that rate takes ${secs((restoredBytes / writeRate) * 1000)}` : '') +
-        '\n\n' +
-        [line(rows[0]!), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)].join('\n') +
-        '\n\n' +
-        [cpuLine(cpuRows[0]!), cpuLine(cpuWidths.map((w) => '-'.repeat(w))), ...cpuRows.slice(1).map(cpuLine)].join('\n') +
-        '\n\n' +
-        results.map((r) => `${r.tool}: ${r.settings}; read = ${r.bytesReadNote}${r.version ? `; ${r.version.split('\n')[0]}` : ''}`).join('\n') +
-        '\n\ntargets (issue 16):\n' +
-        goals.map((g) => `  ${g.met === null ? 'n/a    ' : g.met ? 'met    ' : 'NOT met'}  ${g.goal}: ${g.numbers}`).join('\n') +
-        '\n',
-    );
+    const report = renderReport({ results, writes, sizeGib, gen, changeCmdCount: changeCmds.length, changedBytes, changePct, loadBefore, roundCount });
+    process.stdout.write(report.text);
     const resultsDir = path.resolve('bench-results');
     await mkdir(resultsDir, { recursive: true });
     const file = path.join(resultsDir, `vm-bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -611,10 +458,10 @@ export async function runVmBenchmark(): Promise<void> {
           cpus: cpus().length,
           load: { start: loadBefore, end: loadavg() },
           rounds: roundCount,
-          diskWrite: { runs: writes, medianMs: write.ms, bytesPerSecond: writeRate },
+          diskWrite: { runs: writes, medianMs: report.write.ms, bytesPerSecond: report.writeRate },
           results,
-          ratiosOursOverTheirs: ratios,
-          targets: goals,
+          ratiosOursOverTheirs: report.ratios,
+          targets: report.goals,
         },
         null,
         2,
