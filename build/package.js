@@ -167,7 +167,7 @@ async function stageApp(app, version) {
 /** Native modules must load in the shipped Node.js; rebuilt against its headers when they do not. */
 function checkNativeModules(app) {
   const node = path.join(app, 'node', 'bin', 'node');
-  const probe = "new (require('better-sqlite3'))(':memory:').close(); require('zstd-napi'); require('@napi-rs/blake-hash').blake3(Buffer.alloc(0));";
+  const probe = "new (require('better-sqlite3'))(':memory:').close(); require('zstd-napi'); require('@napi-rs/blake-hash-linux-x64-gnu').blake3(Buffer.alloc(0));";
   const loads = () => spawnSync(node, ['-e', probe], { cwd: app, encoding: 'utf8' });
   let r = loads();
   if (r.status === 0) return;

@@ -28,7 +28,17 @@ export class ChunkCorruptError extends Error {
   override readonly name = 'ChunkCorruptError';
 }
 
-type BlakeHash = typeof import('@napi-rs/blake-hash');
+/**
+ * The native BLAKE3 of `@napi-rs/blake-hash`, built for Linux x64 with glibc (what we ship),
+ * an optional dependency: where it is not installed, SHA-256 repositories still work.
+ */
+export const BLAKE3_MODULE = '@napi-rs/blake-hash-linux-x64-gnu';
+
+/** The part of the module this codec uses. */
+interface BlakeHash {
+  blake3(input: Uint8Array): Buffer;
+  Blake3Hasher: { newKeyed(key: Buffer): { update(input: Buffer): { digestBuffer(): Buffer } } };
+}
 let blakeModule: BlakeHash | undefined;
 
 /**
@@ -38,10 +48,10 @@ let blakeModule: BlakeHash | undefined;
 function blake(): BlakeHash {
   if (blakeModule) return blakeModule;
   try {
-    blakeModule = createRequire(import.meta.url)('@napi-rs/blake-hash') as BlakeHash;
+    blakeModule = createRequire(import.meta.url)(BLAKE3_MODULE) as BlakeHash;
     return blakeModule;
   } catch (err) {
-    throw new Error(`this repository names its chunks with BLAKE3, whose native module (@napi-rs/blake-hash) does not load on this machine: ${(err as Error).message.split('\n')[0]}`);
+    throw new Error(`this repository names its chunks with BLAKE3, whose native module (${BLAKE3_MODULE}) does not load on this machine: ${(err as Error).message.split('\n')[0]}`);
   }
 }
 

@@ -15,7 +15,7 @@ import {
   toRepositoryError,
 } from './errors.js';
 import type { RepositoryFileSystem } from './file-system.js';
-import { blake3Available } from './chunk-codec.js';
+import { BLAKE3_MODULE, blake3Available } from './chunk-codec.js';
 import { CONFIG_VERSIONS, FORMAT_NAME, LAYOUT, chunkIdHashOf, repositoryConfigSchema, type RepositoryConfig } from './format.js';
 import { passwordKey, unwrapMasterKey, wrapMasterKey } from './keys.js';
 
@@ -50,7 +50,7 @@ export async function readConfig(abs: string, fs: RepositoryFileSystem): Promise
   if (chunkIdHashOf(config) === 'blake3' && !blake3Available()) {
     throw new RepositoryError(
       'REPO_UNSUPPORTED_VERSION',
-      `Repository at ${abs} names its chunks with BLAKE3, whose native module (@napi-rs/blake-hash) does not load on this node; install the node package for this machine's platform.`,
+      `Repository at ${abs} names its chunks with BLAKE3, whose native module (${BLAKE3_MODULE}) does not load on this node; install the vPlus node package for Linux x64 there.`,
       { path: abs },
     );
   }

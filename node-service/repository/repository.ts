@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { BackupReader } from './backup-reader.js';
 import { BackupWriter } from './backup-writer.js';
-import { blake3Available } from './chunk-codec.js';
+import { BLAKE3_MODULE, blake3Available } from './chunk-codec.js';
 import { ChunkCodecPool } from './chunk-codec.pool.js';
 import type { ChunkIdHash } from './chunk-format.js';
 import { ChunkReader } from './chunk-store.js';
@@ -240,7 +240,7 @@ export class Repository {
     if (!Number.isInteger(level) || level < 0 || level > 19) throw new InvalidArgumentError('compression level must be 0..19');
     if (options.password !== undefined && options.password.length === 0) throw new InvalidArgumentError('the password is empty');
     const chunkIdHash = options.chunkIdHash ?? (blake3Available() ? 'blake3' : 'sha256');
-    if (chunkIdHash === 'blake3' && !blake3Available()) throw new InvalidArgumentError('BLAKE3 chunk ids were asked for, but its native module (@napi-rs/blake-hash) does not load on this node');
+    if (chunkIdHash === 'blake3' && !blake3Available()) throw new InvalidArgumentError(`BLAKE3 chunk ids were asked for, but its native module (${BLAKE3_MODULE}) does not load on this node`);
 
     if (place.store) {
       const state = await place.store.prepareEmpty();

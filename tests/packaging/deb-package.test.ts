@@ -145,7 +145,7 @@ describe('npm run package: the .deb and the .run', () => {
     const node = path.join(extracted, 'opt/vplus/node/bin/node');
     expect((await run(node, ['--version'])).trim()).toBe('v20.20.2');
     expect(await run(node, [path.join(extracted, 'opt/vplus/bin/vplus.js'), '--help'])).toContain('server');
-    const probe = "new (require('better-sqlite3'))(':memory:').close(); require('zstd-napi'); require('mariadb'); require('@napi-rs/blake-hash').blake3(Buffer.alloc(0)); console.log('ok')";
+    const probe = "new (require('better-sqlite3'))(':memory:').close(); require('zstd-napi'); require('mariadb'); require('@napi-rs/blake-hash-linux-x64-gnu').blake3(Buffer.alloc(0)); console.log('ok')";
     expect((await run(node, ['-e', probe], { cwd: path.join(extracted, 'opt/vplus') })).trim()).toBe('ok');
     const shipped = JSON.parse(fs.readFileSync(path.join(extracted, 'opt/vplus/package.json'), 'utf8')) as { name: string; version: string; devDependencies?: unknown };
     expect(shipped).toMatchObject({ name: 'vplus-desktop', version: current });

@@ -224,7 +224,8 @@ export function productionPackageDirs(appRoot: string, pkg: PackageJson = readPa
       visit(dir, dependenciesOf(readPackageJson(path.join(appRoot, dir))));
     }
   };
-  visit('', Object.fromEntries(Object.keys(pkg.dependencies ?? {}).map((n) => [n, true])));
+  // The app's optional dependencies (a native module built for one platform) ship when installed.
+  visit('', { ...Object.fromEntries(Object.keys(pkg.optionalDependencies ?? {}).map((n) => [n, false])), ...Object.fromEntries(Object.keys(pkg.dependencies ?? {}).map((n) => [n, true])) });
   return [...found].sort();
 }
 
