@@ -131,14 +131,19 @@ function sync(): void {
 }
 
 /** Runs a command as one timed step: sync before, the command, sync after (its time counted). */
-async function timedRun(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<TimedRun> {
+/** A step timed with a sync before and a trailing sync, and the CPU the measured VM's QEMU spent meanwhile. */
+async function timed(step: () => Promise<Omit<RunResult, 'ms'>>): Promise<TimedRun> {
   sync();
   const q0 = qemuCpu(measuredVm);
   const t0 = process.hrtime.bigint();
-  const r = await run(cmd, args, env);
+  const r = await step();
   sync();
   const q1 = qemuCpu(measuredVm);
   return { ...r, ms: Number(process.hrtime.bigint() - t0) / 1e6, qemuCpuSeconds: q0 !== null && q1 !== null && q1 >= q0 ? q1 - q0 : null };
+}
+
+function timedRun(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<TimedRun> {
+  return timed(() => run(cmd, args, env));
 }
 
 async function dataFileBytes(dir: string, match: RegExp): Promise<number> {
@@ -211,19 +216,15 @@ class WarmOps {
     this.lines = createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
   }
 
-  async run(args: string[]): Promise<TimedRun> {
-    sync();
-    const q0 = qemuCpu(measuredVm);
-    const t0 = process.hrtime.bigint();
-    this.child.stdin!.write(JSON.stringify(args) + '\n');
-    const next = await this.lines.next();
-    if (next.done) throw new Error(`the warm step process ended (exit ${this.child.exitCode}) during ${args[0]}`);
-    sync();
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    const q1 = qemuCpu(measuredVm);
-    const reply = JSON.parse(next.value) as { result?: unknown; error?: string; cpuSeconds: number; maxRssBytes: number };
-    if (reply.error !== undefined) throw new Error(`${args[0]} failed: ${reply.error}`);
-    return { ms, peakRssBytes: reply.maxRssBytes, cpuSeconds: reply.cpuSeconds, stdout: JSON.stringify(reply.result), stderr: '', qemuCpuSeconds: q0 !== null && q1 !== null && q1 >= q0 ? q1 - q0 : null };
+  run(args: string[]): Promise<TimedRun> {
+    return timed(async () => {
+      this.child.stdin!.write(JSON.stringify(args) + '\n');
+      const next = await this.lines.next();
+      if (next.done) throw new Error(`the warm step process ended (exit ${this.child.exitCode}) during ${args[0]}`);
+      const reply = JSON.parse(next.value) as { result?: unknown; error?: string; cpuSeconds: number; maxRssBytes: number };
+      if (reply.error !== undefined) throw new Error(`${args[0]} failed: ${reply.error}`);
+      return { peakRssBytes: reply.maxRssBytes, cpuSeconds: reply.cpuSeconds, stdout: JSON.stringify(reply.result), stderr: '' };
+    });
   }
 
   close(): void {
